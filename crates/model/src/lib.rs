@@ -1,0 +1,23 @@
+//! The vocabulary every part of blackout speaks.
+//!
+//! This crate holds plain data and nothing that does I/O or reads a clock:
+//!
+//! - [`Asn`], [`Timestamp`]: newtypes for the numbers the domain is made of;
+//! - [`AsPath`] and [`RouteUpdate`]: what a BGP source (an MRT archive, a BMP
+//!   station, a BGP session, RIS Live) says about one route, in one shape for all
+//!   of them, so that they share one BGP state and one code path;
+//! - [`Event`], [`Entity`], [`Cause`], [`Evidence`]: the outage events of
+//!   `../shared/CONTRACT.md`, as the detector emits them and as the store, the API
+//!   and the alerts carry them.
+
+mod as_path;
+mod asn;
+mod event;
+mod route;
+mod time;
+
+pub use as_path::{AsPath, PathSegment};
+pub use asn::Asn;
+pub use event::{Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind};
+pub use route::{BgpInput, PeerKey, RouteChange, RouteUpdate};
+pub use time::{Timestamp, TimestampError};

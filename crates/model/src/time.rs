@@ -1,0 +1,143 @@
+//! Time as the core sees it: a value handed in, never read from a clock.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// A point in time, in microseconds since the Unix epoch, UTC.
+///
+/// Microseconds because BGP4MP_ET and BMP carry them; archives of whole seconds
+/// convert without loss.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+/// A time string that is not RFC 3339 (or a bare Unix time).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a time: use RFC 3339 (2022-01-14T00:00:00Z) or Unix seconds")]
+pub struct TimestampError(pub String);
+
+impl Timestamp {
+    /// The epoch itself.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// From microseconds since the epoch.
+    pub const fn from_micros(micros: i64) -> Self {
+        Timestamp(micros)
+    }
+
+    /// From whole seconds since the epoch.
+    pub const fn from_secs(secs: i64) -> Self {
+        Timestamp(secs * 1_000_000)
+    }
+
+    /// From fractional seconds, as bgpkit-parser reports them.
+    pub fn from_secs_f64(secs: f64) -> Self {
+        Timestamp((secs * 1_000_000.0).round() as i64)
+    }
+
+    /// Microseconds since the epoch.
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// Whole seconds since the epoch (rounded down).
+    pub const fn as_secs(self) -> i64 {
+        self.0.div_euclid(1_000_000)
+    }
+
+    /// Fractional seconds since the epoch.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1_000_000.0
+    }
+
+    /// This time moved by a signed number of seconds.
+    pub const fn add_secs(self, secs: i64) -> Self {
+        Timestamp(self.0 + secs * 1_000_000)
+    }
+
+    /// Seconds from `earlier` to `self` (negative if `earlier` is later).
+    pub fn secs_since(self, earlier: Timestamp) -> f64 {
+        (self.0 - earlier.0) as f64 / 1_000_000.0
+    }
+
+    /// RFC 3339 in UTC with a `Z`, with fractional seconds only where there are any.
+    pub fn to_rfc3339(self) -> String {
+        match jiff::Timestamp::from_microsecond(self.0) {
+            Ok(ts) => {
+                if self.0 % 1_000_000 == 0 {
+                    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+                } else {
+                    ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+                }
+            }
+            // Out of jiff's range (years beyond ±9999): still say something exact.
+            Err(_) => format!("@{}us", self.0),
+        }
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// Parses RFC 3339 (with any offset), a bare date (midnight UTC) or Unix seconds.
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Ok(secs) = s.parse::<i64>() {
+            return Ok(Timestamp::from_secs(secs));
+        }
+        if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+            return Ok(Timestamp(ts.as_microsecond()));
+        }
+        if let Ok(date) = s.parse::<jiff::civil::Date>()
+            && let Ok(zoned) = date.to_zoned(jiff::tz::TimeZone::UTC)
+        {
+            return Ok(Timestamp(zoned.timestamp().as_microsecond()));
+        }
+        Err(TimestampError(s.to_string()))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trip() {
+        let t = Timestamp::from_secs(1_418_947_200);
+        assert_eq!(t.to_rfc3339(), "2014-12-19T00:00:00Z");
+        assert_eq!("2014-12-19T00:00:00Z".parse::<Timestamp>(), Ok(t));
+        assert_eq!("2014-12-19".parse::<Timestamp>(), Ok(t));
+        assert_eq!("1418947200".parse::<Timestamp>(), Ok(t));
+        let fine = Timestamp::from_micros(1_418_947_200_250_000);
+        assert_eq!(fine.to_rfc3339(), "2014-12-19T00:00:00.250000Z");
+        assert_eq!(fine.to_rfc3339().parse::<Timestamp>(), Ok(fine));
+        assert!("yesterday".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn arithmetic() {
+        let t = Timestamp::from_secs(100);
+        assert_eq!(t.add_secs(5).secs_since(t), 5.0);
+        assert_eq!(Timestamp::from_secs_f64(1.5).as_micros(), 1_500_000);
+        assert_eq!(Timestamp::from_micros(-1).as_secs(), -1);
+    }
+}
