@@ -1,0 +1,203 @@
+//! The built-in profiles load, and bad files fail with the file, the line and the key.
+
+use blackout_profile::{Check, ProfileError, UpstreamRole, builtin, load_file, load_str};
+use std::io::Write;
+
+fn located(text: &str) -> (Option<usize>, Option<String>, String) {
+    match load_str(text, "test.toml") {
+        Err(ProfileError::Invalid(located)) => {
+            assert_eq!(located.file, "test.toml");
+            (located.line, located.key, located.message)
+        }
+        Err(other) => panic!("expected a located error, got {other}"),
+        Ok(_) => panic!("expected an error for:\n{text}"),
+    }
+}
+
+const MINIMAL: &str =
+    "name = \"t\"\n\n[[network]]\nname = \"n\"\nasn = 64500\nprefixes = [\"192.0.2.0/24\"]\n";
+
+#[test]
+fn kp_profile_watches_star_jv_and_its_upstreams() {
+    let kp = builtin("kp").unwrap();
+    assert_eq!(kp.country.as_deref(), Some("KP"));
+    assert_eq!(kp.networks[0].asn.0, 131279);
+    assert_eq!(kp.announced_prefixes().len(), 4);
+    assert_eq!(kp.watched_prefixes().len(), 5);
+    let expected: Vec<u32> = kp
+        .upstreams
+        .iter()
+        .filter(|u| u.is_expected())
+        .map(|u| u.asn.0)
+        .collect();
+    assert_eq!(expected, vec![4837, 20485]);
+    assert_eq!(kp.upstreams[2].role, UpstreamRole::Historical);
+    assert_eq!(
+        kp.upstream_name(blackout_model::Asn(20485)),
+        Some("TransTelecom")
+    );
+    // Host addresses are resolved at run time, not written in the profile.
+    assert!(kp.hosts.iter().all(|host| host.address.is_none()));
+    assert!(kp.zones.iter().any(|zone| zone.name == "kp"));
+    assert!(!kp.controls.is_empty());
+}
+
+#[test]
+fn lab_profile_uses_documentation_space_only() {
+    let lab = builtin("lab").unwrap();
+    let documentation: Vec<ipnet::IpNet> = [
+        "192.0.2.0/24",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "2001:db8::/32",
+    ]
+    .iter()
+    .map(|p| p.parse().unwrap())
+    .collect();
+    let inside = |ip: std::net::IpAddr| documentation.iter().any(|net| net.contains(&ip));
+    for prefix in lab.watched_prefixes() {
+        assert!(
+            documentation.iter().any(|net| net.contains(&prefix)),
+            "{prefix}"
+        );
+    }
+    for host in lab.hosts.iter().chain(&lab.controls) {
+        assert!(inside(host.address.unwrap()), "{}", host.name);
+    }
+    for asn in lab
+        .origin_asns()
+        .into_iter()
+        .chain(lab.upstreams.iter().map(|u| u.asn))
+    {
+        assert!((64496..=64511).contains(&asn.0), "{asn}");
+    }
+}
+
+#[test]
+fn every_builtin_loads() {
+    for (name, _) in blackout_profile::BUILTIN {
+        builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    assert!(matches!(
+        builtin("xx"),
+        Err(ProfileError::UnknownBuiltin { .. })
+    ));
+}
+
+#[test]
+fn defaults_fill_what_is_left_out() {
+    let profile = load_str(MINIMAL, "test.toml").unwrap();
+    assert_eq!(profile.thresholds, blackout_profile::Thresholds::default());
+    assert_eq!(profile.probes, blackout_profile::ProbeSettings::default());
+}
+
+#[test]
+fn unknown_key_names_line_and_key() {
+    let text = format!("{MINIMAL}\n[[upstream]]\nasn = 64501\nname = \"u\"\ncolour = \"red\"\n");
+    let (line, key, message) = located(&text);
+    assert_eq!(line, Some(11));
+    assert!(key.unwrap().starts_with("upstream[0]"));
+    assert!(message.contains("colour"), "{message}");
+}
+
+#[test]
+fn wrong_type_names_line_and_key() {
+    let text = MINIMAL.replace("asn = 64500", "asn = \"many\"");
+    let (line, key, _) = located(&text);
+    assert_eq!(line, Some(5));
+    assert_eq!(key.as_deref(), Some("network[0].asn"));
+}
+
+#[test]
+fn bad_prefix_names_line_and_key() {
+    let text = MINIMAL.replace("192.0.2.0/24", "192.0.2.0/33");
+    let (line, key, _) = located(&text);
+    assert_eq!(line, Some(6));
+    assert_eq!(key.as_deref(), Some("network[0].prefixes[0]"));
+}
+
+#[test]
+fn threshold_out_of_range_names_line_and_key() {
+    let text = format!("{MINIMAL}\n[thresholds]\nvisibility_down = 1.5\n");
+    let (line, key, message) = located(&text);
+    assert_eq!(line, Some(9));
+    assert_eq!(key.as_deref(), Some("thresholds.visibility_down"));
+    assert!(message.contains("0 to 1"));
+}
+
+#[test]
+fn bad_check_names_line_and_key() {
+    let text =
+        format!("{MINIMAL}\n[[host]]\nname = \"h.example\"\nchecks = [\"icmp\", \"gopher\"]\n");
+    let (line, key, message) = located(&text);
+    assert_eq!(line, Some(10));
+    assert_eq!(key.as_deref(), Some("host[0].checks"));
+    assert!(message.contains("gopher"));
+}
+
+#[test]
+fn unknown_feed_type_is_rejected() {
+    let text = format!("{MINIMAL}\n[[feed]]\ntype = \"carrier-pigeon\"\n");
+    let (line, key, _) = located(&text);
+    assert!(line.is_some());
+    assert!(key.unwrap().starts_with("feed[0]"));
+}
+
+#[test]
+fn broken_toml_names_the_line() {
+    let (line, _, _) = located("name = \"t\"\n[[network]\n");
+    assert_eq!(line, Some(2));
+}
+
+#[test]
+fn host_bits_and_duplicates_are_rejected() {
+    let (_, key, message) = located(&MINIMAL.replace("192.0.2.0/24", "192.0.2.1/24"));
+    assert_eq!(key.as_deref(), Some("network[0].prefixes"));
+    assert!(message.contains("192.0.2.0/24"));
+    let (_, _, message) =
+        located(&MINIMAL.replace("\"192.0.2.0/24\"", "\"192.0.2.0/24\", \"192.0.2.0/24\""));
+    assert!(message.contains("twice"));
+}
+
+#[test]
+fn checks_parse_and_print() {
+    for (text, check) in [
+        ("icmp", Check::Icmp),
+        ("tcp:22", Check::Tcp(22)),
+        (
+            "http",
+            Check::Http {
+                port: 80,
+                tls: false,
+            },
+        ),
+        (
+            "https:8443",
+            Check::Http {
+                port: 8443,
+                tls: true,
+            },
+        ),
+        ("smtp", Check::Smtp(25)),
+        ("trace", Check::Trace),
+    ] {
+        assert_eq!(text.parse::<Check>(), Ok(check.clone()));
+        assert_eq!(check.to_string(), text);
+    }
+    assert!("tcp:0".parse::<Check>().is_err());
+    assert!("tcp".parse::<Check>().is_err());
+}
+
+#[test]
+fn file_errors_name_the_file() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(b"name = \"t\"\nbogus = 1\n").unwrap();
+    let error = load_file(file.path()).unwrap_err().to_string();
+    assert!(
+        error.starts_with(&file.path().display().to_string()),
+        "{error}"
+    );
+    assert!(error.contains(":2"), "{error}");
+    let missing = load_file(std::path::Path::new("/nonexistent/p.toml")).unwrap_err();
+    assert!(missing.to_string().contains("/nonexistent/p.toml"));
+}
