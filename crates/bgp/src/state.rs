@@ -1,0 +1,680 @@
+//! The per-peer routes to the watched network, and what follows from them.
+//!
+//! After each input the state recomputes only what the input can have changed
+//! and reports the differences as [`BgpChange`]s. Visibility is counted over the
+//! *full-feed* peers: peers whose table holds at least `full_feed_ratio` of the
+//! largest table of their address family (from the RIB dumps' table sizes, so the
+//! rule holds for a 2010 table of 320k prefixes as for today's). Where no table
+//! size is known (update files alone, live feeds), the peers that have carried a
+//! route to the network stand in. A peer whose session goes down leaves the
+//! count: that is a problem of the feed, not an outage of the target.
+
+use crate::rpki::{RpkiState, Vrps};
+use crate::watch::WatchSet;
+use blackout_model::{AsPath, Asn, BgpInput, PeerKey, RouteChange, RouteUpdate, Timestamp};
+use ipnet::IpNet;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How a prefix with routes relates to the watched ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Relation {
+    /// A watched prefix.
+    Watched,
+    /// An aggregate of the watched network's own.
+    Aggregate,
+    /// Inside a watched prefix.
+    MoreSpecific,
+    /// A less-specific that is not one of the network's aggregates.
+    Covering,
+}
+
+/// What the full-feed peers see of one watched prefix now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PrefixView {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// Full-feed peers with a route to it (or to one of the network's aggregates).
+    pub seen_by: u32,
+    /// Full-feed peers in all (the denominator).
+    pub full_feed_peers: u32,
+    /// For each upstream (the AS before the origin), how many of those peers' paths use it.
+    pub upstreams: BTreeMap<Asn, u32>,
+    /// For each origin, how many of those peers' paths end in it.
+    pub origins: BTreeMap<Asn, u32>,
+}
+
+impl PrefixView {
+    /// The share of full-feed peers that see the prefix (0 when there are none).
+    pub fn visibility(&self) -> f64 {
+        if self.full_feed_peers == 0 {
+            0.0
+        } else {
+            f64::from(self.seen_by) / f64::from(self.full_feed_peers)
+        }
+    }
+
+    /// The share of full-feed peers whose path goes through `upstream`.
+    pub fn upstream_share(&self, upstream: Asn) -> f64 {
+        if self.full_feed_peers == 0 {
+            0.0
+        } else {
+            f64::from(self.upstreams.get(&upstream).copied().unwrap_or(0))
+                / f64::from(self.full_feed_peers)
+        }
+    }
+}
+
+/// A change in what the world sees of the watched network.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum BgpChange {
+    /// The view of a watched prefix changed (peers seeing it, upstreams, origins, or the denominator).
+    Visibility {
+        /// When.
+        at: Timestamp,
+        /// The new view.
+        view: PrefixView,
+        /// The visibility before.
+        previous: f64,
+    },
+    /// An origin is now seen for a prefix that concerns the network, where none of
+    /// the peers saw it before.
+    OriginAppeared {
+        /// When.
+        at: Timestamp,
+        /// The prefix.
+        prefix: IpNet,
+        /// How it relates to the watched prefixes.
+        relation: Relation,
+        /// The origin.
+        origin: Asn,
+        /// Is it one of the profile's origins?
+        expected: bool,
+        /// The first path seen with it.
+        as_path: AsPath,
+        /// The peer that first carried it.
+        peer: PeerKey,
+    },
+    /// No peer carries a route from that origin for that prefix any more.
+    OriginGone {
+        /// When.
+        at: Timestamp,
+        /// The prefix.
+        prefix: IpNet,
+        /// The origin.
+        origin: Asn,
+        /// Was it one of the profile's origins?
+        expected: bool,
+    },
+    /// Paths to the network now run through an AS that no path used before.
+    UpstreamAppeared {
+        /// When.
+        at: Timestamp,
+        /// The upstream.
+        upstream: Asn,
+        /// Does the profile name it (as expected or historical)?
+        known: bool,
+        /// The prefix of the first such path.
+        prefix: IpNet,
+        /// That path.
+        as_path: AsPath,
+    },
+    /// No path runs through that upstream any more.
+    UpstreamGone {
+        /// When.
+        at: Timestamp,
+        /// The upstream.
+        upstream: Asn,
+    },
+    /// A route's RPKI state, the first time it is seen or when it changes.
+    Rpki {
+        /// When.
+        at: Timestamp,
+        /// The prefix.
+        prefix: IpNet,
+        /// The origin, if the path names one.
+        origin: Option<Asn>,
+        /// The state.
+        state: RpkiState,
+        /// The VRPs that cover the prefix, as text.
+        vrps: Vec<String>,
+    },
+    /// The set of full-feed peers changed.
+    FullFeedPeers {
+        /// When.
+        at: Timestamp,
+        /// How many peers are full-feed now.
+        count: u32,
+        /// How many peers have a known table size.
+        of: u32,
+    },
+}
+
+impl BgpChange {
+    /// When the change happened.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            BgpChange::Visibility { at, .. }
+            | BgpChange::OriginAppeared { at, .. }
+            | BgpChange::OriginGone { at, .. }
+            | BgpChange::UpstreamAppeared { at, .. }
+            | BgpChange::UpstreamGone { at, .. }
+            | BgpChange::Rpki { at, .. }
+            | BgpChange::FullFeedPeers { at, .. } => *at,
+        }
+    }
+}
+
+/// Everything seen of one prefix over the whole run, for the summary.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PrefixSummary {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// How it relates to the watched prefixes.
+    pub relation: Relation,
+    /// First route seen.
+    pub first_seen: Timestamp,
+    /// Last announcement seen.
+    pub last_announced: Option<Timestamp>,
+    /// Last withdrawal seen.
+    pub last_withdrawn: Option<Timestamp>,
+    /// Announcements (RIB entries included).
+    pub announcements: u64,
+    /// Withdrawals (a session going down counts for each route it took).
+    pub withdrawals: u64,
+    /// Peers that ever had a route.
+    pub peers: u32,
+    /// Peers with a route now.
+    pub peers_now: u32,
+    /// Origins ever seen.
+    pub origins: BTreeSet<Asn>,
+    /// Upstreams ever seen.
+    pub upstreams: BTreeSet<Asn>,
+    /// RPKI states seen.
+    pub rpki: BTreeSet<RpkiState>,
+}
+
+#[derive(Default)]
+struct Peer {
+    /// Routes to prefixes that concern the network, by (prefix, ADD-PATH id).
+    routes: BTreeMap<(IpNet, u32), AsPath>,
+    /// IPv4 and IPv6 table sizes from the last RIB dump.
+    table: Option<(u32, u32)>,
+    /// False once its session went down, until it speaks again.
+    active: bool,
+    /// Has it ever carried a route to the network? (the fallback denominator)
+    observed: bool,
+    full_feed_v4: bool,
+    full_feed_v6: bool,
+}
+
+#[derive(Default)]
+struct History {
+    summary: BTreeMap<IpNet, (PrefixSummary, BTreeSet<PeerKey>)>,
+}
+
+/// The BGP state of the watched network, as all sources report it.
+pub struct BgpState {
+    watch: WatchSet,
+    vrps: Vrps,
+    peers: BTreeMap<PeerKey, Peer>,
+    views: BTreeMap<IpNet, PrefixView>,
+    /// Routes per (prefix, origin), any peer.
+    origin_routes: BTreeMap<(IpNet, Asn), u32>,
+    /// Routes to watched prefixes and aggregates per upstream, any peer.
+    upstream_routes: BTreeMap<Asn, u32>,
+    rpki_seen: BTreeMap<(IpNet, Option<Asn>), RpkiState>,
+    full_feed: (u32, u32),
+    history: History,
+    ignored_routes: u64,
+}
+
+impl BgpState {
+    /// An empty state watching `watch`, validating against `vrps` (empty for none).
+    pub fn new(watch: WatchSet, vrps: Vrps) -> Self {
+        let views = watch
+            .prefixes
+            .iter()
+            .map(|prefix| {
+                (
+                    *prefix,
+                    PrefixView {
+                        prefix: *prefix,
+                        seen_by: 0,
+                        full_feed_peers: 0,
+                        upstreams: BTreeMap::new(),
+                        origins: BTreeMap::new(),
+                    },
+                )
+            })
+            .collect();
+        BgpState {
+            watch,
+            vrps,
+            peers: BTreeMap::new(),
+            views,
+            origin_routes: BTreeMap::new(),
+            upstream_routes: BTreeMap::new(),
+            rpki_seen: BTreeMap::new(),
+            full_feed: (0, 0),
+            history: History::default(),
+            ignored_routes: 0,
+        }
+    }
+
+    /// What is watched.
+    pub fn watch(&self) -> &WatchSet {
+        &self.watch
+    }
+
+    /// The current view of every watched prefix.
+    pub fn views(&self) -> impl Iterator<Item = &PrefixView> {
+        self.views.values()
+    }
+
+    /// The current view of one watched prefix.
+    pub fn view(&self, prefix: &IpNet) -> Option<&PrefixView> {
+        self.views.get(prefix)
+    }
+
+    /// Everything seen of each prefix that concerns the network.
+    pub fn summaries(&self) -> impl Iterator<Item = &PrefixSummary> {
+        self.history.summary.values().map(|(summary, _)| summary)
+    }
+
+    /// Peers known (any route or table size), and how many are full-feed now.
+    pub fn peer_counts(&self) -> (usize, u32) {
+        (self.peers.len(), self.denominator_v4())
+    }
+
+    /// Routes that did not concern the network and were dropped.
+    pub fn ignored_routes(&self) -> u64 {
+        self.ignored_routes
+    }
+
+    /// Applies one input and returns what it changed, in a deterministic order.
+    pub fn apply(&mut self, input: &BgpInput) -> Vec<BgpChange> {
+        let mut changes = Vec::new();
+        match input {
+            BgpInput::Route(update) => self.apply_route(update, &mut changes),
+            BgpInput::PeerDown { at, peer } => self.apply_peer_down(*at, peer, &mut changes),
+            BgpInput::TableSize {
+                at,
+                peer,
+                ipv4,
+                ipv6,
+            } => {
+                let entry = self.peers.entry(peer.clone()).or_default();
+                entry.table = Some((*ipv4, *ipv6));
+                entry.active = true;
+                self.reclassify_full_feed(*at, &mut changes);
+                self.refresh_views(*at, None, &mut changes);
+            }
+        }
+        changes
+    }
+
+    fn apply_route(&mut self, update: &RouteUpdate, changes: &mut Vec<BgpChange>) {
+        let prefix = update.prefix;
+        let Some(relation) = self.relation(&prefix) else {
+            self.ignored_routes += 1;
+            return;
+        };
+        let at = update.at;
+        let key = (prefix, update.path_id.unwrap_or(0));
+        let peer = self.peers.entry(update.peer.clone()).or_default();
+        peer.active = true;
+        let old = match &update.change {
+            RouteChange::Announce { as_path } => {
+                peer.observed = true;
+                peer.routes.insert(key, as_path.clone())
+            }
+            RouteChange::Withdraw => peer.routes.remove(&key),
+        };
+        let new = match &update.change {
+            RouteChange::Announce { as_path } => Some(as_path),
+            RouteChange::Withdraw => None,
+        };
+        self.record_history(update, relation, old.is_some());
+        if old.as_ref() == new {
+            // A duplicate withdrawal, or the same path again: nothing moved.
+            return;
+        }
+        self.count_route(
+            at,
+            prefix,
+            relation,
+            old.as_ref(),
+            -1,
+            &update.peer,
+            changes,
+        );
+        if let Some(path) = new {
+            self.count_route(at, prefix, relation, Some(path), 1, &update.peer, changes);
+            self.check_rpki(at, prefix, relation, path, changes);
+        }
+        self.refresh_views(at, Some(prefix), changes);
+    }
+
+    fn apply_peer_down(&mut self, at: Timestamp, peer_key: &PeerKey, changes: &mut Vec<BgpChange>) {
+        let Some(peer) = self.peers.get_mut(peer_key) else {
+            return;
+        };
+        peer.active = false;
+        let routes = std::mem::take(&mut peer.routes);
+        for ((prefix, _), path) in routes {
+            if let Some(relation) = self.relation(&prefix) {
+                if let Some((summary, _)) = self.history.summary.get_mut(&prefix) {
+                    summary.withdrawals += 1;
+                    summary.last_withdrawn = Some(at);
+                }
+                self.count_route(at, prefix, relation, Some(&path), -1, peer_key, changes);
+            }
+        }
+        self.refresh_summary_peers_now();
+        self.refresh_views(at, None, changes);
+    }
+
+    fn relation(&self, prefix: &IpNet) -> Option<Relation> {
+        if self.watch.prefixes.contains(prefix) {
+            Some(Relation::Watched)
+        } else if self.watch.aggregates.contains(prefix) {
+            Some(Relation::Aggregate)
+        } else if self.watch.all_prefixes().any(|w| w.contains(prefix)) {
+            Some(Relation::MoreSpecific)
+        } else if self.watch.all_prefixes().any(|w| prefix.contains(w)) {
+            Some(Relation::Covering)
+        } else {
+            None
+        }
+    }
+
+    /// Adds (`delta` 1) or removes (-1) one route from the origin and upstream counts.
+    #[allow(clippy::too_many_arguments)]
+    fn count_route(
+        &mut self,
+        at: Timestamp,
+        prefix: IpNet,
+        relation: Relation,
+        path: Option<&AsPath>,
+        delta: i32,
+        peer: &PeerKey,
+        changes: &mut Vec<BgpChange>,
+    ) {
+        let Some(path) = path else { return };
+        for origin in path.possible_origins() {
+            let expected = self.watch.origins.contains(&origin);
+            let count = self.origin_routes.entry((prefix, origin)).or_insert(0);
+            let before = *count;
+            *count = count.saturating_add_signed(delta);
+            if before == 0 && *count > 0 {
+                changes.push(BgpChange::OriginAppeared {
+                    at,
+                    prefix,
+                    relation,
+                    origin,
+                    expected,
+                    as_path: path.clone(),
+                    peer: peer.clone(),
+                });
+            } else if before > 0 && *count == 0 {
+                self.origin_routes.remove(&(prefix, origin));
+                changes.push(BgpChange::OriginGone {
+                    at,
+                    prefix,
+                    origin,
+                    expected,
+                });
+            }
+        }
+        let own_route = matches!(relation, Relation::Watched | Relation::Aggregate)
+            && path
+                .origin()
+                .is_some_and(|o| self.watch.origins.contains(&o));
+        if let (true, Some(upstream)) = (own_route, path.upstream()) {
+            let count = self.upstream_routes.entry(upstream).or_insert(0);
+            let before = *count;
+            *count = count.saturating_add_signed(delta);
+            if before == 0 && *count > 0 {
+                changes.push(BgpChange::UpstreamAppeared {
+                    at,
+                    upstream,
+                    known: self.watch.known_upstreams.contains(&upstream),
+                    prefix,
+                    as_path: path.clone(),
+                });
+            } else if before > 0 && *count == 0 {
+                self.upstream_routes.remove(&upstream);
+                changes.push(BgpChange::UpstreamGone { at, upstream });
+            }
+        }
+    }
+
+    fn check_rpki(
+        &mut self,
+        at: Timestamp,
+        prefix: IpNet,
+        relation: Relation,
+        path: &AsPath,
+        changes: &mut Vec<BgpChange>,
+    ) {
+        if self.vrps.is_empty() || relation == Relation::Covering {
+            return;
+        }
+        let origin = path.origin();
+        let state = self.vrps.validate(&prefix, origin);
+        if self.rpki_seen.insert((prefix, origin), state) != Some(state) {
+            if let Some((summary, _)) = self.history.summary.get_mut(&prefix) {
+                summary.rpki.insert(state);
+            }
+            changes.push(BgpChange::Rpki {
+                at,
+                prefix,
+                origin,
+                state,
+                vrps: self
+                    .vrps
+                    .covering(&prefix)
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect(),
+            });
+        }
+    }
+
+    fn record_history(&mut self, update: &RouteUpdate, relation: Relation, had_route: bool) {
+        let (summary, peers) = self
+            .history
+            .summary
+            .entry(update.prefix)
+            .or_insert_with(|| {
+                (
+                    PrefixSummary {
+                        prefix: update.prefix,
+                        relation,
+                        first_seen: update.at,
+                        last_announced: None,
+                        last_withdrawn: None,
+                        announcements: 0,
+                        withdrawals: 0,
+                        peers: 0,
+                        peers_now: 0,
+                        origins: BTreeSet::new(),
+                        upstreams: BTreeSet::new(),
+                        rpki: BTreeSet::new(),
+                    },
+                    BTreeSet::new(),
+                )
+            });
+        match &update.change {
+            RouteChange::Announce { as_path } => {
+                summary.announcements += 1;
+                summary.last_announced = Some(update.at);
+                summary.origins.extend(as_path.possible_origins());
+                summary.upstreams.extend(as_path.upstream());
+                if peers.insert(update.peer.clone()) {
+                    summary.peers += 1;
+                }
+            }
+            RouteChange::Withdraw if had_route => {
+                summary.withdrawals += 1;
+                summary.last_withdrawn = Some(update.at);
+            }
+            RouteChange::Withdraw => {}
+        }
+        let prefix = update.prefix;
+        summary.peers_now = self
+            .peers
+            .values()
+            .filter(|peer| peer.routes.keys().any(|(p, _)| *p == prefix))
+            .count() as u32;
+    }
+
+    fn refresh_summary_peers_now(&mut self) {
+        for (prefix, (summary, _)) in self.history.summary.iter_mut() {
+            summary.peers_now = self
+                .peers
+                .values()
+                .filter(|peer| peer.routes.keys().any(|(p, _)| p == prefix))
+                .count() as u32;
+        }
+    }
+
+    fn reclassify_full_feed(&mut self, at: Timestamp, changes: &mut Vec<BgpChange>) {
+        let max_v4 = self
+            .peers
+            .values()
+            .filter_map(|p| p.table)
+            .map(|t| t.0)
+            .max()
+            .unwrap_or(0);
+        let max_v6 = self
+            .peers
+            .values()
+            .filter_map(|p| p.table)
+            .map(|t| t.1)
+            .max()
+            .unwrap_or(0);
+        let ratio = self.watch.full_feed_ratio;
+        let mut known = 0;
+        for peer in self.peers.values_mut() {
+            if let Some((v4, v6)) = peer.table {
+                known += 1;
+                peer.full_feed_v4 = max_v4 > 0 && f64::from(v4) >= ratio * f64::from(max_v4);
+                peer.full_feed_v6 = max_v6 > 0 && f64::from(v6) >= ratio * f64::from(max_v6);
+            }
+        }
+        let count = self
+            .peers
+            .values()
+            .filter(|p| p.full_feed_v4 || p.full_feed_v6)
+            .count() as u32;
+        if (count, known) != self.full_feed {
+            self.full_feed = (count, known);
+            changes.push(BgpChange::FullFeedPeers {
+                at,
+                count,
+                of: known,
+            });
+        }
+    }
+
+    /// Does this peer count in the denominator for a prefix of this family?
+    fn counts(&self, peer: &Peer, ipv6: bool) -> bool {
+        if !peer.active {
+            return false;
+        }
+        if self.full_feed.1 > 0 {
+            if ipv6 {
+                peer.full_feed_v6
+            } else {
+                peer.full_feed_v4
+            }
+        } else {
+            peer.observed
+        }
+    }
+
+    fn denominator_v4(&self) -> u32 {
+        self.peers
+            .values()
+            .filter(|p| self.counts(p, false))
+            .count() as u32
+    }
+
+    /// Recomputes the views that `touched` can affect (all when None) and reports those that changed.
+    fn refresh_views(
+        &mut self,
+        at: Timestamp,
+        touched: Option<IpNet>,
+        changes: &mut Vec<BgpChange>,
+    ) {
+        let targets: Vec<IpNet> = match touched {
+            Some(prefix) => self.watch.covered_by(&prefix).copied().collect(),
+            None => self.watch.prefixes.clone(),
+        };
+        for prefix in targets {
+            let view = self.compute_view(prefix);
+            let previous = self.views.get(&prefix);
+            if previous != Some(&view) {
+                let previous = previous.map(PrefixView::visibility).unwrap_or(0.0);
+                self.views.insert(prefix, view.clone());
+                changes.push(BgpChange::Visibility { at, view, previous });
+            }
+        }
+    }
+
+    fn compute_view(&self, prefix: IpNet) -> PrefixView {
+        let ipv6 = matches!(prefix, IpNet::V6(_));
+        let mut view = PrefixView {
+            prefix,
+            seen_by: 0,
+            full_feed_peers: 0,
+            upstreams: BTreeMap::new(),
+            origins: BTreeMap::new(),
+        };
+        for peer in self.peers.values().filter(|p| self.counts(p, ipv6)) {
+            view.full_feed_peers += 1;
+            let exact: Vec<&AsPath> = peer
+                .routes
+                .range((prefix, 0)..=(prefix, u32::MAX))
+                .map(|(_, path)| path)
+                .collect();
+            let paths = if exact.is_empty() {
+                self.covering_own_routes(peer, &prefix)
+            } else {
+                exact
+            };
+            if paths.is_empty() {
+                continue;
+            }
+            view.seen_by += 1;
+            let upstreams: BTreeSet<Asn> = paths.iter().filter_map(|p| p.upstream()).collect();
+            for upstream in upstreams {
+                *view.upstreams.entry(upstream).or_insert(0) += 1;
+            }
+            let origins: BTreeSet<Asn> = paths.iter().flat_map(|p| p.possible_origins()).collect();
+            for origin in origins {
+                *view.origins.entry(origin).or_insert(0) += 1;
+            }
+        }
+        view
+    }
+
+    /// The peer's routes to the network's own aggregates over `prefix`, from the network's origins.
+    fn covering_own_routes<'a>(&self, peer: &'a Peer, prefix: &IpNet) -> Vec<&'a AsPath> {
+        self.watch
+            .aggregates
+            .iter()
+            .filter(|aggregate| aggregate.contains(prefix))
+            .flat_map(|aggregate| peer.routes.range((*aggregate, 0)..=(*aggregate, u32::MAX)))
+            .map(|(_, path)| path)
+            .filter(|path| {
+                path.origin()
+                    .is_some_and(|o| self.watch.origins.contains(&o))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,26 @@
+//! One module per subcommand. Each takes its parsed arguments, builds the parts
+//! from the library crates, and returns a [`Failure`] that says which exit code fits.
+
+mod profiles;
+mod replay;
+
+use crate::Failure;
+use crate::cli::{Cli, Command, ProfileArgs};
+use blackout_profile::Profile;
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Replay(args) => replay::run(args),
+        Command::Profiles => profiles::run(),
+    }
+}
+
+/// Loads the profile named on the command line; a bad one is a usage error (exit 2).
+pub fn load_profile(args: &ProfileArgs) -> Result<Profile, Failure> {
+    let loaded = match &args.config {
+        Some(path) => blackout_profile::load_file(path),
+        None => blackout_profile::builtin(&args.profile),
+    };
+    loaded.map_err(|error| Failure::Usage(error.into()))
+}
