@@ -1,0 +1,333 @@
+//! The BGP rules, end to end through the BGP state: given routes, when they
+//! change, then these events with these causes and times.
+
+use blackout_bgp::{BgpState, Vrp, Vrps, WatchSet};
+use blackout_detect::{BgpDetector, DetectorConfig};
+use blackout_model::{
+    AsPath, Asn, BgpInput, Cause, Entity, Event, PeerKey, RouteChange, RouteUpdate, Timestamp,
+};
+use blackout_profile::Thresholds;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+const ORIGIN: u32 = 64500;
+const PRIMARY: u32 = 64501;
+const BACKUP: u32 = 64502;
+const PREFIXES: [&str; 4] = [
+    "203.0.113.0/26",
+    "203.0.113.64/26",
+    "203.0.113.128/26",
+    "203.0.113.192/26",
+];
+const PEERS: u8 = 5;
+
+fn p(text: &str) -> IpNet {
+    text.parse().unwrap()
+}
+
+struct World {
+    state: BgpState,
+    detector: BgpDetector,
+}
+
+impl World {
+    fn new(vrps: Vrps) -> Self {
+        let watch = WatchSet {
+            prefixes: PREFIXES.iter().map(|s| p(s)).collect(),
+            aggregates: vec![],
+            origins: [Asn(ORIGIN)].into(),
+            known_upstreams: [Asn(PRIMARY), Asn(BACKUP)].into(),
+            full_feed_ratio: 0.75,
+        };
+        let config = DetectorConfig {
+            network: Entity::As(Asn(ORIGIN)),
+            network_name: "the lab".into(),
+            prefixes: watch.prefixes.clone(),
+            upstreams: vec![
+                (Asn(PRIMARY), "primary".into()),
+                (Asn(BACKUP), "backup".into()),
+            ],
+            thresholds: Thresholds::default(),
+        };
+        World {
+            state: BgpState::new(watch, vrps),
+            detector: BgpDetector::new(config),
+        }
+    }
+
+    fn feed(&mut self, input: BgpInput) {
+        for change in self.state.apply(&input) {
+            self.detector.observe(&change);
+        }
+    }
+
+    fn route(&mut self, t: i64, peer: u8, prefix: &str, path: Option<&[u32]>) {
+        let change = match path {
+            Some(path) => RouteChange::Announce {
+                as_path: AsPath::from_sequence(path.iter().copied()),
+            },
+            None => RouteChange::Withdraw,
+        };
+        self.feed(BgpInput::Route(RouteUpdate {
+            at: Timestamp::from_secs(t),
+            peer: PeerKey {
+                collector: "rrc00".into(),
+                ip: IpAddr::from([198, 51, 100, peer]),
+                asn: Asn(64510 + u32::from(peer)),
+            },
+            prefix: p(prefix),
+            path_id: None,
+            change,
+        }));
+    }
+
+    /// Every peer announces every prefix via the primary; the backup carries some peers' paths.
+    fn baseline(&mut self) {
+        for peer in 1..=PEERS {
+            for prefix in PREFIXES {
+                let upstream = if peer <= 3 { PRIMARY } else { BACKUP };
+                self.route(0, peer, prefix, Some(&[64510, upstream, ORIGIN]));
+            }
+            self.feed(BgpInput::TableSize {
+                at: Timestamp::from_secs(0),
+                peer: PeerKey {
+                    collector: "rrc00".into(),
+                    ip: IpAddr::from([198, 51, 100, peer]),
+                    asn: Asn(64510 + u32::from(peer)),
+                },
+                ipv4: 320_000,
+                ipv6: 0,
+            });
+        }
+    }
+
+    fn withdraw_all(&mut self, t: i64, prefixes: &[&str]) {
+        for (i, peer) in (1..=PEERS).enumerate() {
+            for prefix in prefixes {
+                self.route(t + i as i64, peer, prefix, None);
+            }
+        }
+    }
+
+    fn announce_all(&mut self, t: i64, prefixes: &[&str]) {
+        for (i, peer) in (1..=PEERS).enumerate() {
+            for prefix in prefixes {
+                let upstream = if peer <= 3 { PRIMARY } else { BACKUP };
+                self.route(t + i as i64, peer, prefix, Some(&[64510, upstream, ORIGIN]));
+            }
+        }
+    }
+
+    fn finish(self) -> Vec<Event> {
+        let events = self.detector.finish();
+        for event in &events {
+            assert!(
+                !event.evidence.is_empty(),
+                "no event without evidence: {event:?}"
+            );
+        }
+        events
+    }
+}
+
+fn only(events: &[Event], cause: Cause) -> &Event {
+    let matching: Vec<&Event> = events.iter().filter(|e| e.cause == cause).collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "one {cause} event expected in {events:#?}"
+    );
+    matching[0]
+}
+
+#[test]
+fn every_prefix_withdrawn_together_is_internal() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    world.withdraw_all(1000, &PREFIXES);
+    world.announce_all(1000 + 9 * 3600, &PREFIXES);
+    world.route(
+        1000 + 10 * 3600,
+        1,
+        "203.0.113.0/26",
+        Some(&[64510, PRIMARY, ORIGIN]),
+    );
+    let events = world.finish();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(event.cause, Cause::Internal);
+    assert_eq!(event.entity, Entity::As(Asn(ORIGIN)));
+    assert_eq!(event.start, Timestamp::from_secs(1000));
+    // Visibility reached the `up` share once three of five peers were back.
+    assert_eq!(event.end, Some(Timestamp::from_secs(1000 + 9 * 3600 + 2)));
+    assert!(
+        event.summary.contains("Back after 9h 0m"),
+        "{}",
+        event.summary
+    );
+}
+
+#[test]
+fn one_building_dark_is_partial() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    world.withdraw_all(500, &["203.0.113.128/26"]);
+    let events = world.finish();
+    let event = only(&events, Cause::Partial);
+    assert_eq!(event.scope.prefixes, vec![p("203.0.113.128/26")]);
+    assert!(event.end.is_none());
+}
+
+#[test]
+fn partial_then_everything_revises_the_cause() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    world.withdraw_all(500, &["203.0.113.128/26"]);
+    world.withdraw_all(
+        900,
+        &["203.0.113.0/26", "203.0.113.64/26", "203.0.113.192/26"],
+    );
+    let events = world.finish();
+    let event = only(&events, Cause::Internal);
+    assert_eq!(event.start, Timestamp::from_secs(500));
+    assert!(
+        event
+            .evidence
+            .iter()
+            .any(|e| e.text.contains("partial -> internal"))
+    );
+}
+
+#[test]
+fn primary_cut_while_backup_carries_is_upstream_cut() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    // Peers 1-3 move from the primary to the backup: the routes stay visible.
+    for peer in 1..=3 {
+        for prefix in PREFIXES {
+            world.route(2000, peer, prefix, Some(&[64510, BACKUP, ORIGIN, ORIGIN]));
+        }
+    }
+    let events = world.finish();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(event.cause, Cause::UpstreamCut);
+    assert_eq!(event.entity, Entity::Upstream(Asn(PRIMARY)));
+    assert_eq!(event.start, Timestamp::from_secs(2000));
+    assert!(event.summary.contains("64502"));
+}
+
+#[test]
+fn both_upstreams_lost_is_not_an_upstream_cut() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    world.withdraw_all(3000, &PREFIXES);
+    let events = world.finish();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].cause, Cause::Internal);
+    assert!(events[0].evidence.iter().any(|e| e.text.contains("64501")));
+}
+
+#[test]
+fn a_foreign_more_specific_is_a_hijack() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    world.route(4000, 2, "203.0.113.0/27", Some(&[64510, 64499]));
+    world.route(4600, 2, "203.0.113.0/27", None);
+    let events = world.finish();
+    let event = only(&events, Cause::Hijack);
+    assert_eq!(event.entity, Entity::Prefix(p("203.0.113.0/26")));
+    assert_eq!(event.start, Timestamp::from_secs(4000));
+    assert_eq!(event.end, Some(Timestamp::from_secs(4600)));
+}
+
+#[test]
+fn an_unknown_upstream_taking_the_paths_is_new() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    for peer in 4..=5 {
+        for prefix in PREFIXES {
+            world.route(5000, peer, prefix, Some(&[64510, 64498, ORIGIN]));
+        }
+    }
+    let events = world.finish();
+    let event = only(&events, Cause::NewUpstream);
+    assert_eq!(event.entity, Entity::Upstream(Asn(64498)));
+    assert_eq!(event.end, Some(event.start));
+    // The backup's paths moved to the new upstream: that is a cut of the backup too.
+    assert_eq!(
+        only(&events, Cause::UpstreamCut).entity,
+        Entity::Upstream(Asn(BACKUP))
+    );
+}
+
+#[test]
+fn invalid_routes_losing_visibility_are_rpki_invalid() {
+    let vrps = Vrps::new(vec![Vrp {
+        prefix: p("203.0.113.0/24"),
+        max_length: 24,
+        asn: Asn(ORIGIN),
+    }]);
+    let mut world = World::new(vrps);
+    world.baseline();
+    // Validating networks drop the routes: four of five peers lose them.
+    for peer in 1..=4 {
+        for prefix in PREFIXES {
+            world.route(6000, peer, prefix, None);
+        }
+    }
+    let events = world.finish();
+    let network: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.entity == Entity::As(Asn(ORIGIN)))
+        .collect();
+    assert_eq!(network.len(), 1, "{events:#?}");
+    assert_eq!(network[0].cause, Cause::RpkiInvalid);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e.entity, Entity::Prefix(_)) && e.cause == Cause::RpkiInvalid)
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn repeated_withdraw_and_return_is_flapping() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    for cycle in 0..4 {
+        let t = 10_000 + cycle * 600;
+        world.withdraw_all(t, &PREFIXES);
+        world.announce_all(t + 120, &PREFIXES);
+    }
+    world.route(
+        20_000,
+        1,
+        "203.0.113.0/26",
+        Some(&[64510, PRIMARY, ORIGIN, ORIGIN]),
+    );
+    let events = world.finish();
+    let flap = only(&events, Cause::Flap);
+    assert_eq!(flap.start, Timestamp::from_secs(10_122));
+    assert_eq!(
+        events.iter().filter(|e| e.cause == Cause::Internal).count(),
+        4
+    );
+}
+
+#[test]
+fn one_peer_reset_raises_nothing() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    world.feed(BgpInput::PeerDown {
+        at: Timestamp::from_secs(100),
+        peer: PeerKey {
+            collector: "rrc00".into(),
+            ip: IpAddr::from([198, 51, 100, 1]),
+            asn: Asn(64511),
+        },
+    });
+    world.route(130, 2, "203.0.113.0/26", None);
+    assert!(world.finish().is_empty());
+}
