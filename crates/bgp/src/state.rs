@@ -378,7 +378,10 @@ impl BgpState {
     }
 
     fn relation(&self, prefix: &IpNet) -> Option<Relation> {
-        if self.watch.prefixes.contains(prefix) {
+        if prefix.prefix_len() == 0 {
+            // A default route covers everything and says nothing about the network.
+            None
+        } else if self.watch.prefixes.contains(prefix) {
             Some(Relation::Watched)
         } else if self.watch.aggregates.contains(prefix) {
             Some(Relation::Aggregate)
@@ -543,25 +546,26 @@ impl BgpState {
     }
 
     fn reclassify_full_feed(&mut self, at: Timestamp, changes: &mut Vec<BgpChange>) {
-        let max_v4 = self
-            .peers
-            .values()
-            .filter_map(|p| p.table)
-            .map(|t| t.0)
-            .max()
-            .unwrap_or(0);
-        let max_v6 = self
-            .peers
-            .values()
-            .filter_map(|p| p.table)
-            .map(|t| t.1)
-            .max()
-            .unwrap_or(0);
+        // Relative to the largest table of the same collector: a collector's dump is
+        // one moment of one era, and archives of several eras may be replayed together.
+        let mut largest: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+        for (key, peer) in &self.peers {
+            if let Some((v4, v6)) = peer.table {
+                let entry = largest.entry(&key.collector).or_insert((0, 0));
+                entry.0 = entry.0.max(v4);
+                entry.1 = entry.1.max(v6);
+            }
+        }
+        let largest: BTreeMap<String, (u32, u32)> = largest
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         let ratio = self.watch.full_feed_ratio;
         let mut known = 0;
-        for peer in self.peers.values_mut() {
+        for (key, peer) in self.peers.iter_mut() {
             if let Some((v4, v6)) = peer.table {
                 known += 1;
+                let (max_v4, max_v6) = largest.get(&*key.collector).copied().unwrap_or((0, 0));
                 peer.full_feed_v4 = max_v4 > 0 && f64::from(v4) >= ratio * f64::from(max_v4);
                 peer.full_feed_v6 = max_v6 > 0 && f64::from(v6) >= ratio * f64::from(max_v6);
             }

@@ -30,7 +30,12 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct ProfileArgs {
     /// A built-in profile (see `blackout profiles`).
-    #[arg(long, value_name = "NAME", conflicts_with = "config", default_value = "kp")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "config",
+        default_value = "kp"
+    )]
     pub profile: String,
     /// A profile file (TOML).
     #[arg(long, value_name = "FILE")]
@@ -59,6 +64,9 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Also print every change of the BGP view (visibility, origins, upstreams, RPKI) in time order.
+    #[arg(long)]
+    pub timeline: bool,
     /// Where downloaded archives are kept.
     #[arg(long, value_name = "DIR", env = "BLACKOUT_CACHE")]
     pub cache: Option<PathBuf>,

@@ -1,0 +1,428 @@
+//! `blackout replay`: MRT archives through the BGP state and the detector.
+//!
+//! The inputs are merged in time order and fed to the same [`BgpState`] and
+//! [`BgpDetector`] that live feeds use; what comes out is the events, a summary
+//! per watched prefix, and what could not be read.
+
+use crate::Failure;
+use crate::cli::{Format, ReplayArgs};
+use crate::commands::load_profile;
+use crate::output::{Table, duration, json_line};
+use anyhow::Context;
+use blackout_archive::{ArchiveReader, ReadStats, ReaderOptions};
+use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
+use blackout_detect::{BgpDetector, DetectorConfig};
+use blackout_model::{Event, Timestamp};
+use serde::Serialize;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+/// How many inputs go by between two progress-bar updates.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+pub fn run(args: ReplayArgs) -> Result<(), Failure> {
+    let profile = load_profile(&args.profile)?;
+    let vrps = match &args.vrps {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the VRP file {}", path.display()))?;
+            Vrps::from_json(&text).with_context(|| format!("{}", path.display()))?
+        }
+        None => Vrps::default(),
+    };
+    let inputs = blackout_archive::expand_inputs(&args.inputs)?;
+    let watch = WatchSet::from_profile(&profile);
+    let options = ReaderOptions {
+        watch: Some(watch.all_prefixes().copied().collect()),
+        cache_dir: args.cache.clone().unwrap_or_else(default_cache_dir),
+    };
+    let mut failed = Vec::new();
+    let mut readers: Vec<ArchiveReader> = Vec::new();
+    for input in &inputs {
+        match blackout_archive::open(input, &options) {
+            Ok(reader) => readers.push(reader),
+            Err(error) => {
+                eprintln!("blackout: {error}");
+                failed.push(error.to_string());
+            }
+        }
+    }
+    let mut state = BgpState::new(watch, vrps);
+    let mut detector = BgpDetector::new(DetectorConfig::from_profile(&profile));
+    let mut timeline: Vec<BgpChange> = Vec::new();
+    let mut merged = blackout_archive::merge(readers);
+    let total: u64 = merged.progress().total.unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} replay {bar:40} {bytes}/{total_bytes} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut seen = 0u64;
+    let mut first: Option<Timestamp> = None;
+    let mut last: Option<Timestamp> = None;
+    while let Some(input) = merged.next() {
+        let at = input.at();
+        first = Some(first.map_or(at, |f| f.min(at)));
+        last = Some(last.map_or(at, |l| l.max(at)));
+        for change in state.apply(&input) {
+            detector.observe(&change);
+            if args.timeline {
+                timeline.push(change);
+            }
+        }
+        seen += 1;
+        if seen % PROGRESS_EVERY == 0 {
+            bar.set_position(merged.progress().read);
+            bar.set_message(at.to_rfc3339());
+        }
+    }
+    bar.finish_and_clear();
+    let stats = merged.stats();
+    let events = detector.finish();
+    let report = Report {
+        profile: &profile.name,
+        state: &state,
+        events: &events,
+        timeline: &timeline,
+        stats: &stats,
+        failed: &failed,
+        first,
+        last,
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match args.format {
+        Format::Table => report.table(&mut out),
+        Format::Json => report.json(&mut out),
+    }
+    .and_then(|()| out.flush())
+    .context("cannot write the report")?;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Work(anyhow::anyhow!(
+            "{} of {} inputs could not be read",
+            failed.len(),
+            inputs.len()
+        )))
+    }
+}
+
+fn default_cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("blackout")
+        .join("archives")
+}
+
+struct Report<'a> {
+    profile: &'a str,
+    state: &'a BgpState,
+    events: &'a [Event],
+    timeline: &'a [BgpChange],
+    stats: &'a [ReadStats],
+    failed: &'a [String],
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+/// The totals of what was read, as the JSON summary line carries them.
+#[derive(Serialize)]
+struct Totals {
+    kind: &'static str,
+    profile: String,
+    inputs: usize,
+    failed_inputs: Vec<String>,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    records: u64,
+    routes: u64,
+    rib_entries: u64,
+    damaged_records: u64,
+    unsupported_records: u64,
+    skipped_bytes: u64,
+    peers: usize,
+    full_feed_peers: u32,
+    problems: Vec<String>,
+}
+
+impl Report<'_> {
+    fn totals(&self) -> Totals {
+        let sum = |f: fn(&ReadStats) -> u64| self.stats.iter().map(f).sum::<u64>();
+        let (peers, full_feed_peers) = self.state.peer_counts();
+        Totals {
+            kind: "stats",
+            profile: self.profile.to_string(),
+            inputs: self.stats.len() + self.failed.len(),
+            failed_inputs: self.failed.to_vec(),
+            first: self.first,
+            last: self.last,
+            records: sum(|s| s.records),
+            routes: sum(|s| s.routes),
+            rib_entries: sum(|s| s.rib_entries),
+            damaged_records: sum(|s| s.damaged_records),
+            unsupported_records: sum(|s| s.unsupported_records),
+            skipped_bytes: sum(|s| s.skipped_bytes),
+            peers,
+            full_feed_peers,
+            problems: self
+                .stats
+                .iter()
+                .flat_map(|s| s.errors.iter().cloned())
+                .take(20)
+                .collect(),
+        }
+    }
+
+    fn json(&self, out: &mut impl Write) -> std::io::Result<()> {
+        for change in self.timeline {
+            json_line(
+                out,
+                &serde_json::json!({ "kind": "change", "change": change }),
+            )?;
+        }
+        for event in self.events {
+            json_line(out, event)?;
+        }
+        for summary in self.state.summaries() {
+            let view = self.state.view(&summary.prefix);
+            json_line(
+                out,
+                &serde_json::json!({
+                    "kind": "prefix",
+                    "prefix": summary,
+                    "visibility": view.map(|v| v.visibility()),
+                    "view": view,
+                }),
+            )?;
+        }
+        for view in self.state.views() {
+            if !self.state.summaries().any(|s| s.prefix == view.prefix) {
+                json_line(
+                    out,
+                    &serde_json::json!({ "kind": "prefix", "prefix": { "prefix": view.prefix, "relation": "watched", "peers": 0 }, "visibility": view.visibility(), "view": view }),
+                )?;
+            }
+        }
+        json_line(out, &self.totals())
+    }
+
+    fn table(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let totals = self.totals();
+        if !self.timeline.is_empty() {
+            writeln!(out, "Timeline")?;
+            let mut table = Table::new(&["time", "change"]);
+            for change in self.timeline {
+                table.row(vec![change.at().to_rfc3339(), describe_change(change)]);
+            }
+            table.write(out)?;
+            writeln!(out)?;
+        }
+        writeln!(out, "Events ({})", self.events.len())?;
+        if self.events.is_empty() {
+            writeln!(
+                out,
+                "  none: the archives show no outage or change of the watched networks"
+            )?;
+        } else {
+            let mut table =
+                Table::new(&["start", "duration", "entity", "cause", "conf", "summary"]);
+            for event in self.events {
+                let length = match event.end {
+                    Some(end) => duration(end.secs_since(event.start)),
+                    None => format!(
+                        "{} +",
+                        duration(self.last.unwrap_or(event.start).secs_since(event.start))
+                    ),
+                };
+                table.row(vec![
+                    event.start.to_rfc3339(),
+                    length,
+                    event.entity.to_string(),
+                    event.cause.to_string(),
+                    format!("{:.2}", event.confidence),
+                    event.summary.clone(),
+                ]);
+            }
+            table.write(out)?;
+        }
+        writeln!(out)?;
+        writeln!(out, "Watched prefixes (at the end of the replay)")?;
+        let mut table = Table::new(&[
+            "prefix",
+            "visibility",
+            "seen by",
+            "upstreams",
+            "origins",
+            "rpki",
+            "ann/wdr",
+        ]);
+        for view in self.state.views() {
+            let summary = self.state.summaries().find(|s| s.prefix == view.prefix);
+            let upstreams: Vec<String> = view
+                .upstreams
+                .iter()
+                .map(|(a, n)| format!("{a}:{n}"))
+                .collect();
+            let origins: Vec<String> = view.origins.keys().map(|a| a.to_string()).collect();
+            table.row(vec![
+                view.prefix.to_string(),
+                format!("{:.0}%", view.visibility() * 100.0),
+                format!("{}/{}", view.seen_by, view.full_feed_peers),
+                dash(upstreams.join(" ")),
+                dash(origins.join(" ")),
+                dash(
+                    summary
+                        .map(|s| {
+                            s.rpki
+                                .iter()
+                                .map(|r| r.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default(),
+                ),
+                summary
+                    .map(|s| format!("{}/{}", s.announcements, s.withdrawals))
+                    .unwrap_or_else(|| "0/0".into()),
+            ]);
+        }
+        table.write(out)?;
+        let others: Vec<_> = self
+            .state
+            .summaries()
+            .filter(|s| !self.state.watch().prefixes.contains(&s.prefix))
+            .collect();
+        if !others.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "Other prefixes that concern the watched networks")?;
+            let mut table = Table::new(&[
+                "prefix",
+                "relation",
+                "peers now/ever",
+                "origins",
+                "upstreams",
+                "ann/wdr",
+            ]);
+            for summary in others {
+                table.row(vec![
+                    summary.prefix.to_string(),
+                    format!("{:?}", summary.relation).to_lowercase(),
+                    format!("{}/{}", summary.peers_now, summary.peers),
+                    dash(
+                        summary
+                            .origins
+                            .iter()
+                            .map(|a| a.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                    dash(
+                        summary
+                            .upstreams
+                            .iter()
+                            .map(|a| a.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                    format!("{}/{}", summary.announcements, summary.withdrawals),
+                ]);
+            }
+            table.write(out)?;
+        }
+        writeln!(out)?;
+        let span = match (totals.first, totals.last) {
+            (Some(first), Some(last)) => format!("{first} to {last}"),
+            _ => "no records".into(),
+        };
+        writeln!(
+            out,
+            "Read {} inputs ({span}): {} records, {} RIB entries, {} routes of the watched networks; {} peers, {} full-feed",
+            totals.inputs,
+            totals.records,
+            totals.rib_entries,
+            totals.routes,
+            totals.peers,
+            totals.full_feed_peers
+        )?;
+        if totals.damaged_records + totals.unsupported_records + totals.skipped_bytes > 0 {
+            writeln!(
+                out,
+                "Skipped {} damaged records ({} bytes while resynchronising) and {} records of unsupported types",
+                totals.damaged_records, totals.skipped_bytes, totals.unsupported_records
+            )?;
+            for problem in &totals.problems {
+                writeln!(out, "  {problem}")?;
+            }
+        }
+        for failed in self.failed {
+            writeln!(out, "Not read: {failed}")?;
+        }
+        Ok(())
+    }
+}
+
+fn dash(text: String) -> String {
+    if text.is_empty() { "-".into() } else { text }
+}
+
+fn describe_change(change: &BgpChange) -> String {
+    match change {
+        BgpChange::Visibility { view, previous, .. } => format!(
+            "{} visibility {:.0}% -> {:.0}% ({}/{} full-feed peers)",
+            view.prefix,
+            previous * 100.0,
+            view.visibility() * 100.0,
+            view.seen_by,
+            view.full_feed_peers
+        ),
+        BgpChange::OriginAppeared {
+            prefix,
+            origin,
+            expected,
+            as_path,
+            ..
+        } => {
+            format!(
+                "{prefix} originated by {origin}{} (path {as_path})",
+                if *expected { "" } else { " (unexpected)" }
+            )
+        }
+        BgpChange::OriginGone { prefix, origin, .. } => {
+            format!("{prefix} no longer originated by {origin}")
+        }
+        BgpChange::UpstreamAppeared {
+            upstream,
+            known,
+            prefix,
+            as_path,
+            ..
+        } => {
+            format!(
+                "{upstream} now carries {prefix}{} (path {as_path})",
+                if *known { "" } else { " (a new upstream)" }
+            )
+        }
+        BgpChange::UpstreamGone { upstream, .. } => {
+            format!("{upstream} no longer carries any route")
+        }
+        BgpChange::Rpki {
+            prefix,
+            origin,
+            state,
+            ..
+        } => format!(
+            "{prefix} from {} is RPKI {state}",
+            origin
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "an AS_SET".into())
+        ),
+        BgpChange::FullFeedPeers { count, of, .. } => {
+            format!("{count} of {of} peers are full-feed")
+        }
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test of blackout. The README's quick start and CI (.ci/run) both call it.
+#
+# Tests that need Debian packages (real daemons and servers) get them here: as root,
+# missing packages are installed with apt-get; without root, those tests say that
+# they did not run. Test data is read from ../shared/data beside the repository.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the tests use: real BGP daemons, DNS, web and mail servers,
+# probing and packet tools.
+packages=(bgpdump nginx-light nsd fping bird2 frr python3-aiosmtpd nftables iproute2 traceroute procps)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test.sh: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The packages start their own system-wide daemons; the tests run their own.
+    for service in nginx nsd bird frr; do
+      systemctl disable --now "$service" >/dev/null 2>&1 || service "$service" stop >/dev/null 2>&1 || true
+    done
+  else
+    echo "test.sh: not root, so not installing ${missing[*]}; the tests that need them will say they did not run" >&2
+  fi
+fi
+
+if [ ! -d ../shared/data ]; then
+  echo "test.sh: ../shared/data is missing: the archive tests read real BGP data from there" >&2
+  exit 1
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast "$@"
+  # nextest does not run doc tests.
+  cargo test --workspace --doc --quiet
+else
+  cargo test --workspace --no-fail-fast "$@"
+fi
