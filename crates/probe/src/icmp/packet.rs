@@ -1,0 +1,410 @@
+//! ICMP and ICMPv6 packets, bytes in and out, no sockets: echo requests (with a
+//! chosen checksum for Paris traceroute), and the decoding of what comes back
+//! (echo replies, time exceeded, destination unreachable, with the probe they quote).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// ICMPv4 types used here.
+const V4_ECHO_REPLY: u8 = 0;
+const V4_UNREACHABLE: u8 = 3;
+const V4_ECHO_REQUEST: u8 = 8;
+const V4_TIME_EXCEEDED: u8 = 11;
+/// ICMPv6 types used here.
+const V6_UNREACHABLE: u8 = 1;
+const V6_TIME_EXCEEDED: u8 = 3;
+const V6_ECHO_REQUEST: u8 = 128;
+const V6_ECHO_REPLY: u8 = 129;
+
+/// IP protocol numbers.
+pub const PROTO_ICMP: u8 = 1;
+/// UDP's protocol number.
+pub const PROTO_UDP: u8 = 17;
+
+/// The Internet checksum's one's-complement sum of 16-bit words (not yet inverted).
+pub fn ones_sum(data: &[u8], mut sum: u32) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for pair in &mut chunks {
+        sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    sum
+}
+
+/// Folds a sum to 16 bits and inverts it: the checksum field's value.
+pub fn fold(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The Internet checksum (RFC 1071) of `data`.
+pub fn checksum(data: &[u8]) -> u16 {
+    fold(ones_sum(data, 0))
+}
+
+/// The two bytes that, put at an even offset of a message whose other bytes
+/// (the checksum field already holding the wanted value) sum to `sum_without` in
+/// one's complement, make that checksum valid.
+///
+/// This is how Paris traceroute keeps the checksum (and so the flow hash of
+/// load balancers that include it) constant while the sequence number changes.
+pub fn compensation(sum_without: u32) -> [u8; 2] {
+    // A checksum is valid when everything, the field included, sums to 0xffff; the
+    // filler must add the one's complement of what the rest already sums to.
+    fold(sum_without).to_be_bytes()
+}
+
+/// An ICMP echo request.
+///
+/// For IPv4 the checksum is computed here; for ICMPv6 the kernel fills it in.
+pub fn echo_request(v6: bool, ident: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
+    let mut packet = Vec::with_capacity(8 + payload.len());
+    packet.push(if v6 { V6_ECHO_REQUEST } else { V4_ECHO_REQUEST });
+    packet.push(0);
+    packet.extend_from_slice(&[0, 0]);
+    packet.extend_from_slice(&ident.to_be_bytes());
+    packet.extend_from_slice(&seq.to_be_bytes());
+    packet.extend_from_slice(payload);
+    if !v6 {
+        let sum = checksum(&packet);
+        packet[2..4].copy_from_slice(&sum.to_be_bytes());
+    }
+    packet
+}
+
+/// An ICMPv4 echo request whose checksum is `wanted`, whatever `seq` is: the
+/// first two payload bytes compensate (Paris traceroute). `payload_len` is at least 2.
+pub fn paris_echo_request(ident: u16, seq: u16, wanted: u16, payload_len: usize) -> Vec<u8> {
+    let mut packet = vec![0u8; 8 + payload_len.max(2)];
+    packet[0] = V4_ECHO_REQUEST;
+    packet[2..4].copy_from_slice(&wanted.to_be_bytes());
+    packet[4..6].copy_from_slice(&ident.to_be_bytes());
+    packet[6..8].copy_from_slice(&seq.to_be_bytes());
+    let filler = compensation(ones_sum(&packet, 0));
+    packet[8..10].copy_from_slice(&filler);
+    packet
+}
+
+/// The payload of a UDP datagram whose checksum is `wanted`, given the addresses
+/// and ports (Paris traceroute over UDP). The payload is `len` bytes (at least 2),
+/// the first two of which compensate.
+pub fn paris_udp_payload(
+    source: Ipv4Addr,
+    destination: Ipv4Addr,
+    source_port: u16,
+    destination_port: u16,
+    wanted: u16,
+    len: usize,
+) -> Vec<u8> {
+    let len = len.max(2);
+    let udp_len = (8 + len) as u16;
+    let mut pseudo = Vec::with_capacity(20 + len);
+    pseudo.extend_from_slice(&source.octets());
+    pseudo.extend_from_slice(&destination.octets());
+    pseudo.extend_from_slice(&[0, PROTO_UDP]);
+    pseudo.extend_from_slice(&udp_len.to_be_bytes());
+    pseudo.extend_from_slice(&source_port.to_be_bytes());
+    pseudo.extend_from_slice(&destination_port.to_be_bytes());
+    pseudo.extend_from_slice(&udp_len.to_be_bytes());
+    pseudo.extend_from_slice(&wanted.to_be_bytes());
+    let mut payload = vec![0u8; len];
+    let filler = compensation(ones_sum(&pseudo, 0));
+    payload[..2].copy_from_slice(&filler);
+    payload
+}
+
+/// What the probe that an ICMP error quotes was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quoted {
+    /// An ICMP echo request.
+    Echo {
+        /// Its identifier.
+        ident: u16,
+        /// Its sequence number.
+        seq: u16,
+        /// Its checksum.
+        checksum: u16,
+    },
+    /// A UDP datagram.
+    Udp {
+        /// Source port.
+        source_port: u16,
+        /// Destination port.
+        destination_port: u16,
+        /// Its checksum (the probe's identity in Paris traceroute over UDP).
+        checksum: u16,
+    },
+    /// Something else.
+    Other,
+}
+
+/// A decoded ICMP message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IcmpMessage {
+    /// An echo reply.
+    EchoReply {
+        /// Identifier (with a ping socket, the kernel's, not ours).
+        ident: u16,
+        /// Sequence number.
+        seq: u16,
+    },
+    /// A router dropped the probe when its TTL ran out.
+    TimeExceeded {
+        /// Where the quoted probe was going.
+        destination: IpAddr,
+        /// The quoted probe.
+        quoted: Quoted,
+    },
+    /// Destination unreachable.
+    Unreachable {
+        /// The ICMP code (3: port unreachable in IPv4).
+        code: u8,
+        /// Port unreachable (v4 code 3, v6 code 4)?
+        port: bool,
+        /// Where the quoted probe was going.
+        destination: IpAddr,
+        /// The quoted probe.
+        quoted: Quoted,
+    },
+    /// Any other ICMP message (including our own echo requests on loopback).
+    Other,
+}
+
+/// Skips an IPv4 header, returning the protocol, source, destination and the rest.
+fn ipv4_header(bytes: &[u8]) -> Option<(u8, Ipv4Addr, Ipv4Addr, &[u8])> {
+    let first = *bytes.first()?;
+    if first >> 4 != 4 {
+        return None;
+    }
+    let header_len = usize::from(first & 0x0f) * 4;
+    if header_len < 20 {
+        return None;
+    }
+    let protocol = *bytes.get(9)?;
+    let source = Ipv4Addr::from(<[u8; 4]>::try_from(bytes.get(12..16)?).ok()?);
+    let destination = Ipv4Addr::from(<[u8; 4]>::try_from(bytes.get(16..20)?).ok()?);
+    Some((protocol, source, destination, bytes.get(header_len..)?))
+}
+
+fn be16(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*bytes.get(at)?, *bytes.get(at + 1)?]))
+}
+
+/// Decodes the quoted probe in an ICMP error: an IP header and at least 8 bytes.
+fn quoted(v6: bool, bytes: &[u8]) -> Option<(IpAddr, Quoted)> {
+    let (protocol, destination, rest) = if v6 {
+        if bytes.first()? >> 4 != 6 {
+            return None;
+        }
+        let next = *bytes.get(6)?;
+        let destination = Ipv6Addr::from(<[u8; 16]>::try_from(bytes.get(24..40)?).ok()?);
+        (next, IpAddr::V6(destination), bytes.get(40..)?)
+    } else {
+        let (protocol, _, destination, rest) = ipv4_header(bytes)?;
+        (protocol, IpAddr::V4(destination), rest)
+    };
+    let quoted = match protocol {
+        PROTO_ICMP | 58 => Quoted::Echo {
+            ident: be16(rest, 4)?,
+            seq: be16(rest, 6)?,
+            checksum: be16(rest, 2)?,
+        },
+        PROTO_UDP => Quoted::Udp {
+            source_port: be16(rest, 0)?,
+            destination_port: be16(rest, 2)?,
+            checksum: be16(rest, 6)?,
+        },
+        _ => Quoted::Other,
+    };
+    Some((destination, quoted))
+}
+
+/// Decodes an ICMP message as a socket hands it over.
+///
+/// `ip_header`: the bytes start with an IPv4 header (raw IPv4 sockets); ping
+/// sockets and ICMPv6 sockets hand over the ICMP message alone. Returns the
+/// message and, with an IP header, the address it came from. Never panics.
+pub fn decode(v6: bool, ip_header: bool, bytes: &[u8]) -> Option<(Option<IpAddr>, IcmpMessage)> {
+    let (source, icmp) = if ip_header {
+        let (protocol, source, _, rest) = ipv4_header(bytes)?;
+        if protocol != PROTO_ICMP {
+            return None;
+        }
+        (Some(IpAddr::V4(source)), rest)
+    } else {
+        (None, bytes)
+    };
+    let kind = *icmp.first()?;
+    let code = *icmp.get(1)?;
+    let (reply, unreachable, exceeded) = if v6 {
+        (V6_ECHO_REPLY, V6_UNREACHABLE, V6_TIME_EXCEEDED)
+    } else {
+        (V4_ECHO_REPLY, V4_UNREACHABLE, V4_TIME_EXCEEDED)
+    };
+    let message = if kind == reply {
+        IcmpMessage::EchoReply {
+            ident: be16(icmp, 4)?,
+            seq: be16(icmp, 6)?,
+        }
+    } else if kind == exceeded || kind == unreachable {
+        let (destination, probe) = quoted(v6, icmp.get(8..)?)?;
+        if kind == exceeded {
+            IcmpMessage::TimeExceeded {
+                destination,
+                quoted: probe,
+            }
+        } else {
+            IcmpMessage::Unreachable {
+                code,
+                port: if v6 { code == 4 } else { code == 3 },
+                destination,
+                quoted: probe,
+            }
+        }
+    } else {
+        IcmpMessage::Other
+    };
+    Some((source, message))
+}
+
+/// Words for an ICMP destination-unreachable code.
+pub fn unreachable_reason(v6: bool, code: u8) -> &'static str {
+    match (v6, code) {
+        (false, 0) | (true, 0) => "network unreachable (ICMP)",
+        (false, 1) | (true, 3) => "host unreachable (ICMP)",
+        (false, 2) => "protocol unreachable (ICMP)",
+        (false, 3) | (true, 4) => "port unreachable (ICMP)",
+        (false, 9 | 10 | 13) | (true, 1) => "administratively prohibited (ICMP)",
+        _ => "destination unreachable (ICMP)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_request_checksum_verifies() {
+        let packet = echo_request(false, 0x1234, 7, b"blackout");
+        assert_eq!(packet[0], 8);
+        assert_eq!(checksum(&packet), 0, "a valid packet sums to zero");
+    }
+
+    #[test]
+    fn paris_echo_keeps_checksum() {
+        let wanted = 0xbeef;
+        for seq in [0u16, 1, 2, 300, 0xffff] {
+            let packet = paris_echo_request(0x4242, seq, wanted, 8);
+            assert_eq!(checksum(&packet), 0, "seq {seq}");
+            assert_eq!(be16(&packet, 2), Some(wanted));
+            assert_eq!(be16(&packet, 6), Some(seq));
+        }
+    }
+
+    #[test]
+    fn paris_udp_checksum_is_the_wanted_one() {
+        let (s, d) = (
+            Ipv4Addr::new(198, 51, 100, 1),
+            Ipv4Addr::new(203, 0, 113, 9),
+        );
+        for wanted in [1u16, 2, 0x8000, 0xfffe] {
+            let payload = paris_udp_payload(s, d, 40000, 33434, wanted, 4);
+            let udp_len = 8 + payload.len() as u16;
+            let mut all = Vec::new();
+            all.extend_from_slice(&s.octets());
+            all.extend_from_slice(&d.octets());
+            all.extend_from_slice(&[0, 17]);
+            all.extend_from_slice(&udp_len.to_be_bytes());
+            all.extend_from_slice(&40000u16.to_be_bytes());
+            all.extend_from_slice(&33434u16.to_be_bytes());
+            all.extend_from_slice(&udp_len.to_be_bytes());
+            all.extend_from_slice(&wanted.to_be_bytes());
+            all.extend_from_slice(&payload);
+            assert_eq!(checksum(&all), 0, "wanted {wanted:#x}");
+        }
+    }
+
+    fn ipv4(protocol: u8, source: [u8; 4], destination: [u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut header = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, protocol, 0, 0];
+        header.extend_from_slice(&source);
+        header.extend_from_slice(&destination);
+        header.extend_from_slice(body);
+        header
+    }
+
+    #[test]
+    fn decodes_replies_and_errors() {
+        let mut reply = echo_request(false, 9, 3, b"x");
+        reply[0] = 0;
+        let raw = ipv4(1, [127, 0, 0, 5], [127, 0, 0, 1], &reply);
+        assert_eq!(
+            decode(false, true, &raw),
+            Some((
+                Some("127.0.0.5".parse().unwrap()),
+                IcmpMessage::EchoReply { ident: 9, seq: 3 }
+            ))
+        );
+        assert_eq!(
+            decode(false, false, &reply),
+            Some((None, IcmpMessage::EchoReply { ident: 9, seq: 3 }))
+        );
+        // A time-exceeded quoting a Paris echo request.
+        let probe = paris_echo_request(9, 4, 0xabcd, 8);
+        let inner = ipv4(1, [198, 51, 100, 1], [203, 0, 113, 9], &probe[..8]);
+        let mut error = vec![11, 0, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&inner);
+        let raw = ipv4(1, [198, 51, 100, 254], [198, 51, 100, 1], &error);
+        assert_eq!(
+            decode(false, true, &raw),
+            Some((
+                Some("198.51.100.254".parse().unwrap()),
+                IcmpMessage::TimeExceeded {
+                    destination: "203.0.113.9".parse().unwrap(),
+                    quoted: Quoted::Echo {
+                        ident: 9,
+                        seq: 4,
+                        checksum: 0xabcd
+                    }
+                }
+            ))
+        );
+        // A port unreachable quoting a UDP probe.
+        let udp = [0x9c, 0x40, 0x82, 0x9a, 0, 12, 0x12, 0x34];
+        let inner = ipv4(17, [198, 51, 100, 1], [203, 0, 113, 9], &udp);
+        let mut error = vec![3, 3, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&inner);
+        let (_, message) = decode(false, false, &error).unwrap();
+        assert_eq!(
+            message,
+            IcmpMessage::Unreachable {
+                code: 3,
+                port: true,
+                destination: "203.0.113.9".parse().unwrap(),
+                quoted: Quoted::Udp {
+                    source_port: 40000,
+                    destination_port: 33434,
+                    checksum: 0x1234
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn never_panics_on_garbage() {
+        for len in 0..64 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            for (v6, header) in [(false, true), (false, false), (true, false)] {
+                let _ = decode(v6, header, &bytes);
+            }
+            let mut truncated = vec![0x45u8; len + 1];
+            truncated[0] = 0x4f;
+            let _ = decode(false, true, &truncated);
+            let mut error = vec![11u8, 0, 0, 0, 0, 0, 0, 0];
+            error.extend_from_slice(&truncated);
+            let _ = decode(false, false, &error);
+        }
+    }
+}
