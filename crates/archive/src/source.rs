@@ -1,0 +1,308 @@
+//! Getting an archive's bytes: local files and http(s) URLs (through a cache), the
+//! decompressor picked by magic bytes, and the progress counter.
+//!
+//! A URL is streamed: the body is written to a temporary file in the cache directory
+//! while the reader decodes it, and the file is renamed to its final name only when the
+//! body arrived whole, so a later run reuses it and an interrupted one leaves nothing
+//! that looks complete.
+
+use crate::input::Location;
+use crate::stream::{PeekStream, plausible_header};
+use crate::{ArchiveError, ArchiveInput, ReaderOptions};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How far the reader has got through its input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of the input as stored (compressed) read so far.
+    pub read: u64,
+    /// The input's stored size, when known.
+    pub total: Option<u64>,
+}
+
+/// A handle on a reader's progress that another thread can poll while the reader runs.
+#[derive(Clone, Debug, Default)]
+pub struct ProgressHandle {
+    read: Arc<AtomicU64>,
+    total: Option<u64>,
+}
+
+impl ProgressHandle {
+    /// The progress now.
+    pub fn get(&self) -> Progress {
+        Progress {
+            read: self.read.load(Ordering::Relaxed),
+            total: self.total,
+        }
+    }
+}
+
+/// Counts the bytes that pass through it.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// The stored bytes of an input, and its progress handle.
+pub(crate) fn open_stored(
+    input: &ArchiveInput,
+    options: &ReaderOptions,
+) -> Result<(Box<dyn Read + Send>, ProgressHandle), ArchiveError> {
+    match &input.location {
+        Location::File(path) => open_file(path),
+        Location::Url(url) => {
+            let cached = options.cache_dir.join(cache_name(url));
+            if cached.is_file() {
+                tracing::debug!(url, cache = %cached.display(), "reusing cached archive");
+                return open_file(&cached);
+            }
+            download(url, &options.cache_dir, cached)
+        }
+    }
+}
+
+fn open_file(path: &Path) -> Result<(Box<dyn Read + Send>, ProgressHandle), ArchiveError> {
+    let file = File::open(path).map_err(|source| ArchiveError::io("open", path, source))?;
+    let total = file.metadata().ok().map(|metadata| metadata.len());
+    let read = Arc::new(AtomicU64::new(0));
+    let counting = Counting {
+        inner: file,
+        read: Arc::clone(&read),
+    };
+    Ok((Box::new(counting), ProgressHandle { read, total }))
+}
+
+/// The cache file of a URL: a hash of the whole URL (so distinct URLs never share a
+/// file) followed by the readable file name.
+pub(crate) fn cache_name(url: &str) -> String {
+    // FNV-1a: stable across runs and platforms, unlike std's hasher.
+    let hash = url.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let base = url
+        .split(['?', '#'])
+        .next()
+        .and_then(|path| path.rsplit('/').next())
+        .unwrap_or("");
+    let base: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{hash:016x}-{base}")
+}
+
+fn download(
+    url: &str,
+    cache_dir: &Path,
+    cached: PathBuf,
+) -> Result<(Box<dyn Read + Send>, ProgressHandle), ArchiveError> {
+    std::fs::create_dir_all(cache_dir)
+        .map_err(|source| ArchiveError::io("create cache directory", cache_dir, source))?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|error| ArchiveError::Http {
+        url: url.to_string(),
+        message: error.to_string(),
+    })?;
+    let body = response.into_body();
+    let total = body.content_length();
+    let temp = cache_dir.join(format!(
+        ".{}.part-{}",
+        cached
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("archive"),
+        std::process::id()
+    ));
+    let file = File::create(&temp)
+        .map_err(|source| ArchiveError::io("create cache file", &temp, source))?;
+    let read = Arc::new(AtomicU64::new(0));
+    let tee = CacheTee {
+        inner: Some(body.into_reader()),
+        file: Some(io::BufWriter::new(file)),
+        temp,
+        cached,
+        expected: total,
+        written: 0,
+    };
+    let counting = Counting {
+        inner: tee,
+        read: Arc::clone(&read),
+    };
+    Ok((Box::new(counting), ProgressHandle { read, total }))
+}
+
+/// Copies a download into the cache as it is read; renames the copy into place when
+/// the body ends whole, and removes it when the reader is dropped early.
+struct CacheTee<R> {
+    inner: Option<R>,
+    file: Option<io::BufWriter<File>>,
+    temp: PathBuf,
+    cached: PathBuf,
+    expected: Option<u64>,
+    written: u64,
+}
+
+impl<R: Read> Read for CacheTee<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let Some(inner) = self.inner.as_mut() else {
+            return Ok(0);
+        };
+        let n = inner.read(out)?;
+        if let Some(file) = self.file.as_mut() {
+            if n > 0 {
+                file.write_all(&out[..n])?;
+                self.written += n as u64;
+            } else {
+                self.complete()?;
+            }
+        }
+        if n == 0 {
+            self.inner = None;
+        }
+        Ok(n)
+    }
+}
+
+impl<R> CacheTee<R> {
+    fn complete(&mut self) -> io::Result<()> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        if self
+            .expected
+            .is_some_and(|expected| expected != self.written)
+        {
+            drop(file);
+            let _ = std::fs::remove_file(&self.temp);
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "download ended after {} of {} bytes",
+                    self.written,
+                    self.expected.unwrap_or_default()
+                ),
+            ));
+        }
+        let file = file.into_inner().map_err(|error| error.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&self.temp, &self.cached)?;
+        tracing::debug!(cache = %self.cached.display(), bytes = self.written, "archive cached");
+        Ok(())
+    }
+}
+
+impl<R> Drop for CacheTee<R> {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// The compression of a stream, told by its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Compression {
+    Gzip,
+    Bzip2,
+    Plain,
+}
+
+/// Wraps the stored bytes in the decompressor their magic bytes call for.
+pub(crate) fn decompress(
+    stored: Box<dyn Read + Send>,
+) -> io::Result<(Box<dyn Read + Send>, Compression)> {
+    let mut buffered = BufReader::with_capacity(128 * 1024, stored);
+    let magic = {
+        let head = buffered.fill_buf()?;
+        head.get(..3).map(|m| [m[0], m[1], m[2]])
+    };
+    Ok(match magic {
+        Some([0x1f, 0x8b, _]) => (
+            Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+            Compression::Gzip,
+        ),
+        Some([b'B', b'Z', b'h']) => (
+            Box::new(bzip2::bufread::MultiBzDecoder::new(buffered)),
+            Compression::Bzip2,
+        ),
+        _ => (Box::new(buffered), Compression::Plain),
+    })
+}
+
+/// Opens the decompressed stream and checks that it starts with an MRT header.
+/// An empty stream is accepted: collectors publish empty update files.
+pub(crate) fn open_mrt(
+    stored: Box<dyn Read + Send>,
+    location: &str,
+) -> Result<PeekStream, ArchiveError> {
+    let not_mrt = |reason: String| ArchiveError::NotMrt {
+        location: location.to_string(),
+        reason,
+    };
+    let (decompressed, compression) =
+        decompress(stored).map_err(|error| not_mrt(format!("cannot read it: {error}")))?;
+    let mut stream = PeekStream::new(decompressed);
+    let available = stream.fill(12).map_err(|error| {
+        not_mrt(format!(
+            "its {} data cannot be decompressed: {error}",
+            match compression {
+                Compression::Gzip => "gzip",
+                Compression::Bzip2 => "bzip2",
+                Compression::Plain => "plain",
+            }
+        ))
+    })?;
+    if available == 0 {
+        return Ok(stream);
+    }
+    if available < 12 {
+        return Err(not_mrt(format!(
+            "it holds {available} bytes, fewer than one MRT header"
+        )));
+    }
+    if plausible_header(stream.peek()).is_none() {
+        let head = &stream.peek()[..12];
+        let printable = head.iter().all(|b| b.is_ascii_graphic() || *b == b' ');
+        return Err(not_mrt(if printable {
+            format!("it starts with text ({:?})", String::from_utf8_lossy(head))
+        } else {
+            format!("its first 12 bytes ({head:02x?}) are not an MRT header of a known type")
+        }));
+    }
+    Ok(stream)
+}
+
+/// True when a file's first decompressed bytes are an MRT header.
+pub(crate) fn sniff_file(path: &Path) -> bool {
+    let Ok((stored, _)) = open_file(path) else {
+        return false;
+    };
+    match open_mrt(stored, "") {
+        Ok(mut stream) => stream.fill(12).unwrap_or(0) >= 12,
+        Err(_) => false,
+    }
+}
