@@ -27,6 +27,7 @@ use crate::source::{Progress, ProgressHandle, open_mrt, open_stored};
 use crate::stream::{Header, PeekStream, plausible_header};
 use crate::watch::Watch;
 use bgpkit_parser::RawMrtRecord;
+use bgpkit_parser::error::BgpValidationWarning;
 use bgpkit_parser::models::{
     Asn as BgpAsn, Bgp4MpEnum, BgpMessage, BgpState, BgpUpdateMessage, EntryType, LegacyBgp,
     MrtMessage, Safi, TableDumpMessage, TableDumpV2Message,
@@ -395,6 +396,11 @@ impl ArchiveReader {
                     "TABLE_DUMP_V2 subtype {subtype} (RIB_GENERIC) is not decoded"
                 )),
             },
+            // BGP4MP_ENTRY and BGP4MP_SNAPSHOT (RFC 6396 §4.4.3 drafts, written by OpenBGPD)
+            EntryType::BGP4MP | EntryType::BGP4MP_ET if matches!(subtype, 2 | 3) => self
+                .unsupported(format!(
+                    "{entry_type:?} subtype {subtype} (BGP4MP_ENTRY/SNAPSHOT) is not decoded"
+                )),
             EntryType::TABLE_DUMP | EntryType::BGP4MP | EntryType::BGP4MP_ET | EntryType::BGP => {
                 match raw.parse() {
                     Ok(record) => self.message(at, record.message),
@@ -472,6 +478,18 @@ impl ArchiveReader {
             attributes,
             announced_prefixes,
         } = update;
+        // bgpkit keeps an UPDATE whose NLRI does not parse (RFC 7606) but drops that
+        // NLRI; the record is damaged, and its prefixes are not guessed at.
+        let malformed = attributes
+            .validation_warnings()
+            .iter()
+            .filter(|warning| matches!(warning, BgpValidationWarning::MalformedNlri { .. }))
+            .count();
+        if malformed > 0 {
+            self.damaged(format!(
+                "UPDATE from {ip} at {at}: {malformed} NLRI section(s) do not parse and were left out"
+            ));
+        }
         let mut withdrawn = withdrawn_prefixes;
         let mut announced = announced_prefixes;
         if let Some(nlri) = attributes.get_unreachable_nlri() {
