@@ -1,0 +1,225 @@
+# blackout lab helper: the small servers and load generators the lab runs inside
+# its network namespaces. Written to the lab's state dir by `blackout lab up` and
+# run with Debian's /usr/bin/python3. Every mode writes its pid to --pidfile.
+#
+# Modes:
+#   smtp HOST PORT NAME          an SMTP server (aiosmtpd) that accepts and discards mail
+#   smtp-4xx HOST PORT NAME      an SMTP responder whose banner is a 421 (temporary failure)
+#   hang HOST:PORT...            TCP listeners that never accept: connects succeed, nothing answers
+#   flood SECONDS PPS SIZE DST...  a UDP flood to DST:9 that stops by itself after SECONDS
+#   rtr HOST PORT ROAFILE        an RPKI-to-router cache (RFC 8210, versions 0 and 1)
+#                                serving the ROAs in ROAFILE, with a Serial Notify on change
+#   flap COUNT INTERVAL BIRDSOCK LOG PROTO...  withdraws and re-announces BIRD's static
+#                                protocols COUNT times, logging each step to LOG
+#   sink HOST PORT FILE          accepts one TCP connection at a time and appends its bytes to FILE
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def smtp(args):
+    from aiosmtpd.smtp import SMTP
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 2.0.0 OK: discarded"
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(
+        loop.create_server(lambda: SMTP(Sink(), hostname=args.rest[2]), args.rest[0], int(args.rest[1]))
+    )
+    loop.run_forever()
+
+
+def smtp_4xx(args):
+    host, port, name = args.rest[0], int(args.rest[1]), args.rest[2]
+
+    async def answer(reader, writer):
+        writer.write(f"421 4.3.2 {name} Service not available, closing transmission channel\r\n".encode())
+        try:
+            await writer.drain()
+        finally:
+            writer.close()
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(asyncio.start_server(answer, host, port))
+    loop.run_forever()
+
+
+def hang(args):
+    sockets = []
+    for spec in args.rest:
+        host, port = spec.rsplit(":", 1)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, int(port)))
+        s.listen(4096)
+        sockets.append(s)
+    while True:
+        time.sleep(3600)
+
+
+def flood(args):
+    seconds, pps, size = float(args.rest[0]), int(args.rest[1]), int(args.rest[2])
+    targets = args.rest[3:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    payload = b"\x00" * size
+    end = time.monotonic() + seconds
+    batch = 10
+    gap = batch / pps
+    sent = 0
+    nxt = time.monotonic()
+    while time.monotonic() < end:
+        for i in range(batch):
+            try:
+                s.sendto(payload, (targets[(sent + i) % len(targets)], 9))
+            except OSError:
+                pass
+        sent += batch
+        nxt += gap
+        delay = nxt - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    print(f"flood done: {sent} packets", flush=True)
+
+
+def load_roas(path):
+    with open(path) as f:
+        return [tuple(r) for r in json.load(f)]
+
+
+def rtr(args):
+    host, port, path = args.rest[0], int(args.rest[1]), args.rest[2]
+    state = {"serial": 1, "roas": load_roas(path), "mtime": os.stat(path).st_mtime, "session": 4711}
+
+    def end_of_data(version):
+        if version == 0:
+            return struct.pack("!BBHII", 0, 7, state["session"], 12, state["serial"])
+        return struct.pack("!BBHIIIII", 1, 7, state["session"], 24, state["serial"], 10, 5, 7200)
+
+    def full(version):
+        out = struct.pack("!BBHI", version, 3, state["session"], 8)
+        for prefix, plen, maxlen, asn in state["roas"]:
+            out += struct.pack("!BBHIBBBB4sI", version, 4, 0, 20, 1, plen, maxlen, 0, socket.inet_aton(prefix), asn)
+        return out + end_of_data(version)
+
+    async def serve(reader, writer):
+        version = 1
+        entry = [writer, version]
+        registry[id(entry)] = entry
+        try:
+            while True:
+                head = await reader.readexactly(8)
+                v, kind, _, length = struct.unpack("!BBHI", head)
+                body = await reader.readexactly(max(0, length - 8)) if length > 8 else b""
+                version = 1 if v >= 1 else 0
+                entry[1] = version
+                if kind == 2:
+                    writer.write(full(version))
+                elif kind == 1:
+                    (serial,) = struct.unpack("!I", body[:4])
+                    if serial == state["serial"]:
+                        writer.write(struct.pack("!BBHI", version, 3, state["session"], 8) + end_of_data(version))
+                    else:
+                        writer.write(struct.pack("!BBHI", version, 8, 0, 8))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            registry.pop(id(entry), None)
+            writer.close()
+
+    registry = {}
+
+    async def watch():
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                mtime = os.stat(path).st_mtime
+                if mtime != state["mtime"]:
+                    state["roas"], state["mtime"] = load_roas(path), mtime
+                    state["serial"] += 1
+                    for writer, version in list(registry.values()):
+                        writer.write(struct.pack("!BBHII", version, 0, state["session"], 12, state["serial"]))
+            except (OSError, ValueError):
+                pass
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(asyncio.start_server(serve, host, port))
+    loop.create_task(watch())
+    loop.run_forever()
+
+
+def flap(args):
+    count, interval, sock, log = int(args.rest[0]), float(args.rest[1]), args.rest[2], args.rest[3]
+    protos = args.rest[4:]
+
+    def step(action, n):
+        for proto in protos:
+            subprocess.run(["birdc", "-s", sock, action, proto], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(log, "a") as f:
+            f.write(json.dumps({"at": now(), "action": "flap-" + ("withdraw" if action == "disable" else "announce"),
+                                "fault": "flap", "cycle": n}) + "\n")
+
+    for n in range(1, count + 1):
+        step("disable", n)
+        time.sleep(interval)
+        step("enable", n)
+        if n < count:
+            time.sleep(interval)
+
+
+def sink(args):
+    host, port, path = args.rest[0], int(args.rest[1]), args.rest[2]
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port))
+    s.listen(4)
+    while True:
+        conn, _ = s.accept()
+        with conn, open(path, "ab") as out:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                out.write(data)
+                out.flush()
+
+
+MODES = {"smtp": smtp, "smtp-4xx": smtp_4xx, "hang": hang, "flood": flood, "rtr": rtr, "flap": flap, "sink": sink}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pidfile")
+    parser.add_argument("mode", choices=sorted(MODES))
+    parser.add_argument("rest", nargs="*")
+    args = parser.parse_args()
+    if args.pidfile:
+        with open(args.pidfile, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    try:
+        MODES[args.mode](args)
+    finally:
+        if args.pidfile:
+            try:
+                os.unlink(args.pidfile)
+            except OSError:
+                pass
+
+
+if __name__ == "__main__":
+    main()
