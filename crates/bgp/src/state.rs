@@ -227,6 +227,10 @@ pub struct BgpState {
     upstream_routes: BTreeMap<Asn, u32>,
     rpki_seen: BTreeMap<(IpNet, Option<Asn>), RpkiState>,
     full_feed: (u32, u32),
+    /// Table sizes arrive one peer at a time at the end of a dump; the full-feed set
+    /// is reclassified once all of them are in, so that a half-read set of sizes
+    /// never looks like peers losing the routes.
+    sizes_pending: Option<Timestamp>,
     history: History,
     ignored_routes: u64,
 }
@@ -259,6 +263,7 @@ impl BgpState {
             upstream_routes: BTreeMap::new(),
             rpki_seen: BTreeMap::new(),
             full_feed: (0, 0),
+            sizes_pending: None,
             history: History::default(),
             ignored_routes: 0,
         }
@@ -297,23 +302,44 @@ impl BgpState {
     /// Applies one input and returns what it changed, in a deterministic order.
     pub fn apply(&mut self, input: &BgpInput) -> Vec<BgpChange> {
         let mut changes = Vec::new();
+        if let BgpInput::TableSize {
+            at,
+            peer,
+            ipv4,
+            ipv6,
+        } = input
+        {
+            if self.sizes_pending.is_some_and(|pending| pending != *at) {
+                self.apply_sizes(&mut changes);
+            }
+            let entry = self.peers.entry(peer.clone()).or_default();
+            entry.table = Some((*ipv4, *ipv6));
+            entry.active = true;
+            self.sizes_pending = Some(*at);
+            return changes;
+        }
+        self.apply_sizes(&mut changes);
         match input {
             BgpInput::Route(update) => self.apply_route(update, &mut changes),
             BgpInput::PeerDown { at, peer } => self.apply_peer_down(*at, peer, &mut changes),
-            BgpInput::TableSize {
-                at,
-                peer,
-                ipv4,
-                ipv6,
-            } => {
-                let entry = self.peers.entry(peer.clone()).or_default();
-                entry.table = Some((*ipv4, *ipv6));
-                entry.active = true;
-                self.reclassify_full_feed(*at, &mut changes);
-                self.refresh_views(*at, None, &mut changes);
-            }
+            BgpInput::TableSize { .. } => {}
         }
         changes
+    }
+
+    /// Takes in the table sizes received so far. `apply` does it by itself when
+    /// another kind of input follows them; call this at the end of the input.
+    pub fn flush(&mut self) -> Vec<BgpChange> {
+        let mut changes = Vec::new();
+        self.apply_sizes(&mut changes);
+        changes
+    }
+
+    fn apply_sizes(&mut self, changes: &mut Vec<BgpChange>) {
+        if let Some(at) = self.sizes_pending.take() {
+            self.reclassify_full_feed(at, changes);
+            self.refresh_views(at, None, changes);
+        }
     }
 
     fn apply_route(&mut self, update: &RouteUpdate, changes: &mut Vec<BgpChange>) {

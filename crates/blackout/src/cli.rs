@@ -22,6 +22,12 @@ pub enum Command {
     /// Replay MRT archives (files, directories or URLs) and report what they show
     /// about the watched networks.
     Replay(ReplayArgs),
+    /// Probe the profile's hosts, zones, mail servers and controls (or the targets
+    /// given) once, and print what each check saw.
+    Probe(ProbeArgs),
+    /// Sweep every address of a prefix: the hosts that answer ICMP, and the ports
+    /// that answer.
+    Census(CensusArgs),
     /// List the built-in profiles.
     Profiles,
 }
@@ -73,6 +79,58 @@ pub struct ReplayArgs {
     /// MRT files, directories of them, or http(s) URLs.
     #[arg(required = true, value_name = "FILE|DIR|URL")]
     pub inputs: Vec<String>,
+}
+
+/// `blackout probe`.
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// The profile (its hosts, zones, mail servers and controls are probed unless
+    /// targets are given).
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Seconds each attempt waits (default: the profile's).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Attempts after the first for silent targets (default: the profile's).
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Targets instead of the profile's: 127.0.0.1 (ICMP), tcp:HOST:PORT,
+    /// http:HOST[:PORT], https:HOST[:PORT], http://HOST:PORT/PATH, smtp:HOST[:PORT],
+    /// dns:ZONE@SERVER[:PORT], trace:HOST, trace-udp:HOST.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
+
+/// `blackout census`.
+#[derive(Args, Debug)]
+pub struct CensusArgs {
+    /// The prefix to sweep (e.g. 175.45.176.0/22).
+    #[arg(value_name = "PREFIX")]
+    pub prefix: String,
+    /// TCP ports to try on every address, comma-separated (e.g. 22,25,53,80,443).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub ports: Vec<u16>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Refuse prefixes with more addresses than this, unless --force.
+    #[arg(long, value_name = "N", default_value_t = 65536)]
+    pub max_addresses: u64,
+    /// Sweep a prefix larger than --max-addresses.
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds to wait for late answers (and for each TCP connect).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub timeout: f64,
+    /// Echo requests per second (0: as fast as replies come back).
+    #[arg(long, value_name = "PPS", default_value_t = 0)]
+    pub rate: u32,
+    /// Extra passes for the addresses that stayed silent.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retries: u32,
 }
 
 /// Parses the process's arguments.

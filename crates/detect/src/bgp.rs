@@ -399,12 +399,17 @@ impl BgpDetector {
         }
     }
 
-    /// Is every prefix up, and seen by at least `visibility_up` of the peers (no decline under way)?
-    fn all_up(&self) -> bool {
+    /// Is every prefix up, seen by at least `visibility_up` of the peers, and not in
+    /// the middle of a decline? (A peer that lost the routes long ago is no decline.)
+    fn all_up(&self, at: Timestamp) -> bool {
         let up = self.config.thresholds.visibility_up;
         self.prefixes.values().all(|track| match track.health {
             Health::Unknown => true,
-            Health::Up { .. } => track.view.as_ref().is_none_or(|v| v.visibility() >= up),
+            Health::Up { falling_since } => {
+                let declining =
+                    falling_since.is_some_and(|since| at.secs_since(since) <= DECLINE_WINDOW_SECS);
+                !declining && track.view.as_ref().is_none_or(|v| v.visibility() >= up)
+            }
             _ => false,
         })
     }
@@ -498,7 +503,7 @@ impl BgpDetector {
                 .map(|(a, s)| (*a, *s))
                 .chain(self.unknown_carriers(asn))
                 .collect();
-            if self.all_up() && !carriers.is_empty() {
+            if self.all_up(at) && !carriers.is_empty() {
                 let label = self.config.upstream_label(asn);
                 let others: Vec<String> = carriers
                     .iter()
@@ -707,7 +712,7 @@ impl BgpDetector {
                 .max()
                 .copied();
             let quiet = last.is_none_or(|last| at.secs_since(last) > window);
-            if quiet && self.all_up() {
+            if quiet && self.all_up(at) {
                 let end = last.unwrap_or(at);
                 self.end(
                     at,

@@ -99,6 +99,9 @@ impl World {
                 ipv6: 0,
             });
         }
+        for change in self.state.flush() {
+            self.detector.observe(&change);
+        }
     }
 
     fn withdraw_all(&mut self, t: i64, prefixes: &[&str]) {

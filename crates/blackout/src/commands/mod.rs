@@ -1,6 +1,8 @@
 //! One module per subcommand. Each takes its parsed arguments, builds the parts
 //! from the library crates, and returns a [`Failure`] that says which exit code fits.
 
+mod census;
+mod probe;
 mod profiles;
 mod replay;
 
@@ -12,6 +14,8 @@ use blackout_profile::Profile;
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Probe(args) => probe::run(args),
+        Command::Census(args) => census::run(args),
         Command::Profiles => profiles::run(),
     }
 }

@@ -78,6 +78,12 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
             bar.set_message(at.to_rfc3339());
         }
     }
+    for change in state.flush() {
+        detector.observe(&change);
+        if args.timeline {
+            timeline.push(change);
+        }
+    }
     bar.finish_and_clear();
     let stats = merged.stats();
     let events = detector.finish();
