@@ -51,13 +51,13 @@ pub(crate) fn as_path_from_attributes(attributes: &Bytes) -> AsPath {
         if end > attributes.len() {
             break;
         }
-        if code == AS_PATH || code == AS4_PATH {
-            if let Some(path) = decode_one(attributes.slice(pos..end)) {
-                if code == AS_PATH {
-                    as_path = Some(path);
-                } else {
-                    as4_path = Some(path);
-                }
+        if (code == AS_PATH || code == AS4_PATH)
+            && let Some(path) = decode_one(attributes.slice(pos..end))
+        {
+            if code == AS_PATH {
+                as_path = Some(path);
+            } else {
+                as4_path = Some(path);
             }
         }
         pos = end;

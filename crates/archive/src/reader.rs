@@ -117,6 +117,8 @@ struct TallyPeer {
 /// The table sizes of the RIB dump being read.
 #[derive(Debug)]
 struct Tally {
+    /// The time of the dump's latest record: the sizes are known then, and a time no
+    /// earlier than the entries keeps the reader's output in time order.
     at: Timestamp,
     peers: Vec<TallyPeer>,
     /// TABLE_DUMP (v1) names peers by address and AS instead of an index.
@@ -551,6 +553,7 @@ impl ArchiveReader {
             peers: Vec::new(),
             by_address: HashMap::new(),
         });
+        tally.at = tally.at.max(at);
         let index = *tally
             .by_address
             .entry((peer.ip, peer.asn.0))
@@ -662,6 +665,9 @@ impl ArchiveReader {
                     .collect(),
                 by_address: HashMap::new(),
             });
+        }
+        if let Some(tally) = self.tally.as_mut() {
+            tally.at = tally.at.max(at);
         }
         let fixed = if add_path { 12 } else { 8 };
         for _ in 0..entry_count {

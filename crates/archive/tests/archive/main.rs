@@ -1,5 +1,10 @@
 //! The archive reader against real MRT data (`../shared/data`): one test binary, one
-//! module per concern.
+//! module per concern. A local HTTP server on 127.0.0.1 stands in for an archive site.
 
 mod common;
 mod conformance;
+mod inputs;
+mod merge;
+mod robustness;
+mod url;
+mod watch;
