@@ -2,8 +2,9 @@
 //!
 //! Every probe of one trace belongs to one flow: ICMP echo requests keep their
 //! identifier and checksum (the sequence number changes, two payload bytes
-//! compensate), UDP datagrams keep their ports and checksum-derived identity, so
-//! per-flow load balancers send them all down one path. Probes for every TTL go out
+//! compensate), UDP datagrams keep their ports and their checksum (two payload
+//! bytes compensate) and carry their identity in their length, so per-flow load
+//! balancers send them all down one path. Probes for every TTL go out
 //! at once; each round resends only the TTLs that got no answer. Answers are read
 //! from a raw ICMP socket (root or `CAP_NET_RAW`), matched by the probe they quote.
 //!
@@ -97,14 +98,30 @@ struct Seen {
     destination: bool,
 }
 
-/// The identity of a probe: round and TTL, never zero (a UDP checksum of zero
-/// means "none").
+/// The identity of a probe: round (modulo 4) and TTL (at most 63), never zero.
 fn probe_id(round: u32, ttl: u8) -> u16 {
-    (((round & 0xff) as u16) << 8) | u16::from(ttl)
+    (((round & 3) as u16) << 8) | u16::from(ttl & 0x3f)
 }
 
 fn ttl_of(id: u16) -> u8 {
-    (id & 0xff) as u8
+    (id & 0x3f) as u8
+}
+
+fn round_of(id: u16) -> u32 {
+    u32::from(id >> 8)
+}
+
+/// The UDP payload length that carries a probe's identity: 2 compensation bytes,
+/// then 64 bytes per round, plus the TTL.
+fn udp_payload_len(id: u16) -> usize {
+    2 + round_of(id) as usize * 64 + usize::from(ttl_of(id))
+}
+
+/// The identity back from a quoted UDP length.
+fn id_from_udp_length(length: u16) -> Option<u16> {
+    let payload = usize::from(length).checked_sub(8 + 2)?;
+    let (round, ttl) = (payload / 64, payload % 64);
+    (round < 4).then(|| probe_id(round as u32, ttl as u8))
 }
 
 /// Traces the path to `destination`.
@@ -150,7 +167,7 @@ pub async fn trace(
         Ok(sender) => sender,
         Err(outcome) => return (outcome, None, detail),
     };
-    let max = options.max_hops.max(1);
+    let max = options.max_hops.clamp(1, 63);
     let mut seen: Vec<Option<Seen>> = vec![None; usize::from(max) + 1];
     let mut dest_ttl: Option<u8> = None;
     let mut router_unreachable: Option<String> = None;
@@ -211,7 +228,7 @@ pub async fn trace(
                 continue;
             };
             let ttl = ttl_of(id);
-            if ttl == 0 || ttl > max || id >> 8 != (round & 0xff) as u16 {
+            if ttl == 0 || ttl > max || round_of(id) != round & 3 {
                 continue;
             }
             if let IcmpMessage::Unreachable { code, .. } = message
@@ -399,8 +416,8 @@ impl Sender {
                     *destination,
                     *source_port,
                     UDP_PORT,
-                    id,
-                    16,
+                    0x4242,
+                    udp_payload_len(id),
                 );
                 socket
                     .send_to(&payload, SocketAddr::from((*destination, UDP_PORT)))
@@ -455,11 +472,12 @@ impl Sender {
                         Quoted::Udp {
                             source_port: sport,
                             destination_port: UDP_PORT,
-                            checksum,
+                            length,
+                            ..
                         },
                 },
             ) if sport == source_port && *to == destination => {
-                Some((*checksum, "time-exceeded", false))
+                Some((id_from_udp_length(*length)?, "time-exceeded", false))
             }
             (
                 Sender::Udp { source_port, .. },
@@ -470,14 +488,15 @@ impl Sender {
                         Quoted::Udp {
                             source_port: sport,
                             destination_port: UDP_PORT,
-                            checksum,
+                            length,
+                            ..
                         },
                     ..
                 },
             ) if sport == source_port && *to == destination => {
                 let at_destination = *port && from == destination;
                 Some((
-                    *checksum,
+                    id_from_udp_length(*length)?,
                     if *port {
                         "port-unreachable"
                     } else {
@@ -520,12 +539,16 @@ mod tests {
 
     #[test]
     fn probe_ids() {
-        for round in 0..3 {
-            for ttl in 1..=30u8 {
+        for round in 0..4 {
+            for ttl in 1..=63u8 {
                 let id = probe_id(round, ttl);
                 assert_ne!(id, 0);
                 assert_eq!(ttl_of(id), ttl);
+                assert_eq!(round_of(id), round);
+                let length = (8 + udp_payload_len(id)) as u16;
+                assert_eq!(id_from_udp_length(length), Some(id));
             }
         }
+        assert_eq!(id_from_udp_length(9), None);
     }
 }

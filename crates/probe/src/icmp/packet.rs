@@ -134,7 +134,11 @@ pub enum Quoted {
         source_port: u16,
         /// Destination port.
         destination_port: u16,
-        /// Its checksum (the probe's identity in Paris traceroute over UDP).
+        /// Its length, header included (the probe's identity in our Paris
+        /// traceroute over UDP: checksums may be quoted as the sender's NIC left
+        /// them, half done).
+        length: u16,
+        /// Its checksum.
         checksum: u16,
     },
     /// Something else.
@@ -215,6 +219,7 @@ fn quoted(v6: bool, bytes: &[u8]) -> Option<(IpAddr, Quoted)> {
         PROTO_UDP => Quoted::Udp {
             source_port: be16(rest, 0)?,
             destination_port: be16(rest, 2)?,
+            length: be16(rest, 4)?,
             checksum: be16(rest, 6)?,
         },
         _ => Quoted::Other,
@@ -386,6 +391,7 @@ mod tests {
                 quoted: Quoted::Udp {
                     source_port: 40000,
                     destination_port: 33434,
+                    length: 12,
                     checksum: 0x1234
                 }
             }

@@ -1,0 +1,1006 @@
+//! Live tests of the probing engine against real servers on loopback (nginx, NSD,
+//! aiosmtpd), hostile peers written here (tarpits, floods, broken DNS), and
+//! network namespaces with real hops for traceroute.
+//!
+//! Needs root and the Debian packages nginx, nsd, python3-aiosmtpd, openssl,
+//! iproute2 and util-linux (setpriv). Each test says "SKIPPED ..." on stderr and
+//! returns when a requirement is missing.
+
+#[path = "live/support.rs"]
+mod support;
+
+use blackout_model::Asn;
+use blackout_probe::census::{CensusOptions, census};
+use blackout_probe::icmp::{IcmpAccess, IcmpMode};
+use blackout_probe::{
+    Detail, DnsVerdict, EngineConfig, Outcome, PrefixTable, ProbeResult, Prober, Target,
+};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::*;
+
+/// Tests that change net.ipv4.ping_group_range take turns.
+static SYSCTL: Mutex<()> = Mutex::new(());
+
+fn config(timeout_ms: u64, retries: u32) -> EngineConfig {
+    EngineConfig {
+        timeout: Duration::from_millis(timeout_ms),
+        retries,
+        rate_per_sec: 0,
+        ..EngineConfig::default()
+    }
+}
+
+fn probe_all(config: EngineConfig, targets: &[Target]) -> Vec<ProbeResult> {
+    runtime().block_on(async {
+        let prober = Arc::new(Prober::new(config));
+        prober.round(targets).await
+    })
+}
+
+fn probe_one(config: EngineConfig, text: &str) -> ProbeResult {
+    let target = Target::parse(text).unwrap_or_else(|e| panic!("{e}"));
+    probe_all(config, &[target]).remove(0)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn failed_reason(result: &ProbeResult) -> String {
+    match &result.outcome {
+        Outcome::Failed { reason } => reason.clone(),
+        other => panic!("expected a failure, got {other:?} in {result:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- hostile peers
+
+/// What a hostile TCP peer does after accepting.
+#[derive(Clone, Copy)]
+enum Hostile {
+    /// Accepts and never speaks.
+    Silent,
+    /// Sends this, then nothing.
+    Say(&'static [u8]),
+    /// Sends this once, then the filler forever.
+    Flood(&'static [u8], &'static [u8]),
+}
+
+/// A TCP listener on loopback that behaves as told with every connection.
+fn hostile_tcp(behaviour: Hostile) -> SocketAddr {
+    let listener = TcpListener::bind((loopback(), 0)).expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+                match behaviour {
+                    Hostile::Silent => {
+                        let mut sink = [0u8; 1024];
+                        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+                    }
+                    Hostile::Say(bytes) => {
+                        let _ = stream.write_all(bytes);
+                        std::thread::sleep(Duration::from_secs(10));
+                    }
+                    Hostile::Flood(first, filler) => {
+                        let _ = stream.write_all(first);
+                        let started = Instant::now();
+                        while started.elapsed() < Duration::from_secs(10) {
+                            if stream.write_all(filler).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+// ---------------------------------------------------------------------- HTTP
+
+const PAGE: &str = "<html><head><title>Star JV test page</title></head><body>hello</body></html>\n";
+
+struct Nginx {
+    _daemon: Daemon,
+    dir: tempfile::TempDir,
+    ip: Ipv4Addr,
+    http: u16,
+    https: u16,
+}
+
+fn nginx(test: &str) -> Option<Nginx> {
+    if !root(test) || !have(test, "nginx", "nginx") || !have(test, "openssl", "openssl") {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("www")).expect("www");
+    std::fs::create_dir_all(d.join("tmp")).expect("tmp");
+    std::fs::write(d.join("www/index.html"), PAGE).expect("page");
+    sh(&[
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=www.lab.example",
+        "-keyout",
+        &d.join("key.pem").display().to_string(),
+        "-out",
+        &d.join("cert.pem").display().to_string(),
+    ]);
+    let ip = loopback();
+    let (http, https) = (free_port(ip), free_port(ip));
+    let p = d.display();
+    let conf = format!(
+        "user root; daemon off; worker_processes 1; pid {p}/nginx.pid; error_log {p}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {p}/tmp; proxy_temp_path {p}/tmp; fastcgi_temp_path {p}/tmp;
+  uwsgi_temp_path {p}/tmp; scgi_temp_path {p}/tmp;
+  server {{
+    listen {ip}:{http};
+    listen {ip}:{https} ssl;
+    ssl_certificate {p}/cert.pem; ssl_certificate_key {p}/key.pem;
+    root {p}/www;
+    location = /broken {{ return 503; }}
+  }}
+}}
+"
+    );
+    std::fs::write(d.join("nginx.conf"), conf).expect("conf");
+    let daemon = spawn(
+        d,
+        "nginx",
+        Command::new("nginx").args(["-p", &p.to_string(), "-c", &format!("{p}/nginx.conf")]),
+    );
+    assert!(
+        wait_tcp(SocketAddr::from((ip, http)), Duration::from_secs(10)),
+        "nginx did not start: {}",
+        std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
+    );
+    Some(Nginx {
+        _daemon: daemon,
+        dir,
+        ip,
+        http,
+        https,
+    })
+}
+
+fn http_detail(result: &ProbeResult) -> &blackout_probe::HttpDetail {
+    match &result.detail {
+        Some(Detail::Http(http)) => http,
+        other => panic!("no HTTP detail: {other:?}"),
+    }
+}
+
+#[test]
+fn http_against_nginx() {
+    let Some(server) = nginx("http_against_nginx") else {
+        return;
+    };
+    let (ip, http, https) = (server.ip, server.http, server.https);
+
+    let ok = probe_one(config(2000, 0), &format!("http://{ip}:{http}/"));
+    assert_eq!(ok.outcome, Outcome::Ok, "{ok:?}");
+    let detail = http_detail(&ok);
+    assert_eq!(detail.status, Some(200));
+    assert_eq!(detail.title.as_deref(), Some("Star JV test page"));
+    assert_eq!(
+        detail.sha256.as_deref(),
+        Some(sha256_hex(PAGE.as_bytes()).as_str())
+    );
+    assert!(
+        detail
+            .server
+            .as_deref()
+            .is_some_and(|s| s.starts_with("nginx"))
+    );
+    let (connect, first) = (detail.connect_ms.unwrap(), detail.first_byte_ms.unwrap());
+    assert!(connect > 0.0 && first >= connect, "{detail:?}");
+
+    let tls = probe_one(config(2000, 0), &format!("https:{ip}:{https}"));
+    assert_eq!(tls.outcome, Outcome::Ok, "{tls:?}");
+    let detail = http_detail(&tls);
+    assert!(
+        detail
+            .tls_ms
+            .is_some_and(|t| t >= detail.connect_ms.unwrap())
+    );
+    assert_eq!(detail.title.as_deref(), Some("Star JV test page"));
+
+    // Defacement: the page changes, and so do its hash and title.
+    let defaced = "<html><title>Hacked by nobody</title></html>";
+    std::fs::write(server.dir.path().join("www/index.html"), defaced).expect("deface");
+    let after = probe_one(config(2000, 0), &format!("http:{ip}:{http}"));
+    let detail = http_detail(&after);
+    assert_eq!(detail.title.as_deref(), Some("Hacked by nobody"));
+    assert_eq!(
+        detail.sha256.as_deref(),
+        Some(sha256_hex(defaced.as_bytes()).as_str())
+    );
+
+    let broken = probe_one(config(2000, 0), &format!("http://{ip}:{http}/broken"));
+    assert_eq!(http_detail(&broken).status, Some(503));
+    assert!(failed_reason(&broken).contains("503"));
+
+    let refused = probe_one(config(2000, 0), &format!("http:{ip}:{}", free_port(ip)));
+    assert_eq!(refused.outcome, Outcome::Refused);
+}
+
+#[test]
+fn http_against_hostile_peers() {
+    let silent = hostile_tcp(Hostile::Silent);
+    let started = Instant::now();
+    let result = probe_one(config(500, 0), &format!("http:{silent}"));
+    assert!(
+        failed_reason(&result).contains("no response head"),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // A TLS handshake that stalls: the server accepts and never answers the hello.
+    let started = Instant::now();
+    let result = probe_one(config(500, 0), &format!("https:{silent}"));
+    assert!(
+        failed_reason(&result).contains("TLS handshake did not finish"),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // Endless body: read up to the bound, hashed, marked as cut, and done quickly.
+    let flood = hostile_tcp(Hostile::Flood(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<title>flood</title>",
+        &[b'x'; 65536],
+    ));
+    let started = Instant::now();
+    let result = probe_one(config(2000, 0), &format!("http:{flood}"));
+    assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+    let detail = http_detail(&result);
+    assert!(detail.truncated);
+    assert_eq!(detail.body_bytes, blackout_probe::http::MAX_BODY as u64);
+    assert_eq!(detail.title.as_deref(), Some("flood"));
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // Endless headers: refused by the head bound, not buffered forever.
+    let headers = hostile_tcp(Hostile::Flood(
+        b"HTTP/1.1 200 OK\r\n",
+        b"X-Junk: aaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+    ));
+    let result = probe_one(config(2000, 0), &format!("http:{headers}"));
+    assert!(
+        failed_reason(&result).contains("broken HTTP response"),
+        "{result:?}"
+    );
+
+    // Not HTTP at all.
+    let garbage = hostile_tcp(Hostile::Say(b"SSH-2.0-OpenSSH_9.2\r\n"));
+    let result = probe_one(config(1000, 0), &format!("http:{garbage}"));
+    assert!(
+        failed_reason(&result).contains("broken HTTP response"),
+        "{result:?}"
+    );
+}
+
+// ----------------------------------------------------------------------- TCP
+
+#[test]
+fn tcp_open_refused_and_timeout() {
+    let ip = loopback();
+    let listener = TcpListener::bind((ip, 0)).expect("bind");
+    let open = listener.local_addr().expect("address");
+    let result = probe_one(config(1000, 0), &format!("tcp:{open}"));
+    assert_eq!(result.outcome, Outcome::Ok);
+    assert!(result.rtt_ms.is_some());
+
+    let result = probe_one(config(1000, 2), &format!("tcp:{ip}:{}", free_port(ip)));
+    assert_eq!(result.outcome, Outcome::Refused);
+    assert_eq!(result.attempts, 1, "a refusal is an answer: no retry");
+
+    // A listener whose accept queue is full drops new SYNs: the connect times out.
+    let full =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    full.bind(&SocketAddr::from((ip, 0)).into()).expect("bind");
+    full.listen(0).expect("listen");
+    let full_address = full
+        .local_addr()
+        .expect("address")
+        .as_socket()
+        .expect("inet");
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(stream) =
+            std::net::TcpStream::connect_timeout(&full_address, Duration::from_millis(300))
+        {
+            fillers.push(stream);
+        }
+    }
+    let result = probe_one(config(300, 1), &format!("tcp:{full_address}"));
+    assert_eq!(result.outcome, Outcome::Timeout, "{result:?}");
+    assert_eq!((result.attempts, result.lost), (2, 1));
+}
+
+// ---------------------------------------------------------------------- SMTP
+
+fn smtp_detail(result: &ProbeResult) -> &blackout_probe::SmtpDetail {
+    match &result.detail {
+        Some(Detail::Smtp(smtp)) => smtp,
+        other => panic!("no SMTP detail: {other:?}"),
+    }
+}
+
+#[test]
+fn smtp_against_aiosmtpd() {
+    let test = "smtp_against_aiosmtpd";
+    let has_module = Command::new("/usr/bin/python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_module {
+        eprintln!("SKIPPED {test}: needs aiosmtpd: apt-get install python3-aiosmtpd");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ip = loopback();
+    let port = free_port(ip);
+    let _daemon = spawn(
+        dir.path(),
+        "aiosmtpd",
+        Command::new("/usr/bin/python3").args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("{ip}:{port}"),
+        ]),
+    );
+    assert!(
+        wait_tcp(SocketAddr::from((ip, port)), Duration::from_secs(10)),
+        "aiosmtpd did not start"
+    );
+    let result = probe_one(config(2000, 0), &format!("smtp:{ip}:{port}"));
+    assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+    let detail = smtp_detail(&result);
+    assert_eq!(detail.banner_code, Some(220));
+    assert!(
+        detail.banner.as_deref().is_some_and(|b| b.contains("SMTP")),
+        "{detail:?}"
+    );
+    assert_eq!(detail.ehlo_code, Some(250));
+    assert!(
+        detail.extensions.iter().any(|e| e == "8BITMIME"),
+        "{detail:?}"
+    );
+}
+
+#[test]
+fn smtp_against_hostile_peers() {
+    let ip = loopback();
+    let refused = probe_one(config(1000, 0), &format!("smtp:{ip}:{}", free_port(ip)));
+    assert_eq!(refused.outcome, Outcome::Refused);
+
+    let silent = hostile_tcp(Hostile::Silent);
+    let started = Instant::now();
+    let result = probe_one(config(500, 0), &format!("smtp:{silent}"));
+    assert!(failed_reason(&result).contains("no greeting"), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    let rejecting = hostile_tcp(Hostile::Say(b"554 5.7.1 No SMTP service here\r\n"));
+    let result = probe_one(config(1000, 0), &format!("smtp:{rejecting}"));
+    assert!(
+        failed_reason(&result).contains("greeting 554"),
+        "{result:?}"
+    );
+    assert_eq!(smtp_detail(&result).banner_code, Some(554));
+
+    // A 10 MB banner, one line: cut at the line bound, quickly.
+    static BIG: [u8; 1 << 20] = [b'A'; 1 << 20];
+    let flood = hostile_tcp(Hostile::Flood(b"220 ", &BIG));
+    let started = Instant::now();
+    let result = probe_one(config(2000, 0), &format!("smtp:{flood}"));
+    assert!(failed_reason(&result).contains("longer than"), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // Endless continuation lines: cut at the reply bound.
+    let endless = hostile_tcp(Hostile::Flood(b"220-hello\r\n", b"220-more and more\r\n"));
+    let result = probe_one(config(2000, 0), &format!("smtp:{endless}"));
+    assert!(failed_reason(&result).contains("longer than"), "{result:?}");
+
+    let not_smtp = hostile_tcp(Hostile::Say(b"HTTP/1.1 400 Bad Request\r\n\r\n"));
+    let result = probe_one(config(1000, 0), &format!("smtp:{not_smtp}"));
+    assert!(
+        failed_reason(&result).contains("not an SMTP reply"),
+        "{result:?}"
+    );
+}
+
+// ----------------------------------------------------------------------- DNS
+
+const ZONE: &str = "$ORIGIN lab.example.
+$TTL 300
+@    IN SOA ns1.lab.example. hostmaster.lab.example. 2024061501 3600 600 86400 300
+@    IN NS  ns1.lab.example.
+@    IN NS  ns2.lab.example.
+@    IN A   203.0.113.11
+ns1  IN A   203.0.113.10
+ns2  IN A   203.0.113.74
+";
+
+fn dns_detail(result: &ProbeResult) -> &blackout_probe::DnsDetail {
+    match &result.detail {
+        Some(Detail::Dns(dns)) => dns,
+        other => panic!("no DNS detail: {other:?}"),
+    }
+}
+
+/// How a hostile DNS responder answers a query.
+type Responder = fn(&[u8]) -> Vec<u8>;
+
+/// A UDP responder that answers every query with `answer(query)`.
+fn hostile_dns(answer: Responder) -> SocketAddr {
+    let socket = UdpSocket::bind((loopback(), 0)).expect("bind");
+    let address = socket.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((len, from)) = socket.recv_from(&mut buf) {
+            let reply = answer(&buf[..len]);
+            let _ = socket.send_to(&reply, from);
+        }
+    });
+    address
+}
+
+/// The query echoed back as a response, with the given flag bits changed.
+fn echo_reply(query: &[u8], aa: bool, tc: bool, rcode: u8) -> Vec<u8> {
+    let mut reply = query.to_vec();
+    reply[2] = 0x80 | if aa { 0x04 } else { 0 } | if tc { 0x02 } else { 0 };
+    reply[3] = rcode;
+    reply
+}
+
+#[test]
+fn dns_against_nsd() {
+    let test = "dns_against_nsd";
+    if !root(test) || !have(test, "nsd", "nsd") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("lab.example.zone"), ZONE).expect("zone");
+    // broken.example is configured but its zone file does not parse: SERVFAIL.
+    std::fs::write(
+        dir.path().join("broken.example.zone"),
+        "this is not a zone\n",
+    )
+    .expect("zone");
+    let ip = loopback();
+    let port = free_port(ip);
+    let conf = format!(
+        "server:
+  ip-address: {ip}@{port}
+  port: {port}
+  zonesdir: \"{d}\"
+  pidfile: \"{d}/nsd.pid\"
+  database: \"\"
+  zonelistfile: \"{d}/zone.list\"
+  xfrdfile: \"{d}/xfrd.state\"
+  logfile: \"{d}/nsd.log\"
+  username: \"\"
+  chroot: \"\"
+  server-count: 1
+  tcp-count: 10
+remote-control:
+  control-enable: no
+zone:
+  name: lab.example
+  zonefile: lab.example.zone
+zone:
+  name: broken.example
+  zonefile: broken.example.zone
+"
+    );
+    std::fs::write(dir.path().join("nsd.conf"), &conf).expect("conf");
+    let _daemon = spawn(
+        dir.path(),
+        "nsd",
+        Command::new("nsd").args(["-d", "-c", &format!("{d}/nsd.conf")]),
+    );
+    assert!(
+        wait_tcp(SocketAddr::from((ip, port)), Duration::from_secs(10)),
+        "nsd did not start: {}",
+        std::fs::read_to_string(dir.path().join("nsd.out")).unwrap_or_default()
+    );
+
+    let ok = probe_one(config(2000, 0), &format!("dns:lab.example@{ip}:{port}"));
+    assert_eq!(ok.outcome, Outcome::Ok, "{ok:?}");
+    let detail = dns_detail(&ok);
+    assert_eq!(detail.soa_serial, Some(2024061501));
+    assert_eq!(detail.ns, vec!["ns1.lab.example.", "ns2.lab.example."]);
+    assert_eq!(detail.a, vec![ip_addr("203.0.113.11")]);
+    assert_eq!(detail.aa, Some(true));
+    assert_eq!(detail.verdict, Some(DnsVerdict::Authoritative));
+
+    let refused = probe_one(config(2000, 0), &format!("dns:other.example@{ip}:{port}"));
+    assert_eq!(
+        dns_detail(&refused).verdict,
+        Some(DnsVerdict::Refused),
+        "{refused:?}"
+    );
+    assert_eq!(dns_detail(&refused).rcode.as_deref(), Some("REFUSED"));
+    assert!(failed_reason(&refused).contains("REFUSED"));
+
+    let servfail = probe_one(config(2000, 0), &format!("dns:broken.example@{ip}:{port}"));
+    assert_eq!(
+        dns_detail(&servfail).verdict,
+        Some(DnsVerdict::Servfail),
+        "{servfail:?}"
+    );
+    assert!(failed_reason(&servfail).contains("SERVFAIL"));
+
+    // A name inside the zone but not its apex: authoritative, yet no SOA there.
+    let not_apex = probe_one(config(2000, 0), &format!("dns:ns1.lab.example@{ip}:{port}"));
+    assert_eq!(
+        dns_detail(&not_apex).verdict,
+        Some(DnsVerdict::Lame),
+        "{not_apex:?}"
+    );
+}
+
+fn ip_addr(text: &str) -> IpAddr {
+    ip(text)
+}
+
+#[test]
+fn dns_against_hostile_peers() {
+    let ip = loopback();
+    // Nobody listens: the kernel answers port unreachable, which is "refused".
+    let refused = probe_one(
+        config(1000, 0),
+        &format!("dns:lab.example@{ip}:{}", free_port(ip)),
+    );
+    assert_eq!(refused.outcome, Outcome::Refused, "{refused:?}");
+
+    // A socket that reads and never answers: a timeout, on every attempt.
+    let silent = UdpSocket::bind((ip, 0)).expect("bind");
+    let silent_address = silent.local_addr().expect("address");
+    let started = Instant::now();
+    let timeout = probe_one(config(300, 1), &format!("dns:lab.example@{silent_address}"));
+    assert_eq!(timeout.outcome, Outcome::Timeout);
+    assert_eq!(timeout.attempts, 2);
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    let cases: [(Responder, DnsVerdict); 6] = [
+        (|q| echo_reply(q, false, false, 0), DnsVerdict::Lame),
+        (|q| q.get(..7).unwrap_or(q).to_vec(), DnsVerdict::Malformed),
+        (
+            |q| {
+                let mut r = echo_reply(q, true, false, 0);
+                r[5] = 9; // nine questions announced, one present
+                r
+            },
+            DnsVerdict::Malformed,
+        ),
+        (
+            |_| b"\x00\x00garbage that is not DNS".to_vec(),
+            DnsVerdict::Malformed,
+        ),
+        (|q| echo_reply(q, true, true, 0), DnsVerdict::Truncated),
+        (|q| echo_reply(q, false, false, 2), DnsVerdict::Servfail),
+    ];
+    for (answer, verdict) in cases {
+        let server = hostile_dns(answer);
+        let started = Instant::now();
+        let result = probe_one(config(500, 0), &format!("dns:lab.example@{server}"));
+        assert_eq!(dns_detail(&result).verdict, Some(verdict), "{result:?}");
+        assert!(
+            matches!(result.outcome, Outcome::Failed { .. }),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    // An answer with another ID is not taken (a spoofing guard): wrong, not silent.
+    let wrong_id = hostile_dns(|q| {
+        let mut r = echo_reply(q, true, false, 0);
+        r[0] ^= 0xff;
+        r
+    });
+    let result = probe_one(config(300, 0), &format!("dns:lab.example@{wrong_id}"));
+    assert_eq!(
+        dns_detail(&result).verdict,
+        Some(DnsVerdict::Mismatch),
+        "{result:?}"
+    );
+    assert!(failed_reason(&result).contains("ID"));
+}
+
+// ---------------------------------------------------------------------- ICMP
+
+/// Sets net.ipv4.ping_group_range, restoring the old value when dropped.
+struct PingRange(String);
+
+impl PingRange {
+    fn set(value: &str) -> PingRange {
+        let path = "/proc/sys/net/ipv4/ping_group_range";
+        let old = std::fs::read_to_string(path).expect("read ping_group_range");
+        std::fs::write(path, value).expect("write ping_group_range");
+        PingRange(old.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+}
+
+impl Drop for PingRange {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/proc/sys/net/ipv4/ping_group_range", &self.0);
+    }
+}
+
+fn icmp_round(expected: Option<IcmpMode>) {
+    let mode = IcmpAccess::detect().mode.ok();
+    assert_eq!(mode, expected);
+    let results = probe_all(
+        config(1000, 0),
+        &[
+            Target::parse("127.0.0.1").unwrap(),
+            Target::parse("127.9.8.7").unwrap(),
+        ],
+    );
+    for result in &results {
+        assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+        assert!(result.rtt_ms.is_some_and(|rtt| rtt < 100.0));
+    }
+}
+
+#[test]
+fn icmp_with_ping_socket() {
+    if !root("icmp_with_ping_socket") {
+        return;
+    }
+    let _turn = SYSCTL.lock().unwrap_or_else(|e| e.into_inner());
+    let _range = PingRange::set("0 2147483647");
+    icmp_round(Some(IcmpMode::Ping));
+}
+
+#[test]
+fn icmp_with_raw_socket() {
+    if !root("icmp_with_raw_socket") {
+        return;
+    }
+    let _turn = SYSCTL.lock().unwrap_or_else(|e| e.into_inner());
+    let _range = PingRange::set("1 0");
+    icmp_round(Some(IcmpMode::Raw));
+}
+
+#[test]
+fn icmp_with_neither() {
+    let test = "icmp_with_neither";
+    if !root(test) || !have(test, "setpriv", "util-linux") {
+        return;
+    }
+    let _turn = SYSCTL.lock().unwrap_or_else(|e| e.into_inner());
+    let _range = PingRange::set("1 0");
+    // The same test binary, without CAP_NET_RAW and outside the ping range.
+    let (ok, output) = rerun(
+        None,
+        &["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"],
+        "inner_icmp_with_neither",
+        &[],
+    );
+    assert!(ok, "{output}");
+}
+
+#[test]
+#[ignore = "run by icmp_with_neither without CAP_NET_RAW"]
+fn inner_icmp_with_neither() {
+    if !inner("inner_icmp_with_neither") {
+        return;
+    }
+    let access = IcmpAccess::detect();
+    let why = access.mode.expect_err("no ICMP socket may be opened");
+    assert!(why.to_string().contains("ping_group_range"));
+    assert!(why.to_string().contains("cap_net_raw"));
+    let listener = TcpListener::bind((loopback(), 0)).expect("bind");
+    let tcp = format!("tcp:{}", listener.local_addr().expect("address"));
+    let (results, unavailable) = runtime().block_on(async {
+        let prober = Arc::new(Prober::new(config(500, 0)));
+        let unavailable = prober.icmp_unavailable().cloned();
+        let targets = [
+            Target::parse("127.0.0.1").unwrap(),
+            Target::parse(&tcp).unwrap(),
+        ];
+        (prober.round(&targets).await, unavailable)
+    });
+    assert!(unavailable.is_some());
+    assert!(
+        matches!(&results[0].outcome, Outcome::Error { message } if message.contains("ICMP unavailable"))
+    );
+    assert_eq!(results[1].outcome, Outcome::Ok, "the other probes go on");
+}
+
+// -------------------------------------------------------------------- census
+
+#[test]
+fn census_of_a_loopback_prefix() {
+    if !root("census_of_a_loopback_prefix") {
+        return;
+    }
+    let listener = TcpListener::bind(("127.66.1.7", 0)).expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let report = runtime().block_on(census(
+        "127.66.1.0/24".parse().unwrap(),
+        CensusOptions {
+            ports: vec![port],
+            timeout: Duration::from_millis(500),
+            ..CensusOptions::default()
+        },
+        Arc::new(|_, _, _| {}),
+    ));
+    assert_eq!(report.addresses, 256);
+    assert_eq!(report.icmp_alive(), 256, "{:?}", report.icmp_error);
+    let open: Vec<_> = report
+        .hosts
+        .iter()
+        .filter(|h| !h.open_ports.is_empty())
+        .collect();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].address, ip("127.66.1.7"));
+    assert_eq!(open[0].open_ports, vec![port]);
+    assert_eq!(
+        report.hosts.first().map(|h| h.address),
+        Some(ip("127.66.1.0"))
+    );
+    assert_eq!(
+        report.hosts.last().map(|h| h.address),
+        Some(ip("127.66.1.255"))
+    );
+}
+
+// ------------------------------------------------------------ the namespaces
+
+/// source — r1 — r2 — dest, with real hops:
+/// source 198.51.100.2/30 — r1 198.51.100.1/30, 198.51.100.5/30 — r2 198.51.100.6/30,
+/// 203.0.113.1/24 — dest 203.0.113.9/24. The source routes only 203.0.113.0/24 and
+/// 192.0.2.0/24 (which r1 cannot route: it answers "network unreachable").
+fn chain() -> Namespaces {
+    let ns = Namespaces::create(&["s", "a", "b", "d"]);
+    let pid = std::process::id();
+    let link = |a: usize, b: usize, tag: &str, addr_a: &str, addr_b: &str| {
+        let (ia, ib) = (format!("v{pid}{tag}a"), format!("v{pid}{tag}b"));
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            &ia,
+            "netns",
+            ns.name(a),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &ib,
+            "netns",
+            ns.name(b),
+        ]);
+        ns.exec(a, &["ip", "addr", "add", addr_a, "dev", &ia]);
+        ns.exec(b, &["ip", "addr", "add", addr_b, "dev", &ib]);
+        ns.exec(a, &["ip", "link", "set", &ia, "up"]);
+        ns.exec(b, &["ip", "link", "set", &ib, "up"]);
+    };
+    link(0, 1, "x", "198.51.100.2/30", "198.51.100.1/30");
+    link(1, 2, "y", "198.51.100.5/30", "198.51.100.6/30");
+    link(2, 3, "z", "203.0.113.1/24", "203.0.113.9/24");
+    ns.exec(
+        0,
+        &[
+            "ip",
+            "route",
+            "add",
+            "203.0.113.0/24",
+            "via",
+            "198.51.100.1",
+        ],
+    );
+    ns.exec(
+        0,
+        &["ip", "route", "add", "192.0.2.0/24", "via", "198.51.100.1"],
+    );
+    ns.exec(
+        1,
+        &[
+            "ip",
+            "route",
+            "add",
+            "203.0.113.0/24",
+            "via",
+            "198.51.100.6",
+        ],
+    );
+    ns.exec(
+        2,
+        &[
+            "ip",
+            "route",
+            "add",
+            "198.51.100.0/30",
+            "via",
+            "198.51.100.5",
+        ],
+    );
+    ns.exec(
+        3,
+        &[
+            "ip",
+            "route",
+            "add",
+            "198.51.100.0/24",
+            "via",
+            "203.0.113.1",
+        ],
+    );
+    for router in [1, 2] {
+        ns.exec(router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        // Answer every probe: no ICMP rate limit in the lab.
+        ns.exec(router, &["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"]);
+    }
+    ns.exec(3, &["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"]);
+    ns
+}
+
+#[test]
+fn probes_through_namespaces() {
+    let test = "probes_through_namespaces";
+    if !root(test) || !have(test, "ip", "iproute2") {
+        return;
+    }
+    let ns = chain();
+    let (ok, output) = rerun(
+        Some(ns.name(0)),
+        &[],
+        "inner_probes_through_namespaces",
+        &[],
+    );
+    assert!(ok, "{output}");
+    // Now the destination goes dark to ICMP: the path dies after r2.
+    ns.exec(3, &["sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"]);
+    let (ok, output) = rerun(Some(ns.name(0)), &[], "inner_dark_destination", &[]);
+    assert!(ok, "{output}");
+}
+
+fn lab_lookup() -> Arc<PrefixTable> {
+    Arc::new(PrefixTable::new([
+        ("198.51.100.0/30".parse().unwrap(), Asn(64496)),
+        ("198.51.100.4/30".parse().unwrap(), Asn(64497)),
+        ("203.0.113.0/24".parse().unwrap(), Asn(64498)),
+    ]))
+}
+
+fn trace_detail(result: &ProbeResult) -> &blackout_probe::TraceDetail {
+    match &result.detail {
+        Some(Detail::Trace(trace)) => trace,
+        other => panic!("no trace detail: {other:?}"),
+    }
+}
+
+#[test]
+#[ignore = "run by probes_through_namespaces inside its namespace"]
+fn inner_probes_through_namespaces() {
+    if !inner("inner_probes_through_namespaces") {
+        return;
+    }
+    let targets: Vec<Target> = [
+        "trace:203.0.113.9",
+        "trace-udp:203.0.113.9",
+        "203.0.113.9",
+        "203.0.113.200",
+        "192.0.2.1",
+        "198.18.0.1",
+        "tcp:203.0.113.9:80",
+        "tcp:203.0.113.200:80",
+    ]
+    .iter()
+    .map(|t| Target::parse(t).unwrap())
+    .collect();
+    let results = runtime().block_on(async {
+        let prober = Arc::new(Prober::with_lookup(config(1000, 1), lab_lookup()));
+        prober.round(&targets).await
+    });
+    for result in &results {
+        println!("{}", serde_json::to_string(result).unwrap());
+    }
+    let hops = |result: &ProbeResult| -> Vec<(Option<IpAddr>, Option<Asn>)> {
+        trace_detail(result)
+            .hops
+            .iter()
+            .map(|h| (h.address, h.asn))
+            .collect()
+    };
+    let path = vec![
+        (Some(ip("198.51.100.1")), Some(Asn(64496))),
+        (Some(ip("198.51.100.6")), Some(Asn(64497))),
+        (Some(ip("203.0.113.9")), Some(Asn(64498))),
+    ];
+    for (index, mode) in [(0, "icmp"), (1, "udp")] {
+        let trace = &results[index];
+        assert_eq!(trace.outcome, Outcome::Ok, "{trace:?}");
+        assert_eq!(trace_detail(trace).mode, mode);
+        assert!(trace_detail(trace).reached);
+        assert_eq!(hops(trace), path, "{mode}");
+        assert_eq!(
+            trace_detail(trace).last_responding.as_ref().map(|h| h.ttl),
+            Some(3)
+        );
+    }
+    assert_eq!(
+        trace_detail(&results[1]).hops[2].reply.as_deref(),
+        Some("port-unreachable")
+    );
+    assert_eq!(results[2].outcome, Outcome::Ok, "ping through two routers");
+    // No such host behind r2: silence (r2's ARP gives up later than our timeout).
+    assert_eq!(results[3].outcome, Outcome::Timeout, "{:?}", results[3]);
+    assert_eq!((results[3].attempts, results[3].lost), (2, 1));
+    // r1 has no route to 192.0.2.0/24 and says so.
+    assert!(
+        matches!(&results[4].outcome, Outcome::Unreachable { reason } if reason.contains("198.51.100.1")),
+        "{:?}",
+        results[4]
+    );
+    // The source itself has no route to 198.18.0.0/15.
+    assert!(
+        matches!(&results[5].outcome, Outcome::Unreachable { reason } if reason.contains("no route")),
+        "{:?}",
+        results[5]
+    );
+    assert_eq!(
+        results[6].outcome,
+        Outcome::Refused,
+        "the destination resets port 80"
+    );
+    assert_eq!(results[7].outcome, Outcome::Timeout);
+}
+
+#[test]
+#[ignore = "run by probes_through_namespaces inside its namespace"]
+fn inner_dark_destination() {
+    if !inner("inner_dark_destination") {
+        return;
+    }
+    let targets = [
+        Target::parse("trace:203.0.113.9").unwrap(),
+        Target::parse("203.0.113.9").unwrap(),
+    ];
+    let results = runtime().block_on(async {
+        let prober = Arc::new(Prober::with_lookup(config(500, 1), lab_lookup()));
+        prober.round(&targets).await
+    });
+    for result in &results {
+        println!("{}", serde_json::to_string(result).unwrap());
+    }
+    let trace = trace_detail(&results[0]);
+    assert!(!trace.reached);
+    let last = trace.last_responding.as_ref().expect("r2 answers");
+    assert_eq!(
+        (last.ttl, last.address, last.asn),
+        (2, Some(ip("198.51.100.6")), Some(Asn(64497)))
+    );
+    assert!(
+        matches!(&results[0].outcome, Outcome::Unreachable { reason } if reason.contains("198.51.100.6"))
+    );
+    assert_eq!(results[1].outcome, Outcome::Timeout);
+    assert_eq!(results[1].attempts, 2);
+}
