@@ -11,7 +11,8 @@
 #                                serving the ROAs in ROAFILE, with a Serial Notify on change
 #   flap COUNT INTERVAL BIRDSOCK LOG PROTO...  withdraws and re-announces BIRD's static
 #                                protocols COUNT times, logging each step to LOG
-#   sink HOST PORT FILE          accepts one TCP connection at a time and appends its bytes to FILE
+#   sink HOST PORT FILE          accepts TCP connections and writes the bytes of the n-th
+#                                to FILE.n (a BMP or BGP capture for the tests)
 import argparse
 import asyncio
 import datetime
@@ -182,20 +183,31 @@ def flap(args):
 
 
 def sink(args):
+    import threading
+
     host, port, path = args.rest[0], int(args.rest[1]), args.rest[2]
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((host, port))
     s.listen(4)
-    while True:
-        conn, _ = s.accept()
-        with conn, open(path, "ab") as out:
+
+    def drain(conn, name):
+        with conn, open(name, "wb") as out:
             while True:
-                data = conn.recv(65536)
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    break
                 if not data:
                     break
                 out.write(data)
                 out.flush()
+
+    n = 0
+    while True:
+        conn, _ = s.accept()
+        n += 1
+        threading.Thread(target=drain, args=(conn, f"{path}.{n}"), daemon=True).start()
 
 
 MODES = {"smtp": smtp, "smtp-4xx": smtp_4xx, "hang": hang, "flood": flood, "rtr": rtr, "flap": flap, "sink": sink}

@@ -625,6 +625,27 @@ impl Lab {
         self.wait_pid(ns, name).map(|_| ())
     }
 
+    /// Starts a TCP capture on the vantage point: it accepts connections on
+    /// `addr:port` and writes the bytes of the n-th to `<prefix>.n`, where the
+    /// returned `<prefix>` is `<state>/bo-vantage/<name>`. For tests and demos:
+    /// a BMP capture on the BMP port, or the transit's BGP OPEN on port 179.
+    pub fn start_capture(&self, name: &str, addr: Ipv4Addr, port: u16) -> Result<PathBuf> {
+        let n = self.topo.vantage.ns.clone();
+        let prefix = self.ns_dir(&n).join(name);
+        let prefix_s = prefix.to_string_lossy().into_owned();
+        self.start_helper(
+            &n,
+            name,
+            &["sink", &addr.to_string(), &port.to_string(), &prefix_s],
+        )?;
+        Ok(prefix)
+    }
+
+    /// Stops a capture started with [`Lab::start_capture`].
+    pub fn stop_capture(&self, name: &str) {
+        self.stop(&self.topo.vantage.ns.clone(), name);
+    }
+
     pub(crate) fn start_nsd(&self, b: &Building, mode: DnsMode) -> Result<()> {
         let dir = self.ns_dir(&b.ns);
         let Some(server) = b.hosts.iter().find(|h| h.service == Service::Dns) else {
@@ -889,6 +910,19 @@ impl Lab {
             }
         }
         out
+    }
+
+    /// The prefixes the transit has received from a neighbor before its import
+    /// policy (its Adj-RIB-In, kept by `soft-reconfiguration inbound`).
+    pub fn transit_received(&self, neighbor: Ipv4Addr) -> Vec<String> {
+        let command = format!("show ip bgp neighbors {neighbor} received-routes json");
+        self.vtysh_json(&command)
+            .and_then(|table| {
+                table["receivedRoutes"]
+                    .as_object()
+                    .map(|routes| routes.keys().cloned().collect())
+            })
+            .unwrap_or_default()
     }
 
     /// Which of `addrs` answer ICMP from the vantage point (one fping round).
