@@ -30,6 +30,49 @@ pub enum Command {
     Census(CensusArgs),
     /// List the built-in profiles.
     Profiles,
+    /// The lab: an emulated national network in network namespaces, with real
+    /// BGP routers, servers and one-command faults (root only).
+    Lab(LabArgs),
+}
+
+/// `blackout lab`.
+#[derive(Args, Debug)]
+pub struct LabArgs {
+    /// Where the lab keeps its configs, pid files, logs, fault log
+    /// (faults.jsonl) and MRT dumps.
+    #[arg(long, value_name = "DIR", default_value = blackout_lab::DEFAULT_STATE_DIR, global = true)]
+    pub state_dir: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: LabCommand,
+}
+
+/// `blackout lab` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum LabCommand {
+    /// Bring the lab up and wait for its baseline (installs missing Debian
+    /// packages on first use). Idempotent.
+    Up,
+    /// Take the lab down: no namespace, link or process is left.
+    Down,
+    /// Say what is up and which faults are in force.
+    Status,
+    /// Inject a fault; faults stack.
+    ///
+    /// NAME is one of: origin-withdraw, origin-crash, primary-cut, backup-cut,
+    /// ddos [SECONDS], dns-timeout, dns-servfail, dns-refused, dns-down, web-5xx,
+    /// web-hang, web-down, smtp-4xx, power-cut N, hosts-dark N,
+    /// flap COUNT INTERVAL_SECS, rpki-invalid, vantage-cut.
+    Fault {
+        /// The fault.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Its arguments.
+        #[arg(value_name = "ARGS")]
+        args: Vec<String>,
+    },
+    /// Undo every fault in force and wait for the baseline.
+    Heal,
 }
 
 /// Which profile to use: a built-in one by name, or a file.

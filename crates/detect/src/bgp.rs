@@ -1,30 +1,36 @@
-//! The BGP rules: state machines per prefix and per upstream, and the network
-//! event that sums them up.
+//! The BGP rules: state machines per prefix and per upstream.
 //!
 //! Hysteresis: a prefix goes down when its visibility falls below
 //! `visibility_down` and is back only when it has stayed at or above
 //! `visibility_up` for `recovery_hold_secs`; the outage then ends at the moment
 //! it came back. One peer's session reset or one lost route therefore never
 //! alarms. An upstream loss is only called `upstream-cut` once another upstream
-//! is seen carrying the routes; if instead every prefix goes dark, the loss is
-//! evidence of the network's own (`internal`) outage.
+//! is seen carrying the routes over a steady view; if instead every prefix goes
+//! dark, the loss is evidence of the network's own outage, which the
+//! [`Detector`](crate::Detector) names from all the signals together.
+//!
+//! The events this part opens itself are those about single prefixes and
+//! upstreams: `upstream-cut`, `new-upstream`, `hijack`, `rpki-invalid` per
+//! prefix, and `flap`.
 
+use crate::book::{EventBook, Opening, Slot, human_duration};
 use crate::{DetectorConfig, EventUpdate};
 use blackout_bgp::{BgpChange, PrefixView, Relation, RpkiState};
-use blackout_model::{
-    Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
-};
+use blackout_model::{Asn, Cause, Entity, Evidence, Scope, Severity, SignalKind, Timestamp};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// Evidence kept per event; past this, the middle is summarised by a count.
-const MAX_EVIDENCE: usize = 64;
+/// How long a decline may take and still count as the start of the fall that follows.
+const DECLINE_WINDOW_SECS: f64 = 300.0;
+
+/// Visibility evidence kept for the network event before it opens.
+const PENDING_EVIDENCE: usize = 32;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Health {
     /// Never seen up: nothing to lose yet.
     Unknown,
-    /// Visible; `falling_since` marks when it first dipped below `visibility_up`.
+    /// Visible; `falling_since` marks the first loss of a decline under way.
     Up { falling_since: Option<Timestamp> },
     /// Dark since `start`.
     Down { start: Timestamp },
@@ -32,12 +38,10 @@ enum Health {
     Recovering { start: Timestamp, since: Timestamp },
 }
 
-/// How long a decline may take and still count as the start of the fall that follows.
-const DECLINE_WINDOW_SECS: f64 = 300.0;
-
 struct PrefixTrack {
     health: Health,
     view: Option<PrefixView>,
+    /// When the prefix came back after being down, within the flap window.
     returns: VecDeque<Timestamp>,
 }
 
@@ -57,6 +61,17 @@ enum Carriage {
     Returning { cut: Timestamp, since: Timestamp },
 }
 
+/// A watched prefix that is dark, and since when.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DarkPrefix {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// When its fall began.
+    pub since: Timestamp,
+    /// Is it RPKI-invalid?
+    pub rpki_invalid: bool,
+}
+
 /// The BGP part of the detector.
 pub struct BgpDetector {
     config: DetectorConfig,
@@ -64,11 +79,10 @@ pub struct BgpDetector {
     upstreams: BTreeMap<Asn, Carriage>,
     /// Upstreams the profile does not name that were already reported as new.
     new_upstreams: BTreeSet<Asn>,
-    open: BTreeMap<(Entity, Cause, String), Event>,
-    closed: Vec<Event>,
+    book: EventBook,
     rpki_invalid: BTreeSet<IpNet>,
-    /// Evidence gathered before the network event opens (the decline before the fall).
-    pending_network_evidence: VecDeque<Evidence>,
+    /// Evidence for the network event, gathered as it comes.
+    network_evidence: VecDeque<Evidence>,
     last_at: Timestamp,
 }
 
@@ -79,14 +93,12 @@ impl BgpDetector {
             .prefixes
             .iter()
             .map(|prefix| {
-                (
-                    *prefix,
-                    PrefixTrack {
-                        health: Health::Unknown,
-                        view: None,
-                        returns: VecDeque::new(),
-                    },
-                )
+                let track = PrefixTrack {
+                    health: Health::Unknown,
+                    view: None,
+                    returns: VecDeque::new(),
+                };
+                (*prefix, track)
             })
             .collect();
         let upstreams = config
@@ -99,10 +111,9 @@ impl BgpDetector {
             prefixes,
             upstreams,
             new_upstreams: BTreeSet::new(),
-            open: BTreeMap::new(),
-            closed: Vec::new(),
+            book: EventBook::default(),
             rpki_invalid: BTreeSet::new(),
-            pending_network_evidence: VecDeque::new(),
+            network_evidence: VecDeque::new(),
             last_at: Timestamp::EPOCH,
         }
     }
@@ -123,37 +134,38 @@ impl BgpDetector {
                 peer,
                 ..
             } if *relation != Relation::Covering => {
-                let entity = Entity::Prefix(self.watched_for(prefix));
-                let text = format!(
-                    "{prefix} originated by {origin}, seen by {} {} via path {as_path}",
-                    peer.collector, peer.ip
-                );
-                let summary = format!(
-                    "{origin} announces {prefix}, {} of {}: a possible hijack",
-                    if *relation == Relation::MoreSpecific {
-                        "a more-specific"
-                    } else {
-                        "a prefix"
-                    },
-                    self.config.network_name
-                );
-                let scope = Scope {
-                    prefixes: vec![*prefix],
-                    ..Scope::default()
+                let what = if *relation == Relation::MoreSpecific {
+                    "a more-specific"
+                } else {
+                    "a prefix"
                 };
-                let evidence = self.evidence(at, SignalKind::BgpOrigin, text, None);
-                self.start(
-                    at,
-                    entity,
+                let opening = Opening {
+                    severity: Severity::Critical,
+                    confidence: 0.7,
+                    scope: Scope {
+                        prefixes: vec![*prefix],
+                        ..Scope::default()
+                    },
+                    summary: format!(
+                        "{origin} announces {prefix}, {what} of {}: a possible hijack",
+                        self.config.network_name
+                    ),
+                    evidence: vec![evidence(
+                        at,
+                        SignalKind::BgpOrigin,
+                        format!(
+                            "{prefix} originated by {origin}, seen by {} {} via path {as_path}",
+                            peer.collector, peer.ip
+                        ),
+                        None,
+                    )],
+                };
+                let slot = (
+                    Entity::Prefix(self.watched_for(prefix)),
                     Cause::Hijack,
                     format!("{prefix}/{origin}"),
-                    Severity::Critical,
-                    0.7,
-                    scope,
-                    summary,
-                    vec![evidence],
-                    &mut updates,
                 );
+                self.book.start(at, slot, opening, &mut updates);
             }
             BgpChange::OriginGone {
                 prefix,
@@ -161,18 +173,18 @@ impl BgpDetector {
                 expected: false,
                 ..
             } => {
-                let entity = Entity::Prefix(self.watched_for(prefix));
-                let text = format!("{prefix} no longer originated by {origin}");
-                let evidence = self.evidence(at, SignalKind::BgpOrigin, text, None);
-                self.end(
-                    at,
-                    entity,
+                let slot = (
+                    Entity::Prefix(self.watched_for(prefix)),
                     Cause::Hijack,
                     format!("{prefix}/{origin}"),
-                    at,
-                    Some(evidence),
-                    &mut updates,
                 );
+                let gone = evidence(
+                    at,
+                    SignalKind::BgpOrigin,
+                    format!("{prefix} no longer originated by {origin}"),
+                    None,
+                );
+                self.book.end(&slot, at, Some(gone), &mut updates);
             }
             BgpChange::Rpki {
                 prefix,
@@ -183,7 +195,7 @@ impl BgpDetector {
             } => self.on_rpki(at, *prefix, *origin, *state, vrps, &mut updates),
             _ => {}
         }
-        self.settle(at, &mut updates);
+        self.settle(at);
         updates
     }
 
@@ -193,30 +205,20 @@ impl BgpDetector {
         let at = now.max(self.last_at);
         self.last_at = at;
         let mut updates = Vec::new();
-        self.settle(at, &mut updates);
+        self.settle(at);
+        self.on_upstream_shares(at, &mut updates);
         updates
     }
 
-    /// Ends the input: recoveries that are under way are declared at the moment
-    /// the routes came back, and every event, ongoing or ended, is returned in
-    /// order of start.
-    pub fn finish(mut self) -> Vec<Event> {
-        let at = self.last_at;
+    /// Ends the input: recoveries under way are declared at the moment the routes
+    /// came back.
+    pub fn finish(&mut self) -> Vec<EventUpdate> {
         let mut updates = Vec::new();
-        let held: Vec<IpNet> = self
-            .prefixes
-            .iter()
-            .filter(|(_, track)| matches!(track.health, Health::Recovering { .. }))
-            .map(|(prefix, _)| *prefix)
-            .collect();
-        for prefix in held {
-            if let Some(track) = self.prefixes.get_mut(&prefix)
-                && let Health::Recovering { since, .. } = track.health
-            {
+        for track in self.prefixes.values_mut() {
+            if let Health::Recovering { .. } = track.health {
                 track.health = Health::Up {
                     falling_since: None,
                 };
-                track.returns.push_back(since);
             }
         }
         let returning: Vec<(Asn, Timestamp)> = self
@@ -229,7 +231,7 @@ impl BgpDetector {
             .collect();
         for (asn, since) in returning {
             self.upstreams.insert(asn, Carriage::Carrying);
-            let evidence = self.evidence(
+            let back = evidence(
                 since,
                 SignalKind::BgpUpstream,
                 format!(
@@ -238,21 +240,89 @@ impl BgpDetector {
                 ),
                 None,
             );
-            self.end(
-                at,
-                Entity::Upstream(asn),
-                Cause::UpstreamCut,
-                String::new(),
+            self.book.end(
+                &(Entity::Upstream(asn), Cause::UpstreamCut, String::new()),
                 since,
-                Some(evidence),
+                Some(back),
                 &mut updates,
             );
         }
-        self.update_network(at, &mut updates);
-        let mut events = self.closed;
-        events.extend(self.open.into_values());
-        events.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
-        events
+        updates
+    }
+
+    /// Every event this part opened, closed and open, in order of start.
+    pub fn into_events(self) -> Vec<blackout_model::Event> {
+        self.book.into_events()
+    }
+
+    /// The watched prefixes that are dark now: down, back but not for long
+    /// enough, or RPKI-invalid and below the `up` share (validating networks drop
+    /// them while the others keep them).
+    pub fn dark_prefixes(&self) -> Vec<DarkPrefix> {
+        let up = self.config.thresholds.visibility_up;
+        self.prefixes
+            .iter()
+            .filter_map(|(prefix, track)| {
+                let since = match track.health {
+                    Health::Down { start } | Health::Recovering { start, .. } => start,
+                    Health::Up { falling_since }
+                        if self.rpki_invalid.contains(prefix)
+                            && track.view.as_ref().is_some_and(|v| v.visibility() < up) =>
+                    {
+                        falling_since.unwrap_or(self.last_at)
+                    }
+                    _ => return None,
+                };
+                Some(DarkPrefix {
+                    prefix: *prefix,
+                    since,
+                    rpki_invalid: self.rpki_invalid.contains(prefix),
+                })
+            })
+            .collect()
+    }
+
+    /// How many prefixes are watched.
+    pub fn prefix_count(&self) -> usize {
+        self.prefixes.len()
+    }
+
+    /// Has any prefix been seen up yet? Before that, BGP has no opinion.
+    pub fn has_baseline(&self) -> bool {
+        self.prefixes
+            .values()
+            .any(|t| !matches!(t.health, Health::Unknown))
+    }
+
+    /// When the last prefix came back, if one did.
+    pub fn last_return(&self) -> Option<Timestamp> {
+        self.prefixes
+            .values()
+            .flat_map(|t| t.returns.back())
+            .max()
+            .copied()
+    }
+
+    /// The visibility of each prefix now, for evidence.
+    pub fn visibility_text(&self) -> String {
+        self.prefixes
+            .values()
+            .filter_map(|t| t.view.as_ref())
+            .map(|v| format!("{} {:.0}%", v.prefix, v.visibility() * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Evidence gathered for the network event since the last call.
+    pub fn take_network_evidence(&mut self) -> Vec<Evidence> {
+        self.network_evidence.drain(..).collect()
+    }
+
+    fn add_network_evidence(&mut self, item: Evidence) {
+        self.network_evidence.push_back(item);
+        while self.network_evidence.len() > PENDING_EVIDENCE {
+            self.network_evidence.pop_front();
+        }
     }
 
     fn watched_for(&self, prefix: &IpNet) -> IpNet {
@@ -262,21 +332,6 @@ impl BgpDetector {
             .find(|watched| watched.contains(prefix))
             .copied()
             .unwrap_or(*prefix)
-    }
-
-    fn evidence(
-        &self,
-        at: Timestamp,
-        signal: SignalKind,
-        text: String,
-        value: Option<f64>,
-    ) -> Evidence {
-        Evidence {
-            at,
-            signal,
-            text,
-            value,
-        }
     }
 
     fn describe_view(&self, view: &PrefixView) -> String {
@@ -301,10 +356,10 @@ impl BgpDetector {
 
     fn on_view(&mut self, at: Timestamp, view: &PrefixView, updates: &mut Vec<EventUpdate>) {
         let t = &self.config.thresholds;
-        let (down, up, hold) = (
+        let (down, up, window) = (
             t.visibility_down,
             t.visibility_up,
-            t.recovery_hold_secs as f64,
+            t.flap_window_secs as f64,
         );
         let visibility = view.visibility();
         let text = self.describe_view(view);
@@ -313,57 +368,47 @@ impl BgpDetector {
         };
         let before = track.health;
         // With no full-feed peer at all, BGP says nothing about the prefix.
-        let blind = view.full_feed_peers == 0;
-        track.health = match track.health {
-            _ if blind => track.health,
-            Health::Unknown if visibility >= up => Health::Up {
-                falling_since: None,
-            },
-            Health::Unknown => Health::Unknown,
-            Health::Up { falling_since } => {
-                // The fall starts at the first loss of the decline that leads to it, not
-                // at the crossing of a threshold; a rise ends a decline.
-                let previous = track
-                    .view
-                    .as_ref()
-                    .map(PrefixView::visibility)
-                    .unwrap_or(visibility);
-                let falling_since = if visibility > previous {
-                    None
-                } else if visibility < previous {
-                    falling_since
-                        .filter(|since| at.secs_since(*since) <= DECLINE_WINDOW_SECS)
-                        .or(Some(at))
-                } else {
-                    falling_since
-                };
-                if visibility < down {
-                    Health::Down {
-                        start: falling_since.unwrap_or(at),
-                    }
-                } else {
-                    Health::Up { falling_since }
-                }
-            }
-            Health::Down { start } if visibility >= up => {
-                track.returns.push_back(at);
-                Health::Recovering { start, since: at }
-            }
-            Health::Down { start } => Health::Down { start },
-            Health::Recovering { start, .. } if visibility < down => Health::Down { start },
-            Health::Recovering { start, since } if visibility < up => {
-                Health::Recovering { start, since }
-            }
-            Health::Recovering { start, since } if at.secs_since(since) >= hold => {
-                let _ = start;
-                Health::Up {
+        if view.full_feed_peers > 0 {
+            let previous = track
+                .view
+                .as_ref()
+                .map(PrefixView::visibility)
+                .unwrap_or(visibility);
+            track.health = match track.health {
+                Health::Unknown if visibility >= up => Health::Up {
                     falling_since: None,
+                },
+                Health::Unknown => Health::Unknown,
+                Health::Up { falling_since } => {
+                    // The fall starts at the first loss of the decline that leads to
+                    // it, not at the crossing of a threshold; a rise ends a decline.
+                    let falling_since = if visibility > previous {
+                        None
+                    } else if visibility < previous {
+                        falling_since
+                            .filter(|since| at.secs_since(*since) <= DECLINE_WINDOW_SECS)
+                            .or(Some(at))
+                    } else {
+                        falling_since
+                    };
+                    if visibility < down {
+                        Health::Down {
+                            start: falling_since.unwrap_or(at),
+                        }
+                    } else {
+                        Health::Up { falling_since }
+                    }
                 }
-            }
-            recovering @ Health::Recovering { .. } => recovering,
-        };
+                Health::Down { start } if visibility >= up => {
+                    track.returns.push_back(at);
+                    Health::Recovering { start, since: at }
+                }
+                Health::Down { start } => Health::Down { start },
+                Health::Recovering { start, .. } if visibility < down => Health::Down { start },
+                recovering @ Health::Recovering { .. } => recovering,
+            };
+        }
         track.view = Some(view.clone());
-        let window = self.config.thresholds.flap_window_secs as f64;
         while track
             .returns
             .front()
@@ -371,14 +416,15 @@ impl BgpDetector {
         {
             track.returns.pop_front();
         }
-        let health = track.health;
-        let changed_state = std::mem::discriminant(&before) != std::mem::discriminant(&health);
-        let evidence = self.evidence(at, SignalKind::BgpVisibility, text, Some(visibility));
-        if changed_state || matches!(health, Health::Down { .. }) {
-            self.add_network_evidence(evidence.clone());
+        let changed_state =
+            std::mem::discriminant(&before) != std::mem::discriminant(&track.health);
+        let down_now = matches!(track.health, Health::Down { .. });
+        let item = evidence(at, SignalKind::BgpVisibility, text, Some(visibility));
+        if changed_state || down_now || visibility < up {
+            self.add_network_evidence(item.clone());
         }
         self.on_upstream_shares(at, updates);
-        self.check_flap(at, view.prefix, evidence, updates);
+        self.check_flap(at, view.prefix, item, updates);
     }
 
     fn network_upstream_share(&self, asn: Asn) -> f64 {
@@ -428,9 +474,9 @@ impl BgpDetector {
             .map(|asn| (*asn, self.network_upstream_share(*asn)))
             .collect();
         for (asn, share) in &shares {
-            let carriage = self.upstreams[asn];
+            let slot: Slot = (Entity::Upstream(*asn), Cause::UpstreamCut, String::new());
             let label = self.config.upstream_label(*asn);
-            let next = match carriage {
+            let next = match self.upstreams[asn] {
                 Carriage::Unknown | Carriage::Folded if *share >= t.upstream_up => {
                     Carriage::Carrying
                 }
@@ -439,8 +485,12 @@ impl BgpDetector {
                         "{label} carries {:.0}% of paths, down from its baseline",
                         share * 100.0
                     );
-                    let evidence = self.evidence(at, SignalKind::BgpUpstream, text, Some(*share));
-                    self.add_network_evidence(evidence);
+                    self.add_network_evidence(evidence(
+                        at,
+                        SignalKind::BgpUpstream,
+                        text,
+                        Some(*share),
+                    ));
                     Carriage::Pending { since: at }
                 }
                 Carriage::Cut { since } if *share >= t.upstream_up => Carriage::Returning {
@@ -453,22 +503,14 @@ impl BgpDetector {
                 Carriage::Returning { since, .. }
                     if at.secs_since(since) >= t.recovery_hold_secs as f64 =>
                 {
-                    let evidence = self.evidence(
-                        since,
-                        SignalKind::BgpUpstream,
-                        format!(
-                            "{label} carries the routes again ({:.0}% of paths)",
-                            share * 100.0
-                        ),
-                        Some(*share),
+                    let text = format!(
+                        "{label} carries the routes again ({:.0}% of paths)",
+                        share * 100.0
                     );
-                    self.end(
-                        at,
-                        Entity::Upstream(*asn),
-                        Cause::UpstreamCut,
-                        String::new(),
+                    self.book.end(
+                        &slot,
                         since,
-                        Some(evidence),
+                        Some(evidence(since, SignalKind::BgpUpstream, text, Some(*share))),
                         updates,
                     );
                     Carriage::Carrying
@@ -477,8 +519,8 @@ impl BgpDetector {
             };
             self.upstreams.insert(*asn, next);
         }
-        // Decide pending losses: a cut if another upstream carries the routes while
-        // the network stays visible; folded into the outage if the network is dark.
+        // Decide pending losses: a cut if another upstream carries the routes over a
+        // steady view; folded into the outage if the network is dark.
         let pending: Vec<(Asn, Timestamp)> = self
             .upstreams
             .iter()
@@ -515,42 +557,40 @@ impl BgpDetector {
                         )
                     })
                     .collect();
-                let summary = format!(
-                    "{label} no longer carries the routes of {}; {} still does",
-                    self.config.network_name,
-                    others.join(", ")
-                );
-                let evidence = vec![
-                    self.evidence(
-                        since,
-                        SignalKind::BgpUpstream,
-                        format!("{label} paths gone"),
-                        Some(share),
+                let opening = Opening {
+                    severity: Severity::Warning,
+                    confidence: 0.85,
+                    scope: Scope {
+                        prefixes: self.config.prefixes.clone(),
+                        upstreams: std::iter::once(asn)
+                            .chain(carriers.iter().map(|(a, _)| *a))
+                            .collect(),
+                        ..Scope::default()
+                    },
+                    summary: format!(
+                        "{label} no longer carries the routes of {}; {} still does",
+                        self.config.network_name,
+                        others.join(", ")
                     ),
-                    self.evidence(
-                        at,
-                        SignalKind::BgpUpstream,
-                        format!("routes carried by {}", others.join(", ")),
-                        None,
-                    ),
-                ];
-                let scope = Scope {
-                    prefixes: self.config.prefixes.clone(),
-                    upstreams: std::iter::once(asn)
-                        .chain(carriers.iter().map(|(a, _)| *a))
-                        .collect(),
-                    ..Scope::default()
+                    evidence: vec![
+                        evidence(
+                            since,
+                            SignalKind::BgpUpstream,
+                            format!("{label} paths gone"),
+                            Some(share),
+                        ),
+                        evidence(
+                            at,
+                            SignalKind::BgpUpstream,
+                            format!("routes carried by {}", others.join(", ")),
+                            None,
+                        ),
+                    ],
                 };
-                self.start_with(
+                self.book.start(
                     since,
-                    Entity::Upstream(asn),
-                    Cause::UpstreamCut,
-                    String::new(),
-                    Severity::Warning,
-                    0.85,
-                    scope,
-                    summary,
-                    evidence,
+                    (Entity::Upstream(asn), Cause::UpstreamCut, String::new()),
+                    opening,
                     updates,
                 );
                 self.upstreams.insert(asn, Carriage::Cut { since });
@@ -577,47 +617,33 @@ impl BgpDetector {
             if !self.new_upstreams.insert(asn) {
                 continue;
             }
-            let summary = format!(
-                "{asn} now carries {:.0}% of the paths to {}: a new upstream",
-                share * 100.0,
-                self.config.network_name
-            );
-            let evidence = vec![self.evidence(
-                at,
-                SignalKind::BgpUpstream,
-                format!(
-                    "{asn} seen as the AS before the origin on {:.0}% of full-feed paths",
-                    share * 100.0
+            let opening = Opening {
+                severity: Severity::Warning,
+                confidence: 0.9,
+                scope: Scope {
+                    prefixes: self.config.prefixes.clone(),
+                    upstreams: vec![asn],
+                    ..Scope::default()
+                },
+                summary: format!(
+                    "{asn} now carries {:.0}% of the paths to {}: a new upstream",
+                    share * 100.0,
+                    self.config.network_name
                 ),
-                Some(share),
-            )];
-            let scope = Scope {
-                prefixes: self.config.prefixes.clone(),
-                upstreams: vec![asn],
-                ..Scope::default()
+                evidence: vec![evidence(
+                    at,
+                    SignalKind::BgpUpstream,
+                    format!(
+                        "{asn} seen as the AS before the origin on {:.0}% of full-feed paths",
+                        share * 100.0
+                    ),
+                    Some(share),
+                )],
             };
-            self.start(
-                at,
-                Entity::Upstream(asn),
-                Cause::NewUpstream,
-                String::new(),
-                Severity::Warning,
-                0.9,
-                scope,
-                summary,
-                evidence,
-                updates,
-            );
+            let slot: Slot = (Entity::Upstream(asn), Cause::NewUpstream, String::new());
+            self.book.start(at, slot.clone(), opening, updates);
             // A change, not an outage: the event is a moment.
-            self.end(
-                at,
-                Entity::Upstream(asn),
-                Cause::NewUpstream,
-                String::new(),
-                at,
-                Vec::new(),
-                updates,
-            );
+            self.book.end(&slot, at, None, updates);
         }
     }
 
@@ -631,57 +657,49 @@ impl BgpDetector {
         updates: &mut Vec<EventUpdate>,
     ) {
         let watched = self.watched_for(&prefix);
-        let key = prefix.to_string();
+        let slot: Slot = (
+            Entity::Prefix(watched),
+            Cause::RpkiInvalid,
+            prefix.to_string(),
+        );
         let origin_text = origin
             .map(|o| o.to_string())
             .unwrap_or_else(|| "an AS_SET".into());
         match state {
             RpkiState::Invalid => {
                 self.rpki_invalid.insert(watched);
-                let summary = format!(
-                    "{prefix} from {origin_text} is RPKI-invalid: networks that validate routes will drop it"
-                );
-                let text = format!(
-                    "{prefix} origin {origin_text}: invalid against {}",
-                    if vrps.is_empty() {
-                        "no VRP".to_string()
-                    } else {
-                        vrps.join(", ")
-                    }
-                );
-                let evidence = vec![self.evidence(at, SignalKind::BgpRpki, text, Some(0.0))];
-                let scope = Scope {
-                    prefixes: vec![prefix],
-                    ..Scope::default()
+                let against = if vrps.is_empty() {
+                    "no VRP".to_string()
+                } else {
+                    vrps.join(", ")
                 };
-                self.start(
-                    at,
-                    Entity::Prefix(watched),
-                    Cause::RpkiInvalid,
-                    key,
-                    Severity::Warning,
-                    0.8,
-                    scope,
-                    summary,
-                    evidence,
-                    updates,
-                );
+                let opening = Opening {
+                    severity: Severity::Warning,
+                    confidence: 0.8,
+                    scope: Scope {
+                        prefixes: vec![prefix],
+                        ..Scope::default()
+                    },
+                    summary: format!(
+                        "{prefix} from {origin_text} is RPKI-invalid: networks that validate routes will drop it"
+                    ),
+                    evidence: vec![evidence(
+                        at,
+                        SignalKind::BgpRpki,
+                        format!("{prefix} origin {origin_text}: invalid against {against}"),
+                        Some(0.0),
+                    )],
+                };
+                self.add_network_evidence(opening.evidence[0].clone());
+                self.book.start(at, slot, opening, updates);
             }
             RpkiState::Valid | RpkiState::NotFound => {
                 self.rpki_invalid.remove(&watched);
-                let evidence = self.evidence(
+                let text = format!("{prefix} origin {origin_text}: {state}");
+                self.book.end(
+                    &slot,
                     at,
-                    SignalKind::BgpRpki,
-                    format!("{prefix} origin {origin_text}: {state}"),
-                    Some(1.0),
-                );
-                self.end(
-                    at,
-                    Entity::Prefix(watched),
-                    Cause::RpkiInvalid,
-                    key,
-                    at,
-                    Some(evidence),
+                    Some(evidence(at, SignalKind::BgpRpki, text, Some(1.0))),
                     updates,
                 );
             }
@@ -692,72 +710,52 @@ impl BgpDetector {
         &mut self,
         at: Timestamp,
         prefix: IpNet,
-        evidence: Evidence,
+        item: Evidence,
         updates: &mut Vec<EventUpdate>,
     ) {
         let t = &self.config.thresholds;
         let (count, window) = (t.flap_count as usize, t.flap_window_secs as f64);
+        let slot: Slot = (self.config.network.clone(), Cause::Flap, String::new());
+        if self.book.is_open(&slot) {
+            self.book.note(&slot, item);
+            let last = self.last_return();
+            let quiet = last.is_none_or(|last| at.secs_since(last) > window);
+            if quiet && self.all_up(at) {
+                self.book.end(&slot, last.unwrap_or(at), None, updates);
+            }
+            return;
+        }
         let returns = self
             .prefixes
             .get(&prefix)
             .map(|t| t.returns.len())
             .unwrap_or(0);
-        let key = (self.config.network.clone(), Cause::Flap, String::new());
-        if let Some(event) = self.open.get_mut(&key) {
-            push_evidence(event, evidence);
-            let last = self
-                .prefixes
-                .values()
-                .flat_map(|t| t.returns.back())
-                .max()
-                .copied();
-            let quiet = last.is_none_or(|last| at.secs_since(last) > window);
-            if quiet && self.all_up(at) {
-                let end = last.unwrap_or(at);
-                self.end(
-                    at,
-                    self.config.network.clone(),
-                    Cause::Flap,
-                    String::new(),
-                    end,
-                    Vec::new(),
-                    updates,
-                );
-            }
-            return;
-        }
         if returns >= count {
             let first = self.prefixes[&prefix]
                 .returns
                 .front()
                 .copied()
                 .unwrap_or(at);
-            let summary = format!(
-                "the routes of {} flap: {prefix} was withdrawn and came back {returns} times within {}",
-                self.config.network_name,
-                human_duration(window)
-            );
-            let scope = Scope {
-                prefixes: vec![prefix],
-                ..Scope::default()
+            let opening = Opening {
+                severity: Severity::Warning,
+                confidence: 0.8,
+                scope: Scope {
+                    prefixes: vec![prefix],
+                    ..Scope::default()
+                },
+                summary: format!(
+                    "the routes of {} flap: {prefix} was withdrawn and came back {returns} times within {}",
+                    self.config.network_name,
+                    human_duration(window)
+                ),
+                evidence: vec![item],
             };
-            self.start_with(
-                first,
-                self.config.network.clone(),
-                Cause::Flap,
-                String::new(),
-                Severity::Warning,
-                0.8,
-                scope,
-                summary,
-                vec![evidence],
-                updates,
-            );
+            self.book.start(first, slot, opening, updates);
         }
     }
 
-    /// Opens, revises or ends the network event from the prefixes' health.
-    fn settle(&mut self, at: Timestamp, updates: &mut Vec<EventUpdate>) {
+    /// Declares the recoveries that have held long enough.
+    fn settle(&mut self, at: Timestamp) {
         let hold = self.config.thresholds.recovery_hold_secs as f64;
         for track in self.prefixes.values_mut() {
             if let Health::Recovering { since, .. } = track.health
@@ -768,276 +766,14 @@ impl BgpDetector {
                 };
             }
         }
-        self.update_network(at, updates);
-    }
-
-    fn update_network(&mut self, at: Timestamp, updates: &mut Vec<EventUpdate>) {
-        // Dark: down, or back but not for long enough. An RPKI-invalid prefix
-        // counts from the moment it loses the `up` share, since validating networks
-        // drop it while the others keep it.
-        let up = self.config.thresholds.visibility_up;
-        let dark: Vec<(IpNet, Timestamp)> = self
-            .prefixes
-            .iter()
-            .filter_map(|(prefix, track)| match track.health {
-                Health::Down { start } | Health::Recovering { start, .. } => Some((*prefix, start)),
-                Health::Up { falling_since }
-                    if self.rpki_invalid.contains(prefix)
-                        && track.view.as_ref().is_some_and(|v| v.visibility() < up) =>
-                {
-                    Some((*prefix, falling_since.unwrap_or(at)))
-                }
-                _ => None,
-            })
-            .collect();
-        let key = (self.config.network.clone(), Cause::Internal, String::new());
-        let open = self.open.contains_key(&key);
-        if dark.is_empty() {
-            if open {
-                let back = self
-                    .prefixes
-                    .values()
-                    .flat_map(|t| t.returns.back())
-                    .max()
-                    .copied()
-                    .unwrap_or(at);
-                let text = format!(
-                    "every prefix of {} is visible again",
-                    self.config.network_name
-                );
-                let evidence = self.evidence(back, SignalKind::BgpVisibility, text, Some(1.0));
-                self.end(
-                    at,
-                    self.config.network.clone(),
-                    Cause::Internal,
-                    String::new(),
-                    back,
-                    Some(evidence),
-                    updates,
-                );
-            }
-            return;
-        }
-        let total = self.prefixes.len();
-        let all = dark.len() == total;
-        let rpki = dark
-            .iter()
-            .all(|(prefix, _)| self.rpki_invalid.contains(prefix));
-        let cause = match (all, rpki) {
-            (_, true) => Cause::RpkiInvalid,
-            (true, false) => Cause::Internal,
-            (false, false) => Cause::Partial,
-        };
-        let prefixes: Vec<IpNet> = dark.iter().map(|(p, _)| *p).collect();
-        let names: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
-        let expected: Vec<String> = self
-            .upstreams
-            .keys()
-            .map(|a| self.config.upstream_label(*a))
-            .collect();
-        let summary = match cause {
-            Cause::Internal => format!(
-                "{} is dark: all {total} prefixes withdrawn, and every upstream ({}) lost the routes together",
-                self.config.network_name,
-                expected.join(", ")
-            ),
-            Cause::RpkiInvalid => format!(
-                "{} prefixes of {} lost visibility while RPKI-invalid: networks that validate routes drop them",
-                dark.len(),
-                self.config.network_name
-            ),
-            _ => format!(
-                "{} of {total} prefixes of {} are dark ({}); the rest are visible",
-                dark.len(),
-                self.config.network_name,
-                names.join(", ")
-            ),
-        };
-        let (severity, confidence) = match cause {
-            Cause::Internal => (Severity::Critical, 0.9),
-            Cause::RpkiInvalid => (Severity::Critical, 0.85),
-            _ => (Severity::Warning, 0.8),
-        };
-        let start = dark.iter().map(|(_, s)| *s).min().unwrap_or(at);
-        let scope = Scope {
-            prefixes,
-            upstreams: self.upstreams.keys().copied().collect(),
-            ..Scope::default()
-        };
-        if let Some(event) = self.open.get_mut(&key) {
-            if event.cause != cause || event.scope != scope {
-                let text = if event.cause != cause {
-                    format!("cause revised: {} -> {cause}", event.cause)
-                } else {
-                    format!("dark prefixes now: {}", names.join(", "))
-                };
-                push_evidence(
-                    event,
-                    Evidence {
-                        at,
-                        signal: SignalKind::BgpVisibility,
-                        text,
-                        value: Some(1.0 - dark.len() as f64 / total as f64),
-                    },
-                );
-                event.cause = cause;
-                event.severity = severity.max(event.severity);
-                event.confidence = confidence;
-                event.summary = summary;
-                event.scope = scope;
-                updates.push(EventUpdate::Revised(event.clone()));
-            }
-        } else {
-            let evidence = self.pending_network_evidence.drain(..).collect();
-            self.start_with(
-                start,
-                self.config.network.clone(),
-                Cause::Internal,
-                String::new(),
-                severity,
-                confidence,
-                scope,
-                summary,
-                evidence,
-                updates,
-            );
-            if let Some(event) = self.open.get_mut(&key) {
-                event.cause = cause;
-                if let Some(EventUpdate::Started(started)) = updates.last_mut() {
-                    started.cause = cause;
-                }
-            }
-        }
     }
 }
 
-impl BgpDetector {
-    /// Adds evidence to the network event, or keeps it for when one opens.
-    fn add_network_evidence(&mut self, evidence: Evidence) {
-        let key = (self.config.network.clone(), Cause::Internal, String::new());
-        if let Some(event) = self.open.get_mut(&key) {
-            push_evidence(event, evidence);
-        } else {
-            self.pending_network_evidence.push_back(evidence);
-            while self.pending_network_evidence.len() > MAX_EVIDENCE / 2 {
-                self.pending_network_evidence.pop_front();
-            }
-        }
-    }
-
-    /// Opens an event that starts now, unless the same one is open.
-    #[allow(clippy::too_many_arguments)]
-    fn start(
-        &mut self,
-        at: Timestamp,
-        entity: Entity,
-        cause: Cause,
-        key: String,
-        severity: Severity,
-        confidence: f64,
-        scope: Scope,
-        summary: String,
-        evidence: Vec<Evidence>,
-        updates: &mut Vec<EventUpdate>,
-    ) {
-        self.start_with(
-            at, entity, cause, key, severity, confidence, scope, summary, evidence, updates,
-        );
-    }
-
-    /// Opens an event that started at `start` (which may lie before the change
-    /// that revealed it), unless the same one is open.
-    #[allow(clippy::too_many_arguments)]
-    fn start_with(
-        &mut self,
-        start: Timestamp,
-        entity: Entity,
-        cause: Cause,
-        key: String,
-        severity: Severity,
-        confidence: f64,
-        scope: Scope,
-        summary: String,
-        evidence: Vec<Evidence>,
-        updates: &mut Vec<EventUpdate>,
-    ) {
-        let slot = (entity.clone(), cause, key.clone());
-        if self.open.contains_key(&slot) {
-            return;
-        }
-        let id_entity = if key.is_empty() {
-            entity.clone()
-        } else {
-            Entity::Service {
-                kind: cause.to_string(),
-                name: format!("{entity}/{key}"),
-            }
-        };
-        let mut event = Event {
-            id: EventId::derive(&id_entity, start, cause),
-            entity,
-            cause,
-            severity,
-            confidence,
-            start,
-            end: None,
-            scope,
-            summary,
-            evidence: Vec::new(),
-        };
-        for item in evidence {
-            push_evidence(&mut event, item);
-        }
-        updates.push(EventUpdate::Started(event.clone()));
-        self.open.insert(slot, event);
-    }
-
-    /// Ends an open event at `end`, adding the evidence of its end.
-    #[allow(clippy::too_many_arguments)]
-    fn end(
-        &mut self,
-        _at: Timestamp,
-        entity: Entity,
-        cause: Cause,
-        key: String,
-        end: Timestamp,
-        evidence: impl IntoIterator<Item = Evidence>,
-        updates: &mut Vec<EventUpdate>,
-    ) {
-        let Some(mut event) = self.open.remove(&(entity, cause, key)) else {
-            return;
-        };
-        for item in evidence {
-            push_evidence(&mut event, item);
-        }
-        let end = end.max(event.start);
-        event.end = Some(end);
-        let duration = end.secs_since(event.start);
-        if duration > 0.0 {
-            event.summary = format!("{}. Back after {}", event.summary, human_duration(duration));
-        }
-        updates.push(EventUpdate::Ended(event.clone()));
-        self.closed.push(event);
-    }
-}
-
-/// Appends evidence, keeping the first and the latest when there is too much.
-fn push_evidence(event: &mut Event, evidence: Evidence) {
-    if event.evidence.len() >= MAX_EVIDENCE {
-        // Keep the opening half (how it began) and make room at the end (how it goes).
-        event.evidence.remove(MAX_EVIDENCE / 2);
-    }
-    event.evidence.push(evidence);
-}
-
-/// "9h 32m", "45s": durations for people.
-pub(crate) fn human_duration(secs: f64) -> String {
-    let secs = secs.max(0.0).round() as u64;
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) => format!("{m}m {s}s"),
-        (0, _, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h {m}m"),
+fn evidence(at: Timestamp, signal: SignalKind, text: String, value: Option<f64>) -> Evidence {
+    Evidence {
+        at,
+        signal,
+        text,
+        value,
     }
 }

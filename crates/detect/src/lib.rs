@@ -1,26 +1,33 @@
-//! The detector: from what the BGP state reports to outage events with a cause,
-//! a confidence and the evidence behind them.
+//! The detector: from BGP changes, probe results and feed health to outage
+//! events with a cause, a confidence and the evidence behind them.
 //!
-//! It is pure: [`BgpDetector::observe`] takes a [`BgpChange`] (which carries its
-//! own time) and returns [`EventUpdate`]s; nothing reads a clock or does I/O, so
-//! the same changes always give the same events, from an archive or a live feed.
+//! It is pure: [`Detector::process`] takes a [`Signal`] (which carries its own
+//! time) and returns [`EventUpdate`]s; nothing reads a clock or does I/O, so the
+//! same signals always give the same events, from an archive or a live feed.
 //!
 //! - [`DetectorConfig`]: the entities and thresholds, from a profile.
-//! - [`BgpDetector`]: per-prefix and per-upstream state machines with hysteresis,
-//!   and the rules that name a cause: every prefix gone together (`internal`),
-//!   some gone (`partial`), one upstream gone while another carries the routes
-//!   (`upstream-cut`), repeated withdraw and return (`flap`), a foreign origin
-//!   (`hijack`), an unknown upstream (`new-upstream`), RPKI-invalid routes
-//!   (`rpki-invalid`).
+//! - [`BgpDetector`] (module `bgp`): per-prefix and per-upstream state machines
+//!   with hysteresis, and the events about single prefixes and upstreams
+//!   (`upstream-cut`, `new-upstream`, `hijack`, `rpki-invalid`, `flap`).
+//! - [`ProbeTracker`] (module `probes`): per check and vantage point, failing,
+//!   degraded or well, with hysteresis.
+//! - [`rules`]: the attribution rules that name the cause of the network's outage
+//!   (`internal`, `ddos`, `partial`, `data-plane`, `rpki-invalid`).
+//! - [`Detector`] (module `detector`): all of the above together, with the
+//!   events about the network, its services, the vantage points and the feeds.
 //! - [`EventUpdate`]: an event that started, changed (cause, evidence) or ended.
-//!
-//! [`BgpChange`]: blackout_bgp::BgpChange
 
 mod bgp;
+mod book;
 mod config;
+mod detector;
+mod probes;
+pub mod rules;
 
-pub use bgp::BgpDetector;
+pub use bgp::{BgpDetector, DarkPrefix};
 pub use config::DetectorConfig;
+pub use detector::{Detector, FeedSignal, Signal};
+pub use probes::{CheckState, ProbeRole, ProbeSignal, ProbeTracker};
 
 use blackout_model::Event;
 

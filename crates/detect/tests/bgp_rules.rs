@@ -2,7 +2,7 @@
 //! change, then these events with these causes and times.
 
 use blackout_bgp::{BgpState, Vrp, Vrps, WatchSet};
-use blackout_detect::{BgpDetector, DetectorConfig};
+use blackout_detect::{Detector, DetectorConfig, Signal};
 use blackout_model::{
     AsPath, Asn, BgpInput, Cause, Entity, Event, PeerKey, RouteChange, RouteUpdate, Timestamp,
 };
@@ -27,7 +27,7 @@ fn p(text: &str) -> IpNet {
 
 struct World {
     state: BgpState,
-    detector: BgpDetector,
+    detector: Detector,
 }
 
 impl World {
@@ -51,13 +51,13 @@ impl World {
         };
         World {
             state: BgpState::new(watch, vrps),
-            detector: BgpDetector::new(config),
+            detector: Detector::new(config),
         }
     }
 
     fn feed(&mut self, input: BgpInput) {
         for change in self.state.apply(&input) {
-            self.detector.observe(&change);
+            self.detector.process(&Signal::Bgp(change));
         }
     }
 
@@ -100,7 +100,7 @@ impl World {
             });
         }
         for change in self.state.flush() {
-            self.detector.observe(&change);
+            self.detector.process(&Signal::Bgp(change));
         }
     }
 

@@ -434,10 +434,10 @@ impl RawProfile {
             retries: p.retries.unwrap_or(defaults.retries),
             rate_per_sec: p.rate_per_sec.unwrap_or(defaults.rate_per_sec),
         };
-        if !(probes.interval_secs > 0.0) {
+        if probes.interval_secs.is_nan() || probes.interval_secs <= 0.0 {
             return Err(check.fail("probes.interval_secs".into(), "must be more than 0"));
         }
-        if !(probes.timeout_secs > 0.0) {
+        if probes.timeout_secs.is_nan() || probes.timeout_secs <= 0.0 {
             return Err(check.fail("probes.timeout_secs".into(), "must be more than 0"));
         }
         if !(0.0..1.0).contains(&probes.jitter) {

@@ -11,7 +11,7 @@ use crate::output::{Table, duration, json_line};
 use anyhow::Context;
 use blackout_archive::{ArchiveReader, ReadStats, ReaderOptions};
 use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
-use blackout_detect::{BgpDetector, DetectorConfig};
+use blackout_detect::{Detector, DetectorConfig, Signal};
 use blackout_model::{Event, Timestamp};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
@@ -48,7 +48,7 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         }
     }
     let mut state = BgpState::new(watch, vrps);
-    let mut detector = BgpDetector::new(DetectorConfig::from_profile(&profile));
+    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
     let mut timeline: Vec<BgpChange> = Vec::new();
     let mut merged = blackout_archive::merge(readers);
     let total: u64 = merged.progress().total.unwrap_or(0);
@@ -67,7 +67,7 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         first = Some(first.map_or(at, |f| f.min(at)));
         last = Some(last.map_or(at, |l| l.max(at)));
         for change in state.apply(&input) {
-            detector.observe(&change);
+            detector.process(&Signal::Bgp(change.clone()));
             if args.timeline {
                 timeline.push(change);
             }
@@ -79,7 +79,7 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         }
     }
     for change in state.flush() {
-        detector.observe(&change);
+        detector.process(&Signal::Bgp(change.clone()));
         if args.timeline {
             timeline.push(change);
         }

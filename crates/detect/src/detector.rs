@@ -1,0 +1,534 @@
+//! The detector: BGP changes, probe results and feed health in; events out.
+//!
+//! It owns the [`BgpDetector`] (prefixes and upstreams), the [`ProbeTracker`]
+//! (checks), and the events about the network as a whole, its services, the
+//! vantage points and the feeds. After each instant (all the signals of one
+//! timestamp) it gathers a [`Situation`] and lets the [`rules`](crate::rules)
+//! name the cause; an open event is revised when the cause changes (stress first,
+//! withdrawals after) and ends when nothing is wrong any more.
+
+use crate::bgp::BgpDetector;
+use crate::book::{EventBook, Opening, Slot};
+use crate::probes::{CheckState, ProbeRole, ProbeSignal, ProbeTracker};
+use crate::rules::{CheckView, Situation, attribute};
+use crate::{DetectorConfig, EventUpdate};
+use blackout_bgp::BgpChange;
+use blackout_model::{Cause, Entity, Event, Evidence, Scope, Severity, SignalKind, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The health of one of blackout's own feeds, as a signal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeedSignal {
+    /// When.
+    pub at: Timestamp,
+    /// The feed (`bmp:198.51.100.1`, `ris-live:rrc00`, `archive`).
+    pub feed: String,
+    /// Is it delivering?
+    pub up: bool,
+    /// What was seen.
+    pub text: String,
+}
+
+/// Everything the detector is fed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Signal {
+    /// A change of the BGP view.
+    Bgp(BgpChange),
+    /// A probe result.
+    Probe(ProbeSignal),
+    /// A feed's health.
+    Feed(FeedSignal),
+    /// Time passes with nothing to say.
+    Tick(Timestamp),
+}
+
+impl Signal {
+    /// When.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Signal::Bgp(change) => change.at(),
+            Signal::Probe(probe) => probe.at,
+            Signal::Feed(feed) => feed.at,
+            Signal::Tick(at) => *at,
+        }
+    }
+}
+
+/// The whole detector.
+pub struct Detector {
+    config: DetectorConfig,
+    bgp: BgpDetector,
+    probes: ProbeTracker,
+    book: EventBook,
+    /// The instant whose signals are in but not yet weighed.
+    pending: Option<Timestamp>,
+    /// BGP evidence from before the network event opened: the decline before the fall.
+    early_evidence: std::collections::VecDeque<Evidence>,
+    last_at: Timestamp,
+}
+
+/// Evidence kept from before the network event opens.
+const EARLY_EVIDENCE: usize = 32;
+
+fn network_slot(config: &DetectorConfig) -> Slot {
+    (config.network.clone(), Cause::Internal, String::new())
+}
+
+impl Detector {
+    /// A detector with nothing seen yet.
+    pub fn new(config: DetectorConfig) -> Self {
+        Detector {
+            bgp: BgpDetector::new(config.clone()),
+            config,
+            probes: ProbeTracker::default(),
+            book: EventBook::default(),
+            pending: None,
+            early_evidence: std::collections::VecDeque::new(),
+            last_at: Timestamp::EPOCH,
+        }
+    }
+
+    /// Takes one signal. Signals of one instant are weighed together, when the
+    /// first signal of a later instant (or [`Detector::flush`]) arrives, so their
+    /// order does not matter.
+    pub fn process(&mut self, signal: &Signal) -> Vec<EventUpdate> {
+        let at = signal.at().max(self.last_at);
+        let mut updates = Vec::new();
+        if self.pending.is_some_and(|pending| pending < at) {
+            self.weigh(&mut updates);
+        }
+        self.last_at = at;
+        self.pending = Some(at);
+        match signal {
+            Signal::Bgp(change) => updates.extend(self.bgp.observe(change)),
+            Signal::Probe(probe) => {
+                let mut probe = probe.clone();
+                probe.at = at;
+                self.probes
+                    .observe(&probe, self.config.thresholds.loss_degraded);
+            }
+            Signal::Feed(feed) => self.on_feed(at, feed, &mut updates),
+            Signal::Tick(_) => updates.extend(self.bgp.advance(at)),
+        }
+        updates
+    }
+
+    /// Weighs the signals of the last instant now.
+    pub fn flush(&mut self) -> Vec<EventUpdate> {
+        let mut updates = Vec::new();
+        if self.pending.is_some() {
+            self.weigh(&mut updates);
+        }
+        updates
+    }
+
+    /// Ends the input: recoveries under way are declared, and every event,
+    /// ongoing or ended, is returned in order of start.
+    pub fn finish(mut self) -> Vec<Event> {
+        let mut updates = self.flush();
+        updates.extend(self.bgp.finish());
+        self.pending = Some(self.last_at);
+        self.weigh(&mut updates);
+        let mut events = self.book.into_events();
+        events.extend(self.bgp.into_events());
+        events.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        events
+    }
+
+    fn on_feed(&mut self, at: Timestamp, feed: &FeedSignal, updates: &mut Vec<EventUpdate>) {
+        let slot: Slot = (Entity::Feed(feed.feed.clone()), Cause::Feed, String::new());
+        let item = Evidence {
+            at,
+            signal: SignalKind::Feed,
+            text: feed.text.clone(),
+            value: Some(if feed.up { 1.0 } else { 0.0 }),
+        };
+        if feed.up {
+            self.book.end(&slot, at, Some(item), updates);
+        } else if !self.book.note(&slot, item.clone()) {
+            let opening = Opening {
+                severity: Severity::Warning,
+                confidence: 0.95,
+                scope: Scope::default(),
+                summary: format!(
+                    "blackout's feed {} is down or stale: no verdict on the target from it",
+                    feed.feed
+                ),
+                evidence: vec![item],
+            };
+            self.book.start(at, slot, opening, updates);
+        }
+    }
+
+    /// The vantage points whose control targets all fail, with since when.
+    fn offline_vantages(&self) -> BTreeMap<String, Timestamp> {
+        let mut controls: BTreeMap<&str, (usize, usize, Option<Timestamp>)> = BTreeMap::new();
+        for ((vantage, role, _, _), track) in self.probes.checks() {
+            if *role != ProbeRole::Control {
+                continue;
+            }
+            let entry = controls.entry(vantage).or_insert((0, 0, None));
+            entry.0 += 1;
+            if let CheckState::Failing { since, .. } = track.state {
+                entry.1 += 1;
+                entry.2 = Some(entry.2.map_or(since, |s: Timestamp| s.min(since)));
+            }
+        }
+        controls
+            .into_iter()
+            .filter(|(_, (all, failing, _))| *all > 0 && all == failing)
+            .filter_map(|(vantage, (_, _, since))| since.map(|since| (vantage.to_string(), since)))
+            .collect()
+    }
+
+    /// The watched network's checks, each over the vantage points that are online:
+    /// failing only if every one of them sees it fail.
+    fn check_views(&self, offline: &BTreeMap<String, Timestamp>) -> Vec<CheckView> {
+        let mut grouped: BTreeMap<
+            (ProbeRole, String, SignalKind),
+            Vec<&crate::probes::CheckTrack>,
+        > = BTreeMap::new();
+        for ((vantage, role, target, kind), track) in self.probes.checks() {
+            if *role == ProbeRole::Control
+                || offline.contains_key(vantage)
+                || track.state == CheckState::Unknown
+            {
+                continue;
+            }
+            grouped
+                .entry((*role, target.clone(), *kind))
+                .or_default()
+                .push(track);
+        }
+        grouped
+            .into_iter()
+            .map(|((role, target, kind), tracks)| {
+                let failing: Vec<&&crate::probes::CheckTrack> = tracks
+                    .iter()
+                    .filter(|t| matches!(t.state, CheckState::Failing { .. }))
+                    .collect();
+                let state = if failing.len() == tracks.len() {
+                    let since = failing.iter().filter_map(|t| match t.state {
+                        CheckState::Failing { since, .. } => Some(since),
+                        _ => None,
+                    });
+                    let after = failing.iter().any(|t| {
+                        matches!(
+                            t.state,
+                            CheckState::Failing {
+                                after_degradation: true,
+                                ..
+                            }
+                        )
+                    });
+                    CheckState::Failing {
+                        since: since.min().unwrap_or(self.last_at),
+                        after_degradation: after,
+                    }
+                } else if let Some(since) = tracks
+                    .iter()
+                    .filter_map(|t| match t.state {
+                        CheckState::Degraded { since } => Some(since),
+                        _ => None,
+                    })
+                    .min()
+                {
+                    CheckState::Degraded { since }
+                } else {
+                    CheckState::Ok
+                };
+                let last = tracks.iter().max_by_key(|t| t.last.at).map(|t| &t.last);
+                CheckView {
+                    role,
+                    entity: last
+                        .map(|l| l.entity())
+                        .unwrap_or(Entity::Host(target.clone())),
+                    target,
+                    kind,
+                    state,
+                    text: last.map(|l| l.text.clone()).unwrap_or_default(),
+                    last_hop_asn: last.and_then(|l| l.last_hop_asn),
+                    recovered_at: tracks.iter().filter_map(|t| t.recovered_at).max(),
+                }
+            })
+            .collect()
+    }
+
+    fn weigh(&mut self, updates: &mut Vec<EventUpdate>) {
+        let Some(at) = self.pending.take() else {
+            return;
+        };
+        let offline = self.offline_vantages();
+        self.weigh_vantages(at, &offline, updates);
+        let checks = self.check_views(&offline);
+        let all_offline = !offline.is_empty() && self.vantage_count() == offline.len();
+        // With every vantage point offline, the probes say nothing about the target.
+        let checks = if all_offline { Vec::new() } else { checks };
+        let situation = Situation {
+            at,
+            config: &self.config,
+            dark: self.bgp.dark_prefixes(),
+            prefixes: self.bgp.prefix_count(),
+            bgp_baseline: self.bgp.has_baseline(),
+            visibility: self.bgp.visibility_text(),
+            checks,
+        };
+        let verdict = attribute(&situation);
+        let network_cause = verdict.as_ref().map(|v| v.cause);
+        let checks = situation.checks;
+        self.weigh_services(at, &checks, network_cause, updates);
+        let slot = network_slot(&self.config);
+        let bgp_evidence = self.bgp.take_network_evidence();
+        match (verdict, self.book.is_open(&slot)) {
+            (Some(verdict), false) => {
+                let mut evidence: Vec<Evidence> = self.early_evidence.drain(..).collect();
+                evidence.extend(bgp_evidence);
+                evidence.extend(verdict.evidence);
+                let opening = Opening {
+                    severity: verdict.severity,
+                    confidence: verdict.confidence,
+                    scope: verdict.scope,
+                    summary: verdict.summary,
+                    evidence,
+                };
+                self.book
+                    .start(verdict.start, slot.clone(), opening, updates);
+                self.book
+                    .revise(&slot, &mut Vec::new(), |event| event.cause = verdict.cause);
+                if let Some(EventUpdate::Started(event)) = updates.last_mut() {
+                    event.cause = verdict.cause;
+                }
+            }
+            (Some(verdict), true) => {
+                for item in bgp_evidence {
+                    self.book.note(&slot, item);
+                }
+                let Some(event) = self.book.open.get(&slot) else {
+                    return;
+                };
+                if event.cause != verdict.cause || event.scope != verdict.scope {
+                    let text = if event.cause != verdict.cause {
+                        format!("cause revised: {} -> {}", event.cause, verdict.cause)
+                    } else {
+                        "what is dark changed".to_string()
+                    };
+                    self.book.revise(&slot, updates, |event| {
+                        event.evidence.extend(verdict.evidence);
+                        event.evidence.push(Evidence {
+                            at,
+                            signal: SignalKind::BgpVisibility,
+                            text,
+                            value: None,
+                        });
+                        event.cause = verdict.cause;
+                        event.severity = verdict.severity.max(event.severity);
+                        event.confidence = verdict.confidence;
+                        event.summary = verdict.summary;
+                        event.scope = verdict.scope;
+                        event.start = event.start.min(verdict.start);
+                    });
+                }
+            }
+            (None, true) => {
+                let start = self.book.open.get(&slot).map(|e| e.start).unwrap_or(at);
+                let back = [
+                    self.bgp.last_return(),
+                    checks.iter().filter_map(|c| c.recovered_at).max(),
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|t| *t >= start)
+                .max()
+                .unwrap_or(at);
+                let text = format!(
+                    "{} is reachable again: {}",
+                    self.config.network_name,
+                    self.bgp.visibility_text()
+                );
+                let item = Evidence {
+                    at: back,
+                    signal: SignalKind::BgpVisibility,
+                    text,
+                    value: Some(1.0),
+                };
+                self.book.end(&slot, back, Some(item), updates);
+            }
+            (None, false) => {
+                self.early_evidence.extend(bgp_evidence);
+                while self.early_evidence.len() > EARLY_EVIDENCE {
+                    self.early_evidence.pop_front();
+                }
+            }
+        }
+    }
+
+    fn vantage_count(&self) -> usize {
+        self.probes
+            .checks()
+            .map(|((vantage, ..), _)| vantage.as_str())
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
+
+    fn weigh_vantages(
+        &mut self,
+        at: Timestamp,
+        offline: &BTreeMap<String, Timestamp>,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let open: Vec<Slot> = self
+            .book
+            .open
+            .keys()
+            .filter(|(entity, cause, _)| {
+                matches!(entity, Entity::Vantage(_)) && *cause == Cause::Vantage
+            })
+            .cloned()
+            .collect();
+        for slot in open {
+            if let (Entity::Vantage(name), ..) = &slot
+                && !offline.contains_key(name)
+            {
+                let back = self
+                    .probes
+                    .checks()
+                    .filter(|((v, role, ..), _)| v == name && *role == ProbeRole::Control)
+                    .filter_map(|(_, t)| t.recovered_at)
+                    .max()
+                    .unwrap_or(at);
+                let item = Evidence {
+                    at: back,
+                    signal: SignalKind::Vantage,
+                    text: format!("the control targets answer {name} again"),
+                    value: Some(1.0),
+                };
+                self.book.end(&slot, back, Some(item), updates);
+            }
+        }
+        for (name, since) in offline {
+            let slot: Slot = (Entity::Vantage(name.clone()), Cause::Vantage, String::new());
+            if self.book.is_open(&slot) {
+                continue;
+            }
+            let failing: Vec<Evidence> = self
+                .probes
+                .checks()
+                .filter(|((v, role, ..), _)| v == name && *role == ProbeRole::Control)
+                .map(|((_, _, target, kind), t)| Evidence {
+                    at: *since,
+                    signal: *kind,
+                    text: format!("control {target}: {}", t.last.text),
+                    value: Some(1.0),
+                })
+                .collect();
+            let opening = Opening {
+                severity: Severity::Warning,
+                confidence: 0.9,
+                scope: Scope::default(),
+                summary: format!(
+                    "the vantage point {name} is offline: its control targets fail too, so it gives no verdict on {}",
+                    self.config.network_name
+                ),
+                evidence: failing,
+            };
+            self.book.start(*since, slot, opening, updates);
+        }
+    }
+
+    /// Services failing while their hosts answer and the network is otherwise fine.
+    fn weigh_services(
+        &mut self,
+        at: Timestamp,
+        checks: &[CheckView],
+        network: Option<Cause>,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let network_down = network.is_some_and(|cause| cause != Cause::Partial);
+        let mut failing: BTreeMap<Entity, Vec<&CheckView>> = BTreeMap::new();
+        let mut seen: BTreeSet<Entity> = BTreeSet::new();
+        for check in checks
+            .iter()
+            .filter(|c| matches!(c.entity, Entity::Service { .. }))
+        {
+            seen.insert(check.entity.clone());
+            let host_dark = checks.iter().any(|h| {
+                h.kind == SignalKind::ProbeIcmp
+                    && h.target == check.target
+                    && h.failing_since().is_some()
+            });
+            if check.failing_since().is_some() && !host_dark && !network_down {
+                failing.entry(check.entity.clone()).or_default().push(check);
+            }
+        }
+        let open: Vec<Slot> = self
+            .book
+            .open
+            .keys()
+            .filter(|(entity, cause, _)| {
+                matches!(entity, Entity::Service { .. }) && *cause == Cause::Service
+            })
+            .cloned()
+            .collect();
+        for slot in open {
+            if !failing.contains_key(&slot.0) {
+                let back = checks
+                    .iter()
+                    .filter(|c| c.entity == slot.0)
+                    .filter_map(|c| c.recovered_at)
+                    .max()
+                    .unwrap_or(at);
+                let item = Evidence {
+                    at: back,
+                    signal: SignalKind::ProbeTcp,
+                    text: format!("{} answers again", slot.0),
+                    value: Some(1.0),
+                };
+                self.book.end(&slot, back, Some(item), updates);
+            }
+        }
+        for (entity, views) in failing {
+            let slot: Slot = (entity.clone(), Cause::Service, String::new());
+            if self.book.is_open(&slot) {
+                continue;
+            }
+            let total = checks.iter().filter(|c| c.entity == entity).count();
+            let start = views
+                .iter()
+                .filter_map(|v| v.failing_since())
+                .min()
+                .unwrap_or(at);
+            let what: Vec<String> = views
+                .iter()
+                .map(|v| format!("{}: {}", v.target, v.text))
+                .collect();
+            let opening = Opening {
+                severity: if views.len() == total {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
+                confidence: 0.85,
+                scope: Scope {
+                    services: vec![entity.to_string()],
+                    hosts: views.iter().map(|v| v.target.clone()).collect(),
+                    ..Scope::default()
+                },
+                summary: format!(
+                    "{entity} is failing ({}) while its hosts answer and the routes stay",
+                    what.join("; ")
+                ),
+                evidence: views
+                    .iter()
+                    .map(|v| Evidence {
+                        at: v.failing_since().unwrap_or(at),
+                        signal: v.kind,
+                        text: format!("{}: {}", v.target, v.text),
+                        value: Some(1.0),
+                    })
+                    .collect(),
+            };
+            self.book.start(start, slot, opening, updates);
+        }
+    }
+}

@@ -1,0 +1,530 @@
+//! Attribution: small rules, each of which weighs the evidence of a
+//! [`Situation`] and explains itself.
+//!
+//! The rules are tried in order; the first that gives a [`Verdict`] names the
+//! cause of the network's outage. A rule that sees its pattern beginning but not
+//! yet settled says [`Assessment::Recheck`], and the next signal asks again.
+
+use crate::DetectorConfig;
+use crate::bgp::DarkPrefix;
+use crate::probes::{CheckState, ProbeRole};
+use blackout_model::{Asn, Cause, Entity, Evidence, Scope, Severity, SignalKind, Timestamp};
+
+/// How long stress must precede the fall of the routes to be its cause.
+pub const STRESS_LEAD_SECS: f64 = 30.0;
+
+/// One check as all usable vantage points together see it.
+#[derive(Clone, Debug)]
+pub struct CheckView {
+    /// What the target is.
+    pub role: ProbeRole,
+    /// The target.
+    pub target: String,
+    /// The kind of check.
+    pub kind: SignalKind,
+    /// The entity it tells about.
+    pub entity: Entity,
+    /// Failing only if it fails from every usable vantage point; degraded if from any.
+    pub state: CheckState,
+    /// What the last result said.
+    pub text: String,
+    /// For a traceroute: the AS of the last hop that answered.
+    pub last_hop_asn: Option<Asn>,
+    /// When it last came back from failing.
+    pub recovered_at: Option<Timestamp>,
+}
+
+impl CheckView {
+    /// Failing since when, if failing.
+    pub fn failing_since(&self) -> Option<Timestamp> {
+        match self.state {
+            CheckState::Failing { since, .. } => Some(since),
+            _ => None,
+        }
+    }
+
+    /// In trouble (degraded or failing) since when.
+    pub fn trouble_since(&self) -> Option<Timestamp> {
+        match self.state {
+            CheckState::Failing { since, .. } | CheckState::Degraded { since } => Some(since),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the rules may weigh, at one moment.
+pub struct Situation<'a> {
+    /// Now.
+    pub at: Timestamp,
+    /// The profile's view.
+    pub config: &'a DetectorConfig,
+    /// Dark prefixes.
+    pub dark: Vec<DarkPrefix>,
+    /// Watched prefixes in all.
+    pub prefixes: usize,
+    /// Has BGP seen the prefixes up at least once?
+    pub bgp_baseline: bool,
+    /// The visibility of each prefix, for evidence.
+    pub visibility: String,
+    /// The watched network's checks (hosts, zones, mail), over usable vantage points.
+    pub checks: Vec<CheckView>,
+}
+
+/// What a rule concluded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// The cause.
+    pub cause: Cause,
+    /// How bad.
+    pub severity: Severity,
+    /// How sure.
+    pub confidence: f64,
+    /// When the trouble began.
+    pub start: Timestamp,
+    /// One sentence.
+    pub summary: String,
+    /// What it touches.
+    pub scope: Scope,
+    /// Why: the rule's own explanation.
+    pub evidence: Vec<Evidence>,
+}
+
+/// A rule's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Assessment {
+    /// This is the cause.
+    Verdict(Verdict),
+    /// Not this rule's pattern.
+    NotThis,
+    /// The pattern is forming; ask again with more evidence.
+    Recheck(String),
+}
+
+/// One attribution rule.
+pub trait Rule {
+    /// A short name, for logs and tests.
+    fn name(&self) -> &'static str;
+    /// Weighs the situation.
+    fn assess(&self, situation: &Situation<'_>) -> Assessment;
+}
+
+/// The rules, in the order they are tried.
+pub fn rules() -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(RpkiInvalid),
+        Box::new(NetworkStress),
+        Box::new(AllRoutesGone),
+        Box::new(SomeRoutesGone),
+        Box::new(DataPlaneDead),
+        Box::new(SomeHostsDark),
+    ]
+}
+
+/// Tries the rules in order: the first verdict wins; a recheck stops the search
+/// (the situation is still forming), so does nothing at all.
+pub fn attribute(situation: &Situation<'_>) -> Option<Verdict> {
+    for rule in rules() {
+        match rule.assess(situation) {
+            Assessment::Verdict(verdict) => return Some(verdict),
+            Assessment::Recheck(_) => return None,
+            Assessment::NotThis => {}
+        }
+    }
+    None
+}
+
+fn item(at: Timestamp, signal: SignalKind, text: String, value: Option<f64>) -> Evidence {
+    Evidence {
+        at,
+        signal,
+        text,
+        value,
+    }
+}
+
+fn hosts_icmp<'a>(situation: &'a Situation<'_>) -> impl Iterator<Item = &'a CheckView> {
+    situation
+        .checks
+        .iter()
+        .filter(|c| c.kind == SignalKind::ProbeIcmp && c.role == ProbeRole::Host)
+}
+
+fn dark_scope(situation: &Situation<'_>) -> Scope {
+    Scope {
+        prefixes: situation.dark.iter().map(|d| d.prefix).collect(),
+        upstreams: situation.config.upstreams.iter().map(|(a, _)| *a).collect(),
+        ..Scope::default()
+    }
+}
+
+fn upstream_names(config: &DetectorConfig) -> String {
+    config
+        .upstreams
+        .iter()
+        .map(|(a, _)| config.upstream_label(*a))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Routes still originated but RPKI-invalid, and dropped where peers validate.
+pub struct RpkiInvalid;
+
+impl Rule for RpkiInvalid {
+    fn name(&self) -> &'static str {
+        "rpki-invalid"
+    }
+
+    fn assess(&self, s: &Situation<'_>) -> Assessment {
+        if s.dark.is_empty() || !s.dark.iter().all(|d| d.rpki_invalid) {
+            return Assessment::NotThis;
+        }
+        let start = s.dark.iter().map(|d| d.since).min().unwrap_or(s.at);
+        Assessment::Verdict(Verdict {
+            cause: Cause::RpkiInvalid,
+            severity: Severity::Critical,
+            confidence: 0.85,
+            start,
+            summary: format!(
+                "{} of {} prefixes of {} lost visibility while RPKI-invalid: networks that validate routes drop them",
+                s.dark.len(),
+                s.prefixes,
+                s.config.network_name
+            ),
+            scope: dark_scope(s),
+            evidence: vec![item(
+                s.at,
+                SignalKind::BgpRpki,
+                format!(
+                    "every dark prefix is RPKI-invalid; visibility now {}",
+                    s.visibility
+                ),
+                None,
+            )],
+        })
+    }
+}
+
+/// Loss and latency rising across hosts and services before anything falls: the
+/// network is under stress (a DDoS). Routes may go later; the cause stays.
+pub struct NetworkStress;
+
+impl Rule for NetworkStress {
+    fn name(&self) -> &'static str {
+        "ddos"
+    }
+
+    fn assess(&self, s: &Situation<'_>) -> Assessment {
+        let watched: Vec<&CheckView> = s.checks.iter().collect();
+        let troubled: Vec<&CheckView> = watched
+            .iter()
+            .copied()
+            .filter(|c| c.trouble_since().is_some())
+            .collect();
+        // Degradation, not just death: a dead network is not a stressed one.
+        let degraded = troubled
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    CheckState::Degraded { .. }
+                        | CheckState::Failing {
+                            after_degradation: true,
+                            ..
+                        }
+                )
+            })
+            .count();
+        if degraded == 0 || troubled.len() < 2 || troubled.len() * 2 < watched.len() {
+            return Assessment::NotThis;
+        }
+        let Some(stress) = troubled.iter().filter_map(|c| c.trouble_since()).min() else {
+            return Assessment::NotThis;
+        };
+        if let Some(fall) = s.dark.iter().map(|d| d.since).min()
+            && fall.secs_since(stress) < STRESS_LEAD_SECS
+        {
+            // The routes fell with (or before) the stress: not stress first.
+            return Assessment::NotThis;
+        }
+        let failing: Vec<String> = troubled
+            .iter()
+            .filter(|c| c.failing_since().is_some())
+            .map(|c| c.entity.to_string())
+            .collect();
+        let mut evidence: Vec<Evidence> = troubled
+            .iter()
+            .map(|c| {
+                item(
+                    c.trouble_since().unwrap_or(s.at),
+                    c.kind,
+                    format!("{}: {}", c.entity, c.text),
+                    None,
+                )
+            })
+            .collect();
+        if !s.dark.is_empty() {
+            evidence.push(item(
+                s.at,
+                SignalKind::BgpVisibility,
+                format!("routes withdrawn after the stress: {}", s.visibility),
+                None,
+            ));
+        }
+        Assessment::Verdict(Verdict {
+            cause: Cause::Ddos,
+            severity: if failing.is_empty() && s.dark.is_empty() {
+                Severity::Warning
+            } else {
+                Severity::Critical
+            },
+            confidence: if degraded >= 2 { 0.8 } else { 0.6 },
+            start: stress,
+            summary: format!(
+                "{} is under network stress: loss and latency rose on {} of {} checks{}{}",
+                s.config.network_name,
+                troubled.len(),
+                watched.len(),
+                if failing.is_empty() {
+                    String::new()
+                } else {
+                    format!(", then {} failed", failing.join(", "))
+                },
+                if s.dark.is_empty() {
+                    String::new()
+                } else {
+                    format!(", then {} prefixes were withdrawn", s.dark.len())
+                }
+            ),
+            scope: Scope {
+                prefixes: s.dark.iter().map(|d| d.prefix).collect(),
+                hosts: troubled
+                    .iter()
+                    .filter(|c| matches!(c.entity, Entity::Host(_)))
+                    .map(|c| c.target.clone())
+                    .collect(),
+                services: troubled
+                    .iter()
+                    .filter(|c| matches!(c.entity, Entity::Service { .. }))
+                    .map(|c| c.entity.to_string())
+                    .collect(),
+                ..Scope::default()
+            },
+            evidence,
+        })
+    }
+}
+
+/// Every prefix gone at once, every upstream together, with no stress before:
+/// the network itself went dark (shutdown, router failure, power at the border).
+pub struct AllRoutesGone;
+
+impl Rule for AllRoutesGone {
+    fn name(&self) -> &'static str {
+        "internal"
+    }
+
+    fn assess(&self, s: &Situation<'_>) -> Assessment {
+        if s.prefixes == 0 || s.dark.len() < s.prefixes {
+            return Assessment::NotThis;
+        }
+        let start = s.dark.iter().map(|d| d.since).min().unwrap_or(s.at);
+        Assessment::Verdict(Verdict {
+            cause: Cause::Internal,
+            severity: Severity::Critical,
+            confidence: 0.9,
+            start,
+            summary: format!(
+                "{} is dark: all {} prefixes withdrawn, and every upstream ({}) lost the routes together",
+                s.config.network_name,
+                s.prefixes,
+                upstream_names(s.config)
+            ),
+            scope: dark_scope(s),
+            evidence: vec![item(
+                s.at,
+                SignalKind::BgpVisibility,
+                format!(
+                    "every prefix gone from every upstream at once, with no degradation before: {}",
+                    s.visibility
+                ),
+                Some(0.0),
+            )],
+        })
+    }
+}
+
+/// Some prefixes gone, the rest fine: one building's power, one router.
+pub struct SomeRoutesGone;
+
+impl Rule for SomeRoutesGone {
+    fn name(&self) -> &'static str {
+        "partial-routes"
+    }
+
+    fn assess(&self, s: &Situation<'_>) -> Assessment {
+        if s.dark.is_empty() {
+            return Assessment::NotThis;
+        }
+        let names: Vec<String> = s.dark.iter().map(|d| d.prefix.to_string()).collect();
+        let start = s.dark.iter().map(|d| d.since).min().unwrap_or(s.at);
+        Assessment::Verdict(Verdict {
+            cause: Cause::Partial,
+            severity: Severity::Warning,
+            confidence: 0.8,
+            start,
+            summary: format!(
+                "{} of {} prefixes of {} are dark ({}); the rest are visible",
+                s.dark.len(),
+                s.prefixes,
+                s.config.network_name,
+                names.join(", ")
+            ),
+            scope: dark_scope(s),
+            evidence: vec![item(
+                s.at,
+                SignalKind::BgpVisibility,
+                format!(
+                    "withdrawn: {}; visibility now {}",
+                    names.join(", "),
+                    s.visibility
+                ),
+                None,
+            )],
+        })
+    }
+}
+
+/// Routes fine, but every host dies past the border.
+pub struct DataPlaneDead;
+
+impl Rule for DataPlaneDead {
+    fn name(&self) -> &'static str {
+        "data-plane"
+    }
+
+    fn assess(&self, s: &Situation<'_>) -> Assessment {
+        let hosts: Vec<&CheckView> = hosts_icmp(s).collect();
+        if !s.dark.is_empty()
+            || hosts.is_empty()
+            || !hosts.iter().all(|h| h.failing_since().is_some())
+        {
+            return Assessment::NotThis;
+        }
+        let start = hosts
+            .iter()
+            .filter_map(|h| h.failing_since())
+            .min()
+            .unwrap_or(s.at);
+        let mut evidence: Vec<Evidence> = hosts
+            .iter()
+            .map(|h| {
+                item(
+                    h.failing_since().unwrap_or(s.at),
+                    SignalKind::ProbeIcmp,
+                    format!("{}: {}", h.target, h.text),
+                    Some(1.0),
+                )
+            })
+            .collect();
+        let traces: Vec<&CheckView> = s
+            .checks
+            .iter()
+            .filter(|c| c.kind == SignalKind::ProbeTrace && c.failing_since().is_some())
+            .collect();
+        let past_border = traces
+            .iter()
+            .filter(|t| {
+                t.last_hop_asn
+                    .is_some_and(|asn| s.config.upstreams.iter().any(|(u, _)| *u == asn))
+            })
+            .count();
+        for trace in &traces {
+            evidence.push(item(
+                s.at,
+                SignalKind::ProbeTrace,
+                format!("traceroute to {}: {}", trace.target, trace.text),
+                None,
+            ));
+        }
+        if s.bgp_baseline {
+            evidence.push(item(
+                s.at,
+                SignalKind::BgpVisibility,
+                format!("routes still visible: {}", s.visibility),
+                None,
+            ));
+        }
+        Assessment::Verdict(Verdict {
+            cause: Cause::DataPlane,
+            severity: Severity::Critical,
+            confidence: if past_border > 0 { 0.85 } else { 0.7 },
+            start,
+            summary: format!(
+                "every host of {} stopped answering while its routes stay announced{}",
+                s.config.network_name,
+                if past_border > 0 {
+                    "; traceroutes die just past the border"
+                } else {
+                    ""
+                }
+            ),
+            scope: Scope {
+                hosts: hosts.iter().map(|h| h.target.clone()).collect(),
+                ..Scope::default()
+            },
+            evidence,
+        })
+    }
+}
+
+/// Routes fine, some hosts dark while others answer.
+pub struct SomeHostsDark;
+
+impl Rule for SomeHostsDark {
+    fn name(&self) -> &'static str {
+        "partial-hosts"
+    }
+
+    fn assess(&self, s: &Situation<'_>) -> Assessment {
+        let dark: Vec<&CheckView> = hosts_icmp(s)
+            .filter(|h| h.failing_since().is_some())
+            .collect();
+        if !s.dark.is_empty() || dark.is_empty() {
+            return Assessment::NotThis;
+        }
+        let total = hosts_icmp(s).count();
+        let start = dark
+            .iter()
+            .filter_map(|h| h.failing_since())
+            .min()
+            .unwrap_or(s.at);
+        let names: Vec<String> = dark.iter().map(|h| h.target.clone()).collect();
+        Assessment::Verdict(Verdict {
+            cause: Cause::Partial,
+            severity: Severity::Warning,
+            confidence: 0.75,
+            start,
+            summary: format!(
+                "{} of {total} hosts of {} are dark ({}) while their routes stay announced; the rest answer",
+                dark.len(),
+                s.config.network_name,
+                names.join(", ")
+            ),
+            scope: Scope {
+                hosts: names,
+                ..Scope::default()
+            },
+            evidence: dark
+                .iter()
+                .map(|h| {
+                    item(
+                        h.failing_since().unwrap_or(s.at),
+                        SignalKind::ProbeIcmp,
+                        format!("{}: {}", h.target, h.text),
+                        Some(1.0),
+                    )
+                })
+                .collect(),
+        })
+    }
+}
