@@ -327,6 +327,31 @@ impl BgpState {
         changes
     }
 
+    /// Replaces the validated ROA payloads (a new rpki-client run, a ROA that
+    /// appeared or was fixed) and revalidates every route: routes whose state
+    /// changes are reported.
+    pub fn set_vrps(&mut self, at: Timestamp, vrps: Vrps) -> Vec<BgpChange> {
+        self.vrps = vrps;
+        let mut changes = Vec::new();
+        let routes: BTreeSet<(IpNet, Option<Asn>)> = self
+            .peers
+            .values()
+            .flat_map(|peer| {
+                peer.routes
+                    .iter()
+                    .map(|((prefix, _), path)| (*prefix, path.origin()))
+            })
+            .collect();
+        for (prefix, origin) in routes {
+            let Some(relation) = self.relation(&prefix) else {
+                continue;
+            };
+            let path = AsPath::from_sequence(origin.map(|o| o.0));
+            self.check_rpki(at, prefix, relation, &path, &mut changes);
+        }
+        changes
+    }
+
     /// Takes in the table sizes received so far. `apply` does it by itself when
     /// another kind of input follows them; call this at the end of the input.
     pub fn flush(&mut self) -> Vec<BgpChange> {
@@ -489,10 +514,24 @@ impl BgpState {
         path: &AsPath,
         changes: &mut Vec<BgpChange>,
     ) {
-        if self.vrps.is_empty() || relation == Relation::Covering {
+        if relation == Relation::Covering {
             return;
         }
         let origin = path.origin();
+        if self.vrps.is_empty() {
+            // Without VRPs nothing is known; a state seen before is forgotten quietly
+            // unless it was invalid, whose end is news.
+            if self.rpki_seen.remove(&(prefix, origin)) == Some(RpkiState::Invalid) {
+                changes.push(BgpChange::Rpki {
+                    at,
+                    prefix,
+                    origin,
+                    state: RpkiState::NotFound,
+                    vrps: Vec::new(),
+                });
+            }
+            return;
+        }
         let state = self.vrps.validate(&prefix, origin);
         if self.rpki_seen.insert((prefix, origin), state) != Some(state) {
             if let Some((summary, _)) = self.history.summary.get_mut(&prefix) {

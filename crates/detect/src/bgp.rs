@@ -41,8 +41,8 @@ enum Health {
 struct PrefixTrack {
     health: Health,
     view: Option<PrefixView>,
-    /// When the prefix came back after being down, within the flap window.
-    returns: VecDeque<Timestamp>,
+    /// When the prefix went down and came back, for each return within the flap window.
+    returns: VecDeque<(Timestamp, Timestamp)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -196,6 +196,7 @@ impl BgpDetector {
             _ => {}
         }
         self.settle(at);
+        self.end_quiet_flap(at, &mut updates);
         updates
     }
 
@@ -207,6 +208,7 @@ impl BgpDetector {
         let mut updates = Vec::new();
         self.settle(at);
         self.on_upstream_shares(at, &mut updates);
+        self.end_quiet_flap(at, &mut updates);
         updates
     }
 
@@ -299,8 +301,8 @@ impl BgpDetector {
         self.prefixes
             .values()
             .flat_map(|t| t.returns.back())
+            .map(|(_, back)| *back)
             .max()
-            .copied()
     }
 
     /// The visibility of each prefix now, for evidence.
@@ -400,7 +402,7 @@ impl BgpDetector {
                     }
                 }
                 Health::Down { start } if visibility >= up => {
-                    track.returns.push_back(at);
+                    track.returns.push_back((start, at));
                     Health::Recovering { start, since: at }
                 }
                 Health::Down { start } => Health::Down { start },
@@ -412,7 +414,7 @@ impl BgpDetector {
         while track
             .returns
             .front()
-            .is_some_and(|first| at.secs_since(*first) > window)
+            .is_some_and(|(_, back)| at.secs_since(*back) > window)
         {
             track.returns.pop_front();
         }
@@ -420,7 +422,8 @@ impl BgpDetector {
             std::mem::discriminant(&before) != std::mem::discriminant(&track.health);
         let down_now = matches!(track.health, Health::Down { .. });
         let item = evidence(at, SignalKind::BgpVisibility, text, Some(visibility));
-        if changed_state || down_now || visibility < up {
+        let first_sight = before == Health::Unknown;
+        if !first_sight && (changed_state || down_now || visibility < up) {
             self.add_network_evidence(item.clone());
         }
         self.on_upstream_shares(at, updates);
@@ -718,11 +721,6 @@ impl BgpDetector {
         let slot: Slot = (self.config.network.clone(), Cause::Flap, String::new());
         if self.book.is_open(&slot) {
             self.book.note(&slot, item);
-            let last = self.last_return();
-            let quiet = last.is_none_or(|last| at.secs_since(last) > window);
-            if quiet && self.all_up(at) {
-                self.book.end(&slot, last.unwrap_or(at), None, updates);
-            }
             return;
         }
         let returns = self
@@ -731,10 +729,11 @@ impl BgpDetector {
             .map(|t| t.returns.len())
             .unwrap_or(0);
         if returns >= count {
+            // Flapping began with the first withdrawal of the cycles in the window.
             let first = self.prefixes[&prefix]
                 .returns
                 .front()
-                .copied()
+                .map(|(down, _)| *down)
                 .unwrap_or(at);
             let opening = Opening {
                 severity: Severity::Warning,
@@ -751,6 +750,20 @@ impl BgpDetector {
                 evidence: vec![item],
             };
             self.book.start(first, slot, opening, updates);
+        }
+    }
+
+    /// Ends flapping once the routes have stayed put for a whole window.
+    fn end_quiet_flap(&mut self, at: Timestamp, updates: &mut Vec<EventUpdate>) {
+        let slot: Slot = (self.config.network.clone(), Cause::Flap, String::new());
+        if !self.book.is_open(&slot) {
+            return;
+        }
+        let window = self.config.thresholds.flap_window_secs as f64;
+        let last = self.last_return();
+        let quiet = last.is_none_or(|last| at.secs_since(last) > window);
+        if quiet && self.all_up(at) {
+            self.book.end(&slot, last.unwrap_or(at), None, updates);
         }
     }
 

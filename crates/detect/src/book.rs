@@ -53,8 +53,21 @@ impl EventBook {
                 name: format!("{entity}/{key}"),
             }
         };
+        let id = EventId::derive(&id_entity, start, cause);
+        // The same trouble back within the same event (it ended, then the evidence
+        // changed its mind): reopen it rather than make a twin with the same id.
+        if let Some(index) = self.closed.iter().position(|e| e.id == id) {
+            let mut event = self.closed.remove(index);
+            event.end = None;
+            for item in opening.evidence {
+                push_evidence(&mut event, item);
+            }
+            updates.push(EventUpdate::Revised(event.clone()));
+            self.open.insert(slot, event);
+            return;
+        }
         let mut event = Event {
-            id: EventId::derive(&id_entity, start, cause),
+            id,
             entity,
             cause,
             severity: opening.severity,

@@ -30,6 +30,7 @@ impl DetectorConfig {
             ),
             (None, None) => (Entity::Vantage("none".into()), profile.name.clone()),
         };
+        let network_name = profile.label.clone().unwrap_or(network_name);
         DetectorConfig {
             network,
             network_name,

@@ -63,6 +63,8 @@ pub struct Detector {
     book: EventBook,
     /// The instant whose signals are in but not yet weighed.
     pending: Option<Timestamp>,
+    /// When the stress began, while an outage that began with stress goes on.
+    stress_since: Option<Timestamp>,
     /// BGP evidence from before the network event opened: the decline before the fall.
     early_evidence: std::collections::VecDeque<Evidence>,
     last_at: Timestamp,
@@ -84,6 +86,7 @@ impl Detector {
             probes: ProbeTracker::default(),
             book: EventBook::default(),
             pending: None,
+            stress_since: None,
             early_evidence: std::collections::VecDeque::new(),
             last_at: Timestamp::EPOCH,
         }
@@ -273,8 +276,13 @@ impl Detector {
             bgp_baseline: self.bgp.has_baseline(),
             visibility: self.bgp.visibility_text(),
             checks,
+            stress_before: self.stress_since,
         };
         let verdict = attribute(&situation);
+        self.stress_since = verdict
+            .as_ref()
+            .filter(|v| v.cause == Cause::Ddos)
+            .map(|v| v.start);
         let network_cause = verdict.as_ref().map(|v| v.cause);
         let checks = situation.checks;
         self.weigh_services(at, &checks, network_cause, updates);

@@ -68,6 +68,9 @@ pub struct Situation<'a> {
     pub visibility: String,
     /// The watched network's checks (hosts, zones, mail), over usable vantage points.
     pub checks: Vec<CheckView>,
+    /// When stress began, if the outage under way began with stress: the cause
+    /// stays `ddos` while the outage goes on, whatever follows.
+    pub stress_before: Option<Timestamp>,
 }
 
 /// What a rule concluded.
@@ -117,6 +120,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(SomeRoutesGone),
         Box::new(DataPlaneDead),
         Box::new(SomeHostsDark),
+        Box::new(Unsettled),
     ]
 }
 
@@ -214,6 +218,43 @@ impl Rule for NetworkStress {
     }
 
     fn assess(&self, s: &Situation<'_>) -> Assessment {
+        let still_wrong =
+            !s.dark.is_empty() || s.checks.iter().any(|c| c.trouble_since().is_some());
+        if let Some(stress) = s.stress_before.filter(|_| still_wrong) {
+            return Assessment::Verdict(Verdict {
+                cause: Cause::Ddos,
+                severity: Severity::Critical,
+                confidence: 0.8,
+                start: stress,
+                summary: format!(
+                    "{} has been under network stress since {stress}{}",
+                    s.config.network_name,
+                    if s.dark.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; then {} of {} prefixes were withdrawn",
+                            s.dark.len(),
+                            s.prefixes
+                        )
+                    }
+                ),
+                scope: Scope {
+                    prefixes: s.dark.iter().map(|d| d.prefix).collect(),
+                    ..Scope::default()
+                },
+                evidence: if s.dark.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![item(
+                        s.at,
+                        SignalKind::BgpVisibility,
+                        format!("routes withdrawn after the stress: {}", s.visibility),
+                        None,
+                    )]
+                },
+            });
+        }
         let watched: Vec<&CheckView> = s.checks.iter().collect();
         let troubled: Vec<&CheckView> = watched
             .iter()
@@ -404,7 +445,8 @@ impl Rule for DataPlaneDead {
 
     fn assess(&self, s: &Situation<'_>) -> Assessment {
         let hosts: Vec<&CheckView> = hosts_icmp(s).collect();
-        if !s.dark.is_empty()
+        if !s.bgp_baseline
+            || !s.dark.is_empty()
             || hosts.is_empty()
             || !hosts.iter().all(|h| h.failing_since().is_some())
         {
@@ -489,10 +531,10 @@ impl Rule for SomeHostsDark {
         let dark: Vec<&CheckView> = hosts_icmp(s)
             .filter(|h| h.failing_since().is_some())
             .collect();
-        if !s.dark.is_empty() || dark.is_empty() {
+        let total = hosts_icmp(s).count();
+        if !s.dark.is_empty() || dark.is_empty() || dark.len() == total {
             return Assessment::NotThis;
         }
-        let total = hosts_icmp(s).count();
         let start = dark
             .iter()
             .filter_map(|h| h.failing_since())
@@ -524,6 +566,60 @@ impl Rule for SomeHostsDark {
                         Some(1.0),
                     )
                 })
+                .collect(),
+        })
+    }
+}
+
+/// Every host dark, and nothing to say why: no BGP view to tell a withdrawal from
+/// a data-plane failure (no feed, or the routes were never seen).
+pub struct Unsettled;
+
+impl Rule for Unsettled {
+    fn name(&self) -> &'static str {
+        "unknown"
+    }
+
+    fn assess(&self, s: &Situation<'_>) -> Assessment {
+        let hosts: Vec<&CheckView> = hosts_icmp(s).collect();
+        if s.bgp_baseline || hosts.is_empty() || !hosts.iter().all(|h| h.failing_since().is_some())
+        {
+            return Assessment::NotThis;
+        }
+        let start = hosts
+            .iter()
+            .filter_map(|h| h.failing_since())
+            .min()
+            .unwrap_or(s.at);
+        Assessment::Verdict(Verdict {
+            cause: Cause::Unknown,
+            severity: Severity::Critical,
+            confidence: 0.5,
+            start,
+            summary: format!(
+                "every host of {} stopped answering, and without a BGP view the cause cannot be told",
+                s.config.network_name
+            ),
+            scope: Scope {
+                hosts: hosts.iter().map(|h| h.target.clone()).collect(),
+                ..Scope::default()
+            },
+            evidence: hosts
+                .iter()
+                .map(|h| {
+                    item(
+                        h.failing_since().unwrap_or(s.at),
+                        SignalKind::ProbeIcmp,
+                        format!("{}: {}", h.target, h.text),
+                        Some(1.0),
+                    )
+                })
+                .chain(std::iter::once(item(
+                    s.at,
+                    SignalKind::BgpVisibility,
+                    "no BGP view of the prefixes: no feed has shown them".into(),
+                    None,
+                )))
                 .collect(),
         })
     }

@@ -13,6 +13,8 @@ pub struct Profile {
     pub name: String,
     /// One line for people.
     pub description: String,
+    /// What people call the watched network in a sentence ("North Korea").
+    pub label: Option<String>,
     /// ISO 3166 code of the country watched, if it is a country.
     pub country: Option<String>,
     /// The watched networks.

@@ -19,6 +19,7 @@ pub(crate) struct RawProfile {
     name: String,
     #[serde(default)]
     description: String,
+    label: Option<String>,
     country: Option<String>,
     #[serde(default)]
     network: Vec<RawNetwork>,
@@ -449,6 +450,7 @@ impl RawProfile {
         Ok(Profile {
             name: self.name,
             description: self.description,
+            label: self.label,
             country: self.country,
             networks,
             upstreams,

@@ -1,0 +1,766 @@
+//! The scenario suite: one case per file in `tests/scenarios/`, each a recorded
+//! sequence of what the world did (routes, probe conditions, feeds) and the
+//! events the detector must give.
+//!
+//! A scenario's world is simulated on a clock: full-feed collector peers carry
+//! the watched prefixes via the given upstreams, and every check of the profile
+//! (hosts, zone servers, mail, controls) is probed once per `probe_every` from
+//! each vantage point, answering as its current condition says. Steps change the
+//! routes and the conditions at given times. The same file therefore gives the
+//! detector BGP changes and probe results interleaved as a live run would.
+//!
+//! Step actions (`do`):
+//! - `withdraw all|PREFIX [peers A-B]`
+//! - `announce all|PREFIX [peers A-B] [via ASN] [origin ASN] [prepend N]`
+//! - `peer-down N`
+//! - `vrps none | PREFIX-MAXLEN ASN[, ...]`
+//! - `set SELECTOR ok|fail|lossy|slow [TEXT]` with SELECTOR `all` (every watched
+//!   check), `hosts`, `controls`, `host:NAME`, `host:NAME:KIND`, `dns:ZONE`,
+//!   `dns:ZONE@SERVER`, `mail`, `vantage:NAME` (everything from there) or
+//!   `vantage:NAME/SELECTOR`; `fail` may end with `last-hop ASN` for traces
+//! - `feed NAME down|up`
+//! - `vantage NAME` adds a vantage point (all checks start ok from it)
+
+use blackout_bgp::{BgpState, Vrp, Vrps, WatchSet};
+use blackout_detect::{Detector, DetectorConfig, FeedSignal, ProbeRole, ProbeSignal, Signal};
+use blackout_model::{
+    AsPath, Asn, BgpInput, Event, PeerKey, RouteChange, RouteUpdate, SignalKind, Timestamp,
+};
+use blackout_profile::{Check, Profile};
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    description: String,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    profile_file: Option<String>,
+    setup: Setup,
+    #[serde(default)]
+    step: Vec<Step>,
+    #[serde(default)]
+    expect: Vec<Expect>,
+    /// Events that may appear besides the expected ones (by cause).
+    #[serde(default)]
+    allow: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Setup {
+    start: String,
+    end: String,
+    peers: u8,
+    via: Vec<u32>,
+    #[serde(default = "default_probe_every")]
+    probe_every: String,
+    #[serde(default)]
+    probes: bool,
+    #[serde(default)]
+    vrps: Option<String>,
+}
+
+fn default_probe_every() -> String {
+    "1m".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Step {
+    at: String,
+    #[serde(rename = "do")]
+    action: String,
+    /// Repeat the step this many times...
+    #[serde(default)]
+    repeat: Option<u32>,
+    /// ... this far apart.
+    #[serde(default)]
+    every: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    entity: String,
+    cause: String,
+    #[serde(default)]
+    start: Option<String>,
+    /// A time, or "ongoing".
+    #[serde(default)]
+    end: Option<String>,
+    /// Tolerance on start and end.
+    #[serde(default)]
+    within: Option<String>,
+    #[serde(default)]
+    min_confidence: Option<f64>,
+}
+
+/// `90s`, `10m`, `1h20m`, `2d`.
+fn secs(text: &str) -> i64 {
+    let mut total = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: i64 = number
+            .parse()
+            .unwrap_or_else(|_| panic!("bad duration {text}"));
+        number.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => panic!("bad duration unit in {text}"),
+        };
+    }
+    if !number.is_empty() {
+        total += number
+            .parse::<i64>()
+            .unwrap_or_else(|_| panic!("bad duration {text}"));
+    }
+    total
+}
+
+/// A time: RFC 3339, or `+DURATION` after the setup's start.
+fn time(text: &str, start: Timestamp) -> Timestamp {
+    match text.strip_prefix('+') {
+        Some(offset) => start.add_secs(secs(offset)),
+        None => text.parse().unwrap_or_else(|e| panic!("{e}")),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Condition {
+    Ok,
+    Fail,
+    Lossy,
+    Slow,
+}
+
+#[derive(Clone)]
+struct CheckSpec {
+    role: ProbeRole,
+    target: String,
+    kind: SignalKind,
+    selectors: Vec<String>,
+}
+
+struct World {
+    profile: Profile,
+    peers: u8,
+    via: Vec<u32>,
+    routes: BTreeMap<(u8, IpNet), Vec<u32>>,
+    conditions: BTreeMap<String, (Condition, String, Option<u32>)>,
+    checks: Vec<CheckSpec>,
+    vantages: BTreeSet<String>,
+}
+
+fn kind_of(check: &Check) -> SignalKind {
+    match check {
+        Check::Icmp => SignalKind::ProbeIcmp,
+        Check::Tcp(_) => SignalKind::ProbeTcp,
+        Check::Http { .. } => SignalKind::ProbeHttp,
+        Check::Smtp(_) => SignalKind::ProbeSmtp,
+        Check::Trace => SignalKind::ProbeTrace,
+    }
+}
+
+fn kind_name(kind: SignalKind) -> &'static str {
+    match kind {
+        SignalKind::ProbeIcmp => "icmp",
+        SignalKind::ProbeTcp => "tcp",
+        SignalKind::ProbeHttp => "http",
+        SignalKind::ProbeSmtp => "smtp",
+        SignalKind::ProbeTrace => "trace",
+        SignalKind::ProbeDns => "dns",
+        _ => "other",
+    }
+}
+
+impl World {
+    fn new(profile: Profile, peers: u8, via: Vec<u32>) -> Self {
+        let mut checks = Vec::new();
+        for host in &profile.hosts {
+            for check in &host.checks {
+                let kind = kind_of(check);
+                checks.push(CheckSpec {
+                    role: ProbeRole::Host,
+                    target: host.name.clone(),
+                    kind,
+                    selectors: vec![
+                        "all".into(),
+                        "hosts".into(),
+                        format!("host:{}", host.name),
+                        format!("host:{}:{}", host.name, kind_name(kind)),
+                    ],
+                });
+            }
+        }
+        for zone in &profile.zones {
+            for server in &zone.servers {
+                checks.push(CheckSpec {
+                    role: ProbeRole::Zone,
+                    target: format!("{}@{}", zone.name, server.name),
+                    kind: SignalKind::ProbeDns,
+                    selectors: vec![
+                        "all".into(),
+                        format!("dns:{}", zone.name),
+                        format!("dns:{}@{}", zone.name, server.name),
+                    ],
+                });
+            }
+        }
+        for mail in &profile.mail {
+            let name = mail
+                .host
+                .clone()
+                .or(mail.domain.clone())
+                .unwrap_or_default();
+            checks.push(CheckSpec {
+                role: ProbeRole::Mail,
+                target: name,
+                kind: SignalKind::ProbeSmtp,
+                selectors: vec!["all".into(), "mail".into()],
+            });
+        }
+        for control in &profile.controls {
+            for check in &control.checks {
+                let kind = kind_of(check);
+                checks.push(CheckSpec {
+                    role: ProbeRole::Control,
+                    target: control.name.clone(),
+                    kind,
+                    selectors: vec!["controls".into(), format!("control:{}", control.name)],
+                });
+            }
+        }
+        World {
+            profile,
+            peers,
+            via,
+            routes: BTreeMap::new(),
+            conditions: BTreeMap::new(),
+            checks,
+            vantages: ["local".to_string()].into(),
+        }
+    }
+
+    fn peer(&self, n: u8) -> PeerKey {
+        PeerKey {
+            collector: "rrc00".into(),
+            ip: IpAddr::from([198, 51, 100, n]),
+            asn: Asn(64400 + u32::from(n)),
+        }
+    }
+
+    fn prefixes(&self, what: &str) -> Vec<IpNet> {
+        if what == "all" {
+            self.profile.announced_prefixes()
+        } else {
+            vec![what.parse().unwrap_or_else(|_| panic!("bad prefix {what}"))]
+        }
+    }
+
+    fn baseline(&mut self, at: Timestamp) -> Vec<BgpInput> {
+        let mut inputs = Vec::new();
+        let origin = self.profile.networks[0].asn.0;
+        for n in 1..=self.peers {
+            let upstream = self.via[usize::from(n - 1) % self.via.len()];
+            for prefix in self.profile.announced_prefixes() {
+                let path = vec![64400 + u32::from(n), upstream, origin];
+                inputs.push(self.route(at, n, prefix, Some(path)));
+            }
+            inputs.push(BgpInput::TableSize {
+                at,
+                peer: self.peer(n),
+                ipv4: 500_000,
+                ipv6: 0,
+            });
+        }
+        inputs
+    }
+
+    fn route(&mut self, at: Timestamp, n: u8, prefix: IpNet, path: Option<Vec<u32>>) -> BgpInput {
+        let change = match &path {
+            Some(path) => {
+                self.routes.insert((n, prefix), path.clone());
+                RouteChange::Announce {
+                    as_path: AsPath::from_sequence(path.iter().copied()),
+                }
+            }
+            None => {
+                self.routes.remove(&(n, prefix));
+                RouteChange::Withdraw
+            }
+        };
+        BgpInput::Route(RouteUpdate {
+            at,
+            peer: self.peer(n),
+            prefix,
+            path_id: None,
+            change,
+        })
+    }
+
+    /// Applies a BGP action; returns the inputs.
+    fn bgp_action(&mut self, at: Timestamp, words: &[&str]) -> Vec<BgpInput> {
+        let mut peers: Vec<u8> = (1..=self.peers).collect();
+        let mut via: Option<u32> = None;
+        let mut origin = self.profile.networks[0].asn.0;
+        let mut prepend = 0;
+        let mut i = 2;
+        while i + 1 < words.len() + 1 && i < words.len() {
+            match words[i] {
+                "peers" => {
+                    let (a, b) = words[i + 1]
+                        .split_once('-')
+                        .unwrap_or((words[i + 1], words[i + 1]));
+                    peers = (a.parse().unwrap()..=b.parse().unwrap()).collect();
+                }
+                "via" => via = Some(words[i + 1].parse().unwrap()),
+                "origin" => origin = words[i + 1].parse().unwrap(),
+                "prepend" => prepend = words[i + 1].parse().unwrap(),
+                other => panic!("unknown word {other}"),
+            }
+            i += 2;
+        }
+        let prefixes = self.prefixes(words[1]);
+        let mut inputs = Vec::new();
+        for (k, n) in peers.into_iter().enumerate() {
+            // Peers hear of a change one after another, a second apart.
+            let t = at.add_secs(k as i64);
+            for prefix in &prefixes {
+                let path = match words[0] {
+                    "withdraw" => None,
+                    _ => {
+                        let upstream = via.unwrap_or(self.via[usize::from(n - 1) % self.via.len()]);
+                        let mut path = vec![64400 + u32::from(n), upstream];
+                        path.extend(std::iter::repeat_n(origin, 1 + prepend));
+                        Some(path)
+                    }
+                };
+                inputs.push(self.route(t, n, *prefix, path));
+            }
+        }
+        inputs
+    }
+
+    /// The condition of a check seen from a vantage point: `vantage:NAME` (all of
+    /// it), then `vantage:NAME/SELECTOR`, then the selectors from the most specific.
+    fn condition(&self, vantage: &str, spec: &CheckSpec) -> (Condition, String, Option<u32>) {
+        if let Some(whole) = self.conditions.get(&format!("vantage:{vantage}")) {
+            return whole.clone();
+        }
+        spec.selectors
+            .iter()
+            .rev()
+            .find_map(|s| {
+                self.conditions
+                    .get(&format!("vantage:{vantage}/{s}"))
+                    .or_else(|| self.conditions.get(s))
+                    .cloned()
+            })
+            .unwrap_or((Condition::Ok, String::new(), None))
+    }
+
+    fn probe_round(&self, at: Timestamp) -> Vec<ProbeSignal> {
+        let mut signals = Vec::new();
+        for vantage in &self.vantages {
+            for spec in &self.checks {
+                let (condition, text, last_hop) = self.condition(vantage, spec);
+                let (ok, rtt, loss, default_text) = match condition {
+                    Condition::Ok => (true, Some(40.0), Some(0.0), "answered"),
+                    Condition::Fail => (false, None, Some(1.0), "timeout"),
+                    Condition::Lossy => (true, Some(60.0), Some(0.5), "answered with loss"),
+                    Condition::Slow => (true, Some(900.0), Some(0.0), "answered slowly"),
+                };
+                signals.push(ProbeSignal {
+                    at,
+                    vantage: vantage.clone(),
+                    role: spec.role,
+                    target: spec.target.clone(),
+                    kind: spec.kind,
+                    ok,
+                    rtt_ms: rtt,
+                    loss,
+                    text: if text.is_empty() {
+                        default_text.to_string()
+                    } else {
+                        text
+                    },
+                    last_hop_asn: last_hop.map(Asn),
+                });
+            }
+        }
+        signals
+    }
+}
+
+fn parse_vrps(text: &str) -> Vrps {
+    if text.trim() == "none" {
+        return Vrps::default();
+    }
+    Vrps::new(
+        text.split(',')
+            .map(|item| {
+                let mut parts = item.split_whitespace();
+                let (prefix, max) = parts.next().unwrap().rsplit_once('-').unwrap();
+                Vrp {
+                    prefix: prefix.parse().unwrap(),
+                    max_length: max.parse().unwrap(),
+                    asn: parts.next().unwrap().parse().unwrap(),
+                }
+            })
+            .collect(),
+    )
+}
+
+fn run(path: &Path) -> (Scenario, Vec<Event>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let scenario: Scenario =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let profile = match (&scenario.profile, &scenario.profile_file) {
+        (_, Some(file)) => blackout_profile::load_file(&path.parent().unwrap().join(file)).unwrap(),
+        (Some(name), None) => blackout_profile::builtin(name).unwrap(),
+        (None, None) => blackout_profile::builtin("kp").unwrap(),
+    };
+    let events = simulate(&scenario, profile, None);
+    (scenario, events)
+}
+
+/// Runs the world; `shuffle` permutes the signals of each instant with a seed.
+fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<Event> {
+    let start: Timestamp = time(&scenario.setup.start, Timestamp::EPOCH);
+    let end = time(&scenario.setup.end, start);
+    let every = secs(&scenario.setup.probe_every);
+    let vrps = scenario
+        .setup
+        .vrps
+        .as_deref()
+        .map(parse_vrps)
+        .unwrap_or_default();
+    let mut state = BgpState::new(WatchSet::from_profile(&profile), vrps);
+    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let mut world = World::new(profile, scenario.setup.peers, scenario.setup.via.clone());
+    // Expand the steps in time order.
+    let mut steps: Vec<(Timestamp, usize, String)> = Vec::new();
+    for (order, step) in scenario.step.iter().enumerate() {
+        let at = time(&step.at, start);
+        let every = step.every.as_deref().map(secs).unwrap_or(0);
+        for k in 0..step.repeat.unwrap_or(1) {
+            steps.push((
+                at.add_secs(every * i64::from(k)),
+                order,
+                step.action.clone(),
+            ));
+        }
+    }
+    steps.sort();
+    let mut instants: BTreeMap<Timestamp, Vec<Signal>> = BTreeMap::new();
+    let push_bgp = |state: &mut BgpState,
+                    instants: &mut BTreeMap<Timestamp, Vec<Signal>>,
+                    inputs: Vec<BgpInput>| {
+        for input in inputs {
+            for change in state.apply(&input) {
+                instants
+                    .entry(change.at())
+                    .or_default()
+                    .push(Signal::Bgp(change));
+            }
+        }
+    };
+    let baseline = world.baseline(start);
+    push_bgp(&mut state, &mut instants, baseline);
+    for change in state.flush() {
+        instants
+            .entry(change.at())
+            .or_default()
+            .push(Signal::Bgp(change));
+    }
+    let mut next_round = start;
+    let mut step_index = 0;
+    let mut clock = start;
+    while clock <= end {
+        while step_index < steps.len() && steps[step_index].0 <= clock {
+            let (at, _, action) = steps[step_index].clone();
+            let words: Vec<&str> = action.split_whitespace().collect();
+            match words[0] {
+                "withdraw" | "announce" => {
+                    let inputs = world.bgp_action(at, &words);
+                    push_bgp(&mut state, &mut instants, inputs);
+                }
+                "peer-down" => {
+                    let input = BgpInput::PeerDown {
+                        at,
+                        peer: world.peer(words[1].parse().unwrap()),
+                    };
+                    push_bgp(&mut state, &mut instants, vec![input]);
+                }
+                "vrps" => {
+                    for change in state.set_vrps(at, parse_vrps(&words[1..].join(" "))) {
+                        instants
+                            .entry(change.at())
+                            .or_default()
+                            .push(Signal::Bgp(change));
+                    }
+                }
+                "set" => {
+                    let condition = match words[2] {
+                        "ok" => Condition::Ok,
+                        "fail" => Condition::Fail,
+                        "lossy" => Condition::Lossy,
+                        "slow" => Condition::Slow,
+                        other => panic!("unknown condition {other}"),
+                    };
+                    let mut rest: Vec<&str> = words[3..].to_vec();
+                    let mut hop = None;
+                    if let Some(pos) = rest.iter().position(|w| *w == "last-hop") {
+                        hop = rest.get(pos + 1).map(|asn| asn.parse().unwrap());
+                        rest.truncate(pos);
+                    }
+                    world
+                        .conditions
+                        .insert(words[1].to_string(), (condition, rest.join(" "), hop));
+                }
+                "feed" => {
+                    let signal = FeedSignal {
+                        at,
+                        feed: words[1].into(),
+                        up: words[2] == "up",
+                        text: format!("feed {} {}", words[1], words[2]),
+                    };
+                    instants.entry(at).or_default().push(Signal::Feed(signal));
+                }
+                "vantage" => {
+                    world.vantages.insert(words[1].to_string());
+                }
+                other => panic!("unknown action {other}"),
+            }
+            step_index += 1;
+        }
+        if scenario.setup.probes && clock >= next_round {
+            for signal in world.probe_round(clock) {
+                instants
+                    .entry(clock)
+                    .or_default()
+                    .push(Signal::Probe(signal));
+            }
+            next_round = clock.add_secs(every);
+        }
+        instants.entry(clock).or_default().push(Signal::Tick(clock));
+        // Move to the next moment something happens, or the next round.
+        let next_step = steps.get(step_index).map(|s| s.0);
+        let next_probe = if scenario.setup.probes {
+            Some(next_round)
+        } else {
+            None
+        };
+        let idle = clock.add_secs(every.max(60));
+        clock = [next_step, next_probe, Some(idle)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap();
+    }
+    for (_, mut signals) in instants {
+        if let Some(seed) = shuffle {
+            let mut x = seed | 1;
+            for i in (1..signals.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                signals.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+        }
+        for signal in signals {
+            detector.process(&signal);
+        }
+    }
+    detector.finish()
+}
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "toml")
+                && !p
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("profile-")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn check(path: &Path) -> Result<(), String> {
+    let (scenario, events) = run(path);
+    let start = time(&scenario.setup.start, Timestamp::EPOCH);
+    let describe = |events: &[Event]| {
+        events
+            .iter()
+            .map(|e| {
+                format!(
+                    "  {} {} {} -> {} ({:.2}) {}",
+                    e.entity,
+                    e.cause,
+                    e.start,
+                    e.end.map(|t| t.to_string()).unwrap_or("ongoing".into()),
+                    e.confidence,
+                    e.summary
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut unmatched: Vec<&Event> = events.iter().collect();
+    for expect in &scenario.expect {
+        let within = expect.within.as_deref().map(secs).unwrap_or(0) as f64;
+        let position = unmatched.iter().position(|e| {
+            e.entity.to_string() == expect.entity
+                && e.cause.to_string() == expect.cause
+                && expect
+                    .start
+                    .as_deref()
+                    .is_none_or(|s| e.start.secs_since(time(s, start)).abs() <= within)
+                && match expect.end.as_deref() {
+                    None => true,
+                    Some("ongoing") => e.end.is_none(),
+                    Some(t) => e
+                        .end
+                        .is_some_and(|end| end.secs_since(time(t, start)).abs() <= within),
+                }
+                && expect.min_confidence.is_none_or(|c| e.confidence >= c)
+        });
+        match position {
+            Some(i) => {
+                unmatched.remove(i);
+            }
+            None => {
+                return Err(format!(
+                    "{}: no event {} {} start {:?} end {:?}; got:\n{}",
+                    scenario.description,
+                    expect.entity,
+                    expect.cause,
+                    expect.start,
+                    expect.end,
+                    describe(&events)
+                ));
+            }
+        }
+    }
+    unmatched.retain(|e| !scenario.allow.contains(&e.cause.to_string()));
+    if !unmatched.is_empty() {
+        return Err(format!(
+            "{}: unexpected events:\n{}\nall:\n{}",
+            scenario.description,
+            describe(&unmatched.into_iter().cloned().collect::<Vec<_>>()),
+            describe(&events)
+        ));
+    }
+    for event in &events {
+        if event.evidence.is_empty() {
+            return Err(format!(
+                "{}: an event without evidence: {event:?}",
+                scenario.description
+            ));
+        }
+        if let Some(end) = event.end
+            && end < event.start
+        {
+            return Err(format!(
+                "{}: an event that ends before it starts: {event:?}",
+                scenario.description
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_scenario_gives_its_events() {
+    let files = scenario_files();
+    assert!(files.len() >= 10, "the suite has {} scenarios", files.len());
+    let failures: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            check(path)
+                .err()
+                .map(|e| format!("{}\n{e}", path.display()))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios failed:\n\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn every_cause_is_covered() {
+    let mut causes = BTreeSet::new();
+    for path in scenario_files() {
+        let (scenario, _) = run(&path);
+        causes.extend(scenario.expect.iter().map(|e| e.cause.clone()));
+    }
+    for cause in blackout_model::Cause::ALL {
+        assert!(
+            causes.contains(cause.as_str()),
+            "no scenario expects {cause}"
+        );
+    }
+}
+
+#[test]
+fn the_same_input_gives_the_same_events() {
+    for path in scenario_files() {
+        let (_, first) = run(&path);
+        let (_, second) = run(&path);
+        assert_eq!(first, second, "{}", path.display());
+    }
+}
+
+#[test]
+fn shuffling_simultaneous_signals_keeps_the_verdict() {
+    for path in scenario_files() {
+        let (scenario, events) = run(&path);
+        let profile = match (&scenario.profile, &scenario.profile_file) {
+            (_, Some(file)) => {
+                blackout_profile::load_file(&path.parent().unwrap().join(file)).unwrap()
+            }
+            (Some(name), None) => blackout_profile::builtin(name).unwrap(),
+            (None, None) => blackout_profile::builtin("kp").unwrap(),
+        };
+        let verdict =
+            |events: &[Event]| -> BTreeSet<(String, String, Timestamp, Option<Timestamp>)> {
+                events
+                    .iter()
+                    .map(|e| (e.entity.to_string(), e.cause.to_string(), e.start, e.end))
+                    .collect()
+            };
+        for seed in [7u64, 1234, 99_991] {
+            let shuffled = simulate(&scenario, profile.clone(), Some(seed));
+            assert_eq!(
+                verdict(&events),
+                verdict(&shuffled),
+                "{} with seed {seed}",
+                path.display()
+            );
+        }
+    }
+}
