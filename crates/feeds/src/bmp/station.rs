@@ -1,0 +1,250 @@
+//! The station's sockets: a tokio listener that accepts routers on the allow-list,
+//! one task per connection that frames, decodes and hands the messages to a
+//! [`BmpRouter`], and each router's [`HealthTracker`].
+//!
+//! A router that connects again while its old connection is still open replaces it:
+//! the old task flushes its routes first (the new task waits for it), so a late
+//! Peer Down never removes routes the new session has reported.
+
+use super::framer::BmpFramer;
+use super::router::{BmpOptions, BmpRouter};
+use crate::clock::now;
+use crate::error::FeedError;
+use crate::health::{FeedId, HealthTracker};
+use crate::{FeedEvent, FeedSender};
+use blackout_model::BgpInput;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// A BMP station's settings.
+#[derive(Clone, Debug)]
+pub struct BmpStationConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Routers allowed to connect; others are refused.
+    pub allow: Vec<IpAddr>,
+    /// Views and filter.
+    pub options: BmpOptions,
+    /// How often each router's health is published while it is connected.
+    pub health_interval: Duration,
+}
+
+struct RouterSlot {
+    health: Arc<Mutex<HealthTracker>>,
+    /// Held by the connection task for its whole life.
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// Tells the running connection task to give way.
+    replace: Option<watch::Sender<bool>>,
+}
+
+/// A bound BMP station.
+pub struct BmpStation {
+    listener: TcpListener,
+    config: BmpStationConfig,
+}
+
+impl BmpStation {
+    /// Opens the listening socket.
+    pub async fn bind(config: BmpStationConfig) -> Result<Self, FeedError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| FeedError::Listen {
+                    what: "BMP",
+                    addr: config.listen,
+                    source,
+                })?;
+        Ok(BmpStation { listener, config })
+    }
+
+    /// The address it listens on (with the port the system chose, if 0 was asked).
+    pub fn local_addr(&self) -> Result<SocketAddr, FeedError> {
+        self.listener
+            .local_addr()
+            .map_err(|source| FeedError::Listen {
+                what: "BMP",
+                addr: self.config.listen,
+                source,
+            })
+    }
+
+    /// Serves routers until the events' receiver is dropped.
+    pub async fn run(self, events: FeedSender) -> Result<(), FeedError> {
+        let options = Arc::new(self.config.options.clone());
+        let start = now();
+        let mut slots: HashMap<IpAddr, RouterSlot> = HashMap::new();
+        for router in &self.config.allow {
+            let router = router.to_canonical();
+            let mut tracker = HealthTracker::new(FeedId::bmp(router), start);
+            send(&events, FeedEvent::Health(tracker.snapshot(start))).await?;
+            slots.insert(
+                router,
+                RouterSlot {
+                    health: Arc::new(Mutex::new(tracker)),
+                    turn: Arc::new(tokio::sync::Mutex::new(())),
+                    replace: None,
+                },
+            );
+        }
+        loop {
+            let (stream, from) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait, then go on.
+                        tracing::warn!(%error, "BMP accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = events.closed() => return Err(FeedError::Closed),
+            };
+            let router = from.ip().to_canonical();
+            let Some(slot) = slots.get_mut(&router) else {
+                tracing::warn!(%from, "BMP connection refused: router not on the allow-list");
+                drop(stream);
+                continue;
+            };
+            if let Some(previous) = slot.replace.take() {
+                let _ = previous.send(true);
+            }
+            let (replace, replaced) = watch::channel(false);
+            slot.replace = Some(replace);
+            let connection = Connection {
+                router,
+                options: Arc::clone(&options),
+                health: Arc::clone(&slot.health),
+                turn: Arc::clone(&slot.turn),
+                events: events.clone(),
+                health_interval: self.config.health_interval,
+            };
+            tokio::spawn(connection.serve(stream, replaced));
+        }
+    }
+}
+
+async fn send(events: &FeedSender, event: FeedEvent) -> Result<(), FeedError> {
+    events.send(event).await.map_err(|_| FeedError::Closed)
+}
+
+struct Connection {
+    router: IpAddr,
+    options: Arc<BmpOptions>,
+    health: Arc<Mutex<HealthTracker>>,
+    turn: Arc<tokio::sync::Mutex<()>>,
+    events: FeedSender,
+    health_interval: Duration,
+}
+
+impl Connection {
+    fn health<R>(&self, f: impl FnOnce(&mut HealthTracker) -> R) -> R {
+        // A poisoned lock only means another task panicked mid-update; the numbers
+        // are still the best there are.
+        let mut tracker = match self.health.lock() {
+            Ok(tracker) => tracker,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut tracker)
+    }
+
+    async fn publish(&self) -> Result<(), FeedError> {
+        let snapshot = self.health(|t| t.snapshot(now()));
+        send(&self.events, FeedEvent::Health(snapshot)).await
+    }
+
+    async fn emit(&self, out: &mut Vec<BgpInput>) -> Result<(), FeedError> {
+        for input in out.drain(..) {
+            send(&self.events, FeedEvent::Input(input)).await?;
+        }
+        Ok(())
+    }
+
+    async fn serve(self, mut stream: TcpStream, mut replaced: watch::Receiver<bool>) {
+        let turn = Arc::clone(&self.turn);
+        let _turn = turn.lock().await;
+        if *replaced.borrow() {
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        self.health(|t| t.up(now()));
+        if self.publish().await.is_err() {
+            return;
+        }
+        let mut session = BmpRouter::new(self.router, Arc::clone(&self.options));
+        let reason = match self.pump(&mut stream, &mut session, &mut replaced).await {
+            Ok(reason) => reason,
+            Err(FeedError::Closed) => return,
+            Err(other) => other.to_string(),
+        };
+        tracing::info!(router = %self.router, %reason, "BMP session ended");
+        let mut out = Vec::new();
+        session.session_lost(now(), &mut out);
+        if self.emit(&mut out).await.is_err() {
+            return;
+        }
+        self.health(|t| t.down(now(), reason));
+        let _ = self.publish().await;
+    }
+
+    /// Reads until the session ends, and says why it ended.
+    async fn pump(
+        &self,
+        stream: &mut TcpStream,
+        session: &mut BmpRouter,
+        replaced: &mut watch::Receiver<bool>,
+    ) -> Result<String, FeedError> {
+        let mut framer = BmpFramer::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut out = Vec::new();
+        let mut ticker = tokio::time::interval(self.health_interval);
+        loop {
+            tokio::select! {
+                read = stream.read(&mut buf) => {
+                    let n = match read {
+                        Ok(0) if framer.pending() > 0 => {
+                            return Ok(format!(
+                                "router closed the connection in the middle of a message ({} bytes left over)",
+                                framer.pending()
+                            ));
+                        }
+                        Ok(0) if session.terminated() => return Ok("router sent Termination".into()),
+                        Ok(0) => return Ok("router closed the connection".into()),
+                        Ok(n) => n,
+                        Err(error) => return Ok(format!("connection lost: {error}")),
+                    };
+                    let at = now();
+                    framer.push(buf.get(..n).unwrap_or(&[]));
+                    let mut count = 0;
+                    let broken = loop {
+                        match framer.next_message() {
+                            Ok(Some(message)) => {
+                                count += 1;
+                                session.handle_bytes(at, message, &mut out);
+                            }
+                            Ok(None) => break None,
+                            Err(error) => break Some(error),
+                        }
+                    };
+                    let peers = session.peer_count() as u32;
+                    self.health(|t| {
+                        t.messages(at, count);
+                        t.set_peers(peers);
+                    });
+                    self.emit(&mut out).await?;
+                    if let Some(error) = broken {
+                        return Ok(format!("router sent bytes that are not BMP: {error}"));
+                    }
+                }
+                _ = ticker.tick() => self.publish().await?,
+                _ = replaced.changed() => {
+                    return Ok("replaced by a new connection from the same router".into());
+                }
+            }
+        }
+    }
+}

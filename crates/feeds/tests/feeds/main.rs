@@ -1,0 +1,10 @@
+//! The live feeds against real inputs: BMP captures of real routers (checked against
+//! pmacct's decoding), FRR and BIRD on loopback, and a local RIS Live server. One test
+//! binary, one module per concern. Tests that need root or daemons say on stderr
+//! that they were skipped, and why.
+
+mod bgp_daemons;
+mod bmp_captures;
+mod bmp_live;
+mod common;
+mod rislive;
