@@ -28,6 +28,8 @@ pub enum Command {
     /// Sweep every address of a prefix: the hosts that answer ICMP, and the ports
     /// that answer.
     Census(CensusArgs),
+    /// List the events in the database, newest first.
+    Events(EventsArgs),
     /// List the built-in profiles.
     Profiles,
     /// The lab: an emulated national network in network namespaces, with real
@@ -116,6 +118,10 @@ pub struct ReplayArgs {
     /// Also print every change of the BGP view (visibility, origins, upstreams, RPKI) in time order.
     #[arg(long)]
     pub timeline: bool,
+    /// Also store the events and the visibility series in this database, for
+    /// `blackout events` and the API.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
     /// Where downloaded archives are kept.
     #[arg(long, value_name = "DIR", env = "BLACKOUT_CACHE")]
     pub cache: Option<PathBuf>,
@@ -174,6 +180,33 @@ pub struct CensusArgs {
     /// Extra passes for the addresses that stayed silent.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub retries: u32,
+}
+
+/// `blackout events`.
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// The database.
+    #[arg(long, value_name = "PATH", default_value = "blackout.db")]
+    pub db: PathBuf,
+    /// Events going on at or after this time: RFC 3339, a date, Unix seconds, or a
+    /// duration ago (`24h`, `7d`).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Events that started before this time (same forms).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only this cause (`internal`, `upstream-cut`, ...).
+    #[arg(long)]
+    pub cause: Option<String>,
+    /// Only this entity (`country:KP`, `upstream:4837`, ...).
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// At most this many.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// Parses the process's arguments.

@@ -2,6 +2,7 @@
 //! from the library crates, and returns a [`Failure`] that says which exit code fits.
 
 mod census;
+mod events;
 mod lab;
 mod probe;
 mod profiles;
@@ -17,6 +18,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Replay(args) => replay::run(args),
         Command::Probe(args) => probe::run(args),
         Command::Census(args) => census::run(args),
+        Command::Events(args) => events::run(args),
         Command::Profiles => profiles::run(),
         Command::Lab(args) => lab::run(args),
     }

@@ -13,6 +13,7 @@ use blackout_archive::{ArchiveReader, ReadStats, ReaderOptions};
 use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, Signal};
 use blackout_model::{Event, Timestamp};
+use blackout_store::{EventChange, SignalPoint, Store};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -50,6 +51,7 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
     let mut state = BgpState::new(watch, vrps);
     let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
     let mut timeline: Vec<BgpChange> = Vec::new();
+    let mut visibility: Vec<SignalPoint> = Vec::new();
     let mut merged = blackout_archive::merge(readers);
     let total: u64 = merged.progress().total.unwrap_or(0);
     let bar = indicatif::ProgressBar::new(total);
@@ -68,12 +70,15 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         last = Some(last.map_or(at, |l| l.max(at)));
         for change in state.apply(&input) {
             detector.process(&Signal::Bgp(change.clone()));
+            if args.db.is_some() {
+                series(&change, &mut visibility);
+            }
             if args.timeline {
                 timeline.push(change);
             }
         }
         seen += 1;
-        if seen % PROGRESS_EVERY == 0 {
+        if seen.is_multiple_of(PROGRESS_EVERY) {
             bar.set_position(merged.progress().read);
             bar.set_message(at.to_rfc3339());
         }
@@ -87,6 +92,9 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
     let stats = merged.stats();
     let events = detector.finish();
+    if let Some(path) = &args.db {
+        store(path, &events, &visibility)?;
+    }
     let report = Report {
         profile: &profile.name,
         state: &state,
@@ -114,6 +122,48 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
             inputs.len()
         )))
     }
+}
+
+/// The visibility series a change adds to: per prefix, and per prefix and upstream.
+fn series(change: &BgpChange, points: &mut Vec<SignalPoint>) {
+    if let BgpChange::Visibility { at, view, .. } = change {
+        let entity = format!("prefix:{}", view.prefix);
+        points.push(SignalPoint {
+            entity: entity.clone(),
+            signal: "bgp.visibility".into(),
+            at: *at,
+            value: view.visibility(),
+        });
+        for upstream in view.upstreams.keys() {
+            points.push(SignalPoint {
+                entity: entity.clone(),
+                signal: format!("bgp.upstream.{}", upstream.0),
+                at: *at,
+                value: view.upstream_share(*upstream),
+            });
+        }
+    }
+}
+
+/// Writes the replay's events and series to the database.
+fn store(path: &std::path::Path, events: &[Event], points: &[SignalPoint]) -> Result<(), Failure> {
+    let mut store = Store::open(path)?;
+    let changes: Vec<(EventChange, &Event)> = events
+        .iter()
+        .map(|event| {
+            (
+                if event.end.is_some() {
+                    EventChange::Ended
+                } else {
+                    EventChange::Started
+                },
+                event,
+            )
+        })
+        .collect();
+    store.record_events(&changes)?;
+    store.record_signals(points)?;
+    Ok(())
 }
 
 fn default_cache_dir() -> PathBuf {

@@ -1,0 +1,60 @@
+//! The schema, created or upgraded when a store opens.
+
+/// The version this code writes.
+pub(crate) const VERSION: i64 = 1;
+
+/// Version 1.
+pub(crate) const V1: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    id         TEXT PRIMARY KEY,
+    entity     TEXT NOT NULL,
+    cause      TEXT NOT NULL,
+    severity   TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    start_us   INTEGER NOT NULL,
+    end_us     INTEGER,
+    summary    TEXT NOT NULL,
+    body       TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS events_start ON events (start_us);
+CREATE INDEX IF NOT EXISTS events_entity ON events (entity, start_us);
+
+CREATE TABLE IF NOT EXISTS event_log (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT NOT NULL,
+    at_us    INTEGER NOT NULL,
+    change   TEXT NOT NULL,
+    cause    TEXT NOT NULL,
+    UNIQUE (id, at_us, change, cause)
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS signals (
+    entity TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    at_us  INTEGER NOT NULL,
+    value  REAL NOT NULL,
+    PRIMARY KEY (entity, signal, at_us)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS signal_rollups (
+    entity   TEXT NOT NULL,
+    signal   TEXT NOT NULL,
+    bucket_us INTEGER NOT NULL,
+    width_s  INTEGER NOT NULL,
+    min      REAL NOT NULL,
+    max      REAL NOT NULL,
+    mean     REAL NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (entity, signal, bucket_us)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS feed_health (
+    feed    TEXT NOT NULL,
+    at_us   INTEGER NOT NULL,
+    state   TEXT NOT NULL,
+    last_message_us INTEGER,
+    rate    REAL,
+    detail  TEXT NOT NULL,
+    PRIMARY KEY (feed, at_us)
+) STRICT, WITHOUT ROWID;
+";

@@ -1,0 +1,493 @@
+//! The store itself.
+
+use crate::error::{SqlContext, StoreError};
+use crate::schema;
+use blackout_model::{Cause, Event, Timestamp};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What happened to an event, for the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventChange {
+    /// It began.
+    Started,
+    /// Its cause, scope or evidence changed.
+    Revised,
+    /// It ended.
+    Ended,
+}
+
+impl EventChange {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventChange::Started => "started",
+            EventChange::Revised => "revised",
+            EventChange::Ended => "ended",
+        }
+    }
+}
+
+/// Which events to list.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventQuery {
+    /// Events still going on at or after this time.
+    pub since: Option<Timestamp>,
+    /// Events that started before this time.
+    pub until: Option<Timestamp>,
+    /// Only this cause.
+    pub cause: Option<Cause>,
+    /// Only this entity (its text form).
+    pub entity: Option<String>,
+    /// At most this many (newest first).
+    pub limit: Option<usize>,
+}
+
+/// One point of a time series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignalPoint {
+    /// The entity (`prefix:175.45.176.0/24`).
+    pub entity: String,
+    /// The signal (`bgp.visibility`, `probe.icmp.loss`, ...).
+    pub signal: String,
+    /// When.
+    pub at: Timestamp,
+    /// The value.
+    pub value: f64,
+}
+
+/// Old points folded into one bucket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignalRollup {
+    /// The entity.
+    pub entity: String,
+    /// The signal.
+    pub signal: String,
+    /// The start of the bucket.
+    pub bucket: Timestamp,
+    /// The bucket's width, in seconds.
+    pub width_secs: i64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Mean value.
+    pub mean: f64,
+    /// How many points it holds.
+    pub count: i64,
+}
+
+/// A feed's health at one moment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeedHealthRow {
+    /// The feed.
+    pub feed: String,
+    /// When.
+    pub at: Timestamp,
+    /// `up`, `stale`, `down`, ...
+    pub state: String,
+    /// Its last message.
+    pub last_message: Option<Timestamp>,
+    /// Messages per second.
+    pub rate: Option<f64>,
+    /// What else was seen.
+    pub detail: String,
+}
+
+/// One SQLite file.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) a store for writing.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_error)?;
+        // WAL: readers never block the writer, and a killed writer leaves only whole
+        // transactions. NORMAL sync: a process crash loses nothing committed.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_error)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_error)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(open_error)?;
+        if version > schema::VERSION {
+            return Err(StoreError::Schema {
+                path: path.to_path_buf(),
+                found: version,
+                known: schema::VERSION,
+            });
+        }
+        conn.execute_batch(schema::V1).map_err(open_error)?;
+        conn.pragma_update(None, "user_version", schema::VERSION)
+            .map_err(open_error)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing store for reading only.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_error)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(open_error)?;
+        if version > schema::VERSION {
+            return Err(StoreError::Schema {
+                path: path.to_path_buf(),
+                found: version,
+                known: schema::VERSION,
+            });
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes events as they now stand, and logs what happened to each, in one
+    /// transaction. Writing the same change twice leaves one row and one log line.
+    pub fn record_events(&mut self, changes: &[(EventChange, &Event)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().during("begin")?;
+        {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO events (id, entity, cause, severity, confidence, start_us, end_us, summary, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (id) DO UPDATE SET entity = ?2, cause = ?3, severity = ?4, confidence = ?5,
+                       start_us = ?6, end_us = ?7, summary = ?8, body = ?9",
+                )
+                .during("prepare event write")?;
+            let mut log = tx
+                .prepare_cached("INSERT OR IGNORE INTO event_log (id, at_us, change, cause) VALUES (?1, ?2, ?3, ?4)")
+                .during("prepare event log")?;
+            for (change, event) in changes {
+                let body = serde_json::to_string(event).map_err(|e| StoreError::Corrupt {
+                    what: "event",
+                    message: e.to_string(),
+                })?;
+                let severity = serde_json::to_value(event.severity)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                upsert
+                    .execute(params![
+                        event.id.0,
+                        event.entity.to_string(),
+                        event.cause.as_str(),
+                        severity,
+                        event.confidence,
+                        event.start.as_micros(),
+                        event.end.map(Timestamp::as_micros),
+                        event.summary,
+                        body
+                    ])
+                    .during("write event")?;
+                let at = match change {
+                    EventChange::Started => event.start,
+                    EventChange::Ended => event.end.unwrap_or(event.start),
+                    EventChange::Revised => {
+                        event.evidence.last().map(|e| e.at).unwrap_or(event.start)
+                    }
+                };
+                log.execute(params![
+                    event.id.0,
+                    at.as_micros(),
+                    change.as_str(),
+                    event.cause.as_str()
+                ])
+                .during("log event")?;
+            }
+        }
+        tx.commit().during("commit events")
+    }
+
+    /// Writes signal points in one transaction; a point already stored is kept once.
+    pub fn record_signals(&mut self, points: &[SignalPoint]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().during("begin")?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT OR REPLACE INTO signals (entity, signal, at_us, value) VALUES (?1, ?2, ?3, ?4)")
+                .during("prepare signal write")?;
+            for point in points {
+                insert
+                    .execute(params![
+                        point.entity,
+                        point.signal,
+                        point.at.as_micros(),
+                        point.value
+                    ])
+                    .during("write signal")?;
+            }
+        }
+        tx.commit().during("commit signals")
+    }
+
+    /// Writes a feed's health.
+    pub fn record_feed_health(&mut self, rows: &[FeedHealthRow]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().during("begin")?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO feed_health (feed, at_us, state, last_message_us, rate, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .during("prepare feed health write")?;
+            for row in rows {
+                insert
+                    .execute(params![
+                        row.feed,
+                        row.at.as_micros(),
+                        row.state,
+                        row.last_message.map(Timestamp::as_micros),
+                        row.rate,
+                        row.detail
+                    ])
+                    .during("write feed health")?;
+            }
+        }
+        tx.commit().during("commit feed health")
+    }
+
+    /// Events, newest first.
+    pub fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let mut sql = String::from("SELECT body FROM events WHERE 1 = 1");
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(since) = query.since {
+            sql.push_str(" AND (end_us IS NULL OR end_us >= ?)");
+            values.push(since.as_micros().into());
+        }
+        if let Some(until) = query.until {
+            sql.push_str(" AND start_us < ?");
+            values.push(until.as_micros().into());
+        }
+        if let Some(cause) = query.cause {
+            sql.push_str(" AND cause = ?");
+            values.push(cause.as_str().to_string().into());
+        }
+        if let Some(entity) = &query.entity {
+            sql.push_str(" AND entity = ?");
+            values.push(entity.clone().into());
+        }
+        sql.push_str(" ORDER BY start_us DESC, id DESC");
+        if let Some(limit) = query.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let mut statement = self.conn.prepare(&sql).during("prepare event query")?;
+        let rows = statement
+            .query_map(rusqlite::params_from_iter(values), |row| {
+                row.get::<_, String>(0)
+            })
+            .during("query events")?;
+        let mut events = Vec::new();
+        for body in rows {
+            events.push(parse_event(&body.during("read event")?)?);
+        }
+        Ok(events)
+    }
+
+    /// One event.
+    pub fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        let body: Option<String> = self
+            .conn
+            .query_row("SELECT body FROM events WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
+            .optional()
+            .during("query event")?;
+        body.map(|b| parse_event(&b)).transpose()
+    }
+
+    /// How many events are stored.
+    pub fn event_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+            .during("count events")?;
+        Ok(count.max(0) as u64)
+    }
+
+    /// What happened to an event, in order.
+    pub fn event_log(&self, id: &str) -> Result<Vec<(Timestamp, String, String)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT at_us, change, cause FROM event_log WHERE id = ?1 ORDER BY seq")
+            .during("prepare event log query")?;
+        let rows = statement
+            .query_map([id], |row| {
+                Ok((
+                    Timestamp::from_micros(row.get(0)?),
+                    row.get(1)?,
+                    row.get(2)?,
+                ))
+            })
+            .during("query event log")?;
+        rows.collect::<Result<_, _>>().during("read event log")
+    }
+
+    /// A signal's raw points in a time range, oldest first.
+    pub fn signals(
+        &self,
+        entity: &str,
+        signal: &str,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<SignalPoint>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT at_us, value FROM signals WHERE entity = ?1 AND signal = ?2 AND at_us >= ?3 AND at_us < ?4 ORDER BY at_us",
+            )
+            .during("prepare signal query")?;
+        let rows = statement
+            .query_map(
+                params![entity, signal, from.as_micros(), until.as_micros()],
+                |row| {
+                    Ok(SignalPoint {
+                        entity: entity.to_string(),
+                        signal: signal.to_string(),
+                        at: Timestamp::from_micros(row.get(0)?),
+                        value: row.get(1)?,
+                    })
+                },
+            )
+            .during("query signals")?;
+        rows.collect::<Result<_, _>>().during("read signals")
+    }
+
+    /// A signal's rollups in a time range, oldest first.
+    pub fn rollups(
+        &self,
+        entity: &str,
+        signal: &str,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<SignalRollup>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT bucket_us, width_s, min, max, mean, count FROM signal_rollups
+                 WHERE entity = ?1 AND signal = ?2 AND bucket_us >= ?3 AND bucket_us < ?4 ORDER BY bucket_us",
+            )
+            .during("prepare rollup query")?;
+        let rows = statement
+            .query_map(
+                params![entity, signal, from.as_micros(), until.as_micros()],
+                |row| {
+                    Ok(SignalRollup {
+                        entity: entity.to_string(),
+                        signal: signal.to_string(),
+                        bucket: Timestamp::from_micros(row.get(0)?),
+                        width_secs: row.get(1)?,
+                        min: row.get(2)?,
+                        max: row.get(3)?,
+                        mean: row.get(4)?,
+                        count: row.get(5)?,
+                    })
+                },
+            )
+            .during("query rollups")?;
+        rows.collect::<Result<_, _>>().during("read rollups")
+    }
+
+    /// The series stored: (entity, signal) pairs.
+    pub fn series(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT DISTINCT entity, signal FROM signals UNION SELECT DISTINCT entity, signal FROM signal_rollups ORDER BY 1, 2")
+            .during("prepare series query")?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .during("query series")?;
+        rows.collect::<Result<_, _>>().during("read series")
+    }
+
+    /// The latest health of each feed.
+    pub fn feed_health(&self) -> Result<Vec<FeedHealthRow>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT feed, at_us, state, last_message_us, rate, detail FROM feed_health f
+                 WHERE at_us = (SELECT max(at_us) FROM feed_health g WHERE g.feed = f.feed) ORDER BY feed",
+            )
+            .during("prepare feed health query")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(FeedHealthRow {
+                    feed: row.get(0)?,
+                    at: Timestamp::from_micros(row.get(1)?),
+                    state: row.get(2)?,
+                    last_message: row.get::<_, Option<i64>>(3)?.map(Timestamp::from_micros),
+                    rate: row.get(4)?,
+                    detail: row.get(5)?,
+                })
+            })
+            .during("query feed health")?;
+        rows.collect::<Result<_, _>>().during("read feed health")
+    }
+
+    /// Folds raw points older than `before` into buckets of `width_secs` (min, max,
+    /// mean, count), merging with buckets already folded, and deletes them; returns
+    /// how many points were folded. One transaction: a crash folds all or nothing.
+    pub fn downsample(&mut self, before: Timestamp, width_secs: i64) -> Result<usize, StoreError> {
+        let width_us = width_secs.max(1) * 1_000_000;
+        let tx = self.conn.transaction().during("begin")?;
+        tx.execute(
+            "INSERT INTO signal_rollups (entity, signal, bucket_us, width_s, min, max, mean, count)
+             SELECT entity, signal, (at_us / ?2) * ?2, ?3, min(value), max(value), avg(value), count(*)
+             FROM signals WHERE at_us < ?1 GROUP BY entity, signal, (at_us / ?2)
+             ON CONFLICT (entity, signal, bucket_us) DO UPDATE SET
+               min = min(min, excluded.min),
+               max = max(max, excluded.max),
+               mean = (mean * count + excluded.mean * excluded.count) / (count + excluded.count),
+               count = count + excluded.count",
+            params![before.as_micros(), width_us, width_secs],
+        )
+        .during("fold signals")?;
+        let folded = tx
+            .execute("DELETE FROM signals WHERE at_us < ?1", [before.as_micros()])
+            .during("delete folded signals")?;
+        tx.commit().during("commit downsample")?;
+        Ok(folded)
+    }
+
+    /// SQLite's own check of the file.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .during("check integrity")
+    }
+}
+
+fn parse_event(body: &str) -> Result<Event, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        what: "event",
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,321 @@
+//! The store on a real SQLite file: round trips, no twins, queries, downsampling,
+//! and a writer killed with SIGKILL in the middle of its work.
+
+use blackout_model::{
+    Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
+};
+use blackout_store::{EventChange, EventQuery, FeedHealthRow, SignalPoint, Store};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn event(n: i64, cause: Cause, end: Option<i64>) -> Event {
+    let entity = Entity::Prefix(format!("203.0.113.{}/32", n % 256).parse().unwrap());
+    let start = Timestamp::from_secs(1_700_000_000 + n * 60);
+    Event {
+        id: EventId::derive(&entity, start, cause),
+        entity,
+        cause,
+        severity: Severity::Critical,
+        confidence: 0.9,
+        start,
+        end: end.map(|e| start.add_secs(e)),
+        scope: Scope::default(),
+        summary: format!("event {n} with <b>markup</b> and 'quotes'"),
+        evidence: vec![Evidence {
+            at: start,
+            signal: SignalKind::BgpVisibility,
+            text: "gone".into(),
+            value: Some(0.0),
+        }],
+    }
+}
+
+#[test]
+fn events_round_trip_and_are_never_duplicated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blackout.db");
+    let mut store = Store::open(&path).unwrap();
+    let mut open = event(1, Cause::Internal, None);
+    store
+        .record_events(&[(EventChange::Started, &open)])
+        .unwrap();
+    // The same start again (a restart replaying the same evidence), then its end.
+    store
+        .record_events(&[(EventChange::Started, &open)])
+        .unwrap();
+    open.end = Some(open.start.add_secs(3600));
+    store.record_events(&[(EventChange::Ended, &open)]).unwrap();
+    assert_eq!(store.event_count().unwrap(), 1);
+    assert_eq!(store.event(&open.id.0).unwrap(), Some(open.clone()));
+    let log = store.event_log(&open.id.0).unwrap();
+    assert_eq!(
+        log.iter()
+            .map(|(_, change, _)| change.as_str())
+            .collect::<Vec<_>>(),
+        ["started", "ended"]
+    );
+    drop(store);
+    // Reopening finds it all.
+    let store = Store::open_read_only(&path).unwrap();
+    assert_eq!(store.events(&EventQuery::default()).unwrap(), vec![open]);
+}
+
+#[test]
+fn queries_filter_and_order_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("q.db")).unwrap();
+    let events: Vec<Event> = (0..10)
+        .map(|n| {
+            event(
+                n,
+                if n % 2 == 0 {
+                    Cause::Internal
+                } else {
+                    Cause::Flap
+                },
+                Some(30),
+            )
+        })
+        .collect();
+    let changes: Vec<(EventChange, &Event)> =
+        events.iter().map(|e| (EventChange::Ended, e)).collect();
+    store.record_events(&changes).unwrap();
+    let all = store.events(&EventQuery::default()).unwrap();
+    assert_eq!(all.len(), 10);
+    assert!(all.windows(2).all(|w| w[0].start >= w[1].start));
+    let flaps = store
+        .events(&EventQuery {
+            cause: Some(Cause::Flap),
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(flaps.len(), 5);
+    let since = Timestamp::from_secs(1_700_000_000 + 5 * 60);
+    let until = Timestamp::from_secs(1_700_000_000 + 8 * 60);
+    let window = store
+        .events(&EventQuery {
+            since: Some(since),
+            until: Some(until),
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        window.iter().map(|e| e.start.as_secs()).collect::<Vec<_>>(),
+        [1_700_000_420, 1_700_000_360, 1_700_000_300]
+    );
+    let one = store
+        .events(&EventQuery {
+            entity: Some(events[3].entity.to_string()),
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(one, vec![events[3].clone()]);
+    assert_eq!(
+        store
+            .events(&EventQuery {
+                limit: Some(2),
+                ..EventQuery::default()
+            })
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn signals_downsample_into_rollups() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+    let points: Vec<SignalPoint> = (0..120)
+        .map(|i| SignalPoint {
+            entity: "prefix:203.0.113.0/26".into(),
+            signal: "bgp.visibility".into(),
+            at: Timestamp::from_secs(i * 30),
+            value: (i % 4) as f64,
+        })
+        .collect();
+    store.record_signals(&points).unwrap();
+    store.record_signals(&points[..10]).unwrap();
+    let all = store
+        .signals(
+            "prefix:203.0.113.0/26",
+            "bgp.visibility",
+            Timestamp::EPOCH,
+            Timestamp::from_secs(10_000),
+        )
+        .unwrap();
+    assert_eq!(all.len(), 120);
+    // Fold the first half hour into 10-minute buckets.
+    let folded = store.downsample(Timestamp::from_secs(1800), 600).unwrap();
+    assert_eq!(folded, 60);
+    let rollups = store
+        .rollups(
+            "prefix:203.0.113.0/26",
+            "bgp.visibility",
+            Timestamp::EPOCH,
+            Timestamp::from_secs(10_000),
+        )
+        .unwrap();
+    assert_eq!(rollups.len(), 3);
+    assert!(
+        rollups
+            .iter()
+            .all(|r| r.count == 20 && r.min == 0.0 && r.max == 3.0 && (r.mean - 1.5).abs() < 1e-9)
+    );
+    let left = store
+        .signals(
+            "prefix:203.0.113.0/26",
+            "bgp.visibility",
+            Timestamp::EPOCH,
+            Timestamp::from_secs(10_000),
+        )
+        .unwrap();
+    assert_eq!(left.len(), 60);
+    assert_eq!(
+        store.series().unwrap(),
+        vec![(
+            "prefix:203.0.113.0/26".to_string(),
+            "bgp.visibility".to_string()
+        )]
+    );
+}
+
+#[test]
+fn feed_health_keeps_the_latest_per_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("f.db")).unwrap();
+    let row = |feed: &str, at: i64, state: &str| FeedHealthRow {
+        feed: feed.into(),
+        at: Timestamp::from_secs(at),
+        state: state.into(),
+        last_message: Some(Timestamp::from_secs(at - 1)),
+        rate: Some(12.5),
+        detail: String::new(),
+    };
+    store
+        .record_feed_health(&[
+            row("bmp:198.51.100.1", 10, "up"),
+            row("bmp:198.51.100.1", 20, "stale"),
+            row("ris-live", 15, "up"),
+        ])
+        .unwrap();
+    let latest = store.feed_health().unwrap();
+    assert_eq!(
+        latest
+            .iter()
+            .map(|r| (r.feed.as_str(), r.state.as_str()))
+            .collect::<Vec<_>>(),
+        [("bmp:198.51.100.1", "stale"), ("ris-live", "up")]
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    drop(Store::open(&path).unwrap());
+    set_user_version_in_header(&path, 99);
+    let error = Store::open(&path).err().unwrap().to_string();
+    assert!(error.contains("schema version 99"), "{error}");
+}
+
+/// Writes SQLite's user_version straight into the file header (offset 60,
+/// big-endian), as a newer blackout would have left it.
+fn set_user_version_in_header(path: &std::path::Path, version: u32) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.seek(SeekFrom::Start(60)).unwrap();
+    file.write_all(&version.to_be_bytes()).unwrap();
+}
+
+const CHILD: &str = "BLACKOUT_STORE_CRASH_CHILD";
+
+/// The writer the crash test kills: batches of events and signals, each batch one
+/// transaction, announced on stdout once committed.
+fn crash_child(path: &str) -> ! {
+    let mut store = Store::open(std::path::Path::new(path)).unwrap();
+    // Go on from where the last killed writer stopped.
+    let first = store.event_count().unwrap() as i64 / 20;
+    for batch in first.. {
+        let events: Vec<Event> = (0..20)
+            .map(|i| event(batch * 20 + i, Cause::Internal, Some(60)))
+            .collect();
+        let changes: Vec<(EventChange, &Event)> =
+            events.iter().map(|e| (EventChange::Ended, e)).collect();
+        store.record_events(&changes).unwrap();
+        let points: Vec<SignalPoint> = (0..50)
+            .map(|i| SignalPoint {
+                entity: "as:64500".into(),
+                signal: "bgp.visibility".into(),
+                at: Timestamp::from_secs(batch * 50 + i),
+                value: 1.0,
+            })
+            .collect();
+        store.record_signals(&points).unwrap();
+        println!("committed {batch}");
+    }
+    std::process::exit(0)
+}
+
+#[test]
+fn a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch() {
+    if let Ok(path) = std::env::var(CHILD) {
+        crash_child(&path);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.db");
+    for round in 0..3 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, &path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut last_committed = None;
+        let before = Store::open(&path).unwrap().event_count().unwrap() as i64 / 20;
+        let wanted = before + 30 + round * 25;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if let Some(n) = line.strip_prefix("committed ") {
+                last_committed = Some(n.parse::<i64>().unwrap());
+                if last_committed >= Some(wanted) {
+                    break;
+                }
+            }
+        }
+        // SIGKILL: no destructor, no flush, no goodbye.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let last = last_committed.expect("the writer committed something");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+        let count = store.event_count().unwrap() as i64;
+        // Everything announced is there; whatever came after is whole batches only.
+        assert!(
+            count >= (last + 1) * 20,
+            "round {round}: {count} events, {last} batches announced"
+        );
+        assert_eq!(count % 20, 0, "a half-written batch of events");
+        let points = store
+            .signals(
+                "as:64500",
+                "bgp.visibility",
+                Timestamp::EPOCH,
+                Timestamp::from_secs(i64::MAX / 2_000_000),
+            )
+            .unwrap();
+        assert!(points.len() as i64 >= (last + 1) * 50);
+        assert_eq!(points.len() % 50, 0, "a half-written batch of signals");
+        // No twins: ids are unique by construction of the table; check the log too.
+        let events = store.events(&EventQuery::default()).unwrap();
+        let ids: std::collections::BTreeSet<_> = events.iter().map(|e| e.id.clone()).collect();
+        assert_eq!(ids.len(), events.len());
+    }
+}
