@@ -1,10 +1,11 @@
 //! The census: sweep every address of a prefix with ICMP echo, and try the given
 //! TCP ports on each, to list the hosts that answer.
 //!
-//! The ICMP sweep is built for speed: one socket, one thread sending and one
-//! receiving, a bitmap of who answered, a bound on requests in flight (so that the
-//! replies never overflow the socket's buffer), a second pass for the silent
-//! addresses, and an early end once every address has answered. A raw socket gets
+//! The ICMP sweep is built for speed: a few threads, each with its own socket,
+//! sending in batches and draining their replies between batches without
+//! blocking; a bitmap of who answered; a bound on requests in flight (so that the
+//! replies never overflow a socket's buffer); a second pass for the silent
+//! addresses; and an early end once every address has answered. A raw socket gets
 //! a BPF filter so the kernel hands over only our own echo replies.
 
 use crate::icmp::{IcmpAccess, IcmpMode, open_socket, packet};
@@ -15,7 +16,7 @@ use serde::Serialize;
 use socket2::SockFilter;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A prefix larger than the bound, without `force`.
@@ -101,6 +102,8 @@ pub struct CensusOptions {
     pub window: u64,
     /// TCP connects in flight at most.
     pub concurrency: usize,
+    /// Threads (each with its own ICMP socket) that share the sweep.
+    pub workers: usize,
 }
 
 impl Default for CensusOptions {
@@ -112,6 +115,7 @@ impl Default for CensusOptions {
             rate: 0,
             window: 2048,
             concurrency: 512,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
         }
     }
 }
@@ -250,143 +254,251 @@ fn echo_reply_filter(ident: u16) -> Vec<SockFilter> {
 }
 
 /// The ICMP sweep: returns the bitmap of addresses that answered and the number
-/// of requests sent. Runs on the calling thread plus one receiver thread.
+/// of requests sent. The addresses are split among a few workers (threads), each
+/// with its own socket, that send a batch and then drain the replies that came,
+/// without blocking, so that no thread is woken for every reply.
 fn icmp_sweep(
     prefix: IpNet,
     mode: IcmpMode,
     options: &CensusOptions,
     progress: &(dyn Fn(&'static str, u64, u64) + Send + Sync),
 ) -> std::io::Result<(Vec<u64>, u64)> {
-    let v6 = matches!(prefix, IpNet::V6(_));
     let count = prefix_size(&prefix);
-    let socket = open_socket(v6, mode)?;
-    let ident = (std::process::id() as u16) ^ 0x5a5a;
-    if mode == IcmpMode::Raw && !v6 {
-        socket.attach_filter(&echo_reply_filter(ident))?;
-    }
-    // Room for the replies of a whole window, whatever the kernel's default.
-    let _ = socket.set_recv_buffer_size(8 << 20);
-    socket.set_nonblocking(false)?;
-    socket.set_read_timeout(Some(Duration::from_millis(20)))?;
-    let socket = std::net::UdpSocket::from(socket);
-    let receiver_socket = socket.try_clone()?;
     let words = count.div_ceil(64) as usize;
-    let bitmap: Arc<Vec<AtomicU64>> = Arc::new((0..words).map(|_| AtomicU64::new(0)).collect());
-    let answered = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let ip_header = mode == IcmpMode::Raw && !v6;
-    let receiver = {
-        let bitmap = bitmap.clone();
-        let answered = answered.clone();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 1500];
-            while !stop.load(Ordering::Relaxed) {
-                let Ok((len, from)) = receiver_socket.recv_from(&mut buf) else {
-                    continue;
-                };
-                let Some((_, packet::IcmpMessage::EchoReply { ident: got, .. })) =
-                    packet::decode(v6, ip_header, buf.get(..len).unwrap_or(&[]))
-                else {
-                    continue;
-                };
-                if mode == IcmpMode::Raw && got != ident {
-                    continue;
-                }
-                let Some(index) = index_of(&prefix, from.ip()) else {
-                    continue;
-                };
-                let Some(word) = bitmap.get((index / 64) as usize) else {
-                    continue;
-                };
-                let bit = 1u64 << (index % 64);
-                if word.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
-                    answered.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        })
+    let shared = Shared {
+        bitmap: (0..words).map(|_| AtomicU64::new(0)).collect(),
+        answered: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
     };
-    let mut sent = 0u64;
-    let payload = b"blackout census";
-    let mut template = packet::echo_request(v6, ident, 0, payload);
-    let pace = (options.rate > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(options.rate)));
+    let workers = options.workers.clamp(1, 16).min(count.max(1) as usize);
+    let mut sockets = Vec::with_capacity(workers);
+    for worker in 0..workers {
+        sockets.push(Worker::open(prefix, mode, worker as u16)?);
+    }
     let started = Instant::now();
-    let mut error = None;
-    'passes: for pass in 0..=options.retries {
-        let mut pass_sent = 0u64;
-        let answered_before = answered.load(Ordering::Relaxed);
-        for index in 0..count {
-            if answered.load(Ordering::Relaxed) == count {
-                break 'passes;
+    let mut failure = None;
+    for pass in 0..=options.retries {
+        let results: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = sockets
+                .iter_mut()
+                .enumerate()
+                .map(|(index, worker)| {
+                    let shared = &shared;
+                    scope.spawn(move || {
+                        worker.pass(
+                            shared,
+                            options,
+                            pass,
+                            index as u64,
+                            workers as u64,
+                            started,
+                            &|| progress("icmp", shared.answered.load(Ordering::Relaxed), count),
+                        )
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(std::io::Error::other("a census worker panicked")))
+                })
+                .collect()
+        });
+        if let Some(error) = results.into_iter().find_map(Result::err) {
+            failure = Some(error);
+            break;
+        }
+        if shared.answered.load(Ordering::Relaxed) >= count {
+            break;
+        }
+    }
+    progress("icmp", shared.answered.load(Ordering::Relaxed), count);
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let bits = shared
+        .bitmap
+        .iter()
+        .map(|w| w.load(Ordering::Relaxed))
+        .collect();
+    Ok((bits, shared.sent.load(Ordering::Relaxed)))
+}
+
+/// What the workers share.
+struct Shared {
+    bitmap: Vec<AtomicU64>,
+    answered: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl Shared {
+    fn is_set(&self, index: u64) -> bool {
+        self.bitmap
+            .get((index / 64) as usize)
+            .is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (index % 64)) != 0)
+    }
+
+    /// Marks an address as alive; true if it was news.
+    fn set(&self, index: u64) -> bool {
+        let Some(word) = self.bitmap.get((index / 64) as usize) else {
+            return false;
+        };
+        let bit = 1u64 << (index % 64);
+        let news = word.fetch_or(bit, Ordering::Relaxed) & bit == 0;
+        if news {
+            self.answered.fetch_add(1, Ordering::Relaxed);
+        }
+        news
+    }
+}
+
+/// One census worker: a socket and its own share of the addresses.
+struct Worker {
+    socket: std::net::UdpSocket,
+    prefix: IpNet,
+    v6: bool,
+    ip_header: bool,
+    ident: Option<u16>,
+    template: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl Worker {
+    fn open(prefix: IpNet, mode: IcmpMode, number: u16) -> std::io::Result<Worker> {
+        let v6 = matches!(prefix, IpNet::V6(_));
+        let socket = open_socket(v6, mode)?;
+        let ident = (std::process::id() as u16) ^ 0x5a5a ^ number.wrapping_mul(0x0101);
+        if mode == IcmpMode::Raw && !v6 {
+            socket.attach_filter(&echo_reply_filter(ident))?;
+        }
+        // Room for the replies of a whole window, whatever the kernel's default.
+        let _ = socket.set_recv_buffer_size(8 << 20);
+        socket.set_nonblocking(true)?;
+        Ok(Worker {
+            socket: std::net::UdpSocket::from(socket),
+            prefix,
+            v6,
+            ip_header: mode == IcmpMode::Raw && !v6,
+            // A ping socket's identifier is the kernel's, and only its replies arrive.
+            ident: (mode == IcmpMode::Raw).then_some(ident),
+            template: packet::echo_request(v6, ident, 0, b"blackout census"),
+            buf: vec![0u8; 1500],
+        })
+    }
+
+    /// Reads every reply waiting, without blocking; returns how many were ours.
+    fn drain(&mut self, shared: &Shared) -> u64 {
+        let mut got = 0;
+        while let Ok((len, from)) = self.socket.recv_from(&mut self.buf) {
+            let Some((_, packet::IcmpMessage::EchoReply { ident, .. })) =
+                packet::decode(self.v6, self.ip_header, self.buf.get(..len).unwrap_or(&[]))
+            else {
+                continue;
+            };
+            if self.ident.is_some_and(|ours| ours != ident) {
+                continue;
             }
-            if pass > 0 {
-                let set = bitmap
-                    .get((index / 64) as usize)
-                    .is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (index % 64)) != 0);
-                if set {
-                    continue;
-                }
-            }
-            // Keep the requests in flight within the window, but never wait long
-            // for replies that may not come.
-            let window_wait = Instant::now();
-            while pass_sent.saturating_sub(answered.load(Ordering::Relaxed) - answered_before)
-                >= options.window
-                && window_wait.elapsed() < Duration::from_millis(5)
+            if let Some(index) = index_of(&self.prefix, from.ip())
+                && shared.set(index)
             {
-                std::thread::yield_now();
+                got += 1;
+            }
+        }
+        got
+    }
+
+    /// One pass over this worker's addresses (every `stride`th from `first`),
+    /// skipping those that already answered, then a wait for the stragglers.
+    #[allow(clippy::too_many_arguments)]
+    fn pass(
+        &mut self,
+        shared: &Shared,
+        options: &CensusOptions,
+        pass: u32,
+        first: u64,
+        stride: u64,
+        started: Instant,
+        report: &dyn Fn(),
+    ) -> std::io::Result<()> {
+        let count = prefix_size(&self.prefix);
+        let window = (options.window / stride).max(16);
+        let pace = (options.rate > 0)
+            .then(|| Duration::from_secs_f64(stride as f64 / f64::from(options.rate)));
+        let (mut in_flight, mut sent_here) = (0u64, 0u64);
+        let mut index = first;
+        let mut batch = 0;
+        while index < count {
+            if shared.answered.load(Ordering::Relaxed) >= count {
+                return Ok(());
+            }
+            if pass > 0 && shared.is_set(index) {
+                index += stride;
+                continue;
+            }
+            if in_flight >= window || batch >= 64 {
+                in_flight = in_flight.saturating_sub(self.drain(shared));
+                batch = 0;
+                if in_flight >= window {
+                    // Replies may never come: wait a little, then count them lost.
+                    let waited = Instant::now();
+                    while in_flight >= window && waited.elapsed() < Duration::from_millis(5) {
+                        std::thread::sleep(Duration::from_micros(100));
+                        in_flight = in_flight.saturating_sub(self.drain(shared));
+                    }
+                    in_flight = in_flight.min(window / 2);
+                }
+                report();
             }
             if let Some(pace) = pace {
-                let due = started + pace.mul_f64(sent as f64);
+                let due = started + pace.mul_f64(sent_here as f64);
                 let now = Instant::now();
                 if due > now {
                     std::thread::sleep(due - now);
                 }
             }
-            let seq = (sent & 0xffff) as u16;
-            if let Some(field) = template.get_mut(6..8) {
+            let seq = (sent_here & 0xffff) as u16;
+            if let Some(field) = self.template.get_mut(6..8) {
                 field.copy_from_slice(&seq.to_be_bytes());
             }
-            if !v6 {
-                if let Some(field) = template.get_mut(2..4) {
+            if !self.v6 {
+                if let Some(field) = self.template.get_mut(2..4) {
                     field.copy_from_slice(&[0, 0]);
                 }
-                let sum = packet::checksum(&template);
-                if let Some(field) = template.get_mut(2..4) {
+                let sum = packet::checksum(&self.template);
+                if let Some(field) = self.template.get_mut(2..4) {
                     field.copy_from_slice(&sum.to_be_bytes());
                 }
             }
-            let address = nth_address(&prefix, index);
-            match socket.send_to(&template, SocketAddr::new(address, 0)) {
+            let address = SocketAddr::new(nth_address(&self.prefix, index), 0);
+            match self.socket.send_to(&self.template, address) {
                 Ok(_) => {}
-                // No route to one address says nothing about the next; anything
-                // else (a permission error) ends the sweep.
-                Err(e) if matches!(e.raw_os_error(), Some(101 | 113 | 105)) => {}
-                Err(e) => {
-                    error = Some(e);
-                    break 'passes;
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // The send buffer is full: make room by reading, then retry.
+                    std::thread::sleep(Duration::from_micros(200));
+                    self.drain(shared);
+                    continue;
                 }
+                // No route to one address says nothing about the next.
+                Err(e) if matches!(e.raw_os_error(), Some(101 | 113 | 105)) => {}
+                Err(e) => return Err(e),
             }
-            sent += 1;
-            pass_sent += 1;
-            if sent.is_multiple_of(256) {
-                progress("icmp", answered.load(Ordering::Relaxed), count);
-            }
+            shared.sent.fetch_add(1, Ordering::Relaxed);
+            sent_here += 1;
+            in_flight += 1;
+            batch += 1;
+            index += stride;
         }
         // Wait for the stragglers of this pass.
         let deadline = Instant::now() + options.timeout;
-        while Instant::now() < deadline && answered.load(Ordering::Relaxed) < count {
-            std::thread::sleep(Duration::from_millis(1));
+        while Instant::now() < deadline && shared.answered.load(Ordering::Relaxed) < count {
+            if self.drain(shared) == 0 {
+                std::thread::sleep(Duration::from_micros(500));
+            }
         }
+        self.drain(shared);
+        Ok(())
     }
-    progress("icmp", answered.load(Ordering::Relaxed), count);
-    stop.store(true, Ordering::Relaxed);
-    let _ = receiver.join();
-    if let Some(error) = error {
-        return Err(error);
-    }
-    let bits = bitmap.iter().map(|w| w.load(Ordering::Relaxed)).collect();
-    Ok((bits, sent))
 }
 
 /// Tries every port on every address; returns the open ports by address index.

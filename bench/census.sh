@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Census benchmark: `blackout census` against fping on loopback, in the same run.
+#
+#   bench/census.sh [path/to/blackout]
+#
+# Sweeps 127.0.0.0/16 (65,536 addresses) with blackout (raw socket, then ping
+# socket) and with `fping -g 127.0.0.0/16 -r 0 -i 0 -q -a`, each RUNS times,
+# alternating, and prints the best and median wall times, the rates, the ratio to
+# fping and how many addresses each reported alive. Then times the census of
+# 127.1.0.0/22 (1,024 addresses). Loopback only. Needs root (raw sockets, and
+# net.ipv4.ping_group_range, which it restores) and fping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-}
+if [[ -z "$BIN" ]]; then
+  cargo build --release -p blackout >&2
+  BIN=${CARGO_TARGET_DIR:-target}/release/blackout
+fi
+RUNS=${RUNS:-5}
+command -v fping >/dev/null || { echo "needs fping: apt-get install fping" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "needs root" >&2; exit 2; }
+RANGE_FILE=/proc/sys/net/ipv4/ping_group_range
+OLD_RANGE=$(cat "$RANGE_FILE")
+restore() { echo "$OLD_RANGE" > "$RANGE_FILE"; }
+trap restore EXIT
+TMP=$(mktemp -d)
+trap 'restore; rm -rf "$TMP"' EXIT
+
+now() { date +%s.%N; }
+
+# run NAME COMMAND...: appends "seconds alive" to $TMP/NAME
+run() {
+  local name=$1; shift
+  local start end alive
+  start=$(now)
+  alive=$("$@" 2>/dev/null | wc -l)
+  end=$(now)
+  awk -v s="$start" -v e="$end" -v a="$alive" 'BEGIN { printf "%.4f %d\n", e - s, a }' >> "$TMP/$name"
+}
+
+census_raw()  { echo "1 0" > "$RANGE_FILE"; "$BIN" census "$1" --format json; }
+census_ping() { echo "0 2147483647" > "$RANGE_FILE"; "$BIN" census "$1" --format json; }
+
+for _ in $(seq "$RUNS"); do
+  run fping fping -g 127.0.0.0/16 -r 0 -i 0 -q -a
+  run raw census_raw 127.0.0.0/16
+  run ping census_ping 127.0.0.0/16
+  run raw22 census_raw 127.1.0.0/22
+  run ping22 census_ping 127.1.0.0/22
+done
+
+stats() { # NAME ADDRESSES -> "best median rate alive"
+  sort -n "$TMP/$1" | awk -v n="$2" '{ t[NR]=$1; a[NR]=$2 } END {
+    m = t[int((NR+1)/2)]; printf "%.3f %.3f %.0f %d", t[1], m, n/m, a[1] }'
+}
+read -r FB FM FR FA <<<"$(stats fping 65536)"
+printf "%-34s %8s %8s %12s %8s %s\n" "sweep of 127.0.0.0/16" "best s" "median s" "addresses/s" "alive" "vs fping (median)"
+printf "%-34s %8s %8s %12s %8s\n" "fping -r 0 -i 0 (raw socket)" "$FB" "$FM" "$FR" "$FA"
+for mode in raw ping; do
+  read -r B M R A <<<"$(stats $mode 65536)"
+  printf "%-34s %8s %8s %12s %8s %.2fx\n" "blackout census ($mode socket)" "$B" "$M" "$R" "$A" "$(awk -v f="$FM" -v m="$M" 'BEGIN { print f / m }')"
+done
+echo
+for mode in raw ping; do
+  read -r B M R A <<<"$(stats ${mode}22 1024)"
+  printf "%-34s best %s s, median %s s, %s alive\n" "blackout census 127.1.0.0/22 ($mode)" "$B" "$M" "$A"
+done
+echo "(fping reports 65,534: it skips the network and broadcast addresses of the prefix; blackout sweeps all 65,536)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
