@@ -69,3 +69,137 @@ pub fn find_binary(paths: &[&str]) -> Option<PathBuf> {
 pub fn skipped(test: &str, why: &str) {
     eprintln!("SKIPPED: {test}: {why}");
 }
+
+/// A daemon started by a test, killed when dropped.
+pub struct Daemon {
+    pub name: &'static str,
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (STOP, CONT, KILL...) to the daemon.
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} {}", self.name);
+    }
+
+    /// The daemon's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts BIRD 2 in the foreground with `config` (its log goes to `dir/bird.log`).
+pub fn start_bird(dir: &Path, config: &str) -> Daemon {
+    let conf = dir.join("bird.conf");
+    let log = dir.join("bird.log");
+    std::fs::write(&conf, format!("log \"{}\" all;\n{config}", log.display())).expect("bird.conf");
+    let child = std::process::Command::new("bird")
+        .arg("-f")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-s")
+        .arg(dir.join("bird.ctl"))
+        .arg("-P")
+        .arg(dir.join("bird.pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start bird");
+    Daemon {
+        name: "bird",
+        child,
+        log,
+    }
+}
+
+/// Starts FRR's bgpd in the foreground without zebra, listening for BGP on
+/// `listen:port`, with `config` (its log goes to `dir/bgpd.log`).
+pub fn start_bgpd(dir: &Path, config: &str, listen: &str, port: u16) -> Daemon {
+    let conf = dir.join("bgpd.conf");
+    let log = dir.join("bgpd.log");
+    std::fs::write(
+        &conf,
+        format!(
+            "frr defaults traditional\nlog file {}\n{config}",
+            log.display()
+        ),
+    )
+    .expect("bgpd.conf");
+    let child = std::process::Command::new("/usr/lib/frr/bgpd")
+        .arg("-f")
+        .arg(&conf)
+        .arg("-i")
+        .arg(dir.join("bgpd.pid"))
+        .arg("-z")
+        .arg(dir.join("zserv.api"))
+        .arg("--vty_socket")
+        .arg(dir)
+        .args(["-S", "-Z", "-n", "-P", "0", "-M", "bmp", "-l", listen, "-p"])
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start bgpd");
+    Daemon {
+        name: "bgpd",
+        child,
+        log,
+    }
+}
+
+/// Why a daemon test cannot run here, if it cannot.
+pub fn daemons_missing(need_bird: bool, need_frr: bool) -> Option<String> {
+    if !is_root() {
+        return Some("needs root (run the tests as root, as CI does)".into());
+    }
+    if need_bird && find_binary(&["/usr/sbin/bird"]).is_none() {
+        return Some("BIRD 2 is not installed (Debian package bird2)".into());
+    }
+    if need_frr && find_binary(&["/usr/lib/frr/bgpd"]).is_none() {
+        return Some("FRR is not installed (Debian package frr)".into());
+    }
+    None
+}
+
+/// A free TCP port on 127.0.0.1, from the kernel.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Receives feed events until `done` says so, or panics after `secs` seconds with
+/// what came so far.
+pub async fn events_until(
+    events: &mut tokio::sync::mpsc::Receiver<blackout_feeds::FeedEvent>,
+    seen: &mut Vec<blackout_feeds::FeedEvent>,
+    secs: u64,
+    what: &str,
+    mut done: impl FnMut(&[blackout_feeds::FeedEvent]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !done(seen) {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(event)) => seen.push(event),
+            Ok(None) => panic!("{what}: the feed stopped; events so far: {seen:#?}"),
+            Err(_) => panic!("{what}: not within {secs} s; events so far: {seen:#?}"),
+        }
+    }
+}
