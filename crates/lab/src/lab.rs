@@ -153,13 +153,12 @@ impl std::fmt::Display for Status {
         } else {
             writeln!(f, "faults:")?;
             for fault in &self.faults {
-                writeln!(
-                    f,
-                    "  {} {} (since {})",
-                    fault.fault,
-                    fault.args.join(" "),
-                    fault.at
-                )?;
+                let mut spec = fault.fault.clone();
+                for arg in &fault.args {
+                    spec.push(' ');
+                    spec.push_str(arg);
+                }
+                writeln!(f, "  {spec} (since {})", fault.at)?;
             }
         }
         Ok(())

@@ -16,9 +16,16 @@ fn the_lab_profile_matches_the_topology() {
     assert_eq!(profile.networks.len(), 1);
     assert_eq!(network.asn.0, topology::ORIGIN_ASN);
     let prefixes: Vec<String> = network.prefixes.iter().map(|p| p.to_string()).collect();
-    let expected: Vec<String> = topo.origin_prefixes().iter().map(|p| p.to_string()).collect();
+    let expected: Vec<String> = topo
+        .origin_prefixes()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     assert_eq!(prefixes, expected);
-    assert!(network.aggregates.is_empty(), "the lab announces no aggregate");
+    assert!(
+        network.aggregates.is_empty(),
+        "the lab announces no aggregate"
+    );
 
     let upstream = |role| {
         profile
@@ -43,7 +50,11 @@ fn the_lab_profile_matches_the_topology() {
     for (_, h) in topo.hosts() {
         let addr = IpAddr::V4(h.addr);
         let listed = profile.hosts.iter().any(|p| p.address == Some(addr))
-            || profile.zones.iter().flat_map(|z| &z.servers).any(|s| s.address == Some(addr))
+            || profile
+                .zones
+                .iter()
+                .flat_map(|z| &z.servers)
+                .any(|s| s.address == Some(addr))
             || profile.mail.iter().any(|m| m.address == Some(addr));
         assert!(listed, "{} ({}) is not in the profile", h.name, h.addr);
     }
@@ -66,7 +77,10 @@ fn the_lab_profile_matches_the_topology() {
     assert_eq!(profile.mail[0].address, smtp.first().copied());
     assert_eq!(profile.mail[0].port, 25);
 
-    assert_eq!(profile.controls[0].address, Some(IpAddr::V4(topo.control.addr)));
+    assert_eq!(
+        profile.controls[0].address,
+        Some(IpAddr::V4(topo.control.addr))
+    );
 
     let transit = topo.router(topology::ns::TRANSIT).unwrap();
     let mut saw_bmp = false;

@@ -37,7 +37,9 @@ pub fn run(args: LabArgs) -> Result<(), Failure> {
         LabCommand::Fault { name, args } => {
             let fault = Fault::parse(&name, &args).map_err(work)?;
             let at = lab.inject(&fault).map_err(work)?;
-            println!("{at} fault {} {}", fault.name(), fault.args().join(" "));
+            let mut spec = vec![fault.name().to_string()];
+            spec.extend(fault.args());
+            println!("{at} fault {}", spec.join(" "));
         }
         LabCommand::Heal => {
             let at = lab.heal(HEAL_WAIT).map_err(work)?;
