@@ -121,6 +121,17 @@ enum Silence {
     Error(String),
 }
 
+impl std::fmt::Display for Silence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Silence::Timeout => f.write_str("no answer in time"),
+            Silence::Refused => f.write_str("connection refused"),
+            Silence::Unreachable(reason) => write!(f, "unreachable: {reason}"),
+            Silence::Error(message) => f.write_str(message),
+        }
+    }
+}
+
 /// Sends one query over UDP and waits for its answer until `deadline`, ignoring
 /// answers with another ID (but remembering them: if nothing else comes, the
 /// server answered wrongly rather than not at all).
@@ -407,7 +418,7 @@ pub async fn lookup_mx(domain: &str, timeout: Duration) -> Result<Vec<String>, S
                 };
             }
             Ok(judged) => last = format!("{server}: {}", judged.reason),
-            Err(silence) => last = format!("{server}: {silence:?}"),
+            Err(silence) => last = format!("{server}: {silence}"),
         }
     }
     Err(format!("MX look-up of {domain} failed ({last})"))

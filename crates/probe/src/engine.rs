@@ -119,7 +119,8 @@ impl Prober {
             lookup,
             limiter: Mutex::new(RateLimiter::new(
                 config.rate_per_sec,
-                config.rate_per_sec.clamp(1, 50),
+                // Bursts of a tenth of a second's worth: the limit holds over short spans too.
+                (config.rate_per_sec / 10).max(1),
                 0,
             )),
             epoch,

@@ -338,6 +338,54 @@ fn tcp_open_refused_and_timeout() {
     assert_eq!((result.attempts, result.lost), (2, 1));
 }
 
+#[test]
+fn rounds_on_an_interval_under_a_rate_limit() {
+    let listener = TcpListener::bind((loopback(), 0)).expect("bind");
+    let target =
+        Target::parse(&format!("tcp:{}", listener.local_addr().expect("address"))).unwrap();
+    // Rounds: every 200 ms, no jitter; the results reach the channel.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let started = Instant::now();
+    let times: Vec<Duration> = runtime().block_on(async {
+        let prober = Arc::new(Prober::new(EngineConfig {
+            interval: Duration::from_millis(200),
+            jitter: 0.0,
+            ..config(500, 0)
+        }));
+        let run = tokio::spawn(prober.run(vec![target.clone()], Arc::new(tx)));
+        let mut times = Vec::new();
+        while times.len() < 4 {
+            let result = rx.recv().await.expect("a result");
+            assert_eq!(result.outcome, Outcome::Ok);
+            times.push(started.elapsed());
+        }
+        drop(rx);
+        let _ = tokio::time::timeout(Duration::from_secs(2), run).await;
+        times
+    });
+    let span = times[3] - times[0];
+    assert!(
+        span >= Duration::from_millis(550) && span < Duration::from_millis(1500),
+        "three intervals of 200 ms took {span:?}"
+    );
+    // The global rate limit: 12 probes at 20 per second take at least ~0.5 s.
+    let targets = vec![target; 12];
+    let started = Instant::now();
+    let results = probe_all(
+        EngineConfig {
+            rate_per_sec: 20,
+            ..config(500, 0)
+        },
+        &targets,
+    );
+    assert!(results.iter().all(|r| r.outcome == Outcome::Ok));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(450),
+        "12 probes at 20/s took {took:?}"
+    );
+}
+
 // ---------------------------------------------------------------------- SMTP
 
 fn smtp_detail(result: &ProbeResult) -> &blackout_probe::SmtpDetail {
