@@ -4,6 +4,7 @@
 //! that they were skipped, and why.
 
 mod bgp_daemons;
+mod bgp_fsm;
 mod bmp_captures;
 mod bmp_live;
 mod common;
