@@ -11,15 +11,16 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     /// A local file or directory could not be read (missing, unreadable, …).
-    #[error("cannot {op} {}: {source}", path.display())]
+    // The reason is part of the message (not a `source`), so that printing the error
+    // with its chain does not say it twice.
+    #[error("cannot {op} {}: {reason}", path.display())]
     Io {
-        /// What was being done: `open`, `read`, `list`, `create cache file in`, ….
+        /// What was being done: `open`, `list`, `create cache file`, ….
         op: &'static str,
         /// The path it was done to.
         path: PathBuf,
         /// The operating system's reason.
-        #[source]
-        source: io::Error,
+        reason: io::Error,
     },
     /// The bytes are not an MRT archive (plain, gzip or bzip2): pass an MRT file.
     #[error("{location} is not an MRT archive: {reason}")]
@@ -43,11 +44,11 @@ pub enum ArchiveError {
 }
 
 impl ArchiveError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, reason: io::Error) -> Self {
         ArchiveError::Io {
             op,
             path: path.into(),
-            source,
+            reason,
         }
     }
 }

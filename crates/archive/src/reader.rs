@@ -81,7 +81,8 @@ pub struct ReadStats {
     pub records: u64,
     /// Route updates yielded.
     pub routes: u64,
-    /// RIB entries seen (yielded or not), the sum of the table sizes.
+    /// Unicast RIB entries seen, yielded or not. The table sizes add up to this, less
+    /// the extra ADD-PATH entries of a prefix (a peer's prefix counts once).
     pub rib_entries: u64,
     /// Peer-down inputs yielded.
     pub peer_downs: u64,
@@ -800,4 +801,28 @@ fn rib_body_is_sane(subtype: u16, body: &[u8]) -> bool {
         pos += fixed + usize::from(u16::from_be_bytes([entry[fixed - 2], entry[fixed - 1]]));
     }
     pos == body.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<ArchiveReader>();
+        assert_send::<crate::Merged>();
+    }
+
+    #[test]
+    fn rib_prefix_reads_the_fixed_layout() {
+        // sequence 7, 175.45.176.0/22, 3 entries
+        let body = [0, 0, 0, 7, 22, 175, 45, 176, 0, 3];
+        let (prefix, pos, count) = rib_prefix(&body, false).expect("prefix");
+        assert_eq!(prefix.to_string(), "175.45.176.0/22");
+        assert_eq!((pos, count), (10, 3));
+        assert!(rib_prefix(&[0, 0, 0, 7, 33, 1, 2, 3, 4, 5, 0, 0], false).is_none());
+        assert!(rib_prefix(&[0, 0, 0, 7, 24, 1, 2], false).is_none());
+        assert!(!rib_body_is_sane(2, &body[..8]));
+    }
 }

@@ -279,15 +279,20 @@ pub(crate) fn open_mrt(
     if available == 0 {
         return Ok(stream);
     }
+    let head = stream.peek();
+    let text = head
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
     if available < 12 {
-        return Err(not_mrt(format!(
-            "it holds {available} bytes, fewer than one MRT header"
-        )));
+        return Err(not_mrt(if text {
+            format!("it is text ({:?})", String::from_utf8_lossy(head))
+        } else {
+            format!("it holds {available} bytes, fewer than one MRT header")
+        }));
     }
     if plausible_header(stream.peek()).is_none() {
         let head = &stream.peek()[..12];
-        let printable = head.iter().all(|b| b.is_ascii_graphic() || *b == b' ');
-        return Err(not_mrt(if printable {
+        return Err(not_mrt(if text {
             format!("it starts with text ({:?})", String::from_utf8_lossy(head))
         } else {
             format!("its first 12 bytes ({head:02x?}) are not an MRT header of a known type")
