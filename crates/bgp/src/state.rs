@@ -74,6 +74,10 @@ pub enum BgpChange {
     Visibility {
         /// When.
         at: Timestamp,
+        /// The order of the change among all the state's changes: what came later
+        /// within one instant supersedes what came before.
+        #[serde(skip)]
+        seq: u64,
         /// The new view.
         view: PrefixView,
         /// The visibility before.
@@ -84,6 +88,10 @@ pub enum BgpChange {
     OriginAppeared {
         /// When.
         at: Timestamp,
+        /// The order of the change among all the state's changes: what came later
+        /// within one instant supersedes what came before.
+        #[serde(skip)]
+        seq: u64,
         /// The prefix.
         prefix: IpNet,
         /// How it relates to the watched prefixes.
@@ -101,6 +109,10 @@ pub enum BgpChange {
     OriginGone {
         /// When.
         at: Timestamp,
+        /// The order of the change among all the state's changes: what came later
+        /// within one instant supersedes what came before.
+        #[serde(skip)]
+        seq: u64,
         /// The prefix.
         prefix: IpNet,
         /// The origin.
@@ -112,6 +124,10 @@ pub enum BgpChange {
     UpstreamAppeared {
         /// When.
         at: Timestamp,
+        /// The order of the change among all the state's changes: what came later
+        /// within one instant supersedes what came before.
+        #[serde(skip)]
+        seq: u64,
         /// The upstream.
         upstream: Asn,
         /// Does the profile name it (as expected or historical)?
@@ -125,6 +141,10 @@ pub enum BgpChange {
     UpstreamGone {
         /// When.
         at: Timestamp,
+        /// The order of the change among all the state's changes: what came later
+        /// within one instant supersedes what came before.
+        #[serde(skip)]
+        seq: u64,
         /// The upstream.
         upstream: Asn,
     },
@@ -132,6 +152,10 @@ pub enum BgpChange {
     Rpki {
         /// When.
         at: Timestamp,
+        /// The order of the change among all the state's changes: what came later
+        /// within one instant supersedes what came before.
+        #[serde(skip)]
+        seq: u64,
         /// The prefix.
         prefix: IpNet,
         /// The origin, if the path names one.
@@ -145,6 +169,10 @@ pub enum BgpChange {
     FullFeedPeers {
         /// When.
         at: Timestamp,
+        /// The order of the change among all the state's changes: what came later
+        /// within one instant supersedes what came before.
+        #[serde(skip)]
+        seq: u64,
         /// How many peers are full-feed now.
         count: u32,
         /// How many peers have a known table size.
@@ -153,6 +181,31 @@ pub enum BgpChange {
 }
 
 impl BgpChange {
+    /// The order of the change among the state's changes.
+    pub fn seq(&self) -> u64 {
+        match self {
+            BgpChange::Visibility { seq, .. }
+            | BgpChange::OriginAppeared { seq, .. }
+            | BgpChange::OriginGone { seq, .. }
+            | BgpChange::UpstreamAppeared { seq, .. }
+            | BgpChange::UpstreamGone { seq, .. }
+            | BgpChange::Rpki { seq, .. }
+            | BgpChange::FullFeedPeers { seq, .. } => *seq,
+        }
+    }
+
+    fn set_seq(&mut self, value: u64) {
+        match self {
+            BgpChange::Visibility { seq, .. }
+            | BgpChange::OriginAppeared { seq, .. }
+            | BgpChange::OriginGone { seq, .. }
+            | BgpChange::UpstreamAppeared { seq, .. }
+            | BgpChange::UpstreamGone { seq, .. }
+            | BgpChange::Rpki { seq, .. }
+            | BgpChange::FullFeedPeers { seq, .. } => *seq = value,
+        }
+    }
+
     /// When the change happened.
     pub fn at(&self) -> Timestamp {
         match self {
@@ -208,6 +261,48 @@ struct Peer {
     observed: bool,
     full_feed_v4: bool,
     full_feed_v6: bool,
+    /// This peer's part in each watched prefix's view, as last counted.
+    parts: BTreeMap<IpNet, Part>,
+}
+
+/// One peer's part in the view of one watched prefix.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Part {
+    /// Does the peer count in the denominator?
+    counted: bool,
+    /// Does it see the prefix?
+    seen: bool,
+    /// The upstreams of its paths, sorted, once each.
+    upstreams: Vec<Asn>,
+    /// The origins of its paths, sorted, once each.
+    origins: Vec<Asn>,
+}
+
+impl PrefixView {
+    /// Adds (`sign` 1) or takes away (-1) one peer's part.
+    fn apply_part(&mut self, part: &Part, sign: i32) {
+        let add = |n: &mut u32| *n = n.saturating_add_signed(sign);
+        if part.counted {
+            add(&mut self.full_feed_peers);
+        }
+        if part.seen {
+            add(&mut self.seen_by);
+        }
+        for upstream in &part.upstreams {
+            let count = self.upstreams.entry(*upstream).or_insert(0);
+            add(count);
+            if *count == 0 {
+                self.upstreams.remove(upstream);
+            }
+        }
+        for origin in &part.origins {
+            let count = self.origins.entry(*origin).or_insert(0);
+            add(count);
+            if *count == 0 {
+                self.origins.remove(origin);
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -233,6 +328,8 @@ pub struct BgpState {
     sizes_pending: Option<Timestamp>,
     history: History,
     ignored_routes: u64,
+    /// The number of the next change.
+    next_seq: u64,
 }
 
 impl BgpState {
@@ -266,6 +363,7 @@ impl BgpState {
             sizes_pending: None,
             history: History::default(),
             ignored_routes: 0,
+            next_seq: 0,
         }
     }
 
@@ -316,7 +414,7 @@ impl BgpState {
             entry.table = Some((*ipv4, *ipv6));
             entry.active = true;
             self.sizes_pending = Some(*at);
-            return changes;
+            return self.numbered(changes);
         }
         self.apply_sizes(&mut changes);
         match input {
@@ -324,7 +422,7 @@ impl BgpState {
             BgpInput::PeerDown { at, peer } => self.apply_peer_down(*at, peer, &mut changes),
             BgpInput::TableSize { .. } => {}
         }
-        changes
+        self.numbered(changes)
     }
 
     /// Replaces the validated ROA payloads (a new rpki-client run, a ROA that
@@ -349,6 +447,14 @@ impl BgpState {
             let path = AsPath::from_sequence(origin.map(|o| o.0));
             self.check_rpki(at, prefix, relation, &path, &mut changes);
         }
+        self.numbered(changes)
+    }
+
+    fn numbered(&mut self, mut changes: Vec<BgpChange>) -> Vec<BgpChange> {
+        for change in &mut changes {
+            change.set_seq(self.next_seq);
+            self.next_seq += 1;
+        }
         changes
     }
 
@@ -357,13 +463,13 @@ impl BgpState {
     pub fn flush(&mut self) -> Vec<BgpChange> {
         let mut changes = Vec::new();
         self.apply_sizes(&mut changes);
-        changes
+        self.numbered(changes)
     }
 
     fn apply_sizes(&mut self, changes: &mut Vec<BgpChange>) {
         if let Some(at) = self.sizes_pending.take() {
             self.reclassify_full_feed(at, changes);
-            self.refresh_views(at, None, changes);
+            self.refresh_views(at, changes);
         }
     }
 
@@ -376,7 +482,16 @@ impl BgpState {
         let at = update.at;
         let key = (prefix, update.path_id.unwrap_or(0));
         let peer = self.peers.entry(update.peer.clone()).or_default();
+        // A peer that speaks again after its session went down, or for the first
+        // time, may change the denominator of every prefix.
+        let standing_changed =
+            !peer.active || !peer.observed && matches!(update.change, RouteChange::Announce { .. });
         peer.active = true;
+        let had_prefix = peer
+            .routes
+            .range((prefix, 0)..=(prefix, u32::MAX))
+            .next()
+            .is_some();
         let old = match &update.change {
             RouteChange::Announce { as_path } => {
                 peer.observed = true;
@@ -384,12 +499,22 @@ impl BgpState {
             }
             RouteChange::Withdraw => peer.routes.remove(&key),
         };
+        let has_prefix = peer
+            .routes
+            .range((prefix, 0)..=(prefix, u32::MAX))
+            .next()
+            .is_some();
         let new = match &update.change {
             RouteChange::Announce { as_path } => Some(as_path),
             RouteChange::Withdraw => None,
         };
-        self.record_history(update, relation, old.is_some());
-        if old.as_ref() == new {
+        self.record_history(
+            update,
+            relation,
+            old.is_some(),
+            i32::from(has_prefix) - i32::from(had_prefix),
+        );
+        if old.as_ref() == new && !standing_changed {
             // A duplicate withdrawal, or the same path again: nothing moved.
             return;
         }
@@ -406,7 +531,12 @@ impl BgpState {
             self.count_route(at, prefix, relation, Some(path), 1, &update.peer, changes);
             self.check_rpki(at, prefix, relation, path, changes);
         }
-        self.refresh_views(at, Some(prefix), changes);
+        let targets: Vec<IpNet> = if standing_changed {
+            self.watch.prefixes.clone()
+        } else {
+            self.watch.covered_by(&prefix).copied().collect()
+        };
+        self.refresh_parts(at, std::slice::from_ref(&update.peer), &targets, changes);
     }
 
     fn apply_peer_down(&mut self, at: Timestamp, peer_key: &PeerKey, changes: &mut Vec<BgpChange>) {
@@ -425,7 +555,8 @@ impl BgpState {
             }
         }
         self.refresh_summary_peers_now();
-        self.refresh_views(at, None, changes);
+        let targets = self.watch.prefixes.clone();
+        self.refresh_parts(at, std::slice::from_ref(peer_key), &targets, changes);
     }
 
     fn relation(&self, prefix: &IpNet) -> Option<Relation> {
@@ -465,6 +596,7 @@ impl BgpState {
             *count = count.saturating_add_signed(delta);
             if before == 0 && *count > 0 {
                 changes.push(BgpChange::OriginAppeared {
+                    seq: 0,
                     at,
                     prefix,
                     relation,
@@ -476,6 +608,7 @@ impl BgpState {
             } else if before > 0 && *count == 0 {
                 self.origin_routes.remove(&(prefix, origin));
                 changes.push(BgpChange::OriginGone {
+                    seq: 0,
                     at,
                     prefix,
                     origin,
@@ -493,6 +626,7 @@ impl BgpState {
             *count = count.saturating_add_signed(delta);
             if before == 0 && *count > 0 {
                 changes.push(BgpChange::UpstreamAppeared {
+                    seq: 0,
                     at,
                     upstream,
                     known: self.watch.known_upstreams.contains(&upstream),
@@ -501,7 +635,11 @@ impl BgpState {
                 });
             } else if before > 0 && *count == 0 {
                 self.upstream_routes.remove(&upstream);
-                changes.push(BgpChange::UpstreamGone { at, upstream });
+                changes.push(BgpChange::UpstreamGone {
+                    seq: 0,
+                    at,
+                    upstream,
+                });
             }
         }
     }
@@ -523,6 +661,7 @@ impl BgpState {
             // unless it was invalid, whose end is news.
             if self.rpki_seen.remove(&(prefix, origin)) == Some(RpkiState::Invalid) {
                 changes.push(BgpChange::Rpki {
+                    seq: 0,
                     at,
                     prefix,
                     origin,
@@ -538,6 +677,7 @@ impl BgpState {
                 summary.rpki.insert(state);
             }
             changes.push(BgpChange::Rpki {
+                seq: 0,
                 at,
                 prefix,
                 origin,
@@ -552,7 +692,13 @@ impl BgpState {
         }
     }
 
-    fn record_history(&mut self, update: &RouteUpdate, relation: Relation, had_route: bool) {
+    fn record_history(
+        &mut self,
+        update: &RouteUpdate,
+        relation: Relation,
+        had_route: bool,
+        peers_delta: i32,
+    ) {
         let (summary, peers) = self
             .history
             .summary
@@ -592,12 +738,7 @@ impl BgpState {
             }
             RouteChange::Withdraw => {}
         }
-        let prefix = update.prefix;
-        summary.peers_now = self
-            .peers
-            .values()
-            .filter(|peer| peer.routes.keys().any(|(p, _)| *p == prefix))
-            .count() as u32;
+        summary.peers_now = summary.peers_now.saturating_add_signed(peers_delta);
     }
 
     fn refresh_summary_peers_now(&mut self) {
@@ -643,6 +784,7 @@ impl BgpState {
         if (count, known) != self.full_feed {
             self.full_feed = (count, known);
             changes.push(BgpChange::FullFeedPeers {
+                seq: 0,
                 at,
                 count,
                 of: known,
@@ -674,62 +816,99 @@ impl BgpState {
     }
 
     /// Recomputes the views that `touched` can affect (all when None) and reports those that changed.
-    fn refresh_views(
+    /// Recounts the parts of `peers` in the views of `targets`, and reports the
+    /// views that changed. Work is proportional to the peers and prefixes named,
+    /// not to all peers: a route update touches one peer.
+    fn refresh_parts(
         &mut self,
         at: Timestamp,
-        touched: Option<IpNet>,
+        peers: &[PeerKey],
+        targets: &[IpNet],
         changes: &mut Vec<BgpChange>,
     ) {
-        let targets: Vec<IpNet> = match touched {
-            Some(prefix) => self.watch.covered_by(&prefix).copied().collect(),
-            None => self.watch.prefixes.clone(),
-        };
-        for prefix in targets {
-            let view = self.compute_view(prefix);
-            let previous = self.views.get(&prefix);
-            if previous != Some(&view) {
-                let previous = previous.map(PrefixView::visibility).unwrap_or(0.0);
-                self.views.insert(prefix, view.clone());
-                changes.push(BgpChange::Visibility { at, view, previous });
+        let before: Vec<(IpNet, PrefixView)> = targets
+            .iter()
+            .filter_map(|prefix| self.views.get(prefix).map(|view| (*prefix, view.clone())))
+            .collect();
+        for key in peers {
+            let Some(peer) = self.peers.get(key) else {
+                continue;
+            };
+            let parts: Vec<(IpNet, Part)> = targets
+                .iter()
+                .map(|prefix| (*prefix, self.part(peer, *prefix)))
+                .collect();
+            for (prefix, part) in parts {
+                let Some(peer) = self.peers.get_mut(key) else {
+                    continue;
+                };
+                let old = peer.parts.get(&prefix).cloned().unwrap_or_default();
+                if old == part {
+                    continue;
+                }
+                if part == Part::default() {
+                    peer.parts.remove(&prefix);
+                } else {
+                    peer.parts.insert(prefix, part.clone());
+                }
+                if let Some(view) = self.views.get_mut(&prefix) {
+                    view.apply_part(&old, -1);
+                    view.apply_part(&part, 1);
+                }
+            }
+        }
+        for (prefix, previous) in before {
+            if let Some(view) = self.views.get(&prefix)
+                && *view != previous
+            {
+                changes.push(BgpChange::Visibility {
+                    seq: 0,
+                    at,
+                    view: view.clone(),
+                    previous: previous.visibility(),
+                });
             }
         }
     }
 
-    fn compute_view(&self, prefix: IpNet) -> PrefixView {
-        let ipv6 = matches!(prefix, IpNet::V6(_));
-        let mut view = PrefixView {
-            prefix,
-            seen_by: 0,
-            full_feed_peers: 0,
-            upstreams: BTreeMap::new(),
-            origins: BTreeMap::new(),
-        };
-        for peer in self.peers.values().filter(|p| self.counts(p, ipv6)) {
-            view.full_feed_peers += 1;
-            let exact: Vec<&AsPath> = peer
-                .routes
-                .range((prefix, 0)..=(prefix, u32::MAX))
-                .map(|(_, path)| path)
-                .collect();
-            let paths = if exact.is_empty() {
-                self.covering_own_routes(peer, &prefix)
-            } else {
-                exact
-            };
-            if paths.is_empty() {
-                continue;
-            }
-            view.seen_by += 1;
-            let upstreams: BTreeSet<Asn> = paths.iter().filter_map(|p| p.upstream()).collect();
-            for upstream in upstreams {
-                *view.upstreams.entry(upstream).or_insert(0) += 1;
-            }
-            let origins: BTreeSet<Asn> = paths.iter().flat_map(|p| p.possible_origins()).collect();
-            for origin in origins {
-                *view.origins.entry(origin).or_insert(0) += 1;
-            }
+    /// Recounts every peer's part in every view (the denominator changed).
+    fn refresh_views(&mut self, at: Timestamp, changes: &mut Vec<BgpChange>) {
+        let peers: Vec<PeerKey> = self.peers.keys().cloned().collect();
+        let targets = self.watch.prefixes.clone();
+        self.refresh_parts(at, &peers, &targets, changes);
+    }
+
+    /// One peer's part in the view of one watched prefix.
+    fn part(&self, peer: &Peer, prefix: IpNet) -> Part {
+        if !self.counts(peer, matches!(prefix, IpNet::V6(_))) {
+            return Part::default();
         }
-        view
+        let mut part = Part {
+            counted: true,
+            ..Part::default()
+        };
+        let mut paths = peer
+            .routes
+            .range((prefix, 0)..=(prefix, u32::MAX))
+            .map(|(_, path)| path)
+            .peekable();
+        let mut collect = |path: &AsPath| {
+            part.seen = true;
+            part.upstreams.extend(path.upstream());
+            part.origins.extend(path.possible_origins());
+        };
+        if paths.peek().is_some() {
+            paths.for_each(&mut collect);
+        } else {
+            self.covering_own_routes(peer, &prefix)
+                .into_iter()
+                .for_each(&mut collect);
+        }
+        part.upstreams.sort_unstable();
+        part.upstreams.dedup();
+        part.origins.sort_unstable();
+        part.origins.dedup();
+        part
     }
 
     /// The peer's routes to the network's own aggregates over `prefix`, from the network's origins.

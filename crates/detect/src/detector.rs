@@ -63,6 +63,8 @@ pub struct Detector {
     book: EventBook,
     /// The instant whose signals are in but not yet weighed.
     pending: Option<Timestamp>,
+    /// Its signals.
+    batch: Vec<Signal>,
     /// When the stress began, while an outage that began with stress goes on.
     stress_since: Option<Timestamp>,
     /// BGP evidence from before the network event opened: the decline before the fall.
@@ -86,6 +88,7 @@ impl Detector {
             probes: ProbeTracker::default(),
             book: EventBook::default(),
             pending: None,
+            batch: Vec::new(),
             stress_since: None,
             early_evidence: std::collections::VecDeque::new(),
             last_at: Timestamp::EPOCH,
@@ -103,18 +106,31 @@ impl Detector {
         }
         self.last_at = at;
         self.pending = Some(at);
-        match signal {
-            Signal::Bgp(change) => updates.extend(self.bgp.observe(change)),
-            Signal::Probe(probe) => {
-                let mut probe = probe.clone();
-                probe.at = at;
-                self.probes
-                    .observe(&probe, self.config.thresholds.loss_degraded);
-            }
-            Signal::Feed(feed) => self.on_feed(at, feed, &mut updates),
-            Signal::Tick(_) => updates.extend(self.bgp.advance(at)),
+        let mut signal = signal.clone();
+        if let Signal::Probe(probe) = &mut signal {
+            probe.at = at;
         }
+        self.batch.push(signal);
         updates
+    }
+
+    /// Takes in the signals of the pending instant in a canonical order: BGP
+    /// changes in the order the BGP state made them (a later view supersedes an
+    /// earlier one), then feeds, then probes, then the passing of time.
+    fn take_in(&mut self, at: Timestamp, updates: &mut Vec<EventUpdate>) {
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.sort_by_cached_key(order);
+        for signal in batch {
+            match signal {
+                Signal::Bgp(change) => updates.extend(self.bgp.observe(&change)),
+                Signal::Feed(feed) => self.on_feed(at, &feed, updates),
+                Signal::Probe(probe) => {
+                    self.probes
+                        .observe(&probe, self.config.thresholds.loss_degraded);
+                }
+                Signal::Tick(_) => updates.extend(self.bgp.advance(at)),
+            }
+        }
     }
 
     /// Weighs the signals of the last instant now.
@@ -262,6 +278,7 @@ impl Detector {
         let Some(at) = self.pending.take() else {
             return;
         };
+        self.take_in(at, updates);
         let offline = self.offline_vantages();
         self.weigh_vantages(at, &offline, updates);
         let checks = self.check_views(&offline);
@@ -538,5 +555,22 @@ impl Detector {
             };
             self.book.start(start, slot, opening, updates);
         }
+    }
+}
+
+/// The canonical order of the signals of one instant.
+fn order(signal: &Signal) -> (u8, u64, String) {
+    match signal {
+        Signal::Bgp(change) => (0, change.seq(), String::new()),
+        Signal::Feed(feed) => (1, u64::from(feed.up), feed.feed.clone()),
+        Signal::Probe(probe) => (
+            2,
+            u64::from(probe.ok),
+            format!(
+                "{}|{:?}|{}|{:?}|{}",
+                probe.vantage, probe.role, probe.target, probe.kind, probe.text
+            ),
+        ),
+        Signal::Tick(_) => (3, 0, String::new()),
     }
 }

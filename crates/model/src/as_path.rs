@@ -55,24 +55,6 @@ impl AsPath {
         })
     }
 
-    /// The ASes of the ordered, non-confederation part, with prepending removed
-    /// (consecutive repeats collapsed).
-    fn hops(&self) -> impl Iterator<Item = Asn> + '_ {
-        let mut previous = None;
-        self.segments
-            .iter()
-            .filter_map(|segment| match segment {
-                PathSegment::Sequence(asns) => Some(asns.iter().copied()),
-                _ => None,
-            })
-            .flatten()
-            .filter(move |asn| {
-                let repeat = previous == Some(*asn);
-                previous = Some(*asn);
-                !repeat
-            })
-    }
-
     /// The originating AS, when the path names one for certain: the last AS of
     /// a final AS_SEQUENCE, or the only member of a final AS_SET.
     pub fn origin(&self) -> Option<Asn> {
@@ -101,10 +83,18 @@ impl AsPath {
         if !matches!(self.last_segment()?, PathSegment::Sequence(_)) {
             return None;
         }
-        let hops: Vec<Asn> = self.hops().collect();
-        let (&last, before) = hops.split_last()?;
-        debug_assert_eq!(last, origin);
-        before.iter().rev().find(|asn| **asn != origin).copied()
+        // From the origin backwards, past its prepending: the first other AS of the
+        // ordered part. No allocation: this runs for every route update.
+        self.segments
+            .iter()
+            .rev()
+            .filter_map(|segment| match segment {
+                PathSegment::Sequence(asns) => Some(asns.iter().rev()),
+                _ => None,
+            })
+            .flatten()
+            .find(|asn| **asn != origin)
+            .copied()
     }
 
     /// Does `asn` appear anywhere in the path?

@@ -1,0 +1,70 @@
+//! The store's write rate on a real SQLite file: signal points in batches, and
+//! events with evidence. Prints rows per second. Run by bench/detector.sh.
+
+use blackout_model::{
+    Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
+};
+use blackout_store::{EventChange, SignalPoint, Store};
+use std::time::Instant;
+
+fn main() {
+    let dir = std::env::temp_dir().join(format!("blackout-store-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bench.db");
+    let mut store = Store::open(&path).expect("open");
+    let (batches, batch) = (1_000, 1_000);
+    let started = Instant::now();
+    for b in 0..batches {
+        let points: Vec<SignalPoint> = (0..batch)
+            .map(|i| SignalPoint {
+                entity: format!("prefix:175.45.{}.0/24", 176 + i % 4),
+                signal: "bgp.visibility".into(),
+                at: Timestamp::from_micros((b * batch + i) as i64 * 1000),
+                value: 0.5,
+            })
+            .collect();
+        store.record_signals(&points).expect("write");
+    }
+    let signal_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let events = 20_000;
+    for chunk in 0..(events / 100) {
+        let owned: Vec<Event> = (0..100)
+            .map(|i| {
+                let n = chunk * 100 + i;
+                let entity = Entity::Upstream(Asn(n as u32));
+                let start = Timestamp::from_secs(1_700_000_000 + n as i64);
+                Event {
+                    id: EventId::derive(&entity, start, Cause::UpstreamCut),
+                    entity,
+                    cause: Cause::UpstreamCut,
+                    severity: Severity::Warning,
+                    confidence: 0.85,
+                    start,
+                    end: Some(start.add_secs(60)),
+                    scope: Scope::default(),
+                    summary: "an upstream was cut".into(),
+                    evidence: (0..8)
+                        .map(|k| Evidence {
+                            at: start.add_secs(k),
+                            signal: SignalKind::BgpUpstream,
+                            text: "paths gone".into(),
+                            value: Some(0.0),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let changes: Vec<(EventChange, &Event)> =
+            owned.iter().map(|e| (EventChange::Ended, e)).collect();
+        store.record_events(&changes).expect("write events");
+    }
+    let event_secs = started.elapsed().as_secs_f64();
+    let points = batches * batch;
+    println!(
+        "store: {points} signal points in {signal_secs:.2} s ({:.0} points/s, batches of {batch}); {events} events with 8 evidence items in {event_secs:.2} s ({:.0} events/s, batches of 100)",
+        points as f64 / signal_secs,
+        events as f64 / event_secs
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
