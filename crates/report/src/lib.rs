@@ -1,0 +1,1 @@
+//! Incident reports (being written).
