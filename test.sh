@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 
 # Debian packages the tests use: real BGP daemons, DNS, web and mail servers,
 # probing and packet tools.
-packages=(bgpdump nginx-light nsd fping bird2 frr python3-aiosmtpd nftables iproute2 traceroute procps)
+packages=(bgpdump nginx nsd fping bird2 frr frr-rpki-rtrlib python3-aiosmtpd nftables iproute2 traceroute iputils-ping bind9-dnsutils curl openssl util-linux procps)
 
 missing=()
 for package in "${packages[@]}"; do

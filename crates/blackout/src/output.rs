@@ -59,14 +59,5 @@ impl Table {
     }
 }
 
-/// "9h 32m", "45s".
-pub fn duration(secs: f64) -> String {
-    let secs = secs.max(0.0).round() as u64;
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) => format!("{m}m {s}s"),
-        (0, _, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h {m}m"),
-    }
-}
+/// A duration for people.
+pub use blackout_model::human_duration as duration;

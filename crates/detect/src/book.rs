@@ -1,6 +1,7 @@
 //! The events a detector has open and closed, and the one way they start, change and end.
 
 use crate::EventUpdate;
+pub(crate) use blackout_model::human_duration;
 use blackout_model::{Cause, Entity, Event, EventId, Evidence, Scope, Severity, Timestamp};
 use std::collections::BTreeMap;
 
@@ -148,16 +149,4 @@ pub(crate) fn push_evidence(event: &mut Event, evidence: Evidence) {
         event.evidence.remove(MAX_EVIDENCE / 2);
     }
     event.evidence.push(evidence);
-}
-
-/// "9h 32m", "45s": durations for people.
-pub(crate) fn human_duration(secs: f64) -> String {
-    let secs = secs.max(0.0).round() as u64;
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) => format!("{m}m {s}s"),
-        (0, _, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h {m}m"),
-    }
 }

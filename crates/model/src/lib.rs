@@ -20,4 +20,4 @@ pub use as_path::{AsPath, PathSegment};
 pub use asn::Asn;
 pub use event::{Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind};
 pub use route::{BgpInput, PeerKey, RouteChange, RouteUpdate};
-pub use time::{Timestamp, TimestampError};
+pub use time::{Timestamp, TimestampError, human_duration};

@@ -76,6 +76,18 @@ impl Timestamp {
     }
 }
 
+/// A duration for people: "45s", "12m 5s", "9h 32m", "2d 3h 0m".
+pub fn human_duration(secs: f64) -> String {
+    let secs = secs.max(0.0).round() as u64;
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h {m}m"),
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())

@@ -119,16 +119,7 @@ impl Store {
             .map_err(open_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_error)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(open_error)?;
-        if version > schema::VERSION {
-            return Err(StoreError::Schema {
-                path: path.to_path_buf(),
-                found: version,
-                known: schema::VERSION,
-            });
-        }
+        check_version(&conn, path)?;
         conn.execute_batch(schema::V1).map_err(open_error)?;
         conn.pragma_update(None, "user_version", schema::VERSION)
             .map_err(open_error)?;
@@ -151,16 +142,7 @@ impl Store {
         .map_err(open_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_error)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(open_error)?;
-        if version > schema::VERSION {
-            return Err(StoreError::Schema {
-                path: path.to_path_buf(),
-                found: version,
-                known: schema::VERSION,
-            });
-        }
+        check_version(&conn, path)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -483,6 +465,24 @@ impl Store {
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))
             .during("check integrity")
     }
+}
+
+/// Refuses a file written by a newer blackout.
+fn check_version(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if version > schema::VERSION {
+        return Err(StoreError::Schema {
+            path: path.to_path_buf(),
+            found: version,
+            known: schema::VERSION,
+        });
+    }
+    Ok(())
 }
 
 fn parse_event(body: &str) -> Result<Event, StoreError> {
