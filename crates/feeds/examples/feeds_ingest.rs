@@ -17,7 +17,7 @@ use blackout_model::Timestamp;
 use flate2::read::GzDecoder;
 use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,7 +28,7 @@ struct Route {
     path: Vec<u32>,
 }
 
-fn load(data: &PathBuf) -> Vec<Route> {
+fn load(data: &Path) -> Vec<Route> {
     let path = data.join("text/ris-rrc06_bview.20100701.0759.bgpdump-m.txt.gz");
     let file = std::fs::File::open(&path).unwrap_or_else(|e| {
         eprintln!("{}: {e}", path.display());
@@ -66,7 +66,7 @@ fn kp_route(i: usize) -> Route {
             .unwrap_or(IpAddr::from([0, 0, 0, 0])),
         peer_as: 2497,
         prefix: "175.45.176.0/24".parse().unwrap_or_default(),
-        path: if i % 2 == 0 {
+        path: if i.is_multiple_of(2) {
             vec![2497, 4837, 131279]
         } else {
             vec![]
@@ -168,7 +168,7 @@ fn main() {
     let mut mixed = Vec::with_capacity(base + base / 99);
     for (i, route) in routes.drain(..).enumerate() {
         mixed.push(route);
-        if i % 99 == 0 {
+        if i.is_multiple_of(99) {
             mixed.push(kp_route(i / 99));
         }
     }

@@ -202,6 +202,7 @@ impl Connection {
         let mut buf = vec![0u8; 64 * 1024];
         let mut out = Vec::new();
         let mut ticker = tokio::time::interval(self.health_interval);
+        let mut reported_damage = 0;
         loop {
             tokio::select! {
                 read = stream.read(&mut buf) => {
@@ -231,9 +232,21 @@ impl Connection {
                         }
                     };
                     let peers = session.peer_count() as u32;
+                    let stats = session.stats();
+                    let damaged = stats.bad_messages + stats.bad_updates;
+                    let problem = (damaged > reported_damage).then(|| {
+                        format!(
+                            "{} BMP messages and {} UPDATEs from this router did not decode (skipped)",
+                            stats.bad_messages, stats.bad_updates
+                        )
+                    });
+                    reported_damage = damaged;
                     self.health(|t| {
                         t.messages(at, count);
                         t.set_peers(peers);
+                        if let Some(problem) = problem {
+                            t.error(problem);
+                        }
                     });
                     self.emit(&mut out).await?;
                     if let Some(error) = broken {

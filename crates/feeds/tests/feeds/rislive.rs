@@ -78,15 +78,17 @@ fn every_message_type_of_the_real_stream() {
     );
 }
 
-/// What one server connection does after reading the subscriptions.
+/// What one server connection does after reading the subscriptions: send its
+/// lines, then drop the TCP connection without a close frame, hang (answer nothing),
+/// or serve (answer pings).
 #[derive(Clone)]
 enum Script {
     /// Send these, then drop the TCP connection without a close frame.
-    SendThenDrop(Vec<String>),
+    Drop(Vec<String>),
     /// Send these, then read and answer nothing, holding the connection.
-    SendThenHang(Vec<String>),
+    Hang(Vec<String>),
     /// Send these, then answer pings until the client goes.
-    SendThenServe(Vec<String>),
+    Serve(Vec<String>),
 }
 
 /// A websocket server on 127.0.0.1 that plays one script per connection and keeps
@@ -110,9 +112,9 @@ async fn server(scripts: Vec<Script>) -> (SocketAddr, Arc<Mutex<Vec<Vec<String>>
             }
             kept.lock().unwrap().push(subs);
             let (lines, after) = match script {
-                Script::SendThenDrop(l) => (l, 0),
-                Script::SendThenHang(l) => (l, 1),
-                Script::SendThenServe(l) => (l, 2),
+                Script::Drop(l) => (l, 0),
+                Script::Hang(l) => (l, 1),
+                Script::Serve(l) => (l, 2),
             };
             for line in lines {
                 ws.send(Message::text(line)).await.unwrap();
@@ -180,7 +182,7 @@ fn peer_downs(seen: &[FeedEvent]) -> usize {
 
 #[tokio::test]
 async fn real_stream_over_a_local_websocket() {
-    let (addr, subscriptions) = server(vec![Script::SendThenServe(stream_lines())]).await;
+    let (addr, subscriptions) = server(vec![Script::Serve(stream_lines())]).await;
     let (tx, mut rx) = mpsc::channel(1024);
     let mut config = config(addr);
     config.filter = PrefixFilter::everything();
@@ -241,9 +243,9 @@ fn composed(count: usize, start: usize) -> Vec<String> {
 #[tokio::test]
 async fn drop_and_hang_are_reconnected_flushed_and_counted_as_gaps() {
     let (addr, subscriptions) = server(vec![
-        Script::SendThenDrop(composed(500, 0)),
-        Script::SendThenHang(composed(250, 500)),
-        Script::SendThenServe(composed(250, 750)),
+        Script::Drop(composed(500, 0)),
+        Script::Hang(composed(250, 500)),
+        Script::Serve(composed(250, 750)),
     ])
     .await;
     let (tx, mut rx) = mpsc::channel(8192);
