@@ -66,6 +66,9 @@ impl RisLiveConfig {
 /// is gone.
 pub async fn run_ris_live(config: RisLiveConfig, events: FeedSender) -> Result<(), FeedError> {
     let feed = config.feed_id()?;
+    // wss:// needs a process-wide rustls provider: ring, the only one built in. An
+    // error means one is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut health = HealthTracker::new(feed, now());
     publish(&events, &mut health).await?;
     let mut wait = config.backoff_min;
