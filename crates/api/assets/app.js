@@ -1,0 +1,383 @@
+// The blackout dashboard: the status, the events and the timelines, kept live by the
+// server-sent events of /api/v1/stream.
+//
+// Everything shown here may come from the network (banners, names, AS paths,
+// summaries), so the DOM is built with createElement and textContent only: no string
+// is ever parsed as HTML. The server's Content-Security-Policy forbids inline code as
+// a second line of defence.
+'use strict';
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const STATES = ['up', 'degraded', 'down', 'unknown', 'ok', 'fail', 'stale', 'warning', 'critical',
+    'online', 'dark', 'no-verdict'];
+  const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2',
+    '#17becf', '#bcbd22', '#7f7f7f'];
+  const MAX_SERIES_PER_CHART = 16;
+
+  const model = { status: null, events: new Map(), range: 86400, charts: [] };
+
+  // el('td', {class: 'num'}, 'text', childNode): children become text nodes or are appended as nodes.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    if (attrs) {
+      for (const [key, value] of Object.entries(attrs)) {
+        if (key === 'class') node.className = value;
+        else node.setAttribute(key, String(value));
+      }
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  // A class name only from a known list: values from the network never become classes.
+  function known(value) {
+    return STATES.includes(value) ? value : 'other';
+  }
+
+  function badge(text, kind) {
+    return el('span', { class: 'badge ' + known(kind === undefined ? text : kind) }, text);
+  }
+
+  function fmtTime(t) {
+    if (!t) return '—';
+    return String(t).replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace('Z', ' UTC');
+  }
+
+  function pct(v) {
+    return (typeof v === 'number' && isFinite(v)) ? (v * 100).toFixed(1) + ' %' : '—';
+  }
+
+  function shorten(text, max) {
+    const s = String(text === undefined || text === null ? '' : text);
+    return s.length > max ? s.slice(0, max) + '…' : s;
+  }
+
+  function visibilityBar(v) {
+    const outer = el('span', { class: 'bar-bg' });
+    const inner = el('span', { class: 'bar' });
+    const share = (typeof v === 'number' && isFinite(v)) ? Math.max(0, Math.min(1, v)) : 0;
+    inner.style.width = (share * 100).toFixed(1) + '%';
+    outer.append(inner);
+    return el('span', null, outer, pct(v));
+  }
+
+  function fillTable(id, rows, emptyText) {
+    const body = $(id).tBodies[0];
+    if (rows.length === 0) {
+      const cols = $(id).tHead.rows[0].cells.length;
+      body.replaceChildren(el('tr', null, el('td', { class: 'empty', colspan: cols }, emptyText)));
+    } else {
+      body.replaceChildren(...rows);
+    }
+  }
+
+  function problem(text) {
+    const p = $('problem');
+    if (text) {
+      p.textContent = text;
+      p.hidden = false;
+    } else {
+      p.hidden = true;
+    }
+  }
+
+  async function getJSON(path) {
+    const response = await fetch(path, { headers: { Accept: 'application/json' } });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      const message = body && body.error ? body.error.code + ': ' + body.error.message : response.statusText;
+      throw new Error(path.split('?')[0] + ': ' + message);
+    }
+    return body;
+  }
+
+  function upstreamName(asn) {
+    const s = model.status;
+    const found = s && s.upstreams.find((u) => String(u.asn) === String(asn));
+    return found && found.name ? 'AS' + asn + ' ' + found.name : 'AS' + asn;
+  }
+
+  function renderStatus(s) {
+    model.status = s;
+    const headline = s.headline || { state: 'no-verdict', text: 'no status yet' };
+    $('headline').textContent = headline.text;
+    $('top').className = 'state-' + known(headline.state);
+    document.title = headline.text + ' · blackout';
+    $('profile').textContent = 'profile ' + (s.profile || '—');
+    $('generated').textContent = fmtTime(s.generated_at);
+
+    fillTable('upstreams', s.upstreams.map((u) => el('tr', null,
+      el('td', null, 'AS' + u.asn), el('td', null, u.name), el('td', null, visibilityBar(u.visibility)),
+      el('td', null, badge(u.state)))), 'no upstream seen');
+
+    fillTable('prefixes', s.prefixes.map((p) => el('tr', null,
+      el('td', null, p.prefix), el('td', null, visibilityBar(p.visibility)),
+      el('td', { class: 'num' }, p.seen_by + ' / ' + p.full_feed_peers),
+      el('td', null, Object.entries(p.upstreams).map(([asn, n]) => upstreamName(asn) + ': ' + n).join(', ') || '—'),
+      el('td', null, p.origins.map((o) => 'AS' + o).join(', ') || '—'))), 'no prefix watched');
+
+    fillTable('probes', s.probes.map((p) => el('tr', null,
+      el('td', null, fmtTime(p.at)), el('td', null, p.target), el('td', null, p.check), el('td', null, p.kind),
+      el('td', null, badge(p.ok ? 'ok' : 'fail')), el('td', null, p.outcome),
+      el('td', { class: 'num' }, p.rtt_ms === null || p.rtt_ms === undefined ? '—' : p.rtt_ms.toFixed(1) + ' ms'),
+      el('td', { class: 'num' }, pct(p.loss)),
+      el('td', { class: 'detail', title: shorten(p.detail, 2000) }, shorten(p.detail, 200)))), 'no probe results yet');
+
+    const entities = [s.network, s.vantage].concat(s.entities).filter((e) => e && e.entity);
+    fillTable('entities', entities.map((e) => el('tr', null,
+      el('td', null, e.entity), el('td', null, e.name), el('td', null, badge(e.state)),
+      el('td', null, fmtTime(e.since)), el('td', null, e.cause || '—'), el('td', null, e.event_id || '—'),
+      el('td', { class: 'detail' }, shorten(e.detail, 300)))), 'no entities');
+
+    fillTable('feeds', s.feeds.map((f) => el('tr', null,
+      el('td', null, f.name), el('td', null, badge(f.state)), el('td', null, fmtTime(f.last_message)),
+      el('td', { class: 'num' }, typeof f.rate === 'number' ? f.rate.toFixed(2) + ' /s' : '—'),
+      el('td', { class: 'detail' }, shorten(f.detail, 300)))), 'no feeds');
+  }
+
+  function eventOrder(a, b) {
+    if (a.start !== b.start) return Date.parse(b.start) - Date.parse(a.start);
+    return a.id < b.id ? 1 : -1;
+  }
+
+  function renderEvents() {
+    const events = Array.from(model.events.values()).sort(eventOrder);
+    const box = $('events');
+    if (events.length === 0) {
+      box.replaceChildren(el('p', { class: 'empty' }, 'no events'));
+      return;
+    }
+    box.replaceChildren(...events.map((ev, index) => {
+      const severity = ev.severity === 'critical' ? 'critical' : 'warning';
+      const article = el('article', { class: 'event ' + severity + (ev.end ? ' ended' : '') });
+      article.id = 'event-' + shorten(ev.id, 128).replace(/[^A-Za-z0-9_.:-]/g, '_');
+      article.append(el('div', { class: 'line' },
+        badge(ev.cause, 'cause'), badge(severity), el('span', { class: 'entity' }, ev.entity),
+        el('span', { class: 'when' }, fmtTime(ev.start) + ' → ' + (ev.end ? fmtTime(ev.end) : 'ongoing')),
+        el('span', { class: 'confidence' }, 'confidence ' + pct(ev.confidence)),
+        el('span', { class: 'when' }, ev.id)));
+      article.append(el('p', { class: 'summary' }, ev.summary));
+      const scope = ev.scope || {};
+      const parts = [];
+      if (scope.prefixes && scope.prefixes.length) parts.push('prefixes: ' + scope.prefixes.join(', '));
+      if (scope.upstreams && scope.upstreams.length) parts.push('upstreams: ' + scope.upstreams.map(upstreamName).join(', '));
+      if (scope.hosts && scope.hosts.length) parts.push('hosts: ' + scope.hosts.join(', '));
+      if (scope.services && scope.services.length) parts.push('services: ' + scope.services.join(', '));
+      if (parts.length) article.append(el('p', { class: 'scope' }, parts.join(' · ')));
+      const evidence = ev.evidence || [];
+      const details = el('details', null, el('summary', null, 'evidence (' + evidence.length + ')'));
+      // The newest event's evidence is open: it is what a reader wants first.
+      if (index === 0) details.open = true;
+      const rows = evidence.map((e) => el('tr', null,
+        el('td', null, fmtTime(e.at)), el('td', null, e.signal), el('td', null, e.text),
+        el('td', { class: 'num' }, e.value === null || e.value === undefined ? '' : String(e.value))));
+      details.append(el('table', null,
+        el('thead', null, el('tr', null, el('th', null, 'at'), el('th', null, 'signal'), el('th', null, 'what was seen'), el('th', null, 'value'))),
+        el('tbody', null, ...rows)));
+      article.append(details);
+      return article;
+    }));
+  }
+
+  async function loadEvents() {
+    const body = await getJSON('/api/v1/events?limit=200');
+    model.events = new Map(body.events.map((e) => [e.id, e]));
+    renderEvents();
+  }
+
+  // ---- timelines ----
+
+  function toSecs(t) {
+    return Date.parse(t) / 1000;
+  }
+
+  async function fetchSeries(entity, signal, from, until) {
+    const q = new URLSearchParams({ entity: entity, signal: signal, from: String(Math.floor(from)), until: String(Math.ceil(until)) });
+    const body = await getJSON('/api/v1/signals?' + q.toString());
+    const xs = [];
+    const ys = [];
+    for (const r of body.rollups) { xs.push(toSecs(r.bucket)); ys.push(r.mean); }
+    for (const p of body.points) { xs.push(toSecs(p.at)); ys.push(p.value); }
+    return [xs, ys];
+  }
+
+  // Joins series on one time axis. With `hold`, a value holds until the next one (BGP
+  // series are written on change) and the last one is carried to `until`. `resets[k]`,
+  // where given, holds times at which series k drops to 0 unless it has a point: an
+  // upstream's share is written only while the upstream carries the prefix, so a new
+  // visibility point of that prefix without one means the upstream is gone.
+  function join(tables, until, hold, resets) {
+    const times = new Set();
+    for (const [xs] of tables) for (const x of xs) times.add(x);
+    if (hold) times.add(until);
+    const axis = Array.from(times).sort((a, b) => a - b);
+    const columns = tables.map(([xs, ys], k) => {
+      const byTime = new Map();
+      xs.forEach((x, i) => byTime.set(x, ys[i]));
+      const reset = resets && resets[k] ? resets[k] : null;
+      let last = null;
+      return axis.map((x) => {
+        if (byTime.has(x)) { last = byTime.get(x); return last; }
+        if (reset && last !== null && reset.has(x)) { last = 0; return last; }
+        return hold ? last : null;
+      });
+    });
+    return [axis].concat(columns);
+  }
+
+  function drawChart(id, title, labels, data, opts) {
+    const box = $(id);
+    box.replaceChildren();
+    if (labels.length === 0 || data[0].length === 0) {
+      box.append(el('p', { class: 'empty' }, 'no data in this range'));
+      return;
+    }
+    if (typeof uPlot !== 'function') {
+      box.append(el('p', { class: 'empty' }, 'the chart library did not load'));
+      return;
+    }
+    const series = [{}].concat(labels.map((label, i) => ({
+      label: label,
+      stroke: PALETTE[i % PALETTE.length],
+      width: 2,
+      spanGaps: !!opts.hold,
+      paths: opts.hold && uPlot.paths && uPlot.paths.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined,
+      points: { show: !opts.hold },
+      value: (u, v) => (v === null || v === undefined ? '—' : opts.format(v)),
+    })));
+    const plot = new uPlot({
+      title: title,
+      width: Math.max(320, box.clientWidth - 4),
+      height: 220,
+      scales: { x: { time: true }, y: opts.range ? { range: opts.range } : {} },
+      axes: [{}, { values: (u, splits) => splits.map(opts.format), size: 60 }],
+      series: series,
+    }, data, box);
+    model.charts.push(plot);
+  }
+
+  async function loadCharts() {
+    const until = Date.now() / 1000;
+    const from = until - model.range;
+    let listing;
+    try {
+      listing = (await getJSON('/api/v1/series')).series;
+    } catch (e) {
+      for (const id of ['chart-prefix', 'chart-upstream', 'chart-probe', 'chart-rtt']) {
+        $(id).replaceChildren(el('p', { class: 'empty' }, 'no series: ' + e.message));
+      }
+      return;
+    }
+    for (const chart of model.charts) chart.destroy();
+    model.charts = [];
+
+    const prefixVis = listing.filter((s) => s.signal === 'bgp.visibility' && s.entity.startsWith('prefix:'))
+      .slice(0, MAX_SERIES_PER_CHART);
+    const upstreamVis = listing.filter((s) => s.signal.startsWith('bgp.upstream.') || (s.entity.startsWith('upstream:') && s.signal.startsWith('bgp.')));
+    const probes = listing.filter((s) => s.signal.startsWith('probe.') && !/rtt/.test(s.signal)).slice(0, MAX_SERIES_PER_CHART);
+    const rtts = listing.filter((s) => s.signal.startsWith('probe.') && /rtt/.test(s.signal)).slice(0, MAX_SERIES_PER_CHART);
+    const get = (list) => Promise.all(list.map((s) => fetchSeries(s.entity, s.signal, from, until)));
+
+    const share = (v) => (v * 100).toFixed(0) + '%';
+    const prefixTables = await get(prefixVis);
+    drawChart('chart-prefix', 'share of full-feed peers that see each prefix',
+      prefixVis.map((s) => s.entity.replace(/^prefix:/, '')), join(prefixTables, until, true),
+      { hold: true, range: [0, 1], format: share });
+
+    // Per upstream: the share of (prefix, peer) routes that go through it, averaged
+    // over the watched prefixes.
+    const upstreamTables = await get(upstreamVis);
+    const asnOf = (s) => s.signal.startsWith('bgp.upstream.') ? s.signal.slice('bgp.upstream.'.length) : s.entity.replace(/^upstream:/, '');
+    const asns = Array.from(new Set(upstreamVis.map(asnOf))).slice(0, MAX_SERIES_PER_CHART);
+    const visibilityTimes = new Map(prefixVis.map((s, k) => [s.entity, new Set(prefixTables[k][0])]));
+    const joined = join(upstreamTables, until, true, upstreamVis.map((s) => visibilityTimes.get(s.entity) || null));
+    const prefixCount = Math.max(1, prefixVis.length);
+    const perUpstream = asns.map((asn) => {
+      const members = [];
+      upstreamVis.forEach((s, k) => { if (asnOf(s) === asn) members.push(k); });
+      const direct = members.some((k) => upstreamVis[k].entity.startsWith('upstream:'));
+      return joined[0].map((_, i) => {
+        let sum = 0;
+        let any = false;
+        for (const k of members) {
+          const v = joined[k + 1][i];
+          if (v !== null) { sum += v; any = true; }
+        }
+        return any ? (direct ? sum : sum / prefixCount) : null;
+      });
+    });
+    drawChart('chart-upstream', 'share of routes through each upstream', asns.map(upstreamName),
+      [joined[0]].concat(perUpstream), { hold: true, range: [0, 1], format: share });
+
+    const probeTables = await get(probes);
+    drawChart('chart-probe', '1 = passed, 0 = failed; loss as a share',
+      probes.map((s) => s.entity + ' ' + s.signal), join(probeTables, until, false),
+      { hold: false, range: [0, 1], format: (v) => Number(v).toFixed(2) });
+
+    const rttTables = await get(rtts);
+    drawChart('chart-rtt', 'round-trip time', rtts.map((s) => s.entity + ' ' + s.signal),
+      join(rttTables, until, false), { hold: false, format: (v) => Number(v).toFixed(0) + ' ms' });
+  }
+
+  let chartsPending = false;
+  let chartsLoadedAt = 0;
+  function refreshCharts(force) {
+    if (chartsPending) return;
+    if (!force && Date.now() - chartsLoadedAt < 30000) return;
+    chartsPending = true;
+    loadCharts().catch((e) => problem('timelines: ' + e.message)).finally(() => {
+      chartsPending = false;
+      chartsLoadedAt = Date.now();
+    });
+  }
+
+  function connect() {
+    if (typeof EventSource !== 'function') return;
+    const source = new EventSource('/api/v1/stream');
+    const live = $('live');
+    source.onopen = () => { live.textContent = 'live'; live.className = 'live-on'; };
+    source.onerror = () => { live.textContent = 'reconnecting'; live.className = 'live-off'; };
+    source.addEventListener('status', (message) => {
+      try {
+        renderStatus(JSON.parse(message.data));
+        refreshCharts(false);
+      } catch (e) { problem('stream: ' + e.message); }
+    });
+    source.addEventListener('event', (message) => {
+      try {
+        const body = JSON.parse(message.data);
+        model.events.set(body.event.id, body.event);
+        renderEvents();
+      } catch (e) { problem('stream: ' + e.message); }
+    });
+    source.addEventListener('lagged', () => {
+      loadEvents().catch((e) => problem('events: ' + e.message));
+    });
+  }
+
+  function start() {
+    for (const button of document.querySelectorAll('#ranges button')) {
+      button.addEventListener('click', () => {
+        model.range = Number(button.dataset.range) || 86400;
+        for (const b of document.querySelectorAll('#ranges button')) b.classList.toggle('chosen', b === button);
+        refreshCharts(true);
+      });
+    }
+    getJSON('/api/v1/status').then(renderStatus).catch((e) => problem('status: ' + e.message));
+    loadEvents().catch((e) => problem('events: ' + e.message));
+    refreshCharts(true);
+    connect();
+    setInterval(() => refreshCharts(true), 60000);
+    let resizeTimer = null;
+    window.addEventListener('resize', () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => refreshCharts(true), 300);
+    });
+  }
+
+  start();
+}());

@@ -1,0 +1,170 @@
+//! The HTTP side of `blackout watch`: the JSON API, the live stream, the dashboard and
+//! the Prometheus metrics, all read-only.
+//!
+//! - [`status`]: the snapshot the watch loop publishes ([`Status`] and its parts) and
+//!   the headline the dashboard shows ([`Headline`]);
+//! - `stream`: [`StreamMessage`], the [`Publisher`] that is the one write path for
+//!   status and stream, and the server-sent events of `/api/v1/stream`;
+//! - `metrics`: [`Metrics`], the Prometheus registry (gauges from the status, alert
+//!   counters other parts increment);
+//! - `handlers`: one thin function per route: check the parameters, read the snapshot
+//!   or the database, answer JSON;
+//! - `params`: strict parsing of query parameters, one error code per mistake;
+//! - `guard`: refuses oversized or malformed requests before routing, and puts the
+//!   security headers (a strict Content-Security-Policy) on every answer;
+//! - `dashboard`: the page and its assets (uPlot included), embedded in the binary;
+//! - `error`: [`ApiError`] with its stable [`ErrorCode`]s.
+//!
+//! Readers never block the writer: the status is an immutable `Arc` taken from a
+//! `watch` channel, and the database is read through read-only connections opened per
+//! request on the blocking pool (SQLite in WAL mode lets them read while the watch
+//! loop writes).
+//!
+//! Nothing in the API changes state, so no route needs a token; every method other
+//! than GET (and HEAD) is refused with `405 method_not_allowed`. A route that changes
+//! state must come with a token check.
+
+pub mod status;
+
+mod dashboard;
+mod error;
+mod guard;
+mod handlers;
+mod metrics;
+mod params;
+mod stream;
+
+pub use error::{ApiError, ErrorCode};
+pub use metrics::Metrics;
+pub use params::{
+    EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX, POINTS_LIMIT_DEFAULT, POINTS_LIMIT_MAX,
+    SIGNAL_SPAN_MAX_SECS,
+};
+pub use status::{
+    EntityState, EntityStatus, FeedStatus, Headline, PrefixStatus, ProbeStatus, Status,
+    UpstreamStatus,
+};
+pub use stream::{Publisher, StreamMessage};
+
+use axum::Router;
+use axum::routing::get;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, broadcast, watch};
+
+/// Every route the API serves, in axum's path syntax (which is OpenAPI's too); the
+/// OpenAPI description is tested to have each.
+pub const ROUTES: &[&str] = &[
+    "/",
+    "/assets/{name}",
+    "/api/v1/status",
+    "/api/v1/events",
+    "/api/v1/events/{id}",
+    "/api/v1/signals",
+    "/api/v1/series",
+    "/api/v1/stream",
+    "/api/v1/openapi.json",
+    "/metrics",
+];
+
+/// How many live-stream clients may be connected at once.
+pub const MAX_STREAM_CLIENTS: usize = 64;
+/// How many database queries may run at once.
+pub const MAX_DB_QUERIES: usize = 4;
+
+/// What every handler reads: the latest status, the stream, the database and the metrics.
+#[derive(Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) status: watch::Receiver<Arc<Status>>,
+    pub(crate) stream: broadcast::Sender<StreamMessage>,
+    pub(crate) db: PathBuf,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Set to true when the server stops, so that live streams end and graceful
+    /// shutdown does not wait for them forever.
+    pub(crate) stop: watch::Sender<bool>,
+    pub(crate) db_queries: Arc<Semaphore>,
+    pub(crate) stream_clients: Arc<Semaphore>,
+}
+
+impl ApiState {
+    /// The state for a server that reads statuses from `status`, stream messages from
+    /// `stream`, events and signals from the SQLite file `db`, and reports `metrics`.
+    pub fn new(
+        status: watch::Receiver<Arc<Status>>,
+        stream: broadcast::Sender<StreamMessage>,
+        db: PathBuf,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let (stop, _) = watch::channel(false);
+        ApiState {
+            inner: Arc::new(Inner {
+                status,
+                stream,
+                db,
+                metrics,
+                stop,
+                db_queries: Arc::new(Semaphore::new(MAX_DB_QUERIES)),
+                stream_clients: Arc::new(Semaphore::new(MAX_STREAM_CLIENTS)),
+            }),
+        }
+    }
+
+    /// The latest status.
+    pub fn status(&self) -> Arc<Status> {
+        Arc::clone(&self.inner.status.borrow())
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// Ends every live stream (the server is stopping).
+    pub fn stop_streams(&self) {
+        self.inner.stop.send_replace(true);
+    }
+}
+
+/// The whole application: API, stream, dashboard and metrics, behind the request guard.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/", get(dashboard::index))
+        .route("/assets/{name}", get(dashboard::asset))
+        .route("/api/v1/status", get(handlers::status))
+        .route("/api/v1/events", get(handlers::events))
+        .route("/api/v1/events/{id}", get(handlers::event))
+        .route("/api/v1/signals", get(handlers::signals))
+        .route("/api/v1/series", get(handlers::series))
+        .route("/api/v1/stream", get(handlers::stream))
+        .route("/api/v1/openapi.json", get(handlers::openapi))
+        .route("/metrics", get(handlers::metrics))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
+        .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes, then ends the live
+/// streams and waits for requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stopper = state.clone();
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopper.stop_streams();
+        })
+        .await
+}

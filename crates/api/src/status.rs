@@ -1,0 +1,404 @@
+//! The status snapshot: what `blackout watch` believes right now, as plain data.
+//!
+//! [`Status`] is built by the watch loop (the one writer) and handed to readers as an
+//! immutable `Arc` through a `tokio::sync::watch` channel. [`Headline`] is the one
+//! sentence the dashboard shows at the top, decided here so that the page, the API and
+//! the tests agree on it.
+
+use blackout_bgp::PrefixView;
+use blackout_model::{Cause, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The state of one entity.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityState {
+    /// Working.
+    Up,
+    /// Working, but worse than usual (some prefixes, loss, latency).
+    Degraded,
+    /// Dark.
+    Down,
+    /// No verdict (no data yet, or the feeds or the vantage point are down).
+    #[default]
+    Unknown,
+}
+
+impl EntityState {
+    /// Every state, in the order of the metrics' state set.
+    pub const ALL: [EntityState; 4] = [
+        EntityState::Up,
+        EntityState::Degraded,
+        EntityState::Down,
+        EntityState::Unknown,
+    ];
+
+    /// The lowercase name used in JSON and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityState::Up => "up",
+            EntityState::Degraded => "degraded",
+            EntityState::Down => "down",
+            EntityState::Unknown => "unknown",
+        }
+    }
+}
+
+/// Everything the watch loop believes at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// When the snapshot was taken.
+    pub generated_at: Timestamp,
+    /// The profile watched (`kp`).
+    pub profile: String,
+    /// The watched network as a whole (`country:KP`).
+    pub network: EntityStatus,
+    /// Every other watched entity (origins, prefixes, upstreams, hosts, services, feeds).
+    pub entities: Vec<EntityStatus>,
+    /// Each upstream of the network and how much of the network it carries.
+    pub upstreams: Vec<UpstreamStatus>,
+    /// Each watched prefix as the BGP feeds see it.
+    pub prefixes: Vec<PrefixStatus>,
+    /// The latest result of each probe check.
+    pub probes: Vec<ProbeStatus>,
+    /// The health of blackout's own feeds.
+    pub feeds: Vec<FeedStatus>,
+    /// The vantage point blackout probes from.
+    pub vantage: EntityStatus,
+}
+
+/// One entity's state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EntityStatus {
+    /// The entity, in the contract's text form (`upstream:4837`).
+    pub entity: String,
+    /// A name for people (`China Unicom`).
+    pub name: String,
+    /// Its state.
+    pub state: EntityState,
+    /// Since when it has been in that state, where known.
+    pub since: Option<Timestamp>,
+    /// Why it is not up, where an event says.
+    pub cause: Option<Cause>,
+    /// The event that explains the state, where there is one.
+    pub event_id: Option<String>,
+    /// What else a person should know.
+    pub detail: String,
+}
+
+/// One upstream of the watched network.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamStatus {
+    /// Its AS number.
+    pub asn: u32,
+    /// Its name (`China Unicom`).
+    pub name: String,
+    /// The share of full-feed peers whose paths to the network go through it (0 to 1).
+    pub visibility: f64,
+    /// Its state.
+    pub state: EntityState,
+}
+
+/// One watched prefix as the BGP feeds see it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PrefixStatus {
+    /// The prefix.
+    pub prefix: String,
+    /// The share of full-feed peers that see it (0 to 1).
+    pub visibility: f64,
+    /// How many full-feed peers see it.
+    pub seen_by: u32,
+    /// How many full-feed peers there are.
+    pub full_feed_peers: u32,
+    /// For each upstream AS (as text), how many peers' paths use it.
+    pub upstreams: BTreeMap<String, u32>,
+    /// The origin ASes seen.
+    pub origins: Vec<u32>,
+}
+
+impl From<&PrefixView> for PrefixStatus {
+    fn from(view: &PrefixView) -> Self {
+        PrefixStatus {
+            prefix: view.prefix.to_string(),
+            visibility: view.visibility(),
+            seen_by: view.seen_by,
+            full_feed_peers: view.full_feed_peers,
+            upstreams: view
+                .upstreams
+                .iter()
+                .map(|(asn, count)| (asn.0.to_string(), *count))
+                .collect(),
+            origins: view.origins.keys().map(|asn| asn.0).collect(),
+        }
+    }
+}
+
+/// The latest result of one probe check.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProbeStatus {
+    /// When it ran.
+    pub at: Timestamp,
+    /// From where.
+    pub vantage: String,
+    /// The target (host name or address).
+    pub target: String,
+    /// The check's name in the profile.
+    pub check: String,
+    /// The kind of check (`probe.icmp`, `probe.dns`, ...).
+    pub kind: String,
+    /// Did it pass?
+    pub ok: bool,
+    /// A short outcome (`ok`, `timeout`, `refused`, `servfail`, ...).
+    pub outcome: String,
+    /// Round-trip time, where measured.
+    pub rtt_ms: Option<f64>,
+    /// Loss ratio (0 to 1), where measured.
+    pub loss: Option<f64>,
+    /// What else was seen (a banner, a status line), as received.
+    pub detail: String,
+}
+
+/// The health of one of blackout's feeds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedStatus {
+    /// The feed (`bmp:198.51.100.1`).
+    pub name: String,
+    /// `up`, `stale`, `down`, ...
+    pub state: String,
+    /// Its last message.
+    pub last_message: Option<Timestamp>,
+    /// Messages per second.
+    pub rate: Option<f64>,
+    /// What else was seen.
+    pub detail: String,
+}
+
+/// The answer at a glance, as the dashboard's header shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headline {
+    /// `online`, `degraded`, `dark` or `no-verdict`: the page colours by it.
+    pub state: String,
+    /// The sentence (`North Korea: ONLINE via AS4837 China Unicom`).
+    pub text: String,
+}
+
+impl Status {
+    /// The sentence that answers "is it online?" at a glance.
+    ///
+    /// The vantage point comes first: when it is offline nothing blackout sees of the
+    /// target means anything, so it gives no verdict rather than a false "dark".
+    pub fn headline(&self) -> Headline {
+        let name = [&self.network.name, &self.network.entity, &self.profile]
+            .into_iter()
+            .find(|n| !n.is_empty())
+            .map_or("the network", |n| n.as_str());
+        let since = |s: &EntityStatus| s.since.map(|t| format!(" since {t}")).unwrap_or_default();
+        let cause = |s: &EntityStatus| s.cause.map(|c| format!(" cause {c}")).unwrap_or_default();
+        if self.vantage.state == EntityState::Down {
+            return Headline {
+                state: "no-verdict".into(),
+                text: format!(
+                    "{name}: no verdict: the vantage point is offline{}",
+                    since(&self.vantage)
+                ),
+            };
+        }
+        let via = self.carrying_upstreams();
+        match self.network.state {
+            EntityState::Up => Headline {
+                state: "online".into(),
+                text: if via.is_empty() {
+                    format!("{name}: ONLINE")
+                } else {
+                    format!("{name}: ONLINE via {via}")
+                },
+            },
+            EntityState::Degraded => Headline {
+                state: "degraded".into(),
+                text: format!(
+                    "{name}: DEGRADED{}{}{}",
+                    since(&self.network),
+                    cause(&self.network),
+                    if via.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", via {via}")
+                    }
+                ),
+            },
+            EntityState::Down => Headline {
+                state: "dark".into(),
+                text: format!(
+                    "{name}: DARK{}{}",
+                    since(&self.network),
+                    cause(&self.network)
+                ),
+            },
+            EntityState::Unknown => {
+                let feeds_up = self.feeds.iter().any(|f| f.state == "up");
+                let why = if !self.feeds.is_empty() && !feeds_up {
+                    "no feed is up".to_string()
+                } else if self.network.detail.is_empty() {
+                    "not enough data yet".to_string()
+                } else {
+                    self.network.detail.clone()
+                };
+                Headline {
+                    state: "no-verdict".into(),
+                    text: format!("{name}: no verdict: {why}"),
+                }
+            }
+        }
+    }
+
+    /// "AS4837 China Unicom, AS20485 TransTelecom": the upstreams that carry routes,
+    /// most visible first.
+    fn carrying_upstreams(&self) -> String {
+        let mut carrying: Vec<&UpstreamStatus> = self
+            .upstreams
+            .iter()
+            .filter(|u| u.visibility > 0.0 && u.state != EntityState::Down)
+            .collect();
+        carrying.sort_by(|a, b| {
+            b.visibility
+                .total_cmp(&a.visibility)
+                .then(a.asn.cmp(&b.asn))
+        });
+        carrying
+            .iter()
+            .map(|u| {
+                if u.name.is_empty() {
+                    format!("AS{}", u.asn)
+                } else {
+                    format!("AS{} {}", u.asn, u.name)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// What `/api/v1/status` and the stream's `status` messages carry: the snapshot and
+/// its headline.
+#[derive(Serialize)]
+pub(crate) struct StatusBody<'a> {
+    #[serde(flatten)]
+    pub status: &'a Status,
+    pub headline: Headline,
+}
+
+impl<'a> StatusBody<'a> {
+    pub(crate) fn new(status: &'a Status) -> Self {
+        StatusBody {
+            status,
+            headline: status.headline(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kp() -> Status {
+        Status {
+            profile: "kp".into(),
+            network: EntityStatus {
+                entity: "country:KP".into(),
+                name: "North Korea".into(),
+                state: EntityState::Up,
+                ..EntityStatus::default()
+            },
+            upstreams: vec![
+                UpstreamStatus {
+                    asn: 20485,
+                    name: "TransTelecom".into(),
+                    visibility: 0.4,
+                    state: EntityState::Up,
+                },
+                UpstreamStatus {
+                    asn: 4837,
+                    name: "China Unicom".into(),
+                    visibility: 0.9,
+                    state: EntityState::Up,
+                },
+                UpstreamStatus {
+                    asn: 9002,
+                    name: "RETN".into(),
+                    visibility: 0.0,
+                    state: EntityState::Down,
+                },
+            ],
+            ..Status::default()
+        }
+    }
+
+    #[test]
+    fn online_names_the_carrying_upstreams_most_visible_first() {
+        let headline = kp().headline();
+        assert_eq!(headline.state, "online");
+        assert_eq!(
+            headline.text,
+            "North Korea: ONLINE via AS4837 China Unicom, AS20485 TransTelecom"
+        );
+    }
+
+    #[test]
+    fn dark_says_since_when_and_why() {
+        let mut status = kp();
+        status.network.state = EntityState::Down;
+        status.network.since = Some(Timestamp::from_secs(1_642_118_400));
+        status.network.cause = Some(Cause::Internal);
+        let headline = status.headline();
+        assert_eq!(headline.state, "dark");
+        assert_eq!(
+            headline.text,
+            "North Korea: DARK since 2022-01-14T00:00:00Z cause internal"
+        );
+    }
+
+    #[test]
+    fn an_offline_vantage_point_gives_no_verdict_whatever_the_network_seems() {
+        let mut status = kp();
+        status.network.state = EntityState::Down;
+        status.vantage.state = EntityState::Down;
+        let headline = status.headline();
+        assert_eq!(headline.state, "no-verdict");
+        assert_eq!(
+            headline.text,
+            "North Korea: no verdict: the vantage point is offline"
+        );
+    }
+
+    #[test]
+    fn unknown_with_every_feed_down_says_so() {
+        let mut status = kp();
+        status.network.state = EntityState::Unknown;
+        status.feeds = vec![FeedStatus {
+            name: "bmp:198.51.100.1".into(),
+            state: "down".into(),
+            ..FeedStatus::default()
+        }];
+        assert_eq!(
+            status.headline().text,
+            "North Korea: no verdict: no feed is up"
+        );
+        assert_eq!(
+            Status::default().headline().text,
+            "the network: no verdict: not enough data yet"
+        );
+    }
+
+    #[test]
+    fn states_serialize_in_lowercase_and_status_round_trips() {
+        let status = kp();
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["network"]["state"], "up");
+        assert_eq!(json["upstreams"][2]["state"], "down");
+        let back: Status = serde_json::from_value(json).unwrap();
+        assert_eq!(back, status);
+    }
+}
