@@ -334,8 +334,16 @@ timeout_ms = 10000
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
-        assert!(toml::from_str::<AlertConfig>("[[webhook]]\nurl = \"http://h/\"\nkind = \"json\"\ncolour = 1\n").is_err());
-        assert!(toml::from_str::<AlertConfig>("[[webhook]]\nurl = \"http://h/\"\nkind = \"teams\"\n").is_err());
+        assert!(
+            toml::from_str::<AlertConfig>(
+                "[[webhook]]\nurl = \"http://h/\"\nkind = \"json\"\ncolour = 1\n"
+            )
+            .is_err()
+        );
+        assert!(
+            toml::from_str::<AlertConfig>("[[webhook]]\nurl = \"http://h/\"\nkind = \"teams\"\n")
+                .is_err()
+        );
         let hook = |url: &str| AlertConfig {
             webhooks: vec![WebhookConfig {
                 url: url.into(),
@@ -346,8 +354,14 @@ timeout_ms = 10000
             ..AlertConfig::default()
         };
         assert!(hook("http://127.0.0.1:9/x").validate().is_ok());
-        assert!(matches!(hook("ftp://h/").validate(), Err(ConfigError::WebhookUrl { .. })));
-        assert!(matches!(hook("/relative").validate(), Err(ConfigError::WebhookUrl { .. })));
+        assert!(matches!(
+            hook("ftp://h/").validate(),
+            Err(ConfigError::WebhookUrl { .. })
+        ));
+        assert!(matches!(
+            hook("/relative").validate(),
+            Err(ConfigError::WebhookUrl { .. })
+        ));
         let mut config = AlertConfig::default();
         config.retry.attempts = 0;
         assert_eq!(config.validate(), Err(ConfigError::NoAttempts));

@@ -76,7 +76,12 @@ impl Alert {
     /// A key that names this alert and no other: receivers can use it to drop a
     /// delivery that was retried after the first one got through.
     pub fn dedupe_key(&self) -> String {
-        format!("{}:{}:{}", self.event.id, self.kind.as_str(), self.event.cause)
+        format!(
+            "{}:{}:{}",
+            self.event.id,
+            self.kind.as_str(),
+            self.event.cause
+        )
     }
 
     /// The moment the alert is about: the start, the latest evidence, or the end.
@@ -155,7 +160,8 @@ impl AlertPolicy {
         let memory = self.memory.get(&event.id);
         let started = memory.is_some_and(|m| m.sent.iter().any(|(k, _)| *k == AlertKind::Started));
         let alerted_cause = memory.and_then(|m| m.alerted_cause);
-        let replayed_start = memory.is_some_and(|m| m.sent.contains(&(AlertKind::Started, event.cause)));
+        let replayed_start =
+            memory.is_some_and(|m| m.sent.contains(&(AlertKind::Started, event.cause)));
         let (kind, previous_cause) = match update {
             // A start seen again (a replay after a restart, or a detector that
             // repeats itself): the dedupe below drops it and follows its cause, so
@@ -197,17 +203,14 @@ impl AlertPolicy {
         if kind != AlertKind::Ended {
             memory.alerted_cause = Some(event.cause);
         }
-        let alert_at = match kind {
-            AlertKind::Started => event.start,
-            AlertKind::CauseChanged => latest(event),
-            AlertKind::Ended => event.end.unwrap_or_else(|| latest(event)),
-        };
-        Some(Alert {
+        let mut alert = Alert {
             kind,
             event: event.clone(),
             previous_cause,
-            duration_secs: alert_at.secs_since(event.start).max(0.0),
-        })
+            duration_secs: 0.0,
+        };
+        alert.duration_secs = alert.at().secs_since(event.start).max(0.0);
+        Some(alert)
     }
 
     /// Marks what an event's log says happened as already alerted (see the module
@@ -221,13 +224,13 @@ impl AlertPolicy {
                 continue;
             };
             match change.as_str() {
+                // Below the minimum severity no start was alerted.
+                "started" | "revised" if !started && !severe => {}
                 "started" | "revised" if !started => {
-                    if severe {
-                        started = true;
-                        let memory = self.entry(&event.id);
-                        memory.sent.insert((AlertKind::Started, cause));
-                        memory.alerted_cause = Some(cause);
-                    }
+                    started = true;
+                    let memory = self.entry(&event.id);
+                    memory.sent.insert((AlertKind::Started, cause));
+                    memory.alerted_cause = Some(cause);
                 }
                 "started" | "revised" => {
                     let memory = self.entry(&event.id);
@@ -350,7 +353,11 @@ mod tests {
         for n in 1..50 {
             alerts.extend(kinds(
                 &mut policy,
-                &[EventUpdate::Revised(revised(first.clone(), Cause::Internal, n))],
+                &[EventUpdate::Revised(revised(
+                    first.clone(),
+                    Cause::Internal,
+                    n,
+                ))],
             ));
         }
         assert_eq!(alerts, vec![(AlertKind::Started, Cause::Internal)]);
@@ -451,7 +458,11 @@ mod tests {
         let log: Vec<(Timestamp, String, String)> = vec![
             (first.start, "started".into(), "ddos".into()),
             (first.start.add_secs(300), "revised".into(), "ddos".into()),
-            (first.start.add_secs(600), "revised".into(), "internal".into()),
+            (
+                first.start.add_secs(600),
+                "revised".into(),
+                "internal".into(),
+            ),
             (first.start.add_secs(601), "bogus".into(), "nonsense".into()),
         ];
         let mut policy = AlertPolicy::new(Severity::Warning);

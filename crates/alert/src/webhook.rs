@@ -49,9 +49,15 @@ pub(crate) async fn post(
         Some("https") => true,
         _ => return Err(bad("use an http:// or https:// URL")),
     };
-    let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(|| bad("no host"))?;
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad("no host"))?;
     // An IPv6 literal comes bracketed in URLs; the resolver and SNI want it bare.
-    let bare_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let bare_host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let authority = uri
         .authority()
@@ -114,7 +120,10 @@ pub(crate) async fn post(
                 HeaderName::from_bytes(header.as_bytes()).map_err(|_| bad("bad header name"))?,
                 HeaderValue::from_str(token),
             ),
-            None => (AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}"))),
+            None => (
+                AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {token}")),
+            ),
         };
         let mut value = value.map_err(|_| bad("the token is not a valid header value"))?;
         value.set_sensitive(true);
@@ -122,7 +131,8 @@ pub(crate) async fn post(
     }
 
     if https {
-        let server_name = ServerName::try_from(bare_host.clone()).map_err(|_| bad("bad TLS name"))?;
+        let server_name =
+            ServerName::try_from(bare_host.clone()).map_err(|_| bad("bad TLS name"))?;
         let stream = tokio_rustls::TlsConnector::from(tls.clone())
             .connect(server_name, stream)
             .await
@@ -137,7 +147,11 @@ pub(crate) async fn post(
     }
 }
 
-async fn exchange<S>(stream: S, request: Request<Full<Bytes>>, url: &str) -> Result<(), DeliveryError>
+async fn exchange<S>(
+    stream: S,
+    request: Request<Full<Bytes>>,
+    url: &str,
+) -> Result<(), DeliveryError>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
