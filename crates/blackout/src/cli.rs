@@ -19,6 +19,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Watch live: BGP feeds, probe rounds and the detector together, with every
+    /// event stored in the database. Stops cleanly on Ctrl-C or SIGTERM.
+    Watch(WatchArgs),
     /// Replay MRT archives (files, directories or URLs) and report what they show
     /// about the watched networks.
     Replay(ReplayArgs),
@@ -180,6 +183,26 @@ pub struct CensusArgs {
     /// Extra passes for the addresses that stayed silent.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub retries: u32,
+}
+
+/// `blackout watch`.
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// The profile.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// The database.
+    #[arg(long, value_name = "PATH", default_value = "blackout.db")]
+    pub db: PathBuf,
+    /// The name of this vantage point, in events and probe results.
+    #[arg(long, value_name = "NAME", default_value = "local")]
+    pub vantage: String,
+    /// Validated ROA payloads (rpki-client or Routinator JSON), for RPKI states.
+    #[arg(long, value_name = "FILE")]
+    pub vrps: Option<PathBuf>,
+    /// Print every event update as JSON Lines instead of a line of text.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `blackout events`.

@@ -7,6 +7,7 @@ mod lab;
 mod probe;
 mod profiles;
 mod replay;
+mod watch;
 
 use crate::Failure;
 use crate::cli::{Cli, Command, ProfileArgs};
@@ -15,6 +16,7 @@ use blackout_profile::Profile;
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Watch(args) => watch::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Probe(args) => probe::run(args),
         Command::Census(args) => census::run(args),

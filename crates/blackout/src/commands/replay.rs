@@ -71,7 +71,7 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         for change in state.apply(&input) {
             detector.process(&Signal::Bgp(change.clone()));
             if args.db.is_some() {
-                series(&change, &mut visibility);
+                blackout_watch::visibility_series(&change, &mut visibility);
             }
             if args.timeline {
                 timeline.push(change);
@@ -121,27 +121,6 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
             failed.len(),
             inputs.len()
         )))
-    }
-}
-
-/// The visibility series a change adds to: per prefix, and per prefix and upstream.
-fn series(change: &BgpChange, points: &mut Vec<SignalPoint>) {
-    if let BgpChange::Visibility { at, view, .. } = change {
-        let entity = format!("prefix:{}", view.prefix);
-        points.push(SignalPoint {
-            entity: entity.clone(),
-            signal: "bgp.visibility".into(),
-            at: *at,
-            value: view.visibility(),
-        });
-        for upstream in view.upstreams.keys() {
-            points.push(SignalPoint {
-                entity: entity.clone(),
-                signal: format!("bgp.upstream.{}", upstream.0),
-                at: *at,
-                value: view.upstream_share(*upstream),
-            });
-        }
     }
 }
 

@@ -1,0 +1,104 @@
+//! `blackout watch`: the live observatory.
+
+use crate::Failure;
+use crate::cli::{Format, WatchArgs};
+use crate::commands::load_profile;
+use crate::output::json_line;
+use anyhow::{Context, anyhow};
+use blackout_bgp::Vrps;
+use blackout_detect::EventUpdate;
+use blackout_watch::{WatchConfig, run as watch};
+use std::io::Write;
+
+pub fn run(args: WatchArgs) -> Result<(), Failure> {
+    let profile = load_profile(&args.profile)?;
+    let vrps = match &args.vrps {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the VRP file {}", path.display()))?;
+            Vrps::from_json(&text).with_context(|| format!("{}", path.display()))?
+        }
+        None => Vrps::default(),
+    };
+    // Probes and feeds speak TLS (HTTPS checks, RIS Live): ring is the one provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let config = WatchConfig {
+        profile: profile.clone(),
+        db: args.db.clone(),
+        vantage: args.vantage.clone(),
+        vrps,
+    };
+    eprintln!(
+        "blackout: watching {} ({} prefixes, {} feeds, {} hosts) from {}; events go to {}",
+        profile.label.as_deref().unwrap_or(&profile.name),
+        profile.announced_prefixes().len(),
+        profile.feeds.len(),
+        profile.hosts.len(),
+        args.vantage,
+        args.db.display()
+    );
+    let format = args.format;
+    let report = runtime
+        .block_on(watch(config, shutdown(), move |update, _core| {
+            print_update(update, format)
+        }))
+        .map_err(|error| Failure::Work(anyhow!(error)))?;
+    eprintln!(
+        "blackout: stopped after {} route updates, {} probe results and {} event updates",
+        report.routes, report.probes, report.updates
+    );
+    Ok(())
+}
+
+fn print_update(update: &EventUpdate, format: Format) {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let event = update.event();
+    let change = match update {
+        EventUpdate::Started(_) => "started",
+        EventUpdate::Revised(_) => "revised",
+        EventUpdate::Ended(_) => "ended",
+    };
+    let written = match format {
+        Format::Json => json_line(
+            &mut out,
+            &serde_json::json!({ "change": change, "event": event }),
+        ),
+        Format::Table => writeln!(
+            out,
+            "{} {change:<7} {} {} ({:.2}): {}",
+            event.start, event.entity, event.cause, event.confidence, event.summary
+        ),
+    };
+    // A closed stdout (a pipe that went away) must not stop the observatory.
+    let _ = written.and_then(|()| out.flush());
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,172 @@
+//! The one write path: everything the observatory learns goes through [`Core`].
+
+use crate::convert::{feed_signals, probe_signal};
+use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
+use blackout_detect::{Detector, DetectorConfig, EventUpdate, Signal};
+use blackout_feeds::FeedHealth;
+use blackout_model::{BgpInput, Timestamp};
+use blackout_probe::ProbeResult;
+use blackout_profile::Profile;
+use blackout_store::SignalPoint;
+use std::collections::BTreeMap;
+
+/// What one step of the core produced.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Events that started, changed or ended.
+    pub updates: Vec<EventUpdate>,
+    /// Points of the signal series.
+    pub signals: Vec<SignalPoint>,
+}
+
+impl Output {
+    fn extend(&mut self, other: Output) {
+        self.updates.extend(other.updates);
+        self.signals.extend(other.signals);
+    }
+}
+
+/// The BGP state, the detector, and the latest word of each feed.
+pub struct Core {
+    profile: Profile,
+    state: BgpState,
+    detector: Detector,
+    vantage: String,
+    feeds: BTreeMap<String, FeedHealth>,
+    feed_up: BTreeMap<String, bool>,
+    probes: BTreeMap<(String, String), ProbeResult>,
+}
+
+impl Core {
+    /// A core for a profile, seen from `vantage`.
+    pub fn new(profile: Profile, vrps: Vrps, vantage: &str) -> Self {
+        Core {
+            state: BgpState::new(WatchSet::from_profile(&profile), vrps),
+            detector: Detector::new(DetectorConfig::from_profile(&profile)),
+            profile,
+            vantage: vantage.to_string(),
+            feeds: BTreeMap::new(),
+            feed_up: BTreeMap::new(),
+            probes: BTreeMap::new(),
+        }
+    }
+
+    /// A route input from a feed.
+    pub fn on_bgp(&mut self, input: &BgpInput) -> Output {
+        let mut output = Output::default();
+        for change in self.state.apply(input) {
+            visibility_series(&change, &mut output.signals);
+            output
+                .updates
+                .extend(self.detector.process(&Signal::Bgp(change)));
+        }
+        output
+    }
+
+    /// A probe result.
+    pub fn on_probe(&mut self, result: ProbeResult) -> Output {
+        let mut output = Output::default();
+        if let Some(signal) = probe_signal(&result, &self.vantage) {
+            let entity = signal.entity().to_string();
+            let name = format!("{}.ok", kind_name(signal.kind));
+            output.signals.push(SignalPoint {
+                entity: entity.clone(),
+                signal: name,
+                at: signal.at,
+                value: if signal.ok { 1.0 } else { 0.0 },
+            });
+            if let Some(rtt) = signal.rtt_ms {
+                output.signals.push(SignalPoint {
+                    entity,
+                    signal: format!("{}.rtt_ms", kind_name(signal.kind)),
+                    at: signal.at,
+                    value: rtt,
+                });
+            }
+            output
+                .updates
+                .extend(self.detector.process(&Signal::Probe(signal)));
+        }
+        self.probes
+            .insert((result.target.clone(), result.check.clone()), result);
+        output
+    }
+
+    /// A feed's health.
+    pub fn on_feed_health(&mut self, health: FeedHealth) {
+        self.feeds.insert(health.feed.to_string(), health);
+    }
+
+    /// The time passes: feeds are judged, held recoveries declared, the instant weighed.
+    pub fn tick(&mut self, now: Timestamp) -> Output {
+        let mut output = Output::default();
+        let health: Vec<FeedHealth> = self.feeds.values().cloned().collect();
+        for signal in feed_signals(&health, now, self.profile.thresholds.feed_stale_secs) {
+            if self.feed_up.insert(signal.feed.clone(), signal.up) != Some(signal.up) {
+                output
+                    .updates
+                    .extend(self.detector.process(&Signal::Feed(signal)));
+            }
+        }
+        output.extend(Output {
+            updates: self.detector.process(&Signal::Tick(now)),
+            signals: Vec::new(),
+        });
+        output.updates.extend(self.detector.flush());
+        output
+    }
+
+    /// The BGP state, for views and summaries.
+    pub fn bgp(&self) -> &BgpState {
+        &self.state
+    }
+
+    /// The latest result of every check.
+    pub fn probes(&self) -> impl Iterator<Item = &ProbeResult> {
+        self.probes.values()
+    }
+
+    /// The latest health of every feed.
+    pub fn feeds(&self) -> impl Iterator<Item = &FeedHealth> {
+        self.feeds.values()
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+}
+
+fn kind_name(kind: blackout_model::SignalKind) -> &'static str {
+    use blackout_model::SignalKind::*;
+    match kind {
+        ProbeIcmp => "probe.icmp",
+        ProbeTcp => "probe.tcp",
+        ProbeHttp => "probe.http",
+        ProbeDns => "probe.dns",
+        ProbeSmtp => "probe.smtp",
+        ProbeTrace => "probe.trace",
+        _ => "other",
+    }
+}
+
+/// The series a BGP change adds to: visibility per prefix, and each upstream's share.
+pub fn visibility_series(change: &BgpChange, points: &mut Vec<SignalPoint>) {
+    if let BgpChange::Visibility { at, view, .. } = change {
+        let entity = format!("prefix:{}", view.prefix);
+        points.push(SignalPoint {
+            entity: entity.clone(),
+            signal: "bgp.visibility".into(),
+            at: *at,
+            value: view.visibility(),
+        });
+        for upstream in view.upstreams.keys() {
+            points.push(SignalPoint {
+                entity: entity.clone(),
+                signal: format!("bgp.upstream.{}", upstream.0),
+                at: *at,
+                value: view.upstream_share(*upstream),
+            });
+        }
+    }
+}

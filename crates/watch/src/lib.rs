@@ -1,0 +1,22 @@
+//! The live observatory: BGP feeds, probe rounds and the detector, together, with
+//! the store as their memory.
+//!
+//! - [`Core`] (module `core`) is the one write path, and it is synchronous and
+//!   deterministic: route inputs, probe results, feed health and the time go in;
+//!   event updates and signal points come out. It owns the [`BgpState`] and the
+//!   [`Detector`].
+//! - [`convert`] turns the probe engine's results and the feeds' health into the
+//!   detector's signals.
+//! - [`run`] (module `runner`) is the edge: it starts the feeds and the prober,
+//!   ticks the clock once a second, feeds the core, writes what comes out to the
+//!   store, and stops cleanly on SIGINT or SIGTERM.
+//!
+//! [`BgpState`]: blackout_bgp::BgpState
+//! [`Detector`]: blackout_detect::Detector
+
+pub mod convert;
+mod core;
+mod runner;
+
+pub use core::{Core, Output, visibility_series};
+pub use runner::{WatchConfig, WatchError, WatchReport, run};

@@ -1,0 +1,149 @@
+//! The edge: sockets, the clock, signals and the database.
+
+use crate::core::{Core, Output};
+use blackout_bgp::Vrps;
+use blackout_detect::EventUpdate;
+use blackout_feeds::{Feed, FeedEvent, PrefixFilter};
+use blackout_probe::{EngineConfig, ProbeResult, Prober, targets_from_profile};
+use blackout_profile::Profile;
+use blackout_store::{EventChange, Store, StoreError};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// What `watch` needs.
+pub struct WatchConfig {
+    /// What to watch.
+    pub profile: Profile,
+    /// The database.
+    pub db: PathBuf,
+    /// The name of this vantage point.
+    pub vantage: String,
+    /// Validated ROA payloads, if any.
+    pub vrps: Vrps,
+}
+
+/// Why `watch` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The database could not be opened or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a run did, for the last line of the log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WatchReport {
+    /// Route inputs taken in.
+    pub routes: u64,
+    /// Probe results taken in.
+    pub probes: u64,
+    /// Event updates written.
+    pub updates: u64,
+}
+
+/// Runs the observatory until `shutdown` resolves; every event update is also
+/// handed to `on_update` (the log, alerts, the API's stream).
+pub async fn run(
+    config: WatchConfig,
+    shutdown: impl Future<Output = ()>,
+    mut on_update: impl FnMut(&EventUpdate, &Core),
+) -> Result<WatchReport, WatchError> {
+    let mut store = Store::open(&config.db)?;
+    let mut core = Core::new(config.profile.clone(), config.vrps, &config.vantage);
+    let (feed_tx, mut feed_rx) = mpsc::channel::<FeedEvent>(65_536);
+    let (probe_tx, mut probe_rx) = mpsc::channel::<ProbeResult>(4096);
+    let filter =
+        PrefixFilter::new(blackout_bgp::WatchSet::from_profile(&config.profile).all_prefixes());
+    let mut tasks = tokio::task::JoinSet::new();
+    for feed in &config.profile.feeds {
+        let feed = Feed::from_config(feed, &filter);
+        let sender = feed_tx.clone();
+        tasks.spawn(async move {
+            if let Err(error) = feed.run(sender).await {
+                tracing::warn!("a feed stopped: {error}");
+            }
+        });
+    }
+    drop(feed_tx);
+    let targets = targets_from_profile(&config.profile);
+    if !targets.is_empty() {
+        let prober = Arc::new(Prober::new(EngineConfig::from(&config.profile.probes)));
+        if let Some(why) = prober.icmp_unavailable() {
+            tracing::warn!("{why}");
+        }
+        let sink = Arc::new(probe_tx);
+        tasks.spawn(async move { prober.run(targets, sink).await });
+    } else {
+        drop(probe_tx);
+    }
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut report = WatchReport::default();
+    let mut pending = Output::default();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(event) = feed_rx.recv() => match event {
+                FeedEvent::Input(input) => {
+                    report.routes += 1;
+                    absorb(&mut pending, core.on_bgp(&input));
+                }
+                FeedEvent::Health(health) => core.on_feed_health(health),
+            },
+            Some(result) = probe_rx.recv() => {
+                report.probes += 1;
+                absorb(&mut pending, core.on_probe(result));
+            }
+            _ = clock.tick() => {
+                absorb(&mut pending, core.tick(blackout_feeds::now()));
+                report.updates += write(&mut store, &mut pending, &core, &mut on_update)?;
+            }
+        }
+    }
+    tasks.abort_all();
+    absorb(&mut pending, core.tick(blackout_feeds::now()));
+    report.updates += write(&mut store, &mut pending, &core, &mut on_update)?;
+    Ok(report)
+}
+
+fn absorb(pending: &mut Output, output: Output) {
+    pending.updates.extend(output.updates);
+    pending.signals.extend(output.signals);
+}
+
+/// Writes what is pending in one transaction per kind, then hands the updates on.
+fn write(
+    store: &mut Store,
+    pending: &mut Output,
+    core: &Core,
+    on_update: &mut impl FnMut(&EventUpdate, &Core),
+) -> Result<u64, WatchError> {
+    let updates = std::mem::take(&mut pending.updates);
+    let signals = std::mem::take(&mut pending.signals);
+    if !signals.is_empty() {
+        store.record_signals(&signals)?;
+    }
+    if updates.is_empty() {
+        return Ok(0);
+    }
+    let changes: Vec<(EventChange, &blackout_model::Event)> = updates
+        .iter()
+        .map(|update| {
+            let change = match update {
+                EventUpdate::Started(_) => EventChange::Started,
+                EventUpdate::Revised(_) => EventChange::Revised,
+                EventUpdate::Ended(_) => EventChange::Ended,
+            };
+            (change, update.event())
+        })
+        .collect();
+    store.record_events(&changes)?;
+    for update in &updates {
+        on_update(update, core);
+    }
+    Ok(updates.len() as u64)
+}
