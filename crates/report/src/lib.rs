@@ -1,1 +1,80 @@
-//! Incident reports (being written).
+//! Incident reports: one event, told for a reader who was not watching — what
+//! went dark, when and for how long, through which upstreams, what the evidence
+//! says and what the cause means — with charts of the routing data around it.
+//!
+//! - [`render_html`] / [`render_html_with`]: the report as one self-contained
+//!   HTML page (inline CSS and SVG, no script, nothing fetched), in module `html`.
+//! - [`render_svg`] / [`render_svg_with`]: the chart alone, as an SVG file, in
+//!   module `chart` (visibility per prefix, share of paths per upstream, the
+//!   event's span shaded, evidence marked).
+//! - [`gather`]: the data for one event from a [`Store`]: the event, the series of
+//!   its prefixes (`bgp.visibility`, `bgp.upstream.<asn>`) over two hours either
+//!   side of it, and the other events in that window.
+//! - [`text`]: the words (headline, what each cause means, durations, escaping).
+//!
+//! Rendering is pure: the same data gives the same bytes, and nothing reads a clock.
+
+mod chart;
+mod gather;
+mod html;
+pub mod text;
+
+pub use chart::window;
+pub use gather::{ReportData, ReportError, gather};
+pub use text::Labels;
+
+use blackout_model::{Event, Timestamp};
+#[cfg(doc)]
+use blackout_store::Store;
+
+/// One time series: (entity, signal, points oldest first), e.g.
+/// (`prefix:175.45.176.0/24`, `bgp.visibility`, ...).
+pub type Series = (String, String, Vec<(Timestamp, f64)>);
+
+/// The report as HTML, entities called by their text form.
+pub fn render_html(event: &Event, series: &[Series], related: &[Event]) -> String {
+    html::page(event, series, related, &Labels::new())
+}
+
+/// The report as HTML, entities called by `labels` (`country:KP` → `North Korea`).
+pub fn render_html_with(
+    event: &Event,
+    series: &[Series],
+    related: &[Event],
+    labels: &Labels,
+) -> String {
+    html::page(event, series, related, labels)
+}
+
+/// The chart alone, as a standalone SVG document with the headline on top.
+pub fn render_svg(event: &Event, series: &[Series]) -> String {
+    render_svg_with(event, series, &Labels::new())
+}
+
+/// The same, entities called by `labels`.
+pub fn render_svg_with(event: &Event, series: &[Series], labels: &Labels) -> String {
+    let title = text::headline(event, labels);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}\n",
+        chart::chart(event, series, labels, Some(&title))
+    )
+}
+
+/// What to write, from the output file's name: SVG for `.svg`, HTML otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The whole report.
+    Html,
+    /// The chart alone.
+    Svg,
+}
+
+impl Format {
+    /// The format a file name asks for.
+    pub fn for_path(path: &std::path::Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(ext) if ext.eq_ignore_ascii_case("svg") => Format::Svg,
+            _ => Format::Html,
+        }
+    }
+}

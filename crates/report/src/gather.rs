@@ -1,0 +1,129 @@
+//! Reading one event's report data from the store.
+
+use crate::Series;
+use crate::chart::window;
+use blackout_model::{Entity, Event, Timestamp};
+use blackout_store::{EventQuery, Store, StoreError};
+use ipnet::IpNet;
+
+/// The most prefixes charted: beyond this the chart stops being readable.
+const MAX_PREFIXES: usize = 16;
+
+/// How far before the window to look for the value a series had when it opened.
+const LOOKBACK_SECS: i64 = 2 * 86_400;
+
+/// Everything a report shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportData {
+    /// The event.
+    pub event: Event,
+    /// Its prefixes' series over the window.
+    pub series: Vec<Series>,
+    /// Other events that overlap the window.
+    pub related: Vec<Event>,
+}
+
+/// The store could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Reading the store failed.
+    #[error("cannot read the report's data from {path}: {source}")]
+    Store {
+        /// The database.
+        path: std::path::PathBuf,
+        /// Why.
+        source: StoreError,
+    },
+}
+
+/// The data for event `id`, or None if the store has no such event.
+pub fn gather(store: &Store, id: &str) -> Result<Option<ReportData>, ReportError> {
+    let fail = |source| ReportError::Store {
+        path: store.path().to_path_buf(),
+        source,
+    };
+    let Some(event) = store.event(id).map_err(fail)? else {
+        return Ok(None);
+    };
+    let (from, to) = window(&event);
+    let mut wanted: Vec<IpNet> = event.scope.prefixes.clone();
+    if let Entity::Prefix(prefix) = &event.entity {
+        wanted.push(*prefix);
+    }
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut series = Vec::new();
+    for (entity, signal) in store.series().map_err(fail)? {
+        if signal != "bgp.visibility" && !signal.starts_with("bgp.upstream.") {
+            continue;
+        }
+        let Some(prefix) = entity
+            .strip_prefix("prefix:")
+            .and_then(|p| p.parse::<IpNet>().ok())
+        else {
+            continue;
+        };
+        // An event names its prefixes; one that names none (a country) gets all.
+        if !wanted.is_empty()
+            && !wanted
+                .iter()
+                .any(|w| w.contains(&prefix) || prefix.contains(w))
+        {
+            continue;
+        }
+        if !prefixes.contains(&entity) {
+            if prefixes.len() >= MAX_PREFIXES {
+                continue;
+            }
+            prefixes.push(entity.clone());
+        }
+        let points = points(store, &entity, &signal, from, to).map_err(fail)?;
+        if !points.is_empty() {
+            series.push((entity, signal, points));
+        }
+    }
+    let related = store
+        .events(&EventQuery {
+            since: Some(from),
+            until: Some(to),
+            ..EventQuery::default()
+        })
+        .map_err(fail)?
+        .into_iter()
+        .filter(|e| e.id != event.id)
+        .collect();
+    Ok(Some(ReportData {
+        event,
+        series,
+        related,
+    }))
+}
+
+/// A series over [from, to): folded buckets (their means) and raw points, and the
+/// value it had as the window opened, placed at `from`.
+fn points(
+    store: &Store,
+    entity: &str,
+    signal: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<(Timestamp, f64)>, StoreError> {
+    let mut points: Vec<(Timestamp, f64)> = Vec::new();
+    let before = store.signals(entity, signal, from.add_secs(-LOOKBACK_SECS), from)?;
+    if let Some(last) = before.last() {
+        points.push((from, last.value));
+    }
+    points.extend(
+        store
+            .rollups(entity, signal, from, to)?
+            .into_iter()
+            .map(|r| (r.bucket, r.mean)),
+    );
+    points.extend(
+        store
+            .signals(entity, signal, from, to)?
+            .into_iter()
+            .map(|p| (p.at, p.value)),
+    );
+    points.sort_by_key(|(at, _)| *at);
+    Ok(points)
+}

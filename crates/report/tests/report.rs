@@ -1,0 +1,272 @@
+//! Reports from a real store: the December 2014 North Korea outage laid into a
+//! SQLite store, gathered and rendered.
+
+use blackout_model::{
+    Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
+};
+use blackout_report::{Format, Labels, gather, render_html, render_html_with, render_svg_with};
+use blackout_store::{EventChange, SignalPoint, Store};
+use std::path::Path;
+
+const PREFIXES: [&str; 4] = [
+    "175.45.176.0/24",
+    "175.45.177.0/24",
+    "175.45.178.0/24",
+    "175.45.179.0/24",
+];
+
+fn t(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+/// North Korea dark from 2014-12-22 16:40 to 2014-12-23 02:10 UTC.
+fn outage(summary: &str) -> Event {
+    let start = t("2014-12-22T16:40:00Z");
+    let entity = Entity::Country("KP".into());
+    Event {
+        id: EventId::derive(&entity, start, Cause::Internal),
+        entity,
+        cause: Cause::Internal,
+        severity: Severity::Critical,
+        confidence: 0.9,
+        start,
+        end: Some(t("2014-12-23T02:10:00Z")),
+        scope: Scope {
+            prefixes: PREFIXES.iter().map(|p| p.parse().unwrap()).collect(),
+            upstreams: vec![Asn(4837)],
+            hosts: vec![],
+            services: vec![],
+        },
+        summary: summary.into(),
+        evidence: vec![
+            Evidence {
+                at: t("2014-12-22T15:55:00Z"),
+                signal: SignalKind::BgpVisibility,
+                text: "175.45.178.0/24 withdrawn and announced again 3 times in an hour".into(),
+                value: Some(0.6),
+            },
+            Evidence {
+                at: start,
+                signal: SignalKind::BgpUpstream,
+                text: "AS4837 stopped carrying all 4 prefixes at once".into(),
+                value: Some(0.0),
+            },
+            Evidence {
+                at: start,
+                signal: SignalKind::BgpVisibility,
+                text: "all 4 prefixes seen by 0 of 38 full-feed peers".into(),
+                value: Some(0.0),
+            },
+            Evidence {
+                at: t("2014-12-23T02:10:00Z"),
+                signal: SignalKind::BgpVisibility,
+                text: "all 4 prefixes back, seen by 37 of 38 full-feed peers".into(),
+                value: Some(0.97),
+            },
+        ],
+    }
+}
+
+/// Visibility and upstream share of every prefix, every 10 minutes from 12:00 on
+/// the 22nd to 06:00 on the 23rd, plus a prefix the event does not touch.
+fn points() -> Vec<SignalPoint> {
+    let mut points = Vec::new();
+    let from = t("2014-12-22T12:00:00Z");
+    let dark_from = t("2014-12-22T16:40:00Z");
+    let dark_until = t("2014-12-23T02:10:00Z");
+    for step in 0..=108 {
+        let at = from.add_secs(step * 600);
+        for (index, prefix) in PREFIXES.iter().enumerate() {
+            let flapping = index == 2 && at >= t("2014-12-22T15:40:00Z") && at < dark_from;
+            let value = if at >= dark_from && at < dark_until {
+                0.0
+            } else if flapping {
+                if step % 2 == 0 { 0.6 } else { 0.95 }
+            } else {
+                0.97
+            };
+            let entity = format!("prefix:{prefix}");
+            points.push(SignalPoint {
+                entity: entity.clone(),
+                signal: "bgp.visibility".into(),
+                at,
+                value,
+            });
+            points.push(SignalPoint {
+                entity,
+                signal: "bgp.upstream.4837".into(),
+                at,
+                value: if value > 0.0 { 1.0 } else { 0.0 },
+            });
+        }
+        points.push(SignalPoint {
+            entity: "prefix:192.0.2.0/24".into(),
+            signal: "bgp.visibility".into(),
+            at,
+            value: 1.0,
+        });
+    }
+    points
+}
+
+/// An upstream event in the window, and one long after it.
+fn other_events() -> (Event, Event) {
+    let entity = Entity::Upstream(Asn(4837));
+    let start = t("2014-12-22T16:40:00Z");
+    let near = Event {
+        id: EventId::derive(&entity, start, Cause::UpstreamCut),
+        entity: entity.clone(),
+        cause: Cause::UpstreamCut,
+        severity: Severity::Warning,
+        confidence: 0.7,
+        start,
+        end: Some(t("2014-12-23T02:10:00Z")),
+        scope: Scope::default(),
+        summary: "AS4837 no longer carries the routes".into(),
+        evidence: vec![],
+    };
+    let later = t("2015-03-01T00:00:00Z");
+    let far = Event {
+        id: EventId::derive(&entity, later, Cause::Flap),
+        start: later,
+        end: Some(later.add_secs(600)),
+        cause: Cause::Flap,
+        ..near.clone()
+    };
+    (near, far)
+}
+
+fn store_with(dir: &Path, event: &Event) -> std::path::PathBuf {
+    let path = dir.join("blackout.db");
+    let mut store = Store::open(&path).unwrap();
+    let (near, far) = other_events();
+    store
+        .record_events(&[
+            (EventChange::Ended, event),
+            (EventChange::Ended, &near),
+            (EventChange::Ended, &far),
+        ])
+        .unwrap();
+    store.record_signals(&points()).unwrap();
+    path
+}
+
+fn labels() -> Labels {
+    Labels::from([
+        ("country:KP".to_string(), "North Korea".to_string()),
+        ("upstream:4837".to_string(), "China Unicom".to_string()),
+    ])
+}
+
+#[test]
+fn gathers_the_event_its_prefixes_and_the_events_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = outage("North Korea's four prefixes were withdrawn by its only upstream");
+    let path = store_with(dir.path(), &event);
+    let store = Store::open_read_only(&path).unwrap();
+    let data = gather(&store, &event.id.0).unwrap().unwrap();
+    assert_eq!(data.event, event);
+    // Four prefixes with two series each; the unrelated 192.0.2.0/24 left out
+    assert_eq!(data.series.len(), 8);
+    assert!(
+        data.series
+            .iter()
+            .all(|(e, _, _)| e.starts_with("prefix:175.45.17"))
+    );
+    // The window is two hours either side: 14:40 on the 22nd to 04:10 on the 23rd
+    let (_, _, first) = &data.series[0];
+    assert!(first.first().unwrap().0 >= t("2014-12-22T14:40:00Z"));
+    assert!(first.last().unwrap().0 < t("2014-12-23T04:10:00Z"));
+    // The value as the window opened is carried to its start
+    assert_eq!(first.first().unwrap().0, t("2014-12-22T14:40:00Z"));
+    // The upstream event overlaps; the one in March does not
+    assert_eq!(data.related.len(), 1);
+    assert_eq!(data.related[0].cause, Cause::UpstreamCut);
+    assert!(gather(&store, "ev-nonexistent").unwrap().is_none());
+}
+
+#[test]
+fn the_html_report_reads_well_and_escapes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = outage("Routes withdrawn <script>alert(1)</script> & gone");
+    let path = store_with(dir.path(), &event);
+    let store = Store::open_read_only(&path).unwrap();
+    let data = gather(&store, &event.id.0).unwrap().unwrap();
+    let html = render_html_with(&data.event, &data.series, &data.related, &labels());
+
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        html.contains("<h1>North Korea was dark for 9 h 30 m on 2014-12-22/23</h1>"),
+        "headline"
+    );
+    // The cause, explained
+    assert!(html.contains("Internal failure. Every upstream provider stopped carrying"));
+    // The facts: through which upstream, how sure
+    assert!(html.contains("AS4837 (China Unicom)"));
+    assert!(html.contains("high (0.90)"));
+    // A chart with the lines, the shaded span and the evidence marks
+    assert!(html.contains("<svg"));
+    assert_eq!(
+        html.matches("<polyline").count(),
+        5,
+        "4 prefixes + 1 upstream"
+    );
+    assert_eq!(
+        html.matches("class=\"span\"").count(),
+        2,
+        "one band per panel"
+    );
+    assert_eq!(
+        html.matches("class=\"evidence\"").count(),
+        8,
+        "4 marks per panel"
+    );
+    // The timeline, in order, and the event beside it
+    let first = html.find("withdrawn and announced again").unwrap();
+    let back = html.find("all 4 prefixes back").unwrap();
+    assert!(first < back);
+    assert!(html.contains("AS4837 no longer carries the routes"));
+    assert!(html.contains("How this was measured"));
+    // Nothing from the data becomes markup; nothing is fetched
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; gone"));
+    assert!(!html.contains("src="));
+    assert!(!html.contains("href="));
+    // Pure: the same data gives the same bytes
+    assert_eq!(
+        html,
+        render_html_with(&data.event, &data.series, &data.related, &labels())
+    );
+}
+
+#[test]
+fn without_labels_or_data_the_report_still_says_what_it_knows() {
+    let mut event = outage("dark");
+    event.end = None;
+    let html = render_html(&event, &[], &[]);
+    assert!(html.contains("<h1>country:KP has been dark since 2014-12-22 16:40 UTC</h1>"));
+    assert!(html.contains("no data stored for this window"));
+    assert!(html.contains("still going on"));
+}
+
+#[test]
+fn the_svg_is_the_chart_alone_and_well_formed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut event = outage("dark");
+    event.evidence[0].text = "<b>bold</b>".into();
+    let path = store_with(dir.path(), &event);
+    let store = Store::open_read_only(&path).unwrap();
+    let data = gather(&store, &event.id.0).unwrap().unwrap();
+    let svg = render_svg_with(&data.event, &data.series, &labels());
+    assert!(svg.starts_with("<?xml"));
+    assert!(svg.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.contains("North Korea was dark for 9 h 30 m on 2014-12-22/23"));
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(!svg.contains("<b>"));
+    assert_eq!(svg.matches("<polyline").count(), 5);
+    // Every tag that opens closes (a rough well-formedness check)
+    assert_eq!(svg.matches("<svg").count(), svg.matches("</svg>").count());
+    assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+    assert_eq!(Format::for_path(Path::new("out/report.SVG")), Format::Svg);
+    assert_eq!(Format::for_path(Path::new("report.html")), Format::Html);
+}
