@@ -38,6 +38,9 @@ pub fn window(event: &Event) -> (Timestamp, Timestamp) {
     (event.start.add_secs(-7200), last.add_secs(7200))
 }
 
+/// A series' (time, value) points.
+type Points = Vec<(Timestamp, f64)>;
+
 /// One line of a panel: a name and its (time, value) steps.
 struct Line {
     name: String,
@@ -53,7 +56,7 @@ struct Panel {
 /// share of paths over the prefixes.
 fn panels(series: &[Series], labels: &Labels) -> Vec<Panel> {
     let mut visibility = Vec::new();
-    let mut upstreams: Vec<(u32, Vec<&Vec<(Timestamp, f64)>>)> = Vec::new();
+    let mut upstreams: Vec<(u32, Vec<&Points>)> = Vec::new();
     for (entity, signal, points) in series {
         let name = entity.strip_prefix("prefix:").unwrap_or(entity);
         if signal == "bgp.visibility" {
@@ -105,7 +108,7 @@ fn clean(points: &[(Timestamp, f64)]) -> Vec<(Timestamp, f64)> {
 
 /// At every time any series changes, the mean of each series' latest value
 /// (series that have no value yet are left out).
-fn step_mean(list: &[&Vec<(Timestamp, f64)>]) -> Vec<(Timestamp, f64)> {
+fn step_mean(list: &[&Points]) -> Points {
     let cleaned: Vec<Vec<(Timestamp, f64)>> = list.iter().map(|p| clean(p)).collect();
     let mut times: Vec<Timestamp> = cleaned.iter().flatten().map(|(t, _)| *t).collect();
     times.sort();

@@ -133,9 +133,9 @@ pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels
     }
 
     out.push_str(HOW_MEASURED);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<footer>Event {} — written by blackout {} from its database.</footer></main></body></html>\n",
+        "<footer>Event {} — written by blackout {} from its database.</footer></main></body></html>",
         escape(&event.id.0),
         env!("CARGO_PKG_VERSION")
     );
