@@ -33,6 +33,9 @@ pub enum Command {
     Census(CensusArgs),
     /// List the events in the database, newest first.
     Events(EventsArgs),
+    /// Write an incident report of one event: a self-contained HTML page with
+    /// charts, or the chart alone as SVG when FILE ends in .svg.
+    Report(ReportArgs),
     /// List the built-in profiles.
     Profiles,
     /// The lab: an emulated national network in network namespaces, with real
@@ -194,6 +197,9 @@ pub struct WatchArgs {
     /// The database.
     #[arg(long, value_name = "PATH", default_value = "blackout.db")]
     pub db: PathBuf,
+    /// Where to serve the API, the dashboard and /metrics.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8470")]
+    pub listen: std::net::SocketAddr,
     /// The name of this vantage point, in events and probe results.
     #[arg(long, value_name = "NAME", default_value = "local")]
     pub vantage: String,
@@ -230,6 +236,23 @@ pub struct EventsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// `blackout report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The event's id (see `blackout events`).
+    #[arg(value_name = "EVENT_ID")]
+    pub event_id: String,
+    /// The database.
+    #[arg(long, value_name = "PATH", default_value = "blackout.db")]
+    pub db: PathBuf,
+    /// Where to write it: FILE.svg for the chart alone, any other name for the HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The profile whose names label the report (North Korea, China Unicom, ...).
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 /// Parses the process's arguments.

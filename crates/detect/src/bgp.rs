@@ -252,6 +252,11 @@ impl BgpDetector {
         updates
     }
 
+    /// The events open now.
+    pub fn open_events(&self) -> impl Iterator<Item = &blackout_model::Event> {
+        self.book.open.values()
+    }
+
     /// Every event this part opened, closed and open, in order of start.
     pub fn into_events(self) -> Vec<blackout_model::Event> {
         self.book.into_events()

@@ -133,6 +133,20 @@ impl Detector {
         }
     }
 
+    /// The events open now, of every part.
+    pub fn open_events(&self) -> Vec<&Event> {
+        self.book
+            .open
+            .values()
+            .chain(self.bgp.open_events())
+            .collect()
+    }
+
+    /// The detector's configuration.
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
     /// Weighs the signals of the last instant now.
     pub fn flush(&mut self) -> Vec<EventUpdate> {
         let mut updates = Vec::new();

@@ -135,6 +135,16 @@ impl Core {
     pub fn profile(&self) -> &Profile {
         &self.profile
     }
+
+    /// The detector.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The name of this vantage point.
+    pub fn vantage(&self) -> &str {
+        &self.vantage
+    }
 }
 
 fn kind_name(kind: blackout_model::SignalKind) -> &'static str {

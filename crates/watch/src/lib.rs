@@ -7,6 +7,7 @@
 //!   [`Detector`].
 //! - [`convert`] turns the probe engine's results and the feeds' health into the
 //!   detector's signals.
+//! - `status` builds the API's [`Status`](blackout_api::Status) snapshot from the core.
 //! - [`run`] (module `runner`) is the edge: it starts the feeds and the prober,
 //!   ticks the clock once a second, feeds the core, writes what comes out to the
 //!   store, and stops cleanly on SIGINT or SIGTERM.
@@ -17,6 +18,7 @@
 pub mod convert;
 mod core;
 mod runner;
+mod status;
 
 pub use core::{Core, Output, visibility_series};
 pub use runner::{WatchConfig, WatchError, WatchReport, run};

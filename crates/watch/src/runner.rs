@@ -1,6 +1,7 @@
 //! The edge: sockets, the clock, signals and the database.
 
 use crate::core::{Core, Output};
+use blackout_api::{Metrics, Publisher};
 use blackout_bgp::Vrps;
 use blackout_detect::EventUpdate;
 use blackout_feeds::{Feed, FeedEvent, PrefixFilter};
@@ -23,6 +24,8 @@ pub struct WatchConfig {
     pub vantage: String,
     /// Validated ROA payloads, if any.
     pub vrps: Vrps,
+    /// Where to serve the API and the dashboard (None: nowhere).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Why `watch` stopped with an error.
@@ -31,6 +34,16 @@ pub enum WatchError {
     /// The database could not be opened or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The API's address could not be taken.
+    #[error(
+        "cannot listen on {addr}: {source} (is another blackout, or something else, using it? choose another with --listen)"
+    )]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
 }
 
 /// What a run did, for the last line of the log.
@@ -53,6 +66,25 @@ pub async fn run(
 ) -> Result<WatchReport, WatchError> {
     let mut store = Store::open(&config.db)?;
     let mut core = Core::new(config.profile.clone(), config.vrps, &config.vantage);
+    let publisher = Publisher::new(core.status(blackout_feeds::now()), Arc::new(Metrics::new()));
+    let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
+    let mut api = None;
+    if let Some(addr) = config.listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| WatchError::Listen { addr, source })?;
+        let state = publisher.api_state(config.db.clone());
+        let mut stopped = api_stopped.clone();
+        tracing::info!("serving the API and the dashboard on http://{addr}/");
+        api = Some(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) = blackout_api::serve(listener, state, shutdown).await {
+                tracing::warn!("the API stopped: {error}");
+            }
+        }));
+    }
     let (feed_tx, mut feed_rx) = mpsc::channel::<FeedEvent>(65_536);
     let (probe_tx, mut probe_rx) = mpsc::channel::<ProbeResult>(4096);
     let filter =
@@ -99,14 +131,20 @@ pub async fn run(
                 absorb(&mut pending, core.on_probe(result));
             }
             _ = clock.tick() => {
-                absorb(&mut pending, core.tick(blackout_feeds::now()));
-                report.updates += write(&mut store, &mut pending, &core, &mut on_update)?;
+                let now = blackout_feeds::now();
+                absorb(&mut pending, core.tick(now));
+                report.updates += write(&mut store, &mut pending, &core, &publisher, &mut on_update)?;
+                publisher.publish_status(core.status(now));
             }
         }
     }
     tasks.abort_all();
     absorb(&mut pending, core.tick(blackout_feeds::now()));
-    report.updates += write(&mut store, &mut pending, &core, &mut on_update)?;
+    report.updates += write(&mut store, &mut pending, &core, &publisher, &mut on_update)?;
+    let _ = stop_api.send(true);
+    if let Some(api) = api {
+        let _ = api.await;
+    }
     Ok(report)
 }
 
@@ -120,6 +158,7 @@ fn write(
     store: &mut Store,
     pending: &mut Output,
     core: &Core,
+    publisher: &Publisher,
     on_update: &mut impl FnMut(&EventUpdate, &Core),
 ) -> Result<u64, WatchError> {
     let updates = std::mem::take(&mut pending.updates);
@@ -142,6 +181,9 @@ fn write(
         })
         .collect();
     store.record_events(&changes)?;
+    for (change, event) in &changes {
+        publisher.publish_event(*change, event);
+    }
     for update in &updates {
         on_update(update, core);
     }

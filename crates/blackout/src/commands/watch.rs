@@ -32,15 +32,17 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         db: args.db.clone(),
         vantage: args.vantage.clone(),
         vrps,
+        listen: Some(args.listen),
     };
     eprintln!(
-        "blackout: watching {} ({} prefixes, {} feeds, {} hosts) from {}; events go to {}",
+        "blackout: watching {} ({} prefixes, {} feeds, {} hosts) from {}; events go to {}; dashboard on http://{}/",
         profile.label.as_deref().unwrap_or(&profile.name),
         profile.announced_prefixes().len(),
         profile.feeds.len(),
         profile.hosts.len(),
         args.vantage,
-        args.db.display()
+        args.db.display(),
+        args.listen
     );
     let format = args.format;
     let report = runtime

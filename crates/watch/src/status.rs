@@ -1,0 +1,200 @@
+//! The status snapshot the API serves, built from the core's state.
+
+use crate::core::Core;
+use blackout_api::{
+    EntityState, EntityStatus, FeedStatus, PrefixStatus, ProbeStatus, Status, UpstreamStatus,
+};
+use blackout_feeds::FeedState;
+use blackout_model::{Entity, Event, Severity, Timestamp};
+use blackout_probe::{Outcome, Role};
+
+fn state_of(event: &Event) -> EntityState {
+    match event.severity {
+        Severity::Critical => EntityState::Down,
+        Severity::Warning => EntityState::Degraded,
+    }
+}
+
+fn from_event(entity: &Entity, name: &str, event: &Event) -> EntityStatus {
+    EntityStatus {
+        entity: entity.to_string(),
+        name: name.to_string(),
+        state: state_of(event),
+        since: Some(event.start),
+        cause: Some(event.cause),
+        event_id: Some(event.id.0.clone()),
+        detail: event.summary.clone(),
+    }
+}
+
+/// The worst open event about `entity`.
+fn worst<'a>(open: &[&'a Event], entity: &Entity) -> Option<&'a Event> {
+    open.iter()
+        .copied()
+        .filter(|e| &e.entity == entity)
+        .max_by_key(|e| (e.severity, e.start))
+}
+
+impl Core {
+    /// Every entity's state now.
+    pub fn status(&self, now: Timestamp) -> Status {
+        let profile = self.profile();
+        let open = self.detector().open_events();
+        let config = self.detector().config();
+        let views: Vec<_> = self.bgp().views().collect();
+        let seen = views.iter().any(|v| v.full_feed_peers > 0);
+        let up = profile.thresholds.visibility_up;
+        let network = match worst(&open, &config.network) {
+            Some(event) => from_event(&config.network, &config.network_name, event),
+            None => EntityStatus {
+                entity: config.network.to_string(),
+                name: config.network_name.clone(),
+                state: if !seen {
+                    EntityState::Unknown
+                } else if views.iter().all(|v| v.visibility() >= up) {
+                    EntityState::Up
+                } else {
+                    EntityState::Degraded
+                },
+                detail: self
+                    .bgp()
+                    .views()
+                    .map(|v| format!("{} {:.0}%", v.prefix, v.visibility() * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ..EntityStatus::default()
+            },
+        };
+        let vantage_entity = Entity::Vantage(self.vantage().to_string());
+        let controls: Vec<_> = self.probes().filter(|p| p.role == Role::Control).collect();
+        let vantage = match worst(&open, &vantage_entity) {
+            Some(event) => from_event(&vantage_entity, self.vantage(), event),
+            None => EntityStatus {
+                entity: vantage_entity.to_string(),
+                name: self.vantage().to_string(),
+                state: if controls.is_empty() {
+                    EntityState::Unknown
+                } else if controls.iter().any(|p| p.outcome == Outcome::Ok) {
+                    EntityState::Up
+                } else {
+                    EntityState::Degraded
+                },
+                ..EntityStatus::default()
+            },
+        };
+        let mut entities: Vec<EntityStatus> = Vec::new();
+        for event in &open {
+            if entities
+                .iter()
+                .any(|e| e.entity == event.entity.to_string())
+            {
+                continue;
+            }
+            if let Some(worst) = worst(&open, &event.entity) {
+                entities.push(from_event(&event.entity, &event.entity.to_string(), worst));
+            }
+        }
+        for view in &views {
+            let entity = Entity::Prefix(view.prefix);
+            if !entities.iter().any(|e| e.entity == entity.to_string()) {
+                entities.push(EntityStatus {
+                    entity: entity.to_string(),
+                    name: view.prefix.to_string(),
+                    state: if view.full_feed_peers == 0 {
+                        EntityState::Unknown
+                    } else if view.visibility() >= up {
+                        EntityState::Up
+                    } else {
+                        EntityState::Degraded
+                    },
+                    detail: format!(
+                        "seen by {} of {} full-feed peers",
+                        view.seen_by, view.full_feed_peers
+                    ),
+                    ..EntityStatus::default()
+                });
+            }
+        }
+        entities.sort_by(|a, b| a.entity.cmp(&b.entity));
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(|(asn, name)| {
+                let (carried, total) = views.iter().fold((0u32, 0u32), |(c, t), v| {
+                    (
+                        c + v.upstreams.get(asn).copied().unwrap_or(0),
+                        t + v.full_feed_peers,
+                    )
+                });
+                let visibility = if total == 0 {
+                    0.0
+                } else {
+                    f64::from(carried) / f64::from(total)
+                };
+                let state = match worst(&open, &Entity::Upstream(*asn)) {
+                    Some(event) => state_of(event),
+                    None if total == 0 => EntityState::Unknown,
+                    None if visibility >= profile.thresholds.upstream_up => EntityState::Up,
+                    None => EntityState::Degraded,
+                };
+                UpstreamStatus {
+                    asn: asn.0,
+                    name: name.clone(),
+                    visibility,
+                    state,
+                }
+            })
+            .collect();
+        let probes = self
+            .probes()
+            .map(|p| {
+                let (ok, outcome, detail) = match &p.outcome {
+                    Outcome::Ok => (true, "ok", String::new()),
+                    Outcome::Timeout => (false, "timeout", String::new()),
+                    Outcome::Refused => (false, "refused", String::new()),
+                    Outcome::Unreachable { reason } => (false, "unreachable", reason.clone()),
+                    Outcome::Failed { reason } => (false, "failed", reason.clone()),
+                    Outcome::Error { message } => (false, "error", message.clone()),
+                };
+                ProbeStatus {
+                    at: p.at,
+                    vantage: self.vantage().to_string(),
+                    target: p.target.clone(),
+                    check: p.check.clone(),
+                    kind: format!("{:?}", p.kind).to_lowercase(),
+                    ok,
+                    outcome: outcome.to_string(),
+                    rtt_ms: p.rtt_ms,
+                    loss: (p.attempts > 0).then(|| f64::from(p.lost) / f64::from(p.attempts)),
+                    detail,
+                }
+            })
+            .collect();
+        let feeds = self
+            .feeds()
+            .map(|h| FeedStatus {
+                name: h.feed.to_string(),
+                state: match h.state {
+                    FeedState::Connecting => "connecting",
+                    FeedState::Up => "up",
+                    FeedState::Down => "down",
+                }
+                .to_string(),
+                last_message: h.last_message,
+                rate: Some(h.messages_per_sec),
+                detail: h.last_error.clone().unwrap_or_default(),
+            })
+            .collect();
+        Status {
+            generated_at: now,
+            profile: profile.name.clone(),
+            network,
+            entities,
+            upstreams,
+            prefixes: views.iter().map(|v| PrefixStatus::from(*v)).collect(),
+            probes,
+            feeds,
+            vantage,
+        }
+    }
+}
