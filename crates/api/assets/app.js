@@ -213,6 +213,7 @@
   function join(tables, until, hold, resets) {
     const times = new Set();
     for (const [xs] of tables) for (const x of xs) times.add(x);
+    for (const reset of resets || []) if (reset) for (const x of reset) times.add(x);
     if (hold) times.add(until);
     const axis = Array.from(times).sort((a, b) => a - b);
     const columns = tables.map(([xs, ys], k) => {

@@ -1,0 +1,200 @@
+//! The dashboard in a real browser: headless Chromium loads the page from the server
+//! on loopback, with every outside connection of its own turned off; the test reads
+//! the DOM the page built, publishes an event while the page is open, and keeps a
+//! screenshot under the target directory.
+
+use crate::browser::Browser;
+use crate::common::{HOSTILE, Server, program, skipped};
+use blackout_model::{Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind};
+use blackout_store::EventChange;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn chromium() -> Option<PathBuf> {
+    program("chromium").or_else(|| program("chromium-browser"))
+}
+
+fn live_event(now: blackout_model::Timestamp) -> Event {
+    let entity = Entity::Prefix("175.45.177.0/24".parse().unwrap());
+    Event {
+        id: EventId::derive(&entity, now, Cause::Hijack),
+        entity,
+        cause: Cause::Hijack,
+        severity: Severity::Critical,
+        confidence: 0.8,
+        start: now,
+        end: None,
+        scope: Scope {
+            prefixes: vec!["175.45.177.0/24".parse().unwrap()],
+            upstreams: vec![Asn(64500)],
+            ..Scope::default()
+        },
+        summary: "LIVE: AS64500 announces a more specific of a watched prefix".into(),
+        evidence: vec![Evidence {
+            at: now,
+            signal: SignalKind::BgpOrigin,
+            text: "origin AS64500 seen by 3 peers".into(),
+            value: Some(3.0),
+        }],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_shows_the_status_and_the_events_escaped_and_live() {
+    let Some(binary) = chromium() else {
+        skipped(
+            "chromium is not installed (apt-get install -y chromium): the dashboard was not loaded in a browser",
+        );
+        return;
+    };
+    let server = Server::start().await;
+    let url = format!("http://{}/", server.addr);
+    let headline = format!(
+        "North Korea: DARK since {} cause internal",
+        server.dark.start
+    );
+    let mut browser = Browser::start(&binary).await;
+    browser.navigate(&url).await;
+    // Loaded: the headline is there, the events and the charts drew, the stream is on.
+    let dom = browser
+        .wait_for(Duration::from_secs(20), |dom| {
+            dom.contains(&headline)
+                && dom.contains("class=\"live-on\"")
+                && dom.matches("class=\"uplot").count() >= 4
+                && dom.contains("<article")
+        })
+        .await;
+    for wanted in [
+        headline.as_str(),
+        server.dark.summary.as_str(),
+        server.cut.summary.as_str(),
+        "175.45.176.0/24 seen by 0 of 20 full-feed peers",
+        "confidence 90.0 %",
+        "upstream-cut",
+        "China Unicom",
+        "bmp:198.51.100.1",
+        "timeout",
+    ] {
+        assert!(dom.contains(wanted), "the page lacks {wanted:?}:\n{dom}");
+    }
+    // What came from the network is text, not markup: escaped in the DOM, no element
+    // made of it, no script of it run.
+    assert!(
+        dom.contains("&lt;img src=x id=injected"),
+        "the hostile text is shown escaped:\n{dom}"
+    );
+    assert!(
+        !dom.contains("id=\"injected\""),
+        "no element from data:\n{dom}"
+    );
+    assert!(HOSTILE.contains("id=injected"));
+    assert_eq!(
+        browser.eval("document.getElementById('injected') === null && typeof window.pwned === 'undefined'").await,
+        serde_json::Value::Bool(true),
+        "no element made of data, no script of it run"
+    );
+    // The charts drew (uPlot puts its root in the page), with the series' labels.
+    let charts = dom.matches("class=\"uplot").count();
+    assert!(charts >= 4, "{charts} charts drawn:\n{dom}");
+    assert!(dom.contains("AS4837 China Unicom"));
+    assert!(dom.contains("live"), "the stream is connected");
+
+    // Live: a new event and a status change, published while the page is open, show
+    // without a reload.
+    let live = live_event(server.now);
+    server.publisher.publish_event(EventChange::Started, &live);
+    server
+        .publisher
+        .publish_status(crate::common::online_status(server.now));
+    let online = "North Korea: ONLINE via AS4837 China Unicom, AS20485 TransTelecom";
+    let dom = browser
+        .wait_for(Duration::from_secs(10), |dom| {
+            dom.contains(&live.summary) && dom.contains(online)
+        })
+        .await;
+    assert!(
+        dom.contains(&live.summary),
+        "the event published live is not on the page:\n{dom}"
+    );
+    assert!(
+        dom.contains(online),
+        "the status change is not on the page:\n{dom}"
+    );
+    assert!(dom.contains("class=\"state-online\""));
+
+    // Back to dark for the screenshot: the header in red, the events below.
+    server
+        .publisher
+        .publish_status(crate::common::dark_status(server.now, &server.dark));
+    browser
+        .wait_for(Duration::from_secs(10), |dom| dom.contains(&headline))
+        .await;
+    let png = browser.screenshot(1280).await;
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    std::fs::write(&shot, &png).unwrap();
+    assert!(
+        png.len() > 20_000,
+        "screenshot {} is {} bytes",
+        shot.display(),
+        png.len()
+    );
+    eprintln!("dashboard screenshot: {}", shot.display());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_and_its_assets_are_served_from_the_binary_with_a_strict_policy() {
+    let server = Server::start().await;
+    let page = server.get("/").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let policy = page.header("content-security-policy").unwrap();
+    assert!(policy.starts_with("default-src 'self'"), "{policy}");
+    assert!(
+        policy.contains("script-src 'self'") && !policy.contains("unsafe"),
+        "{policy}"
+    );
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    let html = page.text();
+    // Nothing from elsewhere, nothing inline.
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script>") && !html.contains("style="),
+        "{html}"
+    );
+    for asset in [
+        "app.js",
+        "app.css",
+        "uPlot.iife.min.js",
+        "uPlot.min.css",
+        "uPlot.LICENSE",
+    ] {
+        let response = server.get(&format!("/assets/{asset}")).await;
+        assert_eq!(response.status, 200, "{asset}");
+        assert!(html.contains(asset) || asset == "uPlot.LICENSE", "{asset}");
+    }
+    let app = server.get("/assets/app.js").await.text();
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!app.contains(sink), "app.js uses {sink}");
+    }
+    assert!(
+        server
+            .get("/assets/uPlot.LICENSE")
+            .await
+            .text()
+            .contains("MIT")
+    );
+}

@@ -1,0 +1,18 @@
+//! The API's integration tests: one binary, a real server on loopback over a real
+//! SQLite store in a temp dir per test.
+//!
+//! - `rejects`: malformed and oversized requests get JSON errors;
+//! - `queries`: status, events, signals and series answers, and the OpenAPI
+//!   description against the routes served;
+//! - `stream`: server-sent events deliver status changes and events;
+//! - `dashboard`: the page in headless Chromium shows the status and the events,
+//!   escapes what came from the network, and updates live (needs `chromium`);
+//! - `prometheus`: a real Prometheus scrapes `/metrics` (needs `prometheus`).
+
+mod browser;
+mod common;
+mod dashboard;
+mod prometheus;
+mod queries;
+mod rejects;
+mod stream;

@@ -1,0 +1,115 @@
+//! The live stream delivers the current status on connect, then status changes and
+//! events as they are published, and ends when the server stops.
+
+use crate::common::{Server, online_status};
+use blackout_store::EventChange;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+struct SseClient {
+    reader: BufReader<TcpStream>,
+}
+
+#[derive(Debug)]
+struct Message {
+    event: String,
+    data: String,
+}
+
+impl SseClient {
+    async fn connect(server: &Server) -> SseClient {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream
+            .write_all(b"GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).await.unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push(line.trim_end().to_string());
+        }
+        assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+        assert!(
+            head.iter()
+                .any(|h| h.to_ascii_lowercase() == "content-type: text/event-stream"),
+            "{head:?}"
+        );
+        SseClient { reader }
+    }
+
+    /// The next SSE message (skipping keep-alive comments), read through the chunked
+    /// framing line by line: axum sends each message in one chunk.
+    async fn next(&mut self) -> Message {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let mut event = String::new();
+            let mut data = String::new();
+            loop {
+                let mut line = String::new();
+                let n = self.reader.read_line(&mut line).await.unwrap();
+                assert!(n > 0, "the stream ended");
+                let line = line.trim_end_matches(['\r', '\n']);
+                if let Some(name) = line.strip_prefix("event: ") {
+                    event = name.to_string();
+                } else if let Some(text) = line.strip_prefix("data: ") {
+                    data.push_str(text);
+                } else if line.is_empty() && !event.is_empty() {
+                    return Message { event, data };
+                }
+                // Anything else is chunk framing or a comment.
+            }
+        })
+        .await
+        .expect("a stream message within 10 s")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_changes_and_events_arrive_as_they_happen() {
+    let server = Server::start().await;
+    let mut client = SseClient::connect(&server).await;
+
+    let first = client.next().await;
+    assert_eq!(first.event, "status");
+    let status: serde_json::Value = serde_json::from_str(&first.data).unwrap();
+    assert_eq!(status["headline"]["state"], "dark");
+
+    // A status change: North Korea comes back.
+    server.publisher.publish_status(online_status(server.now));
+    let change = client.next().await;
+    assert_eq!(change.event, "status");
+    let status: serde_json::Value = serde_json::from_str(&change.data).unwrap();
+    assert_eq!(
+        status["headline"]["text"],
+        "North Korea: ONLINE via AS4837 China Unicom, AS20485 TransTelecom"
+    );
+    assert_eq!(status["network"]["state"], "up");
+
+    // The event that ends: delivered once, and the same status (it came both through
+    // the watch channel and the broadcast) was not sent twice before it.
+    let mut ended = server.dark.clone();
+    ended.end = Some(server.now);
+    server.publisher.publish_event(EventChange::Ended, &ended);
+    let message = client.next().await;
+    assert_eq!(message.event, "event", "{message:?}");
+    let body: serde_json::Value = serde_json::from_str(&message.data).unwrap();
+    assert_eq!(body["change"], "ended");
+    assert_eq!(body["event"]["id"], server.dark.id.0.as_str());
+    assert_eq!(body["event"]["end"], server.now.to_string());
+    assert_eq!(body["event"]["evidence"].as_array().unwrap().len(), 2);
+
+    // The metrics count the client while it is connected.
+    let metrics = server.get("/metrics").await.text();
+    assert!(metrics.contains("blackout_stream_clients 1"), "{metrics}");
+    drop(client);
+
+    // With a client connected, stopping the server still returns promptly.
+    let _second = SseClient::connect(&server).await;
+    let took = server.shutdown().await;
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+}
