@@ -37,7 +37,7 @@ impl SseClient {
         assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
         assert!(
             head.iter()
-                .any(|h| h.to_ascii_lowercase() == "content-type: text/event-stream"),
+                .any(|h| h.eq_ignore_ascii_case("content-type: text/event-stream")),
             "{head:?}"
         );
         SseClient { reader }
