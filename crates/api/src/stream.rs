@@ -127,6 +127,8 @@ struct Client {
     messages: broadcast::Receiver<StreamMessage>,
     stop: watch::Receiver<bool>,
     last_status: Option<Arc<Status>>,
+    /// A message to send before waiting for more (the status after a `lagged`).
+    pending: Option<SseEvent>,
     _guard: ClientGuard,
 }
 
@@ -153,6 +155,9 @@ impl Client {
     /// The next message to send, or None when the stream is over (the server is
     /// stopping or the writer is gone).
     async fn next(&mut self) -> Option<SseEvent> {
+        if let Some(message) = self.pending.take() {
+            return Some(message);
+        }
         loop {
             tokio::select! {
                 biased;
@@ -178,9 +183,11 @@ impl Client {
                         return Some(sse_json("event", &EventMessage { change: &change, event: &event }));
                     }
                     Err(RecvError::Lagged(missed)) => {
-                        // The next status is sent again whatever it is: the client
-                        // may have missed the one before.
+                        // The client may have missed statuses too: send the latest
+                        // whole right after saying so.
                         self.last_status = None;
+                        let status = Arc::clone(&self.status.borrow_and_update());
+                        self.pending = self.status_message(status);
                         return Some(sse_json("lagged", &serde_json::json!({ "missed": missed })));
                     }
                     Err(RecvError::Closed) => return None,
@@ -212,19 +219,16 @@ pub(crate) fn sse(
         messages: inner.stream.subscribe(),
         stop: inner.stop.subscribe(),
         last_status: None,
+        pending: None,
         _guard: ClientGuard {
             metrics: Arc::clone(&inner.metrics),
             _permit: permit,
         },
     };
-    let opening = client.status_message(first);
-    let stream =
-        futures_util::stream::unfold((client, opening), |(mut client, pending)| async move {
-            let message = match pending {
-                Some(message) => message,
-                None => client.next().await?,
-            };
-            Some((Ok(message), (client, None)))
-        });
+    client.pending = client.status_message(first);
+    let stream = futures_util::stream::unfold(client, |mut client| async move {
+        let message = client.next().await?;
+        Some((Ok(message), client))
+    });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

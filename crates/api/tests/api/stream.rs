@@ -113,3 +113,78 @@ async fn status_changes_and_events_arrive_as_they_happen() {
     let took = server.shutdown().await;
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_falls_behind_is_told_and_gets_the_latest_status() {
+    let server = Server::start().await;
+    let mut client = SseClient::connect(&server).await;
+    assert_eq!(client.next().await.event, "status");
+
+    // The client reads nothing while far more events than the stream holds are
+    // published, each big enough that the socket buffers fill and the server's side
+    // of the stream stops draining the broadcast.
+    server.publisher.publish_status(online_status(server.now));
+    let mut big = server.dark.clone();
+    big.summary = "x".repeat(16 * 1024);
+    let count = blackout_api::Publisher::STREAM_CAPACITY * 4;
+    for _ in 0..count {
+        server.publisher.publish_event(EventChange::Revised, &big);
+    }
+
+    let mut events = 0;
+    let lagged = loop {
+        let message = client.next().await;
+        match message.event.as_str() {
+            "event" => events += 1,
+            "status" => {}
+            "lagged" => break message,
+            other => panic!("unexpected {other} after {events} events"),
+        }
+    };
+    let missed: serde_json::Value = serde_json::from_str(&lagged.data).unwrap();
+    let missed = missed["missed"].as_u64().unwrap();
+    assert!(missed > 0);
+    assert!(
+        events + (missed as usize) <= count + 1,
+        "{events} + {missed}"
+    );
+    // Right after: the latest status, whole, even if it was sent before the lag.
+    let status = client.next().await;
+    assert_eq!(status.event, "status");
+    let status: serde_json::Value = serde_json::from_str(&status.data).unwrap();
+    assert_eq!(status["headline"]["state"], "online");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn too_many_stream_clients_get_a_503() {
+    let server = Server::start().await;
+    let mut clients = Vec::new();
+    for _ in 0..blackout_api::MAX_STREAM_CLIENTS {
+        clients.push(SseClient::connect(&server).await);
+    }
+    server
+        .get("/api/v1/stream")
+        .await
+        .assert_error(503, "too_many_streams");
+    // One leaves: there is room again.
+    drop(clients.pop());
+    let started = std::time::Instant::now();
+    loop {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream
+            .write_all(b"GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).await.unwrap();
+        if line.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no room after a client left: {line}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
