@@ -136,6 +136,11 @@ struct Inner<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // A client's mistake is the client's to read; a failure on our side (the
+        // database, a bug) is also the operator's.
+        if self.code.status().is_server_error() {
+            tracing::warn!(code = self.code.as_str(), message = %self.message, "API request failed");
+        }
         let body = Body {
             error: Inner {
                 code: self.code.as_str(),
