@@ -16,7 +16,7 @@ const LEFT: f64 = 56.0;
 const RIGHT: f64 = 20.0;
 const PLOT_HEIGHT: f64 = 170.0;
 const PANEL_TITLE: f64 = 30.0;
-const AXIS: f64 = 38.0;
+const AXIS: f64 = 50.0;
 const LEGEND_ROW: f64 = 20.0;
 const MARKER_SPACE: f64 = 18.0;
 const COLOURS: [&str; 8] = [
@@ -278,17 +278,21 @@ fn draw_panel(svg: &mut String, panel: &Panel, event: &Event, frame: &Frame, top
         plot_bottom + 29.0
     );
 
-    // Evidence: a dashed line and its number from the timeline.
+    // Evidence: a dashed line and its number from the timeline; numbers that would
+    // cover one another are moved right, the lines stay at their times.
+    let mut last_marker = f64::NEG_INFINITY;
     for (index, item) in event.evidence.iter().enumerate() {
         if item.at < frame.from || item.at > frame.to {
             continue;
         }
         let ex = frame.x(item.at);
+        let cx = ex.max(last_marker + 15.0);
+        last_marker = cx;
         let _ = write!(
             svg,
             "<line class=\"evidence\" x1=\"{ex:.1}\" y1=\"{plot_top:.1}\" x2=\"{ex:.1}\" y2=\"{plot_bottom:.1}\" stroke=\"#d62728\" stroke-dasharray=\"3 3\" stroke-width=\"1\"/>\
-             <circle cx=\"{ex:.1}\" cy=\"{:.1}\" r=\"7\" fill=\"#d62728\"/>\
-             <text x=\"{ex:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"9\" fill=\"#fff\">{}</text>",
+             <circle cx=\"{cx:.1}\" cy=\"{:.1}\" r=\"7\" fill=\"#d62728\"/>\
+             <text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"9\" fill=\"#fff\">{}</text>",
             marker_top + 8.0,
             marker_top + 11.0,
             index + 1

@@ -97,7 +97,7 @@ pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels
 
     let _ = write!(
         out,
-        "<h2>What the cause means</h2><p><strong>{}</strong> — {}</p><p>blackout is {} sure of this cause: {}.</p>",
+        "<h2>What the cause means</h2><p><strong>{}</strong> — {}</p><p>Confidence: {} — {}.</p>",
         escape(event.cause.as_str()),
         escape(cause_paragraph(event.cause)),
         escape(&confidence_words(event.confidence)),

@@ -7,6 +7,7 @@ mod lab;
 mod probe;
 mod profiles;
 mod replay;
+mod report;
 mod watch;
 
 use crate::Failure;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Probe(args) => probe::run(args),
         Command::Census(args) => census::run(args),
         Command::Events(args) => events::run(args),
+        Command::Report(args) => report::run(args),
         Command::Profiles => profiles::run(),
         Command::Lab(args) => lab::run(args),
     }

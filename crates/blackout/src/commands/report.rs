@@ -1,0 +1,77 @@
+//! `blackout report`: an incident report of one event, from the database, as a
+//! self-contained HTML page or (for a `.svg` file) the chart alone. The
+//! profile only lends its names (North Korea, China Unicom, ...).
+
+use crate::Failure;
+use crate::cli::ReportArgs;
+use anyhow::{Context, anyhow};
+use blackout_profile::Profile;
+use blackout_report::{Format, Labels, gather, render_html_with, render_svg_with};
+use blackout_store::Store;
+
+pub fn run(args: ReportArgs) -> Result<(), Failure> {
+    let profile = super::load_profile(&args.profile)?;
+    if !args.db.exists() {
+        return Err(Failure::Work(anyhow!(
+            "no database at {}: `blackout watch` or `blackout replay --db {}` writes one",
+            args.db.display(),
+            args.db.display()
+        )));
+    }
+    let store = Store::open_read_only(&args.db)?;
+    let data = gather(&store, &args.event_id)?.ok_or_else(|| {
+        Failure::Work(anyhow!(
+            "no event `{}` in {}: `blackout events --db {}` lists the ids",
+            args.event_id,
+            args.db.display(),
+            args.db.display()
+        ))
+    })?;
+    let labels = labels(&profile);
+    let format = Format::for_path(&args.out);
+    let text = match format {
+        Format::Html => render_html_with(&data.event, &data.series, &data.related, &labels),
+        Format::Svg => render_svg_with(&data.event, &data.series, &labels),
+    };
+    std::fs::write(&args.out, text.as_bytes())
+        .with_context(|| format!("cannot write the report to {}", args.out.display()))?;
+    eprintln!(
+        "wrote the {} of {} to {} ({} series, {} other events)",
+        match format {
+            Format::Html => "report",
+            Format::Svg => "chart",
+        },
+        data.event.id,
+        args.out.display(),
+        data.series.len(),
+        data.related.len()
+    );
+    Ok(())
+}
+
+/// The profile's names for its entities.
+fn labels(profile: &Profile) -> Labels {
+    let mut labels = Labels::new();
+    if let Some(country) = &profile.country {
+        let name = profile
+            .label
+            .clone()
+            .unwrap_or_else(|| profile.description.clone());
+        labels.insert(format!("country:{country}"), name);
+    }
+    for network in &profile.networks {
+        labels.insert(format!("as:{}", network.asn.0), network.name.clone());
+    }
+    for upstream in &profile.upstreams {
+        labels.insert(
+            format!("upstream:{}", upstream.asn.0),
+            upstream.name.clone(),
+        );
+    }
+    for host in &profile.hosts {
+        if let Some(label) = &host.label {
+            labels.insert(format!("host:{}", host.name), label.clone());
+        }
+    }
+    labels
+}
