@@ -1,23 +1,31 @@
-//! The lab end to end, as root: bring it up; check from the vantage point that
-//! every service answers and that the feeds (the transit's table, a BMP capture,
-//! the MRT dumps, the transit's BGP OPEN toward the vantage) carry the four
-//! prefixes; inject each fault, wait for its effect, heal and wait for the
-//! baseline; stack three faults and heal them at once; take the lab down and
-//! check that nothing is left. It prints `up`'s time and each fault's
-//! convergence and heal times.
+//! The lab end to end, as root: bring it up; check from the vantage point, with
+//! the project's own probes (`blackout probe --profile lab`, run in the vantage
+//! namespace) that every service answers, and with its own BGP reading (a BMP
+//! capture decoded by blackout-feeds' BMP parts into blackout-bgp's state) that
+//! the feeds carry the four prefixes via both upstreams; check the transit's
+//! table, the MRT dumps and the transit's BGP OPEN toward the vantage; inject
+//! each fault, wait for its effect, heal and wait for the baseline; stack three
+//! faults and heal them at once; take the lab down and check that nothing is
+//! left. It prints `up`'s time and each fault's convergence and heal times.
 //!
-//! Needs root and the Debian packages the lab installs on first use, plus
-//! bind9-dnsutils (dig) and curl, which it installs itself when missing.
+//! Needs root and the Debian packages the lab installs on first use (ping for the
+//! loss and latency of `ddos`). The `blackout` binary is taken from beside the
+//! test (target/<profile>/blackout) and built when missing.
 //! Without root it says so on stderr (past the test harness's capture) and does
 //! not run; with `BLACKOUT_LAB_REQUIRED=1` it fails instead.
 
+use blackout_bgp::{BgpState, Vrps, WatchSet};
+use blackout_feeds::PrefixFilter;
+use blackout_feeds::bmp::{BmpFramer, BmpOptions, BmpRouter, BmpViews};
 use blackout_lab::topology::{BACKUP_ASN, ORIGIN_ASN, PRIMARY_ASN, Service};
-use blackout_lab::{Fault, Lab, packages};
+use blackout_lab::{Fault, Lab};
+use blackout_model::{Asn, BgpInput, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const STATE_DIR: &str = "/run/blackout-lab-test";
@@ -47,74 +55,130 @@ fn vantage(program: &str, args: &[&str]) -> (i32, String) {
     }
 }
 
-/// A DNS query's outcome from the vantage point.
-fn dns(server: Ipv4Addr) -> String {
-    let at = format!("@{server}");
-    let (_, out) = vantage(
-        "dig",
-        &[
-            "+time=1",
-            "+tries=1",
-            "+norecurse",
-            &at,
-            "www.lab.example",
-            "A",
-        ],
-    );
-    if let Some(status) = out.split("status: ").nth(1) {
-        let status = status.split(',').next().unwrap_or("").trim().to_string();
-        if status == "NOERROR" && !out.contains("203.0.113.11") {
-            return "NOERROR-without-answer".into();
-        }
-        return status;
+/// The `blackout` binary, built next to this test (target/<profile>/blackout).
+/// When it is missing it is built with cargo, in a target directory of its own so
+/// as not to wait on the lock this test's own build may hold.
+fn blackout_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let beside = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("blackout"));
+    if let Some(bin) = beside.filter(|b| b.is_file()) {
+        return bin;
     }
-    if out.contains("timed out") {
-        "timeout".into()
-    } else if out.contains("connection refused") {
-        "port-unreachable".into()
-    } else {
-        format!("other: {}", out.trim())
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+    let target = std::env::temp_dir().join("blackout-lab-test-build");
+    say("lab test: building the blackout binary (cargo build -p blackout)");
+    let status = Command::new(env!("CARGO"))
+        .arg("build")
+        .arg("-p")
+        .arg("blackout")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("running cargo");
+    assert!(status.success(), "cargo build -p blackout failed");
+    target.join("debug").join("blackout")
+}
+
+/// One round of `blackout probe --profile lab --format json` from the vantage
+/// namespace, over the profile's targets (`targets` empty) or the ones given; one
+/// JSON object per check. Exit code 1 only says a check failed: the objects say which.
+fn probe(bin: &Path, extra: &[&str], targets: &[String]) -> Result<Vec<serde_json::Value>, String> {
+    let bin = bin.to_string_lossy();
+    let mut args = vec![
+        "netns",
+        "exec",
+        VANTAGE,
+        &bin,
+        "probe",
+        "--profile",
+        "lab",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args.extend(targets.iter().map(String::as_str));
+    let out = Command::new("ip")
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running blackout probe: {e}"))?;
+    let code = out.status.code().unwrap_or(-1);
+    if code != 0 && code != 1 {
+        return Err(format!(
+            "blackout probe exited {code}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).map_err(|e| format!("{e}: {line}")))
+        .collect()
+}
+
+/// A result's status word (`ok`, `timeout`, `refused`, `unreachable`, `failed`, `error`).
+fn status(result: &serde_json::Value) -> &str {
+    result["status"].as_str().unwrap_or("?")
+}
+
+/// One line for an assertion message.
+fn brief(result: &serde_json::Value) -> String {
+    let why = result
+        .get("reason")
+        .or_else(|| result.get("message"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    format!(
+        "{} {}: {} {why}",
+        result["check"].as_str().unwrap_or("?"),
+        result["target"].as_str().unwrap_or("?"),
+        status(result)
+    )
+}
+
+/// Probes each target once and hands each result to `judge`, which says what was
+/// wrong with it, if anything.
+fn probe_each(
+    bin: &Path,
+    extra: &[&str],
+    targets: &[String],
+    judge: impl Fn(&serde_json::Value) -> Option<String>,
+) -> Result<(), String> {
+    let results = probe(bin, extra, targets)?;
+    if results.len() != targets.len() {
+        return Err(format!(
+            "{} results for {} targets",
+            results.len(),
+            targets.len()
+        ));
+    }
+    match results
+        .iter()
+        .find_map(|r| judge(r).map(|why| format!("{}: {why}", brief(r))))
+    {
+        Some(problem) => Err(problem),
+        None => Ok(()),
     }
 }
 
-/// An HTTP GET's outcome from the vantage point: the status, or why there is none.
-fn http(addr: Ipv4Addr) -> String {
-    let url = format!("http://{addr}/");
-    let (code, out) = vantage(
-        "curl",
-        &[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-m",
-            "2",
-            &url,
-        ],
-    );
-    match code {
-        0 => out.trim().to_string(),
-        7 => "refused".into(),
-        28 => "timeout".into(),
-        other => format!("curl-exit-{other}"),
-    }
+/// The DNS probe's verdict (`authoritative`, `servfail`, `refused`...), when a
+/// server answered.
+fn dns_verdict(result: &serde_json::Value) -> Option<&str> {
+    result["detail"]["dns"]["verdict"].as_str()
 }
 
-/// The first line an SMTP server sends.
-fn smtp_banner(addr: Ipv4Addr) -> String {
-    let script = format!(
-        "import socket\ntry:\n s=socket.create_connection(('{addr}',25),2); s.settimeout(2); print(s.recv(512).decode(errors='replace').splitlines()[0])\nexcept Exception as e:\n print('error', type(e).__name__)"
-    );
-    vantage("/usr/bin/python3", &["-c", &script])
-        .1
-        .trim()
-        .to_string()
+/// The HTTP status, when headers arrived.
+fn http_status(result: &serde_json::Value) -> Option<u64> {
+    result["detail"]["http"]["status"].as_u64()
 }
 
-/// Which addresses answer one round of ICMP.
-fn icmp(lab: &Lab, addrs: &[Ipv4Addr]) -> BTreeSet<Ipv4Addr> {
-    lab.reachable_from_vantage(addrs, 400)
+/// The SMTP banner's code, when one arrived.
+fn smtp_code(result: &serde_json::Value) -> Option<u64> {
+    result["detail"]["smtp"]["banner_code"].as_u64()
 }
 
 /// Loss (0-1) and average RTT (ms) of `count` pings.
@@ -160,98 +224,90 @@ fn wait_for(
     }
 }
 
-// ---- BMP, decoded minimally -------------------------------------------------
+// ---- BMP, through the project's BMP station parts and BGP state ------------
 
-/// The routes BMP Route Monitoring carries, per (peer AS, post-policy).
-#[derive(Default, Debug)]
+/// What the BMP capture says, read as `blackout watch` reads BMP: the stream cut
+/// by [`BmpFramer`], each router session handled by a [`BmpRouter`], its route
+/// inputs applied to a [`BgpState`]: one state for the pre-policy views, one for
+/// the post-policy views.
 struct BmpView {
-    routes: BTreeMap<(u32, bool), BTreeSet<String>>,
-    messages: usize,
-}
-
-fn be16(b: &[u8], at: usize) -> Option<usize> {
-    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?) as usize)
-}
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn prefixes(mut b: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    while let Some(&len) = b.first() {
-        let bytes = (len as usize).div_ceil(8);
-        let Some(raw) = b.get(1..1 + bytes) else {
-            break;
-        };
-        let mut octets = [0u8; 4];
-        for (slot, byte) in octets.iter_mut().zip(raw) {
-            *slot = *byte;
-        }
-        out.push(format!("{}/{len}", Ipv4Addr::from(octets)));
-        b = &b[1 + bytes..];
-    }
-    out
+    pre: BgpState,
+    post: BgpState,
+    messages: u64,
 }
 
 impl BmpView {
-    fn apply_stream(&mut self, mut b: &[u8]) {
-        // Common header: version 3, length, type; then for Route Monitoring (0)
-        // and Peer Down (2) the 42-byte per-peer header.
-        while b.len() >= 6 && b[0] == 3 {
-            let Some(len) = be32(b, 1).map(|l| l as usize) else {
-                break;
-            };
-            let Some(msg) = b.get(..len) else { break };
-            let kind = msg[5];
-            self.messages += 1;
-            if (kind == 0 || kind == 2) && msg.len() >= 48 {
-                let flags = msg[7];
-                let peer_as = be32(msg, 32).unwrap_or(0);
-                let post = flags & 0x40 != 0;
-                let table = self.routes.entry((peer_as, post)).or_default();
-                if kind == 2 {
-                    table.clear();
-                } else if let Some(update) = msg.get(48..) {
-                    // BGP header (16 marker, length, type 2) then the UPDATE body.
-                    if update.get(18) == Some(&2) {
-                        let body = &update[19..];
-                        let wlen = be16(body, 0).unwrap_or(0);
-                        let withdrawn = body.get(2..2 + wlen).unwrap_or(&[]);
-                        let alen = be16(body, 2 + wlen).unwrap_or(0);
-                        let nlri = body.get(4 + wlen + alen..).unwrap_or(&[]);
-                        for p in prefixes(withdrawn) {
-                            table.remove(&p);
-                        }
-                        for p in prefixes(nlri) {
-                            table.insert(p);
-                        }
-                    }
-                }
-            }
-            b = &b[len..];
-        }
-    }
-
-    /// Reads every capture file `<prefix>.n`, in connection order.
-    fn read(prefix: &Path) -> BmpView {
-        let mut view = BmpView::default();
+    /// Reads every capture file `<prefix>.n`, in connection order: each is one
+    /// session of the transit's, and a later one means the earlier one ended.
+    fn read(prefix: &Path, watch: &WatchSet) -> Result<BmpView, String> {
+        let options = Arc::new(BmpOptions {
+            views: BmpViews {
+                pre_policy: true,
+                post_policy: true,
+                loc_rib: false,
+            },
+            filter: PrefixFilter::new(watch.all_prefixes()),
+        });
+        let mut view = BmpView {
+            pre: BgpState::new(watch.clone(), Vrps::default()),
+            post: BgpState::new(watch.clone(), Vrps::default()),
+            messages: 0,
+        };
+        let mut sessions = Vec::new();
         for n in 1.. {
-            let path = PathBuf::from(format!("{}.{n}", prefix.display()));
-            let Ok(bytes) = std::fs::read(&path) else {
-                break;
-            };
-            // A new session starts from nothing.
-            view.routes.clear();
-            view.apply_stream(&bytes);
+            match std::fs::read(format!("{}.{n}", prefix.display())) {
+                Ok(bytes) => sessions.push(bytes),
+                Err(_) => break,
+            }
         }
-        view
+        let now = Timestamp::from_secs_f64(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        );
+        let last = sessions.len();
+        let mut inputs = Vec::new();
+        for (n, bytes) in sessions.iter().enumerate() {
+            // The transit's address on the vantage link: it names the collector only.
+            let mut router = BmpRouter::new(IpAddr::from([198, 51, 100, 1]), Arc::clone(&options));
+            let mut framer = BmpFramer::new();
+            framer.push(bytes);
+            // The last message may be half written: the framer waits for the rest.
+            while let Some(message) = framer
+                .next_message()
+                .map_err(|e| format!("BMP capture {}: {e}", n + 1))?
+            {
+                router.handle_bytes(now, message, &mut inputs);
+            }
+            if n + 1 < last {
+                router.session_lost(now, &mut inputs);
+            }
+            view.messages += router.stats().messages;
+        }
+        for input in &inputs {
+            let post = match input {
+                BgpInput::Route(update) => update.peer.collector.ends_with(":post"),
+                BgpInput::PeerDown { peer, .. } | BgpInput::TableSize { peer, .. } => {
+                    peer.collector.ends_with(":post")
+                }
+            };
+            if post {
+                view.post.apply(input);
+            } else {
+                view.pre.apply(input);
+            }
+        }
+        Ok(view)
     }
 
-    fn has(&self, peer_as: u32, post: bool, prefix: &str) -> bool {
-        self.routes
-            .get(&(peer_as, post))
-            .is_some_and(|t| t.contains(prefix))
+    /// Prefixes seen through `upstream` in the pre- or post-policy view.
+    fn via(&self, upstream: u32, post: bool) -> BTreeSet<String> {
+        let state = if post { &self.post } else { &self.pre };
+        state
+            .views()
+            .filter(|v| v.upstreams.get(&Asn(upstream)).is_some_and(|n| *n > 0))
+            .map(|v| v.prefix.to_string())
+            .collect()
     }
 }
 
@@ -315,67 +371,109 @@ impl Expect<'_> {
     }
 }
 
-fn services_at_baseline(lab: &Lab) -> Result<(), String> {
-    let topo = lab.topology();
-    for (_, h) in topo.hosts_with(Service::Dns) {
-        let got = dns(h.addr);
-        if got != "NOERROR" {
-            return Err(format!("dns {}: {got}", h.addr));
-        }
+/// Every check of the lab profile answers from the vantage point, by `blackout
+/// probe --profile lab`: ICMP to every host, HTTP on both web servers, DNS on both
+/// name servers, SMTP, the control host, and the rest of what the profile names.
+fn services_at_baseline(bin: &Path) -> Result<(), String> {
+    let results = probe(bin, &[], &[])?;
+    if let Some(bad) = results.iter().find(|r| status(r) != "ok") {
+        return Err(brief(bad));
     }
-    for (_, h) in topo.hosts_with(Service::Web) {
-        let got = http(h.addr);
-        if got != "200" {
-            return Err(format!("http {}: {got}", h.addr));
-        }
+    let mut kinds: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in &results {
+        let role = r["role"].as_str().unwrap_or("?");
+        let kind = r["kind"].as_str().unwrap_or("?");
+        kinds
+            .entry(format!("{role} {kind}"))
+            .or_default()
+            .insert(r["address"].as_str().unwrap_or("?").to_string());
     }
-    let got = http(topo.control.addr);
-    if got != "200" {
-        return Err(format!("http control: {got}"));
-    }
-    for (_, h) in topo.hosts_with(Service::Smtp) {
-        let got = smtp_banner(h.addr);
-        if !got.starts_with("220 ") {
-            return Err(format!("smtp {}: {got}", h.addr));
-        }
-    }
-    Ok(())
-}
-
-fn all_dns(lab: &Lab, want: &str) -> Result<(), String> {
-    for (_, h) in lab.topology().hosts_with(Service::Dns) {
-        let got = dns(h.addr);
-        if got != want {
-            return Err(format!("{}: {got}", h.addr));
-        }
-    }
-    Ok(())
-}
-
-fn all_http(lab: &Lab, want: &str) -> Result<(), String> {
-    for (_, h) in lab.topology().hosts_with(Service::Web) {
-        let got = http(h.addr);
-        if got != want {
-            return Err(format!("{}: {got}", h.addr));
+    let want = [
+        ("host icmp", 4),
+        ("host http", 2),
+        ("zone dns", 2),
+        ("mail smtp", 1),
+        ("control icmp", 1),
+        ("control tcp", 1),
+    ];
+    for (what, count) in want {
+        let got = kinds.get(what).map_or(0, BTreeSet::len);
+        if got < count {
+            return Err(format!(
+                "{what}: {got} targets answered, want {count}: {kinds:?}"
+            ));
         }
     }
     Ok(())
 }
 
-fn reach(lab: &Lab, up: &[Ipv4Addr], down: &[Ipv4Addr]) -> Result<(), String> {
-    let all: Vec<Ipv4Addr> = up.iter().chain(down).copied().collect();
-    let alive = icmp(lab, &all);
-    for a in up {
-        if !alive.contains(a) {
-            return Err(format!("{a} does not answer"));
-        }
-    }
-    for a in down {
-        if alive.contains(a) {
-            return Err(format!("{a} still answers"));
-        }
-    }
-    Ok(())
+/// `dns:lab.example@SERVER` for each name server.
+fn dns_targets(lab: &Lab) -> Vec<String> {
+    lab.topology()
+        .hosts_with(Service::Dns)
+        .into_iter()
+        .map(|(_, h)| format!("dns:lab.example@{}", h.addr))
+        .collect()
+}
+
+/// `http:ADDR` for each web server.
+fn http_targets(lab: &Lab) -> Vec<String> {
+    lab.topology()
+        .hosts_with(Service::Web)
+        .into_iter()
+        .map(|(_, h)| format!("http:{}", h.addr))
+        .collect()
+}
+
+/// Every name server gets the DNS verdict `want` (`servfail`, `refused`), or, for
+/// `timeout` and `refused-port`, no answer at all (silence; ICMP port unreachable).
+fn all_dns(bin: &Path, lab: &Lab, want: &str) -> Result<(), String> {
+    probe_each(bin, &[], &dns_targets(lab), |r| {
+        let got = match want {
+            "timeout" => status(r) == "timeout",
+            "refused-port" => status(r) == "refused",
+            verdict => dns_verdict(r) == Some(verdict),
+        };
+        (!got).then(|| format!("want {want}, verdict {:?}", dns_verdict(r)))
+    })
+}
+
+/// Every web server answers with the HTTP status `want`; or, for `hang`, accepts
+/// the connection and never answers; or (`refused`) refuses it.
+fn all_http(bin: &Path, lab: &Lab, want: &str) -> Result<(), String> {
+    probe_each(bin, &[], &http_targets(lab), |r| {
+        let got = match want.parse::<u64>() {
+            Ok(code) => http_status(r) == Some(code),
+            // Connected, but no response head within the timeout: the probe's "failed".
+            Err(_) if want == "hang" => {
+                status(r) == "failed"
+                    && http_status(r).is_none()
+                    && r["detail"]["http"]["connect_ms"].is_number()
+            }
+            Err(_) => status(r) == want,
+        };
+        (!got).then(|| format!("want {want}, HTTP status {:?}", http_status(r)))
+    })
+}
+
+/// ICMP echo from the vantage point, by `blackout probe`: `up` answer, `down` do not.
+fn reach(bin: &Path, up: &[Ipv4Addr], down: &[Ipv4Addr]) -> Result<(), String> {
+    let targets: Vec<String> = up.iter().chain(down).map(|a| format!("icmp:{a}")).collect();
+    let up: BTreeSet<String> = up.iter().map(Ipv4Addr::to_string).collect();
+    probe_each(
+        bin,
+        &["--timeout", "0.5", "--retries", "0"],
+        &targets,
+        |r| {
+            let answered = status(r) == "ok";
+            let should = up.contains(r["address"].as_str().unwrap_or(""));
+            match (should, answered) {
+                (true, false) => Some("does not answer".into()),
+                (false, true) => Some("still answers".into()),
+                _ => None,
+            }
+        },
+    )
 }
 
 fn ip(s: &str) -> Ipv4Addr {
@@ -404,11 +502,9 @@ fn lab_end_to_end() {
         return;
     }
     let lab = Lab::new(STATE_DIR).with_progress(Box::new(|line| say(&format!("lab: {line}"))));
-    // dig and curl, installed like the lab's own packages when missing.
-    packages::ensure(packages::TEST_TOOLS, &|line| {
-        say(&format!("lab test: {line}"))
-    })
-    .expect("the lab test's tools");
+    let bin = blackout_bin();
+    let bin = bin.as_path();
+    let watch = WatchSet::from_profile(&blackout_profile::builtin("lab").expect("the lab profile"));
     lab.down().expect("clean slate");
     let guard = DownOnDrop(&lab);
 
@@ -432,6 +528,11 @@ fn lab_end_to_end() {
         prefixes: prefixes.clone(),
     };
     let vantage_addr = topo.vantage.addr;
+    let watched: Vec<String> = watch.prefixes.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        watched, prefixes,
+        "the lab profile watches the origin's prefixes"
+    );
 
     // ---- feeds ----
     let bmp = lab
@@ -440,20 +541,21 @@ fn lab_end_to_end() {
     let bgp = lab
         .start_capture("bgp", vantage_addr, 179)
         .expect("BGP capture");
-    let bmp_has_all = |peer_as: u32, post: bool| {
-        let view = BmpView::read(&bmp);
-        match prefixes.iter().find(|p| !view.has(peer_as, post, p)) {
+    let bmp_has_all = |upstream: u32, post: bool| {
+        let view = BmpView::read(&bmp, &watch)?;
+        let via = view.via(upstream, post);
+        match prefixes.iter().find(|p| !via.contains(*p)) {
             Some(p) => Err(format!(
-                "BMP ({} messages): AS{peer_as} post={post} lacks {p}",
+                "BMP ({} messages): post={post}: {p} not seen via AS{upstream}",
                 view.messages
             )),
             None => Ok(()),
         }
     };
-    let bmp_has_none = |peer_as: u32, post: bool| {
-        let view = BmpView::read(&bmp);
-        match prefixes.iter().find(|p| view.has(peer_as, post, p)) {
-            Some(p) => Err(format!("BMP: AS{peer_as} post={post} still has {p}")),
+    let bmp_has_none = |upstream: u32, post: bool| {
+        let view = BmpView::read(&bmp, &watch)?;
+        match view.via(upstream, post).first() {
+            Some(p) => Err(format!("BMP: post={post}: {p} still seen via AS{upstream}")),
             None => Ok(()),
         }
     };
@@ -506,10 +608,10 @@ fn lab_end_to_end() {
     wait_for(
         "every service at the baseline",
         Duration::from_secs(20),
-        || services_at_baseline(&lab),
+        || services_at_baseline(bin),
     );
     let every: Vec<Ipv4Addr> = lab.probe_targets().iter().map(|(_, a)| *a).collect();
-    reach(&lab, &every, &[]).expect("every host answers ICMP");
+    reach(bin, &every, &[]).expect("every host answers ICMP");
 
     // ---- faults ----
     let control = topo.control.addr;
@@ -535,7 +637,7 @@ fn lab_end_to_end() {
         lab.heal(limit)
             .unwrap_or_else(|e| panic!("heal after {spec}: {e}"));
         wait_for(&format!("services after {spec}"), limit, || {
-            services_at_baseline(&lab)
+            services_at_baseline(bin)
         });
         wait_for(&format!("BMP after {spec}"), limit, || {
             bmp_has_all(PRIMARY_ASN, false)?;
@@ -554,12 +656,12 @@ fn lab_end_to_end() {
         expect.none_of(&all_prefixes)?;
         bmp_has_none(PRIMARY_ASN, false)?;
         bmp_has_none(BACKUP_ASN, false)?;
-        reach(&lab, &[control], &[www, ping3])
+        reach(bin, &[control], &[www, ping3])
     });
     run("origin-crash", &mut || {
         expect.none_of(&all_prefixes)?;
         bmp_has_none(PRIMARY_ASN, false)?;
-        reach(&lab, &[control], &[www])
+        reach(bin, &[control], &[www])
     });
     run("primary-cut", &mut || {
         expect.all_via(
@@ -568,13 +670,13 @@ fn lab_end_to_end() {
         )?;
         expect.no_path_from(PRIMARY_ASN)?;
         bmp_has_none(PRIMARY_ASN, false)?;
-        reach(&lab, &[www, ping3, ping4, control], &[])
+        reach(bin, &[www, ping3, ping4, control], &[])
     });
     run("backup-cut", &mut || {
         expect.all_via(PRIMARY_ASN, &[PRIMARY_ASN, ORIGIN_ASN])?;
         expect.no_path_from(BACKUP_ASN)?;
         bmp_has_none(BACKUP_ASN, false)?;
-        reach(&lab, &[www, ping3, control], &[])
+        reach(bin, &[www, ping3, control], &[])
     });
     run("ddos 20", &mut || {
         // Routes and sessions stay while loss or latency rise.
@@ -594,32 +696,29 @@ fn lab_end_to_end() {
             Err(format!("loss {loss}, rtt {rtt} ms"))
         }
     });
-    run("dns-timeout", &mut || all_dns(&lab, "timeout"));
-    run("dns-servfail", &mut || all_dns(&lab, "SERVFAIL"));
-    run("dns-refused", &mut || all_dns(&lab, "REFUSED"));
-    run("dns-down", &mut || all_dns(&lab, "port-unreachable"));
-    run("web-5xx", &mut || all_http(&lab, "503"));
-    run("web-hang", &mut || all_http(&lab, "timeout"));
-    run("web-down", &mut || all_http(&lab, "refused"));
+    run("dns-timeout", &mut || all_dns(bin, &lab, "timeout"));
+    run("dns-servfail", &mut || all_dns(bin, &lab, "servfail"));
+    run("dns-refused", &mut || all_dns(bin, &lab, "refused"));
+    run("dns-down", &mut || all_dns(bin, &lab, "refused-port"));
+    run("web-5xx", &mut || all_http(bin, &lab, "503"));
+    run("web-hang", &mut || all_http(bin, &lab, "hang"));
+    run("web-down", &mut || all_http(bin, &lab, "refused"));
     run("smtp-4xx", &mut || {
-        let banner = smtp_banner(mail);
-        if banner.starts_with("421 ") {
-            Ok(())
-        } else {
-            Err(banner)
-        }
+        probe_each(bin, &[], &[format!("smtp:{mail}")], |r| {
+            (smtp_code(r) != Some(421)).then(|| format!("banner code {:?}", smtp_code(r)))
+        })
     });
     run("power-cut 2", &mut || {
         expect.only_missing("203.0.113.64/26")?;
-        reach(&lab, &[www, ping3, ping4], &[www2, mail])?;
-        match dns(ip("203.0.113.74")).as_str() {
-            "timeout" | "port-unreachable" => Ok(()),
-            other => Err(format!("ns2 still answers: {other}")),
-        }
+        reach(bin, &[www, ping3, ping4], &[www2, mail])?;
+        probe_each(bin, &[], &["dns:lab.example@203.0.113.74".into()], |r| {
+            (!matches!(status(r), "timeout" | "refused" | "unreachable"))
+                .then(|| "ns2 still answers".into())
+        })
     });
     run("hosts-dark 3", &mut || {
         expect.all_via(PRIMARY_ASN, &[PRIMARY_ASN, ORIGIN_ASN])?;
-        reach(&lab, &[www, ping4], &[ping3])
+        reach(bin, &[www, ping4], &[ping3])
     });
     {
         // Flapping: count the withdrawals the transit shows while it runs.
@@ -659,10 +758,10 @@ fn lab_end_to_end() {
         if let Some(p) = prefixes.iter().find(|p| !received.contains(p)) {
             return Err(format!("the transit no longer receives {p}"));
         }
-        reach(&lab, &[control], &[www])
+        reach(bin, &[control], &[www])
     });
     run("vantage-cut", &mut || {
-        reach(&lab, &[], &[control, www, ping4])
+        reach(bin, &[], &[control, www, ping4])
     });
 
     // ---- stacked faults, one heal ----
@@ -681,14 +780,14 @@ fn lab_end_to_end() {
             BACKUP_ASN,
             &[BACKUP_ASN, ORIGIN_ASN, ORIGIN_ASN, ORIGIN_ASN],
         )?;
-        reach(&lab, &[www, ping3], &[ping4])?;
-        all_dns(&lab, "REFUSED")
+        reach(bin, &[www, ping3], &[ping4])?;
+        all_dns(bin, &lab, "refused")
     });
     let stacked = stack_started.elapsed();
     lab.heal(limit).expect("heal the stack");
     assert!(lab.active_faults().is_empty());
     wait_for("services after the stack", limit, || {
-        services_at_baseline(&lab)
+        services_at_baseline(bin)
     });
     expect
         .all_via(PRIMARY_ASN, &[PRIMARY_ASN, ORIGIN_ASN])
