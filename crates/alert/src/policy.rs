@@ -19,7 +19,7 @@
 //! `store.event_log(id)` gives its starts, revisions and ends in order, and
 //! [`AlertPolicy::restore`] marks them as already alerted:
 //!
-//! ```ignore
+//! ```text
 //! let recent = store.events(&EventQuery { since: Some(now.add_secs(-86_400)), ..Default::default() })?;
 //! for event in &recent {
 //!     policy.restore(event, &store.event_log(&event.id.0)?);

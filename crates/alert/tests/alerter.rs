@@ -567,3 +567,40 @@ async fn email_to_a_relay_that_is_down_is_counted_as_failed() {
     assert_eq!(metrics.failed_count("email"), 1);
     assert_eq!(metrics.delivered_count("email"), 0);
 }
+
+#[tokio::test]
+async fn an_smtp_server_that_never_greets_times_out() {
+    // Accepts connections and says nothing, as a wedged relay would
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let config = AlertConfig {
+        email: Some(email(port, false)),
+        retry: RetryPolicy {
+            attempts: 2,
+            backoff_ms: 10,
+            timeout_ms: 400,
+        },
+        ..AlertConfig::default()
+    };
+    let metrics = Arc::new(CountingMetrics::new());
+    let alerter = Alerter::new(&config, labels(), metrics.clone()).unwrap();
+    let alert = AlertPolicy::new(Severity::Warning)
+        .decide(&updates()[0])
+        .unwrap();
+    let started = Instant::now();
+    let deliveries = alerter.deliver(&alert).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(deliveries[0].attempts, 2);
+    assert!(deliveries[0].result.is_err());
+    assert_eq!(metrics.failed_count("email"), 1);
+}
