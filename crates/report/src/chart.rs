@@ -318,6 +318,10 @@ fn draw_panel(svg: &mut String, panel: &Panel, event: &Event, frame: &Frame, top
             if *at > frame.to {
                 break;
             }
+            // A point that repeats the value adds nothing to a step line.
+            if previous == Some(*value) {
+                continue;
+            }
             let px = frame.x(*at);
             if let Some(last) = previous {
                 let _ = write!(points, "{px:.1},{:.1} ", y(plot_top, last));
