@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 
 # Debian packages the tests use: real BGP daemons, DNS, web and mail servers,
 # probing and packet tools.
-packages=(bgpdump nginx nsd fping bird2 frr frr-rpki-rtrlib python3-aiosmtpd nftables iproute2 traceroute iputils-ping bind9-dnsutils curl openssl util-linux procps)
+packages=(bgpdump nginx nsd fping bird2 frr frr-rpki-rtrlib python3-aiosmtpd nftables iproute2 traceroute iputils-ping openssl util-linux procps chromium prometheus fonts-dejavu-core)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -22,7 +22,7 @@ if ((${#missing[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The packages start their own system-wide daemons; the tests run their own.
-    for service in nginx nsd bird frr; do
+    for service in nginx nsd bird frr prometheus; do
       systemctl disable --now "$service" >/dev/null 2>&1 || service "$service" stop >/dev/null 2>&1 || true
     done
   else
