@@ -287,48 +287,20 @@ pub fn entity_name(entity: &Entity, labels: &Labels) -> String {
     strip_controls(labels.get(&text).map(String::as_str).unwrap_or(&text))
 }
 
-/// A duration in hours and minutes: `9 h 30 m`, `45 s`, `2 d 3 h`.
-pub fn duration_words(secs: f64) -> String {
-    let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
-    let total = secs.round() as u64;
-    let (days, hours, minutes, seconds) = (
-        total / 86_400,
-        total % 86_400 / 3600,
-        total % 3600 / 60,
-        total % 60,
-    );
-    if days > 0 {
-        format!("{days} d {hours} h")
-    } else if hours > 0 {
-        format!("{hours} h {minutes} m")
-    } else if minutes > 0 {
-        format!("{minutes} m")
-    } else {
-        format!("{seconds} s")
-    }
-}
-
-fn jiff(at: Timestamp) -> Option<jiff::Timestamp> {
-    jiff::Timestamp::from_microsecond(at.as_micros()).ok()
-}
+/// A duration in its two largest units: `9 h 30 m`, `45 s`, `2 d 3 h`.
+pub use blackout_model::human_duration as duration_words;
 
 /// `2014-12-22 16:40 UTC`.
 pub fn utc_minutes(at: Timestamp) -> String {
-    jiff(at)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| at.to_rfc3339())
+    at.format_utc("%Y-%m-%d %H:%M UTC")
 }
 
 fn utc_seconds(at: Timestamp) -> String {
-    jiff(at)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| at.to_rfc3339())
+    at.format_utc("%Y-%m-%d %H:%M:%S UTC")
 }
 
 fn utc_clock(at: Timestamp) -> String {
-    jiff(at)
-        .map(|t| t.strftime("%H:%M UTC").to_string())
-        .unwrap_or_else(|| at.to_rfc3339())
+    at.format_utc("%H:%M UTC")
 }
 
 /// Escapes text for Slack's mrkdwn: `&`, `<` and `>`, as Slack's docs ask, so

@@ -164,7 +164,7 @@ fn every_prefix_withdrawn_together_is_internal() {
     // Visibility reached the `up` share once three of five peers were back.
     assert_eq!(event.end, Some(Timestamp::from_secs(1000 + 9 * 3600 + 2)));
     assert!(
-        event.summary.contains("Back after 9h 0m"),
+        event.summary.contains("Back after 9 h 0 m"),
         "{}",
         event.summary
     );

@@ -60,6 +60,14 @@ impl Timestamp {
         (self.0 - earlier.0) as f64 / 1_000_000.0
     }
 
+    /// This time in UTC with a strftime `format` (`%Y-%m-%d %H:%M UTC`); RFC 3339
+    /// for times out of the calendar's range.
+    pub fn format_utc(self, format: &str) -> String {
+        jiff::Timestamp::from_microsecond(self.0)
+            .map(|ts| ts.strftime(format).to_string())
+            .unwrap_or_else(|_| self.to_rfc3339())
+    }
+
     /// RFC 3339 in UTC with a `Z`, with fractional seconds only where there are any.
     pub fn to_rfc3339(self) -> String {
         match jiff::Timestamp::from_microsecond(self.0) {
@@ -76,15 +84,25 @@ impl Timestamp {
     }
 }
 
-/// A duration for people: "45s", "12m 5s", "9h 32m", "2d 3h 0m".
+/// A duration for people, in its two largest units: `45 s`, `12 m`, `9 h 30 m`,
+/// `2 d 3 h`.
 pub fn human_duration(secs: f64) -> String {
-    let secs = secs.max(0.0).round() as u64;
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) => format!("{m}m {s}s"),
-        (0, _, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h {m}m"),
+    let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
+    let total = secs.round() as u64;
+    let (days, hours, minutes, seconds) = (
+        total / 86_400,
+        total % 86_400 / 3600,
+        total % 3600 / 60,
+        total % 60,
+    );
+    if days > 0 {
+        format!("{days} d {hours} h")
+    } else if hours > 0 {
+        format!("{hours} h {minutes} m")
+    } else if minutes > 0 {
+        format!("{minutes} m")
+    } else {
+        format!("{seconds} s")
     }
 }
 

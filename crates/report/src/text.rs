@@ -40,26 +40,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A duration in hours and minutes: `9 h 30 m`, `45 s`, `2 d 3 h`.
-pub fn duration_words(secs: f64) -> String {
-    let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
-    let total = secs.round() as u64;
-    let (days, hours, minutes, seconds) = (
-        total / 86_400,
-        total % 86_400 / 3600,
-        total % 3600 / 60,
-        total % 60,
-    );
-    if days > 0 {
-        format!("{days} d {hours} h")
-    } else if hours > 0 {
-        format!("{hours} h {minutes} m")
-    } else if minutes > 0 {
-        format!("{minutes} m")
-    } else {
-        format!("{seconds} s")
-    }
-}
+/// A duration in its two largest units: `9 h 30 m`, `45 s`, `2 d 3 h`.
+pub use blackout_model::human_duration as duration_words;
 
 fn jiff(at: Timestamp) -> Option<jiff::Timestamp> {
     jiff::Timestamp::from_microsecond(at.as_micros()).ok()
@@ -77,9 +59,7 @@ pub fn utc_seconds(at: Timestamp) -> String {
 
 /// A time with a jiff strftime format, or RFC 3339 if out of range.
 pub fn format_utc(at: Timestamp, format: &str) -> String {
-    jiff(at)
-        .map(|t| t.strftime(format).to_string())
-        .unwrap_or_else(|| at.to_rfc3339())
+    at.format_utc(format)
 }
 
 /// The days an event spans: `2014-12-22`, `2014-12-22/23`, `2014-12-31/2015-01-01`.
