@@ -20,5 +20,5 @@ mod state;
 mod watch;
 
 pub use rpki::{RpkiState, Vrp, Vrps, VrpsError};
-pub use state::{BgpChange, BgpState, PrefixSummary, PrefixView, Relation};
+pub use state::{BgpChange, BgpState, PrefixSummary, PrefixView, Relation, upstream_share};
 pub use watch::WatchSet;

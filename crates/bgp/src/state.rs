@@ -66,6 +66,23 @@ impl PrefixView {
     }
 }
 
+/// The share of all full-feed paths to the given prefixes that run through
+/// `upstream`; None when no full-feed peer counts at all.
+pub fn upstream_share<'a>(
+    views: impl IntoIterator<Item = &'a PrefixView>,
+    upstream: Asn,
+) -> Option<f64> {
+    let (carried, total) = views
+        .into_iter()
+        .fold((0u32, 0u32), |(carried, total), view| {
+            (
+                carried + view.upstreams.get(&upstream).copied().unwrap_or(0),
+                total + view.full_feed_peers,
+            )
+        });
+    (total > 0).then(|| f64::from(carried) / f64::from(total))
+}
+
 /// A change in what the world sees of the watched network.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "change", rename_all = "kebab-case")]

@@ -15,7 +15,7 @@
 
 use crate::book::{EventBook, Opening, Slot, human_duration};
 use crate::{DetectorConfig, EventUpdate};
-use blackout_bgp::{BgpChange, PrefixView, Relation, RpkiState};
+use blackout_bgp::{BgpChange, PrefixView, Relation, RpkiState, upstream_share};
 use blackout_model::{Asn, Cause, Entity, Evidence, Scope, Severity, SignalKind, Timestamp};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -436,21 +436,13 @@ impl BgpDetector {
     }
 
     fn network_upstream_share(&self, asn: Asn) -> f64 {
-        let (carried, total) = self
-            .prefixes
-            .values()
-            .filter_map(|track| track.view.as_ref())
-            .fold((0u32, 0u32), |(carried, total), view| {
-                (
-                    carried + view.upstreams.get(&asn).copied().unwrap_or(0),
-                    total + view.full_feed_peers,
-                )
-            });
-        if total == 0 {
-            0.0
-        } else {
-            f64::from(carried) / f64::from(total)
-        }
+        upstream_share(
+            self.prefixes
+                .values()
+                .filter_map(|track| track.view.as_ref()),
+            asn,
+        )
+        .unwrap_or(0.0)
     }
 
     /// Is every prefix up, seen by at least `visibility_up` of the peers, and not in

@@ -42,6 +42,20 @@ impl EventBook {
         opening: Opening,
         updates: &mut Vec<EventUpdate>,
     ) {
+        let cause = slot.1;
+        self.start_as(start, slot, cause, opening, updates);
+    }
+
+    /// Like [`EventBook::start`], for an event whose cause is not the one its slot
+    /// is named after (the network's event keeps one slot while its cause changes).
+    pub(crate) fn start_as(
+        &mut self,
+        start: Timestamp,
+        slot: Slot,
+        event_cause: Cause,
+        opening: Opening,
+        updates: &mut Vec<EventUpdate>,
+    ) {
         if self.open.contains_key(&slot) {
             return;
         }
@@ -60,6 +74,7 @@ impl EventBook {
         if let Some(index) = self.closed.iter().position(|e| e.id == id) {
             let mut event = self.closed.remove(index);
             event.end = None;
+            event.cause = event_cause;
             for item in opening.evidence {
                 push_evidence(&mut event, item);
             }
@@ -70,7 +85,7 @@ impl EventBook {
         let mut event = Event {
             id,
             entity,
-            cause,
+            cause: event_cause,
             severity: opening.severity,
             confidence: opening.confidence,
             start,

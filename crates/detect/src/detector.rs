@@ -332,12 +332,7 @@ impl Detector {
                     evidence,
                 };
                 self.book
-                    .start(verdict.start, slot.clone(), opening, updates);
-                self.book
-                    .revise(&slot, &mut Vec::new(), |event| event.cause = verdict.cause);
-                if let Some(EventUpdate::Started(event)) = updates.last_mut() {
-                    event.cause = verdict.cause;
-                }
+                    .start_as(verdict.start, slot, verdict.cause, opening, updates);
             }
             (Some(verdict), true) => {
                 for item in bgp_evidence {

@@ -120,20 +120,11 @@ impl Core {
             .upstreams
             .iter()
             .map(|(asn, name)| {
-                let (carried, total) = views.iter().fold((0u32, 0u32), |(c, t), v| {
-                    (
-                        c + v.upstreams.get(asn).copied().unwrap_or(0),
-                        t + v.full_feed_peers,
-                    )
-                });
-                let visibility = if total == 0 {
-                    0.0
-                } else {
-                    f64::from(carried) / f64::from(total)
-                };
+                let share = blackout_bgp::upstream_share(views.iter().copied(), *asn);
+                let visibility = share.unwrap_or(0.0);
                 let state = match worst(&open, &Entity::Upstream(*asn)) {
                     Some(event) => state_of(event),
-                    None if total == 0 => EntityState::Unknown,
+                    None if share.is_none() => EntityState::Unknown,
                     None if visibility >= profile.thresholds.upstream_up => EntityState::Up,
                     None => EntityState::Degraded,
                 };
