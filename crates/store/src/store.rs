@@ -109,6 +109,10 @@ impl Store {
             source,
         };
         let conn = Connection::open(path).map_err(open_error)?;
+        // Wait for another connection's lock rather than fail at once, from the
+        // first statement on: switching to WAL needs the file to itself.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_error)?;
         // WAL: readers never block the writer, and a killed writer leaves only whole
         // transactions. NORMAL sync: a process crash loses nothing committed.
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -116,8 +120,6 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_error)?;
         conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_error)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_error)?;
         check_version(&conn, path)?;
         conn.execute_batch(schema::V1).map_err(open_error)?;

@@ -274,7 +274,7 @@ fn a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch() {
             ])
             .env(CHILD, &path)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -293,7 +293,11 @@ fn a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch() {
         // SIGKILL: no destructor, no flush, no goodbye.
         child.kill().unwrap();
         child.wait().unwrap();
-        let last = last_committed.expect("the writer committed something");
+        let Some(last) = last_committed else {
+            let mut why = String::new();
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut why);
+            panic!("the writer committed nothing: {why}");
+        };
         let store = Store::open(&path).unwrap();
         assert_eq!(store.integrity_check().unwrap(), "ok");
         let count = store.event_count().unwrap() as i64;
