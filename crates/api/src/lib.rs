@@ -13,6 +13,9 @@
 //! - `guard`: refuses oversized or malformed requests before routing, and puts the
 //!   security headers (a strict Content-Security-Policy) on every answer;
 //! - `dashboard`: the page and its assets (uPlot included), embedded in the binary;
+//! - `server`: the connection loop behind [`serve`]: a deadline for every request head
+//!   (a slow or silent client is disconnected) and a cap on open connections, both in
+//!   [`ConnectionLimits`];
 //! - `error`: [`ApiError`] with its stable [`ErrorCode`]s.
 //!
 //! Readers never block the writer: the status is an immutable `Arc` taken from a
@@ -32,6 +35,7 @@ mod guard;
 mod handlers;
 mod metrics;
 mod params;
+mod server;
 mod stream;
 
 pub use error::{ApiError, ErrorCode};
@@ -40,6 +44,7 @@ pub use params::{
     EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX, POINTS_LIMIT_DEFAULT, POINTS_LIMIT_MAX,
     SIGNAL_SPAN_MAX_SECS,
 };
+pub use server::ConnectionLimits;
 pub use status::{
     EntityState, EntityStatus, FeedStatus, Headline, PrefixStatus, ProbeStatus, Status,
     UpstreamStatus,
@@ -77,6 +82,7 @@ pub const MAX_DB_QUERIES: usize = 4;
 #[derive(Clone)]
 pub struct ApiState {
     inner: Arc<Inner>,
+    limits: ConnectionLimits,
 }
 
 pub(crate) struct Inner {
@@ -111,7 +117,19 @@ impl ApiState {
                 db_queries: Arc::new(Semaphore::new(MAX_DB_QUERIES)),
                 stream_clients: Arc::new(Semaphore::new(MAX_STREAM_CLIENTS)),
             }),
+            limits: ConnectionLimits::default(),
         }
+    }
+
+    /// The same state, served within `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits [`serve`] holds connections to.
+    pub fn limits(&self) -> ConnectionLimits {
+        self.limits
     }
 
     /// The latest status.
@@ -152,19 +170,17 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes, then ends the live
-/// streams and waits for requests in flight.
+/// Serves [`router`] on `listener` within the state's [`ConnectionLimits`] until
+/// `shutdown` completes, then ends the live streams and waits for requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stopper = state.clone();
-    let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stopper.stop_streams();
-        })
-        .await
+    let limits = state.limits();
+    server::run(listener, router(state), limits, shutdown, move || {
+        stopper.stop_streams()
+    })
+    .await
 }

@@ -4,8 +4,8 @@
 //! body on GET, garbage).
 
 use blackout_api::{
-    ApiState, EntityState, EntityStatus, FeedStatus, Metrics, PrefixStatus, ProbeStatus, Publisher,
-    Status, UpstreamStatus,
+    ApiState, ConnectionLimits, EntityState, EntityStatus, FeedStatus, Metrics, PrefixStatus,
+    ProbeStatus, Publisher, Status, UpstreamStatus,
 };
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
@@ -257,7 +257,16 @@ impl Server {
         let db = dir.path().join("blackout.db");
         let now = now();
         let (dark, cut) = fill_store(&db, now);
-        Self::start_with(dir, db, now, dark, cut).await
+        Self::start_with(dir, db, now, dark, cut, ConnectionLimits::default()).await
+    }
+
+    /// A server over a filled store, holding connections to `limits`.
+    pub async fn start_limited(limits: ConnectionLimits) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("blackout.db");
+        let now = now();
+        let (dark, cut) = fill_store(&db, now);
+        Self::start_with(dir, db, now, dark, cut, limits).await
     }
 
     /// A server whose database file does not exist.
@@ -267,7 +276,7 @@ impl Server {
         let now = now();
         let dark = dark_event(now);
         let cut = cut_event(now);
-        Self::start_with(dir, db, now, dark, cut).await
+        Self::start_with(dir, db, now, dark, cut, ConnectionLimits::default()).await
     }
 
     async fn start_with(
@@ -276,10 +285,11 @@ impl Server {
         now: Timestamp,
         dark: Event,
         cut: Event,
+        limits: ConnectionLimits,
     ) -> Server {
         let metrics = Arc::new(Metrics::new());
         let publisher = Publisher::new(dark_status(now, &dark), Arc::clone(&metrics));
-        let state: ApiState = publisher.api_state(db.clone());
+        let state: ApiState = publisher.api_state(db.clone()).with_limits(limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -5,6 +5,8 @@
 //! - `queries`: status, events, signals and series answers, and the OpenAPI
 //!   description against the routes served;
 //! - `stream`: server-sent events deliver status changes and events;
+//! - `slow_clients`: a request head not whole by the deadline closes the connection;
+//!   the connection cap makes new clients wait;
 //! - `dashboard`: the page in headless Chromium shows the status and the events,
 //!   escapes what came from the network, and updates live (needs `chromium`);
 //! - `prometheus`: a real Prometheus scrapes `/metrics` (needs `prometheus`).
@@ -15,4 +17,5 @@ mod dashboard;
 mod prometheus;
 mod queries;
 mod rejects;
+mod slow_clients;
 mod stream;

@@ -7,18 +7,18 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-struct SseClient {
+pub struct SseClient {
     reader: BufReader<TcpStream>,
 }
 
 #[derive(Debug)]
-struct Message {
-    event: String,
-    data: String,
+pub struct Message {
+    pub event: String,
+    pub data: String,
 }
 
 impl SseClient {
-    async fn connect(server: &Server) -> SseClient {
+    pub async fn connect(server: &Server) -> SseClient {
         let mut stream = TcpStream::connect(server.addr).await.unwrap();
         stream
             .write_all(b"GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
@@ -45,7 +45,7 @@ impl SseClient {
 
     /// The next SSE message (skipping keep-alive comments), read through the chunked
     /// framing line by line: axum sends each message in one chunk.
-    async fn next(&mut self) -> Message {
+    pub async fn next(&mut self) -> Message {
         tokio::time::timeout(Duration::from_secs(10), async {
             let mut event = String::new();
             let mut data = String::new();
