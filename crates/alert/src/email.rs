@@ -35,10 +35,11 @@ impl Mailer {
         if let (Some(user), Some(password)) = (&config.username, &config.password) {
             builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
         }
-        let address = |key: &'static str, text: &String| {
+        let address = |key: &'static str, index: Option<usize>, text: &String| {
             text.parse::<Mailbox>().map_err(|_| {
                 SetupError::Config(crate::config::ConfigError::EmailAddress {
                     key,
+                    index,
                     address: text.clone(),
                 })
             })
@@ -46,11 +47,12 @@ impl Mailer {
         Ok(Mailer {
             transport: builder.build(),
             relay,
-            from: address("from", &config.from)?,
+            from: address("from", None, &config.from)?,
             to: config
                 .to
                 .iter()
-                .map(|t| address("to", t))
+                .enumerate()
+                .map(|(i, t)| address("to", Some(i), t))
                 .collect::<Result<_, _>>()?,
             html: config.html,
         })

@@ -203,9 +203,14 @@ pub struct WatchArgs {
     /// The name of this vantage point, in events and probe results.
     #[arg(long, value_name = "NAME", default_value = "local")]
     pub vantage: String,
-    /// Validated ROA payloads (rpki-client or Routinator JSON), for RPKI states.
+    /// Validated ROA payloads (rpki-client or Routinator JSON), for RPKI states;
+    /// read again whenever the file changes.
     #[arg(long, value_name = "FILE")]
     pub vrps: Option<PathBuf>,
+    /// Alert settings from a file of their own (the keys of a profile's [alerts]
+    /// table at the top level); they replace the profile's [alerts].
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<PathBuf>,
     /// Print every event update as JSON Lines instead of a line of text.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

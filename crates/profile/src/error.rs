@@ -6,7 +6,7 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// The file could not be read.
-    #[error("{file}: cannot read the profile: {source}")]
+    #[error("{file}: cannot read the file: {source}")]
     Read {
         /// The file.
         file: String,

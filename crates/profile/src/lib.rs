@@ -10,12 +10,19 @@
 //! - [`load_file`], [`load_str`] and [`builtin`] make one; every failure is a
 //!   [`ProfileError`] that names the file, the line and the key.
 //! - [`BUILTIN`] lists the profiles compiled into the binary (`kp`, `lab`).
+//! - [`alerts`]: [`AlertConfig`], the `[alerts]` table (webhooks, email, retries,
+//!   the least severity worth an alert); [`load_alerts_file`] reads the same keys
+//!   from a file of their own, with the same errors.
 
+pub mod alerts;
 mod error;
 mod locate;
 mod model;
 mod raw;
 
+pub use alerts::{
+    AlertConfig, AlertConfigError, EmailConfig, RetryPolicy, WebhookConfig, WebhookKind,
+};
 pub use error::ProfileError;
 pub use model::{
     Check, FeedConfig, Host, MailServer, NameServer, Network, ProbeSettings, Profile, SessionMode,
@@ -55,6 +62,34 @@ pub fn load_file(path: &std::path::Path) -> Result<Profile, ProfileError> {
 
 /// Loads a profile from TOML text; `origin` names the file in errors.
 pub fn load_str(text: &str, origin: &str) -> Result<Profile, ProfileError> {
-    let raw = raw::parse(text, origin)?;
+    let raw: raw::RawProfile = raw::parse(text, origin)?;
     raw.validate(text, origin)
+}
+
+/// Loads an alerts-only file: the keys of a profile's `[alerts]` table at the top
+/// level (`min_severity`, `[[webhook]]`, `[email]`, `[retry]`).
+pub fn load_alerts_file(path: &std::path::Path) -> Result<AlertConfig, ProfileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        file: path.display().to_string(),
+        source,
+    })?;
+    load_alerts_str(&text, &path.display().to_string())
+}
+
+/// Reads alert settings from the text of an alerts-only file; `origin` names the
+/// file in errors.
+pub fn load_alerts_str(text: &str, origin: &str) -> Result<AlertConfig, ProfileError> {
+    let alerts: AlertConfig = raw::parse(text, origin).map_err(|error| match error {
+        // A profile's table pasted whole: say what the file wants instead.
+        ProfileError::Invalid(mut located) if located.key.as_deref() == Some("alerts") => {
+            located.message = "an alerts file holds the keys of the [alerts] table at the top \
+                level (min_severity, [[webhook]], [email], [retry]): drop the `alerts` table \
+                around them"
+                .into();
+            ProfileError::Invalid(located)
+        }
+        other => other,
+    })?;
+    raw::check_alerts(&alerts, text, origin, "")?;
+    Ok(alerts)
 }

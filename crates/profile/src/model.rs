@@ -35,6 +35,8 @@ pub struct Profile {
     pub thresholds: Thresholds,
     /// Probe timing.
     pub probes: ProbeSettings,
+    /// Where alerts go (the `[alerts]` table; no channel when it is left out).
+    pub alerts: crate::AlertConfig,
 }
 
 /// An origin AS and the prefixes it announces.
@@ -336,6 +338,52 @@ impl Profile {
     /// The origin ASes.
     pub fn origin_asns(&self) -> Vec<Asn> {
         self.networks.iter().map(|network| network.asn).collect()
+    }
+
+    /// Names for people of the entities the profile knows, keyed by the entity's
+    /// text form: `country:KP` → `North Korea`, `as:131279` → `Star JV`,
+    /// `upstream:4837` → `AS4837 China Unicom`, `host:kcna.kp` → `kcna.kp (the
+    /// state news agency)`, and each labelled host's services the same way.
+    pub fn entity_labels(&self) -> std::collections::HashMap<String, String> {
+        let mut labels = std::collections::HashMap::new();
+        if let Some(country) = &self.country {
+            let name = self.label.clone().unwrap_or_else(|| country.clone());
+            labels.insert(format!("country:{country}"), name);
+        }
+        for network in &self.networks {
+            labels.insert(format!("as:{}", network.asn.0), network.name.clone());
+        }
+        if self.country.is_none()
+            && let (Some(label), Some(network)) = (&self.label, self.networks.first())
+        {
+            labels.insert(format!("as:{}", network.asn.0), label.clone());
+        }
+        for upstream in &self.upstreams {
+            labels.insert(
+                format!("upstream:{}", upstream.asn.0),
+                format!("{} {}", upstream.asn, upstream.name),
+            );
+        }
+        for host in self.hosts.iter().chain(&self.controls) {
+            let Some(label) = &host.label else {
+                continue;
+            };
+            let named = format!("{} ({label})", host.name);
+            for check in &host.checks {
+                let service = match check {
+                    Check::Http { .. } => "http",
+                    Check::Smtp(_) => "smtp",
+                    Check::Tcp(_) => "tcp",
+                    Check::Icmp | Check::Trace => continue,
+                };
+                labels.insert(
+                    format!("service:{service}:{}", host.name),
+                    format!("{} on {named}", service.to_uppercase()),
+                );
+            }
+            labels.insert(format!("host:{}", host.name), named);
+        }
+        labels
     }
 
     /// The name of an upstream, if the profile knows it.

@@ -4,12 +4,14 @@
 //! failure comes from `serde_path_to_error` while reading and from the check itself
 //! afterwards, and its line from the TOML spans.
 
+use crate::alerts::AlertConfig;
 use crate::error::{Located, ProfileError};
 use crate::locate::{line_of, line_of_key};
 use crate::model::*;
 use blackout_model::Asn;
 use ipnet::IpNet;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 
@@ -39,6 +41,8 @@ pub(crate) struct RawProfile {
     thresholds: RawThresholds,
     #[serde(default)]
     probes: RawProbes,
+    #[serde(default)]
+    alerts: AlertConfig,
 }
 
 #[derive(Deserialize)]
@@ -177,7 +181,7 @@ struct RawProbes {
 }
 
 /// Reads the text strictly: unknown keys and wrong types are errors with a line and a key.
-pub(crate) fn parse(text: &str, origin: &str) -> Result<RawProfile, ProfileError> {
+pub(crate) fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ProfileError> {
     let deserializer = toml::Deserializer::parse(text).map_err(|error| {
         ProfileError::Invalid(Located {
             file: origin.to_string(),
@@ -200,6 +204,21 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<RawProfile, ProfileError
             key,
             message: inner.message().trim().to_string(),
         })
+    })
+}
+
+/// Checks an alerts table read on its own (an alerts-only file); `prefix` is what
+/// stands before its keys in the text (`alerts.` in a profile, nothing in an
+/// alerts-only file).
+pub(crate) fn check_alerts(
+    alerts: &AlertConfig,
+    text: &str,
+    origin: &str,
+    prefix: &str,
+) -> Result<(), ProfileError> {
+    alerts.validate().map_err(|error| {
+        let check = Checker { text, origin };
+        check.fail(format!("{prefix}{}", error.key()), error.reason())
     })
 }
 
@@ -447,6 +466,7 @@ impl RawProfile {
         if probes.rate_per_sec == 0 {
             return Err(check.fail("probes.rate_per_sec".into(), "must be at least 1"));
         }
+        check_alerts(&self.alerts, text, origin, "alerts.")?;
         Ok(Profile {
             name: self.name,
             description: self.description,
@@ -461,6 +481,7 @@ impl RawProfile {
             feeds,
             thresholds,
             probes,
+            alerts: self.alerts,
         })
     }
 }

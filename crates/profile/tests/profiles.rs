@@ -201,3 +201,146 @@ fn file_errors_name_the_file() {
     let missing = load_file(std::path::Path::new("/nonexistent/p.toml")).unwrap_err();
     assert!(missing.to_string().contains("/nonexistent/p.toml"));
 }
+
+/// The `[alerts]` sample of the docs, after MINIMAL (line 8 is `[alerts]`).
+const ALERTS: &str = "
+[alerts]
+min_severity = \"critical\"
+
+[[alerts.webhook]]
+url = \"https://hooks.example/blackout\"
+kind = \"json\"
+token = \"s3cret\"
+
+[[alerts.webhook]]
+url = \"https://hooks.slack.example/services/T000/B000/XXXX\"
+kind = \"slack\"
+
+[alerts.email]
+smtp_host = \"mail.example\"
+smtp_port = 587
+from = \"blackout@example\"
+to = [\"noc@example\"]
+starttls = true
+
+[alerts.retry]
+attempts = 3
+backoff_ms = 1000
+timeout_ms = 10000
+";
+
+#[test]
+fn a_profile_carries_its_alerts() {
+    let profile = load_str(&format!("{MINIMAL}{ALERTS}"), "test.toml").unwrap();
+    let alerts = &profile.alerts;
+    assert!(alerts.has_channels());
+    assert_eq!(alerts.min_severity, blackout_model::Severity::Critical);
+    assert_eq!(alerts.webhooks.len(), 2);
+    assert_eq!(
+        alerts.webhooks[1].kind,
+        blackout_profile::WebhookKind::Slack
+    );
+    assert_eq!(alerts.email.as_ref().unwrap().to, vec!["noc@example"]);
+    // Without the table: no channel, the defaults.
+    let plain = load_str(MINIMAL, "test.toml").unwrap();
+    assert_eq!(plain.alerts, blackout_profile::AlertConfig::default());
+    assert!(!plain.alerts.has_channels());
+    // The built-in profiles send no alerts.
+    assert!(!builtin("kp").unwrap().alerts.has_channels());
+}
+
+#[test]
+fn bad_alert_settings_name_line_and_key() {
+    let text = |from: &str, to: &str| format!("{MINIMAL}{}", ALERTS.replace(from, to));
+    // A wrong scheme: found after reading, still located.
+    let (line, key, message) = located(&text("https://hooks.example", "ftp://hooks.example"));
+    assert_eq!(line, Some(12));
+    assert_eq!(key.as_deref(), Some("alerts.webhook[0].url"));
+    assert!(message.contains("http:// or https://"), "{message}");
+    // A second recipient that is no address.
+    let (line, key, _) = located(&text(
+        "[\"noc@example\"]",
+        "[\"noc@example\",\n  \"nobody\"]",
+    ));
+    assert_eq!(line, Some(25));
+    assert_eq!(key.as_deref(), Some("alerts.email.to[1]"));
+    // An unknown key, a wrong kind, a wrong severity, zero attempts.
+    let (line, key, message) = located(&text("token = ", "colour = "));
+    assert_eq!(line, Some(14));
+    assert!(key.unwrap().starts_with("alerts.webhook[0]"));
+    assert!(message.contains("colour"), "{message}");
+    let (line, key, _) = located(&text("kind = \"slack\"", "kind = \"teams\""));
+    assert_eq!(line, Some(18));
+    assert_eq!(key.as_deref(), Some("alerts.webhook[1].kind"));
+    let (line, key, _) = located(&text("\"critical\"", "\"dire\""));
+    assert_eq!(line, Some(9));
+    assert_eq!(key.as_deref(), Some("alerts.min_severity"));
+    let (line, key, _) = located(&text("attempts = 3", "attempts = 0"));
+    assert_eq!(line, Some(28));
+    assert_eq!(key.as_deref(), Some("alerts.retry.attempts"));
+}
+
+#[test]
+fn an_alerts_file_holds_the_table_s_keys_at_the_top() {
+    use blackout_profile::{load_alerts_file, load_alerts_str};
+    let own = ALERTS.replace("[alerts]\n", "").replace("alerts.", "");
+    let alerts = load_alerts_str(&own, "alerts.toml").unwrap();
+    let profile = load_str(&format!("{MINIMAL}{ALERTS}"), "test.toml").unwrap();
+    assert_eq!(alerts, profile.alerts);
+    // Errors name the file, the line and the key as the file writes it.
+    let bad = own.replace("https://hooks.example", "gopher://hooks.example");
+    let Err(ProfileError::Invalid(located)) = load_alerts_str(&bad, "alerts.toml") else {
+        panic!("a gopher URL passed")
+    };
+    assert_eq!(located.file, "alerts.toml");
+    assert_eq!(located.line, Some(5));
+    assert_eq!(located.key.as_deref(), Some("webhook[0].url"));
+    // A profile's table pasted whole is refused, with what to write instead.
+    let Err(ProfileError::Invalid(located)) = load_alerts_str(ALERTS, "alerts.toml") else {
+        panic!("an [alerts] table passed")
+    };
+    assert_eq!(located.key.as_deref(), Some("alerts"));
+    assert!(located.message.contains("top level"), "{}", located.message);
+    // And a file that is not there says which.
+    let missing = std::path::Path::new("/nonexistent/alerts.toml");
+    let error = load_alerts_file(missing).unwrap_err().to_string();
+    assert!(error.starts_with("/nonexistent/alerts.toml"), "{error}");
+}
+
+#[test]
+fn the_readme_samples_load() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .unwrap();
+    let block_after = |marker: &str| {
+        let from = readme.find(marker).expect(marker) + marker.len();
+        let start = readme[from..].find("```toml\n").unwrap() + from + "```toml\n".len();
+        let end = readme[start..].find("```").unwrap() + start;
+        readme[start..end].to_string()
+    };
+    let profile = load_str(&block_after("A complete sample:"), "README.md").unwrap();
+    assert!(profile.alerts.has_channels());
+    let alerts =
+        blackout_profile::load_alerts_str(&block_after("**Alerts**"), "README.md").unwrap();
+    assert!(alerts.email.is_some());
+}
+
+#[test]
+fn entities_have_names_for_people() {
+    let kp = builtin("kp").unwrap();
+    let labels = kp.entity_labels();
+    assert_eq!(labels["country:KP"], kp.label.clone().unwrap());
+    assert_eq!(labels["upstream:4837"], "AS4837 China Unicom");
+    let lab = builtin("lab").unwrap();
+    let labels = lab.entity_labels();
+    assert_eq!(
+        labels["host:www.lab.example"],
+        "www.lab.example (web server, building 1)"
+    );
+    assert_eq!(
+        labels["service:http:www.lab.example"],
+        "HTTP on www.lab.example (web server, building 1)"
+    );
+    assert_eq!(labels["as:64500"], "Lab origin");
+}

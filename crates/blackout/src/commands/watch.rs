@@ -11,7 +11,17 @@ use blackout_watch::{WatchConfig, run as watch};
 use std::io::Write;
 
 pub fn run(args: WatchArgs) -> Result<(), Failure> {
-    let profile = load_profile(&args.profile)?;
+    let mut profile = load_profile(&args.profile)?;
+    if let Some(path) = &args.alerts {
+        if profile.alerts.has_channels() {
+            tracing::info!(
+                "the alerts of {} replace the profile's [alerts]",
+                path.display()
+            );
+        }
+        profile.alerts = blackout_profile::load_alerts_file(path)
+            .map_err(|error| Failure::Usage(error.into()))?;
+    }
     let vrps = match &args.vrps {
         Some(path) => {
             let text = std::fs::read_to_string(path)
