@@ -1,9 +1,11 @@
 //! The engine: resolves targets, runs each check with retries, and runs rounds.
 //!
 //! - [`Prober`] holds what all probes share (the ICMP sockets, the TLS
-//!   configuration, the AS lookup) and probes one [`Target`] into one
-//!   [`ProbeResult`], retrying silent attempts so that packet loss (an answer after
-//!   a retry, counted in `lost`) is told from an outage (no answer on any attempt).
+//!   configuration, the AS lookup, the last address each name resolved to) and
+//!   probes one [`Target`] into one [`ProbeResult`], retrying silent attempts so that
+//!   packet loss (an answer after a retry, counted in `lost`) is told from an outage
+//!   (no answer on any attempt). A name that does not resolve is probed at the last
+//!   address it resolved to, if it ever did, and the result says so.
 //! - [`Prober::round`] probes many targets once, concurrently, under the global
 //!   rate limit; [`Prober::run`] does so forever, each target on its own interval
 //!   with jitter, sending results to a [`ProbeSink`] (a tokio channel is one).
@@ -11,7 +13,8 @@
 use crate::dns;
 use crate::http;
 use crate::icmp::{IcmpAccess, IcmpMode, IcmpUnavailable, PingReply, Pinger};
-use crate::result::{Detail, Outcome, ProbeResult};
+use crate::last_known::{LastKnown, NameKey};
+use crate::result::{Detail, LastKnownAddress, Outcome, ProbeResult};
 use crate::schedule::{Jitter, RateLimiter, Schedule};
 use crate::smtp;
 use crate::target::{Address, CheckSpec, Target};
@@ -86,7 +89,13 @@ pub struct Prober {
     lookup: Arc<dyn AsLookup>,
     limiter: Mutex<RateLimiter>,
     epoch: Instant,
+    /// Held only to read or write one entry, never across an await.
+    last_known: std::sync::Mutex<LastKnown>,
 }
+
+/// Where to probe a target: the address, and whether it is the last one its name
+/// resolved to (because the name did not resolve now).
+type Located = (IpAddr, Option<LastKnownAddress>);
 
 impl Prober {
     /// A prober with no AS lookup.
@@ -124,6 +133,7 @@ impl Prober {
                 0,
             )),
             epoch,
+            last_known: std::sync::Mutex::new(LastKnown::default()),
         }
     }
 
@@ -152,13 +162,58 @@ impl Prober {
         }
     }
 
-    /// Probes one target, resolving its name if needed.
+    /// Probes one target, resolving its name if needed (or, when the name does not
+    /// resolve, at the last address it resolved to).
     pub async fn probe(&self, target: &Target) -> ProbeResult {
         let at = now();
-        match self.resolve(target).await {
-            Ok(address) => self.probe_address(target, address, at).await,
+        match self.locate(target).await {
+            Ok(located) => self.probe_located(target, located, at).await,
             Err(message) => result(target, at, None, Outcome::Error { message }),
         }
+    }
+
+    /// Resolves a target's address and remembers the answer; when resolution fails,
+    /// the last address the name resolved to, if it ever did.
+    async fn locate(&self, target: &Target) -> Result<Located, String> {
+        let key = match &target.address {
+            Address::Fixed(ip) => return Ok((*ip, None)),
+            Address::Resolve => NameKey {
+                name: target.name.clone(),
+                mx: false,
+            },
+            Address::Mx => NameKey {
+                name: target.name.clone(),
+                mx: true,
+            },
+        };
+        let resolved = self.resolve(target).await;
+        let at = now();
+        // A poisoned lock only means another probe panicked mid-update of a plain map.
+        let mut memory = self
+            .last_known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match resolved {
+            Ok(address) => {
+                memory.remember(key, address, at);
+                Ok((address, None))
+            }
+            Err(error) => match memory.recall(&key, at, &error) {
+                Some((address, last)) => Ok((address, Some(last))),
+                None => Err(error),
+            },
+        }
+    }
+
+    async fn probe_located(
+        &self,
+        target: &Target,
+        (address, last_known): Located,
+        at: Timestamp,
+    ) -> ProbeResult {
+        let mut result = self.probe_address(target, address, at).await;
+        result.last_known_address = last_known;
+        result
     }
 
     /// Resolves a target's address: fixed, the system resolver, or MX then resolver.
@@ -296,7 +351,7 @@ impl Prober {
     /// come back in the targets' order.
     pub async fn round(self: &Arc<Self>, targets: &[Target]) -> Vec<ProbeResult> {
         let at = now();
-        let mut names: HashMap<(String, bool), Result<IpAddr, String>> = HashMap::new();
+        let mut names: HashMap<(String, bool), Result<Located, String>> = HashMap::new();
         let mut lookups = tokio::task::JoinSet::new();
         for target in targets {
             let key = (target.name.clone(), target.address == Address::Mx);
@@ -306,7 +361,7 @@ impl Prober {
             names.insert(key.clone(), Err(String::new()));
             let prober = self.clone();
             let target = target.clone();
-            lookups.spawn(async move { (key, prober.resolve(&target).await) });
+            lookups.spawn(async move { (key, prober.locate(&target).await) });
         }
         while let Some(Ok((key, resolved))) = lookups.join_next().await {
             names.insert(key, resolved);
@@ -314,8 +369,8 @@ impl Prober {
         let gate = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, target) in targets.iter().enumerate() {
-            let address = match &target.address {
-                Address::Fixed(ip) => Ok(*ip),
+            let located = match &target.address {
+                Address::Fixed(ip) => Ok((*ip, None)),
                 _ => names
                     .get(&(target.name.clone(), target.address == Address::Mx))
                     .cloned()
@@ -326,8 +381,8 @@ impl Prober {
             let gate = gate.clone();
             tasks.spawn(async move {
                 let _permit = gate.acquire_owned().await;
-                let result = match address {
-                    Ok(address) => prober.probe_address(&target, address, at).await,
+                let result = match located {
+                    Ok(located) => prober.probe_located(&target, located, at).await,
                     Err(message) => {
                         super::engine::result(&target, at, None, Outcome::Error { message })
                     }
@@ -425,6 +480,7 @@ pub(crate) fn result(
         attempts: u32::from(address.is_some()),
         lost: 0,
         detail: None,
+        last_known_address: None,
     }
 }
 

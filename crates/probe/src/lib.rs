@@ -9,6 +9,9 @@
 //! - [`result`]: the typed results ([`ProbeResult`], [`Outcome`], [`Detail`]).
 //! - [`engine`]: the [`Prober`] that runs checks with retries, in one round or in
 //!   rounds forever, under a global rate limit, into a [`ProbeSink`].
+//! - `last_known`: the last address each name resolved to, probed when the name stops
+//!   resolving (a dark country's name servers are dark too), the result marked with a
+//!   [`LastKnownAddress`].
 //! - one module per kind of probe: [`icmp`] (echo over ping or raw sockets, and the
 //!   packet codec), [`tcp`], [`http`], [`dns`], [`smtp`], [`trace`] (Paris
 //!   traceroute, with [`AsLookup`] for each hop's AS).
@@ -29,6 +32,7 @@ pub mod dns;
 pub mod engine;
 pub mod http;
 pub mod icmp;
+mod last_known;
 pub mod result;
 pub mod schedule;
 pub mod smtp;
@@ -40,8 +44,8 @@ pub use census::{CensusError, CensusHost, CensusOptions, CensusReport, census, c
 pub use engine::{EngineConfig, ProbeSink, Prober};
 pub use icmp::{IcmpMode, IcmpUnavailable};
 pub use result::{
-    Detail, DnsDetail, DnsVerdict, Hop, HttpDetail, Outcome, ProbeKind, ProbeResult, Role,
-    SmtpDetail, TraceDetail,
+    Detail, DnsDetail, DnsVerdict, Hop, HttpDetail, LastKnownAddress, Outcome, ProbeKind,
+    ProbeResult, Role, SmtpDetail, TraceDetail,
 };
 pub use target::{Address, CheckSpec, Target, TargetError, TraceMode, targets_from_profile};
 pub use trace::{AsLookup, NoAsLookup, PrefixTable};

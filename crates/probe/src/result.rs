@@ -4,7 +4,9 @@
 //! A [`ProbeResult`] says when, what was probed, how it went ([`Outcome`]), how long
 //! it took and how many attempts it needed; [`Detail`] carries what each kind of
 //! probe saw (an HTTP page's fingerprint, a DNS server's SOA serial, an SMTP banner,
-//! a traceroute's hops).
+//! a traceroute's hops). A host known by name whose name did not resolve is probed at
+//! the last address the name resolved to, and its result says so
+//! ([`LastKnownAddress`]).
 
 use blackout_model::{Asn, Timestamp};
 use serde::Serialize;
@@ -142,6 +144,23 @@ pub struct ProbeResult {
     /// What the kind of probe saw.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
+    /// Set when the target's name did not resolve for this probe and `address` is the
+    /// last one it resolved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_known_address: Option<LastKnownAddress>,
+}
+
+/// Why a result's address was not resolved for it: the name failed to resolve (its
+/// name servers may be as dark as the host), so the last address it resolved to was
+/// probed instead.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LastKnownAddress {
+    /// When the name last resolved to the address.
+    pub resolved_at: Timestamp,
+    /// How long before this probe that was, in seconds.
+    pub age_secs: f64,
+    /// Why the name did not resolve this time.
+    pub resolve_error: String,
 }
 
 /// What a target is in the profile; the detector treats controls differently.

@@ -1,6 +1,7 @@
 //! Live tests of the probing engine against real servers on loopback (nginx, NSD,
 //! aiosmtpd), hostile peers written here (tarpits, floods, broken DNS), and
-//! network namespaces with real hops for traceroute.
+//! network namespaces with real hops for traceroute, and one whose system resolver
+//! asks an NSD that the test stops (a name that stops resolving).
 //!
 //! Needs root and the Debian packages nginx, nsd, python3-aiosmtpd, openssl,
 //! iproute2 and util-linux (setpriv). Each test says "SKIPPED ..." on stderr and
@@ -1051,4 +1052,154 @@ fn inner_dark_destination() {
     );
     assert_eq!(results[1].outcome, Outcome::Timeout);
     assert_eq!(results[1].attempts, 2);
+}
+
+// ------------------------------------------------- names that stop resolving
+
+/// A `resolv.conf` for one namespace: `ip netns exec` puts the files of
+/// `/etc/netns/NAME/` over `/etc/` for what it runs. Removed when dropped.
+struct NamespaceResolvConf(std::path::PathBuf);
+
+impl NamespaceResolvConf {
+    fn write(namespace: &str, text: &str) -> NamespaceResolvConf {
+        let dir = std::path::Path::new("/etc/netns").join(namespace);
+        std::fs::create_dir_all(&dir).expect("/etc/netns/NAME");
+        std::fs::write(dir.join("resolv.conf"), text).expect("resolv.conf");
+        NamespaceResolvConf(dir)
+    }
+}
+
+impl Drop for NamespaceResolvConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_name_that_stops_resolving_is_probed_at_its_last_address() {
+    let test = "a_name_that_stops_resolving_is_probed_at_its_last_address";
+    if !root(test) || !have(test, "nsd", "nsd") || !have(test, "ip", "iproute2") {
+        return;
+    }
+    // A namespace of its own, whose system resolver asks NSD on its loopback.
+    let ns = Namespaces::create(&["n"]);
+    ns.exec(0, &["ip", "addr", "add", "203.0.113.11/32", "dev", "lo"]);
+    let _resolv = NamespaceResolvConf::write(
+        ns.name(0),
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    );
+    let (ok, output) = rerun(
+        Some(ns.name(0)),
+        &[],
+        "inner_a_name_that_stops_resolving",
+        &[],
+    );
+    assert!(ok, "{output}");
+}
+
+#[test]
+#[ignore = "run by a_name_that_stops_resolving_is_probed_at_its_last_address inside its namespace"]
+fn inner_a_name_that_stops_resolving() {
+    if !inner("inner_a_name_that_stops_resolving") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("lab.example.zone"), ZONE).expect("zone");
+    let conf = format!(
+        "server:
+  ip-address: 127.0.0.1
+  port: 53
+  zonesdir: \"{d}\"
+  pidfile: \"{d}/nsd.pid\"
+  database: \"\"
+  zonelistfile: \"{d}/zone.list\"
+  xfrdfile: \"{d}/xfrd.state\"
+  logfile: \"{d}/nsd.log\"
+  username: \"\"
+  chroot: \"\"
+  server-count: 1
+remote-control:
+  control-enable: no
+zone:
+  name: lab.example
+  zonefile: lab.example.zone
+"
+    );
+    std::fs::write(dir.path().join("nsd.conf"), &conf).expect("conf");
+    let nsd_address = SocketAddr::from(([127, 0, 0, 1], 53));
+    let nsd = spawn(
+        dir.path(),
+        "nsd",
+        Command::new("nsd").args(["-d", "-c", &format!("{d}/nsd.conf")]),
+    );
+    assert!(
+        wait_tcp(nsd_address, Duration::from_secs(10)),
+        "nsd did not start: {}",
+        std::fs::read_to_string(dir.path().join("nsd.out")).unwrap_or_default()
+    );
+    // The web server of lab.example (203.0.113.11 in the zone, on this namespace's
+    // loopback).
+    let web = TcpListener::bind("203.0.113.11:0").expect("bind 203.0.113.11");
+    let port = web.local_addr().expect("address").port();
+    let target = Target::parse(&format!("tcp:lab.example:{port}")).unwrap();
+    let never = Target::parse(&format!("tcp:nowhere.lab.example:{port}")).unwrap();
+    let targets = [target.clone(), never];
+
+    let rt = runtime();
+    let prober = {
+        let _inside = rt.enter();
+        Arc::new(Prober::new(config(1000, 0)))
+    };
+    let resolved = rt.block_on(prober.round(&targets));
+    println!("{}", serde_json::to_string(&resolved).unwrap());
+    assert_eq!(resolved[0].outcome, Outcome::Ok, "{:?}", resolved[0]);
+    assert_eq!(resolved[0].address, Some(ip("203.0.113.11")));
+    assert_eq!(resolved[0].last_known_address, None);
+    // A name that never resolved has no address to fall back on.
+    assert!(
+        matches!(resolved[1].outcome, Outcome::Error { .. }),
+        "{:?}",
+        resolved[1]
+    );
+
+    // The name servers go dark, the host does not. NSD's server processes outlive a
+    // killed parent for a moment: stop it as its init script does, and wait.
+    sh(&["kill", "-TERM", &nsd.0.id().to_string()]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect_timeout(&nsd_address, Duration::from_millis(200)).is_ok() {
+        assert!(Instant::now() < deadline, "nsd still answers");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(nsd);
+    std::thread::sleep(Duration::from_millis(1100));
+    let dark_names = rt.block_on(prober.round(&targets));
+    // The path `blackout watch` takes: one target at a time.
+    let alone = rt.block_on(prober.probe(&target));
+    println!("{}", serde_json::to_string(&dark_names).unwrap());
+    for result in [&dark_names[0], &alone] {
+        assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+        assert_eq!(result.address, Some(ip("203.0.113.11")));
+        let last = result
+            .last_known_address
+            .as_ref()
+            .unwrap_or_else(|| panic!("not marked as the last known address: {result:?}"));
+        assert!(last.age_secs >= 1.0 && last.age_secs < 30.0, "{result:?}");
+        assert!(last.resolved_at < result.at, "{result:?}");
+        assert!(!last.resolve_error.is_empty());
+    }
+    assert!(matches!(dark_names[1].outcome, Outcome::Error { .. }));
+    let json = serde_json::to_value(&dark_names[0]).unwrap();
+    assert!(
+        json["last_known_address"]["age_secs"].as_f64().unwrap() >= 1.0,
+        "{json}"
+    );
+
+    // Now the host goes dark too: its outage shows (refused, not an error that
+    // says nothing about the target).
+    drop(web);
+    let host_dark = rt.block_on(prober.round(&targets));
+    println!("{}", serde_json::to_string(&host_dark).unwrap());
+    assert_eq!(host_dark[0].outcome, Outcome::Refused, "{:?}", host_dark[0]);
+    assert!(host_dark[0].last_known_address.is_some());
 }
