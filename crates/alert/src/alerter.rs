@@ -73,7 +73,9 @@ impl Alerter {
     /// delivery is retried per the policy and counted once.
     pub async fn deliver(&self, alert: &Alert) -> Vec<Delivery> {
         let key = alert.dedupe_key();
-        let json = payload::json_payload(alert).to_string().into_bytes();
+        let json = payload::json_payload(alert, &self.labels)
+            .to_string()
+            .into_bytes();
         let slack = payload::slack_payload(alert, &self.labels)
             .to_string()
             .into_bytes();

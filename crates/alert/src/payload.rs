@@ -15,14 +15,31 @@ use std::collections::HashMap;
 /// without one is called by its text form.
 pub type Labels = HashMap<String, String>;
 
-/// The JSON webhook's body: `{"alert", "event", "duration_secs", ...}`.
-pub fn json_payload(alert: &Alert) -> Value {
+/// The JSON webhook's body: `{"alert", "event", "duration_secs", "previous_cause",
+/// "dedupe_key", "name", "labels"}`: the event as the contract has it, what the
+/// alert announces, and the profile's names for the entity (`name`) and for every
+/// entity the event touches (`labels`: `{"upstream:4837": "AS4837 China Unicom"}`).
+pub fn json_payload(alert: &Alert, labels: &Labels) -> Value {
+    let event = &alert.event;
+    let scope = &event.scope;
+    let touched = std::iter::once(event.entity.to_string())
+        .chain(scope.upstreams.iter().map(|a| format!("upstream:{}", a.0)))
+        .chain(scope.hosts.iter().map(|h| format!("host:{h}")))
+        .chain(scope.services.iter().cloned());
+    let named: serde_json::Map<String, Value> = touched
+        .filter_map(|entity| {
+            let name = labels.get(&entity)?;
+            Some((entity, Value::String(strip_controls(name))))
+        })
+        .collect();
     json!({
         "alert": alert.kind.as_str(),
-        "event": alert.event,
+        "event": event,
         "duration_secs": alert.duration_secs,
         "previous_cause": alert.previous_cause,
         "dedupe_key": alert.dedupe_key(),
+        "name": entity_name(&event.entity, labels),
+        "labels": named,
     })
 }
 
@@ -209,11 +226,24 @@ fn details(alert: &Alert, labels: &Labels) -> Vec<(&'static str, String)> {
     if !scope.upstreams.is_empty() {
         parts.push(format!(
             "upstreams {}",
-            join(scope.upstreams.iter().map(|a| format!("AS{}", a.0)))
+            join(scope.upstreams.iter().map(|a| {
+                labels
+                    .get(&format!("upstream:{}", a.0))
+                    .map(|name| strip_controls(name))
+                    .unwrap_or_else(|| format!("AS{}", a.0))
+            }))
         ));
     }
     if !scope.hosts.is_empty() {
-        parts.push(format!("hosts {}", join(scope.hosts.iter().cloned())));
+        parts.push(format!(
+            "hosts {}",
+            join(scope.hosts.iter().map(|h| {
+                labels
+                    .get(&format!("host:{h}"))
+                    .map(|name| strip_controls(name))
+                    .unwrap_or_else(|| h.clone())
+            }))
+        ));
     }
     if !scope.services.is_empty() {
         parts.push(format!("services {}", join(scope.services.iter().cloned())));
@@ -398,7 +428,13 @@ mod tests {
     }
 
     fn labels() -> Labels {
-        Labels::from([("country:KP".to_string(), "North Korea".to_string())])
+        Labels::from([
+            ("country:KP".to_string(), "North Korea".to_string()),
+            (
+                "upstream:4837".to_string(),
+                "AS4837 China Unicom".to_string(),
+            ),
+        ])
     }
 
     #[test]
@@ -423,8 +459,11 @@ mod tests {
 
     #[test]
     fn json_payload_carries_the_contract_event() {
-        let value = json_payload(&alert(AlertKind::Ended));
+        let value = json_payload(&alert(AlertKind::Ended), &labels());
         assert_eq!(value["alert"], "ended");
+        assert_eq!(value["name"], "North Korea");
+        assert_eq!(value["labels"]["upstream:4837"], "AS4837 China Unicom");
+        assert_eq!(value["labels"]["country:KP"], "North Korea");
         assert_eq!(value["duration_secs"], 34_200.0);
         assert_eq!(value["event"]["cause"], "internal");
         assert_eq!(value["event"]["entity"], "country:KP");
@@ -432,7 +471,7 @@ mod tests {
         let back: Event = serde_json::from_value(value["event"].clone()).unwrap();
         assert_eq!(back, alert(AlertKind::Ended).event);
         assert_eq!(
-            json_payload(&alert(AlertKind::CauseChanged))["previous_cause"],
+            json_payload(&alert(AlertKind::CauseChanged), &Labels::new())["previous_cause"],
             "ddos"
         );
     }
@@ -458,7 +497,7 @@ mod tests {
         let text = email_text(&alert(AlertKind::Ended), &labels());
         assert!(text.starts_with("North Korea BACK after 9 h 30 m: internal"));
         assert!(text.contains("Duration    9 h 30 m"));
-        assert!(text.contains("upstreams AS4837"));
+        assert!(text.contains("upstreams AS4837 China Unicom"), "{text}");
         let html = email_html(&alert(AlertKind::Ended), &labels());
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));

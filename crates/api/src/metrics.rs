@@ -3,8 +3,9 @@
 //! [`Metrics::update_from`] rewrites every gauge from a [`Status`] (the scrape handler
 //! calls it with the latest snapshot, so a scrape never sees an older state than the
 //! API). Label sets that are gone from the status (a feed removed, a probe renamed) are
-//! dropped, not left at their last value. [`Metrics::alert_delivered`] and
-//! [`Metrics::alert_failed`] are the handle the alert component increments.
+//! dropped, not left at their last value. [`Metrics::alert_delivered`],
+//! [`Metrics::alert_failed`] and [`Metrics::alert_dropped`] are the handle the alert
+//! component increments.
 //!
 //! Names follow Prometheus' conventions: base units (seconds, ratios), `_total` on
 //! counters, and a state set (`blackout_entity_state{state="down"} 1`) rather than a
@@ -47,6 +48,7 @@ pub struct Metrics {
     status_generated: FloatGauge,
     alerts_delivered: Family<Labels, Counter>,
     alerts_failed: Family<Labels, Counter>,
+    alerts_dropped: Counter,
     http_requests: Family<Labels, Counter>,
     stream_clients: Gauge,
 }
@@ -83,6 +85,7 @@ impl Metrics {
             status_generated: FloatGauge::default(),
             alerts_delivered: Family::default(),
             alerts_failed: Family::default(),
+            alerts_dropped: Counter::default(),
             http_requests: Family::default(),
             stream_clients: Gauge::default(),
         };
@@ -182,6 +185,11 @@ impl Metrics {
             "alerts_failed",
             "Alert deliveries that failed, per channel",
             m.alerts_failed.clone(),
+        );
+        r.register(
+            "alerts_dropped",
+            "Alerts dropped before delivery because the delivery queue was full",
+            m.alerts_dropped.clone(),
         );
         r.register(
             "http_requests",
@@ -349,6 +357,11 @@ impl Metrics {
         self.alerts_failed
             .get_or_create(&vec![("channel", channel.to_string())])
             .inc();
+    }
+
+    /// Counts an alert dropped before delivery (the queue to the deliverer was full).
+    pub fn alert_dropped(&self) {
+        self.alerts_dropped.inc();
     }
 
     /// Counts an HTTP response.

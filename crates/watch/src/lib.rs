@@ -8,6 +8,9 @@
 //! - [`convert`] turns the probe engine's results and the feeds' health into the
 //!   detector's signals.
 //! - `status` builds the API's [`Status`](blackout_api::Status) snapshot from the core.
+//! - `alerts`: the [`AlertPolicy`](blackout_alert::AlertPolicy) fed with every event
+//!   update, restored from the store at startup, and a task that delivers (bounded
+//!   queue: a full one drops and counts, never blocks the loop).
 //! - [`run`] (module `runner`) is the edge: it starts the feeds and the prober,
 //!   ticks the clock once a second, feeds the core, writes what comes out to the
 //!   store, and stops cleanly on SIGINT or SIGTERM.
@@ -15,10 +18,12 @@
 //! [`BgpState`]: blackout_bgp::BgpState
 //! [`Detector`]: blackout_detect::Detector
 
+mod alerts;
 pub mod convert;
 mod core;
 mod runner;
 mod status;
 
+pub use alerts::ALERT_QUEUE;
 pub use core::{Core, Output, visibility_series};
 pub use runner::{WatchConfig, WatchError, WatchReport, run};

@@ -1,5 +1,6 @@
 //! The edge: sockets, the clock, signals and the database.
 
+use crate::alerts::Alerting;
 use crate::core::{Core, Output};
 use blackout_api::{Metrics, Publisher};
 use blackout_bgp::Vrps;
@@ -34,6 +35,9 @@ pub enum WatchError {
     /// The database could not be opened or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The alert channels could not be set up (a bad setting, or TLS).
+    #[error("cannot set up alerts: {0}")]
+    Alerts(#[from] blackout_alert::SetupError),
     /// The API's address could not be taken.
     #[error(
         "cannot listen on {addr}: {source} (is another blackout, or something else, using it? choose another with --listen)"
@@ -64,9 +68,19 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     mut on_update: impl FnMut(&EventUpdate, &Core),
 ) -> Result<WatchReport, WatchError> {
+    let metrics = Arc::new(Metrics::new());
+    let mut alerting = Alerting::start(
+        &config.profile.alerts,
+        config.profile.entity_labels(),
+        Arc::clone(&metrics),
+    )?;
     let mut store = Store::open(&config.db)?;
+    if let Some(alerting) = &mut alerting {
+        let restored = alerting.restore(&store, blackout_feeds::now())?;
+        tracing::info!("alerts: what {restored} recent events announced is remembered");
+    }
     let mut core = Core::new(config.profile.clone(), config.vrps, &config.vantage);
-    let publisher = Publisher::new(core.status(blackout_feeds::now()), Arc::new(Metrics::new()));
+    let publisher = Publisher::new(core.status(blackout_feeds::now()), metrics);
     let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
     let mut api = None;
     if let Some(addr) = config.listen {
@@ -133,15 +147,25 @@ pub async fn run(
             _ = clock.tick() => {
                 let now = blackout_feeds::now();
                 absorb(&mut pending, core.tick(now));
-                report.updates += write(&mut store, &mut pending, &core, &publisher, &mut on_update)?;
+                report.updates += write(&mut store, &mut pending, &core, &publisher, &mut alerting, &mut on_update)?;
                 publisher.publish_status(core.status(now));
             }
         }
     }
     tasks.abort_all();
     absorb(&mut pending, core.tick(blackout_feeds::now()));
-    report.updates += write(&mut store, &mut pending, &core, &publisher, &mut on_update)?;
+    report.updates += write(
+        &mut store,
+        &mut pending,
+        &core,
+        &publisher,
+        &mut alerting,
+        &mut on_update,
+    )?;
     let _ = stop_api.send(true);
+    if let Some(alerting) = alerting {
+        alerting.finish().await;
+    }
     if let Some(api) = api {
         let _ = api.await;
     }
@@ -159,6 +183,7 @@ fn write(
     pending: &mut Output,
     core: &Core,
     publisher: &Publisher,
+    alerting: &mut Option<Alerting>,
     on_update: &mut impl FnMut(&EventUpdate, &Core),
 ) -> Result<u64, WatchError> {
     let updates = std::mem::take(&mut pending.updates);
@@ -185,6 +210,9 @@ fn write(
         publisher.publish_event(*change, event);
     }
     for update in &updates {
+        if let Some(alerting) = alerting {
+            alerting.offer(update);
+        }
         on_update(update, core);
     }
     Ok(updates.len() as u64)

@@ -7,7 +7,7 @@ use crate::output::json_line;
 use anyhow::{Context, anyhow};
 use blackout_bgp::Vrps;
 use blackout_detect::EventUpdate;
-use blackout_watch::{WatchConfig, run as watch};
+use blackout_watch::{WatchConfig, WatchError, run as watch};
 use std::io::Write;
 
 pub fn run(args: WatchArgs) -> Result<(), Failure> {
@@ -59,7 +59,11 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         .block_on(watch(config, shutdown(), move |update, _core| {
             print_update(update, format)
         }))
-        .map_err(|error| Failure::Work(anyhow!(error)))?;
+        .map_err(|error| match error {
+            // Alert settings that cannot work are bad configuration, like a bad profile.
+            WatchError::Alerts(_) => Failure::Usage(anyhow!(error)),
+            _ => Failure::Work(anyhow!(error)),
+        })?;
     eprintln!(
         "blackout: stopped after {} route updates, {} probe results and {} event updates",
         report.routes, report.probes, report.updates
