@@ -16,7 +16,9 @@
 use crate::book::{EventBook, Opening, Slot, human_duration};
 use crate::{DetectorConfig, EventUpdate};
 use blackout_bgp::{BgpChange, PrefixView, Relation, RpkiState, upstream_share};
-use blackout_model::{Asn, Cause, Entity, Evidence, Scope, Severity, SignalKind, Timestamp};
+use blackout_model::{
+    Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
+};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -255,6 +257,101 @@ impl BgpDetector {
     /// The events open now.
     pub fn open_events(&self) -> impl Iterator<Item = &blackout_model::Event> {
         self.book.open.values()
+    }
+
+    /// The slot of an event this part opens, if `event` is one of them: a
+    /// keyed slot is named from the event and checked against its id.
+    pub(crate) fn slot_of(&self, event: &Event) -> Option<Slot> {
+        let keyed = |key: String| {
+            let id_entity = Entity::Service {
+                kind: event.cause.to_string(),
+                name: format!("{}/{key}", event.entity),
+            };
+            (EventId::derive(&id_entity, event.start, event.cause) == event.id)
+                .then(|| (event.entity.clone(), event.cause, key))
+        };
+        match (&event.entity, event.cause) {
+            (entity, Cause::Flap) if *entity == self.config.network => {
+                Some((entity.clone(), Cause::Flap, String::new()))
+            }
+            (Entity::Upstream(asn), Cause::UpstreamCut) if self.upstreams.contains_key(asn) => {
+                Some((event.entity.clone(), Cause::UpstreamCut, String::new()))
+            }
+            (Entity::Prefix(watched), Cause::RpkiInvalid)
+                if self.prefixes.contains_key(watched) =>
+            {
+                keyed(event.scope.prefixes.first()?.to_string())
+            }
+            (Entity::Prefix(watched), Cause::Hijack) if self.prefixes.contains_key(watched) => {
+                // The summary opens with the origin that announced it ("AS64496 announces").
+                let origin: Asn = event
+                    .summary
+                    .split_whitespace()
+                    .next()?
+                    .strip_prefix("AS")?
+                    .parse()
+                    .ok()
+                    .map(Asn)?;
+                keyed(format!("{}/{origin}", event.scope.prefixes.first()?))
+            }
+            _ => None,
+        }
+    }
+
+    /// Takes up an event this part opened before a restart (see
+    /// [`Detector::resume`](crate::Detector::resume)), and sets the state machines
+    /// to what it says: a cut upstream is cut since the event's start, an
+    /// RPKI-invalid prefix is invalid, a flapping prefix came back at the event's
+    /// latest evidence. False if it is not one of this part's events.
+    pub(crate) fn resume(&mut self, event: Event) -> bool {
+        let Some(slot) = self.slot_of(&event) else {
+            return false;
+        };
+        let latest = event
+            .evidence
+            .iter()
+            .map(|e| e.at)
+            .max()
+            .unwrap_or(event.start);
+        match (&slot.0, slot.1) {
+            (Entity::Upstream(asn), Cause::UpstreamCut) => {
+                self.upstreams
+                    .insert(*asn, Carriage::Cut { since: event.start });
+            }
+            (Entity::Prefix(watched), Cause::RpkiInvalid) => {
+                self.rpki_invalid.insert(*watched);
+            }
+            (_, Cause::Flap) => {
+                for prefix in &event.scope.prefixes {
+                    if let Some(track) = self.prefixes.get_mut(prefix) {
+                        track.returns.push_back((latest, latest));
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.last_at = self.last_at.max(latest);
+        self.book.resume(slot, event)
+    }
+
+    /// A watched prefix the network's resumed event says is dark: down since `start`.
+    pub(crate) fn seed_dark(&mut self, prefix: &IpNet, start: Timestamp) {
+        if let Some(track) = self.prefixes.get_mut(prefix) {
+            track.health = Health::Down { start };
+        }
+    }
+
+    /// Ends the first look after a restart (see [`EventBook::release`]): cuts and
+    /// flapping are left to their own state machines, set when they were resumed;
+    /// a hijack or an RPKI-invalid route the feeds did not show again is over.
+    pub(crate) fn release(&mut self, resumed_at: Timestamp) -> Vec<EventUpdate> {
+        let mut updates = Vec::new();
+        self.book.release(
+            resumed_at,
+            |(_, cause, _)| matches!(cause, Cause::UpstreamCut | Cause::Flap),
+            &mut updates,
+        );
+        updates
     }
 
     /// Every event this part opened, closed and open, in order of start.

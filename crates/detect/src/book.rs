@@ -1,8 +1,19 @@
 //! The events a detector has open and closed, and the one way they start, change and end.
+//!
+//! After a restart, the events still open in the database are taken up again
+//! ([`EventBook::resume`]) and *held* through the detector's first look: the
+//! state machines start from what the events say, but with little fresh
+//! evidence, so a held event is neither revised nor ended until the first look
+//! is over ([`EventBook::release`]). What the detector sees meanwhile is kept: a
+//! rule that finds the trouble again confirms the event (it goes on, with its id),
+//! an end called for is kept and carried out at the release, with a note that
+//! the event ended while blackout was not watching.
 
 use crate::EventUpdate;
 pub(crate) use blackout_model::human_duration;
-use blackout_model::{Cause, Entity, Event, EventId, Evidence, Scope, Severity, Timestamp};
+use blackout_model::{
+    Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
+};
 use std::collections::BTreeMap;
 
 /// Evidence kept per event; past this, the middle is dropped.
@@ -21,16 +32,104 @@ pub(crate) struct Opening {
     pub(crate) evidence: Vec<Evidence>,
 }
 
+/// What the first look after a restart has seen of a resumed event.
+#[derive(Default)]
+struct Held {
+    /// The trouble was seen again.
+    confirmed: bool,
+    /// The end the detector called for (the first one), held back.
+    end: Option<(Timestamp, Vec<Evidence>)>,
+}
+
 /// Open and closed events.
 #[derive(Default)]
 pub(crate) struct EventBook {
     pub(crate) open: BTreeMap<Slot, Event>,
     pub(crate) closed: Vec<Event>,
+    /// Resumed events, during the first look after a restart.
+    held: BTreeMap<Slot, Held>,
 }
 
 impl EventBook {
     pub(crate) fn is_open(&self, slot: &Slot) -> bool {
         self.open.contains_key(slot)
+    }
+
+    /// Takes up an event that was open when blackout last stopped, held until
+    /// [`EventBook::release`]. False if the slot is taken.
+    pub(crate) fn resume(&mut self, slot: Slot, event: Event) -> bool {
+        if self.open.contains_key(&slot) {
+            return false;
+        }
+        self.held.insert(slot.clone(), Held::default());
+        self.open.insert(slot, event);
+        true
+    }
+
+    /// The trouble of a resumed event was seen again: it goes on, and an end
+    /// called for before is forgotten. Does nothing to an event not held.
+    pub(crate) fn confirm(&mut self, slot: &Slot) {
+        if let Some(held) = self.held.get_mut(slot) {
+            held.confirmed = true;
+            held.end = None;
+        }
+    }
+
+    /// Ends the first look: a held event whose end was called for ends now, one
+    /// that nothing said anything about ends at `resumed_at` unless `keep` says
+    /// its own state machine will tell (both with a note that it ended while
+    /// blackout was not watching), and the rest go on, with a note of the gap.
+    pub(crate) fn release(
+        &mut self,
+        resumed_at: Timestamp,
+        keep: impl Fn(&Slot) -> bool,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        for (slot, held) in std::mem::take(&mut self.held) {
+            let Some(event) = self.open.get_mut(&slot) else {
+                continue;
+            };
+            let signal = event
+                .evidence
+                .last()
+                .map(|e| e.signal)
+                .unwrap_or(SignalKind::Vantage);
+            let end = match held.end {
+                Some(end) => Some(end),
+                None if !held.confirmed && !keep(&slot) => Some((resumed_at, Vec::new())),
+                None => None,
+            };
+            let at = resumed_at.format_utc("%Y-%m-%d %H:%M:%S UTC");
+            match end {
+                Some((end, evidence)) => {
+                    event.summary = format!(
+                        "{} (it ended while blackout was not watching: the first look after the restart at {at} found it over)",
+                        event.summary
+                    );
+                    let note = Evidence {
+                        at: resumed_at,
+                        signal,
+                        text: format!(
+                            "blackout stopped while this went on; the first look after it restarted at {at} found it over, so it ended while blackout was not watching or as it came back"
+                        ),
+                        value: None,
+                    };
+                    push_evidence(event, note);
+                    self.end(&slot, end, evidence, updates);
+                }
+                None => {
+                    let note = Evidence {
+                        at: resumed_at,
+                        signal,
+                        text: format!(
+                            "blackout restarted at {at} and took this event up again: it goes on"
+                        ),
+                        value: None,
+                    };
+                    self.revise(&slot, updates, |event| push_evidence(event, note));
+                }
+            }
+        }
     }
 
     /// Opens an event that started at `start` (which may lie before the signal
@@ -57,6 +156,7 @@ impl EventBook {
         updates: &mut Vec<EventUpdate>,
     ) {
         if self.open.contains_key(&slot) {
+            self.confirm(&slot);
             return;
         }
         let (entity, cause, key) = slot.clone();
@@ -119,6 +219,10 @@ impl EventBook {
         updates: &mut Vec<EventUpdate>,
         change: impl FnOnce(&mut Event),
     ) {
+        // A held event keeps what it said until the first look is over.
+        if self.held.contains_key(slot) {
+            return;
+        }
         if let Some(event) = self.open.get_mut(slot) {
             change(event);
             updates.push(EventUpdate::Revised(event.clone()));
@@ -133,6 +237,12 @@ impl EventBook {
         evidence: impl IntoIterator<Item = Evidence>,
         updates: &mut Vec<EventUpdate>,
     ) {
+        if let Some(held) = self.held.get_mut(slot) {
+            if held.end.is_none() && self.open.contains_key(slot) {
+                held.end = Some((end, evidence.into_iter().collect()));
+            }
+            return;
+        }
         let Some(mut event) = self.open.remove(slot) else {
             return;
         };

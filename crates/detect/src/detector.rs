@@ -70,6 +70,8 @@ pub struct Detector {
     /// BGP evidence from before the network event opened: the decline before the fall.
     early_evidence: std::collections::VecDeque<Evidence>,
     last_at: Timestamp,
+    /// When events were resumed, while the first look after the restart goes on.
+    first_look: Option<Timestamp>,
 }
 
 /// Evidence kept from before the network event opens.
@@ -92,7 +94,96 @@ impl Detector {
             stress_since: None,
             early_evidence: std::collections::VecDeque::new(),
             last_at: Timestamp::EPOCH,
+            first_look: None,
         }
+    }
+
+    /// Takes up the events that were still open when blackout last stopped, at
+    /// `at` (the restart), so that trouble that is still there goes on as the
+    /// same event (same id, no second start) and trouble that is gone ends.
+    ///
+    /// Each event goes back to the slot it was opened in, and the state machines
+    /// start from what it says: the prefixes of the network's event are dark
+    /// since its start (a return needs `recovery_hold_secs` at or above
+    /// `visibility_up` again, as always), a cut upstream is cut, an RPKI-invalid
+    /// prefix is invalid, stress that began an outage is remembered. Until
+    /// [`Detector::end_first_look`], resumed events are held: a rule that sees the
+    /// trouble again confirms one; none is revised or ended, since a fresh
+    /// detector has seen too little to say. Returns the events it cannot place
+    /// (not of this profile, or a second event for one slot).
+    pub fn resume(&mut self, events: Vec<Event>, at: Timestamp) -> Vec<Event> {
+        let mut left = Vec::new();
+        for event in events {
+            if event.end.is_some() {
+                left.push(event);
+                continue;
+            }
+            if self.bgp.slot_of(&event).is_some() {
+                let copy = event.clone();
+                if !self.bgp.resume(event) {
+                    left.push(copy);
+                }
+                continue;
+            }
+            let Some(slot) = self.slot_of(&event) else {
+                left.push(event);
+                continue;
+            };
+            if slot == network_slot(&self.config) {
+                for prefix in &event.scope.prefixes {
+                    self.bgp.seed_dark(prefix, event.start);
+                }
+                if event.cause == Cause::Ddos {
+                    self.stress_since = Some(event.start);
+                }
+            }
+            if self.book.is_open(&slot) {
+                left.push(event);
+            } else {
+                self.book.resume(slot, event);
+            }
+        }
+        self.first_look = Some(at);
+        left
+    }
+
+    /// Is the first look after a restart still going on?
+    pub fn in_first_look(&self) -> bool {
+        self.first_look.is_some()
+    }
+
+    /// Ends the first look after a restart (see [`Detector::resume`]): call it
+    /// once the feeds have had time to deliver their routes and every check has
+    /// given enough results to be judged. A resumed event whose end the detector
+    /// called for during the first look ends now; one whose trouble nothing
+    /// showed again ends at the restart, unless its own state machine will tell
+    /// (a cut upstream, flapping, the network's dark prefixes); both carry a note
+    /// that they ended while blackout was not watching. The others go on, with a
+    /// note of the gap.
+    pub fn end_first_look(&mut self, at: Timestamp) -> Vec<EventUpdate> {
+        let mut updates = self.flush();
+        let Some(resumed_at) = self.first_look.take() else {
+            return updates;
+        };
+        let network = network_slot(&self.config);
+        self.book
+            .release(resumed_at, |slot| *slot == network, &mut updates);
+        updates.extend(self.bgp.release(resumed_at));
+        self.last_at = self.last_at.max(at);
+        updates
+    }
+
+    /// The slot of an event of this part's own: the network's, a service's, a
+    /// vantage point's or a feed's.
+    fn slot_of(&self, event: &Event) -> Option<Slot> {
+        let slot = match (&event.entity, event.cause) {
+            (entity, _) if *entity == self.config.network => network_slot(&self.config),
+            (Entity::Service { .. }, Cause::Service)
+            | (Entity::Vantage(_), Cause::Vantage)
+            | (Entity::Feed(_), Cause::Feed) => (event.entity.clone(), event.cause, String::new()),
+            _ => return None,
+        };
+        Some(slot)
     }
 
     /// Takes one signal. Signals of one instant are weighed together, when the
@@ -179,7 +270,9 @@ impl Detector {
         };
         if feed.up {
             self.book.end(&slot, at, Some(item), updates);
-        } else if !self.book.note(&slot, item.clone()) {
+        } else if self.book.note(&slot, item.clone()) {
+            self.book.confirm(&slot);
+        } else {
             let opening = Opening {
                 severity: Severity::Warning,
                 confidence: 0.95,
@@ -310,10 +403,15 @@ impl Detector {
             stress_before: self.stress_since,
         };
         let verdict = attribute(&situation);
-        self.stress_since = verdict
-            .as_ref()
-            .filter(|v| v.cause == Cause::Ddos)
-            .map(|v| v.start);
+        // A resumed outage that began with stress stays stress while the first
+        // look has yet to see the checks again.
+        let holding = verdict.is_none() && self.first_look.is_some();
+        if !holding {
+            self.stress_since = verdict
+                .as_ref()
+                .filter(|v| v.cause == Cause::Ddos)
+                .map(|v| v.start);
+        }
         let network_cause = verdict.as_ref().map(|v| v.cause);
         let checks = situation.checks;
         self.weigh_services(at, &checks, network_cause, updates);
@@ -335,6 +433,7 @@ impl Detector {
                     .start_as(verdict.start, slot, verdict.cause, opening, updates);
             }
             (Some(verdict), true) => {
+                self.book.confirm(&slot);
                 for item in bgp_evidence {
                     self.book.note(&slot, item);
                 }
@@ -443,6 +542,7 @@ impl Detector {
         for (name, since) in offline {
             let slot: Slot = (Entity::Vantage(name.clone()), Cause::Vantage, String::new());
             if self.book.is_open(&slot) {
+                self.book.confirm(&slot);
                 continue;
             }
             let failing: Vec<Evidence> = self
@@ -524,6 +624,7 @@ impl Detector {
         for (entity, views) in failing {
             let slot: Slot = (entity.clone(), Cause::Service, String::new());
             if self.book.is_open(&slot) {
+                self.book.confirm(&slot);
                 continue;
             }
             let total = checks.iter().filter(|c| c.entity == entity).count();

@@ -16,6 +16,11 @@
 //! - [`Detector`] (module `detector`): all of the above together, with the
 //!   events about the network, its services, the vantage points and the feeds.
 //! - [`EventUpdate`]: an event that started, changed (cause, evidence) or ended.
+//!
+//! After a restart, [`Detector::resume`] takes up the events that were still open
+//! (same ids, state machines set from what they say) and holds them through the
+//! first look; [`Detector::end_first_look`] then ends those that are over (noting
+//! that they ended while blackout was not watching) and lets the rest go on.
 
 mod bgp;
 mod book;
@@ -27,7 +32,7 @@ pub mod rules;
 pub use bgp::{BgpDetector, DarkPrefix};
 pub use config::DetectorConfig;
 pub use detector::{Detector, FeedSignal, Signal};
-pub use probes::{CheckState, ProbeRole, ProbeSignal, ProbeTracker};
+pub use probes::{CheckState, FAIL_AFTER, OK_AFTER, ProbeRole, ProbeSignal, ProbeTracker};
 
 use blackout_model::Event;
 

@@ -20,6 +20,12 @@
 //!   `vantage:NAME/SELECTOR`; `fail` may end with `last-hop ASN` for traces
 //! - `feed NAME down|up`
 //! - `vantage NAME` adds a vantage point (all checks start ok from it)
+//! - `stop` and `start`: blackout stops watching (nothing is seen until `start`),
+//!   then starts again with a fresh BGP state, fed the routes as they are then (a
+//!   feed's table), and a fresh detector that resumes the events open at `stop`;
+//!   its first look ends two probe rounds (at least a minute) later
+//!
+//! Whatever the scenario, no event id may start twice, across restarts too.
 
 use blackout_bgp::{BgpState, Vrp, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, FeedSignal, ProbeRole, ProbeSignal, Signal};
@@ -99,6 +105,9 @@ struct Expect {
     within: Option<String>,
     #[serde(default)]
     min_confidence: Option<f64>,
+    /// Text the summary must hold.
+    #[serde(default)]
+    summary_has: Option<String>,
 }
 
 /// `90s`, `10m`, `1h20m`, `2d`.
@@ -311,6 +320,34 @@ impl World {
         })
     }
 
+    /// The routes as they are now, as a fresh feed's table delivers them.
+    fn table(&self, at: Timestamp) -> Vec<BgpInput> {
+        let mut inputs: Vec<BgpInput> = self
+            .routes
+            .iter()
+            .map(|((n, prefix), path)| {
+                BgpInput::Route(RouteUpdate {
+                    at,
+                    peer: self.peer(*n),
+                    prefix: *prefix,
+                    path_id: None,
+                    change: RouteChange::Announce {
+                        as_path: AsPath::from_sequence(path.iter().copied()),
+                    },
+                })
+            })
+            .collect();
+        for n in 1..=self.peers {
+            inputs.push(BgpInput::TableSize {
+                at,
+                peer: self.peer(n),
+                ipv4: 500_000,
+                ipv6: 0,
+            });
+        }
+        inputs
+    }
+
     /// Applies a BGP action; returns the inputs.
     fn bgp_action(&mut self, at: Timestamp, words: &[&str]) -> Vec<BgpInput> {
         let mut peers: Vec<u8> = (1..=self.peers).collect();
@@ -424,6 +461,30 @@ fn parse_vrps(text: &str) -> Vrps {
     )
 }
 
+/// Every event as it last stood, and how often each id started.
+#[derive(Default)]
+struct Record {
+    latest: BTreeMap<String, Event>,
+    started: BTreeMap<String, usize>,
+}
+
+impl Record {
+    fn take(&mut self, updates: Vec<blackout_detect::EventUpdate>) {
+        for update in updates {
+            let event = update.event().clone();
+            if matches!(update, blackout_detect::EventUpdate::Started(_)) {
+                *self.started.entry(event.id.0.clone()).or_default() += 1;
+            }
+            self.latest.insert(event.id.0.clone(), event);
+        }
+    }
+}
+
+/// How long the first look after a `start` lasts: two probe rounds, at least a minute.
+fn first_look_secs(scenario: &Scenario) -> i64 {
+    (2 * secs(&scenario.setup.probe_every)).max(60)
+}
+
 fn run(path: &Path) -> (Scenario, Vec<Event>) {
     let text = std::fs::read_to_string(path).unwrap();
     let scenario: Scenario =
@@ -448,9 +509,14 @@ fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<
         .as_deref()
         .map(parse_vrps)
         .unwrap_or_default();
+    let mut vrps_now = vrps.clone();
     let mut state = BgpState::new(WatchSet::from_profile(&profile), vrps);
-    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let config = DetectorConfig::from_profile(&profile);
+    let mut detector = Detector::new(config.clone());
     let mut world = World::new(profile, scenario.setup.peers, scenario.setup.via.clone());
+    // Times blackout stopped and started again.
+    let mut restarts: Vec<(Timestamp, Option<Timestamp>)> = Vec::new();
+    let mut watching = true;
     // Expand the steps in time order.
     let mut steps: Vec<(Timestamp, usize, String)> = Vec::new();
     for (order, step) in scenario.step.iter().enumerate() {
@@ -493,7 +559,28 @@ fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<
         while step_index < steps.len() && steps[step_index].0 <= clock {
             let (at, _, action) = steps[step_index].clone();
             let words: Vec<&str> = action.split_whitespace().collect();
+            // While blackout is stopped, the world changes unseen.
+            let mut seen = std::mem::take(&mut instants);
             match words[0] {
+                "stop" => {
+                    watching = false;
+                    restarts.push((at, None));
+                }
+                "start" => {
+                    watching = true;
+                    if let Some(last) = restarts.last_mut() {
+                        last.1 = Some(at);
+                    }
+                    state = BgpState::new(WatchSet::from_profile(&world.profile), vrps_now.clone());
+                    let table = world.table(at);
+                    push_bgp(&mut state, &mut seen, table);
+                    for change in state.flush() {
+                        seen.entry(change.at())
+                            .or_default()
+                            .push(Signal::Bgp(change));
+                    }
+                    next_round = at;
+                }
                 "withdraw" | "announce" => {
                     let inputs = world.bgp_action(at, &words);
                     push_bgp(&mut state, &mut instants, inputs);
@@ -506,7 +593,8 @@ fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<
                     push_bgp(&mut state, &mut instants, vec![input]);
                 }
                 "vrps" => {
-                    for change in state.set_vrps(at, parse_vrps(&words[1..].join(" "))) {
+                    vrps_now = parse_vrps(&words[1..].join(" "));
+                    for change in state.set_vrps(at, vrps_now.clone()) {
                         instants
                             .entry(change.at())
                             .or_default()
@@ -545,9 +633,20 @@ fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<
                 }
                 other => panic!("unknown action {other}"),
             }
+            if watching {
+                for (at, signals) in std::mem::take(&mut instants) {
+                    seen.entry(at).or_default().extend(signals);
+                }
+            } else {
+                instants.clear();
+            }
+            instants = seen;
             step_index += 1;
         }
-        if scenario.setup.probes && clock >= next_round {
+        if !watching && next_round <= clock {
+            next_round = clock.add_secs(every);
+        }
+        if watching && scenario.setup.probes && clock >= next_round {
             for signal in world.probe_round(clock) {
                 instants
                     .entry(clock)
@@ -556,7 +655,9 @@ fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<
             }
             next_round = clock.add_secs(every);
         }
-        instants.entry(clock).or_default().push(Signal::Tick(clock));
+        if watching {
+            instants.entry(clock).or_default().push(Signal::Tick(clock));
+        }
         // Move to the next moment something happens, or the next round.
         let next_step = steps.get(step_index).map(|s| s.0);
         let next_probe = if scenario.setup.probes {
@@ -571,7 +672,36 @@ fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<
             .min()
             .unwrap();
     }
-    for (_, mut signals) in instants {
+    let look = first_look_secs(scenario);
+    // Every event as it last stood, and every id that started.
+    let mut record = Record::default();
+    let mut restarts = restarts.into_iter().peekable();
+    let mut first_look_ends: Option<Timestamp> = None;
+    for (at, mut signals) in instants {
+        if let Some(ends) = first_look_ends.filter(|ends| *ends <= at) {
+            record.take(detector.end_first_look(ends));
+            first_look_ends = None;
+        }
+        if let Some((stop, resume)) = restarts.peek().copied()
+            && at >= stop
+        {
+            // Stopped: the detector is gone, with what it had open.
+            record.take(detector.flush());
+            let open: Vec<Event> = record
+                .latest
+                .values()
+                .filter(|e| e.end.is_none())
+                .cloned()
+                .collect();
+            restarts.next();
+            let Some(resume) = resume else {
+                break;
+            };
+            detector = Detector::new(config.clone());
+            let left = detector.resume(open, resume);
+            assert!(left.is_empty(), "events not resumed: {left:?}");
+            first_look_ends = Some(resume.add_secs(look));
+        }
         if let Some(seed) = shuffle {
             let mut x = seed | 1;
             for i in (1..signals.len()).rev() {
@@ -582,10 +712,32 @@ fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<
             }
         }
         for signal in signals {
-            detector.process(&signal);
+            record.take(detector.process(&signal));
         }
     }
-    detector.finish()
+    if let Some(ends) = first_look_ends {
+        record.take(detector.end_first_look(ends));
+    }
+    let Record {
+        latest: mut events,
+        started,
+    } = record;
+    for event in detector.finish() {
+        events.insert(event.id.0.clone(), event);
+    }
+    let twice: Vec<&String> = started
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "{}: events started twice: {twice:?}",
+        scenario.description
+    );
+    let mut events: Vec<Event> = events.into_values().collect();
+    events.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+    events
 }
 
 fn scenario_files() -> Vec<PathBuf> {
@@ -644,6 +796,10 @@ fn check(path: &Path) -> Result<(), String> {
                         .is_some_and(|end| end.secs_since(time(t, start)).abs() <= within),
                 }
                 && expect.min_confidence.is_none_or(|c| e.confidence >= c)
+                && expect
+                    .summary_has
+                    .as_deref()
+                    .is_none_or(|text| e.summary.contains(text))
         });
         match position {
             Some(i) => {

@@ -3,7 +3,8 @@
 /// The version this code writes.
 pub(crate) const VERSION: i64 = 1;
 
-/// Version 1.
+/// Version 1. Tables added since (`event_owner`) are created
+/// with IF NOT EXISTS, so a file written before them gains them when it opens.
 pub(crate) const V1: &str = "
 CREATE TABLE IF NOT EXISTS events (
     id         TEXT PRIMARY KEY,
@@ -57,4 +58,13 @@ CREATE TABLE IF NOT EXISTS feed_health (
     detail  TEXT NOT NULL,
     PRIMARY KEY (feed, at_us)
 ) STRICT, WITHOUT ROWID;
+
+-- Which profile's watch wrote an event (events from replay have no row here): a
+-- restarted watch takes up the open events of its own profile only.
+CREATE TABLE IF NOT EXISTS event_owner (
+    id      TEXT PRIMARY KEY,
+    profile TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_owner_profile ON event_owner (profile);
+
 ";

@@ -159,7 +159,54 @@ impl Store {
     /// Writes events as they now stand, and logs what happened to each, in one
     /// transaction. Writing the same change twice leaves one row and one log line.
     pub fn record_events(&mut self, changes: &[(EventChange, &Event)]) -> Result<(), StoreError> {
+        self.write_events(None, changes)
+    }
+
+    /// Like [`Store::record_events`], for the live watch of `profile`: the events
+    /// are marked as that profile's, so that a restart can take up those still
+    /// open ([`Store::open_events_of`]).
+    pub fn record_events_of(
+        &mut self,
+        profile: &str,
+        changes: &[(EventChange, &Event)],
+    ) -> Result<(), StoreError> {
+        self.write_events(Some(profile), changes)
+    }
+
+    /// The events the watch of `profile` wrote that have not ended, oldest first.
+    pub fn open_events_of(&self, profile: &str) -> Result<Vec<Event>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT e.body FROM events e JOIN event_owner o ON o.id = e.id
+                 WHERE o.profile = ?1 AND e.end_us IS NULL ORDER BY e.start_us, e.id",
+            )
+            .during("prepare open event query")?;
+        let rows = statement
+            .query_map([profile], |row| row.get::<_, String>(0))
+            .during("query open events")?;
+        let mut events = Vec::new();
+        for body in rows {
+            events.push(parse_event(&body.during("read event")?)?);
+        }
+        Ok(events)
+    }
+
+    fn write_events(
+        &mut self,
+        owner: Option<&str>,
+        changes: &[(EventChange, &Event)],
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction().during("begin")?;
+        if let Some(profile) = owner {
+            let mut own = tx
+                .prepare_cached("INSERT OR REPLACE INTO event_owner (id, profile) VALUES (?1, ?2)")
+                .during("prepare event owner")?;
+            for (_, event) in changes {
+                own.execute(params![event.id.0, profile])
+                    .during("write event owner")?;
+            }
+        }
         {
             let mut upsert = tx
                 .prepare_cached(

@@ -210,6 +210,43 @@ fn feed_health_keeps_the_latest_per_feed() {
 }
 
 #[test]
+fn a_watch_finds_its_own_open_events_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let mut store = Store::open(&path).unwrap();
+    let mine = event(1, Cause::Internal, None);
+    let mut ended = event(2, Cause::Partial, None);
+    let theirs = event(3, Cause::Internal, None);
+    let replayed = event(4, Cause::Flap, None);
+    store
+        .record_events_of(
+            "kp",
+            &[
+                (EventChange::Started, &mine),
+                (EventChange::Started, &ended),
+            ],
+        )
+        .unwrap();
+    ended.end = Some(ended.start.add_secs(60));
+    store
+        .record_events_of("kp", &[(EventChange::Ended, &ended)])
+        .unwrap();
+    store
+        .record_events_of("lab", &[(EventChange::Started, &theirs)])
+        .unwrap();
+    // An open event from `blackout replay --db` belongs to no watch.
+    store
+        .record_events(&[(EventChange::Started, &replayed)])
+        .unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.open_events_of("kp").unwrap(), vec![mine]);
+    assert_eq!(store.open_events_of("lab").unwrap(), vec![theirs]);
+    assert!(store.open_events_of("other").unwrap().is_empty());
+    assert_eq!(store.event_count().unwrap(), 4);
+}
+
+#[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.db");

@@ -2,9 +2,9 @@
 
 use crate::convert::{feed_signals, probe_signal};
 use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, EventUpdate, Signal};
-use blackout_feeds::FeedHealth;
-use blackout_model::{BgpInput, Timestamp};
+use blackout_detect::{Detector, DetectorConfig, EventUpdate, FAIL_AFTER, OK_AFTER, Signal};
+use blackout_feeds::{FeedHealth, FeedState};
+use blackout_model::{BgpInput, Event, Timestamp};
 use blackout_probe::ProbeResult;
 use blackout_profile::Profile;
 use blackout_store::SignalPoint;
@@ -26,6 +26,11 @@ impl Output {
     }
 }
 
+/// How long a feed must have been up before its routes count as delivered, for
+/// the first look after a restart: a router sends the routes it has right after
+/// the session comes up, and those of a handful of watched prefixes within seconds.
+pub const FEED_SETTLE_SECS: f64 = 15.0;
+
 /// The BGP state, the detector, and the latest word of each feed.
 pub struct Core {
     profile: Profile,
@@ -35,6 +40,8 @@ pub struct Core {
     feeds: BTreeMap<String, FeedHealth>,
     feed_up: BTreeMap<String, bool>,
     probes: BTreeMap<(String, String), ProbeResult>,
+    /// Since when the first look after a restart goes on, if it does.
+    first_look: Option<Timestamp>,
 }
 
 impl Core {
@@ -48,7 +55,56 @@ impl Core {
             feeds: BTreeMap::new(),
             feed_up: BTreeMap::new(),
             probes: BTreeMap::new(),
+            first_look: None,
         }
+    }
+
+    /// Takes up the events that were open when blackout last stopped (the
+    /// store's [`open_events_of`](blackout_store::Store::open_events_of) this
+    /// profile), at `now`: trouble still there goes on as the same event, trouble
+    /// gone ends once the first look is over (see [`Core::first_look_over`]).
+    /// Returns the events the detector could not place.
+    pub fn resume(&mut self, events: Vec<Event>, now: Timestamp) -> Vec<Event> {
+        if events.is_empty() {
+            return events;
+        }
+        self.first_look = Some(now);
+        self.detector.resume(events, now)
+    }
+
+    /// Is the first look after a restart over at `now`? It is once both
+    /// - every check has had time to give the results the detector needs to
+    ///   judge it (`FAIL_AFTER` or `OK_AFTER` in a row): the first round is spread
+    ///   over one interval, each later one comes an interval (plus jitter) after,
+    ///   and each result may take its timeout per attempt; and
+    /// - every feed of the profile has been up for [`FEED_SETTLE_SECS`] and then
+    ///   `recovery_hold_secs` (a return its routes show is declared only after
+    ///   that hold, as always), or `feed_stale_secs` have passed (a feed not up
+    ///   by then is down, its own event, and says nothing of the target).
+    pub fn first_look_over(&self, now: Timestamp) -> bool {
+        let Some(since) = self.first_look else {
+            return true;
+        };
+        let elapsed = now.secs_since(since);
+        let probes = &self.profile.probes;
+        let has_checks = !(self.profile.hosts.is_empty()
+            && self.profile.controls.is_empty()
+            && self.profile.zones.is_empty()
+            && self.profile.mail.is_empty());
+        let results = f64::from(FAIL_AFTER.max(OK_AFTER));
+        let probe_look = probes.interval_secs * (1.0 + (results - 1.0) * (1.0 + probes.jitter))
+            + probes.timeout_secs * f64::from(probes.retries + 1)
+            + 1.0;
+        let probes_seen = !has_checks || elapsed >= probe_look;
+        let feed_look = FEED_SETTLE_SECS + self.profile.thresholds.recovery_hold_secs as f64;
+        let settled = self
+            .feeds
+            .values()
+            .filter(|h| h.state == FeedState::Up && now.secs_since(h.since) >= feed_look)
+            .count();
+        let feeds_seen = settled >= self.profile.feeds.len()
+            || elapsed > self.profile.thresholds.feed_stale_secs as f64;
+        probes_seen && feeds_seen
     }
 
     /// A route input from a feed.
@@ -113,6 +169,10 @@ impl Core {
             signals: Vec::new(),
         });
         output.updates.extend(self.detector.flush());
+        if self.first_look.is_some() && self.first_look_over(now) {
+            output.updates.extend(self.detector.end_first_look(now));
+            self.first_look = None;
+        }
         output
     }
 

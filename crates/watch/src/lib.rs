@@ -25,5 +25,5 @@ mod runner;
 mod status;
 
 pub use alerts::ALERT_QUEUE;
-pub use core::{Core, Output, visibility_series};
+pub use core::{Core, FEED_SETTLE_SECS, Output, visibility_series};
 pub use runner::{WatchConfig, WatchError, WatchReport, run};

@@ -80,6 +80,22 @@ pub async fn run(
         tracing::info!("alerts: what {restored} recent events announced is remembered");
     }
     let mut core = Core::new(config.profile.clone(), config.vrps, &config.vantage);
+    let open = store.open_events_of(&config.profile.name)?;
+    if !open.is_empty() {
+        let count = open.len();
+        let left = core.resume(open, blackout_feeds::now());
+        tracing::info!(
+            "took up {} events left open by the last run; they go on or end after the first look",
+            count - left.len()
+        );
+        for event in left {
+            tracing::warn!(
+                event = %event.id,
+                entity = %event.entity,
+                "an open event of this profile that the detector cannot take up again is left as it is"
+            );
+        }
+    }
     let publisher = Publisher::new(core.status(blackout_feeds::now()), metrics);
     let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
     let mut api = None;
@@ -205,7 +221,7 @@ fn write(
             (change, update.event())
         })
         .collect();
-    store.record_events(&changes)?;
+    store.record_events_of(&core.profile().name, &changes)?;
     for (change, event) in &changes {
         publisher.publish_event(*change, event);
     }

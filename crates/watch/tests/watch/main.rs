@@ -3,3 +3,4 @@
 
 mod alerts;
 mod common;
+mod resume;
