@@ -34,7 +34,7 @@ pub enum Command {
     /// List the events in the database, newest first.
     Events(EventsArgs),
     /// Write an incident report of one event: a self-contained HTML page with
-    /// charts, or the chart alone as SVG when FILE ends in .svg.
+    /// charts, or the chart alone as SVG or PNG when FILE ends in .svg or .png.
     Report(ReportArgs),
     /// List the built-in profiles.
     Profiles,
@@ -252,7 +252,8 @@ pub struct ReportArgs {
     /// The database.
     #[arg(long, value_name = "PATH", default_value = "blackout.db")]
     pub db: PathBuf,
-    /// Where to write it: FILE.svg for the chart alone, any other name for the HTML report.
+    /// Where to write it: FILE.svg or FILE.png for the chart alone, any other name for the
+    /// HTML report.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// The profile whose names label the report (North Korea, China Unicom, ...).

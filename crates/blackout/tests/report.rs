@@ -1,6 +1,7 @@
 //! `blackout report` end to end: on a database `blackout replay --db` wrote from
 //! MRT files built in the test, and on the December 2014 North Korea outage laid
-//! into a store, rendered to PNG with headless chromium when it is installed.
+//! into a store, rendered to PNG with headless chromium when it is installed; the
+//! chart as a PNG drawn by blackout itself.
 
 mod support;
 
@@ -147,6 +148,86 @@ fn report_of_a_replayed_outage_as_html_and_svg() {
     assert!(svg.starts_with("<?xml"));
     assert!(svg.contains("Test origin was dark for 9 h 30 m"));
     assert!(!svg.contains("<html"));
+}
+
+/// The width and height a PNG's header declares.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the PNG signature");
+    assert_eq!(&png[12..16], b"IHDR", "the header chunk comes first");
+    let word = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    (word(16), word(20))
+}
+
+#[test]
+fn report_of_a_replayed_outage_as_png() {
+    let scratch = Scratch::new();
+    let (db, id) = replayed_outage(&scratch);
+    let profile = scratch.profile();
+    let report = |out: &std::path::Path, fontconfig: Option<&std::path::Path>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_blackout"));
+        command
+            .args(["report", &id, "--db", db.to_str().unwrap(), "--out"])
+            .arg(out)
+            .args(["--config", profile.to_str().unwrap()])
+            .current_dir(scratch.path(""));
+        if let Some(file) = fontconfig {
+            command.env("FONTCONFIG_FILE", file);
+        }
+        command.output().unwrap()
+    };
+    let svg_out = scratch.path("chart.svg");
+    ok(&report(&svg_out, None));
+    let svg = std::fs::read_to_string(&svg_out).unwrap();
+    let svg_height: u32 = svg
+        .split_once(" height=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(height, _)| height.parse().unwrap())
+        .unwrap();
+
+    let png_out = scratch.path("chart.png");
+    let output = report(&png_out, None);
+    ok(&output);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("wrote the chart of"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let png = std::fs::read(&png_out).unwrap();
+    // Twice the SVG's size.
+    assert_eq!(png_size(&png), (1920, 2 * svg_height));
+    let image = resvg::tiny_skia::Pixmap::decode_png(&png).expect("a PNG that decodes");
+    assert_eq!((image.width(), image.height()), png_size(&png));
+    let first = image.pixels()[0];
+    let differing = image.pixels().iter().filter(|p| **p != first).count();
+    // Lines, text, axes and the shaded span: far more than a few stray pixels.
+    assert!(
+        differing > image.pixels().len() / 50,
+        "{differing} of {} pixels differ from the first",
+        image.pixels().len()
+    );
+    let keep = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let _ = std::fs::write(keep.join("report-replayed-chart.png"), &png);
+
+    // Where no font can be found, no image without its words: a clear error.
+    std::fs::create_dir_all(scratch.path("no-fonts")).unwrap();
+    let fontconfig = scratch.path("fonts.conf");
+    std::fs::write(
+        &fontconfig,
+        format!(
+            "<?xml version=\"1.0\"?>\n<fontconfig><dir>{}</dir></fontconfig>\n",
+            scratch.path("no-fonts").display()
+        ),
+    )
+    .unwrap();
+    let unfonted = scratch.path("unfonted.png");
+    let output = report(&unfonted, Some(&fontconfig));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no font found") && stderr.contains("fonts-dejavu-core"),
+        "{stderr}"
+    );
+    assert!(!unfonted.exists());
 }
 
 #[test]

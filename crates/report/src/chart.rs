@@ -4,7 +4,8 @@
 //!
 //! The series are change-driven (a point is stored when a value changes), so they
 //! are drawn as steps: a value holds until the next point. Hand-written SVG keeps
-//! the report free of font and raster dependencies and every label escaped.
+//! the HTML report and the SVG chart free of font and raster dependencies (only the
+//! PNG needs fonts) and every label escaped.
 
 use crate::Series;
 use crate::text::{Labels, escape, format_utc, upstream_name};

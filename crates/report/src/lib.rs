@@ -7,20 +7,25 @@
 //! - [`render_svg`] / [`render_svg_with`]: the chart alone, as an SVG file, in
 //!   module `chart` (visibility per prefix, share of paths per upstream, the
 //!   event's span shaded, evidence marked).
+//! - [`render_png_with`]: the same chart drawn as a PNG image, in module `png`, with
+//!   text in the [`Fonts`] loaded from the system.
 //! - [`gather`]: the data for one event from a [`Store`]: the event, the series of
 //!   its prefixes (`bgp.visibility`, `bgp.upstream.<asn>`) over two hours either
 //!   side of it, and the other events in that window.
 //! - [`text`]: the words (headline, what each cause means, durations, escaping).
 //!
-//! Rendering is pure: the same data gives the same bytes, and nothing reads a clock.
+//! Rendering is pure: the same data (and, for a PNG, the same fonts) gives the same
+//! bytes, and nothing reads a clock.
 
 mod chart;
 mod gather;
 mod html;
+mod png;
 pub mod text;
 
 pub use chart::window;
 pub use gather::{ReportData, ReportError, gather};
+pub use png::{Fonts, PNG_SCALE, PngError};
 pub use text::Labels;
 
 use blackout_model::{Event, Timestamp};
@@ -60,13 +65,27 @@ pub fn render_svg_with(event: &Event, series: &[Series], labels: &Labels) -> Str
     )
 }
 
-/// What to write, from the output file's name: SVG for `.svg`, HTML otherwise.
+/// The chart alone, as a PNG image at [`PNG_SCALE`] times the SVG's size, its text
+/// drawn with `fonts`.
+pub fn render_png_with(
+    event: &Event,
+    series: &[Series],
+    labels: &Labels,
+    fonts: &Fonts,
+) -> Result<Vec<u8>, PngError> {
+    png::render(&render_svg_with(event, series, labels), fonts)
+}
+
+/// What to write, from the output file's name: SVG for `.svg`, PNG for `.png`, HTML
+/// otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// The whole report.
     Html,
-    /// The chart alone.
+    /// The chart alone, as SVG.
     Svg,
+    /// The chart alone, as a PNG image.
+    Png,
 }
 
 impl Format {
@@ -74,6 +93,7 @@ impl Format {
     pub fn for_path(path: &std::path::Path) -> Format {
         match path.extension().and_then(|e| e.to_str()) {
             Some(ext) if ext.eq_ignore_ascii_case("svg") => Format::Svg,
+            Some(ext) if ext.eq_ignore_ascii_case("png") => Format::Png,
             _ => Format::Html,
         }
     }

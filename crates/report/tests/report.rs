@@ -4,8 +4,12 @@
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
-use blackout_report::{Format, Labels, gather, render_html, render_html_with, render_svg_with};
+use blackout_report::{
+    Fonts, Format, Labels, PNG_SCALE, PngError, gather, render_html, render_html_with,
+    render_png_with, render_svg_with,
+};
 use blackout_store::{EventChange, SignalPoint, Store};
+use resvg::tiny_skia::Pixmap;
 use std::path::Path;
 
 const PREFIXES: [&str; 4] = [
@@ -269,4 +273,78 @@ fn the_svg_is_the_chart_alone_and_well_formed() {
     assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
     assert_eq!(Format::for_path(Path::new("out/report.SVG")), Format::Svg);
     assert_eq!(Format::for_path(Path::new("report.html")), Format::Html);
+    assert_eq!(Format::for_path(Path::new("chart.png")), Format::Png);
+}
+
+/// The `height` the SVG declares.
+fn svg_height(svg: &str) -> u32 {
+    let start = svg.find(" height=\"").unwrap() + " height=\"".len();
+    let end = start + svg[start..].find('"').unwrap();
+    svg[start..end].parse().unwrap()
+}
+
+/// How many pixels in the rectangle are dark (text is black on white).
+fn dark_pixels(image: &Pixmap, x: std::ops::Range<u32>, y: std::ops::Range<u32>) -> usize {
+    y.flat_map(|row| x.clone().map(move |column| (column, row)))
+        .filter_map(|(column, row)| image.pixel(column, row))
+        .filter(|p| u16::from(p.red()) + u16::from(p.green()) + u16::from(p.blue()) < 200)
+        .count()
+}
+
+#[test]
+fn the_png_is_the_chart_drawn_at_twice_its_size_with_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = outage("dark");
+    let path = store_with(dir.path(), &event);
+    let store = Store::open_read_only(&path).unwrap();
+    let data = gather(&store, &event.id.0).unwrap().unwrap();
+    let fonts = Fonts::system()
+        .expect("a system font (./test.sh installs fonts-dejavu-core, the chart's DejaVu Sans)");
+    let png = render_png_with(&data.event, &data.series, &labels(), &fonts).unwrap();
+
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the PNG signature");
+    let image = Pixmap::decode_png(&png).expect("a PNG that decodes");
+    let svg = render_svg_with(&data.event, &data.series, &labels());
+    assert_eq!(image.width(), (960.0 * PNG_SCALE) as u32);
+    assert_eq!(image.height(), (svg_height(&svg) as f32 * PNG_SCALE) as u32);
+    // Not one colour: the white ground, black text, the lines' colours, the red span.
+    let mut colours: Vec<[u8; 4]> = image
+        .pixels()
+        .iter()
+        .map(|p| [p.red(), p.green(), p.blue(), p.alpha()])
+        .collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(colours.len() > 50, "{} colours", colours.len());
+    assert!(
+        image.pixels().iter().all(|p| p.alpha() == 255),
+        "opaque: the chart has a white ground"
+    );
+    // The headline was drawn (the fonts were found): dark pixels in its strip, left of
+    // the middle, and none in the empty strip above it.
+    let scale = PNG_SCALE as u32;
+    let headline = dark_pixels(&image, 56 * scale..480 * scale, 8 * scale..28 * scale);
+    assert!(
+        headline > 500,
+        "{headline} dark pixels where the headline is"
+    );
+    assert_eq!(dark_pixels(&image, 0..image.width(), 0..2 * scale), 0);
+    // Pure, given the fonts.
+    assert_eq!(
+        png,
+        render_png_with(&data.event, &data.series, &labels(), &fonts).unwrap()
+    );
+}
+
+#[test]
+fn without_any_font_there_is_no_png_and_the_error_says_what_to_install() {
+    let empty = tempfile::tempdir().unwrap();
+    let error = Fonts::in_dir(empty.path()).unwrap_err();
+    assert!(matches!(error, PngError::NoFont { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("fonts-dejavu-core"), "{message}");
+    assert!(
+        message.contains(&empty.path().display().to_string()),
+        "{message}"
+    );
 }

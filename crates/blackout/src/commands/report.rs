@@ -1,12 +1,14 @@
 //! `blackout report`: an incident report of one event, from the database, as a
-//! self-contained HTML page or (for a `.svg` file) the chart alone. The
+//! self-contained HTML page or (for a `.svg` or `.png` file) the chart alone. The
 //! profile only lends its names (North Korea, China Unicom, ...).
 
 use crate::Failure;
 use crate::cli::ReportArgs;
 use anyhow::{Context, anyhow};
 use blackout_profile::Profile;
-use blackout_report::{Format, Labels, gather, render_html_with, render_svg_with};
+use blackout_report::{
+    Fonts, Format, Labels, gather, render_html_with, render_png_with, render_svg_with,
+};
 use blackout_store::Store;
 
 pub fn run(args: ReportArgs) -> Result<(), Failure> {
@@ -29,17 +31,23 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
     })?;
     let labels = labels(&profile);
     let format = Format::for_path(&args.out);
-    let text = match format {
-        Format::Html => render_html_with(&data.event, &data.series, &data.related, &labels),
-        Format::Svg => render_svg_with(&data.event, &data.series, &labels),
+    let bytes = match format {
+        Format::Html => {
+            render_html_with(&data.event, &data.series, &data.related, &labels).into_bytes()
+        }
+        Format::Svg => render_svg_with(&data.event, &data.series, &labels).into_bytes(),
+        Format::Png => {
+            let fonts = Fonts::system()?;
+            render_png_with(&data.event, &data.series, &labels, &fonts)?
+        }
     };
-    std::fs::write(&args.out, text.as_bytes())
+    std::fs::write(&args.out, bytes)
         .with_context(|| format!("cannot write the report to {}", args.out.display()))?;
     eprintln!(
         "wrote the {} of {} to {} ({} series, {} other events)",
         match format {
             Format::Html => "report",
-            Format::Svg => "chart",
+            Format::Svg | Format::Png => "chart",
         },
         data.event.id,
         args.out.display(),
