@@ -119,6 +119,19 @@ impl Core {
         output
     }
 
+    /// New validated ROA payloads, at `now`: every route is validated again, and
+    /// the routes whose RPKI state changed go to the detector.
+    pub fn set_vrps(&mut self, now: Timestamp, vrps: Vrps) -> Output {
+        let mut output = Output::default();
+        for change in self.state.set_vrps(now, vrps) {
+            visibility_series(&change, &mut output.signals);
+            output
+                .updates
+                .extend(self.detector.process(&Signal::Bgp(change)));
+        }
+        output
+    }
+
     /// A probe result.
     pub fn on_probe(&mut self, result: ProbeResult) -> Output {
         let mut output = Output::default();

@@ -8,6 +8,8 @@
 //! - [`convert`] turns the probe engine's results and the feeds' health into the
 //!   detector's signals.
 //! - `status` builds the API's [`Status`](blackout_api::Status) snapshot from the core.
+//! - `vrps`: the `--vrps` file, read again when it changes (a bad one is logged and
+//!   the VRPs in force stay).
 //! - `alerts`: the [`AlertPolicy`](blackout_alert::AlertPolicy) fed with every event
 //!   update, restored from the store at startup, and a task that delivers (bounded
 //!   queue: a full one drops and counts, never blocks the loop).
@@ -23,7 +25,9 @@ pub mod convert;
 mod core;
 mod runner;
 mod status;
+mod vrps;
 
 pub use alerts::ALERT_QUEUE;
 pub use core::{Core, FEED_SETTLE_SECS, Output, visibility_series};
 pub use runner::{WatchConfig, WatchError, WatchReport, run};
+pub use vrps::VRPS_CHECK_SECS;

@@ -2,6 +2,7 @@
 
 use crate::alerts::Alerting;
 use crate::core::{Core, Output};
+use crate::vrps::{VRPS_CHECK_SECS, VrpsFile, read_vrps};
 use blackout_api::{Metrics, Publisher};
 use blackout_bgp::Vrps;
 use blackout_detect::EventUpdate;
@@ -25,6 +26,8 @@ pub struct WatchConfig {
     pub vantage: String,
     /// Validated ROA payloads, if any.
     pub vrps: Vrps,
+    /// The file they came from, read again whenever it changes.
+    pub vrps_file: Option<PathBuf>,
     /// Where to serve the API and the dashboard (None: nowhere).
     pub listen: Option<std::net::SocketAddr>,
 }
@@ -141,6 +144,11 @@ pub async fn run(
     } else {
         drop(probe_tx);
     }
+    let mut vrps_file = config.vrps_file.clone().map(VrpsFile::new);
+    let (vrps_tx, mut vrps_rx) = mpsc::channel::<Result<Vrps, String>>(1);
+    let mut vrps_check = tokio::time::interval(Duration::from_secs(VRPS_CHECK_SECS));
+    vrps_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut vrps_loading = false;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut report = WatchReport::default();
@@ -159,6 +167,34 @@ pub async fn run(
             Some(result) = probe_rx.recv() => {
                 report.probes += 1;
                 absorb(&mut pending, core.on_probe(result));
+            }
+            _ = vrps_check.tick(), if vrps_file.is_some() && !vrps_loading => {
+                if let Some(file) = vrps_file.as_mut()
+                    && file.changed()
+                {
+                    // A large file takes a while to parse: not on the watch loop.
+                    let path = file.path().to_path_buf();
+                    let done = vrps_tx.clone();
+                    vrps_loading = true;
+                    tokio::task::spawn_blocking(move || {
+                        let _ = done.blocking_send(read_vrps(&path));
+                    });
+                }
+            }
+            Some(loaded) = vrps_rx.recv() => {
+                vrps_loading = false;
+                let path = vrps_file.as_ref().map(|f| f.path().display().to_string()).unwrap_or_default();
+                match loaded {
+                    Ok(vrps) => {
+                        let count = vrps.len();
+                        let output = core.set_vrps(blackout_feeds::now(), vrps);
+                        tracing::info!("{path} changed: {count} VRPs in force now");
+                        absorb(&mut pending, output);
+                    }
+                    Err(error) => tracing::error!(
+                        "{path} changed but cannot be used: {error}; the VRPs read before stay in force"
+                    ),
+                }
             }
             _ = clock.tick() => {
                 let now = blackout_feeds::now();

@@ -42,6 +42,7 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         db: args.db.clone(),
         vantage: args.vantage.clone(),
         vrps,
+        vrps_file: args.vrps.clone(),
         listen: Some(args.listen),
     };
     eprintln!(

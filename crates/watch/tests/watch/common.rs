@@ -1,5 +1,6 @@
 //! Helpers: a webhook receiver, free ports, the watch loop in a task, a scrape.
 
+use blackout_detect::EventUpdate;
 use blackout_profile::Profile;
 use blackout_watch::{WatchConfig, WatchReport};
 use std::net::SocketAddr;
@@ -157,30 +158,118 @@ pub struct Watch {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<WatchReport, blackout_watch::WatchError>>,
     pub listen: SocketAddr,
+    /// Every event update, as the loop hands it on.
+    pub updates: Arc<Mutex<Vec<EventUpdate>>>,
 }
 
 impl Watch {
     pub fn start(profile: Profile, db: &Path) -> Watch {
+        Watch::start_with(profile, db, None)
+    }
+
+    /// With a VRP file, read at the start and again whenever it changes.
+    pub fn start_with(profile: Profile, db: &Path, vrps_file: Option<&Path>) -> Watch {
         let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let vrps = vrps_file
+            .map(|path| {
+                blackout_bgp::Vrps::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+            })
+            .unwrap_or_default();
         let config = WatchConfig {
             profile,
             db: db.to_path_buf(),
             vantage: "local".into(),
-            vrps: blackout_bgp::Vrps::default(),
+            vrps,
+            vrps_file: vrps_file.map(Path::to_path_buf),
             listen: Some(listen),
         };
+        let updates = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&updates);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(blackout_watch::run(
             config,
             async move {
                 let _ = stopped.await;
             },
-            |_, _| {},
+            move |update, _| seen.lock().unwrap().push(update.clone()),
         ));
         Watch {
             stop: Some(stop),
             task,
             listen,
+            updates,
+        }
+    }
+
+    /// Waits until `count` updates that `wanted` accepts have come, or panics after `secs`.
+    pub async fn wait_for(
+        &self,
+        secs: u64,
+        count: usize,
+        what: &str,
+        wanted: impl Fn(&EventUpdate) -> bool,
+    ) -> Vec<EventUpdate> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let found: Vec<EventUpdate> = self
+                .updates
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|u| wanted(u))
+                .cloned()
+                .collect();
+            if found.len() >= count {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {} of {count} within {secs} s; updates: {:#?}",
+                found.len(),
+                self.updates.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A GET of the API, as JSON (null while the API is not up yet).
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let Ok(mut socket) = tokio::net::TcpStream::connect(self.listen).await else {
+            return serde_json::Value::Null;
+        };
+        socket
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut text = String::new();
+        socket.read_to_string(&mut text).await.unwrap();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Waits until the status shows every watched prefix at `visibility`.
+    pub async fn wait_visibility(&self, visibility: f64, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let status = self.get("/api/v1/status").await;
+            let prefixes = status["prefixes"].as_array().cloned().unwrap_or_default();
+            if prefixes.len() == 4
+                && prefixes
+                    .iter()
+                    .all(|p| p["visibility"].as_f64() == Some(visibility))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the prefixes are not at {visibility} within {secs} s: {status:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -211,3 +300,186 @@ pub fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
+
+/// A BGP speaker on 127.0.0.1 that blackout's active session dials: it answers
+/// the OPEN, sends the routes it holds (then each change), and keeps the session
+/// alive. Its routes outlive a connection, as a router's table does.
+pub struct Speaker {
+    pub port: u16,
+    state: Arc<Mutex<SpeakerState>>,
+}
+
+#[derive(Default)]
+struct SpeakerState {
+    routes: std::collections::BTreeMap<ipnet::Ipv4Net, Vec<u32>>,
+    session: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+}
+
+/// The AS of the speaker.
+pub const SPEAKER_AS: u32 = 64496;
+
+impl Speaker {
+    pub async fn start() -> Speaker {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(SpeakerState::default()));
+        let shared = Arc::clone(&state);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (mut read, mut write) = socket.into_split();
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+                let table: Vec<Vec<u8>> = {
+                    let mut state = shared.lock().unwrap();
+                    state.session = Some(tx);
+                    state
+                        .routes
+                        .iter()
+                        .map(|(prefix, path)| update(&[(*prefix, path.clone())], &[]))
+                        .collect()
+                };
+                tokio::spawn(async move {
+                    let open =
+                        blackout_feeds::message::encode_open(SPEAKER_AS, 90, [192, 0, 2, 9].into());
+                    let keepalive = blackout_feeds::message::encode_keepalive();
+                    if write.write_all(&open).await.is_err()
+                        || write.write_all(&keepalive).await.is_err()
+                    {
+                        return;
+                    }
+                    for message in table {
+                        if write.write_all(&message).await.is_err() {
+                            return;
+                        }
+                    }
+                    // End-of-RIB.
+                    let _ = write.write_all(&update(&[], &[])).await;
+                    let mut alive = tokio::time::interval(Duration::from_secs(10));
+                    loop {
+                        tokio::select! {
+                            message = rx.recv() => match message {
+                                Some(message) => if write.write_all(&message).await.is_err() { return },
+                                None => return,
+                            },
+                            _ = alive.tick() => if write.write_all(&keepalive).await.is_err() { return },
+                        }
+                    }
+                });
+                tokio::spawn(async move {
+                    let mut sink = [0u8; 4096];
+                    while matches!(read.read(&mut sink).await, Ok(n) if n > 0) {}
+                });
+            }
+        });
+        Speaker { port, state }
+    }
+
+    /// Announces `prefixes` with `path` (the speaker's AS first).
+    pub fn announce(&self, prefixes: &[&str], path: &[u32]) {
+        let mut state = self.state.lock().unwrap();
+        let routes: Vec<(ipnet::Ipv4Net, Vec<u32>)> = prefixes
+            .iter()
+            .map(|p| (p.parse().unwrap(), path.to_vec()))
+            .collect();
+        for (prefix, path) in &routes {
+            state.routes.insert(*prefix, path.clone());
+        }
+        if let Some(session) = &state.session {
+            let _ = session.send(update(&routes, &[]));
+        }
+    }
+
+    /// Withdraws `prefixes`.
+    pub fn withdraw(&self, prefixes: &[&str]) {
+        let mut state = self.state.lock().unwrap();
+        let gone: Vec<ipnet::Ipv4Net> = prefixes.iter().map(|p| p.parse().unwrap()).collect();
+        for prefix in &gone {
+            state.routes.remove(prefix);
+        }
+        if let Some(session) = &state.session {
+            let _ = session.send(update(&[], &gone));
+        }
+    }
+}
+
+/// A BGP UPDATE (IPv4, classic NLRI, 4-octet AS_PATH); every announced prefix
+/// shares the first one's path.
+fn update(announce: &[(ipnet::Ipv4Net, Vec<u32>)], withdraw: &[ipnet::Ipv4Net]) -> Vec<u8> {
+    let nlri = |list: &mut dyn Iterator<Item = &ipnet::Ipv4Net>| {
+        let mut out = Vec::new();
+        for prefix in list {
+            let len = prefix.prefix_len();
+            out.push(len);
+            out.extend_from_slice(&prefix.network().octets()[..usize::from(len).div_ceil(8)]);
+        }
+        out
+    };
+    let withdrawn = nlri(&mut withdraw.iter());
+    let mut body = Vec::new();
+    body.extend_from_slice(&(withdrawn.len() as u16).to_be_bytes());
+    body.extend_from_slice(&withdrawn);
+    match announce.first() {
+        None => body.extend_from_slice(&[0, 0]),
+        Some((_, path)) => {
+            let mut attributes = vec![0x40, 1, 1, 0];
+            let mut as_path = vec![2, path.len() as u8];
+            for asn in path {
+                as_path.extend_from_slice(&asn.to_be_bytes());
+            }
+            attributes.extend_from_slice(&[0x40, 2, as_path.len() as u8]);
+            attributes.extend_from_slice(&as_path);
+            attributes.extend_from_slice(&[0x40, 3, 4, 127, 0, 0, 1]);
+            body.extend_from_slice(&(attributes.len() as u16).to_be_bytes());
+            body.extend_from_slice(&attributes);
+            body.extend_from_slice(&nlri(&mut announce.iter().map(|(p, _)| p)));
+        }
+    }
+    let mut out = vec![0xff; 16];
+    out.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+    out.push(2);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A profile watching four /26s of 203.0.113.0/24 (origin AS64500, upstreams
+/// AS64501 and AS64502) over one BGP session dialled to `speaker_port`.
+pub fn bgp_profile(speaker_port: u16, extra: &str) -> Profile {
+    let text = format!(
+        r#"
+name = "bgp-loopback"
+description = "four /26s seen over one BGP session on loopback"
+
+[[network]]
+name = "Test origin"
+asn = 64500
+prefixes = ["203.0.113.0/26", "203.0.113.64/26", "203.0.113.128/26", "203.0.113.192/26"]
+
+[[upstream]]
+asn = 64501
+name = "Primary"
+
+[[upstream]]
+asn = 64502
+name = "Backup"
+role = "backup"
+
+[[feed]]
+type = "bgp"
+peer = "127.0.0.1"
+peer_as = {SPEAKER_AS}
+local_as = 64511
+router_id = "192.0.2.1"
+mode = "active"
+port = {speaker_port}
+{extra}
+"#
+    );
+    blackout_profile::load_str(&text, "bgp-loopback.toml").unwrap()
+}
+
+/// The four watched /26s.
+pub const PREFIXES: [&str; 4] = [
+    "203.0.113.0/26",
+    "203.0.113.64/26",
+    "203.0.113.128/26",
+    "203.0.113.192/26",
+];

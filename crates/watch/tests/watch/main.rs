@@ -1,6 +1,8 @@
-//! `blackout-watch` end to end on loopback: alerts from the watch loop, and a
-//! restart that resumes the open events from the database.
+//! `blackout-watch` end to end on loopback: alerts from the watch loop, a
+//! restart that resumes the open events from the database, and the VRP file
+//! read again over a live BGP session.
 
 mod alerts;
 mod common;
 mod resume;
+mod vrps;

@@ -262,3 +262,66 @@ fn an_outage_over_while_blackout_was_away_ends_on_the_first_look() {
         Some(t(3601))
     );
 }
+
+/// The same across a real restart of the watch loop, over a live BGP session on
+/// loopback: the second run's session delivers no route, so the outage goes on
+/// as the same event (one row, one start) and ends when the routes come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_outage_across_a_restart_of_the_loop_is_one_event() {
+    use crate::common::{PREFIXES, SPEAKER_AS, Speaker, Watch, bgp_profile};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("blackout.db");
+    let speaker = Speaker::start().await;
+    speaker.announce(&PREFIXES, &[SPEAKER_AS, 64501, 64500]);
+    let profile = || bgp_profile(speaker.port, "[thresholds]\nrecovery_hold_secs = 2\n");
+    let dark = |u: &EventUpdate| u.event().entity.to_string() == "as:64500";
+    // Given a run that sees the routes go, and stops
+    let first = Watch::start(profile(), &db);
+    first.wait_visibility(1.0, 30).await;
+    speaker.withdraw(&PREFIXES);
+    let started = first
+        .wait_for(15, 1, "the outage", |u| {
+            matches!(u, EventUpdate::Started(_)) && dark(u)
+        })
+        .await;
+    let id = started[0].event().id.clone();
+    first.stop().await;
+    // When a second run starts while the routes are still gone
+    let second = Watch::start(profile(), &db);
+    // Then after its first look the same event goes on
+    second
+        .wait_for(45, 1, "the event taken up again", |u| {
+            matches!(u, EventUpdate::Revised(e) if e.id == id
+                && e.evidence.iter().any(|e| e.text.contains("took this event up again")))
+        })
+        .await;
+    // And when the routes come back, it ends
+    speaker.announce(&PREFIXES, &[SPEAKER_AS, 64501, 64500]);
+    let ended = second
+        .wait_for(
+            30,
+            1,
+            "the end",
+            |u| matches!(u, EventUpdate::Ended(e) if e.id == id),
+        )
+        .await;
+    assert!(!ended[0].event().summary.contains("not watching"));
+    let updates = second.updates.lock().unwrap().clone();
+    second.stop().await;
+    assert!(
+        updates
+            .iter()
+            .all(|u| !matches!(u, EventUpdate::Started(e) if e.id == id)),
+        "{updates:#?}"
+    );
+    let store = Store::open_read_only(&db).unwrap();
+    assert_eq!(
+        store
+            .events(&Default::default())
+            .unwrap()
+            .iter()
+            .filter(|e| e.entity.to_string() == "as:64500")
+            .count(),
+        1
+    );
+}
