@@ -7,7 +7,10 @@
 //! - **signals**: time series (visibility, probe loss and RTT, ...), keyed by entity,
 //!   signal and time, with [`Store::downsample`] folding old points into per-bucket
 //!   minimum, maximum and mean;
-//! - **feed_health**: the state of each feed over time.
+//! - **feed_health**: the state of each feed over time;
+//! - **probe_latest**: the latest result of each probe check;
+//! - **event_owner**: which profile's watch wrote each event, so that a restart
+//!   takes up its own open events.
 //!
 //! Every write is one transaction in WAL mode, so a `kill -9` loses nothing that was
 //! committed and leaves nothing half-written. One connection writes; readers open
@@ -18,4 +21,6 @@ mod schema;
 mod store;
 
 pub use error::StoreError;
-pub use store::{EventChange, EventQuery, FeedHealthRow, SignalPoint, SignalRollup, Store};
+pub use store::{
+    EventChange, EventQuery, FeedHealthRow, ProbeRow, SignalPoint, SignalRollup, Store,
+};

@@ -3,7 +3,7 @@
 /// The version this code writes.
 pub(crate) const VERSION: i64 = 1;
 
-/// Version 1. Tables added since (`event_owner`) are created
+/// Version 1. Tables added since (`event_owner`, `probe_latest`) are created
 /// with IF NOT EXISTS, so a file written before them gains them when it opens.
 pub(crate) const V1: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -66,5 +66,20 @@ CREATE TABLE IF NOT EXISTS event_owner (
     profile TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS event_owner_profile ON event_owner (profile);
+
+-- The latest result of each probe check, for the status after a restart.
+CREATE TABLE IF NOT EXISTS probe_latest (
+    vantage    TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    check_name TEXT NOT NULL,
+    at_us      INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    ok         INTEGER NOT NULL,
+    outcome    TEXT NOT NULL,
+    rtt_ms     REAL,
+    loss       REAL,
+    detail     TEXT NOT NULL,
+    PRIMARY KEY (vantage, target, check_name)
+) STRICT, WITHOUT ROWID;
 
 ";

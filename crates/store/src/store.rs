@@ -95,6 +95,31 @@ pub struct FeedHealthRow {
     pub detail: String,
 }
 
+/// The latest result of one probe check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeRow {
+    /// From where.
+    pub vantage: String,
+    /// The target (host name or address, `zone@server` for DNS).
+    pub target: String,
+    /// The check (`icmp`, `tcp:22`, `dns`, ...).
+    pub check: String,
+    /// When it ran.
+    pub at: Timestamp,
+    /// The kind of check (`icmp`, `http`, ...).
+    pub kind: String,
+    /// Did it pass?
+    pub ok: bool,
+    /// A short outcome (`ok`, `timeout`, `refused`, ...).
+    pub outcome: String,
+    /// Round-trip time, where measured.
+    pub rtt_ms: Option<f64>,
+    /// Loss ratio, where measured.
+    pub loss: Option<f64>,
+    /// What else was seen.
+    pub detail: String,
+}
+
 /// One SQLite file.
 pub struct Store {
     conn: Connection,
@@ -481,6 +506,68 @@ impl Store {
             })
             .during("query feed health")?;
         rows.collect::<Result<_, _>>().during("read feed health")
+    }
+
+    /// Keeps the latest result of each check (one row per vantage, target and
+    /// check, replaced by each newer one), in one transaction.
+    pub fn record_probe_results(&mut self, rows: &[ProbeRow]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().during("begin")?;
+        {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO probe_latest (vantage, target, check_name, at_us, kind, ok, outcome, rtt_ms, loss, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (vantage, target, check_name) DO UPDATE SET at_us = ?4, kind = ?5, ok = ?6,
+                       outcome = ?7, rtt_ms = ?8, loss = ?9, detail = ?10
+                     WHERE ?4 >= at_us",
+                )
+                .during("prepare probe result write")?;
+            for row in rows {
+                upsert
+                    .execute(params![
+                        row.vantage,
+                        row.target,
+                        row.check,
+                        row.at.as_micros(),
+                        row.kind,
+                        row.ok,
+                        row.outcome,
+                        row.rtt_ms,
+                        row.loss,
+                        row.detail
+                    ])
+                    .during("write probe result")?;
+            }
+        }
+        tx.commit().during("commit probe results")
+    }
+
+    /// The latest result of every check, by vantage, target and check.
+    pub fn probe_results(&self) -> Result<Vec<ProbeRow>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT vantage, target, check_name, at_us, kind, ok, outcome, rtt_ms, loss, detail
+                 FROM probe_latest ORDER BY vantage, target, check_name",
+            )
+            .during("prepare probe result query")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(ProbeRow {
+                    vantage: row.get(0)?,
+                    target: row.get(1)?,
+                    check: row.get(2)?,
+                    at: Timestamp::from_micros(row.get(3)?),
+                    kind: row.get(4)?,
+                    ok: row.get(5)?,
+                    outcome: row.get(6)?,
+                    rtt_ms: row.get(7)?,
+                    loss: row.get(8)?,
+                    detail: row.get(9)?,
+                })
+            })
+            .during("query probe results")?;
+        rows.collect::<Result<_, _>>().during("read probe results")
     }
 
     /// Folds raw points older than `before` into buckets of `width_secs` (min, max,

@@ -4,7 +4,7 @@
 use blackout_model::{
     Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
-use blackout_store::{EventChange, EventQuery, FeedHealthRow, SignalPoint, Store};
+use blackout_store::{EventChange, EventQuery, FeedHealthRow, ProbeRow, SignalPoint, Store};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -244,6 +244,38 @@ fn a_watch_finds_its_own_open_events_again() {
     assert_eq!(store.open_events_of("lab").unwrap(), vec![theirs]);
     assert!(store.open_events_of("other").unwrap().is_empty());
     assert_eq!(store.event_count().unwrap(), 4);
+}
+
+#[test]
+fn the_latest_probe_result_of_each_check_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let mut store = Store::open(&path).unwrap();
+    let row = |target: &str, at: i64, ok: bool| ProbeRow {
+        vantage: "local".into(),
+        target: target.into(),
+        check: "icmp".into(),
+        at: Timestamp::from_secs(at),
+        kind: "icmp".into(),
+        ok,
+        outcome: if ok { "ok" } else { "timeout" }.into(),
+        rtt_ms: ok.then_some(12.5),
+        loss: Some(if ok { 0.0 } else { 1.0 }),
+        detail: String::new(),
+    };
+    store
+        .record_probe_results(&[row("kcna.kp", 10, true), row("kcna.kp", 20, false)])
+        .unwrap();
+    // An older result arriving late does not replace a newer one.
+    store
+        .record_probe_results(&[row("kcna.kp", 15, true), row("naenara.com.kp", 12, true)])
+        .unwrap();
+    drop(store);
+    let store = Store::open_read_only(&path).unwrap();
+    assert_eq!(
+        store.probe_results().unwrap(),
+        vec![row("kcna.kp", 20, false), row("naenara.com.kp", 12, true)]
+    );
 }
 
 #[test]

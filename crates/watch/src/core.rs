@@ -1,13 +1,14 @@
 //! The one write path: everything the observatory learns goes through [`Core`].
 
 use crate::convert::{feed_signals, probe_signal};
+use blackout_api::{FeedStatus, ProbeStatus};
 use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, EventUpdate, FAIL_AFTER, OK_AFTER, Signal};
 use blackout_feeds::{FeedHealth, FeedState};
 use blackout_model::{BgpInput, Event, Timestamp};
-use blackout_probe::ProbeResult;
-use blackout_profile::Profile;
-use blackout_store::SignalPoint;
+use blackout_probe::{ProbeResult, targets_from_profile};
+use blackout_profile::{FeedConfig, Profile};
+use blackout_store::{FeedHealthRow, ProbeRow, SignalPoint};
 use std::collections::BTreeMap;
 
 /// What one step of the core produced.
@@ -17,14 +18,24 @@ pub struct Output {
     pub updates: Vec<EventUpdate>,
     /// Points of the signal series.
     pub signals: Vec<SignalPoint>,
+    /// The latest result of each check that ran, for the store.
+    pub probes: Vec<ProbeRow>,
+    /// Feed health for the store: on every change of state, and once a minute.
+    pub feeds: Vec<FeedHealthRow>,
 }
 
 impl Output {
-    fn extend(&mut self, other: Output) {
+    /// Adds what `other` holds.
+    pub fn extend(&mut self, other: Output) {
         self.updates.extend(other.updates);
         self.signals.extend(other.signals);
+        self.probes.extend(other.probes);
+        self.feeds.extend(other.feeds);
     }
 }
+
+/// How often a feed's health is stored while its state stays the same.
+const FEED_RECORD_SECS: f64 = 60.0;
 
 /// How long a feed must have been up before its routes count as delivered, for
 /// the first look after a restart: a router sends the routes it has right after
@@ -42,6 +53,12 @@ pub struct Core {
     probes: BTreeMap<(String, String), ProbeResult>,
     /// Since when the first look after a restart goes on, if it does.
     first_look: Option<Timestamp>,
+    /// What the last run saw of each check (target, check) and feed, shown until
+    /// they report again.
+    last_seen_probes: BTreeMap<(String, String), ProbeStatus>,
+    last_seen_feeds: BTreeMap<String, FeedStatus>,
+    /// Each feed's state when its health was last stored, and when.
+    feeds_recorded: BTreeMap<String, (FeedState, Timestamp)>,
 }
 
 impl Core {
@@ -56,7 +73,50 @@ impl Core {
             feed_up: BTreeMap::new(),
             probes: BTreeMap::new(),
             first_look: None,
+            last_seen_probes: BTreeMap::new(),
+            last_seen_feeds: BTreeMap::new(),
+            feeds_recorded: BTreeMap::new(),
         }
+    }
+
+    /// What the last run saw of the checks and feeds (the store's latest rows),
+    /// for the status until they report again; rows of other vantage points,
+    /// checks and feeds than this profile's are left out. Only shown: the
+    /// detector judges what it sees from now on.
+    pub fn restore_last_seen(&mut self, feeds: Vec<FeedHealthRow>, probes: Vec<ProbeRow>) {
+        let targets: Vec<String> = targets_from_profile(&self.profile)
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        for row in probes {
+            if row.vantage == self.vantage && targets.contains(&row.target) {
+                self.last_seen_probes.insert(
+                    (row.target.clone(), row.check.clone()),
+                    crate::status::from_probe_row(row),
+                );
+            }
+        }
+        for row in feeds {
+            let mine = self.profile.feeds.iter().any(|feed| match feed {
+                FeedConfig::Bgp { peer, .. } => row.feed == format!("bgp:{peer}"),
+                FeedConfig::Bmp { .. } => row.feed.starts_with("bmp:"),
+                FeedConfig::RisLive { .. } => row.feed.starts_with("rislive:"),
+            });
+            if mine {
+                self.last_seen_feeds
+                    .insert(row.feed.clone(), crate::status::from_feed_row(row));
+            }
+        }
+    }
+
+    /// What the last run saw of the checks not run again yet.
+    pub(crate) fn last_seen_probes(&self) -> &BTreeMap<(String, String), ProbeStatus> {
+        &self.last_seen_probes
+    }
+
+    /// What the last run saw of the feeds not reporting yet.
+    pub(crate) fn last_seen_feeds(&self) -> &BTreeMap<String, FeedStatus> {
+        &self.last_seen_feeds
     }
 
     /// Takes up the events that were open when blackout last stopped (the
@@ -156,6 +216,9 @@ impl Core {
                 .updates
                 .extend(self.detector.process(&Signal::Probe(signal)));
         }
+        output
+            .probes
+            .push(crate::status::probe_row(&result, &self.vantage));
         self.probes
             .insert((result.target.clone(), result.check.clone()), result);
         output
@@ -169,6 +232,19 @@ impl Core {
     /// The time passes: feeds are judged, held recoveries declared, the instant weighed.
     pub fn tick(&mut self, now: Timestamp) -> Output {
         let mut output = Output::default();
+        for (name, health) in &self.feeds {
+            let due = match self.feeds_recorded.get(name) {
+                Some((state, at)) => {
+                    *state != health.state || now.secs_since(*at) >= FEED_RECORD_SECS
+                }
+                None => true,
+            };
+            if due {
+                output.feeds.push(crate::status::feed_row(health, now));
+                self.feeds_recorded
+                    .insert(name.clone(), (health.state, now));
+            }
+        }
         let health: Vec<FeedHealth> = self.feeds.values().cloned().collect();
         for signal in feed_signals(&health, now, self.profile.thresholds.feed_stale_secs) {
             if self.feed_up.insert(signal.feed.clone(), signal.up) != Some(signal.up) {
@@ -177,10 +253,9 @@ impl Core {
                     .extend(self.detector.process(&Signal::Feed(signal)));
             }
         }
-        output.extend(Output {
-            updates: self.detector.process(&Signal::Tick(now)),
-            signals: Vec::new(),
-        });
+        output
+            .updates
+            .extend(self.detector.process(&Signal::Tick(now)));
         output.updates.extend(self.detector.flush());
         if self.first_look.is_some() && self.first_look_over(now) {
             output.updates.extend(self.detector.end_first_look(now));

@@ -77,12 +77,23 @@ pub async fn run(
         config.profile.entity_labels(),
         Arc::clone(&metrics),
     )?;
+    // The address first: a port in use stops watch before anything else starts.
+    let listener = match config.listen {
+        Some(addr) => Some((
+            addr,
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| WatchError::Listen { addr, source })?,
+        )),
+        None => None,
+    };
     let mut store = Store::open(&config.db)?;
     if let Some(alerting) = &mut alerting {
         let restored = alerting.restore(&store, blackout_feeds::now())?;
         tracing::info!("alerts: what {restored} recent events announced is remembered");
     }
     let mut core = Core::new(config.profile.clone(), config.vrps, &config.vantage);
+    core.restore_last_seen(store.feed_health()?, store.probe_results()?);
     let open = store.open_events_of(&config.profile.name)?;
     if !open.is_empty() {
         let count = open.len();
@@ -102,10 +113,7 @@ pub async fn run(
     let publisher = Publisher::new(core.status(blackout_feeds::now()), metrics);
     let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
     let mut api = None;
-    if let Some(addr) = config.listen {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| WatchError::Listen { addr, source })?;
+    if let Some((addr, listener)) = listener {
         let state = publisher.api_state(config.db.clone());
         let mut stopped = api_stopped.clone();
         tracing::info!("serving the API and the dashboard on http://{addr}/");
@@ -225,8 +233,7 @@ pub async fn run(
 }
 
 fn absorb(pending: &mut Output, output: Output) {
-    pending.updates.extend(output.updates);
-    pending.signals.extend(output.signals);
+    pending.extend(output);
 }
 
 /// Writes what is pending in one transaction per kind, then hands the updates on.
@@ -242,6 +249,14 @@ fn write(
     let signals = std::mem::take(&mut pending.signals);
     if !signals.is_empty() {
         store.record_signals(&signals)?;
+    }
+    let probes = std::mem::take(&mut pending.probes);
+    if !probes.is_empty() {
+        store.record_probe_results(&probes)?;
+    }
+    let feeds = std::mem::take(&mut pending.feeds);
+    if !feeds.is_empty() {
+        store.record_feed_health(&feeds)?;
     }
     if updates.is_empty() {
         return Ok(0);

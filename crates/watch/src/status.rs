@@ -1,12 +1,16 @@
-//! The status snapshot the API serves, built from the core's state.
+//! The status snapshot the API serves, built from the core's state; and the
+//! conversions of probe results and feed health to and from the store's rows,
+//! so that the status shows what the last run saw until the checks and feeds
+//! report again after a restart.
 
 use crate::core::Core;
 use blackout_api::{
     EntityState, EntityStatus, FeedStatus, PrefixStatus, ProbeStatus, Status, UpstreamStatus,
 };
-use blackout_feeds::FeedState;
+use blackout_feeds::{FeedHealth, FeedState};
 use blackout_model::{Entity, Event, Severity, Timestamp};
-use blackout_probe::{Outcome, Role};
+use blackout_probe::{Outcome, ProbeResult, Role};
+use blackout_store::{FeedHealthRow, ProbeRow};
 
 fn state_of(event: &Event) -> EntityState {
     match event.severity {
@@ -136,46 +140,25 @@ impl Core {
                 }
             })
             .collect();
-        let probes = self
+        let mut probes: Vec<ProbeStatus> = self
             .probes()
-            .map(|p| {
-                let (ok, outcome, detail) = match &p.outcome {
-                    Outcome::Ok => (true, "ok", String::new()),
-                    Outcome::Timeout => (false, "timeout", String::new()),
-                    Outcome::Refused => (false, "refused", String::new()),
-                    Outcome::Unreachable { reason } => (false, "unreachable", reason.clone()),
-                    Outcome::Failed { reason } => (false, "failed", reason.clone()),
-                    Outcome::Error { message } => (false, "error", message.clone()),
-                };
-                ProbeStatus {
-                    at: p.at,
-                    vantage: self.vantage().to_string(),
-                    target: p.target.clone(),
-                    check: p.check.clone(),
-                    kind: format!("{:?}", p.kind).to_lowercase(),
-                    ok,
-                    outcome: outcome.to_string(),
-                    rtt_ms: p.rtt_ms,
-                    loss: (p.attempts > 0).then(|| f64::from(p.lost) / f64::from(p.attempts)),
-                    detail,
-                }
-            })
+            .map(|p| probe_status(p, self.vantage()))
             .collect();
-        let feeds = self
-            .feeds()
-            .map(|h| FeedStatus {
-                name: h.feed.to_string(),
-                state: match h.state {
-                    FeedState::Connecting => "connecting",
-                    FeedState::Up => "up",
-                    FeedState::Down => "down",
-                }
-                .to_string(),
-                last_message: h.last_message,
-                rate: Some(h.messages_per_sec),
-                detail: h.last_error.clone().unwrap_or_default(),
-            })
-            .collect();
+        // What the last run saw, for the checks not run again yet.
+        for (key, seen) in self.last_seen_probes() {
+            if !probes
+                .iter()
+                .any(|p| (&p.target, &p.check) == (&key.0, &key.1))
+            {
+                probes.push(seen.clone());
+            }
+        }
+        let mut feeds: Vec<FeedStatus> = self.feeds().map(feed_status).collect();
+        for (name, seen) in self.last_seen_feeds() {
+            if !feeds.iter().any(|f| &f.name == name) {
+                feeds.push(seen.clone());
+            }
+        }
         Status {
             generated_at: now,
             profile: profile.name.clone(),
@@ -187,5 +170,109 @@ impl Core {
             feeds,
             vantage,
         }
+    }
+}
+
+/// A probe result as the status shows it.
+pub(crate) fn probe_status(p: &ProbeResult, vantage: &str) -> ProbeStatus {
+    let (ok, outcome, detail) = match &p.outcome {
+        Outcome::Ok => (true, "ok", String::new()),
+        Outcome::Timeout => (false, "timeout", String::new()),
+        Outcome::Refused => (false, "refused", String::new()),
+        Outcome::Unreachable { reason } => (false, "unreachable", reason.clone()),
+        Outcome::Failed { reason } => (false, "failed", reason.clone()),
+        Outcome::Error { message } => (false, "error", message.clone()),
+    };
+    ProbeStatus {
+        at: p.at,
+        vantage: vantage.to_string(),
+        target: p.target.clone(),
+        check: p.check.clone(),
+        kind: format!("{:?}", p.kind).to_lowercase(),
+        ok,
+        outcome: outcome.to_string(),
+        rtt_ms: p.rtt_ms,
+        loss: (p.attempts > 0).then(|| f64::from(p.lost) / f64::from(p.attempts)),
+        detail,
+    }
+}
+
+/// A feed's health as the status shows it.
+pub(crate) fn feed_status(h: &FeedHealth) -> FeedStatus {
+    FeedStatus {
+        name: h.feed.to_string(),
+        state: match h.state {
+            FeedState::Connecting => "connecting",
+            FeedState::Up => "up",
+            FeedState::Down => "down",
+        }
+        .to_string(),
+        last_message: h.last_message,
+        rate: Some(h.messages_per_sec),
+        detail: h.last_error.clone().unwrap_or_default(),
+    }
+}
+
+/// A probe result as the store keeps it.
+pub(crate) fn probe_row(p: &ProbeResult, vantage: &str) -> ProbeRow {
+    let status = probe_status(p, vantage);
+    ProbeRow {
+        vantage: status.vantage,
+        target: status.target,
+        check: status.check,
+        at: status.at,
+        kind: status.kind,
+        ok: status.ok,
+        outcome: status.outcome,
+        rtt_ms: status.rtt_ms,
+        loss: status.loss,
+        detail: status.detail,
+    }
+}
+
+/// A feed's health as the store keeps it, at `at`.
+pub(crate) fn feed_row(h: &FeedHealth, at: Timestamp) -> FeedHealthRow {
+    let status = feed_status(h);
+    FeedHealthRow {
+        feed: status.name,
+        at,
+        state: status.state,
+        last_message: status.last_message,
+        rate: status.rate,
+        detail: status.detail,
+    }
+}
+
+/// A stored probe result, shown until the check runs again.
+pub(crate) fn from_probe_row(row: ProbeRow) -> ProbeStatus {
+    ProbeStatus {
+        at: row.at,
+        vantage: row.vantage,
+        target: row.target,
+        check: row.check,
+        kind: row.kind,
+        ok: row.ok,
+        outcome: row.outcome,
+        rtt_ms: row.rtt_ms,
+        loss: row.loss,
+        detail: row.detail,
+    }
+}
+
+/// A stored feed health, shown until the feed reports again.
+pub(crate) fn from_feed_row(row: FeedHealthRow) -> FeedStatus {
+    FeedStatus {
+        name: row.feed,
+        state: row.state,
+        last_message: row.last_message,
+        rate: row.rate,
+        detail: if row.detail.is_empty() {
+            format!("as last seen, before blackout restarted ({})", row.at)
+        } else {
+            format!(
+                "as last seen, before blackout restarted ({}): {}",
+                row.at, row.detail
+            )
+        },
     }
 }

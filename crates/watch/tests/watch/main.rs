@@ -4,5 +4,6 @@
 
 mod alerts;
 mod common;
+mod last_seen;
 mod resume;
 mod vrps;
