@@ -5,11 +5,12 @@ use blackout_api::{FeedStatus, ProbeStatus};
 use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, EventUpdate, FAIL_AFTER, OK_AFTER, Signal};
 use blackout_feeds::{FeedHealth, FeedState};
-use blackout_model::{BgpInput, Event, Timestamp};
+use blackout_model::{Asn, BgpInput, Event, Timestamp};
 use blackout_probe::{ProbeResult, targets_from_profile};
 use blackout_profile::{FeedConfig, Profile};
 use blackout_store::{FeedHealthRow, ProbeRow, SignalPoint};
-use std::collections::BTreeMap;
+use ipnet::IpNet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What one step of the core produced.
 #[derive(Debug, Default)]
@@ -59,6 +60,7 @@ pub struct Core {
     last_seen_feeds: BTreeMap<String, FeedStatus>,
     /// Each feed's state when its health was last stored, and when.
     feeds_recorded: BTreeMap<String, (FeedState, Timestamp)>,
+    series: VisibilitySeries,
 }
 
 impl Core {
@@ -76,6 +78,7 @@ impl Core {
             last_seen_probes: BTreeMap::new(),
             last_seen_feeds: BTreeMap::new(),
             feeds_recorded: BTreeMap::new(),
+            series: VisibilitySeries::new(),
         }
     }
 
@@ -171,7 +174,7 @@ impl Core {
     pub fn on_bgp(&mut self, input: &BgpInput) -> Output {
         let mut output = Output::default();
         for change in self.state.apply(input) {
-            visibility_series(&change, &mut output.signals);
+            self.series.add(&change, &mut output.signals);
             output
                 .updates
                 .extend(self.detector.process(&Signal::Bgp(change)));
@@ -184,7 +187,7 @@ impl Core {
     pub fn set_vrps(&mut self, now: Timestamp, vrps: Vrps) -> Output {
         let mut output = Output::default();
         for change in self.state.set_vrps(now, vrps) {
-            visibility_series(&change, &mut output.signals);
+            self.series.add(&change, &mut output.signals);
             output
                 .updates
                 .extend(self.detector.process(&Signal::Bgp(change)));
@@ -308,9 +311,26 @@ fn kind_name(kind: blackout_model::SignalKind) -> &'static str {
     }
 }
 
-/// The series a BGP change adds to: visibility per prefix, and each upstream's share.
-pub fn visibility_series(change: &BgpChange, points: &mut Vec<SignalPoint>) {
-    if let BgpChange::Visibility { at, view, .. } = change {
+/// The series BGP changes add to: visibility per prefix, and each upstream's
+/// share of the prefix's paths. It remembers which upstreams each prefix had, so
+/// that an upstream that leaves a prefix's view gets a 0 (the view no longer names
+/// it) and its line drops rather than stopping at its last share.
+#[derive(Debug, Default)]
+pub struct VisibilitySeries {
+    upstreams: BTreeMap<IpNet, BTreeSet<Asn>>,
+}
+
+impl VisibilitySeries {
+    /// No prefix seen yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The points `change` adds.
+    pub fn add(&mut self, change: &BgpChange, points: &mut Vec<SignalPoint>) {
+        let BgpChange::Visibility { at, view, .. } = change else {
+            return;
+        };
         let entity = format!("prefix:{}", view.prefix);
         points.push(SignalPoint {
             entity: entity.clone(),
@@ -318,6 +338,15 @@ pub fn visibility_series(change: &BgpChange, points: &mut Vec<SignalPoint>) {
             at: *at,
             value: view.visibility(),
         });
+        let known = self.upstreams.entry(view.prefix).or_default();
+        for upstream in known.iter().filter(|u| !view.upstreams.contains_key(u)) {
+            points.push(SignalPoint {
+                entity: entity.clone(),
+                signal: format!("bgp.upstream.{}", upstream.0),
+                at: *at,
+                value: 0.0,
+            });
+        }
         for upstream in view.upstreams.keys() {
             points.push(SignalPoint {
                 entity: entity.clone(),
@@ -326,5 +355,79 @@ pub fn visibility_series(change: &BgpChange, points: &mut Vec<SignalPoint>) {
                 value: view.upstream_share(*upstream),
             });
         }
+        // Gone upstreams got their 0 once; they are named again if they return.
+        *known = view.upstreams.keys().copied().collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blackout_model::{AsPath, PeerKey, RouteChange, RouteUpdate};
+
+    fn route(peer: u8, upstream: Option<u32>) -> BgpInput {
+        BgpInput::Route(RouteUpdate {
+            at: Timestamp::from_secs(1_700_000_000 + i64::from(peer)),
+            peer: PeerKey {
+                collector: "rrc00".into(),
+                ip: std::net::IpAddr::from([198, 51, 100, peer]),
+                asn: Asn(64400 + u32::from(peer)),
+            },
+            prefix: "203.0.113.0/24".parse().unwrap(),
+            path_id: None,
+            change: match upstream {
+                Some(upstream) => RouteChange::Announce {
+                    as_path: AsPath::from_sequence([64400 + u32::from(peer), upstream, 64500]),
+                },
+                None => RouteChange::Withdraw,
+            },
+        })
+    }
+
+    #[test]
+    fn an_upstream_that_leaves_a_prefix_drops_to_zero() {
+        let watch = WatchSet {
+            prefixes: vec!["203.0.113.0/24".parse().unwrap()],
+            aggregates: vec![],
+            origins: [Asn(64500)].into(),
+            known_upstreams: [Asn(64501), Asn(64502)].into(),
+            full_feed_ratio: 0.75,
+        };
+        let mut state = BgpState::new(watch, Vrps::default());
+        let mut series = VisibilitySeries::new();
+        let mut points = Vec::new();
+        // Given two peers, one through each upstream
+        for input in [route(1, Some(64501)), route(2, Some(64502))] {
+            for change in state.apply(&input) {
+                series.add(&change, &mut points);
+            }
+        }
+        // When the path through 64502 goes
+        let mut after = Vec::new();
+        for change in state.apply(&route(2, None)) {
+            series.add(&change, &mut after);
+        }
+        // Then its series gets a 0, and 64501's carries on
+        let value = |signal: &str| {
+            after
+                .iter()
+                .rev()
+                .find(|p| p.signal == signal)
+                .map(|p| p.value)
+        };
+        assert_eq!(value("bgp.upstream.64502"), Some(0.0), "{after:?}");
+        assert!(value("bgp.upstream.64501").is_some_and(|v| v > 0.0));
+        // And once it has its 0 it is not repeated
+        let mut later = Vec::new();
+        for change in state.apply(&route(1, Some(64501))) {
+            series.add(&change, &mut later);
+        }
+        for change in state.apply(&route(3, Some(64501))) {
+            series.add(&change, &mut later);
+        }
+        assert!(
+            later.iter().all(|p| p.signal != "bgp.upstream.64502"),
+            "{later:?}"
+        );
     }
 }

@@ -28,6 +28,6 @@ mod status;
 mod vrps;
 
 pub use alerts::ALERT_QUEUE;
-pub use core::{Core, FEED_SETTLE_SECS, Output, visibility_series};
+pub use core::{Core, FEED_SETTLE_SECS, Output, VisibilitySeries};
 pub use runner::{WatchConfig, WatchError, WatchReport, run};
 pub use vrps::VRPS_CHECK_SECS;

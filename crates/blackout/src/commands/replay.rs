@@ -61,6 +61,7 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let mut series = blackout_watch::VisibilitySeries::new();
     let mut seen = 0u64;
     let mut first: Option<Timestamp> = None;
     let mut last: Option<Timestamp> = None;
@@ -71,7 +72,7 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         for change in state.apply(&input) {
             detector.process(&Signal::Bgp(change.clone()));
             if args.db.is_some() {
-                blackout_watch::visibility_series(&change, &mut visibility);
+                series.add(&change, &mut visibility);
             }
             if args.timeline {
                 timeline.push(change);
