@@ -43,13 +43,13 @@ pub enum WatchError {
     Alerts(#[from] blackout_alert::SetupError),
     /// The API's address could not be taken.
     #[error(
-        "cannot listen on {addr}: {source} (is another blackout, or something else, using it? choose another with --listen)"
+        "cannot listen on {addr}: {reason} (is another blackout, or something else, using it? choose another with --listen)"
     )]
     Listen {
         /// The address.
         addr: std::net::SocketAddr,
-        /// The operating system's reason.
-        source: std::io::Error,
+        /// The operating system's reason (in the message, so not a source too).
+        reason: std::io::Error,
     },
 }
 
@@ -83,7 +83,7 @@ pub async fn run(
             addr,
             tokio::net::TcpListener::bind(addr)
                 .await
-                .map_err(|source| WatchError::Listen { addr, source })?,
+                .map_err(|reason| WatchError::Listen { addr, reason })?,
         )),
         None => None,
     };
