@@ -135,6 +135,40 @@ impl Core {
         self.detector.resume(events, now)
     }
 
+    /// Ends, at `now`, open events of this profile's that the detector could not
+    /// take up again ([`Core::resume`] returned them: a prefix or upstream the
+    /// profile no longer names, or a second event for one slot), so that none is
+    /// left open forever; each says why.
+    pub fn close_unwatched(&self, events: Vec<Event>, now: Timestamp) -> Output {
+        let mut output = Output::default();
+        let at = now.format_utc("%Y-%m-%d %H:%M:%S UTC");
+        for mut event in events {
+            if event.end.is_some() {
+                continue;
+            }
+            let signal = event
+                .evidence
+                .last()
+                .map(|e| e.signal)
+                .unwrap_or(blackout_model::SignalKind::Vantage);
+            event.evidence.push(blackout_model::Evidence {
+                at: now.max(event.start),
+                signal,
+                text: format!(
+                    "blackout restarted at {at} and no longer watches this as it was (the profile changed): closed without a verdict on its end"
+                ),
+                value: None,
+            });
+            event.summary = format!(
+                "{} (closed when blackout restarted at {at}: no longer watched as it was)",
+                event.summary
+            );
+            event.end = Some(now.max(event.start));
+            output.updates.push(EventUpdate::Ended(event));
+        }
+        output
+    }
+
     /// Is the first look after a restart over at `now`? It is once both
     /// - every check has had time to give the results the detector needs to
     ///   judge it (`FAIL_AFTER` or `OK_AFTER` in a row): the first round is spread

@@ -95,20 +95,23 @@ pub async fn run(
     let mut core = Core::new(config.profile.clone(), config.vrps, &config.vantage);
     core.restore_last_seen(store.feed_health()?, store.probe_results()?);
     let open = store.open_events_of(&config.profile.name)?;
+    let mut pending = Output::default();
     if !open.is_empty() {
         let count = open.len();
-        let left = core.resume(open, blackout_feeds::now());
+        let now = blackout_feeds::now();
+        let left = core.resume(open, now);
         tracing::info!(
             "took up {} events left open by the last run; they go on or end after the first look",
             count - left.len()
         );
-        for event in left {
+        for event in &left {
             tracing::warn!(
                 event = %event.id,
                 entity = %event.entity,
-                "an open event of this profile that the detector cannot take up again is left as it is"
+                "an open event that this profile no longer watches as it was is closed"
             );
         }
+        pending.extend(core.close_unwatched(left, now));
     }
     let publisher = Publisher::new(core.status(blackout_feeds::now()), metrics);
     let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
@@ -160,7 +163,6 @@ pub async fn run(
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut report = WatchReport::default();
-    let mut pending = Output::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

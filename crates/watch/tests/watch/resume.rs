@@ -325,3 +325,41 @@ async fn a_live_outage_across_a_restart_of_the_loop_is_one_event() {
         1
     );
 }
+
+#[test]
+fn an_open_event_the_profile_no_longer_watches_is_closed_with_why() {
+    // Given an open event about an upstream the profile does not name (any more)
+    let gone = Event {
+        id: blackout_model::EventId("ev-gone".into()),
+        entity: blackout_model::Entity::Upstream(Asn(64499)),
+        cause: blackout_model::Cause::UpstreamCut,
+        severity: blackout_model::Severity::Warning,
+        confidence: 0.8,
+        start: t(0),
+        end: None,
+        scope: Default::default(),
+        summary: "AS64499 no longer carries the routes".into(),
+        evidence: vec![blackout_model::Evidence {
+            at: t(0),
+            signal: blackout_model::SignalKind::BgpUpstream,
+            text: "paths gone".into(),
+            value: None,
+        }],
+    };
+    let mut core = Core::new(profile(), blackout_bgp::Vrps::default(), "local");
+    // When the core takes up what was open
+    let left = core.resume(vec![gone.clone()], t(3600));
+    assert_eq!(left, vec![gone.clone()]);
+    // Then what it cannot take up is closed, saying why
+    let output = core.close_unwatched(left, t(3600));
+    let [EventUpdate::Ended(closed)] = &output.updates[..] else {
+        panic!("{:?}", output.updates)
+    };
+    assert_eq!(closed.id, gone.id);
+    assert_eq!(closed.end, Some(t(3600)));
+    assert!(
+        closed.summary.contains("no longer watched"),
+        "{}",
+        closed.summary
+    );
+}
