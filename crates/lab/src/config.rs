@@ -149,6 +149,9 @@ pub fn bgpd_conf(topo: &Topology, router: &Router, dir: &Path, mrt_dir: &Path) -
         "  bmp connect {} port {} min-retry 1000 max-retry 3000",
         topo.vantage.addr, topo.bmp_port
     );
+    // Statistics reports every 5 s: a BMP session carries nothing else while the
+    // routes stay put, and a monitor takes a silent feed for a stale one.
+    let _ = writeln!(out, "  bmp stats interval 5000");
     let _ = writeln!(out, "  bmp monitor ipv4 unicast pre-policy");
     let _ = writeln!(out, "  bmp monitor ipv4 unicast post-policy");
     let _ = writeln!(out, " exit");
@@ -327,6 +330,7 @@ mod tests {
         let conf = bgpd_conf(&topo, transit, &dir(), &PathBuf::from("/m"));
         assert!(conf.contains("bmp connect 198.51.100.2 port 11019"));
         assert!(conf.contains("bmp monitor ipv4 unicast pre-policy"));
+        assert!(conf.contains("bmp stats interval 5000"));
         assert!(conf.contains("neighbor 198.51.100.13 soft-reconfiguration inbound"));
         assert!(conf.contains("neighbor 198.51.100.17 soft-reconfiguration inbound"));
         assert!(conf.contains("neighbor 198.51.100.2 ebgp-multihop 2"));
