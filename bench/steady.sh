@@ -3,7 +3,7 @@
 #
 #   bench/steady.sh [MINUTES] [path/to/blackout]      (10 minutes by default)
 #
-# Brings the lab up (under the lab's lock), puts 2 % random loss (netem) on both
+# Brings the lab up (under the lab's lock), puts 2 % random loss (nftables) on both
 # directions of the origin's two uplinks (to AS64501 and AS64502), runs
 # `blackout watch --profile lab` in the vantage namespace for MINUTES, and reports:
 # the loss a ping from the vantage point sees, the events watch printed (the target
@@ -37,9 +37,19 @@ cat > "$TMP/vrps.json" <<'JSON'
 {"roas": [{"prefix": "203.0.113.0/24", "maxLength": 26, "asn": "AS64500", "ta": "lab"}]}
 JSON
 
-# 2 % loss each way on origin-up1 and origin-up2: both ends of both links.
+# 2 % loss each way on origin-up1 and origin-up2: every packet that arrives at
+# either end of either link, BGP included, is dropped with probability 2 %. With
+# nftables' netdev ingress hook rather than netem, which not every kernel has.
 for end in bo-origin:up1 bo-origin:up2 bo-up1:origin bo-up2:origin; do
-  tc -n "${end%%:*}" qdisc replace dev "${end#*:}" root netem loss 2%
+  ns=${end%%:*} dev=${end#*:}
+  ip netns exec "$ns" nft -f - <<NFT
+table netdev bo_steady_$dev {
+  chain ingress_$dev {
+    type filter hook ingress device "$dev" priority 0; policy accept;
+    numgen random mod 100 < 2 counter drop
+  }
+}
+NFT
 done
 loss=$(ip netns exec bo-vantage ping -q -n -c 500 -i 0.01 -W 1 203.0.113.130 | grep -o '[0-9.]*% packet loss')
 echo "ping from the vantage point to 203.0.113.130 under the loss: $loss" >&2

@@ -919,7 +919,12 @@ fn watch_in_the_lab_names_each_fault_and_its_recovery() {
                 ));
             }
             Some(update) => {
-                alerted.push((case.spec, update.id().to_string(), update.seen));
+                // The event may have started under another cause (partial, then ddos).
+                let first_seen = watch.updates[from..]
+                    .iter()
+                    .find(|u| u.id() == update.id())
+                    .map_or(update.seen, |u| u.seen);
+                alerted.push((case.spec, update.id().to_string(), first_seen));
                 figure.detected = Some(update.seen - fault_at);
                 figure.start = update.event["start"]
                     .as_str()
