@@ -543,14 +543,17 @@ impl BgpDetector {
     }
 
     /// Is every prefix up, seen by at least `visibility_up` of the peers, and not in
-    /// the middle of a decline? (A peer that lost the routes long ago is no decline.)
+    /// the middle of a decline (one that began less than `cut_settle_secs` ago)?
+    /// Peers that reach the network only through a cut upstream lose it, so a cut
+    /// lowers visibility a little; a total outage lowers it all the way within the
+    /// settling time.
     fn all_up(&self, at: Timestamp) -> bool {
         let up = self.config.thresholds.visibility_up;
+        let settle = self.config.thresholds.cut_settle_secs;
         self.prefixes.values().all(|track| match track.health {
             Health::Unknown => true,
             Health::Up { falling_since } => {
-                let declining =
-                    falling_since.is_some_and(|since| at.secs_since(since) <= DECLINE_WINDOW_SECS);
+                let declining = falling_since.is_some_and(|since| at.secs_since(since) < settle);
                 !declining && track.view.as_ref().is_none_or(|v| v.visibility() >= up)
             }
             _ => false,

@@ -261,6 +261,10 @@ pub struct Thresholds {
     pub upstream_up: f64,
     /// Seconds a recovery must hold before it is declared.
     pub recovery_hold_secs: u64,
+    /// Seconds a fall of visibility holds back the verdict on an upstream that lost
+    /// its paths: a total outage's withdrawals through the other upstream arrive
+    /// within this time, and then the loss is evidence of that outage, not a cut.
+    pub cut_settle_secs: f64,
     /// This many withdraw-and-return cycles within the window is flapping.
     pub flap_count: u32,
     /// The flapping window, in seconds.
@@ -280,6 +284,7 @@ impl Default for Thresholds {
             upstream_down: 0.05,
             upstream_up: 0.2,
             recovery_hold_secs: 60,
+            cut_settle_secs: 5.0,
             flap_count: 3,
             flap_window_secs: 3600,
             feed_stale_secs: 300,

@@ -164,6 +164,7 @@ struct RawThresholds {
     upstream_down: Option<f64>,
     upstream_up: Option<f64>,
     recovery_hold_secs: Option<u64>,
+    cut_settle_secs: Option<f64>,
     flap_count: Option<u32>,
     flap_window_secs: Option<u64>,
     feed_stale_secs: Option<u64>,
@@ -422,11 +423,21 @@ impl RawProfile {
             upstream_down: check.share("upstream_down", t.upstream_down, defaults.upstream_down)?,
             upstream_up: check.share("upstream_up", t.upstream_up, defaults.upstream_up)?,
             recovery_hold_secs: t.recovery_hold_secs.unwrap_or(defaults.recovery_hold_secs),
+            cut_settle_secs: t.cut_settle_secs.unwrap_or(defaults.cut_settle_secs),
             flap_count: t.flap_count.unwrap_or(defaults.flap_count),
             flap_window_secs: t.flap_window_secs.unwrap_or(defaults.flap_window_secs),
             feed_stale_secs: t.feed_stale_secs.unwrap_or(defaults.feed_stale_secs),
             loss_degraded: check.share("loss_degraded", t.loss_degraded, defaults.loss_degraded)?,
         };
+        if !(0.0..=3600.0).contains(&thresholds.cut_settle_secs) {
+            return Err(check.fail(
+                "thresholds.cut_settle_secs".into(),
+                format!(
+                    "{} is not a settling time: write seconds from 0 to 3600",
+                    thresholds.cut_settle_secs
+                ),
+            ));
+        }
         if thresholds.visibility_up < thresholds.visibility_down {
             return Err(check.fail(
                 "thresholds.visibility_up".into(),
