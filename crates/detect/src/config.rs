@@ -17,6 +17,9 @@ pub struct DetectorConfig {
     pub upstreams: Vec<(Asn, String)>,
     /// The thresholds.
     pub thresholds: Thresholds,
+    /// Seconds between two probe rounds of a check: after the network or a vantage
+    /// point comes back, checks need that long to say so.
+    pub probe_interval_secs: f64,
 }
 
 impl DetectorConfig {
@@ -42,6 +45,7 @@ impl DetectorConfig {
                 .map(|u| (u.asn, u.name.clone()))
                 .collect(),
             thresholds: profile.thresholds.clone(),
+            probe_interval_secs: profile.probes.interval_secs,
         }
     }
 

@@ -72,6 +72,11 @@ pub struct Detector {
     last_at: Timestamp,
     /// When events were resumed, while the first look after the restart goes on.
     first_look: Option<Timestamp>,
+    /// When the network's event last ended: checks that began failing before it
+    /// are the outage's tail (they need a round or two to see the return).
+    network_back: Option<Timestamp>,
+    /// When each vantage point last came back online, for the same reason.
+    vantage_back: BTreeMap<String, Timestamp>,
 }
 
 /// Evidence kept from before the network event opens.
@@ -95,6 +100,8 @@ impl Detector {
             early_evidence: std::collections::VecDeque::new(),
             last_at: Timestamp::EPOCH,
             first_look: None,
+            network_back: None,
+            vantage_back: BTreeMap::new(),
         }
     }
 
@@ -296,7 +303,14 @@ impl Detector {
             }
             let entry = controls.entry(vantage).or_insert((0, 0, None));
             entry.0 += 1;
-            if let CheckState::Failing { since, .. } = track.state {
+            // One failed round of every control is enough: the targets' own checks
+            // need FAIL_AFTER rounds, so the vantage point's loss is named first.
+            let since = match track.state {
+                CheckState::Failing { since, .. } => Some(since),
+                _ if !track.last.ok => Some(track.last.at),
+                _ => None,
+            };
+            if let Some(since) = since {
                 entry.1 += 1;
                 entry.2 = Some(entry.2.map_or(since, |s: Timestamp| s.min(since)));
             }
@@ -319,6 +333,7 @@ impl Detector {
             if *role == ProbeRole::Control
                 || offline.contains_key(vantage)
                 || track.state == CheckState::Unknown
+                || self.in_tail(self.vantage_back.get(vantage).copied(), &track.state)
             {
                 continue;
             }
@@ -440,7 +455,21 @@ impl Detector {
                 let Some(event) = self.book.open.get(&slot) else {
                     return;
                 };
-                if event.cause != verdict.cause || event.scope != verdict.scope {
+                if cause_rank(verdict.cause) < cause_rank(event.cause) {
+                    // The outage recedes (routes return before the probes see it,
+                    // a ROA is fixed before the routes come back): a weaker
+                    // explanation of the tail does not replace the cause of the onset.
+                    let text = format!("{} recedes: {}", self.config.network_name, verdict.summary);
+                    self.book.note(
+                        &slot,
+                        Evidence {
+                            at,
+                            signal: SignalKind::BgpVisibility,
+                            text,
+                            value: None,
+                        },
+                    );
+                } else if event.cause != verdict.cause || event.scope != verdict.scope {
                     let text = if event.cause != verdict.cause {
                         format!("cause revised: {} -> {}", event.cause, verdict.cause)
                     } else {
@@ -486,6 +515,7 @@ impl Detector {
                     value: Some(1.0),
                 };
                 self.book.end(&slot, back, Some(item), updates);
+                self.network_back = Some(at);
             }
             (None, false) => {
                 self.early_evidence.extend(bgp_evidence);
@@ -494,6 +524,18 @@ impl Detector {
                 }
             }
         }
+    }
+
+    /// Is this check's failure the tail of an outage that ended at `back`? It began
+    /// before the end, and the checks have not yet had the recovery hold plus two
+    /// rounds to see the return.
+    fn in_tail(&self, back: Option<Timestamp>, state: &CheckState) -> bool {
+        let (Some(back), CheckState::Failing { since, .. }) = (back, state) else {
+            return false;
+        };
+        let grace = self.config.thresholds.recovery_hold_secs as f64
+            + 2.0 * self.config.probe_interval_secs;
+        *since < back && self.last_at.secs_since(back) < grace
     }
 
     fn vantage_count(&self) -> usize {
@@ -537,6 +579,7 @@ impl Detector {
                     value: Some(1.0),
                 };
                 self.book.end(&slot, back, Some(item), updates);
+                self.vantage_back.insert(name.clone(), at);
             }
         }
         for (name, since) in offline {
@@ -578,7 +621,10 @@ impl Detector {
         network: Option<Cause>,
         updates: &mut Vec<EventUpdate>,
     ) {
-        let network_down = network.is_some_and(|cause| cause != Cause::Partial);
+        // While part of the network is dark, a failing service is more likely on
+        // the dark side than broken on its own.
+        let network_down = network.is_some();
+        let network_back = self.network_back;
         let mut failing: BTreeMap<Entity, Vec<&CheckView>> = BTreeMap::new();
         let mut seen: BTreeSet<Entity> = BTreeSet::new();
         for check in checks
@@ -591,7 +637,11 @@ impl Detector {
                     && h.target == check.target
                     && h.failing_since().is_some()
             });
-            if check.failing_since().is_some() && !host_dark && !network_down {
+            if check.failing_since().is_some()
+                && !host_dark
+                && !network_down
+                && !self.in_tail(network_back, &check.state)
+            {
                 failing.entry(check.entity.clone()).or_default().push(check);
             }
         }
@@ -665,6 +715,18 @@ impl Detector {
             };
             self.book.start(start, slot, opening, updates);
         }
+    }
+}
+
+/// How strong an explanation a cause is: a revision may go up or sideways, not
+/// down.
+fn cause_rank(cause: Cause) -> u8 {
+    match cause {
+        Cause::Unknown => 0,
+        Cause::Partial => 1,
+        Cause::DataPlane => 2,
+        Cause::Internal => 3,
+        _ => 4,
     }
 }
 

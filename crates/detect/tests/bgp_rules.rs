@@ -48,6 +48,7 @@ impl World {
                 (Asn(BACKUP), "backup".into()),
             ],
             thresholds: Thresholds::default(),
+            probe_interval_secs: 60.0,
         };
         World {
             state: BgpState::new(watch, vrps),

@@ -22,6 +22,7 @@ fn detector() -> Detector {
         prefixes: vec!["203.0.113.0/26".parse().unwrap()],
         upstreams: vec![(Asn(64501), "primary".into())],
         thresholds: Thresholds::default(),
+        probe_interval_secs: 60.0,
     })
 }
 
