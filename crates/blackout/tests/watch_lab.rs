@@ -171,29 +171,34 @@ impl Timing {
         }
     }
 
-    /// The lab profile with this timing's probes and thresholds.
+    /// The lab profile with this timing's probe interval and recovery hold, and
+    /// the shorter flap window; every other setting is the lab profile's own.
     fn profile(self) -> String {
         let cut = LAB_PROFILE
             .find("\n[probes]")
             .expect("the lab profile has a [probes] table");
         let (head, tables) = LAB_PROFILE.split_at(cut);
         assert!(
-            tables.contains("\n[thresholds]\n")
-                && !tables.contains("\n[[")
-                && !tables.contains("\n[alerts"),
+            !tables.contains("\n[[") && !tables.contains("\n[alerts"),
             "the lab profile ends with its [probes] and [thresholds] tables"
         );
-        let window = format!("flap_window_secs = {}\n", self.flap_window());
-        match self {
-            Timing::Fast => format!(
-                "{head}\n[probes]\ninterval_secs = 2\ntimeout_secs = 1\nretries = 1\n\n\
-                 [thresholds]\nrecovery_hold_secs = 3\nfeed_stale_secs = 30\n{window}"
+        let mut tables = tables.replace(
+            "\n[thresholds]\n",
+            &format!(
+                "\n[thresholds]\nflap_window_secs = {}\n",
+                self.flap_window()
             ),
-            Timing::Lab => format!(
-                "{head}{}",
-                tables.replace("\n[thresholds]\n", &format!("\n[thresholds]\n{window}"))
-            ),
+        );
+        if self == Timing::Fast {
+            for (lab, fast) in [
+                ("interval_secs = 5\n", "interval_secs = 2\n"),
+                ("recovery_hold_secs = 10\n", "recovery_hold_secs = 3\n"),
+            ] {
+                assert!(tables.contains(lab), "the lab profile has `{}`", lab.trim());
+                tables = tables.replace(lab, fast);
+            }
         }
+        format!("{head}{tables}")
     }
 }
 
