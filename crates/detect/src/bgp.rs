@@ -386,6 +386,11 @@ impl BgpDetector {
             .collect()
     }
 
+    /// The watched prefixes whose routes are RPKI-invalid now.
+    pub fn rpki_invalid_prefixes(&self) -> Vec<IpNet> {
+        self.rpki_invalid.iter().copied().collect()
+    }
+
     /// How many prefixes are watched.
     pub fn prefix_count(&self) -> usize {
         self.prefixes.len()

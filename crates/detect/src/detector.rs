@@ -411,6 +411,7 @@ impl Detector {
             at,
             config: &self.config,
             dark: self.bgp.dark_prefixes(),
+            rpki_invalid: self.bgp.rpki_invalid_prefixes(),
             prefixes: self.bgp.prefix_count(),
             bgp_baseline: self.bgp.has_baseline(),
             visibility: self.bgp.visibility_text(),
@@ -428,9 +429,14 @@ impl Detector {
                 .map(|v| v.start);
         }
         let network_cause = verdict.as_ref().map(|v| v.cause);
+        let slot = network_slot(&self.config);
+        if verdict.is_none() && self.book.is_open(&slot) {
+            // The network's event ends in this weigh: its tail must not open
+            // service events in the same breath.
+            self.network_back = Some(at);
+        }
         let checks = situation.checks;
         self.weigh_services(at, &checks, network_cause, updates);
-        let slot = network_slot(&self.config);
         let bgp_evidence = self.bgp.take_network_evidence();
         match (verdict, self.book.is_open(&slot)) {
             (Some(verdict), false) => {
@@ -623,7 +629,15 @@ impl Detector {
     ) {
         // While part of the network is dark, a failing service is more likely on
         // the dark side than broken on its own.
-        let network_down = network.is_some();
+        // Loss or failure on most hosts is stress on the network (a DDoS forming):
+        // services that time out then are its victims, not broken on their own.
+        let hosts: Vec<&CheckView> = checks
+            .iter()
+            .filter(|c| c.kind == SignalKind::ProbeIcmp && c.role == ProbeRole::Host)
+            .collect();
+        let troubled = hosts.iter().filter(|h| h.trouble_since().is_some()).count();
+        let stressed = !hosts.is_empty() && troubled * 2 > hosts.len();
+        let network_down = network.is_some() || stressed;
         let network_back = self.network_back;
         let mut failing: BTreeMap<Entity, Vec<&CheckView>> = BTreeMap::new();
         let mut seen: BTreeSet<Entity> = BTreeSet::new();

@@ -60,6 +60,8 @@ pub struct Situation<'a> {
     pub config: &'a DetectorConfig,
     /// Dark prefixes.
     pub dark: Vec<DarkPrefix>,
+    /// Watched prefixes whose routes are RPKI-invalid now, dark or not.
+    pub rpki_invalid: Vec<ipnet::IpNet>,
     /// Watched prefixes in all.
     pub prefixes: usize,
     /// Has BGP seen the prefixes up at least once?
@@ -179,6 +181,9 @@ impl Rule for RpkiInvalid {
     }
 
     fn assess(&self, s: &Situation<'_>) -> Assessment {
+        if s.dark.is_empty() && !s.rpki_invalid.is_empty() {
+            return invalid_routes_dead_hosts(s);
+        }
         if s.dark.is_empty() || !s.dark.iter().all(|d| d.rpki_invalid) {
             return Assessment::NotThis;
         }
@@ -206,6 +211,48 @@ impl Rule for RpkiInvalid {
             )],
         })
     }
+}
+
+/// RPKI-invalid routes that the feeds still show (peers that do not validate, or
+/// a router's view before its policy) while every host is silent: the networks
+/// on the way validate and drop them, which is why nothing answers.
+fn invalid_routes_dead_hosts(s: &Situation<'_>) -> Assessment {
+    let hosts: Vec<&CheckView> = hosts_icmp(s).collect();
+    if hosts.is_empty() || !hosts.iter().all(|h| h.failing_since().is_some()) {
+        return Assessment::NotThis;
+    }
+    let start = hosts
+        .iter()
+        .filter_map(|h| h.failing_since())
+        .min()
+        .unwrap_or(s.at);
+    let prefixes: Vec<String> = s.rpki_invalid.iter().map(ToString::to_string).collect();
+    Assessment::Verdict(Verdict {
+        cause: Cause::RpkiInvalid,
+        severity: Severity::Critical,
+        confidence: 0.75,
+        start,
+        summary: format!(
+            "the routes of {} ({}) are RPKI-invalid and every host is silent: networks that validate routes drop them",
+            s.config.network_name,
+            prefixes.join(", ")
+        ),
+        scope: Scope {
+            prefixes: s.rpki_invalid.clone(),
+            hosts: hosts.iter().map(|h| h.target.clone()).collect(),
+            ..Scope::default()
+        },
+        evidence: vec![item(
+            s.at,
+            SignalKind::BgpRpki,
+            format!(
+                "RPKI-invalid: {}; visibility now {}; no host answers",
+                prefixes.join(", "),
+                s.visibility
+            ),
+            None,
+        )],
+    })
 }
 
 /// Loss and latency rising across hosts and services before anything falls: the
