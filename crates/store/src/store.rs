@@ -140,16 +140,25 @@ impl Store {
             .map_err(open_error)?;
         // WAL: readers never block the writer, and a killed writer leaves only whole
         // transactions. NORMAL sync: a process crash loses nothing committed.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_error)?;
+        when_free(|| conn.pragma_update(None, "journal_mode", "WAL")).map_err(open_error)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_error)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_error)?;
         check_version(&conn, path)?;
-        conn.execute_batch(schema::V1).map_err(open_error)?;
-        conn.pragma_update(None, "user_version", schema::VERSION)
-            .map_err(open_error)?;
+        // One immediate transaction: the write lock is taken (or waited for) first,
+        // so two processes creating the same new file cannot deadlock halfway.
+        when_free(|| {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {} PRAGMA user_version = {}; COMMIT;",
+                schema::V1,
+                schema::VERSION
+            ))
+            .inspect_err(|_| {
+                let _ = conn.execute_batch("ROLLBACK");
+            })
+        })
+        .map_err(open_error)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -604,6 +613,26 @@ impl Store {
 }
 
 /// Refuses a file written by a newer blackout.
+/// Runs a step of opening again while another process holds the lock. SQLite
+/// skips the busy handler where waiting could deadlock (two connections turning a
+/// new file to WAL at once), and says "busy" at once; it clears in moments.
+fn when_free<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn check_version(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))

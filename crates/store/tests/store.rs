@@ -392,3 +392,26 @@ fn a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch() {
         assert_eq!(ids.len(), events.len());
     }
 }
+
+/// Processes that create the same new file at once (watch and `blackout events`
+/// started together) all get it: none fails with "database is locked".
+#[test]
+fn many_openers_of_a_new_file_all_succeed() {
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let openers: Vec<_> = (0..8)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    Store::open(&path).map(|store| store.event_count().unwrap())
+                })
+            })
+            .collect();
+        for opener in openers {
+            assert_eq!(opener.join().unwrap().unwrap(), 0);
+        }
+    }
+}
