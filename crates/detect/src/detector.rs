@@ -631,10 +631,7 @@ impl Detector {
         // the dark side than broken on its own.
         // Loss or failure on most hosts is stress on the network (a DDoS forming):
         // services that time out then are its victims, not broken on their own.
-        let hosts: Vec<&CheckView> = checks
-            .iter()
-            .filter(|c| c.kind == SignalKind::ProbeIcmp && c.role == ProbeRole::Host)
-            .collect();
+        let hosts: Vec<&CheckView> = crate::rules::host_pings(checks).collect();
         let troubled = hosts.iter().filter(|h| h.trouble_since().is_some()).count();
         let stressed = !hosts.is_empty() && troubled * 2 > hosts.len();
         let network_down = network.is_some() || stressed;

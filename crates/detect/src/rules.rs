@@ -149,8 +149,12 @@ fn item(at: Timestamp, signal: SignalKind, text: String, value: Option<f64>) -> 
 }
 
 fn hosts_icmp<'a>(situation: &'a Situation<'_>) -> impl Iterator<Item = &'a CheckView> {
-    situation
-        .checks
+    host_pings(&situation.checks)
+}
+
+/// The ICMP checks of the watched network's hosts.
+pub(crate) fn host_pings(checks: &[CheckView]) -> impl Iterator<Item = &CheckView> {
+    checks
         .iter()
         .filter(|c| c.kind == SignalKind::ProbeIcmp && c.role == ProbeRole::Host)
 }

@@ -12,37 +12,10 @@ use blackout_store::{EventChange, Store};
 use blackout_watch::{Core, FEED_SETTLE_SECS, Output};
 use std::net::IpAddr;
 
-const PROFILE: &str = r#"
-name = "restart-test"
-description = "four /26s behind two upstreams, seen over one BGP session"
-
-[[network]]
-name = "Test origin"
-asn = 64500
-prefixes = ["203.0.113.0/26", "203.0.113.64/26", "203.0.113.128/26", "203.0.113.192/26"]
-
-[[upstream]]
-asn = 64501
-name = "Primary"
-
-[[upstream]]
-asn = 64502
-name = "Backup"
-role = "backup"
-
-[[feed]]
-type = "bgp"
-peer = "127.0.0.1"
-peer_as = 64496
-local_as = 64511
-router_id = "192.0.2.1"
-
-[thresholds]
-recovery_hold_secs = 60
-"#;
-
+/// The loopback BGP profile; this test drives the core directly, so the session's
+/// port is never dialled.
 fn profile() -> Profile {
-    blackout_profile::load_str(PROFILE, "restart-test.toml").unwrap()
+    crate::common::bgp_profile(179, "[thresholds]\nrecovery_hold_secs = 60\n")
 }
 
 fn t(secs: i64) -> Timestamp {
@@ -111,7 +84,7 @@ impl Run {
     fn start(db: &std::path::Path, now: Timestamp) -> Run {
         let store = Store::open(db).unwrap();
         let mut core = Core::new(profile(), blackout_bgp::Vrps::default(), "local");
-        let open = store.open_events_of("restart-test").unwrap();
+        let open = store.open_events_of(&profile().name).unwrap();
         let left = core.resume(open, now);
         assert!(left.is_empty(), "{left:?}");
         core.on_feed_health(session_up(now, now));
@@ -137,7 +110,7 @@ impl Run {
             })
             .collect();
         self.store
-            .record_events_of("restart-test", &changes)
+            .record_events_of(&profile().name, &changes)
             .unwrap();
         self.updates.extend(output.updates);
     }
@@ -228,7 +201,12 @@ fn an_outage_that_lasts_across_a_restart_is_one_event() {
     assert_eq!(changes.first(), Some(&"started"));
     assert_eq!(changes.iter().filter(|c| **c == "started").count(), 1);
     assert_eq!(changes.last(), Some(&"ended"));
-    assert!(run.store.open_events_of("restart-test").unwrap().is_empty());
+    assert!(
+        run.store
+            .open_events_of(&profile().name)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
