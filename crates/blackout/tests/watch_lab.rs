@@ -981,7 +981,17 @@ fn watch_in_the_lab_names_each_fault_and_its_recovery() {
         for update in &watch.updates[from..] {
             let own = mine.as_ref().is_some_and(|m| m.id() == update.id());
             if !own && update.change == "started" && !case.goes_with(update) {
-                problems.push(format!("{}: also {}", case.spec, update.brief()));
+                let start = update.event["start"]
+                    .as_str()
+                    .and_then(secs)
+                    .map_or("?".to_string(), |s| format!("{:+.2} s", s - fault_at));
+                problems.push(format!(
+                    "{}: also {} (printed {:+.2} s after the fault; its start {start}; heal at {:+.2} s)",
+                    case.spec,
+                    update.brief(),
+                    update.seen - fault_at,
+                    heal_at - fault_at
+                ));
             }
         }
         say(&format!(

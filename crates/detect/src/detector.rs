@@ -379,7 +379,8 @@ impl Detector {
                 } else {
                     CheckState::Ok
                 };
-                let last = tracks.iter().max_by_key(|t| t.last.at).map(|t| &t.last);
+                let latest = tracks.iter().max_by_key(|t| t.last.at);
+                let last = latest.map(|t| &t.last);
                 CheckView {
                     role,
                     entity: last
@@ -391,6 +392,8 @@ impl Detector {
                     text: last.map(|l| l.text.clone()).unwrap_or_default(),
                     last_hop_asn: last.and_then(|l| l.last_hop_asn),
                     recovered_at: tracks.iter().filter_map(|t| t.recovered_at).max(),
+                    last_at: last.map_or(self.last_at, |l| l.at),
+                    last_clean: latest.is_some_and(|t| t.last_clean),
                 }
             })
             .collect()
@@ -636,22 +639,38 @@ impl Detector {
         let stressed = !hosts.is_empty() && troubled * 2 > hosts.len();
         let network_down = network.is_some() || stressed;
         let network_back = self.network_back;
+        // "While its hosts answer" must be seen, not assumed: most hosts answered
+        // cleanly after the service began to fail. The checks run at their own
+        // times in a round, so a service may fail before the pings that would
+        // show a flood are in.
+        let hosts_answer_since = |since: Timestamp| {
+            let clean = hosts
+                .iter()
+                .filter(|h| h.last_clean && h.last_at >= since)
+                .count();
+            hosts.is_empty() || clean * 2 > hosts.len()
+        };
         let mut failing: BTreeMap<Entity, Vec<&CheckView>> = BTreeMap::new();
-        let mut seen: BTreeSet<Entity> = BTreeSet::new();
         for check in checks
             .iter()
             .filter(|c| matches!(c.entity, Entity::Service { .. }))
         {
-            seen.insert(check.entity.clone());
+            let Some(since) = check.failing_since() else {
+                continue;
+            };
             let host_dark = checks.iter().any(|h| {
                 h.kind == SignalKind::ProbeIcmp
                     && h.target == check.target
                     && h.failing_since().is_some()
             });
-            if check.failing_since().is_some()
-                && !host_dark
+            let opening =
+                !self
+                    .book
+                    .is_open(&(check.entity.clone(), Cause::Service, String::new()));
+            if !host_dark
                 && !network_down
                 && !self.in_tail(network_back, &check.state)
+                && (!opening || hosts_answer_since(since))
             {
                 failing.entry(check.entity.clone()).or_default().push(check);
             }

@@ -4,7 +4,9 @@
 //! A check is failing after `FAIL_AFTER` failed results in a row (each result
 //! already includes the probe's own retries) and well again after `OK_AFTER`
 //! good ones; it is degraded while most recent results show loss above
-//! `loss_degraded` or a round-trip time far above its own baseline.
+//! `loss_degraded` or a round-trip time far above its own baseline. A result
+//! lost outright counts as loss too: under a flood, a check may alternate between
+//! lost rounds and answers after a retry and never fail twice in a row.
 
 use blackout_model::{Asn, Entity, SignalKind, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -107,6 +109,9 @@ pub struct CheckTrack {
     pub state: CheckState,
     /// When it last came back from failing.
     pub recovered_at: Option<Timestamp>,
+    /// Was the latest result a clean answer: no loss, no latency far above the
+    /// baseline?
+    pub last_clean: bool,
     fails: u32,
     oks: u32,
     first_fail: Option<Timestamp>,
@@ -142,6 +147,7 @@ impl ProbeTracker {
             last: signal.clone(),
             state: CheckState::Unknown,
             recovered_at: None,
+            last_clean: false,
             fails: 0,
             oks: 0,
             first_fail: None,
@@ -170,6 +176,8 @@ impl ProbeTracker {
             track.fails += 1;
             track.first_fail.get_or_insert(at);
         }
+        track.last_clean =
+            signal.ok && !track.is_troubled(signal.rtt_ms, signal.loss, loss_degraded);
         let degraded = track.is_degraded(signal, loss_degraded);
         if degraded {
             track.degraded_since.get_or_insert(at);
@@ -221,21 +229,91 @@ impl ProbeTracker {
 }
 
 impl CheckTrack {
-    fn is_degraded(&self, signal: &ProbeSignal, loss_degraded: f64) -> bool {
-        if !signal.ok {
-            return false;
-        }
-        let lossy = |loss: Option<f64>| loss.is_some_and(|l| l >= loss_degraded);
-        let slow = |rtt: Option<f64>| match (rtt, self.baseline_rtt) {
+    /// Is an answer with this round-trip time and loss lossy, or slow against
+    /// the baseline?
+    fn is_troubled(&self, rtt: Option<f64>, loss: Option<f64>, loss_degraded: f64) -> bool {
+        let lossy = loss.is_some_and(|l| l >= loss_degraded);
+        let slow = match (rtt, self.baseline_rtt) {
             (Some(rtt), Some(base)) => rtt > base * 3.0 && rtt - base > 50.0,
             _ => false,
         };
-        let last3: Vec<_> = self.recent.iter().rev().take(3).collect();
-        let bad = last3
+        lossy || slow
+    }
+
+    fn is_degraded(&self, signal: &ProbeSignal, loss_degraded: f64) -> bool {
+        if !signal.ok || !self.is_troubled(signal.rtt_ms, signal.loss, loss_degraded) {
+            return false;
+        }
+        // A lost result is the worst of loss: it counts among the bad ones.
+        let bad = self
+            .recent
             .iter()
-            .filter(|(ok, rtt, loss)| *ok && (lossy(*loss) || slow(*rtt)))
+            .rev()
+            .take(3)
+            .filter(|(ok, rtt, loss)| !*ok || self.is_troubled(*rtt, *loss, loss_degraded))
             .count();
         // Two bad answers of the last three: one lossy round is chance, not stress.
-        (lossy(signal.loss) || slow(signal.rtt_ms)) && bad >= 2
+        bad >= 2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(second: i64, ok: bool, loss: f64) -> ProbeSignal {
+        ProbeSignal {
+            at: Timestamp::from_secs(1_700_000_000 + second),
+            vantage: "local".into(),
+            role: ProbeRole::Host,
+            target: "www.lab.example".into(),
+            kind: SignalKind::ProbeIcmp,
+            ok,
+            rtt_ms: ok.then_some(1.0),
+            loss: Some(loss),
+            text: if ok { "answered" } else { "timeout" }.into(),
+            last_hop_asn: None,
+        }
+    }
+
+    fn states(results: &[(bool, f64)]) -> Vec<CheckState> {
+        let mut tracker = ProbeTracker::default();
+        results
+            .iter()
+            .enumerate()
+            .map(|(i, (ok, loss))| tracker.observe(&result(i as i64 * 5, *ok, *loss), 0.2).1)
+            .collect()
+    }
+
+    #[test]
+    fn lost_rounds_between_lossy_answers_are_degradation() {
+        // A flood: one round lost outright, the next answered after a retry.
+        let seen = states(&[(true, 0.0), (false, 1.0), (true, 0.5), (false, 1.0)]);
+        assert_eq!(seen[1], CheckState::Ok, "one lost round is chance");
+        let since = Timestamp::from_secs(1_700_000_010);
+        assert_eq!(seen[2], CheckState::Degraded { since });
+        assert_eq!(
+            seen[3],
+            CheckState::Degraded { since },
+            "a lost round keeps it"
+        );
+    }
+
+    #[test]
+    fn a_lost_round_then_a_clean_answer_is_not_degradation() {
+        let seen = states(&[(true, 0.0), (false, 1.0), (true, 0.0), (true, 0.0)]);
+        assert!(seen.iter().all(|s| *s == CheckState::Ok), "{seen:?}");
+    }
+
+    #[test]
+    fn two_lost_rounds_in_a_row_are_failure_not_degradation() {
+        let seen = states(&[(true, 0.0), (false, 1.0), (false, 1.0)]);
+        assert_eq!(
+            seen[2],
+            CheckState::Failing {
+                since: Timestamp::from_secs(1_700_000_005),
+                after_degradation: false
+            }
+        );
     }
 }

@@ -32,6 +32,11 @@ pub struct CheckView {
     pub last_hop_asn: Option<Asn>,
     /// When it last came back from failing.
     pub recovered_at: Option<Timestamp>,
+    /// When the latest result was taken.
+    pub last_at: Timestamp,
+    /// Was the latest result a clean answer (no loss, no latency far above the
+    /// baseline)?
+    pub last_clean: bool,
 }
 
 impl CheckView {

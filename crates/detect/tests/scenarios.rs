@@ -70,6 +70,10 @@ struct Setup {
     probes: bool,
     #[serde(default)]
     vrps: Option<String>,
+    /// Spread each round's checks over the round, each at its own offset, as a
+    /// live schedule does, instead of all at the round's start.
+    #[serde(default)]
+    spread: bool,
 }
 
 fn default_probe_every() -> String {
@@ -409,7 +413,10 @@ impl World {
             .unwrap_or((Condition::Ok, String::new(), None))
     }
 
-    fn probe_round(&self, at: Timestamp) -> Vec<ProbeSignal> {
+    /// One round of every check from every vantage point. Spread, each check
+    /// runs at its own offset in the round (from a hash of its target and kind),
+    /// with the conditions of the round's start.
+    fn probe_round(&self, at: Timestamp, spread_over: Option<i64>) -> Vec<ProbeSignal> {
         let mut signals = Vec::new();
         for vantage in &self.vantages {
             for spec in &self.checks {
@@ -420,8 +427,15 @@ impl World {
                     Condition::Lossy => (true, Some(60.0), Some(0.5), "answered with loss"),
                     Condition::Slow => (true, Some(900.0), Some(0.0), "answered slowly"),
                 };
+                let offset = spread_over.map_or(0, |every| {
+                    let key = format!("{}|{:?}", spec.target, spec.kind);
+                    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                    });
+                    (hash % every.max(1) as u64) as i64
+                });
                 signals.push(ProbeSignal {
-                    at,
+                    at: at.add_secs(offset),
                     vantage: vantage.clone(),
                     role: spec.role,
                     target: spec.target.clone(),
@@ -647,9 +661,10 @@ fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<
             next_round = clock.add_secs(every);
         }
         if watching && scenario.setup.probes && clock >= next_round {
-            for signal in world.probe_round(clock) {
+            let spread = scenario.setup.spread.then_some(every);
+            for signal in world.probe_round(clock, spread) {
                 instants
-                    .entry(clock)
+                    .entry(signal.at)
                     .or_default()
                     .push(Signal::Probe(signal));
             }
