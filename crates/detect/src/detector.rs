@@ -703,48 +703,79 @@ impl Detector {
         }
         for (entity, views) in failing {
             let slot: Slot = (entity.clone(), Cause::Service, String::new());
-            if self.book.is_open(&slot) {
+            let total = checks.iter().filter(|c| c.entity == entity).count();
+            let opening = service_opening(&entity, &views, total, at);
+            if let Some(known) = self.book.open.get(&slot).map(|e| e.scope.hosts.clone()) {
                 self.book.confirm(&slot);
+                // More of its checks fail now (the second name server): the event
+                // widens to say so. A check that comes back does not narrow it: the
+                // event tells what failed.
+                let newly: Vec<Evidence> = opening
+                    .evidence
+                    .iter()
+                    .zip(&views)
+                    .filter(|(_, v)| !known.contains(&v.target))
+                    .map(|(e, _)| e.clone())
+                    .collect();
+                if newly.is_empty() {
+                    continue;
+                }
+                self.book.revise(&slot, updates, |event| {
+                    for item in newly {
+                        crate::book::push_evidence(event, item);
+                    }
+                    for host in opening.scope.hosts {
+                        if !event.scope.hosts.contains(&host) {
+                            event.scope.hosts.push(host);
+                        }
+                    }
+                    event.severity = event.severity.max(opening.severity);
+                    event.summary = opening.summary;
+                });
                 continue;
             }
-            let total = checks.iter().filter(|c| c.entity == entity).count();
             let start = views
                 .iter()
                 .filter_map(|v| v.failing_since())
                 .min()
                 .unwrap_or(at);
-            let what: Vec<String> = views
-                .iter()
-                .map(|v| format!("{}: {}", v.target, v.text))
-                .collect();
-            let opening = Opening {
-                severity: if views.len() == total {
-                    Severity::Critical
-                } else {
-                    Severity::Warning
-                },
-                confidence: 0.85,
-                scope: Scope {
-                    services: vec![entity.to_string()],
-                    hosts: views.iter().map(|v| v.target.clone()).collect(),
-                    ..Scope::default()
-                },
-                summary: format!(
-                    "{entity} is failing ({}) while its hosts answer and the routes stay",
-                    what.join("; ")
-                ),
-                evidence: views
-                    .iter()
-                    .map(|v| Evidence {
-                        at: v.failing_since().unwrap_or(at),
-                        signal: v.kind,
-                        text: format!("{}: {}", v.target, v.text),
-                        value: Some(1.0),
-                    })
-                    .collect(),
-            };
             self.book.start(start, slot, opening, updates);
         }
+    }
+}
+
+/// What a service event says: which of its checks fail and how; critical when
+/// all of them do.
+fn service_opening(entity: &Entity, views: &[&CheckView], total: usize, at: Timestamp) -> Opening {
+    let what: Vec<String> = views
+        .iter()
+        .map(|v| format!("{}: {}", v.target, v.text))
+        .collect();
+    Opening {
+        severity: if views.len() == total {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        confidence: 0.85,
+        scope: Scope {
+            services: vec![entity.to_string()],
+            hosts: views.iter().map(|v| v.target.clone()).collect(),
+            ..Scope::default()
+        },
+        summary: format!(
+            "{entity} is failing ({}) while its hosts answer and the routes stay",
+            what.join("; ")
+        ),
+        evidence: views
+            .iter()
+            .map(|v| Evidence {
+                at: v.failing_since().unwrap_or(at),
+                signal: v.kind,
+                text: format!("{}: {}", v.target, v.text),
+                value: Some(1.0),
+            })
+            .collect(),
     }
 }
 

@@ -112,6 +112,9 @@ struct Expect {
     /// Text the summary must hold.
     #[serde(default)]
     summary_has: Option<String>,
+    /// `warning` or `critical`, as the event last stood.
+    #[serde(default)]
+    severity: Option<blackout_model::Severity>,
 }
 
 /// `90s`, `10m`, `1h20m`, `2d`.
@@ -811,6 +814,7 @@ fn check(path: &Path) -> Result<(), String> {
                         .is_some_and(|end| end.secs_since(time(t, start)).abs() <= within),
                 }
                 && expect.min_confidence.is_none_or(|c| e.confidence >= c)
+                && expect.severity.is_none_or(|s| e.severity == s)
                 && expect
                     .summary_has
                     .as_deref()
