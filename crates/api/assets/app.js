@@ -56,6 +56,20 @@
     return s.length > max ? s.slice(0, max) + '…' : s;
   }
 
+  // The target, the address probed, and, when the name did not resolve, that the
+  // address is the last one it resolved to: a dark country's names go dark with it.
+  function probeTarget(p) {
+    const cell = el('td', null, p.target);
+    if (p.address && p.address !== p.target) cell.append(el('div', { class: 'addr' }, p.address));
+    const last = p.last_known_address;
+    if (last) {
+      cell.append(el('div', { class: 'lastknown', title: shorten(last.resolve_error, 2000) },
+        'last known address: the name did not resolve (' + shorten(last.resolve_error, 120) +
+        '); it last resolved ' + fmtTime(last.resolved_at)));
+    }
+    return cell;
+  }
+
   function visibilityBar(v) {
     const outer = el('span', { class: 'bar-bg' });
     const inner = el('span', { class: 'bar' });
@@ -121,7 +135,7 @@
       el('td', null, p.origins.map((o) => 'AS' + o).join(', ') || '—'))), 'no prefix watched');
 
     fillTable('probes', s.probes.map((p) => el('tr', null,
-      el('td', null, fmtTime(p.at)), el('td', null, p.target), el('td', null, p.check), el('td', null, p.kind),
+      el('td', null, fmtTime(p.at)), probeTarget(p), el('td', null, p.check), el('td', null, p.kind),
       el('td', null, badge(p.ok ? 'ok' : 'fail')), el('td', null, p.outcome),
       el('td', { class: 'num' }, p.rtt_ms === null || p.rtt_ms === undefined ? '—' : p.rtt_ms.toFixed(1) + ' ms'),
       el('td', { class: 'num' }, pct(p.loss)),

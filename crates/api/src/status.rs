@@ -159,6 +159,22 @@ pub struct ProbeStatus {
     pub loss: Option<f64>,
     /// What else was seen (a banner, a status line), as received.
     pub detail: String,
+    /// The address probed, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Set when the target's name did not resolve (its name servers may be as
+    /// dark as the host) and the last address it resolved to was probed instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_known_address: Option<LastKnownAddress>,
+}
+
+/// Why a probe went to an address its name no longer resolves to.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LastKnownAddress {
+    /// When the name last resolved to the address.
+    pub resolved_at: Timestamp,
+    /// Why the name did not resolve this time.
+    pub resolve_error: String,
 }
 
 /// The health of one of blackout's feeds.

@@ -1,7 +1,7 @@
 //! The schema, created or upgraded when a store opens.
 
 /// The version this code writes.
-pub(crate) const VERSION: i64 = 1;
+pub(crate) const VERSION: i64 = 2;
 
 /// Version 1. Tables added since (`event_owner`, `probe_latest`) are created
 /// with IF NOT EXISTS, so a file written before them gains them when it opens.
@@ -82,4 +82,13 @@ CREATE TABLE IF NOT EXISTS probe_latest (
     PRIMARY KEY (vantage, target, check_name)
 ) STRICT, WITHOUT ROWID;
 
+";
+
+/// Version 2: a probe result keeps the address it probed, and, when the name did
+/// not resolve and its last known address was probed instead, when that address
+/// last resolved and why it did not this time.
+pub(crate) const V2: &str = "
+ALTER TABLE probe_latest ADD COLUMN address TEXT;
+ALTER TABLE probe_latest ADD COLUMN resolved_at_us INTEGER;
+ALTER TABLE probe_latest ADD COLUMN resolve_error TEXT;
 ";

@@ -96,7 +96,7 @@ pub struct FeedHealthRow {
 }
 
 /// The latest result of one probe check.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProbeRow {
     /// From where.
     pub vantage: String,
@@ -118,6 +118,13 @@ pub struct ProbeRow {
     pub loss: Option<f64>,
     /// What else was seen.
     pub detail: String,
+    /// The address probed, when there was one.
+    pub address: Option<String>,
+    /// Set when the name did not resolve and its last known address was probed:
+    /// when that address last resolved.
+    pub resolved_at: Option<Timestamp>,
+    /// ... and why the name did not resolve this time.
+    pub resolve_error: Option<String>,
 }
 
 /// One SQLite file.
@@ -147,14 +154,11 @@ impl Store {
             .map_err(open_error)?;
         check_version(&conn, path)?;
         // One immediate transaction: the write lock is taken (or waited for) first,
-        // so two processes creating the same new file cannot deadlock halfway.
+        // so two processes creating or upgrading the same file cannot deadlock
+        // halfway, and the version is read under the lock, so an upgrade runs once.
         when_free(|| {
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {} PRAGMA user_version = {}; COMMIT;",
-                schema::V1,
-                schema::VERSION
-            ))
-            .inspect_err(|_| {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            upgrade(&conn).inspect_err(|_| {
                 let _ = conn.execute_batch("ROLLBACK");
             })
         })
@@ -524,10 +528,12 @@ impl Store {
         {
             let mut upsert = tx
                 .prepare_cached(
-                    "INSERT INTO probe_latest (vantage, target, check_name, at_us, kind, ok, outcome, rtt_ms, loss, detail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                    "INSERT INTO probe_latest (vantage, target, check_name, at_us, kind, ok, outcome, rtt_ms, loss, detail,
+                       address, resolved_at_us, resolve_error)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                      ON CONFLICT (vantage, target, check_name) DO UPDATE SET at_us = ?4, kind = ?5, ok = ?6,
-                       outcome = ?7, rtt_ms = ?8, loss = ?9, detail = ?10
+                       outcome = ?7, rtt_ms = ?8, loss = ?9, detail = ?10, address = ?11,
+                       resolved_at_us = ?12, resolve_error = ?13
                      WHERE ?4 >= at_us",
                 )
                 .during("prepare probe result write")?;
@@ -543,7 +549,10 @@ impl Store {
                         row.outcome,
                         row.rtt_ms,
                         row.loss,
-                        row.detail
+                        row.detail,
+                        row.address,
+                        row.resolved_at.map(Timestamp::as_micros),
+                        row.resolve_error
                     ])
                     .during("write probe result")?;
             }
@@ -556,7 +565,8 @@ impl Store {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT vantage, target, check_name, at_us, kind, ok, outcome, rtt_ms, loss, detail
+                "SELECT vantage, target, check_name, at_us, kind, ok, outcome, rtt_ms, loss, detail,
+                   address, resolved_at_us, resolve_error
                  FROM probe_latest ORDER BY vantage, target, check_name",
             )
             .during("prepare probe result query")?;
@@ -573,6 +583,9 @@ impl Store {
                     rtt_ms: row.get(7)?,
                     loss: row.get(8)?,
                     detail: row.get(9)?,
+                    address: row.get(10)?,
+                    resolved_at: row.get::<_, Option<i64>>(11)?.map(Timestamp::from_micros),
+                    resolve_error: row.get(12)?,
                 })
             })
             .during("query probe results")?;
@@ -631,6 +644,20 @@ fn when_free<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Resu
             other => return other,
         }
     }
+}
+
+/// Creates the schema or brings an older file up to this version, then commits;
+/// runs inside the caller's immediate transaction.
+fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    conn.execute_batch(schema::V1)?;
+    if found < 2 {
+        conn.execute_batch(schema::V2)?;
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA user_version = {}; COMMIT;",
+        schema::VERSION
+    ))
 }
 
 fn check_version(conn: &Connection, path: &Path) -> Result<(), StoreError> {

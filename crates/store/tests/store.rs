@@ -262,6 +262,10 @@ fn the_latest_probe_result_of_each_check_is_kept() {
         rtt_ms: ok.then_some(12.5),
         loss: Some(if ok { 0.0 } else { 1.0 }),
         detail: String::new(),
+        address: Some("175.45.176.71".into()),
+        // The failed probe went to the address the name last resolved to.
+        resolved_at: (!ok).then(|| Timestamp::from_secs(5)),
+        resolve_error: (!ok).then(|| "kcna.kp: SERVFAIL".into()),
     };
     store
         .record_probe_results(&[row("kcna.kp", 10, true), row("kcna.kp", 20, false)])
@@ -276,6 +280,46 @@ fn the_latest_probe_result_of_each_check_is_kept() {
         store.probe_results().unwrap(),
         vec![row("kcna.kp", 20, false), row("naenara.com.kp", 12, true)]
     );
+}
+
+#[test]
+fn a_version_1_file_is_upgraded_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        // What blackout's version-1 schema left: probe_latest without the address
+        // columns, and an event.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE probe_latest (
+                vantage TEXT NOT NULL, target TEXT NOT NULL, check_name TEXT NOT NULL,
+                at_us INTEGER NOT NULL, kind TEXT NOT NULL, ok INTEGER NOT NULL,
+                outcome TEXT NOT NULL, rtt_ms REAL, loss REAL, detail TEXT NOT NULL,
+                PRIMARY KEY (vantage, target, check_name)
+            ) STRICT, WITHOUT ROWID;
+            INSERT INTO probe_latest VALUES
+                ('local', 'kcna.kp', 'icmp', 10000000, 'icmp', 1, 'ok', 12.5, 0.0, '');
+            PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    let open = event(1, Cause::Internal, None);
+    store
+        .record_events(&[(EventChange::Started, &open)])
+        .unwrap();
+    let rows = store.probe_results().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].target, "kcna.kp");
+    assert_eq!(
+        (rows[0].address.as_deref(), rows[0].resolved_at),
+        (None, None)
+    );
+    drop(store);
+    // Opening again does not upgrade twice.
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.probe_results().unwrap(), rows);
+    assert_eq!(store.event_count().unwrap(), 1);
 }
 
 #[test]

@@ -5,7 +5,8 @@
 
 use crate::core::Core;
 use blackout_api::{
-    EntityState, EntityStatus, FeedStatus, PrefixStatus, ProbeStatus, Status, UpstreamStatus,
+    EntityState, EntityStatus, FeedStatus, LastKnownAddress, PrefixStatus, ProbeStatus, Status,
+    UpstreamStatus,
 };
 use blackout_feeds::{FeedHealth, FeedState};
 use blackout_model::{Entity, Event, Severity, Timestamp};
@@ -194,6 +195,11 @@ pub(crate) fn probe_status(p: &ProbeResult, vantage: &str) -> ProbeStatus {
         rtt_ms: p.rtt_ms,
         loss: (p.attempts > 0).then(|| f64::from(p.lost) / f64::from(p.attempts)),
         detail,
+        address: p.address.map(|a| a.to_string()),
+        last_known_address: p.last_known_address.as_ref().map(|l| LastKnownAddress {
+            resolved_at: l.resolved_at,
+            resolve_error: l.resolve_error.clone(),
+        }),
     }
 }
 
@@ -227,6 +233,9 @@ pub(crate) fn probe_row(p: &ProbeResult, vantage: &str) -> ProbeRow {
         rtt_ms: status.rtt_ms,
         loss: status.loss,
         detail: status.detail,
+        address: status.address,
+        resolved_at: status.last_known_address.as_ref().map(|l| l.resolved_at),
+        resolve_error: status.last_known_address.map(|l| l.resolve_error),
     }
 }
 
@@ -256,6 +265,11 @@ pub(crate) fn from_probe_row(row: ProbeRow) -> ProbeStatus {
         rtt_ms: row.rtt_ms,
         loss: row.loss,
         detail: row.detail,
+        address: row.address,
+        last_known_address: row.resolved_at.map(|resolved_at| LastKnownAddress {
+            resolved_at,
+            resolve_error: row.resolve_error.unwrap_or_default(),
+        }),
     }
 }
 

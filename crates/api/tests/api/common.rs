@@ -4,8 +4,8 @@
 //! body on GET, garbage).
 
 use blackout_api::{
-    ApiState, ConnectionLimits, EntityState, EntityStatus, FeedStatus, Metrics, PrefixStatus,
-    ProbeStatus, Publisher, Status, UpstreamStatus,
+    ApiState, ConnectionLimits, EntityState, EntityStatus, FeedStatus, LastKnownAddress, Metrics,
+    PrefixStatus, ProbeStatus, Publisher, Status, UpstreamStatus,
 };
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
@@ -153,6 +153,12 @@ pub fn dark_status(now: Timestamp, event: &Event) -> Status {
             rtt_ms: None,
             loss: Some(1.0),
             detail: HOSTILE.into(),
+            address: Some("175.45.176.71".into()),
+            // The name went dark with the country: its last known address was probed.
+            last_known_address: Some(LastKnownAddress {
+                resolved_at: now.add_secs(-600),
+                resolve_error: format!("kcna.kp: SERVFAIL {HOSTILE}"),
+            }),
         }],
         feeds: vec![FeedStatus {
             name: "bmp:198.51.100.1".into(),

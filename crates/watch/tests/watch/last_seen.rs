@@ -43,6 +43,9 @@ fn probe_row(vantage: &str, target: &str, check: &str) -> ProbeRow {
         rtt_ms: None,
         loss: Some(1.0),
         detail: String::new(),
+        address: Some("203.0.113.11".into()),
+        resolved_at: Some(t(-3600)),
+        resolve_error: Some("www.lab.example: SERVFAIL".into()),
     }
 }
 
@@ -106,6 +109,13 @@ fn the_status_after_a_restart_shows_what_the_last_run_saw() {
         ]
     );
     assert!(status.probes.iter().all(|p| p.at == t(-600)));
+    // The last known address a probe went to is shown as such after the restart too.
+    assert!(status.probes.iter().all(|p| {
+        p.address.as_deref() == Some("203.0.113.11")
+            && p.last_known_address.as_ref().is_some_and(|l| {
+                l.resolved_at == t(-3600) && l.resolve_error == "www.lab.example: SERVFAIL"
+            })
+    }));
     assert_eq!(status.feeds.len(), 1, "{:?}", status.feeds);
     assert_eq!(status.feeds[0].name, "bmp:198.51.100.1");
     assert!(status.feeds[0].detail.contains("before blackout restarted"));
