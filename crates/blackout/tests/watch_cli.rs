@@ -160,5 +160,9 @@ fn a_listen_address_in_use_is_a_clear_error() {
         "the reason said twice: {text}"
     );
     assert!(!text.contains("panicked"), "{text}");
+    assert!(
+        !text.contains("blackout: watching"),
+        "no banner for a watch that never started: {text}"
+    );
     drop(taken);
 }

@@ -129,6 +129,10 @@ fn watch_kp_without_a_network_says_the_vantage_point_is_offline() {
         "watch did not stop cleanly on SIGTERM: {status}\n{stderr}"
     );
     assert!(stderr.contains("stopped after"), "{stderr}");
+    assert!(
+        stderr.contains("blackout: watching North Korea"),
+        "the banner once started: {stderr}"
+    );
     let events: Vec<serde_json::Value> = lines
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -29,5 +29,5 @@ mod vrps;
 
 pub use alerts::ALERT_QUEUE;
 pub use core::{Core, FEED_SETTLE_SECS, Output, VisibilitySeries};
-pub use runner::{WatchConfig, WatchError, WatchReport, run};
+pub use runner::{WatchConfig, WatchError, WatchReport, run, run_with_ready};
 pub use vrps::VRPS_CHECK_SECS;

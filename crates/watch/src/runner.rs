@@ -69,6 +69,19 @@ pub struct WatchReport {
 pub async fn run(
     config: WatchConfig,
     shutdown: impl Future<Output = ()>,
+    on_update: impl FnMut(&EventUpdate, &Core),
+) -> Result<WatchReport, WatchError> {
+    run_with_ready(config, shutdown, || {}, on_update).await
+}
+
+/// Like [`run`], calling `on_ready` once the address is taken, the database open
+/// and the last run's events taken up, before the feeds and probes start: what
+/// can stop watch at its start has passed by then, so a banner printed there is
+/// not a lie.
+pub async fn run_with_ready(
+    config: WatchConfig,
+    shutdown: impl Future<Output = ()>,
+    on_ready: impl FnOnce(),
     mut on_update: impl FnMut(&EventUpdate, &Core),
 ) -> Result<WatchReport, WatchError> {
     let metrics = Arc::new(Metrics::new());
@@ -129,6 +142,7 @@ pub async fn run(
             }
         }));
     }
+    on_ready();
     let (feed_tx, mut feed_rx) = mpsc::channel::<FeedEvent>(65_536);
     let (probe_tx, mut probe_rx) = mpsc::channel::<ProbeResult>(4096);
     let filter =

@@ -7,7 +7,7 @@ use crate::output::json_line;
 use anyhow::{Context, anyhow};
 use blackout_bgp::Vrps;
 use blackout_detect::EventUpdate;
-use blackout_watch::{WatchConfig, WatchError, run as watch};
+use blackout_watch::{WatchConfig, WatchError, run_with_ready as watch};
 use std::io::Write;
 
 pub fn run(args: WatchArgs) -> Result<(), Failure> {
@@ -45,7 +45,7 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         vrps_file: args.vrps.clone(),
         listen: Some(args.listen),
     };
-    eprintln!(
+    let banner = format!(
         "blackout: watching {} ({} prefixes, {} feeds, {} hosts) from {}; events go to {}; dashboard on http://{}/",
         profile.label.as_deref().unwrap_or(&profile.name),
         profile.announced_prefixes().len(),
@@ -57,9 +57,13 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
     );
     let format = args.format;
     let report = runtime
-        .block_on(watch(config, shutdown(), move |update, _core| {
-            print_update(update, format)
-        }))
+        .block_on(watch(
+            config,
+            shutdown(),
+            // Said once the port and the database are taken, not before.
+            move || eprintln!("{banner}"),
+            move |update, _core| print_update(update, format),
+        ))
         .map_err(|error| match error {
             // Alert settings that cannot work are bad configuration, like a bad profile.
             WatchError::Alerts(_) => Failure::Usage(anyhow!(error)),
