@@ -139,10 +139,17 @@ pub struct BmpRouter {
     peers: HashMap<PeerId, MonitoredPeer>,
     collectors: HashMap<String, Arc<str>>,
     stats: RouterStats,
+    /// Does `now` come from the clock as the messages arrive?
+    live: bool,
 }
 
+/// How much older than its arrival a live withdrawal's timestamp may be and still
+/// be its own: routers export within a second, on another machine's clock a few.
+pub const LIVE_WITHDRAWAL_SKEW_SECS: f64 = 5.0;
+
 impl BmpRouter {
-    /// A session with the router at `router`.
+    /// A session with the router at `router`, replayed: the routers' timestamps
+    /// are the only times there are.
     pub fn new(router: IpAddr, options: Arc<BmpOptions>) -> Self {
         BmpRouter {
             router,
@@ -152,6 +159,20 @@ impl BmpRouter {
             peers: HashMap::new(),
             collectors: HashMap::new(),
             stats: RouterStats::default(),
+            live: false,
+        }
+    }
+
+    /// A session with the router at `router` as its messages arrive, `now` being
+    /// the arrival time. A router's per-peer timestamp is when the routes were
+    /// received; some routers (FRR) stamp a withdrawal with when the withdrawn
+    /// route was, which can be long before. A live withdrawal stamped more than
+    /// [`LIVE_WITHDRAWAL_SKEW_SECS`] before its arrival takes the arrival time, and
+    /// no timestamp may lie after its arrival.
+    pub fn live(router: IpAddr, options: Arc<BmpOptions>) -> Self {
+        BmpRouter {
+            live: true,
+            ..BmpRouter::new(router, options)
         }
     }
 
@@ -313,7 +334,19 @@ impl BmpRouter {
             return;
         };
         let id = peer_id(&rm.peer);
-        let at = rm.peer.at.unwrap_or(now);
+        let (at, withdrawn_at) = match (rm.peer.at, self.live) {
+            (None, _) => (now, now),
+            (Some(stamp), false) => (stamp, stamp),
+            (Some(stamp), true) => {
+                let stamp = stamp.min(now);
+                let withdrawn_at = if now.secs_since(stamp) > LIVE_WITHDRAWAL_SKEW_SECS {
+                    now
+                } else {
+                    stamp
+                };
+                (stamp, withdrawn_at)
+            }
+        };
         let known = self.peers.get(&id).and_then(|p| p.context);
         let mut context = known.unwrap_or_default();
         context.asn4 = rm.peer.peer_type == PeerType::LocRib || !rm.peer.legacy_as_path();
@@ -376,7 +409,7 @@ impl BmpRouter {
                 }
                 stats.withdrawals += 1;
                 out.push(BgpInput::Route(RouteUpdate {
-                    at,
+                    at: withdrawn_at,
                     peer: key.clone(),
                     prefix: nlri.prefix,
                     path_id: nlri.path_id,
@@ -525,5 +558,108 @@ mod tests {
     fn route_distinguishers() {
         assert_eq!(rd_text(0x0000_fbf3_0000_005e), "64499:94");
         assert_eq!(rd_text(0x0002_0001_0007_0069), "65543:105");
+    }
+
+    /// A BMP Route Monitoring message from peer 192.0.2.4 (AS64499), stamped
+    /// `stamp`, carrying an UPDATE that announces 203.0.113.0/24 with the path
+    /// 64499 or, if not `announce`, withdraws it.
+    fn route_monitoring_message(stamp: u32, announce: bool) -> Vec<u8> {
+        let mut update = vec![0xff; 16];
+        update.extend([0, 0, 2]);
+        if announce {
+            update.extend([0, 0]);
+            let attrs: Vec<u8> = [
+                vec![0x40, 1, 1, 0],
+                vec![0x40, 2, 6, 2, 1, 0, 0, 0xfb, 0xf3],
+                vec![0x40, 3, 4, 192, 0, 2, 4],
+            ]
+            .concat();
+            update.extend((attrs.len() as u16).to_be_bytes());
+            update.extend(attrs);
+            update.extend([24, 203, 0, 113]);
+        } else {
+            update.extend([0, 4, 24, 203, 0, 113, 0, 0]);
+        }
+        let length = update.len() as u16;
+        update[16..18].copy_from_slice(&length.to_be_bytes());
+        let mut peer = vec![0, 0];
+        peer.extend([0; 8]);
+        peer.extend([0; 12]);
+        peer.extend([192, 0, 2, 4]);
+        peer.extend(64499u32.to_be_bytes());
+        peer.extend([192, 0, 2, 4]);
+        peer.extend(stamp.to_be_bytes());
+        peer.extend(0u32.to_be_bytes());
+        let mut message = vec![3];
+        message.extend(((6 + peer.len() + update.len()) as u32).to_be_bytes());
+        message.push(0);
+        message.extend(peer);
+        message.extend(update);
+        message
+    }
+
+    /// The times of the routes a session reports: the announcement stamped and
+    /// arriving at T, the withdrawal stamped T (when the route came, as FRR
+    /// does) and arriving an hour later.
+    fn times(router: &mut BmpRouter) -> Vec<(bool, i64)> {
+        const T: u32 = 1_700_000_000;
+        let arrival = |secs: u32| Timestamp::from_secs(i64::from(secs));
+        let mut out = Vec::new();
+        router.handle_bytes(arrival(T), &route_monitoring_message(T, true), &mut out);
+        router.handle_bytes(
+            arrival(T + 3600),
+            &route_monitoring_message(T, false),
+            &mut out,
+        );
+        out.iter()
+            .filter_map(|input| match input {
+                BgpInput::Route(update) => Some((
+                    matches!(update.change, RouteChange::Withdraw),
+                    update.at.as_secs() - i64::from(T),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn options() -> Arc<BmpOptions> {
+        Arc::new(BmpOptions {
+            views: BmpViews {
+                pre_policy: true,
+                post_policy: true,
+                loc_rib: true,
+            },
+            filter: PrefixFilter::everything(),
+        })
+    }
+
+    #[test]
+    fn a_live_withdrawal_stamped_with_its_routes_arrival_takes_its_own() {
+        let router: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(
+            times(&mut BmpRouter::live(router, options())),
+            vec![(false, 0), (true, 3600)]
+        );
+        // Replayed, the router's stamps are all there is.
+        assert_eq!(
+            times(&mut BmpRouter::new(router, options())),
+            vec![(false, 0), (true, 0)]
+        );
+    }
+
+    #[test]
+    fn a_live_stamp_after_its_arrival_is_the_arrival() {
+        let mut router = BmpRouter::live("198.51.100.1".parse().unwrap(), options());
+        let mut out = Vec::new();
+        let arrived = Timestamp::from_secs(1_700_000_000);
+        router.handle_bytes(
+            arrived,
+            &route_monitoring_message(1_700_000_060, true),
+            &mut out,
+        );
+        let [BgpInput::Route(update)] = out.as_slice() else {
+            panic!("one route: {out:?}");
+        };
+        assert_eq!(update.at, arrived);
     }
 }

@@ -175,7 +175,7 @@ impl Connection {
         if self.publish().await.is_err() {
             return;
         }
-        let mut session = BmpRouter::new(self.router, Arc::clone(&self.options));
+        let mut session = BmpRouter::live(self.router, Arc::clone(&self.options));
         let reason = match self.pump(&mut stream, &mut session, &mut replaced).await {
             Ok(reason) => reason,
             Err(FeedError::Closed) => return,
