@@ -15,6 +15,7 @@ use crate::{DetectorConfig, EventUpdate};
 use blackout_bgp::BgpChange;
 use blackout_model::{Cause, Entity, Event, Evidence, Scope, Severity, SignalKind, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The health of one of blackout's own feeds, as a signal.
@@ -327,8 +328,22 @@ impl Detector {
     fn check_views(&self, offline: &BTreeMap<String, Timestamp>) -> Vec<CheckView> {
         let mut grouped: BTreeMap<
             (ProbeRole, String, SignalKind),
-            Vec<&crate::probes::CheckTrack>,
+            Vec<Cow<'_, crate::probes::CheckTrack>>,
         > = BTreeMap::new();
+        // When every control of each vantage point was last asked: a target's
+        // failure is a fact about the target only once the vantage point has been
+        // looked at again (online or not) after it began. A changed result is
+        // probed again quickly, so a target can be failing before the controls
+        // have all been asked again.
+        let mut controls_seen: BTreeMap<&str, Timestamp> = BTreeMap::new();
+        for ((vantage, role, ..), track) in self.probes.checks() {
+            if *role == ProbeRole::Control {
+                let seen = controls_seen
+                    .entry(vantage.as_str())
+                    .or_insert(track.last.at);
+                *seen = (*seen).min(track.last.at);
+            }
+        }
         for ((vantage, role, target, kind), track) in self.probes.checks() {
             if *role == ProbeRole::Control
                 || offline.contains_key(vantage)
@@ -337,6 +352,25 @@ impl Detector {
             {
                 continue;
             }
+            let track = match track.state {
+                CheckState::Failing {
+                    since,
+                    after_degradation,
+                } if controls_seen
+                    .get(vantage.as_str())
+                    .is_some_and(|seen| *seen < since) =>
+                {
+                    // Shown as it was before it failed, until the controls tell.
+                    let mut before = track.clone();
+                    before.state = if after_degradation {
+                        CheckState::Degraded { since }
+                    } else {
+                        CheckState::Ok
+                    };
+                    Cow::Owned(before)
+                }
+                _ => Cow::Borrowed(track),
+            };
             grouped
                 .entry((*role, target.clone(), *kind))
                 .or_default()
@@ -345,7 +379,7 @@ impl Detector {
         grouped
             .into_iter()
             .map(|((role, target, kind), tracks)| {
-                let failing: Vec<&&crate::probes::CheckTrack> = tracks
+                let failing: Vec<&Cow<'_, crate::probes::CheckTrack>> = tracks
                     .iter()
                     .filter(|t| matches!(t.state, CheckState::Failing { .. }))
                     .collect();

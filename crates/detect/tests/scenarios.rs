@@ -74,6 +74,11 @@ struct Setup {
     /// live schedule does, instead of all at the round's start.
     #[serde(default)]
     spread: bool,
+    /// Probe a check whose result changed again this long after (`15s`), as the
+    /// probe engine does; a target's first failure has the controls probed again
+    /// too.
+    #[serde(default)]
+    recheck: Option<String>,
 }
 
 fn default_probe_every() -> String {
@@ -178,6 +183,8 @@ struct World {
     conditions: BTreeMap<String, (Condition, String, Option<u32>)>,
     checks: Vec<CheckSpec>,
     vantages: BTreeSet<String>,
+    /// Did each check (vantage, target, kind) pass last time?
+    last_ok: BTreeMap<(String, String, SignalKind), bool>,
 }
 
 fn kind_of(check: &Check) -> SignalKind {
@@ -267,6 +274,7 @@ impl World {
             conditions: BTreeMap::new(),
             checks,
             vantages: ["local".to_string()].into(),
+            last_ok: BTreeMap::new(),
         }
     }
 
@@ -418,18 +426,19 @@ impl World {
 
     /// One round of every check from every vantage point. Spread, each check
     /// runs at its own offset in the round (from a hash of its target and kind),
-    /// with the conditions of the round's start.
-    fn probe_round(&self, at: Timestamp, spread_over: Option<i64>) -> Vec<ProbeSignal> {
+    /// with the conditions of the round's start. With `recheck`, as the probe
+    /// engine does, a check whose result changed is probed again that much
+    /// later, and a target's first failure has every control of its vantage
+    /// point probed again with it (with the conditions of the round's start too).
+    fn probe_round(
+        &mut self,
+        at: Timestamp,
+        spread_over: Option<i64>,
+        recheck: Option<i64>,
+    ) -> Vec<ProbeSignal> {
         let mut signals = Vec::new();
         for vantage in &self.vantages {
             for spec in &self.checks {
-                let (condition, text, last_hop) = self.condition(vantage, spec);
-                let (ok, rtt, loss, default_text) = match condition {
-                    Condition::Ok => (true, Some(40.0), Some(0.0), "answered"),
-                    Condition::Fail => (false, None, Some(1.0), "timeout"),
-                    Condition::Lossy => (true, Some(60.0), Some(0.5), "answered with loss"),
-                    Condition::Slow => (true, Some(900.0), Some(0.0), "answered slowly"),
-                };
                 let offset = spread_over.map_or(0, |every| {
                     let key = format!("{}|{:?}", spec.target, spec.kind);
                     let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -437,25 +446,65 @@ impl World {
                     });
                     (hash % every.max(1) as u64) as i64
                 });
-                signals.push(ProbeSignal {
-                    at: at.add_secs(offset),
-                    vantage: vantage.clone(),
-                    role: spec.role,
-                    target: spec.target.clone(),
-                    kind: spec.kind,
-                    ok,
-                    rtt_ms: rtt,
-                    loss,
-                    text: if text.is_empty() {
-                        default_text.to_string()
-                    } else {
-                        text
-                    },
-                    last_hop_asn: last_hop.map(Asn),
-                });
+                signals.push(self.probe(vantage, spec, at.add_secs(offset)));
             }
         }
+        let mut rechecks = Vec::new();
+        for signal in &signals {
+            let key = (signal.vantage.clone(), signal.target.clone(), signal.kind);
+            let before = self.last_ok.insert(key, signal.ok);
+            let (Some(after), Some(before)) = (recheck, before) else {
+                continue;
+            };
+            if before == signal.ok {
+                continue;
+            }
+            let again = signal.at.add_secs(after);
+            for spec in &self.checks {
+                if spec.target == signal.target && spec.kind == signal.kind {
+                    rechecks.push(self.probe(&signal.vantage, spec, again));
+                } else if !signal.ok
+                    && signal.role != ProbeRole::Control
+                    && spec.role == ProbeRole::Control
+                {
+                    // Asked together, the controls may well answer after the target.
+                    rechecks.push(self.probe(&signal.vantage, spec, again.add_secs(1)));
+                }
+            }
+        }
+        for signal in &rechecks {
+            let key = (signal.vantage.clone(), signal.target.clone(), signal.kind);
+            self.last_ok.insert(key, signal.ok);
+        }
+        signals.extend(rechecks);
         signals
+    }
+
+    /// One check from one vantage point at `at`, answering as its condition says.
+    fn probe(&self, vantage: &str, spec: &CheckSpec, at: Timestamp) -> ProbeSignal {
+        let (condition, text, last_hop) = self.condition(vantage, spec);
+        let (ok, rtt, loss, default_text) = match condition {
+            Condition::Ok => (true, Some(40.0), Some(0.0), "answered"),
+            Condition::Fail => (false, None, Some(1.0), "timeout"),
+            Condition::Lossy => (true, Some(60.0), Some(0.5), "answered with loss"),
+            Condition::Slow => (true, Some(900.0), Some(0.0), "answered slowly"),
+        };
+        ProbeSignal {
+            at,
+            vantage: vantage.to_string(),
+            role: spec.role,
+            target: spec.target.clone(),
+            kind: spec.kind,
+            ok,
+            rtt_ms: rtt,
+            loss,
+            text: if text.is_empty() {
+                default_text.to_string()
+            } else {
+                text
+            },
+            last_hop_asn: last_hop.map(Asn),
+        }
     }
 }
 
@@ -665,7 +714,8 @@ fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<
         }
         if watching && scenario.setup.probes && clock >= next_round {
             let spread = scenario.setup.spread.then_some(every);
-            for signal in world.probe_round(clock, spread) {
+            let recheck = scenario.setup.recheck.as_deref().map(secs);
+            for signal in world.probe_round(clock, spread, recheck) {
                 instants
                     .entry(signal.at)
                     .or_default()

@@ -14,8 +14,8 @@ use crate::dns;
 use crate::http;
 use crate::icmp::{IcmpAccess, IcmpMode, IcmpUnavailable, PingReply, Pinger};
 use crate::last_known::{LastKnown, NameKey};
-use crate::result::{Detail, LastKnownAddress, Outcome, ProbeResult};
-use crate::schedule::{Jitter, RateLimiter, Schedule};
+use crate::result::{Detail, LastKnownAddress, Outcome, ProbeResult, Role};
+use crate::schedule::{Changes, Jitter, RateLimiter, Schedule};
 use crate::smtp;
 use crate::target::{Address, CheckSpec, Target};
 use crate::tcp;
@@ -58,6 +58,16 @@ pub struct EngineConfig {
     pub concurrency: usize,
     /// Highest TTL for traceroutes.
     pub max_hops: u8,
+    /// How soon a target whose result changed (a failure after a pass, a pass
+    /// after a failure) is probed again, instead of a whole interval later.
+    pub recheck: Duration,
+}
+
+/// How soon a changed result is looked at again: a quarter of the interval, at
+/// most 2 s. The detector counts a check failing after two failed results in a
+/// row; this brings the second close behind the first.
+fn recheck_after(interval: Duration) -> Duration {
+    (interval / 4).min(Duration::from_secs(2))
 }
 
 impl Default for EngineConfig {
@@ -76,6 +86,9 @@ impl From<&ProbeSettings> for EngineConfig {
             rate_per_sec: settings.rate_per_sec,
             concurrency: 256,
             max_hops: 30,
+            recheck: recheck_after(Duration::from_secs_f64(
+                settings.interval_secs.clamp(0.001, 86_400.0),
+            )),
         }
     }
 }
@@ -414,7 +427,14 @@ impl Prober {
                 .unwrap_or(1),
         );
         let gate = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
-        let (done_tx, mut done_rx) = mpsc::channel::<bool>(64);
+        // Each finished probe says which target it was, whether it passed, and
+        // whether the sink still wants results.
+        let (done_tx, mut done_rx) = mpsc::channel::<Finished>(256);
+        let mut changes = Changes::default();
+        let recheck = self.config.recheck.as_micros() as i64;
+        let controls: Vec<usize> = (0..targets.len())
+            .filter(|&i| targets[i].role == Role::Control)
+            .collect();
         loop {
             let Some((_, due)) = schedule.next_due() else {
                 return;
@@ -423,8 +443,22 @@ impl Prober {
             if wait > 0 {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_micros(wait as u64)) => {}
-                    Some(alive) = done_rx.recv() => {
-                        if !alive { return; }
+                    Some(finished) = done_rx.recv() => {
+                        if !finished.alive {
+                            return;
+                        }
+                        if changes.changed(finished.index, finished.ok) {
+                            let at = self.micros() + recheck;
+                            schedule.recheck(finished.index, at);
+                            // A target that starts failing: is it the target, or this
+                            // vantage point? The controls answer that by the time the
+                            // failure is confirmed.
+                            if !finished.ok && targets[finished.index].role != Role::Control {
+                                for &control in &controls {
+                                    schedule.recheck(control, at);
+                                }
+                            }
+                        }
                         continue;
                     }
                 }
@@ -440,16 +474,23 @@ impl Prober {
                 let gate = gate.clone();
                 let done = done_tx.clone();
                 tokio::spawn(async move {
-                    let _permit = gate.acquire_owned().await;
+                    let permit = gate.acquire_owned().await;
                     let result = prober.probe(&target).await;
+                    drop(permit);
+                    let ok = result.outcome.is_ok();
                     let alive = sink.record(result).await;
-                    if !alive {
-                        let _ = done.send(false).await;
-                    }
+                    let _ = done.send(Finished { index, ok, alive }).await;
                 });
             }
         }
     }
+}
+
+/// A probe of the run loop's that finished.
+struct Finished {
+    index: usize,
+    ok: bool,
+    alive: bool,
 }
 
 /// The wall clock, read at the edge.

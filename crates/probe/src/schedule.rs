@@ -55,6 +55,35 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// Target `index` is to be probed again by `at` (its result changed: a second
+    /// look tells a lost packet from an outage, or a blip from a return).
+    pub fn recheck(&mut self, index: usize, at: i64) {
+        if let Some(due) = self.due.get_mut(index) {
+            *due = (*due).min(at);
+        }
+    }
+}
+
+/// Which targets' results changed: the first failure after a pass, the first
+/// pass after a failure. Only a change asks for a recheck, so a target that
+/// stays dark is probed at its own interval, not faster.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    last_ok: Vec<Option<bool>>,
+}
+
+impl Changes {
+    /// Target `index` gave a result; is it a change from the one before?
+    pub fn changed(&mut self, index: usize, ok: bool) -> bool {
+        if self.last_ok.len() <= index {
+            self.last_ok.resize(index + 1, None);
+        }
+        let before = self.last_ok[index].replace(ok);
+        before.is_some_and(|before| before != ok)
+    }
+}
+
 /// A token bucket: at most `rate` probes a second, in bursts of at most `burst`.
 #[derive(Clone, Debug)]
 pub struct RateLimiter {
@@ -135,6 +164,26 @@ mod tests {
             *slot = schedule.due[i];
         }
         assert_eq!(due, vec![60_001_000, 81_001_000, 84_001_000, 108_001_000]);
+    }
+
+    #[test]
+    fn a_change_is_rechecked_sooner_and_only_a_change() {
+        // Target 0 due at 0 s, target 1 at 5 s; target 0 starts, next due at 10 s.
+        let mut schedule = Schedule::new(2, 0, 10_000_000, 0.0);
+        schedule.started(0, 0, 0.0);
+        assert_eq!(schedule.next_due(), Some((1, 5_000_000)));
+        let mut changes = Changes::default();
+        assert!(!changes.changed(0, true), "the first result is no change");
+        assert!(changes.changed(0, false), "a pass, then a failure");
+        assert!(!changes.changed(0, false), "still failing");
+        assert!(changes.changed(0, true), "back");
+        assert!(!changes.changed(1, false), "another target's first result");
+        schedule.recheck(0, 2_500_000);
+        assert_eq!(schedule.next_due(), Some((0, 2_500_000)));
+        assert_eq!(schedule.due_at(2_500_000), vec![0]);
+        // A recheck never puts a probe off.
+        schedule.recheck(1, 99_000_000);
+        assert_eq!(schedule.due_at(5_000_000), vec![0, 1]);
     }
 
     #[test]

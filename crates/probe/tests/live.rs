@@ -387,6 +387,50 @@ fn rounds_on_an_interval_under_a_rate_limit() {
     );
 }
 
+#[test]
+fn a_changed_result_is_rechecked_soon_and_a_steady_one_is_not() {
+    let listener = TcpListener::bind((loopback(), 0)).expect("bind");
+    let address = listener.local_addr().expect("address");
+    let target = Target::parse(&format!("tcp:{address}")).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let mut listener = Some(listener);
+    let started = Instant::now();
+    // Every 1.5 s, a changed result looked at again 200 ms later.
+    let seen: Vec<(Duration, bool)> = runtime().block_on(async {
+        let prober = Arc::new(Prober::new(EngineConfig {
+            interval: Duration::from_millis(1500),
+            jitter: 0.0,
+            recheck: Duration::from_millis(200),
+            ..config(500, 0)
+        }));
+        let run = tokio::spawn(prober.run(vec![target], Arc::new(tx)));
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            let result = rx.recv().await.expect("a result");
+            seen.push((started.elapsed(), result.outcome == Outcome::Ok));
+            // The service stops after its first answer: connections are refused.
+            listener = None;
+        }
+        drop(rx);
+        let _ = tokio::time::timeout(Duration::from_secs(2), run).await;
+        seen
+    });
+    drop(listener);
+    let passes: Vec<bool> = seen.iter().map(|(_, ok)| *ok).collect();
+    assert_eq!(passes, vec![true, false, false, false], "{seen:?}");
+    let gap = |i: usize| seen[i].0 - seen[i - 1].0;
+    assert!(
+        gap(2) < Duration::from_millis(900),
+        "the first failure was rechecked {:?} later",
+        gap(2)
+    );
+    assert!(
+        gap(3) > Duration::from_millis(1200),
+        "a target that stays down is probed at its interval, not faster: {:?}",
+        gap(3)
+    );
+}
+
 // ---------------------------------------------------------------------- SMTP
 
 fn smtp_detail(result: &ProbeResult) -> &blackout_probe::SmtpDetail {

@@ -1,0 +1,108 @@
+//! A target's failure waits for the vantage point's controls. The probe engine
+//! looks again soon at a result that changed, so a target can fail twice (and
+//! count as failing) before the controls have been asked again; only once they
+//! have is the failure the target's, or the vantage point's own.
+
+use blackout_detect::{Detector, DetectorConfig, EventUpdate, ProbeRole, ProbeSignal, Signal};
+use blackout_model::{Entity, SignalKind, Timestamp};
+
+fn t(millis: i64) -> Timestamp {
+    Timestamp::from_micros(1_735_689_600_000_000 + millis * 1000)
+}
+
+const HOSTS: [&str; 4] = [
+    "www.lab.example",
+    "www2.lab.example",
+    "ping3.lab.example",
+    "ping4.lab.example",
+];
+
+fn ping(at: Timestamp, role: ProbeRole, target: &str, ok: bool) -> Signal {
+    Signal::Probe(ProbeSignal {
+        at,
+        vantage: "local".into(),
+        role,
+        target: target.into(),
+        kind: SignalKind::ProbeIcmp,
+        ok,
+        rtt_ms: ok.then_some(1.0),
+        loss: Some(if ok { 0.0 } else { 1.0 }),
+        text: if ok {
+            "answered"
+        } else {
+            "network unreachable"
+        }
+        .into(),
+        last_hop_asn: None,
+    })
+}
+
+/// The lab profile's detector, fed two rounds of every host and the control
+/// answering, then the hosts failing twice 500 ms apart (a first failure and
+/// its recheck); returns what it said then, and after the control's answer at
+/// `control_at`.
+fn cut(control_ok: bool) -> (Vec<EventUpdate>, Vec<EventUpdate>) {
+    let profile = blackout_profile::builtin("lab").unwrap();
+    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let mut said = Vec::new();
+    for round in 0..2 {
+        let at = t(round * 5000);
+        said.extend(detector.process(&ping(at, ProbeRole::Control, "control.example", true)));
+        for host in HOSTS {
+            said.extend(detector.process(&ping(at, ProbeRole::Host, host, true)));
+        }
+    }
+    for at in [t(10_000), t(10_500)] {
+        for host in HOSTS {
+            said.extend(detector.process(&ping(at, ProbeRole::Host, host, false)));
+        }
+    }
+    said.extend(detector.process(&Signal::Tick(t(10_900))));
+    let before = said;
+    let mut after = detector.process(&ping(
+        t(11_000),
+        ProbeRole::Control,
+        "control.example",
+        control_ok,
+    ));
+    after.extend(detector.process(&Signal::Tick(t(11_100))));
+    after.extend(detector.flush());
+    (before, after)
+}
+
+fn entities(updates: &[EventUpdate]) -> Vec<String> {
+    updates
+        .iter()
+        .filter(|u| matches!(u, EventUpdate::Started(_)))
+        .map(|u| format!("{} {}", u.event().entity, u.event().cause))
+        .collect()
+}
+
+#[test]
+fn hosts_failing_before_the_controls_are_asked_again_wait_for_them() {
+    let (before, after) = cut(false);
+    assert_eq!(
+        entities(&before),
+        Vec::<String>::new(),
+        "nothing before the controls answer"
+    );
+    let after = entities(&after);
+    assert_eq!(
+        after,
+        vec!["vantage:local vantage".to_string()],
+        "{after:?}"
+    );
+}
+
+#[test]
+fn hosts_failing_while_the_controls_answer_are_the_targets_trouble() {
+    let (before, after) = cut(true);
+    assert_eq!(entities(&before), Vec::<String>::new());
+    let after = entities(&after);
+    assert!(
+        after
+            .iter()
+            .any(|e| e.starts_with(&Entity::As(blackout_model::Asn(64500)).to_string())),
+        "the hosts' failure is the network's once the vantage point is seen online: {after:?}"
+    );
+}
