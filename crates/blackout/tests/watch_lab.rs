@@ -22,6 +22,8 @@
 //! With `BLACKOUT_LAB_LATENCY_OUT=FILE` the figures are also written there, one JSON
 //! object per fault. `BLACKOUT_WATCH_LAB_FAULTS=ddos,ddos,smtp-4xx` runs only those
 //! faults, in that order, repeats included: to chase one fault's rare misreading.
+//! `BLACKOUT_LAB_EVENTS_OUT=FILE` writes every update watch printed there, one JSON
+//! object per line, with when the test read it.
 //!
 //! Needs root (network namespaces, routing daemons) and the Debian packages the lab
 //! installs on first use. Without root it says so on stderr (past the harness's
@@ -1185,6 +1187,19 @@ fn watch_in_the_lab_names_each_fault_and_its_recovery() {
         "  whole run {:.0} s",
         run_started.elapsed().as_secs_f64()
     ));
+    if let Ok(path) = std::env::var("BLACKOUT_LAB_EVENTS_OUT") {
+        // Every update watch printed, with when the test read it: to read a run
+        // after the fact.
+        let lines: Vec<String> = watch
+            .updates
+            .iter()
+            .map(|u| {
+                serde_json::json!({ "seen": u.seen, "change": u.change, "event": u.event })
+                    .to_string()
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write the updates");
+    }
     if let Ok(path) = std::env::var("BLACKOUT_LAB_LATENCY_OUT") {
         // Tab-separated, `-` for a figure that is missing: bench/latency.sh reads it.
         let mut out = String::from(

@@ -75,8 +75,8 @@ struct Setup {
     #[serde(default)]
     spread: bool,
     /// Probe a check whose result changed again this long after (`15s`), as the
-    /// probe engine does; a target's first failure has the controls probed again
-    /// too.
+    /// probe engine does; a target's first failure has the controls and the host
+    /// pings probed again too.
     #[serde(default)]
     recheck: Option<String>,
 }
@@ -428,8 +428,9 @@ impl World {
     /// runs at its own offset in the round (from a hash of its target and kind),
     /// with the conditions of the round's start. With `recheck`, as the probe
     /// engine does, a check whose result changed is probed again that much
-    /// later, and a target's first failure has every control of its vantage
-    /// point probed again with it (with the conditions of the round's start too).
+    /// later, and a target's first failure has every control and host ping of
+    /// its vantage point probed again with it (with the conditions of the round's
+    /// start too).
     fn probe_round(
         &mut self,
         at: Timestamp,
@@ -465,9 +466,10 @@ impl World {
                     rechecks.push(self.probe(&signal.vantage, spec, again));
                 } else if !signal.ok
                     && signal.role != ProbeRole::Control
-                    && spec.role == ProbeRole::Control
+                    && (spec.role == ProbeRole::Control
+                        || (spec.role == ProbeRole::Host && spec.kind == SignalKind::ProbeIcmp))
                 {
-                    // Asked together, the controls may well answer after the target.
+                    // Asked together, the witnesses may well answer after the target.
                     rechecks.push(self.probe(&signal.vantage, spec, again.add_secs(1)));
                 }
             }

@@ -59,7 +59,8 @@ pub struct EngineConfig {
     /// Highest TTL for traceroutes.
     pub max_hops: u8,
     /// How soon a target whose result changed (a failure after a pass, a pass
-    /// after a failure) is probed again, instead of a whole interval later.
+    /// after a failure) is probed again, instead of a whole interval later; a
+    /// first failure has the controls and the hosts' pings probed again with it.
     pub recheck: Duration,
 }
 
@@ -432,8 +433,15 @@ impl Prober {
         let (done_tx, mut done_rx) = mpsc::channel::<Finished>(256);
         let mut changes = Changes::default();
         let recheck = self.config.recheck.as_micros() as i64;
-        let controls: Vec<usize> = (0..targets.len())
-            .filter(|&i| targets[i].role == Role::Control)
+        // What a target's first failure is weighed against: the controls (is this
+        // vantage point online?) and the hosts' pings (do the hosts answer while a
+        // service fails?). They are asked again with the failure's recheck, so the
+        // detector has them fresh when the failure is confirmed.
+        let witnesses: Vec<usize> = (0..targets.len())
+            .filter(|&i| {
+                targets[i].role == Role::Control
+                    || (targets[i].role == Role::Host && targets[i].check == CheckSpec::Icmp)
+            })
             .collect();
         loop {
             let Some((_, due)) = schedule.next_due() else {
@@ -450,12 +458,9 @@ impl Prober {
                         if changes.changed(finished.index, finished.ok) {
                             let at = self.micros() + recheck;
                             schedule.recheck(finished.index, at);
-                            // A target that starts failing: is it the target, or this
-                            // vantage point? The controls answer that by the time the
-                            // failure is confirmed.
                             if !finished.ok && targets[finished.index].role != Role::Control {
-                                for &control in &controls {
-                                    schedule.recheck(control, at);
+                                for &witness in &witnesses {
+                                    schedule.recheck(witness, at);
                                 }
                             }
                         }

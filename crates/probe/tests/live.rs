@@ -14,7 +14,8 @@ use blackout_model::Asn;
 use blackout_probe::census::{CensusOptions, census};
 use blackout_probe::icmp::{IcmpAccess, IcmpMode};
 use blackout_probe::{
-    Detail, DnsVerdict, EngineConfig, Outcome, PrefixTable, ProbeResult, Prober, Target,
+    CheckSpec, Detail, DnsVerdict, EngineConfig, Outcome, PrefixTable, ProbeResult, Prober, Role,
+    Target,
 };
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -391,34 +392,62 @@ fn rounds_on_an_interval_under_a_rate_limit() {
 fn a_changed_result_is_rechecked_soon_and_a_steady_one_is_not() {
     let listener = TcpListener::bind((loopback(), 0)).expect("bind");
     let address = listener.local_addr().expect("address");
-    let target = Target::parse(&format!("tcp:{address}")).unwrap();
+    let target = Target::new(
+        &address.ip().to_string(),
+        CheckSpec::Tcp(address.port()),
+        Role::Host,
+    );
+    // A control that stays up: asked again with the target's first failure.
+    let control_listener = TcpListener::bind((loopback(), 0)).expect("bind");
+    let control_address = control_listener.local_addr().expect("address");
+    let control = Target::new(
+        &control_address.ip().to_string(),
+        CheckSpec::Tcp(control_address.port()),
+        Role::Control,
+    );
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
     let mut listener = Some(listener);
     let started = Instant::now();
     // Every 1.5 s, a changed result looked at again 200 ms later.
-    let seen: Vec<(Duration, bool)> = runtime().block_on(async {
+    let seen: Vec<(Duration, Role, bool)> = runtime().block_on(async {
         let prober = Arc::new(Prober::new(EngineConfig {
             interval: Duration::from_millis(1500),
             jitter: 0.0,
             recheck: Duration::from_millis(200),
             ..config(500, 0)
         }));
-        let run = tokio::spawn(prober.run(vec![target], Arc::new(tx)));
+        let run = tokio::spawn(prober.run(vec![target, control], Arc::new(tx)));
         let mut seen = Vec::new();
-        while seen.len() < 4 {
+        while seen
+            .iter()
+            .filter(|(_, role, _)| *role == Role::Host)
+            .count()
+            < 4
+        {
             let result = rx.recv().await.expect("a result");
-            seen.push((started.elapsed(), result.outcome == Outcome::Ok));
-            // The service stops after its first answer: connections are refused.
-            listener = None;
+            if result.role == Role::Host {
+                // The service stops after its first answer: connections are refused.
+                listener = None;
+            }
+            seen.push((
+                started.elapsed(),
+                result.role,
+                result.outcome == Outcome::Ok,
+            ));
         }
         drop(rx);
         let _ = tokio::time::timeout(Duration::from_secs(2), run).await;
         seen
     });
     drop(listener);
-    let passes: Vec<bool> = seen.iter().map(|(_, ok)| *ok).collect();
+    let target: Vec<(Duration, bool)> = seen
+        .iter()
+        .filter(|(_, role, _)| *role == Role::Host)
+        .map(|(at, _, ok)| (*at, *ok))
+        .collect();
+    let passes: Vec<bool> = target.iter().map(|(_, ok)| *ok).collect();
     assert_eq!(passes, vec![true, false, false, false], "{seen:?}");
-    let gap = |i: usize| seen[i].0 - seen[i - 1].0;
+    let gap = |i: usize| target[i].0 - target[i - 1].0;
     assert!(
         gap(2) < Duration::from_millis(900),
         "the first failure was rechecked {:?} later",
@@ -429,6 +458,17 @@ fn a_changed_result_is_rechecked_soon_and_a_steady_one_is_not() {
         "a target that stays down is probed at its interval, not faster: {:?}",
         gap(3)
     );
+    // The control was asked again right after the first failure, not an interval on.
+    let first_failure = target[1].0;
+    let control_next = seen
+        .iter()
+        .find(|(at, role, _)| *role == Role::Control && *at > first_failure)
+        .map(|(at, ..)| *at - first_failure);
+    assert!(
+        control_next.is_some_and(|d| d < Duration::from_millis(900)),
+        "the control after the first failure came {control_next:?} later: {seen:?}"
+    );
+    drop(control_listener);
 }
 
 // ---------------------------------------------------------------------- SMTP
