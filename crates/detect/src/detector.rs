@@ -697,14 +697,13 @@ impl Detector {
                     && h.target == check.target
                     && h.failing_since().is_some()
             });
-            let opening =
-                !self
-                    .book
+            let already_open =
+                self.book
                     .is_open(&(check.entity.clone(), Cause::Service, String::new()));
             if !host_dark
                 && !network_down
                 && !self.in_tail(network_back, &check.state)
-                && (!opening || hosts_answer_since(since))
+                && (already_open || hosts_answer_since(since))
             {
                 failing.entry(check.entity.clone()).or_default().push(check);
             }
@@ -744,12 +743,10 @@ impl Detector {
                 // More of its checks fail now (the second name server): the event
                 // widens to say so. A check that comes back does not narrow it: the
                 // event tells what failed.
-                let newly: Vec<Evidence> = opening
-                    .evidence
+                let newly: Vec<Evidence> = views
                     .iter()
-                    .zip(&views)
-                    .filter(|(_, v)| !known.contains(&v.target))
-                    .map(|(e, _)| e.clone())
+                    .filter(|v| !known.contains(&v.target))
+                    .map(|v| service_evidence(v, at))
                     .collect();
                 if newly.is_empty() {
                     continue;
@@ -801,15 +798,17 @@ fn service_opening(entity: &Entity, views: &[&CheckView], total: usize, at: Time
             "{entity} is failing ({}) while its hosts answer and the routes stay",
             what.join("; ")
         ),
-        evidence: views
-            .iter()
-            .map(|v| Evidence {
-                at: v.failing_since().unwrap_or(at),
-                signal: v.kind,
-                text: format!("{}: {}", v.target, v.text),
-                value: Some(1.0),
-            })
-            .collect(),
+        evidence: views.iter().map(|v| service_evidence(v, at)).collect(),
+    }
+}
+
+/// One failing check of a service, as evidence.
+fn service_evidence(view: &CheckView, at: Timestamp) -> Evidence {
+    Evidence {
+        at: view.failing_since().unwrap_or(at),
+        signal: view.kind,
+        text: format!("{}: {}", view.target, view.text),
+        value: Some(1.0),
     }
 }
 

@@ -164,6 +164,17 @@ pub(crate) fn host_pings(checks: &[CheckView]) -> impl Iterator<Item = &CheckVie
         .filter(|c| c.kind == SignalKind::ProbeIcmp && c.role == ProbeRole::Host)
 }
 
+/// When the first of these hosts fell silent, if there are any and every one of
+/// them is failing.
+fn every_host_silent_since(hosts: &[&CheckView]) -> Option<Timestamp> {
+    hosts
+        .iter()
+        .map(|h| h.failing_since())
+        .collect::<Option<Vec<Timestamp>>>()?
+        .into_iter()
+        .min()
+}
+
 fn dark_scope(situation: &Situation<'_>) -> Scope {
     Scope {
         prefixes: situation.dark.iter().map(|d| d.prefix).collect(),
@@ -227,14 +238,9 @@ impl Rule for RpkiInvalid {
 /// on the way validate and drop them, which is why nothing answers.
 fn invalid_routes_dead_hosts(s: &Situation<'_>) -> Assessment {
     let hosts: Vec<&CheckView> = hosts_icmp(s).collect();
-    if hosts.is_empty() || !hosts.iter().all(|h| h.failing_since().is_some()) {
+    let Some(start) = every_host_silent_since(&hosts) else {
         return Assessment::NotThis;
-    }
-    let start = hosts
-        .iter()
-        .filter_map(|h| h.failing_since())
-        .min()
-        .unwrap_or(s.at);
+    };
     let prefixes: Vec<String> = s.rpki_invalid.iter().map(ToString::to_string).collect();
     Assessment::Verdict(Verdict {
         cause: Cause::RpkiInvalid,
@@ -501,18 +507,11 @@ impl Rule for DataPlaneDead {
 
     fn assess(&self, s: &Situation<'_>) -> Assessment {
         let hosts: Vec<&CheckView> = hosts_icmp(s).collect();
-        if !s.bgp_baseline
-            || !s.dark.is_empty()
-            || hosts.is_empty()
-            || !hosts.iter().all(|h| h.failing_since().is_some())
-        {
+        let Some(start) =
+            every_host_silent_since(&hosts).filter(|_| s.bgp_baseline && s.dark.is_empty())
+        else {
             return Assessment::NotThis;
-        }
-        let start = hosts
-            .iter()
-            .filter_map(|h| h.failing_since())
-            .min()
-            .unwrap_or(s.at);
+        };
         let mut evidence: Vec<Evidence> = hosts
             .iter()
             .map(|h| {
@@ -638,15 +637,9 @@ impl Rule for Unsettled {
 
     fn assess(&self, s: &Situation<'_>) -> Assessment {
         let hosts: Vec<&CheckView> = hosts_icmp(s).collect();
-        if s.bgp_baseline || hosts.is_empty() || !hosts.iter().all(|h| h.failing_since().is_some())
-        {
+        let Some(start) = every_host_silent_since(&hosts).filter(|_| !s.bgp_baseline) else {
             return Assessment::NotThis;
-        }
-        let start = hosts
-            .iter()
-            .filter_map(|h| h.failing_since())
-            .min()
-            .unwrap_or(s.at);
+        };
         Assessment::Verdict(Verdict {
             cause: Cause::Unknown,
             severity: Severity::Critical,
