@@ -176,9 +176,10 @@ impl ProbeTracker {
             track.fails += 1;
             track.first_fail.get_or_insert(at);
         }
-        track.last_clean =
-            signal.ok && !track.is_troubled(signal.rtt_ms, signal.loss, loss_degraded);
-        let degraded = track.is_degraded(signal, loss_degraded);
+        let troubled = track.is_troubled(signal.rtt_ms, signal.loss, loss_degraded);
+        track.last_clean = signal.ok && !troubled;
+        // Two bad answers of the last three: one lossy round is chance, not stress.
+        let degraded = signal.ok && troubled && track.bad_of_last_three(loss_degraded) >= 2;
         if degraded {
             track.degraded_since.get_or_insert(at);
         } else if signal.ok {
@@ -240,20 +241,15 @@ impl CheckTrack {
         lossy || slow
     }
 
-    fn is_degraded(&self, signal: &ProbeSignal, loss_degraded: f64) -> bool {
-        if !signal.ok || !self.is_troubled(signal.rtt_ms, signal.loss, loss_degraded) {
-            return false;
-        }
-        // A lost result is the worst of loss: it counts among the bad ones.
-        let bad = self
-            .recent
+    /// How many of the last three results (the latest included) were lost,
+    /// lossy or slow. A lost result is the worst of loss: it counts among them.
+    fn bad_of_last_three(&self, loss_degraded: f64) -> usize {
+        self.recent
             .iter()
             .rev()
             .take(3)
             .filter(|(ok, rtt, loss)| !*ok || self.is_troubled(*rtt, *loss, loss_degraded))
-            .count();
-        // Two bad answers of the last three: one lossy round is chance, not stress.
-        bad >= 2
+            .count()
     }
 }
 
