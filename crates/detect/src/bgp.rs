@@ -16,9 +16,7 @@
 use crate::book::{EventBook, Opening, Slot, human_duration};
 use crate::{DetectorConfig, EventUpdate};
 use blackout_bgp::{BgpChange, PrefixView, Relation, RpkiState, upstream_share};
-use blackout_model::{
-    Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
-};
+use blackout_model::{Asn, Cause, Entity, Event, Evidence, Scope, Severity, SignalKind, Timestamp};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -263,12 +261,8 @@ impl BgpDetector {
     /// keyed slot is named from the event and checked against its id.
     pub(crate) fn slot_of(&self, event: &Event) -> Option<Slot> {
         let keyed = |key: String| {
-            let id_entity = Entity::Service {
-                kind: event.cause.to_string(),
-                name: format!("{}/{key}", event.entity),
-            };
-            (EventId::derive(&id_entity, event.start, event.cause) == event.id)
-                .then(|| (event.entity.clone(), event.cause, key))
+            let slot = (event.entity.clone(), event.cause, key);
+            (crate::book::slot_event_id(&slot, event.start) == event.id).then_some(slot)
         };
         match (&event.entity, event.cause) {
             (entity, Cause::Flap) if *entity == self.config.network => {

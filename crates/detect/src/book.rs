@@ -23,6 +23,21 @@ pub(crate) const MAX_EVIDENCE: usize = 64;
 /// events of one entity and cause (a hijacking origin, an RPKI-invalid prefix).
 pub(crate) type Slot = (Entity, Cause, String);
 
+/// The id of the event of `slot` that started at `start`. A keyed slot's id is
+/// derived from the entity and the key together, so that two events of one entity
+/// and cause (two hijacking origins) never share one.
+pub(crate) fn slot_event_id(slot: &Slot, start: Timestamp) -> EventId {
+    let (entity, cause, key) = slot;
+    if key.is_empty() {
+        return EventId::derive(entity, start, *cause);
+    }
+    let id_entity = Entity::Service {
+        kind: cause.to_string(),
+        name: format!("{entity}/{key}"),
+    };
+    EventId::derive(&id_entity, start, *cause)
+}
+
 /// What an event opens with.
 pub(crate) struct Opening {
     pub(crate) severity: Severity,
@@ -159,16 +174,7 @@ impl EventBook {
             self.confirm(&slot);
             return;
         }
-        let (entity, cause, key) = slot.clone();
-        let id_entity = if key.is_empty() {
-            entity.clone()
-        } else {
-            Entity::Service {
-                kind: cause.to_string(),
-                name: format!("{entity}/{key}"),
-            }
-        };
-        let id = EventId::derive(&id_entity, start, cause);
+        let id = slot_event_id(&slot, start);
         // The same trouble back within the same event (it ended, then the evidence
         // changed its mind): reopen it rather than make a twin with the same id.
         if let Some(index) = self.closed.iter().position(|e| e.id == id) {
@@ -184,7 +190,7 @@ impl EventBook {
         }
         let mut event = Event {
             id,
-            entity,
+            entity: slot.0.clone(),
             cause: event_cause,
             severity: opening.severity,
             confidence: opening.confidence,
