@@ -23,6 +23,25 @@ pub enum FeedKind {
     RisLive,
 }
 
+impl FeedKind {
+    /// The kind as a feed's name begins with it (`bmp`, `bgp`, `rislive`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedKind::Bmp => "bmp",
+            FeedKind::Bgp => "bgp",
+            FeedKind::RisLive => "rislive",
+        }
+    }
+
+    /// The kind a feed's name (`bmp:198.51.100.1`) begins with, if any.
+    pub fn of_name(name: &str) -> Option<FeedKind> {
+        let (kind, _) = name.split_once(':')?;
+        [FeedKind::Bmp, FeedKind::Bgp, FeedKind::RisLive]
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+    }
+}
+
 /// A feed's name, as in its entity: `bmp:198.51.100.1`, `bgp:192.0.2.1`,
 /// `rislive:ris-live.ripe.net`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,12 +85,7 @@ impl FeedId {
 
 impl fmt::Display for FeedId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            FeedKind::Bmp => "bmp",
-            FeedKind::Bgp => "bgp",
-            FeedKind::RisLive => "rislive",
-        };
-        write!(f, "{kind}:{}", self.name)
+        write!(f, "{}:{}", self.kind.as_str(), self.name)
     }
 }
 

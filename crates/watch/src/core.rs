@@ -4,7 +4,7 @@ use crate::convert::{feed_signals, probe_signal};
 use blackout_api::{FeedStatus, ProbeStatus};
 use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, EventUpdate, FAIL_AFTER, OK_AFTER, Signal};
-use blackout_feeds::{FeedHealth, FeedState};
+use blackout_feeds::{FeedHealth, FeedId, FeedKind, FeedState};
 use blackout_model::{Asn, BgpInput, Event, Timestamp};
 use blackout_probe::{ProbeResult, targets_from_profile};
 use blackout_profile::{FeedConfig, Profile};
@@ -100,10 +100,11 @@ impl Core {
             }
         }
         for row in feeds {
+            let kind = FeedKind::of_name(&row.feed);
             let mine = self.profile.feeds.iter().any(|feed| match feed {
-                FeedConfig::Bgp { peer, .. } => row.feed == format!("bgp:{peer}"),
-                FeedConfig::Bmp { .. } => row.feed.starts_with("bmp:"),
-                FeedConfig::RisLive { .. } => row.feed.starts_with("rislive:"),
+                FeedConfig::Bgp { peer, .. } => row.feed == FeedId::bgp(*peer).to_string(),
+                FeedConfig::Bmp { .. } => kind == Some(FeedKind::Bmp),
+                FeedConfig::RisLive { .. } => kind == Some(FeedKind::RisLive),
             });
             if mine {
                 self.last_seen_feeds
@@ -112,7 +113,8 @@ impl Core {
         }
     }
 
-    /// What the last run saw of the checks not run again yet.
+    /// What the last run saw of the checks not run again yet (each is dropped as
+    /// its check reports).
     pub(crate) fn last_seen_probes(&self) -> &BTreeMap<(String, String), ProbeStatus> {
         &self.last_seen_probes
     }
@@ -139,7 +141,7 @@ impl Core {
     /// take up again ([`Core::resume`] returned them: a prefix or upstream the
     /// profile no longer names, or a second event for one slot), so that none is
     /// left open forever; each says why.
-    pub fn close_unwatched(&self, events: Vec<Event>, now: Timestamp) -> Output {
+    pub fn close_unwatched(events: Vec<Event>, now: Timestamp) -> Output {
         let mut output = Output::default();
         let at = now.format_utc("%Y-%m-%d %H:%M:%S UTC");
         for mut event in events {
@@ -256,14 +258,18 @@ impl Core {
         output
             .probes
             .push(crate::status::probe_row(&result, &self.vantage));
-        self.probes
-            .insert((result.target.clone(), result.check.clone()), result);
+        let key = (result.target.clone(), result.check.clone());
+        // Run again: what the last run saw of it is no longer shown.
+        self.last_seen_probes.remove(&key);
+        self.probes.insert(key, result);
         output
     }
 
     /// A feed's health.
     pub fn on_feed_health(&mut self, health: FeedHealth) {
-        self.feeds.insert(health.feed.to_string(), health);
+        let name = health.feed.to_string();
+        self.last_seen_feeds.remove(&name);
+        self.feeds.insert(name, health);
     }
 
     /// The time passes: feeds are judged, held recoveries declared, the instant weighed.

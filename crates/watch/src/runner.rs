@@ -124,7 +124,7 @@ pub async fn run_with_ready(
                 "an open event that this profile no longer watches as it was is closed"
             );
         }
-        pending.extend(core.close_unwatched(left, now));
+        pending.extend(Core::close_unwatched(left, now));
     }
     let publisher = Publisher::new(core.status(blackout_feeds::now()), metrics);
     let (stop_api, api_stopped) = tokio::sync::watch::channel(false);

@@ -145,21 +145,10 @@ impl Core {
             .probes()
             .map(|p| probe_status(p, self.vantage()))
             .collect();
-        // What the last run saw, for the checks not run again yet.
-        for (key, seen) in self.last_seen_probes() {
-            if !probes
-                .iter()
-                .any(|p| (&p.target, &p.check) == (&key.0, &key.1))
-            {
-                probes.push(seen.clone());
-            }
-        }
+        // What the last run saw, for the checks and feeds not reporting yet.
+        probes.extend(self.last_seen_probes().values().cloned());
         let mut feeds: Vec<FeedStatus> = self.feeds().map(feed_status).collect();
-        for (name, seen) in self.last_seen_feeds() {
-            if !feeds.iter().any(|f| &f.name == name) {
-                feeds.push(seen.clone());
-            }
-        }
+        feeds.extend(self.last_seen_feeds().values().cloned());
         Status {
             generated_at: now,
             profile: profile.name.clone(),

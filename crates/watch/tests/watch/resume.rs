@@ -329,7 +329,7 @@ fn an_open_event_the_profile_no_longer_watches_is_closed_with_why() {
     let left = core.resume(vec![gone.clone()], t(3600));
     assert_eq!(left, vec![gone.clone()]);
     // Then what it cannot take up is closed, saying why
-    let output = core.close_unwatched(left, t(3600));
+    let output = Core::close_unwatched(left, t(3600));
     let [EventUpdate::Ended(closed)] = &output.updates[..] else {
         panic!("{:?}", output.updates)
     };
