@@ -79,17 +79,16 @@ impl Default for EngineConfig {
 
 impl From<&ProbeSettings> for EngineConfig {
     fn from(settings: &ProbeSettings) -> Self {
+        let interval = Duration::from_secs_f64(settings.interval_secs.clamp(0.001, 86_400.0));
         EngineConfig {
             timeout: Duration::from_secs_f64(settings.timeout_secs.clamp(0.001, 3600.0)),
             retries: settings.retries,
-            interval: Duration::from_secs_f64(settings.interval_secs.clamp(0.001, 86_400.0)),
+            interval,
             jitter: settings.jitter,
             rate_per_sec: settings.rate_per_sec,
             concurrency: 256,
             max_hops: 30,
-            recheck: recheck_after(Duration::from_secs_f64(
-                settings.interval_secs.clamp(0.001, 86_400.0),
-            )),
+            recheck: recheck_after(interval),
         }
     }
 }
@@ -189,17 +188,10 @@ impl Prober {
     /// Resolves a target's address and remembers the answer; when resolution fails,
     /// the last address the name resolved to, if it ever did.
     async fn locate(&self, target: &Target) -> Result<Located, String> {
-        let key = match &target.address {
-            Address::Fixed(ip) => return Ok((*ip, None)),
-            Address::Resolve => NameKey {
-                name: target.name.clone(),
-                mx: false,
-            },
-            Address::Mx => NameKey {
-                name: target.name.clone(),
-                mx: true,
-            },
-        };
+        if let Address::Fixed(ip) = target.address {
+            return Ok((ip, None));
+        }
+        let key = NameKey::of(target);
         let resolved = self.resolve(target).await;
         let at = now();
         // A poisoned lock only means another probe panicked mid-update of a plain map.
@@ -365,10 +357,10 @@ impl Prober {
     /// come back in the targets' order.
     pub async fn round(self: &Arc<Self>, targets: &[Target]) -> Vec<ProbeResult> {
         let at = now();
-        let mut names: HashMap<(String, bool), Result<Located, String>> = HashMap::new();
+        let mut names: HashMap<NameKey, Result<Located, String>> = HashMap::new();
         let mut lookups = tokio::task::JoinSet::new();
         for target in targets {
-            let key = (target.name.clone(), target.address == Address::Mx);
+            let key = NameKey::of(target);
             if matches!(target.address, Address::Fixed(_)) || names.contains_key(&key) {
                 continue;
             }
@@ -386,7 +378,7 @@ impl Prober {
             let located = match &target.address {
                 Address::Fixed(ip) => Ok((*ip, None)),
                 _ => names
-                    .get(&(target.name.clone(), target.address == Address::Mx))
+                    .get(&NameKey::of(target))
                     .cloned()
                     .unwrap_or_else(|| Err(format!("{} was not resolved", target.name))),
             };
@@ -431,7 +423,7 @@ impl Prober {
         // Each finished probe says which target it was, whether it passed, and
         // whether the sink still wants results.
         let (done_tx, mut done_rx) = mpsc::channel::<Finished>(256);
-        let mut changes = Changes::default();
+        let mut changes = Changes::new(targets.len());
         let recheck = self.config.recheck.as_micros() as i64;
         // What a target's first failure is weighed against: the controls (is this
         // vantage point online?) and the hosts' pings (do the hosts answer while a

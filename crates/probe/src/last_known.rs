@@ -12,6 +12,7 @@
 //! reads the clock and does the resolving.
 
 use crate::result::LastKnownAddress;
+use crate::target::{Address, Target};
 use blackout_model::Timestamp;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -22,6 +23,16 @@ use std::net::IpAddr;
 pub(crate) struct NameKey {
     pub(crate) name: String,
     pub(crate) mx: bool,
+}
+
+impl NameKey {
+    /// What a target's address is resolved from (nothing is, for a fixed one).
+    pub(crate) fn of(target: &Target) -> NameKey {
+        NameKey {
+            name: target.name.clone(),
+            mx: target.address == Address::Mx,
+        }
+    }
 }
 
 /// Per name, the last address it resolved to and when.

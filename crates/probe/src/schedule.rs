@@ -68,19 +68,25 @@ impl Schedule {
 /// Which targets' results changed: the first failure after a pass, the first
 /// pass after a failure. Only a change asks for a recheck, so a target that
 /// stays dark is probed at its own interval, not faster.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Changes {
     last_ok: Vec<Option<bool>>,
 }
 
 impl Changes {
+    /// `count` targets, none with a result yet.
+    pub fn new(count: usize) -> Changes {
+        Changes {
+            last_ok: vec![None; count],
+        }
+    }
+
     /// Target `index` gave a result; is it a change from the one before?
     pub fn changed(&mut self, index: usize, ok: bool) -> bool {
-        if self.last_ok.len() <= index {
-            self.last_ok.resize(index + 1, None);
-        }
-        let before = self.last_ok[index].replace(ok);
-        before.is_some_and(|before| before != ok)
+        let Some(last) = self.last_ok.get_mut(index) else {
+            return false;
+        };
+        last.replace(ok).is_some_and(|before| before != ok)
     }
 }
 
@@ -172,7 +178,7 @@ mod tests {
         let mut schedule = Schedule::new(2, 0, 10_000_000, 0.0);
         schedule.started(0, 0, 0.0);
         assert_eq!(schedule.next_due(), Some((1, 5_000_000)));
-        let mut changes = Changes::default();
+        let mut changes = Changes::new(2);
         assert!(!changes.changed(0, true), "the first result is no change");
         assert!(changes.changed(0, false), "a pass, then a failure");
         assert!(!changes.changed(0, false), "still failing");
