@@ -296,11 +296,9 @@ impl BgpDetector {
     /// [`Detector::resume`](crate::Detector::resume)), and sets the state machines
     /// to what it says: a cut upstream is cut since the event's start, an
     /// RPKI-invalid prefix is invalid, a flapping prefix came back at the event's
-    /// latest evidence. False if it is not one of this part's events.
-    pub(crate) fn resume(&mut self, event: Event) -> bool {
-        let Some(slot) = self.slot_of(&event) else {
-            return false;
-        };
+    /// latest evidence. `slot` is the event's, from [`BgpDetector::slot_of`]; the
+    /// event is returned, back, if its slot is taken.
+    pub(crate) fn resume(&mut self, slot: Slot, event: Event) -> Option<Event> {
         let latest = event
             .evidence
             .iter()

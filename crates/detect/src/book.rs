@@ -48,12 +48,13 @@ pub(crate) struct Opening {
 }
 
 /// What the first look after a restart has seen of a resumed event.
-#[derive(Default)]
-struct Held {
+enum Held {
+    /// Nothing yet.
+    Untouched,
     /// The trouble was seen again.
-    confirmed: bool,
-    /// The end the detector called for (the first one), held back.
-    end: Option<(Timestamp, Vec<Evidence>)>,
+    Confirmed,
+    /// The detector called for its end (the first such call), held back.
+    Ending(Timestamp, Vec<Evidence>),
 }
 
 /// Open and closed events.
@@ -71,22 +72,21 @@ impl EventBook {
     }
 
     /// Takes up an event that was open when blackout last stopped, held until
-    /// [`EventBook::release`]. False if the slot is taken.
-    pub(crate) fn resume(&mut self, slot: Slot, event: Event) -> bool {
+    /// [`EventBook::release`]. Returns the event, back, if its slot is taken.
+    pub(crate) fn resume(&mut self, slot: Slot, event: Event) -> Option<Event> {
         if self.open.contains_key(&slot) {
-            return false;
+            return Some(event);
         }
-        self.held.insert(slot.clone(), Held::default());
+        self.held.insert(slot.clone(), Held::Untouched);
         self.open.insert(slot, event);
-        true
+        None
     }
 
     /// The trouble of a resumed event was seen again: it goes on, and an end
     /// called for before is forgotten. Does nothing to an event not held.
     pub(crate) fn confirm(&mut self, slot: &Slot) {
         if let Some(held) = self.held.get_mut(slot) {
-            held.confirmed = true;
-            held.end = None;
+            *held = Held::Confirmed;
         }
     }
 
@@ -109,10 +109,10 @@ impl EventBook {
                 .last()
                 .map(|e| e.signal)
                 .unwrap_or(SignalKind::Vantage);
-            let end = match held.end {
-                Some(end) => Some(end),
-                None if !held.confirmed && !keep(&slot) => Some((resumed_at, Vec::new())),
-                None => None,
+            let end = match held {
+                Held::Ending(end, evidence) => Some((end, evidence)),
+                Held::Untouched if !keep(&slot) => Some((resumed_at, Vec::new())),
+                Held::Untouched | Held::Confirmed => None,
             };
             let at = resumed_at.format_utc("%Y-%m-%d %H:%M:%S UTC");
             match end {
@@ -244,8 +244,8 @@ impl EventBook {
         updates: &mut Vec<EventUpdate>,
     ) {
         if let Some(held) = self.held.get_mut(slot) {
-            if held.end.is_none() && self.open.contains_key(slot) {
-                held.end = Some((end, evidence.into_iter().collect()));
+            if !matches!(held, Held::Ending(..)) {
+                *held = Held::Ending(end, evidence.into_iter().collect());
             }
             return;
         }

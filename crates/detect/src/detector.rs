@@ -126,10 +126,9 @@ impl Detector {
                 left.push(event);
                 continue;
             }
-            if self.bgp.slot_of(&event).is_some() {
-                let copy = event.clone();
-                if !self.bgp.resume(event) {
-                    left.push(copy);
+            if let Some(slot) = self.bgp.slot_of(&event) {
+                if let Some(event) = self.bgp.resume(slot, event) {
+                    left.push(event);
                 }
                 continue;
             }
@@ -145,10 +144,8 @@ impl Detector {
                     self.stress_since = Some(event.start);
                 }
             }
-            if self.book.is_open(&slot) {
+            if let Some(event) = self.book.resume(slot, event) {
                 left.push(event);
-            } else {
-                self.book.resume(slot, event);
             }
         }
         self.first_look = Some(at);
