@@ -2,17 +2,19 @@
 //! at once, each with its own retries (doubling backoff) and a timeout per
 //! attempt, and counts each delivery's outcome in [`AlertMetrics`].
 //!
-//! [`Alerter::run`] is the loop `watch` runs: event updates in, the
-//! [`AlertPolicy`] decides, alerts out, one after the other so that a start is
-//! always delivered before its end.
+//! [`Alerter::deliver_all`] is the delivery loop `watch` runs in a task of its
+//! own: alerts in, in the order the [`AlertPolicy`] decided them, delivered one
+//! after the other so that a start is always delivered before its end. The
+//! policy decides on the caller's side of the queue (in `watch`, in its loop).
+//!
+//! [`AlertPolicy`]: crate::AlertPolicy
 
 use crate::config::{AlertConfig, RetryPolicy, WebhookConfig, WebhookKind};
 use crate::email::Mailer;
 use crate::error::{DeliveryError, SetupError};
 use crate::metrics::AlertMetrics;
 use crate::payload::{self, Labels};
-use crate::policy::{Alert, AlertPolicy};
-use blackout_detect::EventUpdate;
+use crate::policy::Alert;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,13 +164,11 @@ impl Alerter {
         }
     }
 
-    /// Takes event updates until the sender closes; each one the policy turns
-    /// into an alert is delivered before the next update is looked at.
-    pub async fn run(&self, policy: &mut AlertPolicy, mut updates: mpsc::Receiver<EventUpdate>) {
-        while let Some(update) = updates.recv().await {
-            if let Some(alert) = policy.decide(&update) {
-                self.deliver(&alert).await;
-            }
+    /// Takes alerts until the sender closes and delivers each one before the
+    /// next is looked at, so that they go out in the order they were queued.
+    pub async fn deliver_all(self, mut alerts: mpsc::Receiver<Alert>) {
+        while let Some(alert) = alerts.recv().await {
+            self.deliver(&alert).await;
         }
     }
 }

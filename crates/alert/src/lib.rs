@@ -9,7 +9,9 @@
 //!   text and HTML), escaped for where it lands.
 //! - [`Alerter`] (module `alerter`): the I/O, delivering to each channel with
 //!   retries, backoff and a per-attempt timeout (webhooks in module `webhook`
-//!   with hyper and rustls/ring, email in module `email` with lettre).
+//!   with hyper and rustls/ring, email in module `email` with lettre);
+//!   [`Alerter::deliver_all`] is the delivery loop `watch` runs, taking alerts
+//!   the policy has already decided, in order.
 //! - [`AlertMetrics`] (module `metrics`): delivered and failed counts per
 //!   channel; [`CountingMetrics`] is a plain atomic implementation.
 //!

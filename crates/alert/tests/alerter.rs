@@ -188,15 +188,17 @@ fn hook(url: String, kind: WebhookKind, token: Option<&str>) -> WebhookConfig {
     }
 }
 
+/// Decides each update with the policy and delivers the alerts it calls for
+/// through the alerter's delivery loop, as watch does.
 async fn run(config: &AlertConfig, metrics: Arc<CountingMetrics>, updates: Vec<EventUpdate>) {
     let alerter = Alerter::new(config, labels(), metrics).unwrap();
     let mut policy = AlertPolicy::new(config.min_severity);
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
-    for update in updates {
-        sender.send(update).await.unwrap();
+    for alert in updates.iter().filter_map(|update| policy.decide(update)) {
+        sender.send(alert).await.unwrap();
     }
     drop(sender);
-    alerter.run(&mut policy, receiver).await;
+    alerter.deliver_all(receiver).await;
 }
 
 #[tokio::test]

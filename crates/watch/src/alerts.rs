@@ -63,13 +63,9 @@ impl Alerting {
             labels,
             Arc::new(PrometheusAlerts(Arc::clone(&metrics))),
         )?;
-        let (queue, mut alerts) = mpsc::channel::<Alert>(ALERT_QUEUE);
+        let (queue, alerts) = mpsc::channel::<Alert>(ALERT_QUEUE);
         // One alert after the other: an event's start always goes out before its end.
-        let task = tokio::spawn(async move {
-            while let Some(alert) = alerts.recv().await {
-                alerter.deliver(&alert).await;
-            }
-        });
+        let task = tokio::spawn(alerter.deliver_all(alerts));
         Ok(Some(Alerting {
             policy: AlertPolicy::new(config.min_severity),
             queue,
