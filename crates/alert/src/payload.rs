@@ -22,9 +22,11 @@ pub type Labels = HashMap<String, String>;
 pub fn json_payload(alert: &Alert, labels: &Labels) -> Value {
     let event = &alert.event;
     let scope = &event.scope;
-    let touched = std::iter::once(event.entity.to_string())
-        .chain(scope.upstreams.iter().map(|a| format!("upstream:{}", a.0)))
-        .chain(scope.hosts.iter().map(|h| format!("host:{h}")))
+    let entities = std::iter::once(event.entity.clone())
+        .chain(scope.upstreams.iter().map(|&asn| Entity::Upstream(asn)))
+        .chain(scope.hosts.iter().cloned().map(Entity::Host));
+    let touched = entities
+        .map(|entity| entity.to_string())
         .chain(scope.services.iter().cloned());
     let named: serde_json::Map<String, Value> = touched
         .filter_map(|entity| {
@@ -224,26 +226,18 @@ fn details(alert: &Alert, labels: &Labels) -> Vec<(&'static str, String)> {
         ));
     }
     if !scope.upstreams.is_empty() {
-        parts.push(format!(
-            "upstreams {}",
-            join(scope.upstreams.iter().map(|a| {
-                labels
-                    .get(&format!("upstream:{}", a.0))
-                    .map(|name| strip_controls(name))
-                    .unwrap_or_else(|| format!("AS{}", a.0))
-            }))
-        ));
+        let names = scope
+            .upstreams
+            .iter()
+            .map(|&asn| label_or(labels, &Entity::Upstream(asn), format!("AS{}", asn.0)));
+        parts.push(format!("upstreams {}", join(names)));
     }
     if !scope.hosts.is_empty() {
-        parts.push(format!(
-            "hosts {}",
-            join(scope.hosts.iter().map(|h| {
-                labels
-                    .get(&format!("host:{h}"))
-                    .map(|name| strip_controls(name))
-                    .unwrap_or_else(|| h.clone())
-            }))
-        ));
+        let names = scope
+            .hosts
+            .iter()
+            .map(|host| label_or(labels, &Entity::Host(host.clone()), host.clone()));
+        parts.push(format!("hosts {}", join(names)));
     }
     if !scope.services.is_empty() {
         parts.push(format!("services {}", join(scope.services.iter().cloned())));
@@ -313,8 +307,15 @@ fn severity_word(severity: Severity) -> &'static str {
 
 /// The entity's label, or its text form.
 pub fn entity_name(entity: &Entity, labels: &Labels) -> String {
-    let text = entity.to_string();
-    strip_controls(labels.get(&text).map(String::as_str).unwrap_or(&text))
+    label_or(labels, entity, strip_controls(&entity.to_string()))
+}
+
+/// The profile's label for `entity`, control characters removed, or `fallback`
+/// (taken as it is) when the profile has none.
+fn label_or(labels: &Labels, entity: &Entity, fallback: String) -> String {
+    labels
+        .get(&entity.to_string())
+        .map_or(fallback, |name| strip_controls(name))
 }
 
 /// A duration in its two largest units: `9 h 30 m`, `45 s`, `2 d 3 h`.
@@ -502,6 +503,25 @@ mod tests {
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!html.contains("<b>routes"));
+    }
+
+    #[test]
+    fn scope_entities_are_named_by_their_labels_or_their_own_text() {
+        let mut alert = alert(AlertKind::Started);
+        alert.event.scope.upstreams.push(Asn(64496));
+        alert.event.scope.hosts = vec!["kcna.kp".into(), "192.0.2.7".into()];
+        let mut labels = labels();
+        labels.insert("host:kcna.kp".into(), "KCNA\nnews".into());
+        let text = email_text(&alert, &labels);
+        assert!(
+            text.contains("upstreams AS4837 China Unicom, AS64496; hosts KCNA news, 192.0.2.7"),
+            "{text}"
+        );
+        let value = json_payload(&alert, &labels);
+        assert_eq!(value["labels"]["host:kcna.kp"], "KCNA news");
+        assert_eq!(value["labels"]["upstream:4837"], "AS4837 China Unicom");
+        assert!(value["labels"].get("upstream:64496").is_none());
+        assert!(value["labels"].get("host:192.0.2.7").is_none());
     }
 
     #[test]
