@@ -15,7 +15,7 @@
 //! - [`AlertMetrics`] (module `metrics`): delivered and failed counts per
 //!   channel; [`CountingMetrics`] is a plain atomic implementation.
 //!
-//! [`EventUpdate`]: blackout_detect::EventUpdate
+//! [`EventUpdate`]: blackout_model::EventUpdate
 
 mod alerter;
 pub mod config;

@@ -7,6 +7,7 @@
 //! the email subject.
 
 use crate::policy::{Alert, AlertKind};
+use blackout_model::text::escape_html;
 use blackout_model::{Cause, Entity, Event, Severity, Timestamp};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -139,13 +140,13 @@ pub fn email_html(alert: &Alert, labels: &Labels) -> String {
     );
     out.push_str(&format!(
         "<p><strong>{}</strong></p><table>",
-        html_escape(&one_line(alert, labels))
+        escape_html(&one_line(alert, labels))
     ));
     for (name, value) in details(alert, labels) {
         out.push_str(&format!(
             "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-            html_escape(name),
-            html_escape(&value)
+            escape_html(name),
+            escape_html(&value)
         ));
     }
     out.push_str("</table>");
@@ -154,16 +155,16 @@ pub fn email_html(alert: &Alert, labels: &Labels) -> String {
         for item in evidence_tail(event) {
             out.push_str(&format!(
                 "<li>{} <code>{}</code> {}</li>",
-                html_escape(&utc_seconds(item.0)),
-                html_escape(&item.1),
-                html_escape(&item.2)
+                escape_html(&utc_seconds(item.0)),
+                escape_html(&item.1),
+                escape_html(&item.2)
             ));
         }
         out.push_str("</ul>");
     }
     out.push_str(&format!(
         "<p style=\"color:#666\">Event id: {}</p></body></html>",
-        html_escape(&event.id.0)
+        escape_html(&event.id.0)
     ));
     out
 }
@@ -343,22 +344,6 @@ pub fn slack_escape(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Escapes text for HTML content and attribute values.
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
     }

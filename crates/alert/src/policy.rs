@@ -30,8 +30,8 @@
 //! delivery was still under way when the process died is not sent again (at most
 //! once, never twice).
 
-use blackout_detect::EventUpdate;
 use blackout_model::{Cause, Event, EventId, Severity, Timestamp};
+use blackout_model::{EventUpdate, UpdateKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -155,31 +155,31 @@ impl AlertPolicy {
 
     /// The alert an update calls for, if any; remembers it as sent.
     pub fn decide(&mut self, update: &EventUpdate) -> Option<Alert> {
-        let event = update.event();
+        let event = &update.event;
         let severe = event.severity >= self.min_severity;
         let memory = self.memory.get(&event.id);
         let started = memory.is_some_and(|m| m.sent.iter().any(|(k, _)| *k == AlertKind::Started));
         let alerted_cause = memory.and_then(|m| m.alerted_cause);
         let replayed_start =
             memory.is_some_and(|m| m.sent.contains(&(AlertKind::Started, event.cause)));
-        let (kind, previous_cause) = match update {
+        let (kind, previous_cause) = match update.kind {
             // A start seen again (a replay after a restart, or a detector that
             // repeats itself): the dedupe below drops it and follows its cause, so
             // that the replayed revisions after it compare with the right one.
-            EventUpdate::Started(_) if replayed_start => (AlertKind::Started, None),
-            EventUpdate::Started(_) | EventUpdate::Revised(_) if !started => {
+            UpdateKind::Started if replayed_start => (AlertKind::Started, None),
+            UpdateKind::Started | UpdateKind::Revised if !started => {
                 if !severe {
                     return None;
                 }
                 (AlertKind::Started, None)
             }
-            EventUpdate::Started(_) | EventUpdate::Revised(_) => {
+            UpdateKind::Started | UpdateKind::Revised => {
                 if alerted_cause == Some(event.cause) {
                     return None;
                 }
                 (AlertKind::CauseChanged, alerted_cause)
             }
-            EventUpdate::Ended(_) => {
+            UpdateKind::Ended => {
                 if !started && !severe {
                     return None;
                 }
@@ -322,11 +322,11 @@ mod tests {
         let second = revised(first.clone(), Cause::Internal, 600);
         let last = ended(second.clone(), 34_200);
         let updates = [
-            EventUpdate::Started(first.clone()),
-            EventUpdate::Revised(first.clone()),
-            EventUpdate::Revised(second.clone()),
-            EventUpdate::Revised(second.clone()),
-            EventUpdate::Ended(last.clone()),
+            EventUpdate::started(first.clone()),
+            EventUpdate::revised(first.clone()),
+            EventUpdate::revised(second.clone()),
+            EventUpdate::revised(second.clone()),
+            EventUpdate::ended(last.clone()),
         ];
         let mut policy = AlertPolicy::new(Severity::Warning);
         // When they are decided
@@ -349,11 +349,11 @@ mod tests {
     fn evidence_alone_does_not_alert() {
         let first = event(Cause::Internal, Severity::Critical);
         let mut policy = AlertPolicy::new(Severity::Warning);
-        let mut alerts = kinds(&mut policy, &[EventUpdate::Started(first.clone())]);
+        let mut alerts = kinds(&mut policy, &[EventUpdate::started(first.clone())]);
         for n in 1..50 {
             alerts.extend(kinds(
                 &mut policy,
-                &[EventUpdate::Revised(revised(
+                &[EventUpdate::revised(revised(
                     first.clone(),
                     Cause::Internal,
                     n,
@@ -373,10 +373,10 @@ mod tests {
         let alerts = kinds(
             &mut policy,
             &[
-                EventUpdate::Started(warning.clone()),
-                EventUpdate::Revised(warning.clone()),
-                EventUpdate::Revised(critical.clone()),
-                EventUpdate::Ended(ended(critical, 900)),
+                EventUpdate::started(warning.clone()),
+                EventUpdate::revised(warning.clone()),
+                EventUpdate::revised(critical.clone()),
+                EventUpdate::ended(ended(critical, 900)),
             ],
         );
         // Then the first alert is "started", when it became critical, with its cause then
@@ -394,8 +394,8 @@ mod tests {
             kinds(
                 &mut policy,
                 &[
-                    EventUpdate::Started(other.clone()),
-                    EventUpdate::Ended(ended(other, 60))
+                    EventUpdate::started(other.clone()),
+                    EventUpdate::ended(ended(other, 60))
                 ]
             )
             .is_empty()
@@ -412,10 +412,10 @@ mod tests {
         let alerts = kinds(
             &mut policy,
             &[
-                EventUpdate::Started(a),
-                EventUpdate::Revised(b),
-                EventUpdate::Revised(c),
-                EventUpdate::Revised(d),
+                EventUpdate::started(a),
+                EventUpdate::revised(b),
+                EventUpdate::revised(c),
+                EventUpdate::revised(d),
             ],
         );
         // ddos → internal → ddos alerts each change; internal a second time is a
@@ -440,14 +440,14 @@ mod tests {
             e
         };
         for n in 0..10 {
-            assert!(policy.decide(&EventUpdate::Started(numbered(n))).is_some());
-            assert!(policy.decide(&EventUpdate::Started(numbered(n))).is_none());
+            assert!(policy.decide(&EventUpdate::started(numbered(n))).is_some());
+            assert!(policy.decide(&EventUpdate::started(numbered(n))).is_none());
         }
         assert_eq!(policy.remembered(), 3);
         // The newest are still remembered
-        assert!(policy.decide(&EventUpdate::Started(numbered(9))).is_none());
+        assert!(policy.decide(&EventUpdate::started(numbered(9))).is_none());
         // An update of an event already forgotten is new again
-        assert!(policy.decide(&EventUpdate::Started(numbered(0))).is_some());
+        assert!(policy.decide(&EventUpdate::started(numbered(0))).is_some());
     }
 
     #[test]
@@ -471,14 +471,14 @@ mod tests {
         let replay = kinds(
             &mut policy,
             &[
-                EventUpdate::Started(first.clone()),
-                EventUpdate::Revised(second.clone()),
+                EventUpdate::started(first.clone()),
+                EventUpdate::revised(second.clone()),
             ],
         );
         // Then nothing is sent again, but the end still is
         assert!(replay.is_empty());
         assert_eq!(
-            kinds(&mut policy, &[EventUpdate::Ended(ended(second, 3600))]),
+            kinds(&mut policy, &[EventUpdate::ended(ended(second, 3600))]),
             vec![(AlertKind::Ended, Cause::Internal)]
         );
     }
@@ -487,10 +487,10 @@ mod tests {
     fn an_end_seen_without_its_start_still_alerts_if_severe() {
         let mut policy = AlertPolicy::new(Severity::Warning);
         let gone = ended(event(Cause::Internal, Severity::Critical), 120);
-        let alert = policy.decide(&EventUpdate::Ended(gone.clone())).unwrap();
+        let alert = policy.decide(&EventUpdate::ended(gone.clone())).unwrap();
         assert_eq!(alert.kind, AlertKind::Ended);
         assert_eq!(alert.duration_secs, 120.0);
         assert!(alert.dedupe_key().ends_with(":ended:internal"));
-        assert!(policy.decide(&EventUpdate::Ended(gone)).is_none());
+        assert!(policy.decide(&EventUpdate::ended(gone)).is_none());
     }
 }

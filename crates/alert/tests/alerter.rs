@@ -6,7 +6,7 @@ use blackout_alert::{
     AlertConfig, AlertPolicy, Alerter, CountingMetrics, EmailConfig, Labels, RetryPolicy,
     WebhookConfig, WebhookKind,
 };
-use blackout_detect::EventUpdate;
+use blackout_model::EventUpdate;
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
@@ -165,13 +165,13 @@ fn updates() -> Vec<EventUpdate> {
     let mut last = second.clone();
     last.end = Some(first.start.add_secs(34_200));
     vec![
-        EventUpdate::Started(first.clone()),
-        EventUpdate::Started(first.clone()),
-        EventUpdate::Revised(second.clone()),
-        EventUpdate::Revised(second.clone()),
-        EventUpdate::Started(first),
-        EventUpdate::Ended(last.clone()),
-        EventUpdate::Ended(last),
+        EventUpdate::started(first.clone()),
+        EventUpdate::started(first.clone()),
+        EventUpdate::revised(second.clone()),
+        EventUpdate::revised(second.clone()),
+        EventUpdate::started(first),
+        EventUpdate::ended(last.clone()),
+        EventUpdate::ended(last),
     ]
 }
 

@@ -2,11 +2,12 @@
 //! nothing twice and still sends what is new.
 
 use blackout_alert::{AlertKind, AlertPolicy};
-use blackout_detect::EventUpdate;
+use blackout_model::EventUpdate;
+use blackout_model::UpdateKind;
 use blackout_model::{
     Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
-use blackout_store::{EventChange, EventQuery, Store};
+use blackout_store::{EventQuery, Store};
 
 fn events() -> (Event, Event, Event) {
     let start = Timestamp::from_secs(1_641_945_600);
@@ -50,10 +51,10 @@ fn a_policy_restored_from_the_store_does_not_repeat_itself() {
     {
         let mut store = Store::open(&path).unwrap();
         store
-            .record_events(&[(EventChange::Started, &first)])
+            .record_events(&[(UpdateKind::Started, &first)])
             .unwrap();
         store
-            .record_events(&[(EventChange::Revised, &second)])
+            .record_events(&[(UpdateKind::Revised, &second)])
             .unwrap();
     }
     // When a new process restores its policy from the store
@@ -71,11 +72,11 @@ fn a_policy_restored_from_the_store_does_not_repeat_itself() {
     }
     // And the detector replays the same updates, then the end
     let replay = [
-        EventUpdate::Started(first),
-        EventUpdate::Revised(second.clone()),
-        EventUpdate::Revised(second),
-        EventUpdate::Ended(last.clone()),
-        EventUpdate::Ended(last),
+        EventUpdate::started(first),
+        EventUpdate::revised(second.clone()),
+        EventUpdate::revised(second),
+        EventUpdate::ended(last.clone()),
+        EventUpdate::ended(last),
     ];
     let alerts: Vec<(AlertKind, Cause, f64)> = replay
         .iter()

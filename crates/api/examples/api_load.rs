@@ -7,7 +7,8 @@ use blackout_api::{Metrics, Publisher, Status};
 use blackout_model::{
     Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
-use blackout_store::{EventChange, SignalPoint, Store};
+use blackout_model::{Measure, SeriesPoint, UpdateKind};
+use blackout_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,15 +78,18 @@ async fn main() {
         let events: Vec<Event> = (0..1000)
             .map(|i| event(i, now.add_secs(-i * 600)))
             .collect();
-        let changes: Vec<(EventChange, &Event)> =
-            events.iter().map(|e| (EventChange::Started, e)).collect();
+        let changes: Vec<(UpdateKind, &Event)> =
+            events.iter().map(|e| (UpdateKind::Started, e)).collect();
         store.record_events(&changes).expect("events");
-        let points: Vec<SignalPoint> = (0..100_000)
-            .map(|i| SignalPoint {
-                entity: format!("prefix:192.0.2.{}/32", i % 10),
-                signal: "bgp.visibility".into(),
-                at: now.add_secs(-(i / 10) * 8),
-                value: 1.0,
+        let points: Vec<SeriesPoint> = (0..100_000)
+            .map(|i| {
+                let prefix = format!("192.0.2.{}/32", i % 10);
+                SeriesPoint::new(
+                    Entity::Prefix(prefix.parse().expect("a prefix")),
+                    Measure::Visibility,
+                    now.add_secs(-(i / 10) * 8),
+                    1.0,
+                )
             })
             .collect();
         store.record_signals(&points).expect("signals");

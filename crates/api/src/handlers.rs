@@ -10,7 +10,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use blackout_model::Timestamp;
+use blackout_model::{SeriesKey, Timestamp, clock};
 use blackout_store::{EventQuery, SignalRollup, Store};
 use serde::Serialize;
 use std::time::Duration;
@@ -147,8 +147,8 @@ impl From<SignalRollup> for Rollup {
 
 #[derive(Serialize)]
 struct SignalsBody {
-    entity: String,
-    signal: String,
+    #[serde(flatten)]
+    key: SeriesKey,
     from: Timestamp,
     until: Timestamp,
     /// Raw points, oldest first.
@@ -159,22 +159,15 @@ struct SignalsBody {
     truncated: bool,
 }
 
-fn now() -> Timestamp {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-    Timestamp::from_micros(micros)
-}
-
 /// `GET /api/v1/signals`: one series, raw points and rollups.
 pub(crate) async fn signals(State(state): State<ApiState>, uri: Uri) -> Result<Response, ApiError> {
-    let q = params::query::<SignalsParams>(&uri)?.check(now())?;
+    let q = params::query::<SignalsParams>(&uri)?.check(clock::now())?;
     let body = with_store(&state, move |store| {
         let mut points = store
-            .signals(&q.entity, &q.signal, q.from, q.until)
+            .signals(&q.key, q.from, q.until)
             .map_err(store_error)?;
         let rollups = store
-            .rollups(&q.entity, &q.signal, q.from, q.until)
+            .rollups(&q.key, q.from, q.until)
             .map_err(store_error)?;
         let limit = q.limit as usize;
         let truncated = points.len() > limit;
@@ -182,8 +175,7 @@ pub(crate) async fn signals(State(state): State<ApiState>, uri: Uri) -> Result<R
             points.drain(..points.len() - limit);
         }
         Ok(SignalsBody {
-            entity: q.entity,
-            signal: q.signal,
+            key: q.key,
             from: q.from,
             until: q.until,
             points: points
@@ -202,26 +194,15 @@ pub(crate) async fn signals(State(state): State<ApiState>, uri: Uri) -> Result<R
 }
 
 #[derive(Serialize)]
-struct Series {
-    entity: String,
-    signal: String,
-}
-
-#[derive(Serialize)]
 struct SeriesBody {
-    series: Vec<Series>,
+    series: Vec<SeriesKey>,
 }
 
 /// `GET /api/v1/series`: which (entity, signal) series the database holds.
 pub(crate) async fn series(State(state): State<ApiState>, uri: Uri) -> Result<Response, ApiError> {
     params::query::<NoParams>(&uri)?;
     let series = with_store(&state, |store| store.series().map_err(store_error)).await?;
-    Ok(no_store(Json(SeriesBody {
-        series: series
-            .into_iter()
-            .map(|(entity, signal)| Series { entity, signal })
-            .collect(),
-    })))
+    Ok(no_store(Json(SeriesBody { series })))
 }
 
 /// `GET /api/v1/stream`.

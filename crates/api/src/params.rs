@@ -9,7 +9,7 @@
 use crate::error::{ApiError, ErrorCode};
 use axum::extract::Query;
 use axum::http::Uri;
-use blackout_model::{Cause, Entity, Timestamp};
+use blackout_model::{Cause, Entity, Measure, SeriesKey, Timestamp};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -100,7 +100,7 @@ impl EventsParams {
                 )
             })?),
         };
-        let entity = entity("entity", self.entity.as_deref())?;
+        let entity = entity("entity", self.entity.as_deref())?.map(|e| e.to_string());
         let limit = limit(
             self.limit.as_deref(),
             EVENTS_LIMIT_DEFAULT,
@@ -130,8 +130,7 @@ pub(crate) struct SignalsParams {
 /// `GET /api/v1/signals` parameters, checked.
 #[derive(Debug)]
 pub(crate) struct SignalsQuery {
-    pub entity: String,
-    pub signal: String,
+    pub key: SeriesKey,
     pub from: Timestamp,
     pub until: Timestamp,
     pub limit: u32,
@@ -154,20 +153,18 @@ impl SignalsParams {
                 ));
             }
             Some(text) => {
-                let fine = text.len() <= SIGNAL_MAX_LEN
-                    && text
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-                if !fine {
-                    return Err(ApiError::new(
+                let measure = (text.len() <= SIGNAL_MAX_LEN)
+                    .then(|| text.parse::<Measure>().ok())
+                    .flatten();
+                measure.ok_or_else(|| {
+                    ApiError::new(
                         ErrorCode::BadSignal,
                         format!(
-                            "`{}` is not a signal name: up to {SIGNAL_MAX_LEN} letters, digits, `.`, `_` or `-`",
+                            "`{}` is not a series: bgp.visibility, bgp.upstream.ASN, probe.KIND.ok, probe.KIND.rtt_ms or probe.KIND.loss",
                             shorten(text)
                         ),
-                    ));
-                }
-                text.to_string()
+                    )
+                })?
             }
         };
         let until = time("until", self.until.as_deref())?.unwrap_or(now);
@@ -194,8 +191,7 @@ impl SignalsParams {
             POINTS_LIMIT_MAX,
         )?;
         Ok(SignalsQuery {
-            entity,
-            signal,
+            key: SeriesKey::new(entity, signal),
             from,
             until,
             limit,
@@ -253,7 +249,7 @@ fn time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> 
     text.parse::<Timestamp>().map(Some).map_err(|_| bad())
 }
 
-fn entity(name: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+fn entity(name: &str, value: Option<&str>) -> Result<Option<Entity>, ApiError> {
     let Some(text) = present(value) else {
         return Ok(None);
     };
@@ -272,7 +268,7 @@ fn entity(name: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
             shorten(text)
         ))
     })?;
-    Ok(Some(parsed.to_string()))
+    Ok(Some(parsed))
 }
 
 fn limit(value: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
@@ -368,14 +364,17 @@ mod tests {
         assert_eq!(code("entity=as:64496"), "missing_parameter");
         assert_eq!(code("entity=as:64496&signal=a%20b"), "bad_signal");
         assert_eq!(
-            code("entity=as:64496&signal=x&from=1970-01-01"),
+            code("entity=as:64496&signal=bgp.visibility&from=1970-01-01"),
             "bad_range"
         );
         assert_eq!(
-            code("entity=as:64496&signal=x&from=1700000000"),
+            code("entity=as:64496&signal=bgp.visibility&from=1700000000"),
             "bad_range"
         );
-        assert_eq!(code("entity=as:64496&signal=x&limit=100001"), "bad_limit");
+        assert_eq!(
+            code("entity=as:64496&signal=bgp.visibility&limit=100001"),
+            "bad_limit"
+        );
     }
 
     #[test]

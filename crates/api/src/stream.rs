@@ -20,7 +20,7 @@ use crate::status::{Status, StatusBody};
 use crate::{ApiState, Inner};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use blackout_model::Event;
-use blackout_store::EventChange;
+use blackout_model::UpdateKind;
 use futures_util::Stream;
 use serde::Serialize;
 use std::convert::Infallible;
@@ -92,14 +92,9 @@ impl Publisher {
     }
 
     /// Tells stream clients that `event` started, was revised or ended.
-    pub fn publish_event(&self, change: EventChange, event: &Event) {
-        let change = match change {
-            EventChange::Started => "started",
-            EventChange::Revised => "revised",
-            EventChange::Ended => "ended",
-        };
+    pub fn publish_event(&self, change: UpdateKind, event: &Event) {
         let _ = self.stream.send(StreamMessage::Event {
-            change: change.to_string(),
+            change: change.as_str().to_string(),
             event: event.clone(),
         });
     }

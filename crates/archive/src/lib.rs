@@ -23,7 +23,6 @@ mod merge;
 mod reader;
 mod source;
 mod stream;
-mod watch;
 
 pub use error::ArchiveError;
 pub use input::{ArchiveInput, DumpKind, Location, expand_inputs};

@@ -25,7 +25,6 @@ use crate::convert::{as_path_from_attributes, convert_path};
 use crate::input::ArchiveInput;
 use crate::source::{Progress, ProgressHandle, open_mrt, open_stored};
 use crate::stream::{Header, PeekStream, plausible_header};
-use crate::watch::Watch;
 use bgpkit_parser::RawMrtRecord;
 use bgpkit_parser::error::BgpValidationWarning;
 use bgpkit_parser::models::{
@@ -34,7 +33,7 @@ use bgpkit_parser::models::{
 };
 use bgpkit_parser::parser::mrt::mrt_record::parse_mrt_body;
 use bgpkit_parser::{ParserError, chunk_mrt_record, parse_table_dump_v2_message};
-use blackout_model::{Asn, BgpInput, PeerKey, RouteChange, RouteUpdate, Timestamp};
+use blackout_model::{Asn, BgpInput, PeerKey, PrefixFilter, RouteChange, RouteUpdate, Timestamp};
 use bytes::Bytes;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::collections::{HashMap, VecDeque};
@@ -131,7 +130,7 @@ struct Tally {
 pub struct ArchiveReader {
     stream: PeekStream,
     collector: Arc<str>,
-    watch: Watch,
+    watch: PrefixFilter,
     progress: ProgressHandle,
     pending: VecDeque<BgpInput>,
     stats: ReadStats,
@@ -182,7 +181,10 @@ impl ArchiveReader {
         ArchiveReader {
             stream,
             collector,
-            watch: Watch::new(options.watch.as_deref()),
+            watch: options
+                .watch
+                .as_ref()
+                .map_or_else(PrefixFilter::everything, PrefixFilter::new),
             progress,
             pending: VecDeque::new(),
             stats: ReadStats::default(),
@@ -511,7 +513,7 @@ impl ArchiveReader {
         }
         // Withdrawals first: a prefix both withdrawn and announced in one UPDATE ends up announced.
         for prefix in withdrawn {
-            if self.watch.overlaps(&prefix.prefix) {
+            if self.watch.wants(&prefix.prefix) {
                 self.pending.push_back(BgpInput::Route(RouteUpdate {
                     at,
                     peer: peer.clone(),
@@ -523,14 +525,14 @@ impl ArchiveReader {
         }
         if announced
             .iter()
-            .any(|prefix| self.watch.overlaps(&prefix.prefix))
+            .any(|prefix| self.watch.wants(&prefix.prefix))
         {
             let as_path = attributes
                 .effective_as_path()
                 .map(|path| convert_path(&path))
                 .unwrap_or_default();
             for prefix in announced {
-                if self.watch.overlaps(&prefix.prefix) {
+                if self.watch.wants(&prefix.prefix) {
                     self.pending.push_back(BgpInput::Route(RouteUpdate {
                         at,
                         peer: peer.clone(),
@@ -573,7 +575,7 @@ impl ArchiveReader {
                 IpNet::V6(_) => counted.ipv6 = counted.ipv6.saturating_add(1),
             }
         }
-        if self.watch.overlaps(&entry.prefix.prefix) {
+        if self.watch.wants(&entry.prefix.prefix) {
             let as_path = entry
                 .attributes
                 .effective_as_path()
@@ -646,7 +648,7 @@ impl ArchiveReader {
                 "TABLE_DUMP_V2 RIB record (subtype {subtype}) with a broken prefix"
             ));
         };
-        let wanted = unicast && self.watch.overlaps(&prefix);
+        let wanted = unicast && self.watch.wants(&prefix);
         if !unicast {
             self.stats.non_unicast_routes += u64::from(entry_count);
         }

@@ -8,7 +8,8 @@ mod support;
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
-use blackout_store::{EventChange, SignalPoint, Store};
+use blackout_model::{Measure, SeriesPoint, UpdateKind};
+use blackout_store::Store;
 use support::*;
 
 /// 2025-01-01T00:00:00Z.
@@ -341,24 +342,23 @@ fn north_korea_2014(path: &std::path::Path) -> String {
             } else {
                 0.97
             };
-            points.push(SignalPoint {
-                entity: format!("prefix:{prefix}"),
-                signal: "bgp.visibility".into(),
+            let entity = Entity::Prefix(prefix.parse().unwrap());
+            points.push(SeriesPoint::new(
+                entity.clone(),
+                Measure::Visibility,
                 at,
                 value,
-            });
-            points.push(SignalPoint {
-                entity: format!("prefix:{prefix}"),
-                signal: "bgp.upstream.4837".into(),
+            ));
+            points.push(SeriesPoint::new(
+                entity,
+                Measure::UpstreamShare(Asn(4837)),
                 at,
-                value: if value > 0.0 { 1.0 } else { 0.0 },
-            });
+                if value > 0.0 { 1.0 } else { 0.0 },
+            ));
         }
     }
     let mut store = Store::open(path).unwrap();
-    store
-        .record_events(&[(EventChange::Ended, &event)])
-        .unwrap();
+    store.record_events(&[(UpdateKind::Ended, &event)]).unwrap();
     store.record_signals(&points).unwrap();
     event.id.0
 }

@@ -3,10 +3,9 @@
 //! rounds over every check. Prints signals per second. Run by bench/detector.sh.
 
 use blackout_bgp::{BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, ProbeRole, ProbeSignal, Signal};
-use blackout_model::{
-    AsPath, Asn, BgpInput, PeerKey, RouteChange, RouteUpdate, SignalKind, Timestamp,
-};
+use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
+use blackout_model::{AsPath, Asn, BgpInput, PeerKey, RouteChange, RouteUpdate, Timestamp};
+use blackout_model::{ProbeKind, ProbeRole};
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -71,7 +70,7 @@ fn main() {
                     vantage: "local".into(),
                     role: ProbeRole::Host,
                     target: host.name.clone(),
-                    kind: SignalKind::ProbeIcmp,
+                    kind: ProbeKind::Icmp,
                     ok: (r >> 48) % 50 != 0,
                     rtt_ms: Some(40.0),
                     loss: Some(0.0),

@@ -13,10 +13,12 @@
 //! upstreams: `upstream-cut`, `new-upstream`, `hijack`, `rpki-invalid` per
 //! prefix, and `flap`.
 
+use crate::DetectorConfig;
 use crate::book::{EventBook, Opening, Slot, human_duration};
-use crate::{DetectorConfig, EventUpdate};
 use blackout_bgp::{BgpChange, PrefixView, Relation, RpkiState, upstream_share};
-use blackout_model::{Asn, Cause, Entity, Event, Evidence, Scope, Severity, SignalKind, Timestamp};
+use blackout_model::{
+    Asn, Cause, Entity, Event, EventUpdate, Evidence, Scope, Severity, SignalKind, Timestamp,
+};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

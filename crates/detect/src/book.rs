@@ -9,10 +9,9 @@
 //! an end called for is kept and carried out at the release, with a note that
 //! the event ended while blackout was not watching.
 
-use crate::EventUpdate;
 pub(crate) use blackout_model::human_duration;
 use blackout_model::{
-    Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
+    Cause, Entity, Event, EventId, EventUpdate, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
 use std::collections::BTreeMap;
 
@@ -184,7 +183,7 @@ impl EventBook {
             for item in opening.evidence {
                 push_evidence(&mut event, item);
             }
-            updates.push(EventUpdate::Revised(event.clone()));
+            updates.push(EventUpdate::revised(event.clone()));
             self.open.insert(slot, event);
             return;
         }
@@ -203,7 +202,7 @@ impl EventBook {
         for item in opening.evidence {
             push_evidence(&mut event, item);
         }
-        updates.push(EventUpdate::Started(event.clone()));
+        updates.push(EventUpdate::started(event.clone()));
         self.open.insert(slot, event);
     }
 
@@ -231,7 +230,7 @@ impl EventBook {
         }
         if let Some(event) = self.open.get_mut(slot) {
             change(event);
-            updates.push(EventUpdate::Revised(event.clone()));
+            updates.push(EventUpdate::revised(event.clone()));
         }
     }
 
@@ -261,7 +260,7 @@ impl EventBook {
         if duration > 0.0 {
             event.summary = format!("{}. Back after {}", event.summary, human_duration(duration));
         }
-        updates.push(EventUpdate::Ended(event.clone()));
+        updates.push(EventUpdate::ended(event.clone()));
         self.closed.push(event);
     }
 

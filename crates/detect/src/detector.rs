@@ -7,13 +7,16 @@
 //! name the cause; an open event is revised when the cause changes (stress first,
 //! withdrawals after) and ends when nothing is wrong any more.
 
+use crate::DetectorConfig;
 use crate::bgp::BgpDetector;
 use crate::book::{EventBook, Opening, Slot};
-use crate::probes::{CheckState, ProbeRole, ProbeSignal, ProbeTracker};
+use crate::probes::{CheckState, ProbeSignal, ProbeTracker};
 use crate::rules::{CheckView, Situation, attribute};
-use crate::{DetectorConfig, EventUpdate};
 use blackout_bgp::BgpChange;
-use blackout_model::{Cause, Entity, Event, Evidence, Scope, Severity, SignalKind, Timestamp};
+use blackout_model::{
+    Cause, Entity, Event, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity, SignalKind,
+    Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -324,7 +327,7 @@ impl Detector {
     /// failing only if every one of them sees it fail.
     fn check_views(&self, offline: &BTreeMap<String, Timestamp>) -> Vec<CheckView> {
         let mut grouped: BTreeMap<
-            (ProbeRole, String, SignalKind),
+            (ProbeRole, String, ProbeKind),
             Vec<Cow<'_, crate::probes::CheckTrack>>,
         > = BTreeMap::new();
         // When every control of each vantage point was last asked: a target's
@@ -634,7 +637,7 @@ impl Detector {
                 .filter(|((v, role, ..), _)| v == name && *role == ProbeRole::Control)
                 .map(|((_, _, target, kind), t)| Evidence {
                     at: *since,
-                    signal: *kind,
+                    signal: kind.signal(),
                     text: format!("control {target}: {}", t.last.text),
                     value: Some(1.0),
                 })
@@ -690,9 +693,7 @@ impl Detector {
                 continue;
             };
             let host_dark = checks.iter().any(|h| {
-                h.kind == SignalKind::ProbeIcmp
-                    && h.target == check.target
-                    && h.failing_since().is_some()
+                h.kind == ProbeKind::Icmp && h.target == check.target && h.failing_since().is_some()
             });
             let already_open =
                 self.book
@@ -803,7 +804,7 @@ fn service_opening(entity: &Entity, views: &[&CheckView], total: usize, at: Time
 fn service_evidence(view: &CheckView, at: Timestamp) -> Evidence {
     Evidence {
         at: view.failing_since().unwrap_or(at),
-        signal: view.kind,
+        signal: view.kind.signal(),
         text: format!("{}: {}", view.target, view.text),
         value: Some(1.0),
     }

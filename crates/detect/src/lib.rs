@@ -2,7 +2,7 @@
 //! events with a cause, a confidence and the evidence behind them.
 //!
 //! It is pure: [`Detector::process`] takes a [`Signal`] (which carries its own
-//! time) and returns [`EventUpdate`]s; nothing reads a clock or does I/O, so the
+//! time) and returns [`EventUpdate`](blackout_model::EventUpdate)s; nothing reads a clock or does I/O, so the
 //! same signals always give the same events, from an archive or a live feed.
 //!
 //! - [`DetectorConfig`]: the entities and thresholds, from a profile.
@@ -15,7 +15,6 @@
 //!   (`internal`, `ddos`, `partial`, `data-plane`, `rpki-invalid`).
 //! - [`Detector`] (module `detector`): all of the above together, with the
 //!   events about the network, its services, the vantage points and the feeds.
-//! - [`EventUpdate`]: an event that started, changed (cause, evidence) or ended.
 //!
 //! After a restart, [`Detector::resume`] takes up the events that were still open
 //! (same ids, state machines set from what they say) and holds them through the
@@ -32,28 +31,4 @@ pub mod rules;
 pub use bgp::{BgpDetector, DarkPrefix};
 pub use config::DetectorConfig;
 pub use detector::{Detector, FeedSignal, Signal};
-pub use probes::{CheckState, FAIL_AFTER, OK_AFTER, ProbeRole, ProbeSignal, ProbeTracker};
-
-use blackout_model::Event;
-
-/// What happened to an event.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EventUpdate {
-    /// A new event.
-    Started(Event),
-    /// An ongoing event changed: its cause, severity, scope or evidence.
-    Revised(Event),
-    /// An event ended (its `end` is set).
-    Ended(Event),
-}
-
-impl EventUpdate {
-    /// The event as it now stands.
-    pub fn event(&self) -> &Event {
-        match self {
-            EventUpdate::Started(event)
-            | EventUpdate::Revised(event)
-            | EventUpdate::Ended(event) => event,
-        }
-    }
-}
+pub use probes::{CheckState, FAIL_AFTER, OK_AFTER, ProbeSignal, ProbeTracker};

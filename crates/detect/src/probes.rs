@@ -8,7 +8,7 @@
 //! lost outright counts as loss too: under a flood, a check may alternate between
 //! lost rounds and answers after a retry and never fail twice in a row.
 
-use blackout_model::{Asn, Entity, SignalKind, Timestamp};
+use blackout_model::{Asn, Entity, ProbeKind, ProbeRole, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -18,20 +18,6 @@ pub const FAIL_AFTER: u32 = 2;
 pub const OK_AFTER: u32 = 2;
 /// Results remembered per check for degradation and the RTT baseline.
 const WINDOW: usize = 5;
-
-/// What a probe target is to the watched network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProbeRole {
-    /// A host of the watched network.
-    Host,
-    /// A target far from it: tells whether the vantage point is online.
-    Control,
-    /// An authoritative server of a watched zone.
-    Zone,
-    /// A mail server.
-    Mail,
-}
 
 /// One probe result, as the detector sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,8 +30,8 @@ pub struct ProbeSignal {
     pub role: ProbeRole,
     /// The host name or address; for DNS, `zone@server`.
     pub target: String,
-    /// The kind of check (`probe.icmp`, `probe.dns`, ...).
-    pub kind: SignalKind,
+    /// The kind of check.
+    pub kind: ProbeKind,
     /// Did the target answer as a working service does?
     pub ok: bool,
     /// Round-trip or response time, in milliseconds.
@@ -68,12 +54,10 @@ impl ProbeSignal {
             name: name.into(),
         };
         match self.kind {
-            SignalKind::ProbeDns => {
-                service("dns", self.target.split('@').next().unwrap_or(&self.target))
-            }
-            SignalKind::ProbeHttp => service("http", &self.target),
-            SignalKind::ProbeSmtp => service("smtp", &self.target),
-            SignalKind::ProbeTcp => service("tcp", &self.target),
+            ProbeKind::Dns => service("dns", self.target.split('@').next().unwrap_or(&self.target)),
+            ProbeKind::Http => service("http", &self.target),
+            ProbeKind::Smtp => service("smtp", &self.target),
+            ProbeKind::Tcp => service("tcp", &self.target),
             _ => host(),
         }
     }
@@ -122,7 +106,7 @@ pub struct CheckTrack {
 }
 
 /// The key of a check: vantage, role, target, kind.
-pub type CheckKey = (String, ProbeRole, String, SignalKind);
+pub type CheckKey = (String, ProbeRole, String, ProbeKind);
 
 /// All checks.
 #[derive(Default)]
@@ -263,7 +247,7 @@ mod tests {
             vantage: "local".into(),
             role: ProbeRole::Host,
             target: "www.lab.example".into(),
-            kind: SignalKind::ProbeIcmp,
+            kind: ProbeKind::Icmp,
             ok,
             rtt_ms: ok.then_some(1.0),
             loss: Some(loss),

@@ -7,8 +7,10 @@
 
 use crate::DetectorConfig;
 use crate::bgp::DarkPrefix;
-use crate::probes::{CheckState, ProbeRole};
-use blackout_model::{Asn, Cause, Entity, Evidence, Scope, Severity, SignalKind, Timestamp};
+use crate::probes::CheckState;
+use blackout_model::{
+    Asn, Cause, Entity, Evidence, ProbeKind, ProbeRole, Scope, Severity, SignalKind, Timestamp,
+};
 
 /// How long stress must precede the fall of the routes to be its cause.
 pub const STRESS_LEAD_SECS: f64 = 30.0;
@@ -21,7 +23,7 @@ pub struct CheckView {
     /// The target.
     pub target: String,
     /// The kind of check.
-    pub kind: SignalKind,
+    pub kind: ProbeKind,
     /// The entity it tells about.
     pub entity: Entity,
     /// Failing only if it fails from every usable vantage point; degraded if from any.
@@ -161,7 +163,7 @@ fn hosts_icmp<'a>(situation: &'a Situation<'_>) -> impl Iterator<Item = &'a Chec
 pub(crate) fn host_pings(checks: &[CheckView]) -> impl Iterator<Item = &CheckView> {
     checks
         .iter()
-        .filter(|c| c.kind == SignalKind::ProbeIcmp && c.role == ProbeRole::Host)
+        .filter(|c| c.kind == ProbeKind::Icmp && c.role == ProbeRole::Host)
 }
 
 /// When the first of these hosts fell silent, if there are any and every one of
@@ -359,7 +361,7 @@ impl Rule for NetworkStress {
             .map(|c| {
                 item(
                     c.trouble_since().unwrap_or(s.at),
-                    c.kind,
+                    c.kind.signal(),
                     format!("{}: {}", c.entity, c.text),
                     None,
                 )
@@ -526,7 +528,7 @@ impl Rule for DataPlaneDead {
         let traces: Vec<&CheckView> = s
             .checks
             .iter()
-            .filter(|c| c.kind == SignalKind::ProbeTrace && c.failing_since().is_some())
+            .filter(|c| c.kind == ProbeKind::Trace && c.failing_since().is_some())
             .collect();
         let past_border = traces
             .iter()

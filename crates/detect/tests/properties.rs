@@ -2,10 +2,9 @@
 //! dozen peers and random probe results, fed through the BGP state.
 
 use blackout_bgp::{BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, ProbeRole, ProbeSignal, Signal};
-use blackout_model::{
-    AsPath, Asn, BgpInput, Event, PeerKey, RouteChange, RouteUpdate, SignalKind, Timestamp,
-};
+use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
+use blackout_model::{AsPath, Asn, BgpInput, Event, PeerKey, RouteChange, RouteUpdate, Timestamp};
+use blackout_model::{ProbeKind, ProbeRole};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -138,11 +137,7 @@ fn run(steps: &[(Step, u16)]) -> Vec<Event> {
                         ProbeRole::Host
                     },
                     target: targets[*target].into(),
-                    kind: [
-                        SignalKind::ProbeIcmp,
-                        SignalKind::ProbeHttp,
-                        SignalKind::ProbeTrace,
-                    ][usize::from(*kind)],
+                    kind: [ProbeKind::Icmp, ProbeKind::Http, ProbeKind::Trace][usize::from(*kind)],
                     ok: *ok,
                     rtt_ms: ok.then_some(if *slow { 2000.0 } else { 40.0 }),
                     loss: Some(if *ok { 0.0 } else { 1.0 }),

@@ -3,10 +3,11 @@
 //! and how they end or go on after it. (The scenario suite's `stop`/`start` steps
 //! cover whole outages across a restart.)
 
-use blackout_detect::{Detector, DetectorConfig, EventUpdate, FeedSignal, Signal};
+use blackout_detect::{Detector, DetectorConfig, FeedSignal, Signal};
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
+use blackout_model::{EventUpdate, UpdateKind};
 use blackout_profile::Thresholds;
 
 const ORIGIN: u32 = 64500;
@@ -105,7 +106,11 @@ fn a_feed_back_during_the_first_look_ends_at_its_close_with_a_note() {
     // And at the close of the first look the same event ends, where it was seen over
     let updates = detector.end_first_look(t(3700));
     assert_eq!(updates.len(), 1, "{updates:?}");
-    let EventUpdate::Ended(event) = &updates[0] else {
+    let EventUpdate {
+        kind: UpdateKind::Ended,
+        event,
+    } = &updates[0]
+    else {
         panic!("{updates:?}")
     };
     assert_eq!(event.id, down.id);
@@ -143,7 +148,11 @@ fn a_feed_still_down_goes_on_as_the_same_event() {
     let updates = detector.end_first_look(t(3700));
     // It goes on, with a note of the gap, and no second start
     assert_eq!(updates.len(), 1, "{updates:?}");
-    let EventUpdate::Revised(event) = &updates[0] else {
+    let EventUpdate {
+        kind: UpdateKind::Revised,
+        event,
+    } = &updates[0]
+    else {
         panic!("{updates:?}")
     };
     assert_eq!(event.id, down.id);
@@ -157,7 +166,7 @@ fn a_feed_still_down_goes_on_as_the_same_event() {
     // And later it ends as any event does
     let updates = run(&mut detector, &[feed(t(4000), true)]);
     assert!(
-        matches!(&updates[..], [EventUpdate::Ended(e)] if e.id == down.id && e.end == Some(t(4000))),
+        matches!(&updates[..], [EventUpdate { kind: UpdateKind::Ended, event: e }] if e.id == down.id && e.end == Some(t(4000))),
         "{updates:?}"
     );
 }
@@ -172,7 +181,7 @@ fn an_event_nothing_shows_again_ends_at_the_restart() {
     let updates = detector.end_first_look(t(3700));
     // Then it ends where the first look began to see it over
     assert!(
-        matches!(&updates[..], [EventUpdate::Ended(e)] if e.id == offline.id && e.end == Some(t(3601))),
+        matches!(&updates[..], [EventUpdate { kind: UpdateKind::Ended, event: e }] if e.id == offline.id && e.end == Some(t(3601))),
         "{updates:?}"
     );
 }

@@ -28,10 +28,9 @@
 //! Whatever the scenario, no event id may start twice, across restarts too.
 
 use blackout_bgp::{BgpState, Vrp, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, FeedSignal, ProbeRole, ProbeSignal, Signal};
-use blackout_model::{
-    AsPath, Asn, BgpInput, Event, PeerKey, RouteChange, RouteUpdate, SignalKind, Timestamp,
-};
+use blackout_detect::{Detector, DetectorConfig, FeedSignal, ProbeSignal, Signal};
+use blackout_model::{AsPath, Asn, BgpInput, Event, PeerKey, RouteChange, RouteUpdate, Timestamp};
+use blackout_model::{ProbeKind, ProbeRole, UpdateKind};
 use blackout_profile::{Check, Profile};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -171,7 +170,7 @@ enum Condition {
 struct CheckSpec {
     role: ProbeRole,
     target: String,
-    kind: SignalKind,
+    kind: ProbeKind,
     selectors: Vec<String>,
 }
 
@@ -184,29 +183,7 @@ struct World {
     checks: Vec<CheckSpec>,
     vantages: BTreeSet<String>,
     /// Did each check (vantage, target, kind) pass last time?
-    last_ok: BTreeMap<(String, String, SignalKind), bool>,
-}
-
-fn kind_of(check: &Check) -> SignalKind {
-    match check {
-        Check::Icmp => SignalKind::ProbeIcmp,
-        Check::Tcp(_) => SignalKind::ProbeTcp,
-        Check::Http { .. } => SignalKind::ProbeHttp,
-        Check::Smtp(_) => SignalKind::ProbeSmtp,
-        Check::Trace => SignalKind::ProbeTrace,
-    }
-}
-
-fn kind_name(kind: SignalKind) -> &'static str {
-    match kind {
-        SignalKind::ProbeIcmp => "icmp",
-        SignalKind::ProbeTcp => "tcp",
-        SignalKind::ProbeHttp => "http",
-        SignalKind::ProbeSmtp => "smtp",
-        SignalKind::ProbeTrace => "trace",
-        SignalKind::ProbeDns => "dns",
-        _ => "other",
-    }
+    last_ok: BTreeMap<(String, String, ProbeKind), bool>,
 }
 
 impl World {
@@ -214,7 +191,7 @@ impl World {
         let mut checks = Vec::new();
         for host in &profile.hosts {
             for check in &host.checks {
-                let kind = kind_of(check);
+                let kind = Check::kind(check);
                 checks.push(CheckSpec {
                     role: ProbeRole::Host,
                     target: host.name.clone(),
@@ -223,7 +200,7 @@ impl World {
                         "all".into(),
                         "hosts".into(),
                         format!("host:{}", host.name),
-                        format!("host:{}:{}", host.name, kind_name(kind)),
+                        format!("host:{}:{}", host.name, kind),
                     ],
                 });
             }
@@ -233,7 +210,7 @@ impl World {
                 checks.push(CheckSpec {
                     role: ProbeRole::Zone,
                     target: format!("{}@{}", zone.name, server.name),
-                    kind: SignalKind::ProbeDns,
+                    kind: ProbeKind::Dns,
                     selectors: vec![
                         "all".into(),
                         format!("dns:{}", zone.name),
@@ -251,13 +228,13 @@ impl World {
             checks.push(CheckSpec {
                 role: ProbeRole::Mail,
                 target: name,
-                kind: SignalKind::ProbeSmtp,
+                kind: ProbeKind::Smtp,
                 selectors: vec!["all".into(), "mail".into()],
             });
         }
         for control in &profile.controls {
             for check in &control.checks {
-                let kind = kind_of(check);
+                let kind = Check::kind(check);
                 checks.push(CheckSpec {
                     role: ProbeRole::Control,
                     target: control.name.clone(),
@@ -467,7 +444,7 @@ impl World {
                 } else if !signal.ok
                     && signal.role != ProbeRole::Control
                     && (spec.role == ProbeRole::Control
-                        || (spec.role == ProbeRole::Host && spec.kind == SignalKind::ProbeIcmp))
+                        || (spec.role == ProbeRole::Host && spec.kind == ProbeKind::Icmp))
                 {
                     // Asked together, the witnesses may well answer after the target.
                     rechecks.push(self.probe(&signal.vantage, spec, again.add_secs(1)));
@@ -537,10 +514,16 @@ struct Record {
 }
 
 impl Record {
-    fn take(&mut self, updates: Vec<blackout_detect::EventUpdate>) {
+    fn take(&mut self, updates: Vec<blackout_model::EventUpdate>) {
         for update in updates {
-            let event = update.event().clone();
-            if matches!(update, blackout_detect::EventUpdate::Started(_)) {
+            let event = update.event.clone();
+            if matches!(
+                update,
+                blackout_model::EventUpdate {
+                    kind: UpdateKind::Started,
+                    ..
+                }
+            ) {
                 *self.started.entry(event.id.0.clone()).or_default() += 1;
             }
             self.latest.insert(event.id.0.clone(), event);
@@ -567,10 +550,13 @@ fn run(path: &Path) -> (Scenario, Vec<Event>) {
 }
 
 /// Runs the world; `shuffle` permutes the signals of each instant with a seed.
-fn simulate(scenario: &Scenario, profile: Profile, shuffle: Option<u64>) -> Vec<Event> {
+fn simulate(scenario: &Scenario, mut profile: Profile, shuffle: Option<u64>) -> Vec<Event> {
     let start: Timestamp = time(&scenario.setup.start, Timestamp::EPOCH);
     let end = time(&scenario.setup.end, start);
     let every = secs(&scenario.setup.probe_every);
+    // The world probes every `probe_every`: the detector must know that interval,
+    // as watch's does from the profile it probes with.
+    profile.probes.interval_secs = every as f64;
     let vrps = scenario
         .setup
         .vrps

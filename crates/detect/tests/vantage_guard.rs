@@ -3,8 +3,9 @@
 //! count as failing) before the controls have been asked again; only once they
 //! have is the failure the target's, or the vantage point's own.
 
-use blackout_detect::{Detector, DetectorConfig, EventUpdate, ProbeRole, ProbeSignal, Signal};
-use blackout_model::{Entity, SignalKind, Timestamp};
+use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
+use blackout_model::{Entity, Timestamp};
+use blackout_model::{EventUpdate, ProbeKind, ProbeRole, UpdateKind};
 
 fn t(millis: i64) -> Timestamp {
     Timestamp::from_micros(1_735_689_600_000_000 + millis * 1000)
@@ -23,7 +24,7 @@ fn ping(at: Timestamp, role: ProbeRole, target: &str, ok: bool) -> Signal {
         vantage: "local".into(),
         role,
         target: target.into(),
-        kind: SignalKind::ProbeIcmp,
+        kind: ProbeKind::Icmp,
         ok,
         rtt_ms: ok.then_some(1.0),
         loss: Some(if ok { 0.0 } else { 1.0 }),
@@ -73,8 +74,16 @@ fn cut(control_ok: bool) -> (Vec<EventUpdate>, Vec<EventUpdate>) {
 fn entities(updates: &[EventUpdate]) -> Vec<String> {
     updates
         .iter()
-        .filter(|u| matches!(u, EventUpdate::Started(_)))
-        .map(|u| format!("{} {}", u.event().entity, u.event().cause))
+        .filter(|u| {
+            matches!(
+                u,
+                EventUpdate {
+                    kind: UpdateKind::Started,
+                    ..
+                }
+            )
+        })
+        .map(|u| format!("{} {}", u.event.entity, u.event.cause))
         .collect()
 }
 

@@ -12,7 +12,8 @@
 
 use blackout_bgp::{BgpState, Vrps, WatchSet};
 use blackout_feeds::bmp::BmpFramer;
-use blackout_feeds::{BmpOptions, BmpRouter, BmpViews, PrefixFilter, RisLiveSession};
+use blackout_feeds::{BmpOptions, BmpRouter, BmpViews, RisLiveSession};
+use blackout_model::PrefixFilter;
 use blackout_model::Timestamp;
 use flate2::read::GzDecoder;
 use std::io::{BufRead, BufReader};

@@ -11,12 +11,12 @@
 //! (NOTIFICATION, hold timer, the connection lost) one [`BgpInput::PeerDown`]
 //! flushes its routes.
 
-use crate::filter::PrefixFilter;
 use crate::message::{
     self, HEADER_LEN, MAX_EXTENDED_LEN, MAX_MESSAGE_LEN, decode_open, encode_keepalive,
     encode_notification, encode_open, kind, notification_text,
 };
 use crate::update::{UpdateContext, decode_update};
+use blackout_model::PrefixFilter;
 use blackout_model::{AsPath, Asn, BgpInput, PeerKey, RouteChange, RouteUpdate, Timestamp};
 use ipnet::IpNet;
 use std::collections::HashMap;

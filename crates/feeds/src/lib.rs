@@ -29,9 +29,7 @@
 //!   router is a session loss (routes flushed, then learnt again).
 //! - BMP Route Mirroring is ignored.
 
-mod clock;
 mod error;
-mod filter;
 mod wire;
 
 pub mod bmp;
@@ -43,9 +41,7 @@ mod session;
 pub mod update;
 
 pub use bmp::{BmpOptions, BmpRouter, BmpStation, BmpStationConfig, BmpViews};
-pub use clock::now;
 pub use error::FeedError;
-pub use filter::PrefixFilter;
 pub use fsm::{BgpSession, SessionConfig, SessionState};
 pub use health::{
     FeedHealth, FeedId, FeedKind, FeedProblem, FeedProblemKind, FeedState, Gap, HealthTracker,
@@ -56,6 +52,7 @@ pub use session::{BgpFeedConfig, Dial, run_bgp_session};
 pub use wire::Truncated;
 
 use blackout_model::BgpInput;
+use blackout_model::PrefixFilter;
 use blackout_profile::{FeedConfig, SessionMode};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;

@@ -2,12 +2,12 @@
 //! (active, with backoff), and run the pure [`BgpSession`] over it, sleeping until
 //! its next timer.
 
-use crate::clock::now;
 use crate::error::FeedError;
 use crate::fsm::{Action, BgpSession, SessionConfig, SessionState};
 use crate::health::{FeedId, HealthTracker};
 use crate::{FeedEvent, FeedSender};
 use blackout_model::Timestamp;
+use blackout_model::clock::now;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

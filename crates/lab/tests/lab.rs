@@ -15,10 +15,10 @@
 //! not run; with `BLACKOUT_LAB_REQUIRED=1` it fails instead.
 
 use blackout_bgp::{BgpState, Vrps, WatchSet};
-use blackout_feeds::PrefixFilter;
 use blackout_feeds::bmp::{BmpFramer, BmpOptions, BmpRouter, BmpViews};
 use blackout_lab::topology::{BACKUP_ASN, ORIGIN_ASN, PRIMARY_ASN, Service};
 use blackout_lab::{Fault, Lab};
+use blackout_model::PrefixFilter;
 use blackout_model::{Asn, BgpInput, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;

@@ -188,44 +188,99 @@ pub enum Severity {
 }
 
 /// Which kind of signal a piece of evidence comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SignalKind {
-    /// Share of full-feed peers that see a prefix.
-    #[serde(rename = "bgp.visibility")]
+    /// Share of full-feed peers that see a prefix (`bgp.visibility`).
     BgpVisibility,
-    /// Which upstreams carry the routes.
-    #[serde(rename = "bgp.upstream")]
+    /// Which upstreams carry the routes (`bgp.upstream`).
     BgpUpstream,
-    /// Which AS originates the routes.
-    #[serde(rename = "bgp.origin")]
+    /// Which AS originates the routes (`bgp.origin`).
     BgpOrigin,
-    /// RPKI validity of the routes.
-    #[serde(rename = "bgp.rpki")]
+    /// RPKI validity of the routes (`bgp.rpki`).
     BgpRpki,
-    /// ICMP echo.
-    #[serde(rename = "probe.icmp")]
+    /// ICMP echo (`probe.icmp`).
     ProbeIcmp,
-    /// TCP connect.
-    #[serde(rename = "probe.tcp")]
+    /// TCP connect (`probe.tcp`).
     ProbeTcp,
-    /// HTTP(S).
-    #[serde(rename = "probe.http")]
+    /// HTTP(S) (`probe.http`).
     ProbeHttp,
-    /// Authoritative DNS.
-    #[serde(rename = "probe.dns")]
+    /// Authoritative DNS (`probe.dns`).
     ProbeDns,
-    /// SMTP banner and EHLO.
-    #[serde(rename = "probe.smtp")]
+    /// SMTP banner and EHLO (`probe.smtp`).
     ProbeSmtp,
-    /// Traceroute.
-    #[serde(rename = "probe.trace")]
+    /// Traceroute (`probe.trace`).
     ProbeTrace,
-    /// Health of one of blackout's feeds.
-    #[serde(rename = "feed")]
+    /// Health of one of blackout's feeds (`feed`).
     Feed,
-    /// Health of the vantage point.
-    #[serde(rename = "vantage")]
+    /// Health of the vantage point (`vantage`).
     Vantage,
+}
+
+impl SignalKind {
+    /// Every signal, in the contract's order.
+    pub const ALL: [SignalKind; 12] = [
+        SignalKind::BgpVisibility,
+        SignalKind::BgpUpstream,
+        SignalKind::BgpOrigin,
+        SignalKind::BgpRpki,
+        SignalKind::ProbeIcmp,
+        SignalKind::ProbeTcp,
+        SignalKind::ProbeHttp,
+        SignalKind::ProbeDns,
+        SignalKind::ProbeSmtp,
+        SignalKind::ProbeTrace,
+        SignalKind::Feed,
+        SignalKind::Vantage,
+    ];
+
+    /// The contract's name for the signal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalKind::BgpVisibility => "bgp.visibility",
+            SignalKind::BgpUpstream => "bgp.upstream",
+            SignalKind::BgpOrigin => "bgp.origin",
+            SignalKind::BgpRpki => "bgp.rpki",
+            SignalKind::ProbeIcmp => "probe.icmp",
+            SignalKind::ProbeTcp => "probe.tcp",
+            SignalKind::ProbeHttp => "probe.http",
+            SignalKind::ProbeDns => "probe.dns",
+            SignalKind::ProbeSmtp => "probe.smtp",
+            SignalKind::ProbeTrace => "probe.trace",
+            SignalKind::Feed => "feed",
+            SignalKind::Vantage => "vantage",
+        }
+    }
+}
+
+impl fmt::Display for SignalKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SignalKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SignalKind::ALL
+            .into_iter()
+            .find(|signal| signal.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not a signal"))
+    }
+}
+
+impl Serialize for SignalKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SignalKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// One observation behind an event.
@@ -343,6 +398,17 @@ mod tests {
             assert_eq!(
                 serde_json::to_string(&cause).unwrap(),
                 format!("\"{}\"", cause.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn signals_round_trip_through_text() {
+        for signal in SignalKind::ALL {
+            assert_eq!(signal.as_str().parse::<SignalKind>(), Ok(signal));
+            assert_eq!(
+                serde_json::to_string(&signal).unwrap(),
+                format!("\"{}\"", signal.as_str())
             );
         }
     }

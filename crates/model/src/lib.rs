@@ -1,6 +1,7 @@
 //! The vocabulary every part of blackout speaks.
 //!
-//! This crate holds plain data and nothing that does I/O or reads a clock:
+//! This crate holds plain data and does no I/O; its one read of the clock,
+//! [`clock::now`], is for the edges (the core is handed the time):
 //!
 //! - [`Asn`], [`Timestamp`], [`CountryCode`]: newtypes for the numbers and codes
 //!   the domain is made of, and [`CountryLookup`], what a prefix-to-country map answers;
@@ -9,18 +10,34 @@
 //!   of them, so that they share one BGP state and one code path;
 //! - [`Event`], [`Entity`], [`Cause`], [`Evidence`]: the outage events of
 //!   `../shared/CONTRACT.md`, as the detector emits them and as the store, the API
-//!   and the alerts carry them.
+//!   and the alerts carry them, and [`EventUpdate`]: an event that started, changed
+//!   or ended;
+//! - [`SeriesKey`] and [`SeriesPoint`]: time series under a typed key (an entity
+//!   and a [`Measure`]);
+//! - [`PrefixFilter`]: which routes concern what is watched;
+//! - [`ProbeKind`] and [`ProbeRole`]: what a probe is;
+//! - [`clock`]: the wall clock, read by the edges only; [`text`]: escaping.
 
 mod as_path;
 mod asn;
+pub mod clock;
 mod country;
 mod event;
+mod filter;
+mod probe;
 mod route;
+mod series;
+pub mod text;
 mod time;
+mod update;
 
 pub use as_path::{AsPath, PathSegment};
 pub use asn::Asn;
 pub use country::{CountryCode, CountryLookup};
 pub use event::{Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind};
+pub use filter::PrefixFilter;
+pub use probe::{ProbeKind, ProbeRole};
 pub use route::{BgpInput, PeerKey, RouteChange, RouteUpdate};
+pub use series::{Measure, SeriesKey, SeriesPoint};
 pub use time::{Timestamp, TimestampError, human_duration};
+pub use update::{EventUpdate, UpdateKind};

@@ -216,10 +216,7 @@ async fn ask_tcp(
 
 /// A query ID that varies per query without a random source.
 fn query_id(name: &Name, qtype: RecordType) -> u16 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = blackout_model::clock::now().as_micros() as u32;
     let salt = name.to_ascii().len() as u32 ^ u32::from(u16::from(qtype));
     ((nanos ^ (nanos >> 16) ^ salt.wrapping_mul(2_654_435_761)) & 0xffff) as u16
 }

@@ -14,13 +14,14 @@ use crate::dns;
 use crate::http;
 use crate::icmp::{IcmpAccess, IcmpMode, IcmpUnavailable, PingReply, Pinger};
 use crate::last_known::{LastKnown, NameKey};
-use crate::result::{Detail, LastKnownAddress, Outcome, ProbeResult, Role};
+use crate::result::{Detail, LastKnownAddress, Outcome, ProbeResult};
+
 use crate::schedule::{Changes, Jitter, RateLimiter, Schedule};
 use crate::smtp;
 use crate::target::{Address, CheckSpec, Target};
 use crate::tcp;
 use crate::trace::{self, AsLookup, NoAsLookup, TraceOptions};
-use blackout_model::Timestamp;
+use blackout_model::{ProbeRole, Timestamp, clock};
 use blackout_profile::ProbeSettings;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -178,7 +179,7 @@ impl Prober {
     /// Probes one target, resolving its name if needed (or, when the name does not
     /// resolve, at the last address it resolved to).
     pub async fn probe(&self, target: &Target) -> ProbeResult {
-        let at = now();
+        let at = clock::now();
         match self.locate(target).await {
             Ok(located) => self.probe_located(target, located, at).await,
             Err(message) => result(target, at, None, Outcome::Error { message }),
@@ -193,7 +194,7 @@ impl Prober {
         }
         let key = NameKey::of(target);
         let resolved = self.resolve(target).await;
-        let at = now();
+        let at = clock::now();
         // A poisoned lock only means another probe panicked mid-update of a plain map.
         let mut memory = self
             .last_known
@@ -356,7 +357,7 @@ impl Prober {
     /// concurrency and the rate limit). Names are resolved once per round. Results
     /// come back in the targets' order.
     pub async fn round(self: &Arc<Self>, targets: &[Target]) -> Vec<ProbeResult> {
-        let at = now();
+        let at = clock::now();
         let mut names: HashMap<NameKey, Result<Located, String>> = HashMap::new();
         let mut lookups = tokio::task::JoinSet::new();
         for target in targets {
@@ -413,12 +414,7 @@ impl Prober {
         let interval = self.config.interval.as_micros() as i64;
         let mut schedule =
             Schedule::new(targets.len(), self.micros(), interval, self.config.jitter);
-        let mut jitter = Jitter::new(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1),
-        );
+        let mut jitter = Jitter::new(clock::now().as_micros().unsigned_abs().max(1));
         let gate = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
         // Each finished probe says which target it was, whether it passed, and
         // whether the sink still wants results.
@@ -431,8 +427,8 @@ impl Prober {
         // detector has them fresh when the failure is confirmed.
         let witnesses: Vec<usize> = (0..targets.len())
             .filter(|&i| {
-                targets[i].role == Role::Control
-                    || (targets[i].role == Role::Host && targets[i].check == CheckSpec::Icmp)
+                targets[i].role == ProbeRole::Control
+                    || (targets[i].role == ProbeRole::Host && targets[i].check == CheckSpec::Icmp)
             })
             .collect();
         loop {
@@ -450,7 +446,7 @@ impl Prober {
                         if changes.changed(finished.index, finished.ok) {
                             let at = self.micros() + recheck;
                             schedule.recheck(finished.index, at);
-                            if !finished.ok && targets[finished.index].role != Role::Control {
+                            if !finished.ok && targets[finished.index].role != ProbeRole::Control {
                                 for &witness in &witnesses {
                                     schedule.recheck(witness, at);
                                 }
@@ -488,15 +484,6 @@ struct Finished {
     index: usize,
     ok: bool,
     alive: bool,
-}
-
-/// The wall clock, read at the edge.
-fn now() -> Timestamp {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0);
-    Timestamp::from_micros(micros)
 }
 
 /// A result with no details yet.

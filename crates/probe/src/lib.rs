@@ -44,8 +44,8 @@ pub use census::{CensusError, CensusHost, CensusOptions, CensusReport, census, c
 pub use engine::{EngineConfig, ProbeSink, Prober};
 pub use icmp::{IcmpMode, IcmpUnavailable};
 pub use result::{
-    Detail, DnsDetail, DnsVerdict, Hop, HttpDetail, LastKnownAddress, Outcome, ProbeKind,
-    ProbeResult, Role, SmtpDetail, TraceDetail,
+    Detail, DnsDetail, DnsVerdict, Hop, HttpDetail, LastKnownAddress, Outcome, ProbeResult,
+    SmtpDetail, TraceDetail,
 };
 pub use target::{Address, CheckSpec, Target, TargetError, TraceMode, targets_from_profile};
 pub use trace::{AsLookup, NoAsLookup, PrefixTable};

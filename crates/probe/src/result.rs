@@ -9,47 +9,9 @@
 //! ([`LastKnownAddress`]).
 
 use blackout_model::{Asn, Timestamp};
+use blackout_model::{ProbeKind, ProbeRole};
 use serde::Serialize;
-use std::fmt;
 use std::net::IpAddr;
-
-/// The kind of probe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProbeKind {
-    /// ICMP echo.
-    Icmp,
-    /// TCP connect.
-    Tcp,
-    /// HTTP or HTTPS GET.
-    Http,
-    /// DNS queries to one authoritative server.
-    Dns,
-    /// SMTP banner and EHLO.
-    Smtp,
-    /// Paris traceroute.
-    Trace,
-}
-
-impl ProbeKind {
-    /// The name used in output and in the contract's signal names (`probe.<name>`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProbeKind::Icmp => "icmp",
-            ProbeKind::Tcp => "tcp",
-            ProbeKind::Http => "http",
-            ProbeKind::Dns => "dns",
-            ProbeKind::Smtp => "smtp",
-            ProbeKind::Trace => "trace",
-        }
-    }
-}
-
-impl fmt::Display for ProbeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// How a probe went.
 ///
@@ -129,7 +91,7 @@ pub struct ProbeResult {
     pub check: String,
     /// What the target belongs to in the profile (`host`, `control`, `zone`, `mail`,
     /// `cli`).
-    pub role: Role,
+    pub role: ProbeRole,
     /// How it went.
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -161,22 +123,6 @@ pub struct LastKnownAddress {
     pub age_secs: f64,
     /// Why the name did not resolve this time.
     pub resolve_error: String,
-}
-
-/// What a target is in the profile; the detector treats controls differently.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// A watched host.
-    Host,
-    /// A control target outside the watched network.
-    Control,
-    /// An authoritative server of a watched zone.
-    Zone,
-    /// A mail server.
-    Mail,
-    /// A target given on the command line.
-    Cli,
 }
 
 /// Per-kind details.

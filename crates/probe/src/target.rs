@@ -12,7 +12,7 @@
 //! | `dns:ZONE@SERVER[:PORT]` | the zone's SOA, NS and A, asked of SERVER |
 //! | `trace:host`, `trace-udp:host` | Paris traceroute (ICMP or UDP) |
 
-use crate::result::{ProbeKind, Role};
+use blackout_model::{ProbeKind, ProbeRole};
 use blackout_profile::{Check, Profile};
 use std::fmt;
 use std::net::IpAddr;
@@ -131,7 +131,7 @@ pub struct Target {
     /// The check.
     pub check: CheckSpec,
     /// What it is in the profile.
-    pub role: Role,
+    pub role: ProbeRole,
 }
 
 /// A command-line target that could not be parsed.
@@ -148,7 +148,7 @@ pub struct TargetError {
 
 impl Target {
     /// A target with a fixed address or a name to resolve, decided by the name.
-    pub fn new(name: &str, check: CheckSpec, role: Role) -> Target {
+    pub fn new(name: &str, check: CheckSpec, role: ProbeRole) -> Target {
         let address = match name.parse::<IpAddr>() {
             Ok(ip) => Address::Fixed(ip),
             Err(_) => Address::Resolve,
@@ -183,7 +183,7 @@ impl Target {
                         tls,
                         path: path.to_string(),
                     },
-                    Role::Cli,
+                    ProbeRole::Cli,
                 ));
             }
         }
@@ -212,7 +212,7 @@ impl Target {
                     zone: zone.trim_end_matches('.').to_string(),
                     port: port.unwrap_or(53),
                 },
-                Role::Cli,
+                ProbeRole::Cli,
             ));
         }
         let (host, port) = split_host_port(rest).map_err(|r| fail(&r))?;
@@ -237,7 +237,7 @@ impl Target {
             },
             (_, port) => CheckSpec::Smtp(port.unwrap_or(25)),
         };
-        Ok(Target::new(&host, check, Role::Cli))
+        Ok(Target::new(&host, check, ProbeRole::Cli))
     }
 
     /// The check as shown in output: `tcp:80`, `dns:kp`.
@@ -287,8 +287,8 @@ fn parse_port(text: &str) -> Result<u16, String> {
 pub fn targets_from_profile(profile: &Profile) -> Vec<Target> {
     let mut targets = Vec::new();
     for (hosts, role) in [
-        (&profile.hosts, Role::Host),
-        (&profile.controls, Role::Control),
+        (&profile.hosts, ProbeRole::Host),
+        (&profile.controls, ProbeRole::Control),
     ] {
         for host in hosts {
             for check in &host.checks {
@@ -308,7 +308,7 @@ pub fn targets_from_profile(profile: &Profile) -> Vec<Target> {
                     zone: zone.name.clone(),
                     port: 53,
                 },
-                Role::Zone,
+                ProbeRole::Zone,
             );
             if let Some(address) = server.address {
                 target.address = Address::Fixed(address);
@@ -323,16 +323,18 @@ pub fn targets_from_profile(profile: &Profile) -> Vec<Target> {
                 name: host.clone(),
                 address: Address::Fixed(address),
                 check,
-                role: Role::Mail,
+                role: ProbeRole::Mail,
             },
-            (Some(host), _, None) => Target::new(host, check, Role::Mail),
+            (Some(host), _, None) => Target::new(host, check, ProbeRole::Mail),
             (None, Some(domain), _) => Target {
                 name: domain.clone(),
                 address: Address::Mx,
                 check,
-                role: Role::Mail,
+                role: ProbeRole::Mail,
             },
-            (None, None, Some(address)) => Target::new(&address.to_string(), check, Role::Mail),
+            (None, None, Some(address)) => {
+                Target::new(&address.to_string(), check, ProbeRole::Mail)
+            }
             (None, None, None) => continue,
         };
         targets.push(target);
@@ -402,13 +404,16 @@ mod tests {
         assert!(targets.iter().any(|t| t.name == "www.lab.example"
             && t.check == CheckSpec::Trace(TraceMode::Icmp)
             && t.address == Address::Fixed("203.0.113.11".parse().unwrap())));
-        assert_eq!(targets.iter().filter(|t| t.role == Role::Zone).count(), 2);
+        assert_eq!(
+            targets.iter().filter(|t| t.role == ProbeRole::Zone).count(),
+            2
+        );
         assert!(
             targets
                 .iter()
-                .any(|t| t.role == Role::Mail && t.check == CheckSpec::Smtp(25))
+                .any(|t| t.role == ProbeRole::Mail && t.check == CheckSpec::Smtp(25))
         );
-        assert!(targets.iter().any(|t| t.role == Role::Control));
+        assert!(targets.iter().any(|t| t.role == ProbeRole::Control));
         let kp = targets_from_profile(&blackout_profile::builtin("kp").unwrap());
         assert!(
             kp.iter()
@@ -416,7 +421,7 @@ mod tests {
         );
         assert!(
             kp.iter()
-                .all(|t| t.role != Role::Host || t.address == Address::Resolve)
+                .all(|t| t.role != ProbeRole::Host || t.address == Address::Resolve)
         );
     }
 }

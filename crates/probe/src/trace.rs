@@ -338,11 +338,7 @@ impl Sender {
         destination: Ipv4Addr,
         raw: &Arc<UdpSocket>,
     ) -> Result<Sender, Outcome> {
-        let salt = (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-            & 0xffff) as u16;
+        let salt = (blackout_model::clock::now().as_micros() & 0xffff) as u16;
         match mode {
             TraceMode::Icmp => Ok(Sender::Icmp {
                 socket: raw.clone(),

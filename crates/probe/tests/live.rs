@@ -11,11 +11,11 @@
 mod support;
 
 use blackout_model::Asn;
+use blackout_model::ProbeRole;
 use blackout_probe::census::{CensusOptions, census};
 use blackout_probe::icmp::{IcmpAccess, IcmpMode};
 use blackout_probe::{
-    CheckSpec, Detail, DnsVerdict, EngineConfig, Outcome, PrefixTable, ProbeResult, Prober, Role,
-    Target,
+    CheckSpec, Detail, DnsVerdict, EngineConfig, Outcome, PrefixTable, ProbeResult, Prober, Target,
 };
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -395,7 +395,7 @@ fn a_changed_result_is_rechecked_soon_and_a_steady_one_is_not() {
     let target = Target::new(
         &address.ip().to_string(),
         CheckSpec::Tcp(address.port()),
-        Role::Host,
+        ProbeRole::Host,
     );
     // A control that stays up: asked again with the target's first failure.
     let control_listener = TcpListener::bind((loopback(), 0)).expect("bind");
@@ -403,13 +403,13 @@ fn a_changed_result_is_rechecked_soon_and_a_steady_one_is_not() {
     let control = Target::new(
         &control_address.ip().to_string(),
         CheckSpec::Tcp(control_address.port()),
-        Role::Control,
+        ProbeRole::Control,
     );
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
     let mut listener = Some(listener);
     let started = Instant::now();
     // Every 1.5 s, a changed result looked at again 200 ms later.
-    let seen: Vec<(Duration, Role, bool)> = runtime().block_on(async {
+    let seen: Vec<(Duration, ProbeRole, bool)> = runtime().block_on(async {
         let prober = Arc::new(Prober::new(EngineConfig {
             interval: Duration::from_millis(1500),
             jitter: 0.0,
@@ -420,12 +420,12 @@ fn a_changed_result_is_rechecked_soon_and_a_steady_one_is_not() {
         let mut seen = Vec::new();
         while seen
             .iter()
-            .filter(|(_, role, _)| *role == Role::Host)
+            .filter(|(_, role, _)| *role == ProbeRole::Host)
             .count()
             < 4
         {
             let result = rx.recv().await.expect("a result");
-            if result.role == Role::Host {
+            if result.role == ProbeRole::Host {
                 // The service stops after its first answer: connections are refused.
                 listener = None;
             }
@@ -442,7 +442,7 @@ fn a_changed_result_is_rechecked_soon_and_a_steady_one_is_not() {
     drop(listener);
     let target: Vec<(Duration, bool)> = seen
         .iter()
-        .filter(|(_, role, _)| *role == Role::Host)
+        .filter(|(_, role, _)| *role == ProbeRole::Host)
         .map(|(at, _, ok)| (*at, *ok))
         .collect();
     let passes: Vec<bool> = target.iter().map(|(_, ok)| *ok).collect();
@@ -462,7 +462,7 @@ fn a_changed_result_is_rechecked_soon_and_a_steady_one_is_not() {
     let first_failure = target[1].0;
     let control_next = seen
         .iter()
-        .find(|(at, role, _)| *role == Role::Control && *at > first_failure)
+        .find(|(at, role, _)| *role == ProbeRole::Control && *at > first_failure)
         .map(|(at, ..)| *at - first_failure);
     assert!(
         control_next.is_some_and(|d| d < Duration::from_millis(900)),

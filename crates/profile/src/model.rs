@@ -1,6 +1,6 @@
 //! The validated profile: what the rest of blackout reads.
 
-use blackout_model::Asn;
+use blackout_model::{Asn, ProbeKind};
 use ipnet::IpNet;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -99,6 +99,19 @@ pub enum Check {
     Smtp(u16),
     /// Paris traceroute.
     Trace,
+}
+
+impl Check {
+    /// The kind of probe that runs this check.
+    pub fn kind(&self) -> ProbeKind {
+        match self {
+            Check::Icmp => ProbeKind::Icmp,
+            Check::Tcp(_) => ProbeKind::Tcp,
+            Check::Http { .. } => ProbeKind::Http,
+            Check::Smtp(_) => ProbeKind::Smtp,
+            Check::Trace => ProbeKind::Trace,
+        }
+    }
 }
 
 impl FromStr for Check {

@@ -8,8 +8,9 @@
 //! PNG needs fonts) and every label escaped.
 
 use crate::Series;
-use crate::text::{Labels, escape, format_utc, upstream_name};
-use blackout_model::{Event, Timestamp};
+use crate::text::{Labels, format_utc, upstream_name};
+use blackout_model::text::escape_html;
+use blackout_model::{Asn, Entity, Event, Measure, Timestamp};
 use std::fmt::Write;
 
 const WIDTH: f64 = 960.0;
@@ -58,17 +59,17 @@ struct Panel {
 fn panels(series: &[Series], labels: &Labels) -> Vec<Panel> {
     let mut visibility = Vec::new();
     let mut upstreams: Vec<(u32, Vec<&Points>)> = Vec::new();
-    for (entity, signal, points) in series {
-        let name = entity.strip_prefix("prefix:").unwrap_or(entity);
-        if signal == "bgp.visibility" {
+    for (key, points) in series {
+        let name = match &key.entity {
+            Entity::Prefix(prefix) => prefix.to_string(),
+            other => other.to_string(),
+        };
+        if key.measure == Measure::Visibility {
             visibility.push(Line {
-                name: name.to_string(),
+                name,
                 points: clean(points),
             });
-        } else if let Some(asn) = signal
-            .strip_prefix("bgp.upstream.")
-            .and_then(|a| a.parse::<u32>().ok())
-        {
+        } else if let Measure::UpstreamShare(Asn(asn)) = key.measure {
             match upstreams.iter_mut().find(|(a, _)| *a == asn) {
                 Some((_, list)) => list.push(points),
                 None => upstreams.push((asn, vec![points])),
@@ -196,7 +197,7 @@ pub fn chart(event: &Event, series: &[Series], labels: &Labels, title: Option<&s
             svg,
             "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{height:.0}\" fill=\"#ffffff\"/>\
              <text x=\"{LEFT}\" y=\"22\" font-size=\"16\" font-weight=\"bold\">{}</text>",
-            escape(title)
+            escape_html(title)
         );
     }
     let mut top = header;
@@ -214,7 +215,7 @@ fn draw_panel(svg: &mut String, panel: &Panel, event: &Event, frame: &Frame, top
         svg,
         "<text x=\"{LEFT}\" y=\"{:.1}\" font-size=\"13\" font-weight=\"bold\">{}</text>",
         top + 20.0,
-        escape(&panel.title)
+        escape_html(&panel.title)
     );
     let marker_top = top + PANEL_TITLE;
     let plot_top = marker_top + MARKER_SPACE;
@@ -266,7 +267,7 @@ fn draw_panel(svg: &mut String, panel: &Panel, event: &Event, frame: &Frame, top
                 svg,
                 "<text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
                 plot_bottom + 29.0,
-                escape(&day)
+                escape_html(&day)
             );
             last_day = day;
         }
@@ -338,7 +339,7 @@ fn draw_panel(svg: &mut String, panel: &Panel, event: &Event, frame: &Frame, top
                 svg,
                 "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"{width:.1}\" stroke-linejoin=\"round\" stroke-opacity=\"0.9\" points=\"{}\"><title>{}</title></polyline>",
                 points.trim_end(),
-                escape(&line.name)
+                escape_html(&line.name)
             );
         }
     }
@@ -358,7 +359,7 @@ fn draw_panel(svg: &mut String, panel: &Panel, event: &Event, frame: &Frame, top
             COLOURS[index % COLOURS.len()],
             x + 18.0,
             ly,
-            escape(&line.name)
+            escape_html(&line.name)
         );
     }
     let rows = legend_layout(panel).last().map_or(1, |(row, _)| row + 1);

@@ -2,7 +2,7 @@
 
 use crate::Series;
 use crate::chart::window;
-use blackout_model::{Entity, Event, Timestamp};
+use blackout_model::{Entity, Event, SeriesKey, Timestamp};
 use blackout_store::{EventQuery, Store, StoreError};
 use ipnet::IpNet;
 
@@ -50,16 +50,13 @@ pub fn gather(store: &Store, id: &str) -> Result<Option<ReportData>, ReportError
     if let Entity::Prefix(prefix) = &event.entity {
         wanted.push(*prefix);
     }
-    let mut prefixes: Vec<String> = Vec::new();
+    let mut prefixes: Vec<IpNet> = Vec::new();
     let mut series = Vec::new();
-    for (entity, signal) in store.series().map_err(fail)? {
-        if signal != "bgp.visibility" && !signal.starts_with("bgp.upstream.") {
+    for key in store.series().map_err(fail)? {
+        if !key.measure.is_bgp() {
             continue;
         }
-        let Some(prefix) = entity
-            .strip_prefix("prefix:")
-            .and_then(|p| p.parse::<IpNet>().ok())
-        else {
+        let Entity::Prefix(prefix) = key.entity else {
             continue;
         };
         // An event names its prefixes; one that names none (a country) gets all.
@@ -70,15 +67,15 @@ pub fn gather(store: &Store, id: &str) -> Result<Option<ReportData>, ReportError
         {
             continue;
         }
-        if !prefixes.contains(&entity) {
+        if !prefixes.contains(&prefix) {
             if prefixes.len() >= MAX_PREFIXES {
                 continue;
             }
-            prefixes.push(entity.clone());
+            prefixes.push(prefix);
         }
-        let points = points(store, &entity, &signal, from, to).map_err(fail)?;
+        let points = points(store, &key, from, to).map_err(fail)?;
         if !points.is_empty() {
-            series.push((entity, signal, points));
+            series.push((key, points));
         }
     }
     let related = store
@@ -102,25 +99,24 @@ pub fn gather(store: &Store, id: &str) -> Result<Option<ReportData>, ReportError
 /// value it had as the window opened, placed at `from`.
 fn points(
     store: &Store,
-    entity: &str,
-    signal: &str,
+    key: &SeriesKey,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<(Timestamp, f64)>, StoreError> {
     let mut points: Vec<(Timestamp, f64)> = Vec::new();
-    let before = store.signals(entity, signal, from.add_secs(-LOOKBACK_SECS), from)?;
+    let before = store.signals(key, from.add_secs(-LOOKBACK_SECS), from)?;
     if let Some(last) = before.last() {
         points.push((from, last.value));
     }
     points.extend(
         store
-            .rollups(entity, signal, from, to)?
+            .rollups(key, from, to)?
             .into_iter()
             .map(|r| (r.bucket, r.mean)),
     );
     points.extend(
         store
-            .signals(entity, signal, from, to)?
+            .signals(key, from, to)?
             .into_iter()
             .map(|p| (p.at, p.value)),
     );

@@ -4,9 +4,10 @@
 use crate::Series;
 use crate::chart;
 use crate::text::{
-    Labels, cause_paragraph, confidence_words, duration_words, entity_name, escape, headline,
-    signal_name, signal_words, upstream_name, utc_minutes, utc_seconds,
+    Labels, cause_paragraph, confidence_words, duration_words, entity_name, headline, signal_name,
+    signal_words, upstream_name, utc_minutes, utc_seconds,
 };
+use blackout_model::text::escape_html;
 use blackout_model::{Event, Severity};
 use std::fmt::Write;
 
@@ -39,7 +40,7 @@ pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{}</title><style>{STYLE}</style></head><body><main>",
-        escape(&title)
+        escape_html(&title)
     );
     let (badge_class, badge) = match event.severity {
         Severity::Critical => ("badge", "critical"),
@@ -49,8 +50,8 @@ pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels
         out,
         "<p><span class=\"{badge_class}\">{badge}</span> <span class=\"signal\">blackout incident report</span></p>\
          <h1>{}</h1><p class=\"lede\">{}</p>",
-        escape(&title),
-        escape(&event.summary)
+        escape_html(&title),
+        escape_html(&event.summary)
     );
 
     facts(&mut out, event, labels);
@@ -76,19 +77,19 @@ pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels
             let _ = write!(
                 out,
                 "<li><span class=\"when\">{}</span> — {}{} <span class=\"signal\">[{}: {}]</span></li>",
-                escape(&utc_seconds(item.at)),
-                escape(&item.text),
+                escape_html(&utc_seconds(item.at)),
+                escape_html(&item.text),
                 value,
-                escape(signal_words(item.signal)),
-                escape(signal_name(item.signal))
+                escape_html(signal_words(item.signal)),
+                escape_html(signal_name(item.signal))
             );
         }
         if let Some(end) = event.end {
             let _ = write!(
                 out,
                 "</ol><p>The event ended at <span class=\"when\">{}</span>, after {}.</p>",
-                escape(&utc_seconds(end)),
-                escape(&duration_words(end.secs_since(event.start)))
+                escape_html(&utc_seconds(end)),
+                escape_html(&duration_words(end.secs_since(event.start)))
             );
         } else {
             out.push_str("</ol><p>The event had not ended when this report was written.</p>");
@@ -98,10 +99,10 @@ pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels
     let _ = write!(
         out,
         "<h2>What the cause means</h2><p><strong>{}</strong> — {}</p><p>Confidence: {} — {}.</p>",
-        escape(event.cause.as_str()),
-        escape(cause_paragraph(event.cause)),
-        escape(&confidence_words(event.confidence)),
-        escape(confidence_meaning(event.confidence))
+        escape_html(event.cause.as_str()),
+        escape_html(cause_paragraph(event.cause)),
+        escape_html(&confidence_words(event.confidence)),
+        escape_html(confidence_meaning(event.confidence))
     );
 
     scope(&mut out, event, labels);
@@ -122,11 +123,11 @@ pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels
             let _ = write!(
                 out,
                 "<tr><td class=\"when\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&utc_minutes(other.start)),
-                escape(&length),
-                escape(&entity_name(&other.entity, labels)),
-                escape(other.cause.as_str()),
-                escape(&other.summary)
+                escape_html(&utc_minutes(other.start)),
+                escape_html(&length),
+                escape_html(&entity_name(&other.entity, labels)),
+                escape_html(other.cause.as_str()),
+                escape_html(&other.summary)
             );
         }
         out.push_str("</table>");
@@ -136,7 +137,7 @@ pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels
     let _ = writeln!(
         out,
         "<footer>Event {} — written by blackout {} from its database.</footer></main></body></html>",
-        escape(&event.id.0),
+        escape_html(&event.id.0),
         env!("CARGO_PKG_VERSION")
     );
     out
@@ -146,23 +147,23 @@ fn facts(out: &mut String, event: &Event, labels: &Labels) {
     let name = entity_name(&event.entity, labels);
     let entity = event.entity.to_string();
     let what = if name == entity {
-        escape(&name)
+        escape_html(&name)
     } else {
         format!(
             "{} <span class=\"signal\">({})</span>",
-            escape(&name),
-            escape(&entity)
+            escape_html(&name),
+            escape_html(&entity)
         )
     };
     let when = match event.end {
         Some(end) => format!(
             "{} to {}",
-            escape(&utc_minutes(event.start)),
-            escape(&utc_minutes(end))
+            escape_html(&utc_minutes(event.start)),
+            escape_html(&utc_minutes(end))
         ),
         None => format!(
             "since {} (still going on)",
-            escape(&utc_minutes(event.start))
+            escape_html(&utc_minutes(event.start))
         ),
     };
     let length = match event.end {
@@ -190,9 +191,9 @@ fn facts(out: &mut String, event: &Event, labels: &Labels) {
          <tr><th>Confidence</th><td>{}</td></tr>\
          <tr><th>Through</th><td>{}</td></tr>\
          </table>",
-        escape(&length),
-        escape(event.cause.as_str()),
-        escape(&confidence_words(event.confidence)),
+        escape_html(&length),
+        escape_html(event.cause.as_str()),
+        escape_html(&confidence_words(event.confidence)),
         through(event, labels)
     );
 }
@@ -202,7 +203,7 @@ fn through(event: &Event, labels: &Labels) -> String {
     if event.scope.upstreams.is_empty() {
         return "no upstream named in the evidence".to_string();
     }
-    escape(
+    escape_html(
         &event
             .scope
             .upstreams
@@ -222,7 +223,11 @@ fn scope(out: &mut String, event: &Event, labels: &Labels) {
         } else {
             items.join(", ")
         };
-        let _ = write!(out, "<tr><th>{name}</th><td>{}</td></tr>", escape(&text));
+        let _ = write!(
+            out,
+            "<tr><th>{name}</th><td>{}</td></tr>",
+            escape_html(&text)
+        );
     };
     row(
         "Prefixes",

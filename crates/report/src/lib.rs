@@ -28,13 +28,13 @@ pub use gather::{ReportData, ReportError, gather};
 pub use png::{Fonts, PNG_SCALE, PngError};
 pub use text::Labels;
 
-use blackout_model::{Event, Timestamp};
+use blackout_model::{Event, SeriesKey, Timestamp};
 #[cfg(doc)]
 use blackout_store::Store;
 
-/// One time series: (entity, signal, points oldest first), e.g.
-/// (`prefix:175.45.176.0/24`, `bgp.visibility`, ...).
-pub type Series = (String, String, Vec<(Timestamp, f64)>);
+/// One time series: its key (`prefix:175.45.176.0/24`, `bgp.visibility`) and its
+/// points, oldest first.
+pub type Series = (SeriesKey, Vec<(Timestamp, f64)>);
 
 /// The report as HTML, entities called by their text form.
 pub fn render_html(event: &Event, series: &[Series], related: &[Event]) -> String {

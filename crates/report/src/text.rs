@@ -22,24 +22,6 @@ pub fn upstream_name(asn: u32, labels: &Labels) -> String {
     }
 }
 
-/// Escapes text for HTML and SVG content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Control characters are not allowed in XML; a space keeps the text readable.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A duration in its two largest units: `9 h 30 m`, `45 s`, `2 d 3 h`.
 pub use blackout_model::human_duration as duration_words;
 
@@ -257,14 +239,6 @@ mod tests {
         assert_eq!(
             day_span(t("2014-12-31T22:00:00Z"), t("2015-01-01T02:00:00Z")),
             "2014-12-31/2015-01-01"
-        );
-    }
-
-    #[test]
-    fn escaping_covers_markup_and_controls() {
-        assert_eq!(
-            escape("<script>alert('x') & \"y\"</script>\u{7}"),
-            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt; "
         );
     }
 

@@ -4,11 +4,12 @@
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
+use blackout_model::{Measure, SeriesPoint, UpdateKind};
 use blackout_report::{
     Fonts, Format, Labels, PNG_SCALE, PngError, gather, render_html, render_html_with,
     render_png_with, render_svg_with,
 };
-use blackout_store::{EventChange, SignalPoint, Store};
+use blackout_store::Store;
 use resvg::tiny_skia::Pixmap;
 use std::path::Path;
 
@@ -73,7 +74,7 @@ fn outage(summary: &str) -> Event {
 
 /// Visibility and upstream share of every prefix, every 10 minutes from 12:00 on
 /// the 22nd to 06:00 on the 23rd, plus a prefix the event does not touch.
-fn points() -> Vec<SignalPoint> {
+fn points() -> Vec<SeriesPoint> {
     let mut points = Vec::new();
     let from = t("2014-12-22T12:00:00Z");
     let dark_from = t("2014-12-22T16:40:00Z");
@@ -89,26 +90,26 @@ fn points() -> Vec<SignalPoint> {
             } else {
                 0.97
             };
-            let entity = format!("prefix:{prefix}");
-            points.push(SignalPoint {
-                entity: entity.clone(),
-                signal: "bgp.visibility".into(),
+            let entity = Entity::Prefix(prefix.parse().unwrap());
+            points.push(SeriesPoint::new(
+                entity.clone(),
+                Measure::Visibility,
                 at,
                 value,
-            });
-            points.push(SignalPoint {
+            ));
+            points.push(SeriesPoint::new(
                 entity,
-                signal: "bgp.upstream.4837".into(),
+                Measure::UpstreamShare(Asn(4837)),
                 at,
-                value: if value > 0.0 { 1.0 } else { 0.0 },
-            });
+                if value > 0.0 { 1.0 } else { 0.0 },
+            ));
         }
-        points.push(SignalPoint {
-            entity: "prefix:192.0.2.0/24".into(),
-            signal: "bgp.visibility".into(),
+        points.push(SeriesPoint::new(
+            Entity::Prefix("192.0.2.0/24".parse().unwrap()),
+            Measure::Visibility,
             at,
-            value: 1.0,
-        });
+            1.0,
+        ));
     }
     points
 }
@@ -146,9 +147,9 @@ fn store_with(dir: &Path, event: &Event) -> std::path::PathBuf {
     let (near, far) = other_events();
     store
         .record_events(&[
-            (EventChange::Ended, event),
-            (EventChange::Ended, &near),
-            (EventChange::Ended, &far),
+            (UpdateKind::Ended, event),
+            (UpdateKind::Ended, &near),
+            (UpdateKind::Ended, &far),
         ])
         .unwrap();
     store.record_signals(&points()).unwrap();
@@ -175,10 +176,10 @@ fn gathers_the_event_its_prefixes_and_the_events_beside_it() {
     assert!(
         data.series
             .iter()
-            .all(|(e, _, _)| e.starts_with("prefix:175.45.17"))
+            .all(|(key, _)| key.entity.to_string().starts_with("prefix:175.45.17"))
     );
     // The window is two hours either side: 14:40 on the 22nd to 04:10 on the 23rd
-    let (_, _, first) = &data.series[0];
+    let (_, first) = &data.series[0];
     assert!(first.first().unwrap().0 >= t("2014-12-22T14:40:00Z"));
     assert!(first.last().unwrap().0 < t("2014-12-23T04:10:00Z"));
     // The value as the window opened is carried to its start

@@ -4,7 +4,8 @@
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
-use blackout_store::{EventChange, SignalPoint, Store};
+use blackout_model::{Measure, SeriesPoint, UpdateKind};
+use blackout_store::Store;
 use std::time::Instant;
 
 fn main() {
@@ -15,12 +16,16 @@ fn main() {
     let (batches, batch) = (1_000, 1_000);
     let started = Instant::now();
     for b in 0..batches {
-        let points: Vec<SignalPoint> = (0..batch)
-            .map(|i| SignalPoint {
-                entity: format!("prefix:175.45.{}.0/24", 176 + i % 4),
-                signal: "bgp.visibility".into(),
-                at: Timestamp::from_micros((b * batch + i) as i64 * 1000),
-                value: 0.5,
+        let points: Vec<SeriesPoint> = (0..batch)
+            .map(|i| {
+                SeriesPoint::new(
+                    format!("prefix:175.45.{}.0/24", 176 + i % 4)
+                        .parse::<Entity>()
+                        .unwrap(),
+                    "bgp.visibility".parse::<Measure>().unwrap(),
+                    Timestamp::from_micros((b * batch + i) as i64 * 1000),
+                    0.5,
+                )
             })
             .collect();
         store.record_signals(&points).expect("write");
@@ -55,8 +60,8 @@ fn main() {
                 }
             })
             .collect();
-        let changes: Vec<(EventChange, &Event)> =
-            owned.iter().map(|e| (EventChange::Ended, e)).collect();
+        let changes: Vec<(UpdateKind, &Event)> =
+            owned.iter().map(|e| (UpdateKind::Ended, e)).collect();
         store.record_events(&changes).expect("write events");
     }
     let event_secs = started.elapsed().as_secs_f64();

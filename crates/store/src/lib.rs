@@ -21,6 +21,4 @@ mod schema;
 mod store;
 
 pub use error::StoreError;
-pub use store::{
-    EventChange, EventQuery, FeedHealthRow, ProbeRow, SignalPoint, SignalRollup, Store,
-};
+pub use store::{EventQuery, FeedHealthRow, ProbeRow, SignalRollup, Store};

@@ -2,32 +2,10 @@
 
 use crate::error::{SqlContext, StoreError};
 use crate::schema;
-use blackout_model::{Cause, Event, Timestamp};
+use blackout_model::{Cause, Event, SeriesKey, SeriesPoint, Timestamp, UpdateKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// What happened to an event, for the log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventChange {
-    /// It began.
-    Started,
-    /// Its cause, scope or evidence changed.
-    Revised,
-    /// It ended.
-    Ended,
-}
-
-impl EventChange {
-    fn as_str(self) -> &'static str {
-        match self {
-            EventChange::Started => "started",
-            EventChange::Revised => "revised",
-            EventChange::Ended => "ended",
-        }
-    }
-}
 
 /// Which events to list.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -44,26 +22,12 @@ pub struct EventQuery {
     pub limit: Option<usize>,
 }
 
-/// One point of a time series.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SignalPoint {
-    /// The entity (`prefix:175.45.176.0/24`).
-    pub entity: String,
-    /// The signal (`bgp.visibility`, `probe.icmp.loss`, ...).
-    pub signal: String,
-    /// When.
-    pub at: Timestamp,
-    /// The value.
-    pub value: f64,
-}
-
 /// Old points folded into one bucket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SignalRollup {
-    /// The entity.
-    pub entity: String,
-    /// The signal.
-    pub signal: String,
+    /// Which series.
+    #[serde(flatten)]
+    pub key: SeriesKey,
     /// The start of the bucket.
     pub bucket: Timestamp,
     /// The bucket's width, in seconds.
@@ -196,7 +160,7 @@ impl Store {
 
     /// Writes events as they now stand, and logs what happened to each, in one
     /// transaction. Writing the same change twice leaves one row and one log line.
-    pub fn record_events(&mut self, changes: &[(EventChange, &Event)]) -> Result<(), StoreError> {
+    pub fn record_events(&mut self, changes: &[(UpdateKind, &Event)]) -> Result<(), StoreError> {
         self.write_events(None, changes)
     }
 
@@ -206,7 +170,7 @@ impl Store {
     pub fn record_events_of(
         &mut self,
         profile: &str,
-        changes: &[(EventChange, &Event)],
+        changes: &[(UpdateKind, &Event)],
     ) -> Result<(), StoreError> {
         self.write_events(Some(profile), changes)
     }
@@ -233,7 +197,7 @@ impl Store {
     fn write_events(
         &mut self,
         owner: Option<&str>,
-        changes: &[(EventChange, &Event)],
+        changes: &[(UpdateKind, &Event)],
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction().during("begin")?;
         if let Some(profile) = owner {
@@ -280,9 +244,9 @@ impl Store {
                     ])
                     .during("write event")?;
                 let at = match change {
-                    EventChange::Started => event.start,
-                    EventChange::Ended => event.end.unwrap_or(event.start),
-                    EventChange::Revised => {
+                    UpdateKind::Started => event.start,
+                    UpdateKind::Ended => event.end.unwrap_or(event.start),
+                    UpdateKind::Revised => {
                         event.evidence.last().map(|e| e.at).unwrap_or(event.start)
                     }
                 };
@@ -299,7 +263,7 @@ impl Store {
     }
 
     /// Writes signal points in one transaction; a point already stored is kept once.
-    pub fn record_signals(&mut self, points: &[SignalPoint]) -> Result<(), StoreError> {
+    pub fn record_signals(&mut self, points: &[SeriesPoint]) -> Result<(), StoreError> {
         let tx = self.conn.transaction().during("begin")?;
         {
             let mut insert = tx
@@ -308,8 +272,8 @@ impl Store {
             for point in points {
                 insert
                     .execute(params![
-                        point.entity,
-                        point.signal,
+                        point.key.entity.to_string(),
+                        point.key.measure.to_string(),
                         point.at.as_micros(),
                         point.value
                     ])
@@ -420,14 +384,14 @@ impl Store {
         rows.collect::<Result<_, _>>().during("read event log")
     }
 
-    /// A signal's raw points in a time range, oldest first.
+    /// A series' raw points in a time range, oldest first.
     pub fn signals(
         &self,
-        entity: &str,
-        signal: &str,
+        key: &SeriesKey,
         from: Timestamp,
         until: Timestamp,
-    ) -> Result<Vec<SignalPoint>, StoreError> {
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        let (entity, signal) = (key.entity.to_string(), key.measure.to_string());
         let mut statement = self
             .conn
             .prepare_cached(
@@ -438,9 +402,8 @@ impl Store {
             .query_map(
                 params![entity, signal, from.as_micros(), until.as_micros()],
                 |row| {
-                    Ok(SignalPoint {
-                        entity: entity.to_string(),
-                        signal: signal.to_string(),
+                    Ok(SeriesPoint {
+                        key: key.clone(),
                         at: Timestamp::from_micros(row.get(0)?),
                         value: row.get(1)?,
                     })
@@ -450,14 +413,14 @@ impl Store {
         rows.collect::<Result<_, _>>().during("read signals")
     }
 
-    /// A signal's rollups in a time range, oldest first.
+    /// A series' rollups in a time range, oldest first.
     pub fn rollups(
         &self,
-        entity: &str,
-        signal: &str,
+        key: &SeriesKey,
         from: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<SignalRollup>, StoreError> {
+        let (entity, signal) = (key.entity.to_string(), key.measure.to_string());
         let mut statement = self
             .conn
             .prepare_cached(
@@ -470,8 +433,7 @@ impl Store {
                 params![entity, signal, from.as_micros(), until.as_micros()],
                 |row| {
                     Ok(SignalRollup {
-                        entity: entity.to_string(),
-                        signal: signal.to_string(),
+                        key: key.clone(),
                         bucket: Timestamp::from_micros(row.get(0)?),
                         width_secs: row.get(1)?,
                         min: row.get(2)?,
@@ -485,16 +447,25 @@ impl Store {
         rows.collect::<Result<_, _>>().during("read rollups")
     }
 
-    /// The series stored: (entity, signal) pairs.
-    pub fn series(&self) -> Result<Vec<(String, String)>, StoreError> {
+    /// The series stored, in order. Rows whose names do not read as a series
+    /// (written by another version) are left out.
+    pub fn series(&self) -> Result<Vec<SeriesKey>, StoreError> {
         let mut statement = self
             .conn
             .prepare("SELECT DISTINCT entity, signal FROM signals UNION SELECT DISTINCT entity, signal FROM signal_rollups ORDER BY 1, 2")
             .during("prepare series query")?;
         let rows = statement
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
             .during("query series")?;
-        rows.collect::<Result<_, _>>().during("read series")
+        let names: Vec<(String, String)> = rows.collect::<Result<_, _>>().during("read series")?;
+        Ok(names
+            .into_iter()
+            .filter_map(|(entity, signal)| {
+                Some(SeriesKey::new(entity.parse().ok()?, signal.parse().ok()?))
+            })
+            .collect())
     }
 
     /// The latest health of each feed.

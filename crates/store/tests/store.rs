@@ -4,7 +4,8 @@
 use blackout_model::{
     Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
-use blackout_store::{EventChange, EventQuery, FeedHealthRow, ProbeRow, SignalPoint, Store};
+use blackout_model::{Measure, SeriesKey, SeriesPoint, UpdateKind};
+use blackout_store::{EventQuery, FeedHealthRow, ProbeRow, Store};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -37,14 +38,14 @@ fn events_round_trip_and_are_never_duplicated() {
     let mut store = Store::open(&path).unwrap();
     let mut open = event(1, Cause::Internal, None);
     store
-        .record_events(&[(EventChange::Started, &open)])
+        .record_events(&[(UpdateKind::Started, &open)])
         .unwrap();
     // The same start again (a restart replaying the same evidence), then its end.
     store
-        .record_events(&[(EventChange::Started, &open)])
+        .record_events(&[(UpdateKind::Started, &open)])
         .unwrap();
     open.end = Some(open.start.add_secs(3600));
-    store.record_events(&[(EventChange::Ended, &open)]).unwrap();
+    store.record_events(&[(UpdateKind::Ended, &open)]).unwrap();
     assert_eq!(store.event_count().unwrap(), 1);
     assert_eq!(store.event(&open.id.0).unwrap(), Some(open.clone()));
     let log = store.event_log(&open.id.0).unwrap();
@@ -77,8 +78,8 @@ fn queries_filter_and_order_newest_first() {
             )
         })
         .collect();
-    let changes: Vec<(EventChange, &Event)> =
-        events.iter().map(|e| (EventChange::Ended, e)).collect();
+    let changes: Vec<(UpdateKind, &Event)> =
+        events.iter().map(|e| (UpdateKind::Ended, e)).collect();
     store.record_events(&changes).unwrap();
     let all = store.events(&EventQuery::default()).unwrap();
     assert_eq!(all.len(), 10);
@@ -126,20 +127,24 @@ fn queries_filter_and_order_newest_first() {
 fn signals_downsample_into_rollups() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-    let points: Vec<SignalPoint> = (0..120)
-        .map(|i| SignalPoint {
-            entity: "prefix:203.0.113.0/26".into(),
-            signal: "bgp.visibility".into(),
-            at: Timestamp::from_secs(i * 30),
-            value: (i % 4) as f64,
+    let points: Vec<SeriesPoint> = (0..120)
+        .map(|i| {
+            SeriesPoint::new(
+                "prefix:203.0.113.0/26".parse::<Entity>().unwrap(),
+                "bgp.visibility".parse::<Measure>().unwrap(),
+                Timestamp::from_secs(i * 30),
+                (i % 4) as f64,
+            )
         })
         .collect();
     store.record_signals(&points).unwrap();
     store.record_signals(&points[..10]).unwrap();
     let all = store
         .signals(
-            "prefix:203.0.113.0/26",
-            "bgp.visibility",
+            &SeriesKey::new(
+                "prefix:203.0.113.0/26".parse().unwrap(),
+                "bgp.visibility".parse().unwrap(),
+            ),
             Timestamp::EPOCH,
             Timestamp::from_secs(10_000),
         )
@@ -150,8 +155,10 @@ fn signals_downsample_into_rollups() {
     assert_eq!(folded, 60);
     let rollups = store
         .rollups(
-            "prefix:203.0.113.0/26",
-            "bgp.visibility",
+            &SeriesKey::new(
+                "prefix:203.0.113.0/26".parse().unwrap(),
+                "bgp.visibility".parse().unwrap(),
+            ),
             Timestamp::EPOCH,
             Timestamp::from_secs(10_000),
         )
@@ -164,8 +171,10 @@ fn signals_downsample_into_rollups() {
     );
     let left = store
         .signals(
-            "prefix:203.0.113.0/26",
-            "bgp.visibility",
+            &SeriesKey::new(
+                "prefix:203.0.113.0/26".parse().unwrap(),
+                "bgp.visibility".parse().unwrap(),
+            ),
             Timestamp::EPOCH,
             Timestamp::from_secs(10_000),
         )
@@ -173,9 +182,9 @@ fn signals_downsample_into_rollups() {
     assert_eq!(left.len(), 60);
     assert_eq!(
         store.series().unwrap(),
-        vec![(
-            "prefix:203.0.113.0/26".to_string(),
-            "bgp.visibility".to_string()
+        vec![SeriesKey::new(
+            Entity::Prefix("203.0.113.0/26".parse().unwrap()),
+            Measure::Visibility
         )]
     );
 }
@@ -221,22 +230,19 @@ fn a_watch_finds_its_own_open_events_again() {
     store
         .record_events_of(
             "kp",
-            &[
-                (EventChange::Started, &mine),
-                (EventChange::Started, &ended),
-            ],
+            &[(UpdateKind::Started, &mine), (UpdateKind::Started, &ended)],
         )
         .unwrap();
     ended.end = Some(ended.start.add_secs(60));
     store
-        .record_events_of("kp", &[(EventChange::Ended, &ended)])
+        .record_events_of("kp", &[(UpdateKind::Ended, &ended)])
         .unwrap();
     store
-        .record_events_of("lab", &[(EventChange::Started, &theirs)])
+        .record_events_of("lab", &[(UpdateKind::Started, &theirs)])
         .unwrap();
     // An open event from `blackout replay --db` belongs to no watch.
     store
-        .record_events(&[(EventChange::Started, &replayed)])
+        .record_events(&[(UpdateKind::Started, &replayed)])
         .unwrap();
     drop(store);
     let store = Store::open(&path).unwrap();
@@ -306,7 +312,7 @@ fn a_version_1_file_is_upgraded_and_keeps_its_rows() {
     let mut store = Store::open(&path).unwrap();
     let open = event(1, Cause::Internal, None);
     store
-        .record_events(&[(EventChange::Started, &open)])
+        .record_events(&[(UpdateKind::Started, &open)])
         .unwrap();
     let rows = store.probe_results().unwrap();
     assert_eq!(rows.len(), 1);
@@ -353,15 +359,17 @@ fn crash_child(path: &str) -> ! {
         let events: Vec<Event> = (0..20)
             .map(|i| event(batch * 20 + i, Cause::Internal, Some(60)))
             .collect();
-        let changes: Vec<(EventChange, &Event)> =
-            events.iter().map(|e| (EventChange::Ended, e)).collect();
+        let changes: Vec<(UpdateKind, &Event)> =
+            events.iter().map(|e| (UpdateKind::Ended, e)).collect();
         store.record_events(&changes).unwrap();
-        let points: Vec<SignalPoint> = (0..50)
-            .map(|i| SignalPoint {
-                entity: "as:64500".into(),
-                signal: "bgp.visibility".into(),
-                at: Timestamp::from_secs(batch * 50 + i),
-                value: 1.0,
+        let points: Vec<SeriesPoint> = (0..50)
+            .map(|i| {
+                SeriesPoint::new(
+                    "as:64500".parse::<Entity>().unwrap(),
+                    "bgp.visibility".parse::<Measure>().unwrap(),
+                    Timestamp::from_secs(batch * 50 + i),
+                    1.0,
+                )
             })
             .collect();
         store.record_signals(&points).unwrap();
@@ -422,8 +430,10 @@ fn a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch() {
         assert_eq!(count % 20, 0, "a half-written batch of events");
         let points = store
             .signals(
-                "as:64500",
-                "bgp.visibility",
+                &SeriesKey::new(
+                    "as:64500".parse().unwrap(),
+                    "bgp.visibility".parse().unwrap(),
+                ),
                 Timestamp::EPOCH,
                 Timestamp::from_secs(i64::MAX / 2_000_000),
             )

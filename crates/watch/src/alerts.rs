@@ -9,7 +9,7 @@
 
 use blackout_alert::{Alert, AlertConfig, AlertMetrics, AlertPolicy, Alerter, Labels, SetupError};
 use blackout_api::Metrics;
-use blackout_detect::EventUpdate;
+use blackout_model::EventUpdate;
 use blackout_model::Timestamp;
 use blackout_store::{EventQuery, Store, StoreError};
 use std::sync::Arc;

@@ -1,20 +1,16 @@
 //! From the probe engine's and the feeds' words to the detector's.
 
-use blackout_detect::{FeedSignal, ProbeRole, ProbeSignal};
+use blackout_detect::{FeedSignal, ProbeSignal};
 use blackout_feeds::{FeedHealth, FeedProblemKind, feed_problems};
-use blackout_model::{SignalKind, Timestamp};
-use blackout_probe::{Detail, Outcome, ProbeKind, ProbeResult, Role};
+use blackout_model::{ProbeRole, Timestamp};
+use blackout_probe::{Detail, Outcome, ProbeResult};
 
 /// The detector's view of a probe result; None when the result says nothing
 /// about the target (the probe could not be made, or it was a command-line target).
 pub fn probe_signal(result: &ProbeResult, vantage: &str) -> Option<ProbeSignal> {
-    let role = match result.role {
-        Role::Host => ProbeRole::Host,
-        Role::Control => ProbeRole::Control,
-        Role::Zone => ProbeRole::Zone,
-        Role::Mail => ProbeRole::Mail,
-        Role::Cli => return None,
-    };
+    if result.role == ProbeRole::Cli {
+        return None;
+    }
     let (ok, text) = match &result.outcome {
         Outcome::Ok => (true, "answered".to_string()),
         Outcome::Timeout => (false, "timeout".to_string()),
@@ -23,14 +19,6 @@ pub fn probe_signal(result: &ProbeResult, vantage: &str) -> Option<ProbeSignal> 
         Outcome::Failed { reason } => (false, reason.clone()),
         // A name that does not resolve here, a missing permission: our problem.
         Outcome::Error { .. } => return None,
-    };
-    let kind = match result.kind {
-        ProbeKind::Icmp => SignalKind::ProbeIcmp,
-        ProbeKind::Tcp => SignalKind::ProbeTcp,
-        ProbeKind::Http => SignalKind::ProbeHttp,
-        ProbeKind::Dns => SignalKind::ProbeDns,
-        ProbeKind::Smtp => SignalKind::ProbeSmtp,
-        ProbeKind::Trace => SignalKind::ProbeTrace,
     };
     let target = match (&result.detail, result.kind) {
         (Some(Detail::Dns(dns)), _) => format!("{}@{}", dns.zone, dns.server),
@@ -46,9 +34,9 @@ pub fn probe_signal(result: &ProbeResult, vantage: &str) -> Option<ProbeSignal> 
     Some(ProbeSignal {
         at: result.at,
         vantage: vantage.to_string(),
-        role,
+        role: result.role,
         target,
-        kind,
+        kind: result.kind,
         ok,
         rtt_ms: result.rtt_ms,
         loss: if ok { loss } else { Some(1.0) },

@@ -3,12 +3,12 @@
 use crate::convert::{feed_signals, probe_signal};
 use blackout_api::{FeedStatus, ProbeStatus};
 use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, EventUpdate, FAIL_AFTER, OK_AFTER, Signal};
+use blackout_detect::{Detector, DetectorConfig, FAIL_AFTER, OK_AFTER, Signal};
 use blackout_feeds::{FeedHealth, FeedId, FeedKind, FeedState};
-use blackout_model::{Asn, BgpInput, Event, Timestamp};
+use blackout_model::{Asn, BgpInput, Entity, Event, EventUpdate, Measure, SeriesPoint, Timestamp};
 use blackout_probe::{ProbeResult, targets_from_profile};
 use blackout_profile::{FeedConfig, Profile};
-use blackout_store::{FeedHealthRow, ProbeRow, SignalPoint};
+use blackout_store::{FeedHealthRow, ProbeRow};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +18,7 @@ pub struct Output {
     /// Events that started, changed or ended.
     pub updates: Vec<EventUpdate>,
     /// Points of the signal series.
-    pub signals: Vec<SignalPoint>,
+    pub signals: Vec<SeriesPoint>,
     /// The latest result of each check that ran, for the store.
     pub probes: Vec<ProbeRow>,
     /// Feed health for the store: on every change of state, and once a minute.
@@ -166,7 +166,7 @@ impl Core {
                 event.summary
             );
             event.end = Some(now.max(event.start));
-            output.updates.push(EventUpdate::Ended(event));
+            output.updates.push(EventUpdate::ended(event));
         }
         output
     }
@@ -235,21 +235,20 @@ impl Core {
     pub fn on_probe(&mut self, result: ProbeResult) -> Output {
         let mut output = Output::default();
         if let Some(signal) = probe_signal(&result, &self.vantage) {
-            let entity = signal.entity().to_string();
-            let name = format!("{}.ok", kind_name(signal.kind));
-            output.signals.push(SignalPoint {
-                entity: entity.clone(),
-                signal: name,
-                at: signal.at,
-                value: if signal.ok { 1.0 } else { 0.0 },
-            });
+            let entity = signal.entity();
+            output.signals.push(SeriesPoint::new(
+                entity.clone(),
+                Measure::ProbeOk(signal.kind),
+                signal.at,
+                if signal.ok { 1.0 } else { 0.0 },
+            ));
             if let Some(rtt) = signal.rtt_ms {
-                output.signals.push(SignalPoint {
+                output.signals.push(SeriesPoint::new(
                     entity,
-                    signal: format!("{}.rtt_ms", kind_name(signal.kind)),
-                    at: signal.at,
-                    value: rtt,
-                });
+                    Measure::ProbeRttMs(signal.kind),
+                    signal.at,
+                    rtt,
+                ));
             }
             output
                 .updates
@@ -338,19 +337,6 @@ impl Core {
     }
 }
 
-fn kind_name(kind: blackout_model::SignalKind) -> &'static str {
-    use blackout_model::SignalKind::*;
-    match kind {
-        ProbeIcmp => "probe.icmp",
-        ProbeTcp => "probe.tcp",
-        ProbeHttp => "probe.http",
-        ProbeDns => "probe.dns",
-        ProbeSmtp => "probe.smtp",
-        ProbeTrace => "probe.trace",
-        _ => "other",
-    }
-}
-
 /// The series BGP changes add to: visibility per prefix, and each upstream's
 /// share of the prefix's paths. It remembers which upstreams each prefix had, so
 /// that an upstream that leaves a prefix's view gets a 0 (the view no longer names
@@ -367,33 +353,33 @@ impl VisibilitySeries {
     }
 
     /// The points `change` adds.
-    pub fn add(&mut self, change: &BgpChange, points: &mut Vec<SignalPoint>) {
+    pub fn add(&mut self, change: &BgpChange, points: &mut Vec<SeriesPoint>) {
         let BgpChange::Visibility { at, view, .. } = change else {
             return;
         };
-        let entity = format!("prefix:{}", view.prefix);
-        points.push(SignalPoint {
-            entity: entity.clone(),
-            signal: "bgp.visibility".into(),
-            at: *at,
-            value: view.visibility(),
-        });
+        let entity = Entity::Prefix(view.prefix);
+        points.push(SeriesPoint::new(
+            entity.clone(),
+            Measure::Visibility,
+            *at,
+            view.visibility(),
+        ));
         let known = self.upstreams.entry(view.prefix).or_default();
         for upstream in known.iter().filter(|u| !view.upstreams.contains_key(u)) {
-            points.push(SignalPoint {
-                entity: entity.clone(),
-                signal: format!("bgp.upstream.{}", upstream.0),
-                at: *at,
-                value: 0.0,
-            });
+            points.push(SeriesPoint::new(
+                entity.clone(),
+                Measure::UpstreamShare(*upstream),
+                *at,
+                0.0,
+            ));
         }
         for upstream in view.upstreams.keys() {
-            points.push(SignalPoint {
-                entity: entity.clone(),
-                signal: format!("bgp.upstream.{}", upstream.0),
-                at: *at,
-                value: view.upstream_share(*upstream),
-            });
+            points.push(SeriesPoint::new(
+                entity.clone(),
+                Measure::UpstreamShare(*upstream),
+                *at,
+                view.upstream_share(*upstream),
+            ));
         }
         // Gone upstreams got their 0 once; they are named again if they return.
         *known = view.upstreams.keys().copied().collect();
@@ -448,15 +434,15 @@ mod tests {
             series.add(&change, &mut after);
         }
         // Then its series gets a 0, and 64501's carries on
-        let value = |signal: &str| {
+        let value = |upstream: u32| {
             after
                 .iter()
                 .rev()
-                .find(|p| p.signal == signal)
+                .find(|p| p.key.measure == Measure::UpstreamShare(Asn(upstream)))
                 .map(|p| p.value)
         };
-        assert_eq!(value("bgp.upstream.64502"), Some(0.0), "{after:?}");
-        assert!(value("bgp.upstream.64501").is_some_and(|v| v > 0.0));
+        assert_eq!(value(64502), Some(0.0), "{after:?}");
+        assert!(value(64501).is_some_and(|v| v > 0.0));
         // And once it has its 0 it is not repeated
         let mut later = Vec::new();
         for change in state.apply(&route(1, Some(64501))) {
@@ -466,7 +452,9 @@ mod tests {
             series.add(&change, &mut later);
         }
         assert!(
-            later.iter().all(|p| p.signal != "bgp.upstream.64502"),
+            later
+                .iter()
+                .all(|p| p.key.measure != Measure::UpstreamShare(Asn(64502))),
             "{later:?}"
         );
     }

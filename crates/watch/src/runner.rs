@@ -5,11 +5,12 @@ use crate::core::{Core, Output};
 use crate::vrps::{VRPS_CHECK_SECS, VrpsFile, read_vrps};
 use blackout_api::{Metrics, Publisher};
 use blackout_bgp::Vrps;
-use blackout_detect::EventUpdate;
-use blackout_feeds::{Feed, FeedEvent, PrefixFilter};
+use blackout_feeds::{Feed, FeedEvent};
+use blackout_model::PrefixFilter;
+use blackout_model::{EventUpdate, UpdateKind};
 use blackout_probe::{EngineConfig, ProbeResult, Prober, targets_from_profile};
 use blackout_profile::Profile;
-use blackout_store::{EventChange, Store, StoreError};
+use blackout_store::{Store, StoreError};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -102,7 +103,7 @@ pub async fn run_with_ready(
     };
     let mut store = Store::open(&config.db)?;
     if let Some(alerting) = &mut alerting {
-        let restored = alerting.restore(&store, blackout_feeds::now())?;
+        let restored = alerting.restore(&store, blackout_model::clock::now())?;
         tracing::info!("alerts: what {restored} recent events announced is remembered");
     }
     let mut core = Core::new(config.profile.clone(), config.vrps, &config.vantage);
@@ -111,7 +112,7 @@ pub async fn run_with_ready(
     let mut pending = Output::default();
     if !open.is_empty() {
         let count = open.len();
-        let now = blackout_feeds::now();
+        let now = blackout_model::clock::now();
         let left = core.resume(open, now);
         tracing::info!(
             "took up {} events left open by the last run; they go on or end after the first look",
@@ -126,7 +127,7 @@ pub async fn run_with_ready(
         }
         pending.extend(Core::close_unwatched(left, now));
     }
-    let publisher = Publisher::new(core.status(blackout_feeds::now()), metrics);
+    let publisher = Publisher::new(core.status(blackout_model::clock::now()), metrics);
     let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
     let mut api = None;
     if let Some((addr, listener)) = listener {
@@ -211,7 +212,7 @@ pub async fn run_with_ready(
                 match loaded {
                     Ok(vrps) => {
                         let count = vrps.len();
-                        let output = core.set_vrps(blackout_feeds::now(), vrps);
+                        let output = core.set_vrps(blackout_model::clock::now(), vrps);
                         tracing::info!("{path} changed: {count} VRPs in force now");
                         absorb(&mut pending, output);
                     }
@@ -221,7 +222,7 @@ pub async fn run_with_ready(
                 }
             }
             _ = clock.tick() => {
-                let now = blackout_feeds::now();
+                let now = blackout_model::clock::now();
                 absorb(&mut pending, core.tick(now));
                 report.updates += write(&mut store, &mut pending, &core, &publisher, &mut alerting, &mut on_update)?;
                 publisher.publish_status(core.status(now));
@@ -229,7 +230,7 @@ pub async fn run_with_ready(
         }
     }
     tasks.abort_all();
-    absorb(&mut pending, core.tick(blackout_feeds::now()));
+    absorb(&mut pending, core.tick(blackout_model::clock::now()));
     report.updates += write(
         &mut store,
         &mut pending,
@@ -277,16 +278,9 @@ fn write(
     if updates.is_empty() {
         return Ok(0);
     }
-    let changes: Vec<(EventChange, &blackout_model::Event)> = updates
+    let changes: Vec<(UpdateKind, &blackout_model::Event)> = updates
         .iter()
-        .map(|update| {
-            let change = match update {
-                EventUpdate::Started(_) => EventChange::Started,
-                EventUpdate::Revised(_) => EventChange::Revised,
-                EventUpdate::Ended(_) => EventChange::Ended,
-            };
-            (change, update.event())
-        })
+        .map(|update| (update.kind, &update.event))
         .collect();
     store.record_events_of(&core.profile().name, &changes)?;
     for (change, event) in &changes {

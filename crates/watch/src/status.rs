@@ -9,8 +9,9 @@ use blackout_api::{
     UpstreamStatus,
 };
 use blackout_feeds::{FeedHealth, FeedState};
+use blackout_model::ProbeRole;
 use blackout_model::{Entity, Event, Severity, Timestamp};
-use blackout_probe::{Outcome, ProbeResult, Role};
+use blackout_probe::{Outcome, ProbeResult};
 use blackout_store::{FeedHealthRow, ProbeRow};
 
 fn state_of(event: &Event) -> EntityState {
@@ -71,7 +72,10 @@ impl Core {
             },
         };
         let vantage_entity = Entity::Vantage(self.vantage().to_string());
-        let controls: Vec<_> = self.probes().filter(|p| p.role == Role::Control).collect();
+        let controls: Vec<_> = self
+            .probes()
+            .filter(|p| p.role == ProbeRole::Control)
+            .collect();
         let vantage = match worst(&open, &vantage_entity) {
             Some(event) => from_event(&vantage_entity, self.vantage(), event),
             None => EntityStatus {

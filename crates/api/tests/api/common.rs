@@ -10,7 +10,8 @@ use blackout_api::{
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
-use blackout_store::{EventChange, SignalPoint, Store};
+use blackout_model::{SeriesPoint, UpdateKind};
+use blackout_store::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -196,20 +197,20 @@ pub fn fill_store(db: &std::path::Path, now: Timestamp) -> (Event, Event) {
     let mut store = Store::open(db).unwrap();
     store
         .record_events(&[
-            (EventChange::Started, &cut),
-            (EventChange::Ended, &cut),
-            (EventChange::Started, &dark),
+            (UpdateKind::Started, &cut),
+            (UpdateKind::Ended, &cut),
+            (UpdateKind::Started, &dark),
         ])
         .unwrap();
     let prefix = format!("prefix:{}", kp_prefix());
     let mut points = Vec::new();
     let mut point = |entity: &str, signal: &str, at: Timestamp, value: f64| {
-        points.push(SignalPoint {
-            entity: entity.into(),
-            signal: signal.into(),
+        points.push(SeriesPoint::new(
+            entity.parse().unwrap(),
+            signal.parse().unwrap(),
             at,
             value,
-        })
+        ))
     };
     // Both upstreams until the cut, China Unicom alone after it, nothing once dark.
     point(&prefix, "bgp.visibility", now.add_secs(-7200), 1.0);

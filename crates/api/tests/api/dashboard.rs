@@ -5,8 +5,8 @@
 
 use crate::browser::Browser;
 use crate::common::{HOSTILE, Server, program, skipped};
+use blackout_model::UpdateKind;
 use blackout_model::{Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind};
-use blackout_store::EventChange;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -104,7 +104,7 @@ async fn chromium_shows_the_status_and_the_events_escaped_and_live() {
     // Live: a new event and a status change, published while the page is open, show
     // without a reload.
     let live = live_event(server.now);
-    server.publisher.publish_event(EventChange::Started, &live);
+    server.publisher.publish_event(UpdateKind::Started, &live);
     server
         .publisher
         .publish_status(crate::common::online_status(server.now));

@@ -49,17 +49,17 @@ async fn bad_parameters_get_their_own_codes() {
             "bad_signal",
         ),
         (
-            "/api/v1/signals?entity=as:64496&signal=x&from=1970-01-01&until=2030-01-01",
+            "/api/v1/signals?entity=as:64496&signal=bgp.visibility&from=1970-01-01&until=2030-01-01",
             400,
             "bad_range",
         ),
         (
-            "/api/v1/signals?entity=as:64496&signal=x&from=2030-01-01&until=2020-01-01",
+            "/api/v1/signals?entity=as:64496&signal=bgp.visibility&from=2030-01-01&until=2020-01-01",
             400,
             "bad_range",
         ),
         (
-            "/api/v1/signals?entity=as:64496&signal=x&limit=100001",
+            "/api/v1/signals?entity=as:64496&signal=bgp.visibility&limit=100001",
             400,
             "bad_limit",
         ),

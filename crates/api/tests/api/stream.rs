@@ -2,7 +2,7 @@
 //! events as they are published, and ends when the server stops.
 
 use crate::common::{Server, online_status};
-use blackout_store::EventChange;
+use blackout_model::UpdateKind;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -94,7 +94,7 @@ async fn status_changes_and_events_arrive_as_they_happen() {
     // the watch channel and the broadcast) was not sent twice before it.
     let mut ended = server.dark.clone();
     ended.end = Some(server.now);
-    server.publisher.publish_event(EventChange::Ended, &ended);
+    server.publisher.publish_event(UpdateKind::Ended, &ended);
     let message = client.next().await;
     assert_eq!(message.event, "event", "{message:?}");
     let body: serde_json::Value = serde_json::from_str(&message.data).unwrap();
@@ -128,7 +128,7 @@ async fn a_client_that_falls_behind_is_told_and_gets_the_latest_status() {
     big.summary = "x".repeat(16 * 1024);
     let count = blackout_api::Publisher::STREAM_CAPACITY * 4;
     for _ in 0..count {
-        server.publisher.publish_event(EventChange::Revised, &big);
+        server.publisher.publish_event(UpdateKind::Revised, &big);
     }
 
     let mut events = 0;

@@ -1,11 +1,16 @@
-//! `watch: Some(..)` yields only overlapping prefixes, and counts tables in full.
+//! `watch: Some(..)` yields only overlapping prefixes (never a default route), and
+//! counts tables in full.
 
 use crate::common::*;
 use blackout_model::BgpInput;
 use ipnet::IpNet;
 
+/// Equal, covering or more-specific; a default route covers everything and says
+/// nothing about a watched network, so it never overlaps.
 fn overlaps(a: &IpNet, b: &IpNet) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
+    a.prefix_len() > 0
+        && b.prefix_len() > 0
+        && (a.contains(&b.network()) || b.contains(&a.network()))
 }
 
 fn prefix_of(line: &str) -> IpNet {

@@ -9,7 +9,7 @@ use blackout_store::{EventQuery, Store};
 use std::io::{BufWriter, Write};
 
 pub fn run(args: EventsArgs) -> Result<(), Failure> {
-    let now = now();
+    let now = blackout_model::clock::now();
     let time = |flag: &str, text: &Option<String>| -> Result<Option<Timestamp>, Failure> {
         text.as_deref()
             .map(|text| parse_time(text, now).ok_or_else(|| Failure::Usage(anyhow!("--{flag} {text}: use RFC 3339 (2022-01-14T00:00:00Z), a date, Unix seconds, or a duration ago (24h, 7d)"))))
@@ -83,14 +83,6 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
     }
     out.flush().context("cannot write the events")?;
     Ok(())
-}
-
-/// The wall clock: the binary is the edge, where time may be read.
-fn now() -> Timestamp {
-    let elapsed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_micros(elapsed.as_micros() as i64)
 }
 
 /// A time, or a duration ago (`90m`, `24h`, `7d`).

@@ -13,7 +13,8 @@ use blackout_archive::{ArchiveReader, ReadStats, ReaderOptions};
 use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, Signal};
 use blackout_model::{Event, Timestamp};
-use blackout_store::{EventChange, SignalPoint, Store};
+use blackout_model::{SeriesPoint, UpdateKind};
+use blackout_store::Store;
 use serde::Serialize;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -51,7 +52,7 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
     let mut state = BgpState::new(watch, vrps);
     let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
     let mut timeline: Vec<BgpChange> = Vec::new();
-    let mut visibility: Vec<SignalPoint> = Vec::new();
+    let mut visibility: Vec<SeriesPoint> = Vec::new();
     let mut merged = blackout_archive::merge(readers);
     let total: u64 = merged.progress().total.unwrap_or(0);
     let bar = indicatif::ProgressBar::new(total);
@@ -126,16 +127,16 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
 }
 
 /// Writes the replay's events and series to the database.
-fn store(path: &std::path::Path, events: &[Event], points: &[SignalPoint]) -> Result<(), Failure> {
+fn store(path: &std::path::Path, events: &[Event], points: &[SeriesPoint]) -> Result<(), Failure> {
     let mut store = Store::open(path)?;
-    let changes: Vec<(EventChange, &Event)> = events
+    let changes: Vec<(UpdateKind, &Event)> = events
         .iter()
         .map(|event| {
             (
                 if event.end.is_some() {
-                    EventChange::Ended
+                    UpdateKind::Ended
                 } else {
-                    EventChange::Started
+                    UpdateKind::Started
                 },
                 event,
             )

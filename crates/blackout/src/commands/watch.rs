@@ -6,7 +6,7 @@ use crate::commands::load_profile;
 use crate::output::json_line;
 use anyhow::{Context, anyhow};
 use blackout_bgp::Vrps;
-use blackout_detect::EventUpdate;
+use blackout_model::EventUpdate;
 use blackout_watch::{WatchConfig, WatchError, run_with_ready as watch};
 use std::io::Write;
 
@@ -79,12 +79,8 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
 fn print_update(update: &EventUpdate, format: Format) {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let event = update.event();
-    let change = match update {
-        EventUpdate::Started(_) => "started",
-        EventUpdate::Revised(_) => "revised",
-        EventUpdate::Ended(_) => "ended",
-    };
+    let event = &update.event;
+    let change = update.kind.as_str();
     let written = match format {
         Format::Json => json_line(
             &mut out,

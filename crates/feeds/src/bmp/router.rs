@@ -22,9 +22,9 @@
 //!   when the plain decoding fails.
 
 use super::message::{BmpMessage, PeerHeader, PeerType, RouteMonitoring};
-use crate::filter::PrefixFilter;
 use crate::message::negotiate;
 use crate::update::{Nlri, UpdateContext, decode_update};
+use blackout_model::PrefixFilter;
 use blackout_model::{
     AsPath, Asn, BgpInput, PathSegment, PeerKey, RouteChange, RouteUpdate, Timestamp,
 };

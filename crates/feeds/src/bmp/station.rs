@@ -8,11 +8,11 @@
 
 use super::framer::BmpFramer;
 use super::router::{BmpOptions, BmpRouter};
-use crate::clock::now;
 use crate::error::FeedError;
 use crate::health::{FeedId, HealthTracker};
 use crate::{FeedEvent, FeedSender};
 use blackout_model::BgpInput;
+use blackout_model::clock::now;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};

@@ -3,12 +3,12 @@
 //! again. Every reconnect is a gap in the feed's health.
 
 use super::parse::{RisLiveSession, RisMessage, subscriptions};
-use crate::clock::now;
 use crate::error::FeedError;
-use crate::filter::PrefixFilter;
 use crate::health::{FeedId, HealthTracker};
 use crate::{FeedEvent, FeedSender};
 use blackout_model::BgpInput;
+use blackout_model::PrefixFilter;
+use blackout_model::clock::now;
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;

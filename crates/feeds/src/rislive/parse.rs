@@ -8,7 +8,7 @@
 //! routes; when the websocket itself is lost, [`RisLiveSession::connection_lost`]
 //! flushes every peer seen, since the gap may hide withdrawals.
 
-use crate::filter::PrefixFilter;
+use blackout_model::PrefixFilter;
 use blackout_model::{
     AsPath, Asn, BgpInput, PathSegment, PeerKey, RouteChange, RouteUpdate, Timestamp,
 };

@@ -7,9 +7,8 @@ use crate::common::{
     Daemon, daemons_missing, events_until, free_port, skipped, start_bgpd, start_bird,
 };
 use blackout_bgp::{BgpState, Vrps, WatchSet};
-use blackout_feeds::{
-    BgpFeedConfig, Dial, FeedEvent, FeedState, PrefixFilter, SessionConfig, run_bgp_session,
-};
+use blackout_feeds::{BgpFeedConfig, Dial, FeedEvent, FeedState, SessionConfig, run_bgp_session};
+use blackout_model::PrefixFilter;
 use blackout_model::{Asn, BgpInput, RouteChange};
 use ipnet::IpNet;
 use std::time::Duration;

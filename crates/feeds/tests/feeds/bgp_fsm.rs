@@ -3,7 +3,8 @@
 
 use blackout_feeds::fsm::{Action, BgpSession, SessionConfig, SessionState};
 use blackout_feeds::message::{self, encode_keepalive, encode_notification, encode_open, kind};
-use blackout_feeds::{BgpFeedConfig, Dial, FeedEvent, PrefixFilter, run_bgp_session};
+use blackout_feeds::{BgpFeedConfig, Dial, FeedEvent, run_bgp_session};
+use blackout_model::PrefixFilter;
 use blackout_model::{Asn, BgpInput, RouteChange, Timestamp};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

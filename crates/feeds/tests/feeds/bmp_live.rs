@@ -8,8 +8,8 @@ use crate::common::{
 use blackout_bgp::{BgpState, Vrps, WatchSet};
 use blackout_feeds::{
     BmpOptions, BmpStation, BmpStationConfig, BmpViews, FeedEvent, FeedHealth, FeedState,
-    PrefixFilter,
 };
+use blackout_model::PrefixFilter;
 use blackout_model::{Asn, BgpInput, RouteChange};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;

@@ -5,7 +5,8 @@
 
 use crate::common::{data_dir, events_until};
 use blackout_feeds::rislive::{RisLiveSession, RisMessage};
-use blackout_feeds::{FeedEvent, FeedHealth, FeedState, PrefixFilter, RisLiveConfig, run_ris_live};
+use blackout_feeds::{FeedEvent, FeedHealth, FeedState, RisLiveConfig, run_ris_live};
+use blackout_model::PrefixFilter;
 use blackout_model::{BgpInput, RouteChange, Timestamp};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! Helpers: a webhook receiver, free ports, the watch loop in a task, a scrape.
 
-use blackout_detect::EventUpdate;
+use blackout_model::EventUpdate;
 use blackout_profile::Profile;
 use blackout_watch::{WatchConfig, WatchReport};
 use std::net::SocketAddr;

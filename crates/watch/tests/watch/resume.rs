@@ -4,11 +4,12 @@
 //! start) while the trouble lasts, and ends when it is gone; trouble gone while
 //! blackout was away ends on the first look after the restart, with a note.
 
-use blackout_detect::EventUpdate;
 use blackout_feeds::{FeedHealth, FeedId, FeedState};
+use blackout_model::EventUpdate;
+use blackout_model::UpdateKind;
 use blackout_model::{AsPath, Asn, BgpInput, Event, PeerKey, RouteChange, RouteUpdate, Timestamp};
 use blackout_profile::Profile;
-use blackout_store::{EventChange, Store};
+use blackout_store::Store;
 use blackout_watch::{Core, FEED_SETTLE_SECS, Output};
 use std::net::IpAddr;
 
@@ -97,18 +98,8 @@ impl Run {
     }
 
     fn write(&mut self, output: Output) {
-        let changes: Vec<(EventChange, &Event)> = output
-            .updates
-            .iter()
-            .map(|u| {
-                let change = match u {
-                    EventUpdate::Started(_) => EventChange::Started,
-                    EventUpdate::Revised(_) => EventChange::Revised,
-                    EventUpdate::Ended(_) => EventChange::Ended,
-                };
-                (change, u.event())
-            })
-            .collect();
+        let changes: Vec<(UpdateKind, &Event)> =
+            output.updates.iter().map(|u| (u.kind, &u.event)).collect();
         self.store
             .record_events_of(&profile().name, &changes)
             .unwrap();
@@ -135,7 +126,10 @@ impl Run {
         self.updates
             .iter()
             .filter_map(|u| match u {
-                EventUpdate::Started(e) => Some(e),
+                EventUpdate {
+                    kind: UpdateKind::Started,
+                    event: e,
+                } => Some(e),
                 _ => None,
             })
             .collect()
@@ -145,7 +139,10 @@ impl Run {
         self.updates
             .iter()
             .filter_map(|u| match u {
-                EventUpdate::Ended(e) => Some(e),
+                EventUpdate {
+                    kind: UpdateKind::Ended,
+                    event: e,
+                } => Some(e),
                 _ => None,
             })
             .collect()
@@ -252,24 +249,30 @@ async fn a_live_outage_across_a_restart_of_the_loop_is_one_event() {
     let speaker = Speaker::start().await;
     speaker.announce(&PREFIXES, &[SPEAKER_AS, 64501, 64500]);
     let profile = || bgp_profile(speaker.port, "[thresholds]\nrecovery_hold_secs = 2\n");
-    let dark = |u: &EventUpdate| u.event().entity.to_string() == "as:64500";
+    let dark = |u: &EventUpdate| u.event.entity.to_string() == "as:64500";
     // Given a run that sees the routes go, and stops
     let first = Watch::start(profile(), &db);
     first.wait_visibility(1.0, 30).await;
     speaker.withdraw(&PREFIXES);
     let started = first
         .wait_for(15, 1, "the outage", |u| {
-            matches!(u, EventUpdate::Started(_)) && dark(u)
+            matches!(
+                u,
+                EventUpdate {
+                    kind: UpdateKind::Started,
+                    ..
+                }
+            ) && dark(u)
         })
         .await;
-    let id = started[0].event().id.clone();
+    let id = started[0].event.id.clone();
     first.stop().await;
     // When a second run starts while the routes are still gone
     let second = Watch::start(profile(), &db);
     // Then after its first look the same event goes on
     second
         .wait_for(45, 1, "the event taken up again", |u| {
-            matches!(u, EventUpdate::Revised(e) if e.id == id
+            matches!(u, EventUpdate { kind: UpdateKind::Revised, event: e } if e.id == id
                 && e.evidence.iter().any(|e| e.text.contains("took this event up again")))
         })
         .await;
@@ -280,16 +283,16 @@ async fn a_live_outage_across_a_restart_of_the_loop_is_one_event() {
             30,
             1,
             "the end",
-            |u| matches!(u, EventUpdate::Ended(e) if e.id == id),
+            |u| matches!(u, EventUpdate { kind: UpdateKind::Ended, event: e } if e.id == id),
         )
         .await;
-    assert!(!ended[0].event().summary.contains("not watching"));
+    assert!(!ended[0].event.summary.contains("not watching"));
     let updates = second.updates.lock().unwrap().clone();
     second.stop().await;
     assert!(
-        updates
-            .iter()
-            .all(|u| !matches!(u, EventUpdate::Started(e) if e.id == id)),
+        updates.iter().all(
+            |u| !matches!(u, EventUpdate { kind: UpdateKind::Started, event: e } if e.id == id)
+        ),
         "{updates:#?}"
     );
     let store = Store::open_read_only(&db).unwrap();
@@ -330,7 +333,13 @@ fn an_open_event_the_profile_no_longer_watches_is_closed_with_why() {
     assert_eq!(left, vec![gone.clone()]);
     // Then what it cannot take up is closed, saying why
     let output = Core::close_unwatched(left, t(3600));
-    let [EventUpdate::Ended(closed)] = &output.updates[..] else {
+    let [
+        EventUpdate {
+            kind: UpdateKind::Ended,
+            event: closed,
+        },
+    ] = &output.updates[..]
+    else {
         panic!("{:?}", output.updates)
     };
     assert_eq!(closed.id, gone.id);

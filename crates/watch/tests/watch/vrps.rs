@@ -4,8 +4,8 @@
 //! force stay; the ROA fixed again ends the events.
 
 use crate::common::{PREFIXES, SPEAKER_AS, Speaker, Watch, bgp_profile};
-use blackout_detect::EventUpdate;
 use blackout_model::Cause;
+use blackout_model::{EventUpdate, UpdateKind};
 use std::time::Duration;
 
 fn roa(max_length: u8) -> String {
@@ -15,7 +15,7 @@ fn roa(max_length: u8) -> String {
 }
 
 fn rpki(update: &EventUpdate) -> bool {
-    update.event().cause == Cause::RpkiInvalid
+    update.event.cause == Cause::RpkiInvalid
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,13 +40,16 @@ async fn a_rewritten_vrp_file_changes_the_routes_rpki_states_live() {
     // Then every /26 is RPKI-invalid, live
     let started = watch
         .wait_for(15, 4, "rpki-invalid starts", |u| {
-            matches!(u, EventUpdate::Started(_)) && rpki(u)
+            matches!(
+                u,
+                EventUpdate {
+                    kind: UpdateKind::Started,
+                    ..
+                }
+            ) && rpki(u)
         })
         .await;
-    let mut prefixes: Vec<String> = started
-        .iter()
-        .map(|u| u.event().entity.to_string())
-        .collect();
+    let mut prefixes: Vec<String> = started.iter().map(|u| u.event.entity.to_string()).collect();
     prefixes.sort();
     let mut expected: Vec<String> = PREFIXES.iter().map(|p| format!("prefix:{p}")).collect();
     expected.sort();
@@ -56,12 +59,13 @@ async fn a_rewritten_vrp_file_changes_the_routes_rpki_states_live() {
     tokio::time::sleep(Duration::from_secs(blackout_watch::VRPS_CHECK_SECS * 2 + 1)).await;
     // Then the VRPs in force stay: nothing ends
     assert!(
-        watch
-            .updates
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|u| !matches!(u, EventUpdate::Ended(_))),
+        watch.updates.lock().unwrap().iter().all(|u| !matches!(
+            u,
+            EventUpdate {
+                kind: UpdateKind::Ended,
+                ..
+            }
+        )),
         "a bad file changed the VRPs"
     );
     // When the ROA is fixed, in place
@@ -69,13 +73,19 @@ async fn a_rewritten_vrp_file_changes_the_routes_rpki_states_live() {
     // Then the four events end
     let ended = watch
         .wait_for(15, 4, "rpki-invalid ends", |u| {
-            matches!(u, EventUpdate::Ended(_)) && rpki(u)
+            matches!(
+                u,
+                EventUpdate {
+                    kind: UpdateKind::Ended,
+                    ..
+                }
+            ) && rpki(u)
         })
         .await;
     assert!(
         ended
             .iter()
-            .all(|u| started.iter().any(|s| s.event().id == u.event().id))
+            .all(|u| started.iter().any(|s| s.event.id == u.event.id))
     );
     watch.stop().await;
 }
