@@ -11,8 +11,10 @@
 //! A record is `registry|cc|type|start|value|date|status[|opaque-id…]`. For `ipv4` the
 //! value is the number of addresses (not always a power of two, so one record can be
 //! several prefixes); for `ipv6` it is the prefix length; for `asn` the number of AS
-//! numbers. Only `allocated` and `assigned` space has a country; `available` and
-//! `reserved` space is skipped, and so are `ZZ` and empty codes. `#` lines are comments.
+//! numbers. Only `allocated` and `assigned` space has a country; `available`,
+//! `reserved`, `ietf` and `iana` space (the last two: IANA's pools in the NRO's file)
+//! is skipped, and so are `ZZ` and empty codes. Any other status is a bad line. `#`
+//! lines are comments.
 //! `asn` records are kept as [`AsnDelegation`]s for a later AS-to-country use.
 //!
 //! The file must begin (after comments) with the header: without one it is not a
@@ -74,15 +76,16 @@ pub fn parse_delegated(bytes: &[u8], source: &str) -> Result<Parsed, GeoError> {
             report.skipped += 1;
             continue;
         }
+        // Summaries count every record of a type, whatever else is wrong with it.
+        if let Some(kind) = fields.get(2).and_then(|k| Kind::from_text(k)) {
+            found[kind as usize] += 1;
+        }
         match parse_record(&fields) {
-            Ok((kind, record)) => {
-                found[kind as usize] += 1;
-                match record {
-                    Record::Range(range) => ranges.push(range),
-                    Record::Asns(block) => asns.push(block),
-                    Record::NoCountry => report.skipped += 1,
-                }
-            }
+            Ok(record) => match record {
+                Record::Range(range) => ranges.push(range),
+                Record::Asns(block) => asns.push(block),
+                Record::NoCountry => report.skipped += 1,
+            },
             Err(what) => report.bad(at, what),
         }
     }
@@ -171,7 +174,7 @@ fn parse_summary<'a>(fields: &[&'a str]) -> Option<Result<(&'a str, u64), String
     )
 }
 
-fn parse_record(fields: &[&str]) -> Result<(Kind, Record), String> {
+fn parse_record(fields: &[&str]) -> Result<Record, String> {
     let [_registry, code, kind, start, value, _date, status, ..] = fields else {
         return Err(format!(
             "a record has 7 or more fields (registry|cc|type|start|value|date|status), this has {}",
@@ -182,16 +185,17 @@ fn parse_record(fields: &[&str]) -> Result<(Kind, Record), String> {
         .ok_or_else(|| format!("type `{}` is not asn, ipv4 or ipv6", inert(kind)))?;
     match *status {
         "allocated" | "assigned" => {}
-        "available" | "reserved" => return Ok((kind, Record::NoCountry)),
+        // `ietf` and `iana` mark IANA's own pools in the NRO's combined file.
+        "available" | "reserved" | "ietf" | "iana" => return Ok(Record::NoCountry),
         other => {
             return Err(format!(
-                "status `{}` is not allocated, assigned, available or reserved",
+                "status `{}` is not allocated, assigned, available, reserved, ietf or iana",
                 inert(other)
             ));
         }
     }
     if code.is_empty() || code.eq_ignore_ascii_case("ZZ") {
-        return Ok((kind, Record::NoCountry));
+        return Ok(Record::NoCountry);
     }
     let country = CountryCode::new(code)
         .ok_or_else(|| format!("country `{}` is not two letters", inert(code)))?;
@@ -200,7 +204,7 @@ fn parse_record(fields: &[&str]) -> Result<(Kind, Record), String> {
         Kind::Ipv6 => Record::Range(ipv6_range(start, value, country)?),
         Kind::Asn => Record::Asns(asn_block(start, value, country)?),
     };
-    Ok((kind, record))
+    Ok(record)
 }
 
 /// `start` and an address count (any count, not only powers of two).

@@ -60,8 +60,12 @@ pub fn parse_mmdb(bytes: &[u8], source: &str) -> Result<Parsed, GeoError> {
         }
     }
     if ranges.is_empty() && report.entries > 0 {
+        let first_problem = report
+            .problems
+            .first()
+            .map_or_else(String::new, |p| format!("; the first problem: {p}"));
         return Err(not_mmdb(format!(
-            "none of its {} networks has a country (country.iso_code, registered_country.iso_code or country_code); database type `{}`",
+            "none of its {} networks has a country (country.iso_code, registered_country.iso_code or country_code); database type `{}`{first_problem}",
             report.entries,
             inert(&reader.metadata().database_type)
         )));

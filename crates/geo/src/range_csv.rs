@@ -146,7 +146,7 @@ mod tests {
         let error = parse_range_csv(b"hello\nworld, again\n", "notes.txt").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "notes.txt is not a range CSV: no line is `start,end,CC`; the first bad one: notes.txt:2: expected `start,end,CC`, found `world, again`"
+            "notes.txt is not a valid range CSV: no line is `start,end,CC`; the first bad one: notes.txt:2: expected `start,end,CC`, found `world, again`"
         );
     }
 }

@@ -31,7 +31,7 @@ impl fmt::Display for GeoFormat {
         f.write_str(match self {
             GeoFormat::RangeCsv => "range CSV",
             GeoFormat::Delegated => "RIR delegation file",
-            GeoFormat::Mmdb => "MMDB",
+            GeoFormat::Mmdb => "MaxMind DB (MMDB) file",
         })
     }
 }
@@ -173,7 +173,7 @@ pub enum GeoError {
         reason: String,
     },
     /// The content was read as one format but is not that format at all.
-    #[error("{source_name} is not a {format}: {reason}")]
+    #[error("{source_name} is not a valid {format}: {reason}")]
     NotFormat {
         /// The file.
         source_name: String,
