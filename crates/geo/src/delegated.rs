@@ -70,10 +70,12 @@ pub fn parse_delegated(bytes: &[u8], source: &str) -> Result<Parsed, GeoError> {
         let fields: Vec<&str> = text.split('|').collect();
         if let Some(summary) = parse_summary(&fields) {
             match summary {
-                Ok((kind, count)) => summaries.push((kind, count, number)),
+                Ok((kind, count)) => {
+                    summaries.push((kind, count, number));
+                    report.skipped += 1;
+                }
                 Err(what) => report.bad(at, what),
             }
-            report.skipped += 1;
             continue;
         }
         // Summaries count every record of a type, whatever else is wrong with it.

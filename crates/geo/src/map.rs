@@ -263,24 +263,65 @@ impl<A: Address> Table<A> {
             Some(i) => i,
             None => self.starts.partition_point(|&s| s <= low),
         };
-        // Countries in the order their first address appears, with their address counts.
-        let mut tally: Vec<(CountryCode, u128)> = Vec::new();
+        let past = first + self.starts[first..].partition_point(|&s| s <= high);
+        let mut tally = Tally::default();
         let mut known: u128 = 0;
-        for i in first..self.len() {
-            if self.starts[i] > high {
-                break;
-            }
+        for i in first..past {
             let overlap = A::count(self.starts[i].max(low), self.ends[i].min(high));
             known = known.saturating_add(overlap);
-            match tally.iter_mut().find(|(c, _)| *c == self.countries[i]) {
-                Some((_, n)) => *n = n.saturating_add(overlap),
-                None => tally.push((self.countries[i], overlap)),
-            }
+            tally.add(self.countries[i], overlap);
         }
         let unknown = A::count(low, high).saturating_sub(known);
+        let (country, held) = tally.most()?;
+        (held >= unknown).then_some(country)
+    }
+}
+
+/// Address counts per country, in the order the countries first appear. A prefix as
+/// large as a /8 spans thousands of ranges and dozens of countries, so each country's
+/// entry is found through a table indexed by its two letters, not by a search.
+struct Tally {
+    /// 1 + the index in `counts` of each code (`AA` = 0 … `ZZ` = 675), 0 for none.
+    slot: [u16; 26 * 26],
+    counts: Vec<(CountryCode, u128)>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            slot: [0; 26 * 26],
+            counts: Vec::new(),
+        }
+    }
+}
+
+impl Tally {
+    fn add(&mut self, country: CountryCode, n: u128) {
+        let letters = country.as_str().as_bytes();
+        // Two ASCII letters, uppercase, by CountryCode's construction.
+        let index = usize::from(letters[0].wrapping_sub(b'A')) * 26
+            + usize::from(letters[1].wrapping_sub(b'A'));
+        match self.slot.get(index).copied() {
+            Some(0) => {
+                self.counts.push((country, n));
+                self.slot[index] = self.counts.len() as u16;
+            }
+            Some(slot) => {
+                let entry = &mut self.counts[usize::from(slot) - 1].1;
+                *entry = entry.saturating_add(n);
+            }
+            // Not reached for a valid code; a linear entry keeps the count anyway.
+            None => match self.counts.iter_mut().find(|(c, _)| *c == country) {
+                Some((_, count)) => *count = count.saturating_add(n),
+                None => self.counts.push((country, n)),
+            },
+        }
+    }
+
+    /// The country with the most addresses; on a tie, the one that appeared first.
+    fn most(&self) -> Option<(CountryCode, u128)> {
         // `max_by_key` keeps the last of equal keys: scan in reverse to keep the first.
-        let (country, held) = tally.iter().rev().max_by_key(|(_, n)| *n)?;
-        (*held >= unknown).then_some(*country)
+        self.counts.iter().rev().max_by_key(|(_, n)| *n).copied()
     }
 }
 
