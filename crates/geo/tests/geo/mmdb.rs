@@ -117,3 +117,31 @@ fn the_mmdb_fixtures_are_what_the_script_writes() {
         );
     }
 }
+
+/// A search "tree" whose nodes all point twice to the next one has 2^depth paths: the
+/// walk must stop on the node count, not run for ever (found by fuzzing geo_mmdb).
+#[test]
+fn a_search_tree_that_is_a_graph_is_refused_at_once() {
+    let mut bytes = std::fs::read(fixture("countries-v4.mmdb")).unwrap();
+    let (nodes, record_size) = {
+        let reader = maxminddb::Reader::from_source(&bytes[..]).unwrap();
+        (reader.metadata().node_count, reader.metadata().record_size)
+    };
+    assert_eq!(record_size, 24);
+    for node in 0..nodes {
+        let next = (node + 1).to_be_bytes();
+        let at = node as usize * 6;
+        // Both 24-bit records of the node point to the next node; the last to "no data".
+        bytes[at..at + 3].copy_from_slice(&next[1..]);
+        bytes[at + 3..at + 6].copy_from_slice(&next[1..]);
+    }
+    let started = std::time::Instant::now();
+    let error = parse_mmdb(&bytes, "graph.mmdb").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("its search tree is not a tree: more than"),
+        "{error}"
+    );
+    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+}
