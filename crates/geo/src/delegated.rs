@@ -23,7 +23,7 @@
 
 use crate::range::{AsnDelegation, GeoRange};
 use crate::report::{GeoError, GeoFormat, Parsed, Place, ReadReport, inert};
-use crate::text::{Line, numbered_lines};
+use crate::text::each_text_line;
 use blackout_model::{Asn, CountryCode};
 use ipnet::Ipv6Net;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -38,20 +38,8 @@ pub fn parse_delegated(bytes: &[u8], source: &str) -> Result<Parsed, GeoError> {
     // Per record type: (the summary's line and count, the records found).
     let mut summaries: Vec<(&str, u64, u64)> = Vec::new();
     let mut found = [0u64; 3];
-    for (number, line) in numbered_lines(bytes) {
-        report.entries += 1;
+    each_text_line(bytes, &mut report, |report, number, text| {
         let at = Place::Line(number);
-        let text = match line {
-            Line::Text(text) => text,
-            Line::Nothing => {
-                report.skipped += 1;
-                continue;
-            }
-            Line::NotUtf8 => {
-                report.bad(at, "not UTF-8 text");
-                continue;
-            }
-        };
         if !header_seen {
             if !is_header(text) {
                 return Err(GeoError::NotFormat {
@@ -65,7 +53,7 @@ pub fn parse_delegated(bytes: &[u8], source: &str) -> Result<Parsed, GeoError> {
             }
             header_seen = true;
             report.skipped += 1;
-            continue;
+            return Ok(());
         }
         let fields: Vec<&str> = text.split('|').collect();
         if let Some(summary) = parse_summary(&fields) {
@@ -76,21 +64,20 @@ pub fn parse_delegated(bytes: &[u8], source: &str) -> Result<Parsed, GeoError> {
                 }
                 Err(what) => report.bad(at, what),
             }
-            continue;
+            return Ok(());
         }
         // Summaries count every record of a type, whatever else is wrong with it.
         if let Some(kind) = fields.get(2).and_then(|k| Kind::from_text(k)) {
             found[kind as usize] += 1;
         }
         match parse_record(&fields) {
-            Ok(record) => match record {
-                Record::Range(range) => ranges.push(range),
-                Record::Asns(block) => asns.push(block),
-                Record::NoCountry => report.skipped += 1,
-            },
+            Ok(Record::Range(range)) => ranges.push(range),
+            Ok(Record::Asns(block)) => asns.push(block),
+            Ok(Record::NoCountry) => report.skipped += 1,
             Err(what) => report.bad(at, what),
         }
-    }
+        Ok(())
+    })?;
     if !header_seen {
         return Err(GeoError::NotFormat {
             source_name: source.to_string(),
@@ -214,11 +201,7 @@ fn ipv4_range(start: &str, value: &str, country: CountryCode) -> Result<GeoRange
     let first: Ipv4Addr = start
         .parse()
         .map_err(|_| format!("start `{}` is not an IPv4 address", inert(start)))?;
-    let count: u64 = value
-        .parse()
-        .ok()
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("address count `{}` is not a positive number", inert(value)))?;
+    let count: u64 = positive(value, "address count")?;
     let last = u64::from(u32::from(first)) + count - 1;
     let last = u32::try_from(last)
         .map_err(|_| format!("{first} plus {count} addresses runs past 255.255.255.255"))?;
@@ -245,15 +228,23 @@ fn range(start: IpAddr, end: IpAddr, country: CountryCode) -> Result<GeoRange, S
     GeoRange::new(start, end, country).ok_or_else(|| format!("{start} to {end} is not a range"))
 }
 
+/// A count of 1 or more; `what` names it in the error.
+fn positive<N: std::str::FromStr + PartialOrd + From<u8>>(
+    value: &str,
+    what: &str,
+) -> Result<N, String> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| *n > N::from(0))
+        .ok_or_else(|| format!("{what} `{}` is not a positive number", inert(value)))
+}
+
 fn asn_block(start: &str, value: &str, country: CountryCode) -> Result<AsnDelegation, String> {
     let first: u32 = start
         .parse()
         .map_err(|_| format!("first AS number `{}` is not a number", inert(start)))?;
-    let count: u32 = value
-        .parse()
-        .ok()
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("AS count `{}` is not a positive number", inert(value)))?;
+    let count: u32 = positive(value, "AS count")?;
     if first.checked_add(count - 1).is_none() {
         return Err(format!("AS{first} plus {count} runs past AS4294967295"));
     }

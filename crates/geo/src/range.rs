@@ -5,7 +5,7 @@
 use blackout_model::{Asn, CountryCode};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 /// An inclusive range of addresses of one family, and the country it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,59 +109,40 @@ pub(crate) trait Address: Copy + Ord + fmt::Debug + Send + Sync + 'static {
     fn ip(self) -> IpAddr;
 }
 
-impl Address for u32 {
-    const MAX: Self = u32::MAX;
-    const BITS: u32 = 32;
+/// The two families differ only in their integer and their `IpAddr` variant.
+macro_rules! address {
+    ($int:ty, $net:ident, $ip:ident) => {
+        impl Address for $int {
+            const MAX: Self = <$int>::MAX;
+            const BITS: u32 = <$int>::BITS;
 
-    fn count(start: Self, end: Self) -> u128 {
-        u128::from(end - start) + 1
-    }
-    fn successor(self) -> Self {
-        self + 1
-    }
-    fn predecessor(self) -> Self {
-        self - 1
-    }
-    fn with_host_bits(self, bits: u32) -> Self {
-        self | u32::MAX.checked_shr(32 - bits).unwrap_or(0)
-    }
-    fn trailing_zeros(self) -> u32 {
-        u32::trailing_zeros(self)
-    }
-    fn prefix(self, len: u8) -> IpNet {
-        IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(self), len))
-    }
-    fn ip(self) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::from(self))
-    }
+            fn count(start: Self, end: Self) -> u128 {
+                u128::from(end - start).saturating_add(1)
+            }
+            fn successor(self) -> Self {
+                self + 1
+            }
+            fn predecessor(self) -> Self {
+                self - 1
+            }
+            fn with_host_bits(self, bits: u32) -> Self {
+                self | <$int>::MAX.checked_shr(Self::BITS - bits).unwrap_or(0)
+            }
+            fn trailing_zeros(self) -> u32 {
+                <$int>::trailing_zeros(self)
+            }
+            fn prefix(self, len: u8) -> IpNet {
+                IpNet::$ip($net::new_assert(self.into(), len))
+            }
+            fn ip(self) -> IpAddr {
+                IpAddr::$ip(self.into())
+            }
+        }
+    };
 }
 
-impl Address for u128 {
-    const MAX: Self = u128::MAX;
-    const BITS: u32 = 128;
-
-    fn count(start: Self, end: Self) -> u128 {
-        (end - start).saturating_add(1)
-    }
-    fn successor(self) -> Self {
-        self + 1
-    }
-    fn predecessor(self) -> Self {
-        self - 1
-    }
-    fn with_host_bits(self, bits: u32) -> Self {
-        self | u128::MAX.checked_shr(128 - bits).unwrap_or(0)
-    }
-    fn trailing_zeros(self) -> u32 {
-        u128::trailing_zeros(self)
-    }
-    fn prefix(self, len: u8) -> IpNet {
-        IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(self), len))
-    }
-    fn ip(self) -> IpAddr {
-        IpAddr::V6(Ipv6Addr::from(self))
-    }
-}
+address!(u32, Ipv4Net, V4);
+address!(u128, Ipv6Net, V6);
 
 /// The aligned blocks that cover `start..=end` exactly, largest first at each step.
 fn cidr_cover<A: Address>(start: A, end: A) -> Vec<IpNet> {

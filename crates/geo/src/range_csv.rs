@@ -5,7 +5,7 @@
 
 use crate::range::GeoRange;
 use crate::report::{GeoError, GeoFormat, Parsed, Place, ReadReport, inert};
-use crate::text::{Line, numbered_lines};
+use crate::text::each_text_line;
 use blackout_model::CountryCode;
 use std::net::IpAddr;
 
@@ -16,19 +16,7 @@ pub fn parse_range_csv(bytes: &[u8], source: &str) -> Result<Parsed, GeoError> {
     let mut ranges = Vec::new();
     let mut well_formed = 0u64;
     let mut seen_text = false;
-    for (number, line) in numbered_lines(bytes) {
-        report.entries += 1;
-        let text = match line {
-            Line::Text(text) => text,
-            Line::Nothing => {
-                report.skipped += 1;
-                continue;
-            }
-            Line::NotUtf8 => {
-                report.bad(Place::Line(number), "not UTF-8 text");
-                continue;
-            }
-        };
+    let no_error = each_text_line(bytes, &mut report, |report, number, text| {
         let first = !seen_text;
         seen_text = true;
         match parse_line(text) {
@@ -43,7 +31,9 @@ pub fn parse_range_csv(bytes: &[u8], source: &str) -> Result<Parsed, GeoError> {
             Err(_) if first && is_header(text) => report.skipped += 1,
             Err(what) => report.bad(Place::Line(number), what),
         }
-    }
+        Ok::<(), std::convert::Infallible>(())
+    });
+    let Ok(()) = no_error;
     if well_formed == 0 && report.bad > 0 {
         let reason = report
             .problems

@@ -1,6 +1,8 @@
 //! Lines of a text file, numbered from 1, for the line formats (range CSV and
 //! delegation files): what counts as a line, a blank line and a comment is decided here
-//! once.
+//! once, and so is how they are counted in a [`ReadReport`].
+
+use crate::report::{Place, ReadReport};
 
 /// A line of text that holds something: not blank, not a `#` comment.
 pub(crate) enum Line<'a> {
@@ -35,6 +37,25 @@ pub(crate) fn numbered_lines(bytes: &[u8]) -> impl Iterator<Item = (u64, Line<'_
             };
             (number, line)
         })
+}
+
+/// Calls `each` with every line that holds something (number, text), after counting
+/// every line as an entry of the report, blank and comment lines as skipped and lines
+/// that are not UTF-8 as bad. Stops at the first error `each` returns.
+pub(crate) fn each_text_line<'a, E>(
+    bytes: &'a [u8],
+    report: &mut ReadReport,
+    mut each: impl FnMut(&mut ReadReport, u64, &'a str) -> Result<(), E>,
+) -> Result<(), E> {
+    for (number, line) in numbered_lines(bytes) {
+        report.entries += 1;
+        match line {
+            Line::Text(text) => each(report, number, text)?,
+            Line::Nothing => report.skipped += 1,
+            Line::NotUtf8 => report.bad(Place::Line(number), "not UTF-8 text"),
+        }
+    }
+    Ok(())
 }
 
 /// The first line that holds something, if any comes before a line that is not UTF-8.
