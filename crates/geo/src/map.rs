@@ -18,7 +18,10 @@
 //! Ranges are laid over each other in the order they are added: where a later range
 //! covers addresses that an earlier one gave a country, the later one wins for those
 //! addresses, and the earlier keeps the rest. So a file loaded after another overrides
-//! it where they overlap, and within one file a later line overrides an earlier one.
+//! it where they overlap, and within one file a later line overrides an earlier one
+//! (the shared IPv4 CSV has 568 lines that lie inside the range of an earlier line and
+//! rely on this). Entries that give no country (`ZZ`, `available`, `reserved`) are not
+//! ranges: they never erase a country that an earlier file gave.
 
 use crate::range::{Address, GeoRange};
 use blackout_model::{CountryCode, CountryLookup};
