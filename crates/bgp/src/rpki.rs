@@ -2,11 +2,19 @@
 //!
 //! [`Vrps::from_json`] reads the JSON that rpki-client (`-j`) and Routinator
 //! (`--format json` or `jsonext`) write: an object with a `roas` array whose items
-//! have `prefix`, `maxLength` and `asn` (a number or `"AS123"`).
+//! have `prefix`, `maxLength` and `asn` (a number or `"AS123"`), and a `metadata`
+//! object whose `generated` (rpki-client, Unix seconds) or `buildtime`
+//! (rpki-client, RFC 3339) or `generatedTime` (Routinator) says when the set was
+//! made: a replay applies it from then on, not from the archive's first record.
+//!
+//! The VRPs are indexed by prefix, so a validation looks up each length that a
+//! VRP has (a few dozen at most) instead of scanning every VRP: a full table is
+//! validated as fast as a watch list of four.
 
-use blackout_model::Asn;
+use blackout_model::{Asn, Timestamp};
 use ipnet::IpNet;
 use serde::Deserialize;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 /// One validated ROA payload: `asn` may originate `prefix` and its more-specifics
@@ -25,6 +33,12 @@ pub struct Vrp {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Vrps {
     vrps: Vec<Vrp>,
+    /// Indexes into `vrps` by their (truncated) prefix.
+    by_prefix: HashMap<IpNet, Vec<usize>>,
+    /// The prefix lengths that VRPs have, per family (IPv4, IPv6).
+    lengths: [BTreeSet<u8>; 2],
+    /// When the set was made, if the file says.
+    generated: Option<Timestamp>,
 }
 
 /// RFC 6811 validation states.
@@ -67,7 +81,35 @@ pub enum VrpsError {
 
 #[derive(Deserialize)]
 struct RawFile {
+    #[serde(default)]
+    metadata: Option<RawMetadata>,
     roas: Vec<RawRoa>,
+}
+
+#[derive(Deserialize)]
+struct RawMetadata {
+    /// rpki-client: Unix seconds.
+    #[serde(default)]
+    generated: Option<serde_json::Value>,
+    /// rpki-client: RFC 3339.
+    #[serde(default)]
+    buildtime: Option<String>,
+    /// Routinator (jsonext): RFC 3339.
+    #[serde(default, rename = "generatedTime")]
+    generated_time: Option<String>,
+}
+
+impl RawMetadata {
+    fn when(&self) -> Option<Timestamp> {
+        let generated = match &self.generated {
+            Some(serde_json::Value::Number(n)) => n.as_i64().map(Timestamp::from_secs),
+            Some(serde_json::Value::String(text)) => text.parse().ok(),
+            _ => None,
+        };
+        generated
+            .or_else(|| self.buildtime.as_deref().and_then(|t| t.parse().ok()))
+            .or_else(|| self.generated_time.as_deref().and_then(|t| t.parse().ok()))
+    }
 }
 
 #[derive(Deserialize)]
@@ -88,12 +130,36 @@ enum RawAsn {
 impl Vrps {
     /// A set of VRPs.
     pub fn new(vrps: Vec<Vrp>) -> Self {
-        Vrps { vrps }
+        let mut by_prefix: HashMap<IpNet, Vec<usize>> = HashMap::new();
+        let mut lengths: [BTreeSet<u8>; 2] = Default::default();
+        for (index, vrp) in vrps.iter().enumerate() {
+            by_prefix.entry(vrp.prefix.trunc()).or_default().push(index);
+            lengths[usize::from(matches!(vrp.prefix, IpNet::V6(_)))]
+                .insert(vrp.prefix.prefix_len());
+        }
+        Vrps {
+            vrps,
+            by_prefix,
+            lengths,
+            generated: None,
+        }
+    }
+
+    /// The same VRPs, made at `when`.
+    pub fn generated_at(mut self, when: Option<Timestamp>) -> Self {
+        self.generated = when;
+        self
+    }
+
+    /// When the set was made, if its file says.
+    pub fn generated(&self) -> Option<Timestamp> {
+        self.generated
     }
 
     /// Reads rpki-client or Routinator JSON.
     pub fn from_json(text: &str) -> Result<Self, VrpsError> {
         let raw: RawFile = serde_json::from_str(text)?;
+        let generated = raw.metadata.as_ref().and_then(RawMetadata::when);
         let mut vrps = Vec::with_capacity(raw.roas.len());
         for (index, roa) in raw.roas.into_iter().enumerate() {
             let bad = |message: String| VrpsError::Entry { index, message };
@@ -117,7 +183,7 @@ impl Vrps {
                 asn,
             });
         }
-        Ok(Vrps { vrps })
+        Ok(Vrps::new(vrps).generated_at(generated))
     }
 
     /// How many VRPs there are.
@@ -133,7 +199,7 @@ impl Vrps {
     /// Validates a route's origin (None for an AS_SET origin, which no VRP matches).
     pub fn validate(&self, prefix: &IpNet, origin: Option<Asn>) -> RpkiState {
         let mut covered = false;
-        for vrp in self.vrps.iter().filter(|vrp| vrp.prefix.contains(prefix)) {
+        for vrp in self.covering_iter(prefix) {
             covered = true;
             if let Some(origin) = origin
                 && vrp.asn == origin
@@ -152,10 +218,30 @@ impl Vrps {
 
     /// The VRPs that cover a prefix, for evidence.
     pub fn covering(&self, prefix: &IpNet) -> Vec<&Vrp> {
-        self.vrps
+        self.covering_iter(prefix).collect()
+    }
+
+    /// The VRPs whose prefix equals or covers `prefix`: one look-up per length
+    /// that some VRP has, no longer than the prefix's.
+    fn covering_iter<'a>(&'a self, prefix: &IpNet) -> impl Iterator<Item = &'a Vrp> + 'a {
+        let prefix = *prefix;
+        let family = usize::from(matches!(prefix, IpNet::V6(_)));
+        self.lengths[family]
             .iter()
-            .filter(|vrp| vrp.prefix.contains(prefix))
-            .collect()
+            .take_while(move |len| **len <= prefix.prefix_len())
+            .filter_map(move |len| {
+                let shorter = match prefix {
+                    IpNet::V4(net) => ipnet::Ipv4Net::new(net.addr(), *len)
+                        .ok()
+                        .map(|n| IpNet::V4(n.trunc())),
+                    IpNet::V6(net) => ipnet::Ipv6Net::new(net.addr(), *len)
+                        .ok()
+                        .map(|n| IpNet::V6(n.trunc())),
+                }?;
+                self.by_prefix.get(&shorter)
+            })
+            .flatten()
+            .map(|index| &self.vrps[*index])
     }
 }
 
@@ -216,6 +302,58 @@ mod tests {
             vrps.validate(&p("175.45.178.0/25"), Some(Asn(131279))),
             RpkiState::Invalid
         );
+    }
+
+    #[test]
+    fn the_file_says_when_it_was_made() {
+        let rpki_client = Vrps::from_json(
+            r#"{"metadata":{"buildtime":"2025-03-01T10:00:00Z","generated":1740823200},"roas":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            rpki_client.generated(),
+            Some(Timestamp::from_secs(1_740_823_200))
+        );
+        let routinator =
+            Vrps::from_json(r#"{"metadata":{"generatedTime":"2025-03-01T10:00:00Z"},"roas":[]}"#)
+                .unwrap();
+        assert_eq!(routinator.generated(), "2025-03-01T10:00:00Z".parse().ok());
+        assert_eq!(Vrps::from_json(r#"{"roas":[]}"#).unwrap().generated(), None);
+    }
+
+    #[test]
+    fn the_index_agrees_with_a_scan() {
+        let vrps: Vec<Vrp> = (0..500u32)
+            .map(|i| Vrp {
+                prefix: IpNet::V4(
+                    ipnet::Ipv4Net::new(
+                        std::net::Ipv4Addr::from(i.wrapping_mul(2_654_435_761)),
+                        8 + (i % 17) as u8,
+                    )
+                    .unwrap()
+                    .trunc(),
+                ),
+                max_length: 24,
+                asn: Asn(64496 + i % 3),
+            })
+            .collect();
+        let set = Vrps::new(vrps.clone());
+        for i in 0..2000u32 {
+            let prefix = IpNet::V4(
+                ipnet::Ipv4Net::new(
+                    std::net::Ipv4Addr::from(i.wrapping_mul(40_503)),
+                    12 + (i % 13) as u8,
+                )
+                .unwrap()
+                .trunc(),
+            );
+            let scan: Vec<&Vrp> = vrps.iter().filter(|v| v.prefix.contains(&prefix)).collect();
+            let mut indexed = set.covering(&prefix);
+            indexed.sort_by_key(|v| (v.prefix.prefix_len(), v.asn));
+            let mut scan = scan;
+            scan.sort_by_key(|v| (v.prefix.prefix_len(), v.asn));
+            assert_eq!(indexed, scan, "{prefix}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The BGP state, Given/When/Then, with small builders for inputs.
 
-use blackout_bgp::{BgpChange, BgpState, RpkiState, Vrp, Vrps, WatchSet};
+use blackout_bgp::{BgpState, ChangeKind, RpkiState, Vrp, Vrps, WatchSet};
 use blackout_model::{AsPath, Asn, BgpInput, PeerKey, RouteChange, RouteUpdate, Timestamp};
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -15,11 +15,12 @@ fn p(text: &str) -> IpNet {
 
 fn watch() -> WatchSet {
     WatchSet {
-        prefixes: vec![p("203.0.113.0/26"), p("203.0.113.64/26")],
-        aggregates: vec![p("203.0.113.0/24")],
-        origins: [Asn(ORIGIN)].into(),
         known_upstreams: [Asn(PRIMARY), Asn(BACKUP)].into(),
-        full_feed_ratio: 0.75,
+        ..WatchSet::single(
+            Asn(ORIGIN),
+            vec![p("203.0.113.0/26"), p("203.0.113.64/26")],
+            vec![p("203.0.113.0/24")],
+        )
     }
 }
 
@@ -98,7 +99,7 @@ fn a_partial_table_is_not_full_feed() {
     assert!(
         changes
             .iter()
-            .all(|c| !matches!(c, BgpChange::Visibility { .. }))
+            .all(|c| !matches!(&c.kind, ChangeKind::Visibility { .. }))
     );
     assert_eq!(visibility(&state, "203.0.113.0/26"), 1.0);
     // A 2010-sized table beside a 2010-sized max is full-feed: the rule is relative.
@@ -118,13 +119,13 @@ fn withdrawal_by_every_peer_takes_visibility_to_zero() {
     assert_eq!(visibility(&state, "203.0.113.64/26"), 1.0);
     assert!(
         last.iter()
-            .any(|c| matches!(c, BgpChange::Visibility { previous, .. } if *previous == 0.25))
+            .any(|c| matches!(&c.kind, ChangeKind::Visibility { previous, of, .. } if *previous == 1 && *of == 4))
     );
     // The primary still carries the other prefix: it is not gone.
     assert!(
         !last
             .iter()
-            .any(|c| matches!(c, BgpChange::UpstreamGone { .. }))
+            .any(|c| matches!(&c.kind, ChangeKind::UpstreamGone { .. }))
     );
     let changes = state.apply(&withdraw(101, 1, "203.0.113.0/26"));
     assert!(
@@ -159,9 +160,9 @@ fn one_upstream_replaced_by_another() {
             )));
         }
     }
-    assert!(changes.iter().any(|c| matches!(c, BgpChange::UpstreamAppeared { upstream, known: true, .. } if *upstream == Asn(BACKUP))));
+    assert!(changes.iter().any(|c| matches!(&c.kind, ChangeKind::UpstreamAppeared { upstream, known: true, .. } if *upstream == Asn(BACKUP))));
     assert!(changes.iter().any(
-        |c| matches!(c, BgpChange::UpstreamGone { upstream, .. } if *upstream == Asn(PRIMARY))
+        |c| matches!(&c.kind, ChangeKind::UpstreamGone { upstream, .. } if *upstream == Asn(PRIMARY))
     ));
     let view = state.view(&p("203.0.113.64/26")).unwrap();
     assert_eq!(view.upstream_share(Asn(BACKUP)), 1.0);
@@ -173,21 +174,18 @@ fn one_upstream_replaced_by_another() {
 fn an_unknown_upstream_is_new() {
     let mut state = given_four_peers_via_primary();
     let changes = state.apply(&announce(300, 1, "203.0.113.0/26", &[64510, 64499, ORIGIN]));
-    assert!(changes.iter().any(|c| matches!(c, BgpChange::UpstreamAppeared { upstream, known: false, .. } if *upstream == Asn(64499))));
+    assert!(changes.iter().any(|c| matches!(&c.kind, ChangeKind::UpstreamAppeared { upstream, known: false, .. } if *upstream == Asn(64499))));
 }
 
 #[test]
 fn a_foreign_more_specific_is_an_unexpected_origin() {
     let mut state = given_four_peers_via_primary();
     let changes = state.apply(&announce(400, 2, "203.0.113.0/27", &[64510, 64498]));
-    assert!(changes.iter().any(|c| matches!(c,
-        BgpChange::OriginAppeared { origin, expected: false, relation: blackout_bgp::Relation::MoreSpecific, .. } if *origin == Asn(64498))));
+    assert!(changes.iter().any(|c| matches!(&c.kind, ChangeKind::OriginAppeared { origin, expected: false, relation: blackout_bgp::Relation::MoreSpecific, .. } if *origin == Asn(64498))));
     let changes = state.apply(&withdraw(500, 2, "203.0.113.0/27"));
-    assert!(
-        changes
-            .iter()
-            .any(|c| matches!(c, BgpChange::OriginGone { origin, .. } if *origin == Asn(64498)))
-    );
+    assert!(changes.iter().any(
+        |c| matches!(&c.kind, ChangeKind::OriginGone { origin, .. } if *origin == Asn(64498))
+    ));
     // Unrelated routes are ignored.
     assert!(
         state
@@ -222,16 +220,16 @@ fn a_roa_with_a_short_max_length_makes_the_routes_invalid() {
     let mut state = BgpState::new(watch(), vrps);
     let changes = state.apply(&announce(0, 1, "203.0.113.0/26", &[64510, PRIMARY, ORIGIN]));
     assert!(changes.iter().any(|c| matches!(
-        c,
-        BgpChange::Rpki {
+        &c.kind,
+        ChangeKind::Rpki {
             state: RpkiState::Invalid,
             ..
         }
     )));
     let changes = state.apply(&announce(0, 1, "203.0.113.0/24", &[64510, PRIMARY, ORIGIN]));
     assert!(changes.iter().any(|c| matches!(
-        c,
-        BgpChange::Rpki {
+        &c.kind,
+        ChangeKind::Rpki {
             state: RpkiState::Valid,
             ..
         }
@@ -325,6 +323,196 @@ mod properties {
             for view in state.views() {
                 prop_assert_eq!(view.seen_by, 0);
             }
+        }
+    }
+}
+
+mod entities {
+    use super::*;
+    use blackout_bgp::{Aggregates, GlobalSet, Tracking};
+    use blackout_model::{CountryCode, CountryLookup, Entity};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    /// 198.51.100.0/24 is in XA, 203.0.113.0/24 in XB, the rest nowhere.
+    struct TwoCountries;
+
+    impl CountryLookup for TwoCountries {
+        fn country_of(&self, prefix: &IpNet) -> Option<CountryCode> {
+            if p("198.51.100.0/24").contains(prefix) {
+                CountryCode::new("XA")
+            } else if p("203.0.113.0/24").contains(prefix) {
+                CountryCode::new("XB")
+            } else {
+                None
+            }
+        }
+    }
+
+    /// Every prefix by country and origin; documentation space is small, so
+    /// prefixes up to /26 are tracked here.
+    fn global() -> BgpState {
+        BgpState::tracking(
+            Tracking::Global(GlobalSet {
+                longest_v4: 26,
+                ..GlobalSet::new(Arc::new(TwoCountries), 0.75)
+            }),
+            Vrps::default(),
+        )
+    }
+
+    /// What an entity's aggregates must be, counted from scratch over its prefixes.
+    fn recount(state: &BgpState) -> BTreeMap<String, (u32, u64, BTreeMap<Asn, u64>)> {
+        let mut expected: BTreeMap<String, (u32, u64, BTreeMap<Asn, u64>)> = BTreeMap::new();
+        for (id, prefix) in state.tracked() {
+            let view = state.view(&prefix).unwrap();
+            for member in state.members(id) {
+                let name = state.entities()[member.0 as usize].entity.to_string();
+                let entry = expected.entry(name).or_default();
+                entry.0 += 1;
+                entry.1 += u64::from(view.seen_by);
+                for (upstream, n) in &view.upstreams {
+                    *entry.2.entry(*upstream).or_insert(0) += u64::from(*n);
+                }
+            }
+        }
+        expected
+    }
+
+    fn kept(state: &BgpState) -> BTreeMap<String, (u32, u64, BTreeMap<Asn, u64>)> {
+        state
+            .entities()
+            .iter()
+            .enumerate()
+            .map(|(i, info)| {
+                let a: &Aggregates = state.aggregates(blackout_bgp::EntityIdx(i as u32));
+                (
+                    info.entity.to_string(),
+                    (
+                        a.prefix_count(),
+                        a.seen[0] + a.seen[1],
+                        a.upstreams.iter().copied().collect(),
+                    ),
+                )
+            })
+            .filter(|(_, (n, _, _))| *n > 0)
+            .collect()
+    }
+
+    #[test]
+    fn a_prefix_counts_for_its_country_and_its_origin() {
+        let mut state = global();
+        for n in 1..=4 {
+            state.apply(&announce(0, n, "198.51.100.0/25", &[64510, 64501, 64496]));
+            state.apply(&announce(0, n, "198.51.100.128/25", &[64510, 64502, 64497]));
+            state.apply(&announce(0, n, "203.0.113.0/24", &[64510, 64501, 64496]));
+            state.apply(&table(0, n, 320_000));
+        }
+        state.flush();
+        let xa = state.entity_index(&Entity::Country("XA".into())).unwrap();
+        let as64496 = state.entity_index(&Entity::As(Asn(64496))).unwrap();
+        assert_eq!(state.aggregates(xa).prefix_count(), 2);
+        assert_eq!(state.aggregates(as64496).prefix_count(), 2);
+        assert_eq!(
+            state.aggregates(xa).visibility(state.denominators()),
+            Some(1.0)
+        );
+        // One AS goes dark: its country loses half, the other country nothing.
+        for n in 1..=4 {
+            state.apply(&withdraw(10, n, "198.51.100.128/25"));
+        }
+        assert_eq!(
+            state.aggregates(xa).visibility(state.denominators()),
+            Some(0.5)
+        );
+        let as64497 = state.entity_index(&Entity::As(Asn(64497))).unwrap();
+        assert_eq!(
+            state.aggregates(as64497).visibility(state.denominators()),
+            Some(0.0)
+        );
+        assert_eq!(
+            state
+                .aggregates(xa)
+                .upstream_share(Asn(64501), state.denominators()),
+            Some(0.5)
+        );
+        // Longer than the limit, or a default route: not tracked.
+        assert!(
+            state
+                .apply(&announce(20, 1, "198.51.100.0/28", &[64510, 64496]))
+                .is_empty()
+        );
+        assert_eq!(kept(&state), recount(&state));
+    }
+
+    #[test]
+    fn three_networks_of_a_profile_count_apart() {
+        let profile = blackout_profile::load_str(
+            "name = \"three\"\ndescription = \"three\"\ncountry = \"XA\"\n\
+             [[network]]\nname = \"A\"\nasn = 64496\nprefixes = [\"198.51.100.0/26\"]\n\
+             [[network]]\nname = \"B\"\nasn = 64497\nprefixes = [\"198.51.100.64/26\"]\n\
+             [[network]]\nname = \"C\"\nasn = 64498\nprefixes = [\"198.51.100.128/26\", \"198.51.100.192/26\"]\n",
+            "three.toml",
+        )
+        .unwrap();
+        let mut state = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
+        for n in 1..=3 {
+            state.apply(&announce(0, n, "198.51.100.0/26", &[64510, 64501, 64496]));
+            state.apply(&announce(0, n, "198.51.100.64/26", &[64510, 64501, 64497]));
+            state.apply(&announce(0, n, "198.51.100.128/26", &[64510, 64502, 64498]));
+            state.apply(&announce(0, n, "198.51.100.192/26", &[64510, 64502, 64498]));
+        }
+        let of = |entity: Entity| state.entity_index(&entity).unwrap();
+        assert_eq!(
+            state.aggregates(of(Entity::As(Asn(64498)))).prefix_count(),
+            2
+        );
+        assert_eq!(
+            state
+                .aggregates(of(Entity::Country("XA".into())))
+                .prefix_count(),
+            4
+        );
+        assert_eq!(kept(&state), recount(&state));
+    }
+
+    fn input() -> impl Strategy<Value = BgpInput> {
+        let prefixes = [
+            "198.51.100.0/24",
+            "198.51.100.0/25",
+            "198.51.100.128/25",
+            "203.0.113.0/24",
+            "203.0.113.0/26",
+            "192.0.2.0/24",
+        ];
+        (0i64..1000, 1u8..6, 0usize..prefixes.len(), 0u32..5, 0u32..4).prop_map(
+            move |(t, n, i, what, path)| match what {
+                0 => withdraw(t, n, prefixes[i]),
+                1 if path == 0 => BgpInput::PeerDown {
+                    at: Timestamp::from_secs(t),
+                    peer: peer(n),
+                },
+                1 => table(t, n, 100_000 * path),
+                _ => {
+                    let upstream = [64501, 64502, 64503, 64504][path as usize];
+                    let origin = 64496 + path % 2;
+                    announce(t, n, prefixes[i], &[64510, upstream, origin])
+                }
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn aggregates_kept_route_by_route_equal_a_recount(inputs in prop::collection::vec(input(), 0..80)) {
+            let mut state = global();
+            for input in &inputs {
+                state.apply(input);
+                prop_assert_eq!(kept(&state), recount(&state));
+            }
+            state.flush();
+            prop_assert_eq!(kept(&state), recount(&state));
         }
     }
 }

@@ -34,7 +34,9 @@ mod update;
 pub use as_path::{AsPath, PathSegment};
 pub use asn::Asn;
 pub use country::{CountryCode, CountryLookup};
-pub use event::{Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind};
+pub use event::{
+    Cause, Entity, EntityState, Event, EventId, Evidence, Scope, Severity, SignalKind,
+};
 pub use filter::PrefixFilter;
 pub use probe::{ProbeKind, ProbeRole};
 pub use route::{BgpInput, PeerKey, RouteChange, RouteUpdate};

@@ -286,6 +286,15 @@ pub struct Thresholds {
     pub feed_stale_secs: u64,
     /// Probe loss above this share is degraded.
     pub loss_degraded: f64,
+    /// A network with at least this share of its prefixes dark is in a partial
+    /// outage (with four prefixes, one is enough; a country of 10,000 needs 500:
+    /// one mid-size AS dark in a large country is that AS's outage, not the
+    /// country's).
+    pub partial_share: f64,
+    /// A network with at least this share of its prefixes dark is dark as a whole
+    /// (with four prefixes, all four; a country's few small networks that stay up
+    /// do not make its shutdown partial).
+    pub internal_share: f64,
 }
 
 impl Default for Thresholds {
@@ -302,6 +311,8 @@ impl Default for Thresholds {
             flap_window_secs: 3600,
             feed_stale_secs: 300,
             loss_degraded: 0.2,
+            partial_share: 0.05,
+            internal_share: 0.9,
         }
     }
 }
@@ -319,6 +330,21 @@ pub struct ProbeSettings {
     pub retries: u32,
     /// Probes per second, across all targets.
     pub rate_per_sec: u32,
+}
+
+impl ProbeSettings {
+    /// Seconds within which every check has given `results` results, from the
+    /// start of a run or from any moment: the first round is spread over one
+    /// interval, each later one comes an interval (plus jitter) after, and each
+    /// result may take its timeout per attempt. This is how long the detector
+    /// must wait before a check can be judged (`results` in a row), and how long
+    /// the tail of an outage lasts in the checks after the network comes back.
+    pub fn results_within_secs(&self, results: u32) -> f64 {
+        let results = f64::from(results.max(1));
+        self.interval_secs * (1.0 + (results - 1.0) * (1.0 + self.jitter))
+            + self.timeout_secs * f64::from(self.retries + 1)
+            + 1.0
+    }
 }
 
 impl Default for ProbeSettings {

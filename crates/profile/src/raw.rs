@@ -169,6 +169,8 @@ struct RawThresholds {
     flap_window_secs: Option<u64>,
     feed_stale_secs: Option<u64>,
     loss_degraded: Option<f64>,
+    partial_share: Option<f64>,
+    internal_share: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -428,6 +430,12 @@ impl RawProfile {
             flap_window_secs: t.flap_window_secs.unwrap_or(defaults.flap_window_secs),
             feed_stale_secs: t.feed_stale_secs.unwrap_or(defaults.feed_stale_secs),
             loss_degraded: check.share("loss_degraded", t.loss_degraded, defaults.loss_degraded)?,
+            partial_share: check.share("partial_share", t.partial_share, defaults.partial_share)?,
+            internal_share: check.share(
+                "internal_share",
+                t.internal_share,
+                defaults.internal_share,
+            )?,
         };
         if !(0.0..=3600.0).contains(&thresholds.cut_settle_secs) {
             return Err(check.fail(
