@@ -1,4 +1,4 @@
-//! The BGP rules: state machines per prefix and per upstream.
+//! The BGP rules: state machines per tracked prefix, and per entity and upstream.
 //!
 //! Hysteresis: a prefix goes down when its visibility falls below
 //! `visibility_down` and is back only when it has stayed at or above
@@ -9,13 +9,21 @@
 //! dark, the loss is evidence of the network's own outage, which the
 //! [`Detector`](crate::Detector) names from all the signals together.
 //!
-//! The events this part opens itself are those about single prefixes and
-//! upstreams: `upstream-cut`, `new-upstream`, `hijack`, `rpki-invalid` per
+//! Everything is kept per entity (a profile's network, a country, an origin AS),
+//! updated as its prefixes change: which prefixes are dark and since when, which
+//! are not steadily up, and each upstream's carriage, read from the BGP state's
+//! aggregates. Only entities whose prefixes or paths changed in an instant (or
+//! whose state waits on time) are looked at when the instant is weighed.
+//!
+//! The events this part opens itself are those about upstreams and single
+//! prefixes: `upstream-cut`, `new-upstream`, `hijack`, `rpki-invalid` per
 //! prefix, and `flap`.
 
 use crate::DetectorConfig;
 use crate::book::{EventBook, Opening, Slot, human_duration};
-use blackout_bgp::{BgpChange, PrefixView, Relation, RpkiState, upstream_share};
+use blackout_bgp::{
+    BgpChange, BgpState, ChangeKind, EntityIdx, PrefixId, Relation, RpkiState, family,
+};
 use blackout_model::{
     Asn, Cause, Entity, Event, EventUpdate, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
@@ -25,8 +33,12 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// How long a decline may take and still count as the start of the fall that follows.
 const DECLINE_WINDOW_SECS: f64 = 300.0;
 
-/// Visibility evidence kept for the network event before it opens.
+/// Visibility evidence kept per entity for its network event before it opens.
 const PENDING_EVIDENCE: usize = 32;
+
+/// Entities with at most this many prefixes get evidence per prefix; larger
+/// ones (countries, big ASes) get counts.
+const PER_PREFIX_EVIDENCE: u32 = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Health {
@@ -40,11 +52,23 @@ enum Health {
     Recovering { start: Timestamp, since: Timestamp },
 }
 
+#[derive(Clone, Debug)]
 struct PrefixTrack {
     health: Health,
-    view: Option<PrefixView>,
+    /// Counted peers that saw it at the last change.
+    seen: u32,
     /// When the prefix went down and came back, for each return within the flap window.
     returns: VecDeque<(Timestamp, Timestamp)>,
+}
+
+impl Default for PrefixTrack {
+    fn default() -> Self {
+        PrefixTrack {
+            health: Health::Unknown,
+            seen: 0,
+            returns: VecDeque::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -63,7 +87,40 @@ enum Carriage {
     Returning { cut: Timestamp, since: Timestamp },
 }
 
-/// A watched prefix that is dark, and since when.
+/// What the detector keeps of one entity.
+#[derive(Clone, Debug, Default)]
+struct EntityTrack {
+    /// Prefixes down or back but not for long enough, with when their fall began.
+    dark: BTreeMap<PrefixId, Timestamp>,
+    /// Of those, the ones down now.
+    down: BTreeSet<PrefixId>,
+    /// Prefixes seen up at least once.
+    known: u32,
+    /// Prefixes up but below `visibility_up` or in a decline: (below, decline start).
+    unsteady: BTreeMap<PrefixId, (bool, Option<Timestamp>)>,
+    /// Watched prefixes whose routes are RPKI-invalid now.
+    rpki_invalid: BTreeSet<IpNet>,
+    /// Each upstream's carriage.
+    upstreams: BTreeMap<Asn, Carriage>,
+    /// The upstreams that carried paths from when the entity was first seen up
+    /// until its view first settled (the tables of every feed take a few seconds
+    /// to come in); None before that. Any other that comes to carry a real share
+    /// afterwards is news.
+    baseline_upstreams: Option<BTreeSet<Asn>>,
+    /// Has the baseline settled?
+    baseline_settled: bool,
+    /// Upstreams already reported as new, or known from before a restart to have
+    /// carried the routes (a resumed cut): not news when they carry again.
+    reported_new: BTreeSet<Asn>,
+    /// Upstreams seen carrying any share since the start, for summaries.
+    carriers: BTreeSet<Asn>,
+    /// Evidence for the network event, gathered as it comes.
+    evidence: VecDeque<Evidence>,
+    /// When the last of its prefixes came back, if one did.
+    last_return: Option<Timestamp>,
+}
+
+/// A tracked prefix that is dark, and since when.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DarkPrefix {
     /// The prefix.
@@ -77,70 +134,106 @@ pub struct DarkPrefix {
 /// The BGP part of the detector.
 pub struct BgpDetector {
     config: DetectorConfig,
-    prefixes: BTreeMap<IpNet, PrefixTrack>,
-    upstreams: BTreeMap<Asn, Carriage>,
-    /// Upstreams the profile does not name that were already reported as new.
-    new_upstreams: BTreeSet<Asn>,
+    prefixes: Vec<PrefixTrack>,
+    entities: Vec<EntityTrack>,
     book: EventBook,
-    rpki_invalid: BTreeSet<IpNet>,
-    /// Evidence for the network event, gathered as it comes.
-    network_evidence: VecDeque<Evidence>,
+    /// Entities whose prefixes or paths changed since they were last looked at.
+    dirty: BTreeSet<EntityIdx>,
+    /// Entities whose state waits on time (a pending or returning upstream, a
+    /// decline settling, flapping): looked at on every weigh until it settles.
+    waiting: BTreeSet<EntityIdx>,
+    /// Prefixes back but not yet for long enough.
+    recovering: BTreeSet<PrefixId>,
     last_at: Timestamp,
 }
 
 impl BgpDetector {
     /// A detector with nothing seen yet.
     pub fn new(config: DetectorConfig) -> Self {
-        let prefixes = config
-            .prefixes
-            .iter()
-            .map(|prefix| {
-                let track = PrefixTrack {
-                    health: Health::Unknown,
-                    view: None,
-                    returns: VecDeque::new(),
-                };
-                (*prefix, track)
-            })
-            .collect();
-        let upstreams = config
-            .upstreams
-            .iter()
-            .map(|(asn, _)| (*asn, Carriage::Unknown))
-            .collect();
         BgpDetector {
             config,
-            prefixes,
-            upstreams,
-            new_upstreams: BTreeSet::new(),
+            prefixes: Vec::new(),
+            entities: Vec::new(),
             book: EventBook::default(),
-            rpki_invalid: BTreeSet::new(),
-            network_evidence: VecDeque::new(),
+            dirty: BTreeSet::new(),
+            waiting: BTreeSet::new(),
+            recovering: BTreeSet::new(),
             last_at: Timestamp::EPOCH,
         }
     }
 
+    fn track(&mut self, prefix: PrefixId) -> &mut PrefixTrack {
+        let index = prefix.0 as usize;
+        if self.prefixes.len() <= index {
+            self.prefixes.resize(index + 1, PrefixTrack::default());
+        }
+        &mut self.prefixes[index]
+    }
+
+    fn entity(&mut self, entity: EntityIdx) -> &mut EntityTrack {
+        let index = entity.0 as usize;
+        if self.entities.len() <= index {
+            self.entities.resize(index + 1, EntityTrack::default());
+        }
+        &mut self.entities[index]
+    }
+
+    fn entity_ref(&self, entity: EntityIdx) -> Option<&EntityTrack> {
+        self.entities.get(entity.0 as usize)
+    }
+
     /// Takes one change from the BGP state.
-    pub fn observe(&mut self, change: &BgpChange) -> Vec<EventUpdate> {
-        let at = change.at().max(self.last_at);
+    pub fn observe(&mut self, change: &BgpChange, bgp: &BgpState) -> Vec<EventUpdate> {
+        let at = change.at.max(self.last_at);
         self.last_at = at;
         let mut updates = Vec::new();
-        match change {
-            BgpChange::Visibility { view, .. } => self.on_view(at, view, &mut updates),
-            BgpChange::OriginAppeared {
+        match &change.kind {
+            ChangeKind::Visibility {
+                id,
+                seen_by,
+                of,
+                previous,
+                ..
+            } => self.on_view(at, *id, *seen_by, *of, *previous, bgp, &mut updates),
+            ChangeKind::Denominator {
+                family: fam,
+                of,
+                previous,
+            } => {
+                let ids: Vec<(PrefixId, u32)> = bgp
+                    .tracked()
+                    .filter(|(_, net)| family(net) == *fam)
+                    .map(|(id, _)| (id, bgp.seen_by(id)))
+                    .collect();
+                for (id, seen) in ids {
+                    let before = self.prefixes.get(id.0 as usize).map_or(seen, |t| t.seen);
+                    // The visibility before the denominator changed, for the decline.
+                    let was = if *previous == 0 { seen } else { before };
+                    self.on_view(
+                        at,
+                        id,
+                        seen,
+                        *of,
+                        scale(was, *previous, *of),
+                        bgp,
+                        &mut updates,
+                    );
+                }
+            }
+            ChangeKind::OriginAppeared {
                 prefix,
                 relation,
                 origin,
                 expected: false,
                 as_path,
                 peer,
-                ..
             } if *relation != Relation::Covering => {
                 let what = if *relation == Relation::MoreSpecific {
                     "a more-specific"
                 } else {
                     "a prefix"
                 };
+                let (watched, name) = self.watched_for(prefix, bgp);
                 let opening = Opening {
                     severity: Severity::Critical,
                     confidence: 0.7,
@@ -149,8 +242,7 @@ impl BgpDetector {
                         ..Scope::default()
                     },
                     summary: format!(
-                        "{origin} announces {prefix}, {what} of {}: a possible hijack",
-                        self.config.network_name
+                        "{origin} announces {prefix}, {what} of {name}: a possible hijack"
                     ),
                     evidence: vec![evidence(
                         at,
@@ -163,20 +255,20 @@ impl BgpDetector {
                     )],
                 };
                 let slot = (
-                    Entity::Prefix(self.watched_for(prefix)),
+                    Entity::Prefix(watched),
                     Cause::Hijack,
                     format!("{prefix}/{origin}"),
                 );
                 self.book.start(at, slot, opening, &mut updates);
             }
-            BgpChange::OriginGone {
+            ChangeKind::OriginGone {
                 prefix,
                 origin,
                 expected: false,
-                ..
             } => {
+                let (watched, _) = self.watched_for(prefix, bgp);
                 let slot = (
-                    Entity::Prefix(self.watched_for(prefix)),
+                    Entity::Prefix(watched),
                     Cause::Hijack,
                     format!("{prefix}/{origin}"),
                 );
@@ -188,97 +280,112 @@ impl BgpDetector {
                 );
                 self.book.end(&slot, at, Some(gone), &mut updates);
             }
-            BgpChange::Rpki {
+            ChangeKind::Rpki {
                 prefix,
                 origin,
                 state,
                 vrps,
-                ..
-            } => self.on_rpki(at, *prefix, *origin, *state, vrps, &mut updates),
+            } => self.on_rpki(at, *prefix, *origin, *state, vrps, bgp, &mut updates),
             _ => {}
         }
-        self.settle(at);
-        self.end_quiet_flap(at, &mut updates);
         updates
     }
 
-    /// Moves time on without a change (a live feed's quiet moments), so that held
-    /// recoveries can be declared.
-    pub fn advance(&mut self, now: Timestamp) -> Vec<EventUpdate> {
-        let at = now.max(self.last_at);
+    /// Weighs what changed since the last weigh: held recoveries are declared,
+    /// and the upstreams of every entity that changed (or waits on time) are
+    /// looked at. Call it once an instant's changes are all in, and as time passes.
+    pub fn settle(&mut self, at: Timestamp, bgp: &BgpState) -> Vec<EventUpdate> {
+        let at = at.max(self.last_at);
         self.last_at = at;
         let mut updates = Vec::new();
-        self.settle(at);
-        self.on_upstream_shares(at, &mut updates);
-        self.end_quiet_flap(at, &mut updates);
+        self.declare_recoveries(at, bgp);
+        let mut look: BTreeSet<EntityIdx> = std::mem::take(&mut self.dirty);
+        look.extend(std::mem::take(&mut self.waiting));
+        for entity in look {
+            self.on_upstream_shares(at, entity, bgp, &mut updates);
+            self.end_quiet_flap(at, entity, bgp, &mut updates);
+            let track = self.entity(entity);
+            let waiting = track
+                .upstreams
+                .values()
+                .any(|c| matches!(c, Carriage::Pending { .. } | Carriage::Returning { .. }))
+                || !track.unsteady.is_empty()
+                || self
+                    .book
+                    .is_open(&flap_slot(&bgp.entities()[entity.0 as usize].entity));
+            if waiting {
+                self.waiting.insert(entity);
+            }
+        }
         updates
     }
 
     /// Ends the input: recoveries under way are declared at the moment the routes
     /// came back.
-    pub fn finish(&mut self) -> Vec<EventUpdate> {
+    pub fn finish(&mut self, bgp: &BgpState) -> Vec<EventUpdate> {
         let mut updates = Vec::new();
-        for track in self.prefixes.values_mut() {
-            if let Health::Recovering { .. } = track.health {
-                track.health = Health::Up {
-                    falling_since: None,
-                };
-            }
+        for id in self.recovering.clone() {
+            self.recovered(id, bgp);
         }
-        let returning: Vec<(Asn, Timestamp)> = self
-            .upstreams
-            .iter()
-            .filter_map(|(asn, c)| match c {
-                Carriage::Returning { since, .. } => Some((*asn, *since)),
-                _ => None,
-            })
-            .collect();
-        for (asn, since) in returning {
-            self.upstreams.insert(asn, Carriage::Carrying);
-            let back = evidence(
-                since,
-                SignalKind::BgpUpstream,
-                format!(
-                    "{} carries the routes again",
-                    self.config.upstream_label(asn)
-                ),
-                None,
-            );
-            self.book.end(
-                &(Entity::Upstream(asn), Cause::UpstreamCut, String::new()),
-                since,
-                Some(back),
-                &mut updates,
-            );
+        for index in 0..self.entities.len() {
+            let returning: Vec<(Asn, Timestamp)> = self.entities[index]
+                .upstreams
+                .iter()
+                .filter_map(|(asn, c)| match c {
+                    Carriage::Returning { since, .. } => Some((*asn, *since)),
+                    _ => None,
+                })
+                .collect();
+            for (asn, since) in returning {
+                self.entities[index]
+                    .upstreams
+                    .insert(asn, Carriage::Carrying);
+                let back = evidence(
+                    since,
+                    SignalKind::BgpUpstream,
+                    format!(
+                        "{} carries the routes again",
+                        self.config.upstream_label(asn)
+                    ),
+                    None,
+                );
+                let slot = self.cut_slot(EntityIdx(index as u32), asn, bgp);
+                self.book.end(&slot, since, Some(back), &mut updates);
+            }
         }
         updates
     }
 
     /// The events open now.
-    pub fn open_events(&self) -> impl Iterator<Item = &blackout_model::Event> {
+    pub fn open_events(&self) -> impl Iterator<Item = &Event> {
         self.book.open.values()
     }
 
     /// The slot of an event this part opens, if `event` is one of them: a
     /// keyed slot is named from the event and checked against its id.
-    pub(crate) fn slot_of(&self, event: &Event) -> Option<Slot> {
+    pub(crate) fn slot_of(&self, event: &Event, bgp: &BgpState) -> Option<Slot> {
         let keyed = |key: String| {
             let slot = (event.entity.clone(), event.cause, key);
             (crate::book::slot_event_id(&slot, event.start) == event.id).then_some(slot)
         };
+        let watched = |prefix: &IpNet| bgp.prefix_id(prefix).is_some();
         match (&event.entity, event.cause) {
-            (entity, Cause::Flap) if *entity == self.config.network => {
-                Some((entity.clone(), Cause::Flap, String::new()))
+            (entity, Cause::Flap) if bgp.entity_index(entity).is_some() => Some(flap_slot(entity)),
+            (Entity::Upstream(asn), Cause::UpstreamCut) => {
+                // A cut keyed by no network is of the profile's single network, and
+                // then of an upstream the profile names.
+                let plain = (event.entity.clone(), Cause::UpstreamCut, String::new());
+                if crate::book::slot_event_id(&plain, event.start) == event.id {
+                    return self.config.known_upstreams.contains(asn).then_some(plain);
+                }
+                bgp.entities()
+                    .iter()
+                    .find_map(|info| keyed(info.entity.to_string()))
             }
-            (Entity::Upstream(asn), Cause::UpstreamCut) if self.upstreams.contains_key(asn) => {
-                Some((event.entity.clone(), Cause::UpstreamCut, String::new()))
-            }
-            (Entity::Prefix(watched), Cause::RpkiInvalid)
-                if self.prefixes.contains_key(watched) =>
-            {
+            (Entity::Prefix(prefix), Cause::RpkiInvalid) if watched(prefix) => {
                 keyed(event.scope.prefixes.first()?.to_string())
             }
-            (Entity::Prefix(watched), Cause::Hijack) if self.prefixes.contains_key(watched) => {
+            (Entity::Prefix(prefix), Cause::Hijack) if watched(prefix) => {
                 // The summary opens with the origin that announced it ("AS64496 announces").
                 let origin: Asn = event
                     .summary
@@ -300,7 +407,7 @@ impl BgpDetector {
     /// RPKI-invalid prefix is invalid, a flapping prefix came back at the event's
     /// latest evidence. `slot` is the event's, from [`BgpDetector::slot_of`]; the
     /// event is returned, back, if its slot is taken.
-    pub(crate) fn resume(&mut self, slot: Slot, event: Event) -> Option<Event> {
+    pub(crate) fn resume(&mut self, slot: Slot, event: Event, bgp: &BgpState) -> Option<Event> {
         let latest = event
             .evidence
             .iter()
@@ -309,16 +416,34 @@ impl BgpDetector {
             .unwrap_or(event.start);
         match (&slot.0, slot.1) {
             (Entity::Upstream(asn), Cause::UpstreamCut) => {
-                self.upstreams
-                    .insert(*asn, Carriage::Cut { since: event.start });
+                let owner = if slot.2.is_empty() {
+                    self.single_network(bgp)
+                } else {
+                    slot.2
+                        .parse()
+                        .ok()
+                        .and_then(|e: Entity| bgp.entity_index(&e))
+                };
+                if let Some(owner) = owner {
+                    let track = self.entity(owner);
+                    track
+                        .upstreams
+                        .insert(*asn, Carriage::Cut { since: event.start });
+                    // It carried the routes before the cut: its return is no news.
+                    track.reported_new.insert(*asn);
+                }
             }
             (Entity::Prefix(watched), Cause::RpkiInvalid) => {
-                self.rpki_invalid.insert(*watched);
+                if let Some(id) = bgp.prefix_id(watched) {
+                    for member in bgp.members(id).to_vec() {
+                        self.entity(member).rpki_invalid.insert(*watched);
+                    }
+                }
             }
             (_, Cause::Flap) => {
                 for prefix in &event.scope.prefixes {
-                    if let Some(track) = self.prefixes.get_mut(prefix) {
-                        track.returns.push_back((latest, latest));
+                    if let Some(id) = bgp.prefix_id(prefix) {
+                        self.track(id).returns.push_back((latest, latest));
                     }
                 }
             }
@@ -328,10 +453,10 @@ impl BgpDetector {
         self.book.resume(slot, event)
     }
 
-    /// A watched prefix the network's resumed event says is dark: down since `start`.
-    pub(crate) fn seed_dark(&mut self, prefix: &IpNet, start: Timestamp) {
-        if let Some(track) = self.prefixes.get_mut(prefix) {
-            track.health = Health::Down { start };
+    /// A tracked prefix the network's resumed event says is dark: down since `start`.
+    pub(crate) fn seed_dark(&mut self, prefix: &IpNet, start: Timestamp, bgp: &BgpState) {
+        if let Some(id) = bgp.prefix_id(prefix) {
+            self.set_health(id, Health::Down { start }, bgp);
         }
     }
 
@@ -349,95 +474,159 @@ impl BgpDetector {
     }
 
     /// Every event this part opened, closed and open, in order of start.
-    pub fn into_events(self) -> Vec<blackout_model::Event> {
+    pub fn into_events(self) -> Vec<Event> {
         self.book.into_events()
     }
 
-    /// The watched prefixes that are dark now: down, back but not for long
-    /// enough, or RPKI-invalid and below the `up` share (validating networks drop
-    /// them while the others keep them).
-    pub fn dark_prefixes(&self) -> Vec<DarkPrefix> {
+    /// The entity's tracked prefixes that are dark now: down, back but not for
+    /// long enough, or RPKI-invalid and below the `up` share (validating networks
+    /// drop them while the others keep them).
+    pub fn dark_prefixes(&self, entity: EntityIdx, bgp: &BgpState) -> Vec<DarkPrefix> {
+        let Some(track) = self.entity_ref(entity) else {
+            return Vec::new();
+        };
         let up = self.config.thresholds.visibility_up;
-        self.prefixes
+        let mut dark: Vec<DarkPrefix> = track
+            .dark
             .iter()
-            .filter_map(|(prefix, track)| {
-                let since = match track.health {
-                    Health::Down { start } | Health::Recovering { start, .. } => start,
-                    Health::Up { falling_since }
-                        if self.rpki_invalid.contains(prefix)
-                            && track.view.as_ref().is_some_and(|v| v.visibility() < up) =>
-                    {
-                        falling_since.unwrap_or(self.last_at)
-                    }
-                    _ => return None,
-                };
-                Some(DarkPrefix {
-                    prefix: *prefix,
-                    since,
-                    rpki_invalid: self.rpki_invalid.contains(prefix),
-                })
+            .map(|(id, since)| {
+                let prefix = bgp.prefix(*id);
+                DarkPrefix {
+                    prefix,
+                    since: *since,
+                    rpki_invalid: track.rpki_invalid.contains(&prefix),
+                }
             })
-            .collect()
+            .collect();
+        for prefix in &track.rpki_invalid {
+            let Some(id) = bgp.prefix_id(prefix) else {
+                continue;
+            };
+            if track.dark.contains_key(&id) || bgp.visibility(id) >= up {
+                continue;
+            }
+            let since = match self.prefixes.get(id.0 as usize).map(|t| t.health) {
+                Some(Health::Up { falling_since }) => falling_since.unwrap_or(self.last_at),
+                _ => self.last_at,
+            };
+            dark.push(DarkPrefix {
+                prefix: *prefix,
+                since,
+                rpki_invalid: true,
+            });
+        }
+        dark.sort_by_key(|d| d.prefix);
+        dark
     }
 
-    /// The watched prefixes whose routes are RPKI-invalid now.
-    pub fn rpki_invalid_prefixes(&self) -> Vec<IpNet> {
-        self.rpki_invalid.iter().copied().collect()
+    /// How many of the entity's prefixes are dark now (down or not yet back).
+    pub fn dark_count(&self, entity: EntityIdx) -> usize {
+        self.entity_ref(entity).map_or(0, |t| t.dark.len())
     }
 
-    /// How many prefixes are watched.
-    pub fn prefix_count(&self) -> usize {
-        self.prefixes.len()
+    /// The entity's watched prefixes whose routes are RPKI-invalid now.
+    pub fn rpki_invalid_prefixes(&self, entity: EntityIdx) -> Vec<IpNet> {
+        self.entity_ref(entity)
+            .map(|t| t.rpki_invalid.iter().copied().collect())
+            .unwrap_or_default()
     }
 
-    /// Has any prefix been seen up yet? Before that, BGP has no opinion.
-    pub fn has_baseline(&self) -> bool {
-        self.prefixes
-            .values()
-            .any(|t| !matches!(t.health, Health::Unknown))
+    /// Has any prefix of the entity been seen up yet? Before that, BGP has no opinion.
+    pub fn has_baseline(&self, entity: EntityIdx) -> bool {
+        self.entity_ref(entity).is_some_and(|t| t.known > 0)
     }
 
-    /// When the last prefix came back, if one did.
-    pub fn last_return(&self) -> Option<Timestamp> {
-        self.prefixes
-            .values()
-            .flat_map(|t| t.returns.back())
-            .map(|(_, back)| *back)
-            .max()
+    /// The upstreams seen carrying the entity's routes, for summaries: the paths
+    /// showed them, whatever the profile expects.
+    pub fn carriers(&self, entity: EntityIdx) -> Vec<Asn> {
+        self.entity_ref(entity)
+            .map(|t| t.carriers.iter().copied().collect())
+            .unwrap_or_default()
     }
 
-    /// The visibility of each prefix now, for evidence.
-    pub fn visibility_text(&self) -> String {
-        self.prefixes
-            .values()
-            .filter_map(|t| t.view.as_ref())
-            .map(|v| format!("{} {:.0}%", v.prefix, v.visibility() * 100.0))
-            .collect::<Vec<_>>()
-            .join(", ")
+    /// When the last of the entity's prefixes came back, if one did.
+    pub fn last_return(&self, entity: EntityIdx) -> Option<Timestamp> {
+        self.entity_ref(entity).and_then(|t| t.last_return)
     }
 
-    /// Evidence gathered for the network event since the last call.
-    pub fn take_network_evidence(&mut self) -> Vec<Evidence> {
-        self.network_evidence.drain(..).collect()
+    /// The visibility of the entity now, for evidence: per prefix for a small
+    /// entity, in counts for a large one.
+    pub fn visibility_text(&self, entity: EntityIdx, bgp: &BgpState) -> String {
+        let aggregates = bgp.aggregates(entity);
+        if aggregates.prefix_count() <= PER_PREFIX_EVIDENCE {
+            return bgp
+                .prefixes_of(entity)
+                .iter()
+                .map(|id| format!("{} {:.0}%", bgp.prefix(*id), bgp.visibility(*id) * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
+        let dark = self.dark_count(entity);
+        format!(
+            "{} of {} prefixes visible, {:.0}% on average",
+            aggregates.prefix_count() as usize - dark,
+            aggregates.prefix_count(),
+            aggregates.visibility(bgp.denominators()).unwrap_or(0.0) * 100.0
+        )
     }
 
-    fn add_network_evidence(&mut self, item: Evidence) {
-        self.network_evidence.push_back(item);
-        while self.network_evidence.len() > PENDING_EVIDENCE {
-            self.network_evidence.pop_front();
+    /// Evidence gathered for the entity's network event since the last call.
+    pub fn take_network_evidence(&mut self, entity: EntityIdx) -> Vec<Evidence> {
+        self.entity(entity).evidence.drain(..).collect()
+    }
+
+    /// Entities whose prefixes or paths changed since the last weigh.
+    pub fn changed_entities(&self) -> &BTreeSet<EntityIdx> {
+        &self.dirty
+    }
+
+    fn add_network_evidence(&mut self, entity: EntityIdx, item: Evidence) {
+        let track = self.entity(entity);
+        track.evidence.push_back(item);
+        while track.evidence.len() > PENDING_EVIDENCE {
+            track.evidence.pop_front();
         }
     }
 
-    fn watched_for(&self, prefix: &IpNet) -> IpNet {
-        self.config
-            .prefixes
-            .iter()
-            .find(|watched| watched.contains(prefix))
-            .copied()
-            .unwrap_or(*prefix)
+    /// The single network of a profile with one, for events keyed without it.
+    fn single_network(&self, bgp: &BgpState) -> Option<EntityIdx> {
+        (bgp.entities().len() == 1).then_some(EntityIdx(0))
     }
 
-    fn describe_view(&self, view: &PrefixView) -> String {
+    /// The slot of an upstream-cut: keyed by the network when the state tracks
+    /// more than one, so that each network's cut is its own event.
+    fn cut_slot(&self, entity: EntityIdx, upstream: Asn, bgp: &BgpState) -> Slot {
+        let key = if bgp.entities().len() == 1 {
+            String::new()
+        } else {
+            bgp.entities()[entity.0 as usize].entity.to_string()
+        };
+        (Entity::Upstream(upstream), Cause::UpstreamCut, key)
+    }
+
+    /// The watched prefix a route to `prefix` concerns (itself, or the one it lies
+    /// in), and the name of that prefix's network.
+    fn watched_for(&self, prefix: &IpNet, bgp: &BgpState) -> (IpNet, String) {
+        let mut candidate = Some(*prefix);
+        while let Some(net) = candidate {
+            if let Some(id) = bgp.prefix_id(&net)
+                && let Some(member) = bgp.members(id).first()
+            {
+                return (net, bgp.entities()[member.0 as usize].name.clone());
+            }
+            candidate = (net.prefix_len() > 0).then(|| net.supernet()).flatten();
+        }
+        let name = bgp
+            .entities()
+            .first()
+            .map_or_else(|| "the network".to_string(), |e| e.name.clone());
+        (*prefix, name)
+    }
+
+    fn describe_view(&self, prefix: &IpNet, bgp: &BgpState) -> String {
+        let Some(view) = bgp.view(prefix) else {
+            return prefix.to_string();
+        };
         let upstreams: Vec<String> = view
             .upstreams
             .iter()
@@ -457,27 +646,78 @@ impl BgpDetector {
         )
     }
 
-    fn on_view(&mut self, at: Timestamp, view: &PrefixView, updates: &mut Vec<EventUpdate>) {
+    /// Moves a prefix to a new health, keeping its entities' counts.
+    fn set_health(&mut self, id: PrefixId, health: Health, bgp: &BgpState) {
+        let before = self.track(id).health;
+        self.track(id).health = health;
+        if matches!(health, Health::Recovering { .. }) {
+            self.recovering.insert(id);
+        } else {
+            self.recovering.remove(&id);
+        }
+        let visibility = bgp.visibility(id);
+        let up = self.config.thresholds.visibility_up;
+        for member in bgp.members(id).to_vec() {
+            let track = self.entity(member);
+            if before == Health::Unknown && health != Health::Unknown {
+                track.known += 1;
+            }
+            match health {
+                Health::Down { start } => {
+                    track.dark.insert(id, start);
+                    track.down.insert(id);
+                    track.unsteady.remove(&id);
+                }
+                Health::Recovering { start, .. } => {
+                    track.dark.insert(id, start);
+                    track.down.remove(&id);
+                    track.unsteady.remove(&id);
+                }
+                Health::Up { falling_since } => {
+                    track.dark.remove(&id);
+                    track.down.remove(&id);
+                    let below = visibility < up;
+                    if below || falling_since.is_some() {
+                        track.unsteady.insert(id, (below, falling_since));
+                    } else {
+                        track.unsteady.remove(&id);
+                    }
+                }
+                Health::Unknown => {}
+            }
+            self.dirty.insert(member);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_view(
+        &mut self,
+        at: Timestamp,
+        id: PrefixId,
+        seen_by: u32,
+        of: u32,
+        previous: u32,
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) {
         let t = &self.config.thresholds;
         let (down, up, window) = (
             t.visibility_down,
             t.visibility_up,
             t.flap_window_secs as f64,
         );
-        let visibility = view.visibility();
-        let text = self.describe_view(view);
-        let Some(track) = self.prefixes.get_mut(&view.prefix) else {
-            return;
-        };
-        let before = track.health;
-        // With no full-feed peer at all, BGP says nothing about the prefix.
-        if view.full_feed_peers > 0 {
-            let previous = track
-                .view
-                .as_ref()
-                .map(PrefixView::visibility)
-                .unwrap_or(visibility);
-            track.health = match track.health {
+        let visibility = blackout_bgp::share(seen_by, of);
+        let previous_visibility = blackout_bgp::share(previous, of);
+        let before = self.track(id).health;
+        self.track(id).seen = seen_by;
+        for member in bgp.members(id) {
+            self.dirty.insert(*member);
+        }
+        // With no counted peer at all, BGP says nothing about the prefix.
+        let health = if of == 0 {
+            before
+        } else {
+            match before {
                 Health::Unknown if visibility >= up => Health::Up {
                     falling_since: None,
                 },
@@ -485,9 +725,9 @@ impl BgpDetector {
                 Health::Up { falling_since } => {
                     // The fall starts at the first loss of the decline that leads to
                     // it, not at the crossing of a threshold; a rise ends a decline.
-                    let falling_since = if visibility > previous {
+                    let falling_since = if visibility > previous_visibility {
                         None
-                    } else if visibility < previous {
+                    } else if visibility < previous_visibility {
                         falling_since
                             .filter(|since| at.secs_since(*since) <= DECLINE_WINDOW_SECS)
                             .or(Some(at))
@@ -503,15 +743,17 @@ impl BgpDetector {
                     }
                 }
                 Health::Down { start } if visibility >= up => {
-                    track.returns.push_back((start, at));
+                    self.track(id).returns.push_back((start, at));
                     Health::Recovering { start, since: at }
                 }
                 Health::Down { start } => Health::Down { start },
-                Health::Recovering { start, .. } if visibility < down => Health::Down { start },
+                // Back means staying at or above `visibility_up` for the whole hold.
+                Health::Recovering { start, .. } if visibility < up => Health::Down { start },
                 recovering @ Health::Recovering { .. } => recovering,
-            };
-        }
-        track.view = Some(view.clone());
+            }
+        };
+        self.set_health(id, health, bgp);
+        let track = self.track(id);
         while track
             .returns
             .front()
@@ -519,84 +761,143 @@ impl BgpDetector {
         {
             track.returns.pop_front();
         }
-        let changed_state =
-            std::mem::discriminant(&before) != std::mem::discriminant(&track.health);
-        let down_now = matches!(track.health, Health::Down { .. });
-        let item = evidence(at, SignalKind::BgpVisibility, text, Some(visibility));
+        let changed_state = std::mem::discriminant(&before) != std::mem::discriminant(&health);
+        let down_now = matches!(health, Health::Down { .. });
         let first_sight = before == Health::Unknown;
-        if !first_sight && (changed_state || down_now || visibility < up) {
-            self.add_network_evidence(item.clone());
+        if first_sight || !(changed_state || down_now || visibility < up) {
+            return;
         }
-        self.on_upstream_shares(at, updates);
-        self.check_flap(at, view.prefix, item, updates);
-    }
-
-    fn network_upstream_share(&self, asn: Asn) -> f64 {
-        upstream_share(
-            self.prefixes
-                .values()
-                .filter_map(|track| track.view.as_ref()),
-            asn,
-        )
-        .unwrap_or(0.0)
-    }
-
-    /// Is every prefix up, seen by at least `visibility_up` of the peers, and not in
-    /// the middle of a decline (one that began less than `cut_settle_secs` ago)?
-    /// Peers that reach the network only through a cut upstream lose it, so a cut
-    /// lowers visibility a little; a total outage lowers it all the way within the
-    /// settling time.
-    fn all_up(&self, at: Timestamp) -> bool {
-        let up = self.config.thresholds.visibility_up;
-        let settle = self.config.thresholds.cut_settle_secs;
-        self.prefixes.values().all(|track| match track.health {
-            Health::Unknown => true,
-            Health::Up { falling_since } => {
-                let declining = falling_since.is_some_and(|since| at.secs_since(since) < settle);
-                !declining && track.view.as_ref().is_none_or(|v| v.visibility() >= up)
+        let prefix = bgp.prefix(id);
+        for member in bgp.members(id).to_vec() {
+            // Large entities get their evidence in counts when their event opens:
+            // a text per prefix and change would be most of the work of a full table.
+            if bgp.aggregates(member).prefix_count() > PER_PREFIX_EVIDENCE {
+                continue;
             }
-            _ => false,
+            let item = evidence(
+                at,
+                SignalKind::BgpVisibility,
+                self.describe_view(&prefix, bgp),
+                Some(visibility),
+            );
+            self.add_network_evidence(member, item.clone());
+            self.check_flap(at, member, id, item, bgp, updates);
+        }
+    }
+
+    /// Declares the recoveries that have held long enough.
+    fn declare_recoveries(&mut self, at: Timestamp, bgp: &BgpState) {
+        let hold = self.config.thresholds.recovery_hold_secs as f64;
+        let held: Vec<PrefixId> = self
+            .recovering
+            .iter()
+            .copied()
+            .filter(|id| {
+                matches!(self.prefixes[id.0 as usize].health,
+                    Health::Recovering { since, .. } if at.secs_since(since) >= hold)
+            })
+            .collect();
+        for id in held {
+            self.recovered(id, bgp);
+        }
+    }
+
+    /// A prefix whose return held: up again, and back since it came back.
+    fn recovered(&mut self, id: PrefixId, bgp: &BgpState) {
+        if let Health::Recovering { since, .. } = self.track(id).health {
+            for member in bgp.members(id).to_vec() {
+                let track = self.entity(member);
+                track.last_return = Some(track.last_return.map_or(since, |t| t.max(since)));
+            }
+        }
+        self.set_health(
+            id,
+            Health::Up {
+                falling_since: None,
+            },
+            bgp,
+        );
+    }
+
+    /// Is every prefix of the entity up, seen by at least `visibility_up` of the
+    /// peers, and not in the middle of a decline (one that began less than
+    /// `cut_settle_secs` ago)? Peers that reach the network only through a cut
+    /// upstream lose it, so a cut lowers visibility a little; a total outage
+    /// lowers it all the way within the settling time.
+    fn all_up(&self, entity: EntityIdx, at: Timestamp) -> bool {
+        let settle = self.config.thresholds.cut_settle_secs;
+        self.entity_ref(entity).is_none_or(|track| {
+            track.dark.is_empty()
+                && track.unsteady.values().all(|(below, since)| {
+                    !below && since.is_none_or(|since| at.secs_since(since) >= settle)
+                })
         })
     }
 
-    fn all_dark(&self) -> bool {
-        self.prefixes
-            .values()
-            .all(|track| matches!(track.health, Health::Down { .. }))
+    fn all_dark(&self, entity: EntityIdx, bgp: &BgpState) -> bool {
+        let prefixes = bgp.aggregates(entity).prefix_count() as usize;
+        self.entity_ref(entity)
+            .is_some_and(|t| prefixes > 0 && t.down.len() >= prefixes)
     }
 
-    fn on_upstream_shares(&mut self, at: Timestamp, updates: &mut Vec<EventUpdate>) {
+    fn on_upstream_shares(
+        &mut self,
+        at: Timestamp,
+        entity: EntityIdx,
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) {
         let t = self.config.thresholds.clone();
-        let shares: BTreeMap<Asn, f64> = self
-            .upstreams
-            .keys()
-            .map(|asn| (*asn, self.network_upstream_share(*asn)))
+        let denominators = bgp.denominators();
+        let aggregates = bgp.aggregates(entity);
+        let shares: BTreeMap<Asn, f64> = aggregates
+            .upstream_shares(denominators)
+            .into_iter()
             .collect();
-        for (asn, share) in &shares {
-            let slot: Slot = (Entity::Upstream(*asn), Cause::UpstreamCut, String::new());
-            let label = self.config.upstream_label(*asn);
-            let next = match self.upstreams[asn] {
-                Carriage::Unknown | Carriage::Folded if *share >= t.upstream_up => {
+        let network_name = bgp.entities()[entity.0 as usize].name.clone();
+        {
+            let expected: Vec<Asn> = self.expected_upstreams(entity, bgp);
+            let track = self.entity(entity);
+            track.carriers.extend(shares.keys().copied());
+            for asn in expected {
+                track.upstreams.entry(asn).or_insert(Carriage::Unknown);
+            }
+            // Any upstream with a real share is followed from now on.
+            for (asn, share) in &shares {
+                if *share >= t.upstream_up {
+                    track.upstreams.entry(*asn).or_insert(Carriage::Unknown);
+                }
+            }
+        }
+        let machines: Vec<(Asn, Carriage)> = self
+            .entity(entity)
+            .upstreams
+            .iter()
+            .map(|(a, c)| (*a, *c))
+            .collect();
+        for (asn, carriage) in machines {
+            let share = shares.get(&asn).copied().unwrap_or(0.0);
+            let label = self.config.upstream_label(asn);
+            let next = match carriage {
+                Carriage::Unknown | Carriage::Folded if share >= t.upstream_up => {
                     Carriage::Carrying
                 }
-                Carriage::Carrying if *share < t.upstream_down => {
+                Carriage::Carrying if share < t.upstream_down => {
                     let text = format!(
                         "{label} carries {:.0}% of paths, down from its baseline",
                         share * 100.0
                     );
-                    self.add_network_evidence(evidence(
-                        at,
-                        SignalKind::BgpUpstream,
-                        text,
-                        Some(*share),
-                    ));
+                    self.add_network_evidence(
+                        entity,
+                        evidence(at, SignalKind::BgpUpstream, text, Some(share)),
+                    );
                     Carriage::Pending { since: at }
                 }
-                Carriage::Cut { since } if *share >= t.upstream_up => Carriage::Returning {
+                Carriage::Cut { since } if share >= t.upstream_up => Carriage::Returning {
                     cut: since,
                     since: at,
                 },
-                Carriage::Returning { cut, .. } if *share < t.upstream_down => {
+                Carriage::Returning { cut, .. } if share < t.upstream_down => {
                     Carriage::Cut { since: cut }
                 }
                 Carriage::Returning { since, .. }
@@ -606,21 +907,23 @@ impl BgpDetector {
                         "{label} carries the routes again ({:.0}% of paths)",
                         share * 100.0
                     );
+                    let slot = self.cut_slot(entity, asn, bgp);
                     self.book.end(
                         &slot,
                         since,
-                        Some(evidence(since, SignalKind::BgpUpstream, text, Some(*share))),
+                        Some(evidence(since, SignalKind::BgpUpstream, text, Some(share))),
                         updates,
                     );
                     Carriage::Carrying
                 }
                 other => other,
             };
-            self.upstreams.insert(*asn, next);
+            self.entity(entity).upstreams.insert(asn, next);
         }
         // Decide pending losses: a cut if another upstream carries the routes over a
         // steady view; folded into the outage if the network is dark.
         let pending: Vec<(Asn, Timestamp)> = self
+            .entity(entity)
             .upstreams
             .iter()
             .filter_map(|(asn, c)| match c {
@@ -631,20 +934,21 @@ impl BgpDetector {
         for (asn, since) in pending {
             let share = shares.get(&asn).copied().unwrap_or(0.0);
             if share >= t.upstream_up {
-                self.upstreams.insert(asn, Carriage::Carrying);
+                self.entity(entity)
+                    .upstreams
+                    .insert(asn, Carriage::Carrying);
                 continue;
             }
-            if self.all_dark() {
-                self.upstreams.insert(asn, Carriage::Folded);
+            if self.all_dark(entity, bgp) {
+                self.entity(entity).upstreams.insert(asn, Carriage::Folded);
                 continue;
             }
             let carriers: Vec<(Asn, f64)> = shares
                 .iter()
                 .filter(|(other, share)| **other != asn && **share >= t.upstream_up)
                 .map(|(a, s)| (*a, *s))
-                .chain(self.unknown_carriers(asn))
                 .collect();
-            if self.all_up(at) && !carriers.is_empty() {
+            if self.all_up(entity, at) && !carriers.is_empty() {
                 let label = self.config.upstream_label(asn);
                 let others: Vec<String> = carriers
                     .iter()
@@ -656,19 +960,19 @@ impl BgpDetector {
                         )
                     })
                     .collect();
+                let prefixes = self.scope_prefixes(entity, bgp);
                 let opening = Opening {
                     severity: Severity::Warning,
-                    confidence: 0.85,
+                    confidence: 0.85 * peer_weight(denominators),
                     scope: Scope {
-                        prefixes: self.config.prefixes.clone(),
+                        prefixes,
                         upstreams: std::iter::once(asn)
                             .chain(carriers.iter().map(|(a, _)| *a))
                             .collect(),
                         ..Scope::default()
                     },
                     summary: format!(
-                        "{label} no longer carries the routes of {}; {} still does",
-                        self.config.network_name,
+                        "{label} no longer carries the routes of {network_name}; {} still does",
                         others.join(", ")
                     ),
                     evidence: vec![
@@ -684,68 +988,126 @@ impl BgpDetector {
                             format!("routes carried by {}", others.join(", ")),
                             None,
                         ),
+                        peers_evidence(at, denominators),
                     ],
                 };
-                self.book.start(
-                    since,
-                    (Entity::Upstream(asn), Cause::UpstreamCut, String::new()),
-                    opening,
-                    updates,
-                );
-                self.upstreams.insert(asn, Carriage::Cut { since });
+                let slot = self.cut_slot(entity, asn, bgp);
+                self.book.start(since, slot, opening, updates);
+                self.entity(entity)
+                    .upstreams
+                    .insert(asn, Carriage::Cut { since });
             }
         }
-        self.check_new_upstreams(at, updates);
+        self.check_new_upstreams(at, entity, &shares, &network_name, bgp, updates);
     }
 
-    /// Upstreams the profile does not name that carry a real share of the paths.
-    fn unknown_carriers(&self, except: Asn) -> Vec<(Asn, f64)> {
-        let mut all: BTreeSet<Asn> = BTreeSet::new();
-        for view in self.prefixes.values().filter_map(|t| t.view.as_ref()) {
-            all.extend(view.upstreams.keys());
+    /// The profile's expected upstreams, followed for every network of a profile.
+    fn expected_upstreams(&self, entity: EntityIdx, bgp: &BgpState) -> Vec<Asn> {
+        match bgp.entities()[entity.0 as usize].role {
+            blackout_bgp::EntityRole::Network | blackout_bgp::EntityRole::Whole => {
+                self.config.upstreams.iter().map(|(a, _)| *a).collect()
+            }
+            _ => Vec::new(),
         }
-        all.into_iter()
-            .filter(|asn| *asn != except && !self.upstreams.contains_key(asn))
-            .map(|asn| (asn, self.network_upstream_share(asn)))
-            .filter(|(_, share)| *share >= self.config.thresholds.upstream_up)
+    }
+
+    /// The prefixes an event of the entity names: all of a small entity's, none
+    /// of a large one's (its summary gives the counts).
+    fn scope_prefixes(&self, entity: EntityIdx, bgp: &BgpState) -> Vec<IpNet> {
+        if bgp.aggregates(entity).prefix_count() > PER_PREFIX_EVIDENCE {
+            return Vec::new();
+        }
+        bgp.prefixes_of(entity)
+            .iter()
+            .map(|id| bgp.prefix(*id))
             .collect()
     }
 
-    fn check_new_upstreams(&mut self, at: Timestamp, updates: &mut Vec<EventUpdate>) {
-        for (asn, share) in self.unknown_carriers(Asn(0)) {
-            if !self.new_upstreams.insert(asn) {
-                continue;
+    /// An upstream that carried nothing when the entity was first seen up and now
+    /// carries a real share of the paths is news, named by the profile or not:
+    /// the first time it carries the routes in the data.
+    fn check_new_upstreams(
+        &mut self,
+        at: Timestamp,
+        entity: EntityIdx,
+        shares: &BTreeMap<Asn, f64>,
+        network_name: &str,
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let threshold = self.config.thresholds.upstream_up;
+        let seen_up = self.has_baseline(entity);
+        let steady = seen_up && self.all_up(entity, at);
+        let track = self.entity(entity);
+        let Some(baseline) = &mut track.baseline_upstreams else {
+            if seen_up {
+                track.baseline_upstreams = Some(shares.keys().copied().collect());
             }
+            return;
+        };
+        if !track.baseline_settled {
+            if !steady {
+                baseline.extend(shares.keys().copied());
+                return;
+            }
+            track.baseline_settled = true;
+        }
+        let baseline = &*baseline;
+        let new: Vec<(Asn, f64)> = shares
+            .iter()
+            .filter(|(asn, share)| {
+                **share >= threshold && !baseline.contains(asn) && !track.reported_new.contains(asn)
+            })
+            .map(|(a, s)| (*a, *s))
+            .collect();
+        for (asn, share) in new {
+            self.entity(entity).reported_new.insert(asn);
+            let known = self.config.upstreams.iter().any(|(a, _)| *a == asn)
+                || self.config.known_upstreams.contains(&asn);
             let opening = Opening {
                 severity: Severity::Warning,
-                confidence: 0.9,
+                confidence: 0.9 * peer_weight(bgp.denominators()),
                 scope: Scope {
-                    prefixes: self.config.prefixes.clone(),
+                    prefixes: self.scope_prefixes(entity, bgp),
                     upstreams: vec![asn],
                     ..Scope::default()
                 },
                 summary: format!(
-                    "{asn} now carries {:.0}% of the paths to {}: a new upstream",
+                    "{} now carries {:.0}% of the paths to {network_name}: a new upstream{}",
+                    self.config.upstream_label(asn),
                     share * 100.0,
-                    self.config.network_name
+                    if known {
+                        " (the profile names it, but it had not carried the routes before)"
+                    } else {
+                        ""
+                    }
                 ),
-                evidence: vec![evidence(
-                    at,
-                    SignalKind::BgpUpstream,
-                    format!(
-                        "{asn} seen as the AS before the origin on {:.0}% of full-feed paths",
-                        share * 100.0
+                evidence: vec![
+                    evidence(
+                        at,
+                        SignalKind::BgpUpstream,
+                        format!(
+                            "{asn} seen as the AS before the origin on {:.0}% of full-feed paths, where it carried none before",
+                            share * 100.0
+                        ),
+                        Some(share),
                     ),
-                    Some(share),
-                )],
+                    peers_evidence(at, bgp.denominators()),
+                ],
             };
-            let slot: Slot = (Entity::Upstream(asn), Cause::NewUpstream, String::new());
+            let key = if bgp.entities().len() == 1 {
+                String::new()
+            } else {
+                bgp.entities()[entity.0 as usize].entity.to_string()
+            };
+            let slot: Slot = (Entity::Upstream(asn), Cause::NewUpstream, key);
             self.book.start(at, slot.clone(), opening, updates);
             // A change, not an outage: the event is a moment.
             self.book.end(&slot, at, None, updates);
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_rpki(
         &mut self,
         at: Timestamp,
@@ -753,9 +1115,14 @@ impl BgpDetector {
         origin: Option<Asn>,
         state: RpkiState,
         vrps: &[String],
+        bgp: &BgpState,
         updates: &mut Vec<EventUpdate>,
     ) {
-        let watched = self.watched_for(&prefix);
+        let (watched, _) = self.watched_for(&prefix, bgp);
+        let members: Vec<EntityIdx> = bgp
+            .prefix_id(&watched)
+            .map(|id| bgp.members(id).to_vec())
+            .unwrap_or_default();
         let slot: Slot = (
             Entity::Prefix(watched),
             Cause::RpkiInvalid,
@@ -766,7 +1133,9 @@ impl BgpDetector {
             .unwrap_or_else(|| "an AS_SET".into());
         match state {
             RpkiState::Invalid => {
-                self.rpki_invalid.insert(watched);
+                for member in &members {
+                    self.entity(*member).rpki_invalid.insert(watched);
+                }
                 let against = if vrps.is_empty() {
                     "no VRP".to_string()
                 } else {
@@ -789,11 +1158,15 @@ impl BgpDetector {
                         Some(0.0),
                     )],
                 };
-                self.add_network_evidence(opening.evidence[0].clone());
+                for member in &members {
+                    self.add_network_evidence(*member, opening.evidence[0].clone());
+                }
                 self.book.start(at, slot, opening, updates);
             }
             RpkiState::Valid | RpkiState::NotFound => {
-                self.rpki_invalid.remove(&watched);
+                for member in &members {
+                    self.entity(*member).rpki_invalid.remove(&watched);
+                }
                 let text = format!("{prefix} origin {origin_text}: {state}");
                 self.book.end(
                     &slot,
@@ -808,74 +1181,115 @@ impl BgpDetector {
     fn check_flap(
         &mut self,
         at: Timestamp,
-        prefix: IpNet,
+        entity: EntityIdx,
+        prefix: PrefixId,
         item: Evidence,
+        bgp: &BgpState,
         updates: &mut Vec<EventUpdate>,
     ) {
         let t = &self.config.thresholds;
         let (count, window) = (t.flap_count as usize, t.flap_window_secs as f64);
-        let slot: Slot = (self.config.network.clone(), Cause::Flap, String::new());
+        let info = &bgp.entities()[entity.0 as usize];
+        let slot = flap_slot(&info.entity);
         if self.book.is_open(&slot) {
             self.book.note(&slot, item);
             return;
         }
-        let returns = self
-            .prefixes
-            .get(&prefix)
-            .map(|t| t.returns.len())
-            .unwrap_or(0);
+        let returns = self.prefixes[prefix.0 as usize].returns.len();
         if returns >= count {
             // Flapping began with the first withdrawal of the cycles in the window.
-            let first = self.prefixes[&prefix]
+            let first = self.prefixes[prefix.0 as usize]
                 .returns
                 .front()
                 .map(|(down, _)| *down)
                 .unwrap_or(at);
+            let net = bgp.prefix(prefix);
             let opening = Opening {
                 severity: Severity::Warning,
                 confidence: 0.8,
                 scope: Scope {
-                    prefixes: vec![prefix],
+                    prefixes: vec![net],
                     ..Scope::default()
                 },
                 summary: format!(
-                    "the routes of {} flap: {prefix} was withdrawn and came back {returns} times within {}",
-                    self.config.network_name,
+                    "the routes of {} flap: {net} was withdrawn and came back {returns} times within {}",
+                    info.name,
                     human_duration(window)
                 ),
                 evidence: vec![item],
             };
             self.book.start(first, slot, opening, updates);
+            self.waiting.insert(entity);
         }
     }
 
     /// Ends flapping once the routes have stayed put for a whole window.
-    fn end_quiet_flap(&mut self, at: Timestamp, updates: &mut Vec<EventUpdate>) {
-        let slot: Slot = (self.config.network.clone(), Cause::Flap, String::new());
+    fn end_quiet_flap(
+        &mut self,
+        at: Timestamp,
+        entity: EntityIdx,
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let slot = flap_slot(&bgp.entities()[entity.0 as usize].entity);
         if !self.book.is_open(&slot) {
             return;
         }
         let window = self.config.thresholds.flap_window_secs as f64;
-        let last = self.last_return();
+        let last = self.last_return(entity);
         let quiet = last.is_none_or(|last| at.secs_since(last) > window);
-        if quiet && self.all_up(at) {
+        if quiet && self.all_up(entity, at) {
             self.book.end(&slot, last.unwrap_or(at), None, updates);
         }
     }
+}
 
-    /// Declares the recoveries that have held long enough.
-    fn settle(&mut self, at: Timestamp) {
-        let hold = self.config.thresholds.recovery_hold_secs as f64;
-        for track in self.prefixes.values_mut() {
-            if let Health::Recovering { since, .. } = track.health
-                && at.secs_since(since) >= hold
-            {
-                track.health = Health::Up {
-                    falling_since: None,
-                };
-            }
-        }
+fn flap_slot(entity: &Entity) -> Slot {
+    (entity.clone(), Cause::Flap, String::new())
+}
+
+/// `count` counted peers out of `before`, seen again out of `after`: the same
+/// share (rounded down), for a decline measured across a change of denominator.
+fn scale(count: u32, before: u32, after: u32) -> u32 {
+    if before == 0 {
+        return count;
     }
+    ((u64::from(count) * u64::from(after)) / u64::from(before)) as u32
+}
+
+/// How much a verdict from routes can be trusted, by the full-feed peers it rests
+/// on: one peer's withdrawal is a hint, five or more agreeing are a fact.
+pub fn peer_weight(denominators: [u32; 2]) -> f64 {
+    match denominators[0].max(denominators[1]) {
+        0 => 0.0,
+        1 => 0.35,
+        2 => 0.55,
+        3 => 0.7,
+        4 => 0.85,
+        _ => 1.0,
+    }
+}
+
+/// Evidence of how many full-feed peers a verdict rests on.
+pub fn peers_evidence(at: Timestamp, denominators: [u32; 2]) -> Evidence {
+    let [v4, v6] = denominators;
+    let text = match (v4, v6) {
+        (n, 0) => format!(
+            "the routes seen by {n} full-feed peer{}",
+            if n == 1 { "" } else { "s" }
+        ),
+        (0, n) => format!(
+            "the routes seen by {n} IPv6 full-feed peer{}",
+            if n == 1 { "" } else { "s" }
+        ),
+        (a, b) => format!("the routes seen by {a} IPv4 and {b} IPv6 full-feed peers"),
+    };
+    evidence(
+        at,
+        SignalKind::BgpVisibility,
+        format!("verdict rests on {text}"),
+        Some(f64::from(v4.max(v6))),
+    )
 }
 
 fn evidence(at: Timestamp, signal: SignalKind, text: String, value: Option<f64>) -> Evidence {

@@ -1,60 +1,82 @@
 //! What the detector watches, and its thresholds, taken from a profile.
 
-use blackout_model::{Asn, Entity};
-use blackout_profile::{Profile, Thresholds};
-use ipnet::IpNet;
+use blackout_model::Asn;
+use blackout_profile::{ProbeSettings, Profile, Thresholds};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The detector's view of a profile.
+/// The detector's view of a profile (the networks themselves, their prefixes and
+/// entities are the BGP state's).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DetectorConfig {
-    /// The entity that stands for the whole watched network (`country:KP`, or `as:N`).
-    pub network: Entity,
-    /// A name for people (`North Korea`, `AS64500`).
+    /// What to call the whole watched network in a sentence (`North Korea`), for
+    /// verdicts about the vantage point.
     pub network_name: String,
-    /// The prefixes announced on their own.
-    pub prefixes: Vec<IpNet>,
     /// The upstreams expected now (primary and backup), with their names.
     pub upstreams: Vec<(Asn, String)>,
+    /// Every upstream the profile names (expected or historical).
+    pub known_upstreams: BTreeSet<Asn>,
+    /// Names of the upstreams the profile knows, historical ones included.
+    pub upstream_names: BTreeMap<Asn, String>,
     /// The thresholds.
     pub thresholds: Thresholds,
-    /// Seconds between two probe rounds of a check: after the network or a vantage
-    /// point comes back, checks need that long to say so.
-    pub probe_interval_secs: f64,
+    /// How the checks are probed: after the network or a vantage point comes back,
+    /// checks need a round or two to say so.
+    pub probes: ProbeSettings,
+    /// The network (by its entity's text) each probed target belongs to, when the
+    /// profile has several; a target not listed belongs to the first network.
+    pub target_networks: BTreeMap<String, String>,
 }
 
 impl DetectorConfig {
     /// The configuration for a profile.
     pub fn from_profile(profile: &Profile) -> Self {
-        let (network, network_name) = match (&profile.country, profile.networks.first()) {
-            (Some(country), _) => (Entity::Country(country.clone()), country.clone()),
-            (None, Some(network)) => (
-                Entity::As(network.asn),
-                format!("{} ({})", network.name, network.asn),
-            ),
-            (None, None) => (Entity::Vantage("none".into()), profile.name.clone()),
+        let network_name = match (&profile.label, &profile.country, profile.networks.first()) {
+            (Some(label), ..) => label.clone(),
+            (None, Some(country), _) => country.clone(),
+            (None, None, Some(network)) => format!("{} ({})", network.name, network.asn),
+            (None, None, None) => profile.name.clone(),
         };
-        let network_name = profile.label.clone().unwrap_or(network_name);
+        let mut target_networks = BTreeMap::new();
+        if profile.networks.len() > 1 {
+            for host in &profile.hosts {
+                let Some(address) = host.address else {
+                    continue;
+                };
+                if let Some(network) = profile.networks.iter().find(|n| {
+                    n.prefixes
+                        .iter()
+                        .chain(&n.aggregates)
+                        .any(|p| p.contains(&address))
+                }) {
+                    target_networks.insert(host.name.clone(), format!("as:{}", network.asn.0));
+                }
+            }
+        }
         DetectorConfig {
-            network,
             network_name,
-            prefixes: profile.announced_prefixes(),
             upstreams: profile
                 .upstreams
                 .iter()
                 .filter(|u| u.is_expected())
                 .map(|u| (u.asn, u.name.clone()))
                 .collect(),
+            known_upstreams: profile.upstreams.iter().map(|u| u.asn).collect(),
+            upstream_names: profile
+                .upstreams
+                .iter()
+                .map(|u| (u.asn, u.name.clone()))
+                .collect(),
             thresholds: profile.thresholds.clone(),
-            probe_interval_secs: profile.probes.interval_secs,
+            probes: profile.probes.clone(),
+            target_networks,
         }
     }
 
     /// The name of an upstream, or its number.
     pub fn upstream_label(&self, asn: Asn) -> String {
-        self.upstreams
-            .iter()
-            .find(|(a, _)| *a == asn)
-            .map(|(a, name)| format!("{a} {name}"))
+        self.upstream_names
+            .get(&asn)
+            .map(|name| format!("{asn} {name}"))
             .unwrap_or_else(|| asn.to_string())
     }
 }

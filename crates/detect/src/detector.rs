@@ -8,14 +8,14 @@
 //! withdrawals after) and ends when nothing is wrong any more.
 
 use crate::DetectorConfig;
-use crate::bgp::BgpDetector;
+use crate::bgp::{BgpDetector, peer_weight, peers_evidence};
 use crate::book::{EventBook, Opening, Slot};
 use crate::probes::{CheckState, ProbeSignal, ProbeTracker};
 use crate::rules::{CheckView, Situation, attribute};
-use blackout_bgp::BgpChange;
+use blackout_bgp::{BgpChange, BgpState, EntityIdx, EntityRole};
 use blackout_model::{
-    Cause, Entity, Event, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity, SignalKind,
-    Timestamp,
+    Asn, Cause, Entity, Event, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity,
+    SignalKind, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -69,16 +69,18 @@ pub struct Detector {
     pending: Option<Timestamp>,
     /// Its signals.
     batch: Vec<Signal>,
-    /// When the stress began, while an outage that began with stress goes on.
-    stress_since: Option<Timestamp>,
-    /// BGP evidence from before the network event opened: the decline before the fall.
-    early_evidence: std::collections::VecDeque<Evidence>,
+    /// Per network entity: when the stress began, while an outage that began with
+    /// stress goes on.
+    stress_since: BTreeMap<EntityIdx, Timestamp>,
+    /// Per network entity: BGP evidence from before its event opened, the decline
+    /// before the fall.
+    early_evidence: BTreeMap<EntityIdx, std::collections::VecDeque<Evidence>>,
     last_at: Timestamp,
     /// When events were resumed, while the first look after the restart goes on.
     first_look: Option<Timestamp>,
-    /// When the network's event last ended: checks that began failing before it
-    /// are the outage's tail (they need a round or two to see the return).
-    network_back: Option<Timestamp>,
+    /// Per network entity: when its event last ended. Checks that began failing
+    /// before it are the outage's tail (they need a round or two to see the return).
+    network_back: BTreeMap<EntityIdx, Timestamp>,
     /// When each vantage point last came back online, for the same reason.
     vantage_back: BTreeMap<String, Timestamp>,
 }
@@ -86,8 +88,16 @@ pub struct Detector {
 /// Evidence kept from before the network event opens.
 const EARLY_EVIDENCE: usize = 32;
 
-fn network_slot(config: &DetectorConfig) -> Slot {
-    (config.network.clone(), Cause::Internal, String::new())
+/// The slot of an entity's network event: one per entity, whatever its cause.
+fn network_slot(entity: &Entity) -> Slot {
+    (entity.clone(), Cause::Internal, String::new())
+}
+
+/// Is this entity one whose network events this detector opens (every entity
+/// of the BGP state: a profile's networks and country, or the global view's
+/// countries and origin ASes)?
+fn is_network(bgp: &BgpState, entity: &Entity) -> Option<EntityIdx> {
+    bgp.entity_index(entity)
 }
 
 impl Detector {
@@ -100,11 +110,11 @@ impl Detector {
             book: EventBook::default(),
             pending: None,
             batch: Vec::new(),
-            stress_since: None,
-            early_evidence: std::collections::VecDeque::new(),
+            stress_since: BTreeMap::new(),
+            early_evidence: BTreeMap::new(),
             last_at: Timestamp::EPOCH,
             first_look: None,
-            network_back: None,
+            network_back: BTreeMap::new(),
             vantage_back: BTreeMap::new(),
         }
     }
@@ -122,29 +132,29 @@ impl Detector {
     /// trouble again confirms one; none is revised or ended, since a fresh
     /// detector has seen too little to say. Returns the events it cannot place
     /// (not of this profile, or a second event for one slot).
-    pub fn resume(&mut self, events: Vec<Event>, at: Timestamp) -> Vec<Event> {
+    pub fn resume(&mut self, events: Vec<Event>, at: Timestamp, bgp: &BgpState) -> Vec<Event> {
         let mut left = Vec::new();
         for event in events {
             if event.end.is_some() {
                 left.push(event);
                 continue;
             }
-            if let Some(slot) = self.bgp.slot_of(&event) {
-                if let Some(event) = self.bgp.resume(slot, event) {
+            if let Some(slot) = self.bgp.slot_of(&event, bgp) {
+                if let Some(event) = self.bgp.resume(slot, event, bgp) {
                     left.push(event);
                 }
                 continue;
             }
-            let Some(slot) = self.slot_of(&event) else {
+            let Some(slot) = self.slot_of(&event, bgp) else {
                 left.push(event);
                 continue;
             };
-            if slot == network_slot(&self.config) {
+            if let Some(entity) = is_network(bgp, &slot.0).filter(|_| slot.1 == Cause::Internal) {
                 for prefix in &event.scope.prefixes {
-                    self.bgp.seed_dark(prefix, event.start);
+                    self.bgp.seed_dark(prefix, event.start, bgp);
                 }
                 if event.cause == Cause::Ddos {
-                    self.stress_since = Some(event.start);
+                    self.stress_since.insert(entity, event.start);
                 }
             }
             if let Some(event) = self.book.resume(slot, event) {
@@ -168,14 +178,16 @@ impl Detector {
     /// (a cut upstream, flapping, the network's dark prefixes); both carry a note
     /// that they ended while blackout was not watching. The others go on, with a
     /// note of the gap.
-    pub fn end_first_look(&mut self, at: Timestamp) -> Vec<EventUpdate> {
-        let mut updates = self.flush();
+    pub fn end_first_look(&mut self, at: Timestamp, bgp: &BgpState) -> Vec<EventUpdate> {
+        let mut updates = self.flush(bgp);
         let Some(resumed_at) = self.first_look.take() else {
             return updates;
         };
-        let network = network_slot(&self.config);
-        self.book
-            .release(resumed_at, |slot| *slot == network, &mut updates);
+        self.book.release(
+            resumed_at,
+            |(entity, cause, _)| *cause == Cause::Internal && bgp.entity_index(entity).is_some(),
+            &mut updates,
+        );
         updates.extend(self.bgp.release(resumed_at));
         self.last_at = self.last_at.max(at);
         updates
@@ -183,9 +195,9 @@ impl Detector {
 
     /// The slot of an event of this part's own: the network's, a service's, a
     /// vantage point's or a feed's.
-    fn slot_of(&self, event: &Event) -> Option<Slot> {
+    fn slot_of(&self, event: &Event, bgp: &BgpState) -> Option<Slot> {
         let slot = match (&event.entity, event.cause) {
-            (entity, _) if *entity == self.config.network => network_slot(&self.config),
+            (entity, _) if is_network(bgp, entity).is_some() => network_slot(entity),
             (Entity::Service { .. }, Cause::Service)
             | (Entity::Vantage(_), Cause::Vantage)
             | (Entity::Feed(_), Cause::Feed) => (event.entity.clone(), event.cause, String::new()),
@@ -197,11 +209,11 @@ impl Detector {
     /// Takes one signal. Signals of one instant are weighed together, when the
     /// first signal of a later instant (or [`Detector::flush`]) arrives, so their
     /// order does not matter.
-    pub fn process(&mut self, signal: &Signal) -> Vec<EventUpdate> {
+    pub fn process(&mut self, signal: &Signal, bgp: &BgpState) -> Vec<EventUpdate> {
         let at = signal.at().max(self.last_at);
         let mut updates = Vec::new();
         if self.pending.is_some_and(|pending| pending < at) {
-            self.weigh(&mut updates);
+            self.weigh(bgp, &mut updates);
         }
         self.last_at = at;
         self.pending = Some(at);
@@ -216,18 +228,18 @@ impl Detector {
     /// Takes in the signals of the pending instant in a canonical order: BGP
     /// changes in the order the BGP state made them (a later view supersedes an
     /// earlier one), then feeds, then probes, then the passing of time.
-    fn take_in(&mut self, at: Timestamp, updates: &mut Vec<EventUpdate>) {
+    fn take_in(&mut self, at: Timestamp, bgp: &BgpState, updates: &mut Vec<EventUpdate>) {
         let mut batch = std::mem::take(&mut self.batch);
         batch.sort_by_cached_key(order);
         for signal in batch {
             match signal {
-                Signal::Bgp(change) => updates.extend(self.bgp.observe(&change)),
+                Signal::Bgp(change) => updates.extend(self.bgp.observe(&change, bgp)),
                 Signal::Feed(feed) => self.on_feed(at, &feed, updates),
                 Signal::Probe(probe) => {
                     self.probes
                         .observe(&probe, self.config.thresholds.loss_degraded);
                 }
-                Signal::Tick(_) => updates.extend(self.bgp.advance(at)),
+                Signal::Tick(_) => {}
             }
         }
     }
@@ -241,27 +253,37 @@ impl Detector {
             .collect()
     }
 
+    /// How many of an entity's prefixes are dark now.
+    pub fn dark_count(&self, entity: EntityIdx) -> usize {
+        self.bgp.dark_count(entity)
+    }
+
+    /// Has the entity's routes been seen up yet? Before that, BGP says nothing of it.
+    pub fn has_baseline(&self, entity: EntityIdx) -> bool {
+        self.bgp.has_baseline(entity)
+    }
+
     /// The detector's configuration.
     pub fn config(&self) -> &DetectorConfig {
         &self.config
     }
 
     /// Weighs the signals of the last instant now.
-    pub fn flush(&mut self) -> Vec<EventUpdate> {
+    pub fn flush(&mut self, bgp: &BgpState) -> Vec<EventUpdate> {
         let mut updates = Vec::new();
         if self.pending.is_some() {
-            self.weigh(&mut updates);
+            self.weigh(bgp, &mut updates);
         }
         updates
     }
 
     /// Ends the input: recoveries under way are declared, and every event,
     /// ongoing or ended, is returned in order of start.
-    pub fn finish(mut self) -> Vec<Event> {
-        let mut updates = self.flush();
-        updates.extend(self.bgp.finish());
+    pub fn finish(mut self, bgp: &BgpState) -> Vec<Event> {
+        let mut updates = self.flush(bgp);
+        updates.extend(self.bgp.finish(bgp));
         self.pending = Some(self.last_at);
-        self.weigh(&mut updates);
+        self.weigh(bgp, &mut updates);
         let mut events = self.book.into_events();
         events.extend(self.bgp.into_events());
         events.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
@@ -433,53 +455,143 @@ impl Detector {
             .collect()
     }
 
-    fn weigh(&mut self, updates: &mut Vec<EventUpdate>) {
+    fn weigh(&mut self, bgp: &BgpState, updates: &mut Vec<EventUpdate>) {
         let Some(at) = self.pending.take() else {
             return;
         };
-        self.take_in(at, updates);
+        self.take_in(at, bgp, updates);
+        let changed: BTreeSet<EntityIdx> = self.bgp.changed_entities().clone();
+        updates.extend(self.bgp.settle(at, bgp));
         let offline = self.offline_vantages();
         self.weigh_vantages(at, &offline, updates);
         let checks = self.check_views(&offline);
         let all_offline = !offline.is_empty() && self.vantage_count() == offline.len();
         // With every vantage point offline, the probes say nothing about the target.
         let checks = if all_offline { Vec::new() } else { checks };
+        // The entities to weigh: those whose routes changed, those with checks of
+        // their own, and those with an event or stress under way.
+        let mut entities: BTreeSet<EntityIdx> = changed;
+        let owners: Vec<Option<EntityIdx>> =
+            checks.iter().map(|c| self.owner(&c.target, bgp)).collect();
+        entities.extend(owners.iter().flatten());
+        entities.extend(self.stress_since.keys());
+        entities.extend(
+            self.book
+                .open
+                .keys()
+                .filter(|(_, cause, _)| *cause == Cause::Internal)
+                .filter_map(|(entity, ..)| bgp.entity_index(entity)),
+        );
+        let mut network_causes: BTreeMap<EntityIdx, Cause> = BTreeMap::new();
+        for entity in entities {
+            let own: Vec<CheckView> = checks
+                .iter()
+                .zip(&owners)
+                .filter(|(_, owner)| **owner == Some(entity))
+                .map(|(check, _)| check.clone())
+                .collect();
+            if let Some(cause) = self.weigh_network(at, entity, own, bgp, updates) {
+                network_causes.insert(entity, cause);
+            }
+        }
+        self.weigh_services(at, &checks, &owners, &network_causes, updates);
+    }
+
+    /// The network a probed target belongs to: the one the profile places it in,
+    /// or the profile's first (its country, when it has several networks).
+    fn owner(&self, target: &str, bgp: &BgpState) -> Option<EntityIdx> {
+        let host = target.split('@').next_back().unwrap_or(target);
+        let named = self
+            .config
+            .target_networks
+            .get(host)
+            .and_then(|entity| entity.parse::<Entity>().ok())
+            .and_then(|entity| bgp.entity_index(&entity));
+        named.or_else(|| {
+            let entities = bgp.entities();
+            entities
+                .iter()
+                .position(|e| e.role == EntityRole::Whole)
+                .or_else(|| entities.iter().position(|e| e.role == EntityRole::Network))
+                .map(|i| EntityIdx(i as u32))
+        })
+    }
+
+    /// Weighs one entity's situation and opens, revises or ends its network
+    /// event; returns the cause it stands on, if any.
+    fn weigh_network(
+        &mut self,
+        at: Timestamp,
+        entity: EntityIdx,
+        checks: Vec<CheckView>,
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) -> Option<Cause> {
+        let info = &bgp.entities()[entity.0 as usize];
+        let slot = network_slot(&info.entity);
+        // Most entities that changed are fine: nothing dark, nothing probed,
+        // nothing open. No rule can find anything there.
+        if checks.is_empty()
+            && self.bgp.dark_count(entity) == 0
+            && self.bgp.rpki_invalid_prefixes(entity).is_empty()
+            && !self.stress_since.contains_key(&entity)
+            && !self.book.is_open(&slot)
+        {
+            self.keep_early_evidence(entity);
+            return None;
+        }
+        let dark = self.bgp.dark_prefixes(entity, bgp);
+        let carriers: Vec<(Asn, String)> = self
+            .bgp
+            .carriers(entity)
+            .into_iter()
+            .map(|asn| (asn, self.config.upstream_label(asn)))
+            .collect();
         let situation = Situation {
             at,
-            config: &self.config,
-            dark: self.bgp.dark_prefixes(),
-            rpki_invalid: self.bgp.rpki_invalid_prefixes(),
-            prefixes: self.bgp.prefix_count(),
-            bgp_baseline: self.bgp.has_baseline(),
-            visibility: self.bgp.visibility_text(),
+            name: &info.name,
+            thresholds: &self.config.thresholds,
+            dark,
+            rpki_invalid: self.bgp.rpki_invalid_prefixes(entity),
+            prefixes: bgp.aggregates(entity).prefix_count() as usize,
+            bgp_baseline: self.bgp.has_baseline(entity),
+            visibility: self.bgp.visibility_text(entity, bgp),
+            carriers: &carriers,
+            known_upstreams: &self.config.known_upstreams,
+            peers: bgp.denominators(),
             checks,
-            stress_before: self.stress_since,
+            stress_before: self.stress_since.get(&entity).copied(),
         };
-        let verdict = attribute(&situation);
+        let verdict = attribute(&situation).map(|mut verdict| {
+            // A verdict from routes rests on the full-feed peers that see them.
+            if !situation.dark.is_empty() {
+                verdict.confidence *= peer_weight(situation.peers);
+                verdict.evidence.push(peers_evidence(at, situation.peers));
+            }
+            verdict
+        });
+        let checks = situation.checks;
         // A resumed outage that began with stress stays stress while the first
         // look has yet to see the checks again.
         let holding = verdict.is_none() && self.first_look.is_some();
         if !holding {
-            self.stress_since = verdict
-                .as_ref()
-                .filter(|v| v.cause == Cause::Ddos)
-                .map(|v| v.start);
+            match verdict.as_ref().filter(|v| v.cause == Cause::Ddos) {
+                Some(v) => self.stress_since.insert(entity, v.start),
+                None => self.stress_since.remove(&entity),
+            };
         }
         let network_cause = verdict.as_ref().map(|v| v.cause);
-        let slot = network_slot(&self.config);
-        if verdict.is_none() && self.book.is_open(&slot) {
-            // The network's event ends in this weigh: its tail must not open
-            // service events in the same breath.
-            self.network_back = Some(at);
-        }
-        let checks = situation.checks;
-        self.weigh_services(at, &checks, network_cause, updates);
-        let bgp_evidence = self.bgp.take_network_evidence();
+        let bgp_evidence = self.bgp.take_network_evidence(entity);
         match (verdict, self.book.is_open(&slot)) {
             (Some(verdict), false) => {
-                let mut evidence: Vec<Evidence> = self.early_evidence.drain(..).collect();
-                evidence.extend(bgp_evidence);
-                evidence.extend(verdict.evidence);
+                // Only this incident's own signals, from its start on.
+                let early = self.early_evidence.remove(&entity).unwrap_or_default();
+                let evidence: Vec<Evidence> = early
+                    .into_iter()
+                    .chain(bgp_evidence)
+                    .filter(|e| e.at >= verdict.start)
+                    .chain(verdict.evidence)
+                    .collect();
                 let opening = Opening {
                     severity: verdict.severity,
                     confidence: verdict.confidence,
@@ -495,14 +607,12 @@ impl Detector {
                 for item in bgp_evidence {
                     self.book.note(&slot, item);
                 }
-                let Some(event) = self.book.open.get(&slot) else {
-                    return;
-                };
+                let event = self.book.open.get(&slot)?;
                 if cause_rank(verdict.cause) < cause_rank(event.cause) {
                     // The outage recedes (routes return before the probes see it,
                     // a ROA is fixed before the routes come back): a weaker
                     // explanation of the tail does not replace the cause of the onset.
-                    let text = format!("{} recedes: {}", self.config.network_name, verdict.summary);
+                    let text = format!("{} recedes: {}", info.name, verdict.summary);
                     self.book.note(
                         &slot,
                         Evidence {
@@ -538,7 +648,7 @@ impl Detector {
             (None, true) => {
                 let start = self.book.open.get(&slot).map(|e| e.start).unwrap_or(at);
                 let back = [
-                    self.bgp.last_return(),
+                    self.bgp.last_return(entity),
                     checks.iter().filter_map(|c| c.recovered_at).max(),
                 ]
                 .into_iter()
@@ -548,8 +658,8 @@ impl Detector {
                 .unwrap_or(at);
                 let text = format!(
                     "{} is reachable again: {}",
-                    self.config.network_name,
-                    self.bgp.visibility_text()
+                    info.name,
+                    self.bgp.visibility_text(entity, bgp)
                 );
                 let item = Evidence {
                     at: back,
@@ -558,14 +668,28 @@ impl Detector {
                     value: Some(1.0),
                 };
                 self.book.end(&slot, back, Some(item), updates);
-                self.network_back = Some(at);
+                self.network_back.insert(entity, at);
             }
-            (None, false) => {
-                self.early_evidence.extend(bgp_evidence);
-                while self.early_evidence.len() > EARLY_EVIDENCE {
-                    self.early_evidence.pop_front();
-                }
-            }
+            (None, false) => self.keep(entity, bgp_evidence),
+        }
+        network_cause
+    }
+
+    /// Keeps the BGP evidence of an entity with no event yet: the decline before
+    /// a fall belongs to the event that may follow.
+    fn keep_early_evidence(&mut self, entity: EntityIdx) {
+        let evidence = self.bgp.take_network_evidence(entity);
+        self.keep(entity, evidence);
+    }
+
+    fn keep(&mut self, entity: EntityIdx, evidence: Vec<Evidence>) {
+        if evidence.is_empty() {
+            return;
+        }
+        let early = self.early_evidence.entry(entity).or_default();
+        early.extend(evidence);
+        while early.len() > EARLY_EVIDENCE {
+            early.pop_front();
         }
     }
 
@@ -577,7 +701,10 @@ impl Detector {
             return false;
         };
         let grace = self.config.thresholds.recovery_hold_secs as f64
-            + 2.0 * self.config.probe_interval_secs;
+            + self
+                .config
+                .probes
+                .results_within_secs(crate::FAIL_AFTER.max(crate::OK_AFTER));
         *since < back && self.last_at.secs_since(back) < grace
     }
 
@@ -657,22 +784,25 @@ impl Detector {
     }
 
     /// Services failing while their hosts answer and the network is otherwise fine.
+    ///
+    /// A service event opens only then; once open, it ends only when its own
+    /// checks pass again, whatever opens or closes around it (the network going
+    /// dark, the vantage point going offline, a feed going down): a failing
+    /// service is still failing while the network's event goes on, and ending it
+    /// then would make one outage two events.
     fn weigh_services(
         &mut self,
         at: Timestamp,
         checks: &[CheckView],
-        network: Option<Cause>,
+        owners: &[Option<EntityIdx>],
+        network_causes: &BTreeMap<EntityIdx, Cause>,
         updates: &mut Vec<EventUpdate>,
     ) {
-        // While part of the network is dark, a failing service is more likely on
-        // the dark side than broken on its own.
         // Loss or failure on most hosts is stress on the network (a DDoS forming):
         // services that time out then are its victims, not broken on their own.
         let hosts: Vec<&CheckView> = crate::rules::host_pings(checks).collect();
         let troubled = hosts.iter().filter(|h| h.trouble_since().is_some()).count();
         let stressed = !hosts.is_empty() && troubled * 2 > hosts.len();
-        let network_down = network.is_some() || stressed;
-        let network_back = self.network_back;
         // "While its hosts answer" must be seen, not assumed: most hosts answered
         // cleanly after the service began to fail. The checks run at their own
         // times in a round, so a service may fail before the pings that would
@@ -684,26 +814,32 @@ impl Detector {
                 .count();
             hosts.is_empty() || clean * 2 > hosts.len()
         };
-        let mut failing: BTreeMap<Entity, Vec<&CheckView>> = BTreeMap::new();
-        for check in checks
-            .iter()
-            .filter(|c| matches!(c.entity, Entity::Service { .. }))
-        {
+        let mut still_failing: BTreeMap<Entity, Vec<&CheckView>> = BTreeMap::new();
+        let mut may_open: BTreeSet<Entity> = BTreeSet::new();
+        for (check, owner) in checks.iter().zip(owners) {
+            if !matches!(check.entity, Entity::Service { .. }) {
+                continue;
+            }
             let Some(since) = check.failing_since() else {
                 continue;
             };
+            still_failing
+                .entry(check.entity.clone())
+                .or_default()
+                .push(check);
+            // While part of the network is dark, a failing service is more likely
+            // on the dark side than broken on its own.
+            let network_down = stressed || owner.is_some_and(|o| network_causes.contains_key(&o));
+            let network_back = owner.and_then(|o| self.network_back.get(&o).copied());
             let host_dark = checks.iter().any(|h| {
                 h.kind == ProbeKind::Icmp && h.target == check.target && h.failing_since().is_some()
             });
-            let already_open =
-                self.book
-                    .is_open(&(check.entity.clone(), Cause::Service, String::new()));
             if !host_dark
                 && !network_down
                 && !self.in_tail(network_back, &check.state)
-                && (already_open || hosts_answer_since(since))
+                && hosts_answer_since(since)
             {
-                failing.entry(check.entity.clone()).or_default().push(check);
+                may_open.insert(check.entity.clone());
             }
         }
         let open: Vec<Slot> = self
@@ -716,23 +852,27 @@ impl Detector {
             .cloned()
             .collect();
         for slot in open {
-            if !failing.contains_key(&slot.0) {
-                let back = checks
-                    .iter()
-                    .filter(|c| c.entity == slot.0)
-                    .filter_map(|c| c.recovered_at)
-                    .max()
-                    .unwrap_or(at);
-                let item = Evidence {
-                    at: back,
-                    signal: SignalKind::ProbeTcp,
-                    text: format!("{} answers again", slot.0),
-                    value: Some(1.0),
-                };
-                self.book.end(&slot, back, Some(item), updates);
+            if still_failing.contains_key(&slot.0) {
+                continue;
             }
+            let own: Vec<&CheckView> = checks.iter().filter(|c| c.entity == slot.0).collect();
+            let back = own
+                .iter()
+                .filter_map(|c| c.recovered_at)
+                .max()
+                .unwrap_or(at);
+            let signal = own
+                .first()
+                .map_or(SignalKind::ProbeTcp, |c| c.kind.signal());
+            let item = Evidence {
+                at: back,
+                signal,
+                text: format!("{} answers again", slot.0),
+                value: Some(1.0),
+            };
+            self.book.end(&slot, back, Some(item), updates);
         }
-        for (entity, views) in failing {
+        for (entity, views) in still_failing {
             let slot: Slot = (entity.clone(), Cause::Service, String::new());
             let total = checks.iter().filter(|c| c.entity == entity).count();
             let opening = service_opening(&entity, &views, total, at);
@@ -761,6 +901,9 @@ impl Detector {
                     event.severity = event.severity.max(opening.severity);
                     event.summary = opening.summary;
                 });
+                continue;
+            }
+            if !may_open.contains(&entity) {
                 continue;
             }
             let start = views

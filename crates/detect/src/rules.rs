@@ -5,12 +5,13 @@
 //! cause of the network's outage. A rule that sees its pattern beginning but not
 //! yet settled says [`Assessment::Recheck`], and the next signal asks again.
 
-use crate::DetectorConfig;
 use crate::bgp::DarkPrefix;
 use crate::probes::CheckState;
 use blackout_model::{
     Asn, Cause, Entity, Evidence, ProbeKind, ProbeRole, Scope, Severity, SignalKind, Timestamp,
 };
+use blackout_profile::Thresholds;
+use std::collections::BTreeSet;
 
 /// How long stress must precede the fall of the routes to be its cause.
 pub const STRESS_LEAD_SECS: f64 = 30.0;
@@ -59,22 +60,31 @@ impl CheckView {
     }
 }
 
-/// Everything the rules may weigh, at one moment.
+/// Everything the rules may weigh about one network (a profile's network, a
+/// country or an origin AS), at one moment.
 pub struct Situation<'a> {
     /// Now.
     pub at: Timestamp,
-    /// The profile's view.
-    pub config: &'a DetectorConfig,
-    /// Dark prefixes.
+    /// What to call the network in a sentence.
+    pub name: &'a str,
+    /// The thresholds.
+    pub thresholds: &'a Thresholds,
+    /// Its dark prefixes.
     pub dark: Vec<DarkPrefix>,
-    /// Watched prefixes whose routes are RPKI-invalid now, dark or not.
+    /// Its prefixes whose routes are RPKI-invalid now, dark or not.
     pub rpki_invalid: Vec<ipnet::IpNet>,
-    /// Watched prefixes in all.
+    /// Its prefixes in all.
     pub prefixes: usize,
-    /// Has BGP seen the prefixes up at least once?
+    /// Has BGP seen its prefixes up at least once?
     pub bgp_baseline: bool,
-    /// The visibility of each prefix, for evidence.
+    /// Its visibility, for evidence.
     pub visibility: String,
+    /// The upstreams the paths showed carrying its routes, with their names.
+    pub carriers: &'a [(Asn, String)],
+    /// The upstreams the profile names.
+    pub known_upstreams: &'a BTreeSet<Asn>,
+    /// The full-feed peers the routes are counted over (IPv4, IPv6).
+    pub peers: [u32; 2],
     /// The watched network's checks (hosts, zones, mail), over usable vantage points.
     pub checks: Vec<CheckView>,
     /// When stress began, if the outage under way began with stress: the cause
@@ -177,21 +187,48 @@ fn every_host_silent_since(hosts: &[&CheckView]) -> Option<Timestamp> {
         .min()
 }
 
+/// The most prefixes an event's scope names: a country's thousands are counted
+/// in its summary instead.
+const SCOPE_PREFIXES: usize = 64;
+
 fn dark_scope(situation: &Situation<'_>) -> Scope {
     Scope {
-        prefixes: situation.dark.iter().map(|d| d.prefix).collect(),
-        upstreams: situation.config.upstreams.iter().map(|(a, _)| *a).collect(),
+        prefixes: situation
+            .dark
+            .iter()
+            .take(SCOPE_PREFIXES)
+            .map(|d| d.prefix)
+            .collect(),
+        upstreams: situation.carriers.iter().map(|(a, _)| *a).collect(),
         ..Scope::default()
     }
 }
 
-fn upstream_names(config: &DetectorConfig) -> String {
-    config
-        .upstreams
+/// The upstreams the paths showed, in words; "no upstream seen" when none was.
+fn upstream_names(situation: &Situation<'_>) -> String {
+    if situation.carriers.is_empty() {
+        return "no upstream seen in the paths".to_string();
+    }
+    situation
+        .carriers
         .iter()
-        .map(|(a, _)| config.upstream_label(*a))
+        .map(|(_, label)| label.clone())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The dark prefixes by name, the first few of a long list and a count.
+fn dark_names(situation: &Situation<'_>) -> String {
+    let mut names: Vec<String> = situation
+        .dark
+        .iter()
+        .take(8)
+        .map(|d| d.prefix.to_string())
+        .collect();
+    if situation.dark.len() > names.len() {
+        names.push(format!("and {} more", situation.dark.len() - names.len()));
+    }
+    names.join(", ")
 }
 
 /// Routes still originated but RPKI-invalid, and dropped where peers validate.
@@ -219,7 +256,7 @@ impl Rule for RpkiInvalid {
                 "{} of {} prefixes of {} lost visibility while RPKI-invalid: networks that validate routes drop them",
                 s.dark.len(),
                 s.prefixes,
-                s.config.network_name
+                s.name
             ),
             scope: dark_scope(s),
             evidence: vec![item(
@@ -251,7 +288,7 @@ fn invalid_routes_dead_hosts(s: &Situation<'_>) -> Assessment {
         start,
         summary: format!(
             "the routes of {} ({}) are RPKI-invalid and every host is silent: networks that validate routes drop them",
-            s.config.network_name,
+            s.name,
             prefixes.join(", ")
         ),
         scope: Scope {
@@ -292,7 +329,7 @@ impl Rule for NetworkStress {
                 start: stress,
                 summary: format!(
                     "{} has been under network stress since {stress}{}",
-                    s.config.network_name,
+                    s.name,
                     if s.dark.is_empty() {
                         String::new()
                     } else {
@@ -386,7 +423,7 @@ impl Rule for NetworkStress {
             start: stress,
             summary: format!(
                 "{} is under network stress: loss and latency rose on {} of {} checks{}{}",
-                s.config.network_name,
+                s.name,
                 troubled.len(),
                 watched.len(),
                 if failing.is_empty() {
@@ -429,7 +466,8 @@ impl Rule for AllRoutesGone {
     }
 
     fn assess(&self, s: &Situation<'_>) -> Assessment {
-        if s.prefixes == 0 || s.dark.len() < s.prefixes {
+        let needed = (s.thresholds.internal_share * s.prefixes as f64).ceil() as usize;
+        if s.prefixes == 0 || s.dark.len() < needed.max(1) {
             return Assessment::NotThis;
         }
         let start = s.dark.iter().map(|d| d.since).min().unwrap_or(s.at);
@@ -439,10 +477,14 @@ impl Rule for AllRoutesGone {
             confidence: 0.9,
             start,
             summary: format!(
-                "{} is dark: all {} prefixes withdrawn, and every upstream ({}) lost the routes together",
-                s.config.network_name,
-                s.prefixes,
-                upstream_names(s.config)
+                "{} is dark: {} withdrawn, and every upstream ({}) lost the routes together",
+                s.name,
+                if s.dark.len() == s.prefixes {
+                    format!("all {} prefixes", s.prefixes)
+                } else {
+                    format!("{} of {} prefixes", s.dark.len(), s.prefixes)
+                },
+                upstream_names(s)
             ),
             scope: dark_scope(s),
             evidence: vec![item(
@@ -467,10 +509,11 @@ impl Rule for SomeRoutesGone {
     }
 
     fn assess(&self, s: &Situation<'_>) -> Assessment {
-        if s.dark.is_empty() {
+        let share = s.dark.len() as f64 / s.prefixes.max(1) as f64;
+        if s.dark.is_empty() || share < s.thresholds.partial_share {
             return Assessment::NotThis;
         }
-        let names: Vec<String> = s.dark.iter().map(|d| d.prefix.to_string()).collect();
+        let names = dark_names(s);
         let start = s.dark.iter().map(|d| d.since).min().unwrap_or(s.at);
         Assessment::Verdict(Verdict {
             cause: Cause::Partial,
@@ -478,21 +521,16 @@ impl Rule for SomeRoutesGone {
             confidence: 0.8,
             start,
             summary: format!(
-                "{} of {} prefixes of {} are dark ({}); the rest are visible",
+                "{} of {} prefixes of {} are dark ({names}); the rest are visible",
                 s.dark.len(),
                 s.prefixes,
-                s.config.network_name,
-                names.join(", ")
+                s.name,
             ),
             scope: dark_scope(s),
             evidence: vec![item(
                 s.at,
                 SignalKind::BgpVisibility,
-                format!(
-                    "withdrawn: {}; visibility now {}",
-                    names.join(", "),
-                    s.visibility
-                ),
+                format!("withdrawn: {names}; visibility now {}", s.visibility),
                 None,
             )],
         })
@@ -533,8 +571,9 @@ impl Rule for DataPlaneDead {
         let past_border = traces
             .iter()
             .filter(|t| {
-                t.last_hop_asn
-                    .is_some_and(|asn| s.config.upstreams.iter().any(|(u, _)| *u == asn))
+                t.last_hop_asn.is_some_and(|asn| {
+                    s.known_upstreams.contains(&asn) || s.carriers.iter().any(|(u, _)| *u == asn)
+                })
             })
             .count();
         for trace in &traces {
@@ -560,7 +599,7 @@ impl Rule for DataPlaneDead {
             start,
             summary: format!(
                 "every host of {} stopped answering while its routes stay announced{}",
-                s.config.network_name,
+                s.name,
                 if past_border > 0 {
                     "; traceroutes die just past the border"
                 } else {
@@ -606,7 +645,7 @@ impl Rule for SomeHostsDark {
             summary: format!(
                 "{} of {total} hosts of {} are dark ({}) while their routes stay announced; the rest answer",
                 dark.len(),
-                s.config.network_name,
+                s.name,
                 names.join(", ")
             ),
             scope: Scope {
@@ -649,7 +688,7 @@ impl Rule for Unsettled {
             start,
             summary: format!(
                 "every host of {} stopped answering, and without a BGP view the cause cannot be told",
-                s.config.network_name
+                s.name
             ),
             scope: Scope {
                 hosts: hosts.iter().map(|h| h.target.clone()).collect(),

@@ -3,6 +3,7 @@
 //! count as failing) before the controls have been asked again; only once they
 //! have is the failure the target's, or the vantage point's own.
 
+use blackout_bgp::{BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
 use blackout_model::{Entity, Timestamp};
 use blackout_model::{EventUpdate, ProbeKind, ProbeRole, UpdateKind};
@@ -44,30 +45,29 @@ fn ping(at: Timestamp, role: ProbeRole, target: &str, ok: bool) -> Signal {
 /// `control_at`.
 fn cut(control_ok: bool) -> (Vec<EventUpdate>, Vec<EventUpdate>) {
     let profile = blackout_profile::builtin("lab").unwrap();
+    let bgp = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
     let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
     let mut said = Vec::new();
     for round in 0..2 {
         let at = t(round * 5000);
-        said.extend(detector.process(&ping(at, ProbeRole::Control, "control.example", true)));
+        said.extend(detector.process(&ping(at, ProbeRole::Control, "control.example", true), &bgp));
         for host in HOSTS {
-            said.extend(detector.process(&ping(at, ProbeRole::Host, host, true)));
+            said.extend(detector.process(&ping(at, ProbeRole::Host, host, true), &bgp));
         }
     }
     for at in [t(10_000), t(10_500)] {
         for host in HOSTS {
-            said.extend(detector.process(&ping(at, ProbeRole::Host, host, false)));
+            said.extend(detector.process(&ping(at, ProbeRole::Host, host, false), &bgp));
         }
     }
-    said.extend(detector.process(&Signal::Tick(t(10_900))));
+    said.extend(detector.process(&Signal::Tick(t(10_900)), &bgp));
     let before = said;
-    let mut after = detector.process(&ping(
-        t(11_000),
-        ProbeRole::Control,
-        "control.example",
-        control_ok,
-    ));
-    after.extend(detector.process(&Signal::Tick(t(11_100))));
-    after.extend(detector.flush());
+    let mut after = detector.process(
+        &ping(t(11_000), ProbeRole::Control, "control.example", control_ok),
+        &bgp,
+    );
+    after.extend(detector.process(&Signal::Tick(t(11_100)), &bgp));
+    after.extend(detector.flush(&bgp));
     (before, after)
 }
 
