@@ -10,42 +10,7 @@ use blackout_model::{Cause, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The state of one entity.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum EntityState {
-    /// Working.
-    Up,
-    /// Working, but worse than usual (some prefixes, loss, latency).
-    Degraded,
-    /// Dark.
-    Down,
-    /// No verdict (no data yet, or the feeds or the vantage point are down).
-    #[default]
-    Unknown,
-}
-
-impl EntityState {
-    /// Every state, in the order of the metrics' state set.
-    pub const ALL: [EntityState; 4] = [
-        EntityState::Up,
-        EntityState::Degraded,
-        EntityState::Down,
-        EntityState::Unknown,
-    ];
-
-    /// The lowercase name used in JSON and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntityState::Up => "up",
-            EntityState::Degraded => "degraded",
-            EntityState::Down => "down",
-            EntityState::Unknown => "unknown",
-        }
-    }
-}
+pub use blackout_model::EntityState;
 
 /// Everything the watch loop believes at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -99,6 +99,20 @@ pub struct ProfileArgs {
     pub config: Option<PathBuf>,
 }
 
+/// The global view: every country and every origin AS, from full feeds.
+#[derive(Args, Debug, Default)]
+pub struct GlobalArgs {
+    /// Watch every country (`country:CC`) and every origin AS (`as:N`) instead of
+    /// the profile's networks; the profile gives only its feeds and thresholds.
+    #[arg(long, requires = "geo")]
+    pub global: bool,
+    /// Prefix-to-country maps for --global: the RIRs' delegated-*-extended files
+    /// (or the NRO's combined one), `start,end,CC` range CSVs, or MMDB; gzip or
+    /// plain; later files override earlier ones.
+    #[arg(long, value_name = "FILE", num_args = 1.., requires = "global")]
+    pub geo: Vec<PathBuf>,
+}
+
 /// Output format.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Format {
@@ -115,6 +129,9 @@ pub struct ReplayArgs {
     /// The profile.
     #[command(flatten)]
     pub profile: ProfileArgs,
+    /// The global view.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// Validated ROA payloads (rpki-client or Routinator JSON), for RPKI states.
     #[arg(long, value_name = "FILE")]
     pub vrps: Option<PathBuf>,
@@ -194,6 +211,9 @@ pub struct WatchArgs {
     /// The profile.
     #[command(flatten)]
     pub profile: ProfileArgs,
+    /// The global view.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// The database.
     #[arg(long, value_name = "PATH", default_value = "blackout.db")]
     pub db: PathBuf,

@@ -111,12 +111,16 @@ fn both_upstreams_lost_for_nine_hours_is_internal() {
         &updates(&[route(T0 + 12.0 * 3600.0, PARTIAL, KP[0], Some(4837))]),
     );
     let events = replay(&scratch, &["--profile", "kp"], &[]);
-    assert_eq!(events.len(), 1, "{events:#?}");
-    assert_eq!(events[0]["entity"], "country:KP");
-    assert_eq!(events[0]["cause"], "internal");
-    assert_eq!(events[0]["start"], "2010-07-01T10:00:00Z");
+    assert_eq!(events.len(), 2, "{events:#?}");
+    // The 2010 table has North Korea behind China Unicom alone: TransTelecom carrying the
+    // routes for the first time is news even though the kp profile names it.
+    assert_eq!(events[0]["entity"], "upstream:20485");
+    assert_eq!(events[0]["cause"], "new-upstream");
+    assert_eq!(events[1]["entity"], "country:KP");
+    assert_eq!(events[1]["cause"], "internal");
+    assert_eq!(events[1]["start"], "2010-07-01T10:00:00Z");
     // Back when the first full-feed peer (half of them) sees the routes again.
-    assert_eq!(events[0]["end"], "2010-07-01T19:00:00Z");
+    assert_eq!(events[1]["end"], "2010-07-01T19:00:00Z");
 }
 
 #[test]
@@ -126,7 +130,7 @@ fn transtelecom_appearing_beside_china_unicom_is_a_new_upstream() {
         "kp-2017.toml",
         std::fs::read(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../detect/tests/scenarios/profile-kp-2017.toml"),
+                .join("../engine/tests/scenarios/profile-kp-2017.toml"),
         )
         .unwrap()
         .as_slice(),

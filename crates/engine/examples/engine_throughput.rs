@@ -1,9 +1,10 @@
-//! Detector throughput on a long synthetic trace: route churn from 400 collector
-//! peers over the kp prefixes, through the BGP state and the detector, plus probe
-//! rounds over every check. Prints signals per second. Run by bench/detector.sh.
+//! Engine throughput on a long synthetic trace: route churn from 400 collector
+//! peers over the kp prefixes, through the engine (BGP state and detector), plus
+//! probe rounds over every check. Prints inputs per second. Run by bench/detector.sh.
 
-use blackout_bgp::{BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
+use blackout_bgp::Vrps;
+use blackout_detect::ProbeSignal;
+use blackout_engine::{Engine, EngineConfig, Input};
 use blackout_model::{AsPath, Asn, BgpInput, PeerKey, RouteChange, RouteUpdate, Timestamp};
 use blackout_model::{ProbeKind, ProbeRole};
 use std::net::IpAddr;
@@ -16,8 +17,7 @@ fn main() {
         .unwrap_or(2_000_000);
     let profile = blackout_profile::builtin("kp").expect("kp profile");
     let prefixes = profile.announced_prefixes();
-    let mut state = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
-    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let mut engine = Engine::new(EngineConfig::live(profile.clone(), Vrps::default()));
     let peers: Vec<PeerKey> = (0..400u32)
         .map(|n| PeerKey {
             collector: format!("rrc{:02}", n % 25).into(),
@@ -35,6 +35,7 @@ fn main() {
     };
     let started = Instant::now();
     let (mut signals, mut events) = (0u64, 0u64);
+    let inputs_count = inputs as u64;
     let mut t = Timestamp::from_secs(1_700_000_000);
     for i in 0..inputs {
         // Ten inputs a second; every 600 inputs, one probe round over every check.
@@ -59,10 +60,8 @@ fn main() {
             path_id: None,
             change,
         });
-        for change in state.apply(&input) {
-            events += detector.process(&Signal::Bgp(change)).len() as u64;
-            signals += 1;
-        }
+        events += engine.step(t, Input::Bgp(input)).updates.len() as u64;
+        signals += 1;
         if i % 600 == 0 {
             for host in &profile.hosts {
                 let probe = ProbeSignal {
@@ -77,15 +76,16 @@ fn main() {
                     text: "answered".into(),
                     last_hop_asn: None,
                 };
-                events += detector.process(&Signal::Probe(probe)).len() as u64;
+                events += engine.step(t, Input::Probe(probe)).updates.len() as u64;
                 signals += 1;
             }
         }
     }
-    let finished = detector.finish().len();
+    let finished = engine.finish().events.len();
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "detector: {inputs} route inputs -> {signals} signals in {secs:.2} s: {:.0} inputs/s, {:.0} signals/s ({events} event updates, {finished} events)",
+        "engine: {inputs} route inputs and {} probe results in {secs:.2} s: {:.0} inputs/s, {:.0} inputs and results/s ({events} event updates, {finished} events)",
+        signals - inputs_count,
         inputs as f64 / secs,
         signals as f64 / secs
     );

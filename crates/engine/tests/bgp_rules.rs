@@ -1,12 +1,12 @@
 //! The BGP rules, end to end through the BGP state: given routes, when they
 //! change, then these events with these causes and times.
 
-use blackout_bgp::{BgpState, Vrp, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, Signal};
+use blackout_bgp::{Vrp, Vrps};
+use blackout_engine::{Engine, EngineConfig, Input};
 use blackout_model::{
     AsPath, Asn, BgpInput, Cause, Entity, Event, PeerKey, RouteChange, RouteUpdate, Timestamp,
 };
-use blackout_profile::Thresholds;
+use blackout_profile::Profile;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -26,40 +26,34 @@ fn p(text: &str) -> IpNet {
 }
 
 struct World {
-    state: BgpState,
-    detector: Detector,
+    engine: Engine,
+}
+
+/// The lab's origin with four prefixes, a primary and a backup upstream.
+fn profile() -> Profile {
+    let prefixes: Vec<String> = PREFIXES.iter().map(|p| format!("\"{p}\"")).collect();
+    blackout_profile::load_str(
+        &format!(
+            "name = \"rules\"\ndescription = \"the BGP rules\"\nlabel = \"the lab\"\n\
+             [[network]]\nname = \"Lab origin\"\nasn = {ORIGIN}\nprefixes = [{}]\n\
+             [[upstream]]\nasn = {PRIMARY}\nname = \"primary\"\nrole = \"primary\"\n\
+             [[upstream]]\nasn = {BACKUP}\nname = \"backup\"\nrole = \"backup\"\n",
+            prefixes.join(", ")
+        ),
+        "rules.toml",
+    )
+    .unwrap()
 }
 
 impl World {
     fn new(vrps: Vrps) -> Self {
-        let watch = WatchSet {
-            prefixes: PREFIXES.iter().map(|s| p(s)).collect(),
-            aggregates: vec![],
-            origins: [Asn(ORIGIN)].into(),
-            known_upstreams: [Asn(PRIMARY), Asn(BACKUP)].into(),
-            full_feed_ratio: 0.75,
-        };
-        let config = DetectorConfig {
-            network: Entity::As(Asn(ORIGIN)),
-            network_name: "the lab".into(),
-            prefixes: watch.prefixes.clone(),
-            upstreams: vec![
-                (Asn(PRIMARY), "primary".into()),
-                (Asn(BACKUP), "backup".into()),
-            ],
-            thresholds: Thresholds::default(),
-            probe_interval_secs: 60.0,
-        };
         World {
-            state: BgpState::new(watch, vrps),
-            detector: Detector::new(config),
+            engine: Engine::new(EngineConfig::live(profile(), vrps)),
         }
     }
 
     fn feed(&mut self, input: BgpInput) {
-        for change in self.state.apply(&input) {
-            self.detector.process(&Signal::Bgp(change));
-        }
+        self.engine.step(input.at(), Input::Bgp(input));
     }
 
     fn route(&mut self, t: i64, peer: u8, prefix: &str, path: Option<&[u32]>) {
@@ -100,9 +94,7 @@ impl World {
                 ipv6: 0,
             });
         }
-        for change in self.state.flush() {
-            self.detector.process(&Signal::Bgp(change));
-        }
+        self.engine.settle(Timestamp::from_secs(0));
     }
 
     fn withdraw_all(&mut self, t: i64, prefixes: &[&str]) {
@@ -123,7 +115,7 @@ impl World {
     }
 
     fn finish(self) -> Vec<Event> {
-        let events = self.detector.finish();
+        let events = self.engine.finish().events;
         for event in &events {
             assert!(
                 !event.evidence.is_empty(),

@@ -1,8 +1,9 @@
 //! Properties of the detector over random worlds: random route churn from a
-//! dozen peers and random probe results, fed through the BGP state.
+//! dozen peers and random probe results, fed through the engine.
 
-use blackout_bgp::{BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
+use blackout_bgp::Vrps;
+use blackout_detect::ProbeSignal;
+use blackout_engine::{Engine, EngineConfig, Input};
 use blackout_model::{AsPath, Asn, BgpInput, Event, PeerKey, RouteChange, RouteUpdate, Timestamp};
 use blackout_model::{ProbeKind, ProbeRole};
 use proptest::prelude::*;
@@ -59,8 +60,7 @@ fn step() -> impl Strategy<Value = Step> {
 fn run(steps: &[(Step, u16)]) -> Vec<Event> {
     let profile = blackout_profile::builtin("kp").unwrap();
     let prefixes = profile.announced_prefixes();
-    let mut state = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
-    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let mut engine = Engine::new(EngineConfig::live(profile, Vrps::default()));
     let peer = |n: u8| PeerKey {
         collector: "rrc00".into(),
         ip: IpAddr::from([198, 51, 100, n]),
@@ -78,9 +78,7 @@ fn run(steps: &[(Step, u16)]) -> Vec<Event> {
                     as_path: AsPath::from_sequence([64400 + u32::from(n), 4837, 131279]),
                 },
             });
-            for change in state.apply(&input) {
-                detector.process(&Signal::Bgp(change));
-            }
+            engine.step(input.at(), Input::Bgp(input));
         }
     }
     let targets = [
@@ -148,18 +146,16 @@ fn run(steps: &[(Step, u16)]) -> Vec<Event> {
                     },
                     last_hop_asn: None,
                 };
-                detector.process(&Signal::Probe(signal));
+                engine.step(signal.at, Input::Probe(signal));
                 None
             }
         };
         if let Some(input) = input {
-            for change in state.apply(&input) {
-                detector.process(&Signal::Bgp(change));
-            }
+            engine.step(input.at(), Input::Bgp(input));
         }
     }
-    detector.process(&Signal::Tick(t.add_secs(7200)));
-    detector.finish()
+    engine.settle(t.add_secs(7200));
+    engine.finish().events
 }
 
 proptest! {

@@ -272,13 +272,28 @@ impl World {
         }
     }
 
+    /// The origin a prefix of the profile is announced by: its network's.
+    fn origin_of(&self, prefix: &IpNet) -> u32 {
+        self.profile
+            .networks
+            .iter()
+            .find(|n| {
+                n.prefixes
+                    .iter()
+                    .chain(&n.aggregates)
+                    .any(|p| p.contains(prefix))
+            })
+            .unwrap_or(&self.profile.networks[0])
+            .asn
+            .0
+    }
+
     fn baseline(&mut self, at: Timestamp) -> Vec<BgpInput> {
         let mut inputs = Vec::new();
-        let origin = self.profile.networks[0].asn.0;
         for n in 1..=self.peers {
             let upstream = self.via[usize::from(n - 1) % self.via.len()];
             for prefix in self.profile.announced_prefixes() {
-                let path = vec![64400 + u32::from(n), upstream, origin];
+                let path = vec![64400 + u32::from(n), upstream, self.origin_of(&prefix)];
                 inputs.push(self.route(at, n, prefix, Some(path)));
             }
             inputs.push(BgpInput::TableSize {
@@ -345,7 +360,7 @@ impl World {
     fn bgp_action(&mut self, at: Timestamp, words: &[&str]) -> Vec<BgpInput> {
         let mut peers: Vec<u8> = (1..=self.peers).collect();
         let mut via: Option<u32> = None;
-        let mut origin = self.profile.networks[0].asn.0;
+        let mut origin: Option<u32> = None;
         let mut prepend = 0;
         let mut i = 2;
         while i + 1 < words.len() + 1 && i < words.len() {
@@ -357,7 +372,7 @@ impl World {
                     peers = (a.parse().unwrap()..=b.parse().unwrap()).collect();
                 }
                 "via" => via = Some(words[i + 1].parse().unwrap()),
-                "origin" => origin = words[i + 1].parse().unwrap(),
+                "origin" => origin = Some(words[i + 1].parse().unwrap()),
                 "prepend" => prepend = words[i + 1].parse().unwrap(),
                 other => panic!("unknown word {other}"),
             }
@@ -374,6 +389,7 @@ impl World {
                     _ => {
                         let upstream = via.unwrap_or(self.via[usize::from(n - 1) % self.via.len()]);
                         let mut path = vec![64400 + u32::from(n), upstream];
+                        let origin = origin.unwrap_or_else(|| self.origin_of(prefix));
                         path.extend(std::iter::repeat_n(origin, 1 + prepend));
                         Some(path)
                     }
@@ -517,7 +533,6 @@ struct Record {
 impl Record {
     fn take(&mut self, updates: Vec<blackout_model::EventUpdate>) {
         for update in updates {
-            if std::env::var("DBG").is_ok() { eprintln!("UPD {:?} {} {} start={} end={:?} {:?}", update.kind, update.event.entity, update.event.cause, update.event.start, update.event.end, update.event.evidence.last().map(|e| e.text.clone())); }
             let event = update.event.clone();
             if matches!(
                 update,
@@ -607,7 +622,9 @@ fn simulate(scenario: &Scenario, mut profile: Profile, shuffle: Option<u64>) -> 
                 }
                 "start" => {
                     watching = true;
-                    now.entry(at).or_default().push(Fed::Start(vrps_now.clone()));
+                    now.entry(at)
+                        .or_default()
+                        .push(Fed::Start(vrps_now.clone()));
                     feed_bgp(&mut now, world.table(at));
                     next_round = at;
                 }
@@ -752,11 +769,11 @@ fn simulate(scenario: &Scenario, mut profile: Profile, shuffle: Option<u64>) -> 
         started,
     } = record;
     if let Some(engine) = engine {
-        let (output, finished) = engine.finish();
-        for update in output.updates {
+        let finished = engine.finish();
+        for update in finished.output.updates {
             events.insert(update.event.id.0.clone(), update.event);
         }
-        for event in finished {
+        for event in finished.events {
             events.insert(event.id.0.clone(), event);
         }
     }
@@ -893,8 +910,20 @@ fn check(path: &Path) -> Result<(), String> {
 
 #[test]
 fn every_scenario_gives_its_events() {
-    let files: Vec<_> = scenario_files().into_iter().filter(|f| std::env::var("ONLY").map_or(true, |o| f.to_string_lossy().contains(&o))).collect();
-    assert!(files.len() >= 1, "the suite has {} scenarios", files.len());
+    // BLACKOUT_SCENARIO=NAME runs the scenarios whose file name holds NAME.
+    let only = std::env::var("BLACKOUT_SCENARIO").ok();
+    let files: Vec<PathBuf> = scenario_files()
+        .into_iter()
+        .filter(|f| {
+            only.as_ref()
+                .is_none_or(|o| f.to_string_lossy().contains(o.as_str()))
+        })
+        .collect();
+    assert!(
+        files.len() >= if only.is_some() { 1 } else { 10 },
+        "the suite has {} scenarios",
+        files.len()
+    );
     let failures: Vec<String> = files
         .iter()
         .filter_map(|path| {

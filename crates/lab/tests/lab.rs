@@ -305,6 +305,7 @@ impl BmpView {
         let state = if post { &self.post } else { &self.pre };
         state
             .views()
+            .into_iter()
             .filter(|v| v.upstreams.get(&Asn(upstream)).is_some_and(|n| *n > 0))
             .map(|v| v.prefix.to_string())
             .collect()
@@ -528,7 +529,7 @@ fn lab_end_to_end() {
         prefixes: prefixes.clone(),
     };
     let vantage_addr = topo.vantage.addr;
-    let watched: Vec<String> = watch.prefixes.iter().map(|p| p.to_string()).collect();
+    let watched: Vec<String> = watch.prefixes().map(|p| p.to_string()).collect();
     assert_eq!(
         watched, prefixes,
         "the lab profile watches the origin's prefixes"

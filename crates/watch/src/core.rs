@@ -1,24 +1,28 @@
-//! The one write path: everything the observatory learns goes through [`Core`].
+//! The watch's side of the one write path: the [`Engine`] fed from live inputs,
+//! and what the store and the status need besides its events and series (the
+//! latest result of each check, each feed's health, what the last run saw).
 
 use crate::convert::{feed_signals, probe_signal};
 use blackout_api::{FeedStatus, ProbeStatus};
-use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, FAIL_AFTER, OK_AFTER, Signal};
+use blackout_bgp::{BgpState, Tracking, Vrps};
+use blackout_detect::Detector;
+use blackout_engine::{Engine, EngineConfig, Input};
 use blackout_feeds::{FeedHealth, FeedId, FeedKind, FeedState};
-use blackout_model::{Asn, BgpInput, Entity, Event, EventUpdate, Measure, SeriesPoint, Timestamp};
+use blackout_model::{BgpInput, Event, EventUpdate, SeriesPoint, Timestamp};
 use blackout_probe::{ProbeResult, targets_from_profile};
 use blackout_profile::{FeedConfig, Profile};
 use blackout_store::{FeedHealthRow, ProbeRow};
-use ipnet::IpNet;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+pub use blackout_engine::FEED_SETTLE_SECS;
 
 /// What one step of the core produced.
 #[derive(Debug, Default)]
 pub struct Output {
     /// Events that started, changed or ended.
     pub updates: Vec<EventUpdate>,
-    /// Points of the signal series.
-    pub signals: Vec<SeriesPoint>,
+    /// Points of the series.
+    pub series: Vec<SeriesPoint>,
     /// The latest result of each check that ran, for the store.
     pub probes: Vec<ProbeRow>,
     /// Feed health for the store: on every change of state, and once a minute.
@@ -29,56 +33,57 @@ impl Output {
     /// Adds what `other` holds.
     pub fn extend(&mut self, other: Output) {
         self.updates.extend(other.updates);
-        self.signals.extend(other.signals);
+        self.series.extend(other.series);
         self.probes.extend(other.probes);
         self.feeds.extend(other.feeds);
+    }
+
+    fn engine(&mut self, output: blackout_engine::Output) {
+        self.updates.extend(output.updates);
+        self.series.extend(output.series);
     }
 }
 
 /// How often a feed's health is stored while its state stays the same.
 const FEED_RECORD_SECS: f64 = 60.0;
 
-/// How long a feed must have been up before its routes count as delivered, for
-/// the first look after a restart: a router sends the routes it has right after
-/// the session comes up, and those of a handful of watched prefixes within seconds.
-pub const FEED_SETTLE_SECS: f64 = 15.0;
-
-/// The BGP state, the detector, and the latest word of each feed.
+/// The engine, and the latest word of each feed and check.
 pub struct Core {
-    profile: Profile,
-    state: BgpState,
-    detector: Detector,
+    engine: Engine,
     vantage: String,
     feeds: BTreeMap<String, FeedHealth>,
     feed_up: BTreeMap<String, bool>,
     probes: BTreeMap<(String, String), ProbeResult>,
-    /// Since when the first look after a restart goes on, if it does.
-    first_look: Option<Timestamp>,
     /// What the last run saw of each check (target, check) and feed, shown until
     /// they report again.
     last_seen_probes: BTreeMap<(String, String), ProbeStatus>,
     last_seen_feeds: BTreeMap<String, FeedStatus>,
     /// Each feed's state when its health was last stored, and when.
     feeds_recorded: BTreeMap<String, (FeedState, Timestamp)>,
-    series: VisibilitySeries,
 }
 
 impl Core {
-    /// A core for a profile, seen from `vantage`.
+    /// A core for a profile's networks, seen from `vantage`.
     pub fn new(profile: Profile, vrps: Vrps, vantage: &str) -> Self {
+        let tracking = Tracking::Networks(blackout_bgp::WatchSet::from_profile(&profile));
+        Core::tracking(profile, tracking, vrps, vantage)
+    }
+
+    /// A core for a profile, tracking what `tracking` says (the profile's
+    /// networks, or every country and AS), seen from `vantage`.
+    pub fn tracking(profile: Profile, tracking: Tracking, vrps: Vrps, vantage: &str) -> Self {
         Core {
-            state: BgpState::new(WatchSet::from_profile(&profile), vrps),
-            detector: Detector::new(DetectorConfig::from_profile(&profile)),
-            profile,
+            engine: Engine::new(EngineConfig {
+                tracking,
+                ..EngineConfig::live(profile, vrps)
+            }),
             vantage: vantage.to_string(),
             feeds: BTreeMap::new(),
             feed_up: BTreeMap::new(),
             probes: BTreeMap::new(),
-            first_look: None,
             last_seen_probes: BTreeMap::new(),
             last_seen_feeds: BTreeMap::new(),
             feeds_recorded: BTreeMap::new(),
-            series: VisibilitySeries::new(),
         }
     }
 
@@ -87,7 +92,8 @@ impl Core {
     /// checks and feeds than this profile's are left out. Only shown: the
     /// detector judges what it sees from now on.
     pub fn restore_last_seen(&mut self, feeds: Vec<FeedHealthRow>, probes: Vec<ProbeRow>) {
-        let targets: Vec<String> = targets_from_profile(&self.profile)
+        let profile = self.engine.profile();
+        let targets: Vec<String> = targets_from_profile(profile)
             .into_iter()
             .map(|t| t.name)
             .collect();
@@ -101,7 +107,7 @@ impl Core {
         }
         for row in feeds {
             let kind = FeedKind::of_name(&row.feed);
-            let mine = self.profile.feeds.iter().any(|feed| match feed {
+            let mine = profile.feeds.iter().any(|feed| match feed {
                 FeedConfig::Bgp { peer, .. } => row.feed == FeedId::bgp(*peer).to_string(),
                 FeedConfig::Bmp { .. } => kind == Some(FeedKind::Bmp),
                 FeedConfig::RisLive { .. } => kind == Some(FeedKind::RisLive),
@@ -124,97 +130,29 @@ impl Core {
         &self.last_seen_feeds
     }
 
-    /// Takes up the events that were open when blackout last stopped (the
-    /// store's [`open_events_of`](blackout_store::Store::open_events_of) this
-    /// profile), at `now`: trouble still there goes on as the same event, trouble
-    /// gone ends once the first look is over (see [`Core::first_look_over`]).
-    /// Returns the events the detector could not place.
+    /// Takes up the events that were open when blackout last stopped, at `now`
+    /// (see [`Engine::resume`]). Returns the events it could not place.
     pub fn resume(&mut self, events: Vec<Event>, now: Timestamp) -> Vec<Event> {
-        if events.is_empty() {
-            return events;
-        }
-        self.first_look = Some(now);
-        self.detector.resume(events, now)
+        self.engine.resume(events, now)
     }
 
-    /// Ends, at `now`, open events of this profile's that the detector could not
-    /// take up again ([`Core::resume`] returned them: a prefix or upstream the
-    /// profile no longer names, or a second event for one slot), so that none is
-    /// left open forever; each says why.
+    /// Ends open events that [`Core::resume`] could not place (see
+    /// [`Engine::close_unwatched`]).
     pub fn close_unwatched(events: Vec<Event>, now: Timestamp) -> Output {
         let mut output = Output::default();
-        let at = now.format_utc("%Y-%m-%d %H:%M:%S UTC");
-        for mut event in events {
-            if event.end.is_some() {
-                continue;
-            }
-            let signal = event
-                .evidence
-                .last()
-                .map(|e| e.signal)
-                .unwrap_or(blackout_model::SignalKind::Vantage);
-            event.evidence.push(blackout_model::Evidence {
-                at: now.max(event.start),
-                signal,
-                text: format!(
-                    "blackout restarted at {at} and no longer watches this as it was (the profile changed): closed without a verdict on its end"
-                ),
-                value: None,
-            });
-            event.summary = format!(
-                "{} (closed when blackout restarted at {at}: no longer watched as it was)",
-                event.summary
-            );
-            event.end = Some(now.max(event.start));
-            output.updates.push(EventUpdate::ended(event));
-        }
+        output.engine(Engine::close_unwatched(events, now));
         output
     }
 
-    /// Is the first look after a restart over at `now`? It is once both
-    /// - every check has had time to give the results the detector needs to
-    ///   judge it (`FAIL_AFTER` or `OK_AFTER` in a row): the first round is spread
-    ///   over one interval, each later one comes an interval (plus jitter) after,
-    ///   and each result may take its timeout per attempt; and
-    /// - every feed of the profile has been up for [`FEED_SETTLE_SECS`] and then
-    ///   `recovery_hold_secs` (a return its routes show is declared only after
-    ///   that hold, as always), or `feed_stale_secs` have passed (a feed not up
-    ///   by then is down, its own event, and says nothing of the target).
+    /// Is the first look after a restart over at `now`?
     pub fn first_look_over(&self, now: Timestamp) -> bool {
-        let Some(since) = self.first_look else {
-            return true;
-        };
-        let elapsed = now.secs_since(since);
-        let probes = &self.profile.probes;
-        let has_checks = !(self.profile.hosts.is_empty()
-            && self.profile.controls.is_empty()
-            && self.profile.zones.is_empty()
-            && self.profile.mail.is_empty());
-        let results = f64::from(FAIL_AFTER.max(OK_AFTER));
-        let probe_look = probes.interval_secs * (1.0 + (results - 1.0) * (1.0 + probes.jitter))
-            + probes.timeout_secs * f64::from(probes.retries + 1)
-            + 1.0;
-        let probes_seen = !has_checks || elapsed >= probe_look;
-        let feed_look = FEED_SETTLE_SECS + self.profile.thresholds.recovery_hold_secs as f64;
-        let settled = self
-            .feeds
-            .values()
-            .filter(|h| h.state == FeedState::Up && now.secs_since(h.since) >= feed_look)
-            .count();
-        let feeds_seen = settled >= self.profile.feeds.len()
-            || elapsed > self.profile.thresholds.feed_stale_secs as f64;
-        probes_seen && feeds_seen
+        self.engine.first_look_over(now)
     }
 
-    /// A route input from a feed.
+    /// A route input from a feed, at the time the feed dates it.
     pub fn on_bgp(&mut self, input: &BgpInput) -> Output {
         let mut output = Output::default();
-        for change in self.state.apply(input) {
-            self.series.add(&change, &mut output.signals);
-            output
-                .updates
-                .extend(self.detector.process(&Signal::Bgp(change)));
-        }
+        output.engine(self.engine.step(input.at(), Input::Bgp(input.clone())));
         output
     }
 
@@ -222,12 +160,7 @@ impl Core {
     /// the routes whose RPKI state changed go to the detector.
     pub fn set_vrps(&mut self, now: Timestamp, vrps: Vrps) -> Output {
         let mut output = Output::default();
-        for change in self.state.set_vrps(now, vrps) {
-            self.series.add(&change, &mut output.signals);
-            output
-                .updates
-                .extend(self.detector.process(&Signal::Bgp(change)));
-        }
+        output.engine(self.engine.step(now, Input::Vrps(vrps)));
         output
     }
 
@@ -235,24 +168,7 @@ impl Core {
     pub fn on_probe(&mut self, result: ProbeResult) -> Output {
         let mut output = Output::default();
         if let Some(signal) = probe_signal(&result, &self.vantage) {
-            let entity = signal.entity();
-            output.signals.push(SeriesPoint::new(
-                entity.clone(),
-                Measure::ProbeOk(signal.kind),
-                signal.at,
-                if signal.ok { 1.0 } else { 0.0 },
-            ));
-            if let Some(rtt) = signal.rtt_ms {
-                output.signals.push(SeriesPoint::new(
-                    entity,
-                    Measure::ProbeRttMs(signal.kind),
-                    signal.at,
-                    rtt,
-                ));
-            }
-            output
-                .updates
-                .extend(self.detector.process(&Signal::Probe(signal)));
+            output.engine(self.engine.step(signal.at, Input::Probe(signal)));
         }
         output
             .probes
@@ -271,7 +187,8 @@ impl Core {
         self.feeds.insert(name, health);
     }
 
-    /// The time passes: feeds are judged, held recoveries declared, the instant weighed.
+    /// Time passes to `now`: feeds are judged, the instant under way weighed, held
+    /// recoveries declared, the first look ended when it is over.
     pub fn tick(&mut self, now: Timestamp) -> Output {
         let mut output = Output::default();
         for (name, health) in &self.feeds {
@@ -288,27 +205,24 @@ impl Core {
             }
         }
         let health: Vec<FeedHealth> = self.feeds.values().cloned().collect();
-        for signal in feed_signals(&health, now, self.profile.thresholds.feed_stale_secs) {
+        let stale = self.engine.profile().thresholds.feed_stale_secs;
+        for signal in feed_signals(&health, now, stale) {
             if self.feed_up.insert(signal.feed.clone(), signal.up) != Some(signal.up) {
-                output
-                    .updates
-                    .extend(self.detector.process(&Signal::Feed(signal)));
+                output.engine(self.engine.step(now, Input::Feed(signal)));
             }
         }
-        output
-            .updates
-            .extend(self.detector.process(&Signal::Tick(now)));
-        output.updates.extend(self.detector.flush());
-        if self.first_look.is_some() && self.first_look_over(now) {
-            output.updates.extend(self.detector.end_first_look(now));
-            self.first_look = None;
-        }
+        output.engine(self.engine.settle(now));
         output
     }
 
     /// The BGP state, for views and summaries.
     pub fn bgp(&self) -> &BgpState {
-        &self.state
+        self.engine.state()
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The latest result of every check.
@@ -323,139 +237,16 @@ impl Core {
 
     /// The profile.
     pub fn profile(&self) -> &Profile {
-        &self.profile
+        self.engine.profile()
     }
 
     /// The detector.
     pub fn detector(&self) -> &Detector {
-        &self.detector
+        self.engine.detector()
     }
 
     /// The name of this vantage point.
     pub fn vantage(&self) -> &str {
         &self.vantage
-    }
-}
-
-/// The series BGP changes add to: visibility per prefix, and each upstream's
-/// share of the prefix's paths. It remembers which upstreams each prefix had, so
-/// that an upstream that leaves a prefix's view gets a 0 (the view no longer names
-/// it) and its line drops rather than stopping at its last share.
-#[derive(Debug, Default)]
-pub struct VisibilitySeries {
-    upstreams: BTreeMap<IpNet, BTreeSet<Asn>>,
-}
-
-impl VisibilitySeries {
-    /// No prefix seen yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The points `change` adds.
-    pub fn add(&mut self, change: &BgpChange, points: &mut Vec<SeriesPoint>) {
-        let BgpChange::Visibility { at, view, .. } = change else {
-            return;
-        };
-        let entity = Entity::Prefix(view.prefix);
-        points.push(SeriesPoint::new(
-            entity.clone(),
-            Measure::Visibility,
-            *at,
-            view.visibility(),
-        ));
-        let known = self.upstreams.entry(view.prefix).or_default();
-        for upstream in known.iter().filter(|u| !view.upstreams.contains_key(u)) {
-            points.push(SeriesPoint::new(
-                entity.clone(),
-                Measure::UpstreamShare(*upstream),
-                *at,
-                0.0,
-            ));
-        }
-        for upstream in view.upstreams.keys() {
-            points.push(SeriesPoint::new(
-                entity.clone(),
-                Measure::UpstreamShare(*upstream),
-                *at,
-                view.upstream_share(*upstream),
-            ));
-        }
-        // Gone upstreams got their 0 once; they are named again if they return.
-        *known = view.upstreams.keys().copied().collect();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use blackout_model::{AsPath, PeerKey, RouteChange, RouteUpdate};
-
-    fn route(peer: u8, upstream: Option<u32>) -> BgpInput {
-        BgpInput::Route(RouteUpdate {
-            at: Timestamp::from_secs(1_700_000_000 + i64::from(peer)),
-            peer: PeerKey {
-                collector: "rrc00".into(),
-                ip: std::net::IpAddr::from([198, 51, 100, peer]),
-                asn: Asn(64400 + u32::from(peer)),
-            },
-            prefix: "203.0.113.0/24".parse().unwrap(),
-            path_id: None,
-            change: match upstream {
-                Some(upstream) => RouteChange::Announce {
-                    as_path: AsPath::from_sequence([64400 + u32::from(peer), upstream, 64500]),
-                },
-                None => RouteChange::Withdraw,
-            },
-        })
-    }
-
-    #[test]
-    fn an_upstream_that_leaves_a_prefix_drops_to_zero() {
-        let watch = WatchSet {
-            prefixes: vec!["203.0.113.0/24".parse().unwrap()],
-            aggregates: vec![],
-            origins: [Asn(64500)].into(),
-            known_upstreams: [Asn(64501), Asn(64502)].into(),
-            full_feed_ratio: 0.75,
-        };
-        let mut state = BgpState::new(watch, Vrps::default());
-        let mut series = VisibilitySeries::new();
-        let mut points = Vec::new();
-        // Given two peers, one through each upstream
-        for input in [route(1, Some(64501)), route(2, Some(64502))] {
-            for change in state.apply(&input) {
-                series.add(&change, &mut points);
-            }
-        }
-        // When the path through 64502 goes
-        let mut after = Vec::new();
-        for change in state.apply(&route(2, None)) {
-            series.add(&change, &mut after);
-        }
-        // Then its series gets a 0, and 64501's carries on
-        let value = |upstream: u32| {
-            after
-                .iter()
-                .rev()
-                .find(|p| p.key.measure == Measure::UpstreamShare(Asn(upstream)))
-                .map(|p| p.value)
-        };
-        assert_eq!(value(64502), Some(0.0), "{after:?}");
-        assert!(value(64501).is_some_and(|v| v > 0.0));
-        // And once it has its 0 it is not repeated
-        let mut later = Vec::new();
-        for change in state.apply(&route(1, Some(64501))) {
-            series.add(&change, &mut later);
-        }
-        for change in state.apply(&route(3, Some(64501))) {
-            series.add(&change, &mut later);
-        }
-        assert!(
-            later
-                .iter()
-                .all(|p| p.key.measure != Measure::UpstreamShare(Asn(64502))),
-            "{later:?}"
-        );
     }
 }

@@ -1,10 +1,10 @@
 //! The live observatory: BGP feeds, probe rounds and the detector, together, with
 //! the store as their memory.
 //!
-//! - [`Core`] (module `core`) is the one write path, and it is synchronous and
-//!   deterministic: route inputs, probe results, feed health and the time go in;
-//!   event updates and signal points come out. It owns the [`BgpState`] and the
-//!   [`Detector`].
+//! - [`Core`] (module `core`) is the watch's side of the one write path: the
+//!   [`Engine`] (which owns the [`BgpState`] and the [`Detector`]) fed from live
+//!   inputs, plus what the store and the status need besides events and series
+//!   (each check's latest result, each feed's health, what the last run saw).
 //! - [`convert`] turns the probe engine's results and the feeds' health into the
 //!   detector's signals.
 //! - `status` builds the API's [`Status`](blackout_api::Status) snapshot from the core.
@@ -17,6 +17,7 @@
 //!   ticks the clock once a second, feeds the core, writes what comes out to the
 //!   store, and stops cleanly on SIGINT or SIGTERM.
 //!
+//! [`Engine`]: blackout_engine::Engine
 //! [`BgpState`]: blackout_bgp::BgpState
 //! [`Detector`]: blackout_detect::Detector
 
@@ -28,6 +29,6 @@ mod status;
 mod vrps;
 
 pub use alerts::ALERT_QUEUE;
-pub use core::{Core, FEED_SETTLE_SECS, Output, VisibilitySeries};
+pub use core::{Core, FEED_SETTLE_SECS, Output};
 pub use runner::{WatchConfig, WatchError, WatchReport, run, run_with_ready};
 pub use vrps::VRPS_CHECK_SECS;

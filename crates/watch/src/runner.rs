@@ -1,13 +1,20 @@
 //! The edge: sockets, the clock, signals and the database.
+//!
+//! A run has three parts: [`Watch::start`] takes the address, opens the database,
+//! takes up the last run's open events and starts the feeds and the prober;
+//! [`Watch::step`] feeds the core one input; [`Watch::drain`] lets time pass,
+//! writes what came out to the store and hands it on (stream, alerts, the
+//! caller). The loop in [`run_with_ready`] drains as soon as a burst of inputs
+//! has been taken (so an event is stored, streamed and alerted within
+//! milliseconds of the input that revealed it), and once a second besides.
 
 use crate::alerts::Alerting;
 use crate::core::{Core, Output};
 use crate::vrps::{VRPS_CHECK_SECS, VrpsFile, read_vrps};
 use blackout_api::{Metrics, Publisher};
-use blackout_bgp::Vrps;
+use blackout_bgp::{Tracking, Vrps};
 use blackout_feeds::{Feed, FeedEvent};
-use blackout_model::PrefixFilter;
-use blackout_model::{EventUpdate, UpdateKind};
+use blackout_model::{EventUpdate, Timestamp, UpdateKind, clock};
 use blackout_probe::{EngineConfig, ProbeResult, Prober, targets_from_profile};
 use blackout_profile::Profile;
 use blackout_store::{Store, StoreError};
@@ -16,11 +23,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+/// How many inputs a burst may hold before the core is settled and the result
+/// written anyway: a full table arriving must not hold back an event for long.
+const BURST: usize = 4096;
 
 /// What `watch` needs.
 pub struct WatchConfig {
-    /// What to watch.
+    /// What to watch: its feeds, targets, thresholds and alerts.
     pub profile: Profile,
+    /// What the BGP state tracks: the profile's networks, or every country and AS.
+    pub tracking: Tracking,
     /// The database.
     pub db: PathBuf,
     /// The name of this vantage point.
@@ -79,218 +93,316 @@ pub async fn run(
 /// and the last run's events taken up, before the feeds and probes start: what
 /// can stop watch at its start has passed by then, so a banner printed there is
 /// not a lie.
-pub async fn run_with_ready(
+pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
     config: WatchConfig,
     shutdown: impl Future<Output = ()>,
     on_ready: impl FnOnce(),
-    mut on_update: impl FnMut(&EventUpdate, &Core),
+    on_update: F,
 ) -> Result<WatchReport, WatchError> {
-    let metrics = Arc::new(Metrics::new());
-    let mut alerting = Alerting::start(
-        &config.profile.alerts,
-        config.profile.entity_labels(),
-        Arc::clone(&metrics),
-    )?;
-    // The address first: a port in use stops watch before anything else starts.
-    let listener = match config.listen {
-        Some(addr) => Some((
-            addr,
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|reason| WatchError::Listen { addr, reason })?,
-        )),
-        None => None,
-    };
-    let mut store = Store::open(&config.db)?;
-    if let Some(alerting) = &mut alerting {
-        let restored = alerting.restore(&store, blackout_model::clock::now())?;
-        tracing::info!("alerts: what {restored} recent events announced is remembered");
-    }
-    let mut core = Core::new(config.profile.clone(), config.vrps, &config.vantage);
-    core.restore_last_seen(store.feed_health()?, store.probe_results()?);
-    let open = store.open_events_of(&config.profile.name)?;
-    let mut pending = Output::default();
-    if !open.is_empty() {
-        let count = open.len();
-        let now = blackout_model::clock::now();
-        let left = core.resume(open, now);
-        tracing::info!(
-            "took up {} events left open by the last run; they go on or end after the first look",
-            count - left.len()
-        );
-        for event in &left {
-            tracing::warn!(
-                event = %event.id,
-                entity = %event.entity,
-                "an open event that this profile no longer watches as it was is closed"
-            );
-        }
-        pending.extend(Core::close_unwatched(left, now));
-    }
-    let publisher = Publisher::new(core.status(blackout_model::clock::now()), metrics);
-    let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
-    let mut api = None;
-    if let Some((addr, listener)) = listener {
-        let state = publisher.api_state(config.db.clone());
-        let mut stopped = api_stopped.clone();
-        tracing::info!("serving the API and the dashboard on http://{addr}/");
-        api = Some(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            };
-            if let Err(error) = blackout_api::serve(listener, state, shutdown).await {
-                tracing::warn!("the API stopped: {error}");
-            }
-        }));
-    }
+    let (mut watch, mut inputs) = Watch::start(config, on_update).await?;
     on_ready();
-    let (feed_tx, mut feed_rx) = mpsc::channel::<FeedEvent>(65_536);
-    let (probe_tx, mut probe_rx) = mpsc::channel::<ProbeResult>(4096);
-    let filter =
-        PrefixFilter::new(blackout_bgp::WatchSet::from_profile(&config.profile).all_prefixes());
-    let mut tasks = tokio::task::JoinSet::new();
-    for feed in &config.profile.feeds {
-        let feed = Feed::from_config(feed, &filter);
-        let sender = feed_tx.clone();
-        tasks.spawn(async move {
-            if let Err(error) = feed.run(sender).await {
-                tracing::warn!("a feed stopped: {error}");
-            }
-        });
-    }
-    drop(feed_tx);
-    let targets = targets_from_profile(&config.profile);
-    if !targets.is_empty() {
-        let prober = Arc::new(Prober::new(EngineConfig::from(&config.profile.probes)));
-        if let Some(why) = prober.icmp_unavailable() {
-            tracing::warn!("{why}");
-        }
-        let sink = Arc::new(probe_tx);
-        tasks.spawn(async move { prober.run(targets, sink).await });
-    } else {
-        drop(probe_tx);
-    }
-    let mut vrps_file = config.vrps_file.clone().map(VrpsFile::new);
-    let (vrps_tx, mut vrps_rx) = mpsc::channel::<Result<Vrps, String>>(1);
+    inputs.start_sources(&watch.config);
+    let mut clock_tick = tokio::time::interval(Duration::from_secs(1));
+    clock_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut vrps_check = tokio::time::interval(Duration::from_secs(VRPS_CHECK_SECS));
     vrps_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut vrps_loading = false;
-    let mut clock = tokio::time::interval(Duration::from_secs(1));
-    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut report = WatchReport::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            Some(event) = feed_rx.recv() => match event {
-                FeedEvent::Input(input) => {
-                    report.routes += 1;
-                    absorb(&mut pending, core.on_bgp(&input));
+            Some(event) = inputs.feeds.recv() => {
+                watch.take_feed(event);
+                // The rest of the burst, then everything it said goes out at once.
+                let mut taken = 1;
+                while taken < BURST {
+                    match inputs.feeds.try_recv() {
+                        Ok(event) => watch.take_feed(event),
+                        Err(_) => break,
+                    }
+                    taken += 1;
                 }
-                FeedEvent::Health(health) => core.on_feed_health(health),
-            },
-            Some(result) = probe_rx.recv() => {
-                report.probes += 1;
-                absorb(&mut pending, core.on_probe(result));
+                watch.drain(clock::now())?;
             }
-            _ = vrps_check.tick(), if vrps_file.is_some() && !vrps_loading => {
-                if let Some(file) = vrps_file.as_mut()
-                    && file.changed()
-                {
-                    // A large file takes a while to parse: not on the watch loop.
-                    let path = file.path().to_path_buf();
-                    let done = vrps_tx.clone();
-                    vrps_loading = true;
-                    tokio::task::spawn_blocking(move || {
-                        let _ = done.blocking_send(read_vrps(&path));
-                    });
+            Some(result) = inputs.probes.recv() => {
+                watch.take_probe(result);
+                while let Ok(result) = inputs.probes.try_recv() {
+                    watch.take_probe(result);
                 }
+                watch.drain(clock::now())?;
             }
-            Some(loaded) = vrps_rx.recv() => {
-                vrps_loading = false;
-                let path = vrps_file.as_ref().map(|f| f.path().display().to_string()).unwrap_or_default();
+            _ = vrps_check.tick(), if inputs.vrps_file.is_some() && !inputs.vrps_loading => {
+                inputs.check_vrps();
+            }
+            Some(loaded) = inputs.vrps_loaded.recv() => {
+                inputs.vrps_loading = false;
+                let path = inputs.vrps_file.as_ref().map(|f| f.path().display().to_string()).unwrap_or_default();
                 match loaded {
                     Ok(vrps) => {
                         let count = vrps.len();
-                        let output = core.set_vrps(blackout_model::clock::now(), vrps);
+                        watch.take_vrps(clock::now(), vrps);
                         tracing::info!("{path} changed: {count} VRPs in force now");
-                        absorb(&mut pending, output);
+                        watch.drain(clock::now())?;
                     }
                     Err(error) => tracing::error!(
                         "{path} changed but cannot be used: {error}; the VRPs read before stay in force"
                     ),
                 }
             }
-            _ = clock.tick() => {
-                let now = blackout_model::clock::now();
-                absorb(&mut pending, core.tick(now));
-                report.updates += write(&mut store, &mut pending, &core, &publisher, &mut alerting, &mut on_update)?;
-                publisher.publish_status(core.status(now));
+            _ = clock_tick.tick() => watch.drain(clock::now())?,
+        }
+    }
+    inputs.tasks.abort_all();
+    watch.drain(clock::now())?;
+    watch.stop().await
+}
+
+/// The sources of inputs: the feeds, the prober and the VRP file.
+struct Inputs {
+    feeds: mpsc::Receiver<FeedEvent>,
+    feeds_tx: Option<mpsc::Sender<FeedEvent>>,
+    probes: mpsc::Receiver<ProbeResult>,
+    probes_tx: Option<mpsc::Sender<ProbeResult>>,
+    vrps_file: Option<VrpsFile>,
+    vrps_loaded: mpsc::Receiver<Result<Vrps, String>>,
+    vrps_tx: mpsc::Sender<Result<Vrps, String>>,
+    vrps_loading: bool,
+    tasks: JoinSet<()>,
+}
+
+impl Inputs {
+    fn new(vrps_file: Option<PathBuf>) -> Self {
+        let (feeds_tx, feeds) = mpsc::channel::<FeedEvent>(65_536);
+        let (probes_tx, probes) = mpsc::channel::<ProbeResult>(4096);
+        let (vrps_tx, vrps_loaded) = mpsc::channel(1);
+        Inputs {
+            feeds,
+            feeds_tx: Some(feeds_tx),
+            probes,
+            probes_tx: Some(probes_tx),
+            vrps_file: vrps_file.map(VrpsFile::new),
+            vrps_loaded,
+            vrps_tx,
+            vrps_loading: false,
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Starts the profile's feeds and its probe rounds.
+    fn start_sources(&mut self, config: &WatchConfig) {
+        let filter = config.tracking.filter();
+        if let Some(sender) = self.feeds_tx.take() {
+            for feed in &config.profile.feeds {
+                let feed = Feed::from_config(feed, &filter);
+                let sender = sender.clone();
+                self.tasks.spawn(async move {
+                    if let Err(error) = feed.run(sender).await {
+                        tracing::warn!("a feed stopped: {error}");
+                    }
+                });
             }
         }
-    }
-    tasks.abort_all();
-    absorb(&mut pending, core.tick(blackout_model::clock::now()));
-    report.updates += write(
-        &mut store,
-        &mut pending,
-        &core,
-        &publisher,
-        &mut alerting,
-        &mut on_update,
-    )?;
-    let _ = stop_api.send(true);
-    if let Some(alerting) = alerting {
-        alerting.finish().await;
-    }
-    if let Some(api) = api {
-        let _ = api.await;
-    }
-    Ok(report)
-}
-
-fn absorb(pending: &mut Output, output: Output) {
-    pending.extend(output);
-}
-
-/// Writes what is pending in one transaction per kind, then hands the updates on.
-fn write(
-    store: &mut Store,
-    pending: &mut Output,
-    core: &Core,
-    publisher: &Publisher,
-    alerting: &mut Option<Alerting>,
-    on_update: &mut impl FnMut(&EventUpdate, &Core),
-) -> Result<u64, WatchError> {
-    let updates = std::mem::take(&mut pending.updates);
-    let signals = std::mem::take(&mut pending.signals);
-    if !signals.is_empty() {
-        store.record_signals(&signals)?;
-    }
-    let probes = std::mem::take(&mut pending.probes);
-    if !probes.is_empty() {
-        store.record_probe_results(&probes)?;
-    }
-    let feeds = std::mem::take(&mut pending.feeds);
-    if !feeds.is_empty() {
-        store.record_feed_health(&feeds)?;
-    }
-    if updates.is_empty() {
-        return Ok(0);
-    }
-    let changes: Vec<(UpdateKind, &blackout_model::Event)> = updates
-        .iter()
-        .map(|update| (update.kind, &update.event))
-        .collect();
-    store.record_events_of(&core.profile().name, &changes)?;
-    for (change, event) in &changes {
-        publisher.publish_event(*change, event);
-    }
-    for update in &updates {
-        if let Some(alerting) = alerting {
-            alerting.offer(update);
+        let targets = targets_from_profile(&config.profile);
+        if let Some(sink) = self.probes_tx.take()
+            && !targets.is_empty()
+        {
+            let prober = Arc::new(Prober::new(EngineConfig::from(&config.profile.probes)));
+            if let Some(why) = prober.icmp_unavailable() {
+                tracing::warn!("{why}");
+            }
+            let sink = Arc::new(sink);
+            self.tasks
+                .spawn(async move { prober.run(targets, sink).await });
         }
-        on_update(update, core);
     }
-    Ok(updates.len() as u64)
+
+    /// Reads the VRP file again if it changed, off the watch loop (a large file
+    /// takes a while to parse).
+    fn check_vrps(&mut self) {
+        let Some(file) = self.vrps_file.as_mut() else {
+            return;
+        };
+        if !file.changed() {
+            return;
+        }
+        let path = file.path().to_path_buf();
+        let done = self.vrps_tx.clone();
+        self.vrps_loading = true;
+        tokio::task::spawn_blocking(move || {
+            let _ = done.blocking_send(read_vrps(&path));
+        });
+    }
+}
+
+/// A running watch: the core, the store and everything that hears of events.
+struct Watch<F> {
+    config: WatchConfig,
+    core: Core,
+    store: Store,
+    publisher: Publisher,
+    alerting: Option<Alerting>,
+    on_update: F,
+    pending: Output,
+    report: WatchReport,
+    api: Option<(
+        tokio::task::JoinHandle<()>,
+        tokio::sync::watch::Sender<bool>,
+    )>,
+}
+
+impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
+    /// Takes the address, opens the database, takes up the last run's open events
+    /// and starts serving the API.
+    async fn start(config: WatchConfig, on_update: F) -> Result<(Self, Inputs), WatchError> {
+        let metrics = Arc::new(Metrics::new());
+        let mut alerting = Alerting::start(
+            &config.profile.alerts,
+            config.profile.entity_labels(),
+            Arc::clone(&metrics),
+        )?;
+        // The address first: a port in use stops watch before anything else starts.
+        let listener = match config.listen {
+            Some(addr) => Some((
+                addr,
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|reason| WatchError::Listen { addr, reason })?,
+            )),
+            None => None,
+        };
+        let store = Store::open(&config.db)?;
+        if let Some(alerting) = &mut alerting {
+            let restored = alerting.restore(&store, clock::now())?;
+            tracing::info!("alerts: what {restored} recent events announced is remembered");
+        }
+        let mut core = Core::tracking(
+            config.profile.clone(),
+            config.tracking.clone(),
+            config.vrps.clone(),
+            &config.vantage,
+        );
+        core.restore_last_seen(store.feed_health()?, store.probe_results()?);
+        let open = store.open_events_of(&config.profile.name)?;
+        let mut pending = Output::default();
+        if !open.is_empty() {
+            let count = open.len();
+            let now = clock::now();
+            let left = core.resume(open, now);
+            tracing::info!(
+                "took up {} events left open by the last run; they go on or end after the first look",
+                count - left.len()
+            );
+            for event in &left {
+                tracing::warn!(
+                    event = %event.id,
+                    entity = %event.entity,
+                    "an open event that this profile no longer watches as it was is closed"
+                );
+            }
+            pending.extend(Core::close_unwatched(left, now));
+        }
+        let publisher = Publisher::new(core.status(clock::now()), metrics);
+        let api = listener.map(|(addr, listener)| {
+            let state = publisher.api_state(config.db.clone());
+            let (stop, mut stopped) = tokio::sync::watch::channel(false);
+            tracing::info!("serving the API and the dashboard on http://{addr}/");
+            let task = tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                if let Err(error) = blackout_api::serve(listener, state, shutdown).await {
+                    tracing::warn!("the API stopped: {error}");
+                }
+            });
+            (task, stop)
+        });
+        let inputs = Inputs::new(config.vrps_file.clone());
+        let watch = Watch {
+            config,
+            core,
+            store,
+            publisher,
+            alerting,
+            on_update,
+            pending,
+            report: WatchReport::default(),
+            api,
+        };
+        Ok((watch, inputs))
+    }
+
+    fn take_feed(&mut self, event: FeedEvent) {
+        match event {
+            FeedEvent::Input(input) => {
+                self.report.routes += 1;
+                let output = self.core.on_bgp(&input);
+                self.pending.extend(output);
+            }
+            FeedEvent::Health(health) => self.core.on_feed_health(health),
+        }
+    }
+
+    fn take_probe(&mut self, result: ProbeResult) {
+        self.report.probes += 1;
+        let output = self.core.on_probe(result);
+        self.pending.extend(output);
+    }
+
+    fn take_vrps(&mut self, now: Timestamp, vrps: Vrps) {
+        let output = self.core.set_vrps(now, vrps);
+        self.pending.extend(output);
+    }
+
+    /// Time passes to `now`: the core settles, and what is pending is written in
+    /// one transaction per kind, then handed on.
+    fn drain(&mut self, now: Timestamp) -> Result<(), WatchError> {
+        let output = self.core.tick(now);
+        self.pending.extend(output);
+        self.report.updates += self.write()?;
+        self.publisher.publish_status(self.core.status(now));
+        Ok(())
+    }
+
+    /// Writes what is pending, then hands the updates on.
+    fn write(&mut self) -> Result<u64, WatchError> {
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.series.is_empty() {
+            self.store.record_signals(&pending.series)?;
+        }
+        if !pending.probes.is_empty() {
+            self.store.record_probe_results(&pending.probes)?;
+        }
+        if !pending.feeds.is_empty() {
+            self.store.record_feed_health(&pending.feeds)?;
+        }
+        let updates = pending.updates;
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let changes: Vec<(UpdateKind, &blackout_model::Event)> =
+            updates.iter().map(|u| (u.kind, &u.event)).collect();
+        self.store
+            .record_events_of(&self.core.profile().name, &changes)?;
+        for (change, event) in &changes {
+            self.publisher.publish_event(*change, event);
+        }
+        for update in &updates {
+            if let Some(alerting) = &mut self.alerting {
+                alerting.offer(update);
+            }
+            (self.on_update)(update, &self.core);
+        }
+        Ok(updates.len() as u64)
+    }
+
+    /// Stops the API and waits for the alerts under way.
+    async fn stop(self) -> Result<WatchReport, WatchError> {
+        if let Some(alerting) = self.alerting {
+            alerting.finish().await;
+        }
+        if let Some((task, stop)) = self.api {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        Ok(self.report)
+    }
 }

@@ -47,14 +47,29 @@ impl Core {
         let profile = self.profile();
         let open = self.detector().open_events();
         let config = self.detector().config();
-        let views: Vec<_> = self.bgp().views().collect();
+        let views = self.bgp().views();
         let seen = views.iter().any(|v| v.full_feed_peers > 0);
         let up = profile.thresholds.visibility_up;
-        let network = match worst(&open, &config.network) {
-            Some(event) => from_event(&config.network, &config.network_name, event),
+        // The headline is the whole watched network: the country over a profile's
+        // networks, or its one network.
+        let (headline, headline_name) = self
+            .bgp()
+            .entities()
+            .iter()
+            .find(|e| e.role == blackout_bgp::EntityRole::Whole)
+            .or_else(|| self.bgp().entities().first())
+            .map(|e| (e.entity.clone(), e.name.clone()))
+            .unwrap_or_else(|| {
+                (
+                    Entity::Vantage(self.vantage().to_string()),
+                    config.network_name.clone(),
+                )
+            });
+        let network = match worst(&open, &headline) {
+            Some(event) => from_event(&headline, &headline_name, event),
             None => EntityStatus {
-                entity: config.network.to_string(),
-                name: config.network_name.clone(),
+                entity: headline.to_string(),
+                name: headline_name.clone(),
                 state: if !seen {
                     EntityState::Unknown
                 } else if views.iter().all(|v| v.visibility() >= up) {
@@ -62,9 +77,8 @@ impl Core {
                 } else {
                     EntityState::Degraded
                 },
-                detail: self
-                    .bgp()
-                    .views()
+                detail: views
+                    .iter()
                     .map(|v| format!("{} {:.0}%", v.prefix, v.visibility() * 100.0))
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -129,7 +143,7 @@ impl Core {
             .upstreams
             .iter()
             .map(|(asn, name)| {
-                let share = blackout_bgp::upstream_share(views.iter().copied(), *asn);
+                let share = blackout_bgp::upstream_share(views.iter(), *asn);
                 let visibility = share.unwrap_or(0.0);
                 let state = match worst(&open, &Entity::Upstream(*asn)) {
                     Some(event) => state_of(event),
@@ -159,7 +173,7 @@ impl Core {
             network,
             entities,
             upstreams,
-            prefixes: views.iter().map(|v| PrefixStatus::from(*v)).collect(),
+            prefixes: views.iter().map(PrefixStatus::from).collect(),
             probes,
             feeds,
             vantage,

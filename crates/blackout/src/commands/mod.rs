@@ -29,6 +29,41 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 /// Loads the profile named on the command line; a bad one is a usage error (exit 2).
+/// The tracking a command's global arguments ask for: the profile's networks, or
+/// every country and AS with the countries from the given maps. In the global
+/// view the profile gives only its feeds, thresholds, probe timing and alerts:
+/// its networks and targets are left out (nobody is probed).
+pub fn tracking(
+    profile: &mut Profile,
+    global: &crate::cli::GlobalArgs,
+) -> Result<blackout_bgp::Tracking, Failure> {
+    if !global.global {
+        return Ok(blackout_bgp::Tracking::Networks(
+            blackout_bgp::WatchSet::from_profile(profile),
+        ));
+    }
+    let loaded = blackout_geo::load_files(&global.geo)
+        .map_err(|error| Failure::Usage(anyhow::anyhow!(error)))?;
+    for report in &loaded.reports {
+        eprintln!("blackout: {report}");
+    }
+    profile.name = format!("{}-global", profile.name);
+    profile.label = Some("every country and AS".into());
+    profile.country = None;
+    profile.networks.clear();
+    profile.upstreams.clear();
+    profile.hosts.clear();
+    profile.zones.clear();
+    profile.mail.clear();
+    profile.controls.clear();
+    Ok(blackout_bgp::Tracking::Global(
+        blackout_bgp::GlobalSet::new(
+            std::sync::Arc::new(loaded.map),
+            profile.thresholds.full_feed_ratio,
+        ),
+    ))
+}
+
 pub fn load_profile(args: &ProfileArgs) -> Result<Profile, Failure> {
     let loaded = match &args.config {
         Some(path) => blackout_profile::load_file(path),

@@ -1,8 +1,9 @@
-//! `blackout replay`: MRT archives through the BGP state and the detector.
+//! `blackout replay`: MRT archives through the engine.
 //!
-//! The inputs are merged in time order and fed to the same [`BgpState`] and
-//! [`BgpDetector`] that live feeds use; what comes out is the events, a summary
-//! per watched prefix, and what could not be read.
+//! The inputs are merged in time order and fed to the same [`Engine`] that live
+//! feeds use, on the archive's clock; VRP snapshots apply from the time each was
+//! made. What comes out is the events, a summary per watched prefix, and what
+//! could not be read.
 
 use crate::Failure;
 use crate::cli::{Format, ReplayArgs};
@@ -10,32 +11,32 @@ use crate::commands::load_profile;
 use crate::output::{Table, duration, json_line};
 use anyhow::Context;
 use blackout_archive::{ArchiveReader, ReadStats, ReaderOptions};
-use blackout_bgp::{BgpChange, BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, Signal};
-use blackout_model::{Event, Timestamp};
-use blackout_model::{SeriesPoint, UpdateKind};
+use blackout_bgp::{BgpChange, BgpState, ChangeKind, Tracking, Vrps};
+use blackout_engine::{Engine, EngineConfig, Input};
+use blackout_model::{Event, SeriesPoint, Timestamp, UpdateKind};
 use blackout_store::Store;
 use serde::Serialize;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How many inputs go by between two progress-bar updates.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
 pub fn run(args: ReplayArgs) -> Result<(), Failure> {
-    let profile = load_profile(&args.profile)?;
-    let vrps = match &args.vrps {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the VRP file {}", path.display()))?;
-            Vrps::from_json(&text).with_context(|| format!("{}", path.display()))?
-        }
-        None => Vrps::default(),
+    let mut profile = load_profile(&args.profile)?;
+    let tracking = crate::commands::tracking(&mut profile, &args.global)?;
+    // VRP snapshots, oldest first; each applies from the time it was made (one
+    // that does not say applies from the start).
+    let mut snapshots = match &args.vrps {
+        Some(path) => read_snapshots(path)?,
+        None => Vec::new(),
     };
     let inputs = blackout_archive::expand_inputs(&args.inputs)?;
-    let watch = WatchSet::from_profile(&profile);
     let options = ReaderOptions {
-        watch: Some(watch.all_prefixes().copied().collect()),
+        watch: match &tracking {
+            Tracking::Networks(watch) => Some(watch.all_prefixes().copied().collect()),
+            Tracking::Global(_) => None,
+        },
         cache_dir: args.cache.clone().unwrap_or_else(default_cache_dir),
     };
     let mut failed = Vec::new();
@@ -49,8 +50,15 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
             }
         }
     }
-    let mut state = BgpState::new(watch, vrps);
-    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let initial = match snapshots.first() {
+        Some((None, _)) => snapshots.remove(0).1,
+        _ => Vrps::default(),
+    };
+    let mut engine = Engine::new(EngineConfig {
+        record_changes: args.timeline,
+        tracking,
+        ..EngineConfig::archive(profile.clone(), initial)
+    });
     let mut timeline: Vec<BgpChange> = Vec::new();
     let mut visibility: Vec<SeriesPoint> = Vec::new();
     let mut merged = blackout_archive::merge(readers);
@@ -62,44 +70,55 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut series = blackout_watch::VisibilitySeries::new();
     let mut seen = 0u64;
     let mut first: Option<Timestamp> = None;
     let mut last: Option<Timestamp> = None;
+    let keep = |output: blackout_engine::Output,
+                timeline: &mut Vec<BgpChange>,
+                visibility: &mut Vec<SeriesPoint>| {
+        if args.db.is_some() {
+            visibility.extend(output.series);
+        }
+        timeline.extend(output.changes);
+    };
     while let Some(input) = merged.next() {
         let at = input.at();
         first = Some(first.map_or(at, |f| f.min(at)));
         last = Some(last.map_or(at, |l| l.max(at)));
-        for change in state.apply(&input) {
-            detector.process(&Signal::Bgp(change.clone()));
-            if args.db.is_some() {
-                series.add(&change, &mut visibility);
-            }
-            if args.timeline {
-                timeline.push(change);
-            }
+        // VRPs made by now apply before the records of now.
+        while snapshots
+            .first()
+            .is_some_and(|(made, _)| made.is_none_or(|made| made <= at))
+        {
+            let (made, vrps) = snapshots.remove(0);
+            let output = engine.step(made.unwrap_or(at).max(at), Input::Vrps(vrps));
+            keep(output, &mut timeline, &mut visibility);
         }
+        let output = engine.step(at, Input::Bgp(input));
+        keep(output, &mut timeline, &mut visibility);
         seen += 1;
         if seen.is_multiple_of(PROGRESS_EVERY) {
             bar.set_position(merged.progress().read);
             bar.set_message(at.to_rfc3339());
         }
     }
-    for change in state.flush() {
-        detector.process(&Signal::Bgp(change.clone()));
-        if args.timeline {
-            timeline.push(change);
-        }
-    }
     bar.finish_and_clear();
+    for (made, _) in &snapshots {
+        eprintln!(
+            "blackout: a VRP snapshot made at {} is after the last record and was not applied",
+            made.map(|m| m.to_rfc3339()).unwrap_or_default()
+        );
+    }
     let stats = merged.stats();
-    let events = detector.finish();
+    let finished = engine.finish();
+    let events = finished.events;
+    keep(finished.output, &mut timeline, &mut visibility);
     if let Some(path) = &args.db {
         store(path, &events, &visibility)?;
     }
     let report = Report {
         profile: &profile.name,
-        state: &state,
+        state: &finished.state,
         events: &events,
         timeline: &timeline,
         stats: &stats,
@@ -124,6 +143,38 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
             inputs.len()
         )))
     }
+}
+
+/// The VRP snapshots of `--vrps`: one file, or every `.json` file of a
+/// directory, each with the time it was made, oldest first (those that do not
+/// say first).
+fn read_snapshots(path: &Path) -> Result<Vec<(Option<Timestamp>, Vrps)>, Failure> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("cannot read the VRP directory {}", path.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut snapshots = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read the VRP file {}", file.display()))?;
+        let vrps = Vrps::from_json(&text).with_context(|| format!("{}", file.display()))?;
+        if vrps.generated().is_none() {
+            eprintln!(
+                "blackout: {} does not say when it was made (metadata.generated or buildtime): its VRPs apply from the first record",
+                file.display()
+            );
+        }
+        snapshots.push((vrps.generated(), vrps));
+    }
+    snapshots.sort_by_key(|(made, _)| *made);
+    Ok(snapshots)
 }
 
 /// Writes the replay's events and series to the database.
@@ -232,7 +283,7 @@ impl Report<'_> {
                 &serde_json::json!({
                     "kind": "prefix",
                     "prefix": summary,
-                    "visibility": view.map(|v| v.visibility()),
+                    "visibility": view.as_ref().map(|v| v.visibility()),
                     "view": view,
                 }),
             )?;
@@ -245,7 +296,45 @@ impl Report<'_> {
                 )?;
             }
         }
+        for (info, aggregates, events) in self.entities_with_events() {
+            json_line(
+                out,
+                &serde_json::json!({
+                    "kind": "entity",
+                    "entity": info.entity,
+                    "name": info.name,
+                    "prefixes": aggregates.prefix_count(),
+                    "visibility": aggregates.visibility(self.state.denominators()),
+                    "events": events,
+                }),
+            )?;
+        }
         json_line(out, &self.totals())
+    }
+
+    /// The entities that had events, with their aggregates at the end and how many
+    /// events each had (the global view's summary: a full table has too many
+    /// prefixes to list).
+    fn entities_with_events(
+        &self,
+    ) -> Vec<(&blackout_bgp::EntityInfo, &blackout_bgp::Aggregates, usize)> {
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for event in self.events {
+            *counts.entry(event.entity.to_string()).or_default() += 1;
+        }
+        self.state
+            .entities()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, info)| {
+                let events = *counts.get(&info.entity.to_string())?;
+                Some((
+                    info,
+                    self.state.aggregates(blackout_bgp::EntityIdx(i as u32)),
+                    events,
+                ))
+            })
+            .collect()
     }
 
     fn table(&self, out: &mut impl Write) -> std::io::Result<()> {
@@ -283,6 +372,27 @@ impl Report<'_> {
                     event.cause.to_string(),
                     format!("{:.2}", event.confidence),
                     event.summary.clone(),
+                ]);
+            }
+            table.write(out)?;
+        }
+        let entities = self.entities_with_events();
+        if self.state.watch().is_none() && !entities.is_empty() {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Countries and ASes with events (at the end of the replay)"
+            )?;
+            let mut table = Table::new(&["entity", "name", "prefixes", "visibility", "events"]);
+            for (info, aggregates, events) in entities {
+                table.row(vec![
+                    info.entity.to_string(),
+                    info.name.clone(),
+                    aggregates.prefix_count().to_string(),
+                    aggregates
+                        .visibility(self.state.denominators())
+                        .map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0)),
+                    events.to_string(),
                 ]);
             }
             table.write(out)?;
@@ -332,7 +442,7 @@ impl Report<'_> {
         let others: Vec<_> = self
             .state
             .summaries()
-            .filter(|s| !self.state.watch().prefixes.contains(&s.prefix))
+            .filter(|s| s.relation != blackout_bgp::Relation::Watched)
             .collect();
         if !others.is_empty() {
             writeln!(out)?;
@@ -408,16 +518,27 @@ fn dash(text: String) -> String {
 }
 
 fn describe_change(change: &BgpChange) -> String {
-    match change {
-        BgpChange::Visibility { view, previous, .. } => format!(
-            "{} visibility {:.0}% -> {:.0}% ({}/{} full-feed peers)",
-            view.prefix,
-            previous * 100.0,
-            view.visibility() * 100.0,
-            view.seen_by,
-            view.full_feed_peers
+    match &change.kind {
+        ChangeKind::Visibility {
+            prefix,
+            seen_by,
+            of,
+            previous,
+            ..
+        } => format!(
+            "{prefix} visibility {:.0}% -> {:.0}% ({seen_by}/{of} full-feed peers)",
+            blackout_bgp::share(*previous, *of) * 100.0,
+            blackout_bgp::share(*seen_by, *of) * 100.0,
         ),
-        BgpChange::OriginAppeared {
+        ChangeKind::Denominator {
+            family,
+            of,
+            previous,
+        } => format!(
+            "full-feed peers counted for IPv{}: {previous} -> {of}",
+            if *family == 0 { 4 } else { 6 }
+        ),
+        ChangeKind::OriginAppeared {
             prefix,
             origin,
             expected,
@@ -429,25 +550,24 @@ fn describe_change(change: &BgpChange) -> String {
                 if *expected { "" } else { " (unexpected)" }
             )
         }
-        BgpChange::OriginGone { prefix, origin, .. } => {
+        ChangeKind::OriginGone { prefix, origin, .. } => {
             format!("{prefix} no longer originated by {origin}")
         }
-        BgpChange::UpstreamAppeared {
+        ChangeKind::UpstreamAppeared {
             upstream,
             known,
             prefix,
             as_path,
-            ..
         } => {
             format!(
                 "{upstream} now carries {prefix}{} (path {as_path})",
                 if *known { "" } else { " (a new upstream)" }
             )
         }
-        BgpChange::UpstreamGone { upstream, .. } => {
+        ChangeKind::UpstreamGone { upstream } => {
             format!("{upstream} no longer carries any route")
         }
-        BgpChange::Rpki {
+        ChangeKind::Rpki {
             prefix,
             origin,
             state,
@@ -458,7 +578,7 @@ fn describe_change(change: &BgpChange) -> String {
                 .map(|o| o.to_string())
                 .unwrap_or_else(|| "an AS_SET".into())
         ),
-        BgpChange::FullFeedPeers { count, of, .. } => {
+        ChangeKind::FullFeedPeers { count, of } => {
             format!("{count} of {of} peers are full-feed")
         }
     }

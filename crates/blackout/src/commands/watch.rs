@@ -12,6 +12,7 @@ use std::io::Write;
 
 pub fn run(args: WatchArgs) -> Result<(), Failure> {
     let mut profile = load_profile(&args.profile)?;
+    let tracking = crate::commands::tracking(&mut profile, &args.global)?;
     if let Some(path) = &args.alerts {
         if profile.alerts.has_channels() {
             tracing::info!(
@@ -39,6 +40,7 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         .context("cannot start the async runtime")?;
     let config = WatchConfig {
         profile: profile.clone(),
+        tracking,
         db: args.db.clone(),
         vantage: args.vantage.clone(),
         vrps,

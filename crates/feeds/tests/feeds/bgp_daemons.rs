@@ -131,10 +131,8 @@ protocol bgp blackout {{
 
     // The same inputs drive the one BGP state: the prefix is seen, by one peer.
     let watch = WatchSet {
-        prefixes: vec!["203.0.113.0/24".parse().unwrap()],
-        origins: [Asn(64497)].into_iter().collect(),
         full_feed_ratio: 0.9,
-        ..WatchSet::default()
+        ..WatchSet::single(Asn(64497), vec!["203.0.113.0/24".parse().unwrap()], vec![])
     };
     let mut state = BgpState::new(watch, Vrps::default());
     for event in &seen {

@@ -153,10 +153,8 @@ protocol bgp frr {{
     assert_eq!(health.state, FeedState::Up, "{health:?}");
     // The prepended path still names the right origin, and no upstream.
     let watch = WatchSet {
-        prefixes: watched.clone(),
-        origins: [Asn(64499)].into_iter().collect(),
         full_feed_ratio: 0.9,
-        ..WatchSet::default()
+        ..WatchSet::single(Asn(64499), watched.clone(), vec![])
     };
     let mut state = BgpState::new(watch, Vrps::default());
     let apply = |state: &mut BgpState, events: &[FeedEvent]| {

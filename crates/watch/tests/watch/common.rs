@@ -176,6 +176,9 @@ impl Watch {
             })
             .unwrap_or_default();
         let config = WatchConfig {
+            tracking: blackout_bgp::Tracking::Networks(blackout_bgp::WatchSet::from_profile(
+                &profile,
+            )),
             profile,
             db: db.to_path_buf(),
             vantage: "local".into(),
