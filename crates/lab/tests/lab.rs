@@ -610,7 +610,14 @@ fn lab_end_to_end() {
         Duration::from_secs(20),
         || services_at_baseline(bin),
     );
-    let every: Vec<Ipv4Addr> = lab.probe_targets().iter().map(|(_, a)| *a).collect();
+    let every: Vec<Ipv4Addr> = lab
+        .probe_targets()
+        .iter()
+        .filter_map(|(_, a)| match a {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
     reach(bin, &every, &[]).expect("every host answers ICMP");
 
     // ---- faults ----
@@ -754,7 +761,7 @@ fn lab_end_to_end() {
         // pre-policy BMP view too.
         expect.none_of(&all_prefixes)?;
         bmp_has_none(PRIMARY_ASN, true)?;
-        let received = lab.transit_received(ip("198.51.100.13"));
+        let received = lab.transit_received(IpAddr::V4(ip("198.51.100.13")));
         if let Some(p) = prefixes.iter().find(|p| !received.contains(p)) {
             return Err(format!("the transit no longer receives {p}"));
         }
