@@ -1,7 +1,8 @@
 //! The lab's network, made from the [`crate::Topology`]: the namespaces and
 //! their sysctls (forwarding on the routers; IPv6 on everywhere, with no
 //! duplicate address detection, router advertisements or autoconfiguration, so
-//! addresses are usable at once and the links stay quiet), the veth links with
+//! addresses are usable at once and the links stay quiet, and with its addresses
+//! kept while a link is down, as IPv4's are), the veth links with
 //! their addresses of both families, the leaves' routes, and the management
 //! bridge in the central's namespace with a port per vantage point.
 //!
@@ -31,6 +32,10 @@ fn sysctls(router: bool) -> Vec<&'static str> {
         "net.ipv6.conf.default.autoconf=0",
         "net.ipv6.conf.all.router_solicitations=0",
         "net.ipv6.conf.default.router_solicitations=0",
+        // Linux drops an interface's IPv6 addresses when it goes down (its IPv4
+        // ones stay): a cut link must come back as it was.
+        "net.ipv6.conf.all.keep_addr_on_down=1",
+        "net.ipv6.conf.default.keep_addr_on_down=1",
     ];
     if router {
         out.extend(["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
