@@ -490,16 +490,22 @@ impl Fault {
                 for (namespace, ifname) in Self::ddos_links(lab) {
                     Self::shape(&namespace, &ifname)?;
                 }
+                let links = Self::ddos_links(lab);
                 for namespace in [ns::ORIGIN, ns::UP1, ns::UP2] {
-                    // Forwarded traffic only: the routers' own BGP sessions are local.
-                    Self::nft_add(
-                        lab,
-                        namespace,
-                        "ddos",
-                        "forward",
-                        "forward",
-                        &["numgen random mod 100 < 10 counter drop"],
-                    )?;
+                    // Forwarded traffic over the origin's uplinks only: the routers'
+                    // own BGP sessions are local, and the upstreams' other traffic
+                    // (the vantage points behind them, the control network) is spared.
+                    let uplinks: Vec<String> = links
+                        .iter()
+                        .filter(|(n, _)| n == namespace)
+                        .map(|(_, ifname)| format!("\"{ifname}\""))
+                        .collect();
+                    let uplinks = uplinks.join(", ");
+                    let rules = ["iifname", "oifname"].map(|dir| {
+                        format!("{dir} {{ {uplinks} }} numgen random mod 100 < 10 counter drop")
+                    });
+                    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+                    Self::nft_add(lab, namespace, "ddos", "forward", "forward", &rules)?;
                 }
                 let targets: Vec<String> = topo
                     .hosts_with(Service::Ping)
