@@ -13,7 +13,7 @@
 use crate::error::Result;
 use crate::exec;
 use crate::lab::Lab;
-use crate::topology::Endpoint;
+use crate::topology::{Endpoint, Leaf};
 use std::collections::BTreeMap;
 
 /// The sysctls of every namespace, and those of a router.
@@ -51,6 +51,26 @@ fn address(lines: &mut Vec<String>, ifname: &str, addrs: impl IntoIterator<Item 
         lines.push(format!("addr add {addr} dev {ifname}{nodad}"));
     }
     lines.push(format!("link set {ifname} up"));
+}
+
+/// `ip route VERB` (`add`, `replace`) commands for every leaf's routes, each in
+/// its namespace's batch.
+fn routes<'a>(batches: &mut BTreeMap<&'a str, Vec<String>>, leaves: &'a [Leaf], verb: &str) {
+    for leaf in leaves {
+        batches.entry(&leaf.ns).or_default().extend(
+            leaf.routes
+                .iter()
+                .map(|r| format!("route {verb} {} via {}", r.to, r.via)),
+        );
+    }
+}
+
+/// Runs each namespace's batch of `ip` commands.
+fn run_batches(batches: &BTreeMap<&str, Vec<String>>) -> Result<()> {
+    for (ns, lines) in batches {
+        exec::ip_batch(Some(ns), lines)?;
+    }
+    Ok(())
 }
 
 fn end_addrs(end: &Endpoint) -> Vec<String> {
@@ -94,9 +114,7 @@ impl Lab {
             ));
         }
         // Every namespace exists by now, so the order does not matter.
-        for (ns, lines) in &create {
-            exec::ip_batch(Some(ns), lines)?;
-        }
+        run_batches(&create)?;
 
         let leaves = topo.leaves();
         let mut configure: BTreeMap<&str, Vec<String>> = topo
@@ -134,18 +152,8 @@ impl Lab {
                 ],
             );
         }
-        for leaf in &leaves {
-            let lines = configure.entry(&leaf.ns).or_default();
-            lines.extend(
-                leaf.routes
-                    .iter()
-                    .map(|r| format!("route add {} via {}", r.to, r.via)),
-            );
-        }
-        for (ns, lines) in &configure {
-            exec::ip_batch(Some(ns), lines)?;
-        }
-        Ok(())
+        routes(&mut configure, &leaves, "add");
+        run_batches(&configure)
     }
 
     /// Puts the network back as `up` made it: every link up, and the routes of
@@ -161,17 +169,8 @@ impl Lab {
                     .push(format!("link set {} up", end.ifname));
             }
         }
-        for leaf in &leaves {
-            lines.entry(&leaf.ns).or_default().extend(
-                leaf.routes
-                    .iter()
-                    .map(|r| format!("route replace {} via {}", r.to, r.via)),
-            );
-        }
-        for (ns, lines) in &lines {
-            exec::ip_batch(Some(ns), lines)?;
-        }
-        Ok(())
+        routes(&mut lines, &leaves, "replace");
+        run_batches(&lines)
     }
 
     /// Takes a link between two namespaces down, or brings it back up (and with
