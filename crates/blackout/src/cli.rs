@@ -70,7 +70,8 @@ pub enum LabCommand {
     /// NAME is one of: origin-withdraw, origin-crash, primary-cut, backup-cut,
     /// ddos [SECONDS], dns-timeout, dns-servfail, dns-refused, dns-down, web-5xx,
     /// web-hang, web-down, smtp-4xx, power-cut N, hosts-dark N,
-    /// flap COUNT INTERVAL_SECS, rpki-invalid, vantage-cut.
+    /// flap COUNT INTERVAL_SECS, rpki-invalid, vantage-cut [VANTAGE],
+    /// vantage-path-cut VANTAGE, v6-withdraw, v6-border-filter.
     Fault {
         /// The fault.
         #[arg(value_name = "NAME")]
@@ -81,6 +82,23 @@ pub enum LabCommand {
     },
     /// Undo every fault in force and wait for the baseline.
     Heal,
+    /// Run a command inside one of the lab's namespaces, with this terminal.
+    ///
+    /// NS is a namespace (bo-origin, bo-vantage, ...), a vantage point's name
+    /// (vp-transit, vp-primary, vp-backup) or `central`.
+    Exec {
+        /// Where to run it.
+        #[arg(value_name = "NS")]
+        ns: String,
+        /// The command and its arguments (put `--` before it).
+        #[arg(
+            value_name = "COMMAND",
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        command: Vec<String>,
+    },
 }
 
 /// Which profile to use: a built-in one by name, or a file.
@@ -284,4 +302,35 @@ pub struct ReportArgs {
 /// Parses the process's arguments.
 pub fn parse() -> Result<Cli, clap::Error> {
     Cli::try_parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_exec_takes_the_rest_as_the_command() {
+        let cli = Cli::try_parse_from([
+            "blackout",
+            "lab",
+            "exec",
+            "vp-primary",
+            "--",
+            "ping",
+            "-c",
+            "1",
+            "192.0.2.10",
+        ])
+        .unwrap();
+        let Command::Lab(LabArgs {
+            command: LabCommand::Exec { ns, command },
+            ..
+        }) = cli.command
+        else {
+            panic!("not lab exec: {:?}", cli.command);
+        };
+        assert_eq!(ns, "vp-primary");
+        assert_eq!(command, ["ping", "-c", "1", "192.0.2.10"]);
+        assert!(Cli::try_parse_from(["blackout", "lab", "exec", "vp-primary"]).is_err());
+    }
 }

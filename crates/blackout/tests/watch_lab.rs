@@ -31,7 +31,7 @@
 
 use blackout_lab::{Fault, Lab};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -431,7 +431,9 @@ fn status() -> Result<Value, String> {
 /// upstreams, every feed up, every check answered.
 fn at_baseline(status: &Value) -> Result<(), String> {
     let prefixes = status["prefixes"].as_array().cloned().unwrap_or_default();
-    if prefixes.len() != 4 {
+    // The lab's four /26s and four /48s.
+    let announced = blackout_lab::Topology::standard().origin_prefixes().len();
+    if prefixes.len() != announced {
         return Err(format!("{} prefixes in the status", prefixes.len()));
     }
     for p in &prefixes {
@@ -448,8 +450,9 @@ fn at_baseline(status: &Value) -> Result<(), String> {
         return Err(format!("feeds: {feeds:?}"));
     }
     let probes = status["probes"].as_array().cloned().unwrap_or_default();
-    // 4 hosts' ICMP, 2 HTTP, 1 TCP, 1 trace, 2 name servers, 1 mail server, 2 control.
-    if probes.len() < 13 {
+    // On each family: 4 hosts' ICMP, 2 HTTP, 1 TCP, 2 name servers, 1 mail server, 2
+    // control; and 1 trace (IPv4 only).
+    if probes.len() < 25 {
         return Err(format!("{} checks have a result", probes.len()));
     }
     match probes.iter().find(|p| p["ok"] != true) {
@@ -598,7 +601,8 @@ const CASES: &[Case] = &[
     },
     Case {
         spec: "smtp-4xx",
-        entity: "service:smtp:mail.lab.example",
+        // The mail server on either family (its IPv6 address is a target of its own).
+        entity: "service:smtp:",
         cause: "service",
         bgp: false,
     },
@@ -686,7 +690,12 @@ impl Case {
         match self.name() {
             "flap" => update.entity() == "as:64500",
             "web-down" => {
-                update.entity() == "service:tcp:www.lab.example" && update.cause() == "service"
+                // www's TCP check, on either family.
+                let tcp = [
+                    "service:tcp:www.lab.example",
+                    "service:tcp:2001:db8:100::11",
+                ];
+                tcp.contains(&update.entity()) && update.cause() == "service"
             }
             "rpki-invalid" => {
                 update.entity().starts_with("prefix:") && update.cause() == "rpki-invalid"
@@ -727,6 +736,15 @@ fn first_bgp_evidence(event: &Value, from: f64) -> Option<f64> {
         .filter_map(|e| secs(e["at"].as_str()?))
         .filter(|at| *at >= from - 2.0)
         .reduce(f64::min)
+}
+
+/// The strings of a JSON array, as a set.
+fn texts(list: &Value) -> BTreeSet<&str> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 /// What is wrong with the event a fault gave, if anything.
@@ -773,15 +791,20 @@ fn check_event(case: &Case, event: &Value) -> Vec<String> {
         }
         "power-cut" => {
             wrong.extend(needs("bgp.visibility"));
+            // Building 2's /26 and /48.
             let prefixes = &event["scope"]["prefixes"];
-            if prefixes.as_array().map(Vec::len) != Some(1) || prefixes[0] != "203.0.113.64/26" {
-                wrong.push(format!("scope prefixes {prefixes}, want 203.0.113.64/26"));
+            if texts(prefixes) != BTreeSet::from(["2001:db8:101::/48", "203.0.113.64/26"]) {
+                wrong.push(format!(
+                    "scope prefixes {prefixes}, want 203.0.113.64/26 and 2001:db8:101::/48"
+                ));
             }
         }
         "hosts-dark" => {
             wrong.extend(needs("probe.icmp"));
-            if event["scope"]["hosts"] != serde_json::json!(["ping3.lab.example"]) {
-                wrong.push(format!("scope hosts {}", event["scope"]["hosts"]));
+            // ping3 on both families.
+            let hosts = &event["scope"]["hosts"];
+            if texts(hosts) != BTreeSet::from(["2001:db8:102::130", "ping3.lab.example"]) {
+                wrong.push(format!("scope hosts {hosts}"));
             }
         }
         "rpki-invalid" => wrong.extend(needs("bgp.rpki")),
@@ -987,14 +1010,15 @@ fn watch_in_the_lab_names_each_fault_and_its_recovery() {
             }
         }
         if case.entity == "service:http:" {
-            let servers: std::collections::BTreeSet<&str> = watch.updates[from..]
+            let servers: BTreeSet<&str> = watch.updates[from..]
                 .iter()
                 .filter(|u| case.is_mine(u))
                 .map(Update::entity)
                 .collect();
-            if servers.len() != 2 {
+            // Each web server is a target on each family.
+            if servers.len() != 4 {
                 problems.push(format!(
-                    "{}: HTTP events for {servers:?}, want both web servers",
+                    "{}: HTTP events for {servers:?}, want both web servers on both families",
                     case.spec
                 ));
             }

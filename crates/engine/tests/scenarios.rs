@@ -300,7 +300,7 @@ impl World {
                 at,
                 peer: self.peer(n),
                 ipv4: 500_000,
-                ipv6: 0,
+                ipv6: 200_000,
             });
         }
         inputs
@@ -350,7 +350,7 @@ impl World {
                 at,
                 peer: self.peer(n),
                 ipv4: 500_000,
-                ipv6: 0,
+                ipv6: 200_000,
             });
         }
         inputs

@@ -1,8 +1,12 @@
 //! Running the tools the lab drives (`ip`, `tc`, `nft`, the daemons, `birdc`,
 //! `vtysh`) with std::process::Command, inside a namespace where needed, and
-//! finding and ending the lab's processes by pid.
+//! finding and ending the lab's processes by pid. [`netns_command`] is public:
+//! tests and `blackout lab exec` run their own commands in the lab's namespaces
+//! with it.
 
 use crate::error::{LabError, Result};
+use std::ffi::OsStr;
+use std::io::Write as _;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -43,6 +47,77 @@ pub fn run_ns(ns: &str, program: &str, args: &[&str]) -> Result<String> {
     let mut full = vec!["netns", "exec", ns, program];
     full.extend_from_slice(args);
     run("ip", &full)
+}
+
+/// A command that runs `program` inside the network namespace `ns` (through
+/// `ip netns exec`, which also gives it the namespace's own /etc/netns files
+/// and /sys). Add arguments, stdio and environment as with any
+/// [`Command`]; it needs root, like the lab.
+pub fn netns_command(ns: &str, program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", ns]).arg(program);
+    command
+}
+
+/// Runs a command inside a namespace and returns its exit code (-1 when it did
+/// not start or was killed) and its stdout, whatever the code: for tools such
+/// as fping whose stdout matters when they exit non-zero.
+pub fn output_ns(ns: &str, program: &str, args: &[&str]) -> (i32, String) {
+    netns_command(ns, program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| {
+            (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+            )
+        })
+        .unwrap_or((-1, String::new()))
+}
+
+/// Runs `ip -batch -` (inside `ns` when given) over `lines`, one `ip` command
+/// each: one process for many commands. It stops at the first that fails.
+pub fn ip_batch(ns: Option<&str>, lines: &[String]) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut args = Vec::new();
+    if let Some(ns) = ns {
+        args.extend(["-n", ns]);
+    }
+    args.extend(["-batch", "-"]);
+    let command = format!("{} <<< {}", describe("ip", &args), lines.join("; "));
+    let mut child = Command::new("ip")
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| LabError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    let mut text = lines.join("\n");
+    text.push('\n');
+    if let Some(mut stdin) = child.stdin.take() {
+        // A write error means ip ended early; its exit status says why.
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    let output = child.wait_with_output().map_err(|source| LabError::Spawn {
+        command: command.clone(),
+        source,
+    })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(LabError::Command {
+            command,
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
+    }
 }
 
 /// Runs a command and says only whether it succeeded (for probes and for

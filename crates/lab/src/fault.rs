@@ -1,19 +1,25 @@
 //! The faults: [`Fault`] names one, parses it from the command line, says what
-//! it does, and injects and undoes it on a [`Lab`]. Faults stack; [`Lab::heal`]
-//! undoes every fault in force and makes sure the baseline is back. Every
-//! injection and heal goes to the fault log with a timestamp.
+//! it does and which vantage points see it over which families ([`Impact`]),
+//! and injects and undoes it on a [`Lab`]. Faults stack; [`Lab::heal`] undoes
+//! every fault in force and makes sure the baseline is back. Every injection and
+//! heal goes to the fault log with a timestamp.
+//!
+//! A fault acts on both address families where a real one would (a withdrawal,
+//! a crash, a cut link, a dead building, a broken server); `v6-withdraw` and
+//! `v6-border-filter` touch IPv6 only.
 
 use crate::config::{self, DnsMode, WebMode};
 use crate::error::{LabError, Result};
 use crate::exec;
 use crate::lab::{ActiveFault, Lab, now_rfc3339};
-use crate::topology::{Service, ns};
+use crate::topology::{Family, LabHost, Service, Topology, Vantage, ns};
 use std::time::Duration;
 
 /// One fault.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
-    /// The origin withdraws all its prefixes (its BGP sessions stay up).
+    /// The origin withdraws all its prefixes of both families (its BGP sessions
+    /// stay up).
     OriginWithdraw,
     /// The origin's BGP daemon is killed.
     OriginCrash,
@@ -43,9 +49,9 @@ pub enum Fault {
     WebDown,
     /// The mail server's banner is a 421.
     Smtp4xx,
-    /// Building N loses power: its prefix is withdrawn and its hosts go dark.
+    /// Building N loses power: its prefixes are withdrawn and its hosts go dark.
     PowerCut(u8),
-    /// Building N's hosts go dark while its prefix stays announced.
+    /// Building N's hosts go dark while its prefixes stay announced.
     HostsDark(u8),
     /// The origin withdraws and re-announces everything COUNT times.
     Flap {
@@ -54,11 +60,41 @@ pub enum Fault {
         /// Seconds between two steps.
         interval_secs: f64,
     },
-    /// A ROA names another AS, so the origin's routes are RPKI-invalid and the
+    /// ROAs name another AS, so the origin's routes are RPKI-invalid and the
     /// transit, which enforces route-origin validation, drops them.
     RpkiInvalid,
-    /// The vantage point's own uplink is cut.
-    VantageCut,
+    /// The named vantage point's own uplinks are cut (the management network
+    /// stays).
+    VantageCut(String),
+    /// The named vantage point loses the link its path toward the watched
+    /// network takes; its path to the control targets stays.
+    VantagePathCut(String),
+    /// The origin withdraws its IPv6 prefixes only.
+    V6Withdraw,
+    /// The origin's border drops IPv6 packets toward the network: the routes
+    /// stay, IPv6 to the hosts dies, IPv4 is untouched.
+    V6BorderFilter,
+}
+
+/// Which vantage points see a fault, over which families: what the lab's own
+/// test checks, and what a test of many vantage points can expect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Impact {
+    /// The vantage points whose probes see it (targets failing, lost or slow;
+    /// their controls too when `controls_fail`). Empty for a fault that only BGP
+    /// sees: the routes move and every host still answers from everywhere.
+    pub vantages: Vec<String>,
+    /// The address families it touches.
+    pub families: Vec<Family>,
+    /// Do the control targets of those vantage points fail too (the vantage point
+    /// itself is cut off)?
+    pub controls_fail: bool,
+}
+
+/// The vantage points' names, for a message.
+fn vantage_names(topo: &Topology) -> String {
+    let names: Vec<&str> = topo.vantages().map(|v| v.name.as_str()).collect();
+    names.join(", ")
 }
 
 impl Fault {
@@ -82,6 +118,9 @@ impl Fault {
         "flap",
         "rpki-invalid",
         "vantage-cut",
+        "vantage-path-cut",
+        "v6-withdraw",
+        "v6-border-filter",
     ];
 
     /// Parses a fault from its name and arguments.
@@ -156,7 +195,34 @@ impl Fault {
                 _ => Err(bad("needs COUNT and INTERVAL_SECS")),
             },
             "rpki-invalid" => no_args(Fault::RpkiInvalid),
-            "vantage-cut" => no_args(Fault::VantageCut),
+            "vantage-cut" => {
+                let topo = Topology::standard();
+                match args {
+                    [] => Ok(Fault::VantageCut(topo.vantage.name.clone())),
+                    [v] if topo.vantage_named(v).is_some() => Ok(Fault::VantageCut(v.clone())),
+                    [_] => Err(bad(&format!("NAME is one of: {}", vantage_names(&topo)))),
+                    _ => Err(bad("takes at most one argument, the vantage point's NAME")),
+                }
+            }
+            "vantage-path-cut" => {
+                let topo = Topology::standard();
+                let own: Vec<&Vantage> = topo.vantages().filter(|v| v.has_own_path()).collect();
+                let names: Vec<&str> = own.iter().map(|v| v.name.as_str()).collect();
+                match args {
+                    [v] if own.iter().any(|o| o.name == *v) => Ok(Fault::VantagePathCut(v.clone())),
+                    [v] if topo.vantage_named(v).is_some() => Err(bad(&format!(
+                        "{v}'s path toward the network shares its link with its path to the controls \
+                         (use vantage-cut {v}); the vantage points with a path of their own: {}",
+                        names.join(", ")
+                    ))),
+                    _ => Err(bad(&format!(
+                        "needs the vantage point's NAME, one of: {}",
+                        names.join(", ")
+                    ))),
+                }
+            }
+            "v6-withdraw" => no_args(Fault::V6Withdraw),
+            "v6-border-filter" => no_args(Fault::V6BorderFilter),
             other => Err(LabError::UnknownFault(other.to_string())),
         }
     }
@@ -181,7 +247,10 @@ impl Fault {
             Fault::HostsDark(_) => "hosts-dark",
             Fault::Flap { .. } => "flap",
             Fault::RpkiInvalid => "rpki-invalid",
-            Fault::VantageCut => "vantage-cut",
+            Fault::VantageCut(_) => "vantage-cut",
+            Fault::VantagePathCut(_) => "vantage-path-cut",
+            Fault::V6Withdraw => "v6-withdraw",
+            Fault::V6BorderFilter => "v6-border-filter",
         }
     }
 
@@ -190,6 +259,7 @@ impl Fault {
         match self {
             Fault::Ddos { secs } => vec![secs.to_string()],
             Fault::PowerCut(n) | Fault::HostsDark(n) => vec![n.to_string()],
+            Fault::VantageCut(v) | Fault::VantagePathCut(v) => vec![v.clone()],
             Fault::Flap {
                 count,
                 interval_secs,
@@ -202,19 +272,19 @@ impl Fault {
     pub fn describe(&self) -> &'static str {
         match self {
             Fault::OriginWithdraw => {
-                "the origin withdraws its four prefixes: every upstream loses them together"
+                "the origin withdraws its prefixes of both families: every upstream loses them together"
             }
             Fault::OriginCrash => {
-                "the origin's BGP daemon is killed: its sessions drop and the prefixes are withdrawn"
+                "the origin's BGP daemon is killed: its sessions drop and the prefixes of both families are withdrawn"
             }
             Fault::PrimaryCut => {
-                "the origin-primary link goes down: the routes move to the backup (prepended path)"
+                "the origin-primary link goes down: the routes of both families move to the backup (prepended path)"
             }
             Fault::BackupCut => {
                 "the origin-backup link goes down: the backup path disappears, the primary still carries the routes"
             }
             Fault::Ddos { .. } => {
-                "a 2 Mbit/s bottleneck, 10 % random loss and a UDP flood on the uplinks: loss and latency rise, BGP stays up"
+                "a 2 Mbit/s bottleneck, 10 % random loss and a UDP flood on the uplinks: loss and latency rise on both families, BGP stays up"
             }
             Fault::DnsTimeout => "both name servers drop DNS queries: queries time out",
             Fault::DnsServfail => "both name servers fail to load the zone: queries get SERVFAIL",
@@ -225,18 +295,54 @@ impl Fault {
             Fault::WebDown => "both web servers stop: connections are refused",
             Fault::Smtp4xx => "the mail server's banner is 421 4.3.2",
             Fault::PowerCut(_) => {
-                "one building's prefix is withdrawn and its hosts go dark; the other buildings stay up"
+                "one building's prefixes are withdrawn and its hosts go dark; the other buildings stay up"
             }
-            Fault::HostsDark(_) => "one building's hosts go dark while its prefix stays announced",
+            Fault::HostsDark(_) => "one building's hosts go dark while its prefixes stay announced",
             Fault::Flap { .. } => {
                 "the origin withdraws and re-announces its prefixes COUNT times, INTERVAL_SECS apart"
             }
             Fault::RpkiInvalid => {
-                "a ROA names AS64496 for 203.0.113.0/24-26: the transit drops the origin's routes as RPKI-invalid"
+                "ROAs name AS64496 for 203.0.113.0/24-26 and 2001:db8:100::/46-48: the transit drops the origin's routes as RPKI-invalid"
             }
-            Fault::VantageCut => {
-                "the vantage point's uplink goes down: the control host, the feeds and every target fail"
+            Fault::VantageCut(_) => {
+                "the vantage point's uplinks go down: its control host, its feeds and every target fail (the management network stays)"
             }
+            Fault::VantagePathCut(_) => {
+                "the vantage point's own link toward the network goes down: every target fails from it alone, its control host still answers"
+            }
+            Fault::V6Withdraw => {
+                "the origin withdraws its IPv6 prefixes only: IPv6 goes dark, IPv4 stays"
+            }
+            Fault::V6BorderFilter => {
+                "the origin's border drops IPv6 toward the network: the IPv6 routes stay, IPv6 packets die, IPv4 stays"
+            }
+        }
+    }
+
+    /// Which vantage points of `topo` see the fault, over which families.
+    pub fn impact(&self, topo: &Topology) -> Impact {
+        let every = || topo.vantages().map(|v| v.name.clone()).collect::<Vec<_>>();
+        let (vantages, families, controls_fail) = match self {
+            Fault::PrimaryCut | Fault::BackupCut => (Vec::new(), Family::BOTH.to_vec(), false),
+            // Only paths through the transit, which validates, lose the routes; the
+            // upstreams keep their own customer's routes and still forward to it.
+            Fault::RpkiInvalid => (
+                topo.vantages()
+                    .filter(|v| v.attached == ns::TRANSIT)
+                    .map(|v| v.name.clone())
+                    .collect(),
+                Family::BOTH.to_vec(),
+                false,
+            ),
+            Fault::VantageCut(v) => (vec![v.clone()], Family::BOTH.to_vec(), true),
+            Fault::VantagePathCut(v) => (vec![v.clone()], Family::BOTH.to_vec(), false),
+            Fault::V6Withdraw | Fault::V6BorderFilter => (every(), vec![Family::V6], false),
+            _ => (every(), Family::BOTH.to_vec(), false),
+        };
+        Impact {
+            vantages,
+            families,
+            controls_fail,
         }
     }
 
@@ -250,34 +356,26 @@ impl Fault {
             })
     }
 
-    fn set_link(lab: &Lab, a: &str, b: &str, up: bool) -> Result<()> {
-        let state = if up { "up" } else { "down" };
-        let Some((here, there)) = lab.topology().link_between(a, b) else {
-            return Ok(());
-        };
-        for end in [here, there] {
-            exec::run("ip", &["-n", &end.ns, "link", "set", &end.ifname, state])?;
-        }
-        if up {
-            // The kernel dropped the leaf's default route with the link.
-            lab.repair_network()?;
-        }
-        Ok(())
+    /// Disables or enables the origin's static protocols that match a BIRD
+    /// pattern (see [`Fault::statics`]), in one command, so the announcements of
+    /// both families go or come back together.
+    fn birdc_origin(lab: &Lab, action: &str, pattern: &str) -> Result<()> {
+        lab.birdc(ns::ORIGIN, &[action, &format!("\"{pattern}\"")])
+            .map(|_| ())
     }
 
-    fn birdc_origin(lab: &Lab, action: &str, protocols: &[String]) -> Result<()> {
-        for p in protocols {
-            lab.birdc(ns::ORIGIN, &[action, p])?;
+    /// A BIRD pattern for the origin's static protocols (named as
+    /// [`crate::topology::Building::static_protocol`] says): every building's or
+    /// building `n`'s, of both families or of IPv6 only.
+    fn statics(building: Option<u8>, v6_only: bool) -> String {
+        let number = building.map_or("*".to_string(), |n| n.to_string());
+        if v6_only {
+            format!("bld{number}_v6")
+        } else if building.is_some() {
+            format!("bld{number}*")
+        } else {
+            "bld*".to_string()
         }
-        Ok(())
-    }
-
-    fn all_statics(lab: &Lab) -> Vec<String> {
-        lab.topology()
-            .buildings
-            .iter()
-            .map(|b| b.static_protocol())
-            .collect()
     }
 
     fn nft_table(fault: &str) -> String {
@@ -376,7 +474,9 @@ impl Fault {
     pub fn inject(&self, lab: &Lab) -> Result<()> {
         let topo = lab.topology().clone();
         match self {
-            Fault::OriginWithdraw => Self::birdc_origin(lab, "disable", &Self::all_statics(lab)),
+            Fault::OriginWithdraw => {
+                Self::birdc_origin(lab, "disable", &Self::statics(None, false))
+            }
             Fault::OriginCrash => {
                 let pid = exec::pid_alive(&lab.pid_file(ns::ORIGIN, "bird"));
                 if let Some(pid) = pid {
@@ -384,27 +484,34 @@ impl Fault {
                 }
                 Ok(())
             }
-            Fault::PrimaryCut => Self::set_link(lab, ns::ORIGIN, ns::UP1, false),
-            Fault::BackupCut => Self::set_link(lab, ns::ORIGIN, ns::UP2, false),
+            Fault::PrimaryCut => lab.set_link(ns::ORIGIN, ns::UP1, false),
+            Fault::BackupCut => lab.set_link(ns::ORIGIN, ns::UP2, false),
             Fault::Ddos { secs } => {
                 for (namespace, ifname) in Self::ddos_links(lab) {
                     Self::shape(&namespace, &ifname)?;
                 }
+                let links = Self::ddos_links(lab);
                 for namespace in [ns::ORIGIN, ns::UP1, ns::UP2] {
-                    // Forwarded traffic only: the routers' own BGP sessions are local.
-                    Self::nft_add(
-                        lab,
-                        namespace,
-                        "ddos",
-                        "forward",
-                        "forward",
-                        &["numgen random mod 100 < 10 counter drop"],
-                    )?;
+                    // Forwarded traffic over the origin's uplinks only: the routers'
+                    // own BGP sessions are local, and the upstreams' other traffic
+                    // (the vantage points behind them, the control network) is spared.
+                    let uplinks: Vec<String> = links
+                        .iter()
+                        .filter(|(n, _)| n == namespace)
+                        .map(|(_, ifname)| format!("\"{ifname}\""))
+                        .collect();
+                    let uplinks = uplinks.join(", ");
+                    let rules = ["iifname", "oifname"].map(|dir| {
+                        format!("{dir} {{ {uplinks} }} numgen random mod 100 < 10 counter drop")
+                    });
+                    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+                    Self::nft_add(lab, namespace, "ddos", "forward", "forward", &rules)?;
                 }
                 let targets: Vec<String> = topo
                     .hosts_with(Service::Ping)
                     .iter()
-                    .map(|(_, h)| h.addr.to_string())
+                    .flat_map(|(_, h)| h.addrs())
+                    .map(|a| a.to_string())
                     .collect();
                 let secs = secs.to_string();
                 let mut args = vec!["flood", secs.as_str(), "500", "1172"];
@@ -452,7 +559,8 @@ impl Fault {
                     lab.stop(&b.ns, "nginx");
                     let specs: Vec<String> = config::web_sites(&b)
                         .iter()
-                        .map(|(addr, _)| format!("{addr}:80"))
+                        .flat_map(LabHost::addrs)
+                        .map(|addr| std::net::SocketAddr::new(addr, 80).to_string())
                         .collect();
                     let mut args = vec!["hang"];
                     args.extend(specs.iter().map(String::as_str));
@@ -474,12 +582,12 @@ impl Fault {
             }
             Fault::PowerCut(n) => {
                 let building = Self::building_ns(lab, *n)?;
-                Self::birdc_origin(lab, "disable", &[format!("bld{n}")])?;
-                Self::set_link(lab, ns::ORIGIN, &building, false)
+                Self::birdc_origin(lab, "disable", &Self::statics(Some(*n), false))?;
+                lab.set_link(ns::ORIGIN, &building, false)
             }
             Fault::HostsDark(n) => {
                 let building = Self::building_ns(lab, *n)?;
-                Self::set_link(lab, ns::ORIGIN, &building, false)
+                lab.set_link(ns::ORIGIN, &building, false)
             }
             Fault::Flap {
                 count,
@@ -489,20 +597,53 @@ impl Fault {
                 let log = lab.fault_log().to_string_lossy().into_owned();
                 let count = count.to_string();
                 let interval = interval_secs.to_string();
-                let statics = Self::all_statics(lab);
-                let mut args = vec![
+                let statics = format!("\"{}\"", Self::statics(None, false));
+                lab.start_helper(
+                    ns::ORIGIN,
                     "flap",
-                    count.as_str(),
-                    interval.as_str(),
-                    sock.as_str(),
-                    log.as_str(),
-                ];
-                args.extend(statics.iter().map(String::as_str));
-                lab.start_helper(ns::ORIGIN, "flap", &args)
+                    &["flap", &count, &interval, &sock, &log, &statics],
+                )
             }
             Fault::RpkiInvalid => Self::set_roas(lab, true),
-            Fault::VantageCut => Self::set_link(lab, ns::VANTAGE, ns::TRANSIT, false),
+            Fault::VantageCut(name) => Self::cut_vantage(lab, name, false, false),
+            Fault::VantagePathCut(name) => Self::cut_vantage(lab, name, true, false),
+            Fault::V6Withdraw => Self::birdc_origin(lab, "disable", &Self::statics(None, true)),
+            Fault::V6BorderFilter => {
+                let uplinks: Vec<String> = topo
+                    .links_of(ns::ORIGIN)
+                    .iter()
+                    .filter(|(_, far)| topo.router(&far.ns).is_some())
+                    .map(|(here, _)| format!("\"{}\"", here.ifname))
+                    .collect();
+                // Forwarded packets only: the sessions with the upstreams are the
+                // router's own, and so are its answers to traceroutes.
+                let rule = format!(
+                    "iifname {{ {} }} ip6 daddr {} counter drop",
+                    uplinks.join(", "),
+                    topo.origin_aggregate6()
+                );
+                Self::nft_add(lab, ns::ORIGIN, self.name(), "forward", "forward", &[&rule])
+            }
         }
+    }
+
+    /// Takes a vantage point's links down (`restore`: back up): every link of
+    /// it but the management network's, or with `path_only` the one its path
+    /// toward the watched network starts with.
+    fn cut_vantage(lab: &Lab, name: &str, path_only: bool, restore: bool) -> Result<()> {
+        let topo = lab.topology();
+        let vantage = topo
+            .vantage_named(name)
+            .ok_or_else(|| LabError::FaultArgs {
+                fault: "vantage".into(),
+                message: format!("no vantage point {name}"),
+            })?;
+        for (_, far) in topo.links_of(&vantage.ns) {
+            if !path_only || far.ns == vantage.attached {
+                lab.set_link(&vantage.ns, &far.ns, restore)?;
+            }
+        }
+        Ok(())
     }
 
     /// Switches the ROAs, waits until the transit's RPKI table has them, and
@@ -519,9 +660,12 @@ impl Fault {
         let until = std::time::Instant::now() + Duration::from_secs(15);
         loop {
             let table = lab.vtysh("show rpki prefix-table").unwrap_or_default();
-            let loaded = table.lines().any(|l| {
-                l.starts_with(&topo.origin_aggregate().addr().to_string())
-                    && l.split_whitespace().last() == Some(want.to_string().as_str())
+            let loaded = Family::BOTH.iter().all(|family| {
+                let aggregate = topo.origin_aggregate_of(*family).addr().to_string();
+                table.lines().any(|l| {
+                    l.split_whitespace().next() == Some(aggregate.as_str())
+                        && l.split_whitespace().last() == Some(want.to_string().as_str())
+                })
             });
             if loaded {
                 break;
@@ -534,7 +678,10 @@ impl Fault {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        lab.vtysh("clear bgp ipv4 unicast * soft in").map(|_| ())
+        for family in Family::BOTH {
+            lab.vtysh(&format!("clear bgp {} unicast * soft in", family.keyword()))?;
+        }
+        Ok(())
     }
 
     fn web_buildings(lab: &Lab) -> Vec<crate::topology::Building> {
@@ -550,15 +697,15 @@ impl Fault {
     pub fn undo(&self, lab: &Lab) -> Result<()> {
         let topo = lab.topology().clone();
         match self {
-            Fault::OriginWithdraw => Self::birdc_origin(lab, "enable", &Self::all_statics(lab)),
+            Fault::OriginWithdraw => Self::birdc_origin(lab, "enable", &Self::statics(None, false)),
             Fault::OriginCrash => {
                 if exec::pid_alive(&lab.pid_file(ns::ORIGIN, "bird")).is_none() {
                     lab.start_bird(ns::ORIGIN)?;
                 }
                 Ok(())
             }
-            Fault::PrimaryCut => Self::set_link(lab, ns::ORIGIN, ns::UP1, true),
-            Fault::BackupCut => Self::set_link(lab, ns::ORIGIN, ns::UP2, true),
+            Fault::PrimaryCut => lab.set_link(ns::ORIGIN, ns::UP1, true),
+            Fault::BackupCut => lab.set_link(ns::ORIGIN, ns::UP2, true),
             Fault::Ddos { .. } => {
                 lab.stop(ns::TRANSIT, "flood");
                 for (namespace, ifname) in Self::ddos_links(lab) {
@@ -599,19 +746,25 @@ impl Fault {
             }
             Fault::PowerCut(n) => {
                 let building = Self::building_ns(lab, *n)?;
-                Self::set_link(lab, ns::ORIGIN, &building, true)?;
-                Self::birdc_origin(lab, "enable", &[format!("bld{n}")])
+                lab.set_link(ns::ORIGIN, &building, true)?;
+                Self::birdc_origin(lab, "enable", &Self::statics(Some(*n), false))
             }
             Fault::HostsDark(n) => {
                 let building = Self::building_ns(lab, *n)?;
-                Self::set_link(lab, ns::ORIGIN, &building, true)
+                lab.set_link(ns::ORIGIN, &building, true)
             }
             Fault::Flap { .. } => {
                 lab.stop(ns::ORIGIN, "flap");
-                Self::birdc_origin(lab, "enable", &Self::all_statics(lab))
+                Self::birdc_origin(lab, "enable", &Self::statics(None, false))
             }
             Fault::RpkiInvalid => Self::set_roas(lab, false),
-            Fault::VantageCut => Self::set_link(lab, ns::VANTAGE, ns::TRANSIT, true),
+            Fault::VantageCut(name) => Self::cut_vantage(lab, name, false, true),
+            Fault::VantagePathCut(name) => Self::cut_vantage(lab, name, true, true),
+            Fault::V6Withdraw => Self::birdc_origin(lab, "enable", &Self::statics(None, true)),
+            Fault::V6BorderFilter => {
+                Self::nft_del(ns::ORIGIN, self.name());
+                Ok(())
+            }
         }
     }
 }
@@ -689,6 +842,7 @@ mod tests {
                 "power-cut" | "hosts-dark" => args(&["3"]),
                 "flap" => args(&["3", "2"]),
                 "ddos" => args(&["20"]),
+                "vantage-path-cut" => args(&["vp-backup"]),
                 _ => vec![],
             };
             let fault = Fault::parse(name, &a).unwrap();
@@ -711,5 +865,66 @@ mod tests {
             Err(LabError::UnknownFault(_))
         ));
         assert_eq!(Fault::parse("ddos", &[]).unwrap(), Fault::Ddos { secs: 60 });
+        assert!(Fault::parse("vantage-cut", &args(&["vp-nowhere"])).is_err());
+        assert!(Fault::parse("vantage-path-cut", &[]).is_err());
+        // Its path toward the network and its controls share the link to the transit.
+        let shared = Fault::parse("vantage-path-cut", &args(&["vp-transit"]));
+        assert!(
+            matches!(shared, Err(LabError::FaultArgs { message, .. }) if message.contains("vantage-cut vp-transit"))
+        );
+        assert!(Fault::parse("v6-withdraw", &args(&["1"])).is_err());
+    }
+
+    #[test]
+    fn vantage_cut_names_the_feeds_vantage_by_default() {
+        assert_eq!(
+            Fault::parse("vantage-cut", &[]).unwrap(),
+            Fault::VantageCut("vp-transit".into())
+        );
+        assert_eq!(
+            Fault::parse("vantage-cut", &args(&["vp-primary"])).unwrap(),
+            Fault::VantageCut("vp-primary".into())
+        );
+    }
+
+    #[test]
+    fn statics_patterns_match_the_protocol_names() {
+        assert_eq!(Fault::statics(None, false), "bld*");
+        assert_eq!(Fault::statics(None, true), "bld*_v6");
+        assert_eq!(Fault::statics(Some(2), false), "bld2*");
+        let topo = Topology::standard();
+        let b2 = topo.building(2).unwrap();
+        // The names the patterns must catch, and only those.
+        for family in Family::BOTH {
+            assert!(b2.static_protocol(family).starts_with("bld2"));
+        }
+        assert!(b2.static_protocol(Family::V6).ends_with("_v6"));
+        assert!(!b2.static_protocol(Family::V4).ends_with("_v6"));
+    }
+
+    #[test]
+    fn impacts() {
+        let topo = Topology::standard();
+        let all = ["vp-transit", "vp-primary", "vp-backup"];
+        let impact = |name: &str, a: &[&str]| Fault::parse(name, &args(a)).unwrap().impact(&topo);
+        let withdraw = impact("origin-withdraw", &[]);
+        assert_eq!(withdraw.vantages, all);
+        assert_eq!(withdraw.families, Family::BOTH);
+        assert!(impact("primary-cut", &[]).vantages.is_empty());
+        assert_eq!(impact("rpki-invalid", &[]).vantages, ["vp-transit"]);
+        let cut = impact("vantage-cut", &["vp-primary"]);
+        assert_eq!(
+            (cut.vantages.as_slice(), cut.controls_fail),
+            (&["vp-primary".to_string()][..], true)
+        );
+        let path = impact("vantage-path-cut", &["vp-backup"]);
+        assert_eq!(
+            (path.vantages.as_slice(), path.controls_fail),
+            (&["vp-backup".to_string()][..], false)
+        );
+        for v6 in ["v6-withdraw", "v6-border-filter"] {
+            assert_eq!(impact(v6, &[]).families, [Family::V6]);
+            assert_eq!(impact(v6, &[]).vantages, all);
+        }
     }
 }

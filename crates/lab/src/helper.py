@@ -3,14 +3,19 @@
 # run with Debian's /usr/bin/python3. Every mode writes its pid to --pidfile.
 #
 # Modes:
-#   smtp HOST PORT NAME          an SMTP server (aiosmtpd) that accepts and discards mail
-#   smtp-4xx HOST PORT NAME      an SMTP responder whose banner is a 421 (temporary failure)
-#   hang HOST:PORT...            TCP listeners that never accept: connects succeed, nothing answers
-#   flood SECONDS PPS SIZE DST...  a UDP flood to DST:9 that stops by itself after SECONDS
+#   smtp PORT NAME HOST...       an SMTP server (aiosmtpd) that accepts and discards mail,
+#                                on every HOST (IPv4 or IPv6)
+#   smtp-4xx PORT NAME HOST...   an SMTP responder whose banner is a 421 (temporary failure)
+#   hang HOST:PORT...            TCP listeners that never accept: connects succeed, nothing
+#                                answers ([v6]:PORT for IPv6)
+#   flood SECONDS PPS SIZE DST...  a UDP flood to DST:9 (IPv4 or IPv6) that stops by itself
+#                                after SECONDS
 #   rtr HOST PORT ROAFILE        an RPKI-to-router cache (RFC 8210, versions 0 and 1)
-#                                serving the ROAs in ROAFILE, with a Serial Notify on change
-#   flap COUNT INTERVAL BIRDSOCK LOG PROTO...  withdraws and re-announces BIRD's static
-#                                protocols COUNT times, logging each step to LOG
+#                                serving the ROAs (IPv4 and IPv6) in ROAFILE, with a Serial
+#                                Notify on change
+#   flap COUNT INTERVAL BIRDSOCK LOG PROTO...  withdraws and re-announces the BIRD static
+#                                protocols PROTO (names or a quoted pattern) COUNT times,
+#                                logging each step to LOG
 #   sink HOST PORT FILE          accepts TCP connections and writes the bytes of the n-th
 #                                to FILE.n (a BMP or BGP capture for the tests)
 import argparse
@@ -30,6 +35,10 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def smtp(args):
     from aiosmtpd.smtp import SMTP
 
@@ -37,15 +46,14 @@ def smtp(args):
         async def handle_DATA(self, server, session, envelope):
             return "250 2.0.0 OK: discarded"
 
+    port, name, hosts = int(args.rest[0]), args.rest[1], args.rest[2:]
     loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(
-        loop.create_server(lambda: SMTP(Sink(), hostname=args.rest[2]), args.rest[0], int(args.rest[1]))
-    )
+    loop.run_until_complete(loop.create_server(lambda: SMTP(Sink(), hostname=name), hosts, port))
     loop.run_forever()
 
 
 def smtp_4xx(args):
-    host, port, name = args.rest[0], int(args.rest[1]), args.rest[2]
+    port, name, hosts = int(args.rest[0]), args.rest[1], args.rest[2:]
 
     async def answer(reader, writer):
         writer.write(f"421 4.3.2 {name} Service not available, closing transmission channel\r\n".encode())
@@ -55,7 +63,7 @@ def smtp_4xx(args):
             writer.close()
 
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(asyncio.start_server(answer, host, port))
+    loop.run_until_complete(asyncio.start_server(answer, hosts, port))
     loop.run_forever()
 
 
@@ -63,7 +71,8 @@ def hang(args):
     sockets = []
     for spec in args.rest:
         host, port = spec.rsplit(":", 1)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        host = host.strip("[]")
+        s = socket.socket(family(host), socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((host, int(port)))
         s.listen(4096)
@@ -75,7 +84,7 @@ def hang(args):
 def flood(args):
     seconds, pps, size = float(args.rest[0]), int(args.rest[1]), int(args.rest[2])
     targets = args.rest[3:]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sockets = {f: socket.socket(f, socket.SOCK_DGRAM) for f in {family(t) for t in targets}}
     payload = b"\x00" * size
     end = time.monotonic() + seconds
     batch = 10
@@ -85,7 +94,8 @@ def flood(args):
     while time.monotonic() < end:
         for i in range(batch):
             try:
-                s.sendto(payload, (targets[(sent + i) % len(targets)], 9))
+                target = targets[(sent + i) % len(targets)]
+                sockets[family(target)].sendto(payload, (target, 9))
             except OSError:
                 pass
         sent += batch
@@ -113,7 +123,12 @@ def rtr(args):
     def full(version):
         out = struct.pack("!BBHI", version, 3, state["session"], 8)
         for prefix, plen, maxlen, asn in state["roas"]:
-            out += struct.pack("!BBHIBBBB4sI", version, 4, 0, 20, 1, plen, maxlen, 0, socket.inet_aton(prefix), asn)
+            if ":" in prefix:
+                address = socket.inet_pton(socket.AF_INET6, prefix)
+                out += struct.pack("!BBHIBBBB16sI", version, 6, 0, 32, 1, plen, maxlen, 0, address, asn)
+            else:
+                address = socket.inet_aton(prefix)
+                out += struct.pack("!BBHIBBBB4sI", version, 4, 0, 20, 1, plen, maxlen, 0, address, asn)
         return out + end_of_data(version)
 
     async def serve(reader, writer):

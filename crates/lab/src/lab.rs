@@ -2,6 +2,9 @@
 //! its status and checks that it is at its baseline. Faults live in
 //! [`crate::fault`]; the configs it writes come from [`crate::config`].
 //!
+//! The network itself is made in [`crate::network`], and the status and the
+//! baseline check are in [`crate::status`].
+//!
 //! The state dir (default `/run/blackout-lab`) holds one directory per
 //! namespace (configs, pid files, logs, control sockets), `mrt/` (the transit's
 //! MRT dumps), `faults.jsonl` (every up, down, fault and heal with a timestamp),
@@ -10,7 +13,7 @@
 use crate::config::{self, DnsMode, WebMode};
 use crate::error::{LabError, Result, io};
 use crate::exec;
-use crate::topology::{Building, Daemon, Service, Topology, ns};
+use crate::topology::{Building, Daemon, LabHost, Service, Topology, ns};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -43,126 +46,6 @@ pub struct ActiveFault {
     pub args: Vec<String>,
     /// When it was injected (RFC 3339 UTC).
     pub at: String,
-}
-
-/// One process the lab runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProcessStatus {
-    /// Its namespace.
-    pub ns: String,
-    /// What it is (`bird`, `bgpd`, `nsd`...).
-    pub name: String,
-    /// Its pid, if it is running.
-    pub pid: Option<u32>,
-}
-
-/// A BGP session's state as its router reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionStatus {
-    /// The router's namespace.
-    pub ns: String,
-    /// The neighbor.
-    pub neighbor: String,
-    /// The state (`Established`, `Active`, `Connect`...).
-    pub state: String,
-}
-
-/// A route in the transit's BGP table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TransitRoute {
-    /// The prefix.
-    pub prefix: String,
-    /// The AS path, nearest AS first.
-    pub path: Vec<u32>,
-    /// Is it the best path?
-    pub best: bool,
-}
-
-/// What `blackout lab status` reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Status {
-    /// The lab's namespaces that exist.
-    pub namespaces: Vec<String>,
-    /// The lab's namespaces that are missing.
-    pub missing_namespaces: Vec<String>,
-    /// The baseline processes and whether they run.
-    pub processes: Vec<ProcessStatus>,
-    /// BGP sessions.
-    pub sessions: Vec<SessionStatus>,
-    /// The transit's routes to the origin's prefixes.
-    pub transit_routes: Vec<TransitRoute>,
-    /// Addresses the vantage point reaches by ICMP, and those it does not.
-    pub reachable: Vec<(String, Ipv4Addr, bool)>,
-    /// The faults in force.
-    pub faults: Vec<ActiveFault>,
-}
-
-impl Status {
-    /// Is any part of the lab there?
-    pub fn exists(&self) -> bool {
-        !self.namespaces.is_empty()
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if !self.exists() {
-            return writeln!(f, "lab: down (no namespace)");
-        }
-        let state = if self.missing_namespaces.is_empty() {
-            "up"
-        } else {
-            "partly up"
-        };
-        writeln!(f, "lab: {state}")?;
-        for missing in &self.missing_namespaces {
-            writeln!(f, "  namespace {missing}: missing")?;
-        }
-        writeln!(f, "processes:")?;
-        for p in &self.processes {
-            match p.pid {
-                Some(pid) => writeln!(f, "  {:<11} {:<8} running (pid {pid})", p.ns, p.name)?,
-                None => writeln!(f, "  {:<11} {:<8} NOT RUNNING", p.ns, p.name)?,
-            }
-        }
-        writeln!(f, "bgp sessions:")?;
-        for s in &self.sessions {
-            writeln!(f, "  {:<11} {:<16} {}", s.ns, s.neighbor, s.state)?;
-        }
-        writeln!(f, "transit routes to the origin:")?;
-        for r in &self.transit_routes {
-            let path: Vec<String> = r.path.iter().map(u32::to_string).collect();
-            writeln!(
-                f,
-                "  {:<18} {}{}",
-                r.prefix,
-                path.join(" "),
-                if r.best { "  (best)" } else { "" }
-            )?;
-        }
-        writeln!(f, "reachable from the vantage point (ICMP):")?;
-        for (name, addr, up) in &self.reachable {
-            writeln!(
-                f,
-                "  {name:<20} {addr:<15} {}",
-                if *up { "up" } else { "DOWN" }
-            )?;
-        }
-        if self.faults.is_empty() {
-            writeln!(f, "faults: none (baseline)")?;
-        } else {
-            writeln!(f, "faults:")?;
-            for fault in &self.faults {
-                let mut spec = fault.fault.clone();
-                for arg in &fault.args {
-                    spec.push(' ');
-                    spec.push_str(arg);
-                }
-                writeln!(f, "  {spec} (since {})", fault.at)?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// RFC 3339 UTC now, with milliseconds.
@@ -235,7 +118,7 @@ impl Lab {
         self.ns_dir(ns).join("bird.ctl")
     }
 
-    fn require_root() -> Result<()> {
+    pub(crate) fn require_root() -> Result<()> {
         if exec::is_root() {
             Ok(())
         } else {
@@ -417,79 +300,6 @@ impl Lab {
         std::fs::rename(&tmp, &path).map_err(io("rename", &path))
     }
 
-    fn make_network(&self) -> Result<()> {
-        let topo = &self.topo;
-        for n in &topo.namespaces {
-            exec::run("ip", &["netns", "add", n])?;
-            exec::run("ip", &["-n", n, "link", "set", "lo", "up"])?;
-            // No IPv6 in this lab: keep the links quiet.
-            exec::run_ns(n, "sysctl", &["-qw", "net.ipv6.conf.all.disable_ipv6=1"])?;
-            exec::run_ns(
-                n,
-                "sysctl",
-                &["-qw", "net.ipv6.conf.default.disable_ipv6=1"],
-            )?;
-            exec::run_ns(n, "sysctl", &["-qw", "net.ipv4.conf.all.rp_filter=0"])?;
-            exec::run_ns(n, "sysctl", &["-qw", "net.ipv4.conf.default.rp_filter=0"])?;
-            if topo.router(n).is_some() {
-                exec::run_ns(n, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
-            }
-        }
-        for link in &topo.links {
-            // Both ends are made directly inside their namespaces: no interface of
-            // the lab ever appears in the host's namespace.
-            exec::run(
-                "ip",
-                &[
-                    "-n",
-                    &link.a.ns,
-                    "link",
-                    "add",
-                    &link.a.ifname,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    &link.b.ifname,
-                    "netns",
-                    &link.b.ns,
-                ],
-            )?;
-            for end in [&link.a, &link.b] {
-                for addr in &end.addrs {
-                    exec::run(
-                        "ip",
-                        &[
-                            "-n",
-                            &end.ns,
-                            "addr",
-                            "add",
-                            &addr.to_string(),
-                            "dev",
-                            &end.ifname,
-                        ],
-                    )?;
-                }
-                exec::run("ip", &["-n", &end.ns, "link", "set", &end.ifname, "up"])?;
-            }
-        }
-        for leaf in topo.leaves() {
-            exec::run(
-                "ip",
-                &[
-                    "-n",
-                    &leaf.ns,
-                    "route",
-                    "add",
-                    "default",
-                    "via",
-                    &leaf.gateway.to_string(),
-                ],
-            )?;
-        }
-        Ok(())
-    }
-
     fn start_baseline(&self) -> Result<()> {
         self.start_rtr()?;
         for router in &self.topo.routers {
@@ -501,8 +311,11 @@ impl Lab {
         for b in &self.topo.buildings {
             self.start_services(b)?;
         }
-        let sites = vec![(self.topo.control.addr, self.topo.control.name.clone())];
-        self.start_nginx(ns::CONTROL, &sites, WebMode::Normal)
+        self.start_nginx(
+            ns::CONTROL,
+            std::slice::from_ref(&self.topo.control),
+            WebMode::Normal,
+        )
     }
 
     fn start_services(&self, b: &Building) -> Result<()> {
@@ -651,21 +464,13 @@ impl Lab {
             return Ok(());
         };
         let conf = dir.join("nsd.conf");
-        self.write(
-            &conf,
-            &config::nsd_conf(&self.topo, server.addr, &server.name, &dir, mode),
-        )?;
+        self.write(&conf, &config::nsd_conf(&self.topo, server, &dir, mode))?;
         self.stop(&b.ns, "nsd");
         exec::run_ns(&b.ns, "nsd", &["-c", &conf.to_string_lossy()])?;
         self.wait_pid(&b.ns, "nsd").map(|_| ())
     }
 
-    pub(crate) fn start_nginx(
-        &self,
-        ns: &str,
-        sites: &[(Ipv4Addr, String)],
-        mode: WebMode,
-    ) -> Result<()> {
+    pub(crate) fn start_nginx(&self, ns: &str, sites: &[LabHost], mode: WebMode) -> Result<()> {
         let dir = self.ns_dir(ns);
         let conf = dir.join("nginx.conf");
         self.write(&conf, &config::nginx_conf(sites, &dir, mode))?;
@@ -685,11 +490,8 @@ impl Lab {
         };
         self.stop(&b.ns, "smtp");
         let mode = if four_xx { "smtp-4xx" } else { "smtp" };
-        self.start_helper(
-            &b.ns,
-            "smtp",
-            &[mode, &mail.addr.to_string(), "25", &mail.name],
-        )
+        let [addr, addr6] = mail.addrs().map(|a| a.to_string());
+        self.start_helper(&b.ns, "smtp", &[mode, "25", &mail.name, &addr, &addr6])
     }
 
     /// Stops one of the lab's processes by its pid file.
@@ -798,316 +600,6 @@ impl Lab {
         left
     }
 
-    // ---- status and checks ----------------------------------------------
-
-    /// The BGP sessions of every router.
-    pub fn sessions(&self) -> Vec<SessionStatus> {
-        let mut out = Vec::new();
-        for router in &self.topo.routers {
-            match router.daemon {
-                Daemon::Bird => {
-                    let sock = self.bird_socket(&router.ns);
-                    let text = exec::run(
-                        "birdc",
-                        &["-s", &sock.to_string_lossy(), "show", "protocols"],
-                    )
-                    .unwrap_or_default();
-                    for n in &router.neighbors {
-                        let state = text
-                            .lines()
-                            .find(|l| l.split_whitespace().next() == Some(n.name.as_str()))
-                            .and_then(|l| {
-                                let fields: Vec<&str> = l.split_whitespace().collect();
-                                // name proto table state since info...
-                                let info = fields.get(5..).map(|f| f.join(" ")).unwrap_or_default();
-                                fields.get(3).map(|s| {
-                                    if info.is_empty() {
-                                        (*s).to_string()
-                                    } else {
-                                        info
-                                    }
-                                })
-                            })
-                            .unwrap_or_else(|| "unknown (BIRD not answering)".into());
-                        out.push(SessionStatus {
-                            ns: router.ns.clone(),
-                            neighbor: format!("{} {}", n.name, n.addr),
-                            state,
-                        });
-                    }
-                }
-                Daemon::Frr => {
-                    let summary = self.vtysh_json("show bgp ipv4 unicast summary json");
-                    for n in &router.neighbors {
-                        let state = summary
-                            .as_ref()
-                            .and_then(|s| s["peers"][n.addr.to_string()]["state"].as_str())
-                            .unwrap_or("unknown (bgpd not answering)")
-                            .to_string();
-                        out.push(SessionStatus {
-                            ns: router.ns.clone(),
-                            neighbor: format!("{} {}", n.name, n.addr),
-                            state,
-                        });
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Runs a vtysh command on the transit and parses its JSON.
-    pub fn vtysh_json(&self, command: &str) -> Option<serde_json::Value> {
-        let dir = self.ns_dir(ns::TRANSIT);
-        let out = exec::run(
-            "vtysh",
-            &["--vty_socket", &dir.to_string_lossy(), "-c", command],
-        )
-        .ok()?;
-        serde_json::from_str(&out).ok()
-    }
-
-    /// Runs a vtysh command on the transit and returns its text.
-    pub fn vtysh(&self, command: &str) -> Result<String> {
-        let dir = self.ns_dir(ns::TRANSIT);
-        exec::run(
-            "vtysh",
-            &["--vty_socket", &dir.to_string_lossy(), "-c", command],
-        )
-    }
-
-    /// Runs a birdc command on a BIRD router.
-    pub fn birdc(&self, ns: &str, command: &[&str]) -> Result<String> {
-        let sock = self.bird_socket(ns).to_string_lossy().into_owned();
-        let mut args = vec!["-s", sock.as_str()];
-        args.extend_from_slice(command);
-        exec::run("birdc", &args)
-    }
-
-    /// The transit's routes (Loc-RIB) to the origin's prefixes.
-    pub fn transit_routes(&self) -> Vec<TransitRoute> {
-        let Some(table) = self.vtysh_json("show ip bgp json") else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for prefix in self.topo.origin_prefixes() {
-            let key = prefix.to_string();
-            if let Some(paths) = table["routes"][&key].as_array() {
-                for p in paths {
-                    let path = p["path"]
-                        .as_str()
-                        .unwrap_or("")
-                        .split_whitespace()
-                        .filter_map(|a| a.parse().ok())
-                        .collect();
-                    out.push(TransitRoute {
-                        prefix: key.clone(),
-                        path,
-                        best: p["bestpath"].as_bool().unwrap_or(false),
-                    });
-                }
-            }
-        }
-        out
-    }
-
-    /// The prefixes the transit has received from a neighbor before its import
-    /// policy (its Adj-RIB-In, kept by `soft-reconfiguration inbound`).
-    pub fn transit_received(&self, neighbor: Ipv4Addr) -> Vec<String> {
-        let command = format!("show ip bgp neighbors {neighbor} received-routes json");
-        self.vtysh_json(&command)
-            .and_then(|table| {
-                table["receivedRoutes"]
-                    .as_object()
-                    .map(|routes| routes.keys().cloned().collect())
-            })
-            .unwrap_or_default()
-    }
-
-    /// Which of `addrs` answer ICMP from the vantage point (one fping round).
-    pub fn reachable_from_vantage(
-        &self,
-        addrs: &[Ipv4Addr],
-        timeout_ms: u32,
-    ) -> BTreeSet<Ipv4Addr> {
-        let mut args: Vec<String> = vec![
-            "netns".into(),
-            "exec".into(),
-            self.topo.vantage.ns.clone(),
-            "fping".into(),
-            "-a".into(),
-            "-r".into(),
-            "1".into(),
-            "-t".into(),
-            timeout_ms.to_string(),
-        ];
-        args.extend(addrs.iter().map(Ipv4Addr::to_string));
-        // fping exits non-zero when some target is down; its stdout still lists the live ones.
-        std::process::Command::new("ip")
-            .args(&args)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .filter_map(|a| a.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Every address the vantage point should reach: the hosts and the control host.
-    pub fn probe_targets(&self) -> Vec<(String, Ipv4Addr)> {
-        let mut out: Vec<(String, Ipv4Addr)> = self
-            .topo
-            .hosts()
-            .map(|(_, h)| (h.name.clone(), h.addr))
-            .collect();
-        out.push((self.topo.control.name.clone(), self.topo.control.addr));
-        out
-    }
-
-    /// The lab's status. Needs root for the daemons' control sockets.
-    pub fn status(&self) -> Result<Status> {
-        Self::require_root()?;
-        let existing: BTreeSet<String> = exec::netns_list().into_iter().collect();
-        let (namespaces, missing): (Vec<String>, Vec<String>) = self
-            .topo
-            .namespaces
-            .iter()
-            .cloned()
-            .partition(|n| existing.contains(n));
-        if namespaces.is_empty() {
-            return Ok(Status {
-                namespaces,
-                missing_namespaces: missing,
-                processes: vec![],
-                sessions: vec![],
-                transit_routes: vec![],
-                reachable: vec![],
-                faults: self.active_faults(),
-            });
-        }
-        let processes = self
-            .baseline_processes()
-            .into_iter()
-            .map(|(ns, name)| ProcessStatus {
-                pid: exec::pid_alive(&self.pid_file(&ns, &name)),
-                ns,
-                name,
-            })
-            .collect();
-        let targets = self.probe_targets();
-        let addrs: Vec<Ipv4Addr> = targets.iter().map(|(_, a)| *a).collect();
-        let up = if existing.contains(&self.topo.vantage.ns) {
-            self.reachable_from_vantage(&addrs, 500)
-        } else {
-            BTreeSet::new()
-        };
-        Ok(Status {
-            namespaces,
-            missing_namespaces: missing,
-            processes,
-            sessions: self.sessions(),
-            transit_routes: self.transit_routes(),
-            reachable: targets
-                .into_iter()
-                .map(|(name, addr)| (name, addr, up.contains(&addr)))
-                .collect(),
-            faults: self.active_faults(),
-        })
-    }
-
-    /// What keeps the lab from its baseline; empty when it is there: every
-    /// baseline process runs, the transit's best path to each of the origin's
-    /// prefixes is via the primary with the backup's path beside it, and the
-    /// vantage point reaches every host and the control host.
-    pub fn baseline_problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        for (ns, name) in self.baseline_processes() {
-            if exec::pid_alive(&self.pid_file(&ns, &name)).is_none() {
-                problems.push(format!("{name} in {ns} is not running"));
-            }
-        }
-        if !problems.is_empty() {
-            return problems;
-        }
-        let routes = self.transit_routes();
-        for prefix in self.topo.origin_prefixes() {
-            let key = prefix.to_string();
-            let best_primary = routes.iter().any(|r| {
-                r.prefix == key
-                    && r.best
-                    && r.path == [crate::topology::PRIMARY_ASN, crate::topology::ORIGIN_ASN]
-            });
-            let backup = routes
-                .iter()
-                .any(|r| r.prefix == key && r.path.first() == Some(&crate::topology::BACKUP_ASN));
-            if !best_primary {
-                problems.push(format!("transit: no best path to {key} via the primary"));
-            }
-            if !backup {
-                problems.push(format!("transit: no path to {key} via the backup"));
-            }
-        }
-        if !problems.is_empty() {
-            return problems;
-        }
-        let targets = self.probe_targets();
-        let addrs: Vec<Ipv4Addr> = targets.iter().map(|(_, a)| *a).collect();
-        let up = self.reachable_from_vantage(&addrs, 500);
-        for (name, addr) in targets {
-            if !up.contains(&addr) {
-                problems.push(format!("vantage: {name} ({addr}) does not answer ICMP"));
-            }
-        }
-        problems
-    }
-
-    /// Waits until [`Lab::baseline_problems`] is empty.
-    pub fn wait_baseline(&self, limit: Duration) -> Result<()> {
-        let until = Instant::now() + limit;
-        loop {
-            let problems = self.baseline_problems();
-            if problems.is_empty() {
-                return Ok(());
-            }
-            if Instant::now() > until {
-                return Err(LabError::Timeout {
-                    what: format!("the baseline ({})", problems.join("; ")),
-                    secs: limit.as_secs(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    /// Puts the network back as `up` made it: every link up, and the default
-    /// route of every leaf namespace, which the kernel drops while its link is down.
-    pub(crate) fn repair_network(&self) -> Result<()> {
-        for link in &self.topo.links {
-            for end in [&link.a, &link.b] {
-                exec::run("ip", &["-n", &end.ns, "link", "set", &end.ifname, "up"])?;
-            }
-        }
-        for leaf in self.topo.leaves() {
-            exec::run(
-                "ip",
-                &[
-                    "-n",
-                    &leaf.ns,
-                    "route",
-                    "replace",
-                    "default",
-                    "via",
-                    &leaf.gateway.to_string(),
-                ],
-            )?;
-        }
-        Ok(())
-    }
-
     /// Makes sure every baseline process runs, restarting those that do not.
     pub(crate) fn restart_missing(&self) -> Result<()> {
         for (ns, name) in self.baseline_processes() {
@@ -1125,8 +617,8 @@ impl Lab {
                 }
                 "nsd" | "nginx" | "smtp" => {
                     if ns == ns::CONTROL {
-                        let sites = vec![(self.topo.control.addr, self.topo.control.name.clone())];
-                        self.start_nginx(&ns, &sites, WebMode::Normal)?;
+                        let control = std::slice::from_ref(&self.topo.control);
+                        self.start_nginx(&ns, control, WebMode::Normal)?;
                     } else if let Some(b) = self.topo.buildings.iter().find(|b| b.ns == ns) {
                         match name.as_str() {
                             "nsd" => self.start_nsd(b, DnsMode::Normal)?,

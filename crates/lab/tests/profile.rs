@@ -1,11 +1,22 @@
 //! The built-in `lab` profile describes exactly the network the lab builds:
-//! its prefixes, ASes, hosts, name servers, mail server, control host and feeds
-//! all come from [`Topology::standard`].
+//! its prefixes of both families, ASes, hosts (each on both families), name
+//! servers, mail server, control host and feeds all come from
+//! [`Topology::standard`].
 
 use blackout_lab::Topology;
-use blackout_lab::topology::{self, Service};
+use blackout_lab::topology::{self, Family, LabHost, Service};
 use blackout_profile::{FeedConfig, SessionMode, UpstreamRole, builtin};
 use std::net::IpAddr;
+
+/// The name a profile gives a lab host's address: its DNS name for IPv4, the
+/// address itself for IPv6 (one name per host and family, so the two are
+/// judged apart).
+fn profile_name(host: &LabHost, addr: IpAddr) -> String {
+    match Family::of(addr) {
+        Family::V4 => host.name.clone(),
+        Family::V6 => addr.to_string(),
+    }
+}
 
 #[test]
 fn the_lab_profile_matches_the_topology() {
@@ -22,6 +33,7 @@ fn the_lab_profile_matches_the_topology() {
         .map(|p| p.to_string())
         .collect();
     assert_eq!(prefixes, expected);
+    assert_eq!(prefixes.len(), 8, "four /26s and four /48s");
     assert!(
         network.aggregates.is_empty(),
         "the lab announces no aggregate"
@@ -37,50 +49,54 @@ fn the_lab_profile_matches_the_topology() {
     assert_eq!(upstream(UpstreamRole::Primary), Some(topology::PRIMARY_ASN));
     assert_eq!(upstream(UpstreamRole::Backup), Some(topology::BACKUP_ASN));
 
-    // Every profile host is a lab host with the same name and address.
+    // Every profile host is a lab host's address, named as `profile_name` says.
     for host in &profile.hosts {
         let addr = host.address.unwrap();
         let (_, lab_host) = topo
             .hosts()
-            .find(|(_, h)| IpAddr::V4(h.addr) == addr)
+            .find(|(_, h)| h.addrs().contains(&addr))
             .unwrap_or_else(|| panic!("{} is not in the lab", host.name));
-        assert_eq!(lab_host.name, host.name);
+        assert_eq!(host.name, profile_name(lab_host, addr));
     }
-    // Every lab host is probed somewhere in the profile.
+    // Every lab host is probed somewhere in the profile, on both families.
     for (_, h) in topo.hosts() {
-        let addr = IpAddr::V4(h.addr);
-        let listed = profile.hosts.iter().any(|p| p.address == Some(addr))
-            || profile
-                .zones
-                .iter()
-                .flat_map(|z| &z.servers)
-                .any(|s| s.address == Some(addr))
-            || profile.mail.iter().any(|m| m.address == Some(addr));
-        assert!(listed, "{} ({}) is not in the profile", h.name, h.addr);
+        for addr in h.addrs() {
+            let listed = profile.hosts.iter().any(|p| p.address == Some(addr))
+                || profile
+                    .zones
+                    .iter()
+                    .flat_map(|z| &z.servers)
+                    .any(|s| s.address == Some(addr) && s.name == profile_name(h, addr))
+                || profile.mail.iter().any(|m| m.address == Some(addr));
+            assert!(listed, "{} ({addr}) is not in the profile", h.name);
+        }
     }
 
     let zone = &profile.zones[0];
     assert_eq!(zone.name, topo.zone);
     let servers: Vec<IpAddr> = zone.servers.iter().filter_map(|s| s.address).collect();
-    let dns: Vec<IpAddr> = topo
-        .hosts_with(Service::Dns)
+    let dns: Vec<IpAddr> = Family::BOTH
         .iter()
-        .map(|(_, h)| IpAddr::V4(h.addr))
+        .flat_map(|f| {
+            topo.hosts_with(Service::Dns)
+                .into_iter()
+                .map(move |(_, h)| h.addr_of(*f))
+        })
         .collect();
     assert_eq!(servers, dns);
 
     let smtp: Vec<IpAddr> = topo
         .hosts_with(Service::Smtp)
         .iter()
-        .map(|(_, h)| IpAddr::V4(h.addr))
+        .flat_map(|(_, h)| h.addrs())
         .collect();
-    assert_eq!(profile.mail[0].address, smtp.first().copied());
-    assert_eq!(profile.mail[0].port, 25);
+    let mail: Vec<IpAddr> = profile.mail.iter().filter_map(|m| m.address).collect();
+    assert_eq!(mail, smtp);
+    assert!(profile.mail.iter().all(|m| m.port == 25));
+    assert_eq!(profile.mail[0].host.as_deref(), Some("mail.lab.example"));
 
-    assert_eq!(
-        profile.controls[0].address,
-        Some(IpAddr::V4(topo.control.addr))
-    );
+    let controls: Vec<Option<IpAddr>> = profile.controls.iter().map(|c| c.address).collect();
+    assert_eq!(controls, topo.control.addrs().map(Some));
 
     let transit = topo.router(topology::ns::TRANSIT).unwrap();
     let mut saw_bmp = false;
@@ -103,7 +119,8 @@ fn the_lab_profile_matches_the_topology() {
             } => {
                 saw_bgp = true;
                 let session = transit.neighbors.iter().find(|n| n.multihop).unwrap();
-                assert_eq!(*peer, IpAddr::V4(session.local));
+                assert_eq!(*peer, session.local);
+                assert_eq!(session.families, Family::BOTH);
                 assert_eq!(peer_as.0, transit.asn);
                 assert_eq!(local_as.0, topo.vantage_asn);
                 assert_eq!(*router_id, topo.vantage.addr);

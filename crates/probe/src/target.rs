@@ -404,10 +404,8 @@ mod tests {
         assert!(targets.iter().any(|t| t.name == "www.lab.example"
             && t.check == CheckSpec::Trace(TraceMode::Icmp)
             && t.address == Address::Fixed("203.0.113.11".parse().unwrap())));
-        assert_eq!(
-            targets.iter().filter(|t| t.role == ProbeRole::Zone).count(),
-            2
-        );
+        // Both name servers, each on both families.
+        assert_eq!(targets.iter().filter(|t| t.role == ProbeRole::Zone).count(), 4);
         assert!(
             targets
                 .iter()

@@ -1,5 +1,6 @@
-//! `blackout lab up | down | status | fault NAME [ARGS] | heal`: drives the lab
-//! of crate blackout-lab. Root only; a non-root run exits 1 and says why.
+//! `blackout lab up | down | status | fault NAME [ARGS] | heal | exec NS -- CMD`:
+//! drives the lab of crate blackout-lab. Root only; a non-root run exits 1 and
+//! says why.
 
 use crate::Failure;
 use crate::cli::{LabArgs, LabCommand};
@@ -25,11 +26,21 @@ pub fn run(args: LabArgs) -> Result<(), Failure> {
     match args.command {
         LabCommand::Up => {
             let took = lab.up().map_err(work)?;
+            let topo = lab.topology();
             println!(
-                "lab up ({:.1} s); vantage point: ip netns exec {} ...; state in {}",
+                "lab up ({:.1} s); state in {}",
                 took.as_secs_f64(),
-                lab.topology().vantage.ns,
                 lab.state_dir().display()
+            );
+            for v in topo.vantages() {
+                println!(
+                    "vantage point {}: {} {} (management {}), in {}",
+                    v.name, v.addr, v.addr6, v.mgmt, v.ns
+                );
+            }
+            println!(
+                "central: {} {}, in {}",
+                topo.central.addr, topo.central.addr6, topo.central.ns
             );
         }
         LabCommand::Down => lab.down().map_err(work)?,
@@ -44,6 +55,27 @@ pub fn run(args: LabArgs) -> Result<(), Failure> {
         LabCommand::Heal => {
             let at = lab.heal(HEAL_WAIT).map_err(work)?;
             println!("{at} heal");
+        }
+        LabCommand::Exec { ns, command } => {
+            let Some(namespace) = lab.topology().namespace_for(&ns) else {
+                return Err(Failure::Usage(anyhow::anyhow!(
+                    "`{ns}` is not one of the lab's namespaces, vantage points or `central`"
+                )));
+            };
+            let (program, rest) = command
+                .split_first()
+                .ok_or_else(|| Failure::Usage(anyhow::anyhow!("give the command to run")))?;
+            let status = blackout_lab::netns_command(namespace, program)
+                .args(rest)
+                .status()
+                .map_err(|e| {
+                    Failure::Work(anyhow::anyhow!("cannot run {program} in {namespace}: {e}"))
+                })?;
+            if !status.success() {
+                return Err(Failure::Work(anyhow::anyhow!(
+                    "{program} in {namespace}: {status}"
+                )));
+            }
         }
     }
     Ok(())
