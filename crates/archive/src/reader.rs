@@ -1,7 +1,8 @@
 //! The MRT reader: one archive's records in, [`BgpInput`]s out.
 //!
-//! Each record is framed by bgpkit-parser's `chunk_mrt_record` over a [`PeekStream`],
-//! after the reader has checked that the next 12 bytes look like a header. Then:
+//! Each record's boundary is checked before bgpkit-parser's `chunk_mrt_record` frames
+//! it over a [`PeekStream`]: the 12 bytes at the head must look like a header, and the
+//! length they declare must end at the next header (or the end of the stream). Then:
 //!
 //! - TABLE_DUMP_V2 RIB records are walked here ([`ArchiveReader::rib_afi`]): the prefix
 //!   sits at a fixed place at the start of the body, so a prefix that overlaps no
@@ -11,20 +12,28 @@
 //! - Everything else (TABLE_DUMP, BGP4MP, BGP4MP_ET, deprecated BGP) is decoded by
 //!   bgpkit's `RawMrtRecord::parse`.
 //!
-//! Damage never stops the reader where a record boundary can be found: a record whose
-//! body fails to decode is counted and skipped (its framing held), and bytes that do not
-//! look like a header are scanned past until a header whose time fits the stream and
-//! whose body decodes is found ([`ArchiveReader::resync`]). A stream that ends inside a
-//! record counts one damaged record.
+//! Damage never stops the reader where a record boundary can be found. A record whose
+//! body fails to decode is counted and skipped (its framing held). A header that is
+//! not one, or a length that does not end at a record (a damaged length field, which
+//! would otherwise swallow every record it covers), starts a scan
+//! ([`ArchiveReader::resync`]) for the next header whose time fits the stream, whose
+//! record's structure ends where its length says, whose body decodes and which is
+//! followed by another header. A stream that ends inside a record is truncated; a
+//! decompressor's error (a gzip checksum, cut compressed data) is named for what it is.
 //!
 //! RIB dumps also produce one [`BgpInput::TableSize`] per peer when the RIB part of the
-//! stream ends, counted over every entry whether or not its route is yielded.
+//! stream ends, counted over every entry whether or not its route is yielded. The
+//! reader remembers which peers a table dump named and which sent updates, for
+//! [`Coverage`](crate::Coverage).
 
 use crate::ArchiveError;
 use crate::convert::{as_path_from_attributes, convert_path};
-use crate::input::ArchiveInput;
-use crate::source::{Progress, ProgressHandle, open_mrt, open_stored};
-use crate::stream::{Header, PeekStream, plausible_header};
+use crate::framing::{Header, TABLE_DUMP, TABLE_DUMP_V2, body_fits, plausible_header, rib_prefix};
+use crate::input::{ArchiveInput, DumpKind};
+use crate::source::{
+    Compression, Progress, ProgressHandle, StreamFailure, classify_failure, open_mrt, open_stored,
+};
+use crate::stream::PeekStream;
 use crate::watch::Watch;
 use bgpkit_parser::RawMrtRecord;
 use bgpkit_parser::error::BgpValidationWarning;
@@ -36,10 +45,11 @@ use bgpkit_parser::parser::mrt::mrt_record::parse_mrt_body;
 use bgpkit_parser::{ParserError, chunk_mrt_record, parse_table_dump_v2_message};
 use blackout_model::{Asn, BgpInput, PeerKey, RouteChange, RouteUpdate, Timestamp};
 use bytes::Bytes;
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use std::collections::{HashMap, VecDeque};
+use ipnet::IpNet;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
 use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -96,12 +106,68 @@ pub struct ReadStats {
     pub unsupported_records: u64,
     /// Bytes skipped while looking for the next record boundary.
     pub skipped_bytes: u64,
+    /// Times the framing was lost (a header that was not one, a length that did not
+    /// end at a record) and found again by scanning.
+    pub resyncs: u64,
+    /// The stream ends inside a record, or the compressed data ends early.
+    pub truncated: bool,
+    /// gzip members whose trailer (CRC-32 and length) does not match their data.
+    pub checksum_errors: u64,
+    /// Why the stream ended before its end, when it did: a gzip checksum error, cut
+    /// compressed data, a read error.
+    pub stream_error: Option<String>,
     /// Multicast or labelled routes, left out because the observatory follows unicast.
     pub non_unicast_routes: u64,
     /// Decompressed bytes read.
     pub bytes: u64,
     /// The first few problems, for the report.
     pub errors: Vec<String>,
+}
+
+impl ReadStats {
+    /// Did the reader meet damage: damaged records, skipped bytes, a truncation, a
+    /// checksum or decompression error?
+    pub fn is_damaged(&self) -> bool {
+        self.damaged_records + self.skipped_bytes + self.resyncs + self.checksum_errors > 0
+            || self.truncated
+            || self.stream_error.is_some()
+    }
+
+    /// The damage in one line: `2 damaged records, 4512 bytes skipped, 1 resync,
+    /// truncated, 1 gzip checksum error`; `no damage` when there is none.
+    pub fn damage_summary(&self) -> String {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = vec![plural(
+            self.damaged_records,
+            "damaged record",
+            "damaged records",
+        )];
+        if self.skipped_bytes > 0 {
+            parts.push(plural(self.skipped_bytes, "byte skipped", "bytes skipped"));
+        }
+        if self.resyncs > 0 {
+            parts.push(plural(self.resyncs, "resync", "resyncs"));
+        }
+        if self.truncated {
+            parts.push("truncated".into());
+        }
+        if self.checksum_errors > 0 {
+            parts.push(plural(
+                self.checksum_errors,
+                "gzip checksum error",
+                "gzip checksum errors",
+            ));
+        }
+        if !self.is_damaged() {
+            return "no damage".into();
+        }
+        let mut summary = parts.join(", ");
+        if let Some(error) = &self.stream_error {
+            let _ = write!(summary, " ({error})");
+        }
+        summary
+    }
 }
 
 /// One peer's share of a RIB dump.
@@ -126,11 +192,45 @@ struct Tally {
     by_address: HashMap<(IpAddr, u32), usize>,
 }
 
+/// A peer as the reader tells peers apart (its collector is the reader's).
+pub(crate) type PeerId = (IpAddr, u32);
+
+/// The peers an archive named: in a table dump, and in updates.
+#[derive(Debug, Default)]
+pub(crate) struct SeenPeers {
+    pub(crate) table: HashSet<PeerId>,
+    pub(crate) updates: HashSet<PeerId>,
+    /// The last update peer inserted: consecutive records mostly share one.
+    last_update: Option<PeerId>,
+}
+
+impl SeenPeers {
+    fn update(&mut self, peer: PeerId) {
+        if self.last_update != Some(peer) {
+            self.last_update = Some(peer);
+            self.updates.insert(peer);
+        }
+    }
+}
+
+/// Where the record at the head of the stream ends, by its length field.
+enum Boundary {
+    /// At another plausible header, or at the end of the stream.
+    Header,
+    /// At bytes that are no header.
+    Noise,
+    /// Beyond the end of the stream.
+    PastEnd,
+}
+
 /// Streams the [`BgpInput`]s of one archive. Damaged, truncated or unknown records are
 /// skipped and counted in [`ReadStats`]; the reader never panics on its input.
 pub struct ArchiveReader {
     stream: PeekStream,
+    compression: Compression,
+    location: String,
     collector: Arc<str>,
+    content: DumpKind,
     watch: Watch,
     progress: ProgressHandle,
     pending: VecDeque<BgpInput>,
@@ -141,6 +241,7 @@ pub struct ArchiveReader {
     peer_index: Option<Arc<[PeerKey]>>,
     tally: Option<Tally>,
     rib_records: u64,
+    peers: SeenPeers,
 }
 
 /// Opens one input: picks gzip, bzip2 or plain by magic bytes, streams a URL through
@@ -148,9 +249,12 @@ pub struct ArchiveReader {
 /// ([`ArchiveError::NotMrt`] otherwise).
 pub fn open(input: &ArchiveInput, options: &ReaderOptions) -> Result<ArchiveReader, ArchiveError> {
     let (stored, progress) = open_stored(input, options)?;
-    let stream = open_mrt(stored, &input.location.to_string())?;
+    let location = input.location.to_string();
+    let (stream, compression) = open_mrt(stored, &location)?;
     Ok(ArchiveReader::new(
         stream,
+        compression,
+        location,
         Arc::clone(&input.collector),
         options,
         progress,
@@ -163,9 +267,12 @@ pub fn open_stream(
     collector: Arc<str>,
     options: &ReaderOptions,
 ) -> Result<ArchiveReader, ArchiveError> {
-    let stream = open_mrt(stored, &format!("stream of {collector}"))?;
+    let location = format!("stream of {collector}");
+    let (stream, compression) = open_mrt(stored, &location)?;
     Ok(ArchiveReader::new(
         stream,
+        compression,
+        location,
         collector,
         options,
         ProgressHandle::default(),
@@ -175,13 +282,23 @@ pub fn open_stream(
 impl ArchiveReader {
     fn new(
         stream: PeekStream,
+        compression: Compression,
+        location: String,
         collector: Arc<str>,
         options: &ReaderOptions,
         progress: ProgressHandle,
     ) -> Self {
+        let content = match plausible_header(stream.peek()) {
+            Some(header) if header.is_table_dump() => DumpKind::Rib,
+            Some(_) => DumpKind::Updates,
+            None => DumpKind::Unknown,
+        };
         ArchiveReader {
             stream,
+            compression,
+            location,
             collector,
+            content,
             watch: Watch::new(options.watch.as_deref()),
             progress,
             pending: VecDeque::new(),
@@ -191,6 +308,7 @@ impl ArchiveReader {
             peer_index: None,
             tally: None,
             rib_records: 0,
+            peers: SeenPeers::default(),
         }
     }
 
@@ -216,8 +334,24 @@ impl ArchiveReader {
         &self.collector
     }
 
+    /// The file or URL read (`stream of <collector>` for [`open_stream`]).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// What the archive holds, by its first record: a table dump
+    /// ([`DumpKind::Rib`]: TABLE_DUMP or TABLE_DUMP_V2), updates (BGP4MP and the
+    /// rest), or nothing ([`DumpKind::Unknown`]: an empty archive).
+    pub fn content(&self) -> DumpKind {
+        self.content
+    }
+
+    pub(crate) fn seen_peers(&self) -> &SeenPeers {
+        &self.peers
+    }
+
     fn note(&mut self, message: String) {
-        tracing::debug!(collector = %self.collector, "{message}");
+        tracing::debug!(collector = %self.collector, location = %self.location, "{message}");
         if self.stats.errors.len() < KEPT_ERRORS {
             self.stats.errors.push(message);
         }
@@ -233,8 +367,36 @@ impl ArchiveReader {
         self.note(message);
     }
 
+    /// The stream ends inside a record; the damaged record was counted already.
+    fn truncated(&mut self, message: String) {
+        self.stats.truncated = true;
+        self.note(message);
+    }
+
     fn finish(&mut self) {
         self.flush_tally();
+        if let Some((error, at)) = self.stream.failure() {
+            let failure = classify_failure(self.compression, error, at);
+            let lost_data = !matches!(failure, StreamFailure::Checksum(_));
+            // A stream cut inside a record has counted that record already.
+            let counted = self.stats.truncated;
+            let text = match failure {
+                StreamFailure::Checksum(text) => {
+                    self.stats.checksum_errors += 1;
+                    text
+                }
+                StreamFailure::Truncated(text) => {
+                    self.stats.truncated = true;
+                    text
+                }
+                StreamFailure::Other(text) => text,
+            };
+            if lost_data && !counted {
+                self.stats.damaged_records += 1;
+            }
+            self.stats.stream_error = Some(text.clone());
+            self.note(text);
+        }
         self.finished = true;
     }
 
@@ -249,85 +411,134 @@ impl ArchiveReader {
     /// Reads one record (or finds the end) and queues what it says.
     fn step(&mut self) {
         let offset = self.stream.offset();
-        let available = match self.stream.fill(12) {
-            Ok(available) => available,
-            Err(error) => {
-                self.damaged(format!("read failed at offset {offset}: {error}"));
-                return self.finish();
-            }
-        };
+        let available = self.stream.fill(12);
         if available == 0 {
             return self.finish();
         }
         if available < 12 {
-            self.damaged(format!(
-                "stream ends inside a record header at offset {offset} ({available} bytes)"
-            ));
+            self.stream.consume(available);
             self.stats.skipped_bytes += available as u64;
+            self.stats.damaged_records += 1;
+            self.truncated(format!(
+                "the stream ends inside a record header at offset {offset} ({available} bytes): truncated"
+            ));
             return self.finish();
         }
         let Some(header) = plausible_header(self.stream.peek()) else {
-            return self.resync();
+            return self.resync(offset, format!("no MRT header at offset {offset}"), false);
         };
-        if self
+        let far = self
             .last_timestamp
-            .is_some_and(|last| header.timestamp.abs_diff(last) > SCAN_TIME_WINDOW)
-            && !self.candidate_checks_out(header)
-        {
-            return self.resync();
+            .is_some_and(|last| header.timestamp.abs_diff(last) > SCAN_TIME_WINDOW);
+        let described = format!(
+            "the record at offset {offset} (type {}, subtype {}, {} bytes)",
+            header.entry_type, header.subtype, header.length
+        );
+        match self.boundary(header) {
+            Boundary::Header if !far || self.candidate_checks_out(header) => {
+                self.frame(offset, header)
+            }
+            Boundary::Header => self.resync(
+                offset,
+                format!("{described} is dated more than a day away from the record before"),
+                false,
+            ),
+            Boundary::Noise if !far && body_fits(header, self.stream.peek()) => {
+                // The record is whole; it is the next header that is damaged, and the
+                // next step scans past it.
+                self.frame(offset, header)
+            }
+            Boundary::Noise => self.resync(
+                offset,
+                format!("{described} does not end at a record header: its length is damaged"),
+                false,
+            ),
+            Boundary::PastEnd => {
+                let left = self.stream.peek().len();
+                self.resync(
+                    offset,
+                    format!("{described} runs past the end of the stream ({left} bytes left)"),
+                    true,
+                )
+            }
         }
+    }
+
+    /// Where the record at the head of the stream ends, by its length field. A
+    /// historical TABLE_DUMP record may declare 4 bytes fewer than it holds (the
+    /// original MRT toolkit's bug, which bgpkit-parser corrects when it frames it).
+    fn boundary(&mut self, header: Header) -> Boundary {
+        let len = header.record_len();
+        let available = self.stream.fill(len + 16);
+        if available < len {
+            return Boundary::PastEnd;
+        }
+        if next_header_follows(header, self.stream.peek()) {
+            Boundary::Header
+        } else {
+            Boundary::Noise
+        }
+    }
+
+    /// Frames the record at the head of the stream, whose bytes are all read ahead.
+    fn frame(&mut self, offset: u64, header: Header) {
         match chunk_mrt_record(&mut self.stream) {
             Ok(raw) => {
                 self.stats.records += 1;
                 self.last_timestamp = Some(raw.common_header.timestamp);
                 self.record(raw);
             }
-            Err(error) if matches!(error.error, ParserError::EofExpected) => self.finish(),
             Err(error) => {
+                // Only a header bgpkit refuses, or the 4 bytes of a historical
+                // TABLE_DUMP correction missing at the end, get here; either way the
+                // record is consumed.
                 let cut = matches!(
                     error.error,
                     ParserError::IoError(_) | ParserError::EofError(_)
                 );
                 self.damaged(format!(
-                    "record at offset {offset} (type {}, subtype {}, {} bytes): {}",
+                    "the record at offset {offset} (type {}, subtype {}, {} bytes): {}",
                     header.entry_type, header.subtype, header.length, error.error
                 ));
                 if cut {
-                    self.stats.skipped_bytes += self.stream.offset() - offset;
+                    self.truncated(format!(
+                        "the stream ends inside the record at offset {offset}: truncated"
+                    ));
                     self.finish();
                 }
             }
         }
     }
 
-    /// Skips bytes until a record boundary is found again: a plausible header, near in
-    /// time to the last good record, whose body decodes, followed by another plausible
-    /// header or the end of the stream.
-    fn resync(&mut self) {
-        let start = self.stream.offset();
-        self.damaged(format!(
-            "no MRT header at offset {start}: looking for the next record"
-        ));
+    /// Skips bytes from `from` (the start of the lost record) until a record boundary
+    /// is found again: a plausible header, near in time to the last good record, whose
+    /// record's structure ends where its length says, whose body decodes, followed by
+    /// another plausible header or the end of the stream. `past_end`: the lost record
+    /// ran past the end, so finding nothing means the stream was cut inside it.
+    fn resync(&mut self, from: u64, why: String, past_end: bool) {
+        self.damaged(format!("{why}; looking for the next record"));
         loop {
             self.stream.consume(1);
-            let skipped = self.stream.offset() - start;
-            let available = match self.stream.fill(12) {
-                Ok(available) => available,
-                Err(error) => {
+            let skipped = self.stream.offset() - from;
+            let available = self.stream.fill(12);
+            if available < 12 || skipped > MAX_SCAN {
+                if skipped > MAX_SCAN {
                     self.stats.skipped_bytes += skipped;
                     self.note(format!(
-                        "read failed at offset {}: {error}",
-                        start + skipped
+                        "no record boundary within {MAX_SCAN} bytes after offset {from}; giving up"
                     ));
-                    return self.finish();
-                }
-            };
-            if available < 12 || skipped > MAX_SCAN {
-                self.stats.skipped_bytes += skipped + available as u64;
-                if skipped > MAX_SCAN {
-                    self.note(format!(
-                        "no record boundary within {MAX_SCAN} bytes after offset {start}; giving up"
-                    ));
+                } else {
+                    self.stream.consume(available);
+                    self.stats.skipped_bytes += skipped + available as u64;
+                    if past_end {
+                        self.truncated(format!(
+                            "the stream ends inside the record at offset {from}: truncated"
+                        ));
+                    } else {
+                        self.note(format!(
+                            "no record boundary after offset {from} up to the end of the stream"
+                        ));
+                    }
                 }
                 return self.finish();
             }
@@ -339,38 +550,33 @@ impl ArchiveReader {
                 .is_none_or(|last| header.timestamp.abs_diff(last) <= SCAN_TIME_WINDOW);
             if near && self.candidate_checks_out(header) {
                 self.stats.skipped_bytes += skipped;
-                tracing::debug!(from = start, to = start + skipped, "record boundary found");
+                self.stats.resyncs += 1;
+                tracing::debug!(from, to = from + skipped, "record boundary found");
                 return;
             }
         }
     }
 
-    /// Does the record at the head of the stream decode, and is it followed by another
-    /// plausible header (or the end)?
+    /// Is the record at the head of the stream whole, followed by another plausible
+    /// header (or the end), structured to its length, and does its body decode?
     fn candidate_checks_out(&mut self, header: Header) -> bool {
         let len = header.record_len();
-        if len > MAX_CANDIDATE {
-            return false;
-        }
-        let Ok(available) = self.stream.fill(len + 12) else {
-            return false;
-        };
-        if available < len {
+        if len > MAX_CANDIDATE || self.stream.fill(len + 16) < len {
             return false;
         }
         let bytes = self.stream.peek();
-        if available >= len + 12 && plausible_header(&bytes[len..]).is_none() {
+        if !next_header_follows(header, bytes) {
             return false;
         }
-        let body_start = if header.entry_type == 17 { 16 } else { 12 };
-        let body = bytes.get(body_start..len).unwrap_or_default();
+        let body = bytes.get(header.body_start()..len).unwrap_or_default();
         match (header.entry_type, header.subtype) {
-            // TABLE_DUMP may be 4 bytes short (see bgpkit's legacy length correction);
-            // its header and the next one are evidence enough.
-            (12, _) => true,
-            (13, subtype) if subtype != 1 => rib_body_is_sane(subtype, body),
+            // TABLE_DUMP may be 4 bytes short (see `boundary`); its header and the next
+            // one are evidence enough.
+            (TABLE_DUMP, _) => true,
+            (TABLE_DUMP_V2, subtype) if subtype != 1 => body_fits(header, bytes),
             (entry_type, subtype) => {
-                parse_mrt_body(entry_type, subtype, Bytes::copy_from_slice(body)).is_ok()
+                body_fits(header, bytes)
+                    && parse_mrt_body(entry_type, subtype, Bytes::copy_from_slice(body)).is_ok()
             }
         }
     }
@@ -465,6 +671,7 @@ impl ArchiveReader {
         old: BgpState,
         new: BgpState,
     ) {
+        self.peers.update((ip, asn.to_u32()));
         if old == BgpState::Established && new != BgpState::Established {
             let peer = self.peer(ip, asn);
             self.pending.push_back(BgpInput::PeerDown { at, peer });
@@ -472,6 +679,7 @@ impl ArchiveReader {
     }
 
     fn bgp_message(&mut self, at: Timestamp, ip: IpAddr, asn: BgpAsn, message: BgpMessage) {
+        self.peers.update((ip, asn.to_u32()));
         let BgpMessage::Update(update) = message else {
             return;
         };
@@ -549,6 +757,7 @@ impl ArchiveReader {
     fn table_dump(&mut self, at: Timestamp, entry: TableDumpMessage) {
         let peer = self.peer(entry.peer_ip, entry.peer_asn);
         self.stats.rib_entries += 1;
+        self.peers.table.insert((peer.ip, peer.asn.0));
         let tally = self.tally.get_or_insert_with(|| Tally {
             at,
             peers: Vec::new(),
@@ -604,7 +813,12 @@ impl ArchiveReader {
                         .ok()
                         .and_then(|index| table.id_peer_map.get(&index))
                     {
-                        Some(peer) => self.peer(peer.peer_ip, peer.peer_asn),
+                        Some(peer) => {
+                            self.peers
+                                .table
+                                .insert((peer.peer_ip, peer.peer_asn.to_u32()));
+                            self.peer(peer.peer_ip, peer.peer_asn)
+                        }
                         None => self.peer(IpAddr::V4(Ipv4Addr::UNSPECIFIED), BgpAsn::new_32bit(0)),
                     };
                     keys.push(key);
@@ -760,47 +974,16 @@ fn is_unicast(safi: Safi) -> bool {
     matches!(safi, Safi::Unicast | Safi::UnicastMulticast)
 }
 
-/// The prefix at the start of a TABLE_DUMP_V2 RIB body (after the 4-byte sequence
-/// number), the offset of the first entry, and the entry count.
-fn rib_prefix(body: &[u8], v6: bool) -> Option<(IpNet, usize, u16)> {
-    let len = *body.get(4)?;
-    let max = if v6 { 128 } else { 32 };
-    if len > max {
-        return None;
-    }
-    let octets = usize::from(len).div_ceil(8);
-    let bytes = body.get(5..5 + octets)?;
-    let count = body.get(5 + octets..7 + octets)?;
-    let count = u16::from_be_bytes([count[0], count[1]]);
-    let prefix = if v6 {
-        let mut addr = [0u8; 16];
-        addr[..octets].copy_from_slice(bytes);
-        IpNet::V6(Ipv6Net::new(Ipv6Addr::from(addr), len).ok()?)
-    } else {
-        let mut addr = [0u8; 4];
-        addr[..octets].copy_from_slice(bytes);
-        IpNet::V4(Ipv4Net::new(Ipv4Addr::from(addr), len).ok()?)
-    };
-    Some((prefix, 7 + octets, count))
-}
-
-/// A structural check of a RIB body, used to confirm a record boundary found by scanning.
-fn rib_body_is_sane(subtype: u16, body: &[u8]) -> bool {
-    if !matches!(subtype, 2..=5 | 8..=11) {
-        return true;
-    }
-    let v6 = matches!(subtype, 4 | 5 | 10 | 11);
-    let fixed = if subtype >= 8 { 12 } else { 8 };
-    let Some((_, mut pos, count)) = rib_prefix(body, v6) else {
-        return false;
-    };
-    for _ in 0..count {
-        let Some(entry) = body.get(pos..pos + fixed) else {
-            return false;
-        };
-        pos += fixed + usize::from(u16::from_be_bytes([entry[fixed - 2], entry[fixed - 1]]));
-    }
-    pos == body.len()
+/// Is the record at the head of `bytes` followed by a plausible header, or by the end
+/// of the stream? `bytes` holds the record and up to 16 bytes more: fewer than 12 after
+/// it mean the stream ends there (a cut inside the next header is the next step's to
+/// report). A historical TABLE_DUMP record may be followed 4 bytes late.
+fn next_header_follows(header: Header, bytes: &[u8]) -> bool {
+    let header_at =
+        |end: usize| bytes.len() < end + 12 || plausible_header(&bytes[end..]).is_some();
+    let len = header.record_len();
+    header_at(len)
+        || (header.entry_type == TABLE_DUMP && bytes.len() >= len + 4 && header_at(len + 4))
 }
 
 #[cfg(test)]
@@ -812,17 +995,5 @@ mod tests {
         fn assert_send<T: Send>() {}
         assert_send::<ArchiveReader>();
         assert_send::<crate::Merged>();
-    }
-
-    #[test]
-    fn rib_prefix_reads_the_fixed_layout() {
-        // sequence 7, 175.45.176.0/22, 3 entries
-        let body = [0, 0, 0, 7, 22, 175, 45, 176, 0, 3];
-        let (prefix, pos, count) = rib_prefix(&body, false).expect("prefix");
-        assert_eq!(prefix.to_string(), "175.45.176.0/22");
-        assert_eq!((pos, count), (10, 3));
-        assert!(rib_prefix(&[0, 0, 0, 7, 33, 1, 2, 3, 4, 5, 0, 0], false).is_none());
-        assert!(rib_prefix(&[0, 0, 0, 7, 24, 1, 2], false).is_none());
-        assert!(!rib_body_is_sane(2, &body[..8]));
     }
 }
