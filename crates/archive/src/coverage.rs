@@ -37,7 +37,7 @@ pub struct CollectorCoverage {
     /// The peers its table dumps named (a TABLE_DUMP_V2 peer index, the peers of
     /// TABLE_DUMP entries), as far as read.
     pub table_peers: BTreeSet<PeerKey>,
-    /// The peers that sent updates (BGP messages, state changes), as far as read.
+    /// The peers that sent UPDATEs, as far as read.
     pub update_peers: BTreeSet<PeerKey>,
 }
 

@@ -195,7 +195,8 @@ struct Tally {
 /// A peer as the reader tells peers apart (its collector is the reader's).
 pub(crate) type PeerId = (IpAddr, u32);
 
-/// The peers an archive named: in a table dump, and in updates.
+/// The peers an archive named: in a table dump, and as senders of UPDATEs (a peer
+/// that only opened, kept alive or changed state sent no route).
 #[derive(Debug, Default)]
 pub(crate) struct SeenPeers {
     pub(crate) table: HashSet<PeerId>,
@@ -671,7 +672,6 @@ impl ArchiveReader {
         old: BgpState,
         new: BgpState,
     ) {
-        self.peers.update((ip, asn.to_u32()));
         if old == BgpState::Established && new != BgpState::Established {
             let peer = self.peer(ip, asn);
             self.pending.push_back(BgpInput::PeerDown { at, peer });
@@ -679,10 +679,10 @@ impl ArchiveReader {
     }
 
     fn bgp_message(&mut self, at: Timestamp, ip: IpAddr, asn: BgpAsn, message: BgpMessage) {
-        self.peers.update((ip, asn.to_u32()));
         let BgpMessage::Update(update) = message else {
             return;
         };
+        self.peers.update((ip, asn.to_u32()));
         let peer = self.peer(ip, asn);
         let BgpUpdateMessage {
             withdrawn_prefixes,

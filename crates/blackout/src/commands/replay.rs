@@ -112,10 +112,7 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         .collect();
     for (location, stats) in &files {
         if stats.is_damaged() {
-            eprintln!(
-                "blackout: damage in {location}: {}",
-                stats.damage_summary()
-            );
+            eprintln!("blackout: damage in {location}: {}", stats.damage_summary());
         }
     }
     let events = detector.finish();
