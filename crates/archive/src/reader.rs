@@ -1,8 +1,9 @@
 //! The MRT reader: one archive's records in, [`BgpInput`]s out.
 //!
-//! Each record's boundary is checked before bgpkit-parser's `chunk_mrt_record` frames
-//! it over a [`PeekStream`]: the 12 bytes at the head must look like a header, and the
-//! length they declare must end at the next header (or the end of the stream). Then:
+//! Each record is judged before bgpkit-parser's `chunk_mrt_record` frames it over a
+//! [`PeekStream`]: the 12 bytes at the head must look like a header, and the record's
+//! own structure (a BGP message's length, a RIB record's entries, a peer index's peers;
+//! see the `framing` module) must end where its length field says. Then:
 //!
 //! - TABLE_DUMP_V2 RIB records are walked here ([`ArchiveReader::rib_afi`]): the prefix
 //!   sits at a fixed place at the start of the body, so a prefix that overlaps no
@@ -14,12 +15,16 @@
 //!
 //! Damage never stops the reader where a record boundary can be found. A record whose
 //! body fails to decode is counted and skipped (its framing held). A header that is
-//! not one, or a length that does not end at a record (a damaged length field, which
-//! would otherwise swallow every record it covers), starts a scan
+//! not one, or a length its record's structure contradicts (a damaged length field,
+//! which would otherwise swallow every record it covers), starts a scan
 //! ([`ArchiveReader::resync`]) for the next header whose time fits the stream, whose
-//! record's structure ends where its length says, whose body decodes and which is
-//! followed by another header. A stream that ends inside a record is truncated; a
-//! decompressor's error (a gzip checksum, cut compressed data) is named for what it is.
+//! record is structured to its length and whose body decodes. A stream that ends
+//! inside a record is truncated; a decompressor's error (a gzip checksum, cut
+//! compressed data) is named for what it is.
+//!
+//! No judgement looks past a record's declared length, and one that needs bytes
+//! beyond the end of the stream ends the reading: so a stream cut anywhere reads as
+//! the whole stream does, up to the cut, and never yields more.
 //!
 //! RIB dumps also produce one [`BgpInput::TableSize`] per peer when the RIB part of the
 //! stream ends, counted over every entry whether or not its route is yielded. The
@@ -28,7 +33,10 @@
 
 use crate::ArchiveError;
 use crate::convert::{as_path_from_attributes, convert_path};
-use crate::framing::{Header, TABLE_DUMP, TABLE_DUMP_V2, body_fits, plausible_header, rib_prefix};
+use crate::framing::{
+    Header, Structure, TABLE_DUMP, TABLE_DUMP_V2, mrt_start, plausible_header, rib_prefix,
+    structure,
+};
 use crate::input::{ArchiveInput, DumpKind};
 use crate::source::{
     Compression, Progress, ProgressHandle, StreamFailure, classify_failure, open_mrt, open_stored,
@@ -64,6 +72,10 @@ const MAX_CANDIDATE: usize = 1024 * 1024;
 
 /// How far (seconds) a record found by scanning may be from the last good record.
 const SCAN_TIME_WINDOW: u32 = 86_400;
+
+/// How much of a record is read ahead to judge it, at first: enough for nearly every
+/// record's structure, so that a damaged length of 16 MiB is not read ahead in full.
+const FIRST_LOOK: usize = 64 * 1024;
 
 /// How to read archives.
 #[derive(Clone, Debug)]
@@ -214,14 +226,24 @@ impl SeenPeers {
     }
 }
 
-/// Where the record at the head of the stream ends, by its length field.
-enum Boundary {
-    /// At another plausible header, or at the end of the stream.
-    Header,
-    /// At bytes that are no header.
-    Noise,
-    /// Beyond the end of the stream.
-    PastEnd,
+/// What to do with the record at the head of the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Judgement {
+    /// Frame it: its structure fits its length (or it has none), and its bytes are read.
+    Whole,
+    /// Its length does not match its structure: scan for the next record.
+    Damaged,
+    /// The stream ends before the record does, or before the bytes that would tell.
+    Cut,
+}
+
+/// Whether a header found by scanning is where reading resumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Candidate {
+    Good,
+    Bad,
+    /// The stream ends before it could be told: the scan stops there.
+    Cut,
 }
 
 /// Streams the [`BgpInput`]s of one archive. Damaged, truncated or unknown records are
@@ -289,7 +311,7 @@ impl ArchiveReader {
         options: &ReaderOptions,
         progress: ProgressHandle,
     ) -> Self {
-        let content = match plausible_header(stream.peek()) {
+        let content = match mrt_start(stream.peek()) {
             Some(header) if header.is_table_dump() => DumpKind::Rib,
             Some(_) => DumpKind::Updates,
             None => DumpKind::Unknown,
@@ -417,67 +439,105 @@ impl ArchiveReader {
             return self.finish();
         }
         if available < 12 {
-            self.stream.consume(available);
-            self.stats.skipped_bytes += available as u64;
-            self.stats.damaged_records += 1;
-            self.truncated(format!(
-                "the stream ends inside a record header at offset {offset} ({available} bytes): truncated"
-            ));
-            return self.finish();
+            return self.cut(
+                offset,
+                format!("the stream ends inside a record header at offset {offset}"),
+            );
         }
         let Some(header) = plausible_header(self.stream.peek()) else {
-            return self.resync(offset, format!("no MRT header at offset {offset}"), false);
+            return self.resync(offset, format!("no MRT header at offset {offset}"));
         };
-        let far = self
-            .last_timestamp
-            .is_some_and(|last| header.timestamp.abs_diff(last) > SCAN_TIME_WINDOW);
         let described = format!(
             "the record at offset {offset} (type {}, subtype {}, {} bytes)",
             header.entry_type, header.subtype, header.length
         );
-        match self.boundary(header) {
-            Boundary::Header if !far || self.candidate_checks_out(header) => {
-                self.frame(offset, header)
-            }
-            Boundary::Header => self.resync(
-                offset,
-                format!("{described} is dated more than a day away from the record before"),
-                false,
-            ),
-            Boundary::Noise if !far && body_fits(header, self.stream.peek()) => {
-                // The record is whole; it is the next header that is damaged, and the
-                // next step scans past it.
-                self.frame(offset, header)
-            }
-            Boundary::Noise => self.resync(
-                offset,
-                format!("{described} does not end at a record header: its length is damaged"),
-                false,
-            ),
-            Boundary::PastEnd => {
-                let left = self.stream.peek().len();
-                self.resync(
+        let far = self
+            .last_timestamp
+            .is_some_and(|last| header.timestamp.abs_diff(last) > SCAN_TIME_WINDOW);
+        if far {
+            // A header dated far from its neighbours is taken only on the evidence a
+            // resync asks for.
+            return match self.candidate(header) {
+                Candidate::Good => self.frame(offset, header),
+                Candidate::Bad => self.resync(
                     offset,
-                    format!("{described} runs past the end of the stream ({left} bytes left)"),
-                    true,
-                )
-            }
+                    format!("{described} is dated more than a day from the record before"),
+                ),
+                Candidate::Cut => self.cut(offset, format!("{described} runs past the end")),
+            };
+        }
+        match self.judge(header) {
+            Judgement::Whole => self.frame(offset, header),
+            Judgement::Damaged => self.resync(
+                offset,
+                format!("{described} does not hold what its length says: its length is damaged"),
+            ),
+            Judgement::Cut => self.cut(offset, format!("{described} runs past the end")),
         }
     }
 
-    /// Where the record at the head of the stream ends, by its length field. A
-    /// historical TABLE_DUMP record may declare 4 bytes fewer than it holds (the
-    /// original MRT toolkit's bug, which bgpkit-parser corrects when it frames it).
-    fn boundary(&mut self, header: Header) -> Boundary {
-        let len = header.record_len();
-        let available = self.stream.fill(len + 16);
-        if available < len {
-            return Boundary::PastEnd;
+    /// Judges the record at the head of the stream by its structure and its bytes,
+    /// reading ahead no further than its declared length (and 4 bytes more, for a
+    /// historical TABLE_DUMP record) and at first no more than [`FIRST_LOOK`].
+    fn judge(&mut self, header: Header) -> Judgement {
+        let whole = header.record_len() + 4;
+        let mut want = whole.min(FIRST_LOOK);
+        loop {
+            let available = self.stream.fill(want);
+            match structure(header, self.stream.peek()) {
+                Structure::DoesNotFit => return Judgement::Damaged,
+                Structure::Fits(end) if end <= available => return Judgement::Whole,
+                Structure::Unstructured if header.record_len() <= available => {
+                    return Judgement::Whole;
+                }
+                Structure::Fits(_) | Structure::Unknown | Structure::Unstructured => {}
+            }
+            if available < want || want == whole {
+                return Judgement::Cut;
+            }
+            want = whole;
         }
-        if next_header_follows(header, self.stream.peek()) {
-            Boundary::Header
+    }
+
+    /// Is the record at the head of the stream one to resume reading at: within
+    /// [`MAX_CANDIDATE`], structured to its length, its body decoding (and, for a record
+    /// whose structure says nothing of its length, followed by a plausible header)?
+    fn candidate(&mut self, header: Header) -> Candidate {
+        let len = header.record_len();
+        if len > MAX_CANDIDATE {
+            return Candidate::Bad;
+        }
+        match self.judge(header) {
+            Judgement::Damaged => return Candidate::Bad,
+            Judgement::Cut => return Candidate::Cut,
+            Judgement::Whole => {}
+        }
+        let unstructured = structure(header, self.stream.peek()) == Structure::Unstructured;
+        if unstructured {
+            if self.stream.fill(len + 12) < len + 12 {
+                return Candidate::Cut;
+            }
+            if plausible_header(&self.stream.peek()[len..]).is_none() {
+                return Candidate::Bad;
+            }
+        }
+        let decodes = match header.entry_type {
+            // the structure of a table dump is its test; bgpkit-parser does not decode
+            // TABLE_DUMP_V2 here (the reader walks its RIB records itself)
+            TABLE_DUMP | TABLE_DUMP_V2 => true,
+            entry_type => {
+                let body = self
+                    .stream
+                    .peek()
+                    .get(header.body_start()..len)
+                    .unwrap_or_default();
+                parse_mrt_body(entry_type, header.subtype, Bytes::copy_from_slice(body)).is_ok()
+            }
+        };
+        if decodes {
+            Candidate::Good
         } else {
-            Boundary::Noise
+            Candidate::Bad
         }
     }
 
@@ -489,58 +549,52 @@ impl ArchiveReader {
                 self.last_timestamp = Some(raw.common_header.timestamp);
                 self.record(raw);
             }
-            Err(error) => {
-                // Only a header bgpkit refuses, or the 4 bytes of a historical
-                // TABLE_DUMP correction missing at the end, get here; either way the
-                // record is consumed.
-                let cut = matches!(
-                    error.error,
-                    ParserError::IoError(_) | ParserError::EofError(_)
-                );
-                self.damaged(format!(
-                    "the record at offset {offset} (type {}, subtype {}, {} bytes): {}",
-                    header.entry_type, header.subtype, header.length, error.error
-                ));
-                if cut {
-                    self.truncated(format!(
-                        "the stream ends inside the record at offset {offset}: truncated"
-                    ));
-                    self.finish();
-                }
-            }
+            // Only a header bgpkit refuses gets here; the record is consumed.
+            Err(error) => self.damaged(format!(
+                "the record at offset {offset} (type {}, subtype {}, {} bytes): {}",
+                header.entry_type, header.subtype, header.length, error.error
+            )),
         }
     }
 
+    /// The stream ends inside the record at `offset`: it and the bytes after it are
+    /// lost, and the stream is truncated.
+    fn cut(&mut self, offset: u64, why: String) {
+        let rest = self.stream.peek().len();
+        self.stream.consume(rest);
+        self.stats.skipped_bytes += rest as u64;
+        self.stats.damaged_records += 1;
+        self.truncated(format!(
+            "{why}: the stream is truncated at offset {}",
+            offset + rest as u64
+        ));
+        self.finish();
+    }
+
     /// Skips bytes from `from` (the start of the lost record) until a record boundary
-    /// is found again: a plausible header, near in time to the last good record, whose
-    /// record's structure ends where its length says, whose body decodes, followed by
-    /// another plausible header or the end of the stream. `past_end`: the lost record
-    /// ran past the end, so finding nothing means the stream was cut inside it.
-    fn resync(&mut self, from: u64, why: String, past_end: bool) {
+    /// is found again: a plausible header, near in time to the last good record, that
+    /// is a [`candidate`](Self::candidate). A candidate that runs past the end of the
+    /// stream ends the scan (the stream is truncated): what a cut stream reads is then
+    /// always what the whole stream reads, up to the cut.
+    fn resync(&mut self, from: u64, why: String) {
         self.damaged(format!("{why}; looking for the next record"));
         loop {
             self.stream.consume(1);
             let skipped = self.stream.offset() - from;
+            if skipped > MAX_SCAN {
+                self.stats.skipped_bytes += skipped;
+                self.note(format!(
+                    "no record boundary within {MAX_SCAN} bytes after offset {from}; giving up"
+                ));
+                return self.finish();
+            }
             let available = self.stream.fill(12);
-            if available < 12 || skipped > MAX_SCAN {
-                if skipped > MAX_SCAN {
-                    self.stats.skipped_bytes += skipped;
-                    self.note(format!(
-                        "no record boundary within {MAX_SCAN} bytes after offset {from}; giving up"
-                    ));
-                } else {
-                    self.stream.consume(available);
-                    self.stats.skipped_bytes += skipped + available as u64;
-                    if past_end {
-                        self.truncated(format!(
-                            "the stream ends inside the record at offset {from}: truncated"
-                        ));
-                    } else {
-                        self.note(format!(
-                            "no record boundary after offset {from} up to the end of the stream"
-                        ));
-                    }
-                }
+            if available < 12 {
+                self.stream.consume(available);
+                self.stats.skipped_bytes += skipped + available as u64;
+                self.note(format!(
+                    "no record boundary after offset {from} up to the end of the stream"
+                ));
                 return self.finish();
             }
             let Some(header) = plausible_header(self.stream.peek()) else {
@@ -549,35 +603,27 @@ impl ArchiveReader {
             let near = self
                 .last_timestamp
                 .is_none_or(|last| header.timestamp.abs_diff(last) <= SCAN_TIME_WINDOW);
-            if near && self.candidate_checks_out(header) {
-                self.stats.skipped_bytes += skipped;
-                self.stats.resyncs += 1;
-                tracing::debug!(from, to = from + skipped, "record boundary found");
-                return;
+            if !near {
+                continue;
             }
-        }
-    }
-
-    /// Is the record at the head of the stream whole, followed by another plausible
-    /// header (or the end), structured to its length, and does its body decode?
-    fn candidate_checks_out(&mut self, header: Header) -> bool {
-        let len = header.record_len();
-        if len > MAX_CANDIDATE || self.stream.fill(len + 16) < len {
-            return false;
-        }
-        let bytes = self.stream.peek();
-        if !next_header_follows(header, bytes) {
-            return false;
-        }
-        let body = bytes.get(header.body_start()..len).unwrap_or_default();
-        match (header.entry_type, header.subtype) {
-            // TABLE_DUMP may be 4 bytes short (see `boundary`); its header and the next
-            // one are evidence enough.
-            (TABLE_DUMP, _) => true,
-            (TABLE_DUMP_V2, subtype) if subtype != 1 => body_fits(header, bytes),
-            (entry_type, subtype) => {
-                body_fits(header, bytes)
-                    && parse_mrt_body(entry_type, subtype, Bytes::copy_from_slice(body)).is_ok()
+            match self.candidate(header) {
+                Candidate::Good => {
+                    self.stats.skipped_bytes += skipped;
+                    self.stats.resyncs += 1;
+                    tracing::debug!(from, to = from + skipped, "record boundary found");
+                    return;
+                }
+                Candidate::Bad => {}
+                Candidate::Cut => {
+                    let at = self.stream.offset();
+                    let rest = self.stream.peek().len();
+                    self.stream.consume(rest);
+                    self.stats.skipped_bytes += skipped + rest as u64;
+                    self.truncated(format!(
+                        "the stream ends inside what may be a record at offset {at}: truncated"
+                    ));
+                    return self.finish();
+                }
             }
         }
     }
@@ -972,18 +1018,6 @@ impl Iterator for ArchiveReader {
 
 fn is_unicast(safi: Safi) -> bool {
     matches!(safi, Safi::Unicast | Safi::UnicastMulticast)
-}
-
-/// Is the record at the head of `bytes` followed by a plausible header, or by the end
-/// of the stream? `bytes` holds the record and up to 16 bytes more: fewer than 12 after
-/// it mean the stream ends there (a cut inside the next header is the next step's to
-/// report). A historical TABLE_DUMP record may be followed 4 bytes late.
-fn next_header_follows(header: Header, bytes: &[u8]) -> bool {
-    let header_at =
-        |end: usize| bytes.len() < end + 12 || plausible_header(&bytes[end..]).is_some();
-    let len = header.record_len();
-    header_at(len)
-        || (header.entry_type == TABLE_DUMP && bytes.len() >= len + 4 && header_at(len + 4))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! body arrived whole, so a later run reuses it and an interrupted one leaves nothing
 //! that looks complete.
 
-use crate::framing::plausible_header;
+use crate::framing::mrt_start;
 use crate::input::Location;
 use crate::stream::PeekStream;
 use crate::{ArchiveError, ArchiveInput, ReaderOptions};
@@ -347,7 +347,7 @@ pub(crate) fn open_mrt(
             format!("it holds {available} bytes, fewer than one MRT header")
         }));
     }
-    if plausible_header(stream.peek()).is_none() {
+    if mrt_start(stream.peek()).is_none() {
         let head = &stream.peek()[..12];
         return Err(not_mrt(if text {
             format!("it starts with text ({:?})", String::from_utf8_lossy(head))
