@@ -146,8 +146,12 @@ impl ReadStats {
     }
 
     /// The damage in one line: `2 damaged records, 4512 bytes skipped, 1 resync,
-    /// truncated, 1 gzip checksum error`; `no damage` when there is none.
+    /// truncated`, then what ended the stream early, if something did (`; gzip
+    /// checksum error at …`); `no damage` when there is none.
     pub fn damage_summary(&self) -> String {
+        if !self.is_damaged() {
+            return "no damage".into();
+        }
         let plural =
             |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut parts = vec![plural(
@@ -164,19 +168,24 @@ impl ReadStats {
         if self.truncated {
             parts.push("truncated".into());
         }
-        if self.checksum_errors > 0 {
-            parts.push(plural(
-                self.checksum_errors,
-                "gzip checksum error",
-                "gzip checksum errors",
-            ));
-        }
-        if !self.is_damaged() {
-            return "no damage".into();
-        }
         let mut summary = parts.join(", ");
-        if let Some(error) = &self.stream_error {
-            let _ = write!(summary, " ({error})");
+        match &self.stream_error {
+            // it names the checksum error
+            Some(error) => {
+                let _ = write!(summary, "; {error}");
+            }
+            None if self.checksum_errors > 0 => {
+                let _ = write!(
+                    summary,
+                    ", {}",
+                    plural(
+                        self.checksum_errors,
+                        "gzip checksum error",
+                        "gzip checksum errors"
+                    )
+                );
+            }
+            None => {}
         }
         summary
     }

@@ -266,8 +266,8 @@ pub(crate) fn classify_failure(
         && error.to_string().contains("checksum");
     if checksum {
         return StreamFailure::Checksum(format!(
-            "gzip checksum error at decompressed offset {at}: the CRC-32 or length in the \
-             gzip trailer does not match the data (some of it may be damaged)"
+            "gzip checksum error at decompressed offset {at}: the gzip trailer's CRC-32 or \
+             length does not match the data, some of which may be damaged"
         ));
     }
     if error.kind() == io::ErrorKind::UnexpectedEof {
