@@ -456,10 +456,13 @@ impl ArchiveReader {
         let Some(header) = plausible_header(self.stream.peek()) else {
             return self.resync(offset, format!("no MRT header at offset {offset}"));
         };
-        let described = format!(
-            "the record at offset {offset} (type {}, subtype {}, {} bytes)",
-            header.entry_type, header.subtype, header.length
-        );
+        // (built only when something is wrong: formatting every record costs time)
+        let described = || {
+            format!(
+                "the record at offset {offset} (type {}, subtype {}, {} bytes)",
+                header.entry_type, header.subtype, header.length
+            )
+        };
         let far = self
             .last_timestamp
             .is_some_and(|last| header.timestamp.abs_diff(last) > SCAN_TIME_WINDOW);
@@ -470,18 +473,24 @@ impl ArchiveReader {
                 Candidate::Good => self.frame(offset, header),
                 Candidate::Bad => self.resync(
                     offset,
-                    format!("{described} is dated more than a day from the record before"),
+                    format!(
+                        "{} is dated more than a day from the record before",
+                        described()
+                    ),
                 ),
-                Candidate::Cut => self.cut(offset, format!("{described} runs past the end")),
+                Candidate::Cut => self.cut(offset, format!("{} runs past the end", described())),
             };
         }
         match self.judge(header) {
             Judgement::Whole => self.frame(offset, header),
             Judgement::Damaged => self.resync(
                 offset,
-                format!("{described} does not hold what its length says: its length is damaged"),
+                format!(
+                    "{} does not hold what its length says: its length is damaged",
+                    described()
+                ),
             ),
-            Judgement::Cut => self.cut(offset, format!("{described} runs past the end")),
+            Judgement::Cut => self.cut(offset, format!("{} runs past the end", described())),
         }
     }
 
@@ -812,17 +821,19 @@ impl ArchiveReader {
     fn table_dump(&mut self, at: Timestamp, entry: TableDumpMessage) {
         let peer = self.peer(entry.peer_ip, entry.peer_asn);
         self.stats.rib_entries += 1;
-        self.peers.table.insert((peer.ip, peer.asn.0));
         let tally = self.tally.get_or_insert_with(|| Tally {
             at,
             peers: Vec::new(),
             by_address: HashMap::new(),
         });
         tally.at = tally.at.max(at);
+        let table_peers = &mut self.peers.table;
         let index = *tally
             .by_address
             .entry((peer.ip, peer.asn.0))
             .or_insert_with(|| {
+                // a peer new to this dump: the only time it needs noting
+                table_peers.insert((peer.ip, peer.asn.0));
                 tally.peers.push(TallyPeer {
                     key: peer.clone(),
                     ipv4: 0,
