@@ -42,7 +42,17 @@ impl PeekStream {
     /// Makes at least `n` bytes available unless the stream ends first, and returns
     /// how many are available. After a read error the stream counts as ended, and the
     /// error is kept for [`PeekStream::failure`].
+    #[inline]
     pub(crate) fn fill(&mut self, n: usize) -> usize {
+        // the reader asks before every record, and the bytes are nearly always there
+        if self.end - self.start < n && !self.eof {
+            self.read_more(n);
+        }
+        self.end - self.start
+    }
+
+    #[cold]
+    fn read_more(&mut self, n: usize) {
         while self.end - self.start < n && !self.eof {
             if self.buf.len() - self.start < n {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -63,7 +73,6 @@ impl PeekStream {
                 }
             }
         }
-        self.end - self.start
     }
 
     /// The read error that ended the stream, if one did, and the decompressed offset
