@@ -466,30 +466,24 @@ impl ArchiveReader {
         let far = self
             .last_timestamp
             .is_some_and(|last| header.timestamp.abs_diff(last) > SCAN_TIME_WINDOW);
-        if far {
-            // A header dated far from its neighbours is taken only on the evidence a
-            // resync asks for.
-            return match self.candidate(header) {
-                Candidate::Good => self.frame(offset, header),
-                Candidate::Bad => self.resync(
-                    offset,
-                    format!(
-                        "{} is dated more than a day from the record before",
-                        described()
-                    ),
-                ),
-                Candidate::Cut => self.cut(offset, format!("{} runs past the end", described())),
+        // A header dated far from its neighbours is taken only on the evidence a resync
+        // asks for.
+        let (judgement, damage) = if far {
+            let judgement = match self.candidate(header) {
+                Candidate::Good => Judgement::Whole,
+                Candidate::Bad => Judgement::Damaged,
+                Candidate::Cut => Judgement::Cut,
             };
-        }
-        match self.judge(header) {
+            (judgement, "is dated more than a day from the record before")
+        } else {
+            (
+                self.judge(header),
+                "does not hold what its length says: its length is damaged",
+            )
+        };
+        match judgement {
             Judgement::Whole => self.frame(offset, header),
-            Judgement::Damaged => self.resync(
-                offset,
-                format!(
-                    "{} does not hold what its length says: its length is damaged",
-                    described()
-                ),
-            ),
+            Judgement::Damaged => self.resync(offset, format!("{} {damage}", described())),
             Judgement::Cut => self.cut(offset, format!("{} runs past the end", described())),
         }
     }

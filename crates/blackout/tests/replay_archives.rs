@@ -84,6 +84,22 @@ fn mit_withdrawn() -> Vec<u8> {
     updates(&elems)
 }
 
+/// A directory `dir` of the scratch space with the real RIB under `rib_name` and the
+/// updates that withdraw MIT under `updates_name`; its path.
+fn lay_out(
+    scratch: &Scratch,
+    dir: &str,
+    rib: &Path,
+    rib_name: &str,
+    updates_name: &str,
+) -> PathBuf {
+    let dir = scratch.path(dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(rib, dir.join(rib_name)).expect("copy");
+    std::fs::write(dir.join(updates_name), mit_withdrawn()).expect("write");
+    dir
+}
+
 /// Runs `blackout replay --config mit.toml --format json ARGS` in `cwd`.
 fn replay_in(scratch: &Scratch, cwd: &Path, args: &[&str]) -> std::process::Output {
     let profile = scratch.write("mit.toml", MIT_PROFILE.as_bytes());
@@ -146,10 +162,13 @@ fn a_rib_and_updates_under_names_of_ones_own_are_one_collector() {
     let test = "a_rib_and_updates_under_names_of_ones_own_are_one_collector";
     let Some(rib) = real_rib(test) else { return };
     let scratch = Scratch::new();
-    let dir = scratch.path("downloads");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::copy(&rib, dir.join("mydump.rib.mrt")).expect("copy");
-    std::fs::write(dir.join("mydump.updates.mrt"), mit_withdrawn()).expect("write");
+    let dir = lay_out(
+        &scratch,
+        "downloads",
+        &rib,
+        "mydump.rib.mrt",
+        "mydump.updates.mrt",
+    );
     // cd downloads; blackout replay mydump.updates.mrt mydump.rib.mrt
     let output = replay_in(&scratch, &dir, &["mydump.updates.mrt", "mydump.rib.mrt"]);
     assert_one_collector_and_mit_dark(&output, "unnamed");
@@ -172,10 +191,13 @@ fn a_collector_directory_names_the_collector_from_inside_it_too() {
     let test = "a_collector_directory_names_the_collector_from_inside_it_too";
     let Some(rib) = real_rib(test) else { return };
     let scratch = Scratch::new();
-    let dir = scratch.path("rrc06");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::copy(&rib, dir.join("bview.20100701.0759.gz")).expect("copy");
-    std::fs::write(dir.join("updates.20100701.0900"), mit_withdrawn()).expect("write");
+    let dir = lay_out(
+        &scratch,
+        "rrc06",
+        &rib,
+        "bview.20100701.0759.gz",
+        "updates.20100701.0900",
+    );
     // cd rrc06; blackout replay bview.X updates.X
     let output = replay_in(
         &scratch,
