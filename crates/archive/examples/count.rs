@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..ReaderOptions::default()
     };
     let started = Instant::now();
-    let inputs = expand_inputs(&args)?;
+    let inputs = expand_inputs(&args, None)?;
     let readers = inputs
         .iter()
         .map(|input| open(input, &options))

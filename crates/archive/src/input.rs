@@ -3,8 +3,16 @@
 //! The collector and the start time come from the names the archives are published
 //! under: RIS (`…/rrc06/2015.04/updates.20150401.0000.gz`, `bview.20100701.0759.gz`),
 //! RouteViews (`…/route-views.jinx/bgpdata/2015.04/UPDATES/updates.20150401.0000.bz2`,
-//! `rib.20140523.0600.bz2`), and the `<collector>_<dump name>` form of this project's
-//! test data (`ris-rrc06_updates.20150401.0000.gz`, `routeviews2_rib.20140523.0600.bz2`).
+//! `…/bgpdata/2014.05/RIBS/rib.20140523.0600.bz2`), and the `<collector>_<dump name>`
+//! form of this project's test data (`ris-rrc06_updates.20150401.0000.gz`,
+//! `routeviews2_rib.20140523.0600.bz2`). A local file is named by its absolute path, so
+//! `cd rrc06; blackout replay bview.X` and `blackout replay rrc06/bview.X` agree.
+//!
+//! Files whose names carry no collector (`bview.X` in a directory of one's own,
+//! `mydump.rib.mrt`) all belong to one collector, [`UNNAMED_COLLECTOR`]: a RIB and the
+//! updates a user downloaded side by side are one collector's, so the updates' peers
+//! meet the RIB's. A collector given by the caller overrides every name.
+//!
 //! Directories are walked recursively and keep only files whose first bytes decode to an
 //! MRT header, so a data directory with READMEs and checksums in it can be passed as is.
 
@@ -12,8 +20,11 @@ use crate::ArchiveError;
 use crate::source::sniff_file;
 use blackout_model::Timestamp;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+
+/// The collector of the inputs whose names carry none.
+pub const UNNAMED_COLLECTOR: &str = "unnamed";
 
 /// Where an archive's bytes come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +60,8 @@ pub enum DumpKind {
 pub struct ArchiveInput {
     /// Where it is.
     pub location: Location,
-    /// The collector that wrote it (`rrc06`, `route-views2`), or the file stem.
+    /// The collector that wrote it (`rrc06`, `route-views2`), as its name says, or
+    /// given; [`UNNAMED_COLLECTOR`] when neither names one.
     pub collector: Arc<str>,
     /// RIB or updates.
     pub kind: DumpKind,
@@ -58,16 +70,17 @@ pub struct ArchiveInput {
 }
 
 impl ArchiveInput {
-    /// Names an archive from its location alone.
+    /// Names an archive from its location alone (a file by its absolute path); a
+    /// name without a collector gives [`UNNAMED_COLLECTOR`].
     pub fn from_location(location: Location) -> Self {
         let name = match &location {
-            Location::File(path) => path.to_string_lossy().replace('\\', "/"),
+            Location::File(path) => absolute(path).to_string_lossy().replace('\\', "/"),
             Location::Url(url) => url_path(url).to_string(),
         };
         let (collector, kind, start) = describe(&name);
         ArchiveInput {
             location,
-            collector: Arc::from(collector),
+            collector: Arc::from(collector.as_deref().unwrap_or(UNNAMED_COLLECTOR)),
             kind,
             start,
         }
@@ -77,7 +90,12 @@ impl ArchiveInput {
 /// Expands files, directories (recursively, keeping files that look like MRT archives)
 /// and http(s) URLs into inputs, sorted in time order with a RIB before the updates of
 /// the same time. Inputs whose names carry no time keep their argument order, first.
-pub fn expand_inputs(args: &[String]) -> Result<Vec<ArchiveInput>, ArchiveError> {
+///
+/// `collector`, when given, is the collector of every input, whatever the names say.
+pub fn expand_inputs(
+    args: &[String],
+    collector: Option<&str>,
+) -> Result<Vec<ArchiveInput>, ArchiveError> {
     let mut inputs = Vec::new();
     for arg in args {
         if is_url(arg) {
@@ -104,8 +122,31 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<ArchiveInput>, ArchiveError>
             inputs.push(ArchiveInput::from_location(Location::File(path)));
         }
     }
+    if let Some(collector) = collector {
+        let collector: Arc<str> = Arc::from(collector);
+        for input in &mut inputs {
+            input.collector = Arc::clone(&collector);
+        }
+    }
     inputs.sort_by_key(|input| (input.start, input.kind));
     Ok(inputs)
+}
+
+/// The absolute form of a path, with `.` and `..` resolved lexically (not through
+/// symbolic links: the names the user chose are the ones that count).
+fn absolute(path: &Path) -> PathBuf {
+    let joined = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ArchiveError> {
@@ -137,8 +178,9 @@ fn url_path(url: &str) -> &str {
     rest.find('/').map_or("", |slash| &rest[slash..])
 }
 
-/// Collector, kind and start time from a path or URL path (forward slashes).
-fn describe(path: &str) -> (String, DumpKind, Option<Timestamp>) {
+/// Collector (if the name carries one), kind and start time from a path or URL path
+/// (forward slashes).
+fn describe(path: &str) -> (Option<String>, DumpKind, Option<Timestamp>) {
     let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     let file = components.last().copied().unwrap_or("");
     let (prefix, dump) = split_test_name(file);
@@ -146,8 +188,7 @@ fn describe(path: &str) -> (String, DumpKind, Option<Timestamp>) {
     let start = name_time(dump);
     let collector = prefix
         .map(normalise_collector)
-        .or_else(|| collector_from_dirs(&components))
-        .unwrap_or_else(|| stem(file).to_string());
+        .or_else(|| collector_from_dirs(&components));
     (collector, kind, start)
 }
 
@@ -185,42 +226,72 @@ fn normalise_collector(prefix: &str) -> String {
     prefix.to_string()
 }
 
+/// A RIS (`rrc06`) or RouteViews (`route-views2`, `route-views.jinx`) collector among
+/// the directories, nearest first; or RouteViews' main collector, which publishes at
+/// the top of its archive (`bgpdata/2014.05/RIBS/…`).
 fn collector_from_dirs(components: &[&str]) -> Option<String> {
     let dirs = components.split_last().map_or(&[][..], |(_, dirs)| dirs);
     for dir in dirs.iter().rev() {
         let lower = dir.to_ascii_lowercase();
-        let is_rrc = lower.len() > 3
-            && lower.starts_with("rrc")
-            && lower[3..].chars().all(|c| c.is_ascii_digit());
-        if is_rrc || lower.starts_with("route-views") {
+        if is_ris_collector(&lower) || is_routeviews_collector(&lower) {
             return Some(lower);
         }
     }
-    // RouteViews' main collector publishes at the top of the archive, under bgpdata/.
-    if dirs.iter().any(|dir| dir.eq_ignore_ascii_case("bgpdata")) {
-        return Some("route-views2".to_string());
+    match dirs {
+        [.., bgpdata, month, kind]
+            if bgpdata.eq_ignore_ascii_case("bgpdata")
+                && is_year_month(month)
+                && (kind.eq_ignore_ascii_case("ribs") || kind.eq_ignore_ascii_case("updates")) =>
+        {
+            Some("route-views2".to_string())
+        }
+        _ => None,
     }
-    None
 }
 
+/// `rrc00` … `rrc26`.
+fn is_ris_collector(name: &str) -> bool {
+    name.strip_prefix("rrc")
+        .is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `route-views`, `route-views2`, `route-views.jinx`, `route-views.sydney` (and not
+/// `route-views-mirror`, a directory of one's own).
+fn is_routeviews_collector(name: &str) -> bool {
+    name.strip_prefix("route-views").is_some_and(|rest| {
+        rest.bytes().all(|b| b.is_ascii_digit())
+            || rest.strip_prefix('.').is_some_and(|site| {
+                !site.is_empty()
+                    && site
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            })
+    })
+}
+
+/// `2014.05`.
+fn is_year_month(name: &str) -> bool {
+    name.len() == 7
+        && name.as_bytes()[4] == b'.'
+        && name
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| i == 4 || b.is_ascii_digit())
+}
+
+/// RIB or updates, from the words of a file name (`bview.…`, `rib.…`, `updates.…`,
+/// `latest-update.gz`, `mydump.rib.mrt`, `mydump_updates.mrt`).
 fn dump_kind(dump: &str) -> DumpKind {
     let lower = dump.to_ascii_lowercase();
-    if lower.starts_with("bview") || lower.starts_with("rib") {
-        DumpKind::Rib
-    } else if lower.starts_with("updates") || lower.starts_with("latest-update") {
-        DumpKind::Updates
-    } else {
-        DumpKind::Unknown
+    let mut kind = DumpKind::Unknown;
+    for word in lower.split(['.', '_', '-']) {
+        match word {
+            "bview" | "rib" | "ribs" => return DumpKind::Rib,
+            "updates" | "update" => kind = DumpKind::Updates,
+            _ => {}
+        }
     }
-}
-
-/// The file name without its compression and `.mrt` extensions.
-fn stem(file: &str) -> &str {
-    let mut stem = file;
-    for extension in [".gz", ".bz2", ".mrt", ".dump"] {
-        stem = stem.strip_suffix(extension).unwrap_or(stem);
-    }
-    stem
+    kind
 }
 
 /// The first `YYYYMMDD.HHMM` in a name.
@@ -272,62 +343,106 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 mod tests {
     use super::*;
 
-    fn described(path: &str) -> (String, DumpKind, Option<i64>) {
+    fn described(path: &str) -> (Option<String>, DumpKind, Option<i64>) {
         let (collector, kind, start) = describe(path);
         (collector, kind, start.map(Timestamp::as_secs))
+    }
+
+    fn named(collector: &str) -> Option<String> {
+        Some(collector.to_string())
     }
 
     #[test]
     fn published_names() {
         assert_eq!(
             described("data.ris.ripe.net/rrc06/2015.04/updates.20150401.0000.gz"),
-            ("rrc06".into(), DumpKind::Updates, Some(1_427_846_400))
+            (named("rrc06"), DumpKind::Updates, Some(1_427_846_400))
         );
         assert_eq!(
             described(
                 "/archive/route-views.jinx/bgpdata/2015.04/UPDATES/updates.20150401.0000.bz2"
             ),
             (
-                "route-views.jinx".into(),
+                named("route-views.jinx"),
                 DumpKind::Updates,
                 Some(1_427_846_400)
             )
         );
         assert_eq!(
             described("/bgpdata/2014.05/RIBS/rib.20140523.0600.bz2"),
-            ("route-views2".into(), DumpKind::Rib, Some(1_400_824_800))
+            (named("route-views2"), DumpKind::Rib, Some(1_400_824_800))
+        );
+        assert_eq!(
+            described("/srv/route-views6/bgpdata/2015.11/RIBS/rib.20151101.0600.bz2").0,
+            named("route-views6")
         );
         assert_eq!(
             described("bview.20100701.0759.gz"),
-            (
-                "bview.20100701.0759".into(),
-                DumpKind::Rib,
-                Some(1_277_971_140)
-            )
+            (None, DumpKind::Rib, Some(1_277_971_140))
         );
+    }
+
+    #[test]
+    fn names_of_ones_own_carry_no_collector() {
+        for path in [
+            "/home/me/dumps/mydump.rib.mrt",
+            "/home/me/route-views-mirror/updates.20150401.0000.gz",
+            "/home/me/bgpdata/mine/updates.20150401.0000.gz",
+            "/home/me/rrc/updates.20150401.0000.gz",
+        ] {
+            assert_eq!(described(path).0, None, "{path}");
+        }
+        assert_eq!(described("/x/mydump.rib.mrt").1, DumpKind::Rib);
+        assert_eq!(described("/x/mydump.updates.mrt").1, DumpKind::Updates);
+        assert_eq!(described("/x/latest-update.gz").1, DumpKind::Updates);
+        assert_eq!(described("/x/mydump.mrt").1, DumpKind::Unknown);
+    }
+
+    #[test]
+    fn relative_and_absolute_paths_name_the_same_collector() {
+        let here = std::env::current_dir().expect("working directory");
+        let relative = ArchiveInput::from_location(Location::File("bview.20100701.0759.gz".into()));
+        let absolute =
+            ArchiveInput::from_location(Location::File(here.join("bview.20100701.0759.gz")));
+        let roundabout =
+            ArchiveInput::from_location(Location::File(here.join("x/../bview.20100701.0759.gz")));
+        assert_eq!(relative.collector, absolute.collector);
+        assert_eq!(roundabout.collector, absolute.collector);
+        assert_eq!(
+            absolute_lexically("/data/rrc06/../mine/./bview.X"),
+            "/data/mine/bview.X"
+        );
+        assert_eq!(
+            described(&absolute_lexically("/data/rrc06/../mine/bview.X")).0,
+            None
+        );
+    }
+
+    fn absolute_lexically(path: &str) -> String {
+        absolute(Path::new(path)).display().to_string()
     }
 
     #[test]
     fn test_data_names() {
         assert_eq!(
             described("../shared/data/mrt/ris-rrc06_updates.20150401.0000.gz").0,
-            "rrc06"
+            named("rrc06")
         );
         assert_eq!(
             described("routeviews2_rib.20140523.0600.first1MiB-truncated.bz2"),
-            ("route-views2".into(), DumpKind::Rib, Some(1_400_824_800))
+            (named("route-views2"), DumpKind::Rib, Some(1_400_824_800))
         );
         assert_eq!(
             described("routeviews-jinx_updates.20150401.0000.bz2").0,
-            "route-views.jinx"
+            named("route-views.jinx")
         );
         assert_eq!(
             described("routeviews6_rib.20151101.0600.bz2").0,
-            "route-views6"
+            named("route-views6")
         );
         assert_eq!(
             described("mrt-lab/mrtparse_bird_bgp.mrt"),
-            ("mrtparse_bird_bgp".into(), DumpKind::Unknown, None)
+            (None, DumpKind::Unknown, None)
         );
     }
 

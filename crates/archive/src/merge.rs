@@ -5,7 +5,7 @@
 //! order itself (collectors write them so). Ties go to the reader given first, so a RIB
 //! listed before the updates of its minute stays before them.
 
-use crate::{ArchiveReader, Progress, ReadStats};
+use crate::{ArchiveReader, Coverage, Progress, ReadStats};
 use blackout_model::{BgpInput, Timestamp};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -49,7 +49,14 @@ impl Merged {
         }
     }
 
-    /// The readers themselves, e.g. for their progress handles.
+    /// What the inputs hold per collector, as far as read: right after [`merge`] every
+    /// reader has read its first record (and a TABLE_DUMP_V2 RIB its peer index); once
+    /// the merged stream has ended, everything.
+    pub fn coverage(&self) -> Coverage {
+        Coverage::of(&self.readers)
+    }
+
+    /// The readers themselves, e.g. for their progress handles, locations and stats.
     pub fn readers(&self) -> &[ArchiveReader] {
         &self.readers
     }

@@ -1,7 +1,9 @@
 //! The MRT reader: one archive's records in, [`BgpInput`]s out.
 //!
-//! Each record is framed by bgpkit-parser's `chunk_mrt_record` over a [`PeekStream`],
-//! after the reader has checked that the next 12 bytes look like a header. Then:
+//! Each record is judged before bgpkit-parser's `chunk_mrt_record` frames it over a
+//! [`PeekStream`]: the 12 bytes at the head must look like a header, and the record's
+//! own structure (a BGP message's length, a RIB record's entries, a peer index's peers;
+//! see the `framing` module) must end where its length field says. Then:
 //!
 //! - TABLE_DUMP_V2 RIB records are walked here ([`ArchiveReader::rib_afi`]): the prefix
 //!   sits at a fixed place at the start of the body, so a prefix that overlaps no
@@ -11,20 +13,35 @@
 //! - Everything else (TABLE_DUMP, BGP4MP, BGP4MP_ET, deprecated BGP) is decoded by
 //!   bgpkit's `RawMrtRecord::parse`.
 //!
-//! Damage never stops the reader where a record boundary can be found: a record whose
-//! body fails to decode is counted and skipped (its framing held), and bytes that do not
-//! look like a header are scanned past until a header whose time fits the stream and
-//! whose body decodes is found ([`ArchiveReader::resync`]). A stream that ends inside a
-//! record counts one damaged record.
+//! Damage never stops the reader where a record boundary can be found. A record whose
+//! body fails to decode is counted and skipped (its framing held). A header that is
+//! not one, or a length its record's structure contradicts (a damaged length field,
+//! which would otherwise swallow every record it covers), starts a scan
+//! ([`ArchiveReader::resync`]) for the next header whose time fits the stream, whose
+//! record is structured to its length and whose body decodes. A stream that ends
+//! inside a record is truncated; a decompressor's error (a gzip checksum, cut
+//! compressed data) is named for what it is.
+//!
+//! No judgement looks past a record's declared length, and one that needs bytes
+//! beyond the end of the stream ends the reading: so a stream cut anywhere reads as
+//! the whole stream does, up to the cut, and never yields more.
 //!
 //! RIB dumps also produce one [`BgpInput::TableSize`] per peer when the RIB part of the
-//! stream ends, counted over every entry whether or not its route is yielded.
+//! stream ends, counted over every entry whether or not its route is yielded. The
+//! reader remembers which peers a table dump named and which sent updates, for
+//! [`Coverage`](crate::Coverage).
 
 use crate::ArchiveError;
 use crate::convert::{as_path_from_attributes, convert_path};
-use crate::input::ArchiveInput;
-use crate::source::{Progress, ProgressHandle, open_mrt, open_stored};
-use crate::stream::{Header, PeekStream, plausible_header};
+use crate::framing::{
+    Header, Structure, TABLE_DUMP, TABLE_DUMP_V2, mrt_start, plausible_header, rib_prefix,
+    structure,
+};
+use crate::input::{ArchiveInput, DumpKind};
+use crate::source::{
+    Compression, Progress, ProgressHandle, StreamFailure, classify_failure, open_mrt, open_stored,
+};
+use crate::stream::PeekStream;
 use bgpkit_parser::RawMrtRecord;
 use bgpkit_parser::error::BgpValidationWarning;
 use bgpkit_parser::models::{
@@ -35,10 +52,11 @@ use bgpkit_parser::parser::mrt::mrt_record::parse_mrt_body;
 use bgpkit_parser::{ParserError, chunk_mrt_record, parse_table_dump_v2_message};
 use blackout_model::{Asn, BgpInput, PeerKey, PrefixFilter, RouteChange, RouteUpdate, Timestamp};
 use bytes::Bytes;
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use std::collections::{HashMap, VecDeque};
+use ipnet::IpNet;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
 use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -53,6 +71,10 @@ const MAX_CANDIDATE: usize = 1024 * 1024;
 
 /// How far (seconds) a record found by scanning may be from the last good record.
 const SCAN_TIME_WINDOW: u32 = 86_400;
+
+/// How much of a record is read ahead to judge it, at first: enough for nearly every
+/// record's structure, so that a damaged length of 16 MiB is not read ahead in full.
+const FIRST_LOOK: usize = 64 * 1024;
 
 /// How to read archives.
 #[derive(Clone, Debug)]
@@ -95,12 +117,77 @@ pub struct ReadStats {
     pub unsupported_records: u64,
     /// Bytes skipped while looking for the next record boundary.
     pub skipped_bytes: u64,
+    /// Times the framing was lost (a header that was not one, a length that did not
+    /// end at a record) and found again by scanning.
+    pub resyncs: u64,
+    /// The stream ends inside a record, or the compressed data ends early.
+    pub truncated: bool,
+    /// gzip members whose trailer (CRC-32 and length) does not match their data.
+    pub checksum_errors: u64,
+    /// Why the stream ended before its end, when it did: a gzip checksum error, cut
+    /// compressed data, a read error.
+    pub stream_error: Option<String>,
     /// Multicast or labelled routes, left out because the observatory follows unicast.
     pub non_unicast_routes: u64,
     /// Decompressed bytes read.
     pub bytes: u64,
     /// The first few problems, for the report.
     pub errors: Vec<String>,
+}
+
+impl ReadStats {
+    /// Did the reader meet damage: damaged records, skipped bytes, a truncation, a
+    /// checksum or decompression error?
+    pub fn is_damaged(&self) -> bool {
+        self.damaged_records + self.skipped_bytes + self.resyncs + self.checksum_errors > 0
+            || self.truncated
+            || self.stream_error.is_some()
+    }
+
+    /// The damage in one line: `2 damaged records, 4512 bytes skipped, 1 resync,
+    /// truncated`, then what ended the stream early, if something did (`; gzip
+    /// checksum error at …`); `no damage` when there is none.
+    pub fn damage_summary(&self) -> String {
+        if !self.is_damaged() {
+            return "no damage".into();
+        }
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = vec![plural(
+            self.damaged_records,
+            "damaged record",
+            "damaged records",
+        )];
+        if self.skipped_bytes > 0 {
+            parts.push(plural(self.skipped_bytes, "byte skipped", "bytes skipped"));
+        }
+        if self.resyncs > 0 {
+            parts.push(plural(self.resyncs, "resync", "resyncs"));
+        }
+        if self.truncated {
+            parts.push("truncated".into());
+        }
+        let mut summary = parts.join(", ");
+        match &self.stream_error {
+            // it names the checksum error
+            Some(error) => {
+                let _ = write!(summary, "; {error}");
+            }
+            None if self.checksum_errors > 0 => {
+                let _ = write!(
+                    summary,
+                    ", {}",
+                    plural(
+                        self.checksum_errors,
+                        "gzip checksum error",
+                        "gzip checksum errors"
+                    )
+                );
+            }
+            None => {}
+        }
+        summary
+    }
 }
 
 /// One peer's share of a RIB dump.
@@ -125,11 +212,56 @@ struct Tally {
     by_address: HashMap<(IpAddr, u32), usize>,
 }
 
+/// A peer as the reader tells peers apart (its collector is the reader's).
+pub(crate) type PeerId = (IpAddr, u32);
+
+/// The peers an archive named: in a table dump, and as senders of UPDATEs (a peer
+/// that only opened, kept alive or changed state sent no route).
+#[derive(Debug, Default)]
+pub(crate) struct SeenPeers {
+    pub(crate) table: HashSet<PeerId>,
+    pub(crate) updates: HashSet<PeerId>,
+    /// The last update peer inserted: consecutive records mostly share one.
+    last_update: Option<PeerId>,
+}
+
+impl SeenPeers {
+    fn update(&mut self, peer: PeerId) {
+        if self.last_update != Some(peer) {
+            self.last_update = Some(peer);
+            self.updates.insert(peer);
+        }
+    }
+}
+
+/// What to do with the record at the head of the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Judgement {
+    /// Frame it: its structure fits its length (or it has none), and its bytes are read.
+    Whole,
+    /// Its length does not match its structure: scan for the next record.
+    Damaged,
+    /// The stream ends before the record does, or before the bytes that would tell.
+    Cut,
+}
+
+/// Whether a header found by scanning is where reading resumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Candidate {
+    Good,
+    Bad,
+    /// The stream ends before it could be told: the scan stops there.
+    Cut,
+}
+
 /// Streams the [`BgpInput`]s of one archive. Damaged, truncated or unknown records are
 /// skipped and counted in [`ReadStats`]; the reader never panics on its input.
 pub struct ArchiveReader {
     stream: PeekStream,
+    compression: Compression,
+    location: String,
     collector: Arc<str>,
+    content: DumpKind,
     watch: PrefixFilter,
     progress: ProgressHandle,
     pending: VecDeque<BgpInput>,
@@ -140,6 +272,7 @@ pub struct ArchiveReader {
     peer_index: Option<Arc<[PeerKey]>>,
     tally: Option<Tally>,
     rib_records: u64,
+    peers: SeenPeers,
 }
 
 /// Opens one input: picks gzip, bzip2 or plain by magic bytes, streams a URL through
@@ -147,9 +280,12 @@ pub struct ArchiveReader {
 /// ([`ArchiveError::NotMrt`] otherwise).
 pub fn open(input: &ArchiveInput, options: &ReaderOptions) -> Result<ArchiveReader, ArchiveError> {
     let (stored, progress) = open_stored(input, options)?;
-    let stream = open_mrt(stored, &input.location.to_string())?;
+    let location = input.location.to_string();
+    let (stream, compression) = open_mrt(stored, &location)?;
     Ok(ArchiveReader::new(
         stream,
+        compression,
+        location,
         Arc::clone(&input.collector),
         options,
         progress,
@@ -162,9 +298,12 @@ pub fn open_stream(
     collector: Arc<str>,
     options: &ReaderOptions,
 ) -> Result<ArchiveReader, ArchiveError> {
-    let stream = open_mrt(stored, &format!("stream of {collector}"))?;
+    let location = format!("stream of {collector}");
+    let (stream, compression) = open_mrt(stored, &location)?;
     Ok(ArchiveReader::new(
         stream,
+        compression,
+        location,
         collector,
         options,
         ProgressHandle::default(),
@@ -174,13 +313,23 @@ pub fn open_stream(
 impl ArchiveReader {
     fn new(
         stream: PeekStream,
+        compression: Compression,
+        location: String,
         collector: Arc<str>,
         options: &ReaderOptions,
         progress: ProgressHandle,
     ) -> Self {
+        let content = match mrt_start(stream.peek()) {
+            Some(header) if header.is_table_dump() => DumpKind::Rib,
+            Some(_) => DumpKind::Updates,
+            None => DumpKind::Unknown,
+        };
         ArchiveReader {
             stream,
+            compression,
+            location,
             collector,
+            content,
             watch: options
                 .watch
                 .as_ref()
@@ -193,6 +342,7 @@ impl ArchiveReader {
             peer_index: None,
             tally: None,
             rib_records: 0,
+            peers: SeenPeers::default(),
         }
     }
 
@@ -218,8 +368,24 @@ impl ArchiveReader {
         &self.collector
     }
 
+    /// The file or URL read (`stream of <collector>` for [`open_stream`]).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// What the archive holds, by its first record: a table dump
+    /// ([`DumpKind::Rib`]: TABLE_DUMP or TABLE_DUMP_V2), updates (BGP4MP and the
+    /// rest), or nothing ([`DumpKind::Unknown`]: an empty archive).
+    pub fn content(&self) -> DumpKind {
+        self.content
+    }
+
+    pub(crate) fn seen_peers(&self) -> &SeenPeers {
+        &self.peers
+    }
+
     fn note(&mut self, message: String) {
-        tracing::debug!(collector = %self.collector, "{message}");
+        tracing::debug!(collector = %self.collector, location = %self.location, "{message}");
         if self.stats.errors.len() < KEPT_ERRORS {
             self.stats.errors.push(message);
         }
@@ -235,8 +401,36 @@ impl ArchiveReader {
         self.note(message);
     }
 
+    /// The stream ends inside a record; the damaged record was counted already.
+    fn truncated(&mut self, message: String) {
+        self.stats.truncated = true;
+        self.note(message);
+    }
+
     fn finish(&mut self) {
         self.flush_tally();
+        if let Some((error, at)) = self.stream.failure() {
+            let failure = classify_failure(self.compression, error, at);
+            let lost_data = !matches!(failure, StreamFailure::Checksum(_));
+            // A stream cut inside a record has counted that record already.
+            let counted = self.stats.truncated;
+            let text = match failure {
+                StreamFailure::Checksum(text) => {
+                    self.stats.checksum_errors += 1;
+                    text
+                }
+                StreamFailure::Truncated(text) => {
+                    self.stats.truncated = true;
+                    text
+                }
+                StreamFailure::Other(text) => text,
+            };
+            if lost_data && !counted {
+                self.stats.damaged_records += 1;
+            }
+            self.stats.stream_error = Some(text.clone());
+            self.note(text);
+        }
         self.finished = true;
     }
 
@@ -251,86 +445,170 @@ impl ArchiveReader {
     /// Reads one record (or finds the end) and queues what it says.
     fn step(&mut self) {
         let offset = self.stream.offset();
-        let available = match self.stream.fill(12) {
-            Ok(available) => available,
-            Err(error) => {
-                self.damaged(format!("read failed at offset {offset}: {error}"));
-                return self.finish();
-            }
-        };
+        let available = self.stream.fill(12);
         if available == 0 {
             return self.finish();
         }
         if available < 12 {
-            self.damaged(format!(
-                "stream ends inside a record header at offset {offset} ({available} bytes)"
-            ));
-            self.stats.skipped_bytes += available as u64;
-            return self.finish();
+            return self.cut(
+                offset,
+                format!("the stream ends inside a record header at offset {offset}"),
+            );
         }
         let Some(header) = plausible_header(self.stream.peek()) else {
-            return self.resync();
+            return self.resync(offset, format!("no MRT header at offset {offset}"));
         };
-        if self
+        // (built only when something is wrong: formatting every record costs time)
+        let described = || {
+            format!(
+                "the record at offset {offset} (type {}, subtype {}, {} bytes)",
+                header.entry_type, header.subtype, header.length
+            )
+        };
+        let far = self
             .last_timestamp
-            .is_some_and(|last| header.timestamp.abs_diff(last) > SCAN_TIME_WINDOW)
-            && !self.candidate_checks_out(header)
-        {
-            return self.resync();
+            .is_some_and(|last| header.timestamp.abs_diff(last) > SCAN_TIME_WINDOW);
+        // A header dated far from its neighbours is taken only on the evidence a resync
+        // asks for.
+        let (judgement, damage) = if far {
+            let judgement = match self.candidate(header) {
+                Candidate::Good => Judgement::Whole,
+                Candidate::Bad => Judgement::Damaged,
+                Candidate::Cut => Judgement::Cut,
+            };
+            (judgement, "is dated more than a day from the record before")
+        } else {
+            (
+                self.judge(header),
+                "does not hold what its length says: its length is damaged",
+            )
+        };
+        match judgement {
+            Judgement::Whole => self.frame(offset, header),
+            Judgement::Damaged => self.resync(offset, format!("{} {damage}", described())),
+            Judgement::Cut => self.cut(offset, format!("{} runs past the end", described())),
         }
+    }
+
+    /// Judges the record at the head of the stream by its structure and its bytes,
+    /// reading ahead no further than its declared length (and 4 bytes more, for a
+    /// historical TABLE_DUMP record) and at first no more than [`FIRST_LOOK`].
+    fn judge(&mut self, header: Header) -> Judgement {
+        let whole = header.record_len() + 4;
+        let mut want = whole.min(FIRST_LOOK);
+        loop {
+            let available = self.stream.fill(want);
+            match structure(header, self.stream.peek()) {
+                Structure::DoesNotFit => return Judgement::Damaged,
+                Structure::Fits(end) if end <= available => return Judgement::Whole,
+                Structure::Unstructured if header.record_len() <= available => {
+                    return Judgement::Whole;
+                }
+                Structure::Fits(_) | Structure::Unknown | Structure::Unstructured => {}
+            }
+            if available < want || want == whole {
+                return Judgement::Cut;
+            }
+            want = whole;
+        }
+    }
+
+    /// Is the record at the head of the stream one to resume reading at: within
+    /// [`MAX_CANDIDATE`], structured to its length, its body decoding (and, for a record
+    /// whose structure says nothing of its length, followed by a plausible header)?
+    fn candidate(&mut self, header: Header) -> Candidate {
+        let len = header.record_len();
+        if len > MAX_CANDIDATE {
+            return Candidate::Bad;
+        }
+        match self.judge(header) {
+            Judgement::Damaged => return Candidate::Bad,
+            Judgement::Cut => return Candidate::Cut,
+            Judgement::Whole => {}
+        }
+        let unstructured = structure(header, self.stream.peek()) == Structure::Unstructured;
+        if unstructured {
+            if self.stream.fill(len + 12) < len + 12 {
+                return Candidate::Cut;
+            }
+            if plausible_header(&self.stream.peek()[len..]).is_none() {
+                return Candidate::Bad;
+            }
+        }
+        let decodes = match header.entry_type {
+            // the structure of a table dump is its test; bgpkit-parser does not decode
+            // TABLE_DUMP_V2 here (the reader walks its RIB records itself)
+            TABLE_DUMP | TABLE_DUMP_V2 => true,
+            entry_type => {
+                let body = self
+                    .stream
+                    .peek()
+                    .get(header.body_start()..len)
+                    .unwrap_or_default();
+                parse_mrt_body(entry_type, header.subtype, Bytes::copy_from_slice(body)).is_ok()
+            }
+        };
+        if decodes {
+            Candidate::Good
+        } else {
+            Candidate::Bad
+        }
+    }
+
+    /// Frames the record at the head of the stream, whose bytes are all read ahead.
+    fn frame(&mut self, offset: u64, header: Header) {
         match chunk_mrt_record(&mut self.stream) {
             Ok(raw) => {
                 self.stats.records += 1;
                 self.last_timestamp = Some(raw.common_header.timestamp);
                 self.record(raw);
             }
-            Err(error) if matches!(error.error, ParserError::EofExpected) => self.finish(),
-            Err(error) => {
-                let cut = matches!(
-                    error.error,
-                    ParserError::IoError(_) | ParserError::EofError(_)
-                );
-                self.damaged(format!(
-                    "record at offset {offset} (type {}, subtype {}, {} bytes): {}",
-                    header.entry_type, header.subtype, header.length, error.error
-                ));
-                if cut {
-                    self.stats.skipped_bytes += self.stream.offset() - offset;
-                    self.finish();
-                }
-            }
+            // Only a header bgpkit refuses gets here; the record is consumed.
+            Err(error) => self.damaged(format!(
+                "the record at offset {offset} (type {}, subtype {}, {} bytes): {}",
+                header.entry_type, header.subtype, header.length, error.error
+            )),
         }
     }
 
-    /// Skips bytes until a record boundary is found again: a plausible header, near in
-    /// time to the last good record, whose body decodes, followed by another plausible
-    /// header or the end of the stream.
-    fn resync(&mut self) {
-        let start = self.stream.offset();
-        self.damaged(format!(
-            "no MRT header at offset {start}: looking for the next record"
+    /// The stream ends inside the record at `offset`: it and the bytes after it are
+    /// lost, and the stream is truncated.
+    fn cut(&mut self, offset: u64, why: String) {
+        let rest = self.stream.peek().len();
+        self.stream.consume(rest);
+        self.stats.skipped_bytes += rest as u64;
+        self.stats.damaged_records += 1;
+        self.truncated(format!(
+            "{why}: the stream is truncated at offset {}",
+            offset + rest as u64
         ));
+        self.finish();
+    }
+
+    /// Skips bytes from `from` (the start of the lost record) until a record boundary
+    /// is found again: a plausible header, near in time to the last good record, that
+    /// is a [`candidate`](Self::candidate). A candidate that runs past the end of the
+    /// stream ends the scan (the stream is truncated): what a cut stream reads is then
+    /// always what the whole stream reads, up to the cut.
+    fn resync(&mut self, from: u64, why: String) {
+        self.damaged(format!("{why}; looking for the next record"));
         loop {
             self.stream.consume(1);
-            let skipped = self.stream.offset() - start;
-            let available = match self.stream.fill(12) {
-                Ok(available) => available,
-                Err(error) => {
-                    self.stats.skipped_bytes += skipped;
-                    self.note(format!(
-                        "read failed at offset {}: {error}",
-                        start + skipped
-                    ));
-                    return self.finish();
-                }
-            };
-            if available < 12 || skipped > MAX_SCAN {
+            let skipped = self.stream.offset() - from;
+            if skipped > MAX_SCAN {
+                self.stats.skipped_bytes += skipped;
+                self.note(format!(
+                    "no record boundary within {MAX_SCAN} bytes after offset {from}; giving up"
+                ));
+                return self.finish();
+            }
+            let available = self.stream.fill(12);
+            if available < 12 {
+                self.stream.consume(available);
                 self.stats.skipped_bytes += skipped + available as u64;
-                if skipped > MAX_SCAN {
-                    self.note(format!(
-                        "no record boundary within {MAX_SCAN} bytes after offset {start}; giving up"
-                    ));
-                }
+                self.note(format!(
+                    "no record boundary after offset {from} up to the end of the stream"
+                ));
                 return self.finish();
             }
             let Some(header) = plausible_header(self.stream.peek()) else {
@@ -339,40 +617,27 @@ impl ArchiveReader {
             let near = self
                 .last_timestamp
                 .is_none_or(|last| header.timestamp.abs_diff(last) <= SCAN_TIME_WINDOW);
-            if near && self.candidate_checks_out(header) {
-                self.stats.skipped_bytes += skipped;
-                tracing::debug!(from = start, to = start + skipped, "record boundary found");
-                return;
+            if !near {
+                continue;
             }
-        }
-    }
-
-    /// Does the record at the head of the stream decode, and is it followed by another
-    /// plausible header (or the end)?
-    fn candidate_checks_out(&mut self, header: Header) -> bool {
-        let len = header.record_len();
-        if len > MAX_CANDIDATE {
-            return false;
-        }
-        let Ok(available) = self.stream.fill(len + 12) else {
-            return false;
-        };
-        if available < len {
-            return false;
-        }
-        let bytes = self.stream.peek();
-        if available >= len + 12 && plausible_header(&bytes[len..]).is_none() {
-            return false;
-        }
-        let body_start = if header.entry_type == 17 { 16 } else { 12 };
-        let body = bytes.get(body_start..len).unwrap_or_default();
-        match (header.entry_type, header.subtype) {
-            // TABLE_DUMP may be 4 bytes short (see bgpkit's legacy length correction);
-            // its header and the next one are evidence enough.
-            (12, _) => true,
-            (13, subtype) if subtype != 1 => rib_body_is_sane(subtype, body),
-            (entry_type, subtype) => {
-                parse_mrt_body(entry_type, subtype, Bytes::copy_from_slice(body)).is_ok()
+            match self.candidate(header) {
+                Candidate::Good => {
+                    self.stats.skipped_bytes += skipped;
+                    self.stats.resyncs += 1;
+                    tracing::debug!(from, to = from + skipped, "record boundary found");
+                    return;
+                }
+                Candidate::Bad => {}
+                Candidate::Cut => {
+                    let at = self.stream.offset();
+                    let rest = self.stream.peek().len();
+                    self.stream.consume(rest);
+                    self.stats.skipped_bytes += skipped + rest as u64;
+                    self.truncated(format!(
+                        "the stream ends inside what may be a record at offset {at}: truncated"
+                    ));
+                    return self.finish();
+                }
             }
         }
     }
@@ -477,6 +742,7 @@ impl ArchiveReader {
         let BgpMessage::Update(update) = message else {
             return;
         };
+        self.peers.update((ip, asn.to_u32()));
         let peer = self.peer(ip, asn);
         let BgpUpdateMessage {
             withdrawn_prefixes,
@@ -557,10 +823,13 @@ impl ArchiveReader {
             by_address: HashMap::new(),
         });
         tally.at = tally.at.max(at);
+        let table_peers = &mut self.peers.table;
         let index = *tally
             .by_address
             .entry((peer.ip, peer.asn.0))
             .or_insert_with(|| {
+                // a peer new to this dump: the only time it needs noting
+                table_peers.insert((peer.ip, peer.asn.0));
                 tally.peers.push(TallyPeer {
                     key: peer.clone(),
                     ipv4: 0,
@@ -606,7 +875,12 @@ impl ArchiveReader {
                         .ok()
                         .and_then(|index| table.id_peer_map.get(&index))
                     {
-                        Some(peer) => self.peer(peer.peer_ip, peer.peer_asn),
+                        Some(peer) => {
+                            self.peers
+                                .table
+                                .insert((peer.peer_ip, peer.peer_asn.to_u32()));
+                            self.peer(peer.peer_ip, peer.peer_asn)
+                        }
                         None => self.peer(IpAddr::V4(Ipv4Addr::UNSPECIFIED), BgpAsn::new_32bit(0)),
                     };
                     keys.push(key);
@@ -762,49 +1036,6 @@ fn is_unicast(safi: Safi) -> bool {
     matches!(safi, Safi::Unicast | Safi::UnicastMulticast)
 }
 
-/// The prefix at the start of a TABLE_DUMP_V2 RIB body (after the 4-byte sequence
-/// number), the offset of the first entry, and the entry count.
-fn rib_prefix(body: &[u8], v6: bool) -> Option<(IpNet, usize, u16)> {
-    let len = *body.get(4)?;
-    let max = if v6 { 128 } else { 32 };
-    if len > max {
-        return None;
-    }
-    let octets = usize::from(len).div_ceil(8);
-    let bytes = body.get(5..5 + octets)?;
-    let count = body.get(5 + octets..7 + octets)?;
-    let count = u16::from_be_bytes([count[0], count[1]]);
-    let prefix = if v6 {
-        let mut addr = [0u8; 16];
-        addr[..octets].copy_from_slice(bytes);
-        IpNet::V6(Ipv6Net::new(Ipv6Addr::from(addr), len).ok()?)
-    } else {
-        let mut addr = [0u8; 4];
-        addr[..octets].copy_from_slice(bytes);
-        IpNet::V4(Ipv4Net::new(Ipv4Addr::from(addr), len).ok()?)
-    };
-    Some((prefix, 7 + octets, count))
-}
-
-/// A structural check of a RIB body, used to confirm a record boundary found by scanning.
-fn rib_body_is_sane(subtype: u16, body: &[u8]) -> bool {
-    if !matches!(subtype, 2..=5 | 8..=11) {
-        return true;
-    }
-    let v6 = matches!(subtype, 4 | 5 | 10 | 11);
-    let fixed = if subtype >= 8 { 12 } else { 8 };
-    let Some((_, mut pos, count)) = rib_prefix(body, v6) else {
-        return false;
-    };
-    for _ in 0..count {
-        let Some(entry) = body.get(pos..pos + fixed) else {
-            return false;
-        };
-        pos += fixed + usize::from(u16::from_be_bytes([entry[fixed - 2], entry[fixed - 1]]));
-    }
-    pos == body.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -814,17 +1045,5 @@ mod tests {
         fn assert_send<T: Send>() {}
         assert_send::<ArchiveReader>();
         assert_send::<crate::Merged>();
-    }
-
-    #[test]
-    fn rib_prefix_reads_the_fixed_layout() {
-        // sequence 7, 175.45.176.0/22, 3 entries
-        let body = [0, 0, 0, 7, 22, 175, 45, 176, 0, 3];
-        let (prefix, pos, count) = rib_prefix(&body, false).expect("prefix");
-        assert_eq!(prefix.to_string(), "175.45.176.0/22");
-        assert_eq!((pos, count), (10, 3));
-        assert!(rib_prefix(&[0, 0, 0, 7, 33, 1, 2, 3, 4, 5, 0, 0], false).is_none());
-        assert!(rib_prefix(&[0, 0, 0, 7, 24, 1, 2], false).is_none());
-        assert!(!rib_body_is_sane(2, &body[..8]));
     }
 }

@@ -6,8 +6,9 @@
 //! body arrived whole, so a later run reuses it and an interrupted one leaves nothing
 //! that looks complete.
 
+use crate::framing::mrt_start;
 use crate::input::Location;
-use crate::stream::{PeekStream, plausible_header};
+use crate::stream::PeekStream;
 use crate::{ArchiveError, ArchiveInput, ReaderOptions};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -231,6 +232,63 @@ pub(crate) enum Compression {
     Plain,
 }
 
+impl Compression {
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Bzip2 => "bzip2",
+            Compression::Plain => "plain",
+        }
+    }
+}
+
+/// Why a stream ended before its end, as the reader reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StreamFailure {
+    /// The data decompressed, but a gzip trailer's CRC-32 or length does not match it.
+    Checksum(String),
+    /// The stored data ends early: a cut download or file.
+    Truncated(String),
+    /// Anything else: corrupt compressed data, an I/O error.
+    Other(String),
+}
+
+/// Names a read error of a decompressed stream, `at` its decompressed offset.
+pub(crate) fn classify_failure(
+    compression: Compression,
+    error: &std::io::Error,
+    at: u64,
+) -> StreamFailure {
+    // flate2 reports a trailer mismatch (CRC-32 or ISIZE) with this one message and
+    // kind; the unit test below pins it, so an upgrade that changes it is noticed.
+    let checksum = compression == Compression::Gzip
+        && error.kind() == io::ErrorKind::InvalidInput
+        && error.to_string().contains("checksum");
+    if checksum {
+        return StreamFailure::Checksum(format!(
+            "gzip checksum error at decompressed offset {at}: the gzip trailer's CRC-32 or \
+             length does not match the data, some of which may be damaged"
+        ));
+    }
+    if error.kind() == io::ErrorKind::UnexpectedEof {
+        return StreamFailure::Truncated(format!(
+            "the {} data ends early, at decompressed offset {at}: the file is truncated \
+             ({error})",
+            compression.name()
+        ));
+    }
+    StreamFailure::Other(match compression {
+        Compression::Plain => format!("read failed at offset {at}: {error}"),
+        Compression::Bzip2 => format!(
+            "bzip2 data error at decompressed offset {at}: a block's checksum does not \
+             match or the data is corrupt ({error}); the rest of the file is lost"
+        ),
+        Compression::Gzip => format!(
+            "gzip data error at decompressed offset {at}: {error}; the rest of the file is lost"
+        ),
+    })
+}
+
 /// Wraps the stored bytes in the decompressor their magic bytes call for.
 pub(crate) fn decompress(
     stored: Box<dyn Read + Send>,
@@ -258,7 +316,7 @@ pub(crate) fn decompress(
 pub(crate) fn open_mrt(
     stored: Box<dyn Read + Send>,
     location: &str,
-) -> Result<PeekStream, ArchiveError> {
+) -> Result<(PeekStream, Compression), ArchiveError> {
     let not_mrt = |reason: String| ArchiveError::NotMrt {
         location: location.to_string(),
         reason,
@@ -266,18 +324,17 @@ pub(crate) fn open_mrt(
     let (decompressed, compression) =
         decompress(stored).map_err(|error| not_mrt(format!("cannot read it: {error}")))?;
     let mut stream = PeekStream::new(decompressed);
-    let available = stream.fill(12).map_err(|error| {
-        not_mrt(format!(
+    let available = stream.fill(12);
+    if available < 12
+        && let Some((error, _)) = stream.failure()
+    {
+        return Err(not_mrt(format!(
             "its {} data cannot be decompressed: {error}",
-            match compression {
-                Compression::Gzip => "gzip",
-                Compression::Bzip2 => "bzip2",
-                Compression::Plain => "plain",
-            }
-        ))
-    })?;
+            compression.name()
+        )));
+    }
     if available == 0 {
-        return Ok(stream);
+        return Ok((stream, compression));
     }
     let head = stream.peek();
     let text = head
@@ -290,7 +347,7 @@ pub(crate) fn open_mrt(
             format!("it holds {available} bytes, fewer than one MRT header")
         }));
     }
-    if plausible_header(stream.peek()).is_none() {
+    if mrt_start(stream.peek()).is_none() {
         let head = &stream.peek()[..12];
         return Err(not_mrt(if text {
             format!("it starts with text ({:?})", String::from_utf8_lossy(head))
@@ -298,7 +355,7 @@ pub(crate) fn open_mrt(
             format!("its first 12 bytes ({head:02x?}) are not an MRT header of a known type")
         }));
     }
-    Ok(stream)
+    Ok((stream, compression))
 }
 
 /// True when a file's first decompressed bytes are an MRT header.
@@ -307,7 +364,58 @@ pub(crate) fn sniff_file(path: &Path) -> bool {
         return false;
     };
     match open_mrt(stored, "") {
-        Ok(mut stream) => stream.fill(12).unwrap_or(0) >= 12,
+        Ok((mut stream, _)) => stream.fill(12) >= 12,
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).expect("gzip");
+        encoder.finish().expect("gzip")
+    }
+
+    /// Decompresses `stored` to its end and names how it failed.
+    fn failure_of(stored: Vec<u8>) -> Option<StreamFailure> {
+        let (decompressed, compression) =
+            decompress(Box::new(io::Cursor::new(stored))).expect("open");
+        let mut stream = PeekStream::new(decompressed);
+        let mut all = Vec::new();
+        stream
+            .read_to_end(&mut all)
+            .expect("the failure is kept, not returned");
+        stream
+            .failure()
+            .map(|(error, at)| classify_failure(compression, error, at))
+    }
+
+    #[test]
+    fn gzip_failures_are_named() {
+        let data: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_be_bytes())
+            .collect();
+        let good = gzip(&data);
+        assert_eq!(failure_of(good.clone()), None);
+        // the trailer: CRC-32, then the length
+        for at in [good.len() - 8, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x55;
+            match failure_of(bad) {
+                Some(StreamFailure::Checksum(text)) => {
+                    assert!(
+                        text.starts_with("gzip checksum error at decompressed offset 400000"),
+                        "{text}"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let cut = good[..good.len() / 2].to_vec();
+        assert!(matches!(failure_of(cut), Some(StreamFailure::Truncated(_))));
     }
 }

@@ -166,6 +166,12 @@ pub struct ReplayArgs {
     /// Where downloaded archives are kept.
     #[arg(long, value_name = "DIR", env = "BLACKOUT_CACHE")]
     pub cache: Option<PathBuf>,
+    /// The collector every input comes from, whatever the names say. Without it, RIS
+    /// (rrc06) and RouteViews (route-views2, route-views.jinx) names in the paths and
+    /// URLs name the collector, and the inputs whose names carry none share one
+    /// ("unnamed").
+    #[arg(long, value_name = "NAME", value_parser = collector_name)]
+    pub collector: Option<String>,
     /// MRT files, directories of them, or http(s) URLs.
     #[arg(required = true, value_name = "FILE|DIR|URL")]
     pub inputs: Vec<String>,
@@ -297,6 +303,20 @@ pub struct ReportArgs {
     /// The profile whose names label the report (North Korea, China Unicom, ...).
     #[command(flatten)]
     pub profile: ProfileArgs,
+}
+
+/// A collector name: letters, digits, `-`, `.` and `_`, at most 64 of them.
+fn collector_name(name: &str) -> Result<String, String> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err("a collector name is 1 to 64 letters, digits, '-', '.' or '_'".into())
+    }
 }
 
 /// Parses the process's arguments.

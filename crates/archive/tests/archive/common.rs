@@ -18,6 +18,24 @@ pub fn data_dir() -> PathBuf {
     dir
 }
 
+/// A file of `../shared/data`, or `None` after saying why `test` is skipped: the
+/// tests written for issue 13 pass without the data, saying so.
+pub fn data_file_or_skip(test: &str, relative: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(relative);
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!(
+            "skipped: {test}: the real test data {} is missing (../shared/data beside the \
+             repository; see shared/data/README.md)",
+            path.display()
+        );
+        None
+    }
+}
+
 /// Every MRT file of the data set, by directory then name.
 pub fn mrt_files() -> Vec<PathBuf> {
     let data = data_dir();

@@ -6,7 +6,7 @@ use blackout_archive::{DumpKind, Location, expand_inputs};
 #[test]
 fn a_data_directory_expands_to_its_mrt_files_in_time_order() {
     let data = data_dir();
-    let inputs = expand_inputs(&[data.display().to_string()]).expect("expand");
+    let inputs = expand_inputs(&[data.display().to_string()], None).expect("expand");
     let files: Vec<String> = inputs
         .iter()
         .map(|input| match &input.location {
@@ -55,13 +55,13 @@ fn a_rib_comes_before_updates_of_the_same_time() {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let inputs = expand_inputs(&args).expect("expand");
+    let inputs = expand_inputs(&args, None).expect("expand");
     let kinds: Vec<DumpKind> = inputs.iter().map(|i| i.kind).collect();
     assert_eq!(kinds, [DumpKind::Updates, DumpKind::Rib, DumpKind::Updates]);
     assert!(matches!(&inputs[0].location, Location::File(p) if p == &earlier));
     // a directory without MRT is an error, as is a missing path
     let empty = tempfile::tempdir().expect("temp dir");
     std::fs::write(empty.path().join("README.md"), "not MRT").expect("write");
-    assert!(expand_inputs(&[empty.path().display().to_string()]).is_err());
-    assert!(expand_inputs(&["/nonexistent/updates.20150401.0000.gz".to_string()]).is_err());
+    assert!(expand_inputs(&[empty.path().display().to_string()], None).is_err());
+    assert!(expand_inputs(&["/nonexistent/updates.20150401.0000.gz".to_string()], None).is_err());
 }

@@ -3,6 +3,8 @@
 
 mod common;
 mod conformance;
+mod coverage;
+mod damage;
 mod inputs;
 mod merge;
 mod robustness;

@@ -68,7 +68,13 @@ fn read_bytes(
     assert!(stats.errors.len() <= 10);
     assert_eq!(
         stats.errors.is_empty(),
-        stats.damaged_records + stats.unsupported_records == 0,
+        stats.damaged_records + stats.unsupported_records + stats.checksum_errors == 0,
+        "{stats:?}"
+    );
+    assert!(stats.resyncs <= stats.damaged_records, "{stats:?}");
+    assert!(!stats.truncated || stats.damaged_records > 0, "{stats:?}");
+    assert!(
+        stats.skipped_bytes == 0 || stats.damaged_records > 0,
         "{stats:?}"
     );
     assert!(reader.next().is_none(), "a finished reader stays finished");
@@ -157,6 +163,45 @@ fn garbage_between_records_is_skipped_and_reading_resumes() {
             inputs.len(),
             full.len()
         );
+    }
+}
+
+#[test]
+fn a_cut_damaged_stream_reads_as_the_whole_does_up_to_the_cut() {
+    let test = "a_cut_damaged_stream_reads_as_the_whole_does_up_to_the_cut";
+    let Some(path) = data_file_or_skip(test, "mrt/ris-rrc06_updates.20150401.0000.gz") else {
+        return;
+    };
+    let mrt = decompressed(&path);
+    let bounds = boundaries(&mrt);
+    let mut rng = Rng(13);
+    for round in 0..10 {
+        // two overwritten length fields and a run of random bytes between records
+        let mut damaged = mrt.clone();
+        for _ in 0..2 {
+            let at = bounds[rng.below(bounds.len() - 1)];
+            let shift = rng.below(32);
+            let length = (rng.next() as u32) >> shift;
+            damaged[at + 8..at + 12].copy_from_slice(&length.to_be_bytes());
+        }
+        let at = bounds[1 + rng.below(bounds.len() - 2)];
+        let garbage_len = 1 + rng.below(500);
+        let garbage = rng.bytes(garbage_len);
+        damaged.splice(at..at, garbage);
+        let (whole, whole_stats) = read_bytes(damaged.clone()).expect("starts with MRT");
+        for _ in 0..30 {
+            let cut = 12 + rng.below(damaged.len() - 12);
+            let (inputs, stats) = read_bytes(damaged[..cut].to_vec()).expect("starts with MRT");
+            assert!(
+                stats.records <= whole_stats.records,
+                "round {round}, cut at {cut}"
+            );
+            assert_eq!(
+                inputs[..],
+                whole[..inputs.len()],
+                "round {round}, cut at {cut}"
+            );
+        }
     }
 }
 

@@ -3,14 +3,17 @@
 //! The inputs are merged in time order and fed to the same [`Engine`] that live
 //! feeds use, on the archive's clock; VRP snapshots apply from the time each was
 //! made. What comes out is the events, a summary per watched prefix, and what
-//! could not be read.
+//! could not be read. What the archive crate finds about the inputs goes to stderr
+//! in every format: collectors without a table dump (at the start), updates files
+//! whose peers match no table peer, and each damaged file's damage (at the end); the
+//! JSON stats line carries the same.
 
 use crate::Failure;
 use crate::cli::{Format, ReplayArgs};
 use crate::commands::load_profile;
 use crate::output::{Table, duration, json_line};
 use anyhow::Context;
-use blackout_archive::{ArchiveReader, ReadStats, ReaderOptions};
+use blackout_archive::{ArchiveReader, Coverage, CoverageWarning, ReadStats, ReaderOptions};
 use blackout_bgp::{BgpChange, BgpState, ChangeKind, Tracking, Vrps};
 use blackout_engine::{Engine, EngineConfig, Input};
 use blackout_model::{Event, SeriesPoint, Timestamp, UpdateKind};
@@ -31,7 +34,7 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         Some(path) => read_snapshots(path)?,
         None => Vec::new(),
     };
-    let inputs = blackout_archive::expand_inputs(&args.inputs)?;
+    let inputs = blackout_archive::expand_inputs(&args.inputs, args.collector.as_deref())?;
     let options = ReaderOptions {
         watch: match &tracking {
             Tracking::Networks(watch) => Some(watch.all_prefixes().copied().collect()),
@@ -62,6 +65,11 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
     let mut timeline: Vec<BgpChange> = Vec::new();
     let mut visibility: Vec<SeriesPoint> = Vec::new();
     let mut merged = blackout_archive::merge(readers);
+    for warning in merged.coverage().warnings() {
+        if matches!(warning, CoverageWarning::UpdatesOnly { .. }) {
+            warn(warning);
+        }
+    }
     let total: u64 = merged.progress().total.unwrap_or(0);
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
@@ -109,7 +117,22 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
             made.map(|m| m.to_rfc3339()).unwrap_or_default()
         );
     }
-    let stats = merged.stats();
+    let coverage = merged.coverage();
+    for warning in coverage.warnings() {
+        if !matches!(warning, CoverageWarning::UpdatesOnly { .. }) {
+            warn(warning);
+        }
+    }
+    let files: Vec<(String, ReadStats)> = merged
+        .readers()
+        .iter()
+        .map(|reader| (reader.location().to_string(), reader.stats()))
+        .collect();
+    for (location, stats) in &files {
+        if stats.is_damaged() {
+            eprintln!("blackout: damage in {location}: {}", stats.damage_summary());
+        }
+    }
     let finished = engine.finish();
     let events = finished.events;
     keep(finished.output, &mut timeline, &mut visibility);
@@ -121,7 +144,8 @@ pub fn run(args: ReplayArgs) -> Result<(), Failure> {
         state: &finished.state,
         events: &events,
         timeline: &timeline,
-        stats: &stats,
+        files: &files,
+        coverage: &coverage,
         failed: &failed,
         first,
         last,
@@ -177,6 +201,17 @@ fn read_snapshots(path: &Path) -> Result<Vec<(Option<Timestamp>, Vrps)>, Failure
     Ok(snapshots)
 }
 
+/// A warning about the inputs, on stderr.
+fn warn(warning: &CoverageWarning) {
+    let hint = match warning {
+        CoverageWarning::UnmatchedPeers { .. } => {
+            " (--collector NAME reads every input as one collector's)"
+        }
+        CoverageWarning::UpdatesOnly { .. } => "",
+    };
+    eprintln!("blackout: warning: {warning}{hint}");
+}
+
 /// Writes the replay's events and series to the database.
 fn store(path: &std::path::Path, events: &[Event], points: &[SeriesPoint]) -> Result<(), Failure> {
     let mut store = Store::open(path)?;
@@ -212,7 +247,9 @@ struct Report<'a> {
     state: &'a BgpState,
     events: &'a [Event],
     timeline: &'a [BgpChange],
-    stats: &'a [ReadStats],
+    /// Each input read, and what its reader saw.
+    files: &'a [(String, ReadStats)],
+    coverage: &'a Coverage,
     failed: &'a [String],
     first: Option<Timestamp>,
     last: Option<Timestamp>,
@@ -233,19 +270,62 @@ struct Totals {
     damaged_records: u64,
     unsupported_records: u64,
     skipped_bytes: u64,
+    resyncs: u64,
+    truncated_inputs: usize,
+    checksum_errors: u64,
+    /// The damage of each damaged input.
+    damage: Vec<InputDamage>,
     peers: usize,
     full_feed_peers: u32,
+    /// Per collector: whether a table dump was among its inputs, and its peers.
+    collectors: Vec<CollectorTotals>,
+    /// Updates-only collectors; updates files whose peers match no table peer.
+    warnings: Vec<String>,
     problems: Vec<String>,
 }
 
+/// One damaged input, as the JSON summary line carries it.
+#[derive(Serialize)]
+struct InputDamage {
+    input: String,
+    summary: String,
+    damaged_records: u64,
+    skipped_bytes: u64,
+    resyncs: u64,
+    truncated: bool,
+    checksum_errors: u64,
+    stream_error: Option<String>,
+}
+
+/// One collector's inputs, as the JSON summary line carries them.
+#[derive(Serialize)]
+struct CollectorTotals {
+    collector: String,
+    inputs: usize,
+    table_seen: bool,
+    table_peers: usize,
+    update_peers: usize,
+    update_peers_without_table: usize,
+}
+
 impl Report<'_> {
+    fn stats(&self) -> impl Iterator<Item = &ReadStats> {
+        self.files.iter().map(|(_, stats)| stats)
+    }
+
     fn totals(&self) -> Totals {
-        let sum = |f: fn(&ReadStats) -> u64| self.stats.iter().map(f).sum::<u64>();
+        let sum = |f: fn(&ReadStats) -> u64| self.stats().map(f).sum::<u64>();
         let (peers, full_feed_peers) = self.state.peer_counts();
+        let warnings: Vec<String> = self
+            .coverage
+            .warnings()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         Totals {
             kind: "stats",
             profile: self.profile.to_string(),
-            inputs: self.stats.len() + self.failed.len(),
+            inputs: self.files.len() + self.failed.len(),
             failed_inputs: self.failed.to_vec(),
             first: self.first,
             last: self.last,
@@ -255,14 +335,46 @@ impl Report<'_> {
             damaged_records: sum(|s| s.damaged_records),
             unsupported_records: sum(|s| s.unsupported_records),
             skipped_bytes: sum(|s| s.skipped_bytes),
+            resyncs: sum(|s| s.resyncs),
+            truncated_inputs: self.stats().filter(|s| s.truncated).count(),
+            checksum_errors: sum(|s| s.checksum_errors),
+            damage: self
+                .files
+                .iter()
+                .filter(|(_, stats)| stats.is_damaged())
+                .map(|(input, stats)| InputDamage {
+                    input: input.clone(),
+                    summary: stats.damage_summary(),
+                    damaged_records: stats.damaged_records,
+                    skipped_bytes: stats.skipped_bytes,
+                    resyncs: stats.resyncs,
+                    truncated: stats.truncated,
+                    checksum_errors: stats.checksum_errors,
+                    stream_error: stats.stream_error.clone(),
+                })
+                .collect(),
             peers,
             full_feed_peers,
-            problems: self
-                .stats
+            collectors: self
+                .coverage
+                .collectors()
                 .iter()
-                .flat_map(|s| s.errors.iter().cloned())
+                .map(|c| CollectorTotals {
+                    collector: c.collector.to_string(),
+                    inputs: c.inputs,
+                    table_seen: c.table_seen(),
+                    table_peers: c.table_peers.len(),
+                    update_peers: c.update_peers.len(),
+                    update_peers_without_table: c.peers_without_table().count(),
+                })
+                .collect(),
+            problems: warnings
+                .iter()
+                .cloned()
+                .chain(self.stats().flat_map(|s| s.errors.iter().cloned()))
                 .take(20)
                 .collect(),
+            warnings,
         }
     }
 
@@ -496,13 +608,20 @@ impl Report<'_> {
             totals.peers,
             totals.full_feed_peers
         )?;
+        for warning in &totals.warnings {
+            writeln!(out, "Warning: {warning}")?;
+        }
+        for damage in &totals.damage {
+            writeln!(out, "Damage in {}: {}", damage.input, damage.summary)?;
+        }
         if totals.damaged_records + totals.unsupported_records + totals.skipped_bytes > 0 {
             writeln!(
                 out,
                 "Skipped {} damaged records ({} bytes while resynchronising) and {} records of unsupported types",
                 totals.damaged_records, totals.skipped_bytes, totals.unsupported_records
             )?;
-            for problem in &totals.problems {
+            // (the warnings, which lead the problems, are printed above)
+            for problem in totals.problems.iter().skip(totals.warnings.len()) {
                 writeln!(out, "  {problem}")?;
             }
         }
