@@ -40,12 +40,15 @@ pub mod rislive;
 mod session;
 pub mod update;
 
-pub use bmp::{BmpOptions, BmpRouter, BmpStation, BmpStationConfig, BmpViews};
+pub use bmp::{
+    BmpOptions, BmpPeerDown, BmpPeerHealth, BmpRouter, BmpRouterHealth, BmpStation,
+    BmpStationConfig, BmpView, BmpViews, PeerDownReason,
+};
 pub use error::FeedError;
 pub use fsm::{BgpSession, SessionConfig, SessionState};
 pub use health::{
     FeedHealth, FeedId, FeedKind, FeedProblem, FeedProblemKind, FeedState, Gap, HealthTracker,
-    feed_problems,
+    SessionHealth, feed_problems,
 };
 pub use rislive::{RisLiveConfig, RisLiveSession, run_ris_live};
 pub use session::{BgpFeedConfig, Dial, run_bgp_session};
@@ -89,14 +92,19 @@ impl Feed {
             FeedConfig::RisLive { url } => {
                 Feed::RisLive(RisLiveConfig::new(url.clone(), filter.clone()))
             }
-            FeedConfig::Bmp { listen, allow } => Feed::Bmp(BmpStationConfig {
+            FeedConfig::Bmp {
+                listen,
+                allow,
+                views,
+            } => Feed::Bmp(BmpStationConfig {
                 listen: *listen,
                 allow: allow.clone(),
                 options: BmpOptions {
-                    views: BmpViews::default(),
+                    views: BmpViews::from_list(views),
                     filter: filter.clone(),
                 },
                 health_interval,
+                stall_timeout: bmp::DEFAULT_STALL_TIMEOUT,
             }),
             FeedConfig::Bgp {
                 peer,

@@ -26,6 +26,7 @@ async fn station(allow: &[&str], filter: PrefixFilter) -> (SocketAddr, mpsc::Rec
             filter,
         },
         health_interval: Duration::from_millis(300),
+        stall_timeout: Duration::from_secs(2),
     };
     let station = BmpStation::bind(config).await.unwrap();
     let addr = station.local_addr().unwrap();
