@@ -149,8 +149,9 @@ pub struct FeedHealth {
     /// Sessions closed because the other side stalled in the middle of a message.
     pub stalled: u32,
     /// A BMP feed's router: its name, views, what was skipped, its monitored peers
-    /// and the recent Peer Downs of peers that held watched routes.
-    pub router: Option<BmpRouterHealth>,
+    /// and the recent Peer Downs of peers that held watched routes. Boxed: most feeds
+    /// have none, and health is sent often.
+    pub router: Option<Box<BmpRouterHealth>>,
     /// A BGP session's families and routes.
     pub session: Option<SessionHealth>,
 }
@@ -283,7 +284,7 @@ impl HealthTracker {
 
     /// A BMP feed's router, as it is now.
     pub fn set_router(&mut self, router: BmpRouterHealth) {
-        self.health.router = Some(router);
+        self.health.router = Some(Box::new(router));
     }
 
     /// A BGP session's families and routes, as they are now.

@@ -506,15 +506,15 @@ impl BmpRouter {
                     let what = if tally.families.is_empty() {
                         "withdrawals and End-of-RIB markers".to_string()
                     } else {
-                        let kinds: BTreeSet<&str> =
-                            tally.families.iter().map(|f| f.kind_text()).collect();
+                        let mut kinds: Vec<&str> = Vec::new();
+                        for family in &tally.families {
+                            if !kinds.contains(&family.kind_text()) {
+                                kinds.push(family.kind_text());
+                            }
+                        }
                         let families: Vec<String> =
                             tally.families.iter().map(|f| f.to_string()).collect();
-                        format!(
-                            "{} routes ({})",
-                            kinds.into_iter().collect::<Vec<_>>().join(" and "),
-                            families.join(", ")
-                        )
+                        format!("{} routes ({})", kinds.join(" and "), families.join(", "))
                     };
                     parts.push(format!("its {view} view carries only {what}"));
                 }

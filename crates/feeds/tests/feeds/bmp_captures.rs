@@ -235,7 +235,7 @@ fn unicast_routes_match_pmacct() {
 }
 
 /// Runs a capture through a router session, delivered in the given pieces.
-fn through_router(bytes: &[u8], cuts: &[usize], views: BmpViews) -> (Vec<BgpInput>, BmpRouter) {
+pub fn through_router(bytes: &[u8], cuts: &[usize], views: BmpViews) -> (Vec<BgpInput>, BmpRouter) {
     let options = Arc::new(BmpOptions {
         views,
         filter: PrefixFilter::everything(),
@@ -415,6 +415,25 @@ fn peer_down_flushes_that_peer_only() {
         .collect();
     assert_eq!(downs, vec!["bmp:192.0.2.1 192.0.2.1 AS65011".to_string()]);
     assert_eq!(router.stats().peer_downs, 1);
+    // The peer held routes: its Peer Down is feed evidence, with them and the reason.
+    let report = router.report();
+    let [evidence] = report.peer_downs.as_slice() else {
+        panic!(
+            "one Peer Down of a peer with routes: {:?}",
+            report.peer_downs
+        );
+    };
+    assert_eq!(evidence.peer.to_string(), downs[0]);
+    assert!(evidence.routes > 0, "{evidence:?}");
+    eprintln!("{evidence:?}");
+    let peer = report
+        .peers
+        .iter()
+        .find(|p| p.address.to_string() == "192.0.2.1")
+        .expect("the peer stays listed, down");
+    assert!(!peer.up);
+    assert_eq!(peer.down_reason.as_ref(), Some(&evidence.reason));
+    assert_eq!((peer.routes, peer.key.as_ref()), (0, None));
     let left = router.routes();
     assert!(!left.is_empty(), "the other peers keep their routes");
     assert!(
