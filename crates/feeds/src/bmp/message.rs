@@ -458,3 +458,84 @@ fn tlvs<'a>(r: &mut Reader<'a>) -> Result<Vec<(u16, &'a [u8])>, Truncated> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An Initiation message with these TLVs.
+    fn initiation(tlvs: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (kind, value) in tlvs {
+            body.extend(kind.to_be_bytes());
+            body.extend((value.len() as u16).to_be_bytes());
+            body.extend_from_slice(value);
+        }
+        let mut message = vec![3];
+        message.extend(((6 + body.len()) as u32).to_be_bytes());
+        message.push(msg_type::INITIATION);
+        message.extend(body);
+        message
+    }
+
+    #[test]
+    fn router_text_is_inert_and_bounded() {
+        let long = "x".repeat(5000);
+        let message = initiation(&[(2, b"core1\x1b[2J\r\n<b>\0\0"), (1, long.as_bytes())]);
+        let Ok(BmpMessage::Initiation {
+            sys_name,
+            sys_descr,
+        }) = decode(&message)
+        else {
+            panic!("not an Initiation");
+        };
+        assert_eq!(sys_name.as_deref(), Some("core1 [2J  <b>"));
+        assert_eq!(sys_descr.map(|d| d.chars().count()), Some(MAX_TEXT_CHARS));
+        assert_eq!(inert_text(b"\xff\xfeA"), "\u{fffd}\u{fffd}A");
+    }
+
+    #[test]
+    fn peer_down_reasons_in_words() {
+        let mut notification = vec![0xff; 16];
+        notification.extend([0, 21, kind::NOTIFICATION, 6, 2]);
+        let cases: [(u8, Vec<u8>, &str); 5] = [
+            (
+                3,
+                notification,
+                "the peer closed the session with a NOTIFICATION: cease: administrative shutdown (6/2)",
+            ),
+            (
+                2,
+                vec![0, 24],
+                "the router closed the session without a NOTIFICATION (FSM event 24)",
+            ),
+            (
+                6,
+                [&[0, 3, 0, 4][..], b"blue"].concat(),
+                "the router closed the Loc-RIB instance (blue)",
+            ),
+            (
+                1,
+                vec![0xff, 0xff],
+                "the router closed the session with a NOTIFICATION",
+            ),
+            (9, vec![], "unknown reason 9"),
+        ];
+        for (reason, data, text) in cases {
+            let down = PeerDown {
+                peer: PeerHeader {
+                    peer_type: PeerType::Global,
+                    flags: 0,
+                    distinguisher: 0,
+                    address: "192.0.2.4".parse().unwrap(),
+                    asn: 64499,
+                    bgp_id: 0,
+                    at: None,
+                },
+                reason,
+                detail: peer_down_detail(reason, &data),
+            };
+            assert_eq!(down.reason_text(), text);
+        }
+    }
+}

@@ -1181,6 +1181,11 @@ mod tests {
     /// `stamp`, carrying an UPDATE that announces 203.0.113.0/24 with the path
     /// 64499 or, if not `announce`, withdraws it.
     fn route_monitoring_message(stamp: u32, announce: bool) -> Vec<u8> {
+        view_message(0, 0, stamp, announce)
+    }
+
+    /// The same from a peer of `peer_type` with `flags` (0x40: post-policy).
+    fn view_message(peer_type: u8, flags: u8, stamp: u32, announce: bool) -> Vec<u8> {
         let mut update = vec![0xff; 16];
         update.extend([0, 0, 2]);
         if announce {
@@ -1199,7 +1204,7 @@ mod tests {
         }
         let length = update.len() as u16;
         update[16..18].copy_from_slice(&length.to_be_bytes());
-        let mut peer = vec![0, 0];
+        let mut peer = vec![peer_type, flags];
         peer.extend([0; 8]);
         peer.extend([0; 12]);
         peer.extend([192, 0, 2, 4]);
@@ -1278,5 +1283,104 @@ mod tests {
             panic!("one route: {out:?}");
         };
         assert_eq!(update.at, arrived);
+    }
+
+    /// What one message gave: `A key` / `W key` / `D key` (PeerDown), in order.
+    fn given(router: &mut BmpRouter, message: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        router.handle_bytes(Timestamp::from_secs(1_700_000_000), message, &mut out);
+        out.iter()
+            .map(|input| match input {
+                BgpInput::Route(r) if r.change == RouteChange::Withdraw => format!("W {}", r.peer),
+                BgpInput::Route(r) => format!("A {}", r.peer),
+                BgpInput::PeerDown { peer, .. } => format!("D {peer}"),
+                BgpInput::TableSize { peer, .. } => format!("T {peer}"),
+            })
+            .collect()
+    }
+
+    const POST: u8 = 0x40;
+    const T: u32 = 1_700_000_000;
+
+    #[test]
+    fn pre_policy_takes_over_from_post_policy_once_it_announces() {
+        let mut router = BmpRouter::new("198.51.100.1".parse().unwrap(), options());
+        // Given a peer fed post-policy,
+        assert_eq!(
+            given(&mut router, &view_message(0, POST, T, true)),
+            vec!["A bmp:198.51.100.1:post 192.0.2.4 AS64499"]
+        );
+        // pre-policy with withdrawals alone does not take it over;
+        assert!(given(&mut router, &view_message(0, 0, T, false)).is_empty());
+        assert_eq!(router.report().views_used, vec![BmpView::PostPolicy]);
+        // its first announcement does: the pre-policy route comes, then the
+        // post-policy view leaves;
+        assert_eq!(
+            given(&mut router, &view_message(0, 0, T, true)),
+            vec![
+                "A bmp:198.51.100.1 192.0.2.4 AS64499",
+                "D bmp:198.51.100.1:post 192.0.2.4 AS64499"
+            ]
+        );
+        // and post-policy is skipped from then on.
+        assert!(given(&mut router, &view_message(0, POST, T, false)).is_empty());
+        let stats = router.stats();
+        assert_eq!((stats.view_switches, stats.skipped_not_preferred), (1, 1));
+        let report = router.report();
+        assert_eq!(report.views_used, vec![BmpView::PrePolicy]);
+        assert_eq!(
+            report.views_sent,
+            vec![BmpView::PrePolicy, BmpView::PostPolicy]
+        );
+        assert_eq!(report.peers[0].view, Some(BmpView::PrePolicy));
+    }
+
+    #[test]
+    fn views_left_out_are_counted_and_explained() {
+        let options = Arc::new(BmpOptions {
+            views: BmpViews::from_list(&[BmpView::LocRib]),
+            filter: PrefixFilter::everything(),
+        });
+        let mut router = BmpRouter::new("198.51.100.1".parse().unwrap(), options);
+        assert!(given(&mut router, &view_message(0, 0, T, true)).is_empty());
+        assert!(given(&mut router, &view_message(0, POST, T, true)).is_empty());
+        assert_eq!(router.stats().skipped_not_configured, 2);
+        assert_eq!(
+            router.why_no_routes().as_deref(),
+            Some(
+                "2 Route Monitoring messages but no IPv4/IPv6 unicast route blackout can use: \
+                 views configured: loc-rib; the router sends: pre-policy, post-policy"
+            )
+        );
+        // The router's own view feeds, keyed by the router.
+        assert_eq!(
+            given(&mut router, &view_message(3, 0, T, true)),
+            vec!["A bmp:198.51.100.1:loc-rib 198.51.100.1 AS64499"]
+        );
+        assert_eq!(router.why_no_routes(), None);
+    }
+
+    #[test]
+    fn rd_instance_peers_and_vrf_loc_ribs_are_skipped() {
+        let mut router = BmpRouter::new("198.51.100.1".parse().unwrap(), options());
+        let mut rd_instance = view_message(1, 0, T, true);
+        rd_instance[8..16].copy_from_slice(&0x0000_fbf3_0000_000eu64.to_be_bytes());
+        let mut vrf_loc_rib = view_message(3, 0, T, true);
+        vrf_loc_rib[8..16].copy_from_slice(&0x0000_fbf3_0000_000bu64.to_be_bytes());
+        assert!(given(&mut router, &rd_instance).is_empty());
+        assert!(given(&mut router, &vrf_loc_rib).is_empty());
+        let stats = router.stats();
+        assert_eq!(
+            (stats.skipped_rd_instance, stats.skipped_vrf_loc_rib),
+            (1, 1)
+        );
+        assert_eq!(
+            router.why_no_routes().as_deref(),
+            Some(
+                "2 Route Monitoring messages but no IPv4/IPv6 unicast route blackout can use: \
+                 it sends RD-instance peers of RD 64499:14; \
+                 it sends the Loc-RIB of the VRF of RD 64499:11"
+            )
+        );
     }
 }
