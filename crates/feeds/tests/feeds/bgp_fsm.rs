@@ -374,7 +374,9 @@ fn session_watching(prefixes: &[&str]) -> BgpSession {
 fn families_are_negotiated_from_both_opens() {
     use blackout_feeds::update::Family;
     let vpn4 = Family { afi: 1, safi: 128 };
-    let cases: [(&[(u16, u8)], Vec<Family>); 4] = [
+    // What the router's OPEN offers (AFI, SAFI), and what the session then takes.
+    type Offer = &'static [(u16, u8)];
+    let cases: [(Offer, Vec<Family>); 4] = [
         (
             &[(1, 1), (2, 1)],
             vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
