@@ -39,6 +39,8 @@ pub struct BmpRouterHealth {
     pub peers: Vec<BmpPeerHealth>,
     /// Monitored peers known in all (the list may be shorter).
     pub peers_total: u32,
+    /// Of which up.
+    pub peers_up: u32,
     /// The latest Peer Downs of peers that held watched routes, oldest first; at most
     /// [`MAX_PEER_DOWNS_REPORTED`]. Each is a peer whose routes left the BGP state.
     pub peer_downs: Vec<BmpPeerDown>,

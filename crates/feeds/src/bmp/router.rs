@@ -569,6 +569,7 @@ impl BmpRouter {
             (b.route_count(), b.up, a_id).cmp(&(a.route_count(), a.up, b_id))
         });
         let peers_total = peers.len() as u32;
+        let peers_up = peers.iter().filter(|(_, p)| p.up).count() as u32;
         let peers = peers
             .into_iter()
             .take(MAX_PEERS_REPORTED)
@@ -583,6 +584,7 @@ impl BmpRouter {
             skipped: self.skipped(),
             peers,
             peers_total,
+            peers_up,
             peer_downs: self.peer_downs.iter().cloned().collect(),
         }
     }
