@@ -96,11 +96,13 @@ fn check_against_pmacct(name: &str, router: &BmpRouter, report: &BmpRouterHealth
     // which reason.
     let mut last: BTreeMap<PeerName, Option<u8>> = BTreeMap::new();
     let mut bgp_ids: BTreeMap<PeerName, String> = BTreeMap::new();
+    let mut filtered: BTreeMap<PeerName, bool> = BTreeMap::new();
     for v in &records {
         match v["bmp_msg_type"].as_str() {
             Some("peer_up") => {
                 last.insert(pmacct_peer(v), None);
                 bgp_ids.insert(pmacct_peer(v), v["bgp_id"].as_str().unwrap_or("").into());
+                filtered.insert(pmacct_peer(v), v["is_filtered"] == 1);
             }
             Some("peer_down") => {
                 let reason = v["reason_type"].as_u64().map(|r| r as u8);
@@ -125,6 +127,10 @@ fn check_against_pmacct(name: &str, router: &BmpRouter, report: &BmpRouterHealth
     for peer in &report.peers {
         if let Some(id) = bgp_ids.get(&report_peer(peer)) {
             assert_eq!(&peer.bgp_id.to_string(), id, "{name}: {peer:?}");
+        }
+        // The F flag of a Loc-RIB instance: not the complete table.
+        if let Some(is_filtered) = filtered.get(&report_peer(peer)) {
+            assert_eq!(peer.filtered, *is_filtered, "{name}: {peer:?}");
         }
     }
     assert_eq!(report.peers_total as usize, report.peers.len(), "{name}");
@@ -342,6 +348,15 @@ fn huawei_and_cisco_vrf_only_routers_say_why_they_give_no_route() {
     let (inputs, router) = through_router(&huawei.bmp, &[], ALL);
     check_against_pmacct(huawei.name, &router, &router.report(), &huawei.json);
     assert!(inputs.is_empty());
+    // Its VRF Loc-RIBs say they are filtered (F flag).
+    let report = router.report();
+    let vrfs: Vec<_> = report
+        .peers
+        .iter()
+        .filter(|p| p.peer_type == "loc-rib")
+        .collect();
+    assert_eq!(vrfs.len(), 3);
+    assert!(vrfs.iter().all(|p| p.filtered), "{vrfs:?}");
     let why = router.why_no_routes().unwrap_or_default();
     assert_eq!(
         why,
