@@ -11,7 +11,7 @@
 //!
 //! # Views and peer keys
 //! Each router the BGP state hears of is one observer, and one view feeds it:
-//! - a monitored peer (global or local instance) is the peer router's view, seen
+//! - a monitored peer (global instance) is the peer router's view, seen
 //!   through its Adj-RIB-In: pre-policy where the router sends it (what the peer
 //!   says), else post-policy. Its key is `bmp:<router>` (pre-policy) or
 //!   `bmp:<router>:post`, with the peer's address and AS. A peer fed post-policy
@@ -26,6 +26,7 @@
 //!
 //! Skipped and counted: RD-instance peers (peer type 1) and Loc-RIB instances of
 //! VRFs (a non-zero peer distinguisher), both a VPN's table and not the Internet's;
+//! local-instance peers (type 2), another routing instance's;
 //! Adj-RIB-Out (RFC 8671); peer types this decoder does not know; families other
 //! than IPv4/IPv6 unicast (per AFI/SAFI); views the profile leaves out. When the
 //! router sends Route Monitoring but nothing usable, [`BmpRouter::why_no_routes`]
@@ -153,6 +154,8 @@ pub struct RouterStats {
     pub skipped_not_preferred: u64,
     /// Route Monitoring of RD-instance peers (VRFs).
     pub skipped_rd_instance: u64,
+    /// Route Monitoring of local-instance peers (other routing instances).
+    pub skipped_local_instance: u64,
     /// Route Monitoring of the Loc-RIB of VRFs.
     pub skipped_vrf_loc_rib: u64,
     /// Route Monitoring of Adj-RIB-Out (RFC 8671): what the router sends, not hears.
@@ -197,6 +200,7 @@ enum Source {
     View(BmpView),
     AdjRibOut,
     RdInstance(u64),
+    LocalInstance(u64),
     VrfLocRib(u64),
     OtherPeerType(u8),
 }
@@ -523,6 +527,12 @@ impl BmpRouter {
                 Source::RdInstance(rd) => {
                     parts.push(format!("it sends RD-instance peers of RD {}", rd_text(*rd)));
                 }
+                Source::LocalInstance(rd) => {
+                    parts.push(format!(
+                        "it sends local-instance peers of instance {}",
+                        rd_text(*rd)
+                    ));
+                }
                 Source::VrfLocRib(rd) => {
                     let name = self
                         .peers
@@ -677,6 +687,11 @@ impl BmpRouter {
             s.skipped_vrf_loc_rib,
         );
         push(
+            "local-instance peers".into(),
+            "another routing instance's peers, not the global table's",
+            s.skipped_local_instance,
+        );
+        push(
             "Adj-RIB-Out".into(),
             "what the router sends is not what it hears",
             s.skipped_adj_rib_out,
@@ -817,10 +832,12 @@ impl BmpRouter {
                 self.stats.skipped_rd_instance += 1;
                 Source::RdInstance(header.distinguisher)
             }
-            PeerType::Global | PeerType::LocalInstance if header.post_policy() => {
-                Source::View(BmpView::PostPolicy)
+            PeerType::LocalInstance => {
+                self.stats.skipped_local_instance += 1;
+                Source::LocalInstance(header.distinguisher)
             }
-            PeerType::Global | PeerType::LocalInstance => Source::View(BmpView::PrePolicy),
+            PeerType::Global if header.post_policy() => Source::View(BmpView::PostPolicy),
+            PeerType::Global => Source::View(BmpView::PrePolicy),
             PeerType::Other(kind) => {
                 self.stats.skipped_other_peer_type += 1;
                 Source::OtherPeerType(kind)
@@ -1071,11 +1088,27 @@ fn withdraw(
     }));
 }
 
+/// The monitored session a header names. A global peer's distinguisher is zero
+/// (RFC 7854 §4.2) and a Loc-RIB instance's address is zero-filled (RFC 9069 §4.1):
+/// whatever a router puts there, they name the same session, so that two sessions
+/// never share one route key.
 fn peer_id(header: &PeerHeader) -> PeerId {
-    PeerId {
-        peer_type: header.peer_type,
-        distinguisher: header.distinguisher,
-        address: header.address,
+    match header.peer_type {
+        PeerType::Global => PeerId {
+            peer_type: PeerType::Global,
+            distinguisher: 0,
+            address: header.address,
+        },
+        PeerType::LocRib => PeerId {
+            peer_type: PeerType::LocRib,
+            distinguisher: header.distinguisher,
+            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        },
+        peer_type => PeerId {
+            peer_type,
+            distinguisher: header.distinguisher,
+            address: header.address,
+        },
     }
 }
 
@@ -1384,5 +1417,35 @@ mod tests {
                  it sends the Loc-RIB of the VRF of RD 64499:11"
             )
         );
+    }
+
+    /// Found by fuzzing: a global peer whose header carries a distinguisher, and
+    /// a Loc-RIB whose header carries an address, are the same sessions as without,
+    /// so that two sessions never write one route key; local-instance peers are
+    /// another routing instance's, and skipped.
+    #[test]
+    fn one_session_one_key_whatever_the_header_s_spare_fields_say() {
+        let mut router = BmpRouter::new("198.51.100.1".parse().unwrap(), options());
+        assert_eq!(given(&mut router, &view_message(0, POST, T, true)).len(), 1);
+        let mut with_rd = view_message(0, 0, T, true);
+        with_rd[8..16].copy_from_slice(&7u64.to_be_bytes());
+        assert_eq!(
+            given(&mut router, &with_rd),
+            vec![
+                "A bmp:198.51.100.1 192.0.2.4 AS64499",
+                "D bmp:198.51.100.1:post 192.0.2.4 AS64499"
+            ],
+            "the pre-policy view of the same peer takes over"
+        );
+        assert_eq!(router.peer_count(), 1);
+        assert_eq!(given(&mut router, &view_message(3, 0, T, true)).len(), 1);
+        let mut loc_rib_with_address = view_message(3, 0, T, false);
+        loc_rib_with_address[29] = 9;
+        assert_eq!(
+            given(&mut router, &loc_rib_with_address),
+            vec!["W bmp:198.51.100.1:loc-rib 198.51.100.1 AS64499"]
+        );
+        assert!(given(&mut router, &view_message(2, 0, T, true)).is_empty());
+        assert_eq!(router.stats().skipped_local_instance, 1);
     }
 }
