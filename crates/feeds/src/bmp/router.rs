@@ -293,7 +293,8 @@ pub struct BmpRouter {
     options: Arc<BmpOptions>,
     sys_name: Option<String>,
     sys_descr: Option<String>,
-    terminated: Option<u16>,
+    /// A Termination came, with its reason code if it had one.
+    terminated: Option<Option<u16>>,
     peers: HashMap<PeerId, MonitoredPeer>,
     collectors: HashMap<BmpView, Arc<str>>,
     sources: BTreeMap<Source, Tally>,
@@ -364,19 +365,15 @@ impl BmpRouter {
 
     /// Why the router ended the session, if it sent a Termination (RFC 7854 §4.5).
     pub fn termination_text(&self) -> Option<String> {
-        let code = self.terminated?;
-        Some(
-            match code {
-                0 => "administratively closed",
-                1 => "unspecified reason",
-                2 => "out of resources",
-                3 => "redundant connection",
-                4 => "permanently administratively closed",
-                u16::MAX => "no reason given",
-                _ => return Some(format!("reason {code}")),
-            }
-            .to_string(),
-        )
+        Some(match self.terminated? {
+            None => "no reason given".to_string(),
+            Some(0) => "administratively closed".to_string(),
+            Some(1) => "unspecified reason".to_string(),
+            Some(2) => "out of resources".to_string(),
+            Some(3) => "redundant connection".to_string(),
+            Some(4) => "permanently administratively closed".to_string(),
+            Some(code) => format!("reason {code}"),
+        })
     }
 
     /// The counters so far.
@@ -455,7 +452,7 @@ impl BmpRouter {
                 }
             }
             BmpMessage::Termination { reason } => {
-                self.terminated = Some(reason.unwrap_or(u16::MAX));
+                self.terminated = Some(*reason);
             }
             BmpMessage::RouteMirroring(_) | BmpMessage::Unknown(_) => {}
         }
