@@ -8,7 +8,7 @@
 
 #![no_main]
 
-use blackout_feeds::PrefixFilter;
+use blackout_model::PrefixFilter;
 use blackout_feeds::fsm::{Action, BgpSession, SessionConfig, SessionState};
 use blackout_feeds::message::{self, encode_keepalive, encode_open, kind};
 use blackout_model::{Asn, BgpInput, Timestamp};

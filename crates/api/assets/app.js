@@ -150,7 +150,57 @@
     fillTable('feeds', s.feeds.map((f) => el('tr', null,
       el('td', null, f.name), el('td', null, badge(f.state)), el('td', null, fmtTime(f.last_message)),
       el('td', { class: 'num' }, typeof f.rate === 'number' ? f.rate.toFixed(2) + ' /s' : '—'),
-      el('td', { class: 'detail' }, shorten(f.detail, 300)))), 'no feeds');
+      el('td', { class: 'detail' }, shorten(f.detail, 300),
+        f.why_no_routes ? el('div', { class: 'nouse' }, 'no usable route: ' + shorten(f.why_no_routes, 400)) : null))),
+    'no feeds');
+    $('routers').replaceChildren(...s.feeds.filter((f) => f.router).map(routerBox));
+  }
+
+  function list(values) {
+    return Array.isArray(values) && values.length ? values.join(', ') : '—';
+  }
+
+  function count(value) {
+    return typeof value === 'number' ? String(value) : '—';
+  }
+
+  // One BMP feed's router: its name, its views, what it skips, its monitored peers
+  // and the recent Peer Downs of peers that held watched routes. Every text here
+  // came from the router or the network: it is only ever text.
+  function routerBox(f) {
+    const r = f.router;
+    const box = el('div', { class: 'router' });
+    box.append(el('h3', null, f.name + ' · ' + shorten(r.sys_name || 'no sysName', 120)));
+    if (r.sys_descr) box.append(el('div', { class: 'descr', title: shorten(r.sys_descr, 2000) }, shorten(r.sys_descr, 200)));
+    box.append(el('div', { class: 'views' },
+      'views configured: ' + list(r.views_configured) + ' · sent: ' + list(r.views_sent) +
+      ' · used: ' + list(r.views_used) + ' · peers: ' + r.peers_up + ' up of ' + r.peers_total));
+    for (const skip of r.skipped || []) {
+      box.append(el('div', { class: 'skipped' }, 'skipped: ' + shorten(skip.what, 200) + ' (' + skip.messages +
+        ' messages): ' + shorten(skip.why, 200)));
+    }
+    const table = el('table', { class: 'peers' }, el('thead', null, el('tr', null,
+      ...['peer', 'AS', 'BGP ID', 'type', 'view', 'state', 'since', 'reason', 'routes v4/v6', 'router table v4/v6']
+        .map((h) => el('th', null, h)))));
+    const body = el('tbody');
+    for (const p of r.peers || []) {
+      const type = p.peer_type + (p.distinguisher ? ' RD ' + p.distinguisher : '') +
+        (p.table_name ? ' ' + shorten(p.table_name, 80) : '') + (p.filtered ? ' (filtered)' : '');
+      body.append(el('tr', null,
+        el('td', null, p.address), el('td', null, 'AS' + p.asn), el('td', null, p.bgp_id), el('td', null, type),
+        el('td', null, p.view || '—'), el('td', null, badge(p.state)), el('td', null, fmtTime(p.since)),
+        el('td', { class: 'detail' }, p.reason ? shorten(p.reason, 300) + ' (' + count(p.reason_code) + ')' : '—'),
+        el('td', { class: 'num' }, p.routes_ipv4 + ' / ' + p.routes_ipv6),
+        el('td', { class: 'num' }, count(p.table_ipv4) + ' / ' + count(p.table_ipv6))));
+    }
+    if (!body.rows.length) body.append(el('tr', null, el('td', { class: 'empty', colspan: 10 }, 'no peers reported')));
+    table.append(body);
+    box.append(table);
+    for (const down of r.peer_downs || []) {
+      box.append(el('div', { class: 'peerdown' }, fmtTime(down.at) + ' ' + shorten(down.peer, 200) + ' went down with ' +
+        down.routes + ' watched routes: ' + shorten(down.reason, 300)));
+    }
+    return box;
   }
 
   function eventOrder(a, b) {

@@ -46,8 +46,8 @@ pub use params::{
 };
 pub use server::ConnectionLimits;
 pub use status::{
-    EntityState, EntityStatus, FeedStatus, Headline, LastKnownAddress, PrefixStatus, ProbeStatus,
-    Status, UpstreamStatus,
+    BmpPeerStatus, EntityState, EntityStatus, FeedStatus, Headline, LastKnownAddress,
+    PeerDownStatus, PrefixStatus, ProbeStatus, RouterStatus, SkippedStatus, Status, UpstreamStatus,
 };
 pub use stream::{Publisher, StreamMessage};
 

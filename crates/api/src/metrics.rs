@@ -10,8 +10,15 @@
 //! Names follow Prometheus' conventions: base units (seconds, ratios), `_total` on
 //! counters, and a state set (`blackout_entity_state{state="down"} 1`) rather than a
 //! number that encodes the state.
+//!
+//! A BMP feed's monitored peers get series of their own (up, watched routes and the
+//! router's route counts, per family), for at most [`MAX_PEERS_PER_FEED`] peers per
+//! feed (those holding watched routes first), so that a route reflector with
+//! hundreds of peers does not multiply the series; `blackout_bmp_peers` counts them
+//! all. Their labels are the peer's address, AS, type and route distinguisher,
+//! never text the router chose.
 
-use crate::status::{EntityState, EntityStatus, Status};
+use crate::status::{BmpPeerStatus, EntityState, EntityStatus, FeedStatus, Status};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -21,6 +28,9 @@ use std::sync::RwLock;
 use std::sync::atomic::AtomicU64;
 
 type Labels = Vec<(&'static str, String)>;
+
+/// The most monitored peers of one BMP feed that get series of their own.
+pub const MAX_PEERS_PER_FEED: usize = 32;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// The registry and every metric in it.
@@ -45,6 +55,11 @@ pub struct Metrics {
     feed_last_message: Family<Labels, FloatGauge>,
     feed_age: Family<Labels, FloatGauge>,
     feed_rate: Family<Labels, FloatGauge>,
+    feed_no_usable_routes: Family<Labels, Gauge>,
+    bmp_peers: Family<Labels, Gauge>,
+    bmp_peer_up: Family<Labels, Gauge>,
+    bmp_peer_routes: Family<Labels, Gauge>,
+    bmp_peer_table_routes: Family<Labels, Gauge>,
     status_generated: FloatGauge,
     alerts_delivered: Family<Labels, Counter>,
     alerts_failed: Family<Labels, Counter>,
@@ -82,6 +97,11 @@ impl Metrics {
             feed_last_message: Family::default(),
             feed_age: Family::default(),
             feed_rate: Family::default(),
+            feed_no_usable_routes: Family::default(),
+            bmp_peers: Family::default(),
+            bmp_peer_up: Family::default(),
+            bmp_peer_routes: Family::default(),
+            bmp_peer_table_routes: Family::default(),
             status_generated: FloatGauge::default(),
             alerts_delivered: Family::default(),
             alerts_failed: Family::default(),
@@ -172,6 +192,31 @@ impl Metrics {
             m.feed_rate.clone(),
         );
         r.register(
+            "feed_no_usable_routes",
+            "1 when a feed delivers messages but no route blackout can use (the status says why)",
+            m.feed_no_usable_routes.clone(),
+        );
+        r.register(
+            "bmp_peers",
+            "Peers each BMP router monitors, up and down",
+            m.bmp_peers.clone(),
+        );
+        r.register(
+            "bmp_peer_up",
+            "1 while a BMP router's monitored peer is up, 0 after its Peer Down",
+            m.bmp_peer_up.clone(),
+        );
+        r.register(
+            "bmp_peer_routes",
+            "Watched routes a BMP router's monitored peer holds, per family",
+            m.bmp_peer_routes.clone(),
+        );
+        r.register(
+            "bmp_peer_table_routes",
+            "Routes a BMP router counts for a monitored peer (its Statistics Reports), per family",
+            m.bmp_peer_table_routes.clone(),
+        );
+        r.register(
             "status_generated_timestamp_seconds",
             "When the status snapshot behind these metrics was taken",
             m.status_generated.clone(),
@@ -219,6 +264,11 @@ impl Metrics {
             &self.upstream_state,
             &self.probe_ok,
             &self.feed_state,
+            &self.feed_no_usable_routes,
+            &self.bmp_peers,
+            &self.bmp_peer_up,
+            &self.bmp_peer_routes,
+            &self.bmp_peer_table_routes,
         ] {
             family.clear();
         }
@@ -326,6 +376,47 @@ impl Metrics {
             if let Some(rate) = feed.rate {
                 self.feed_rate.get_or_create(&labels).set(rate);
             }
+            self.feed_no_usable_routes
+                .get_or_create(&labels)
+                .set(i64::from(feed.why_no_routes.is_some()));
+            self.bmp_router(feed);
+        }
+    }
+
+    /// A BMP feed's router: its peers, counted, and the first of them one by one.
+    fn bmp_router(&self, feed: &FeedStatus) {
+        let Some(router) = &feed.router else {
+            return;
+        };
+        let name = || ("feed", feed.name.clone());
+        for (state, count) in [
+            ("up", router.peers_up),
+            ("down", router.peers_total.saturating_sub(router.peers_up)),
+        ] {
+            self.bmp_peers
+                .get_or_create(&vec![name(), ("state", state.to_string())])
+                .set(i64::from(count));
+        }
+        for peer in router.peers.iter().take(MAX_PEERS_PER_FEED) {
+            let labels = peer_labels(feed, peer);
+            self.bmp_peer_up
+                .get_or_create(&labels)
+                .set(i64::from(peer.state == "up"));
+            for (family, routes, table) in [
+                ("ipv4", peer.routes_ipv4, peer.table_ipv4),
+                ("ipv6", peer.routes_ipv6, peer.table_ipv6),
+            ] {
+                let mut labels = labels.clone();
+                labels.push(("family", family.to_string()));
+                self.bmp_peer_routes
+                    .get_or_create(&labels)
+                    .set(i64::from(routes));
+                if let Some(table) = table {
+                    self.bmp_peer_table_routes
+                        .get_or_create(&labels)
+                        .set(i64::try_from(table).unwrap_or(i64::MAX));
+                }
+            }
         }
     }
 
@@ -392,10 +483,23 @@ impl Metrics {
     }
 }
 
+/// A monitored peer's labels: numbers and addresses only, never the router's text.
+fn peer_labels(feed: &FeedStatus, peer: &BmpPeerStatus) -> Labels {
+    vec![
+        ("feed", feed.name.clone()),
+        ("peer", peer.address.clone()),
+        ("asn", peer.asn.to_string()),
+        ("type", peer.peer_type.clone()),
+        ("rd", peer.distinguisher.clone().unwrap_or_default()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{FeedStatus, PrefixStatus, ProbeStatus, UpstreamStatus};
+    use crate::status::{
+        BmpPeerStatus, FeedStatus, PrefixStatus, ProbeStatus, RouterStatus, UpstreamStatus,
+    };
     use blackout_model::Timestamp;
 
     #[test]
@@ -436,6 +540,25 @@ mod tests {
                 last_message: Some(Timestamp::from_secs(990)),
                 rate: Some(3.5),
                 detail: String::new(),
+                why_no_routes: None,
+                router: Some(RouterStatus {
+                    sys_name: Some("core1\" {evil=\"1\"}".into()),
+                    // A route reflector's worth of peers: series for the first few.
+                    peers: (0..40u8)
+                        .map(|i| BmpPeerStatus {
+                            address: format!("192.0.2.{i}"),
+                            asn: 64496,
+                            peer_type: "global".into(),
+                            state: if i == 0 { "down" } else { "up" }.into(),
+                            routes_ipv4: u32::from(i),
+                            table_ipv6: Some(200_000),
+                            ..BmpPeerStatus::default()
+                        })
+                        .collect(),
+                    peers_total: 300,
+                    peers_up: 299,
+                    ..RouterStatus::default()
+                }),
             }],
             ..Status::default()
         };
@@ -454,9 +577,22 @@ mod tests {
             "blackout_feed_state{feed=\"bmp:198.51.100.1\",state=\"up\"} 1",
             "blackout_alerts_delivered_total{channel=\"webhook\"} 2",
             "blackout_alerts_failed_total{channel=\"email\"} 1",
+            "blackout_feed_no_usable_routes{feed=\"bmp:198.51.100.1\"} 0",
+            "blackout_bmp_peers{feed=\"bmp:198.51.100.1\",state=\"down\"} 1",
+            "blackout_bmp_peers{feed=\"bmp:198.51.100.1\",state=\"up\"} 299",
+            "blackout_bmp_peer_up{feed=\"bmp:198.51.100.1\",peer=\"192.0.2.0\",asn=\"64496\",type=\"global\",rd=\"\"} 0",
+            "blackout_bmp_peer_routes{feed=\"bmp:198.51.100.1\",peer=\"192.0.2.7\",asn=\"64496\",type=\"global\",rd=\"\",family=\"ipv4\"} 7",
+            "blackout_bmp_peer_table_routes{feed=\"bmp:198.51.100.1\",peer=\"192.0.2.7\",asn=\"64496\",type=\"global\",rd=\"\",family=\"ipv6\"} 200000",
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
+        // Series for MAX_PEERS_PER_FEED peers only, and no text of the router's.
+        assert_eq!(
+            text.matches("blackout_bmp_peer_up{").count(),
+            MAX_PEERS_PER_FEED
+        );
+        assert!(!text.contains("192.0.2.35"));
+        assert!(!text.contains("evil"));
         assert!(text.ends_with("# EOF\n"));
 
         status.feeds.clear();

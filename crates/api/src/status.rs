@@ -155,6 +155,108 @@ pub struct FeedStatus {
     pub rate: Option<f64>,
     /// What else was seen.
     pub detail: String,
+    /// Messages come but none carries a route blackout can use: why, in words.
+    #[serde(default)]
+    pub why_no_routes: Option<String>,
+    /// A BMP feed's router: its name, views and monitored peers.
+    #[serde(default)]
+    pub router: Option<RouterStatus>,
+}
+
+/// A BMP router as its feed sees it. Its texts come from the router: show them as
+/// text only.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RouterStatus {
+    /// sysName from the router's Initiation.
+    pub sys_name: Option<String>,
+    /// sysDescr from the router's Initiation.
+    pub sys_descr: Option<String>,
+    /// The views the profile lets feed the BGP state (`pre-policy`, `post-policy`,
+    /// `loc-rib`).
+    pub views_configured: Vec<String>,
+    /// The views the router sends.
+    pub views_sent: Vec<String>,
+    /// The views that feed the BGP state now.
+    pub views_used: Vec<String>,
+    /// What the feed skips, and why.
+    pub skipped: Vec<SkippedStatus>,
+    /// Monitored peers (at most 256, those holding watched routes first).
+    pub peers: Vec<BmpPeerStatus>,
+    /// Monitored peers known in all.
+    pub peers_total: u32,
+    /// Of which up.
+    pub peers_up: u32,
+    /// The latest Peer Downs of peers that held watched routes (at most 16).
+    pub peer_downs: Vec<PeerDownStatus>,
+}
+
+/// Routes a feed does not use, and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedStatus {
+    /// What (`ipv4-vpn routes (VPN)`).
+    pub what: String,
+    /// Why.
+    pub why: String,
+    /// Messages skipped.
+    pub messages: u64,
+}
+
+/// One peer a BMP router monitors (or its Loc-RIB).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BmpPeerStatus {
+    /// Its address (a Loc-RIB's: the router's).
+    pub address: String,
+    /// Its AS.
+    pub asn: u32,
+    /// Its BGP identifier.
+    pub bgp_id: String,
+    /// `global`, `rd-instance`, `local-instance` or `loc-rib`.
+    pub peer_type: String,
+    /// Its route distinguisher, for a VRF's peer or Loc-RIB.
+    pub distinguisher: Option<String>,
+    /// The VRF or table name the router gave.
+    pub table_name: Option<String>,
+    /// A filtered Loc-RIB: not the complete table.
+    pub filtered: bool,
+    /// `up` or `down`.
+    pub state: String,
+    /// Since when.
+    pub since: Timestamp,
+    /// The Peer Down reason code (RFC 7854 §4.9, RFC 9069), when it is down.
+    pub reason_code: Option<u8>,
+    /// Why it is down, in words.
+    pub reason: Option<String>,
+    /// The views the router sends of it.
+    pub views_sent: Vec<String>,
+    /// The view that feeds the BGP state, if one does.
+    pub view: Option<String>,
+    /// Watched routes held.
+    pub routes: u32,
+    /// Of which IPv4.
+    pub routes_ipv4: u32,
+    /// Of which IPv6.
+    pub routes_ipv6: u32,
+    /// The router's count of its routes (all families), from its Statistics Reports.
+    pub table_routes: Option<u64>,
+    /// The same for IPv4 unicast.
+    pub table_ipv4: Option<u64>,
+    /// The same for IPv6 unicast.
+    pub table_ipv6: Option<u64>,
+}
+
+/// A monitored peer that held watched routes went down.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerDownStatus {
+    /// The peer as the BGP state knows it (`bmp:198.51.100.1 192.0.2.4 AS64499`).
+    pub peer: String,
+    /// When.
+    pub at: Timestamp,
+    /// The Peer Down reason code, if one came.
+    pub reason_code: Option<u8>,
+    /// Why, in words.
+    pub reason: String,
+    /// Watched routes it held.
+    pub routes: u32,
 }
 
 /// The answer at a glance, as the dashboard's header shows it.

@@ -3,23 +3,28 @@
 //! received, a timer, the connection lost), it returns [`Action`]s for the I/O layer
 //! (bytes to send, the connection to close) and the route inputs.
 //!
-//! It sends OPEN (IPv4 and IPv6 unicast, route refresh, 4-octet AS), then KEEPALIVEs
-//! at a third of the negotiated hold time; it checks the router's OPEN (version, AS,
-//! hold time, identifier) and answers every error with a NOTIFICATION that says
-//! why; it announces nothing. UPDATEs become [`BgpInput::Route`]s for the prefixes
-//! the filter passes; when the session ends for any reason after it was established
-//! (NOTIFICATION, hold timer, the connection lost) one [`BgpInput::PeerDown`]
-//! flushes its routes.
+//! It sends OPEN (multiprotocol IPv4 and IPv6 unicast, route refresh, 4-octet AS),
+//! then KEEPALIVEs at a third of the negotiated hold time; it checks the router's
+//! OPEN (version, AS, hold time, identifier) and answers every error with a
+//! NOTIFICATION that says why; it announces nothing. The families are those both
+//! OPENs name (a router that names none speaks IPv4 unicast, RFC 4760 §8). UPDATEs,
+//! IPv4 in the classic fields and either family in MP_REACH/MP_UNREACH, become
+//! [`BgpInput::Route`]s for the prefixes the filter passes; other families (VPN,
+//! labelled) are skipped and counted. When the session ends for any reason after it
+//! was established (NOTIFICATION, hold timer, the connection lost) one
+//! [`BgpInput::PeerDown`] flushes its routes. [`BgpSession::health`] and
+//! [`BgpSession::why_no_routes`] say what the session carries.
 
+use crate::health::SessionHealth;
 use crate::message::{
     self, HEADER_LEN, MAX_EXTENDED_LEN, MAX_MESSAGE_LEN, decode_open, encode_keepalive,
     encode_notification, encode_open, kind, notification_text,
 };
-use crate::update::{UpdateContext, decode_update};
+use crate::update::{Family, UpdateContext, decode_update};
 use blackout_model::PrefixFilter;
 use blackout_model::{AsPath, Asn, BgpInput, PeerKey, RouteChange, RouteUpdate, Timestamp};
 use ipnet::IpNet;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
@@ -86,6 +91,10 @@ pub struct SessionStats {
     pub end_of_ribs: u64,
     /// Times the session was established.
     pub established: u64,
+    /// Unicast routes announced, before the prefix filter.
+    pub usable_announcements: u64,
+    /// MP_REACH/MP_UNREACH attributes of families other than IPv4/IPv6 unicast.
+    pub skipped_families: BTreeMap<Family, u64>,
 }
 
 /// The session.
@@ -100,6 +109,10 @@ pub struct BgpSession {
     hold_deadline: Option<Timestamp>,
     keepalive_deadline: Option<Timestamp>,
     routes: HashMap<(IpNet, u32), AsPath>,
+    /// The families of the router's OPEN, and those both sides named.
+    router_families: Vec<Family>,
+    families: Vec<Family>,
+    end_of_rib: BTreeSet<Family>,
     stats: SessionStats,
 }
 
@@ -122,6 +135,9 @@ impl BgpSession {
             hold_deadline: None,
             keepalive_deadline: None,
             routes: HashMap::new(),
+            router_families: Vec::new(),
+            families: Vec::new(),
+            end_of_rib: BTreeSet::new(),
             stats: SessionStats::default(),
         }
     }
@@ -151,6 +167,57 @@ impl BgpSession {
         &self.routes
     }
 
+    /// The families both OPENs named: those the router may send (empty before the
+    /// OPENs are exchanged).
+    pub fn families(&self) -> &[Family] {
+        &self.families
+    }
+
+    /// What the session carries, for the feed's health.
+    pub fn health(&self) -> SessionHealth {
+        let ipv4 = self
+            .routes
+            .keys()
+            .filter(|(prefix, _)| matches!(prefix, IpNet::V4(_)))
+            .count() as u32;
+        SessionHealth {
+            router_families: self.router_families.clone(),
+            families: self.families.clone(),
+            routes_ipv4: ipv4,
+            routes_ipv6: self.routes.len() as u32 - ipv4,
+            end_of_rib: self.end_of_rib.iter().copied().collect(),
+        }
+    }
+
+    /// Why the established session gives no route blackout can use, if it does not.
+    pub fn why_no_routes(&self) -> Option<String> {
+        if self.state != SessionState::Established {
+            return None;
+        }
+        let list = |families: &[Family]| {
+            families
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if self.families.is_empty() {
+            return Some(format!(
+                "the router offers only {}; blackout takes ipv4-unicast and ipv6-unicast",
+                list(&self.router_families)
+            ));
+        }
+        if self.stats.usable_announcements > 0 || self.stats.skipped_families.is_empty() {
+            return None;
+        }
+        let skipped: Vec<Family> = self.stats.skipped_families.keys().copied().collect();
+        Some(format!(
+            "{} UPDATEs but no IPv4/IPv6 unicast route: the router sends only {}",
+            self.stats.updates,
+            list(&skipped)
+        ))
+    }
+
     /// When [`BgpSession::tick`] must be called next.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         match (self.hold_deadline, self.keepalive_deadline) {
@@ -162,6 +229,9 @@ impl BgpSession {
     /// A TCP connection with the router is up: send OPEN.
     pub fn connected(&mut self, now: Timestamp) -> Vec<Action> {
         self.buf.clear();
+        self.router_families.clear();
+        self.families.clear();
+        self.end_of_rib.clear();
         self.max_len = MAX_MESSAGE_LEN;
         self.hold_deadline = Some(now.add_secs(OPEN_WAIT_SECS));
         self.keepalive_deadline = None;
@@ -302,6 +372,16 @@ impl BgpSession {
             self.fail(now, 2, 3, &[], actions);
             return;
         }
+        self.router_families = if open.families.is_empty() {
+            vec![Family::IPV4_UNICAST]
+        } else {
+            open.families.clone()
+        };
+        // Our OPEN offers IPv4 and IPv6 unicast.
+        self.families = [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+            .into_iter()
+            .filter(|f| self.router_families.contains(f))
+            .collect();
         // Our OPEN offers 4-byte AS and no ADD-PATH.
         self.context = UpdateContext {
             asn4: open.asn4,
@@ -341,8 +421,14 @@ impl BgpSession {
                 return;
             }
         };
-        if update.end_of_rib.is_some() {
+        if let Some(family) = update.end_of_rib {
             self.stats.end_of_ribs += 1;
+            self.end_of_rib.insert(family);
+        }
+        self.stats.usable_announcements +=
+            update.announced.len() as u64 + u64::from(update.filtered);
+        for family in &update.skipped_families {
+            *self.stats.skipped_families.entry(*family).or_default() += 1;
         }
         for nlri in update.withdrawn {
             if !filter.wants(&nlri.prefix) {

@@ -7,6 +7,8 @@
 //!
 //! [`HealthTracker`] is fed the time by its caller (the I/O layer), never reads a clock.
 
+use crate::bmp::BmpRouterHealth;
+use crate::update::Family;
 use blackout_model::{Entity, Timestamp};
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -139,8 +141,35 @@ pub struct FeedHealth {
     pub last_gap: Option<Gap>,
     /// Peers the feed reports routes of.
     pub peers: u32,
-    /// The last problem, in words.
+    /// The last problem, in words; cleared when the session is up again.
     pub last_error: Option<String>,
+    /// Messages arrive but none carries a route blackout can use: why, in words
+    /// ("views configured: pre-policy; the router sends: post-policy, loc-rib").
+    pub why_no_routes: Option<String>,
+    /// Sessions closed because the other side stalled in the middle of a message.
+    pub stalled: u32,
+    /// A BMP feed's router: its name, views, what was skipped, its monitored peers
+    /// and the recent Peer Downs of peers that held watched routes. Boxed: most feeds
+    /// have none, and health is sent often.
+    pub router: Option<Box<BmpRouterHealth>>,
+    /// A BGP session's families and routes.
+    pub session: Option<SessionHealth>,
+}
+
+/// What a BGP session carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SessionHealth {
+    /// The families the router offered in its OPEN (IPv4 unicast when it offered
+    /// none: RFC 4760 §8).
+    pub router_families: Vec<Family>,
+    /// The families both sides offered: those the router may send.
+    pub families: Vec<Family>,
+    /// Watched IPv4 routes held.
+    pub routes_ipv4: u32,
+    /// Watched IPv6 routes held.
+    pub routes_ipv6: u32,
+    /// The families whose End-of-RIB came: their table is complete.
+    pub end_of_rib: Vec<Family>,
 }
 
 const WINDOW_MICROS: i64 = 10_000_000;
@@ -171,6 +200,10 @@ impl HealthTracker {
                 last_gap: None,
                 peers: 0,
                 last_error: None,
+                why_no_routes: None,
+                stalled: 0,
+                router: None,
+                session: None,
             },
             window_start: now,
             window_count: 0,
@@ -184,11 +217,14 @@ impl HealthTracker {
         &self.health.feed
     }
 
-    /// The session is up. Returns the gap it closes, if it was up before.
+    /// The session is up: the last error is cleared. Returns the gap it closes, if
+    /// it was up before.
     pub fn up(&mut self, now: Timestamp) -> Option<Gap> {
         if self.health.state == FeedState::Up {
             return None;
         }
+        self.health.last_error = None;
+        self.health.why_no_routes = None;
         let gap = if self.ever_up {
             let gap = Gap {
                 from: self.health.since,
@@ -234,6 +270,26 @@ impl HealthTracker {
     /// How many peers the feed reports.
     pub fn set_peers(&mut self, peers: u32) {
         self.health.peers = peers;
+    }
+
+    /// Why no route the feed delivers is usable, or `None` when some is.
+    pub fn set_why_no_routes(&mut self, why: Option<String>) {
+        self.health.why_no_routes = why;
+    }
+
+    /// The other side stalled in the middle of a message, and the session was closed.
+    pub fn stalled(&mut self) {
+        self.health.stalled += 1;
+    }
+
+    /// A BMP feed's router, as it is now.
+    pub fn set_router(&mut self, router: BmpRouterHealth) {
+        self.health.router = Some(Box::new(router));
+    }
+
+    /// A BGP session's families and routes, as they are now.
+    pub fn set_session(&mut self, session: SessionHealth) {
+        self.health.session = Some(session);
     }
 
     /// The health now.
@@ -352,6 +408,10 @@ mod tests {
         assert_eq!(tracker.up(t(1)), None);
         tracker.messages(t(2), 50);
         tracker.down(t(5), "connection reset");
+        assert_eq!(
+            tracker.snapshot(t(6)).last_error.as_deref(),
+            Some("connection reset")
+        );
         let gap = tracker.up(t(9)).unwrap();
         assert_eq!(
             gap,
@@ -362,6 +422,7 @@ mod tests {
         );
         let health = tracker.snapshot(t(9));
         assert_eq!((health.reconnects, health.gaps), (1, 1));
+        assert_eq!(health.last_error, None, "cleared once the feed is up again");
         assert_eq!(health.feed.entity().to_string(), "feed:bmp:198.51.100.1");
         assert_eq!(health.messages, 50);
         assert!(health.messages_per_sec > 0.0);

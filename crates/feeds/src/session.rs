@@ -122,7 +122,7 @@ async fn serve(
     let mut buf = vec![0u8; 64 * 1024];
     let mut ticker = tokio::time::interval(config.health_interval);
     loop {
-        if let Some(reason) = apply(&mut actions, &mut stream, health, events).await? {
+        if let Some(reason) = apply(&mut actions, session, &mut stream, health, events).await? {
             tracing::info!(peer = %config.session.peer, %reason, "BGP session ended");
             let _ = stream.shutdown().await;
             return Ok(());
@@ -143,11 +143,13 @@ async fn serve(
             () = sleep_until(deadline) => actions = session.tick(now()),
             _ = ticker.tick() => {
                 health.set_peers(u32::from(session.state() == SessionState::Established));
+                health.set_session(session.health());
+                health.set_why_no_routes(session.why_no_routes());
                 publish(events, health).await?;
             }
             () = events.closed() => {
                 actions = session.shutdown(now());
-                let _ = apply(&mut actions, &mut stream, health, events).await;
+                let _ = apply(&mut actions, session, &mut stream, health, events).await;
                 return Err(FeedError::Closed);
             }
         }
@@ -167,6 +169,7 @@ async fn sleep_until(deadline: Option<Timestamp>) {
 /// Carries out the machine's actions; returns the reason when it closed the session.
 async fn apply(
     actions: &mut Vec<Action>,
+    session: &BgpSession,
     stream: &mut TcpStream,
     health: &mut HealthTracker,
     events: &FeedSender,
@@ -188,10 +191,12 @@ async fn apply(
             Action::State(SessionState::Established) => {
                 health.up(now());
                 health.set_peers(1);
+                health.set_session(session.health());
                 publish(events, health).await?;
             }
             Action::State(_) => {}
             Action::Close { reason } => {
+                health.set_session(session.health());
                 health.down(now(), reason.clone());
                 publish(events, health).await?;
                 closed = Some(reason);

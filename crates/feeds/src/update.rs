@@ -36,15 +36,51 @@ impl Family {
     pub const IPV4_UNICAST: Family = Family { afi: 1, safi: 1 };
     /// IPv6 unicast.
     pub const IPV6_UNICAST: Family = Family { afi: 2, safi: 1 };
+
+    /// Is it one of the two families blackout follows?
+    pub fn is_unicast(self) -> bool {
+        self == Family::IPV4_UNICAST || self == Family::IPV6_UNICAST
+    }
+
+    /// What kind of routes the SAFI carries, for people (`VPN`, `labeled unicast`).
+    pub fn kind_text(self) -> &'static str {
+        match self.safi {
+            1 => "unicast",
+            2 => "multicast",
+            4 => "labeled unicast",
+            65 => "VPLS",
+            70 => "EVPN",
+            128 => "VPN",
+            129 => "multicast VPN",
+            133 | 134 => "flowspec",
+            _ => "other",
+        }
+    }
 }
 
 impl std::fmt::Display for Family {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.afi, self.safi) {
-            (1, 1) => f.write_str("ipv4-unicast"),
-            (2, 1) => f.write_str("ipv6-unicast"),
-            (afi, safi) => write!(f, "afi {afi} safi {safi}"),
+        let afi = match self.afi {
+            1 => "ipv4",
+            2 => "ipv6",
+            25 => "l2vpn",
+            afi => return write!(f, "afi {afi} safi {}", self.safi),
+        };
+        match self.safi {
+            1 => write!(f, "{afi}-unicast"),
+            2 => write!(f, "{afi}-multicast"),
+            4 => write!(f, "{afi}-labeled-unicast"),
+            65 => write!(f, "{afi}-vpls"),
+            70 => write!(f, "{afi}-evpn"),
+            128 => write!(f, "{afi}-vpn"),
+            safi => write!(f, "{afi} safi {safi}"),
         }
+    }
+}
+
+impl serde::Serialize for Family {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -166,7 +202,7 @@ pub fn decode_update(
                     afi: v.u16("MP_REACH AFI")?,
                     safi: v.u8("MP_REACH SAFI")?,
                 };
-                if is_unicast(family) {
+                if family.is_unicast() {
                     let next_hop_len = usize::from(v.u8("MP_REACH next hop length")?);
                     v.take(next_hop_len, "MP_REACH next hop")?;
                     v.u8("MP_REACH reserved")?;
@@ -184,7 +220,7 @@ pub fn decode_update(
                 if v.is_empty() {
                     only_unreach_family = Some(family);
                 }
-                if is_unicast(family) {
+                if family.is_unicast() {
                     read_prefixes(
                         v.rest(),
                         family,
@@ -224,10 +260,6 @@ pub fn decode_update(
         }
     }
     Ok(update)
-}
-
-fn is_unicast(family: Family) -> bool {
-    family == Family::IPV4_UNICAST || family == Family::IPV6_UNICAST
 }
 
 /// Reads a run of prefixes (RFC 4271 §4.3 encoding, RFC 7911 path identifiers).

@@ -258,7 +258,8 @@ fn at_every_vantage(
 /// What the BMP capture says, read as `blackout watch` reads BMP: the stream cut
 /// by [`BmpFramer`], each router session handled by a [`BmpRouter`], its route
 /// inputs applied to a [`BgpState`]: one state for the pre-policy views, one for
-/// the post-policy views.
+/// the post-policy views (a router session feeds one view per peer, so each view
+/// has a session of its own).
 struct BmpView {
     pre: BgpState,
     post: BgpState,
@@ -269,14 +270,17 @@ impl BmpView {
     /// Reads every capture file `<prefix>.n`, in connection order: each is one
     /// session of the transit's, and a later one means the earlier one ended.
     fn read(prefix: &Path, watch: &WatchSet) -> Result<BmpView, String> {
-        let options = Arc::new(BmpOptions {
-            views: BmpViews {
-                pre_policy: true,
-                post_policy: true,
-                loc_rib: false,
-            },
-            filter: PrefixFilter::new(watch.all_prefixes()),
-        });
+        let options = |pre_policy: bool| {
+            Arc::new(BmpOptions {
+                views: BmpViews {
+                    pre_policy,
+                    post_policy: !pre_policy,
+                    loc_rib: false,
+                },
+                filter: PrefixFilter::new(watch.all_prefixes()),
+            })
+        };
+        let (pre_options, post_options) = (options(true), options(false));
         let mut view = BmpView {
             pre: BgpState::new(watch.clone(), Vrps::default()),
             post: BgpState::new(watch.clone(), Vrps::default()),
@@ -298,7 +302,9 @@ impl BmpView {
         let mut inputs = Vec::new();
         for (n, bytes) in sessions.iter().enumerate() {
             // The transit's address on the vantage link: it names the collector only.
-            let mut router = BmpRouter::new(IpAddr::from([198, 51, 100, 1]), Arc::clone(&options));
+            let transit = IpAddr::from([198, 51, 100, 1]);
+            let mut pre = BmpRouter::new(transit, Arc::clone(&pre_options));
+            let mut post = BmpRouter::new(transit, Arc::clone(&post_options));
             let mut framer = BmpFramer::new();
             framer.push(bytes);
             // The last message may be half written: the framer waits for the rest.
@@ -306,12 +312,14 @@ impl BmpView {
                 .next_message()
                 .map_err(|e| format!("BMP capture {}: {e}", n + 1))?
             {
-                router.handle_bytes(now, message, &mut inputs);
+                pre.handle_bytes(now, message, &mut inputs);
+                post.handle_bytes(now, message, &mut inputs);
             }
             if n + 1 < last {
-                router.session_lost(now, &mut inputs);
+                pre.session_lost(now, &mut inputs);
+                post.session_lost(now, &mut inputs);
             }
-            view.messages += router.stats().messages;
+            view.messages += pre.stats().messages;
         }
         for input in &inputs {
             let post = match input {

@@ -103,7 +103,7 @@ fn the_lab_profile_matches_the_topology() {
     let mut saw_bgp = false;
     for feed in &profile.feeds {
         match feed {
-            FeedConfig::Bmp { listen, allow } => {
+            FeedConfig::Bmp { listen, allow, .. } => {
                 saw_bmp = true;
                 assert_eq!(listen.ip(), IpAddr::V4(topo.vantage.addr));
                 assert_eq!(listen.port(), topo.bmp_port);

@@ -25,8 +25,8 @@ pub use alerts::{
 };
 pub use error::ProfileError;
 pub use model::{
-    Check, FeedConfig, Host, MailServer, NameServer, Network, ProbeSettings, Profile, SessionMode,
-    Thresholds, Upstream, UpstreamRole, Zone,
+    BmpView, Check, FeedConfig, Host, MailServer, NameServer, Network, ProbeSettings, Profile,
+    SessionMode, Thresholds, Upstream, UpstreamRole, Zone,
 };
 
 /// The profiles compiled into the binary: name, one-line description, TOML text.

@@ -241,6 +241,11 @@ pub enum FeedConfig {
         listen: SocketAddr,
         /// Routers allowed to connect.
         allow: Vec<IpAddr>,
+        /// The views that may feed the BGP state, never empty: all three unless the
+        /// profile lists some. Of the two Adj-RIB-In views one feeds per monitored
+        /// peer (pre-policy where the router sends it, else post-policy); the Loc-RIB
+        /// is the router's own view.
+        views: Vec<BmpView>,
     },
     /// A multihop eBGP session that announces nothing.
     Bgp {
@@ -257,6 +262,39 @@ pub enum FeedConfig {
         /// Where to listen (passive) or the router's port (active).
         port: u16,
     },
+}
+
+/// A view of a router's routes that BMP reports (RFC 7854 §4.2, RFC 9069).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BmpView {
+    /// A monitored peer's Adj-RIB-In before the router's inbound policy: what the
+    /// peer says.
+    PrePolicy,
+    /// A monitored peer's Adj-RIB-In after the router's inbound policy.
+    PostPolicy,
+    /// The router's Loc-RIB: its own best paths (RFC 9069).
+    LocRib,
+}
+
+impl BmpView {
+    /// Every view, in the order of preference for a monitored peer.
+    pub const ALL: [BmpView; 3] = [BmpView::PrePolicy, BmpView::PostPolicy, BmpView::LocRib];
+
+    /// The view as a profile writes it (`pre-policy`, `post-policy`, `loc-rib`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BmpView::PrePolicy => "pre-policy",
+            BmpView::PostPolicy => "post-policy",
+            BmpView::LocRib => "loc-rib",
+        }
+    }
+}
+
+impl std::fmt::Display for BmpView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// When a signal counts as an outage, and when as a recovery.

@@ -127,6 +127,9 @@ enum RawFeed {
         listen: SocketAddr,
         #[serde(default)]
         allow: Vec<IpAddr>,
+        // Read as text and checked here: a feed is an internally tagged enum, whose
+        // inner values serde reports without their line.
+        views: Option<Vec<String>>,
     },
     Bgp {
         peer: IpAddr,
@@ -385,29 +388,40 @@ impl RawProfile {
         let feeds = self
             .feed
             .into_iter()
-            .map(|feed| match feed {
-                RawFeed::RisLive { url } => FeedConfig::RisLive { url },
-                RawFeed::Bmp { listen, allow } => FeedConfig::Bmp { listen, allow },
-                RawFeed::Bgp {
-                    peer,
-                    peer_as,
-                    local_as,
-                    router_id,
-                    mode,
-                    port,
-                } => FeedConfig::Bgp {
-                    peer,
-                    peer_as: Asn(peer_as),
-                    local_as: Asn(local_as),
-                    router_id,
-                    mode: match mode {
-                        RawMode::Passive => SessionMode::Passive,
-                        RawMode::Active => SessionMode::Active,
+            .enumerate()
+            .map(|(i, feed)| {
+                Ok(match feed {
+                    RawFeed::RisLive { url } => FeedConfig::RisLive { url },
+                    RawFeed::Bmp {
+                        listen,
+                        allow,
+                        views,
+                    } => FeedConfig::Bmp {
+                        listen,
+                        allow,
+                        views: bmp_views(&check, i, views)?,
                     },
-                    port,
-                },
+                    RawFeed::Bgp {
+                        peer,
+                        peer_as,
+                        local_as,
+                        router_id,
+                        mode,
+                        port,
+                    } => FeedConfig::Bgp {
+                        peer,
+                        peer_as: Asn(peer_as),
+                        local_as: Asn(local_as),
+                        router_id,
+                        mode: match mode {
+                            RawMode::Passive => SessionMode::Passive,
+                            RawMode::Active => SessionMode::Active,
+                        },
+                        port,
+                    },
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, ProfileError>>()?;
         let defaults = Thresholds::default();
         let t = self.thresholds;
         let thresholds = Thresholds {
@@ -503,6 +517,43 @@ impl RawProfile {
             alerts: self.alerts,
         })
     }
+}
+
+/// A BMP feed's views: every view when the profile lists none; a listed view at
+/// most once, and at least one.
+fn bmp_views(
+    check: &Checker<'_>,
+    feed: usize,
+    // Read as text and checked here: a feed is an internally tagged enum, whose
+    // inner values serde reports without their line.
+    views: Option<Vec<String>>,
+) -> Result<Vec<BmpView>, ProfileError> {
+    let Some(views) = views else {
+        return Ok(BmpView::ALL.to_vec());
+    };
+    let key = || format!("feed[{feed}].views");
+    if views.is_empty() {
+        return Err(check.fail(
+            key(),
+            "list at least one view (pre-policy, post-policy, loc-rib), or leave the key out \
+             to take what the router sends",
+        ));
+    }
+    let mut out: Vec<BmpView> = Vec::new();
+    for text in views {
+        let Some(view) = BmpView::ALL.into_iter().find(|v| v.as_str() == text) else {
+            return Err(check.fail(
+                key(),
+                format!("`{text}` is not a BMP view: write pre-policy, post-policy or loc-rib"),
+            ));
+        };
+        if out.contains(&view) {
+            return Err(check.fail(key(), format!("{view} is listed twice")));
+        }
+        out.push(view);
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn parse_hosts(

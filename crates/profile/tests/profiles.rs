@@ -344,3 +344,31 @@ fn entities_have_names_for_people() {
     );
     assert_eq!(labels["as:64500"], "Lab origin");
 }
+
+#[test]
+fn bmp_views_default_to_all_and_are_checked() {
+    use blackout_profile::{BmpView, FeedConfig};
+    let feed = "\n[[feed]]\ntype = \"bmp\"\nlisten = \"127.0.0.1:11019\"\n";
+    let views_of = |text: &str| match &load_str(text, "test.toml").unwrap().feeds[0] {
+        FeedConfig::Bmp { views, .. } => views.clone(),
+        other => panic!("not a BMP feed: {other:?}"),
+    };
+    assert_eq!(views_of(&format!("{MINIMAL}{feed}")), BmpView::ALL.to_vec());
+    assert_eq!(
+        views_of(&format!(
+            "{MINIMAL}{feed}views = [\"loc-rib\", \"post-policy\"]\n"
+        )),
+        vec![BmpView::PostPolicy, BmpView::LocRib]
+    );
+    let (line, key, message) = located(&format!("{MINIMAL}{feed}views = []\n"));
+    assert_eq!((line, key.as_deref()), (Some(11), Some("feed[0].views")));
+    assert!(message.contains("at least one view"), "{message}");
+    let (line, key, message) = located(&format!(
+        "{MINIMAL}{feed}views = [\"loc-rib\", \"loc-rib\"]\n"
+    ));
+    assert_eq!((line, key.as_deref()), (Some(11), Some("feed[0].views")));
+    assert!(message.contains("loc-rib is listed twice"), "{message}");
+    let (line, key, message) = located(&format!("{MINIMAL}{feed}views = [\"adj-rib-out\"]\n"));
+    assert_eq!((line, key.as_deref()), (Some(11), Some("feed[0].views")));
+    assert!(message.contains("pre-policy"), "{message}");
+}

@@ -7,7 +7,8 @@
 //!   (each check's latest result, each feed's health, what the last run saw).
 //! - [`convert`] turns the probe engine's results and the feeds' health into the
 //!   detector's signals.
-//! - `status` builds the API's [`Status`](blackout_api::Status) snapshot from the core.
+//! - `status` builds the API's [`Status`](blackout_api::Status) snapshot from the core;
+//!   `bmp_status` turns a BMP feed's router report into its part of it.
 //! - `vrps`: the `--vrps` file, read again when it changes (a bad one is logged and
 //!   the VRPs in force stay).
 //! - `alerts`: the [`AlertPolicy`](blackout_alert::AlertPolicy) fed with every event
@@ -22,6 +23,7 @@
 //! [`Detector`]: blackout_detect::Detector
 
 mod alerts;
+mod bmp_status;
 pub mod convert;
 mod core;
 mod runner;

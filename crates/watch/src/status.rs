@@ -223,6 +223,8 @@ pub(crate) fn feed_status(h: &FeedHealth) -> FeedStatus {
         last_message: h.last_message,
         rate: Some(h.messages_per_sec),
         detail: h.last_error.clone().unwrap_or_default(),
+        why_no_routes: h.why_no_routes.clone(),
+        router: h.router.as_deref().map(crate::bmp_status::router_status),
     }
 }
 
@@ -295,5 +297,7 @@ pub(crate) fn from_feed_row(row: FeedHealthRow) -> FeedStatus {
                 row.at, row.detail
             )
         },
+        why_no_routes: None,
+        router: None,
     }
 }

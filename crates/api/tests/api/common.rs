@@ -4,8 +4,9 @@
 //! body on GET, garbage).
 
 use blackout_api::{
-    ApiState, ConnectionLimits, EntityState, EntityStatus, FeedStatus, LastKnownAddress, Metrics,
-    PrefixStatus, ProbeStatus, Publisher, Status, UpstreamStatus,
+    ApiState, BmpPeerStatus, ConnectionLimits, EntityState, EntityStatus, FeedStatus,
+    LastKnownAddress, Metrics, PeerDownStatus, PrefixStatus, ProbeStatus, Publisher, RouterStatus,
+    SkippedStatus, Status, UpstreamStatus,
 };
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
@@ -167,6 +168,8 @@ pub fn dark_status(now: Timestamp, event: &Event) -> Status {
             last_message: Some(now.add_secs(-2)),
             rate: Some(12.5),
             detail: String::new(),
+            why_no_routes: None,
+            router: Some(bmp_router(now)),
         }],
         vantage: EntityStatus {
             entity: "vantage:local".into(),
@@ -174,6 +177,73 @@ pub fn dark_status(now: Timestamp, event: &Event) -> Status {
             state: EntityState::Up,
             ..EntityStatus::default()
         },
+    }
+}
+
+/// A BMP router as a feed reports it: a name with markup in it, a peer up with the
+/// watched routes, one down since its Peer Down, and the Loc-RIB of a VRF.
+pub fn bmp_router(now: Timestamp) -> RouterStatus {
+    RouterStatus {
+        sys_name: Some(format!("border1 {HOSTILE}")),
+        sys_descr: Some("Cisco IOS XR Software, Version 7.10.1".into()),
+        views_configured: vec!["pre-policy".into(), "post-policy".into(), "loc-rib".into()],
+        views_sent: vec!["post-policy".into(), "loc-rib".into()],
+        views_used: vec!["post-policy".into(), "loc-rib".into()],
+        skipped: vec![SkippedStatus {
+            what: "ipv4-vpn routes (VPN)".into(),
+            why: "blackout follows IPv4 and IPv6 unicast only".into(),
+            messages: 132,
+        }],
+        peers: vec![
+            BmpPeerStatus {
+                address: "198.51.100.5".into(),
+                asn: 4837,
+                bgp_id: "198.51.100.5".into(),
+                peer_type: "global".into(),
+                state: "up".into(),
+                since: now.add_secs(-86_400),
+                views_sent: vec!["post-policy".into()],
+                view: Some("post-policy".into()),
+                routes: 4,
+                routes_ipv4: 4,
+                table_ipv4: Some(1_023_456),
+                ..BmpPeerStatus::default()
+            },
+            BmpPeerStatus {
+                address: "198.51.100.9".into(),
+                asn: 20485,
+                bgp_id: "198.51.100.9".into(),
+                peer_type: "global".into(),
+                state: "down".into(),
+                since: now.add_secs(-1_800),
+                reason_code: Some(3),
+                reason: Some(format!(
+                    "the peer closed the session with a NOTIFICATION: cease {HOSTILE}"
+                )),
+                views_sent: vec!["post-policy".into()],
+                ..BmpPeerStatus::default()
+            },
+            BmpPeerStatus {
+                address: "198.51.100.1".into(),
+                asn: 64511,
+                bgp_id: "198.51.100.1".into(),
+                peer_type: "loc-rib".into(),
+                distinguisher: Some("64511:7".into()),
+                table_name: Some("customers".into()),
+                state: "up".into(),
+                since: now.add_secs(-86_400),
+                ..BmpPeerStatus::default()
+            },
+        ],
+        peers_total: 3,
+        peers_up: 2,
+        peer_downs: vec![PeerDownStatus {
+            peer: "bmp:198.51.100.1:post 198.51.100.9 AS20485".into(),
+            at: now.add_secs(-1_800),
+            reason_code: Some(3),
+            reason: "the peer closed the session with a NOTIFICATION: cease: administrative shutdown (6/2)".into(),
+            routes: 4,
+        }],
     }
 }
 

@@ -76,6 +76,15 @@ async fn chromium_shows_the_status_and_the_events_escaped_and_live() {
         "timeout",
         "175.45.176.71",
         "last known address: the name did not resolve (kcna.kp: SERVFAIL",
+        // The BMP router's box: its name (with the markup as text), views, peers.
+        "bmp:198.51.100.1 · border1 &lt;img src=x id=injected",
+        "Cisco IOS XR Software, Version 7.10.1",
+        "views configured: pre-policy, post-policy, loc-rib · sent: post-policy, loc-rib · used: post-policy, loc-rib · peers: 2 up of 3",
+        "skipped: ipv4-vpn routes (VPN) (132 messages)",
+        "AS20485",
+        "loc-rib RD 64511:7 customers",
+        "1023456 / —",
+        "went down with 4 watched routes: the peer closed the session with a NOTIFICATION",
     ] {
         assert!(dom.contains(wanted), "the page lacks {wanted:?}:\n{dom}");
     }

@@ -257,3 +257,42 @@ async fn openapi_describes_every_route_and_every_parameter() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bmp_feed_s_router_is_in_the_status_as_the_openapi_describes_it() {
+    let server = Server::start().await;
+    let status = server.get("/api/v1/status").await.json();
+    let spec = server.get("/api/v1/openapi.json").await.json();
+    let schemas = &spec["components"]["schemas"];
+    // Each object has exactly the properties its schema names, all of the required.
+    let check = |value: &Value, schema: &str| {
+        let object = value
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema}: {value}"));
+        let properties: Vec<&String> = schemas[schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {schema}"))
+            .keys()
+            .collect();
+        let keys: Vec<&String> = object.keys().collect();
+        assert_eq!(keys.len(), properties.len(), "{schema}: {keys:?}");
+        for key in keys {
+            assert!(properties.contains(&key), "{schema} lacks {key}");
+        }
+        for required in schemas[schema]["required"].as_array().unwrap() {
+            assert!(object.contains_key(required.as_str().unwrap()));
+        }
+    };
+    let feed = &status["feeds"][0];
+    check(feed, "FeedStatus");
+    let router = &feed["router"];
+    check(router, "RouterStatus");
+    check(&router["skipped"][0], "SkippedStatus");
+    check(&router["peers"][1], "BmpPeerStatus");
+    check(&router["peer_downs"][0], "PeerDownStatus");
+    assert_eq!(router["views_used"][0], "post-policy");
+    assert_eq!(router["peers"][1]["state"], "down");
+    assert_eq!(router["peers"][1]["reason_code"], 3);
+    assert_eq!(router["peer_downs"][0]["routes"], 4);
+    assert_eq!(feed["why_no_routes"], Value::Null);
+}

@@ -5,7 +5,8 @@
 //! can only be decoded with the monitored peer's context from its Peer Up, which the
 //! router session ([`super::BmpRouter`]) holds.
 
-use crate::message::{HEADER_LEN, Open, decode_open, kind};
+use crate::message::{HEADER_LEN, Open, decode_open, kind, notification_text};
+use crate::update::Family;
 use crate::wire::{Reader, Truncated};
 use blackout_model::Timestamp;
 use std::net::IpAddr;
@@ -78,9 +79,15 @@ impl PeerHeader {
         self.peer_type != PeerType::LocRib && self.flags & 0x20 != 0
     }
 
-    /// Loc-RIB routes filtered (F flag, RFC 9069 §4.2).
+    /// Loc-RIB routes filtered (F flag, RFC 9069 §4.2): the instance is not the
+    /// complete table.
     pub fn loc_rib_filtered(&self) -> bool {
         self.peer_type == PeerType::LocRib && self.flags & 0x80 != 0
+    }
+
+    /// The peer's address is IPv6 (V flag; Loc-RIB peers have none).
+    pub fn ipv6(&self) -> bool {
+        self.peer_type != PeerType::LocRib && self.flags & 0x80 != 0
     }
 }
 
@@ -108,6 +115,8 @@ pub struct PeerUp {
     pub sent_open: Open,
     /// The OPEN the router received.
     pub received_open: Open,
+    /// The VRF or table name (information TLV 3, RFC 9069), as inert text.
+    pub table_name: Option<String>,
 }
 
 /// A Peer Down Notification.
@@ -117,6 +126,62 @@ pub struct PeerDown {
     pub peer: PeerHeader,
     /// The reason code (1-5 of RFC 7854 §4.9, 6 of RFC 9069).
     pub reason: u8,
+    /// What follows the reason.
+    pub detail: PeerDownDetail,
+}
+
+/// The data of a Peer Down Notification, by its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerDownDetail {
+    /// Nothing (reasons 4 and 5), or data that did not decode.
+    None,
+    /// The NOTIFICATION sent (reason 1) or received (reason 3): code and subcode.
+    Notification {
+        /// Error code.
+        code: u8,
+        /// Error subcode.
+        subcode: u8,
+    },
+    /// The FSM event that closed the session (reason 2).
+    FsmEvent(u16),
+    /// The VRF or table name of a Loc-RIB instance that went down (reason 6).
+    TableName(String),
+}
+
+impl PeerDown {
+    /// The reason in words (RFC 7854 §4.9, RFC 9069 §5.4).
+    pub fn reason_text(&self) -> String {
+        let detail = match &self.detail {
+            PeerDownDetail::Notification { code, subcode } => {
+                format!(": {}", notification_text(*code, *subcode))
+            }
+            PeerDownDetail::FsmEvent(event) => format!(" (FSM event {event})"),
+            PeerDownDetail::TableName(name) => format!(" ({name})"),
+            PeerDownDetail::None => String::new(),
+        };
+        let what = match self.reason {
+            1 => "the router closed the session with a NOTIFICATION",
+            2 => "the router closed the session without a NOTIFICATION",
+            3 => "the peer closed the session with a NOTIFICATION",
+            4 => "the peer closed the session without a NOTIFICATION",
+            5 => "the peer is no longer monitored (de-configured)",
+            6 => "the router closed the Loc-RIB instance",
+            other => return format!("unknown reason {other}{detail}"),
+        };
+        format!("{what}{detail}")
+    }
+}
+
+/// One counter or gauge of a Statistics Report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatCounter {
+    /// The statistics type (RFC 7854 §4.8: 7 routes in Adj-RIB-In, 8 in Loc-RIB,
+    /// 9 and 10 the same per AFI/SAFI).
+    pub kind: u16,
+    /// The family of a per-AFI/SAFI gauge.
+    pub family: Option<Family>,
+    /// The value.
+    pub value: u64,
 }
 
 /// A Statistics Report.
@@ -124,8 +189,8 @@ pub struct PeerDown {
 pub struct Statistics {
     /// The peer.
     pub peer: PeerHeader,
-    /// The counters and gauges: (type, value).
-    pub counters: Vec<(u16, u64)>,
+    /// The counters and gauges of known sizes.
+    pub counters: Vec<StatCounter>,
 }
 
 /// One decoded BMP message.
@@ -139,7 +204,7 @@ pub enum BmpMessage<'a> {
     PeerDown(PeerDown),
     /// Peer Up.
     PeerUp(PeerUp),
-    /// Initiation: the router's name and description.
+    /// Initiation: the router's name and description, as inert text.
     Initiation {
         /// sysName (TLV 2).
         sys_name: Option<String>,
@@ -195,39 +260,56 @@ pub fn decode(message: &[u8]) -> Result<BmpMessage<'_>, BmpError> {
             let count = r.u32("statistics count").map_err(truncated)?;
             let mut counters = Vec::new();
             for _ in 0..count {
-                let stat = r.u16("statistic type").map_err(truncated)?;
+                let kind = r.u16("statistic type").map_err(truncated)?;
                 let len = usize::from(r.u16("statistic length").map_err(truncated)?);
                 let value = r.take(len, "statistic").map_err(truncated)?;
                 let mut v = Reader::new(value);
-                let number = match len {
-                    4 => u64::from(v.u32("counter").map_err(truncated)?),
-                    8 => v.u64("gauge").map_err(truncated)?,
-                    // Per-AFI/SAFI gauges (types 9, 10): AFI, SAFI, then the gauge.
+                let (family, value) = match len {
+                    4 => (None, u64::from(v.u32("counter").map_err(truncated)?)),
+                    8 => (None, v.u64("gauge").map_err(truncated)?),
+                    // Per-AFI/SAFI gauges (types 9, 10, 16, 17): AFI, SAFI, the gauge.
                     11 => {
-                        v.take(3, "per-family gauge family").map_err(truncated)?;
-                        v.u64("per-family gauge").map_err(truncated)?
+                        let family = Family {
+                            afi: v.u16("per-family gauge AFI").map_err(truncated)?,
+                            safi: v.u8("per-family gauge SAFI").map_err(truncated)?,
+                        };
+                        (Some(family), v.u64("per-family gauge").map_err(truncated)?)
                     }
                     _ => continue,
                 };
-                counters.push((stat, number));
+                counters.push(StatCounter {
+                    kind,
+                    family,
+                    value,
+                });
             }
             BmpMessage::Statistics(Statistics { peer, counters })
         }
         msg_type::PEER_DOWN => {
             let peer = peer_header(&mut r).map_err(truncated)?;
             let reason = r.u8("peer down reason").map_err(truncated)?;
-            BmpMessage::PeerDown(PeerDown { peer, reason })
+            let detail = peer_down_detail(reason, r.rest());
+            BmpMessage::PeerDown(PeerDown {
+                peer,
+                reason,
+                detail,
+            })
         }
         msg_type::PEER_UP => {
             let peer = peer_header(&mut r).map_err(truncated)?;
-            let ipv6 = peer.flags & 0x80 != 0 && peer.peer_type != PeerType::LocRib;
-            let local_address = r.addr16(ipv6, "local address").map_err(truncated)?;
+            let local_address = r.addr16(peer.ipv6(), "local address").map_err(truncated)?;
             let local_port = r.u16("local port").map_err(truncated)?;
             let remote_port = r.u16("remote port").map_err(truncated)?;
             let sent = bgp_pdu(&mut r, kind::OPEN, kind, "OPEN")?;
             let sent_open = decode_open(sent).map_err(truncated)?;
             let received = bgp_pdu(&mut r, kind::OPEN, kind, "OPEN")?;
             let received_open = decode_open(received).map_err(truncated)?;
+            // The information TLVs are optional and only informative: a damaged one
+            // leaves the name out rather than losing the peer.
+            let table_name = tlvs(&mut r)
+                .ok()
+                .and_then(|tlvs| tlvs.into_iter().find(|(tlv, _)| *tlv == 3))
+                .map(|(_, value)| inert_text(value));
             BmpMessage::PeerUp(PeerUp {
                 peer,
                 local_address,
@@ -235,17 +317,15 @@ pub fn decode(message: &[u8]) -> Result<BmpMessage<'_>, BmpError> {
                 remote_port,
                 sent_open,
                 received_open,
+                table_name,
             })
         }
         msg_type::INITIATION => {
             let (mut sys_name, mut sys_descr) = (None, None);
             for (tlv, value) in tlvs(&mut r).map_err(truncated)? {
-                let text = String::from_utf8_lossy(value)
-                    .trim_end_matches('\0')
-                    .to_string();
                 match tlv {
-                    1 => sys_descr = Some(text),
-                    2 => sys_name = Some(text),
+                    1 => sys_descr = Some(inert_text(value)),
+                    2 => sys_name = Some(inert_text(value)),
                     _ => {}
                 }
             }
@@ -267,6 +347,51 @@ pub fn decode(message: &[u8]) -> Result<BmpMessage<'_>, BmpError> {
         }
         other => BmpMessage::Unknown(other),
     })
+}
+
+/// The longest text kept from a router's TLV (sysName, sysDescr, a VRF name).
+pub const MAX_TEXT_CHARS: usize = 256;
+
+/// A router's text made inert: invalid UTF-8 replaced, trailing NULs dropped, control
+/// characters turned into spaces, at most [`MAX_TEXT_CHARS`] characters.
+// The shared sanitizer for text from the network belongs in `blackout_model::text`;
+// this one stands in until it is there, and should then call it.
+pub(crate) fn inert_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .trim_end_matches('\0')
+        .chars()
+        .take(MAX_TEXT_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// What follows a Peer Down's reason. Data that does not decode is left out: the
+/// reason code alone still says what happened.
+fn peer_down_detail(reason: u8, data: &[u8]) -> PeerDownDetail {
+    let mut r = Reader::new(data);
+    match reason {
+        1 | 3 => {
+            let header = r.take(HEADER_LEN, "NOTIFICATION header");
+            match (header, r.u8("error code"), r.u8("error subcode")) {
+                (Ok(header), Ok(code), Ok(subcode))
+                    if header.get(18) == Some(&kind::NOTIFICATION) =>
+                {
+                    PeerDownDetail::Notification { code, subcode }
+                }
+                _ => PeerDownDetail::None,
+            }
+        }
+        2 => r
+            .u16("FSM event")
+            .map_or(PeerDownDetail::None, PeerDownDetail::FsmEvent),
+        6 => tlvs(&mut r)
+            .ok()
+            .and_then(|tlvs| tlvs.into_iter().find(|(tlv, _)| *tlv == 3))
+            .map_or(PeerDownDetail::None, |(_, name)| {
+                PeerDownDetail::TableName(inert_text(name))
+            }),
+        _ => PeerDownDetail::None,
+    }
 }
 
 fn peer_header(r: &mut Reader<'_>) -> Result<PeerHeader, Truncated> {
@@ -332,4 +457,85 @@ fn tlvs<'a>(r: &mut Reader<'a>) -> Result<Vec<(u16, &'a [u8])>, Truncated> {
         out.push((tlv, r.take(len, "information")?));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An Initiation message with these TLVs.
+    fn initiation(tlvs: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (kind, value) in tlvs {
+            body.extend(kind.to_be_bytes());
+            body.extend((value.len() as u16).to_be_bytes());
+            body.extend_from_slice(value);
+        }
+        let mut message = vec![3];
+        message.extend(((6 + body.len()) as u32).to_be_bytes());
+        message.push(msg_type::INITIATION);
+        message.extend(body);
+        message
+    }
+
+    #[test]
+    fn router_text_is_inert_and_bounded() {
+        let long = "x".repeat(5000);
+        let message = initiation(&[(2, b"core1\x1b[2J\r\n<b>\0\0"), (1, long.as_bytes())]);
+        let Ok(BmpMessage::Initiation {
+            sys_name,
+            sys_descr,
+        }) = decode(&message)
+        else {
+            panic!("not an Initiation");
+        };
+        assert_eq!(sys_name.as_deref(), Some("core1 [2J  <b>"));
+        assert_eq!(sys_descr.map(|d| d.chars().count()), Some(MAX_TEXT_CHARS));
+        assert_eq!(inert_text(b"\xff\xfeA"), "\u{fffd}\u{fffd}A");
+    }
+
+    #[test]
+    fn peer_down_reasons_in_words() {
+        let mut notification = vec![0xff; 16];
+        notification.extend([0, 21, kind::NOTIFICATION, 6, 2]);
+        let cases: [(u8, Vec<u8>, &str); 5] = [
+            (
+                3,
+                notification,
+                "the peer closed the session with a NOTIFICATION: cease: administrative shutdown (6/2)",
+            ),
+            (
+                2,
+                vec![0, 24],
+                "the router closed the session without a NOTIFICATION (FSM event 24)",
+            ),
+            (
+                6,
+                [&[0, 3, 0, 4][..], b"blue"].concat(),
+                "the router closed the Loc-RIB instance (blue)",
+            ),
+            (
+                1,
+                vec![0xff, 0xff],
+                "the router closed the session with a NOTIFICATION",
+            ),
+            (9, vec![], "unknown reason 9"),
+        ];
+        for (reason, data, text) in cases {
+            let down = PeerDown {
+                peer: PeerHeader {
+                    peer_type: PeerType::Global,
+                    flags: 0,
+                    distinguisher: 0,
+                    address: "192.0.2.4".parse().unwrap(),
+                    asn: 64499,
+                    bgp_id: 0,
+                    at: None,
+                },
+                reason,
+                detail: peer_down_detail(reason, &data),
+            };
+            assert_eq!(down.reason_text(), text);
+        }
+    }
 }

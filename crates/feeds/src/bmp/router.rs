@@ -2,10 +2,35 @@
 //! inputs out.
 //!
 //! The session keeps, per monitored peer, what its Peer Up said (4-byte AS, ADD-PATH
-//! per family, the router's own AS) and, per view of that peer (pre-policy,
-//! post-policy, Loc-RIB), its routes to the watched prefixes. From those it turns
-//! Route Monitoring into [`BgpInput::Route`]s, Peer Down into a [`BgpInput::PeerDown`]
-//! per view, and the loss of the whole session into the same for every peer.
+//! per family, the router's own AS, the VRF name), whether it is up (and why not),
+//! the router's counts of its routes (Statistics Reports), and the routes to the
+//! watched prefixes of the one view of it that feeds the BGP state. From those it
+//! turns Route Monitoring into [`BgpInput::Route`]s, Peer Down into a
+//! [`BgpInput::PeerDown`], and the loss of the whole session into the same for every
+//! peer; [`BmpRouter::report`] says all of it for the feed's health.
+//!
+//! # Views and peer keys
+//! Each router the BGP state hears of is one observer, and one view feeds it:
+//! - a monitored peer (global instance) is the peer router's view, seen
+//!   through its Adj-RIB-In: pre-policy where the router sends it (what the peer
+//!   says), else post-policy. Its key is `bmp:<router>` (pre-policy) or
+//!   `bmp:<router>:post`, with the peer's address and AS. A peer fed post-policy
+//!   switches to pre-policy (its post-policy routes flushed) when pre-policy
+//!   announcements of it arrive; pre-policy that carries only withdrawals (FRR without
+//!   `soft-reconfiguration inbound`) does not take it over;
+//! - the router itself is seen through its Loc-RIB (RFC 9069, global instance): its
+//!   best paths, with the key `bmp:<router>:loc-rib`, the router's address and its AS.
+//!
+//! So the two Adj-RIB-In views of one peer are never both counted. The profile's
+//! `views` can leave any view out; by default all three may feed.
+//!
+//! Skipped and counted: RD-instance peers (peer type 1) and Loc-RIB instances of
+//! VRFs (a non-zero peer distinguisher), both a VPN's table and not the Internet's;
+//! local-instance peers (type 2), another routing instance's;
+//! Adj-RIB-Out (RFC 8671); peer types this decoder does not know; families other
+//! than IPv4/IPv6 unicast (per AFI/SAFI); views the profile leaves out. When the
+//! router sends Route Monitoring but nothing usable, [`BmpRouter::why_no_routes`]
+//! says why.
 //!
 //! What real routers send is taken as it comes:
 //! - the router's own AS at the front of a path (some Loc-RIB and post-policy
@@ -16,50 +41,85 @@
 //!   prepending and loops);
 //! - withdrawals of routes the peer does not have (duplicates) and the same path
 //!   announced again are dropped;
-//! - families other than IPv4/IPv6 unicast are skipped and counted;
 //! - Route Monitoring for a peer without a Peer Up (a router that does not send
 //!   them) is decoded with the A flag for the AS width, and ADD-PATH is tried only
 //!   when the plain decoding fails.
 
-use super::message::{BmpMessage, PeerHeader, PeerType, RouteMonitoring};
+use super::message::{
+    BmpMessage, PeerDown, PeerHeader, PeerType, PeerUp, RouteMonitoring, Statistics,
+};
+use super::report::{
+    BmpPeerDown, BmpPeerHealth, BmpRouterHealth, MAX_PEER_DOWNS_REPORTED, MAX_PEERS_REPORTED,
+    PeerDownReason, Skipped, family_routes,
+};
 use crate::message::negotiate;
-use crate::update::{Nlri, UpdateContext, decode_update};
+use crate::update::{Family, Nlri, Update, UpdateContext, decode_update};
 use blackout_model::PrefixFilter;
 use blackout_model::{
     AsPath, Asn, BgpInput, PathSegment, PeerKey, RouteChange, RouteUpdate, Timestamp,
 };
+pub use blackout_profile::BmpView;
 use ipnet::IpNet;
-use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-/// Which views of each monitored peer feed the BGP state. Each view is a peer of
-/// its own in the state (`bmp:<router>`, `bmp:<router>:post`, `bmp:<router>:loc-rib`),
-/// so choose one unless double counting is wanted.
+/// Which views may feed the BGP state (the profile's `views`). Of a monitored
+/// peer's two Adj-RIB-In views one feeds at a time, pre-policy preferred; see the
+/// module docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BmpViews {
-    /// Adj-RIB-In before the router's policy: what the peer really says (the default).
+    /// A peer's Adj-RIB-In before the router's policy: what the peer says.
     pub pre_policy: bool,
-    /// Adj-RIB-In after policy.
+    /// A peer's Adj-RIB-In after policy, where there is no pre-policy.
     pub post_policy: bool,
     /// The router's Loc-RIB (RFC 9069): its best paths.
     pub loc_rib: bool,
 }
 
 impl Default for BmpViews {
+    /// Whatever the router sends.
     fn default() -> Self {
         BmpViews {
             pre_policy: true,
-            post_policy: false,
-            loc_rib: false,
+            post_policy: true,
+            loc_rib: true,
         }
+    }
+}
+
+impl BmpViews {
+    /// The views a profile lists.
+    pub fn from_list(views: &[BmpView]) -> Self {
+        BmpViews {
+            pre_policy: views.contains(&BmpView::PrePolicy),
+            post_policy: views.contains(&BmpView::PostPolicy),
+            loc_rib: views.contains(&BmpView::LocRib),
+        }
+    }
+
+    /// May this view feed the state?
+    pub fn allows(&self, view: BmpView) -> bool {
+        match view {
+            BmpView::PrePolicy => self.pre_policy,
+            BmpView::PostPolicy => self.post_policy,
+            BmpView::LocRib => self.loc_rib,
+        }
+    }
+
+    /// The views allowed, in order.
+    pub fn list(&self) -> Vec<BmpView> {
+        BmpView::ALL
+            .into_iter()
+            .filter(|v| self.allows(*v))
+            .collect()
     }
 }
 
 /// How a station turns BMP into route inputs.
 #[derive(Clone, Debug, Default)]
 pub struct BmpOptions {
-    /// The views that feed the state.
+    /// The views that may feed the state.
     pub views: BmpViews,
     /// The prefixes passed on.
     pub filter: PrefixFilter,
@@ -72,6 +132,9 @@ pub struct RouterStats {
     pub messages: u64,
     /// Route Monitoring messages.
     pub route_monitoring: u64,
+    /// Unicast routes announced in the views that feed the state, before the prefix
+    /// filter: what the feed could use.
+    pub usable_announcements: u64,
     /// Announcements passed on.
     pub announcements: u64,
     /// Withdrawals passed on.
@@ -82,11 +145,27 @@ pub struct RouterStats {
     pub looped_paths: u64,
     /// Paths that began with the router's own AS, which was removed.
     pub own_as_removed: u64,
-    /// MP_REACH/MP_UNREACH attributes of families other than IPv4/IPv6 unicast.
-    pub skipped_families: u64,
-    /// Route Monitoring of views or peers not fed to the state (post-policy when only
-    /// pre-policy is wanted, Adj-RIB-Out, VRFs...).
-    pub skipped_views: u64,
+    /// MP_REACH/MP_UNREACH attributes of families other than IPv4/IPv6 unicast, per
+    /// family, in the views that may feed the state.
+    pub skipped_families: BTreeMap<Family, u64>,
+    /// Route Monitoring of views the profile leaves out.
+    pub skipped_not_configured: u64,
+    /// Route Monitoring of a peer's post-policy view while its pre-policy view feeds.
+    pub skipped_not_preferred: u64,
+    /// Route Monitoring of RD-instance peers (VRFs).
+    pub skipped_rd_instance: u64,
+    /// Route Monitoring of local-instance peers (other routing instances).
+    pub skipped_local_instance: u64,
+    /// Route Monitoring of the Loc-RIB of VRFs.
+    pub skipped_vrf_loc_rib: u64,
+    /// Route Monitoring of Adj-RIB-Out (RFC 8671): what the router sends, not hears.
+    pub skipped_adj_rib_out: u64,
+    /// Route Monitoring of peer types this decoder does not know.
+    pub skipped_other_peer_type: u64,
+    /// Messages about peers beyond [`MAX_MONITORED_PEERS`].
+    pub skipped_too_many_peers: u64,
+    /// Peers whose feeding view changed from post-policy to pre-policy.
+    pub view_switches: u64,
     /// Route Monitoring messages whose UPDATE did not decode.
     pub bad_updates: u64,
     /// BMP messages whose body did not decode.
@@ -101,6 +180,12 @@ pub struct RouterStats {
     pub statistics: u64,
 }
 
+/// The most monitored peers one router session keeps (a route reflector has
+/// hundreds); messages about more are skipped and counted.
+pub const MAX_MONITORED_PEERS: usize = 4096;
+/// The most sources (views, RDs, VRFs) tallied for [`BmpRouter::why_no_routes`].
+const MAX_SOURCES: usize = 64;
+
 /// A monitored BGP session, as the per-peer header identifies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct PeerId {
@@ -109,25 +194,97 @@ struct PeerId {
     address: IpAddr,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum View {
-    PrePolicy,
-    PostPolicy,
-    LocRib,
+/// Where Route Monitoring comes from, as far as feeding the state goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    View(BmpView),
+    AdjRibOut,
+    RdInstance(u64),
+    LocalInstance(u64),
+    VrfLocRib(u64),
+    OtherPeerType(u8),
 }
 
-struct ViewRoutes {
+/// What one source sent.
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    messages: u64,
+    /// Unicast routes announced, before the prefix filter.
+    unicast: u64,
+    /// Other families seen.
+    families: BTreeSet<Family>,
+}
+
+/// The view of a peer that feeds the state, and its watched routes.
+struct FedView {
+    view: BmpView,
     key: PeerKey,
     routes: HashMap<(IpNet, u32), AsPath>,
 }
 
-#[derive(Default)]
+/// The router's counts of a peer's routes (Statistics Reports).
+#[derive(Clone, Copy, Debug, Default)]
+struct TableCounts {
+    total: Option<u64>,
+    ipv4: Option<u64>,
+    ipv6: Option<u64>,
+}
+
 struct MonitoredPeer {
+    header: PeerHeader,
     /// From the Peer Up, when there was one.
     context: Option<UpdateContext>,
     /// The router's own AS on this session.
     local_as: Option<u32>,
-    views: BTreeMap<View, ViewRoutes>,
+    table_name: Option<String>,
+    up: bool,
+    since: Timestamp,
+    down_reason: Option<PeerDownReason>,
+    views_sent: BTreeSet<BmpView>,
+    fed: Option<FedView>,
+    table: TableCounts,
+}
+
+impl MonitoredPeer {
+    fn new(header: PeerHeader, since: Timestamp) -> Self {
+        MonitoredPeer {
+            header,
+            context: None,
+            local_as: None,
+            table_name: None,
+            up: true,
+            since,
+            down_reason: None,
+            views_sent: BTreeSet::new(),
+            fed: None,
+            table: TableCounts::default(),
+        }
+    }
+
+    fn route_count(&self) -> u32 {
+        self.fed.as_ref().map_or(0, |f| f.routes.len() as u32)
+    }
+
+    /// Takes its routes out of the state: a PeerDown for the view that fed, if it held
+    /// any. Returns how many it held.
+    fn flush(&mut self, at: Timestamp, out: &mut Vec<BgpInput>) -> u32 {
+        let Some(fed) = self.fed.take() else {
+            return 0;
+        };
+        let held = fed.routes.len() as u32;
+        if held > 0 {
+            out.push(BgpInput::PeerDown { at, peer: fed.key });
+        }
+        held
+    }
+
+    fn went_down(&mut self, at: Timestamp, reason: PeerDownReason, out: &mut Vec<BgpInput>) -> u32 {
+        let held = self.flush(at, out);
+        self.up = false;
+        self.since = at;
+        self.down_reason = Some(reason);
+        held
+    }
 }
 
 /// A router's BMP session.
@@ -135,9 +292,15 @@ pub struct BmpRouter {
     router: IpAddr,
     options: Arc<BmpOptions>,
     sys_name: Option<String>,
-    terminated: bool,
+    sys_descr: Option<String>,
+    /// A Termination came, with its reason code if it had one.
+    terminated: Option<Option<u16>>,
     peers: HashMap<PeerId, MonitoredPeer>,
-    collectors: HashMap<String, Arc<str>>,
+    collectors: HashMap<BmpView, Arc<str>>,
+    sources: BTreeMap<Source, Tally>,
+    peer_downs: VecDeque<BmpPeerDown>,
+    /// Counts Peer Ups, Peer Downs and Initiations: what a report would show anew.
+    peer_events: u64,
     stats: RouterStats,
     /// Does `now` come from the clock as the messages arrive?
     live: bool,
@@ -155,9 +318,13 @@ impl BmpRouter {
             router,
             options,
             sys_name: None,
-            terminated: false,
+            sys_descr: None,
+            terminated: None,
             peers: HashMap::new(),
             collectors: HashMap::new(),
+            sources: BTreeMap::new(),
+            peer_downs: VecDeque::new(),
+            peer_events: 0,
             stats: RouterStats::default(),
             live: false,
         }
@@ -186,9 +353,27 @@ impl BmpRouter {
         self.sys_name.as_deref()
     }
 
+    /// The sysDescr from the Initiation message.
+    pub fn sys_descr(&self) -> Option<&str> {
+        self.sys_descr.as_deref()
+    }
+
     /// Did the router send a Termination?
     pub fn terminated(&self) -> bool {
-        self.terminated
+        self.terminated.is_some()
+    }
+
+    /// Why the router ended the session, if it sent a Termination (RFC 7854 §4.5).
+    pub fn termination_text(&self) -> Option<String> {
+        Some(match self.terminated? {
+            None => "no reason given".to_string(),
+            Some(0) => "administratively closed".to_string(),
+            Some(1) => "unspecified reason".to_string(),
+            Some(2) => "out of resources".to_string(),
+            Some(3) => "redundant connection".to_string(),
+            Some(4) => "permanently administratively closed".to_string(),
+            Some(code) => format!("reason {code}"),
+        })
     }
 
     /// The counters so far.
@@ -196,31 +381,37 @@ impl BmpRouter {
         &self.stats
     }
 
-    /// Monitored peers known (by Peer Up or by their routes).
+    /// Grows with every Peer Up, Peer Down and Initiation: a report taken before
+    /// is out of date when it changed.
+    pub fn peer_events(&self) -> u64 {
+        self.peer_events
+    }
+
+    /// Monitored peers known (by Peer Up, Peer Down or their routes), up or down.
     pub fn peer_count(&self) -> usize {
         self.peers.len()
     }
 
-    /// Routes held now, over all views and peers.
-    pub fn route_count(&self) -> usize {
-        self.peers
-            .values()
-            .flat_map(|p| p.views.values())
-            .map(|v| v.routes.len())
-            .sum()
+    /// Peers whose routes feed the BGP state now: the keys the state hears of.
+    pub fn fed_peer_count(&self) -> usize {
+        self.peers.values().filter(|p| p.fed.is_some()).count()
     }
 
-    /// Every held route of every view: (peer, prefix, path id, path), sorted. For tests
-    /// and for a status page.
+    /// Routes held now, over all peers.
+    pub fn route_count(&self) -> usize {
+        self.peers.values().map(|p| p.route_count() as usize).sum()
+    }
+
+    /// Every held route: (peer, prefix, path id, path), sorted. For tests.
     pub fn routes(&self) -> Vec<(PeerKey, IpNet, u32, AsPath)> {
         let mut out: Vec<_> = self
             .peers
             .values()
-            .flat_map(|p| p.views.values())
-            .flat_map(|v| {
-                v.routes
+            .filter_map(|p| p.fed.as_ref())
+            .flat_map(|f| {
+                f.routes
                     .iter()
-                    .map(|((prefix, id), path)| (v.key.clone(), *prefix, *id, path.clone()))
+                    .map(|((prefix, id), path)| (f.key.clone(), *prefix, *id, path.clone()))
             })
             .collect();
         out.sort_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
@@ -245,96 +436,427 @@ impl BmpRouter {
         self.stats.messages += 1;
         match message {
             BmpMessage::RouteMonitoring(rm) => self.route_monitoring(now, rm, out),
-            BmpMessage::PeerUp(up) => {
-                self.stats.peer_ups += 1;
-                let id = peer_id(&up.peer);
-                // A Peer Up for a peer that is up means the session restarted unseen.
-                if let Some(old) = self.peers.remove(&id) {
-                    flush(up.peer.at.unwrap_or(now), old, out);
-                }
-                let peer = MonitoredPeer {
-                    // The router receives what the peer sends.
-                    context: Some(negotiate(&up.received_open, &up.sent_open)),
-                    local_as: Some(up.sent_open.asn),
-                    views: BTreeMap::new(),
-                };
-                self.peers.insert(id, peer);
-            }
-            BmpMessage::PeerDown(down) => {
-                self.stats.peer_downs += 1;
-                if let Some(old) = self.peers.remove(&peer_id(&down.peer)) {
-                    flush(down.peer.at.unwrap_or(now), old, out);
-                }
-            }
-            BmpMessage::Statistics(_) => self.stats.statistics += 1,
-            BmpMessage::Initiation { sys_name, .. } => {
+            BmpMessage::PeerUp(up) => self.peer_up(now, up, out),
+            BmpMessage::PeerDown(down) => self.peer_down(now, down, out),
+            BmpMessage::Statistics(report) => self.statistics(report),
+            BmpMessage::Initiation {
+                sys_name,
+                sys_descr,
+            } => {
+                self.peer_events += 1;
                 if sys_name.is_some() {
                     self.sys_name.clone_from(sys_name);
                 }
+                if sys_descr.is_some() {
+                    self.sys_descr.clone_from(sys_descr);
+                }
             }
-            BmpMessage::Termination { .. } => self.terminated = true,
+            BmpMessage::Termination { reason } => {
+                self.terminated = Some(*reason);
+            }
             BmpMessage::RouteMirroring(_) | BmpMessage::Unknown(_) => {}
         }
     }
 
     /// The session is gone (closed, reset, timed out, or the router sent garbage):
-    /// every monitored peer's routes are gone with it.
+    /// every monitored peer's routes are gone with it, and each peer is down.
     pub fn session_lost(&mut self, now: Timestamp, out: &mut Vec<BgpInput>) {
-        let mut peers: Vec<_> = self.peers.drain().collect();
-        peers.sort_by_key(|(id, _)| *id);
-        for (_, peer) in peers {
-            flush(now, peer, out);
+        let mut ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            if let Some(peer) = self.peers.get_mut(&id)
+                && (peer.up || peer.fed.is_some())
+            {
+                let reason = PeerDownReason {
+                    code: None,
+                    text: "the BMP session with the router ended".into(),
+                };
+                peer.went_down(now, reason, out);
+            }
         }
     }
 
-    fn view_of(&self, header: &PeerHeader) -> Option<View> {
-        let views = self.options.views;
-        if header.adj_rib_out() {
+    /// Why Route Monitoring came but no route of it can feed the state, in words;
+    /// `None` when some can, or when none came.
+    pub fn why_no_routes(&self) -> Option<String> {
+        if self.stats.route_monitoring == 0 || self.stats.usable_announcements > 0 {
             return None;
         }
-        match header.peer_type {
-            PeerType::LocRib => views.loc_rib.then_some(View::LocRib),
-            PeerType::Global | PeerType::LocalInstance | PeerType::RdInstance => {
-                if header.post_policy() {
-                    views.post_policy.then_some(View::PostPolicy)
-                } else {
-                    views.pre_policy.then_some(View::PrePolicy)
+        let views = self.options.views;
+        let sent: Vec<BmpView> = self
+            .sources
+            .keys()
+            .filter_map(|s| match s {
+                Source::View(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        let mut parts = Vec::new();
+        let unconfigured: Vec<BmpView> =
+            sent.iter().copied().filter(|v| !views.allows(*v)).collect();
+        if !unconfigured.is_empty() {
+            parts.push(format!(
+                "views configured: {}; the router sends: {}",
+                join(&views.list()),
+                join(&sent)
+            ));
+        }
+        for (source, tally) in &self.sources {
+            match source {
+                Source::View(view) if views.allows(*view) => {
+                    let what = if tally.families.is_empty() {
+                        "withdrawals and End-of-RIB markers".to_string()
+                    } else {
+                        let mut kinds: Vec<&str> = Vec::new();
+                        for family in &tally.families {
+                            if !kinds.contains(&family.kind_text()) {
+                                kinds.push(family.kind_text());
+                            }
+                        }
+                        let families: Vec<String> =
+                            tally.families.iter().map(|f| f.to_string()).collect();
+                        format!("{} routes ({})", kinds.join(" and "), families.join(", "))
+                    };
+                    parts.push(format!("its {view} view carries only {what}"));
+                }
+                Source::View(_) => {}
+                Source::AdjRibOut => parts.push("it sends Adj-RIB-Out (skipped)".into()),
+                Source::RdInstance(rd) => {
+                    parts.push(format!("it sends RD-instance peers of RD {}", rd_text(*rd)));
+                }
+                Source::LocalInstance(rd) => {
+                    parts.push(format!(
+                        "it sends local-instance peers of instance {}",
+                        rd_text(*rd)
+                    ));
+                }
+                Source::VrfLocRib(rd) => {
+                    let name = self
+                        .peers
+                        .iter()
+                        .find(|(id, _)| id.peer_type == PeerType::LocRib && id.distinguisher == *rd)
+                        .and_then(|(_, p)| p.table_name.clone());
+                    parts.push(match name {
+                        Some(name) => {
+                            format!("it sends the Loc-RIB of VRF {name} (RD {})", rd_text(*rd))
+                        }
+                        None => format!("it sends the Loc-RIB of the VRF of RD {}", rd_text(*rd)),
+                    });
+                }
+                Source::OtherPeerType(kind) => {
+                    parts.push(format!("it sends peers of unknown type {kind}"));
                 }
             }
-            PeerType::Other(_) => None,
+        }
+        Some(format!(
+            "{} Route Monitoring messages but no IPv4/IPv6 unicast route blackout can use: {}",
+            self.stats.route_monitoring,
+            parts.join("; ")
+        ))
+    }
+
+    /// The router and its peers as the feed's health shows them.
+    pub fn report(&self) -> BmpRouterHealth {
+        let views = self.options.views;
+        let views_sent: Vec<BmpView> = self
+            .sources
+            .keys()
+            .filter_map(|s| match s {
+                Source::View(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        let used: BTreeSet<BmpView> = self
+            .peers
+            .values()
+            .filter_map(|p| p.fed.as_ref().map(|f| f.view))
+            .collect();
+        let mut peers: Vec<(&PeerId, &MonitoredPeer)> = self.peers.iter().collect();
+        peers.sort_by(|(a_id, a), (b_id, b)| {
+            (b.route_count(), b.up, a_id).cmp(&(a.route_count(), a.up, b_id))
+        });
+        let peers_total = peers.len() as u32;
+        let peers_up = peers.iter().filter(|(_, p)| p.up).count() as u32;
+        let peers = peers
+            .into_iter()
+            .take(MAX_PEERS_REPORTED)
+            .map(|(id, peer)| self.peer_health(id, peer))
+            .collect();
+        BmpRouterHealth {
+            sys_name: self.sys_name.clone(),
+            sys_descr: self.sys_descr.clone(),
+            views_configured: views.list(),
+            views_sent,
+            views_used: used.into_iter().collect(),
+            skipped: self.skipped(),
+            peers,
+            peers_total,
+            peers_up,
+            peer_downs: self.peer_downs.iter().cloned().collect(),
         }
     }
 
-    fn collector(&mut self, header: &PeerHeader, view: View) -> Arc<str> {
-        let mut name = format!("bmp:{}", self.router);
-        if header.peer_type == PeerType::RdInstance || header.distinguisher != 0 {
-            name.push_str(&format!(":rd={}", rd_text(header.distinguisher)));
+    fn peer_health(&self, id: &PeerId, peer: &MonitoredPeer) -> BmpPeerHealth {
+        let (mut routes_ipv4, mut routes_ipv6) = (0, 0);
+        if let Some(fed) = &peer.fed {
+            for (prefix, _) in fed.routes.keys() {
+                match prefix {
+                    IpNet::V4(_) => routes_ipv4 += 1,
+                    IpNet::V6(_) => routes_ipv6 += 1,
+                }
+            }
         }
-        match view {
-            View::PrePolicy => {}
-            View::PostPolicy => name.push_str(":post"),
-            View::LocRib => name.push_str(":loc-rib"),
+        let loc_rib = id.peer_type == PeerType::LocRib;
+        BmpPeerHealth {
+            address: if loc_rib { self.router } else { id.address },
+            asn: peer.header.asn,
+            bgp_id: Ipv4Addr::from(peer.header.bgp_id),
+            peer_type: match id.peer_type {
+                PeerType::Global => "global".into(),
+                PeerType::RdInstance => "rd-instance".into(),
+                PeerType::LocalInstance => "local-instance".into(),
+                PeerType::LocRib => "loc-rib".into(),
+                PeerType::Other(kind) => format!("type {kind}"),
+            },
+            distinguisher: (id.distinguisher != 0).then(|| rd_text(id.distinguisher)),
+            table_name: peer.table_name.clone(),
+            filtered: peer.header.loc_rib_filtered(),
+            up: peer.up,
+            since: peer.since,
+            down_reason: peer.down_reason.clone(),
+            views_sent: peer.views_sent.iter().copied().collect(),
+            view: peer.fed.as_ref().map(|f| f.view),
+            key: peer.fed.as_ref().map(|f| f.key.clone()),
+            routes: routes_ipv4 + routes_ipv6,
+            routes_ipv4,
+            routes_ipv6,
+            table_routes: peer.table.total,
+            table_ipv4: peer.table.ipv4,
+            table_ipv6: peer.table.ipv6,
         }
-        Arc::clone(
-            self.collectors
-                .entry(name)
-                .or_insert_with_key(|name| Arc::from(name.as_str())),
+    }
+
+    /// What was skipped, and why.
+    fn skipped(&self) -> Vec<Skipped> {
+        let s = &self.stats;
+        let mut out = Vec::new();
+        let mut push = |what: String, why: &str, messages: u64| {
+            if messages > 0 {
+                out.push(Skipped {
+                    what,
+                    why: why.to_string(),
+                    messages,
+                });
+            }
+        };
+        for (family, count) in &s.skipped_families {
+            push(
+                family_routes(*family),
+                "blackout follows IPv4 and IPv6 unicast only",
+                *count,
+            );
+        }
+        let rds: Vec<String> = self
+            .sources
+            .keys()
+            .filter_map(|s| match s {
+                Source::RdInstance(rd) => Some(rd_text(*rd)),
+                _ => None,
+            })
+            .collect();
+        push(
+            format!("RD-instance peers (RD {})", rds.join(", ")),
+            "a VRF's peers carry a VPN's routes, not the Internet's",
+            s.skipped_rd_instance,
+        );
+        let vrfs: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(id, _)| id.peer_type == PeerType::LocRib && id.distinguisher != 0)
+            .map(|(id, p)| match &p.table_name {
+                Some(name) => format!("{name} (RD {})", rd_text(id.distinguisher)),
+                None => format!("RD {}", rd_text(id.distinguisher)),
+            })
+            .collect();
+        push(
+            format!("the Loc-RIB of VRFs {}", vrfs.join(", ")),
+            "a VRF's table is a VPN's, not the Internet's",
+            s.skipped_vrf_loc_rib,
+        );
+        push(
+            "local-instance peers".into(),
+            "another routing instance's peers, not the global table's",
+            s.skipped_local_instance,
+        );
+        push(
+            "Adj-RIB-Out".into(),
+            "what the router sends is not what it hears",
+            s.skipped_adj_rib_out,
+        );
+        push(
+            "views the profile leaves out".into(),
+            "not in the feed's views",
+            s.skipped_not_configured,
+        );
+        push(
+            "post-policy views of peers whose pre-policy view feeds".into(),
+            "one view per peer, or its routes would count twice",
+            s.skipped_not_preferred,
+        );
+        push(
+            "peers of unknown types".into(),
+            "RFC 7854 and RFC 9069 define types 0 to 3",
+            s.skipped_other_peer_type,
+        );
+        push(
+            format!("peers beyond the first {MAX_MONITORED_PEERS}"),
+            "a router session keeps at most that many",
+            s.skipped_too_many_peers,
+        );
+        out
+    }
+
+    fn peer_up(&mut self, now: Timestamp, up: &PeerUp, out: &mut Vec<BgpInput>) {
+        self.stats.peer_ups += 1;
+        self.peer_events += 1;
+        let at = up.peer.at.unwrap_or(now);
+        let Some(peer) = self.peer_entry(&up.peer, at) else {
+            return;
+        };
+        // A Peer Up for a peer that is up means the session restarted unseen.
+        peer.flush(at, out);
+        peer.header = up.peer;
+        // The router receives what the peer sends.
+        peer.context = Some(negotiate(&up.received_open, &up.sent_open));
+        peer.local_as = Some(up.sent_open.asn);
+        peer.table_name.clone_from(&up.table_name);
+        peer.up = true;
+        peer.since = at;
+        peer.down_reason = None;
+        peer.views_sent.clear();
+        peer.table = TableCounts::default();
+    }
+
+    fn peer_down(&mut self, now: Timestamp, down: &PeerDown, out: &mut Vec<BgpInput>) {
+        self.stats.peer_downs += 1;
+        self.peer_events += 1;
+        let at = down.peer.at.unwrap_or(now);
+        let Some(peer) = self.peer_entry(&down.peer, at) else {
+            return;
+        };
+        let reason = PeerDownReason {
+            code: Some(down.reason),
+            text: down.reason_text(),
+        };
+        let key = peer.fed.as_ref().map(|f| f.key.clone());
+        let held = peer.went_down(at, reason.clone(), out);
+        if let Some(key) = key
+            && held > 0
+        {
+            if self.peer_downs.len() == MAX_PEER_DOWNS_REPORTED {
+                self.peer_downs.pop_front();
+            }
+            self.peer_downs.push_back(BmpPeerDown {
+                peer: key,
+                at,
+                reason,
+                routes: held,
+            });
+        }
+    }
+
+    fn statistics(&mut self, report: &Statistics) {
+        self.stats.statistics += 1;
+        let Some(peer) = self.peers.get_mut(&peer_id(&report.peer)) else {
+            return;
+        };
+        // A Loc-RIB instance counts its Loc-RIB (types 8 and 10), a peer its
+        // Adj-RIB-In (types 7 and 9).
+        let (total, per_family) = if report.peer.peer_type == PeerType::LocRib {
+            (8, 10)
+        } else {
+            (7, 9)
+        };
+        for counter in &report.counters {
+            match (counter.kind, counter.family) {
+                (kind, None) if kind == total => peer.table.total = Some(counter.value),
+                (kind, Some(Family::IPV4_UNICAST)) if kind == per_family => {
+                    peer.table.ipv4 = Some(counter.value);
+                }
+                (kind, Some(Family::IPV6_UNICAST)) if kind == per_family => {
+                    peer.table.ipv6 = Some(counter.value);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The peer a header names, made if new (up since `at`); `None` (counted) when
+    /// the session already keeps [`MAX_MONITORED_PEERS`].
+    fn peer_entry(&mut self, header: &PeerHeader, at: Timestamp) -> Option<&mut MonitoredPeer> {
+        let id = peer_id(header);
+        if !self.peers.contains_key(&id) && self.peers.len() >= MAX_MONITORED_PEERS {
+            self.stats.skipped_too_many_peers += 1;
+            return None;
+        }
+        Some(
+            self.peers
+                .entry(id)
+                .or_insert_with(|| MonitoredPeer::new(*header, at)),
         )
     }
 
-    fn route_monitoring(
-        &mut self,
-        now: Timestamp,
-        rm: &RouteMonitoring<'_>,
-        out: &mut Vec<BgpInput>,
-    ) {
-        self.stats.route_monitoring += 1;
-        let Some(view) = self.view_of(&rm.peer) else {
-            self.stats.skipped_views += 1;
-            return;
-        };
-        let id = peer_id(&rm.peer);
-        let (at, withdrawn_at) = match (rm.peer.at, self.live) {
+    fn tally(&mut self, source: Source) -> Option<&mut Tally> {
+        if !self.sources.contains_key(&source) && self.sources.len() >= MAX_SOURCES {
+            return None;
+        }
+        Some(self.sources.entry(source).or_default())
+    }
+
+    /// Where a Route Monitoring message comes from; a view only for what may feed.
+    fn source(&mut self, header: &PeerHeader) -> Source {
+        if header.adj_rib_out() {
+            self.stats.skipped_adj_rib_out += 1;
+            return Source::AdjRibOut;
+        }
+        match header.peer_type {
+            PeerType::LocRib if header.distinguisher != 0 => {
+                self.stats.skipped_vrf_loc_rib += 1;
+                Source::VrfLocRib(header.distinguisher)
+            }
+            PeerType::LocRib => Source::View(BmpView::LocRib),
+            PeerType::RdInstance => {
+                self.stats.skipped_rd_instance += 1;
+                Source::RdInstance(header.distinguisher)
+            }
+            PeerType::LocalInstance => {
+                self.stats.skipped_local_instance += 1;
+                Source::LocalInstance(header.distinguisher)
+            }
+            PeerType::Global if header.post_policy() => Source::View(BmpView::PostPolicy),
+            PeerType::Global => Source::View(BmpView::PrePolicy),
+            PeerType::Other(kind) => {
+                self.stats.skipped_other_peer_type += 1;
+                Source::OtherPeerType(kind)
+            }
+        }
+    }
+
+    fn collector(&mut self, view: BmpView) -> Arc<str> {
+        let router = self.router;
+        Arc::clone(self.collectors.entry(view).or_insert_with(|| {
+            let name = match view {
+                BmpView::PrePolicy => format!("bmp:{router}"),
+                BmpView::PostPolicy => format!("bmp:{router}:post"),
+                BmpView::LocRib => format!("bmp:{router}:loc-rib"),
+            };
+            Arc::from(name.as_str())
+        }))
+    }
+
+    /// When the routes of a message count from, and when its withdrawals do.
+    fn times(&self, now: Timestamp, stamp: Option<Timestamp>) -> (Timestamp, Timestamp) {
+        match (stamp, self.live) {
             (None, _) => (now, now),
             (Some(stamp), false) => (stamp, stamp),
             (Some(stamp), true) => {
@@ -346,12 +868,13 @@ impl BmpRouter {
                 };
                 (stamp, withdrawn_at)
             }
-        };
-        let known = self.peers.get(&id).and_then(|p| p.context);
+        }
+    }
+
+    fn decode(&mut self, rm: &RouteMonitoring<'_>, known: Option<UpdateContext>) -> Option<Update> {
         let mut context = known.unwrap_or_default();
         context.asn4 = rm.peer.peer_type == PeerType::LocRib || !rm.peer.legacy_as_path();
-        let options = Arc::clone(&self.options);
-        let filter = &options.filter;
+        let filter = &self.options.filter;
         let want = |prefix: &IpNet| filter.wants(prefix);
         let decoded = match decode_update(rm.update, &context, &want) {
             Err(_) if known.is_none() => {
@@ -365,110 +888,236 @@ impl BmpRouter {
             }
             other => other,
         };
-        let update = match decoded {
-            Ok(update) => update,
+        match decoded {
+            Ok(update) => Some(update),
             Err(error) => {
                 self.stats.bad_updates += 1;
                 tracing::debug!(router = %self.router, peer = %rm.peer.address, %error, "UPDATE skipped");
-                return;
+                None
             }
+        }
+    }
+
+    fn route_monitoring(
+        &mut self,
+        now: Timestamp,
+        rm: &RouteMonitoring<'_>,
+        out: &mut Vec<BgpInput>,
+    ) {
+        self.stats.route_monitoring += 1;
+        let source = self.source(&rm.peer);
+        if let Some(tally) = self.tally(source) {
+            tally.messages += 1;
+        }
+        let Source::View(view) = source else {
+            return;
         };
-        self.stats.skipped_families += update.skipped_families.len() as u64;
+        let (at, withdrawn_at) = self.times(now, rm.peer.at);
+        let Some(peer) = self.peer_entry(&rm.peer, at) else {
+            return;
+        };
+        // Routes of a peer without a Peer Up (or after its Peer Down) mean it is up.
+        if !peer.up {
+            peer.up = true;
+            peer.since = at;
+            peer.down_reason = None;
+        }
+        peer.views_sent.insert(view);
+        let feeding = peer.fed.as_ref().map(|f| f.view);
+        let known = peer.context;
+        if !self.options.views.allows(view) {
+            self.stats.skipped_not_configured += 1;
+            return;
+        }
+        if view == BmpView::PostPolicy && feeding == Some(BmpView::PrePolicy) {
+            self.stats.skipped_not_preferred += 1;
+            return;
+        }
+        let Some(update) = self.decode(rm, known) else {
+            return;
+        };
+        let usable = (update.announced.len() as u64) + u64::from(update.filtered);
+        for family in &update.skipped_families {
+            *self.stats.skipped_families.entry(*family).or_default() += 1;
+        }
+        if let Some(tally) = self.tally(source) {
+            tally.unicast += usable;
+            tally
+                .families
+                .extend(update.skipped_families.iter().copied());
+        }
         if update.end_of_rib.is_some() {
             self.stats.end_of_ribs += 1;
         }
-        if update.withdrawn.is_empty() && update.announced.is_empty() {
+        let switch = match feeding {
+            Some(current) if current == view => false,
+            // Withdrawals alone give a view nothing to hold, nor a reason to take over.
+            _ if usable == 0 => return,
+            None => false,
+            // Pre-policy over post-policy: the other way round returned above.
+            Some(_) => true,
+        };
+        let collector = self.collector(view);
+        let Some(peer) = self.peers.get_mut(&peer_id(&rm.peer)) else {
             return;
-        }
-        let collector = self.collector(&rm.peer, view);
-        let peer = self.peers.entry(id).or_default();
+        };
+        // Pre-policy takes over from post-policy: the peer's own routes, once. The
+        // post-policy view leaves after the pre-policy one has come, so that the
+        // peer's routes are never missing in between.
+        let replaced = if switch {
+            self.stats.view_switches += 1;
+            peer.fed.take()
+        } else {
+            None
+        };
+        self.stats.usable_announcements += usable;
+        let key_ip = if view == BmpView::LocRib {
+            self.router
+        } else {
+            rm.peer.address
+        };
         let local_as = match rm.peer.peer_type {
             PeerType::LocRib => Some(rm.peer.asn),
             _ => peer.local_as,
         };
-        let routes = peer.views.entry(view).or_insert_with(|| ViewRoutes {
+        let fed = peer.fed.get_or_insert_with(|| FedView {
+            view,
             key: PeerKey {
                 collector,
-                ip: rm.peer.address,
+                ip: key_ip,
                 asn: Asn(rm.peer.asn),
             },
             routes: HashMap::new(),
         });
-        let key = &routes.key;
-        let mut withdraw =
-            |nlri: &Nlri, routes: &mut HashMap<(IpNet, u32), AsPath>, stats: &mut RouterStats| {
-                if !filter.wants(&nlri.prefix) {
-                    return;
-                }
-                if routes
-                    .remove(&(nlri.prefix, nlri.path_id.unwrap_or(0)))
-                    .is_none()
-                {
-                    stats.duplicate_withdrawals += 1;
-                    return;
-                }
-                stats.withdrawals += 1;
-                out.push(BgpInput::Route(RouteUpdate {
-                    at: withdrawn_at,
-                    peer: key.clone(),
-                    prefix: nlri.prefix,
-                    path_id: nlri.path_id,
-                    change: RouteChange::Withdraw,
-                }));
-            };
-        for nlri in &update.withdrawn {
-            withdraw(nlri, &mut routes.routes, &mut self.stats);
-        }
-        if update.announced.is_empty() {
-            return;
-        }
-        let path = update.as_path.unwrap_or_default();
-        let path = match clean_path(path, local_as) {
-            PathCheck::Clean(path, removed) => {
-                if removed {
-                    self.stats.own_as_removed += 1;
-                }
-                path
-            }
-            PathCheck::Looped(path) => {
-                // Reported pre-policy (or accepted with allowas-in): the peer does have
-                // the route, and origin and upstream still read right off the path.
-                self.stats.looped_paths += 1;
-                path
-            }
-        };
-        for nlri in &update.announced {
-            let slot = (nlri.prefix, nlri.path_id.unwrap_or(0));
-            if routes.routes.get(&slot) == Some(&path) {
-                continue;
-            }
-            routes.routes.insert(slot, path.clone());
-            self.stats.announcements += 1;
-            out.push(BgpInput::Route(RouteUpdate {
-                at,
-                peer: routes.key.clone(),
-                prefix: nlri.prefix,
-                path_id: nlri.path_id,
-                change: RouteChange::Announce {
-                    as_path: path.clone(),
-                },
-            }));
+        apply(
+            fed,
+            &update,
+            local_as,
+            (at, withdrawn_at),
+            &self.options.filter,
+            &mut self.stats,
+            out,
+        );
+        if let Some(old) = replaced
+            && !old.routes.is_empty()
+        {
+            out.push(BgpInput::PeerDown { at, peer: old.key });
         }
     }
 }
 
+/// Applies a decoded UPDATE to a view's routes, passing on what changed.
+fn apply(
+    fed: &mut FedView,
+    update: &Update,
+    local_as: Option<u32>,
+    (at, withdrawn_at): (Timestamp, Timestamp),
+    filter: &PrefixFilter,
+    stats: &mut RouterStats,
+    out: &mut Vec<BgpInput>,
+) {
+    for nlri in &update.withdrawn {
+        withdraw(fed, nlri, withdrawn_at, filter, stats, out);
+    }
+    if update.announced.is_empty() {
+        return;
+    }
+    let path = update.as_path.clone().unwrap_or_default();
+    let path = match clean_path(path, local_as) {
+        PathCheck::Clean(path, removed) => {
+            if removed {
+                stats.own_as_removed += 1;
+            }
+            path
+        }
+        PathCheck::Looped(path) => {
+            // Reported pre-policy (or accepted with allowas-in): the peer does have
+            // the route, and origin and upstream still read right off the path.
+            stats.looped_paths += 1;
+            path
+        }
+    };
+    for nlri in &update.announced {
+        let slot = (nlri.prefix, nlri.path_id.unwrap_or(0));
+        if fed.routes.get(&slot) == Some(&path) {
+            continue;
+        }
+        fed.routes.insert(slot, path.clone());
+        stats.announcements += 1;
+        out.push(BgpInput::Route(RouteUpdate {
+            at,
+            peer: fed.key.clone(),
+            prefix: nlri.prefix,
+            path_id: nlri.path_id,
+            change: RouteChange::Announce {
+                as_path: path.clone(),
+            },
+        }));
+    }
+}
+
+fn withdraw(
+    fed: &mut FedView,
+    nlri: &Nlri,
+    at: Timestamp,
+    filter: &PrefixFilter,
+    stats: &mut RouterStats,
+    out: &mut Vec<BgpInput>,
+) {
+    if !filter.wants(&nlri.prefix) {
+        return;
+    }
+    if fed
+        .routes
+        .remove(&(nlri.prefix, nlri.path_id.unwrap_or(0)))
+        .is_none()
+    {
+        stats.duplicate_withdrawals += 1;
+        return;
+    }
+    stats.withdrawals += 1;
+    out.push(BgpInput::Route(RouteUpdate {
+        at,
+        peer: fed.key.clone(),
+        prefix: nlri.prefix,
+        path_id: nlri.path_id,
+        change: RouteChange::Withdraw,
+    }));
+}
+
+/// The monitored session a header names. A global peer's distinguisher is zero
+/// (RFC 7854 §4.2) and a Loc-RIB instance's address is zero-filled (RFC 9069 §4.1):
+/// whatever a router puts there, they name the same session, so that two sessions
+/// never share one route key.
 fn peer_id(header: &PeerHeader) -> PeerId {
-    PeerId {
-        peer_type: header.peer_type,
-        distinguisher: header.distinguisher,
-        address: header.address,
+    match header.peer_type {
+        PeerType::Global => PeerId {
+            peer_type: PeerType::Global,
+            distinguisher: 0,
+            address: header.address,
+        },
+        PeerType::LocRib => PeerId {
+            peer_type: PeerType::LocRib,
+            distinguisher: header.distinguisher,
+            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        },
+        peer_type => PeerId {
+            peer_type,
+            distinguisher: header.distinguisher,
+            address: header.address,
+        },
     }
 }
 
-fn flush(at: Timestamp, peer: MonitoredPeer, out: &mut Vec<BgpInput>) {
-    for (_, view) in peer.views {
-        out.push(BgpInput::PeerDown { at, peer: view.key });
+fn join(views: &[BmpView]) -> String {
+    if views.is_empty() {
+        return "none".into();
     }
+    views
+        .iter()
+        .map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A route distinguisher in the usual text form (RFC 4364 §4.2).
@@ -564,6 +1213,11 @@ mod tests {
     /// `stamp`, carrying an UPDATE that announces 203.0.113.0/24 with the path
     /// 64499 or, if not `announce`, withdraws it.
     fn route_monitoring_message(stamp: u32, announce: bool) -> Vec<u8> {
+        view_message(0, 0, stamp, announce)
+    }
+
+    /// The same from a peer of `peer_type` with `flags` (0x40: post-policy).
+    fn view_message(peer_type: u8, flags: u8, stamp: u32, announce: bool) -> Vec<u8> {
         let mut update = vec![0xff; 16];
         update.extend([0, 0, 2]);
         if announce {
@@ -582,7 +1236,7 @@ mod tests {
         }
         let length = update.len() as u16;
         update[16..18].copy_from_slice(&length.to_be_bytes());
-        let mut peer = vec![0, 0];
+        let mut peer = vec![peer_type, flags];
         peer.extend([0; 8]);
         peer.extend([0; 12]);
         peer.extend([192, 0, 2, 4]);
@@ -661,5 +1315,134 @@ mod tests {
             panic!("one route: {out:?}");
         };
         assert_eq!(update.at, arrived);
+    }
+
+    /// What one message gave: `A key` / `W key` / `D key` (PeerDown), in order.
+    fn given(router: &mut BmpRouter, message: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        router.handle_bytes(Timestamp::from_secs(1_700_000_000), message, &mut out);
+        out.iter()
+            .map(|input| match input {
+                BgpInput::Route(r) if r.change == RouteChange::Withdraw => format!("W {}", r.peer),
+                BgpInput::Route(r) => format!("A {}", r.peer),
+                BgpInput::PeerDown { peer, .. } => format!("D {peer}"),
+                BgpInput::TableSize { peer, .. } => format!("T {peer}"),
+            })
+            .collect()
+    }
+
+    const POST: u8 = 0x40;
+    const T: u32 = 1_700_000_000;
+
+    #[test]
+    fn pre_policy_takes_over_from_post_policy_once_it_announces() {
+        let mut router = BmpRouter::new("198.51.100.1".parse().unwrap(), options());
+        // Given a peer fed post-policy,
+        assert_eq!(
+            given(&mut router, &view_message(0, POST, T, true)),
+            vec!["A bmp:198.51.100.1:post 192.0.2.4 AS64499"]
+        );
+        // pre-policy with withdrawals alone does not take it over;
+        assert!(given(&mut router, &view_message(0, 0, T, false)).is_empty());
+        assert_eq!(router.report().views_used, vec![BmpView::PostPolicy]);
+        // its first announcement does: the pre-policy route comes, then the
+        // post-policy view leaves;
+        assert_eq!(
+            given(&mut router, &view_message(0, 0, T, true)),
+            vec![
+                "A bmp:198.51.100.1 192.0.2.4 AS64499",
+                "D bmp:198.51.100.1:post 192.0.2.4 AS64499"
+            ]
+        );
+        // and post-policy is skipped from then on.
+        assert!(given(&mut router, &view_message(0, POST, T, false)).is_empty());
+        let stats = router.stats();
+        assert_eq!((stats.view_switches, stats.skipped_not_preferred), (1, 1));
+        let report = router.report();
+        assert_eq!(report.views_used, vec![BmpView::PrePolicy]);
+        assert_eq!(
+            report.views_sent,
+            vec![BmpView::PrePolicy, BmpView::PostPolicy]
+        );
+        assert_eq!(report.peers[0].view, Some(BmpView::PrePolicy));
+    }
+
+    #[test]
+    fn views_left_out_are_counted_and_explained() {
+        let options = Arc::new(BmpOptions {
+            views: BmpViews::from_list(&[BmpView::LocRib]),
+            filter: PrefixFilter::everything(),
+        });
+        let mut router = BmpRouter::new("198.51.100.1".parse().unwrap(), options);
+        assert!(given(&mut router, &view_message(0, 0, T, true)).is_empty());
+        assert!(given(&mut router, &view_message(0, POST, T, true)).is_empty());
+        assert_eq!(router.stats().skipped_not_configured, 2);
+        assert_eq!(
+            router.why_no_routes().as_deref(),
+            Some(
+                "2 Route Monitoring messages but no IPv4/IPv6 unicast route blackout can use: \
+                 views configured: loc-rib; the router sends: pre-policy, post-policy"
+            )
+        );
+        // The router's own view feeds, keyed by the router.
+        assert_eq!(
+            given(&mut router, &view_message(3, 0, T, true)),
+            vec!["A bmp:198.51.100.1:loc-rib 198.51.100.1 AS64499"]
+        );
+        assert_eq!(router.why_no_routes(), None);
+    }
+
+    #[test]
+    fn rd_instance_peers_and_vrf_loc_ribs_are_skipped() {
+        let mut router = BmpRouter::new("198.51.100.1".parse().unwrap(), options());
+        let mut rd_instance = view_message(1, 0, T, true);
+        rd_instance[8..16].copy_from_slice(&0x0000_fbf3_0000_000eu64.to_be_bytes());
+        let mut vrf_loc_rib = view_message(3, 0, T, true);
+        vrf_loc_rib[8..16].copy_from_slice(&0x0000_fbf3_0000_000bu64.to_be_bytes());
+        assert!(given(&mut router, &rd_instance).is_empty());
+        assert!(given(&mut router, &vrf_loc_rib).is_empty());
+        let stats = router.stats();
+        assert_eq!(
+            (stats.skipped_rd_instance, stats.skipped_vrf_loc_rib),
+            (1, 1)
+        );
+        assert_eq!(
+            router.why_no_routes().as_deref(),
+            Some(
+                "2 Route Monitoring messages but no IPv4/IPv6 unicast route blackout can use: \
+                 it sends RD-instance peers of RD 64499:14; \
+                 it sends the Loc-RIB of the VRF of RD 64499:11"
+            )
+        );
+    }
+
+    /// Found by fuzzing: a global peer whose header carries a distinguisher, and
+    /// a Loc-RIB whose header carries an address, are the same sessions as without,
+    /// so that two sessions never write one route key; local-instance peers are
+    /// another routing instance's, and skipped.
+    #[test]
+    fn one_session_one_key_whatever_the_header_s_spare_fields_say() {
+        let mut router = BmpRouter::new("198.51.100.1".parse().unwrap(), options());
+        assert_eq!(given(&mut router, &view_message(0, POST, T, true)).len(), 1);
+        let mut with_rd = view_message(0, 0, T, true);
+        with_rd[8..16].copy_from_slice(&7u64.to_be_bytes());
+        assert_eq!(
+            given(&mut router, &with_rd),
+            vec![
+                "A bmp:198.51.100.1 192.0.2.4 AS64499",
+                "D bmp:198.51.100.1:post 192.0.2.4 AS64499"
+            ],
+            "the pre-policy view of the same peer takes over"
+        );
+        assert_eq!(router.peer_count(), 1);
+        assert_eq!(given(&mut router, &view_message(3, 0, T, true)).len(), 1);
+        let mut loc_rib_with_address = view_message(3, 0, T, false);
+        loc_rib_with_address[29] = 9;
+        assert_eq!(
+            given(&mut router, &loc_rib_with_address),
+            vec!["W bmp:198.51.100.1:loc-rib 198.51.100.1 AS64499"]
+        );
+        assert!(given(&mut router, &view_message(2, 0, T, true)).is_empty());
+        assert_eq!(router.stats().skipped_local_instance, 1);
     }
 }

@@ -5,6 +5,13 @@
 //! A router that connects again while its old connection is still open replaces it:
 //! the old task flushes its routes first (the new task waits for it), so a late
 //! Peer Down never removes routes the new session has reported.
+//!
+//! A router that sends part of a message and then nothing for
+//! [`BmpStationConfig::stall_timeout`] is disconnected and counted
+//! ([`crate::FeedHealth::stalled`]), and its peers are flushed as for any lost session:
+//! a half-sent message never holds a session open. The health carries the router's
+//! report ([`BmpRouter::report`]) and why its routes are not usable, if they are not;
+//! it is published every `health_interval`, and at once when a peer goes up or down.
 
 use super::framer::BmpFramer;
 use super::router::{BmpOptions, BmpRouter};
@@ -20,6 +27,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// A BMP station's settings.
 #[derive(Clone, Debug)]
@@ -32,7 +40,13 @@ pub struct BmpStationConfig {
     pub options: BmpOptions,
     /// How often each router's health is published while it is connected.
     pub health_interval: Duration,
+    /// How long the rest of a message that has begun may take to come.
+    pub stall_timeout: Duration,
 }
+
+/// The default [`BmpStationConfig::stall_timeout`]: a message is at most 256 KiB, so a
+/// router that is sending one sends it well within this.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct RouterSlot {
     health: Arc<Mutex<HealthTracker>>,
@@ -122,6 +136,7 @@ impl BmpStation {
                 turn: Arc::clone(&slot.turn),
                 events: events.clone(),
                 health_interval: self.config.health_interval,
+                stall_timeout: self.config.stall_timeout,
             };
             tokio::spawn(connection.serve(stream, replaced));
         }
@@ -139,6 +154,7 @@ struct Connection {
     turn: Arc<tokio::sync::Mutex<()>>,
     events: FeedSender,
     health_interval: Duration,
+    stall_timeout: Duration,
 }
 
 impl Connection {
@@ -150,6 +166,20 @@ impl Connection {
             Err(poisoned) => poisoned.into_inner(),
         };
         f(&mut tracker)
+    }
+
+    /// Puts what the session knows of the router into the health.
+    fn report(&self, session: &BmpRouter) {
+        let (report, why, peers) = (
+            session.report(),
+            session.why_no_routes(),
+            session.fed_peer_count() as u32,
+        );
+        self.health(|t| {
+            t.set_router(report);
+            t.set_why_no_routes(why);
+            t.set_peers(peers);
+        });
     }
 
     async fn publish(&self) -> Result<(), FeedError> {
@@ -187,6 +217,7 @@ impl Connection {
         if self.emit(&mut out).await.is_err() {
             return;
         }
+        self.report(&session);
         self.health(|t| t.down(now(), reason));
         let _ = self.publish().await;
     }
@@ -203,7 +234,16 @@ impl Connection {
         let mut out = Vec::new();
         let mut ticker = tokio::time::interval(self.health_interval);
         let mut reported_damage = 0;
+        let mut reported_events = None;
+        // Since when the message begun in the framer waits for its rest.
+        let mut waiting_since: Option<Instant> = None;
         loop {
+            let stall = async {
+                match waiting_since {
+                    Some(since) => tokio::time::sleep_until(since + self.stall_timeout).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 read = stream.read(&mut buf) => {
                     let n = match read {
@@ -213,11 +253,16 @@ impl Connection {
                                 framer.pending()
                             ));
                         }
-                        Ok(0) if session.terminated() => return Ok("router sent Termination".into()),
-                        Ok(0) => return Ok("router closed the connection".into()),
+                        Ok(0) => {
+                            return Ok(match session.termination_text() {
+                                Some(why) => format!("router sent Termination: {why}"),
+                                None => "router closed the connection".into(),
+                            });
+                        }
                         Ok(n) => n,
                         Err(error) => return Ok(format!("connection lost: {error}")),
                     };
+                    let started = Instant::now();
                     let at = now();
                     framer.push(buf.get(..n).unwrap_or(&[]));
                     let mut count = 0;
@@ -231,7 +276,6 @@ impl Connection {
                             Err(error) => break Some(error),
                         }
                     };
-                    let peers = session.peer_count() as u32;
                     let stats = session.stats();
                     let damaged = stats.bad_messages + stats.bad_updates;
                     let problem = (damaged > reported_damage).then(|| {
@@ -243,7 +287,6 @@ impl Connection {
                     reported_damage = damaged;
                     self.health(|t| {
                         t.messages(at, count);
-                        t.set_peers(peers);
                         if let Some(problem) = problem {
                             t.error(problem);
                         }
@@ -252,8 +295,31 @@ impl Connection {
                     if let Some(error) = broken {
                         return Ok(format!("router sent bytes that are not BMP: {error}"));
                     }
+                    // The wait counts from when a message began, less the time spent
+                    // handing its predecessors on (that wait is ours, not the router's).
+                    waiting_since = match waiting_since {
+                        _ if framer.pending() == 0 => None,
+                        Some(since) if count == 0 => Some(since + started.elapsed()),
+                        _ => Some(Instant::now()),
+                    };
+                    if reported_events != Some(session.peer_events()) {
+                        reported_events = Some(session.peer_events());
+                        self.report(session);
+                        self.publish().await?;
+                    }
                 }
-                _ = ticker.tick() => self.publish().await?,
+                () = stall => {
+                    self.health(HealthTracker::stalled);
+                    return Ok(format!(
+                        "router sent {} bytes of a message and then nothing for {} s",
+                        framer.pending(),
+                        self.stall_timeout.as_secs_f64()
+                    ));
+                }
+                _ = ticker.tick() => {
+                    self.report(session);
+                    self.publish().await?;
+                }
                 _ = replaced.changed() => {
                     return Ok("replaced by a new connection from the same router".into());
                 }

@@ -288,3 +288,190 @@ async fn session_answers_a_garbage_peer_with_open_then_notification() {
     .await;
     feed.abort();
 }
+
+/// An OPEN from the router (AS `PEER_AS`, hold time 9) with the 4-octet AS
+/// capability and multiprotocol capabilities for `families` (AFI, SAFI).
+fn open_with(families: &[(u16, u8)]) -> Vec<u8> {
+    let mut caps = Vec::new();
+    for (afi, safi) in families {
+        caps.extend_from_slice(&[1, 4]);
+        caps.extend_from_slice(&afi.to_be_bytes());
+        caps.extend_from_slice(&[0, *safi]);
+    }
+    caps.extend_from_slice(&[65, 4]);
+    caps.extend_from_slice(&PEER_AS.to_be_bytes());
+    let mut body = vec![4];
+    body.extend_from_slice(&(PEER_AS as u16).to_be_bytes());
+    body.extend_from_slice(&9u16.to_be_bytes());
+    body.extend_from_slice(&[192, 0, 2, 2]);
+    body.push((caps.len() + 2) as u8);
+    body.push(2);
+    body.push(caps.len() as u8);
+    body.extend_from_slice(&caps);
+    let mut out = vec![0xff; 16];
+    out.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+    out.push(kind::OPEN);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// An UPDATE whose only attributes are ORIGIN, AS_PATH (4-byte) and one
+/// MP_REACH_NLRI or MP_UNREACH_NLRI of IPv6 unicast with `prefixes`.
+fn mp_update(path: &[u32], prefixes: &[(u8, [u8; 16])], reach: bool) -> Vec<u8> {
+    let mut nlri = Vec::new();
+    for (len, addr) in prefixes {
+        nlri.push(*len);
+        nlri.extend_from_slice(&addr[..usize::from(*len).div_ceil(8)]);
+    }
+    let mut attributes = Vec::new();
+    if reach {
+        attributes.extend_from_slice(&[0x40, 1, 1, 0]);
+        let mut as_path = vec![2, path.len() as u8];
+        for asn in path {
+            as_path.extend_from_slice(&asn.to_be_bytes());
+        }
+        attributes.extend_from_slice(&[0x40, 2, as_path.len() as u8]);
+        attributes.extend_from_slice(&as_path);
+        // AFI 2, SAFI 1, a 16-byte next hop (2001:db8::2), no SNPA.
+        let mut value = vec![0, 2, 1, 16, 0x20, 0x01, 0x0d, 0xb8];
+        value.extend_from_slice(&[0; 11]);
+        value.push(2);
+        value.push(0);
+        value.extend_from_slice(&nlri);
+        attributes.extend_from_slice(&[0x90, 14]);
+        attributes.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        attributes.extend_from_slice(&value);
+    } else {
+        let mut value = vec![0, 2, 1];
+        value.extend_from_slice(&nlri);
+        attributes.extend_from_slice(&[0x90, 15]);
+        attributes.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        attributes.extend_from_slice(&value);
+    }
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&(attributes.len() as u16).to_be_bytes());
+    body.extend_from_slice(&attributes);
+    let mut out = vec![0xff; 16];
+    out.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+    out.push(kind::UPDATE);
+    out.extend_from_slice(&body);
+    out
+}
+
+fn session_watching(prefixes: &[&str]) -> BgpSession {
+    let watched: Vec<ipnet::IpNet> = prefixes.iter().map(|p| p.parse().unwrap()).collect();
+    BgpSession::new(SessionConfig {
+        peer: "::1".parse().unwrap(),
+        peer_as: Asn(PEER_AS),
+        local_as: Asn(64496),
+        router_id: "192.0.2.1".parse().unwrap(),
+        hold_time: 90,
+        filter: PrefixFilter::new(&watched),
+    })
+}
+
+#[test]
+fn families_are_negotiated_from_both_opens() {
+    use blackout_feeds::update::Family;
+    let vpn4 = Family { afi: 1, safi: 128 };
+    // What the router's OPEN offers (AFI, SAFI), and what the session then takes.
+    type Offer = &'static [(u16, u8)];
+    let cases: [(Offer, Vec<Family>); 4] = [
+        (
+            &[(1, 1), (2, 1)],
+            vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+        ),
+        (&[(2, 1), (1, 128)], vec![Family::IPV6_UNICAST]),
+        // No multiprotocol capability at all: IPv4 unicast (RFC 4760 §8).
+        (&[], vec![Family::IPV4_UNICAST]),
+        (&[(1, 128)], vec![]),
+    ];
+    for (offered, negotiated) in cases {
+        let mut s = session_watching(&["2001:db8:100::/40"]);
+        s.connected(t(0));
+        s.received(t(0), &open_with(offered));
+        s.received(t(0), &encode_keepalive());
+        assert_eq!(s.state(), SessionState::Established, "{offered:?}");
+        assert_eq!(s.families(), negotiated.as_slice(), "{offered:?}");
+        let health = s.health();
+        assert_eq!(health.families, negotiated);
+        if offered == [(1, 128)] {
+            assert_eq!(health.router_families, vec![vpn4]);
+            assert_eq!(
+                s.why_no_routes().as_deref(),
+                Some(
+                    "the router offers only ipv4-vpn; blackout takes ipv4-unicast and ipv6-unicast"
+                )
+            );
+        } else {
+            assert_eq!(s.why_no_routes(), None);
+        }
+    }
+}
+
+#[test]
+fn ipv6_routes_come_in_mp_reach_and_go_in_mp_unreach() {
+    let mut s = session_watching(&["2001:db8:100::/40"]);
+    s.connected(t(0));
+    s.received(t(0), &open_with(&[(1, 1), (2, 1)]));
+    s.received(t(0), &encode_keepalive());
+    let mut watched = [0u8; 16];
+    watched[..6].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00]);
+    let mut other = [0u8; 16];
+    other[..6].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0xff, 0x00]);
+    let got = inputs(&s.received(
+        t(1),
+        &mp_update(&[PEER_AS, 64500], &[(48, watched), (48, other)], true),
+    ));
+    let [BgpInput::Route(route)] = got.as_slice() else {
+        panic!("one watched IPv6 route: {got:?}");
+    };
+    assert_eq!(route.peer.to_string(), "bgp:::1 ::1 AS64497");
+    assert_eq!(route.prefix.to_string(), "2001:db8:100::/48");
+    assert!(
+        matches!(&route.change, RouteChange::Announce { as_path } if as_path.to_string() == "64497 64500")
+    );
+    assert_eq!((s.health().routes_ipv4, s.health().routes_ipv6), (0, 1));
+    // End-of-RIB of IPv6 unicast: an MP_UNREACH_NLRI with nothing in it.
+    assert!(inputs(&s.received(t(2), &mp_update(&[], &[], false))).is_empty());
+    assert_eq!(
+        s.health().end_of_rib,
+        vec![blackout_feeds::update::Family::IPV6_UNICAST]
+    );
+    let got = inputs(&s.received(t(3), &mp_update(&[], &[(48, watched)], false)));
+    assert!(
+        matches!(got.as_slice(), [BgpInput::Route(r)] if r.change == RouteChange::Withdraw && r.prefix == route.prefix),
+        "{got:?}"
+    );
+    assert_eq!(s.health().routes_ipv6, 0);
+}
+
+#[test]
+fn a_router_that_sends_only_vpn_routes_says_so() {
+    let mut s = session_watching(&["203.0.113.0/24"]);
+    s.connected(t(0));
+    s.received(t(0), &open_with(&[(1, 1), (1, 128)]));
+    s.received(t(0), &encode_keepalive());
+    // MP_REACH_NLRI of VPNv4 (AFI 1, SAFI 128): a label, an RD and a prefix.
+    let mut value = vec![0, 1, 128, 12];
+    value.extend_from_slice(&[0; 8]);
+    value.extend_from_slice(&[192, 0, 2, 2, 0]);
+    value.extend_from_slice(&[112, 0, 0, 0x11]);
+    value.extend_from_slice(&[0, 0, 0xfb, 0xf0, 0, 0, 0, 1]);
+    value.extend_from_slice(&[203, 0, 113]);
+    let mut attributes = vec![0x40, 1, 1, 0, 0x40, 2, 0, 0x90, 14];
+    attributes.extend_from_slice(&(value.len() as u16).to_be_bytes());
+    attributes.extend_from_slice(&value);
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&(attributes.len() as u16).to_be_bytes());
+    body.extend_from_slice(&attributes);
+    let mut bytes = vec![0xff; 16];
+    bytes.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+    bytes.push(kind::UPDATE);
+    bytes.extend_from_slice(&body);
+    assert!(inputs(&s.received(t(1), &bytes)).is_empty());
+    assert_eq!(
+        s.why_no_routes().as_deref(),
+        Some("1 UPDATEs but no IPv4/IPv6 unicast route: the router sends only ipv4-vpn")
+    );
+}

@@ -1,7 +1,7 @@
-//! Real router captures (`bmp/raw`, Huawei, Cisco, 6WIND/FRR, Juniper) through the
-//! framer, the decoder and the router session, with pmacct's decoded JSON
-//! (`bmp/pmacct-expected`) as the expected routes; the same streams cut into random
-//! fragments must give identical results.
+//! Real router captures (`bmp/raw` of the shared data: Huawei, Cisco, 6WIND/FRR,
+//! Juniper; and the Cisco IOS XR captures of `tests/data`) through the framer, the
+//! decoder and the router session, with pmacct's decoded JSON as the expected
+//! routes; the same streams cut into random fragments must give identical results.
 
 use crate::common::{bmp_captures, read, read_gz};
 use blackout_feeds::bmp::{BmpFramer, BmpMessage, PeerHeader, PeerType, decode};
@@ -15,11 +15,41 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-const PMACCT: [&str; 3] = [
-    "pmacct_200-BMP-HUAWEI-locrib_instance",
-    "pmacct_201-BMP-CISCO-rd_instance",
-    "pmacct_205-BMP-6wind-FRR-peer_down",
-];
+/// A real router's capture with pmacct's decoding of it.
+pub struct PmacctCapture {
+    /// A short name.
+    pub name: &'static str,
+    /// The BMP stream.
+    pub bmp: Vec<u8>,
+    /// pmacct's JSON, one object per line.
+    pub json: String,
+}
+
+/// The pmacct captures of the shared data, and those committed with this crate.
+pub fn pmacct_captures() -> Vec<PmacctCapture> {
+    let shared = [
+        "pmacct_200-BMP-HUAWEI-locrib_instance",
+        "pmacct_201-BMP-CISCO-rd_instance",
+        "pmacct_205-BMP-6wind-FRR-peer_down",
+    ]
+    .map(|name| PmacctCapture {
+        name,
+        bmp: read(&format!("bmp/raw/{name}.bmp")),
+        json: read_gz(&format!("bmp/pmacct-expected/{name}.output-bmp-00.json.gz")),
+    });
+    let ours = [
+        "cisco-xr-7.10-post-policy-loc-rib",
+        "cisco-xr-24.4-loc-rib-vrfs-peer-down",
+    ]
+    .map(|name| PmacctCapture {
+        name,
+        bmp: crate::common::read_committed(&format!("{name}.bmp")),
+        json: crate::common::gunzip(&crate::common::read_committed(&format!(
+            "{name}.pmacct.json.gz"
+        ))),
+    });
+    shared.into_iter().chain(ours).collect()
+}
 
 fn frames(bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut framer = BmpFramer::new();
@@ -71,8 +101,11 @@ fn rd(distinguisher: u64) -> String {
 /// Every unicast route of every Route Monitoring message, one line each:
 /// `A|view|rd|peer|prefix|path_id|path` or `W|view|rd|peer|prefix|path_id`, decoded
 /// with the context of the peer's Peer Up as the decoder's public parts give it.
+/// Like pmacct, a withdrawal is listed only of a route held (announced, and not
+/// withdrawn or flushed by a Peer Down since).
 fn decoded_lines(bytes: &[u8]) -> (Vec<String>, usize) {
     let mut contexts: HashMap<(PeerType, u64, IpAddr), UpdateContext> = HashMap::new();
+    let mut held: BTreeSet<(String, String)> = BTreeSet::new();
     let mut lines = Vec::new();
     let mut messages = 0;
     for frame in frames(bytes) {
@@ -98,12 +131,22 @@ fn decoded_lines(bytes: &[u8]) -> (Vec<String>, usize) {
                     lines.push(format!("E|{head}|{}", family.afi));
                 }
                 for n in &update.withdrawn {
-                    lines.push(format!("W|{head}|{}|{:?}", n.prefix, n.path_id));
+                    let route = format!("{}|{:?}", n.prefix, n.path_id);
+                    if held.remove(&(head.clone(), route.clone())) {
+                        lines.push(format!("W|{head}|{route}"));
+                    }
                 }
                 let path = update.as_path.map(|p| p.to_string()).unwrap_or_default();
                 for n in &update.announced {
-                    lines.push(format!("A|{head}|{}|{:?}|{path}", n.prefix, n.path_id));
+                    let route = format!("{}|{:?}", n.prefix, n.path_id);
+                    lines.push(format!("A|{head}|{route}|{path}"));
+                    held.insert((head.clone(), route));
                 }
+            }
+            BmpMessage::PeerDown(down) => {
+                let p = down.peer;
+                let peer = format!("|{}|{}", rd(p.distinguisher), p.address);
+                held.retain(|(head, _)| !head.ends_with(&peer));
             }
             _ => {}
         }
@@ -112,9 +155,21 @@ fn decoded_lines(bytes: &[u8]) -> (Vec<String>, usize) {
     (lines, messages)
 }
 
+/// A record's AS path: older pmacct writes a list, newer a string.
+fn pmacct_path(v: &serde_json::Value) -> String {
+    match &v["as_path"] {
+        serde_json::Value::String(path) => path.clone(),
+        serde_json::Value::Array(asns) => asns
+            .iter()
+            .filter_map(|x| x.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
 /// The same lines from pmacct's JSON: its unicast route_monitor records.
-fn pmacct_lines(name: &str) -> Vec<String> {
-    let text = read_gz(&format!("bmp/pmacct-expected/{name}.output-bmp-00.json.gz"));
+fn pmacct_lines(text: &str) -> Vec<String> {
     let mut lines = Vec::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).expect("pmacct JSON");
@@ -141,13 +196,9 @@ fn pmacct_lines(name: &str) -> Vec<String> {
         };
         match v["log_type"].as_str() {
             Some("update") => {
-                let path: Vec<&str> = v["as_path"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
-                    .unwrap_or_default();
-                lines.push(format!("A|{head}|{prefix}|{path_id}|{}", path.join(" ")));
+                lines.push(format!("A|{head}|{prefix}|{path_id}|{}", pmacct_path(&v)));
             }
-            Some("delete") => lines.push(format!("W|{head}|{prefix}|{path_id}")),
+            Some("delete" | "withdraw") => lines.push(format!("W|{head}|{prefix}|{path_id}")),
             Some("end-of-rib") => lines.push(format!("E|{head}|{}", v["afi"])),
             other => panic!("unexpected log_type {other:?}"),
         }
@@ -158,9 +209,10 @@ fn pmacct_lines(name: &str) -> Vec<String> {
 
 #[test]
 fn unicast_routes_match_pmacct() {
-    for name in PMACCT {
-        let (ours, messages) = decoded_lines(&read(&format!("bmp/raw/{name}.bmp")));
-        let expected = pmacct_lines(name);
+    for capture in pmacct_captures() {
+        let name = capture.name;
+        let (ours, messages) = decoded_lines(&capture.bmp);
+        let expected = pmacct_lines(&capture.json);
         assert!(
             expected.len() >= 7,
             "{name}: pmacct has {} unicast routes",
@@ -183,7 +235,7 @@ fn unicast_routes_match_pmacct() {
 }
 
 /// Runs a capture through a router session, delivered in the given pieces.
-fn through_router(bytes: &[u8], cuts: &[usize], views: BmpViews) -> (Vec<BgpInput>, BmpRouter) {
+pub fn through_router(bytes: &[u8], cuts: &[usize], views: BmpViews) -> (Vec<BgpInput>, BmpRouter) {
     let options = Arc::new(BmpOptions {
         views,
         filter: PrefixFilter::everything(),
@@ -210,104 +262,140 @@ const ALL_VIEWS: BmpViews = BmpViews {
     loc_rib: true,
 };
 
-/// pmacct's routes at the end of the capture: its updates and deletes applied, each
-/// Peer Down clearing that peer (pmacct's own "internal" flush records left out).
-fn pmacct_final(name: &str) -> BTreeSet<String> {
-    let text = read_gz(&format!("bmp/pmacct-expected/{name}.output-bmp-00.json.gz"));
+/// pmacct's records in the order it wrote them.
+pub fn pmacct_records(text: &str) -> Vec<serde_json::Value> {
+    let mut records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("pmacct JSON"))
+        .collect();
+    records.sort_by_key(|v| v["seq"].as_u64().unwrap_or(0));
+    records
+}
+
+/// pmacct's unicast routes at the end of the capture, as they should feed the BGP
+/// state: the global Loc-RIB (`loc-rib||prefix|path`) and, per peer, one Adj-RIB-In
+/// view (`pre|peer|prefix|path` or `post|...`), pre-policy taking over from
+/// post-policy when its announcements come. RD-instance peers and VRF Loc-RIBs
+/// (pmacct's `rd_origin` `bmp`) are left out, and each Peer Down clears its peer.
+/// pmacct's own "internal" flush records are not BMP messages and are left out.
+fn pmacct_fed(text: &str) -> BTreeSet<String> {
     let mut table: BTreeMap<(String, String), String> = BTreeMap::new();
-    for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).expect("pmacct JSON");
-        let view = if v["is_loc"] == 1 {
-            "loc-rib"
-        } else if v["is_post"] == 1 {
-            "post"
+    let mut feeding: HashMap<String, &str> = HashMap::new();
+    for v in pmacct_records(text) {
+        if v["rd_origin"] == "bmp" {
+            continue;
+        }
+        let loc = v["is_loc"] == 1;
+        let peer = if loc {
+            "loc-rib|".to_string()
         } else {
-            "pre"
+            v["peer_ip"].as_str().unwrap_or("").to_string()
         };
-        let rd = match v["rd"].as_str() {
-            Some(rd) if v["rd_origin"] == "bmp" => {
-                rd.split_once(':').map(|(_, r)| r).unwrap_or(rd).to_string()
-            }
-            _ => String::new(),
-        };
-        let peer = format!("{view}|{rd}|{}", v["peer_ip"].as_str().unwrap_or(""));
         match v["bmp_msg_type"].as_str() {
             Some("route_monitor") if v["safi"] == 1 => {
+                let view = if loc {
+                    "loc-rib"
+                } else if v["is_post"] == 1 {
+                    "post"
+                } else {
+                    "pre"
+                };
                 let prefix = v["ip_prefix"].as_str().unwrap_or("").to_string();
+                let fed = feeding.get(&peer).copied();
                 if v["log_type"] == "update" {
-                    let path: Vec<&str> = v["as_path"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
-                        .unwrap_or_default();
-                    let mut path = path.join(" ");
+                    match fed {
+                        None => {
+                            feeding.insert(peer.clone(), view);
+                        }
+                        Some("post") if view == "pre" => {
+                            table.retain(|(p, _), _| *p != peer);
+                            feeding.insert(peer.clone(), view);
+                        }
+                        Some(current) if current != view => continue,
+                        Some(_) => {}
+                    }
+                    let mut path = pmacct_path(&v);
                     // The 6WIND router (AS4226809914) puts its own AS in front of its
                     // Loc-RIB and post-policy paths; the router session removes it.
                     if view != "pre" {
                         path = path.trim_start_matches("4226809914 ").to_string();
                     }
                     table.insert((peer, prefix), path);
-                } else {
+                } else if fed == Some(view) {
                     table.remove(&(peer, prefix));
                 }
             }
             Some("peer_down") => {
-                for view in ["pre", "post"] {
-                    let peer = format!("{view}|{rd}|{}", v["peer_ip"].as_str().unwrap_or(""));
-                    table.retain(|(p, _), _| *p != peer);
-                }
+                table.retain(|(p, _), _| *p != peer);
+                feeding.remove(&peer);
             }
             _ => {}
         }
     }
     table
         .into_iter()
-        .map(|((peer, prefix), path)| format!("{peer}|{prefix}|{path}"))
+        .map(|((peer, prefix), path)| {
+            let view = feeding.get(&peer).copied().unwrap_or("?");
+            if view == "loc-rib" {
+                format!("{peer}|{prefix}|{path}")
+            } else {
+                format!("{view}|{peer}|{prefix}|{path}")
+            }
+        })
         .collect()
 }
 
-fn router_final(router: &BmpRouter) -> BTreeSet<String> {
+/// The router session's routes in the same form.
+fn router_fed(router: &BmpRouter) -> BTreeSet<String> {
     router
         .routes()
         .into_iter()
         .map(|(key, prefix, _, path)| {
-            let mut parts = key.collector.split(':').skip(2);
-            let (mut rd, mut view) = (String::new(), "pre");
-            while let Some(part) = parts.next() {
-                match part {
-                    "post" => view = "post",
-                    "loc-rib" => view = "loc-rib",
-                    p if p.starts_with("rd=") => {
-                        rd = format!("{}:{}", &p[3..], parts.next().unwrap_or(""));
-                    }
-                    _ => {}
-                }
+            let view = key.collector.rsplit(':').next().unwrap_or("");
+            match view {
+                "loc-rib" => format!("loc-rib||{prefix}|{path}"),
+                "post" => format!("post|{}|{prefix}|{path}", key.ip),
+                _ => format!("pre|{}|{prefix}|{path}", key.ip),
             }
-            format!("{view}|{rd}|{}|{prefix}|{path}", key.ip)
         })
         .collect()
 }
 
 #[test]
-fn router_table_at_the_end_matches_pmacct() {
-    for name in PMACCT {
-        let (inputs, router) =
-            through_router(&read(&format!("bmp/raw/{name}.bmp")), &[], ALL_VIEWS);
+fn routes_feeding_the_state_match_pmacct() {
+    for capture in pmacct_captures() {
+        let name = capture.name;
+        let (inputs, router) = through_router(&capture.bmp, &[], ALL_VIEWS);
         let stats = router.stats().clone();
         assert_eq!(
             stats.bad_messages + stats.bad_updates,
             0,
             "{name}: {stats:?}"
         );
-        let ours = router_final(&router);
-        let expected = pmacct_final(name);
+        let ours = router_fed(&router);
+        let expected = pmacct_fed(&capture.json);
         let missing: Vec<_> = expected.difference(&ours).take(5).collect();
         let extra: Vec<_> = ours.difference(&expected).take(5).collect();
         assert!(
             missing.is_empty() && extra.is_empty(),
             "{name}: missing {missing:#?}\nextra {extra:#?}"
         );
-        assert!(!inputs.is_empty());
-        eprintln!("{name}: {} routes held at the end; {stats:?}", ours.len());
+        // One Adj-RIB-In view per peer feeds, never both.
+        let mut views: HashMap<IpAddr, BTreeSet<String>> = HashMap::new();
+        for (key, ..) in router.routes() {
+            if !key.collector.ends_with(":loc-rib") {
+                views
+                    .entry(key.ip)
+                    .or_default()
+                    .insert(key.collector.to_string());
+            }
+        }
+        assert!(views.values().all(|v| v.len() == 1), "{name}: {views:?}");
+        assert!(!inputs.is_empty() || ours.is_empty(), "{name}");
+        eprintln!(
+            "{name}: {} routes feed the state at the end; {stats:?}",
+            ours.len()
+        );
     }
 }
 
@@ -327,6 +415,25 @@ fn peer_down_flushes_that_peer_only() {
         .collect();
     assert_eq!(downs, vec!["bmp:192.0.2.1 192.0.2.1 AS65011".to_string()]);
     assert_eq!(router.stats().peer_downs, 1);
+    // The peer held routes: its Peer Down is feed evidence, with them and the reason.
+    let report = router.report();
+    let [evidence] = report.peer_downs.as_slice() else {
+        panic!(
+            "one Peer Down of a peer with routes: {:?}",
+            report.peer_downs
+        );
+    };
+    assert_eq!(evidence.peer.to_string(), downs[0]);
+    assert!(evidence.routes > 0, "{evidence:?}");
+    eprintln!("{evidence:?}");
+    let peer = report
+        .peers
+        .iter()
+        .find(|p| p.address.to_string() == "192.0.2.1")
+        .expect("the peer stays listed, down");
+    assert!(!peer.up);
+    assert_eq!(peer.down_reason.as_ref(), Some(&evidence.reason));
+    assert_eq!((peer.routes, peer.key.as_ref()), (0, None));
     let left = router.routes();
     assert!(!left.is_empty(), "the other peers keep their routes");
     assert!(
@@ -361,7 +468,7 @@ fn every_capture_decodes_and_juniper_cases_hold() {
         total += stats.messages;
         match name.as_str() {
             "akvorado_bmp-reach-unknown-family.bmp" | "akvorado_bmp-reach-vpls.bmp" => {
-                assert!(stats.skipped_families > 0, "{name}: {stats:?}");
+                assert!(!stats.skipped_families.is_empty(), "{name}: {stats:?}");
                 assert!(
                     !inputs.iter().any(|i| matches!(i, BgpInput::Route(_))),
                     "{name}"

@@ -7,7 +7,7 @@ use crate::common::{
 };
 use blackout_bgp::{BgpState, Vrps, WatchSet};
 use blackout_feeds::{
-    BmpOptions, BmpStation, BmpStationConfig, BmpViews, FeedEvent, FeedHealth, FeedState,
+    BmpOptions, BmpStation, BmpStationConfig, BmpView, BmpViews, FeedEvent, FeedHealth, FeedState,
 };
 use blackout_model::PrefixFilter;
 use blackout_model::{Asn, BgpInput, RouteChange};
@@ -26,6 +26,7 @@ async fn station(allow: &[&str], filter: PrefixFilter) -> (SocketAddr, mpsc::Rec
             filter,
         },
         health_interval: Duration::from_millis(300),
+        stall_timeout: Duration::from_secs(2),
     };
     let station = BmpStation::bind(config).await.unwrap();
     let addr = station.local_addr().unwrap();
@@ -149,8 +150,42 @@ protocol bgp frr {{
         !announced(&seen, collector, "192.0.2.0/24", "64499"),
         "filtered out"
     );
+    // FRR sends both views of BIRD: pre-policy feeds (post-policy, if it came first,
+    // gave way), and the health says so once the inputs before it are through.
+    events_until(&mut rx, &mut seen, 10, "pre-policy feeding", |s| {
+        health_of(s, "bmp:127.0.0.1")
+            .and_then(|h| h.router)
+            .is_some_and(|r| {
+                r.peers
+                    .iter()
+                    .any(|p| p.view == Some(BmpView::PrePolicy) && p.routes == 2)
+            })
+    })
+    .await;
     let health = health_of(&seen, "bmp:127.0.0.1").expect("health");
     assert_eq!(health.state, FeedState::Up, "{health:?}");
+    let router = health.router.clone().unwrap();
+    assert!(
+        router
+            .sys_descr
+            .as_deref()
+            .unwrap_or("")
+            .contains("FRRouting"),
+        "{router:?}"
+    );
+    assert_eq!(
+        router.views_sent,
+        vec![BmpView::PrePolicy, BmpView::PostPolicy]
+    );
+    assert_eq!(router.views_used, vec![BmpView::PrePolicy]);
+    let peer = &router.peers[0];
+    assert_eq!(
+        (peer.address.to_string(), peer.asn, peer.bgp_id.to_string()),
+        ("127.0.0.4".to_string(), 64499, "192.0.2.4".to_string())
+    );
+    assert!(peer.up && peer.down_reason.is_none());
+    assert_eq!((peer.routes_ipv4, peer.routes_ipv6), (2, 0));
+    assert_eq!(health.peers, 1);
     // The prepended path still names the right origin, and no upstream.
     let watch = WatchSet {
         full_feed_ratio: 0.9,
@@ -176,14 +211,30 @@ protocol bgp frr {{
     let before = seen.len();
     drop(bird);
     events_until(&mut rx, &mut seen, 30, "Peer Down", |s| {
-        !peer_downs(s).is_empty()
+        !peer_downs(&s[before..]).is_empty()
     })
     .await;
     assert_eq!(
-        peer_downs(&seen),
+        peer_downs(&seen[before..]),
         vec!["bmp:127.0.0.1 127.0.0.4 AS64499".to_string()]
     );
     apply(&mut state, &seen[before..]);
+    events_until(&mut rx, &mut seen, 10, "the Peer Down in the health", |s| {
+        health_of(s, "bmp:127.0.0.1")
+            .and_then(|h| h.router)
+            .is_some_and(|r| !r.peer_downs.is_empty())
+    })
+    .await;
+    let router = health_of(&seen, "bmp:127.0.0.1").unwrap().router.unwrap();
+    let down = &router.peer_downs[0];
+    assert_eq!(down.peer.to_string(), "bmp:127.0.0.1 127.0.0.4 AS64499");
+    assert_eq!(down.routes, 2);
+    assert_eq!(
+        router.peers[0].down_reason.as_ref(),
+        Some(&down.reason),
+        "{router:?}"
+    );
+    eprintln!("FRR's Peer Down: {down:?}");
     assert_eq!(
         state
             .view(&"203.0.113.0/24".parse().unwrap())
@@ -319,4 +370,69 @@ async fn router_that_sends_garbage_is_dropped_and_flushed_then_comes_back() {
     })
     .await;
     assert_eq!(health_of(&seen, "bmp:127.0.0.7").unwrap().gaps, 1);
+}
+
+#[tokio::test]
+async fn router_that_stalls_half_way_through_a_message_is_cut_off_and_flushed() {
+    // The station allows 2 s for the rest of a message that has begun.
+    let (addr, mut rx) = station(&["127.0.0.7"], PrefixFilter::everything()).await;
+    let mut stream = connect_from("127.0.0.7", addr).await;
+    let mut whole = read("bmp/raw/akvorado_bmp-peers-up.bmp");
+    whole.extend(read("bmp/raw/akvorado_bmp-reach.bmp"));
+    stream.write_all(&whole).await.unwrap();
+    // A slow message is not a stalled one: half, a pause within the bound, the rest.
+    let more = read("bmp/raw/akvorado_bmp-eor.bmp");
+    let (head, tail) = more.split_at(more.len() / 2);
+    stream.write_all(head).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    stream.write_all(tail).await.unwrap();
+    let mut seen = Vec::new();
+    events_until(&mut rx, &mut seen, 10, "routes", |s| {
+        health_of(s, "bmp:127.0.0.7").is_some_and(|h| h.messages >= 20)
+    })
+    .await;
+    assert!(peer_downs(&seen).is_empty(), "{seen:#?}");
+    // Then half a message, and silence with the connection open.
+    let reach = read("bmp/raw/akvorado_bmp-reach.bmp");
+    stream.write_all(&reach[..reach.len() / 3]).await.unwrap();
+    let started = std::time::Instant::now();
+    events_until(&mut rx, &mut seen, 10, "the stall cut off", |s| {
+        health_of(s, "bmp:127.0.0.7").is_some_and(|h| h.state == FeedState::Down)
+    })
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    let health = health_of(&seen, "bmp:127.0.0.7").unwrap();
+    assert_eq!(health.stalled, 1, "{health:?}");
+    let error = health.last_error.clone().unwrap_or_default();
+    assert!(error.contains("and then nothing for 2 s"), "{error}");
+    assert!(
+        peer_downs(&seen).len() >= 2,
+        "every peer with routes is flushed"
+    );
+    assert!(
+        health
+            .router
+            .as_ref()
+            .is_some_and(|r| r.peers.iter().all(|p| !p.up)),
+        "{health:?}"
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        stream.read(&mut buf).await.unwrap_or(0),
+        0,
+        "the station hung up"
+    );
+    // The router comes back: the feed is up, and the stall is no longer its error.
+    let mut again = connect_from("127.0.0.7", addr).await;
+    again.write_all(&whole).await.unwrap();
+    events_until(&mut rx, &mut seen, 10, "back up", |s| {
+        health_of(s, "bmp:127.0.0.7").is_some_and(|h| h.state == FeedState::Up && h.reconnects == 1)
+    })
+    .await;
+    let health = health_of(&seen, "bmp:127.0.0.7").unwrap();
+    assert_eq!((health.last_error, health.stalled), (None, 1));
 }

@@ -25,11 +25,24 @@ pub fn read(relative: &str) -> Vec<u8> {
 
 /// A gzip'd file of the data set, as text.
 pub fn read_gz(relative: &str) -> String {
+    gunzip(&read(relative))
+}
+
+/// Gzip'd bytes as text.
+pub fn gunzip(bytes: &[u8]) -> String {
     let mut text = String::new();
-    GzDecoder::new(read(relative).as_slice())
+    GzDecoder::new(bytes)
         .read_to_string(&mut text)
-        .unwrap_or_else(|e| panic!("cannot gunzip {relative}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot gunzip: {e}"));
     text
+}
+
+/// A file of the captures committed with this crate (`tests/data`, see its README).
+pub fn read_committed(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// Every raw BMP capture, by name.

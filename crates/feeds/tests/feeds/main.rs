@@ -6,6 +6,8 @@
 mod bgp_daemons;
 mod bgp_fsm;
 mod bmp_captures;
+mod bmp_conformance;
 mod bmp_live;
 mod common;
+mod ipv6;
 mod rislive;

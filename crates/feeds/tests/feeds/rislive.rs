@@ -1,7 +1,7 @@
-//! The RIS Live client against a local websocket server on 127.0.0.1 (never the real
-//! service): the real libbgpstream stream, then a longer stream composed here that
-//! the server cuts (an abrupt drop, then a silent hang) to see the reconnects, the
-//! flushes and the gaps.
+//! The RIS Live client against a local websocket server on 127.0.0.1 or ::1 (never
+//! the real service): the real libbgpstream stream, then a longer stream composed
+//! here that the server cuts (an abrupt drop, then a silent hang) to see the
+//! reconnects, the flushes and the gaps, and IPv6 routes and peers.
 
 use crate::common::{data_dir, events_until};
 use blackout_feeds::rislive::{RisLiveSession, RisMessage};
@@ -95,7 +95,12 @@ enum Script {
 /// A websocket server on 127.0.0.1 that plays one script per connection and keeps
 /// the subscriptions it received.
 async fn server(scripts: Vec<Script>) -> (SocketAddr, Arc<Mutex<Vec<Vec<String>>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server_on("127.0.0.1:0", scripts).await
+}
+
+/// The same server on another loopback address (`[::1]:0`).
+async fn server_on(bind: &str, scripts: Vec<Script>) -> (SocketAddr, Arc<Mutex<Vec<Vec<String>>>>) {
+    let listener = TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let subscriptions = Arc::new(Mutex::new(Vec::new()));
     let kept = Arc::clone(&subscriptions);
@@ -308,5 +313,79 @@ async fn drop_and_hang_are_reconnected_flushed_and_counted_as_gaps() {
         reasons.iter().any(|r| r.contains("nothing received")),
         "{reasons:?}"
     );
+    feed.abort();
+}
+
+#[tokio::test]
+async fn ipv6_prefixes_are_subscribed_and_their_routes_passed_on() {
+    // RIS Live writes IPv6 as it comes from the peers: the same prefix in other
+    // spellings, with host bits, next to prefixes the profile does not watch.
+    let message = |time: u32, body: &str| {
+        format!(
+            r#"{{"type":"ris_message","data":{{"timestamp":{time},"peer":"2001:db8:f::1","peer_asn":"64497","id":"v6-{time}","host":"rrc00","type":"UPDATE",{body}}}}}"#
+        )
+    };
+    let lines = vec![
+        message(
+            1_700_000_000,
+            r#""path":[64497,64500],"announcements":[{"next_hop":"2001:db8:f::1","prefixes":["2001:db8:100::/48","2001:DB8:101:0::/48","2001:db8:102::1/48","2001:db8:ff00::/40"]}]"#,
+        ),
+        message(
+            1_700_000_001,
+            r#""withdrawals":["2001:0db8:0100::/48","2001:db8:ff00::/40"]"#,
+        ),
+    ];
+    let (addr, subscriptions) = server_on("[::1]:0", vec![Script::Serve(lines)]).await;
+    let (tx, mut rx) = mpsc::channel(1024);
+    let watched: Vec<ipnet::IpNet> = vec![
+        "2001:db8:100::/40".parse().unwrap(),
+        "203.0.113.0/24".parse().unwrap(),
+    ];
+    let mut config = config(addr);
+    config.filter = PrefixFilter::new(&watched);
+    assert_eq!(
+        config.feed_id().unwrap().to_string(),
+        "rislive:[::1]",
+        "the feed is named by the URL's host"
+    );
+    let feed = tokio::spawn(run_ris_live(config, tx));
+    let mut seen = Vec::new();
+    events_until(&mut rx, &mut seen, 10, "the IPv6 routes", |s| {
+        routes(s) == 4
+    })
+    .await;
+    let changes: Vec<String> = seen
+        .iter()
+        .filter_map(|e| match e {
+            FeedEvent::Input(BgpInput::Route(r)) => Some(format!(
+                "{} {} {}",
+                r.peer,
+                r.prefix,
+                match &r.change {
+                    RouteChange::Announce { as_path } => as_path.to_string(),
+                    RouteChange::Withdraw => "withdrawn".into(),
+                }
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            "rrc00 2001:db8:f::1 AS64497 2001:db8:100::/48 64497 64500",
+            "rrc00 2001:db8:f::1 AS64497 2001:db8:101::/48 64497 64500",
+            "rrc00 2001:db8:f::1 AS64497 2001:db8:102::/48 64497 64500",
+            "rrc00 2001:db8:f::1 AS64497 2001:db8:100::/48 withdrawn",
+        ]
+    );
+    let subs = subscriptions.lock().unwrap().clone();
+    let prefixes: Vec<String> = subs[0]
+        .iter()
+        .filter_map(|s| {
+            let v: serde_json::Value = serde_json::from_str(s).ok()?;
+            v["data"]["prefix"].as_str().map(str::to_string)
+        })
+        .collect();
+    assert_eq!(prefixes, vec!["203.0.113.0/24", "2001:db8:100::/40"]);
     feed.abort();
 }

@@ -73,6 +73,10 @@ fn router(state: FeedState) -> FeedHealth {
         last_gap: None,
         peers: 1,
         last_error: None,
+        why_no_routes: None,
+        stalled: 0,
+        router: None,
+        session: None,
     }
 }
 

@@ -69,6 +69,10 @@ fn session_up(since: Timestamp, now: Timestamp) -> FeedHealth {
         last_gap: None,
         peers: 5,
         last_error: None,
+        why_no_routes: None,
+        stalled: 0,
+        router: None,
+        session: None,
     }
 }
 
