@@ -405,7 +405,10 @@ mod tests {
             && t.check == CheckSpec::Trace(TraceMode::Icmp)
             && t.address == Address::Fixed("203.0.113.11".parse().unwrap())));
         // Both name servers, each on both families.
-        assert_eq!(targets.iter().filter(|t| t.role == ProbeRole::Zone).count(), 4);
+        assert_eq!(
+            targets.iter().filter(|t| t.role == ProbeRole::Zone).count(),
+            4
+        );
         assert!(
             targets
                 .iter()
