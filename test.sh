@@ -3,7 +3,10 @@
 #
 # Tests that need Debian packages (real daemons and servers) get them here: as root,
 # missing packages are installed with apt-get; without root, those tests say that
-# they did not run. Test data is read from ../shared/data beside the repository.
+# they did not run. The real test data (MRT, BMP, RIS Live, geo ranges) is taken from
+# $BLACKOUT_TEST_DATA if set, else ../shared/data beside the repository, else
+# target/test-data, which scripts/fetch-test-data.sh fills from the original public
+# sources. Without any of them, the tests that need the data say they were skipped.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -30,10 +33,18 @@ if ((${#missing[@]})); then
   fi
 fi
 
-if [ ! -d ../shared/data ]; then
-  echo "test.sh: ../shared/data is missing: the archive tests read real BGP data from there" >&2
-  exit 1
+if [ -n "${BLACKOUT_TEST_DATA:-}" ]; then
+  [ -d "$BLACKOUT_TEST_DATA" ] ||
+    echo "test.sh: BLACKOUT_TEST_DATA=$BLACKOUT_TEST_DATA is not a directory; the tests that need the real data will say they were skipped" >&2
+elif [ -d ../shared/data ]; then
+  BLACKOUT_TEST_DATA=$(cd ../shared/data && pwd)
+else
+  echo "test.sh: no ../shared/data and no BLACKOUT_TEST_DATA: fetching the test data into target/test-data" >&2
+  scripts/fetch-test-data.sh target/test-data ||
+    echo "test.sh: some test data could not be had; the tests that need it will say they were skipped" >&2
+  BLACKOUT_TEST_DATA=$(pwd)/target/test-data
 fi
+export BLACKOUT_TEST_DATA
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"

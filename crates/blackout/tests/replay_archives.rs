@@ -41,17 +41,20 @@ const FULL: [(&str, u32); 2] = [("202.249.2.169", 2497), ("202.249.2.20", 4777)]
 /// 2010-07-01T09:00:00Z, an hour after the RIB.
 const T_WITHDRAW: f64 = 1_277_974_800.0;
 
-/// A file of ../shared/data, or `None` after saying why the test is skipped.
+/// A file of the real test data (`$BLACKOUT_TEST_DATA`, which `./test.sh` exports, else
+/// ../shared/data), or `None` after saying why the test is skipped.
 fn shared(test: &str, relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+    let path = std::env::var_os("BLACKOUT_TEST_DATA")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
         .join(relative);
     if path.is_file() {
         Some(path)
     } else {
         eprintln!(
-            "skipped: {test}: the real test data {} is missing (../shared/data beside the \
-             repository; see shared/data/README.md)",
+            "skipped: {test}: the real test data {} is missing (set BLACKOUT_TEST_DATA, put \
+             shared/data beside the repository, or run scripts/fetch-test-data.sh)",
             path.display()
         );
         None

@@ -152,6 +152,11 @@ fn main() {
     let data = args
         .next()
         .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("BLACKOUT_TEST_DATA")
+                .filter(|dir| !dir.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(3);
     let profile = match blackout_profile::builtin("kp") {

@@ -6,30 +6,60 @@ use flate2::read::GzDecoder;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-/// `../shared/data` beside the repository. Tests fail (never pass) without it.
+/// Where the real test data is: `$BLACKOUT_TEST_DATA` (which `./test.sh` exports), else
+/// `../shared/data` beside the repository. `shared/data/README.md` and
+/// `scripts/test-data/SOURCES.tsv` say where each file comes from.
+pub fn data_root() -> PathBuf {
+    std::env::var_os("BLACKOUT_TEST_DATA")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+/// The data directory, or `None` after saying why `test` is skipped.
+pub fn data_dir_or_skip(test: &str) -> Option<PathBuf> {
+    let dir = data_root();
+    if dir.join("mrt").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: {test}: the real test data is missing at {} (set BLACKOUT_TEST_DATA, put \
+             shared/data beside the repository, or run scripts/fetch-test-data.sh)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// The data directory, for tests that checked it with [`require_data!`] first.
 pub fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let dir = data_root();
     assert!(
         dir.join("mrt").is_dir(),
-        "the real test data is missing: expected {} (the shared/ folder beside the repository, \
-         see shared/data/README.md)",
+        "the real test data is missing at {}: start the test with require_data!",
         dir.display()
     );
     dir
 }
 
-/// A file of `../shared/data`, or `None` after saying why `test` is skipped: the
-/// tests written for issue 13 pass without the data, saying so.
+/// Returns from the calling test, saying it was skipped, when the real data is missing.
+macro_rules! require_data {
+    ($test:expr) => {
+        if $crate::common::data_dir_or_skip($test).is_none() {
+            return;
+        }
+    };
+}
+
+/// A file of the data set, or `None` after saying why `test` is skipped.
 pub fn data_file_or_skip(test: &str, relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(relative);
+    let path = data_root().join(relative);
     if path.is_file() {
         Some(path)
     } else {
         eprintln!(
-            "skipped: {test}: the real test data {} is missing (../shared/data beside the \
-             repository; see shared/data/README.md)",
+            "skipped: {test}: the real test data {} is missing (set BLACKOUT_TEST_DATA, put \
+             shared/data beside the repository, or run scripts/fetch-test-data.sh)",
             path.display()
         );
         None

@@ -3,11 +3,12 @@
 //! binary, one module per concern. Tests that need root or daemons say on stderr
 //! that they were skipped, and why.
 
+#[macro_use]
+mod common;
 mod bgp_daemons;
 mod bgp_fsm;
 mod bmp_captures;
 mod bmp_conformance;
 mod bmp_live;
-mod common;
 mod ipv6;
 mod rislive;
