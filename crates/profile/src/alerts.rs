@@ -236,9 +236,16 @@ pub enum AlertConfigError {
     HalfCredentials,
     /// Zero attempts.
     NoAttempts,
-    /// A zero timeout.
-    NoTimeout,
+    /// A timeout of zero or beyond [`MAX_ALERT_TIMEOUT_MS`].
+    TimeoutOutOfRange(u64),
+    /// A first wait between attempts beyond [`MAX_ALERT_BACKOFF_MS`].
+    BackoffOutOfRange(u64),
 }
+
+/// The longest one delivery attempt may take: a minute, like every other timeout.
+pub const MAX_ALERT_TIMEOUT_MS: u64 = 60_000;
+/// The longest first wait between attempts: an hour.
+pub const MAX_ALERT_BACKOFF_MS: u64 = 3_600_000;
 
 impl AlertConfigError {
     /// The key the error is about, within the alerts table.
@@ -256,7 +263,8 @@ impl AlertConfigError {
             AlertConfigError::NoRecipients => "email.to".into(),
             AlertConfigError::HalfCredentials => "email.username".into(),
             AlertConfigError::NoAttempts => "retry.attempts".into(),
-            AlertConfigError::NoTimeout => "retry.timeout_ms".into(),
+            AlertConfigError::TimeoutOutOfRange(_) => "retry.timeout_ms".into(),
+            AlertConfigError::BackoffOutOfRange(_) => "retry.backoff_ms".into(),
         }
     }
 
@@ -278,7 +286,16 @@ impl AlertConfigError {
                 "username and password go together: give both or neither".into()
             }
             AlertConfigError::NoAttempts => "must be at least 1".into(),
-            AlertConfigError::NoTimeout => "must be more than 0".into(),
+            AlertConfigError::TimeoutOutOfRange(ms) => {
+                format!(
+                    "{ms} ms is not a timeout: write milliseconds from 1 to {MAX_ALERT_TIMEOUT_MS}"
+                )
+            }
+            AlertConfigError::BackoffOutOfRange(ms) => {
+                format!(
+                    "{ms} ms is too long a wait: write milliseconds from 0 to {MAX_ALERT_BACKOFF_MS}"
+                )
+            }
         }
     }
 }
@@ -346,8 +363,11 @@ impl AlertConfig {
         if self.retry.attempts == 0 {
             return Err(AlertConfigError::NoAttempts);
         }
-        if self.retry.timeout_ms == 0 {
-            return Err(AlertConfigError::NoTimeout);
+        if !(1..=MAX_ALERT_TIMEOUT_MS).contains(&self.retry.timeout_ms) {
+            return Err(AlertConfigError::TimeoutOutOfRange(self.retry.timeout_ms));
+        }
+        if self.retry.backoff_ms > MAX_ALERT_BACKOFF_MS {
+            return Err(AlertConfigError::BackoffOutOfRange(self.retry.backoff_ms));
         }
         Ok(())
     }

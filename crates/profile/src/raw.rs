@@ -186,6 +186,19 @@ struct RawProbes {
     rate_per_sec: Option<u32>,
 }
 
+/// The longest timeout of any probe: a silent host costs at most this per try.
+pub const MAX_TIMEOUT_SECS: f64 = 60.0;
+/// The shortest probe timeout or interval: below it, timers and rate limits blur.
+pub const MIN_PROBE_SECS: f64 = 0.01;
+/// The longest probe interval: a day; beyond it the host is not being watched.
+pub const MAX_INTERVAL_SECS: f64 = 86_400.0;
+/// The longest settling time after a cut.
+pub const MAX_SETTLE_SECS: f64 = 3_600.0;
+/// The longest recovery hold and feed staleness: a day.
+pub const MAX_HOLD_SECS: u64 = 86_400;
+/// The longest flap window: a week.
+pub const MAX_FLAP_WINDOW_SECS: u64 = 7 * 86_400;
+
 /// Reads the text strictly: unknown keys and wrong types are errors with a line and a key.
 pub(crate) fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ProfileError> {
     let deserializer = toml::Deserializer::parse(text).map_err(|error| {
@@ -253,6 +266,49 @@ impl Checker<'_> {
             ));
         }
         Ok(value)
+    }
+
+    /// A duration in seconds that must be finite and within `range` (`inf`, `nan` and
+    /// `1e300` are numbers to TOML, and a probe would wait on them forever).
+    fn seconds(
+        &self,
+        key: &str,
+        value: f64,
+        range: std::ops::RangeInclusive<f64>,
+    ) -> Result<f64, ProfileError> {
+        if value.is_finite() && range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(self.fail(
+                key.to_string(),
+                format!(
+                    "{value} is not a usable duration: write seconds from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            ))
+        }
+    }
+
+    /// Whole seconds that must be within `range`.
+    fn whole_seconds(
+        &self,
+        key: &str,
+        value: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ProfileError> {
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(self.fail(
+                key.to_string(),
+                format!(
+                    "{value} is not a usable duration: write whole seconds from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            ))
+        }
     }
 
     fn name(&self, key: String, name: &str) -> Result<(), ProfileError> {
@@ -451,15 +507,26 @@ impl RawProfile {
                 defaults.internal_share,
             )?,
         };
-        if !(0.0..=3600.0).contains(&thresholds.cut_settle_secs) {
-            return Err(check.fail(
-                "thresholds.cut_settle_secs".into(),
-                format!(
-                    "{} is not a settling time: write seconds from 0 to 3600",
-                    thresholds.cut_settle_secs
-                ),
-            ));
-        }
+        check.seconds(
+            "thresholds.cut_settle_secs",
+            thresholds.cut_settle_secs,
+            0.0..=MAX_SETTLE_SECS,
+        )?;
+        check.whole_seconds(
+            "thresholds.recovery_hold_secs",
+            thresholds.recovery_hold_secs,
+            0..=MAX_HOLD_SECS,
+        )?;
+        check.whole_seconds(
+            "thresholds.flap_window_secs",
+            thresholds.flap_window_secs,
+            1..=MAX_FLAP_WINDOW_SECS,
+        )?;
+        check.whole_seconds(
+            "thresholds.feed_stale_secs",
+            thresholds.feed_stale_secs,
+            1..=MAX_HOLD_SECS,
+        )?;
         if thresholds.visibility_up < thresholds.visibility_down {
             return Err(check.fail(
                 "thresholds.visibility_up".into(),
@@ -487,12 +554,16 @@ impl RawProfile {
             retries: p.retries.unwrap_or(defaults.retries),
             rate_per_sec: p.rate_per_sec.unwrap_or(defaults.rate_per_sec),
         };
-        if probes.interval_secs.is_nan() || probes.interval_secs <= 0.0 {
-            return Err(check.fail("probes.interval_secs".into(), "must be more than 0"));
-        }
-        if probes.timeout_secs.is_nan() || probes.timeout_secs <= 0.0 {
-            return Err(check.fail("probes.timeout_secs".into(), "must be more than 0"));
-        }
+        check.seconds(
+            "probes.interval_secs",
+            probes.interval_secs,
+            MIN_PROBE_SECS..=MAX_INTERVAL_SECS,
+        )?;
+        check.seconds(
+            "probes.timeout_secs",
+            probes.timeout_secs,
+            MIN_PROBE_SECS..=MAX_TIMEOUT_SECS,
+        )?;
         if !(0.0..1.0).contains(&probes.jitter) {
             return Err(check.fail("probes.jitter".into(), "must be from 0 to below 1"));
         }

@@ -126,6 +126,76 @@ fn threshold_out_of_range_names_line_and_key() {
 }
 
 #[test]
+fn every_duration_is_finite_and_bounded() {
+    // Each bad value is on line 9, under its table, and is refused with its key.
+    let cases = [
+        ("probes", "timeout_secs", "inf"),
+        ("probes", "timeout_secs", "+inf"),
+        ("probes", "timeout_secs", "nan"),
+        ("probes", "timeout_secs", "1e300"),
+        ("probes", "timeout_secs", "61"),
+        ("probes", "timeout_secs", "0"),
+        ("probes", "timeout_secs", "-1"),
+        ("probes", "interval_secs", "inf"),
+        ("probes", "interval_secs", "1e300"),
+        ("probes", "interval_secs", "0"),
+        ("probes", "interval_secs", "86401"),
+        ("thresholds", "cut_settle_secs", "inf"),
+        ("thresholds", "cut_settle_secs", "-inf"),
+        ("thresholds", "cut_settle_secs", "1e300"),
+        ("thresholds", "recovery_hold_secs", "86401"),
+        ("thresholds", "flap_window_secs", "0"),
+        ("thresholds", "flap_window_secs", "604801"),
+        ("thresholds", "feed_stale_secs", "0"),
+        ("thresholds", "feed_stale_secs", "18446744073709551615"),
+    ];
+    for (table, key, value) in cases {
+        let text = format!("{MINIMAL}\n[{table}]\n{key} = {value}\n");
+        let (line, found, message) = located(&text);
+        assert_eq!(line, Some(9), "{table}.{key} = {value}: {message}");
+        assert_eq!(
+            found.as_deref(),
+            Some(format!("{table}.{key}").as_str()),
+            "{value}: {message}"
+        );
+        assert!(
+            message.contains("seconds from"),
+            "{key} = {value}: {message}"
+        );
+    }
+    // The bounds themselves are allowed.
+    for (table, key, value) in [
+        ("probes", "timeout_secs", "60"),
+        ("probes", "interval_secs", "86400"),
+        ("thresholds", "cut_settle_secs", "0"),
+        ("thresholds", "flap_window_secs", "604800"),
+    ] {
+        let text = format!("{MINIMAL}\n[{table}]\n{key} = {value}\n");
+        load_str(&text, "test.toml").unwrap_or_else(|e| panic!("{key} = {value}: {e}"));
+    }
+}
+
+#[test]
+fn alert_timeouts_are_bounded() {
+    for (key, value) in [
+        ("timeout_ms", "0"),
+        ("timeout_ms", "60001"),
+        ("backoff_ms", "3600001"),
+    ] {
+        let text = format!("{MINIMAL}\n[alerts.retry]\n{key} = {value}\n");
+        let (line, found, message) = located(&text);
+        assert_eq!(line, Some(9), "{key} = {value}: {message}");
+        assert_eq!(
+            found.as_deref(),
+            Some(format!("alerts.retry.{key}").as_str())
+        );
+        assert!(message.contains("milliseconds from"), "{message}");
+    }
+    let text = format!("{MINIMAL}\n[alerts.retry]\ntimeout_ms = 60000\n");
+    load_str(&text, "test.toml").unwrap();
+}
+
+#[test]
 fn bad_check_names_line_and_key() {
     let text =
         format!("{MINIMAL}\n[[host]]\nname = \"h.example\"\nchecks = [\"icmp\", \"gopher\"]\n");
