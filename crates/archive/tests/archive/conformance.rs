@@ -140,6 +140,7 @@ fn name_of(path: &Path) -> String {
 
 #[test]
 fn every_file_matches_bgpdump_or_its_known_difference() {
+    require_data!("every_file_matches_bgpdump_or_its_known_difference");
     let mut checked = 0;
     for path in mrt_files() {
         let name = name_of(&path);
@@ -284,6 +285,7 @@ fn every_file_matches_bgpdump_or_its_known_difference() {
 /// BIRD's own RIB dump of the same lab (`mrtparse_bird-mrtdump_rib.mrt`).
 #[test]
 fn bird_add_path_updates() {
+    require_data!("bird_add_path_updates");
     let data = data_dir();
     for (file, prefixes, ibgp) in [
         (
@@ -353,6 +355,7 @@ fn bird_add_path_updates() {
 /// add up per peer.
 #[test]
 fn large_derived_rib_matches_the_text_dump() {
+    require_data!("large_derived_rib_matches_the_text_dump");
     let data = data_dir();
     let ours = read_file(
         &data.join("derived/ris-rrc06_bview.20100701.0759.tdv2-reencoded.gz"),
@@ -413,6 +416,7 @@ fn assert_table_sizes_match(ours: &Read, bgpdump: &[String], what: &str) {
 
 #[test]
 fn rib_table_sizes_count_every_peer() {
+    require_data!("rib_table_sizes_count_every_peer");
     let data = data_dir();
     for file in [
         "mrt/ris-rrc05_bview.20020722.2337.gz",

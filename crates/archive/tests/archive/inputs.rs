@@ -5,6 +5,7 @@ use blackout_archive::{DumpKind, Location, expand_inputs};
 
 #[test]
 fn a_data_directory_expands_to_its_mrt_files_in_time_order() {
+    require_data!("a_data_directory_expands_to_its_mrt_files_in_time_order");
     let data = data_dir();
     let inputs = expand_inputs(&[data.display().to_string()], None).expect("expand");
     let files: Vec<String> = inputs
@@ -39,6 +40,7 @@ fn a_data_directory_expands_to_its_mrt_files_in_time_order() {
 
 #[test]
 fn a_rib_comes_before_updates_of_the_same_time() {
+    require_data!("a_rib_comes_before_updates_of_the_same_time");
     let dir = tempfile::tempdir().expect("temp dir");
     let data = data_dir();
     let updates = dir.path().join("updates.20140523.0600.bz2");

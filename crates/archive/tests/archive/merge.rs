@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 #[test]
 fn merge_orders_by_time_and_keeps_every_input() {
+    require_data!("merge_orders_by_time_and_keeps_every_input");
     let data = data_dir();
     let files = [
         "mrt/ris-rrc05_bview.20020722.2337.gz",
@@ -46,6 +47,7 @@ fn merge_orders_by_time_and_keeps_every_input() {
 
 #[test]
 fn ties_keep_the_input_order() {
+    require_data!("ties_keep_the_input_order");
     let path = data_dir().join("mrt/ris-rrc06_updates.20150401.0000.gz");
     let readers = ["first", "second"]
         .iter()

@@ -87,6 +87,7 @@ fn updates_sample() -> Vec<u8> {
 
 #[test]
 fn truncated_streams_read_up_to_the_cut() {
+    require_data!("truncated_streams_read_up_to_the_cut");
     let mrt = updates_sample();
     let bounds = boundaries(&mrt);
     let (full, _) = read_bytes(mrt.clone()).expect("intact sample");
@@ -110,6 +111,7 @@ fn truncated_streams_read_up_to_the_cut() {
 
 #[test]
 fn truncated_compressed_files_are_counted_not_fatal() {
+    require_data!("truncated_compressed_files_are_counted_not_fatal");
     let dir = tempfile::tempdir().expect("temp dir");
     let data = data_dir();
     for file in [
@@ -134,6 +136,7 @@ fn truncated_compressed_files_are_counted_not_fatal() {
 
 #[test]
 fn garbage_between_records_is_skipped_and_reading_resumes() {
+    require_data!("garbage_between_records_is_skipped_and_reading_resumes");
     let mrt = updates_sample();
     let bounds = boundaries(&mrt);
     let (full, _) = read_bytes(mrt.clone()).expect("intact sample");
@@ -207,6 +210,7 @@ fn a_cut_damaged_stream_reads_as_the_whole_does_up_to_the_cut() {
 
 #[test]
 fn corrupted_bytes_never_panic() {
+    require_data!("corrupted_bytes_never_panic");
     let mrt = updates_sample();
     let mut rng = Rng(3);
     for _ in 0..200 {
@@ -221,6 +225,7 @@ fn corrupted_bytes_never_panic() {
 
 #[test]
 fn random_bytes_never_panic() {
+    require_data!("random_bytes_never_panic");
     let mut rng = Rng(5);
     let header = &updates_sample()[..12];
     for round in 0..300 {

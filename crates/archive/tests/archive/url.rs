@@ -47,6 +47,7 @@ fn serve(name: &'static str, body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
 
 #[test]
 fn a_url_is_streamed_cached_and_reused() {
+    require_data!("a_url_is_streamed_cached_and_reused");
     let path = data_dir().join("mrt/ris-rrc06_updates.20150401.0000.gz");
     let body = std::fs::read(&path).expect("data file");
     let size = body.len() as u64;

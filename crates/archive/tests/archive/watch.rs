@@ -22,6 +22,7 @@ fn prefix_of(line: &str) -> IpNet {
 
 #[test]
 fn watched_reads_are_the_overlapping_part_of_full_reads() {
+    require_data!("watched_reads_are_the_overlapping_part_of_full_reads");
     let data = data_dir();
     let watch: Vec<IpNet> = [
         "1.0.0.0/24",
@@ -78,6 +79,7 @@ fn watched_reads_are_the_overlapping_part_of_full_reads() {
 
 #[test]
 fn the_kp_watch_set_skips_the_whole_2010_rib_but_counts_it() {
+    require_data!("the_kp_watch_set_skips_the_whole_2010_rib_but_counts_it");
     // No DPRK route existed in July 2010 (Star JV appeared in late 2010).
     let profile = blackout_profile::builtin("kp").expect("kp profile");
     let watch: Vec<IpNet> = profile

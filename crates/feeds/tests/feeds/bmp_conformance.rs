@@ -253,6 +253,7 @@ const ALL: BmpViews = BmpViews {
 
 #[test]
 fn cisco_ios_xr_7_10_sends_post_policy_and_loc_rib_and_its_loc_rib_feeds() {
+    require_data!("cisco_ios_xr_7_10_sends_post_policy_and_loc_rib_and_its_loc_rib_feeds");
     // The router of issue 13: post-policy Adj-RIB-In and Loc-RIB, no pre-policy.
     let c = capture("cisco-xr-7.10-post-policy-loc-rib");
     let (_, router) = through_router(&c.bmp, &[], ALL);
@@ -312,6 +313,7 @@ fn cisco_ios_xr_7_10_sends_post_policy_and_loc_rib_and_its_loc_rib_feeds() {
 
 #[test]
 fn cisco_ios_xr_24_4_loc_rib_of_ten_vrfs_and_a_vrf_taken_down() {
+    require_data!("cisco_ios_xr_24_4_loc_rib_of_ten_vrfs_and_a_vrf_taken_down");
     let c = capture("cisco-xr-24.4-loc-rib-vrfs-peer-down");
     let (_, router) = through_router(&c.bmp, &[], ALL);
     let report = router.report();
@@ -344,6 +346,7 @@ fn cisco_ios_xr_24_4_loc_rib_of_ten_vrfs_and_a_vrf_taken_down() {
 
 #[test]
 fn huawei_and_cisco_vrf_only_routers_say_why_they_give_no_route() {
+    require_data!("huawei_and_cisco_vrf_only_routers_say_why_they_give_no_route");
     let huawei = capture("pmacct_200-BMP-HUAWEI-locrib_instance");
     let (inputs, router) = through_router(&huawei.bmp, &[], ALL);
     check_against_pmacct(huawei.name, &router, &router.report(), &huawei.json);
@@ -381,6 +384,7 @@ fn huawei_and_cisco_vrf_only_routers_say_why_they_give_no_route() {
 
 #[test]
 fn a_6wind_router_feeds_post_policy_where_pre_policy_has_no_unicast() {
+    require_data!("a_6wind_router_feeds_post_policy_where_pre_policy_has_no_unicast");
     let c = capture("pmacct_205-BMP-6wind-FRR-peer_down");
     let (_, router) = through_router(&c.bmp, &[], ALL);
     let report = router.report();

@@ -264,6 +264,7 @@ async fn connect_from(source: &str, to: SocketAddr) -> tokio::net::TcpStream {
 
 #[tokio::test]
 async fn router_not_on_the_allow_list_is_refused() {
+    require_data!("router_not_on_the_allow_list_is_refused");
     let (addr, mut rx) = station(&["127.0.0.7"], PrefixFilter::everything()).await;
     let mut stream = connect_from("127.0.0.8", addr).await;
     let _ = stream
@@ -289,6 +290,7 @@ async fn router_not_on_the_allow_list_is_refused() {
 
 #[tokio::test]
 async fn router_that_disconnects_mid_message_is_flushed() {
+    require_data!("router_that_disconnects_mid_message_is_flushed");
     let (addr, mut rx) = station(&["127.0.0.7"], PrefixFilter::everything()).await;
     let mut stream = connect_from("127.0.0.7", addr).await;
     let mut bytes = read("bmp/raw/akvorado_bmp-peers-up.bmp");
@@ -328,6 +330,7 @@ async fn router_that_disconnects_mid_message_is_flushed() {
 
 #[tokio::test]
 async fn router_that_sends_garbage_is_dropped_and_flushed_then_comes_back() {
+    require_data!("router_that_sends_garbage_is_dropped_and_flushed_then_comes_back");
     let (addr, mut rx) = station(&["127.0.0.7"], PrefixFilter::everything()).await;
     let mut stream = connect_from("127.0.0.7", addr).await;
     stream
@@ -374,6 +377,7 @@ async fn router_that_sends_garbage_is_dropped_and_flushed_then_comes_back() {
 
 #[tokio::test]
 async fn router_that_stalls_half_way_through_a_message_is_cut_off_and_flushed() {
+    require_data!("router_that_stalls_half_way_through_a_message_is_cut_off_and_flushed");
     // The station allows 2 s for the rest of a message that has begun.
     let (addr, mut rx) = station(&["127.0.0.7"], PrefixFilter::everything()).await;
     let mut stream = connect_from("127.0.0.7", addr).await;

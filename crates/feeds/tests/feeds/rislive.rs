@@ -26,6 +26,7 @@ fn stream_lines() -> Vec<String> {
 
 #[test]
 fn every_message_type_of_the_real_stream() {
+    require_data!("every_message_type_of_the_real_stream");
     let mut session = RisLiveSession::new(PrefixFilter::everything());
     let mut out = Vec::new();
     let kinds: Vec<RisMessage> = stream_lines()
@@ -188,6 +189,7 @@ fn peer_downs(seen: &[FeedEvent]) -> usize {
 
 #[tokio::test]
 async fn real_stream_over_a_local_websocket() {
+    require_data!("real_stream_over_a_local_websocket");
     let (addr, subscriptions) = server(vec![Script::Serve(stream_lines())]).await;
     let (tx, mut rx) = mpsc::channel(1024);
     let mut config = config(addr);
