@@ -28,7 +28,7 @@ pub const EMAIL_CHANNEL: &str = "email";
 pub struct Delivery {
     /// `webhook-json`, `webhook-slack` or `email`.
     pub channel: &'static str,
-    /// The URL or the relay.
+    /// The URL (redacted: no password, no query values) or the relay.
     pub target: String,
     /// Attempts made.
     pub attempts: u32,
@@ -92,7 +92,7 @@ impl Alerter {
             let tls = &self.tls;
             jobs.push(Box::pin(self.with_retries(
                 hook.kind.channel(),
-                hook.url.clone(),
+                blackout_model::text::redact_url(&hook.url),
                 move || {
                     let body = body.clone();
                     let key = key.clone();

@@ -38,7 +38,9 @@ pub(crate) async fn post(
     dedupe_key: &str,
     tls: &Arc<rustls::ClientConfig>,
 ) -> Result<(), DeliveryError> {
-    let url = hook.url.clone();
+    // Every error names the URL, so it is redacted once here (a password or a
+    // `?key=` must not reach the logs).
+    let url = blackout_model::text::redact_url(&hook.url);
     let bad = |reason: &str| DeliveryError::BadUrl {
         url: url.clone(),
         reason: reason.to_string(),

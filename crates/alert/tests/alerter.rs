@@ -606,3 +606,60 @@ async fn an_smtp_server_that_never_greets_times_out() {
     assert!(deliveries[0].result.is_err());
     assert_eq!(metrics.failed_count("email"), 1);
 }
+
+#[tokio::test]
+async fn failed_deliveries_never_show_the_url_s_secrets() {
+    // A receiver that answers 503 and a port nobody listens on, both reached with
+    // a password and a key in the URL.
+    let refusing = Receiver::start(usize::MAX, false).await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let secret_url = |base: String| {
+        base.replacen("http://", "http://alice:pa55word@", 1) + "?key=s3cret&team=noc"
+    };
+    let config = AlertConfig {
+        webhooks: vec![
+            hook(
+                secret_url(format!("http://{closed}/json")),
+                WebhookKind::Json,
+                None,
+            ),
+            hook(secret_url(refusing.url("/slack")), WebhookKind::Slack, None),
+        ],
+        retry: RetryPolicy {
+            attempts: 2,
+            backoff_ms: 10,
+            timeout_ms: 1000,
+        },
+        ..AlertConfig::default()
+    };
+    let metrics = Arc::new(CountingMetrics::new());
+    let alerter = Alerter::new(&config, labels(), metrics.clone()).unwrap();
+    let alert = AlertPolicy::new(Severity::Warning)
+        .decide(&updates()[0])
+        .unwrap();
+    let deliveries = alerter.deliver(&alert).await;
+    assert_eq!(deliveries.len(), 2);
+    for delivery in &deliveries {
+        // What the WARN line prints: the error, and the target beside it.
+        let error = delivery.result.as_ref().unwrap_err().to_string();
+        for shown in [&error, &delivery.target] {
+            for secret in ["alice", "pa55word", "s3cret", "noc"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("***@127.0.0.1:"), "{shown}");
+            assert!(shown.contains("?key=***&team=***"), "{shown}");
+        }
+    }
+    assert!(
+        deliveries[1]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("answered 503"),
+        "{deliveries:?}"
+    );
+}

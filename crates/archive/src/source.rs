@@ -67,7 +67,8 @@ pub(crate) fn open_stored(
         Location::Url(url) => {
             let cached = options.cache_dir.join(cache_name(url));
             if cached.is_file() {
-                tracing::debug!(url, cache = %cached.display(), "reusing cached archive");
+                let url = blackout_model::text::redact_url(url);
+                tracing::debug!(%url, cache = %cached.display(), "reusing cached archive");
                 return open_file(&cached);
             }
             download(url, &options.cache_dir, cached)
@@ -124,8 +125,11 @@ fn download(
         .build()
         .into();
     let response = agent.get(url).call().map_err(|error| ArchiveError::Http {
-        url: url.to_string(),
-        message: error.to_string(),
+        url: blackout_model::text::redact_url(url),
+        // ureq's message may quote the URL itself.
+        message: error
+            .to_string()
+            .replace(url, &blackout_model::text::redact_url(url)),
     })?;
     let body = response.into_body();
     let total = body.content_length();

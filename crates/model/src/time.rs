@@ -113,6 +113,43 @@ impl fmt::Display for Timestamp {
 }
 
 /// Parses RFC 3339 (with any offset), a bare date (midnight UTC) or Unix seconds.
+/// The latest Unix second a query may name: the end of year 9999.
+pub const MAX_QUERY_UNIX_SECS: i64 = 253_402_300_799;
+
+impl Timestamp {
+    /// A time as people write it in a query (`blackout events --since`, the API's
+    /// `since=` and `until=`): RFC 3339, a date, Unix seconds up to year 9999, or a
+    /// span ago from `now` (`90s`, `30m`, `24h`, `7d`). `None` for anything else.
+    pub fn parse_query(text: &str, now: Timestamp) -> Option<Timestamp> {
+        let text = text.trim();
+        if let Ok(secs) = text.parse::<i64>() {
+            return (-MAX_QUERY_UNIX_SECS..=MAX_QUERY_UNIX_SECS)
+                .contains(&secs)
+                .then(|| Timestamp::from_secs(secs));
+        }
+        if let Ok(time) = text.parse::<Timestamp>() {
+            return Some(time);
+        }
+        let unit_at = text.len().checked_sub(1)?;
+        let (number, unit) = (text.get(..unit_at)?, text.get(unit_at..)?);
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: i64 = number.parse().ok()?;
+        let per_unit = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return None,
+        };
+        let secs = n
+            .checked_mul(per_unit)
+            .filter(|secs| *secs <= 2 * MAX_QUERY_UNIX_SECS)?;
+        Some(now.add_secs(-secs))
+    }
+}
+
 impl FromStr for Timestamp {
     type Err = TimestampError;
 
@@ -161,6 +198,39 @@ mod tests {
         assert_eq!(fine.to_rfc3339(), "2014-12-19T00:00:00.250000Z");
         assert_eq!(fine.to_rfc3339().parse::<Timestamp>(), Ok(fine));
         assert!("yesterday".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn query_times_absolute_and_ago() {
+        let now = Timestamp::from_secs(1_700_000_000);
+        let at = |text| Timestamp::parse_query(text, now);
+        assert_eq!(at("24h"), Some(now.add_secs(-86_400)));
+        assert_eq!(at("7d"), Some(now.add_secs(-7 * 86_400)));
+        assert_eq!(at("30m"), Some(now.add_secs(-1800)));
+        assert_eq!(at("90s"), Some(now.add_secs(-90)));
+        assert_eq!(at("1642200000"), Some(Timestamp::from_secs(1_642_200_000)));
+        assert_eq!(
+            at("2022-01-14T00:00:00Z"),
+            Some(Timestamp::from_secs(1_642_118_400))
+        );
+        assert_eq!(at("2022-01-14"), Some(Timestamp::from_secs(1_642_118_400)));
+        for bad in [
+            "",
+            "h",
+            "-5h",
+            "+5h",
+            "24x",
+            "yesterday",
+            "1.5h",
+            "24hh",
+            "é",
+            "9\u{0}h",
+            "99999999999999999",
+            "9223372036854775807d",
+            "99999999999999d",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl RisLiveConfig {
     /// The feed's id, named by the URL's host.
     pub fn feed_id(&self) -> Result<FeedId, FeedError> {
         let bad = |reason: &str| FeedError::Url {
-            url: self.url.clone(),
+            url: blackout_model::text::redact_url(&self.url),
             reason: reason.to_string(),
         };
         let uri: Uri = self.url.parse().map_err(|_| bad("not a URL"))?;
@@ -79,7 +79,8 @@ pub async fn run_ris_live(config: RisLiveConfig, events: FeedSender) -> Result<(
             Err(FeedError::Closed) => return Err(FeedError::Closed),
             Err(other) => other.to_string(),
         };
-        tracing::info!(url = %config.url, %reason, "RIS Live connection ended");
+        let url = blackout_model::text::redact_url(&config.url);
+        tracing::info!(%url, %reason, "RIS Live connection ended");
         health.down(now(), reason);
         publish(&events, &mut health).await?;
         if now().secs_since(started) > config.backoff_max.as_secs_f64() {
