@@ -8,6 +8,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The stable error codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,8 +139,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         // A client's mistake is the client's to read; a failure on our side (the
         // database, a bug) is also the operator's.
-        if self.code.status().is_server_error() {
-            tracing::warn!(code = self.code.as_str(), message = %self.message, "API request failed");
+        // Refusals under load (too many streams, busy) come in floods: at most one
+        // line a second says so, with how many were not written.
+        if self.code.status().is_server_error()
+            && let Some(suppressed) = FAILURE_LOG
+                .admit(u64::try_from(blackout_model::clock::now().as_secs()).unwrap_or(0))
+        {
+            tracing::warn!(
+                code = self.code.as_str(),
+                message = %self.message,
+                suppressed,
+                "API request failed"
+            );
         }
         let body = Body {
             error: Inner {
@@ -148,5 +159,67 @@ impl IntoResponse for ApiError {
             },
         };
         (self.code.status(), Json(body)).into_response()
+    }
+}
+
+/// The log of failed requests, limited to a line a second.
+static FAILURE_LOG: LogRateLimit = LogRateLimit::new();
+
+/// Lets one log line through per second; counts the ones it holds back and hands the
+/// count to the next line that goes through.
+pub(crate) struct LogRateLimit {
+    /// The second of the last line written, plus one (0: none yet).
+    last: AtomicU64,
+    /// Lines held back since.
+    held: AtomicU64,
+}
+
+impl LogRateLimit {
+    pub(crate) const fn new() -> Self {
+        LogRateLimit {
+            last: AtomicU64::new(0),
+            held: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a line may be written in second `now`; if so, how many were held back
+    /// before it.
+    pub(crate) fn admit(&self, now: u64) -> Option<u64> {
+        let stamp = now.saturating_add(1);
+        let last = self.last.load(Ordering::Relaxed);
+        if last != stamp
+            && self
+                .last
+                .compare_exchange(last, stamp, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            Some(self.held.swap(0, Ordering::Relaxed))
+        } else {
+            self.held.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+
+    #[cfg(test)]
+    fn held_now(&self) -> u64 {
+        self.held.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogRateLimit;
+
+    #[test]
+    fn a_flood_of_refusals_writes_a_line_a_second() {
+        let limit = LogRateLimit::new();
+        // 2,855 refusals in 45 s, as in the report, give 45 lines.
+        let written: Vec<u64> = (0..2855u64)
+            .filter_map(|n| limit.admit(1_000 + n * 45 / 2855))
+            .collect();
+        assert_eq!(written.len(), 45);
+        assert_eq!(written[0], 0);
+        // Every refusal is either written or counted in a later line (or still held).
+        assert_eq!(written.iter().sum::<u64>() + 45 + limit.held_now(), 2855);
     }
 }

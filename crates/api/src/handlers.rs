@@ -78,7 +78,7 @@ struct EventsBody {
 
 /// `GET /api/v1/events`: newest first.
 pub(crate) async fn events(State(state): State<ApiState>, uri: Uri) -> Result<Response, ApiError> {
-    let q = params::query::<EventsParams>(&uri)?.check()?;
+    let q = params::query::<EventsParams>(&uri)?.check(clock::now())?;
     let query = EventQuery {
         since: q.since,
         until: q.until,

@@ -31,9 +31,6 @@ pub const ID_MAX_LEN: usize = 128;
 const ENTITY_MAX_LEN: usize = 256;
 /// The longest signal name accepted.
 const SIGNAL_MAX_LEN: usize = 64;
-/// 9999-12-31T23:59:59Z, the last second RFC 3339 can write: bare Unix seconds past
-/// it are refused before they reach arithmetic that would overflow.
-const MAX_UNIX_SECS: i64 = 253_402_300_799;
 
 /// Parses the query string into `T`, refusing unknown and repeated parameters.
 pub(crate) fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
@@ -72,9 +69,10 @@ pub(crate) struct EventsQuery {
 }
 
 impl EventsParams {
-    pub(crate) fn check(self) -> Result<EventsQuery, ApiError> {
-        let since = time("since", self.since.as_deref())?;
-        let until = time("until", self.until.as_deref())?;
+    /// Checks the parameters; `now` is what spans ago (`since=24h`) count back from.
+    pub(crate) fn check(self, now: Timestamp) -> Result<EventsQuery, ApiError> {
+        let since = time("since", self.since.as_deref(), now)?;
+        let until = time("until", self.until.as_deref(), now)?;
         if let (Some(since), Some(until)) = (since, until)
             && since > until
         {
@@ -167,8 +165,8 @@ impl SignalsParams {
                 })?
             }
         };
-        let until = time("until", self.until.as_deref())?.unwrap_or(now);
-        let from = time("from", self.from.as_deref())?
+        let until = time("until", self.until.as_deref(), now)?.unwrap_or(now);
+        let from = time("from", self.from.as_deref(), now)?
             .unwrap_or_else(|| until.add_secs(-SIGNAL_SPAN_DEFAULT_SECS));
         if from >= until {
             return Err(ApiError::new(
@@ -228,25 +226,20 @@ fn present(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty())
 }
 
-fn time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+fn time(name: &str, value: Option<&str>, now: Timestamp) -> Result<Option<Timestamp>, ApiError> {
     let Some(text) = present(value) else {
         return Ok(None);
     };
-    let bad = || {
+    // The same reading as `blackout events --since`.
+    Timestamp::parse_query(text, now).map(Some).ok_or_else(|| {
         ApiError::new(
             ErrorCode::BadTime,
             format!(
-                "{name}=`{}` is not a time: use RFC 3339 (2022-01-14T00:00:00Z), a date, or Unix seconds up to year 9999",
+                "{name}=`{}` is not a time: use RFC 3339 (2022-01-14T00:00:00Z), a date, Unix seconds up to year 9999, or a span ago (24h, 7d)",
                 shorten(text)
             ),
         )
-    };
-    if let Ok(secs) = text.trim().parse::<i64>()
-        && !(-MAX_UNIX_SECS..=MAX_UNIX_SECS).contains(&secs)
-    {
-        return Err(bad());
-    }
-    text.parse::<Timestamp>().map(Some).map_err(|_| bad())
+    })
 }
 
 fn entity(name: &str, value: Option<&str>) -> Result<Option<Entity>, ApiError> {
@@ -306,7 +299,7 @@ mod tests {
 
     fn events(q: &str) -> Result<EventsQuery, ApiError> {
         let uri: Uri = format!("/api/v1/events?{q}").parse().unwrap();
-        query::<EventsParams>(&uri)?.check()
+        query::<EventsParams>(&uri)?.check(Timestamp::from_secs(1_700_000_000))
     }
 
     fn code(result: Result<EventsQuery, ApiError>) -> &'static str {
@@ -326,6 +319,16 @@ mod tests {
             (q.since, q.cause, q.limit),
             (None, None, EVENTS_LIMIT_DEFAULT)
         );
+    }
+
+    #[test]
+    fn spans_ago_are_read_as_the_cli_reads_them() {
+        let now = Timestamp::from_secs(1_700_000_000);
+        let q = events("since=24h&until=30m").unwrap();
+        assert_eq!(q.since, Some(now.add_secs(-86_400)));
+        assert_eq!(q.until, Some(now.add_secs(-1800)));
+        assert_eq!(code(events("since=-24h")), "bad_time");
+        assert_eq!(code(events("since=24y")), "bad_time");
     }
 
     #[test]

@@ -162,12 +162,13 @@ async fn past_the_connection_cap_a_client_waits_for_a_free_slot() {
         ..ConnectionLimits::default()
     })
     .await;
+    // Three busy connections: live streams, which are never idle.
     let mut held = Vec::new();
     for _ in 0..3 {
-        held.push(TcpStream::connect(server.addr).await.unwrap());
+        let mut live = SseClient::connect(&server).await;
+        assert_eq!(live.next().await.event, "status");
+        held.push(live);
     }
-    // Give the server a moment to accept all three.
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let addr = server.addr;
     let waiting = tokio::spawn(async move {
@@ -192,4 +193,56 @@ async fn past_the_connection_cap_a_client_waits_for_a_free_slot() {
     );
     drop(held);
     assert_eq!(server.get("/api/v1/status").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn six_hundred_idle_connections_do_not_slow_real_requests() {
+    // The default limits: 512 connections in all, 32 idle per client.
+    let server = Server::start_limited(ConnectionLimits::default()).await;
+    let mut live = SseClient::connect(&server).await;
+    assert_eq!(live.next().await.event, "status");
+    // 600 connections that send nothing, from the same address as the real client.
+    let mut idle = Vec::new();
+    for _ in 0..600 {
+        idle.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut slowest = Duration::ZERO;
+    for n in 0..20 {
+        let started = Instant::now();
+        let response = crate::common::request(
+            server.addr,
+            b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        let took = started.elapsed();
+        assert_eq!(response.status, 200, "request {n}");
+        slowest = slowest.max(took);
+        // More idle connections keep coming between the real requests.
+        for _ in 0..10 {
+            idle.push(TcpStream::connect(server.addr).await.unwrap());
+        }
+    }
+    // How many of the idle connections the server closed to make room.
+    let mut closed = 0;
+    for stream in &mut idle {
+        let mut byte = [0u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(1), stream.read(&mut byte)).await
+        {
+            closed += 1;
+        }
+    }
+    eprintln!(
+        "with {} idle connections opened: slowest of 20 real requests {slowest:?}; the server closed {closed} idle ones",
+        idle.len()
+    );
+    // Before the per-client cap, each request waited 8-9 s for a head deadline.
+    assert!(slowest < Duration::from_secs(2), "slowest {slowest:?}");
+    // The server holds at most its cap; the rest it closed.
+    assert!(
+        closed >= idle.len() - ConnectionLimits::MAX_CONNECTIONS,
+        "closed {closed}"
+    );
+    drop(live);
 }
