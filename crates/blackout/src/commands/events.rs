@@ -12,7 +12,7 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
     let now = blackout_model::clock::now();
     let time = |flag: &str, text: &Option<String>| -> Result<Option<Timestamp>, Failure> {
         text.as_deref()
-            .map(|text| parse_time(text, now).ok_or_else(|| Failure::Usage(anyhow!("--{flag} {text}: use RFC 3339 (2022-01-14T00:00:00Z), a date, Unix seconds, or a duration ago (24h, 7d)"))))
+            .map(|text| Timestamp::parse_query(text, now).ok_or_else(|| Failure::Usage(anyhow!("--{flag} {text}: use RFC 3339 (2022-01-14T00:00:00Z), a date, Unix seconds, or a duration ago (24h, 7d)"))))
             .transpose()
     };
     let query = EventQuery {
@@ -83,21 +83,4 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
     }
     out.flush().context("cannot write the events")?;
     Ok(())
-}
-
-/// A time, or a duration ago (`90m`, `24h`, `7d`).
-fn parse_time(text: &str, now: Timestamp) -> Option<Timestamp> {
-    if let Ok(time) = text.parse::<Timestamp>() {
-        return Some(time);
-    }
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
-    let n: i64 = number.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return None,
-    };
-    Some(now.add_secs(-secs))
 }

@@ -57,6 +57,9 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         args.db.display(),
         args.listen
     );
+    if let Some(warning) = exposure_warning(args.listen) {
+        eprintln!("{warning}");
+    }
     let format = args.format;
     let report = runtime
         .block_on(watch(
@@ -119,5 +122,34 @@ async fn shutdown() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// A warning when `--listen` reaches beyond this machine: the API, the dashboard and
+/// /metrics have no authentication.
+fn exposure_warning(listen: std::net::SocketAddr) -> Option<String> {
+    (!listen.ip().is_loopback()).then(|| {
+        format!(
+            "blackout: warning: --listen {listen} is not a loopback address: the API, the \
+             dashboard and /metrics have no authentication and are open to every host that \
+             can reach this one; use 127.0.0.1 unless that is what you want"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exposure_warning;
+
+    #[test]
+    fn listening_beyond_loopback_is_warned_about() {
+        for open in ["0.0.0.0:8470", "[::]:8470", "192.0.2.1:80"] {
+            let warning = exposure_warning(open.parse().unwrap()).unwrap();
+            assert!(warning.contains("not a loopback address"), "{warning}");
+            assert!(warning.contains(open), "{warning}");
+        }
+        for closed in ["127.0.0.1:8470", "127.0.0.2:1", "[::1]:8470"] {
+            assert_eq!(exposure_warning(closed.parse().unwrap()), None, "{closed}");
+        }
     }
 }
