@@ -251,6 +251,7 @@ impl Prober {
             CheckSpec::Trace(_) => 1,
             _ => 1 + self.config.retries,
         };
+        let timeout = self.config.timeout;
         let mut lost = 0;
         let mut attempts = 0;
         loop {
@@ -261,6 +262,12 @@ impl Prober {
                 lost += 1;
                 continue;
             }
+            let outcome = match (outcome, rtt, &detail) {
+                (Outcome::Timeout, Some(_), Some(detail)) => {
+                    silent_service(target, detail, timeout)
+                }
+                (outcome, ..) => outcome,
+            };
             let mut result = result(target, at, Some(address), outcome);
             result.rtt_ms = rtt.map(|d| d.as_secs_f64() * 1000.0);
             result.attempts = attempts;
@@ -484,6 +491,21 @@ struct Finished {
     index: usize,
     ok: bool,
     alive: bool,
+}
+
+/// A service that took the connection and then stayed silent on every attempt: not a
+/// dark host (it connected) and not an answer, so its result says at which step it
+/// fell silent.
+fn silent_service(target: &Target, detail: &Detail, timeout: Duration) -> Outcome {
+    match (detail, &target.check) {
+        (Detail::Smtp(smtp), _) => Outcome::Failed {
+            reason: smtp::silence_reason(smtp, timeout),
+        },
+        (Detail::Http(http), CheckSpec::Http { tls, .. }) => Outcome::Failed {
+            reason: http::silence_reason(http, *tls, timeout),
+        },
+        _ => Outcome::Timeout,
+    }
 }
 
 /// A result with no details yet.

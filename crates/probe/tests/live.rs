@@ -302,6 +302,113 @@ fn http_against_hostile_peers() {
     );
 }
 
+/// A TCP listener on loopback that takes the first `silent` connections and says
+/// nothing on them (as when the greeting is lost), then answers every later one with
+/// `script`: each pair is (what to send, whether to read a line before sending it).
+fn silent_first(silent: usize, script: &'static [(&'static [u8], bool)]) -> SocketAddr {
+    let listener = TcpListener::bind((loopback(), 0)).expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for (index, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut sink = [0u8; 1024];
+                if index < silent {
+                    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+                    return;
+                }
+                for (bytes, read_first) in script {
+                    if *read_first && !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
+                        return;
+                    }
+                    if stream.write_all(bytes).is_err() {
+                        return;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            });
+        }
+    });
+    address
+}
+
+const SMTP_SCRIPT: &[(&[u8], bool)] = &[
+    (b"220 mail.example ESMTP\r\n", false),
+    (b"250-mail.example\r\n250 8BITMIME\r\n", true),
+];
+const HTTP_SCRIPT: &[(&[u8], bool)] = &[(
+    b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n<title>back</title>",
+    true,
+)];
+
+#[test]
+fn smtp_silence_is_retried_as_a_timeout_and_judged_on_the_retries() {
+    // The greeting lost once: the retry answers, and the result says one was lost.
+    let once = silent_first(1, SMTP_SCRIPT);
+    let result = probe_one(config(500, 2), &format!("smtp:{once}"));
+    assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+    assert_eq!((result.attempts, result.lost), (2, 1), "{result:?}");
+
+    // Silent on every attempt: judged on all of them, and worded as a silent service.
+    let always = silent_first(usize::MAX, SMTP_SCRIPT);
+    let result = probe_one(config(300, 2), &format!("smtp:{always}"));
+    assert!(failed_reason(&result).contains("no greeting"), "{result:?}");
+    assert_eq!((result.attempts, result.lost), (3, 2), "{result:?}");
+}
+
+#[test]
+fn http_silence_is_retried_as_a_timeout_and_judged_on_the_retries() {
+    let once = silent_first(1, HTTP_SCRIPT);
+    let result = probe_one(config(500, 2), &format!("http:{once}"));
+    assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+    assert_eq!((result.attempts, result.lost), (2, 1), "{result:?}");
+    assert_eq!(http_detail(&result).title.as_deref(), Some("back"));
+
+    let always = silent_first(usize::MAX, HTTP_SCRIPT);
+    let result = probe_one(config(300, 1), &format!("http:{always}"));
+    assert!(
+        failed_reason(&result).contains("no response head"),
+        "{result:?}"
+    );
+    assert_eq!((result.attempts, result.lost), (2, 1), "{result:?}");
+
+    // A TLS handshake that never finishes is silence too.
+    let result = probe_one(config(300, 1), &format!("https:{always}"));
+    assert!(
+        failed_reason(&result).contains("TLS handshake did not finish"),
+        "{result:?}"
+    );
+    assert_eq!(result.attempts, 2, "{result:?}");
+}
+
+#[test]
+fn hostile_text_from_services_is_inert_in_results_and_json() {
+    let banner = hostile_tcp(Hostile::Say(
+        b"220 mail\x1b[2J\x1b]0;owned\x07\x08\x08\xff ready\r\n",
+    ));
+    let result = probe_one(config(1000, 0), &format!("smtp:{banner}"));
+    let shown = smtp_detail(&result).banner.clone().unwrap_or_default();
+    assert_eq!(
+        shown,
+        "mail\\x1b[2J\\x1b]0;owned\\x07\\x08\\x08\u{fffd} ready"
+    );
+
+    let page = hostile_tcp(Hostile::Say(
+        b"HTTP/1.1 200 OK\r\nServer: nginx\xc2\x9b31m\r\nContent-Length: 33\r\n\r\n<title>\x1b]2;x\x07Hi\x1bc</title>\x1b[2J....",
+    ));
+    let result = probe_one(config(1000, 0), &format!("http:{page}"));
+    let detail = http_detail(&result);
+    assert_eq!(detail.title.as_deref(), Some("\\x1b]2;x\\x07Hi\\x1bc"));
+    assert_eq!(detail.server.as_deref(), Some("nginx\\u{9b}31m"));
+
+    let json = serde_json::to_string(&result).expect("json");
+    assert!(
+        !json.contains('\u{1b}') && !json.contains("\\u001b"),
+        "{json}"
+    );
+}
+
 // ----------------------------------------------------------------------- TCP
 
 #[test]
