@@ -1,5 +1,6 @@
 //! `blackout probe` and `blackout census` end to end, on loopback only.
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Command, Output};
 
@@ -44,6 +45,38 @@ fn probe_targets_on_the_command_line() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("1 of 1 checks failed"));
 }
 
+/// No byte a hostile peer uses to take over a terminal: ESC (screen clears, window
+/// titles), BEL, CR, BS, and the 8-bit CSI.
+fn inert(output: &[u8]) -> bool {
+    !output
+        .iter()
+        .any(|b| matches!(b, 0x1b | 0x07 | b'\r' | 0x08))
+        && !String::from_utf8_lossy(output).contains('\u{9b}')
+}
+
+#[test]
+fn a_hostile_banner_reaches_the_probe_table_and_json_inert() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream
+                .write_all(b"554 mail\x1b[2J\x1b[H\x1b]0;owned\x07\r\x08\x08\xc2\x9b31m gone\r\n");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    });
+    let target = format!("smtp:{address}");
+    for format in ["table", "json"] {
+        let output = blackout(&["probe", "--format", format, "--timeout", "1", &target]);
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        assert!(inert(&output.stdout), "{format}: {output:?}");
+        assert!(inert(&output.stderr), "{format}: {output:?}");
+        let shown = String::from_utf8_lossy(&output.stdout);
+        assert!(shown.contains(r"\x1b[2J"), "{format}: {shown}");
+    }
+}
+
 #[test]
 fn probe_bad_usage() {
     let output = blackout(&["probe", "tcp:127.0.0.1"]);
@@ -56,6 +89,14 @@ fn census_bounds_and_sweep() {
     let output = blackout(&["census", "127.0.0.0/8"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--force"));
+    // IPv6: a /116 by default; beyond it, a clear error unless the bound is raised.
+    let output = blackout(&["census", "2001:db8::/112"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("a /116 for IPv6"), "{stderr}");
+    let output = blackout(&["census", "2001:db8::/32", "--force"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("narrow the prefix"));
     let output = blackout(&["census", "not-a-prefix"]);
     assert_eq!(output.status.code(), Some(2));
     if !is_root() {
