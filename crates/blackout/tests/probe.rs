@@ -77,6 +77,54 @@ fn a_hostile_banner_reaches_the_probe_table_and_json_inert() {
     }
 }
 
+/// Runs `blackout` in a new network namespace that has loopback only: no IPv6 route
+/// but ::1's. Nothing is sent: the kernel has nowhere to send it.
+#[test]
+fn a_vantage_point_without_an_ipv6_route_says_so_and_judges_nothing() {
+    if !is_root() {
+        eprintln!(
+            "SKIPPED a_vantage_point_without_an_ipv6_route_says_so_and_judges_nothing: needs root (a network namespace)"
+        );
+        return;
+    }
+    let ns = format!("bo-nov6-{}", std::process::id());
+    let made = std::process::Command::new("ip")
+        .args(["netns", "add", &ns])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "cannot create the network namespace {ns}");
+    let output = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns, env!("CARGO_BIN_EXE_blackout")])
+        .args(["probe", "--format", "json", "--timeout", "1"])
+        .args(["tcp:[2001:db8::80]:80", "smtp:[2001:db8::25]:25"])
+        .output()
+        .expect("running blackout in the namespace");
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &ns])
+        .status();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let results: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(results.len(), 2, "{output:?}");
+    for result in &results {
+        assert_eq!(result["status"], "error", "{result}");
+        assert!(
+            result["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("no IPv6 route")),
+            "{result}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warned = stderr
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("no IPv6 route"))
+        .count();
+    assert_eq!(warned, 1, "said once in the log: {stderr}");
+}
+
 #[test]
 fn probe_bad_usage() {
     let output = blackout(&["probe", "tcp:127.0.0.1"]);

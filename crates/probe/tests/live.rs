@@ -409,6 +409,44 @@ fn hostile_text_from_services_is_inert_in_results_and_json() {
     );
 }
 
+/// A routing table with IPv4 routes only, as on a vantage point without IPv6.
+struct Ipv4Only;
+
+impl blackout_probe::RouteLookup for Ipv4Only {
+    fn has_route(&self, to: IpAddr) -> bool {
+        to.is_ipv4()
+    }
+}
+
+#[test]
+fn no_ipv6_route_is_our_problem_not_a_verdict_on_the_target() {
+    let listener = TcpListener::bind("[::1]:0").expect("bind ::1");
+    let v6 = listener.local_addr().expect("address");
+    let v4 = TcpListener::bind((loopback(), 0)).expect("bind");
+    let v4_address = v4.local_addr().expect("address");
+    let targets = [
+        Target::parse(&format!("tcp:{v6}")).expect("target"),
+        Target::parse(&format!("smtp:{v6}")).expect("target"),
+        Target::parse(&format!("tcp:{v4_address}")).expect("target"),
+    ];
+    let results = runtime().block_on(async {
+        let prober = Arc::new(Prober::new(config(500, 2)).with_routes(Arc::new(Ipv4Only)));
+        prober.round(&targets).await
+    });
+    for result in &results[..2] {
+        let Outcome::Error { message } = &result.outcome else {
+            panic!("an IPv6 target without a route is our problem: {result:?}");
+        };
+        assert!(message.contains("no IPv6 route"), "{message}");
+        assert_eq!(result.attempts, 0, "nothing was sent: {result:?}");
+    }
+    assert_eq!(results[2].outcome, Outcome::Ok, "IPv4 is probed as ever");
+
+    // With the kernel's own table, ::1 has a route.
+    let result = probe_one(config(500, 0), &format!("tcp:{v6}"));
+    assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+}
+
 // ----------------------------------------------------------------------- TCP
 
 #[test]
