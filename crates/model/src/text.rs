@@ -14,7 +14,7 @@ pub const MAX_OUTSIDE_CHARS: usize = 256;
 /// prints as letters instead of acting on a terminal, and at most `max_chars` characters
 /// of the result are kept, a cut marked with `…`.
 pub fn inert(text: &str, max_chars: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max_chars * 4));
+    let mut out = String::with_capacity(text.len().min(max_chars.saturating_mul(4)));
     let mut kept = 0;
     for c in text.chars() {
         let shown = shown_as(c);
@@ -36,8 +36,12 @@ pub fn inert(text: &str, max_chars: usize) -> String {
 /// NULs dropped, then [`inert`].
 pub fn inert_bytes(bytes: &[u8], max_chars: usize) -> String {
     let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    let head = &bytes[..end.min(max_chars.saturating_mul(4).saturating_add(4))];
-    inert(&String::from_utf8_lossy(head), max_chars)
+    // A character is at most 4 bytes: more than that many bytes cannot be shown.
+    let keep = end.min(max_chars.saturating_mul(4).saturating_add(4));
+    inert(
+        &String::from_utf8_lossy(bytes.get(..keep).unwrap_or(bytes)),
+        max_chars,
+    )
 }
 
 /// How a character that must not reach a terminal or a document raw is written.

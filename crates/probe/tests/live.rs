@@ -338,7 +338,7 @@ const SMTP_SCRIPT: &[(&[u8], bool)] = &[
     (b"250-mail.example\r\n250 8BITMIME\r\n", true),
 ];
 const HTTP_SCRIPT: &[(&[u8], bool)] = &[(
-    b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n<title>back</title>",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n<title>back</title>",
     true,
 )];
 
