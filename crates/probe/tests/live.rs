@@ -894,6 +894,27 @@ fn dns_against_hostile_peers() {
         );
         assert!(started.elapsed() < Duration::from_secs(2));
     }
+    // The first query lost: the retry is answered, and the answer is what is judged.
+    let lossy = UdpSocket::bind((ip, 0)).expect("bind");
+    let lossy_address = lossy.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        let mut seen = 0;
+        while let Ok((len, from)) = lossy.recv_from(&mut buf) {
+            seen += 1;
+            if seen > 1 {
+                let _ = lossy.send_to(&echo_reply(&buf[..len], false, false, 2), from);
+            }
+        }
+    });
+    let result = probe_one(config(300, 2), &format!("dns:lab.example@{lossy_address}"));
+    assert_eq!(
+        dns_detail(&result).verdict,
+        Some(DnsVerdict::Servfail),
+        "{result:?}"
+    );
+    assert_eq!(result.attempts, 2, "{result:?}");
+
     // An answer with another ID is not taken (a spoofing guard): wrong, not silent.
     let wrong_id = hostile_dns(|q| {
         let mut r = echo_reply(q, true, false, 0);
