@@ -32,9 +32,10 @@ impl RouteLookup for KernelRoutes {
         };
         match socket.connect((to, 9)) {
             Ok(()) => true,
-            // ENETUNREACH and EHOSTUNREACH: the kernel has no route. Any other
+            // ENETUNREACH and EHOSTUNREACH: the kernel has no route; EADDRNOTAVAIL:
+            // no address of ours to send from (no IPv6 address at all). Any other
             // error is not about routes, and the probe itself will tell.
-            Err(error) => !matches!(error.raw_os_error(), Some(101 | 113)),
+            Err(error) => !matches!(error.raw_os_error(), Some(99 | 101 | 113)),
         }
     }
 }
