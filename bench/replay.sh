@@ -8,6 +8,11 @@
 # best of 3 each, and prints wall times, the ratio bgpdump/blackout (the target is 2 or
 # more) and peak RSS (the target is under 64 MB for blackout).
 #
+# Then the IPv6 RIB (mrt/routeviews6_rib…first1MiB-truncated.bz2, route-views6, 27
+# peers) at 1x, 10x and 100x the work: its complete records, gzip'd once, the member
+# repeated 1, 10 and 100 times in one file (a multi-member gzip both tools read
+# through), each tool side by side with the ratio.
+#
 # Environment: DATA (default ../shared/data beside the repository), RUNS (default 3),
 # READER=example to time the archive reader alone (crates/archive/examples/count.rs,
 # kp watch set) instead of the whole replay.
@@ -67,3 +72,39 @@ for file in "${FILES[@]}"; do
             f, size / 1e6, d, b, (b > 0 ? d / b : 0), br / 1024, dr / 1024
     }'
 done
+
+# ---- the IPv6 RIB at 1x, 10x and 100x ----
+V6="$DATA/mrt/routeviews6_rib.20151101.0600.first1MiB-truncated.bz2"
+if [ ! -f "$V6" ]; then
+    echo "SKIPPED the IPv6 RIB: $V6 is not there" >&2
+    exit 0
+fi
+# The file is cut at 1 MiB of bzip2: keep its complete MRT records only, so that the
+# copies follow one another on record boundaries.
+bzcat "$V6" 2>/dev/null | python3 -c '
+import sys
+data = sys.stdin.buffer.read()
+at = 0
+while at + 12 <= len(data):
+    end = at + 12 + int.from_bytes(data[at + 8:at + 12], "big")
+    if end > len(data):
+        break
+    at = end
+sys.stdout.buffer.write(data[:at])
+' | gzip -1 > "$TMP/v6.member.gz"
+echo
+echo "IPv6 RIB (route-views6, complete records of the first MiB), best of $RUNS"
+printf '%-34s %9s %10s %11s %7s %12s %12s\n' work MB bgpdump_s blackout_s ratio blackout_MB bgpdump_MB
+for times in 1 10 100; do
+    file="$TMP/v6.x$times.gz"
+    for _ in $(seq "$times"); do cat "$TMP/v6.member.gz"; done > "$file"
+    read -r b_secs b_rss < <(best_of "${BLACKOUT[@]}" "$file")
+    read -r d_secs d_rss < <(best_of bgpdump -m "$file")
+    awk -v f="routeviews6 RIB x$times" -v size="$(stat -c %s "$file")" \
+        -v b="$b_secs" -v d="$d_secs" -v br="$b_rss" -v dr="$d_rss" 'BEGIN {
+        printf "%-34s %9.2f %10.3f %11.3f %7.1f %12.1f %12.1f\n",
+            f, size / 1e6, d, b, (b > 0 ? d / b : 0), br / 1024, dr / 1024
+    }'
+    rm -f "$file"
+done
+echo "(ratio: bgpdump seconds / blackout seconds; above 1, blackout is faster)"

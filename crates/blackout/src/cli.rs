@@ -212,9 +212,10 @@ pub struct CensusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Refuse prefixes with more addresses than this, unless --force.
-    #[arg(long, value_name = "N", default_value_t = 65536)]
-    pub max_addresses: u64,
+    /// Refuse prefixes with more addresses than this, unless --force (by default
+    /// 65536, a /16, for IPv4 and 4096, a /116, for IPv6).
+    #[arg(long, value_name = "N")]
+    pub max_addresses: Option<u64>,
     /// Sweep a prefix larger than --max-addresses.
     #[arg(long)]
     pub force: bool,

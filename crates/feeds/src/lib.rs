@@ -46,9 +46,8 @@
 //!   router is a session loss (routes flushed, then learnt again).
 //! - BMP Route Mirroring is ignored. FRR 8.4 has no Loc-RIB monitoring, so Loc-RIB is
 //!   tested on captures of real routers only.
-//! - Text from routers (sysName, sysDescr, VRF names) is made inert here
-//!   (`bmp::message::inert_text`) until `blackout_model::text` has the shared
-//!   sanitizer.
+//! - Text from routers (sysName, sysDescr, VRF names) and from RIS Live is made
+//!   inert where it is decoded, by `blackout_model::text::inert`.
 
 mod error;
 mod wire;

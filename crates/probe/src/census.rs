@@ -19,12 +19,29 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A prefix larger than the bound, without `force`.
+/// The default bound on an IPv4 census: a /16.
+pub const DEFAULT_MAX_V4: u64 = 1 << 16;
+/// The default bound on an IPv6 census: a /116 (4,096 addresses). IPv6 prefixes are
+/// sparse, and a /64 swept address by address would never end.
+pub const DEFAULT_MAX_V6: u64 = 1 << 12;
+/// No census sweeps more than this many addresses, `force` or not (every IPv4
+/// prefix fits; an IPv6 prefix shorter than a /96 does not).
+pub const HARD_MAX: u64 = 1 << 32;
+
+/// The default bound on the census of `prefix`, by its family.
+pub fn default_max(prefix: &IpNet) -> u64 {
+    match prefix {
+        IpNet::V4(_) => DEFAULT_MAX_V4,
+        IpNet::V6(_) => DEFAULT_MAX_V6,
+    }
+}
+
+/// A prefix larger than the bound, without `force`, or larger than any census.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CensusError {
     /// Too many addresses.
     #[error(
-        "{prefix} has {count} addresses, more than the bound of {max}: narrow the prefix, raise --max-addresses, or add --force"
+        "{prefix} has {count} addresses, more than the bound of {max} (by default a /16 for IPv4, a /116 for IPv6): narrow the prefix, raise --max-addresses, or add --force"
     )]
     TooLarge {
         /// The prefix.
@@ -33,6 +50,14 @@ pub enum CensusError {
         count: u64,
         /// The bound.
         max: u64,
+    },
+    /// More addresses than any sweep can visit.
+    #[error(
+        "{prefix} has more than {HARD_MAX} addresses, which no census sweeps address by address: narrow the prefix (for IPv6, a /96 at the widest)"
+    )]
+    Unsweepable {
+        /// The prefix.
+        prefix: IpNet,
     },
 }
 
@@ -49,6 +74,9 @@ pub fn prefix_size(prefix: &IpNet) -> u64 {
 /// Refuses a prefix larger than `max` addresses unless `force`.
 pub fn check_size(prefix: &IpNet, max: u64, force: bool) -> Result<u64, CensusError> {
     let count = prefix_size(prefix);
+    if count > HARD_MAX {
+        return Err(CensusError::Unsweepable { prefix: *prefix });
+    }
     if count > max && !force {
         return Err(CensusError::TooLarge {
             prefix: *prefix,
@@ -569,6 +597,19 @@ mod tests {
         assert_eq!(check_size(&p8, 65536, true), Ok(16_777_216));
         let v6: IpNet = "2001:db8::/32".parse().unwrap();
         assert_eq!(prefix_size(&v6), u64::MAX);
+        assert_eq!(
+            check_size(&v6, u64::MAX, true),
+            Err(CensusError::Unsweepable { prefix: v6 })
+        );
+        // IPv6: a /116 by default, a /115 only when the bound is raised.
+        let p116: IpNet = "2001:db8::/116".parse().unwrap();
+        let p115: IpNet = "2001:db8::/115".parse().unwrap();
+        assert_eq!(default_max(&p116), 4096);
+        assert_eq!(check_size(&p116, default_max(&p116), false), Ok(4096));
+        let error = check_size(&p115, default_max(&p115), false).unwrap_err();
+        assert!(error.to_string().contains("a /116 for IPv6"), "{error}");
+        assert_eq!(check_size(&p115, 8192, false), Ok(8192));
+        assert_eq!(default_max(&"127.0.0.0/8".parse().unwrap()), 65536);
         assert_eq!(prefix_size(&"::1/128".parse().unwrap()), 1);
     }
 

@@ -9,6 +9,7 @@
 //! answer is truncated, with every read bounded by size and time.
 
 use crate::result::{DnsDetail, DnsVerdict, Outcome};
+use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use std::net::{IpAddr, SocketAddr};
@@ -324,7 +325,9 @@ pub async fn probe(
             }
             match record.data {
                 RData::SOA(soa) if qtype == RecordType::SOA => detail.soa_serial = Some(soa.serial),
-                RData::NS(ns) if qtype == RecordType::NS => detail.ns.push(ns.0.to_ascii()),
+                RData::NS(ns) if qtype == RecordType::NS => {
+                    detail.ns.push(inert(&ns.0.to_ascii(), MAX_OUTSIDE_CHARS))
+                }
                 RData::A(a) if qtype == RecordType::A => detail.a.push(IpAddr::V4(a.0)),
                 _ => {}
             }
@@ -400,7 +403,10 @@ pub async fn lookup_mx(domain: &str, timeout: Duration) -> Result<Vec<String>, S
                     .unwrap_or_default()
                     .into_iter()
                     .filter_map(|record| match record.data {
-                        RData::MX(mx) => Some((mx.preference, mx.exchange.to_ascii())),
+                        RData::MX(mx) => Some((
+                            mx.preference,
+                            inert(&mx.exchange.to_ascii(), MAX_OUTSIDE_CHARS),
+                        )),
                         _ => None,
                     })
                     .collect();

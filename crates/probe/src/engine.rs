@@ -15,6 +15,7 @@ use crate::http;
 use crate::icmp::{IcmpAccess, IcmpMode, IcmpUnavailable, PingReply, Pinger};
 use crate::last_known::{LastKnown, NameKey};
 use crate::result::{Detail, LastKnownAddress, Outcome, ProbeResult};
+use crate::route::{self, KernelRoutes, RouteLookup};
 
 use crate::schedule::{Changes, Jitter, RateLimiter, Schedule};
 use crate::smtp;
@@ -26,6 +27,7 @@ use blackout_profile::ProbeSettings;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc};
 
@@ -105,6 +107,9 @@ pub struct Prober {
     epoch: Instant,
     /// Held only to read or write one entry, never across an await.
     last_known: std::sync::Mutex<LastKnown>,
+    routes: Arc<dyn RouteLookup>,
+    /// Set once the missing IPv6 route has been logged.
+    said_no_ipv6_route: AtomicBool,
 }
 
 /// Where to probe a target: the address, and whether it is the last one its name
@@ -148,7 +153,29 @@ impl Prober {
             )),
             epoch,
             last_known: std::sync::Mutex::new(LastKnown::default()),
+            routes: Arc::new(KernelRoutes),
+            said_no_ipv6_route: AtomicBool::new(false),
         }
+    }
+
+    /// The same prober asking `routes` whether this vantage point has a route to an
+    /// IPv6 target (the kernel by default).
+    pub fn with_routes(mut self, routes: Arc<dyn RouteLookup>) -> Prober {
+        self.routes = routes;
+        self
+    }
+
+    /// An IPv6 target this vantage point has no route to: our problem, said once in
+    /// the log and in every such result, never a verdict on the target.
+    fn without_ipv6_route(&self, address: IpAddr) -> Option<Outcome> {
+        if !address.is_ipv6() || self.routes.has_route(address) {
+            return None;
+        }
+        let message = route::no_ipv6_route(address);
+        if !self.said_no_ipv6_route.swap(true, Ordering::Relaxed) {
+            tracing::warn!("{message}");
+        }
+        Some(Outcome::Error { message })
     }
 
     /// The ICMP mode in use, or `None` when ICMP is unavailable.
@@ -251,6 +278,13 @@ impl Prober {
             CheckSpec::Trace(_) => 1,
             _ => 1 + self.config.retries,
         };
+        if let Some(outcome) = self.without_ipv6_route(address) {
+            let mut result = result(target, at, Some(address), outcome);
+            // Nothing was sent.
+            result.attempts = 0;
+            return result;
+        }
+        let timeout = self.config.timeout;
         let mut lost = 0;
         let mut attempts = 0;
         loop {
@@ -261,6 +295,12 @@ impl Prober {
                 lost += 1;
                 continue;
             }
+            let outcome = match (outcome, rtt, &detail) {
+                (Outcome::Timeout, Some(_), Some(detail)) => {
+                    silent_service(target, detail, timeout)
+                }
+                (outcome, ..) => outcome,
+            };
             let mut result = result(target, at, Some(address), outcome);
             result.rtt_ms = rtt.map(|d| d.as_secs_f64() * 1000.0);
             result.attempts = attempts;
@@ -484,6 +524,21 @@ struct Finished {
     index: usize,
     ok: bool,
     alive: bool,
+}
+
+/// A service that took the connection and then stayed silent on every attempt: not a
+/// dark host (it connected) and not an answer, so its result says at which step it
+/// fell silent.
+fn silent_service(target: &Target, detail: &Detail, timeout: Duration) -> Outcome {
+    match (detail, &target.check) {
+        (Detail::Smtp(smtp), _) => Outcome::Failed {
+            reason: smtp::silence_reason(smtp, timeout),
+        },
+        (Detail::Http(http), CheckSpec::Http { tls, .. }) => Outcome::Failed {
+            reason: http::silence_reason(http, *tls, timeout),
+        },
+        _ => Outcome::Timeout,
+    }
 }
 
 /// A result with no details yet.

@@ -10,6 +10,7 @@
 
 use crate::result::{HttpDetail, Outcome};
 use crate::tcp;
+use blackout_model::text::{inert, inert_bytes};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -26,6 +27,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub const MAX_BODY: usize = 1024 * 1024;
 /// The most response head (status line and headers) accepted.
 const MAX_HEAD: usize = 64 * 1024;
+/// The longest title kept, in characters (escapes included).
+const MAX_TITLE_CHARS: usize = 200;
 /// How much of the body is searched for the title.
 const TITLE_WINDOW: usize = 64 * 1024;
 
@@ -38,7 +41,7 @@ pub fn title(html: &[u8]) -> Option<String> {
     let end = start + find(lower.get(start..)?, b"</title")?;
     let text = String::from_utf8_lossy(html.get(start..end)?);
     let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let text: String = text.chars().take(200).collect();
+    let text = inert(&text, MAX_TITLE_CHARS);
     (!text.is_empty()).then_some(text)
 }
 
@@ -103,7 +106,9 @@ fn ms(duration: Duration) -> f64 {
 }
 
 /// GETs `path` from `address`, sending `host` as the Host header (and as SNI with
-/// TLS). `timeout` bounds each phase.
+/// TLS). `timeout` bounds each phase. A server that connects but stays silent (no TLS
+/// handshake, no response head) gives [`Outcome::Timeout`] with the connect time, to
+/// be retried as a lost packet is; [`silence_reason`] words it.
 pub async fn probe(
     address: SocketAddr,
     host: &str,
@@ -130,12 +135,7 @@ pub async fn probe(
             };
             let connector = tokio_rustls::TlsConnector::from(config.clone());
             match tokio::time::timeout(timeout, connector.connect(server_name, stream)).await {
-                Err(_) => Outcome::Failed {
-                    reason: format!(
-                        "connected, but the TLS handshake did not finish within {:.1} s",
-                        timeout.as_secs_f64()
-                    ),
-                },
+                Err(_) => Outcome::Timeout,
                 Ok(Err(error)) => Outcome::Failed {
                     reason: format!("TLS handshake failed: {error}"),
                 },
@@ -147,6 +147,20 @@ pub async fn probe(
         }
     };
     (outcome, Some(connected), detail)
+}
+
+/// What a silent server (connected, then [`Outcome::Timeout`] on every attempt) is
+/// told apart as: the step it stayed silent at.
+pub fn silence_reason(detail: &HttpDetail, tls: bool, timeout: Duration) -> String {
+    let step = if tls && detail.tls_ms.is_none() {
+        "the TLS handshake did not finish"
+    } else {
+        "no response head"
+    };
+    format!(
+        "connected, but {step} within {:.1} s",
+        timeout.as_secs_f64()
+    )
 }
 
 /// The request and the response over an established stream.
@@ -195,14 +209,7 @@ where
             }
         };
         let response = match tokio::time::timeout(timeout, sender.send_request(request)).await {
-            Err(_) => {
-                return Outcome::Failed {
-                    reason: format!(
-                        "connected, but no response head within {:.1} s",
-                        timeout.as_secs_f64()
-                    ),
-                };
-            }
+            Err(_) => return Outcome::Timeout,
             Ok(Err(error)) => {
                 return Outcome::Failed {
                     reason: format!("a broken HTTP response: {error}"),
@@ -217,8 +224,7 @@ where
             response
                 .headers()
                 .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.chars().take(200).collect::<String>())
+                .map(|v| inert_bytes(v.as_bytes(), MAX_TITLE_CHARS))
         };
         detail.server = header(hyper::header::SERVER);
         detail.location = header(hyper::header::LOCATION);
@@ -301,7 +307,13 @@ mod tests {
         assert_eq!(title(b"<title"), None);
         assert_eq!(title(b""), None);
         let long = format!("<title>{}</title>", "x".repeat(1000));
-        assert_eq!(title(long.as_bytes()).map(|t| t.len()), Some(200));
+        let cut = title(long.as_bytes()).unwrap();
+        assert_eq!(cut.chars().count(), MAX_TITLE_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(
+            title(b"<title>\x1b]0;owned\x07Home\x1b[2J</title>").as_deref(),
+            Some("\\x1b]0;owned\\x07Home\\x1b[2J")
+        );
     }
 
     #[test]

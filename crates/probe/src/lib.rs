@@ -34,6 +34,7 @@ pub mod http;
 pub mod icmp;
 mod last_known;
 pub mod result;
+pub mod route;
 pub mod schedule;
 pub mod smtp;
 pub mod target;
@@ -47,5 +48,6 @@ pub use result::{
     Detail, DnsDetail, DnsVerdict, Hop, HttpDetail, LastKnownAddress, Outcome, ProbeResult,
     SmtpDetail, TraceDetail,
 };
+pub use route::{KernelRoutes, RouteLookup};
 pub use target::{Address, CheckSpec, Target, TargetError, TraceMode, targets_from_profile};
 pub use trace::{AsLookup, NoAsLookup, PrefixTable};

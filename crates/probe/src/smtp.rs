@@ -6,6 +6,7 @@
 
 use crate::result::{Outcome, SmtpDetail};
 use crate::tcp;
+use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -70,7 +71,7 @@ impl ReplyParser {
                 return Err(ReplyError::MixedCodes(first, code));
             }
             self.code = Some(code);
-            self.lines.push(rest.to_string());
+            self.lines.push(inert(rest, MAX_OUTSIDE_CHARS));
             if last {
                 let reply = Reply {
                     code,
@@ -146,7 +147,24 @@ async fn read_reply<S: AsyncReadExt + Unpin>(
     }
 }
 
-/// Greets the server at `address`, says EHLO and QUIT. `timeout` bounds each of the
+/// What a silent server (connected, then [`Outcome::Timeout`] on every attempt) is
+/// told apart as: the step it stayed silent at.
+pub fn silence_reason(detail: &SmtpDetail, timeout: Duration) -> String {
+    let step = if detail.banner_code.is_none() {
+        "no greeting"
+    } else {
+        "no reply to EHLO"
+    };
+    format!(
+        "connected, but {step} within {:.1} s",
+        timeout.as_secs_f64()
+    )
+}
+
+/// Greets the server at `address`, says EHLO and QUIT. A server that connects but
+/// stays silent (no greeting, or no reply to EHLO, within `timeout`) gives
+/// [`Outcome::Timeout`] with the connect time: silence is retried as a lost packet
+/// is, and [`silence_reason`] words it once the retries are spent. `timeout` bounds each of the
 /// connect, the greeting and the EHLO reply.
 pub async fn probe(
     address: SocketAddr,
@@ -168,18 +186,6 @@ pub async fn probe(
     .await
     {
         Ok(reply) => reply,
-        Err(Outcome::Timeout) => {
-            return (
-                Outcome::Failed {
-                    reason: format!(
-                        "connected, but no greeting within {:.1} s",
-                        timeout.as_secs_f64()
-                    ),
-                },
-                Some(connected),
-                detail,
-            );
-        }
         Err(outcome) => return (outcome, Some(connected), detail),
     };
     detail.banner_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
@@ -230,9 +236,6 @@ pub async fn probe(
                 }
             }
         }
-        Err(Outcome::Timeout) => Outcome::Failed {
-            reason: "no reply to EHLO in time".to_string(),
-        },
         Err(outcome) => outcome,
     };
     // Leave politely, but do not wait for the goodbye.
@@ -264,6 +267,25 @@ mod tests {
         );
         let mut parser = ReplyParser::default();
         assert_eq!(parser.feed(b"554\n").unwrap().map(|r| r.code), Some(554));
+    }
+
+    #[test]
+    fn hostile_banner_bytes_are_inert() {
+        let mut parser = ReplyParser::default();
+        let reply = parser
+            .feed(b"220-mail\x1b[2J\x1b]0;owned\x07\r\x08\xff\r\n220 ok\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            reply.lines,
+            vec!["mail\\x1b[2J\\x1b]0;owned\\x07\\x0d\\x08\u{fffd}", "ok"]
+        );
+        assert!(
+            reply
+                .lines
+                .iter()
+                .all(|line| !line.chars().any(char::is_control))
+        );
     }
 
     #[test]

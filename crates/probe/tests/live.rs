@@ -74,6 +74,23 @@ enum Hostile {
     Say(&'static [u8]),
     /// Sends this once, then the filler forever.
     Flood(&'static [u8], &'static [u8]),
+    /// An HTTP server: reads the request's head, then sends this, then nothing.
+    HttpSay(&'static [u8]),
+    /// An HTTP server: reads the request's head, then floods as [`Hostile::Flood`].
+    HttpFlood(&'static [u8], &'static [u8]),
+}
+
+/// Reads a request up to the blank line that ends its head (an HTTP server answers
+/// only then: a client is free to treat bytes before its request as garbage).
+fn read_request_head(stream: &mut std::net::TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+            _ => return,
+        }
+    }
 }
 
 /// A TCP listener on loopback that behaves as told with every connection.
@@ -85,16 +102,28 @@ fn hostile_tcp(behaviour: Hostile) -> SocketAddr {
             let Ok(mut stream) = stream else { continue };
             std::thread::spawn(move || {
                 let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let behaviour = match behaviour {
+                    Hostile::HttpSay(bytes) => {
+                        read_request_head(&mut stream);
+                        Hostile::Say(bytes)
+                    }
+                    Hostile::HttpFlood(first, filler) => {
+                        read_request_head(&mut stream);
+                        Hostile::Flood(first, filler)
+                    }
+                    other => other,
+                };
                 match behaviour {
                     Hostile::Silent => {
                         let mut sink = [0u8; 1024];
                         while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
                     }
-                    Hostile::Say(bytes) => {
+                    Hostile::Say(bytes) | Hostile::HttpSay(bytes) => {
                         let _ = stream.write_all(bytes);
                         std::thread::sleep(Duration::from_secs(10));
                     }
-                    Hostile::Flood(first, filler) => {
+                    Hostile::Flood(first, filler) | Hostile::HttpFlood(first, filler) => {
                         let _ = stream.write_all(first);
                         let started = Instant::now();
                         while started.elapsed() < Duration::from_secs(10) {
@@ -269,7 +298,10 @@ fn http_against_hostile_peers() {
     assert!(started.elapsed() < Duration::from_secs(3));
 
     // Endless body: read up to the bound, hashed, marked as cut, and done quickly.
-    let flood = hostile_tcp(Hostile::Flood(
+    // The server answers the request, as HTTP servers do: bytes sent before it are an
+    // unsolicited message to the client (hyper gives up on them, "operation was
+    // canceled"), which is the not-HTTP case below, not this one.
+    let flood = hostile_tcp(Hostile::HttpFlood(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<title>flood</title>",
         &[b'x'; 65536],
     ));
@@ -283,7 +315,7 @@ fn http_against_hostile_peers() {
     assert!(started.elapsed() < Duration::from_secs(3));
 
     // Endless headers: refused by the head bound, not buffered forever.
-    let headers = hostile_tcp(Hostile::Flood(
+    let headers = hostile_tcp(Hostile::HttpFlood(
         b"HTTP/1.1 200 OK\r\n",
         b"X-Junk: aaaaaaaaaaaaaaaaaaaaaaaa\r\n",
     ));
@@ -300,6 +332,151 @@ fn http_against_hostile_peers() {
         failed_reason(&result).contains("broken HTTP response"),
         "{result:?}"
     );
+}
+
+/// A TCP listener on loopback that takes the first `silent` connections and says
+/// nothing on them (as when the greeting is lost), then answers every later one with
+/// `script`: each pair is (what to send, whether to read a line before sending it).
+fn silent_first(silent: usize, script: &'static [(&'static [u8], bool)]) -> SocketAddr {
+    let listener = TcpListener::bind((loopback(), 0)).expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for (index, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut sink = [0u8; 1024];
+                if index < silent {
+                    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+                    return;
+                }
+                for (bytes, read_first) in script {
+                    if *read_first && !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
+                        return;
+                    }
+                    if stream.write_all(bytes).is_err() {
+                        return;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            });
+        }
+    });
+    address
+}
+
+const SMTP_SCRIPT: &[(&[u8], bool)] = &[
+    (b"220 mail.example ESMTP\r\n", false),
+    (b"250-mail.example\r\n250 8BITMIME\r\n", true),
+];
+const HTTP_SCRIPT: &[(&[u8], bool)] = &[(
+    b"HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n<title>back</title>",
+    true,
+)];
+
+#[test]
+fn smtp_silence_is_retried_as_a_timeout_and_judged_on_the_retries() {
+    // The greeting lost once: the retry answers, and the result says one was lost.
+    let once = silent_first(1, SMTP_SCRIPT);
+    let result = probe_one(config(500, 2), &format!("smtp:{once}"));
+    assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+    assert_eq!((result.attempts, result.lost), (2, 1), "{result:?}");
+
+    // Silent on every attempt: judged on all of them, and worded as a silent service.
+    let always = silent_first(usize::MAX, SMTP_SCRIPT);
+    let result = probe_one(config(300, 2), &format!("smtp:{always}"));
+    assert!(failed_reason(&result).contains("no greeting"), "{result:?}");
+    assert_eq!((result.attempts, result.lost), (3, 2), "{result:?}");
+}
+
+#[test]
+fn http_silence_is_retried_as_a_timeout_and_judged_on_the_retries() {
+    let once = silent_first(1, HTTP_SCRIPT);
+    let result = probe_one(config(500, 2), &format!("http:{once}"));
+    assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+    assert_eq!((result.attempts, result.lost), (2, 1), "{result:?}");
+    assert_eq!(http_detail(&result).title.as_deref(), Some("back"));
+
+    let always = silent_first(usize::MAX, HTTP_SCRIPT);
+    let result = probe_one(config(300, 1), &format!("http:{always}"));
+    assert!(
+        failed_reason(&result).contains("no response head"),
+        "{result:?}"
+    );
+    assert_eq!((result.attempts, result.lost), (2, 1), "{result:?}");
+
+    // A TLS handshake that never finishes is silence too.
+    let result = probe_one(config(300, 1), &format!("https:{always}"));
+    assert!(
+        failed_reason(&result).contains("TLS handshake did not finish"),
+        "{result:?}"
+    );
+    assert_eq!(result.attempts, 2, "{result:?}");
+}
+
+#[test]
+fn hostile_text_from_services_is_inert_in_results_and_json() {
+    let banner = hostile_tcp(Hostile::Say(
+        b"220 mail\x1b[2J\x1b]0;owned\x07\x08\x08\xff ready\r\n",
+    ));
+    let result = probe_one(config(1000, 0), &format!("smtp:{banner}"));
+    let shown = smtp_detail(&result).banner.clone().unwrap_or_default();
+    assert_eq!(
+        shown,
+        "mail\\x1b[2J\\x1b]0;owned\\x07\\x08\\x08\u{fffd} ready"
+    );
+
+    let page = hostile_tcp(Hostile::HttpSay(
+        b"HTTP/1.1 200 OK\r\nServer: nginx\xc2\x9b31m\r\nContent-Length: 33\r\n\r\n<title>\x1b]2;x\x07Hi\x1bc</title>\x1b[2J....",
+    ));
+    let result = probe_one(config(1000, 0), &format!("http:{page}"));
+    let detail = http_detail(&result);
+    assert_eq!(detail.title.as_deref(), Some("\\x1b]2;x\\x07Hi\\x1bc"));
+    assert_eq!(detail.server.as_deref(), Some("nginx\\u{9b}31m"));
+
+    let json = serde_json::to_string(&result).expect("json");
+    assert!(
+        !json.contains('\u{1b}') && !json.contains("\\u001b"),
+        "{json}"
+    );
+}
+
+/// A routing table with IPv4 routes only, as on a vantage point without IPv6.
+struct Ipv4Only;
+
+impl blackout_probe::RouteLookup for Ipv4Only {
+    fn has_route(&self, to: IpAddr) -> bool {
+        to.is_ipv4()
+    }
+}
+
+#[test]
+fn no_ipv6_route_is_our_problem_not_a_verdict_on_the_target() {
+    let listener = TcpListener::bind("[::1]:0").expect("bind ::1");
+    let v6 = listener.local_addr().expect("address");
+    let v4 = TcpListener::bind((loopback(), 0)).expect("bind");
+    let v4_address = v4.local_addr().expect("address");
+    let targets = [
+        Target::parse(&format!("tcp:{v6}")).expect("target"),
+        Target::parse(&format!("smtp:{v6}")).expect("target"),
+        Target::parse(&format!("tcp:{v4_address}")).expect("target"),
+    ];
+    let results = runtime().block_on(async {
+        let prober = Arc::new(Prober::new(config(500, 2)).with_routes(Arc::new(Ipv4Only)));
+        prober.round(&targets).await
+    });
+    for result in &results[..2] {
+        let Outcome::Error { message } = &result.outcome else {
+            panic!("an IPv6 target without a route is our problem: {result:?}");
+        };
+        assert!(message.contains("no IPv6 route"), "{message}");
+        assert_eq!(result.attempts, 0, "nothing was sent: {result:?}");
+    }
+    assert_eq!(results[2].outcome, Outcome::Ok, "IPv4 is probed as ever");
+
+    // With the kernel's own table, ::1 has a route.
+    let result = probe_one(config(500, 0), &format!("tcp:{v6}"));
+    assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
 }
 
 // ----------------------------------------------------------------------- TCP
@@ -749,6 +926,27 @@ fn dns_against_hostile_peers() {
         );
         assert!(started.elapsed() < Duration::from_secs(2));
     }
+    // The first query lost: the retry is answered, and the answer is what is judged.
+    let lossy = UdpSocket::bind((ip, 0)).expect("bind");
+    let lossy_address = lossy.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        let mut seen = 0;
+        while let Ok((len, from)) = lossy.recv_from(&mut buf) {
+            seen += 1;
+            if seen > 1 {
+                let _ = lossy.send_to(&echo_reply(&buf[..len], false, false, 2), from);
+            }
+        }
+    });
+    let result = probe_one(config(300, 2), &format!("dns:lab.example@{lossy_address}"));
+    assert_eq!(
+        dns_detail(&result).verdict,
+        Some(DnsVerdict::Servfail),
+        "{result:?}"
+    );
+    assert_eq!(result.attempts, 2, "{result:?}");
+
     // An answer with another ID is not taken (a spoofing guard): wrong, not silent.
     let wrong_id = hostile_dns(|q| {
         let mut r = echo_reply(q, true, false, 0);

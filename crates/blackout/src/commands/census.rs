@@ -6,7 +6,7 @@ use crate::Failure;
 use crate::cli::{CensusArgs, Format};
 use crate::output::{Table, json_line};
 use anyhow::{Context, anyhow};
-use blackout_probe::census::{CensusOptions, Progress, check_size};
+use blackout_probe::census::{CensusOptions, Progress, check_size, default_max};
 use indicatif::{ProgressBar, ProgressStyle};
 use ipnet::IpNet;
 use std::io::Write;
@@ -21,8 +21,9 @@ pub fn run(args: CensusArgs) -> Result<(), Failure> {
             args.prefix
         ))
     })?;
-    let count = check_size(&prefix, args.max_addresses, args.force)
-        .map_err(|error| Failure::Usage(error.into()))?;
+    let max = args.max_addresses.unwrap_or_else(|| default_max(&prefix));
+    let count =
+        check_size(&prefix, max, args.force).map_err(|error| Failure::Usage(error.into()))?;
     if !(args.timeout > 0.0 && args.timeout <= 60.0) {
         return Err(Failure::Usage(anyhow!(
             "--timeout {}: use seconds between 0 and 60",

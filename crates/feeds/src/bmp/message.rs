@@ -352,17 +352,11 @@ pub fn decode(message: &[u8]) -> Result<BmpMessage<'_>, BmpError> {
 /// The longest text kept from a router's TLV (sysName, sysDescr, a VRF name).
 pub const MAX_TEXT_CHARS: usize = 256;
 
-/// A router's text made inert: invalid UTF-8 replaced, trailing NULs dropped, control
-/// characters turned into spaces, at most [`MAX_TEXT_CHARS`] characters.
-// The shared sanitizer for text from the network belongs in `blackout_model::text`;
-// this one stands in until it is there, and should then call it.
+/// A router's text made inert by the shared sanitizer: invalid UTF-8 replaced,
+/// trailing NULs dropped, control characters shown escaped, at most
+/// [`MAX_TEXT_CHARS`] characters.
 pub(crate) fn inert_text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .trim_end_matches('\0')
-        .chars()
-        .take(MAX_TEXT_CHARS)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    blackout_model::text::inert_bytes(bytes, MAX_TEXT_CHARS)
 }
 
 /// What follows a Peer Down's reason. Data that does not decode is left out: the
@@ -489,8 +483,12 @@ mod tests {
         else {
             panic!("not an Initiation");
         };
-        assert_eq!(sys_name.as_deref(), Some("core1 [2J  <b>"));
-        assert_eq!(sys_descr.map(|d| d.chars().count()), Some(MAX_TEXT_CHARS));
+        assert_eq!(sys_name.as_deref(), Some("core1\\x1b[2J\\x0d\\x0a<b>"));
+        assert_eq!(
+            sys_descr.map(|d| d.chars().count()),
+            Some(MAX_TEXT_CHARS + 1),
+            "cut, and the cut marked"
+        );
         assert_eq!(inert_text(b"\xff\xfeA"), "\u{fffd}\u{fffd}A");
     }
 

@@ -137,7 +137,7 @@ impl RisLiveSession {
     pub fn handle(&mut self, now: Timestamp, text: &str, out: &mut Vec<BgpInput>) -> RisMessage {
         let envelope: Envelope<'_> = match serde_json::from_str(text) {
             Ok(envelope) => envelope,
-            Err(error) => return RisMessage::Malformed(error.to_string()),
+            Err(error) => return RisMessage::Malformed(outside(&error.to_string())),
         };
         match envelope.kind.as_str() {
             "ris_message" => {
@@ -146,7 +146,7 @@ impl RisLiveSession {
                 };
                 match serde_json::from_str::<RisData>(raw.get()) {
                     Ok(data) => self.ris_message(now, data, out),
-                    Err(error) => RisMessage::Malformed(error.to_string()),
+                    Err(error) => RisMessage::Malformed(outside(&error.to_string())),
                 }
             }
             "ris_error" => {
@@ -155,10 +155,10 @@ impl RisLiveSession {
                     .and_then(|raw| serde_json::from_str::<ErrorData>(raw.get()).ok())
                     .and_then(|data| data.message)
                     .unwrap_or_else(|| "ris_error without a message".into());
-                RisMessage::Error(message)
+                RisMessage::Error(outside(&message))
             }
             "pong" => RisMessage::Pong,
-            other => RisMessage::Other(other.to_string()),
+            other => RisMessage::Other(outside(other)),
         }
     }
 
@@ -176,7 +176,7 @@ impl RisLiveSession {
         let collector = Arc::clone(
             self.hosts
                 .entry(host.to_string())
-                .or_insert_with(|| Arc::from(host)),
+                .or_insert_with(|| Arc::from(outside(host))),
         );
         Some(PeerKey {
             collector,
@@ -240,7 +240,7 @@ impl RisLiveSession {
                 }
             }
             Some("RIS_PEER_STATE") => {
-                let state = data.state.unwrap_or_default();
+                let state = outside(&data.state.unwrap_or_default());
                 let (host, peer) = (key.collector.to_string(), key.ip);
                 if state != "connected" {
                     self.peers.remove(&key);
@@ -255,7 +255,7 @@ impl RisLiveSession {
             }
             Some("OPEN") => RisMessage::Open,
             Some("KEEPALIVE") => RisMessage::Keepalive,
-            Some(other) => RisMessage::Other(other.to_string()),
+            Some(other) => RisMessage::Other(outside(other)),
             None => RisMessage::Malformed("ris_message without a type".into()),
         }
     }
@@ -320,6 +320,12 @@ pub fn subscriptions(prefixes: &[IpNet]) -> Vec<String> {
     out
 }
 
+/// A field of a RIS Live message made inert: the server's text reaches logs, the
+/// status and the peer keys of the model.
+fn outside(text: &str) -> String {
+    blackout_model::text::inert(text, blackout_model::text::MAX_OUTSIDE_CHARS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +338,34 @@ mod tests {
             PathElement::Set(vec![3, 4]),
         ]);
         assert_eq!(path.to_string(), "1 2 {3,4}");
+    }
+
+    #[test]
+    fn hostile_fields_are_inert() {
+        let mut session = RisLiveSession::new(PrefixFilter::everything());
+        let mut out = Vec::new();
+        let state = r#"{"type":"ris_message","data":{"type":"RIS_PEER_STATE","host":"rrc00\u001b]0;owned\u0007","peer":"192.0.2.1","peer_asn":"64496","state":"down\u001b[2J"}}"#;
+        let RisMessage::PeerState { host, state, .. } =
+            session.handle(Timestamp::EPOCH, state, &mut out)
+        else {
+            panic!("not a peer state");
+        };
+        assert_eq!(host, "rrc00\\x1b]0;owned\\x07");
+        assert_eq!(state, "down\\x1b[2J");
+        let [BgpInput::PeerDown { peer, .. }] = out.as_slice() else {
+            panic!("no peer down: {out:?}");
+        };
+        assert_eq!(&*peer.collector, "rrc00\\x1b]0;owned\\x07");
+        let error = r#"{"type":"ris_error","data":{"message":"bad\u0008\u0008\u0008ok"}}"#;
+        assert_eq!(
+            session.handle(Timestamp::EPOCH, error, &mut out),
+            RisMessage::Error("bad\\x08\\x08\\x08ok".into())
+        );
+        let other = "{\"type\":\"x\\u001bc\"}";
+        assert_eq!(
+            session.handle(Timestamp::EPOCH, other, &mut out),
+            RisMessage::Other("x\\x1bc".into())
+        );
     }
 
     #[test]
