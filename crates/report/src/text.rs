@@ -111,8 +111,10 @@ fn verb(event: &Event) -> (&'static str, bool) {
         Cause::RpkiInvalid => ("had RPKI-invalid routes", true),
         Cause::NewUpstream => ("took a new upstream", false),
         Cause::Hijack => ("had its addresses announced by another network", true),
-        Cause::Feed => ("was not watched (a feed of blackout's was down)", true),
-        Cause::Vantage => ("was not watched (the vantage point was offline)", true),
+        // The entity is blackout's own feed or vantage point: it was down, and the
+        // watched network went unseen through it.
+        Cause::Feed => ("was down (blackout saw no routes through it)", true),
+        Cause::Vantage => ("was offline (blackout could not probe from it)", true),
     }
 }
 
