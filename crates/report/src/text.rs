@@ -163,8 +163,9 @@ pub fn cause_paragraph(cause: Cause) -> &'static str {
              Routes may be withdrawn later, when the operators pull the network off the Internet to stop the flood."
         }
         Cause::Service => {
-            "Service failure. The network's routes and ping answers were fine, but services on it (name servers, \
-             web sites or mail) failed. The network was up; particular servers or applications were not."
+            "Service failure. The network's hosts answered pings, but services on it (name servers, web sites or \
+             mail) failed. The network was up; particular servers or applications were not. (Whether its routes were \
+             seen, and by which feed, is in the summary and the evidence.)"
         }
         Cause::Partial => {
             "Partial outage. Some of the network's address blocks or hosts went dark while the rest stayed reachable. \
