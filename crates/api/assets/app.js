@@ -60,6 +60,8 @@
   // address is the last one it resolved to: a dark country's names go dark with it.
   function probeTarget(p) {
     const cell = el('td', null, p.target);
+    const named = label('host:' + p.target);
+    if (named) cell.append(el('div', { class: 'label' }, named));
     if (p.address && p.address !== p.target) cell.append(el('div', { class: 'addr' }, p.address));
     const last = p.last_known_address;
     if (last) {
@@ -70,7 +72,12 @@
     return cell;
   }
 
-  function visibilityBar(v) {
+  // "No data" is not "0 %": without a feed up that has seen the routes there is no
+  // share to draw, and an empty bar would read as "dark".
+  function visibilityBar(v, hasData) {
+    if (!hasData || typeof v !== 'number' || !isFinite(v)) {
+      return el('span', { class: 'nodata' }, 'no data');
+    }
     const outer = el('span', { class: 'bar-bg' });
     const inner = el('span', { class: 'bar' });
     const share = (typeof v === 'number' && isFinite(v)) ? Math.max(0, Math.min(1, v)) : 0;
@@ -115,6 +122,20 @@
     return found && found.name ? 'AS' + asn + ' ' + found.name : 'AS' + asn;
   }
 
+  // The profile's name for an entity (`host:kcna.kp` → `kcna.kp (Korean Central
+  // News Agency)`), if it gives one.
+  function label(entity) {
+    const labels = (model.status && model.status.labels) || {};
+    return Object.prototype.hasOwnProperty.call(labels, entity) ? labels[entity] : null;
+  }
+
+  // A probe's loss: a check that failed without losing packets (refused, HTTP 503)
+  // measured no loss, which is not "0 %".
+  function probeLoss(p) {
+    if (p.ok || (typeof p.loss === 'number' && p.loss > 0)) return pct(p.loss);
+    return el('span', { class: 'nodata' }, '—');
+  }
+
   function renderStatus(s) {
     model.status = s;
     const headline = s.headline || { state: 'no-verdict', text: 'no status yet' };
@@ -124,12 +145,14 @@
     $('profile').textContent = 'profile ' + (s.profile || '—');
     $('generated').textContent = fmtTime(s.generated_at);
 
+    const feedUp = s.feeds.length === 0 || s.feeds.some((f) => f.state === 'up');
+    const routesSeen = feedUp && s.prefixes.some((p) => p.full_feed_peers > 0);
     fillTable('upstreams', s.upstreams.map((u) => el('tr', null,
-      el('td', null, 'AS' + u.asn), el('td', null, u.name), el('td', null, visibilityBar(u.visibility)),
+      el('td', null, 'AS' + u.asn), el('td', null, u.name), el('td', null, visibilityBar(u.visibility, routesSeen)),
       el('td', null, badge(u.state)))), 'no upstream seen');
 
     fillTable('prefixes', s.prefixes.map((p) => el('tr', null,
-      el('td', null, p.prefix), el('td', null, visibilityBar(p.visibility)),
+      el('td', null, p.prefix), el('td', null, visibilityBar(p.visibility, feedUp && p.full_feed_peers > 0)),
       el('td', { class: 'num' }, p.seen_by + ' / ' + p.full_feed_peers),
       el('td', null, Object.entries(p.upstreams).map(([asn, n]) => upstreamName(asn) + ': ' + n).join(', ') || '—'),
       el('td', null, p.origins.map((o) => 'AS' + o).join(', ') || '—'))), 'no prefix watched');
@@ -138,12 +161,15 @@
       el('td', null, fmtTime(p.at)), probeTarget(p), el('td', null, p.check), el('td', null, p.kind),
       el('td', null, badge(p.ok ? 'ok' : 'fail')), el('td', null, p.outcome),
       el('td', { class: 'num' }, p.rtt_ms === null || p.rtt_ms === undefined ? '—' : p.rtt_ms.toFixed(1) + ' ms'),
-      el('td', { class: 'num' }, pct(p.loss)),
+      el('td', { class: 'num' }, probeLoss(p)),
       el('td', { class: 'detail', title: shorten(p.detail, 2000) }, shorten(p.detail, 200)))), 'no probe results yet');
 
-    const entities = [s.network, s.vantage].concat(s.entities).filter((e) => e && e.entity);
+    // Each entity once: the vantage point may be among the entities as well.
+    const seen = new Set();
+    const entities = [s.network, s.vantage].concat(s.entities)
+      .filter((e) => e && e.entity && !seen.has(e.entity) && seen.add(e.entity));
     fillTable('entities', entities.map((e) => el('tr', null,
-      el('td', null, e.entity), el('td', null, e.name), el('td', null, badge(e.state)),
+      el('td', null, e.entity), el('td', null, label(e.entity) || e.name), el('td', null, badge(e.state)),
       el('td', null, fmtTime(e.since)), el('td', null, e.cause || '—'), el('td', null, e.event_id || '—'),
       el('td', { class: 'detail' }, shorten(e.detail, 300)))), 'no entities');
 

@@ -33,6 +33,10 @@ pub struct Status {
     pub feeds: Vec<FeedStatus>,
     /// The vantage point blackout probes from.
     pub vantage: EntityStatus,
+    /// The profile's names for people, by entity (`host:kcna.kp` → `kcna.kp
+    /// (Korean Central News Agency)`), for the dashboard to show beside the targets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One entity's state.
@@ -284,7 +288,7 @@ impl Status {
             return Headline {
                 state: "no-verdict".into(),
                 text: format!(
-                    "{name}: no verdict: the vantage point is offline{}",
+                    "this observatory is offline: its vantage point cannot reach the Internet{} (no verdict on {name})",
                     since(&self.vantage)
                 ),
             };
@@ -322,16 +326,18 @@ impl Status {
             },
             EntityState::Unknown => {
                 let feeds_up = self.feeds.iter().any(|f| f.state == "up");
-                let why = if !self.feeds.is_empty() && !feeds_up {
-                    "no feed is up".to_string()
+                // The observatory's own state comes first: with no feed up it is
+                // blind, which says nothing about the network.
+                let text = if !self.feeds.is_empty() && !feeds_up {
+                    format!("this observatory is offline: no feed is up (no verdict on {name})")
                 } else if self.network.detail.is_empty() {
-                    "not enough data yet".to_string()
+                    format!("this observatory has not seen enough yet (no verdict on {name})")
                 } else {
-                    self.network.detail.clone()
+                    format!("{name}: no verdict: {}", self.network.detail)
                 };
                 Headline {
                     state: "no-verdict".into(),
-                    text: format!("{name}: no verdict: {why}"),
+                    text,
                 }
             }
         }
@@ -452,7 +458,7 @@ mod tests {
         assert_eq!(headline.state, "no-verdict");
         assert_eq!(
             headline.text,
-            "North Korea: no verdict: the vantage point is offline"
+            "this observatory is offline: its vantage point cannot reach the Internet (no verdict on North Korea)"
         );
     }
 
@@ -467,11 +473,11 @@ mod tests {
         }];
         assert_eq!(
             status.headline().text,
-            "North Korea: no verdict: no feed is up"
+            "this observatory is offline: no feed is up (no verdict on North Korea)"
         );
         assert_eq!(
             Status::default().headline().text,
-            "the network: no verdict: not enough data yet"
+            "this observatory has not seen enough yet (no verdict on the network)"
         );
     }
 

@@ -273,8 +273,17 @@ impl EventBook {
     }
 }
 
-/// Appends evidence, keeping the opening half and the latest when there is too much.
+/// Appends evidence, each item once (the same thing seen at the same time by the
+/// same signal is one fact), keeping the opening half and the latest when there
+/// is too much.
 pub(crate) fn push_evidence(event: &mut Event, evidence: Evidence) {
+    if event
+        .evidence
+        .iter()
+        .any(|e| e.at == evidence.at && e.signal == evidence.signal && e.text == evidence.text)
+    {
+        return;
+    }
     if event.evidence.len() >= MAX_EVIDENCE {
         event.evidence.remove(MAX_EVIDENCE / 2);
     }

@@ -83,6 +83,9 @@ pub struct Detector {
     network_back: BTreeMap<EntityIdx, Timestamp>,
     /// When each vantage point last came back online, for the same reason.
     vantage_back: BTreeMap<String, Timestamp>,
+    /// Each feed blackout has heard of, and whether it is up: words about routes
+    /// need a feed that is up.
+    feeds: BTreeMap<String, bool>,
 }
 
 /// Evidence kept from before the network event opens.
@@ -116,6 +119,7 @@ impl Detector {
             first_look: None,
             network_back: BTreeMap::new(),
             vantage_back: BTreeMap::new(),
+            feeds: BTreeMap::new(),
         }
     }
 
@@ -290,7 +294,15 @@ impl Detector {
         events
     }
 
+    /// Can a sentence about the entity's routes be backed: a feed is up (or none
+    /// has reported down: the routes come straight in) and it has seen them?
+    fn bgp_view(&self, entity: EntityIdx) -> bool {
+        let feed_up = self.feeds.is_empty() || self.feeds.values().any(|up| *up);
+        feed_up && self.bgp.has_baseline(entity)
+    }
+
     fn on_feed(&mut self, at: Timestamp, feed: &FeedSignal, updates: &mut Vec<EventUpdate>) {
+        self.feeds.insert(feed.feed.clone(), feed.up);
         let slot: Slot = (Entity::Feed(feed.feed.clone()), Cause::Feed, String::new());
         let item = Evidence {
             at,
@@ -466,7 +478,9 @@ impl Detector {
         self.weigh_vantages(at, &offline, updates);
         let checks = self.check_views(&offline);
         let all_offline = !offline.is_empty() && self.vantage_count() == offline.len();
-        // With every vantage point offline, the probes say nothing about the target.
+        // With every vantage point offline, the probes say nothing about the target:
+        // no network verdict from them, and a service event open is held as it
+        // stands (it ends only when its own checks are seen to pass).
         let checks = if all_offline { Vec::new() } else { checks };
         // The entities to weigh: those whose routes changed, those with checks of
         // their own, and those with an event or stress under way.
@@ -494,7 +508,27 @@ impl Detector {
                 network_causes.insert(entity, cause);
             }
         }
-        self.weigh_services(at, &checks, &owners, &network_causes, updates);
+        if all_offline {
+            self.hold_services();
+        } else {
+            self.weigh_services(at, &checks, &owners, &network_causes, updates);
+        }
+    }
+
+    /// Keeps every open service event as it stands, while nothing can be seen.
+    fn hold_services(&mut self) {
+        let open: Vec<Slot> = self
+            .book
+            .open
+            .keys()
+            .filter(|(entity, cause, _)| {
+                matches!(entity, Entity::Service { .. }) && *cause == Cause::Service
+            })
+            .cloned()
+            .collect();
+        for slot in open {
+            self.book.confirm(&slot);
+        }
     }
 
     /// The network a probed target belongs to: the one the profile places it in,
@@ -555,6 +589,7 @@ impl Detector {
             rpki_invalid: self.bgp.rpki_invalid_prefixes(entity),
             prefixes: bgp.aggregates(entity).prefix_count() as usize,
             bgp_baseline: self.bgp.has_baseline(entity),
+            bgp_view: self.bgp_view(entity),
             visibility: self.bgp.visibility_text(entity, bgp),
             carriers: &carriers,
             known_upstreams: &self.config.known_upstreams,
@@ -629,7 +664,9 @@ impl Detector {
                         "what is dark changed".to_string()
                     };
                     self.book.revise(&slot, updates, |event| {
-                        event.evidence.extend(verdict.evidence);
+                        for item in verdict.evidence {
+                            crate::book::push_evidence(event, item);
+                        }
                         event.evidence.push(Evidence {
                             at,
                             signal: SignalKind::BgpVisibility,
@@ -656,16 +693,31 @@ impl Detector {
                 .filter(|t| *t >= start)
                 .max()
                 .unwrap_or(at);
-                let text = format!(
-                    "{} is reachable again: {}",
-                    info.name,
-                    self.bgp.visibility_text(entity, bgp)
-                );
-                let item = Evidence {
-                    at: back,
-                    signal: SignalKind::BgpVisibility,
-                    text,
-                    value: Some(1.0),
+                // An event the routes had no part in (hosts dark, stress) closes on
+                // what its probes see, not on a line about visibility.
+                let from_routes = self
+                    .book
+                    .open
+                    .get(&slot)
+                    .is_some_and(|e| !e.scope.prefixes.is_empty());
+                let item = if from_routes {
+                    Evidence {
+                        at: back,
+                        signal: SignalKind::BgpVisibility,
+                        text: format!(
+                            "{} is reachable again: {}",
+                            info.name,
+                            self.bgp.visibility_text(entity, bgp)
+                        ),
+                        value: Some(1.0),
+                    }
+                } else {
+                    Evidence {
+                        at: back,
+                        signal: SignalKind::ProbeIcmp,
+                        text: format!("{} answers again", info.name),
+                        value: Some(1.0),
+                    }
                 };
                 self.book.end(&slot, back, Some(item), updates);
                 self.network_back.insert(entity, at);
@@ -861,9 +913,18 @@ impl Detector {
                 .filter_map(|c| c.recovered_at)
                 .max()
                 .unwrap_or(at);
+            // The service's own kind of check (HTTP, DNS, SMTP), as its event named it.
+            let named = self
+                .book
+                .open
+                .get(&slot)
+                .and_then(|e| e.evidence.first())
+                .map(|e| e.signal);
             let signal = own
                 .first()
-                .map_or(SignalKind::ProbeTcp, |c| c.kind.signal());
+                .map(|c| c.kind.signal())
+                .or(named)
+                .unwrap_or(SignalKind::ProbeTcp);
             let item = Evidence {
                 at: back,
                 signal,
@@ -875,7 +936,13 @@ impl Detector {
         for (entity, views) in still_failing {
             let slot: Slot = (entity.clone(), Cause::Service, String::new());
             let total = checks.iter().filter(|c| c.entity == entity).count();
-            let opening = service_opening(&entity, &views, total, at);
+            let view = checks
+                .iter()
+                .zip(owners)
+                .find(|(c, _)| c.entity == entity)
+                .and_then(|(_, owner)| *owner)
+                .is_some_and(|owner| self.bgp_view(owner));
+            let opening = service_opening(&entity, &views, total, at, view);
             if let Some(known) = self.book.open.get(&slot).map(|e| e.scope.hosts.clone()) {
                 self.book.confirm(&slot);
                 // More of its checks fail now (the second name server): the event
@@ -918,7 +985,13 @@ impl Detector {
 
 /// What a service event says: which of its checks fail and how; critical when
 /// all of them do.
-fn service_opening(entity: &Entity, views: &[&CheckView], total: usize, at: Timestamp) -> Opening {
+fn service_opening(
+    entity: &Entity,
+    views: &[&CheckView],
+    total: usize,
+    at: Timestamp,
+    bgp_view: bool,
+) -> Opening {
     let what: Vec<String> = views
         .iter()
         .map(|v| format!("{}: {}", v.target, v.text))
@@ -936,8 +1009,13 @@ fn service_opening(entity: &Entity, views: &[&CheckView], total: usize, at: Time
             ..Scope::default()
         },
         summary: format!(
-            "{entity} is failing ({}) while its hosts answer and the routes stay",
-            what.join("; ")
+            "{entity} is failing ({}) while its hosts answer{}",
+            what.join("; "),
+            if bgp_view {
+                " and the routes stay"
+            } else {
+                "; no BGP data was available"
+            }
         ),
         evidence: views.iter().map(|v| service_evidence(v, at)).collect(),
     }

@@ -77,6 +77,8 @@ pub struct Situation<'a> {
     pub prefixes: usize,
     /// Has BGP seen its prefixes up at least once?
     pub bgp_baseline: bool,
+    /// Can words about its routes be backed now: a feed is up and has seen them?
+    pub bgp_view: bool,
     /// Its visibility, for evidence.
     pub visibility: String,
     /// The upstreams the paths showed carrying its routes, with their names.
@@ -537,6 +539,16 @@ impl Rule for SomeRoutesGone {
     }
 }
 
+/// A claim about the routes when a feed that is up has seen them; otherwise the
+/// plain fact that there was no BGP data to say it.
+fn routes_words(s: &Situation<'_>, claim: &'static str) -> &'static str {
+    if s.bgp_view {
+        claim
+    } else {
+        "(no BGP data was available)"
+    }
+}
+
 /// Routes fine, but every host dies past the border.
 pub struct DataPlaneDead;
 
@@ -584,7 +596,7 @@ impl Rule for DataPlaneDead {
                 None,
             ));
         }
-        if s.bgp_baseline {
+        if s.bgp_view {
             evidence.push(item(
                 s.at,
                 SignalKind::BgpVisibility,
@@ -598,8 +610,9 @@ impl Rule for DataPlaneDead {
             confidence: if past_border > 0 { 0.85 } else { 0.7 },
             start,
             summary: format!(
-                "every host of {} stopped answering while its routes stay announced{}",
+                "every host of {} stopped answering {}{}",
                 s.name,
+                routes_words(s, "while its routes stay announced"),
                 if past_border > 0 {
                     "; traceroutes die just past the border"
                 } else {
@@ -643,10 +656,11 @@ impl Rule for SomeHostsDark {
             confidence: 0.75,
             start,
             summary: format!(
-                "{} of {total} hosts of {} are dark ({}) while their routes stay announced; the rest answer",
+                "{} of {total} hosts of {} are dark ({}) {}; the rest answer",
                 dark.len(),
                 s.name,
-                names.join(", ")
+                names.join(", "),
+                routes_words(s, "while their routes stay announced")
             ),
             scope: Scope {
                 hosts: names,

@@ -17,7 +17,8 @@
 //! - `set SELECTOR ok|fail|lossy|slow [TEXT]` with SELECTOR `all` (every watched
 //!   check), `hosts`, `controls`, `host:NAME`, `host:NAME:KIND`, `dns:ZONE`,
 //!   `dns:ZONE@SERVER`, `mail`, `vantage:NAME` (everything from there) or
-//!   `vantage:NAME/SELECTOR`; `fail` may end with `last-hop ASN` for traces
+//!   `vantage:NAME/SELECTOR`; `fail` may end with `last-hop ASN` for traces;
+//!   `set vantage:NAME ok` gives its checks back to their own conditions
 //! - `feed NAME down|up`
 //! - `vantage NAME` adds a vantage point (all checks start ok from it)
 //! - `stop` and `start`: blackout stops watching (nothing is seen until `start`),
@@ -120,6 +121,51 @@ struct Expect {
     /// `warning` or `critical`, as the event last stood.
     #[serde(default)]
     severity: Option<blackout_model::Severity>,
+    /// Text the summary must not hold (a claim the data cannot back).
+    #[serde(default)]
+    summary_lacks: Option<String>,
+    /// A host, prefix, service or upstream the scope must name.
+    #[serde(default)]
+    scope_has: Option<String>,
+    /// Texts that must each appear in some evidence item.
+    #[serde(default)]
+    evidence_has: Vec<String>,
+    /// The only signal names the evidence may carry (`probe.http`, ...).
+    #[serde(default)]
+    evidence_signals: Vec<String>,
+}
+
+impl Expect {
+    /// Does the event, read in full (summary, scope, evidence), say what it must?
+    fn reads_right(&self, event: &Event) -> bool {
+        let scope = &event.scope;
+        let scope_names = scope
+            .hosts
+            .iter()
+            .chain(&scope.services)
+            .cloned()
+            .chain(scope.prefixes.iter().map(|p| p.to_string()))
+            .chain(scope.upstreams.iter().map(|a| a.to_string()))
+            .collect::<Vec<String>>();
+        self.summary_lacks
+            .as_deref()
+            .is_none_or(|text| !event.summary.contains(text))
+            && self
+                .scope_has
+                .as_deref()
+                .is_none_or(|name| scope_names.iter().any(|n| n.contains(name)))
+            && self.evidence_has.iter().all(|text| {
+                event
+                    .evidence
+                    .iter()
+                    .any(|e| e.text.contains(text.as_str()))
+            })
+            && (self.evidence_signals.is_empty()
+                || event
+                    .evidence
+                    .iter()
+                    .all(|e| self.evidence_signals.iter().any(|s| s == e.signal.as_str())))
+    }
 }
 
 /// `90s`, `10m`, `1h20m`, `2d`.
@@ -656,9 +702,18 @@ fn simulate(scenario: &Scenario, mut profile: Profile, shuffle: Option<u64>) -> 
                         hop = rest.get(pos + 1).map(|asn| asn.parse().unwrap());
                         rest.truncate(pos);
                     }
-                    world
-                        .conditions
-                        .insert(words[1].to_string(), (condition, rest.join(" "), hop));
+                    if condition == Condition::Ok
+                        && words[1].starts_with("vantage:")
+                        && !words[1].contains('/')
+                    {
+                        // The vantage point is back: its checks answer as their own
+                        // conditions say again.
+                        world.conditions.remove(words[1]);
+                    } else {
+                        world
+                            .conditions
+                            .insert(words[1].to_string(), (condition, rest.join(" "), hop));
+                    }
                 }
                 "feed" => {
                     let signal = FeedSignal {
@@ -862,6 +917,7 @@ fn check(path: &Path) -> Result<(), String> {
                     .summary_has
                     .as_deref()
                     .is_none_or(|text| e.summary.contains(text))
+                && expect.reads_right(e)
         });
         match position {
             Some(i) => {
@@ -895,6 +951,15 @@ fn check(path: &Path) -> Result<(), String> {
                 "{}: an event without evidence: {event:?}",
                 scenario.description
             ));
+        }
+        let mut seen = BTreeSet::new();
+        for item in &event.evidence {
+            if !seen.insert((item.at, item.signal, item.text.as_str())) {
+                return Err(format!(
+                    "{}: an evidence item twice in {}: {item:?}",
+                    scenario.description, event.entity
+                ));
+            }
         }
         if let Some(end) = event.end
             && end < event.start

@@ -28,16 +28,30 @@ const COLOURS: [&str; 8] = [
 /// The time window a report shows: two hours either side of the event (of its
 /// latest evidence while it goes on).
 pub fn window(event: &Event) -> (Timestamp, Timestamp) {
-    let last = event.end.unwrap_or_else(|| {
-        event
-            .evidence
-            .iter()
-            .map(|e| e.at)
-            .max()
-            .unwrap_or(event.start)
-            .max(event.start)
-    });
-    (event.start.add_secs(-7200), last.add_secs(7200))
+    window_at(event, latest_evidence(event).add_secs(7200))
+}
+
+/// The window of a report written as of `as_of` (how far its data runs): two hours
+/// before the event, and to two hours after its end, but never past `as_of`.
+pub fn window_at(event: &Event, as_of: Timestamp) -> (Timestamp, Timestamp) {
+    let last = event.end.unwrap_or_else(|| latest_evidence(event));
+    let to = last.add_secs(7200).min(as_of.max(last));
+    // A chart of an event seconds old still shows a few minutes.
+    (
+        event.start.add_secs(-7200),
+        to.max(event.start.add_secs(300)),
+    )
+}
+
+/// The latest evidence of an event, or its start.
+pub fn latest_evidence(event: &Event) -> Timestamp {
+    event
+        .evidence
+        .iter()
+        .map(|e| e.at)
+        .max()
+        .unwrap_or(event.start)
+        .max(event.start)
 }
 
 /// A series' (time, value) points.
@@ -58,13 +72,19 @@ struct Panel {
 /// share of paths over the prefixes.
 fn panels(series: &[Series], labels: &Labels) -> Vec<Panel> {
     let mut visibility = Vec::new();
+    let mut probes = Vec::new();
     let mut upstreams: Vec<(u32, Vec<&Points>)> = Vec::new();
     for (key, points) in series {
         let name = match &key.entity {
             Entity::Prefix(prefix) => prefix.to_string(),
             other => other.to_string(),
         };
-        if key.measure == Measure::Visibility {
+        if let Measure::ProbeOk(kind) = key.measure {
+            probes.push(Line {
+                name: format!("{name} ({kind})"),
+                points: clean(points),
+            });
+        } else if key.measure == Measure::Visibility {
             visibility.push(Line {
                 name,
                 points: clean(points),
@@ -84,7 +104,7 @@ fn panels(series: &[Series], labels: &Labels) -> Vec<Panel> {
             points: step_mean(&list),
         })
         .collect();
-    vec![
+    let routes = vec![
         Panel {
             title: "Routing visibility per prefix (share of full-feed route collector peers that see it)"
                 .to_string(),
@@ -94,7 +114,17 @@ fn panels(series: &[Series], labels: &Labels) -> Vec<Panel> {
             title: "Share of paths through each upstream (mean over the prefixes)".to_string(),
             lines: upstream_lines,
         },
-    ]
+    ];
+    if probes.is_empty() {
+        return routes;
+    }
+    let mut panels = vec![Panel {
+        title: "Probe answers per check (1 = answered, 0 = failed)".to_string(),
+        lines: probes,
+    }];
+    // A probe event with no routing data charts its probes alone, not empty panels.
+    panels.extend(routes.into_iter().filter(|p| !p.lines.is_empty()));
+    panels
 }
 
 /// Sorted, finite points.
@@ -169,8 +199,14 @@ fn y(top: f64, value: f64) -> f64 {
 
 /// The chart: both panels, as an `<svg>` element. `standalone` adds the XML
 /// namespace's companions a file needs (a background and a title line).
-pub fn chart(event: &Event, series: &[Series], labels: &Labels, title: Option<&str>) -> String {
-    let (from, to) = window(event);
+pub fn chart(
+    event: &Event,
+    series: &[Series],
+    labels: &Labels,
+    title: Option<&str>,
+    as_of: Timestamp,
+) -> String {
+    let (from, to) = window_at(event, as_of);
     let frame = Frame {
         from,
         to,
@@ -178,7 +214,12 @@ pub fn chart(event: &Event, series: &[Series], labels: &Labels, title: Option<&s
     };
     let panels = panels(series, labels);
     let legend_rows = |panel: &Panel| legend_layout(panel).last().map_or(1, |(row, _)| row + 1);
-    let header = if title.is_some() { 34.0 } else { 0.0 };
+    let title_lines = title.map(|t| wrap(t, TITLE_CHARS)).unwrap_or_default();
+    let header = if title_lines.is_empty() {
+        0.0
+    } else {
+        12.0 + TITLE_LINE * title_lines.len() as f64
+    };
     let height = header
         + panels
             .iter()
@@ -192,13 +233,19 @@ pub fn chart(event: &Event, series: &[Series], labels: &Labels, title: Option<&s
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"{WIDTH}\" height=\"{height:.0}\" \
          font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\" role=\"img\">"
     );
-    if let Some(title) = title {
+    if !title_lines.is_empty() {
         let _ = write!(
             svg,
-            "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{height:.0}\" fill=\"#ffffff\"/>\
-             <text x=\"{LEFT}\" y=\"22\" font-size=\"16\" font-weight=\"bold\">{}</text>",
-            escape_html(title)
+            "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{height:.0}\" fill=\"#ffffff\"/>"
         );
+        for (row, line) in title_lines.iter().enumerate() {
+            let _ = write!(
+                svg,
+                "<text x=\"{LEFT}\" y=\"{:.0}\" font-size=\"16\" font-weight=\"bold\">{}</text>",
+                22.0 + TITLE_LINE * row as f64,
+                escape_html(line)
+            );
+        }
     }
     let mut top = header;
     for panel in &panels {
@@ -206,6 +253,31 @@ pub fn chart(event: &Event, series: &[Series], labels: &Labels, title: Option<&s
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The most characters of a title line: 16-pixel bold text fits about this many
+/// in the chart's width (a PNG has no text flow, so a longer line is cut off).
+const TITLE_CHARS: usize = 80;
+const TITLE_LINE: f64 = 22.0;
+
+/// Splits text into lines of at most `width` characters at spaces (a longer word
+/// keeps a line of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Draws one panel from `top`; returns where the next one starts.
@@ -397,6 +469,18 @@ mod tests {
             vec![(t(0), 1.0), (t(50), 0.75), (t(100), 0.0), (t(200), 0.5)]
         );
         assert!(step_mean(&[]).is_empty());
+    }
+
+    #[test]
+    fn long_titles_wrap_at_spaces() {
+        let title = "North Korea had its addresses announced by another network for 2 h 10 m on 2025-03-09/10";
+        let lines = wrap(title, TITLE_CHARS);
+        assert!(lines.len() > 1, "{lines:?}");
+        assert!(
+            lines.iter().all(|l| l.chars().count() <= TITLE_CHARS),
+            "{lines:?}"
+        );
+        assert_eq!(lines.join(" "), title);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Reading one event's report data from the store.
 
 use crate::Series;
-use crate::chart::window;
-use blackout_model::{Entity, Event, SeriesKey, Timestamp};
+use crate::chart::{latest_evidence, window_at};
+use blackout_model::{Entity, Event, Measure, SeriesKey, Timestamp};
 use blackout_store::{EventQuery, Store, StoreError};
 use ipnet::IpNet;
 
@@ -21,6 +21,9 @@ pub struct ReportData {
     pub series: Vec<Series>,
     /// Other events that overlap the window.
     pub related: Vec<Event>,
+    /// How far the database's data runs (at least to the event's latest
+    /// evidence): the report speaks as of then.
+    pub as_of: Timestamp,
 }
 
 /// The store could not be read.
@@ -45,7 +48,21 @@ pub fn gather(store: &Store, id: &str) -> Result<Option<ReportData>, ReportError
     let Some(event) = store.event(id).map_err(fail)? else {
         return Ok(None);
     };
-    let (from, to) = window(&event);
+    let as_of = store
+        .latest_seen()
+        .map_err(fail)?
+        .map_or(latest_evidence(&event), |t| t.max(latest_evidence(&event)));
+    let (from, to) = window_at(&event, as_of);
+    // The checks the event names: a probe event charts its probes.
+    let checks: Vec<String> = event
+        .scope
+        .hosts
+        .iter()
+        .map(|h| Entity::Host(h.clone()).to_string())
+        .chain(event.scope.services.iter().cloned())
+        .chain(std::iter::once(event.entity.to_string()))
+        .collect();
+    let mut probed = 0;
     let mut wanted: Vec<IpNet> = event.scope.prefixes.clone();
     if let Entity::Prefix(prefix) = &event.entity {
         wanted.push(*prefix);
@@ -53,6 +70,16 @@ pub fn gather(store: &Store, id: &str) -> Result<Option<ReportData>, ReportError
     let mut prefixes: Vec<IpNet> = Vec::new();
     let mut series = Vec::new();
     for key in store.series().map_err(fail)? {
+        if let Measure::ProbeOk(_) = key.measure {
+            if probed < MAX_PREFIXES && checks.contains(&key.entity.to_string()) {
+                let points = points(store, &key, from, to).map_err(fail)?;
+                if !points.is_empty() {
+                    probed += 1;
+                    series.push((key, points));
+                }
+            }
+            continue;
+        }
         if !key.measure.is_bgp() {
             continue;
         }
@@ -92,6 +119,7 @@ pub fn gather(store: &Store, id: &str) -> Result<Option<ReportData>, ReportError
         event,
         series,
         related,
+        as_of,
     }))
 }
 

@@ -8,7 +8,7 @@ use crate::text::{
     signal_words, upstream_name, utc_minutes, utc_seconds,
 };
 use blackout_model::text::escape_html;
-use blackout_model::{Event, Severity};
+use blackout_model::{Event, Severity, Timestamp};
 use std::fmt::Write;
 
 const STYLE: &str = "
@@ -32,7 +32,13 @@ footer { font-size: 12px; color: #888; margin-top: 32px; }
 ";
 
 /// The whole page.
-pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels) -> String {
+pub fn page(
+    event: &Event,
+    series: &[Series],
+    related: &[Event],
+    labels: &Labels,
+    as_of: Timestamp,
+) -> String {
     let title = headline(event, labels);
     let mut out = String::with_capacity(32 * 1024);
     let _ = write!(
@@ -54,10 +60,10 @@ pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels
         escape_html(&event.summary)
     );
 
-    facts(&mut out, event, labels);
+    facts(&mut out, event, labels, as_of);
 
     out.push_str("<h2>What the charts show</h2><div class=\"chart\">");
-    out.push_str(&chart::chart(event, series, labels, None));
+    out.push_str(&chart::chart(event, series, labels, None, as_of));
     out.push_str(
         "</div><p class=\"note\">The shaded band is the event; each numbered red mark is a piece of evidence \
          from the timeline below. Times are UTC.</p>",
@@ -143,7 +149,7 @@ pub fn page(event: &Event, series: &[Series], related: &[Event], labels: &Labels
     out
 }
 
-fn facts(out: &mut String, event: &Event, labels: &Labels) {
+fn facts(out: &mut String, event: &Event, labels: &Labels, as_of: Timestamp) {
     let name = entity_name(&event.entity, labels);
     let entity = event.entity.to_string();
     let what = if name == entity {
@@ -169,15 +175,11 @@ fn facts(out: &mut String, event: &Event, labels: &Labels) {
     let length = match event.end {
         Some(end) => duration_words(end.secs_since(event.start)),
         None => {
-            let latest = event
-                .evidence
-                .iter()
-                .map(|e| e.at)
-                .max()
-                .unwrap_or(event.start);
+            let latest = as_of.max(chart::latest_evidence(event));
             format!(
-                "at least {} (to the latest evidence)",
-                duration_words(latest.secs_since(event.start))
+                "at least {} (still going on at {})",
+                duration_words(latest.secs_since(event.start)),
+                utc_minutes(latest)
             )
         }
     };

@@ -23,7 +23,7 @@ mod html;
 mod png;
 pub mod text;
 
-pub use chart::window;
+pub use chart::{window, window_at};
 pub use gather::{ReportData, ReportError, gather};
 pub use png::{Fonts, PNG_SCALE, PngError};
 pub use text::Labels;
@@ -38,17 +38,31 @@ pub type Series = (SeriesKey, Vec<(Timestamp, f64)>);
 
 /// The report as HTML, entities called by their text form.
 pub fn render_html(event: &Event, series: &[Series], related: &[Event]) -> String {
-    html::page(event, series, related, &Labels::new())
+    render_html_with(event, series, related, &Labels::new())
 }
 
-/// The report as HTML, entities called by `labels` (`country:KP` → `North Korea`).
+/// The report as HTML, entities called by `labels` (`country:KP` → `North Korea`),
+/// as of the event's latest evidence.
 pub fn render_html_with(
     event: &Event,
     series: &[Series],
     related: &[Event],
     labels: &Labels,
 ) -> String {
-    html::page(event, series, related, labels)
+    render_html_at(event, series, related, labels, unbounded(event))
+}
+
+/// The report as HTML, written as of `as_of` (how far the data runs,
+/// [`ReportData::as_of`]): an event still going on has lasted at least until then,
+/// and the charts stop there.
+pub fn render_html_at(
+    event: &Event,
+    series: &[Series],
+    related: &[Event],
+    labels: &Labels,
+    as_of: Timestamp,
+) -> String {
+    html::page(event, series, related, labels, as_of)
 }
 
 /// The chart alone, as a standalone SVG document with the headline on top.
@@ -58,10 +72,20 @@ pub fn render_svg(event: &Event, series: &[Series]) -> String {
 
 /// The same, entities called by `labels`.
 pub fn render_svg_with(event: &Event, series: &[Series], labels: &Labels) -> String {
+    render_svg_at(event, series, labels, unbounded(event))
+}
+
+/// The same, the chart ending at `as_of` at the latest.
+pub fn render_svg_at(
+    event: &Event,
+    series: &[Series],
+    labels: &Labels,
+    as_of: Timestamp,
+) -> String {
     let title = text::headline(event, labels);
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}\n",
-        chart::chart(event, series, labels, Some(&title))
+        chart::chart(event, series, labels, Some(&title), as_of)
     )
 }
 
@@ -73,7 +97,23 @@ pub fn render_png_with(
     labels: &Labels,
     fonts: &Fonts,
 ) -> Result<Vec<u8>, PngError> {
-    png::render(&render_svg_with(event, series, labels), fonts)
+    render_png_at(event, series, labels, fonts, unbounded(event))
+}
+
+/// The same, the chart ending at `as_of` at the latest.
+pub fn render_png_at(
+    event: &Event,
+    series: &[Series],
+    labels: &Labels,
+    fonts: &Fonts,
+    as_of: Timestamp,
+) -> Result<Vec<u8>, PngError> {
+    png::render(&render_svg_at(event, series, labels, as_of), fonts)
+}
+
+/// With no time the data runs to: the full window after the latest evidence.
+fn unbounded(event: &Event) -> Timestamp {
+    chart::latest_evidence(event).add_secs(7200)
 }
 
 /// What to write, from the output file's name: SVG for `.svg`, PNG for `.png`, HTML

@@ -111,8 +111,10 @@ fn verb(event: &Event) -> (&'static str, bool) {
         Cause::RpkiInvalid => ("had RPKI-invalid routes", true),
         Cause::NewUpstream => ("took a new upstream", false),
         Cause::Hijack => ("had its addresses announced by another network", true),
-        Cause::Feed => ("was not watched (a feed of blackout's was down)", true),
-        Cause::Vantage => ("was not watched (the vantage point was offline)", true),
+        // The entity is blackout's own feed or vantage point: it was down, and the
+        // watched network went unseen through it.
+        Cause::Feed => ("was down (blackout saw no routes through it)", true),
+        Cause::Vantage => ("was offline (blackout could not probe from it)", true),
     }
 }
 
@@ -161,8 +163,9 @@ pub fn cause_paragraph(cause: Cause) -> &'static str {
              Routes may be withdrawn later, when the operators pull the network off the Internet to stop the flood."
         }
         Cause::Service => {
-            "Service failure. The network's routes and ping answers were fine, but services on it (name servers, \
-             web sites or mail) failed. The network was up; particular servers or applications were not."
+            "Service failure. The network's hosts answered pings, but services on it (name servers, web sites or \
+             mail) failed. The network was up; particular servers or applications were not. (Whether its routes were \
+             seen, and by which feed, is in the summary and the evidence.)"
         }
         Cause::Partial => {
             "Partial outage. Some of the network's address blocks or hosts went dark while the rest stayed reachable. \

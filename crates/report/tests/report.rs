@@ -349,3 +349,102 @@ fn without_any_font_there_is_no_png_and_the_error_says_what_to_install() {
         "{message}"
     );
 }
+
+/// A web server failing for ten minutes, still failing when the report is written.
+fn open_service_event() -> (Event, Vec<SeriesPoint>) {
+    let start = t("2025-06-01T10:00:00Z");
+    let entity = Entity::Service {
+        kind: "http".into(),
+        name: "www.example.kp".into(),
+    };
+    let event = Event {
+        id: EventId::derive(&entity, start, Cause::Service),
+        entity: entity.clone(),
+        cause: Cause::Service,
+        severity: Severity::Critical,
+        confidence: 0.85,
+        start,
+        end: None,
+        scope: Scope {
+            services: vec![entity.to_string()],
+            hosts: vec!["www.example.kp".into()],
+            ..Scope::default()
+        },
+        summary: "service:http:www.example.kp is failing (HTTP 503)".into(),
+        evidence: vec![Evidence {
+            at: start,
+            signal: SignalKind::ProbeHttp,
+            text: "www.example.kp: HTTP 503".into(),
+            value: Some(1.0),
+        }],
+    };
+    // One check a minute: fine before, failing from the start to ten minutes on.
+    let points = (-30..=10)
+        .map(|minute| {
+            SeriesPoint::new(
+                entity.clone(),
+                Measure::ProbeOk(blackout_model::ProbeKind::Http),
+                start.add_secs(minute * 60),
+                if minute < 0 { 1.0 } else { 0.0 },
+            )
+        })
+        .collect();
+    (event, points)
+}
+
+#[test]
+fn a_report_on_a_probe_event_charts_its_probes_and_speaks_as_of_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blackout.db");
+    let (event, points) = open_service_event();
+    {
+        let mut store = Store::open(&path).unwrap();
+        store
+            .record_events(&[(UpdateKind::Started, &event)])
+            .unwrap();
+        store.record_signals(&points).unwrap();
+    }
+    let store = Store::open_read_only(&path).unwrap();
+    let data = gather(&store, &event.id.0).unwrap().unwrap();
+    let as_of = t("2025-06-01T10:10:00Z");
+    assert_eq!(data.as_of, as_of);
+    assert_eq!(data.series.len(), 1, "{:?}", data.series);
+    assert_eq!(
+        data.series[0].0.measure,
+        Measure::ProbeOk(blackout_model::ProbeKind::Http)
+    );
+    // The chart ends where the data does, not two hours past it.
+    assert_eq!(blackout_report::window_at(&data.event, data.as_of).1, as_of);
+    let html = blackout_report::render_html_at(
+        &data.event,
+        &data.series,
+        &data.related,
+        &labels(),
+        data.as_of,
+    );
+    assert!(html.contains("at least 10 m"), "{html}");
+    assert!(!html.contains("at least 0 s"), "{html}");
+    assert!(html.contains("Probe answers"), "{html}");
+    assert!(!html.contains("Routing visibility per prefix"), "{html}");
+}
+
+#[test]
+fn the_headline_of_an_observation_gap_says_what_was_down() {
+    let start = t("2025-06-01T10:00:00Z");
+    let entity = Entity::Vantage("local".into());
+    let event = Event {
+        id: EventId::derive(&entity, start, Cause::Vantage),
+        entity,
+        cause: Cause::Vantage,
+        severity: Severity::Warning,
+        confidence: 0.9,
+        start,
+        end: None,
+        scope: Scope::default(),
+        summary: "the vantage point local is offline".into(),
+        evidence: vec![],
+    };
+    let headline = blackout_report::text::headline(&event, &Labels::new());
+    assert!(!headline.contains("not watched"), "{headline}");
+    assert!(headline.contains("has been offline"), "{headline}");
+}

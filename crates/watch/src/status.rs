@@ -177,6 +177,7 @@ impl Core {
             probes,
             feeds,
             vantage,
+            labels: profile.entity_labels().into_iter().collect(),
         }
     }
 }

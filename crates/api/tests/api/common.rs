@@ -177,7 +177,32 @@ pub fn dark_status(now: Timestamp, event: &Event) -> Status {
             state: EntityState::Up,
             ..EntityStatus::default()
         },
+        labels: [(
+            "host:kcna.kp".to_string(),
+            "kcna.kp (Korean Central News Agency)".to_string(),
+        )]
+        .into(),
     }
+}
+
+/// The observatory blind: its one feed down, so no full-feed peer counts the
+/// prefixes; the web check failed with an HTTP error (no packets lost); the
+/// vantage point listed among the entities too.
+pub fn blind_status(now: Timestamp) -> Status {
+    let mut status = dark_status(now, &dark_event(now));
+    status.network.state = EntityState::Unknown;
+    status.network.cause = None;
+    status.network.event_id = None;
+    status.network.detail = String::new();
+    status.feeds[0].state = "down".into();
+    status.feeds[0].router = None;
+    for prefix in &mut status.prefixes {
+        prefix.full_feed_peers = 0;
+    }
+    status.probes[0].outcome = "HTTP 503".into();
+    status.probes[0].loss = Some(0.0);
+    status.entities.push(status.vantage.clone());
+    status
 }
 
 /// A BMP router as a feed reports it: a name with markup in it, a peer up with the

@@ -154,6 +154,74 @@ async fn chromium_shows_the_status_and_the_events_escaped_and_live() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_blind_observatory_says_so_and_shows_no_data_as_no_data() {
+    let Some(binary) = chromium() else {
+        skipped(
+            "chromium is not installed (apt-get install -y chromium): the dashboard was not loaded in a browser",
+        );
+        return;
+    };
+    let server = Server::start().await;
+    let url = format!("http://{}/", server.addr);
+    let mut browser = Browser::start(&binary).await;
+    browser.navigate(&url).await;
+    browser
+        .wait_for(Duration::from_secs(20), |dom| dom.contains("DARK since"))
+        .await;
+    server
+        .publisher
+        .publish_status(crate::common::blind_status(server.now));
+    let headline = "this observatory is offline: no feed is up (no verdict on North Korea)";
+    let dom = browser
+        .wait_for(Duration::from_secs(10), |dom| dom.contains(headline))
+        .await;
+    assert!(dom.contains(headline), "the headline:\n{dom}");
+    // No element reads "0 %" (or draws a bar) for what has no data.
+    let zero = browser
+        .eval(
+            "[...document.querySelectorAll('#upstreams *, #prefixes *, #probes *')]\
+             .filter((e) => /^\\s*0(\\.0)?\\s*%\\s*$/.test(e.textContent)).map((e) => e.outerHTML)",
+        )
+        .await;
+    assert_eq!(
+        zero,
+        serde_json::json!([]),
+        "elements reading 0 % without data"
+    );
+    let bars = browser
+        .eval("document.querySelectorAll('#upstreams .bar, #prefixes .bar').length")
+        .await;
+    assert_eq!(bars, serde_json::json!(0), "bars drawn without data");
+    let no_data = browser
+        .eval("document.querySelectorAll('#upstreams .nodata, #prefixes .nodata').length")
+        .await;
+    assert_eq!(
+        no_data,
+        serde_json::json!(3),
+        "two upstreams and a prefix say no data"
+    );
+    // The failed web check lost no packets: its loss is not "0.0 %".
+    let loss = browser
+        .eval("document.querySelector('#probes tbody tr').cells[7].textContent")
+        .await;
+    assert_eq!(loss, serde_json::json!("—"));
+    // The vantage point is listed once; the profile's labels are shown.
+    let vantage_rows = browser
+        .eval(
+            "[...document.querySelectorAll('#entities tbody tr')]\
+             .filter((r) => r.cells[0].textContent === 'vantage:local').length",
+        )
+        .await;
+    assert_eq!(vantage_rows, serde_json::json!(1));
+    assert!(dom.contains("Korean Central News Agency"), "{dom}");
+    let png = browser.screenshot(1280).await;
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-blind.png");
+    std::fs::write(&shot, &png).unwrap();
+    eprintln!("dashboard screenshot (blind): {}", shot.display());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_page_and_its_assets_are_served_from_the_binary_with_a_strict_policy() {
     let server = Server::start().await;
     let page = server.get("/").await;

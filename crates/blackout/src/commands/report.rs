@@ -7,7 +7,7 @@ use crate::cli::ReportArgs;
 use anyhow::{Context, anyhow};
 use blackout_profile::Profile;
 use blackout_report::{
-    Fonts, Format, Labels, gather, render_html_with, render_png_with, render_svg_with,
+    Fonts, Format, Labels, gather, render_html_at, render_png_at, render_svg_at,
 };
 use blackout_store::Store;
 
@@ -32,13 +32,18 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
     let labels = labels(&profile);
     let format = Format::for_path(&args.out);
     let bytes = match format {
-        Format::Html => {
-            render_html_with(&data.event, &data.series, &data.related, &labels).into_bytes()
-        }
-        Format::Svg => render_svg_with(&data.event, &data.series, &labels).into_bytes(),
+        Format::Html => render_html_at(
+            &data.event,
+            &data.series,
+            &data.related,
+            &labels,
+            data.as_of,
+        )
+        .into_bytes(),
+        Format::Svg => render_svg_at(&data.event, &data.series, &labels, data.as_of).into_bytes(),
         Format::Png => {
             let fonts = Fonts::system()?;
-            render_png_with(&data.event, &data.series, &labels, &fonts)?
+            render_png_at(&data.event, &data.series, &labels, &fonts, data.as_of)?
         }
     };
     std::fs::write(&args.out, bytes)
