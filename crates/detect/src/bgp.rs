@@ -118,6 +118,45 @@ struct EntityTrack {
     evidence: VecDeque<Evidence>,
     /// When the last of its prefixes came back, if one did.
     last_return: Option<Timestamp>,
+    /// The losses and returns of the flapping under way, if the entity flaps.
+    flap: FlapTally,
+}
+
+/// What an analyst says of a flapping: how many times the routes went and came
+/// back, from when to when, the longest they stayed away, and which prefixes.
+#[derive(Clone, Debug, Default)]
+struct FlapTally {
+    /// Returns counted per prefix that flapped.
+    returns: BTreeMap<PrefixId, u32>,
+    first_loss: Option<Timestamp>,
+    last_return: Option<Timestamp>,
+    longest_down_secs: f64,
+}
+
+impl FlapTally {
+    fn add(&mut self, prefix: PrefixId, down: Timestamp, back: Timestamp) {
+        *self.returns.entry(prefix).or_default() += 1;
+        self.first_loss = Some(self.first_loss.map_or(down, |first| first.min(down)));
+        self.last_return = Some(self.last_return.map_or(back, |last| last.max(back)));
+        self.longest_down_secs = self.longest_down_secs.max(back.secs_since(down));
+    }
+
+    fn summary(&self, name: &str) -> String {
+        let span = match (self.first_loss, self.last_return) {
+            (Some(first), Some(last)) => format!(" between {first} and {last}"),
+            _ => String::new(),
+        };
+        // The routes go and come back together: the times are those of the
+        // prefix that flapped most, and every prefix that flapped is counted.
+        let times = self.returns.values().max().copied().unwrap_or(0);
+        let prefixes = self.returns.len();
+        format!(
+            "the routes of {name} flap: lost and back {times} time{}{span}, {prefixes} prefix{} flapping, the longest down for {}",
+            if times == 1 { "" } else { "s" },
+            if prefixes == 1 { "" } else { "es" },
+            human_duration(self.longest_down_secs),
+        )
+    }
 }
 
 /// A tracked prefix that is dark, and since when.
@@ -744,6 +783,7 @@ impl BgpDetector {
                 }
                 Health::Down { start } if visibility >= up => {
                     self.track(id).returns.push_back((start, at));
+                    self.tally_return(id, start, at, bgp);
                     Health::Recovering { start, since: at }
                 }
                 Health::Down { start } => Health::Down { start },
@@ -1188,7 +1228,7 @@ impl BgpDetector {
         updates: &mut Vec<EventUpdate>,
     ) {
         let t = &self.config.thresholds;
-        let (count, window) = (t.flap_count as usize, t.flap_window_secs as f64);
+        let count = t.flap_count as usize;
         let info = &bgp.entities()[entity.0 as usize];
         let slot = flap_slot(&info.entity);
         if self.book.is_open(&slot) {
@@ -1204,6 +1244,22 @@ impl BgpDetector {
                 .map(|(down, _)| *down)
                 .unwrap_or(at);
             let net = bgp.prefix(prefix);
+            // Every prefix of the entity that is down or back within the window
+            // flapped with it (the entity is small: flapping is judged only on
+            // entities of up to PER_PREFIX_EVIDENCE prefixes).
+            let mut tally = FlapTally::default();
+            let mut flapped: BTreeSet<PrefixId> = self
+                .entity_ref(entity)
+                .map(|track| track.dark.keys().copied().collect())
+                .unwrap_or_default();
+            flapped.insert(prefix);
+            for id in flapped {
+                for (down, back) in &self.prefixes[id.0 as usize].returns {
+                    tally.add(id, *down, *back);
+                }
+            }
+            let summary = tally.summary(&info.name);
+            self.entity(entity).flap = tally;
             let opening = Opening {
                 severity: Severity::Warning,
                 confidence: 0.8,
@@ -1211,15 +1267,37 @@ impl BgpDetector {
                     prefixes: vec![net],
                     ..Scope::default()
                 },
-                summary: format!(
-                    "the routes of {} flap: {net} was withdrawn and came back {returns} times within {}",
-                    info.name,
-                    human_duration(window)
-                ),
+                summary,
                 evidence: vec![item],
             };
             self.book.start(first, slot, opening, updates);
             self.waiting.insert(entity);
+        }
+    }
+
+    /// Counts a prefix's return in the flapping open on each entity it belongs to,
+    /// and says so in the event's summary and scope (quietly: the count is news
+    /// when the flapping ends).
+    fn tally_return(&mut self, id: PrefixId, down: Timestamp, back: Timestamp, bgp: &BgpState) {
+        let net = bgp.prefix(id);
+        for member in bgp.members(id).to_vec() {
+            let info = &bgp.entities()[member.0 as usize];
+            let slot = flap_slot(&info.entity);
+            if !self.book.is_open(&slot) {
+                continue;
+            }
+            let track = self.entity(member);
+            track.flap.add(id, down, back);
+            let Some(event) = self.book.open.get_mut(&slot) else {
+                continue;
+            };
+            let track = &self.entities[member.0 as usize];
+            event.summary = track.flap.summary(&info.name);
+            if track.flap.returns.len() <= PER_PREFIX_EVIDENCE as usize
+                && !event.scope.prefixes.contains(&net)
+            {
+                event.scope.prefixes.push(net);
+            }
         }
     }
 

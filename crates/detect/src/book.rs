@@ -63,7 +63,13 @@ pub(crate) struct EventBook {
     pub(crate) closed: Vec<Event>,
     /// Resumed events, during the first look after a restart.
     held: BTreeMap<Slot, Held>,
+    /// The last event each slot closed, and when it ended: an event of the slot
+    /// that starts no later than that continues it.
+    last_closed: BTreeMap<Slot, (EventId, Timestamp)>,
 }
+
+/// What [`EventBook::end`] appends to a summary, taken off again when the event reopens.
+const BACK_AFTER: &str = ". Back after ";
 
 impl EventBook {
     pub(crate) fn is_open(&self, slot: &Slot) -> bool {
@@ -175,10 +181,25 @@ impl EventBook {
         }
         let id = slot_event_id(&slot, start);
         // The same trouble back within the same event (it ended, then the evidence
-        // changed its mind): reopen it rather than make a twin with the same id.
-        if let Some(index) = self.closed.iter().position(|e| e.id == id) {
+        // changed its mind), or back the very second its last event of this slot
+        // ended (two outages that touch in time are one to a reader): reopen it
+        // rather than make a twin.
+        let touching = self
+            .last_closed
+            .get(&slot)
+            .filter(|(_, end)| *end >= start)
+            .map(|(id, _)| id.clone());
+        let reopen = [Some(id.clone()), touching]
+            .into_iter()
+            .flatten()
+            .find_map(|id| self.closed.iter().rposition(|e| e.id == id));
+        if let Some(index) = reopen {
             let mut event = self.closed.remove(index);
+            self.last_closed.remove(&slot);
             event.end = None;
+            if let Some(cut) = event.summary.rfind(BACK_AFTER) {
+                event.summary.truncate(cut);
+            }
             event.cause = event_cause;
             for item in opening.evidence {
                 push_evidence(&mut event, item);
@@ -258,9 +279,11 @@ impl EventBook {
         event.end = Some(end);
         let duration = end.secs_since(event.start);
         if duration > 0.0 {
-            event.summary = format!("{}. Back after {}", event.summary, human_duration(duration));
+            event.summary = format!("{}{BACK_AFTER}{}", event.summary, human_duration(duration));
         }
         updates.push(EventUpdate::ended(event.clone()));
+        self.last_closed
+            .insert(slot.clone(), (event.id.clone(), end));
         self.closed.push(event);
     }
 
@@ -288,4 +311,60 @@ pub(crate) fn push_evidence(event: &mut Event, evidence: Evidence) {
         event.evidence.remove(MAX_EVIDENCE / 2);
     }
     event.evidence.push(evidence);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opening(summary: &str) -> Opening {
+        Opening {
+            severity: Severity::Critical,
+            confidence: 0.9,
+            scope: Scope::default(),
+            summary: summary.to_string(),
+            evidence: Vec::new(),
+        }
+    }
+
+    fn at(secs: f64) -> Timestamp {
+        Timestamp::from_secs_f64(secs)
+    }
+
+    #[test]
+    fn outages_that_touch_in_time_are_one_event() {
+        let slot: Slot = (Entity::Country("KP".into()), Cause::Internal, String::new());
+        let mut book = EventBook::default();
+        let mut updates = Vec::new();
+        book.start(at(1000.0), slot.clone(), opening("KP dark"), &mut updates);
+        book.end(&slot, at(2000.0), None, &mut updates);
+        book.start(
+            at(2000.0),
+            slot.clone(),
+            opening("KP dark again"),
+            &mut updates,
+        );
+        book.end(&slot, at(3000.0), None, &mut updates);
+        let events = book.into_events();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(
+            (events[0].start, events[0].end),
+            (at(1000.0), Some(at(3000.0)))
+        );
+        assert_eq!(events[0].summary, "KP dark. Back after 33 m");
+    }
+
+    #[test]
+    fn outages_apart_in_time_stay_two_events() {
+        let slot: Slot = (Entity::Country("KP".into()), Cause::Internal, String::new());
+        let mut book = EventBook::default();
+        let mut updates = Vec::new();
+        book.start(at(1000.0), slot.clone(), opening("KP dark"), &mut updates);
+        book.end(&slot, at(2000.0), None, &mut updates);
+        book.start(at(2001.0), slot.clone(), opening("KP dark"), &mut updates);
+        book.end(&slot, at(3000.0), None, &mut updates);
+        let events = book.into_events();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[1].start, at(2001.0));
+    }
 }

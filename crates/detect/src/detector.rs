@@ -602,6 +602,15 @@ impl Detector {
             if !situation.dark.is_empty() {
                 verdict.confidence *= peer_weight(situation.peers);
                 verdict.evidence.push(peers_evidence(at, situation.peers));
+                // A reader must see when an outage rests on one or two peers' word.
+                let peers = situation.peers[0].max(situation.peers[1]);
+                if peers <= 2 {
+                    verdict.summary = format!(
+                        "{} (as seen by only {peers} full-feed peer{})",
+                        verdict.summary,
+                        if peers == 1 { "" } else { "s" }
+                    );
+                }
             }
             verdict
         });

@@ -307,6 +307,16 @@ fn repeated_withdraw_and_return_is_flapping() {
     let flap = only(&events, Cause::Flap);
     // Flapping began with the first withdrawal of the cycles.
     assert_eq!(flap.start, Timestamp::from_secs(10_000));
+    // The summary reads like an analyst's: how often, from when to when, how
+    // many prefixes, and the longest time away.
+    let prefixes = PREFIXES.len();
+    for text in [
+        "lost and back 4 times",
+        &format!("{prefixes} prefixes flapping"),
+        "the longest down for 2 m",
+    ] {
+        assert!(flap.summary.contains(text), "{text:?} in {}", flap.summary);
+    }
     assert_eq!(
         events.iter().filter(|e| e.cause == Cause::Internal).count(),
         4

@@ -115,6 +115,9 @@ struct Expect {
     within: Option<String>,
     #[serde(default)]
     min_confidence: Option<f64>,
+    /// The most confidence the evidence allows (one peer's view is a hint).
+    #[serde(default)]
+    max_confidence: Option<f64>,
     /// Text the summary must hold.
     #[serde(default)]
     summary_has: Option<String>,
@@ -912,6 +915,7 @@ fn check(path: &Path) -> Result<(), String> {
                         .is_some_and(|end| end.secs_since(time(t, start)).abs() <= within),
                 }
                 && expect.min_confidence.is_none_or(|c| e.confidence >= c)
+                && expect.max_confidence.is_none_or(|c| e.confidence <= c)
                 && expect.severity.is_none_or(|s| e.severity == s)
                 && expect
                     .summary_has
