@@ -22,7 +22,7 @@ if ((${#missing[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The packages start their own system-wide daemons; the tests run their own.
-    for service in nginx nsd bird frr prometheus; do
+    for service in nginx nsd bird frr prometheus postgresql; do
       systemctl disable --now "$service" >/dev/null 2>&1 || service "$service" stop >/dev/null 2>&1 || true
     done
   else
