@@ -101,7 +101,7 @@ async fn main() {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(blackout_api::serve(
         listener,
-        publisher.api_state(db),
+        publisher.api_state(db.into()),
         std::future::pending(),
     ));
     let until = now.add_secs(1);

@@ -50,13 +50,10 @@ where
     let db = state.inner.db.clone();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        if !db.exists() {
+        if db.is_missing_file() {
             return Err(ApiError::new(
                 ErrorCode::StoreUnavailable,
-                format!(
-                    "the database {} does not exist yet: blackout watch creates it",
-                    db.display()
-                ),
+                format!("the database {db} does not exist yet: blackout watch creates it"),
             ));
         }
         let store = Store::open_read_only(&db)

@@ -53,8 +53,8 @@ pub use stream::{Publisher, StreamMessage};
 
 use axum::Router;
 use axum::routing::get;
+use blackout_store::Db;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, broadcast, watch};
 
@@ -88,7 +88,7 @@ pub struct ApiState {
 pub(crate) struct Inner {
     pub(crate) status: watch::Receiver<Arc<Status>>,
     pub(crate) stream: broadcast::Sender<StreamMessage>,
-    pub(crate) db: PathBuf,
+    pub(crate) db: Db,
     pub(crate) metrics: Arc<Metrics>,
     /// Set to true when the server stops, so that live streams end and graceful
     /// shutdown does not wait for them forever.
@@ -99,11 +99,11 @@ pub(crate) struct Inner {
 
 impl ApiState {
     /// The state for a server that reads statuses from `status`, stream messages from
-    /// `stream`, events and signals from the SQLite file `db`, and reports `metrics`.
+    /// `stream`, events and signals from the database `db`, and reports `metrics`.
     pub fn new(
         status: watch::Receiver<Arc<Status>>,
         stream: broadcast::Sender<StreamMessage>,
-        db: PathBuf,
+        db: Db,
         metrics: Arc<Metrics>,
     ) -> Self {
         let (stop, _) = watch::channel(false);

@@ -24,7 +24,6 @@ use blackout_model::UpdateKind;
 use futures_util::Stream;
 use serde::Serialize;
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -72,7 +71,7 @@ impl Publisher {
     }
 
     /// The API's state, reading from this publisher and the database at `db`.
-    pub fn api_state(&self, db: PathBuf) -> ApiState {
+    pub fn api_state(&self, db: blackout_store::Db) -> ApiState {
         ApiState::new(
             self.status.subscribe(),
             self.stream.clone(),

@@ -1,5 +1,6 @@
 //! The command line, as `../shared/CONTRACT.md` describes it.
 
+use blackout_store::Db;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -161,8 +162,8 @@ pub struct ReplayArgs {
     pub timeline: bool,
     /// Also store the events and the visibility series in this database, for
     /// `blackout events` and the API.
-    #[arg(long, value_name = "PATH")]
-    pub db: Option<PathBuf>,
+    #[arg(long, value_name = "PATH|URL")]
+    pub db: Option<Db>,
     /// Where downloaded archives are kept.
     #[arg(long, value_name = "DIR", env = "BLACKOUT_CACHE")]
     pub cache: Option<PathBuf>,
@@ -240,8 +241,8 @@ pub struct WatchArgs {
     #[command(flatten)]
     pub global: GlobalArgs,
     /// The database.
-    #[arg(long, value_name = "PATH", default_value = "blackout.db")]
-    pub db: PathBuf,
+    #[arg(long, value_name = "PATH|URL", default_value = "blackout.db")]
+    pub db: Db,
     /// Where to serve the API, the dashboard and /metrics.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8470")]
     pub listen: std::net::SocketAddr,
@@ -265,8 +266,8 @@ pub struct WatchArgs {
 #[derive(Args, Debug)]
 pub struct EventsArgs {
     /// The database.
-    #[arg(long, value_name = "PATH", default_value = "blackout.db")]
-    pub db: PathBuf,
+    #[arg(long, value_name = "PATH|URL", default_value = "blackout.db")]
+    pub db: Db,
     /// Events going on at or after this time: RFC 3339, a date, Unix seconds, or a
     /// duration ago (`24h`, `7d`).
     #[arg(long, value_name = "TIME")]
@@ -295,8 +296,8 @@ pub struct ReportArgs {
     #[arg(value_name = "EVENT_ID")]
     pub event_id: String,
     /// The database.
-    #[arg(long, value_name = "PATH", default_value = "blackout.db")]
-    pub db: PathBuf,
+    #[arg(long, value_name = "PATH|URL", default_value = "blackout.db")]
+    pub db: Db,
     /// Where to write it: FILE.svg or FILE.png for the chart alone, any other name for the
     /// HTML report.
     #[arg(long, value_name = "FILE")]

@@ -30,10 +30,10 @@ pub struct ReportData {
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// Reading the store failed.
-    #[error("cannot read the report's data from {path}: {source}")]
+    #[error("cannot read the report's data from {db}: {source}")]
     Store {
-        /// The database.
-        path: std::path::PathBuf,
+        /// The database, its password hidden.
+        db: String,
         /// Why.
         source: StoreError,
     },
@@ -42,7 +42,7 @@ pub enum ReportError {
 /// The data for event `id`, or None if the store has no such event.
 pub fn gather(store: &Store, id: &str) -> Result<Option<ReportData>, ReportError> {
     let fail = |source| ReportError::Store {
-        path: store.path().to_path_buf(),
+        db: store.db().to_string(),
         source,
     };
     let Some(event) = store.event(id).map_err(fail)? else {

@@ -1,167 +1,80 @@
-//! The store itself.
+//! [`Store`]: a database of either kind behind one type, with the writes and
+//! reads everything else uses.
 
-use crate::error::{SqlContext, StoreError};
-use crate::schema;
-use blackout_model::{Cause, Event, SeriesKey, SeriesPoint, Timestamp, UpdateKind};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use crate::backend::{Backend, Batch};
+use crate::db::Db;
+use crate::error::StoreError;
+use crate::rows::{EventQuery, FeedHealthRow, LogEntry, ProbeRow, SignalRollup};
+use crate::sqlite::SqliteStore;
+use blackout_model::{Event, SeriesKey, SeriesPoint, Timestamp, UpdateKind};
 
-/// Which events to list.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct EventQuery {
-    /// Events still going on at or after this time.
-    pub since: Option<Timestamp>,
-    /// Events that started before this time.
-    pub until: Option<Timestamp>,
-    /// Only this cause.
-    pub cause: Option<Cause>,
-    /// Only this entity (its text form).
-    pub entity: Option<String>,
-    /// At most this many (newest first).
-    pub limit: Option<usize>,
-}
-
-/// Old points folded into one bucket.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SignalRollup {
-    /// Which series.
-    #[serde(flatten)]
-    pub key: SeriesKey,
-    /// The start of the bucket.
-    pub bucket: Timestamp,
-    /// The bucket's width, in seconds.
-    pub width_secs: i64,
-    /// Smallest value.
-    pub min: f64,
-    /// Largest value.
-    pub max: f64,
-    /// Mean value.
-    pub mean: f64,
-    /// How many points it holds.
-    pub count: i64,
-}
-
-/// A feed's health at one moment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FeedHealthRow {
-    /// The feed.
-    pub feed: String,
-    /// When.
-    pub at: Timestamp,
-    /// `up`, `stale`, `down`, ...
-    pub state: String,
-    /// Its last message.
-    pub last_message: Option<Timestamp>,
-    /// Messages per second.
-    pub rate: Option<f64>,
-    /// What else was seen.
-    pub detail: String,
-}
-
-/// The latest result of one probe check.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProbeRow {
-    /// From where.
-    pub vantage: String,
-    /// The target (host name or address, `zone@server` for DNS).
-    pub target: String,
-    /// The check (`icmp`, `tcp:22`, `dns`, ...).
-    pub check: String,
-    /// When it ran.
-    pub at: Timestamp,
-    /// The kind of check (`icmp`, `http`, ...).
-    pub kind: String,
-    /// Did it pass?
-    pub ok: bool,
-    /// A short outcome (`ok`, `timeout`, `refused`, ...).
-    pub outcome: String,
-    /// Round-trip time, where measured.
-    pub rtt_ms: Option<f64>,
-    /// Loss ratio, where measured.
-    pub loss: Option<f64>,
-    /// What else was seen.
-    pub detail: String,
-    /// The address probed, when there was one.
-    pub address: Option<String>,
-    /// Set when the name did not resolve and its last known address was probed:
-    /// when that address last resolved.
-    pub resolved_at: Option<Timestamp>,
-    /// ... and why the name did not resolve this time.
-    pub resolve_error: Option<String>,
-}
-
-/// One SQLite file.
+/// An open database.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    backend: Box<dyn Backend>,
+    db: Db,
 }
 
 impl Store {
-    /// Opens (creating if needed) a store for writing.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_error = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
+    /// Opens (creating or upgrading if needed) a database for writing.
+    pub fn open(db: impl Into<Db>) -> Result<Self, StoreError> {
+        let db = db.into();
+        let backend: Box<dyn Backend> = match &db {
+            Db::Sqlite(path) => Box::new(SqliteStore::open(path)?),
+            Db::Postgres(target) => postgres(target, false)?,
         };
-        let conn = Connection::open(path).map_err(open_error)?;
-        // Wait for another connection's lock rather than fail at once, from the
-        // first statement on: switching to WAL needs the file to itself.
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open_error)?;
-        // WAL: readers never block the writer, and a killed writer leaves only whole
-        // transactions. NORMAL sync: a process crash loses nothing committed.
-        when_free(|| conn.pragma_update(None, "journal_mode", "WAL")).map_err(open_error)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_error)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_error)?;
-        check_version(&conn, path)?;
-        // One immediate transaction: the write lock is taken (or waited for) first,
-        // so two processes creating or upgrading the same file cannot deadlock
-        // halfway, and the version is read under the lock, so an upgrade runs once.
-        when_free(|| {
-            conn.execute_batch("BEGIN IMMEDIATE")?;
-            upgrade(&conn).inspect_err(|_| {
-                let _ = conn.execute_batch("ROLLBACK");
-            })
-        })
-        .map_err(open_error)?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-        })
+        Ok(Store::with(backend, db))
     }
 
-    /// Opens an existing store for reading only.
-    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
-        let open_error = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
+    /// Opens a database for writing as its only writer (`watch`): a second writer
+    /// gets [`StoreError::Locked`], naming the first one's process where it can.
+    pub fn open_writer(db: impl Into<Db>) -> Result<Self, StoreError> {
+        let db = db.into();
+        // The lock before anything is written: a refused watch touches nothing.
+        let backend: Box<dyn Backend> = match &db {
+            Db::Sqlite(path) => Box::new(SqliteStore::open_locked(path)?),
+            Db::Postgres(target) => {
+                let mut backend = postgres(target, false)?;
+                backend.lock_writer()?;
+                backend
+            }
         };
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(open_error)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open_error)?;
-        check_version(&conn, path)?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-        })
+        Ok(Store::with(backend, db))
     }
 
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens an existing database for reading only.
+    pub fn open_read_only(db: impl Into<Db>) -> Result<Self, StoreError> {
+        let db = db.into();
+        let backend: Box<dyn Backend> = match &db {
+            Db::Sqlite(path) => Box::new(SqliteStore::open_read_only(path)?),
+            Db::Postgres(target) => postgres(target, true)?,
+        };
+        Ok(Store::with(backend, db))
+    }
+
+    fn with(backend: Box<dyn Backend>, db: Db) -> Store {
+        Store { backend, db }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Writes a batch of any kinds of rows in one transaction.
+    pub fn write(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.backend.write(batch)
     }
 
     /// Writes events as they now stand, and logs what happened to each, in one
     /// transaction. Writing the same change twice leaves one row and one log line.
     pub fn record_events(&mut self, changes: &[(UpdateKind, &Event)]) -> Result<(), StoreError> {
-        self.write_events(None, changes)
+        self.write(&Batch {
+            events: changes,
+            ..Batch::default()
+        })
     }
 
     /// Like [`Store::record_events`], for the live watch of `profile`: the events
@@ -172,216 +85,74 @@ impl Store {
         profile: &str,
         changes: &[(UpdateKind, &Event)],
     ) -> Result<(), StoreError> {
-        self.write_events(Some(profile), changes)
-    }
-
-    /// The events the watch of `profile` wrote that have not ended, oldest first.
-    pub fn open_events_of(&self, profile: &str) -> Result<Vec<Event>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT e.body FROM events e JOIN event_owner o ON o.id = e.id
-                 WHERE o.profile = ?1 AND e.end_us IS NULL ORDER BY e.start_us, e.id",
-            )
-            .during("prepare open event query")?;
-        let rows = statement
-            .query_map([profile], |row| row.get::<_, String>(0))
-            .during("query open events")?;
-        let mut events = Vec::new();
-        for body in rows {
-            events.push(parse_event(&body.during("read event")?)?);
-        }
-        Ok(events)
-    }
-
-    fn write_events(
-        &mut self,
-        owner: Option<&str>,
-        changes: &[(UpdateKind, &Event)],
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().during("begin")?;
-        if let Some(profile) = owner {
-            let mut own = tx
-                .prepare_cached("INSERT OR REPLACE INTO event_owner (id, profile) VALUES (?1, ?2)")
-                .during("prepare event owner")?;
-            for (_, event) in changes {
-                own.execute(params![event.id.0, profile])
-                    .during("write event owner")?;
-            }
-        }
-        {
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO events (id, entity, cause, severity, confidence, start_us, end_us, summary, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                     ON CONFLICT (id) DO UPDATE SET entity = ?2, cause = ?3, severity = ?4, confidence = ?5,
-                       start_us = ?6, end_us = ?7, summary = ?8, body = ?9",
-                )
-                .during("prepare event write")?;
-            let mut log = tx
-                .prepare_cached("INSERT OR IGNORE INTO event_log (id, at_us, change, cause) VALUES (?1, ?2, ?3, ?4)")
-                .during("prepare event log")?;
-            for (change, event) in changes {
-                let body = serde_json::to_string(event).map_err(|e| StoreError::Corrupt {
-                    what: "event",
-                    message: e.to_string(),
-                })?;
-                let severity = serde_json::to_value(event.severity)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default();
-                upsert
-                    .execute(params![
-                        event.id.0,
-                        event.entity.to_string(),
-                        event.cause.as_str(),
-                        severity,
-                        event.confidence,
-                        event.start.as_micros(),
-                        event.end.map(Timestamp::as_micros),
-                        event.summary,
-                        body
-                    ])
-                    .during("write event")?;
-                let at = match change {
-                    UpdateKind::Started => event.start,
-                    UpdateKind::Ended => event.end.unwrap_or(event.start),
-                    UpdateKind::Revised => {
-                        event.evidence.last().map(|e| e.at).unwrap_or(event.start)
-                    }
-                };
-                log.execute(params![
-                    event.id.0,
-                    at.as_micros(),
-                    change.as_str(),
-                    event.cause.as_str()
-                ])
-                .during("log event")?;
-            }
-        }
-        tx.commit().during("commit events")
+        self.write(&Batch {
+            owner: Some(profile),
+            events: changes,
+            ..Batch::default()
+        })
     }
 
     /// Writes signal points in one transaction; a point already stored is kept once.
     pub fn record_signals(&mut self, points: &[SeriesPoint]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().during("begin")?;
-        {
-            let mut insert = tx
-                .prepare_cached("INSERT OR REPLACE INTO signals (entity, signal, at_us, value) VALUES (?1, ?2, ?3, ?4)")
-                .during("prepare signal write")?;
-            for point in points {
-                insert
-                    .execute(params![
-                        point.key.entity.to_string(),
-                        point.key.measure.to_string(),
-                        point.at.as_micros(),
-                        point.value
-                    ])
-                    .during("write signal")?;
-            }
-        }
-        tx.commit().during("commit signals")
+        self.write(&Batch {
+            signals: points,
+            ..Batch::default()
+        })
     }
 
-    /// Writes a feed's health.
+    /// Writes feed health rows.
     pub fn record_feed_health(&mut self, rows: &[FeedHealthRow]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().during("begin")?;
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO feed_health (feed, at_us, state, last_message_us, rate, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .during("prepare feed health write")?;
-            for row in rows {
-                insert
-                    .execute(params![
-                        row.feed,
-                        row.at.as_micros(),
-                        row.state,
-                        row.last_message.map(Timestamp::as_micros),
-                        row.rate,
-                        row.detail
-                    ])
-                    .during("write feed health")?;
-            }
-        }
-        tx.commit().during("commit feed health")
+        self.write(&Batch {
+            feeds: rows,
+            ..Batch::default()
+        })
+    }
+
+    /// Keeps the latest result of each check (one row per vantage, target and
+    /// check, replaced by each newer one), in one transaction.
+    pub fn record_probe_results(&mut self, rows: &[ProbeRow]) -> Result<(), StoreError> {
+        self.write(&Batch {
+            probes: rows,
+            ..Batch::default()
+        })
+    }
+
+    /// Folds raw points older than `before` into buckets of `width_secs` (min, max,
+    /// mean, count), merging with buckets already folded, and deletes them; returns
+    /// how many points were folded. One transaction: a crash folds all or nothing.
+    pub fn downsample(&mut self, before: Timestamp, width_secs: i64) -> Result<usize, StoreError> {
+        self.backend.downsample(before, width_secs)
+    }
+
+    /// The database's own check of its files, where it has one (SQLite's
+    /// `integrity_check`: `ok` when sound).
+    pub fn integrity_check(&self) -> Result<Option<String>, StoreError> {
+        self.backend.integrity_check()
+    }
+
+    /// The events the watch of `profile` wrote that have not ended, oldest first.
+    pub fn open_events_of(&self, profile: &str) -> Result<Vec<Event>, StoreError> {
+        self.backend.open_events_of(profile)
     }
 
     /// Events, newest first.
     pub fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
-        let mut sql = String::from("SELECT body FROM events WHERE 1 = 1");
-        let mut values: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(since) = query.since {
-            sql.push_str(" AND (end_us IS NULL OR end_us >= ?)");
-            values.push(since.as_micros().into());
-        }
-        if let Some(until) = query.until {
-            sql.push_str(" AND start_us < ?");
-            values.push(until.as_micros().into());
-        }
-        if let Some(cause) = query.cause {
-            sql.push_str(" AND cause = ?");
-            values.push(cause.as_str().to_string().into());
-        }
-        if let Some(entity) = &query.entity {
-            sql.push_str(" AND entity = ?");
-            values.push(entity.clone().into());
-        }
-        sql.push_str(" ORDER BY start_us DESC, id DESC");
-        if let Some(limit) = query.limit {
-            sql.push_str(&format!(" LIMIT {limit}"));
-        }
-        let mut statement = self.conn.prepare(&sql).during("prepare event query")?;
-        let rows = statement
-            .query_map(rusqlite::params_from_iter(values), |row| {
-                row.get::<_, String>(0)
-            })
-            .during("query events")?;
-        let mut events = Vec::new();
-        for body in rows {
-            events.push(parse_event(&body.during("read event")?)?);
-        }
-        Ok(events)
+        self.backend.events(query)
     }
 
     /// One event.
     pub fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
-        let body: Option<String> = self
-            .conn
-            .query_row("SELECT body FROM events WHERE id = ?1", [id], |row| {
-                row.get(0)
-            })
-            .optional()
-            .during("query event")?;
-        body.map(|b| parse_event(&b)).transpose()
+        self.backend.event(id)
     }
 
     /// How many events are stored.
     pub fn event_count(&self) -> Result<u64, StoreError> {
-        let count: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
-            .during("count events")?;
-        Ok(count.max(0) as u64)
+        self.backend.event_count()
     }
 
     /// What happened to an event, in order.
-    pub fn event_log(&self, id: &str) -> Result<Vec<(Timestamp, String, String)>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT at_us, change, cause FROM event_log WHERE id = ?1 ORDER BY seq")
-            .during("prepare event log query")?;
-        let rows = statement
-            .query_map([id], |row| {
-                Ok((
-                    Timestamp::from_micros(row.get(0)?),
-                    row.get(1)?,
-                    row.get(2)?,
-                ))
-            })
-            .during("query event log")?;
-        rows.collect::<Result<_, _>>().during("read event log")
+    pub fn event_log(&self, id: &str) -> Result<Vec<LogEntry>, StoreError> {
+        self.backend.event_log(id)
     }
 
     /// A series' raw points in a time range, oldest first.
@@ -391,26 +162,7 @@ impl Store {
         from: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<SeriesPoint>, StoreError> {
-        let (entity, signal) = (key.entity.to_string(), key.measure.to_string());
-        let mut statement = self
-            .conn
-            .prepare_cached(
-                "SELECT at_us, value FROM signals WHERE entity = ?1 AND signal = ?2 AND at_us >= ?3 AND at_us < ?4 ORDER BY at_us",
-            )
-            .during("prepare signal query")?;
-        let rows = statement
-            .query_map(
-                params![entity, signal, from.as_micros(), until.as_micros()],
-                |row| {
-                    Ok(SeriesPoint {
-                        key: key.clone(),
-                        at: Timestamp::from_micros(row.get(0)?),
-                        value: row.get(1)?,
-                    })
-                },
-            )
-            .during("query signals")?;
-        rows.collect::<Result<_, _>>().during("read signals")
+        self.backend.signals(key, from, until)
     }
 
     /// A series' rollups in a time range, oldest first.
@@ -420,31 +172,7 @@ impl Store {
         from: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<SignalRollup>, StoreError> {
-        let (entity, signal) = (key.entity.to_string(), key.measure.to_string());
-        let mut statement = self
-            .conn
-            .prepare_cached(
-                "SELECT bucket_us, width_s, min, max, mean, count FROM signal_rollups
-                 WHERE entity = ?1 AND signal = ?2 AND bucket_us >= ?3 AND bucket_us < ?4 ORDER BY bucket_us",
-            )
-            .during("prepare rollup query")?;
-        let rows = statement
-            .query_map(
-                params![entity, signal, from.as_micros(), until.as_micros()],
-                |row| {
-                    Ok(SignalRollup {
-                        key: key.clone(),
-                        bucket: Timestamp::from_micros(row.get(0)?),
-                        width_secs: row.get(1)?,
-                        min: row.get(2)?,
-                        max: row.get(3)?,
-                        mean: row.get(4)?,
-                        count: row.get(5)?,
-                    })
-                },
-            )
-            .during("query rollups")?;
-        rows.collect::<Result<_, _>>().during("read rollups")
+        self.backend.rollups(key, from, until)
     }
 
     /// The latest moment the database recorded anything (a series point, an event
@@ -469,207 +197,30 @@ impl Store {
     /// The series stored, in order. Rows whose names do not read as a series
     /// (written by another version) are left out.
     pub fn series(&self) -> Result<Vec<SeriesKey>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT DISTINCT entity, signal FROM signals UNION SELECT DISTINCT entity, signal FROM signal_rollups ORDER BY 1, 2")
-            .during("prepare series query")?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })
-            .during("query series")?;
-        let names: Vec<(String, String)> = rows.collect::<Result<_, _>>().during("read series")?;
-        Ok(names
-            .into_iter()
-            .filter_map(|(entity, signal)| {
-                Some(SeriesKey::new(entity.parse().ok()?, signal.parse().ok()?))
-            })
-            .collect())
+        self.backend.series()
     }
 
     /// The latest health of each feed.
     pub fn feed_health(&self) -> Result<Vec<FeedHealthRow>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT feed, at_us, state, last_message_us, rate, detail FROM feed_health f
-                 WHERE at_us = (SELECT max(at_us) FROM feed_health g WHERE g.feed = f.feed) ORDER BY feed",
-            )
-            .during("prepare feed health query")?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok(FeedHealthRow {
-                    feed: row.get(0)?,
-                    at: Timestamp::from_micros(row.get(1)?),
-                    state: row.get(2)?,
-                    last_message: row.get::<_, Option<i64>>(3)?.map(Timestamp::from_micros),
-                    rate: row.get(4)?,
-                    detail: row.get(5)?,
-                })
-            })
-            .during("query feed health")?;
-        rows.collect::<Result<_, _>>().during("read feed health")
-    }
-
-    /// Keeps the latest result of each check (one row per vantage, target and
-    /// check, replaced by each newer one), in one transaction.
-    pub fn record_probe_results(&mut self, rows: &[ProbeRow]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().during("begin")?;
-        {
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO probe_latest (vantage, target, check_name, at_us, kind, ok, outcome, rtt_ms, loss, detail,
-                       address, resolved_at_us, resolve_error)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                     ON CONFLICT (vantage, target, check_name) DO UPDATE SET at_us = ?4, kind = ?5, ok = ?6,
-                       outcome = ?7, rtt_ms = ?8, loss = ?9, detail = ?10, address = ?11,
-                       resolved_at_us = ?12, resolve_error = ?13
-                     WHERE ?4 >= at_us",
-                )
-                .during("prepare probe result write")?;
-            for row in rows {
-                upsert
-                    .execute(params![
-                        row.vantage,
-                        row.target,
-                        row.check,
-                        row.at.as_micros(),
-                        row.kind,
-                        row.ok,
-                        row.outcome,
-                        row.rtt_ms,
-                        row.loss,
-                        row.detail,
-                        row.address,
-                        row.resolved_at.map(Timestamp::as_micros),
-                        row.resolve_error
-                    ])
-                    .during("write probe result")?;
-            }
-        }
-        tx.commit().during("commit probe results")
+        self.backend.feed_health()
     }
 
     /// The latest result of every check, by vantage, target and check.
     pub fn probe_results(&self) -> Result<Vec<ProbeRow>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT vantage, target, check_name, at_us, kind, ok, outcome, rtt_ms, loss, detail,
-                   address, resolved_at_us, resolve_error
-                 FROM probe_latest ORDER BY vantage, target, check_name",
-            )
-            .during("prepare probe result query")?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok(ProbeRow {
-                    vantage: row.get(0)?,
-                    target: row.get(1)?,
-                    check: row.get(2)?,
-                    at: Timestamp::from_micros(row.get(3)?),
-                    kind: row.get(4)?,
-                    ok: row.get(5)?,
-                    outcome: row.get(6)?,
-                    rtt_ms: row.get(7)?,
-                    loss: row.get(8)?,
-                    detail: row.get(9)?,
-                    address: row.get(10)?,
-                    resolved_at: row.get::<_, Option<i64>>(11)?.map(Timestamp::from_micros),
-                    resolve_error: row.get(12)?,
-                })
-            })
-            .during("query probe results")?;
-        rows.collect::<Result<_, _>>().during("read probe results")
-    }
-
-    /// Folds raw points older than `before` into buckets of `width_secs` (min, max,
-    /// mean, count), merging with buckets already folded, and deletes them; returns
-    /// how many points were folded. One transaction: a crash folds all or nothing.
-    pub fn downsample(&mut self, before: Timestamp, width_secs: i64) -> Result<usize, StoreError> {
-        let width_us = width_secs.max(1) * 1_000_000;
-        let tx = self.conn.transaction().during("begin")?;
-        tx.execute(
-            "INSERT INTO signal_rollups (entity, signal, bucket_us, width_s, min, max, mean, count)
-             SELECT entity, signal, (at_us / ?2) * ?2, ?3, min(value), max(value), avg(value), count(*)
-             FROM signals WHERE at_us < ?1 GROUP BY entity, signal, (at_us / ?2)
-             ON CONFLICT (entity, signal, bucket_us) DO UPDATE SET
-               min = min(min, excluded.min),
-               max = max(max, excluded.max),
-               mean = (mean * count + excluded.mean * excluded.count) / (count + excluded.count),
-               count = count + excluded.count",
-            params![before.as_micros(), width_us, width_secs],
-        )
-        .during("fold signals")?;
-        let folded = tx
-            .execute("DELETE FROM signals WHERE at_us < ?1", [before.as_micros()])
-            .during("delete folded signals")?;
-        tx.commit().during("commit downsample")?;
-        Ok(folded)
-    }
-
-    /// SQLite's own check of the file.
-    pub fn integrity_check(&self) -> Result<String, StoreError> {
-        self.conn
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-            .during("check integrity")
+        self.backend.probe_results()
     }
 }
 
-/// Refuses a file written by a newer blackout.
-/// Runs a step of opening again while another process holds the lock. SQLite
-/// skips the busy handler where waiting could deadlock (two connections turning a
-/// new file to WAL at once), and says "busy" at once; it clears in moments.
-fn when_free<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match step() {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(
-                    e.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => return other,
-        }
-    }
+#[cfg(feature = "postgres")]
+fn postgres(target: &crate::PgTarget, read_only: bool) -> Result<Box<dyn Backend>, StoreError> {
+    Ok(Box::new(crate::postgres::PgStore::connect(
+        target, read_only,
+    )?))
 }
 
-/// Creates the schema or brings an older file up to this version, then commits;
-/// runs inside the caller's immediate transaction.
-fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
-    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    conn.execute_batch(schema::V1)?;
-    if found < 2 {
-        conn.execute_batch(schema::V2)?;
-    }
-    conn.execute_batch(&format!(
-        "PRAGMA user_version = {}; COMMIT;",
-        schema::VERSION
-    ))
-}
-
-fn check_version(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if version > schema::VERSION {
-        return Err(StoreError::Schema {
-            path: path.to_path_buf(),
-            found: version,
-            known: schema::VERSION,
-        });
-    }
-    Ok(())
-}
-
-fn parse_event(body: &str) -> Result<Event, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
-        what: "event",
-        message: e.to_string(),
+#[cfg(not(feature = "postgres"))]
+fn postgres(target: &crate::PgTarget, _read_only: bool) -> Result<Box<dyn Backend>, StoreError> {
+    Err(StoreError::NoPostgres {
+        db: crate::db::redact(&target.url),
     })
 }

@@ -1,11 +1,15 @@
-//! The store on a real SQLite file: round trips, no twins, queries, downsampling,
-//! and a writer killed with SIGKILL in the middle of its work.
+//! The store on a real SQLite file and on a real PostgreSQL (a scratch cluster
+//! started by `initdb` and `pg_ctl`): one suite, run against both backends.
+//! Round trips, no twins, queries, downsampling, many openers at once, and a
+//! writer killed with SIGKILL in the middle of its work; then the one-writer lock,
+//! and SQLite's own schema upgrades.
 
 use blackout_model::{
     Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
 use blackout_model::{Measure, SeriesKey, SeriesPoint, UpdateKind};
-use blackout_store::{EventQuery, FeedHealthRow, ProbeRow, Store};
+use blackout_store::scratch::ScratchCluster;
+use blackout_store::{Db, EventQuery, FeedHealthRow, ProbeRow, Store, StoreError};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -31,11 +35,8 @@ fn event(n: i64, cause: Cause, end: Option<i64>) -> Event {
     }
 }
 
-#[test]
-fn events_round_trip_and_are_never_duplicated() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("blackout.db");
-    let mut store = Store::open(&path).unwrap();
+fn events_round_trip_and_are_never_duplicated(t: &TestDb) {
+    let mut store = t.open();
     let mut open = event(1, Cause::Internal, None);
     store
         .record_events(&[(UpdateKind::Started, &open)])
@@ -57,14 +58,12 @@ fn events_round_trip_and_are_never_duplicated() {
     );
     drop(store);
     // Reopening finds it all.
-    let store = Store::open_read_only(&path).unwrap();
+    let store = t.read();
     assert_eq!(store.events(&EventQuery::default()).unwrap(), vec![open]);
 }
 
-#[test]
-fn queries_filter_and_order_newest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("q.db")).unwrap();
+fn queries_filter_and_order_newest_first(t: &TestDb) {
+    let mut store = t.open();
     let events: Vec<Event> = (0..10)
         .map(|n| {
             event(
@@ -123,10 +122,8 @@ fn queries_filter_and_order_newest_first() {
     );
 }
 
-#[test]
-fn signals_downsample_into_rollups() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+fn signals_downsample_into_rollups(t: &TestDb) {
+    let mut store = t.open();
     let points: Vec<SeriesPoint> = (0..120)
         .map(|i| {
             SeriesPoint::new(
@@ -189,10 +186,8 @@ fn signals_downsample_into_rollups() {
     );
 }
 
-#[test]
-fn feed_health_keeps_the_latest_per_feed() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("f.db")).unwrap();
+fn feed_health_keeps_the_latest_per_feed(t: &TestDb) {
+    let mut store = t.open();
     let row = |feed: &str, at: i64, state: &str| FeedHealthRow {
         feed: feed.into(),
         at: Timestamp::from_secs(at),
@@ -218,11 +213,8 @@ fn feed_health_keeps_the_latest_per_feed() {
     );
 }
 
-#[test]
-fn a_watch_finds_its_own_open_events_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("w.db");
-    let mut store = Store::open(&path).unwrap();
+fn a_watch_finds_its_own_open_events_again(t: &TestDb) {
+    let mut store = t.open();
     let mine = event(1, Cause::Internal, None);
     let mut ended = event(2, Cause::Partial, None);
     let theirs = event(3, Cause::Internal, None);
@@ -245,18 +237,15 @@ fn a_watch_finds_its_own_open_events_again() {
         .record_events(&[(UpdateKind::Started, &replayed)])
         .unwrap();
     drop(store);
-    let store = Store::open(&path).unwrap();
+    let store = t.open();
     assert_eq!(store.open_events_of("kp").unwrap(), vec![mine]);
     assert_eq!(store.open_events_of("lab").unwrap(), vec![theirs]);
     assert!(store.open_events_of("other").unwrap().is_empty());
     assert_eq!(store.event_count().unwrap(), 4);
 }
 
-#[test]
-fn the_latest_probe_result_of_each_check_is_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.db");
-    let mut store = Store::open(&path).unwrap();
+fn the_latest_probe_result_of_each_check_is_kept(t: &TestDb) {
+    let mut store = t.open();
     let row = |target: &str, at: i64, ok: bool| ProbeRow {
         vantage: "local".into(),
         target: target.into(),
@@ -281,7 +270,7 @@ fn the_latest_probe_result_of_each_check_is_kept() {
         .record_probe_results(&[row("kcna.kp", 15, true), row("naenara.com.kp", 12, true)])
         .unwrap();
     drop(store);
-    let store = Store::open_read_only(&path).unwrap();
+    let store = t.read();
     assert_eq!(
         store.probe_results().unwrap(),
         vec![row("kcna.kp", 20, false), row("naenara.com.kp", 12, true)]
@@ -352,7 +341,7 @@ const CHILD: &str = "BLACKOUT_STORE_CRASH_CHILD";
 /// The writer the crash test kills: batches of events and signals, each batch one
 /// transaction, announced on stdout once committed.
 fn crash_child(path: &str) -> ! {
-    let mut store = Store::open(std::path::Path::new(path)).unwrap();
+    let mut store = Store::open(Db::parse(path).unwrap()).unwrap();
     // Go on from where the last killed writer stopped.
     let first = store.event_count().unwrap() as i64 / 20;
     for batch in first.. {
@@ -378,29 +367,23 @@ fn crash_child(path: &str) -> ! {
     std::process::exit(0)
 }
 
-#[test]
-fn a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch() {
-    if let Ok(path) = std::env::var(CHILD) {
-        crash_child(&path);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("crash.db");
+fn a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch(t: &TestDb) {
     for round in 0..3 {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch",
+                &t.test_name("a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch"),
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(CHILD, &path)
+            .env(CHILD, t.db_text())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut last_committed = None;
-        let before = Store::open(&path).unwrap().event_count().unwrap() as i64 / 20;
+        let before = t.open().event_count().unwrap() as i64 / 20;
         let wanted = before + 30 + round * 25;
         for line in BufReader::new(stdout).lines() {
             let line = line.unwrap();
@@ -419,8 +402,10 @@ fn a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch() {
             let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut why);
             panic!("the writer committed nothing: {why}");
         };
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.integrity_check().unwrap(), "ok");
+        let store = t.open();
+        if let Some(check) = store.integrity_check().unwrap() {
+            assert_eq!(check, "ok");
+        }
         let count = store.event_count().unwrap() as i64;
         // Everything announced is there; whatever came after is whole batches only.
         assert!(
@@ -449,18 +434,16 @@ fn a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch() {
 
 /// Processes that create the same new file at once (watch and `blackout events`
 /// started together) all get it: none fails with "database is locked".
-#[test]
-fn many_openers_of_a_new_file_all_succeed() {
-    for _ in 0..10 {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("new.db");
+fn many_openers_of_a_new_file_all_succeed(t: &TestDb) {
+    for round in 0..10 {
+        let db = t.fresh(round);
         let start = std::sync::Arc::new(std::sync::Barrier::new(8));
         let openers: Vec<_> = (0..8)
             .map(|_| {
-                let (path, start) = (path.clone(), start.clone());
+                let (db, start) = (db.clone(), start.clone());
                 std::thread::spawn(move || {
                     start.wait();
-                    Store::open(&path).map(|store| store.event_count().unwrap())
+                    Store::open(db).map(|store| store.event_count().unwrap())
                 })
             })
             .collect();
@@ -468,4 +451,153 @@ fn many_openers_of_a_new_file_all_succeed() {
             assert_eq!(opener.join().unwrap().unwrap(), 0);
         }
     }
+}
+
+/// The database a test of the suite runs on.
+struct TestDb {
+    db: Db,
+    backend: &'static str,
+    _dir: tempfile::TempDir,
+    cluster: Option<ScratchCluster>,
+}
+
+impl TestDb {
+    fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        TestDb {
+            db: Db::Sqlite(dir.path().join("blackout.db")),
+            backend: "sqlite",
+            _dir: dir,
+            cluster: None,
+        }
+    }
+
+    /// A scratch PostgreSQL cluster, or None (said on stderr) when PostgreSQL is
+    /// not installed and cannot be as this user. As root (CI, test.sh) its absence
+    /// is a failure: test.sh installs it.
+    fn postgres() -> Option<TestDb> {
+        match ScratchCluster::start(&["fsync=off"]) {
+            Ok(cluster) => Some(TestDb {
+                db: Db::parse(&cluster.url("blackout")).unwrap(),
+                backend: "postgres",
+                _dir: tempfile::tempdir().unwrap(),
+                cluster: Some(cluster),
+            }),
+            Err(why) if !is_root() => {
+                eprintln!("SKIPPED: the PostgreSQL half of the store suite did not run: {why}");
+                None
+            }
+            Err(why) => panic!("cannot start a scratch PostgreSQL: {why}"),
+        }
+    }
+
+    fn open(&self) -> Store {
+        Store::open(&self.db).unwrap()
+    }
+
+    fn read(&self) -> Store {
+        Store::open_read_only(&self.db).unwrap()
+    }
+
+    fn db_text(&self) -> String {
+        match &self.db {
+            Db::Sqlite(path) => path.display().to_string(),
+            Db::Postgres(_) => self.cluster.as_ref().unwrap().url("blackout"),
+        }
+    }
+
+    /// Another, new database of the same kind (number `n`).
+    fn fresh(&self, n: usize) -> Db {
+        match &self.cluster {
+            None => Db::Sqlite(self._dir.path().join(format!("fresh{n}.db"))),
+            Some(cluster) => Db::parse(&cluster.url(&format!("fresh{n}"))).unwrap(),
+        }
+    }
+
+    fn test_name(&self, name: &str) -> String {
+        format!("{}::{name}", self.backend)
+    }
+}
+
+fn is_root() -> bool {
+    std::env::var("USER").is_ok_and(|u| u == "root")
+        || std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+}
+
+/// The suite, once per backend: `sqlite::NAME` and `postgres::NAME`.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::run_child_if_asked();
+                    super::$name(&super::TestDb::sqlite());
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    super::run_child_if_asked();
+                    if let Some(db) = super::TestDb::postgres() {
+                        super::$name(&db);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    events_round_trip_and_are_never_duplicated,
+    queries_filter_and_order_newest_first,
+    signals_downsample_into_rollups,
+    feed_health_keeps_the_latest_per_feed,
+    a_watch_finds_its_own_open_events_again,
+    the_latest_probe_result_of_each_check_is_kept,
+    a_killed_writer_loses_nothing_committed_and_leaves_no_half_batch,
+    many_openers_of_a_new_file_all_succeed,
+    one_writer_at_a_time_and_readers_still_read,
+);
+
+/// In the crash test's child process: be the writer that gets killed.
+fn run_child_if_asked() {
+    if let Ok(db) = std::env::var(CHILD) {
+        crash_child(&db);
+    }
+}
+
+/// Issue 14: a second writer is refused and named; readers go on; the lock goes
+/// with its holder.
+fn one_writer_at_a_time_and_readers_still_read(t: &TestDb) {
+    let mut first = Store::open_writer(&t.db).unwrap();
+    first
+        .record_events(&[(UpdateKind::Started, &event(1, Cause::Internal, None))])
+        .unwrap();
+    let refused = Store::open_writer(&t.db).err().unwrap();
+    match &refused {
+        StoreError::Locked { holder, .. } => {
+            assert_eq!(*holder, Some(std::process::id()), "{refused}")
+        }
+        other => panic!("not refused as locked: {other}"),
+    }
+    let message = refused.to_string();
+    assert!(message.contains(&t.db.to_string()), "{message}");
+    assert!(
+        message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
+    assert_eq!(t.read().event_count().unwrap(), 1);
+    drop(first);
+    let mut second = Store::open_writer(&t.db).unwrap();
+    second
+        .record_events(&[(UpdateKind::Started, &event(2, Cause::Internal, None))])
+        .unwrap();
+    assert_eq!(t.read().event_count().unwrap(), 2);
 }

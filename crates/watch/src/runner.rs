@@ -36,7 +36,7 @@ pub struct WatchConfig {
     /// What the BGP state tracks: the profile's networks, or every country and AS.
     pub tracking: Tracking,
     /// The database.
-    pub db: PathBuf,
+    pub db: blackout_store::Db,
     /// The name of this vantage point.
     pub vantage: String,
     /// Validated ROA payloads, if any.
@@ -269,7 +269,8 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             )),
             None => None,
         };
-        let store = Store::open(&config.db)?;
+        // The one writer of this database: a second watch is refused here.
+        let store = Store::open_writer(&config.db)?;
         if let Some(alerting) = &mut alerting {
             let restored = alerting.restore(&store, clock::now())?;
             tracing::info!("alerts: what {restored} recent events announced is remembered");

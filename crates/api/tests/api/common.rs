@@ -391,7 +391,7 @@ impl Server {
     ) -> Server {
         let metrics = Arc::new(Metrics::new());
         let publisher = Publisher::new(dark_status(now, &dark), Arc::clone(&metrics));
-        let state: ApiState = publisher.api_state(db.clone()).with_limits(limits);
+        let state: ApiState = publisher.api_state(db.clone().into()).with_limits(limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

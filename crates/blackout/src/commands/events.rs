@@ -37,11 +37,11 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
             .transpose()?,
         limit: args.limit,
     };
-    if !args.db.exists() {
+    if args.db.is_missing_file() {
         return Err(Failure::Work(anyhow!(
             "no database at {}: `blackout watch` or `blackout replay --db {}` writes one",
-            args.db.display(),
-            args.db.display()
+            args.db,
+            args.db
         )));
     }
     let store = Store::open_read_only(&args.db)?;
@@ -75,7 +75,7 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
                 ]);
             }
             if events.is_empty() {
-                writeln!(out, "no events match in {}", args.db.display())?;
+                writeln!(out, "no events match in {}", args.db)?;
             } else {
                 table.write(&mut out)?;
             }

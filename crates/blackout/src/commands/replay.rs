@@ -213,8 +213,8 @@ fn warn(warning: &CoverageWarning) {
 }
 
 /// Writes the replay's events and series to the database.
-fn store(path: &std::path::Path, events: &[Event], points: &[SeriesPoint]) -> Result<(), Failure> {
-    let mut store = Store::open(path)?;
+fn store(db: &blackout_store::Db, events: &[Event], points: &[SeriesPoint]) -> Result<(), Failure> {
+    let mut store = Store::open(db)?;
     let changes: Vec<(UpdateKind, &Event)> = events
         .iter()
         .map(|event| {

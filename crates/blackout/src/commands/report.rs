@@ -13,11 +13,11 @@ use blackout_store::Store;
 
 pub fn run(args: ReportArgs) -> Result<(), Failure> {
     let profile = super::load_profile(&args.profile)?;
-    if !args.db.exists() {
+    if args.db.is_missing_file() {
         return Err(Failure::Work(anyhow!(
             "no database at {}: `blackout watch` or `blackout replay --db {}` writes one",
-            args.db.display(),
-            args.db.display()
+            args.db,
+            args.db
         )));
     }
     let store = Store::open_read_only(&args.db)?;
@@ -25,8 +25,8 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
         Failure::Work(anyhow!(
             "no event `{}` in {}: `blackout events --db {}` lists the ids",
             args.event_id,
-            args.db.display(),
-            args.db.display()
+            args.db,
+            args.db
         ))
     })?;
     let labels = labels(&profile);

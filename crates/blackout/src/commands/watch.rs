@@ -54,7 +54,7 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         profile.feeds.len(),
         profile.hosts.len(),
         args.vantage,
-        args.db.display(),
+        args.db,
         args.listen
     );
     if let Some(warning) = exposure_warning(args.listen) {
@@ -72,6 +72,11 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         .map_err(|error| match error {
             // Alert settings that cannot work are bad configuration, like a bad profile.
             WatchError::Alerts(_) => Failure::Usage(anyhow!(error)),
+            // Another watch writes to this --db: the user's choice to change, so exit 2,
+            // with the holder named.
+            WatchError::Store(blackout_store::StoreError::Locked { .. }) => {
+                Failure::Usage(anyhow!(error))
+            }
             _ => Failure::Work(anyhow!(error)),
         })?;
     eprintln!(

@@ -180,7 +180,7 @@ impl Watch {
                 &profile,
             )),
             profile,
-            db: db.to_path_buf(),
+            db: db.into(),
             vantage: "local".into(),
             vrps,
             vrps_file: vrps_file.map(Path::to_path_buf),

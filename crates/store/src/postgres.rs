@@ -1,0 +1,811 @@
+//! The PostgreSQL backend, for central deployments: tokio-postgres on a thread
+//! of its own.
+//!
+//! The store's API is blocking (SQLite is), and its callers run on tokio workers,
+//! where blocking on a second runtime panics. So each connection lives on its own
+//! thread with a current-thread runtime; a call sends that thread a job and waits
+//! for the answer. A batch is one transaction whose statements are pipelined
+//! (sent without waiting for each answer); signal points go in one statement
+//! (`unnest` of arrays).
+//!
+//! The tables live in one schema (`blackout`, or `?schema=` in the URL), created
+//! or upgraded under a transaction-scoped advisory lock so that two processes
+//! starting at once do it once. The one-writer lock is a session advisory lock
+//! keyed by the schema; PostgreSQL drops it when the writer's connection closes,
+//! which a killed process's does at once. The writer's pid is found through the
+//! lock holder's `application_name` (`blackout/<pid>`).
+//!
+//! Text columns are `COLLATE "C"`, so that ordering by text is by bytes, as in
+//! SQLite.
+
+use crate::backend::{Backend, Batch};
+use crate::db::{PgTarget, redact};
+use crate::error::{SqlContext, StoreError};
+use crate::rows::{EventQuery, EventRow, FeedHealthRow, LogEntry, ProbeRow, SignalRollup};
+use blackout_model::{Event, SeriesKey, SeriesPoint, Timestamp};
+use futures_util::future::try_join_all;
+use std::collections::HashMap;
+use std::sync::mpsc;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+/// The schema version this code writes.
+const VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    id         TEXT COLLATE "C" PRIMARY KEY,
+    entity     TEXT COLLATE "C" NOT NULL,
+    cause      TEXT COLLATE "C" NOT NULL,
+    severity   TEXT COLLATE "C" NOT NULL,
+    confidence DOUBLE PRECISION NOT NULL,
+    start_us   BIGINT NOT NULL,
+    end_us     BIGINT,
+    summary    TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_start ON events (start_us);
+CREATE INDEX IF NOT EXISTS events_entity ON events (entity, start_us);
+
+CREATE TABLE IF NOT EXISTS event_log (
+    seq    BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id     TEXT COLLATE "C" NOT NULL,
+    at_us  BIGINT NOT NULL,
+    change TEXT COLLATE "C" NOT NULL,
+    cause  TEXT COLLATE "C" NOT NULL,
+    UNIQUE (id, at_us, change, cause)
+);
+
+CREATE TABLE IF NOT EXISTS signals (
+    entity TEXT COLLATE "C" NOT NULL,
+    signal TEXT COLLATE "C" NOT NULL,
+    at_us  BIGINT NOT NULL,
+    value  DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (entity, signal, at_us)
+);
+
+CREATE TABLE IF NOT EXISTS signal_rollups (
+    entity    TEXT COLLATE "C" NOT NULL,
+    signal    TEXT COLLATE "C" NOT NULL,
+    bucket_us BIGINT NOT NULL,
+    width_s   BIGINT NOT NULL,
+    min       DOUBLE PRECISION NOT NULL,
+    max       DOUBLE PRECISION NOT NULL,
+    mean      DOUBLE PRECISION NOT NULL,
+    count     BIGINT NOT NULL,
+    PRIMARY KEY (entity, signal, bucket_us)
+);
+
+CREATE TABLE IF NOT EXISTS feed_health (
+    feed            TEXT COLLATE "C" NOT NULL,
+    at_us           BIGINT NOT NULL,
+    state           TEXT COLLATE "C" NOT NULL,
+    last_message_us BIGINT,
+    rate            DOUBLE PRECISION,
+    detail          TEXT NOT NULL,
+    PRIMARY KEY (feed, at_us)
+);
+
+CREATE TABLE IF NOT EXISTS event_owner (
+    id      TEXT COLLATE "C" PRIMARY KEY,
+    profile TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_owner_profile ON event_owner (profile);
+
+CREATE TABLE IF NOT EXISTS probe_latest (
+    vantage        TEXT COLLATE "C" NOT NULL,
+    target         TEXT COLLATE "C" NOT NULL,
+    check_name     TEXT COLLATE "C" NOT NULL,
+    at_us          BIGINT NOT NULL,
+    kind           TEXT COLLATE "C" NOT NULL,
+    ok             BOOLEAN NOT NULL,
+    outcome        TEXT NOT NULL,
+    rtt_ms         DOUBLE PRECISION,
+    loss           DOUBLE PRECISION,
+    detail         TEXT NOT NULL,
+    address        TEXT,
+    resolved_at_us BIGINT,
+    resolve_error  TEXT,
+    PRIMARY KEY (vantage, target, check_name)
+);
+"#;
+
+const OWNER: &str = "INSERT INTO event_owner (id, profile) VALUES ($1, $2)
+    ON CONFLICT (id) DO UPDATE SET profile = excluded.profile";
+const EVENT: &str =
+    "INSERT INTO events (id, entity, cause, severity, confidence, start_us, end_us, summary, body)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (id) DO UPDATE SET entity = excluded.entity, cause = excluded.cause,
+      severity = excluded.severity, confidence = excluded.confidence, start_us = excluded.start_us,
+      end_us = excluded.end_us, summary = excluded.summary, body = excluded.body";
+const LOG: &str = "INSERT INTO event_log (id, at_us, change, cause) VALUES ($1, $2, $3, $4)
+    ON CONFLICT DO NOTHING";
+const SIGNALS: &str = "INSERT INTO signals (entity, signal, at_us, value)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[])
+    ON CONFLICT (entity, signal, at_us) DO UPDATE SET value = excluded.value";
+const FEED: &str = "INSERT INTO feed_health (feed, at_us, state, last_message_us, rate, detail)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (feed, at_us) DO UPDATE SET state = excluded.state,
+      last_message_us = excluded.last_message_us, rate = excluded.rate, detail = excluded.detail";
+const PROBE: &str =
+    "INSERT INTO probe_latest (vantage, target, check_name, at_us, kind, ok, outcome,
+      rtt_ms, loss, detail, address, resolved_at_us, resolve_error)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ON CONFLICT (vantage, target, check_name) DO UPDATE SET at_us = excluded.at_us,
+      kind = excluded.kind, ok = excluded.ok, outcome = excluded.outcome, rtt_ms = excluded.rtt_ms,
+      loss = excluded.loss, detail = excluded.detail, address = excluded.address,
+      resolved_at_us = excluded.resolved_at_us, resolve_error = excluded.resolve_error
+    WHERE excluded.at_us >= probe_latest.at_us";
+
+/// PostgreSQL's own words for a failure, not only "db error".
+pub(crate) fn reason(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(error) {
+            Some(source) => format!("{error}: {source}"),
+            None => error.to_string(),
+        },
+    }
+}
+
+/// One connection, on the thread that owns it.
+struct Session {
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+    schema: String,
+    /// The write statements, prepared once (a writer only).
+    writes: Option<Writes>,
+}
+
+struct Writes {
+    owner: Statement,
+    event: Statement,
+    log: Statement,
+    signals: Statement,
+    feed: Statement,
+    probe: Statement,
+}
+
+type Job = Box<dyn FnOnce(&mut Session) + Send>;
+
+/// A PostgreSQL database.
+pub(crate) struct PgStore {
+    jobs: Option<mpsc::Sender<Job>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+    shown: String,
+}
+
+impl PgStore {
+    /// Connects; a writer (not `read_only`) creates or upgrades the schema.
+    pub(crate) fn connect(target: &PgTarget, read_only: bool) -> Result<PgStore, StoreError> {
+        let shown = redact(&target.url);
+        let fail = |reason: String| StoreError::Connect {
+            db: shown.clone(),
+            reason,
+        };
+        let mut config: tokio_postgres::Config = target
+            .url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| fail(reason(&e)))?;
+        config.application_name(format!("blackout/{}", std::process::id()));
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        let schema = target.schema.clone();
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (ready, started) = mpsc::sync_channel(1);
+        let worker = std::thread::Builder::new()
+            .name("blackout-postgres".into())
+            .spawn(move || {
+                let session = Session::open(config, schema, read_only);
+                let mut session = match session {
+                    Ok(session) => {
+                        let _ = ready.send(Ok(()));
+                        session
+                    }
+                    Err(error) => {
+                        let _ = ready.send(Err(error));
+                        return;
+                    }
+                };
+                for job in queue {
+                    job(&mut session);
+                }
+            })
+            .map_err(|e| fail(format!("cannot start its thread: {e}")))?;
+        match started.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => {
+                let _ = worker.join();
+                return Err(fail(reason));
+            }
+            Err(_) => return Err(fail("its thread stopped".into())),
+        }
+        Ok(PgStore {
+            jobs: Some(jobs),
+            worker: Some(worker),
+            shown,
+        })
+    }
+
+    /// Runs `work` on the connection's thread and waits for its answer.
+    fn call<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Session) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let gone = || StoreError::Connect {
+            db: self.shown.clone(),
+            reason: "the connection's thread stopped".into(),
+        };
+        let (answer, answered) = mpsc::sync_channel(1);
+        self.jobs
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(Box::new(move |session| {
+                let _ = answer.send(work(session));
+            }))
+            .map_err(|_| gone())?;
+        answered.recv().map_err(|_| gone())?
+    }
+
+    fn query(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+        params: Vec<Param>,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.call(move |session| {
+            let Session {
+                runtime, client, ..
+            } = session;
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+            runtime.block_on(client.query(sql, &refs)).during(op)
+        })
+    }
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // The thread ends when its queue closes, and the connection with it.
+        self.jobs.take();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Session {
+    fn open(
+        config: tokio_postgres::Config,
+        schema: String,
+        read_only: bool,
+    ) -> Result<Session, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start a runtime: {e}"))?;
+        let client = runtime.block_on(async {
+            let (client, connection) = config.connect(NoTls).await.map_err(|e| reason(&e))?;
+            // Driven whenever the thread waits on the client (block_on).
+            tokio::spawn(connection);
+            Ok::<_, String>(client)
+        })?;
+        let mut session = Session {
+            runtime,
+            client,
+            schema,
+            writes: None,
+        };
+        session.set_up(read_only)?;
+        Ok(session)
+    }
+
+    fn set_up(&mut self, read_only: bool) -> Result<(), String> {
+        let Session {
+            runtime,
+            client,
+            schema,
+            ..
+        } = self;
+        // The schema is a checked plain name (Db::parse), so quoting it is enough.
+        let path = format!("SET search_path TO \"{schema}\"");
+        runtime.block_on(async {
+            client.batch_execute(&path).await.map_err(|e| reason(&e))?;
+            if read_only {
+                client
+                    .batch_execute("SET default_transaction_read_only = on")
+                    .await
+                    .map_err(|e| reason(&e))?;
+                let found = client
+                    .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])
+                    .await
+                    .map_err(|e| reason(&e))?;
+                if !found.get::<_, bool>(0) {
+                    return Err(format!(
+                        "no blackout tables in the schema `{schema}` yet: `blackout watch --db` with this URL creates them"
+                    ));
+                }
+                return check_version(client).await;
+            }
+            let tx = client.transaction().await.map_err(|e| reason(&e))?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('blackout.schema.' || $1, 0))",
+                &[&*schema],
+            )
+            .await
+            .map_err(|e| reason(&e))?;
+            tx.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
+                 CREATE TABLE IF NOT EXISTS meta (name TEXT COLLATE \"C\" PRIMARY KEY, value BIGINT NOT NULL);"
+            ))
+            .await
+            .map_err(|e| reason(&e))?;
+            check_version(&tx).await?;
+            tx.batch_execute(SCHEMA).await.map_err(|e| reason(&e))?;
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES ('schema_version', $1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                &[&VERSION],
+            )
+            .await
+            .map_err(|e| reason(&e))?;
+            tx.commit().await.map_err(|e| reason(&e))?;
+            let prepare = |sql| client.prepare(sql);
+            let writes = Writes {
+                owner: prepare(OWNER).await.map_err(|e| reason(&e))?,
+                event: prepare(EVENT).await.map_err(|e| reason(&e))?,
+                log: prepare(LOG).await.map_err(|e| reason(&e))?,
+                signals: prepare(SIGNALS).await.map_err(|e| reason(&e))?,
+                feed: prepare(FEED).await.map_err(|e| reason(&e))?,
+                probe: prepare(PROBE).await.map_err(|e| reason(&e))?,
+            };
+            Ok(Some(writes))
+        })
+        .map(|writes| self.writes = writes)
+    }
+}
+
+/// Refuses a schema written by a newer blackout.
+async fn check_version(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<Option<Writes>, String> {
+    let found: Option<i64> = client
+        .query_opt("SELECT value FROM meta WHERE name = 'schema_version'", &[])
+        .await
+        .map_err(|e| reason(&e))?
+        .map(|row| row.get(0));
+    match found {
+        Some(found) if found > VERSION => Err(format!(
+            "schema version {found}; this blackout knows up to {VERSION}: use a newer blackout or another --db"
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// A batch, owned, to be sent to the connection's thread.
+struct OwnedBatch {
+    owner: Option<String>,
+    events: Vec<EventRow>,
+    signals: (Vec<String>, Vec<String>, Vec<i64>, Vec<f64>),
+    feeds: Vec<FeedHealthRow>,
+    probes: Vec<ProbeRow>,
+}
+
+impl OwnedBatch {
+    fn new(batch: &Batch<'_>) -> Result<OwnedBatch, StoreError> {
+        let events = batch
+            .events
+            .iter()
+            .map(|(change, event)| EventRow::new(*change, event))
+            .collect::<Result<_, _>>()?;
+        // One statement cannot update a row twice: the last point for a key wins,
+        // as it does when SQLite replaces row by row.
+        let mut last: HashMap<(String, String, i64), usize> = HashMap::new();
+        let mut signals = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for point in batch.signals {
+            let key = (
+                point.key.entity.to_string(),
+                point.key.measure.to_string(),
+                point.at.as_micros(),
+            );
+            match last.get(&key) {
+                Some(&i) => signals.3[i] = point.value,
+                None => {
+                    last.insert(key.clone(), signals.0.len());
+                    signals.0.push(key.0);
+                    signals.1.push(key.1);
+                    signals.2.push(key.2);
+                    signals.3.push(point.value);
+                }
+            }
+        }
+        Ok(OwnedBatch {
+            owner: batch.owner.map(String::from),
+            events,
+            signals,
+            feeds: batch.feeds.to_vec(),
+            probes: batch.probes.to_vec(),
+        })
+    }
+}
+
+impl Backend for PgStore {
+    fn write(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        let batch = OwnedBatch::new(batch)?;
+        self.call(move |session| {
+            let Session {
+                runtime,
+                client,
+                writes,
+                ..
+            } = session;
+            let Some(st) = writes.as_ref() else {
+                return Err(StoreError::Sql {
+                    op: "write",
+                    reason: "the database was opened for reading only".into(),
+                });
+            };
+            runtime.block_on(async {
+                let tx = client.transaction().await.during("begin")?;
+                let mut rows: Vec<(&Statement, Vec<&(dyn ToSql + Sync)>)> = Vec::new();
+                if let Some(owner) = &batch.owner {
+                    for e in &batch.events {
+                        rows.push((&st.owner, vec![&e.id, owner]));
+                    }
+                }
+                for e in &batch.events {
+                    rows.push((
+                        &st.event,
+                        vec![
+                            &e.id,
+                            &e.entity,
+                            &e.cause,
+                            &e.severity,
+                            &e.confidence,
+                            &e.start_us,
+                            &e.end_us,
+                            &e.summary,
+                            &e.body,
+                        ],
+                    ));
+                    rows.push((&st.log, vec![&e.id, &e.change_at_us, &e.change, &e.cause]));
+                }
+                if !batch.signals.0.is_empty() {
+                    let s = &batch.signals;
+                    rows.push((&st.signals, vec![&s.0, &s.1, &s.2, &s.3]));
+                }
+                let feeds: Vec<(i64, Option<i64>)> = batch
+                    .feeds
+                    .iter()
+                    .map(|f| (f.at.as_micros(), f.last_message.map(Timestamp::as_micros)))
+                    .collect();
+                for (f, (at, last)) in batch.feeds.iter().zip(&feeds) {
+                    rows.push((
+                        &st.feed,
+                        vec![&f.feed, at, &f.state, last, &f.rate, &f.detail],
+                    ));
+                }
+                let probes: Vec<(i64, Option<i64>)> = batch
+                    .probes
+                    .iter()
+                    .map(|p| (p.at.as_micros(), p.resolved_at.map(Timestamp::as_micros)))
+                    .collect();
+                for (p, (at, resolved)) in batch.probes.iter().zip(&probes) {
+                    rows.push((
+                        &st.probe,
+                        vec![
+                            &p.vantage,
+                            &p.target,
+                            &p.check,
+                            at,
+                            &p.kind,
+                            &p.ok,
+                            &p.outcome,
+                            &p.rtt_ms,
+                            &p.loss,
+                            &p.detail,
+                            &p.address,
+                            resolved,
+                            &p.resolve_error,
+                        ],
+                    ));
+                }
+                // Sent in order without waiting for each answer; run in order.
+                try_join_all(rows.iter().map(|(st, params)| tx.execute(*st, params)))
+                    .await
+                    .during("write")?;
+                tx.commit().await.during("commit")
+            })
+        })
+    }
+
+    fn downsample(&mut self, before: Timestamp, width_secs: i64) -> Result<usize, StoreError> {
+        let width_us = width_secs.max(1) * 1_000_000;
+        let before = before.as_micros();
+        self.call(move |session| {
+            let Session {
+                runtime, client, ..
+            } = session;
+            runtime.block_on(async {
+                let tx = client.transaction().await.during("begin")?;
+                tx.execute(
+                    "INSERT INTO signal_rollups (entity, signal, bucket_us, width_s, min, max, mean, count)
+                     SELECT entity, signal, (at_us / $2) * $2, $3, min(value), max(value), avg(value), count(*)
+                     FROM signals WHERE at_us < $1 GROUP BY entity, signal, (at_us / $2)
+                     ON CONFLICT (entity, signal, bucket_us) DO UPDATE SET
+                       min = least(signal_rollups.min, excluded.min),
+                       max = greatest(signal_rollups.max, excluded.max),
+                       mean = (signal_rollups.mean * signal_rollups.count + excluded.mean * excluded.count)
+                              / (signal_rollups.count + excluded.count),
+                       count = signal_rollups.count + excluded.count",
+                    &[&before, &width_us, &width_secs],
+                )
+                .await
+                .during("fold signals")?;
+                let folded = tx
+                    .execute("DELETE FROM signals WHERE at_us < $1", &[&before])
+                    .await
+                    .during("delete folded signals")?;
+                tx.commit().await.during("commit downsample")?;
+                Ok(folded as usize)
+            })
+        })
+    }
+
+    fn lock_writer(&mut self) -> Result<(), StoreError> {
+        let shown = self.shown.clone();
+        self.call(move |session| {
+            let Session {
+                runtime,
+                client,
+                schema,
+                ..
+            } = session;
+            let key = format!("blackout.writer.{schema}");
+            runtime.block_on(async {
+                let taken: bool = client
+                    .query_one(
+                        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                        &[&key],
+                    )
+                    .await
+                    .during("take the writer lock")?
+                    .get(0);
+                if taken {
+                    return Ok(());
+                }
+                let holder: Option<String> = client
+                    .query_opt(
+                        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                           AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)
+                         LIMIT 1",
+                        &[&key],
+                    )
+                    .await
+                    .during("find the writer")?
+                    .map(|row| row.get(0));
+                Err(StoreError::Locked {
+                    db: if *schema == crate::DEFAULT_SCHEMA {
+                        shown
+                    } else {
+                        format!("{shown} (schema {schema})")
+                    },
+                    holder: holder
+                        .as_deref()
+                        .and_then(|name| name.strip_prefix("blackout/"))
+                        .and_then(|pid| pid.parse().ok()),
+                })
+            })
+        })
+    }
+
+    fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let query = query.clone();
+        self.call(move |session| {
+            let mut sql = String::from("SELECT body FROM events WHERE true");
+            let mut params: Vec<Param> = Vec::new();
+            let mut next = |sql: &mut String, text: &str, value: Param| {
+                params.push(value);
+                sql.push_str(&text.replace('?', &format!("${}", params.len())));
+            };
+            if let Some(since) = query.since {
+                next(
+                    &mut sql,
+                    " AND (end_us IS NULL OR end_us >= ?)",
+                    Box::new(since.as_micros()),
+                );
+            }
+            if let Some(until) = query.until {
+                next(&mut sql, " AND start_us < ?", Box::new(until.as_micros()));
+            }
+            if let Some(cause) = query.cause {
+                next(
+                    &mut sql,
+                    " AND cause = ?",
+                    Box::new(cause.as_str().to_string()),
+                );
+            }
+            if let Some(entity) = query.entity {
+                next(&mut sql, " AND entity = ?", Box::new(entity));
+            }
+            sql.push_str(" ORDER BY start_us DESC, id DESC");
+            if let Some(limit) = query.limit {
+                sql.push_str(&format!(" LIMIT {limit}"));
+            }
+            let Session {
+                runtime, client, ..
+            } = session;
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+            let rows = runtime
+                .block_on(client.query(&sql, &refs))
+                .during("query events")?;
+            rows.iter().map(|row| parse_event(row.get(0))).collect()
+        })
+    }
+
+    fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        let rows = self.query(
+            "query event",
+            "SELECT body FROM events WHERE id = $1",
+            vec![Box::new(id.to_string())],
+        )?;
+        rows.first().map(|row| parse_event(row.get(0))).transpose()
+    }
+
+    fn open_events_of(&self, profile: &str) -> Result<Vec<Event>, StoreError> {
+        let rows = self.query(
+            "query open events",
+            "SELECT e.body FROM events e JOIN event_owner o ON o.id = e.id
+             WHERE o.profile = $1 AND e.end_us IS NULL ORDER BY e.start_us, e.id",
+            vec![Box::new(profile.to_string())],
+        )?;
+        rows.iter().map(|row| parse_event(row.get(0))).collect()
+    }
+
+    fn event_count(&self) -> Result<u64, StoreError> {
+        let rows = self.query("count events", "SELECT count(*) FROM events", Vec::new())?;
+        Ok(rows.first().map_or(0, |row| row.get::<_, i64>(0)).max(0) as u64)
+    }
+
+    fn event_log(&self, id: &str) -> Result<Vec<LogEntry>, StoreError> {
+        let rows = self.query(
+            "query event log",
+            "SELECT at_us, change, cause FROM event_log WHERE id = $1 ORDER BY seq",
+            vec![Box::new(id.to_string())],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| (Timestamp::from_micros(row.get(0)), row.get(1), row.get(2)))
+            .collect())
+    }
+
+    fn signals(
+        &self,
+        key: &SeriesKey,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        let rows = self.query(
+            "query signals",
+            "SELECT at_us, value FROM signals WHERE entity = $1 AND signal = $2 AND at_us >= $3 AND at_us < $4 ORDER BY at_us",
+            series_params(key, from, until),
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| SeriesPoint {
+                key: key.clone(),
+                at: Timestamp::from_micros(row.get(0)),
+                value: row.get(1),
+            })
+            .collect())
+    }
+
+    fn rollups(
+        &self,
+        key: &SeriesKey,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<SignalRollup>, StoreError> {
+        let rows = self.query(
+            "query rollups",
+            "SELECT bucket_us, width_s, min, max, mean, count FROM signal_rollups
+             WHERE entity = $1 AND signal = $2 AND bucket_us >= $3 AND bucket_us < $4 ORDER BY bucket_us",
+            series_params(key, from, until),
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| SignalRollup {
+                key: key.clone(),
+                bucket: Timestamp::from_micros(row.get(0)),
+                width_secs: row.get(1),
+                min: row.get(2),
+                max: row.get(3),
+                mean: row.get(4),
+                count: row.get(5),
+            })
+            .collect())
+    }
+
+    fn series(&self) -> Result<Vec<SeriesKey>, StoreError> {
+        let rows = self.query(
+            "query series",
+            "SELECT DISTINCT entity, signal FROM signals UNION SELECT DISTINCT entity, signal FROM signal_rollups ORDER BY 1, 2",
+            Vec::new(),
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let (entity, signal): (&str, &str) = (row.get(0), row.get(1));
+                Some(SeriesKey::new(entity.parse().ok()?, signal.parse().ok()?))
+            })
+            .collect())
+    }
+
+    fn feed_health(&self) -> Result<Vec<FeedHealthRow>, StoreError> {
+        let rows = self.query(
+            "query feed health",
+            "SELECT DISTINCT ON (feed) feed, at_us, state, last_message_us, rate, detail
+             FROM feed_health ORDER BY feed, at_us DESC",
+            Vec::new(),
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| FeedHealthRow {
+                feed: row.get(0),
+                at: Timestamp::from_micros(row.get(1)),
+                state: row.get(2),
+                last_message: row.get::<_, Option<i64>>(3).map(Timestamp::from_micros),
+                rate: row.get(4),
+                detail: row.get(5),
+            })
+            .collect())
+    }
+
+    fn probe_results(&self) -> Result<Vec<ProbeRow>, StoreError> {
+        let rows = self.query(
+            "query probe results",
+            "SELECT vantage, target, check_name, at_us, kind, ok, outcome, rtt_ms, loss, detail,
+               address, resolved_at_us, resolve_error
+             FROM probe_latest ORDER BY vantage, target, check_name",
+            Vec::new(),
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| ProbeRow {
+                vantage: row.get(0),
+                target: row.get(1),
+                check: row.get(2),
+                at: Timestamp::from_micros(row.get(3)),
+                kind: row.get(4),
+                ok: row.get(5),
+                outcome: row.get(6),
+                rtt_ms: row.get(7),
+                loss: row.get(8),
+                detail: row.get(9),
+                address: row.get(10),
+                resolved_at: row.get::<_, Option<i64>>(11).map(Timestamp::from_micros),
+                resolve_error: row.get(12),
+            })
+            .collect())
+    }
+}
+
+fn series_params(key: &SeriesKey, from: Timestamp, until: Timestamp) -> Vec<Param> {
+    vec![
+        Box::new(key.entity.to_string()),
+        Box::new(key.measure.to_string()),
+        Box::new(from.as_micros()),
+        Box::new(until.as_micros()),
+    ]
+}
+
+fn parse_event(body: &str) -> Result<Event, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        what: "event",
+        message: e.to_string(),
+    })
+}
