@@ -157,12 +157,12 @@ fi
 if [[ " $PARTS " == *" ingest "* ]]; then
     cargo build --release -q -p blackout-watch --example global_ingest
     echo
-    echo "== live ingest in global mode over loopback, one core (taskset -c $CORE), best of 3"
-    taskset -c "$CORE" "$TARGET/release/examples/global_ingest" "$DATA" 3 >"$TMP/ingest"
+    echo "== live ingest in global mode over loopback, one core (taskset -c $CORE), best of $RUNS"
+    taskset -c "$CORE" "$TARGET/release/examples/global_ingest" "$DATA" "$RUNS" >"$TMP/ingest"
     value() { grep -m1 "^$1=" "$TMP/ingest" | cut -d= -f2-; }
     printf '%-10s %9s %9s %16s %8s\n' feed routes seconds routes_per_s target
     for feed in bmp rislive; do
-        awk -v f="$feed" -v r="$(value routes)" -v s="$(value "${feed}_seconds")" -v p="$(value "${feed}_routes_per_second")" 'BEGIN {
+        awk -v f="$feed" -v r="$(value "${feed}_routes")" -v s="$(value "${feed}_seconds")" -v p="$(value "${feed}_routes_per_second")" 'BEGIN {
             printf "%-10s %9d %9.2f %16.0f %7.2fx\n", f, r, s, p, p / 200000 }'
     done
     echo "(target = the rate against 200,000 route updates/s; the sender shares the core)"
