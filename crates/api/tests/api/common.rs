@@ -177,6 +177,7 @@ pub fn dark_status(now: Timestamp, event: &Event) -> Status {
             state: EntityState::Up,
             ..EntityStatus::default()
         },
+        watched: Default::default(),
     }
 }
 
