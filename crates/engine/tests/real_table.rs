@@ -256,8 +256,7 @@ impl<'t> World<'t> {
     fn finish(mut self) -> Vec<Event> {
         self.run_to(self.now + 60);
         let mut events: Vec<Event> = self.events.into_values().collect();
-        events
-            .sort_by(|a, b| (a.start, a.entity.to_string()).cmp(&(b.start, b.entity.to_string())));
+        events.sort_by_key(|e| (e.start, e.entity.to_string()));
         events
     }
 }

@@ -34,9 +34,9 @@ fn state_of_country(code: &str, i: usize) -> EntityState {
 }
 
 fn state_of_as(asn: u32) -> EntityState {
-    if asn % 1000 == 0 {
+    if asn.is_multiple_of(1000) {
         EntityState::Down
-    } else if asn % 700 == 0 {
+    } else if asn.is_multiple_of(700) {
         EntityState::Degraded
     } else {
         EntityState::Up
