@@ -19,6 +19,9 @@ struct Asset {
 }
 
 const INDEX: &str = include_str!("../assets/index.html");
+/// The overview: the countries and ASes in trouble now and the recent events, a page
+/// at a time (`assets/overview.js`), each linking to the entity's page (`/?entity=`).
+const OVERVIEW: &str = include_str!("../assets/overview.html");
 
 const ASSETS: &[Asset] = &[
     Asset {
@@ -30,6 +33,16 @@ const ASSETS: &[Asset] = &[
         name: "app.css",
         content_type: "text/css; charset=utf-8",
         body: include_str!("../assets/app.css"),
+    },
+    Asset {
+        name: "overview.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/overview.js"),
+    },
+    Asset {
+        name: "overview.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../assets/overview.css"),
     },
     Asset {
         name: "uPlot.iife.min.js",
@@ -59,6 +72,21 @@ pub(crate) async fn index() -> Response {
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         INDEX,
+    )
+        .into_response()
+}
+
+/// `GET /overview`.
+pub(crate) async fn overview() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        OVERVIEW,
     )
         .into_response()
 }

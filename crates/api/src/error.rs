@@ -21,6 +21,10 @@ pub enum ErrorCode {
     UnknownCause,
     /// `entity` is not `kind:name`.
     BadEntity,
+    /// `kind` is not a kind of entity.
+    UnknownKind,
+    /// `state` is not an entity state.
+    UnknownState,
     /// `signal` is not a signal name.
     BadSignal,
     /// `limit` is not a number in range.
@@ -61,6 +65,8 @@ impl ErrorCode {
             ErrorCode::BadRange => "bad_range",
             ErrorCode::UnknownCause => "unknown_cause",
             ErrorCode::BadEntity => "bad_entity",
+            ErrorCode::UnknownKind => "unknown_kind",
+            ErrorCode::UnknownState => "unknown_state",
             ErrorCode::BadSignal => "bad_signal",
             ErrorCode::BadLimit => "bad_limit",
             ErrorCode::BadId => "bad_id",
@@ -86,6 +92,8 @@ impl ErrorCode {
             | ErrorCode::BadRange
             | ErrorCode::UnknownCause
             | ErrorCode::BadEntity
+            | ErrorCode::UnknownKind
+            | ErrorCode::UnknownState
             | ErrorCode::BadSignal
             | ErrorCode::BadLimit
             | ErrorCode::BadId

@@ -3,7 +3,7 @@
 
 use crate::ApiState;
 use crate::error::{ApiError, ErrorCode};
-use crate::params::{self, EventsParams, NoParams, SignalsParams};
+use crate::params::{self, EntitiesParams, EventsParams, NoParams, SignalsParams};
 use crate::status::StatusBody;
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -34,6 +34,16 @@ pub(crate) async fn status(State(state): State<ApiState>, uri: Uri) -> Result<Re
     params::query::<NoParams>(&uri)?;
     let status = state.status();
     Ok(no_store(Json(StatusBody::new(&status))))
+}
+
+/// `GET /api/v1/entities`: one page of the watched entities, in entity order.
+pub(crate) async fn entities(
+    State(state): State<ApiState>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let q = params::query::<EntitiesParams>(&uri)?.check()?;
+    let status = state.status();
+    Ok(no_store(Json(status.watched.page(&q))))
 }
 
 /// Runs `work` on a read-only connection to the database, on the blocking pool, with

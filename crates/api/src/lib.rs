@@ -12,6 +12,8 @@
 //! - `params`: strict parsing of query parameters, one error code per mistake;
 //! - `guard`: refuses oversized or malformed requests before routing, and puts the
 //!   security headers (a strict Content-Security-Policy) on every answer;
+//! - `entities`: [`WatchedEntities`], the sorted entity list that
+//!   `/api/v1/entities` pages through (the global view has tens of thousands);
 //! - `dashboard`: the page and its assets (uPlot included), embedded in the binary;
 //! - `server`: the connection loop behind [`serve`]: a deadline for every request head
 //!   (a slow or silent client is disconnected) and a cap on open connections, both in
@@ -30,6 +32,7 @@
 pub mod status;
 
 mod dashboard;
+mod entities;
 mod error;
 mod guard;
 mod handlers;
@@ -41,13 +44,14 @@ mod stream;
 pub use error::{ApiError, ErrorCode};
 pub use metrics::Metrics;
 pub use params::{
-    EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX, POINTS_LIMIT_DEFAULT, POINTS_LIMIT_MAX,
-    SIGNAL_SPAN_MAX_SECS,
+    ENTITIES_LIMIT_DEFAULT, ENTITIES_LIMIT_MAX, ENTITY_KINDS, EVENTS_LIMIT_DEFAULT,
+    EVENTS_LIMIT_MAX, POINTS_LIMIT_DEFAULT, POINTS_LIMIT_MAX, SIGNAL_SPAN_MAX_SECS,
 };
 pub use server::ConnectionLimits;
 pub use status::{
     BmpPeerStatus, EntityState, EntityStatus, FeedStatus, Headline, LastKnownAddress,
     PeerDownStatus, PrefixStatus, ProbeStatus, RouterStatus, SkippedStatus, Status, UpstreamStatus,
+    WatchedEntities, WatchedEntity,
 };
 pub use stream::{Publisher, StreamMessage};
 
@@ -63,7 +67,9 @@ use tokio::sync::{Semaphore, broadcast, watch};
 pub const ROUTES: &[&str] = &[
     "/",
     "/assets/{name}",
+    "/overview",
     "/api/v1/status",
+    "/api/v1/entities",
     "/api/v1/events",
     "/api/v1/events/{id}",
     "/api/v1/signals",
@@ -153,7 +159,9 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/", get(dashboard::index))
         .route("/assets/{name}", get(dashboard::asset))
+        .route("/overview", get(dashboard::overview))
         .route("/api/v1/status", get(handlers::status))
+        .route("/api/v1/entities", get(handlers::entities))
         .route("/api/v1/events", get(handlers::events))
         .route("/api/v1/events/{id}", get(handlers::event))
         .route("/api/v1/signals", get(handlers::signals))

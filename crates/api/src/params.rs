@@ -9,7 +9,7 @@
 use crate::error::{ApiError, ErrorCode};
 use axum::extract::Query;
 use axum::http::Uri;
-use blackout_model::{Cause, Entity, Measure, SeriesKey, Timestamp};
+use blackout_model::{Cause, Entity, EntityState, Measure, SeriesKey, Timestamp};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -222,6 +222,111 @@ pub(crate) fn event_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The most entities one request returns.
+pub const ENTITIES_LIMIT_MAX: u32 = 1000;
+/// How many entities a request returns when it does not say.
+pub const ENTITIES_LIMIT_DEFAULT: u32 = 100;
+/// The longest text a name search may give.
+const SEARCH_MAX_LEN: usize = 64;
+/// The kinds of entity, as the part of an entity before its first `:`.
+pub const ENTITY_KINDS: &[&str] = &[
+    "country", "as", "prefix", "upstream", "host", "service", "feed", "vantage",
+];
+
+/// `GET /api/v1/entities` parameters, as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EntitiesParams {
+    kind: Option<String>,
+    state: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
+    q: Option<String>,
+}
+
+/// `GET /api/v1/entities` parameters, checked.
+#[derive(Debug)]
+pub(crate) struct EntitiesQuery {
+    /// The kinds asked for; empty for every kind.
+    pub kinds: Vec<&'static str>,
+    /// The states asked for; empty for every state.
+    pub states: Vec<EntityState>,
+    pub limit: u32,
+    /// The page starts after this entity (the previous page's `next`).
+    pub after: Option<Entity>,
+    /// Lowercase text the entity or its name must contain.
+    pub search: Option<String>,
+}
+
+impl EntitiesParams {
+    pub(crate) fn check(self) -> Result<EntitiesQuery, ApiError> {
+        let mut kinds = Vec::new();
+        for kind in list(self.kind.as_deref()) {
+            let known = ENTITY_KINDS.iter().find(|k| **k == kind).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::UnknownKind,
+                    format!(
+                        "kind=`{}` is not a kind of entity: use {} (comma-separated for several)",
+                        shorten(kind),
+                        ENTITY_KINDS.join(", ")
+                    ),
+                )
+            })?;
+            kinds.push(*known);
+        }
+        let mut states = Vec::new();
+        for state in list(self.state.as_deref()) {
+            let known = EntityState::ALL
+                .into_iter()
+                .find(|s| s.as_str() == state)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::UnknownState,
+                        format!(
+                            "state=`{}` is not a state: use up, degraded, down or unknown (comma-separated for several)",
+                            shorten(state)
+                        ),
+                    )
+                })?;
+            states.push(known);
+        }
+        let search = match present(self.q.as_deref()) {
+            Some(text)
+                if text.chars().count() > SEARCH_MAX_LEN || text.chars().any(char::is_control) =>
+            {
+                return Err(ApiError::new(
+                    ErrorCode::BadQuery,
+                    format!(
+                        "q is at most {SEARCH_MAX_LEN} characters, none of them control characters"
+                    ),
+                ));
+            }
+            Some(text) => Some(text.to_lowercase()),
+            None => None,
+        };
+        Ok(EntitiesQuery {
+            kinds,
+            states,
+            limit: limit(
+                self.limit.as_deref(),
+                ENTITIES_LIMIT_DEFAULT,
+                ENTITIES_LIMIT_MAX,
+            )?,
+            after: entity("after", self.after.as_deref())?,
+            search,
+        })
+    }
+}
+
+/// The non-empty items of a comma-separated parameter.
+fn list(value: Option<&str>) -> impl Iterator<Item = &str> {
+    present(value)
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
 fn present(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty())
 }
@@ -378,6 +483,31 @@ mod tests {
             code("entity=as:64496&signal=bgp.visibility&limit=100001"),
             "bad_limit"
         );
+    }
+
+    #[test]
+    fn entity_queries_filter_by_kind_and_state_and_page_after_an_entity() {
+        let check = |q: &str| {
+            let uri: Uri = format!("/api/v1/entities?{q}").parse().unwrap();
+            query::<EntitiesParams>(&uri).and_then(EntitiesParams::check)
+        };
+        let q =
+            check("kind=country,as&state=down,%20degraded&limit=50&after=as:64496&q=Iran").unwrap();
+        assert_eq!(q.kinds, ["country", "as"]);
+        assert_eq!(q.states, [EntityState::Down, EntityState::Degraded]);
+        assert_eq!(q.limit, 50);
+        assert_eq!(q.after, Some(Entity::As(blackout_model::Asn(64496))));
+        assert_eq!(q.search.as_deref(), Some("iran"));
+        let q = check("kind=&state=&limit=&after=&q=").unwrap();
+        assert!(q.kinds.is_empty() && q.states.is_empty() && q.after.is_none());
+        assert_eq!(q.limit, ENTITIES_LIMIT_DEFAULT);
+        let code = |q: &str| check(q).unwrap_err().code.as_str();
+        assert_eq!(code("kind=planet"), "unknown_kind");
+        assert_eq!(code("state=sideways"), "unknown_state");
+        assert_eq!(code("limit=1001"), "bad_limit");
+        assert_eq!(code("after=planet:earth"), "bad_entity");
+        assert_eq!(code(&format!("q={}", "x".repeat(65))), "bad_query");
+        assert_eq!(code("kinds=as"), "bad_query");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! sentence the dashboard shows at the top, decided here so that the page, the API and
 //! the tests agree on it.
 
+pub use crate::entities::WatchedEntities;
 use blackout_bgp::PrefixView;
 use blackout_model::{Cause, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,61 @@ pub struct Status {
     /// (Korean Central News Agency)`), for the dashboard to show beside the targets.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Every watched entity, in entity order, for `/api/v1/entities` and the
+    /// overview. Not part of the status's JSON: the global view watches every
+    /// country and origin AS, tens of thousands of them, which the entity list
+    /// serves a page at a time.
+    #[serde(skip)]
+    pub watched: WatchedEntities,
+}
+
+/// One watched entity as `/api/v1/entities` lists it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WatchedEntity {
+    /// The entity, in the contract's text form (`country:IR`, `as:44244`).
+    pub entity: String,
+    /// Its kind: the part of the entity before the first `:` (`country`, `as`,
+    /// `upstream`, `host`, `service`, `feed`, `vantage`, `prefix`).
+    pub kind: String,
+    /// A name for people.
+    pub name: String,
+    /// Its state.
+    pub state: EntityState,
+    /// Since when it has been in that state, where an event says.
+    pub since: Option<Timestamp>,
+    /// Why it is not up, where an event says.
+    pub cause: Option<Cause>,
+    /// The event that explains the state, where there is one.
+    pub event_id: Option<String>,
+    /// Its prefixes, for a network, country or AS.
+    pub prefixes: Option<u32>,
+    /// How many of them are dark now.
+    pub dark: Option<u32>,
+    /// The share of (prefix, full-feed peer) pairs that see its prefixes, when
+    /// any peer counts.
+    pub visibility: Option<f64>,
+}
+
+impl WatchedEntity {
+    /// The kind of an entity's text form.
+    pub fn kind_of(entity: &str) -> &str {
+        entity.split(':').next().unwrap_or_default()
+    }
+}
+
+impl From<&EntityStatus> for WatchedEntity {
+    fn from(status: &EntityStatus) -> Self {
+        WatchedEntity {
+            entity: status.entity.clone(),
+            kind: WatchedEntity::kind_of(&status.entity).to_string(),
+            name: status.name.clone(),
+            state: status.state,
+            since: status.since,
+            cause: status.cause,
+            event_id: status.event_id.clone(),
+            ..WatchedEntity::default()
+        }
+    }
 }
 
 /// One entity's state.

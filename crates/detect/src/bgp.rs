@@ -890,15 +890,30 @@ impl BgpDetector {
         let t = self.config.thresholds.clone();
         let denominators = bgp.denominators();
         let aggregates = bgp.aggregates(entity);
-        let shares: BTreeMap<Asn, f64> = aggregates
-            .upstream_shares(denominators)
-            .into_iter()
-            .collect();
+        // In AS order, looked up by binary search: a country has thousands of
+        // upstreams and is looked at every instant one of its routes changes, so
+        // this runs without a map built or a label written per upstream.
+        let shares: Vec<(Asn, f64)> = aggregates.upstream_shares(denominators);
+        let share_of = |asn: Asn| {
+            shares
+                .binary_search_by_key(&asn, |(a, _)| *a)
+                .map_or(0.0, |i| shares[i].1)
+        };
         let network_name = bgp.entities()[entity.0 as usize].name.clone();
         {
             let expected: Vec<Asn> = self.expected_upstreams(entity, bgp);
             let track = self.entity(entity);
-            track.carriers.extend(shares.keys().copied());
+            // The carriers not yet known, found by walking both sorted lists.
+            let mut known = track.carriers.iter().peekable();
+            let unknown: Vec<Asn> = shares
+                .iter()
+                .map(|(asn, _)| *asn)
+                .filter(|asn| {
+                    while known.next_if(|k| *k < asn).is_some() {}
+                    known.peek() != Some(&asn)
+                })
+                .collect();
+            track.carriers.extend(unknown);
             for asn in expected {
                 track.upstreams.entry(asn).or_insert(Carriage::Unknown);
             }
@@ -916,15 +931,16 @@ impl BgpDetector {
             .map(|(a, c)| (*a, *c))
             .collect();
         for (asn, carriage) in machines {
-            let share = shares.get(&asn).copied().unwrap_or(0.0);
-            let label = self.config.upstream_label(asn);
+            let share = share_of(asn);
+            let label = || self.config.upstream_label(asn);
             let next = match carriage {
                 Carriage::Unknown | Carriage::Folded if share >= t.upstream_up => {
                     Carriage::Carrying
                 }
                 Carriage::Carrying if share < t.upstream_down => {
                     let text = format!(
-                        "{label} carries {:.0}% of paths, down from its baseline",
+                        "{} carries {:.0}% of paths, down from its baseline",
+                        label(),
                         share * 100.0
                     );
                     self.add_network_evidence(
@@ -944,7 +960,8 @@ impl BgpDetector {
                     if at.secs_since(since) >= t.recovery_hold_secs as f64 =>
                 {
                     let text = format!(
-                        "{label} carries the routes again ({:.0}% of paths)",
+                        "{} carries the routes again ({:.0}% of paths)",
+                        label(),
                         share * 100.0
                     );
                     let slot = self.cut_slot(entity, asn, bgp);
@@ -958,7 +975,9 @@ impl BgpDetector {
                 }
                 other => other,
             };
-            self.entity(entity).upstreams.insert(asn, next);
+            if next != carriage {
+                self.entity(entity).upstreams.insert(asn, next);
+            }
         }
         // Decide pending losses: a cut if another upstream carries the routes over a
         // steady view; folded into the outage if the network is dark.
@@ -972,7 +991,7 @@ impl BgpDetector {
             })
             .collect();
         for (asn, since) in pending {
-            let share = shares.get(&asn).copied().unwrap_or(0.0);
+            let share = share_of(asn);
             if share >= t.upstream_up {
                 self.entity(entity)
                     .upstreams
@@ -985,7 +1004,7 @@ impl BgpDetector {
             }
             let carriers: Vec<(Asn, f64)> = shares
                 .iter()
-                .filter(|(other, share)| **other != asn && **share >= t.upstream_up)
+                .filter(|(other, share)| *other != asn && *share >= t.upstream_up)
                 .map(|(a, s)| (*a, *s))
                 .collect();
             if self.all_up(entity, at) && !carriers.is_empty() {
@@ -1070,7 +1089,7 @@ impl BgpDetector {
         &mut self,
         at: Timestamp,
         entity: EntityIdx,
-        shares: &BTreeMap<Asn, f64>,
+        shares: &[(Asn, f64)],
         network_name: &str,
         bgp: &BgpState,
         updates: &mut Vec<EventUpdate>,
@@ -1081,13 +1100,13 @@ impl BgpDetector {
         let track = self.entity(entity);
         let Some(baseline) = &mut track.baseline_upstreams else {
             if seen_up {
-                track.baseline_upstreams = Some(shares.keys().copied().collect());
+                track.baseline_upstreams = Some(shares.iter().map(|(a, _)| *a).collect());
             }
             return;
         };
         if !track.baseline_settled {
             if !steady {
-                baseline.extend(shares.keys().copied());
+                baseline.extend(shares.iter().map(|(a, _)| *a));
                 return;
             }
             track.baseline_settled = true;
@@ -1096,7 +1115,7 @@ impl BgpDetector {
         let new: Vec<(Asn, f64)> = shares
             .iter()
             .filter(|(asn, share)| {
-                **share >= threshold && !baseline.contains(asn) && !track.reported_new.contains(asn)
+                *share >= threshold && !baseline.contains(asn) && !track.reported_new.contains(asn)
             })
             .map(|(a, s)| (*a, *s))
             .collect();

@@ -6,7 +6,7 @@
 use crate::core::Core;
 use blackout_api::{
     EntityState, EntityStatus, FeedStatus, LastKnownAddress, PrefixStatus, ProbeStatus, Status,
-    UpstreamStatus,
+    UpstreamStatus, WatchedEntities, WatchedEntity,
 };
 use blackout_feeds::{FeedHealth, FeedState};
 use blackout_model::ProbeRole;
@@ -167,9 +167,11 @@ impl Core {
         probes.extend(self.last_seen_probes().values().cloned());
         let mut feeds: Vec<FeedStatus> = self.feeds().map(feed_status).collect();
         feeds.extend(self.last_seen_feeds().values().cloned());
+        let watched = watched(self, &network, &entities, &vantage);
         Status {
             generated_at: now,
             profile: profile.name.clone(),
+            watched,
             network,
             entities,
             upstreams,
@@ -180,6 +182,45 @@ impl Core {
             labels: profile.entity_labels().into_iter().collect(),
         }
     }
+}
+
+/// Every watched entity for `/api/v1/entities`: the engine's (a profile's networks
+/// and country, or in the global view every country and origin AS, with their
+/// prefix counts and visibility), then the other entities of the status.
+fn watched(
+    core: &Core,
+    network: &EntityStatus,
+    entities: &[EntityStatus],
+    vantage: &EntityStatus,
+) -> WatchedEntities {
+    let mut rows: Vec<WatchedEntity> = core
+        .engine()
+        .entities()
+        .into_iter()
+        .map(|view| {
+            let entity = view.entity.to_string();
+            WatchedEntity {
+                kind: WatchedEntity::kind_of(&entity).to_string(),
+                entity,
+                name: view.name,
+                state: view.state,
+                since: view.since,
+                cause: view.cause,
+                event_id: view.event.map(|id| id.0),
+                prefixes: Some(view.prefixes),
+                dark: Some(view.dark),
+                visibility: view.visibility,
+            }
+        })
+        .collect();
+    rows.extend(
+        std::iter::once(network)
+            .chain(entities)
+            .chain(std::iter::once(vantage))
+            .filter(|status| !status.entity.is_empty())
+            .map(WatchedEntity::from),
+    );
+    WatchedEntities::new(rows)
 }
 
 /// A probe result as the status shows it.

@@ -182,6 +182,7 @@ pub fn dark_status(now: Timestamp, event: &Event) -> Status {
             "kcna.kp (Korean Central News Agency)".to_string(),
         )]
         .into(),
+        watched: Default::default(),
     }
 }
 

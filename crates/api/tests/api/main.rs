@@ -9,11 +9,14 @@
 //!   the connection cap makes new clients wait;
 //! - `dashboard`: the page in headless Chromium shows the status and the events,
 //!   escapes what came from the network, and updates live (needs `chromium`);
+//! - `overview`: `/api/v1/entities` pages through 250 countries and 70,000 ASes,
+//!   and the overview page shows them a page at a time in headless Chromium;
 //! - `prometheus`: a real Prometheus scrapes `/metrics` (needs `prometheus`).
 
 mod browser;
 mod common;
 mod dashboard;
+mod overview;
 mod prometheus;
 mod queries;
 mod rejects;

@@ -400,8 +400,11 @@ impl Report<'_> {
                 }),
             )?;
         }
+        // Looked up, not searched per view: a profile can watch 100,000 prefixes.
+        let summarized: std::collections::HashSet<ipnet::IpNet> =
+            self.state.summaries().map(|s| s.prefix).collect();
         for view in self.state.views() {
-            if !self.state.summaries().any(|s| s.prefix == view.prefix) {
+            if !summarized.contains(&view.prefix) {
                 json_line(
                     out,
                     &serde_json::json!({ "kind": "prefix", "prefix": { "prefix": view.prefix, "relation": "watched", "peers": 0 }, "visibility": view.visibility(), "view": view }),
@@ -520,8 +523,10 @@ impl Report<'_> {
             "rpki",
             "ann/wdr",
         ]);
+        let summaries: std::collections::HashMap<ipnet::IpNet, _> =
+            self.state.summaries().map(|s| (s.prefix, s)).collect();
         for view in self.state.views() {
-            let summary = self.state.summaries().find(|s| s.prefix == view.prefix);
+            let summary = summaries.get(&view.prefix).copied();
             let upstreams: Vec<String> = view
                 .upstreams
                 .iter()
