@@ -11,6 +11,8 @@
 //!   (`upstream-cut`, `new-upstream`, `hijack`, `rpki-invalid`, `flap`).
 //! - [`ProbeTracker`] (module `probes`): per check and vantage point, failing,
 //!   degraded or well, with hysteresis.
+//! - [`consensus`]: the judgement of many vantage points on one target
+//!   (quorum of the healthy ones, lone dissent, path problems).
 //! - [`rules`]: the attribution rules that name the cause of the network's outage
 //!   (`internal`, `ddos`, `partial`, `data-plane`, `rpki-invalid`).
 //! - [`Detector`] (module `detector`): all of the above together, with the
@@ -24,6 +26,7 @@
 mod bgp;
 mod book;
 mod config;
+pub mod consensus;
 mod detector;
 mod probes;
 pub mod rules;

@@ -16,6 +16,7 @@
 //!   and a [`Measure`]);
 //! - [`PrefixFilter`]: which routes concern what is watched;
 //! - [`ProbeKind`] and [`ProbeRole`]: what a probe is;
+//! - [`subject`]: NATS subjects and message ids of the results many agents publish;
 //! - [`clock`]: the wall clock, read by the edges only; [`text`]: escaping.
 
 mod as_path;
@@ -27,6 +28,7 @@ mod filter;
 mod probe;
 mod route;
 mod series;
+pub mod subject;
 pub mod text;
 mod time;
 mod update;

@@ -166,6 +166,9 @@ mod tests {
         assert_eq!(redact_url("user:pw@host"), "***@host");
         assert_eq!(redact_url(""), "");
         assert_eq!(redact_url("\u{1b}?=\u{0}"), "\u{1b}?=***");
+    }
+
+    #[test]
     fn hostile_terminal_sequences_are_shown_escaped() {
         // Clear screen, set window title, bell, carriage return, backspace.
         let banner = "220 mail\u{1b}[2J\u{1b}]0;pwned\u{7}\r\u{8}ok\u{9b}31m\u{202e}x";

@@ -1,0 +1,314 @@
+//! Consensus of many vantage points on one target: is it down, or is only the
+//! path from some of them broken, or is one vantage point wrong?
+//!
+//! A target is down when a quorum of the healthy vantage points sees it down.
+//! A vantage point is healthy while its control targets answer; one whose
+//! controls fail says nothing about any target. A single healthy vantage point
+//! that alone sees the target down while at least two others see it up is the
+//! one at fault (its own path), not the target. Any other split is a path
+//! problem between some vantage points and the target, with both sides named.
+//!
+//! Pure: views and the time go in, a verdict comes out. A view older than the
+//! configured age counts as no view at all, so a silent agent never votes.
+
+use blackout_model::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// How many healthy vantage points must see a target down.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Quorum {
+    /// More than half of those with a view, and at least 2 when there are 3 or more.
+    #[default]
+    Majority,
+    /// At least this many (never more than those with a view).
+    AtLeast(usize),
+}
+
+impl Quorum {
+    /// Vantage points needed to call a target down when `voters` have a view.
+    pub fn required(self, voters: usize) -> usize {
+        match self {
+            Quorum::Majority => {
+                let majority = voters / 2 + 1;
+                if voters >= 3 {
+                    majority.max(2)
+                } else {
+                    majority
+                }
+            }
+            Quorum::AtLeast(n) => n.clamp(1, voters.max(1)),
+        }
+    }
+}
+
+/// What one vantage point last saw of the target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sight {
+    /// The target answered.
+    Up,
+    /// The target did not answer.
+    Down,
+}
+
+/// One vantage point's view of the target, with its own health.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VantageView {
+    /// The vantage point's name.
+    pub vantage: String,
+    /// Do its control targets answer?
+    pub controls_ok: bool,
+    /// What it saw of the target, if anything.
+    pub sight: Option<Sight>,
+    /// When it saw it.
+    pub at: Timestamp,
+}
+
+/// The judgement on one target from all vantage points.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// No healthy vantage point has a recent view.
+    NoVerdict {
+        /// Vantage points whose controls fail.
+        offline: Vec<String>,
+    },
+    /// The healthy vantage points see the target up (or too few see it down to
+    /// say anything else).
+    Up {
+        /// Vantage points whose controls fail.
+        offline: Vec<String>,
+    },
+    /// A quorum of the healthy vantage points sees the target down.
+    Down {
+        /// Those that see it down.
+        seen_by: Vec<String>,
+        /// Those that see it up.
+        up_from: Vec<String>,
+        /// Vantage points whose controls fail.
+        offline: Vec<String>,
+    },
+    /// One healthy vantage point alone sees it down: that vantage point's path
+    /// is at fault, not the target.
+    LoneDissent {
+        /// The dissenting vantage point.
+        vantage: String,
+        /// Those that see it up.
+        up_from: Vec<String>,
+        /// Vantage points whose controls fail.
+        offline: Vec<String>,
+    },
+    /// Some healthy vantage points see it down, others up, and neither side is
+    /// a quorum or a lone dissenter: a path problem, not an outage of the target.
+    PathProblem {
+        /// Those that see it down.
+        down_from: Vec<String>,
+        /// Those that see it up.
+        up_from: Vec<String>,
+        /// Vantage points whose controls fail.
+        offline: Vec<String>,
+    },
+}
+
+/// Judges one target from the views of every vantage point at `now`; views
+/// older than `max_age_secs` are ignored.
+pub fn judge(views: &[VantageView], quorum: Quorum, now: Timestamp, max_age_secs: f64) -> Verdict {
+    let mut offline = Vec::new();
+    let mut down = Vec::new();
+    let mut up = Vec::new();
+    for view in views {
+        if now.secs_since(view.at) > max_age_secs {
+            continue;
+        }
+        if !view.controls_ok {
+            offline.push(view.vantage.clone());
+            continue;
+        }
+        match view.sight {
+            Some(Sight::Down) => down.push(view.vantage.clone()),
+            Some(Sight::Up) => up.push(view.vantage.clone()),
+            None => {}
+        }
+    }
+    for names in [&mut offline, &mut down, &mut up] {
+        names.sort();
+        names.dedup();
+    }
+    let voters = down.len() + up.len();
+    if voters == 0 {
+        return Verdict::NoVerdict { offline };
+    }
+    if down.is_empty() {
+        return Verdict::Up { offline };
+    }
+    if down.len() >= quorum.required(voters) {
+        return Verdict::Down {
+            seen_by: down,
+            up_from: up,
+            offline,
+        };
+    }
+    if down.len() == 1 && up.len() >= 2 {
+        return Verdict::LoneDissent {
+            vantage: down.remove(0),
+            up_from: up,
+            offline,
+        };
+    }
+    Verdict::PathProblem {
+        down_from: down,
+        up_from: up,
+        offline,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_000;
+
+    fn view(name: &str, controls_ok: bool, sight: Option<Sight>) -> VantageView {
+        VantageView {
+            vantage: name.into(),
+            controls_ok,
+            sight,
+            at: Timestamp::from_secs(NOW - 10),
+        }
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn run(views: &[VantageView]) -> Verdict {
+        judge(views, Quorum::Majority, Timestamp::from_secs(NOW), 60.0)
+    }
+
+    #[test]
+    fn majority_needs_two_of_three_and_three_of_four() {
+        assert_eq!(Quorum::Majority.required(1), 1);
+        assert_eq!(Quorum::Majority.required(2), 2);
+        assert_eq!(Quorum::Majority.required(3), 2);
+        assert_eq!(Quorum::Majority.required(4), 3);
+        assert_eq!(Quorum::Majority.required(5), 3);
+        assert_eq!(Quorum::AtLeast(4).required(3), 3);
+        assert_eq!(Quorum::AtLeast(0).required(3), 1);
+    }
+
+    #[test]
+    fn all_three_see_it_down() {
+        let views = [
+            view("a", true, Some(Sight::Down)),
+            view("b", true, Some(Sight::Down)),
+            view("c", true, Some(Sight::Down)),
+        ];
+        assert_eq!(
+            run(&views),
+            Verdict::Down {
+                seen_by: names(&["a", "b", "c"]),
+                up_from: vec![],
+                offline: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn one_of_three_alone_is_the_vantage_at_fault() {
+        let views = [
+            view("b", true, Some(Sight::Up)),
+            view("a", true, Some(Sight::Down)),
+            view("c", true, Some(Sight::Up)),
+        ];
+        assert_eq!(
+            run(&views),
+            Verdict::LoneDissent {
+                vantage: "a".into(),
+                up_from: names(&["b", "c"]),
+                offline: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn two_of_four_is_a_path_problem_naming_both_sides() {
+        let views = [
+            view("a", true, Some(Sight::Down)),
+            view("b", true, Some(Sight::Down)),
+            view("c", true, Some(Sight::Up)),
+            view("d", true, Some(Sight::Up)),
+        ];
+        assert_eq!(
+            run(&views),
+            Verdict::PathProblem {
+                down_from: names(&["a", "b"]),
+                up_from: names(&["c", "d"]),
+                offline: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn a_vantage_whose_controls_fail_does_not_vote() {
+        let views = [
+            view("a", false, Some(Sight::Down)),
+            view("b", true, Some(Sight::Up)),
+            view("c", true, Some(Sight::Up)),
+        ];
+        assert_eq!(
+            run(&views),
+            Verdict::Up {
+                offline: names(&["a"])
+            }
+        );
+        let all_offline = [view("a", false, Some(Sight::Down)), view("b", false, None)];
+        assert_eq!(
+            run(&all_offline),
+            Verdict::NoVerdict {
+                offline: names(&["a", "b"])
+            }
+        );
+    }
+
+    #[test]
+    fn with_one_offline_the_two_healthy_ones_decide() {
+        let views = [
+            view("a", false, None),
+            view("b", true, Some(Sight::Down)),
+            view("c", true, Some(Sight::Down)),
+        ];
+        assert_eq!(
+            run(&views),
+            Verdict::Down {
+                seen_by: names(&["b", "c"]),
+                up_from: vec![],
+                offline: names(&["a"]),
+            }
+        );
+    }
+
+    #[test]
+    fn stale_views_do_not_vote() {
+        let mut stale = view("a", true, Some(Sight::Down));
+        stale.at = Timestamp::from_secs(NOW - 600);
+        let views = [stale, view("b", true, Some(Sight::Up))];
+        assert_eq!(run(&views), Verdict::Up { offline: vec![] });
+    }
+
+    #[test]
+    fn a_configured_quorum_of_one_trusts_any_healthy_vantage() {
+        let views = [
+            view("a", true, Some(Sight::Down)),
+            view("b", true, Some(Sight::Up)),
+            view("c", true, Some(Sight::Up)),
+        ];
+        let verdict = judge(&views, Quorum::AtLeast(1), Timestamp::from_secs(NOW), 60.0);
+        assert_eq!(
+            verdict,
+            Verdict::Down {
+                seen_by: names(&["a"]),
+                up_from: names(&["b", "c"]),
+                offline: vec![],
+            }
+        );
+    }
+}
