@@ -70,6 +70,9 @@ pub trait Backend: Send {
     ) -> Result<Vec<SignalRollup>, StoreError>;
     /// The series stored (raw or folded), ordered by entity and signal text.
     fn series(&self) -> Result<Vec<SeriesKey>, StoreError>;
+    /// The latest moment anything was recorded (a series point or rollup, an event
+    /// change, a feed's health, a probe result), in microseconds.
+    fn latest_seen_us(&self) -> Result<Option<i64>, StoreError>;
     /// The latest health of each feed, by feed.
     fn feed_health(&self) -> Result<Vec<FeedHealthRow>, StoreError>;
     /// The latest result of every check, by vantage, target and check.
@@ -79,3 +82,10 @@ pub trait Backend: Send {
         Ok(None)
     }
 }
+
+/// The latest moment recorded in any table, the same query for every backend.
+pub(crate) const LATEST_SEEN: &str = "SELECT MAX(m) FROM (SELECT MAX(at_us) AS m FROM signals \
+                 UNION ALL SELECT MAX(bucket_us) FROM signal_rollups \
+                 UNION ALL SELECT MAX(at_us) FROM event_log \
+                 UNION ALL SELECT MAX(at_us) FROM feed_health \
+                 UNION ALL SELECT MAX(at_us) FROM probe_latest) AS latest";

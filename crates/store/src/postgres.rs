@@ -18,7 +18,7 @@
 //! Text columns are `COLLATE "C"`, so that ordering by text is by bytes, as in
 //! SQLite.
 
-use crate::backend::{Backend, Batch};
+use crate::backend::{Backend, Batch, LATEST_SEEN};
 use crate::db::{PgTarget, redact};
 use crate::error::{SqlContext, StoreError};
 use crate::rows::{EventQuery, EventRow, FeedHealthRow, LogEntry, ProbeRow, SignalRollup};
@@ -743,6 +743,11 @@ impl Backend for PgStore {
                 Some(SeriesKey::new(entity.parse().ok()?, signal.parse().ok()?))
             })
             .collect())
+    }
+
+    fn latest_seen_us(&self) -> Result<Option<i64>, StoreError> {
+        let rows = self.query("find the latest record", LATEST_SEEN, Vec::new())?;
+        Ok(rows.first().and_then(|row| row.get(0)))
     }
 
     fn feed_health(&self) -> Result<Vec<FeedHealthRow>, StoreError> {

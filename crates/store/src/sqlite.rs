@@ -5,7 +5,7 @@
 //! open their own ([`SqliteStore::open_read_only`]). The one-writer lock is a
 //! `flock` on a file beside the database ([`crate::lock`]).
 
-use crate::backend::{Backend, Batch};
+use crate::backend::{Backend, Batch, LATEST_SEEN};
 use crate::error::{SqlContext, StoreError};
 use crate::lock::FileLock;
 use crate::rows::{EventQuery, FeedHealthRow, LogEntry, ProbeRow, SignalRollup};
@@ -300,6 +300,12 @@ impl Backend for SqliteStore {
             .during("query rollups")?;
         rows.collect::<Result<_, _>>().during("read rollups")
     }
+    fn latest_seen_us(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(LATEST_SEEN, [], |row| row.get(0))
+            .during("find the latest record")
+    }
+
     /// The series stored, in order. Rows whose names do not read as a series
     /// (written by another version) are left out.
     fn series(&self) -> Result<Vec<SeriesKey>, StoreError> {

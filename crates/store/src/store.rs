@@ -179,18 +179,7 @@ impl Store {
     /// change, a feed's health, a probe result): how far its data runs. A report
     /// speaks as of then, not past it.
     pub fn latest_seen(&self) -> Result<Option<Timestamp>, StoreError> {
-        let latest: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT MAX(m) FROM (SELECT MAX(at_us) AS m FROM signals \
-                 UNION ALL SELECT MAX(bucket_us) FROM signal_rollups \
-                 UNION ALL SELECT MAX(at_us) FROM event_log \
-                 UNION ALL SELECT MAX(at_us) FROM feed_health \
-                 UNION ALL SELECT MAX(at_us) FROM probe_latest)",
-                [],
-                |row| row.get(0),
-            )
-            .during("find the latest record")?;
+        let latest = self.backend.latest_seen_us()?;
         Ok(latest.map(Timestamp::from_micros))
     }
 
