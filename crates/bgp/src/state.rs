@@ -671,6 +671,25 @@ impl BgpState {
                 self.check_rpki(at, id as u32, net, relation, origin, &mut changes);
             }
         }
+        if !global {
+            // A prefix already withdrawn everywhere is judged by the origins it was
+            // last seen with: where validating networks dropped a route before the
+            // new VRPs were read here, the prefix is dark because it is invalid.
+            let mut gone: Vec<(u32, Option<Asn>)> = self
+                .rpki_seen
+                .keys()
+                .filter(|(id, _)| self.prefixes[*id as usize].routes.is_empty())
+                .copied()
+                .collect();
+            gone.sort_unstable();
+            for (id, origin) in gone {
+                let (net, relation) = (
+                    self.prefixes[id as usize].net,
+                    self.prefixes[id as usize].relation,
+                );
+                self.check_rpki(at, id, net, relation, origin, &mut changes);
+            }
+        }
         self.numbered(changes)
     }
 

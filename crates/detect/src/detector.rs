@@ -682,11 +682,18 @@ impl Detector {
                             text,
                             value: None,
                         });
+                        // The summary and scope keep the worst of the incident: a
+                        // scope that only shrinks (hosts or prefixes coming back) is
+                        // recorded in the evidence, not by forgetting the peak.
+                        let past_peak =
+                            event.cause == verdict.cause && within(&verdict.scope, &event.scope);
                         event.cause = verdict.cause;
                         event.severity = verdict.severity.max(event.severity);
                         event.confidence = verdict.confidence;
-                        event.summary = verdict.summary;
-                        event.scope = verdict.scope;
+                        if !past_peak {
+                            event.summary = verdict.summary;
+                            event.scope = verdict.scope;
+                        }
                         event.start = event.start.min(verdict.start);
                     });
                 }
@@ -1067,4 +1074,12 @@ fn order(signal: &Signal) -> (u8, u64, String) {
         ),
         Signal::Tick(_) => (3, 0, String::new()),
     }
+}
+
+/// Whether every prefix, host and service of `scope` is already in `peak`: the
+/// incident is smaller than it was, not different.
+fn within(scope: &Scope, peak: &Scope) -> bool {
+    scope.prefixes.iter().all(|p| peak.prefixes.contains(p))
+        && scope.hosts.iter().all(|h| peak.hosts.contains(h))
+        && scope.services.iter().all(|s| peak.services.contains(s))
 }
