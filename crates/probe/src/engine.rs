@@ -278,7 +278,13 @@ impl Prober {
             CheckSpec::Trace(_) => 1,
             _ => 1 + self.config.retries,
         };
-        if let Some(outcome) = self.without_ipv6_route(address) {
+        // A control target is how the vantage point judges itself: one it cannot
+        // reach (its uplinks are down) must fail as itself, so the vantage is found
+        // offline rather than left with its last good answer.
+        let route_problem = (target.role != ProbeRole::Control)
+            .then(|| self.without_ipv6_route(address))
+            .flatten();
+        if let Some(outcome) = route_problem {
             let mut result = result(target, at, Some(address), outcome);
             // Nothing was sent.
             result.attempts = 0;

@@ -5,7 +5,8 @@
 //! the kernel, which says nothing about the target: the [`Prober`](crate::Prober)
 //! asks [`RouteLookup`] first, reports such a probe as our own problem
 //! ([`Outcome::Error`](crate::Outcome::Error), which no verdict is drawn from) and
-//! logs it once.
+//! logs it once. A control target is the exception: the vantage point judges itself by
+//! its controls, and one it cannot reach (its uplinks down) fails as itself.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
