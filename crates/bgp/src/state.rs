@@ -1303,9 +1303,11 @@ impl BgpState {
             return;
         }
         if self.vrps.is_empty() {
-            // Without VRPs nothing is known; a state seen before is forgotten quietly
-            // unless it was invalid, whose end is news.
-            if self.rpki_seen.remove(&(id, origin)) == Some(RpkiState::Invalid) {
+            // Without VRPs nothing is known, but the origin is remembered: VRPs read
+            // later judge a prefix withdrawn meanwhile by it. A state seen before
+            // turns to not-found quietly unless it was invalid, whose end is news.
+            if self.rpki_seen.insert((id, origin), RpkiState::NotFound) == Some(RpkiState::Invalid)
+            {
                 changes.push(BgpChange {
                     at,
                     seq: 0,
