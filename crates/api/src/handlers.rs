@@ -253,7 +253,7 @@ pub(crate) async fn metrics(State(state): State<ApiState>, uri: Uri) -> Result<R
     Ok(no_store((
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
         metrics.encode(),
     )))

@@ -467,8 +467,14 @@ impl Metrics {
         self.stream_clients.inc_by(delta);
     }
 
-    /// Everything, in the OpenMetrics text format (which Prometheus reads).
+    /// Everything, in Prometheus' text exposition format (0.0.4), which Prometheus
+    /// scrapes and `promtool check metrics` lints.
     pub fn encode(&self) -> String {
+        prometheus_text(&self.encode_openmetrics())
+    }
+
+    /// Everything, in the OpenMetrics text format that the registry writes.
+    fn encode_openmetrics(&self) -> String {
         let _read = self
             .consistency
             .read()
@@ -481,6 +487,36 @@ impl Metrics {
         }
         text
     }
+}
+
+/// OpenMetrics text made Prometheus' text format: a counter family's help and type
+/// name its samples (`x_total`, where OpenMetrics names the family `x`), and the
+/// `# UNIT` and `# EOF` lines, which that format lacks, are left out. Without this,
+/// `promtool check metrics` finds no help text for any counter.
+fn prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|head| {
+            let rest = line.strip_prefix(head)?;
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            counters
+                .contains(name)
+                .then(|| format!("{head}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(line.trim_end()),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// A monitored peer's labels: numbers and addresses only, never the router's text.
@@ -593,7 +629,9 @@ mod tests {
         );
         assert!(!text.contains("192.0.2.35"));
         assert!(!text.contains("evil"));
-        assert!(text.ends_with("# EOF\n"));
+        assert!(!text.contains("# EOF"));
+        assert!(text.contains("# HELP blackout_alerts_delivered_total "));
+        assert!(text.contains("# TYPE blackout_alerts_delivered_total counter\n"));
 
         status.feeds.clear();
         metrics.update_from(&status);

@@ -128,3 +128,52 @@ async fn prometheus_scrapes_the_metrics() {
         started.elapsed()
     );
 }
+
+/// Prometheus' own linter reads the exposition: every metric has its help text and
+/// type, and names and labels follow the conventions (`promtool check metrics` exits 0).
+#[tokio::test(flavor = "multi_thread")]
+async fn promtool_finds_nothing_to_fix_in_the_metrics() {
+    let Some(promtool) = program("promtool") else {
+        skipped(
+            "promtool is not installed (apt-get install -y prometheus): /metrics was not linted",
+        );
+        return;
+    };
+    let server = Server::start().await;
+    server.metrics.alert_delivered("webhook");
+    server.metrics.alert_failed("email");
+    let response = request(
+        server.addr,
+        format!(
+            "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(
+        response.body.starts_with(b"# HELP") || response.body.starts_with(b"# TYPE"),
+        "not an exposition: {}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("promtool's stdin");
+        stdin.write_all(&response.body).expect("feed promtool");
+    }
+    let output = child.wait_with_output().expect("wait for promtool");
+    assert!(
+        output.status.success(),
+        "promtool check metrics: {}\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
