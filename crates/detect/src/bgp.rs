@@ -98,6 +98,11 @@ struct EntityTrack {
     known: u32,
     /// Prefixes up but below `visibility_up` or in a decline: (below, decline start).
     unsteady: BTreeMap<PrefixId, (bool, Option<Timestamp>)>,
+    /// Of those, how many are below `visibility_up`.
+    unsteady_below: u32,
+    /// Of those, the starts of their declines, counted: the latest says whether
+    /// the view has settled, without a walk over a country's prefixes.
+    declines: BTreeMap<Timestamp, u32>,
     /// Watched prefixes whose routes are RPKI-invalid now.
     rpki_invalid: BTreeSet<IpNet>,
     /// Each upstream's carriage.
@@ -112,14 +117,46 @@ struct EntityTrack {
     /// Upstreams already reported as new, or known from before a restart to have
     /// carried the routes (a resumed cut): not news when they carry again.
     reported_new: BTreeSet<Asn>,
-    /// Upstreams seen carrying any share since the start, for summaries.
-    carriers: BTreeSet<Asn>,
+    /// Upstreams seen carrying any share since the start, for summaries, in AS
+    /// order with their names (written once, when first seen).
+    carriers: Vec<(Asn, String)>,
+    /// Upstreams whose paths to the entity changed in number since it was last
+    /// looked at: only their shares moved, so only they are looked at.
+    moved: BTreeSet<Asn>,
+    /// Every share moved (the denominators changed): look at every upstream.
+    rescan: bool,
     /// Evidence for the network event, gathered as it comes.
     evidence: VecDeque<Evidence>,
     /// When the last of its prefixes came back, if one did.
     last_return: Option<Timestamp>,
     /// The losses and returns of the flapping under way, if the entity flaps.
     flap: FlapTally,
+}
+
+impl EntityTrack {
+    /// Sets a prefix's entry among the unsteady (None: it is steady), keeping the
+    /// counts `all_up` reads.
+    fn set_unsteady(&mut self, id: PrefixId, entry: Option<(bool, Option<Timestamp>)>) {
+        let before = match entry {
+            Some(entry) => self.unsteady.insert(id, entry),
+            None => self.unsteady.remove(&id),
+        };
+        for (entry, sign) in [(before, -1i64), (entry, 1)] {
+            let Some((below, since)) = entry else {
+                continue;
+            };
+            if below {
+                self.unsteady_below = self.unsteady_below.saturating_add_signed(sign as i32);
+            }
+            if let Some(since) = since {
+                let count = self.declines.entry(since).or_default();
+                *count = count.saturating_add_signed(sign as i32);
+                if *count == 0 {
+                    self.declines.remove(&since);
+                }
+            }
+        }
+    }
 }
 
 /// What an analyst says of a flapping: how many times the routes went and came
@@ -168,6 +205,9 @@ pub struct DarkPrefix {
     pub since: Timestamp,
     /// Is it RPKI-invalid?
     pub rpki_invalid: bool,
+    /// The AS it is originated by (its network's, or in the global view the
+    /// origin it was first seen with), to name who lost it.
+    pub origin: Option<Asn>,
 }
 
 /// The BGP part of the detector.
@@ -232,13 +272,25 @@ impl BgpDetector {
                 seen_by,
                 of,
                 previous,
+                upstreams,
                 ..
-            } => self.on_view(at, *id, *seen_by, *of, *previous, bgp, &mut updates),
+            } => {
+                for member in bgp.members(*id) {
+                    self.entity(*member).moved.extend(upstreams.iter().copied());
+                }
+                self.on_view(at, *id, *seen_by, *of, *previous, bgp, &mut updates)
+            }
             ChangeKind::Denominator {
                 family: fam,
                 of,
                 previous,
             } => {
+                // Every share of every entity moved with the denominator.
+                for index in 0..bgp.entities().len() {
+                    let entity = EntityIdx(index as u32);
+                    self.entity(entity).rescan = true;
+                    self.dirty.insert(entity);
+                }
                 let ids: Vec<(PrefixId, u32)> = bgp
                     .tracked()
                     .filter(|(_, net)| family(net) == *fam)
@@ -340,15 +392,21 @@ impl BgpDetector {
         self.declare_recoveries(at, bgp);
         let mut look: BTreeSet<EntityIdx> = std::mem::take(&mut self.dirty);
         look.extend(std::mem::take(&mut self.waiting));
+        let settle = self.config.thresholds.cut_settle_secs;
         for entity in look {
             self.on_upstream_shares(at, entity, bgp, &mut updates);
             self.end_quiet_flap(at, entity, bgp, &mut updates);
             let track = self.entity(entity);
+            // Prefixes that stay below `visibility_up` wait on no time (a country
+            // always has some): only a decline that has yet to settle does.
             let waiting = track
                 .upstreams
                 .values()
                 .any(|c| matches!(c, Carriage::Pending { .. } | Carriage::Returning { .. }))
-                || !track.unsteady.is_empty()
+                || track
+                    .declines
+                    .last_key_value()
+                    .is_some_and(|(since, _)| at.secs_since(*since) < settle)
                 || self
                     .book
                     .is_open(&flap_slot(&bgp.entities()[entity.0 as usize].entity));
@@ -534,6 +592,7 @@ impl BgpDetector {
                     prefix,
                     since: *since,
                     rpki_invalid: track.rpki_invalid.contains(&prefix),
+                    origin: origin_of(*id, bgp),
                 }
             })
             .collect();
@@ -552,6 +611,7 @@ impl BgpDetector {
                 prefix: *prefix,
                 since,
                 rpki_invalid: true,
+                origin: origin_of(id, bgp),
             });
         }
         dark.sort_by_key(|d| d.prefix);
@@ -575,12 +635,10 @@ impl BgpDetector {
         self.entity_ref(entity).is_some_and(|t| t.known > 0)
     }
 
-    /// The upstreams seen carrying the entity's routes, for summaries: the paths
-    /// showed them, whatever the profile expects.
-    pub fn carriers(&self, entity: EntityIdx) -> Vec<Asn> {
-        self.entity_ref(entity)
-            .map(|t| t.carriers.iter().copied().collect())
-            .unwrap_or_default()
+    /// The upstreams seen carrying the entity's routes, with their names, for
+    /// summaries: the paths showed them, whatever the profile expects.
+    pub fn carriers(&self, entity: EntityIdx) -> &[(Asn, String)] {
+        self.entity_ref(entity).map_or(&[], |t| &t.carriers)
     }
 
     /// When the last of the entity's prefixes came back, if one did.
@@ -705,21 +763,21 @@ impl BgpDetector {
                 Health::Down { start } => {
                     track.dark.insert(id, start);
                     track.down.insert(id);
-                    track.unsteady.remove(&id);
+                    track.set_unsteady(id, None);
                 }
                 Health::Recovering { start, .. } => {
                     track.dark.insert(id, start);
                     track.down.remove(&id);
-                    track.unsteady.remove(&id);
+                    track.set_unsteady(id, None);
                 }
                 Health::Up { falling_since } => {
                     track.dark.remove(&id);
                     track.down.remove(&id);
                     let below = visibility < up;
                     if below || falling_since.is_some() {
-                        track.unsteady.insert(id, (below, falling_since));
+                        track.set_unsteady(id, Some((below, falling_since)));
                     } else {
-                        track.unsteady.remove(&id);
+                        track.set_unsteady(id, None);
                     }
                 }
                 Health::Unknown => {}
@@ -868,9 +926,11 @@ impl BgpDetector {
         let settle = self.config.thresholds.cut_settle_secs;
         self.entity_ref(entity).is_none_or(|track| {
             track.dark.is_empty()
-                && track.unsteady.values().all(|(below, since)| {
-                    !below && since.is_none_or(|since| at.secs_since(since) >= settle)
-                })
+                && track.unsteady_below == 0
+                && track
+                    .declines
+                    .last_key_value()
+                    .is_none_or(|(since, _)| at.secs_since(*since) >= settle)
         })
     }
 
@@ -880,6 +940,12 @@ impl BgpDetector {
             .is_some_and(|t| prefixes > 0 && t.down.len() >= prefixes)
     }
 
+    /// Looks at the upstreams of one entity whose shares may have moved: those
+    /// whose paths changed in number since the last look (every one, after the
+    /// denominators changed), and those followed (any that carried a real share,
+    /// and the profile's). A country has thousands of upstreams and is looked at
+    /// every instant one of its routes changes, so the cost of a look is that of
+    /// what moved, never of all its upstreams.
     fn on_upstream_shares(
         &mut self,
         at: Timestamp,
@@ -890,38 +956,36 @@ impl BgpDetector {
         let t = self.config.thresholds.clone();
         let denominators = bgp.denominators();
         let aggregates = bgp.aggregates(entity);
-        // In AS order, looked up by binary search: a country has thousands of
-        // upstreams and is looked at every instant one of its routes changes, so
-        // this runs without a map built or a label written per upstream.
-        let shares: Vec<(Asn, f64)> = aggregates.upstream_shares(denominators);
-        let share_of = |asn: Asn| {
-            shares
-                .binary_search_by_key(&asn, |(a, _)| *a)
-                .map_or(0.0, |i| shares[i].1)
-        };
+        let share_of = |asn: Asn| aggregates.upstream_share(asn, denominators).unwrap_or(0.0);
         let network_name = bgp.entities()[entity.0 as usize].name.clone();
-        {
-            let expected: Vec<Asn> = self.expected_upstreams(entity, bgp);
-            let track = self.entity(entity);
-            // The carriers not yet known, found by walking both sorted lists.
-            let mut known = track.carriers.iter().peekable();
-            let unknown: Vec<Asn> = shares
-                .iter()
-                .map(|(asn, _)| *asn)
-                .filter(|asn| {
-                    while known.next_if(|k| *k < asn).is_some() {}
-                    known.peek() != Some(&asn)
-                })
-                .collect();
-            track.carriers.extend(unknown);
-            for asn in expected {
-                track.upstreams.entry(asn).or_insert(Carriage::Unknown);
+        let expected: Vec<Asn> = self.expected_upstreams(entity, bgp);
+        self.entity(entity);
+        let track = &mut self.entities[entity.0 as usize];
+        let rescan = std::mem::take(&mut track.rescan);
+        let moved: Vec<Asn> = if rescan {
+            track.moved.clear();
+            aggregates.upstreams.iter().map(|(a, _)| *a).collect()
+        } else {
+            std::mem::take(&mut track.moved).into_iter().collect()
+        };
+        let shares: Vec<(Asn, f64)> = moved.iter().map(|a| (*a, share_of(*a))).collect();
+        for (asn, share) in &shares {
+            if *share > 0.0
+                && let Err(i) = track.carriers.binary_search_by_key(asn, |(a, _)| *a)
+            {
+                track
+                    .carriers
+                    .insert(i, (*asn, self.config.upstream_label(*asn)));
             }
-            // Any upstream with a real share is followed from now on.
-            for (asn, share) in &shares {
-                if *share >= t.upstream_up {
-                    track.upstreams.entry(*asn).or_insert(Carriage::Unknown);
-                }
+        }
+        let track = self.entity(entity);
+        for asn in expected {
+            track.upstreams.entry(asn).or_insert(Carriage::Unknown);
+        }
+        // Any upstream with a real share is followed from now on.
+        for (asn, share) in &shares {
+            if *share >= t.upstream_up {
+                track.upstreams.entry(*asn).or_insert(Carriage::Unknown);
             }
         }
         let machines: Vec<(Asn, Carriage)> = self
@@ -937,6 +1001,11 @@ impl BgpDetector {
                 Carriage::Unknown | Carriage::Folded if share >= t.upstream_up => {
                     Carriage::Carrying
                 }
+                // The counted peers changed: a peer whose session went down took
+                // its paths along, one that came back has yet to send them. The
+                // share moved with the feed, not with the routes: nothing to judge
+                // until the upstream is seen carrying again.
+                Carriage::Carrying if share < t.upstream_down && rescan => Carriage::Unknown,
                 Carriage::Carrying if share < t.upstream_down => {
                     let text = format!(
                         "{} carries {:.0}% of paths, down from its baseline",
@@ -1002,12 +1071,19 @@ impl BgpDetector {
                 self.entity(entity).upstreams.insert(asn, Carriage::Folded);
                 continue;
             }
-            let carriers: Vec<(Asn, f64)> = shares
-                .iter()
-                .filter(|(other, share)| *other != asn && *share >= t.upstream_up)
-                .map(|(a, s)| (*a, *s))
+            if !self.all_up(entity, at) {
+                continue;
+            }
+            // Every upstream with a real share is followed: the carriers are among them.
+            let carriers: Vec<(Asn, f64)> = self
+                .entity(entity)
+                .upstreams
+                .keys()
+                .filter(|other| **other != asn)
+                .map(|other| (*other, share_of(*other)))
+                .filter(|(_, share)| *share >= t.upstream_up)
                 .collect();
-            if self.all_up(entity, at) && !carriers.is_empty() {
+            if !carriers.is_empty() {
                 let label = self.config.upstream_label(asn);
                 let others: Vec<String> = carriers
                     .iter()
@@ -1084,7 +1160,8 @@ impl BgpDetector {
 
     /// An upstream that carried nothing when the entity was first seen up and now
     /// carries a real share of the paths is news, named by the profile or not:
-    /// the first time it carries the routes in the data.
+    /// the first time it carries the routes in the data. `shares` are those of the
+    /// upstreams that moved since the last look: only they can have come to carry.
     fn check_new_upstreams(
         &mut self,
         at: Timestamp,
@@ -1100,7 +1177,8 @@ impl BgpDetector {
         let track = self.entity(entity);
         let Some(baseline) = &mut track.baseline_upstreams else {
             if seen_up {
-                track.baseline_upstreams = Some(shares.iter().map(|(a, _)| *a).collect());
+                let all = &bgp.aggregates(entity).upstreams;
+                track.baseline_upstreams = Some(all.iter().map(|(a, _)| *a).collect());
             }
             return;
         };
@@ -1339,6 +1417,20 @@ impl BgpDetector {
             self.book.end(&slot, last.unwrap_or(at), None, updates);
         }
     }
+}
+
+/// The origin AS of a tracked prefix: that of the network or origin AS entity
+/// it counts for.
+fn origin_of(id: PrefixId, bgp: &BgpState) -> Option<Asn> {
+    bgp.members(id).iter().find_map(|member| {
+        let info = &bgp.entities()[member.0 as usize];
+        match info.role {
+            blackout_bgp::EntityRole::Network | blackout_bgp::EntityRole::Origin => {
+                info.origins.first().copied()
+            }
+            _ => None,
+        }
+    })
 }
 
 fn flap_slot(entity: &Entity) -> Slot {

@@ -14,8 +14,8 @@ use crate::probes::{CheckState, ProbeSignal, ProbeTracker};
 use crate::rules::{CheckView, Situation, attribute};
 use blackout_bgp::{BgpChange, BgpState, EntityIdx, EntityRole};
 use blackout_model::{
-    Asn, Cause, Entity, Event, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity,
-    SignalKind, Timestamp,
+    Cause, Entity, Event, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity, SignalKind,
+    Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -81,6 +81,10 @@ pub struct Detector {
     /// Per network entity: when its event last ended. Checks that began failing
     /// before it are the outage's tail (they need a round or two to see the return).
     network_back: BTreeMap<EntityIdx, Timestamp>,
+    /// Per network entity with an event open: the most prefixes dark at once so
+    /// far. A country's scope lists only the first of its dark prefixes, so the
+    /// count is what says the outage grew.
+    peak_dark: BTreeMap<EntityIdx, usize>,
     /// When each vantage point last came back online, for the same reason.
     vantage_back: BTreeMap<String, Timestamp>,
     /// Each feed blackout has heard of, and whether it is up: words about routes
@@ -118,6 +122,7 @@ impl Detector {
             last_at: Timestamp::EPOCH,
             first_look: None,
             network_back: BTreeMap::new(),
+            peak_dark: BTreeMap::new(),
             vantage_back: BTreeMap::new(),
             feeds: BTreeMap::new(),
         }
@@ -575,12 +580,6 @@ impl Detector {
             return None;
         }
         let dark = self.bgp.dark_prefixes(entity, bgp);
-        let carriers: Vec<(Asn, String)> = self
-            .bgp
-            .carriers(entity)
-            .into_iter()
-            .map(|asn| (asn, self.config.upstream_label(asn)))
-            .collect();
         let situation = Situation {
             at,
             name: &info.name,
@@ -591,7 +590,7 @@ impl Detector {
             bgp_baseline: self.bgp.has_baseline(entity),
             bgp_view: self.bgp_view(entity),
             visibility: self.bgp.visibility_text(entity, bgp),
-            carriers: &carriers,
+            carriers: self.bgp.carriers(entity),
             known_upstreams: &self.config.known_upstreams,
             peers: bgp.denominators(),
             checks,
@@ -614,6 +613,7 @@ impl Detector {
             }
             verdict
         });
+        let dark_now = situation.dark.len();
         let checks = situation.checks;
         // A resumed outage that began with stress stays stress while the first
         // look has yet to see the checks again.
@@ -645,8 +645,12 @@ impl Detector {
                 };
                 self.book
                     .start_as(verdict.start, slot, verdict.cause, opening, updates);
+                self.peak_dark.insert(entity, dark_now);
             }
             (Some(verdict), true) => {
+                let peak = self.peak_dark.entry(entity).or_default();
+                let grown = dark_now > *peak;
+                *peak = (*peak).max(dark_now);
                 self.book.confirm(&slot);
                 for item in bgp_evidence {
                     self.book.note(&slot, item);
@@ -666,7 +670,7 @@ impl Detector {
                             value: None,
                         },
                     );
-                } else if event.cause != verdict.cause || event.scope != verdict.scope {
+                } else if event.cause != verdict.cause || event.scope != verdict.scope || grown {
                     let text = if event.cause != verdict.cause {
                         format!("cause revised: {} -> {}", event.cause, verdict.cause)
                     } else {
@@ -685,8 +689,9 @@ impl Detector {
                         // The summary and scope keep the worst of the incident: a
                         // scope that only shrinks (hosts or prefixes coming back) is
                         // recorded in the evidence, not by forgetting the peak.
-                        let past_peak =
-                            event.cause == verdict.cause && within(&verdict.scope, &event.scope);
+                        let past_peak = event.cause == verdict.cause
+                            && within(&verdict.scope, &event.scope)
+                            && !grown;
                         event.cause = verdict.cause;
                         event.severity = verdict.severity.max(event.severity);
                         event.confidence = verdict.confidence;
@@ -737,6 +742,7 @@ impl Detector {
                 };
                 self.book.end(&slot, back, Some(item), updates);
                 self.network_back.insert(entity, at);
+                self.peak_dark.remove(&entity);
             }
             (None, false) => self.keep(entity, bgp_evidence),
         }
