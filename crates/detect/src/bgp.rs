@@ -395,6 +395,69 @@ impl BgpDetector {
         updates
     }
 
+    /// Is a flapping of the entity open?
+    pub fn flap_open(&self, entity: EntityIdx, bgp: &BgpState) -> bool {
+        self.book
+            .is_open(&flap_slot(&bgp.entities()[entity.0 as usize].entity))
+    }
+
+    /// Ends the entity's flapping because a loss that began at `loss` has lasted
+    /// longer than a flap window: that is an outage of its own, and the flapping
+    /// ended with the last return before it.
+    pub(crate) fn end_flap(
+        &mut self,
+        entity: EntityIdx,
+        loss: Timestamp,
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let info = &bgp.entities()[entity.0 as usize];
+        let slot = flap_slot(&info.entity);
+        let end = self
+            .entity_ref(entity)
+            .and_then(|t| t.flap.last_return)
+            .filter(|back| *back <= loss)
+            .unwrap_or(loss);
+        let item = evidence(
+            loss,
+            SignalKind::BgpVisibility,
+            format!(
+                "the routes of {} went away at {loss} and stayed away longer than the flap window: an outage of its own, not a cycle of the flapping",
+                info.name
+            ),
+            Some(0.0),
+        );
+        self.book.end(&slot, end, Some(item), updates);
+    }
+
+    /// Takes `first`, the network's event of the loss that turned out to be the
+    /// first cycle of the flapping just opened, into the flapping: the flapping
+    /// keeps its id and start (one event from the first loss on, as an analyst
+    /// tells it) and its evidence. Returns the flapping as it now stands.
+    pub(crate) fn adopt_into_flap(&mut self, entity: &Entity, first: Event) -> Option<Event> {
+        let event = self.book.open.get_mut(&flap_slot(entity))?;
+        let own = std::mem::take(&mut event.evidence);
+        let note = evidence(
+            first.start,
+            SignalKind::BgpVisibility,
+            format!(
+                "the loss at {} first read as a {} outage; it was the first cycle of this flapping",
+                first.start, first.cause
+            ),
+            None,
+        );
+        let mut items: Vec<Evidence> = first.evidence;
+        items.push(note);
+        items.extend(own);
+        items.sort_by_key(|e| e.at);
+        for item in items {
+            crate::book::push_evidence(event, item);
+        }
+        event.id = first.id;
+        event.start = event.start.min(first.start);
+        Some(event.clone())
+    }
+
     /// The events open now.
     pub fn open_events(&self) -> impl Iterator<Item = &Event> {
         self.book.open.values()
