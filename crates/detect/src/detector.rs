@@ -798,7 +798,7 @@ impl Detector {
 
     /// Could a loss of the entity's routes that began at `start` be a cycle of a
     /// flapping: it has lasted less than a flap window, and the entity flaps or
-    /// came back from a loss less than a window before it?
+    /// enough of its prefixes came back from losses within the window?
     fn may_be_flap_cycle(
         &self,
         at: Timestamp,
@@ -808,11 +808,7 @@ impl Detector {
     ) -> bool {
         let window = self.config.thresholds.flap_window_secs as f64;
         at.secs_since(start) < window
-            && (self.bgp.flap_open(entity, bgp)
-                || self
-                    .bgp
-                    .last_return(entity)
-                    .is_some_and(|back| back <= start && start.secs_since(back) <= window))
+            && (self.bgp.flap_open(entity, bgp) || self.bgp.flap_forming(entity, bgp))
     }
 
     /// The routes of a held loss are back (at their last return).
