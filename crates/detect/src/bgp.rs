@@ -16,8 +16,10 @@
 //! whose state waits on time) are looked at when the instant is weighed.
 //!
 //! The events this part opens itself are those about upstreams and single
-//! prefixes: `upstream-cut`, `new-upstream`, `hijack`, `rpki-invalid` per
-//! prefix, and `flap`.
+//! prefixes: `upstream-cut`, `new-upstream`, `hijack`, and `flap`. A route that
+//! is RPKI-invalid but still visible is a warning state ([`RpkiWarning`]) for the
+//! status, not an event; the network's event names `rpki-invalid` when its
+//! prefixes lose visibility while invalid.
 
 use crate::DetectorConfig;
 use crate::book::{EventBook, Opening, Slot, human_duration};
@@ -197,7 +199,40 @@ pub struct BgpDetector {
     /// entities' `returned` and `flapping` are kept as time passes, each return
     /// looked at once more when it ages out.
     return_expiries: BTreeSet<(Timestamp, PrefixId)>,
+    /// Routes to watched prefixes that are RPKI-invalid now, by route prefix.
+    rpki_warnings: BTreeMap<IpNet, RpkiWarning>,
     last_at: Timestamp,
+}
+
+/// A route to a watched prefix that is RPKI-invalid now: a warning state of the
+/// prefix (networks that validate routes drop it), shown in the status. It opens
+/// no event while the prefix stays visible.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpkiWarning {
+    /// The route's prefix.
+    pub prefix: IpNet,
+    /// The watched prefix it concerns (itself, or the one it lies in).
+    pub watched: IpNet,
+    /// Its origin (None: an AS_SET).
+    pub origin: Option<Asn>,
+    /// The VRPs it is invalid against ("no VRP" when none covers the origin).
+    pub against: String,
+    /// Invalid since when.
+    pub since: Timestamp,
+}
+
+impl RpkiWarning {
+    /// One sentence for the status.
+    pub fn text(&self) -> String {
+        let origin = self
+            .origin
+            .map(|o| o.to_string())
+            .unwrap_or_else(|| "an AS_SET".into());
+        format!(
+            "{} from {origin} is RPKI-invalid (against {}) since {}: networks that validate routes drop it",
+            self.prefix, self.against, self.since
+        )
+    }
 }
 
 impl BgpDetector {
@@ -212,6 +247,7 @@ impl BgpDetector {
             waiting: BTreeSet::new(),
             recovering: BTreeSet::new(),
             return_expiries: BTreeSet::new(),
+            rpki_warnings: BTreeMap::new(),
             last_at: Timestamp::EPOCH,
         }
     }
@@ -643,6 +679,11 @@ impl BgpDetector {
     /// How many of the entity's prefixes are dark now (down or not yet back).
     pub fn dark_count(&self, entity: EntityIdx) -> usize {
         self.entity_ref(entity).map_or(0, |t| t.dark.len())
+    }
+
+    /// The routes to watched prefixes that are RPKI-invalid now, in prefix order.
+    pub fn rpki_warnings(&self) -> impl Iterator<Item = &RpkiWarning> {
+        self.rpki_warnings.values()
     }
 
     /// The entity's watched prefixes whose routes are RPKI-invalid now.
@@ -1278,32 +1319,37 @@ impl BgpDetector {
                 } else {
                     vrps.join(", ")
                 };
-                let opening = Opening {
-                    severity: Severity::Warning,
-                    confidence: 0.8,
-                    scope: Scope {
-                        prefixes: vec![prefix],
-                        ..Scope::default()
-                    },
-                    summary: format!(
-                        "{prefix} from {origin_text} is RPKI-invalid: networks that validate routes will drop it"
-                    ),
-                    evidence: vec![evidence(
-                        at,
-                        SignalKind::BgpRpki,
-                        format!("{prefix} origin {origin_text}: invalid against {against}"),
-                        Some(0.0),
-                    )],
-                };
+                let item = evidence(
+                    at,
+                    SignalKind::BgpRpki,
+                    format!("{prefix} origin {origin_text}: invalid against {against}"),
+                    Some(0.0),
+                );
                 for member in &members {
-                    self.add_network_evidence(*member, opening.evidence[0].clone());
+                    self.add_network_evidence(*member, item.clone());
                 }
-                self.book.start(at, slot, opening, updates);
+                // A warning state, not an event: while the route stays visible
+                // nothing is out; the network's event says so if it loses
+                // visibility while invalid.
+                let since = self.rpki_warnings.get(&prefix).map_or(at, |w| w.since);
+                self.rpki_warnings.insert(
+                    prefix,
+                    RpkiWarning {
+                        prefix,
+                        watched,
+                        origin,
+                        against,
+                        since,
+                    },
+                );
             }
             RpkiState::Valid | RpkiState::NotFound => {
                 for member in &members {
                     self.entity(*member).rpki_invalid.remove(&watched);
                 }
+                self.rpki_warnings.remove(&prefix);
+                // An event of a prefix's own is only one resumed from an older
+                // blackout, which opened them; it ends here.
                 let text = format!("{prefix} origin {origin_text}: {state}");
                 self.book.end(
                     &slot,

@@ -275,6 +275,12 @@ impl Detector {
             .collect()
     }
 
+    /// The routes to watched prefixes that are RPKI-invalid now: warning states
+    /// of their prefixes for the status, not events.
+    pub fn rpki_warnings(&self) -> impl Iterator<Item = &crate::RpkiWarning> {
+        self.bgp.rpki_warnings()
+    }
+
     /// How many of an entity's prefixes are dark now.
     pub fn dark_count(&self, entity: EntityIdx) -> usize {
         self.bgp.dark_count(entity)
