@@ -16,8 +16,10 @@
 //! whose state waits on time) are looked at when the instant is weighed.
 //!
 //! The events this part opens itself are those about upstreams and single
-//! prefixes: `upstream-cut`, `new-upstream`, `hijack`, `rpki-invalid` per
-//! prefix, and `flap`.
+//! prefixes: `upstream-cut`, `new-upstream`, `hijack`, and `flap`. A route that
+//! is RPKI-invalid but still visible is a warning state ([`RpkiWarning`]) for the
+//! status, not an event; the network's event names `rpki-invalid` when its
+//! prefixes lose visibility while invalid.
 
 use crate::DetectorConfig;
 use crate::book::{EventBook, Opening, Slot, human_duration};
@@ -59,6 +61,10 @@ struct PrefixTrack {
     seen: u32,
     /// When the prefix went down and came back, for each return within the flap window.
     returns: VecDeque<(Timestamp, Timestamp)>,
+    /// Is it counted in its entities' `returned` (a return within the window)?
+    returned: bool,
+    /// Is it counted in its entities' `flapping` (`flap_count` returns within the window)?
+    flapping: bool,
 }
 
 impl Default for PrefixTrack {
@@ -67,6 +73,8 @@ impl Default for PrefixTrack {
             health: Health::Unknown,
             seen: 0,
             returns: VecDeque::new(),
+            returned: false,
+            flapping: false,
         }
     }
 }
@@ -131,6 +139,10 @@ struct EntityTrack {
     last_return: Option<Timestamp>,
     /// The losses and returns of the flapping under way, if the entity flaps.
     flap: FlapTally,
+    /// Its prefixes that came back from a loss within the flap window.
+    returned: BTreeSet<PrefixId>,
+    /// Of those, the ones that did so `flap_count` times: flapping prefixes.
+    flapping: BTreeSet<PrefixId>,
 }
 
 impl EntityTrack {
@@ -223,7 +235,44 @@ pub struct BgpDetector {
     waiting: BTreeSet<EntityIdx>,
     /// Prefixes back but not yet for long enough.
     recovering: BTreeSet<PrefixId>,
+    /// When a prefix's return leaves the flap window, for each return: the
+    /// entities' `returned` and `flapping` are kept as time passes, each return
+    /// looked at once more when it ages out.
+    return_expiries: BTreeSet<(Timestamp, PrefixId)>,
+    /// Routes to watched prefixes that are RPKI-invalid now, by route prefix.
+    rpki_warnings: BTreeMap<IpNet, RpkiWarning>,
     last_at: Timestamp,
+}
+
+/// A route to a watched prefix that is RPKI-invalid now: a warning state of the
+/// prefix (networks that validate routes drop it), shown in the status. It opens
+/// no event while the prefix stays visible.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpkiWarning {
+    /// The route's prefix.
+    pub prefix: IpNet,
+    /// The watched prefix it concerns (itself, or the one it lies in).
+    pub watched: IpNet,
+    /// Its origin (None: an AS_SET).
+    pub origin: Option<Asn>,
+    /// The VRPs it is invalid against ("no VRP" when none covers the origin).
+    pub against: String,
+    /// Invalid since when.
+    pub since: Timestamp,
+}
+
+impl RpkiWarning {
+    /// One sentence for the status.
+    pub fn text(&self) -> String {
+        let origin = self
+            .origin
+            .map(|o| o.to_string())
+            .unwrap_or_else(|| "an AS_SET".into());
+        format!(
+            "{} from {origin} is RPKI-invalid (against {}) since {}: networks that validate routes drop it",
+            self.prefix, self.against, self.since
+        )
+    }
 }
 
 impl BgpDetector {
@@ -237,6 +286,8 @@ impl BgpDetector {
             dirty: BTreeSet::new(),
             waiting: BTreeSet::new(),
             recovering: BTreeSet::new(),
+            return_expiries: BTreeSet::new(),
+            rpki_warnings: BTreeMap::new(),
             last_at: Timestamp::EPOCH,
         }
     }
@@ -390,6 +441,7 @@ impl BgpDetector {
         self.last_at = at;
         let mut updates = Vec::new();
         self.declare_recoveries(at, bgp);
+        self.expire_returns(at, bgp);
         let mut look: BTreeSet<EntityIdx> = std::mem::take(&mut self.dirty);
         look.extend(std::mem::take(&mut self.waiting));
         let settle = self.config.thresholds.cut_settle_secs;
@@ -451,6 +503,69 @@ impl BgpDetector {
             }
         }
         updates
+    }
+
+    /// Is a flapping of the entity open?
+    pub fn flap_open(&self, entity: EntityIdx, bgp: &BgpState) -> bool {
+        self.book
+            .is_open(&flap_slot(&bgp.entities()[entity.0 as usize].entity))
+    }
+
+    /// Ends the entity's flapping because a loss that began at `loss` has lasted
+    /// longer than a flap window: that is an outage of its own, and the flapping
+    /// ended with the last return before it.
+    pub(crate) fn end_flap(
+        &mut self,
+        entity: EntityIdx,
+        loss: Timestamp,
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let info = &bgp.entities()[entity.0 as usize];
+        let slot = flap_slot(&info.entity);
+        let end = self
+            .entity_ref(entity)
+            .and_then(|t| t.flap.last_return)
+            .filter(|back| *back <= loss)
+            .unwrap_or(loss);
+        let item = evidence(
+            loss,
+            SignalKind::BgpVisibility,
+            format!(
+                "the routes of {} went away at {loss} and stayed away longer than the flap window: an outage of its own, not a cycle of the flapping",
+                info.name
+            ),
+            Some(0.0),
+        );
+        self.book.end(&slot, end, Some(item), updates);
+    }
+
+    /// Takes `first`, the network's event of the loss that turned out to be the
+    /// first cycle of the flapping just opened, into the flapping: the flapping
+    /// keeps its id and start (one event from the first loss on, as an analyst
+    /// tells it) and its evidence. Returns the flapping as it now stands.
+    pub(crate) fn adopt_into_flap(&mut self, entity: &Entity, first: Event) -> Option<Event> {
+        let event = self.book.open.get_mut(&flap_slot(entity))?;
+        let own = std::mem::take(&mut event.evidence);
+        let note = evidence(
+            first.start,
+            SignalKind::BgpVisibility,
+            format!(
+                "the loss at {} first read as a {} outage; it was the first cycle of this flapping",
+                first.start, first.cause
+            ),
+            None,
+        );
+        let mut items: Vec<Evidence> = first.evidence;
+        items.push(note);
+        items.extend(own);
+        items.sort_by_key(|e| e.at);
+        for item in items {
+            crate::book::push_evidence(event, item);
+        }
+        event.id = first.id;
+        event.start = event.start.min(first.start);
+        Some(event.clone())
     }
 
     /// The events open now.
@@ -541,6 +656,9 @@ impl BgpDetector {
                 for prefix in &event.scope.prefixes {
                     if let Some(id) = bgp.prefix_id(prefix) {
                         self.track(id).returns.push_back((latest, latest));
+                        let window = self.config.thresholds.flap_window_secs as i64;
+                        self.return_expiries.insert((latest.add_secs(window), id));
+                        self.prune_returns(latest, id, bgp);
                     }
                 }
             }
@@ -621,6 +739,11 @@ impl BgpDetector {
     /// How many of the entity's prefixes are dark now (down or not yet back).
     pub fn dark_count(&self, entity: EntityIdx) -> usize {
         self.entity_ref(entity).map_or(0, |t| t.dark.len())
+    }
+
+    /// The routes to watched prefixes that are RPKI-invalid now, in prefix order.
+    pub fn rpki_warnings(&self) -> impl Iterator<Item = &RpkiWarning> {
+        self.rpki_warnings.values()
     }
 
     /// The entity's watched prefixes whose routes are RPKI-invalid now.
@@ -841,6 +964,8 @@ impl BgpDetector {
                 }
                 Health::Down { start } if visibility >= up => {
                     self.track(id).returns.push_back((start, at));
+                    self.return_expiries
+                        .insert((at.add_secs(window as i64), id));
                     self.tally_return(id, start, at, bgp);
                     Health::Recovering { start, since: at }
                 }
@@ -851,14 +976,7 @@ impl BgpDetector {
             }
         };
         self.set_health(id, health, bgp);
-        let track = self.track(id);
-        while track
-            .returns
-            .front()
-            .is_some_and(|(_, back)| at.secs_since(*back) > window)
-        {
-            track.returns.pop_front();
-        }
+        self.prune_returns(at, id, bgp);
         let changed_state = std::mem::discriminant(&before) != std::mem::discriminant(&health);
         let down_now = matches!(health, Health::Down { .. });
         let first_sight = before == Health::Unknown;
@@ -869,17 +987,18 @@ impl BgpDetector {
         for member in bgp.members(id).to_vec() {
             // Large entities get their evidence in counts when their event opens:
             // a text per prefix and change would be most of the work of a full table.
-            if bgp.aggregates(member).prefix_count() > PER_PREFIX_EVIDENCE {
-                continue;
+            let item = (bgp.aggregates(member).prefix_count() <= PER_PREFIX_EVIDENCE).then(|| {
+                evidence(
+                    at,
+                    SignalKind::BgpVisibility,
+                    self.describe_view(&prefix, bgp),
+                    Some(visibility),
+                )
+            });
+            if let Some(item) = &item {
+                self.add_network_evidence(member, item.clone());
             }
-            let item = evidence(
-                at,
-                SignalKind::BgpVisibility,
-                self.describe_view(&prefix, bgp),
-                Some(visibility),
-            );
-            self.add_network_evidence(member, item.clone());
-            self.check_flap(at, member, id, item, bgp, updates);
+            self.check_flap(at, member, item, bgp, updates);
         }
     }
 
@@ -1278,32 +1397,37 @@ impl BgpDetector {
                 } else {
                     vrps.join(", ")
                 };
-                let opening = Opening {
-                    severity: Severity::Warning,
-                    confidence: 0.8,
-                    scope: Scope {
-                        prefixes: vec![prefix],
-                        ..Scope::default()
-                    },
-                    summary: format!(
-                        "{prefix} from {origin_text} is RPKI-invalid: networks that validate routes will drop it"
-                    ),
-                    evidence: vec![evidence(
-                        at,
-                        SignalKind::BgpRpki,
-                        format!("{prefix} origin {origin_text}: invalid against {against}"),
-                        Some(0.0),
-                    )],
-                };
+                let item = evidence(
+                    at,
+                    SignalKind::BgpRpki,
+                    format!("{prefix} origin {origin_text}: invalid against {against}"),
+                    Some(0.0),
+                );
                 for member in &members {
-                    self.add_network_evidence(*member, opening.evidence[0].clone());
+                    self.add_network_evidence(*member, item.clone());
                 }
-                self.book.start(at, slot, opening, updates);
+                // A warning state, not an event: while the route stays visible
+                // nothing is out; the network's event says so if it loses
+                // visibility while invalid.
+                let since = self.rpki_warnings.get(&prefix).map_or(at, |w| w.since);
+                self.rpki_warnings.insert(
+                    prefix,
+                    RpkiWarning {
+                        prefix,
+                        watched,
+                        origin,
+                        against,
+                        since,
+                    },
+                );
             }
             RpkiState::Valid | RpkiState::NotFound => {
                 for member in &members {
                     self.entity(*member).rpki_invalid.remove(&watched);
                 }
+                self.rpki_warnings.remove(&prefix);
+                // An event of a prefix's own is only one resumed from an older
+                // blackout, which opened them; it ends here.
                 let text = format!("{prefix} origin {origin_text}: {state}");
                 self.book.end(
                     &slot,
@@ -1315,61 +1439,141 @@ impl BgpDetector {
         }
     }
 
+    /// How many of the entity's prefixes must flap (or have come back within the
+    /// window) for the entity itself to flap: one of a small network, the
+    /// `partial_share` of a large one (a country's one flapping prefix in
+    /// thousands is that prefix's trouble, not the country's).
+    fn flap_quorum(&self, entity: EntityIdx, bgp: &BgpState) -> usize {
+        let prefixes = bgp.aggregates(entity).prefix_count() as f64;
+        ((self.config.thresholds.partial_share * prefixes).ceil() as usize).max(1)
+    }
+
+    /// Are enough of the entity's prefixes coming back from losses within the
+    /// flap window that a loss now may be one cycle of a flapping?
+    pub fn flap_forming(&self, entity: EntityIdx, bgp: &BgpState) -> bool {
+        self.entity_ref(entity)
+            .is_some_and(|t| t.returned.len() >= self.flap_quorum(entity, bgp))
+    }
+
+    /// Drops a prefix's returns that have left the flap window, and keeps its
+    /// entities' counts of returned and flapping prefixes.
+    fn prune_returns(&mut self, at: Timestamp, id: PrefixId, bgp: &BgpState) {
+        let window = self.config.thresholds.flap_window_secs as f64;
+        let count = self.config.thresholds.flap_count as usize;
+        let track = self.track(id);
+        while track
+            .returns
+            .front()
+            .is_some_and(|(_, back)| at.secs_since(*back) > window)
+        {
+            track.returns.pop_front();
+        }
+        let returned = !track.returns.is_empty();
+        let flapping = track.returns.len() >= count.max(1);
+        if (returned, flapping) == (track.returned, track.flapping) {
+            return;
+        }
+        track.returned = returned;
+        track.flapping = flapping;
+        for member in bgp.members(id).to_vec() {
+            let entity = self.entity(member);
+            if returned {
+                entity.returned.insert(id);
+            } else {
+                entity.returned.remove(&id);
+            }
+            if flapping {
+                entity.flapping.insert(id);
+            } else {
+                entity.flapping.remove(&id);
+            }
+            self.dirty.insert(member);
+        }
+    }
+
+    /// Ages out the returns that left the flap window by `at`.
+    fn expire_returns(&mut self, at: Timestamp, bgp: &BgpState) {
+        while let Some(&(expiry, id)) = self.return_expiries.first() {
+            if expiry >= at {
+                break;
+            }
+            self.return_expiries.pop_first();
+            self.prune_returns(at, id, bgp);
+        }
+    }
+
     fn check_flap(
         &mut self,
         at: Timestamp,
         entity: EntityIdx,
-        prefix: PrefixId,
-        item: Evidence,
+        item: Option<Evidence>,
         bgp: &BgpState,
         updates: &mut Vec<EventUpdate>,
     ) {
-        let t = &self.config.thresholds;
-        let count = t.flap_count as usize;
         let info = &bgp.entities()[entity.0 as usize];
         let slot = flap_slot(&info.entity);
         if self.book.is_open(&slot) {
-            self.book.note(&slot, item);
+            if let Some(item) = item {
+                self.book.note(&slot, item);
+            }
             return;
         }
-        let returns = self.prefixes[prefix.0 as usize].returns.len();
-        if returns >= count {
-            // Flapping began with the first withdrawal of the cycles in the window.
-            let first = self.prefixes[prefix.0 as usize]
-                .returns
-                .front()
-                .map(|(down, _)| *down)
-                .unwrap_or(at);
-            let net = bgp.prefix(prefix);
-            // Every prefix of the entity that is down or back within the window
-            // flapped with it (the entity is small: flapping is judged only on
-            // entities of up to PER_PREFIX_EVIDENCE prefixes).
-            let mut tally = FlapTally::default();
-            let mut flapped: BTreeSet<PrefixId> = self
-                .entity_ref(entity)
-                .map(|track| track.dark.keys().copied().collect())
-                .unwrap_or_default();
-            flapped.insert(prefix);
-            for id in flapped {
-                for (down, back) in &self.prefixes[id.0 as usize].returns {
-                    tally.add(id, *down, *back);
-                }
-            }
-            let summary = tally.summary(&info.name);
-            self.entity(entity).flap = tally;
-            let opening = Opening {
-                severity: Severity::Warning,
-                confidence: 0.8,
-                scope: Scope {
-                    prefixes: vec![net],
-                    ..Scope::default()
-                },
-                summary,
-                evidence: vec![item],
-            };
-            self.book.start(first, slot, opening, updates);
-            self.waiting.insert(entity);
+        let Some(track) = self.entity_ref(entity) else {
+            return;
+        };
+        if track.flapping.is_empty() || track.flapping.len() < self.flap_quorum(entity, bgp) {
+            return;
         }
+        let small = bgp.aggregates(entity).prefix_count() <= PER_PREFIX_EVIDENCE;
+        // Every flapping prefix is counted, and with them, in a small entity,
+        // every prefix down or back within the window (it flapped with them).
+        let mut flapped: BTreeSet<PrefixId> = track.flapping.clone();
+        if small {
+            flapped.extend(track.dark.keys().copied());
+        }
+        let mut tally = FlapTally::default();
+        for id in &flapped {
+            for (down, back) in &self.prefixes[id.0 as usize].returns {
+                tally.add(*id, *down, *back);
+            }
+        }
+        // Flapping began with the first withdrawal of the cycles in the window.
+        let first = tally.first_loss.unwrap_or(at);
+        let summary = tally.summary(&info.name);
+        let item = item.unwrap_or_else(|| {
+            evidence(
+                at,
+                SignalKind::BgpVisibility,
+                format!(
+                    "{} of {} prefixes of {} lost and came back {} times or more within {}",
+                    track.flapping.len(),
+                    bgp.aggregates(entity).prefix_count(),
+                    info.name,
+                    self.config.thresholds.flap_count,
+                    human_duration(self.config.thresholds.flap_window_secs as f64)
+                ),
+                None,
+            )
+        });
+        let prefixes: Vec<IpNet> = tally
+            .returns
+            .keys()
+            .take(PER_PREFIX_EVIDENCE as usize)
+            .map(|id| bgp.prefix(*id))
+            .collect();
+        self.entity(entity).flap = tally;
+        let opening = Opening {
+            severity: Severity::Warning,
+            confidence: 0.8,
+            scope: Scope {
+                prefixes,
+                ..Scope::default()
+            },
+            summary,
+            evidence: vec![item],
+        };
+        self.book.start(first, slot, opening, updates);
+        self.waiting.insert(entity);
     }
 
     /// Counts a prefix's return in the flapping open on each entity it belongs to,
@@ -1411,9 +1615,20 @@ impl BgpDetector {
             return;
         }
         let window = self.config.thresholds.flap_window_secs as f64;
-        let last = self.last_return(entity);
+        let Some(track) = self.entity_ref(entity) else {
+            return;
+        };
+        // The prefixes that flapped, and when the last of them came back: other
+        // prefixes of a large entity come and go on their own.
+        let last = track.flap.last_return.or(track.last_return);
         let quiet = last.is_none_or(|last| at.secs_since(last) > window);
-        if quiet && self.all_up(entity, at) {
+        if quiet
+            && track
+                .flap
+                .returns
+                .keys()
+                .all(|id| !track.dark.contains_key(id))
+        {
             self.book.end(&slot, last.unwrap_or(at), None, updates);
         }
     }
