@@ -642,6 +642,20 @@ const CASES: &[Case] = &[
         cause: "vantage",
         bgp: false,
     },
+    // One family only: the network still reaches the world over IPv4, so neither
+    // is a whole-network outage.
+    Case {
+        spec: "v6-border-filter",
+        entity: "as:64500",
+        cause: "data-plane",
+        bgp: false,
+    },
+    Case {
+        spec: "v6-withdraw",
+        entity: "as:64500",
+        cause: "partial",
+        bgp: true,
+    },
 ];
 
 /// The faults to run: every case, or those `BLACKOUT_WATCH_LAB_FAULTS` names.
@@ -811,6 +825,37 @@ fn check_event(case: &Case, event: &Value) -> Vec<String> {
         }
         "web-5xx" | "web-hang" | "web-down" => wrong.extend(needs("probe.http")),
         "smtp-4xx" => wrong.extend(needs("probe.smtp")),
+        "v6-withdraw" => {
+            wrong.extend(needs("bgp.visibility"));
+            wrong.extend(ipv6_only(
+                event,
+                "IPv6 routes withdrawn; IPv4 still announced",
+            ));
+            let prefixes = &event["scope"]["prefixes"];
+            let v6 = BTreeSet::from([
+                "2001:db8:100::/48",
+                "2001:db8:101::/48",
+                "2001:db8:102::/48",
+                "2001:db8:103::/48",
+            ]);
+            if texts(prefixes) != v6 {
+                wrong.push(format!("scope prefixes {prefixes}, want the four /48s"));
+            }
+        }
+        "v6-border-filter" => {
+            wrong.extend(needs("probe.icmp"));
+            wrong.extend(ipv6_only(event, "IPv6 dark, IPv4 up"));
+            let hosts = &event["scope"]["hosts"];
+            let v6 = BTreeSet::from([
+                "2001:db8:100::11",
+                "2001:db8:101::75",
+                "2001:db8:102::130",
+                "2001:db8:103::194",
+            ]);
+            if texts(hosts) != v6 {
+                wrong.push(format!("scope hosts {hosts}, want the four IPv6 hosts"));
+            }
+        }
         "vantage-cut"
             if !evidence.iter().any(|e| {
                 e["text"]
@@ -821,6 +866,28 @@ fn check_event(case: &Case, event: &Value) -> Vec<String> {
             wrong.push("the evidence does not name the control host".into());
         }
         _ => {}
+    }
+    wrong
+}
+
+/// What is wrong with an event that must tell an IPv6-only failure: its scope
+/// names IPv6 alone, its summary says so in words (`words`), and it is a warning,
+/// not the critical of a whole-network outage.
+fn ipv6_only(event: &Value, words: &str) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let families = &event["scope"]["families"];
+    if texts(families) != BTreeSet::from(["ipv6"]) {
+        wrong.push(format!("scope families {families}, want [\"ipv6\"]"));
+    }
+    let summary = event["summary"].as_str().unwrap_or("");
+    if !summary.contains(words) {
+        wrong.push(format!("summary {summary:?} does not say {words:?}"));
+    }
+    if event["severity"] != "warning" {
+        wrong.push(format!(
+            "severity {}: one family down is not the whole network down",
+            event["severity"]
+        ));
     }
     wrong
 }

@@ -490,6 +490,7 @@ impl Detector {
                 let last = latest.map(|t| &t.last);
                 CheckView {
                     role,
+                    family: self.config.target_family(&target),
                     entity: last
                         .map(|l| l.entity())
                         .unwrap_or(Entity::Host(target.clone())),
@@ -626,6 +627,8 @@ impl Detector {
             dark,
             rpki_invalid: self.bgp.rpki_invalid_prefixes(entity),
             prefixes: bgp.aggregates(entity).prefix_count() as usize,
+            family_prefixes: bgp.aggregates(entity).prefixes.map(|n| n as usize),
+            family_visible: bgp.aggregates(entity).seen.map(|n| n > 0),
             bgp_baseline: self.bgp.has_baseline(entity),
             bgp_view: self.bgp_view(entity),
             visibility: self.bgp.visibility_text(entity, bgp),
@@ -1289,4 +1292,5 @@ fn within(scope: &Scope, peak: &Scope) -> bool {
     scope.prefixes.iter().all(|p| peak.prefixes.contains(p))
         && scope.hosts.iter().all(|h| peak.hosts.contains(h))
         && scope.services.iter().all(|s| peak.services.contains(s))
+        && scope.families.iter().all(|f| peak.families.contains(f))
 }

@@ -54,6 +54,7 @@ pub fn dark_event(start: Timestamp) -> Event {
             upstreams: vec![Asn(4837), Asn(20485)],
             hosts: vec!["kcna.kp".into()],
             services: vec![],
+            families: vec![],
         },
         summary: "Every upstream withdrew the routes of North Korea together".into(),
         evidence: vec![
