@@ -1,5 +1,6 @@
 //! What the detector watches, and its thresholds, taken from a profile.
 
+use crate::consensus::Quorum;
 use blackout_model::Asn;
 use blackout_profile::{ProbeSettings, Profile, Thresholds};
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,8 @@ pub struct DetectorConfig {
     /// The network (by its entity's text) each probed target belongs to, when the
     /// profile has several; a target not listed belongs to the first network.
     pub target_networks: BTreeMap<String, String>,
+    /// How many healthy vantage points must see a target down.
+    pub quorum: Quorum,
 }
 
 impl DetectorConfig {
@@ -69,6 +72,7 @@ impl DetectorConfig {
             thresholds: profile.thresholds.clone(),
             probes: profile.probes.clone(),
             target_networks,
+            quorum: Quorum::from_setting(profile.consensus.quorum),
         }
     }
 
