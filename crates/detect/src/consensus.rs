@@ -277,6 +277,36 @@ impl Split {
     }
 }
 
+/// One sentence for many splits: the targets grouped by who sees them down and
+/// who up (`busan and seoul see kcna.kp and mfa.gov.kp down while local reaches them`).
+pub fn describe_splits(splits: &[Split]) -> String {
+    // Lone or not, the down side, the up side.
+    type Sides<'a> = (bool, &'a [String], &'a [String]);
+    let mut groups: BTreeMap<Sides<'_>, Vec<String>> = BTreeMap::new();
+    for split in splits {
+        let targets = groups
+            .entry((split.lone, &split.down_from, &split.up_from))
+            .or_default();
+        if !targets.contains(&split.target) {
+            targets.push(split.target.clone());
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((lone, down, up), targets)| {
+            let them = if targets.len() == 1 { "it" } else { "them" };
+            let reach = if up.len() == 1 { "reaches" } else { "reach" };
+            let (down, up, targets) = (name_list(down), name_list(up), name_list(&targets));
+            if lone {
+                format!("only {down} sees {targets} down while {up} {reach} {them}")
+            } else {
+                format!("{down} see {targets} down while {up} {reach} {them}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The splits each vantage point is on the down side of, as they stand.
 #[derive(Default)]
 pub struct PathWatch {

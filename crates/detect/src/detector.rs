@@ -1043,8 +1043,21 @@ impl Detector {
                 PATH_KEY.to_string(),
             );
             if change.splits.is_empty() {
+                // Back when its checks first answered again, as its other events say.
+                let start = self.book.open.get(&slot).map_or(at, |e| e.start);
+                let back = self
+                    .probes
+                    .checks()
+                    .filter(|((v, role, ..), _)| {
+                        *v == change.vantage && *role != ProbeRole::Control
+                    })
+                    .filter_map(|(_, t)| t.recovered_at)
+                    .filter(|t| *t >= start)
+                    .max()
+                    .unwrap_or(at)
+                    .min(at);
                 let item = Evidence {
-                    at,
+                    at: back,
                     signal: SignalKind::Vantage,
                     text: format!(
                         "{} sees the targets as the other vantage points do again",
@@ -1052,7 +1065,7 @@ impl Detector {
                     ),
                     value: Some(1.0),
                 };
-                self.book.end(&slot, at, Some(item), updates);
+                self.book.end(&slot, back, Some(item), updates);
                 continue;
             }
             let opening = path_opening(&change.vantage, &change.splits, &self.config.network_name);
@@ -1230,16 +1243,14 @@ impl Detector {
 /// fault.
 fn path_opening(vantage: &str, splits: &[Split], network: &str) -> Opening {
     let lone = splits.iter().all(|s| s.lone);
-    let what: Vec<String> = splits.iter().map(Split::describe).collect();
+    let what = consensus::describe_splits(splits);
     let summary = if lone {
         format!(
-            "the vantage point {vantage} alone cannot reach what the others reach ({}): its own path is at fault, not {network}",
-            what.join("; ")
+            "the vantage point {vantage} alone cannot reach what the others reach ({what}): its own path is at fault, not {network}"
         )
     } else {
         format!(
-            "a path problem between some vantage points and {network}, not an outage of it: {}",
-            what.join("; ")
+            "a path problem between some vantage points and {network}, not an outage of it: {what}"
         )
     };
     let mut hosts: Vec<String> = Vec::new();
