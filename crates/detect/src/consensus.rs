@@ -307,6 +307,25 @@ pub fn describe_splits(splits: &[Split]) -> String {
         .join("; ")
 }
 
+/// One vantage point as the detector knows it now, for the status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VantageHealth {
+    /// Its name.
+    pub vantage: String,
+    /// Since when its control targets all fail (it is offline), if they do.
+    pub offline_since: Option<Timestamp>,
+    /// How many control checks it runs.
+    pub controls: usize,
+    /// How many checks of targets it runs.
+    pub checks: usize,
+    /// How many of those fail now.
+    pub failing: usize,
+    /// Its latest result, of any check.
+    pub last: Option<crate::ProbeSignal>,
+    /// The targets it sees down while the other vantage points see them up.
+    pub split_targets: Vec<String>,
+}
+
 /// The splits each vantage point is on the down side of, as they stand.
 #[derive(Default)]
 pub struct PathWatch {

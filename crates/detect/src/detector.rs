@@ -313,6 +313,43 @@ impl Detector {
         events
     }
 
+    /// Every vantage point heard from: its health, its checks and its latest
+    /// result. For the status, not for each result: it goes over every check.
+    pub fn vantage_health(&self) -> Vec<consensus::VantageHealth> {
+        let offline = self.offline_vantages();
+        let mut health: BTreeMap<&str, consensus::VantageHealth> = BTreeMap::new();
+        for ((vantage, role, ..), track) in self.probes.checks() {
+            let entry =
+                health
+                    .entry(vantage.as_str())
+                    .or_insert_with(|| consensus::VantageHealth {
+                        vantage: vantage.clone(),
+                        offline_since: offline.get(vantage).copied(),
+                        controls: 0,
+                        checks: 0,
+                        failing: 0,
+                        last: None,
+                        split_targets: self
+                            .paths
+                            .splits_of(vantage)
+                            .map(|s| s.check_name())
+                            .collect(),
+                    });
+            if *role == ProbeRole::Control {
+                entry.controls += 1;
+            } else {
+                entry.checks += 1;
+                if matches!(track.state, CheckState::Failing { .. }) {
+                    entry.failing += 1;
+                }
+            }
+            if entry.last.as_ref().is_none_or(|l| track.last.at > l.at) {
+                entry.last = Some(track.last.clone());
+            }
+        }
+        health.into_values().collect()
+    }
+
     /// Can a sentence about the entity's routes be backed: a feed is up (or none
     /// has reported down: the routes come straight in) and it has seen them?
     fn bgp_view(&self, entity: EntityIdx) -> bool {
