@@ -166,6 +166,18 @@
       el('td', { class: 'num' }, probeLoss(p)),
       el('td', { class: 'detail', title: shorten(p.detail, 2000) }, shorten(p.detail, 200)))), 'no probe results yet');
 
+    // One row per vantage point: offline (its controls fail, its results do not
+    // count), degraded (it alone sees targets down: its path), or up; and what it
+    // saw last. Names and texts came from agents and the network: only ever text.
+    fillTable('vantages', (s.vantages || []).map((v) => el('tr', null,
+      el('td', null, v.name), el('td', null, badge(v.state === 'down' ? 'offline' : v.state === 'degraded' ? 'path' : v.state, v.state)),
+      el('td', null, fmtTime(v.since)),
+      el('td', { class: 'num' }, v.failing + ' / ' + v.checks),
+      el('td', null, ...(v.last ? [fmtTime(v.last.at) + ' ' + v.last.target + ' ' + v.last.kind + ' ',
+        badge(v.last.ok ? 'ok' : 'fail'),
+        ' ' + (typeof v.last.rtt_ms === 'number' ? v.last.rtt_ms.toFixed(1) + ' ms ' : '') + shorten(v.last.text, 200)] : ['—'])),
+      el('td', { class: 'detail' }, shorten(v.detail, 300)))), 'no vantage point heard from yet');
+
     // Each entity once: the vantage point may be among the entities as well.
     const seen = new Set();
     const entities = [s.network, s.vantage].concat(s.entities)

@@ -51,7 +51,7 @@ pub use server::ConnectionLimits;
 pub use status::{
     BmpPeerStatus, EntityState, EntityStatus, FeedStatus, Headline, LastKnownAddress,
     PeerDownStatus, PrefixStatus, ProbeStatus, RouterStatus, SkippedStatus, Status, UpstreamStatus,
-    WatchedEntities, WatchedEntity,
+    VantageResult, VantageStatus, WatchedEntities, WatchedEntity,
 };
 pub use stream::{Publisher, StreamMessage};
 

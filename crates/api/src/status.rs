@@ -34,6 +34,10 @@ pub struct Status {
     pub feeds: Vec<FeedStatus>,
     /// The vantage point blackout probes from.
     pub vantage: EntityStatus,
+    /// Every vantage point whose results reach this blackout (one for a single
+    /// `watch`, each agent's for a central): its health and its latest result.
+    #[serde(default)]
+    pub vantages: Vec<VantageStatus>,
     /// The profile's names for people, by entity (`host:kcna.kp` → `kcna.kp
     /// (Korean Central News Agency)`), for the dashboard to show beside the targets.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -112,6 +116,48 @@ pub struct EntityStatus {
     pub event_id: Option<String>,
     /// What else a person should know.
     pub detail: String,
+}
+
+/// One vantage point: is it online, does it see the targets as the others do,
+/// and what did it see last?
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VantageStatus {
+    /// Its name (`local`, `tokyo`).
+    pub name: String,
+    /// `up`: its controls answer and it sees what the others see; `degraded`:
+    /// it sees targets down that the other vantage points reach (its path);
+    /// `down`: its controls fail, it is offline and does not vote; `unknown`:
+    /// no control result yet.
+    pub state: EntityState,
+    /// Since when, where an event says (or since its controls failed).
+    pub since: Option<Timestamp>,
+    /// The event about it, where there is one.
+    pub event_id: Option<String>,
+    /// What else a person should know (its event's summary).
+    pub detail: String,
+    /// How many targets' checks it runs.
+    pub checks: u32,
+    /// How many of them fail from there now.
+    pub failing: u32,
+    /// Its latest result, of any check.
+    pub last: Option<VantageResult>,
+}
+
+/// The latest result of a vantage point.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VantageResult {
+    /// When it ran.
+    pub at: Timestamp,
+    /// The target.
+    pub target: String,
+    /// The kind of check (`probe.icmp`, ...).
+    pub kind: String,
+    /// Did it pass?
+    pub ok: bool,
+    /// Round-trip time, where measured.
+    pub rtt_ms: Option<f64>,
+    /// What was seen, as received.
+    pub text: String,
 }
 
 /// One upstream of the watched network.

@@ -1,5 +1,6 @@
 //! What the detector watches, and its thresholds, taken from a profile.
 
+use crate::consensus::Quorum;
 use blackout_model::{Asn, Family};
 use blackout_profile::{ProbeSettings, Profile, Thresholds};
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +29,8 @@ pub struct DetectorConfig {
     /// The family each named host is probed over (its address in the profile);
     /// a target that is an address is its own.
     pub host_families: BTreeMap<String, Family>,
+    /// How many healthy vantage points must see a target down.
+    pub quorum: Quorum,
 }
 
 impl DetectorConfig {
@@ -77,6 +80,7 @@ impl DetectorConfig {
                 .iter()
                 .filter_map(|h| Some((h.name.clone(), Family::of_addr(&h.address?))))
                 .collect(),
+            quorum: Quorum::from_setting(profile.consensus.quorum),
         }
     }
 

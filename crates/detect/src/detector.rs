@@ -10,6 +10,9 @@
 use crate::DetectorConfig;
 use crate::bgp::{BgpDetector, peer_weight, peers_evidence};
 use crate::book::{EventBook, Opening, Slot};
+use crate::consensus::{
+    self, PathChange, PathWatch, Seen, Sight, Split, VantageView, Verdict as Consensus, name_list,
+};
 use crate::probes::{CheckState, ProbeSignal, ProbeTracker};
 use crate::rules::{CheckView, Situation, Verdict, attribute};
 use blackout_bgp::{BgpChange, BgpState, EntityIdx, EntityRole};
@@ -93,6 +96,11 @@ pub struct Detector {
     /// Per network entity: losses of its routes held back as possible cycles of
     /// a flapping (see [`HeldLoss`]).
     held_losses: BTreeMap<EntityIdx, Vec<HeldLoss>>,
+    /// The vantage points that see checks down while others see them up.
+    paths: PathWatch,
+    /// What each vantage point saw of the checks a quorum of several sees down,
+    /// as of the last instant weighed: the evidence of the targets' events.
+    seen_down: BTreeMap<(ProbeRole, String, ProbeKind), Vec<Seen>>,
 }
 
 /// A loss of a network's routes that began within a flap window of its last
@@ -108,6 +116,10 @@ struct HeldLoss {
     /// When the routes came back, once they did.
     back: Option<Timestamp>,
 }
+
+/// The key of a vantage point's path event (its offline event has none): the
+/// targets it sees down while the other vantage points see them up.
+const PATH_KEY: &str = "path";
 
 /// Evidence kept from before the network event opens.
 const EARLY_EVIDENCE: usize = 32;
@@ -143,6 +155,8 @@ impl Detector {
             vantage_back: BTreeMap::new(),
             feeds: BTreeMap::new(),
             held_losses: BTreeMap::new(),
+            paths: PathWatch::default(),
+            seen_down: BTreeMap::new(),
         }
     }
 
@@ -225,6 +239,11 @@ impl Detector {
     fn slot_of(&self, event: &Event, bgp: &BgpState) -> Option<Slot> {
         let slot = match (&event.entity, event.cause) {
             (entity, _) if is_network(bgp, entity).is_some() => network_slot(entity),
+            // A vantage point's path event names the targets it cannot see; its
+            // offline event names none.
+            (Entity::Vantage(_), Cause::Vantage) if !event.scope.hosts.is_empty() => {
+                (event.entity.clone(), event.cause, PATH_KEY.to_string())
+            }
             (Entity::Service { .. }, Cause::Service)
             | (Entity::Vantage(_), Cause::Vantage)
             | (Entity::Feed(_), Cause::Feed) => (event.entity.clone(), event.cause, String::new()),
@@ -333,6 +352,43 @@ impl Detector {
         events
     }
 
+    /// Every vantage point heard from: its health, its checks and its latest
+    /// result. For the status, not for each result: it goes over every check.
+    pub fn vantage_health(&self) -> Vec<consensus::VantageHealth> {
+        let offline = self.offline_vantages();
+        let mut health: BTreeMap<&str, consensus::VantageHealth> = BTreeMap::new();
+        for ((vantage, role, ..), track) in self.probes.checks() {
+            let entry =
+                health
+                    .entry(vantage.as_str())
+                    .or_insert_with(|| consensus::VantageHealth {
+                        vantage: vantage.clone(),
+                        offline_since: offline.get(vantage).copied(),
+                        controls: 0,
+                        checks: 0,
+                        failing: 0,
+                        last: None,
+                        split_targets: self
+                            .paths
+                            .splits_of(vantage)
+                            .map(|s| s.check_name())
+                            .collect(),
+                    });
+            if *role == ProbeRole::Control {
+                entry.controls += 1;
+            } else {
+                entry.checks += 1;
+                if matches!(track.state, CheckState::Failing { .. }) {
+                    entry.failing += 1;
+                }
+            }
+            if entry.last.as_ref().is_none_or(|l| track.last.at > l.at) {
+                entry.last = Some(track.last.clone());
+            }
+        }
+        health.into_values().collect()
+    }
+
     /// Can a sentence about the entity's routes be backed: a feed is up (or none
     /// has reported down: the routes come straight in) and it has seen them?
     fn bgp_view(&self, entity: EntityIdx) -> bool {
@@ -396,9 +452,12 @@ impl Detector {
             .collect()
     }
 
-    /// The watched network's checks, each over the vantage points that are online:
-    /// failing only if every one of them sees it fail.
-    fn check_views(&self, offline: &BTreeMap<String, Timestamp>) -> Vec<CheckView> {
+    /// The watched network's checks, each judged over the vantage points that are
+    /// online ([`consensus::judge`]): failing when a quorum of them sees it fail
+    /// (with one or two vantage points, every one of them). Also returns the
+    /// checks split between vantage points that see them down and up, and, for a
+    /// check that a quorum of several sees down, what each of them saw.
+    fn check_views(&self, offline: &BTreeMap<String, Timestamp>) -> Judged {
         let mut grouped: BTreeMap<
             (ProbeRole, String, ProbeKind),
             Vec<Cow<'_, crate::probes::CheckTrack>>,
@@ -449,62 +508,128 @@ impl Detector {
                 .or_default()
                 .push(track);
         }
-        grouped
-            .into_iter()
-            .map(|((role, target, kind), tracks)| {
-                let failing: Vec<&Cow<'_, crate::probes::CheckTrack>> = tracks
+        // With one vantage point its views never go stale (it is the clock); with
+        // several, a silent one stops voting after a few rounds.
+        let many = self.vantage_count() > 1;
+        let max_age = if many {
+            self.config
+                .probes
+                .results_within_secs(crate::FAIL_AFTER + 1)
+        } else {
+            f64::INFINITY
+        };
+        let mut judged = Judged::default();
+        for ((role, target, kind), tracks) in grouped {
+            let failing =
+                |t: &crate::probes::CheckTrack| matches!(t.state, CheckState::Failing { .. });
+            let views: Vec<VantageView> = tracks
+                .iter()
+                .map(|t| VantageView {
+                    vantage: t.last.vantage.clone(),
+                    controls_ok: true,
+                    sight: Some(if failing(t) { Sight::Down } else { Sight::Up }),
+                    at: t.last.at,
+                })
+                .collect();
+            let verdict = consensus::judge(&views, self.config.quorum, self.last_at, max_age);
+            if matches!(verdict, Consensus::NoVerdict { .. }) {
+                continue;
+            }
+            let tracks: Vec<_> = tracks
+                .into_iter()
+                .filter(|t| self.last_at.secs_since(t.last.at) <= max_age)
+                .collect();
+            let down_since = tracks
+                .iter()
+                .filter_map(|t| match t.state {
+                    CheckState::Failing { since, .. } => Some(since),
+                    _ => None,
+                })
+                .min()
+                .unwrap_or(self.last_at);
+            let seen = || -> Vec<Seen> {
+                tracks
                     .iter()
-                    .filter(|t| matches!(t.state, CheckState::Failing { .. }))
-                    .collect();
-                let state = if failing.len() == tracks.len() {
-                    let since = failing.iter().filter_map(|t| match t.state {
-                        CheckState::Failing { since, .. } => Some(since),
-                        _ => None,
-                    });
-                    let after = failing.iter().any(|t| {
-                        matches!(
-                            t.state,
-                            CheckState::Failing {
-                                after_degradation: true,
-                                ..
-                            }
-                        )
-                    });
-                    CheckState::Failing {
-                        since: since.min().unwrap_or(self.last_at),
-                        after_degradation: after,
-                    }
-                } else if let Some(since) = tracks
-                    .iter()
-                    .filter_map(|t| match t.state {
-                        CheckState::Degraded { since } => Some(since),
-                        _ => None,
+                    .map(|t| Seen {
+                        vantage: t.last.vantage.clone(),
+                        ok: t.last.ok,
+                        down: failing(t),
+                        rtt_ms: t.last.rtt_ms,
+                        text: t.last.text.clone(),
+                        at: t.last.at,
                     })
-                    .min()
-                {
-                    CheckState::Degraded { since }
-                } else {
-                    CheckState::Ok
-                };
-                let latest = tracks.iter().max_by_key(|t| t.last.at);
-                let last = latest.map(|t| &t.last);
-                CheckView {
-                    role,
-                    family: self.config.target_family(&target),
-                    entity: last
-                        .map(|l| l.entity())
-                        .unwrap_or(Entity::Host(target.clone())),
-                    target,
-                    kind,
-                    state,
-                    text: last.map(|l| l.text.clone()).unwrap_or_default(),
-                    last_hop_asn: last.and_then(|l| l.last_hop_asn),
-                    recovered_at: tracks.iter().filter_map(|t| t.recovered_at).max(),
-                    last_at: last.map_or(self.last_at, |l| l.at),
-                    last_clean: latest.is_some_and(|t| t.last_clean),
+                    .collect()
+            };
+            let state = match &verdict {
+                Consensus::Down { .. } => {
+                    if tracks.len() > 1 {
+                        judged
+                            .seen_down
+                            .insert((role, target.clone(), kind), seen());
+                    }
+                    CheckState::Failing {
+                        since: down_since,
+                        after_degradation: tracks.iter().any(|t| {
+                            matches!(
+                                t.state,
+                                CheckState::Failing {
+                                    after_degradation: true,
+                                    ..
+                                }
+                            )
+                        }),
+                    }
                 }
-            })
-            .collect()
+                Consensus::LoneDissent { .. } | Consensus::PathProblem { .. } => {
+                    let (down_from, up_from, lone) = match &verdict {
+                        Consensus::LoneDissent {
+                            vantage, up_from, ..
+                        } => (vec![vantage.clone()], up_from.clone(), true),
+                        Consensus::PathProblem {
+                            down_from, up_from, ..
+                        } => (down_from.clone(), up_from.clone(), false),
+                        _ => unreachable!("matched above"),
+                    };
+                    if down_from.len() + up_from.len() >= consensus::SPLIT_MIN_VOTERS {
+                        judged.splits.push(Split {
+                            role,
+                            target: target.clone(),
+                            kind,
+                            lone,
+                            down_from,
+                            up_from,
+                            since: down_since,
+                            seen: seen(),
+                        });
+                    }
+                    degraded_or_ok(&tracks)
+                }
+                Consensus::Up { .. } | Consensus::NoVerdict { .. } => degraded_or_ok(&tracks),
+            };
+            // What the vantage points that see it as the verdict says saw last.
+            let latest = tracks
+                .iter()
+                .filter(|t| failing(t) == matches!(state, CheckState::Failing { .. }))
+                .max_by_key(|t| t.last.at)
+                .or_else(|| tracks.iter().max_by_key(|t| t.last.at));
+            let last = latest.map(|t| &t.last);
+            judged.checks.push(CheckView {
+                role,
+                family: self.config.target_family(&target),
+                entity: last
+                    .map(|l| l.entity())
+                    .unwrap_or(Entity::Host(target.clone())),
+                target,
+                kind,
+                state,
+                text: last.map(|l| l.text.clone()).unwrap_or_default(),
+                last_hop_asn: last.and_then(|l| l.last_hop_asn),
+                recovered_at: tracks.iter().filter_map(|t| t.recovered_at).max(),
+                last_at: last.map_or(self.last_at, |l| l.at),
+                last_clean: latest.is_some_and(|t| t.last_clean),
+            });
+        }
+        judged
     }
 
     fn weigh(&mut self, bgp: &BgpState, updates: &mut Vec<EventUpdate>) {
@@ -518,12 +643,19 @@ impl Detector {
         self.adopt_first_cycles(before, bgp, updates);
         let offline = self.offline_vantages();
         self.weigh_vantages(at, &offline, updates);
-        let checks = self.check_views(&offline);
+        let Judged {
+            checks,
+            splits,
+            seen_down,
+        } = self.check_views(&offline);
+        self.seen_down = seen_down;
         let all_offline = !offline.is_empty() && self.vantage_count() == offline.len();
         // With every vantage point offline, the probes say nothing about the target:
         // no network verdict from them, and a service event open is held as it
         // stands (it ends only when its own checks are seen to pass).
         let checks = if all_offline { Vec::new() } else { checks };
+        let path_changes = self.paths.update(splits);
+        self.weigh_paths(at, path_changes, updates);
         // The entities to weigh: those whose routes changed, those with checks of
         // their own, and those with an event or stress under way.
         let mut entities: BTreeSet<EntityIdx> = changed;
@@ -658,6 +790,21 @@ impl Detector {
         });
         let dark_now = situation.dark.len();
         let checks = situation.checks;
+        // With several vantage points, the evidence says what each of them saw of
+        // the checks a quorum sees down, and the summary names those that see it.
+        let (vantage_items, seen_from) = self.vantage_evidence(&checks);
+        let verdict = verdict.map(|mut verdict| {
+            if !seen_from.is_empty() {
+                verdict.summary = format!(
+                    "{}; seen down from the vantage points {}",
+                    verdict.summary,
+                    name_list(&seen_from)
+                );
+                verdict.evidence.extend(vantage_items.iter().cloned());
+            }
+            verdict
+        });
+        let judged = verdict.is_some();
         // A resumed outage that began with stress stays stress while the first
         // look has yet to see the checks again.
         let holding = verdict.is_none() && self.first_look.is_some();
@@ -703,7 +850,7 @@ impl Detector {
                     evidence,
                 };
                 self.book
-                    .start_as(verdict.start, slot, verdict.cause, opening, updates);
+                    .start_as(verdict.start, slot.clone(), verdict.cause, opening, updates);
                 self.peak_dark.insert(entity, dark_now);
             }
             (Some(verdict), true) => {
@@ -807,6 +954,9 @@ impl Detector {
                 self.held_loss_back(at, entity);
                 self.keep(entity, bgp_evidence);
             }
+        }
+        if judged {
+            self.note_new_vantages(&slot, vantage_items, updates);
         }
         network_cause
     }
@@ -953,6 +1103,69 @@ impl Detector {
         }
     }
 
+    /// What each vantage point saw of the entity's checks that a quorum of
+    /// several sees down (one item per check and vantage point), and the names
+    /// of those that see them down.
+    fn vantage_evidence(&self, checks: &[CheckView]) -> (Vec<Evidence>, Vec<String>) {
+        let mut items = Vec::new();
+        let mut down_from: BTreeSet<String> = BTreeSet::new();
+        for check in checks {
+            let Some(since) = check.failing_since() else {
+                continue;
+            };
+            let Some(seen) = self
+                .seen_down
+                .get(&(check.role, check.target.clone(), check.kind))
+            else {
+                continue;
+            };
+            for one in seen {
+                if one.down {
+                    down_from.insert(one.vantage.clone());
+                }
+                items.push(Evidence {
+                    at: since,
+                    signal: check.kind.signal(),
+                    text: format!("{} ({}) {}", check.target, check.kind, one.describe()),
+                    value: Some(if one.ok { 1.0 } else { 0.0 }),
+                });
+            }
+        }
+        (items, down_from.into_iter().collect())
+    }
+
+    /// Adds to an open event what a vantage point saw of a check it had not yet
+    /// said anything about (one that joined, or a check that failed later).
+    fn note_new_vantages(
+        &mut self,
+        slot: &Slot,
+        items: Vec<Evidence>,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let Some(event) = self.book.open.get(slot) else {
+            return;
+        };
+        // `CHECK from VANTAGE:` identifies an item; its outcome text varies.
+        let head = |text: &str| text.split_once(": ").map(|(h, _)| h.to_string());
+        let known: BTreeSet<String> = event
+            .evidence
+            .iter()
+            .filter_map(|e| head(&e.text))
+            .collect();
+        let new: Vec<Evidence> = items
+            .into_iter()
+            .filter(|item| head(&item.text).is_some_and(|h| !known.contains(&h)))
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        self.book.revise(slot, updates, |event| {
+            for item in new {
+                crate::book::push_evidence(event, item);
+            }
+        });
+    }
+
     /// Keeps the BGP evidence of an entity with no event yet: the decline before
     /// a fall belongs to the event that may follow.
     fn keep_early_evidence(&mut self, entity: EntityIdx) {
@@ -1004,8 +1217,8 @@ impl Detector {
             .book
             .open
             .keys()
-            .filter(|(entity, cause, _)| {
-                matches!(entity, Entity::Vantage(_)) && *cause == Cause::Vantage
+            .filter(|(entity, cause, key)| {
+                matches!(entity, Entity::Vantage(_)) && *cause == Cause::Vantage && key.is_empty()
             })
             .cloned()
             .collect();
@@ -1058,6 +1271,69 @@ impl Detector {
                 evidence: failing,
             };
             self.book.start(*since, slot, opening, updates);
+        }
+    }
+
+    /// Opens, changes or ends the path event of each vantage point whose splits
+    /// changed: it sees targets down that the other vantage points see up. The
+    /// targets' own events are not touched: a path is not an outage.
+    fn weigh_paths(
+        &mut self,
+        at: Timestamp,
+        changes: Vec<PathChange>,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        for change in changes {
+            let slot: Slot = (
+                Entity::Vantage(change.vantage.clone()),
+                Cause::Vantage,
+                PATH_KEY.to_string(),
+            );
+            if change.splits.is_empty() {
+                // Back when its checks first answered again, as its other events say.
+                let start = self.book.open.get(&slot).map_or(at, |e| e.start);
+                let back = self
+                    .probes
+                    .checks()
+                    .filter(|((v, role, ..), _)| {
+                        *v == change.vantage && *role != ProbeRole::Control
+                    })
+                    .filter_map(|(_, t)| t.recovered_at)
+                    .filter(|t| *t >= start)
+                    .max()
+                    .unwrap_or(at)
+                    .min(at);
+                let item = Evidence {
+                    at: back,
+                    signal: SignalKind::Vantage,
+                    text: format!(
+                        "{} sees the targets as the other vantage points do again",
+                        change.vantage
+                    ),
+                    value: Some(1.0),
+                };
+                self.book.end(&slot, back, Some(item), updates);
+                continue;
+            }
+            let opening = path_opening(&change.vantage, &change.splits, &self.config.network_name);
+            if self.book.is_open(&slot) {
+                self.book.confirm(&slot);
+                self.book.revise(&slot, updates, |event| {
+                    for item in opening.evidence {
+                        crate::book::push_evidence(event, item);
+                    }
+                    for host in opening.scope.hosts {
+                        if !event.scope.hosts.contains(&host) {
+                            event.scope.hosts.push(host);
+                        }
+                    }
+                    event.summary = opening.summary;
+                    event.confidence = opening.confidence;
+                });
+            } else {
+                let start = change.splits.iter().map(|s| s.since).min().unwrap_or(at);
+                self.book.start(start, slot, opening, updates);
+            }
         }
     }
 
@@ -1207,6 +1483,78 @@ impl Detector {
             self.book.start(start, slot, opening, updates);
         }
     }
+}
+
+/// What a vantage point's path event says: the targets it sees down while
+/// others see them up, who sees what, and that the target is not the one at
+/// fault.
+fn path_opening(vantage: &str, splits: &[Split], network: &str) -> Opening {
+    let lone = splits.iter().all(|s| s.lone);
+    let what = consensus::describe_splits(splits);
+    let summary = if lone {
+        format!(
+            "the vantage point {vantage} alone cannot reach what the others reach ({what}): its own path is at fault, not {network}"
+        )
+    } else {
+        format!(
+            "a path problem between some vantage points and {network}, not an outage of it: {what}"
+        )
+    };
+    let mut hosts: Vec<String> = Vec::new();
+    let mut evidence = Vec::new();
+    for split in splits {
+        if !hosts.contains(&split.target) {
+            hosts.push(split.target.clone());
+        }
+        evidence.push(Evidence {
+            at: split.since,
+            signal: SignalKind::Vantage,
+            text: split.describe(),
+            value: Some(split.down_from.len() as f64),
+        });
+        for seen in &split.seen {
+            evidence.push(Evidence {
+                at: seen.at,
+                signal: split.kind.signal(),
+                text: format!("{} {}", split.check_name(), seen.describe()),
+                value: Some(if seen.ok { 1.0 } else { 0.0 }),
+            });
+        }
+    }
+    Opening {
+        severity: Severity::Warning,
+        confidence: if lone { 0.8 } else { 0.7 },
+        scope: Scope {
+            hosts,
+            ..Scope::default()
+        },
+        summary,
+        evidence,
+    }
+}
+
+/// The checks as the vantage points together judge them.
+#[derive(Default)]
+struct Judged {
+    /// Each check, over the vantage points online.
+    checks: Vec<CheckView>,
+    /// The checks some vantage points see down and others up, no quorum down.
+    splits: Vec<Split>,
+    /// For each check a quorum of several vantage points sees down: what each saw.
+    seen_down: BTreeMap<(ProbeRole, String, ProbeKind), Vec<Seen>>,
+}
+
+/// A check that is not down: degraded since the earliest degradation any
+/// vantage point sees, else well.
+fn degraded_or_ok(tracks: &[Cow<'_, crate::probes::CheckTrack>]) -> CheckState {
+    tracks
+        .iter()
+        .filter_map(|t| match t.state {
+            CheckState::Degraded { since } => Some(since),
+            _ => None,
+        })
+        .min()
+        .map_or(CheckState::Ok, |since| CheckState::Degraded { since })
 }
 
 /// What a service event says: which of its checks fail and how; critical when

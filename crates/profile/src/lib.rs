@@ -4,7 +4,8 @@
 //! `profiles/kp.toml`). It names the networks (origin ASNs and prefixes), the
 //! expected upstreams, the hosts with the checks to run on each, the DNS zones with
 //! their authoritative servers, the mail servers, the control targets that tell
-//! whether the vantage point itself is online, the feeds, and the thresholds.
+//! whether the vantage point itself is online, the feeds, the thresholds, and
+//! how many vantage points must agree on a target (`[consensus]`).
 //!
 //! - [`Profile`] and its parts are the validated form the rest of blackout uses.
 //! - [`load_file`], [`load_str`] and [`builtin`] make one; every failure is a
@@ -25,8 +26,8 @@ pub use alerts::{
 };
 pub use error::ProfileError;
 pub use model::{
-    BmpView, Check, FeedConfig, Host, MailServer, NameServer, Network, ProbeSettings, Profile,
-    SessionMode, Thresholds, Upstream, UpstreamRole, Zone,
+    BmpView, Check, ConsensusSettings, FeedConfig, Host, MailServer, NameServer, Network,
+    ProbeSettings, Profile, SessionMode, Thresholds, Upstream, UpstreamRole, Zone,
 };
 
 /// The profiles compiled into the binary: name, one-line description, TOML text.

@@ -35,6 +35,8 @@ pub struct Profile {
     pub thresholds: Thresholds,
     /// Probe timing.
     pub probes: ProbeSettings,
+    /// How the results of several vantage points make one verdict.
+    pub consensus: ConsensusSettings,
     /// Where alerts go (the `[alerts]` table; no channel when it is left out).
     pub alerts: crate::AlertConfig,
 }
@@ -353,6 +355,15 @@ impl Default for Thresholds {
             internal_share: 0.9,
         }
     }
+}
+
+/// How many vantage points must agree (the `[consensus]` table).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsensusSettings {
+    /// How many healthy vantage points must see a target down for it to be
+    /// down: `None` is a majority of those with a view (at least 2 when there
+    /// are 3 or more); a count is capped at the number of those with a view.
+    pub quorum: Option<u32>,
 }
 
 /// How often and how hard to probe.

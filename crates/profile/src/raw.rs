@@ -42,6 +42,8 @@ pub(crate) struct RawProfile {
     #[serde(default)]
     probes: RawProbes,
     #[serde(default)]
+    consensus: RawConsensus,
+    #[serde(default)]
     alerts: AlertConfig,
 }
 
@@ -185,6 +187,23 @@ struct RawProbes {
     retries: Option<u32>,
     rate_per_sec: Option<u32>,
 }
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConsensus {
+    quorum: Option<RawQuorum>,
+}
+
+/// `quorum = 2` or `quorum = "majority"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawQuorum {
+    Count(i64),
+    Word(String),
+}
+
+/// The most vantage points a quorum may ask for.
+pub const MAX_QUORUM: i64 = 1_000;
 
 /// The longest timeout of any probe: a silent host costs at most this per try.
 pub const MAX_TIMEOUT_SECS: f64 = 60.0;
@@ -570,6 +589,25 @@ impl RawProfile {
         if probes.rate_per_sec == 0 {
             return Err(check.fail("probes.rate_per_sec".into(), "must be at least 1"));
         }
+        let consensus = ConsensusSettings {
+            quorum: match self.consensus.quorum {
+                None => None,
+                Some(RawQuorum::Word(word)) if word == "majority" => None,
+                Some(RawQuorum::Count(n)) if (1..=MAX_QUORUM).contains(&n) => Some(n as u32),
+                Some(RawQuorum::Word(word)) => {
+                    return Err(check.fail(
+                        "consensus.quorum".into(),
+                        format!("`{word}` is not a quorum: write \"majority\" or a count of vantage points"),
+                    ));
+                }
+                Some(RawQuorum::Count(n)) => {
+                    return Err(check.fail(
+                        "consensus.quorum".into(),
+                        format!("{n} is not a quorum: write a count from 1 to {MAX_QUORUM}, or \"majority\""),
+                    ));
+                }
+            },
+        };
         check_alerts(&self.alerts, text, origin, "alerts.")?;
         Ok(Profile {
             name: self.name,
@@ -585,6 +623,7 @@ impl RawProfile {
             feeds,
             thresholds,
             probes,
+            consensus,
             alerts: self.alerts,
         })
     }

@@ -442,3 +442,43 @@ fn bmp_views_default_to_all_and_are_checked() {
     assert_eq!((line, key.as_deref()), (Some(11), Some("feed[0].views")));
     assert!(message.contains("pre-policy"), "{message}");
 }
+
+#[test]
+fn the_quorum_is_a_majority_unless_a_count_is_given() {
+    let default = load_str(MINIMAL, "test.toml").unwrap();
+    assert_eq!(default.consensus.quorum, None);
+    let majority = load_str(
+        &format!("{MINIMAL}\n[consensus]\nquorum = \"majority\"\n"),
+        "test.toml",
+    )
+    .unwrap();
+    assert_eq!(majority.consensus.quorum, None);
+    let two = load_str(
+        &format!("{MINIMAL}\n[consensus]\nquorum = 2\n"),
+        "test.toml",
+    )
+    .unwrap();
+    assert_eq!(two.consensus.quorum, Some(2));
+}
+
+#[test]
+fn a_bad_quorum_names_line_and_key() {
+    for (value, says) in [("0", "1 to"), ("-3", "1 to"), ("\"most\"", "majority")] {
+        let text = format!("{MINIMAL}\n[consensus]\nquorum = {value}\n");
+        let (line, key, message) = located(&text);
+        assert_eq!(line, Some(9), "{value}: {message}");
+        assert_eq!(key.as_deref(), Some("consensus.quorum"), "{value}");
+        assert!(message.contains(says), "{value}: {message}");
+    }
+    for value in ["2.5", "true"] {
+        let text = format!("{MINIMAL}\n[consensus]\nquorum = {value}\n");
+        let (line, key, _) = located(&text);
+        assert_eq!(line, Some(9), "{value}");
+        assert_eq!(key.as_deref(), Some("consensus.quorum"), "{value}");
+    }
+    let text = format!("{MINIMAL}\n[consensus]\nquorum = 2\nweight = 3\n");
+    let (line, key, message) = located(&text);
+    assert_eq!(line, Some(10));
+    assert!(key.unwrap().starts_with("consensus"), "{message}");
+    assert!(message.contains("weight"), "{message}");
+}

@@ -6,8 +6,9 @@
 use crate::core::Core;
 use blackout_api::{
     EntityState, EntityStatus, FeedStatus, LastKnownAddress, PrefixStatus, ProbeStatus, Status,
-    UpstreamStatus, WatchedEntities, WatchedEntity,
+    UpstreamStatus, VantageResult, VantageStatus, WatchedEntities, WatchedEntity,
 };
+use blackout_detect::consensus::VantageHealth;
 use blackout_feeds::{FeedHealth, FeedState};
 use blackout_model::ProbeRole;
 use blackout_model::{Entity, Event, Severity, Timestamp};
@@ -210,6 +211,12 @@ impl Core {
         probes.extend(self.last_seen_probes().values().cloned());
         let mut feeds: Vec<FeedStatus> = self.feeds().map(feed_status).collect();
         feeds.extend(self.last_seen_feeds().values().cloned());
+        let vantages = self
+            .detector()
+            .vantage_health()
+            .iter()
+            .map(|health| vantage_status(health, &open))
+            .collect();
         let watched = watched(self, &network, &entities, &vantage);
         Status {
             generated_at: now,
@@ -228,8 +235,49 @@ impl Core {
             probes,
             feeds,
             vantage,
+            vantages,
             labels: profile.entity_labels().into_iter().collect(),
         }
+    }
+}
+
+/// One vantage point's row: offline while its controls fail, degraded while it
+/// sees targets down that the others reach, with the event that says so.
+fn vantage_status(health: &VantageHealth, open: &[&Event]) -> VantageStatus {
+    let event = worst(open, &Entity::Vantage(health.vantage.clone()));
+    let state = if health.offline_since.is_some() {
+        EntityState::Down
+    } else if !health.split_targets.is_empty() {
+        EntityState::Degraded
+    } else if health.controls == 0 {
+        EntityState::Unknown
+    } else {
+        EntityState::Up
+    };
+    let detail = match event {
+        Some(event) => event.summary.clone(),
+        None if health.controls == 0 => "no control target is probed from here".to_string(),
+        None => format!(
+            "its control targets answer; {} of its {} checks fail from here",
+            health.failing, health.checks
+        ),
+    };
+    VantageStatus {
+        name: health.vantage.clone(),
+        state,
+        since: event.map(|e| e.start).or(health.offline_since),
+        event_id: event.map(|e| e.id.0.clone()),
+        detail,
+        checks: health.checks as u32,
+        failing: health.failing as u32,
+        last: health.last.as_ref().map(|last| VantageResult {
+            at: last.at,
+            target: last.target.clone(),
+            kind: last.kind.signal().as_str().to_string(),
+            ok: last.ok,
+            rtt_ms: last.rtt_ms,
+            text: last.text.clone(),
+        }),
     }
 }
 

@@ -6,7 +6,7 @@
 use blackout_api::{
     ApiState, BmpPeerStatus, ConnectionLimits, EntityState, EntityStatus, FeedStatus,
     LastKnownAddress, Metrics, PeerDownStatus, PrefixStatus, ProbeStatus, Publisher, RouterStatus,
-    SkippedStatus, Status, UpstreamStatus,
+    SkippedStatus, Status, UpstreamStatus, VantageResult, VantageStatus,
 };
 use blackout_model::{
     Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
@@ -179,6 +179,7 @@ pub fn dark_status(now: Timestamp, event: &Event) -> Status {
             state: EntityState::Up,
             ..EntityStatus::default()
         },
+        vantages: vantage_rows(now),
         labels: [(
             "host:kcna.kp".to_string(),
             "kcna.kp (Korean Central News Agency)".to_string(),
@@ -186,6 +187,52 @@ pub fn dark_status(now: Timestamp, event: &Event) -> Status {
         .into(),
         watched: Default::default(),
     }
+}
+
+/// Three vantage points of a central: one well, one offline, one whose path to
+/// the targets alone fails (its latest result carries hostile text).
+pub fn vantage_rows(now: Timestamp) -> Vec<VantageStatus> {
+    let last = |target: &str, ok: bool, text: &str| {
+        Some(VantageResult {
+            at: now,
+            target: target.into(),
+            kind: "probe.icmp".into(),
+            ok,
+            rtt_ms: ok.then_some(41.5),
+            text: text.into(),
+        })
+    };
+    vec![
+        VantageStatus {
+            name: "local".into(),
+            state: EntityState::Up,
+            detail: "its control targets answer; 5 of its 11 checks fail from here".into(),
+            checks: 11,
+            failing: 5,
+            last: last("kcna.kp", false, "timeout"),
+            ..VantageStatus::default()
+        },
+        VantageStatus {
+            name: "paris".into(),
+            state: EntityState::Down,
+            since: Some(now),
+            event_id: Some("vantage-paris-offline".into()),
+            detail: "the vantage point paris is offline: its control targets fail too".into(),
+            checks: 11,
+            failing: 0,
+            last: last("a.root-servers.net", false, "network unreachable"),
+        },
+        VantageStatus {
+            name: "tokyo".into(),
+            state: EntityState::Degraded,
+            since: Some(now),
+            event_id: Some("vantage-tokyo-path".into()),
+            detail: "the vantage point tokyo alone cannot reach what the others reach".into(),
+            checks: 11,
+            failing: 1,
+            last: last("mfa.gov.kp", true, &format!("answered {HOSTILE}")),
+        },
+    ]
 }
 
 /// The observatory blind: its one feed down, so no full-feed peer counts the

@@ -88,6 +88,31 @@ async fn chromium_shows_the_status_and_the_events_escaped_and_live() {
     ] {
         assert!(dom.contains(wanted), "the page lacks {wanted:?}:\n{dom}");
     }
+    // One row per vantage point, with its health and its latest result.
+    let rows = browser
+        .eval(
+            "[...document.querySelectorAll('#vantages tbody tr')].map((tr) => \
+             [...tr.cells].map((td) => td.textContent))",
+        )
+        .await;
+    let rows = rows.as_array().expect("rows");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let cell = |row: usize, col: usize| rows[row][col].as_str().unwrap_or_default().to_string();
+    assert_eq!(cell(0, 0), "local");
+    assert_eq!(cell(0, 1), "up");
+    assert_eq!(cell(0, 3), "5 / 11");
+    assert!(cell(0, 4).contains("kcna.kp probe.icmp fail"), "{rows:?}");
+    assert_eq!(cell(1, 0), "paris");
+    assert_eq!(cell(1, 1), "offline");
+    assert!(cell(1, 4).contains("network unreachable"), "{rows:?}");
+    assert!(cell(1, 5).contains("is offline"), "{rows:?}");
+    assert_eq!(cell(2, 0), "tokyo");
+    assert_eq!(cell(2, 1), "path");
+    assert!(
+        cell(2, 4).contains("mfa.gov.kp probe.icmp ok 41.5 ms answered <img"),
+        "{rows:?}"
+    );
+    assert!(cell(2, 5).contains("alone cannot reach"), "{rows:?}");
     // What came from the network is text, not markup: escaped in the DOM, no element
     // made of it, no script of it run.
     assert!(

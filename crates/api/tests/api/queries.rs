@@ -295,4 +295,12 @@ async fn a_bmp_feed_s_router_is_in_the_status_as_the_openapi_describes_it() {
     assert_eq!(router["peers"][1]["reason_code"], 3);
     assert_eq!(router["peer_downs"][0]["routes"], 4);
     assert_eq!(feed["why_no_routes"], Value::Null);
+    // Each vantage point's row, and its latest result, as described.
+    for row in status["vantages"].as_array().unwrap() {
+        check(row, "VantageStatus");
+        check(&row["last"], "VantageResult");
+    }
+    assert_eq!(status["vantages"][1]["name"], "paris");
+    assert_eq!(status["vantages"][1]["state"], "down");
+    assert_eq!(status["vantages"][2]["last"]["rtt_ms"], 41.5);
 }
