@@ -511,6 +511,18 @@ impl BgpDetector {
             .is_open(&flap_slot(&bgp.entities()[entity.0 as usize].entity))
     }
 
+    /// The entity's flapping under way or the last one: its start, and its end
+    /// once over.
+    pub(crate) fn flap_span(
+        &self,
+        entity: EntityIdx,
+        bgp: &BgpState,
+    ) -> Option<(Timestamp, Option<Timestamp>)> {
+        self.book
+            .latest(&flap_slot(&bgp.entities()[entity.0 as usize].entity))
+            .map(|event| (event.start, event.end))
+    }
+
     /// Ends the entity's flapping because a loss that began at `loss` has lasted
     /// longer than a flap window: that is an outage of its own, and the flapping
     /// ended with the last return before it.
@@ -551,7 +563,7 @@ impl BgpDetector {
             first.start,
             SignalKind::BgpVisibility,
             format!(
-                "the loss at {} first read as a {} outage; it was the first cycle of this flapping",
+                "the loss at {} first read as an outage ({}); it was the first cycle of this flapping",
                 first.start, first.cause
             ),
             None,

@@ -287,6 +287,14 @@ impl EventBook {
         self.closed.push(event);
     }
 
+    /// The slot's event open now, or else the last one it closed.
+    pub(crate) fn latest(&self, slot: &Slot) -> Option<&Event> {
+        self.open.get(slot).or_else(|| {
+            let (id, _) = self.last_closed.get(slot)?;
+            self.closed.iter().rev().find(|e| e.id == *id)
+        })
+    }
+
     /// Takes the slot's event out of the book, the open one or the last closed,
     /// if `pick` accepts it, without an update: it becomes part of another event
     /// (a loss that turns out to be the first cycle of a flapping), and that

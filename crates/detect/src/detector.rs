@@ -1017,12 +1017,20 @@ impl Detector {
         let entities: Vec<EntityIdx> = self.held_losses.keys().copied().collect();
         for entity in entities {
             let flapping = self.bgp.flap_open(entity, bgp);
+            // A loss within the span of a flapping (one that ended since, as
+            // time may jump past its end in an archive) was one of its cycles.
+            let span = self.bgp.flap_span(entity, bgp);
+            let cycle = |start: Timestamp| {
+                span.is_some_and(|(first, end)| {
+                    first <= start && end.is_none_or(|end| start <= end)
+                })
+            };
             let Some(held) = self.held_losses.get_mut(&entity) else {
                 continue;
             };
             let mut told = Vec::new();
             held.retain(|loss| match loss.back {
-                Some(_) if flapping => false,
+                Some(_) if flapping || cycle(loss.verdict.start) => false,
                 Some(back) if at.secs_since(back) > window => {
                     told.push(loss.clone());
                     false
