@@ -275,6 +275,41 @@ fn upstream_names(situation: &Situation<'_>) -> String {
         .join(", ")
 }
 
+/// The ASes that lost the dark prefixes, most first, with how many each lost:
+/// ", lost by AS8452 (1010), AS24863 (512) and 3 more ASes"; nothing when they
+/// are all the network's own (its name says who it is).
+fn dark_origins(situation: &Situation<'_>) -> String {
+    const NAMED: usize = 8;
+    let mut lost: std::collections::BTreeMap<Asn, usize> = std::collections::BTreeMap::new();
+    for origin in situation.dark.iter().filter_map(|d| d.origin) {
+        *lost.entry(origin).or_default() += 1;
+    }
+    if lost.is_empty()
+        || (lost.len() == 1
+            && lost
+                .keys()
+                .all(|asn| situation.name.contains(&asn.to_string())))
+    {
+        return String::new();
+    }
+    let mut most: Vec<(Asn, usize)> = lost.into_iter().collect();
+    most.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut names: Vec<String> = most
+        .iter()
+        .take(NAMED)
+        .map(|(asn, count)| format!("{asn} ({count})"))
+        .collect();
+    if most.len() > NAMED {
+        names.push(format!("{} more ASes", most.len() - NAMED));
+    }
+    let last = names.pop().unwrap_or_default();
+    if names.is_empty() {
+        format!(", lost by {last}")
+    } else {
+        format!(", lost by {} and {last}", names.join(", "))
+    }
+}
+
 /// The dark prefixes by name, the first few of a long list and a count.
 fn dark_names(situation: &Situation<'_>) -> String {
     let mut names: Vec<String> = situation
@@ -640,10 +675,11 @@ impl Rule for SomeRoutesGone {
             confidence: 0.8,
             start,
             summary: format!(
-                "{} of {} prefixes of {} are dark ({names}); the rest are visible",
+                "{} of {} prefixes of {} are dark{} ({names}); the rest are visible",
                 s.dark.len(),
                 s.prefixes,
                 s.name,
+                dark_origins(s),
             ),
             scope: dark_scope(s),
             evidence: vec![item(

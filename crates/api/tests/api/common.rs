@@ -144,6 +144,7 @@ pub fn dark_status(now: Timestamp, event: &Event) -> Status {
             full_feed_peers: 20,
             upstreams: Default::default(),
             origins: vec![],
+            rpki_invalid: None,
         }],
         probes: vec![ProbeStatus {
             at: now,
