@@ -9,9 +9,12 @@
 # more) and peak RSS (the target is under 64 MB for blackout).
 #
 # Then the IPv6 RIB (mrt/routeviews6_rib…first1MiB-truncated.bz2, route-views6, 27
-# peers) at 1x, 10x and 100x the work: its complete records, gzip'd once, the member
-# repeated 1, 10 and 100 times in one file (a multi-member gzip both tools read
-# through), each tool side by side with the ratio.
+# peers, 149,578 entries of 6,870 prefixes) at 1x, 10x and 100x the work: its complete
+# records, gzip'd once, the member repeated 1, 10 and 100 times in one file (a
+# multi-member gzip both tools read through), each tool side by side with the ratio.
+# blackout runs twice: with kp, which watches no IPv6 prefix (the reader walks the
+# entries' headers only), and with a profile of every IPv6 prefix of the file, one
+# network per origin AS (every route decoded, kept and judged).
 #
 # Environment: DATA (default ../shared/data beside the repository), RUNS (default 3),
 # READER=example to time the archive reader alone (crates/archive/examples/count.rs,
@@ -92,19 +95,51 @@ while at + 12 <= len(data):
     at = end
 sys.stdout.buffer.write(data[:at])
 ' | gzip -1 > "$TMP/v6.member.gz"
+# A profile of every IPv6 prefix of the file, one network per origin AS (the last
+# AS of its first path).
+bgpdump -m "$TMP/v6.member.gz" 2>/dev/null | python3 -c '
+import sys
+origins, seen = {}, set()
+for line in sys.stdin:
+    fields = line.split("|")
+    if len(fields) < 7 or ":" not in fields[5] or fields[5] in seen:
+        continue
+    hops = [a for a in fields[6].split() if a.isdigit()]
+    if hops:
+        seen.add(fields[5])
+        origins.setdefault(int(hops[-1]), []).append(fields[5])
+print("name = \"bench-v6\"")
+print(f"description = \"the {len(seen)} IPv6 prefixes of the route-views6 RIB, by origin AS\"")
+for asn in sorted(origins):
+    quoted = ", ".join(f"\"{p}\"" for p in origins[asn])
+    print(f"\n[[network]]\nname = \"AS{asn}\"\nasn = {asn}\nprefixes = [{quoted}]")
+' > "$TMP/v6-profile.toml"
+if [ "${READER:-replay}" = example ]; then
+    V6_RUNS=(kp)
+else
+    V6_RUNS=(kp all)
+fi
 echo
-echo "IPv6 RIB (route-views6, complete records of the first MiB), best of $RUNS"
+echo "IPv6 RIB (route-views6, complete records of the first MiB), best of $RUNS;"
+echo "watched: kp (no IPv6 prefix) or all ($(grep -c '^\[\[network' "$TMP/v6-profile.toml") origin ASes, every IPv6 prefix of the file)"
 printf '%-34s %9s %10s %11s %7s %12s %12s\n' work MB bgpdump_s blackout_s ratio blackout_MB bgpdump_MB
 for times in 1 10 100; do
     file="$TMP/v6.x$times.gz"
     for _ in $(seq "$times"); do cat "$TMP/v6.member.gz"; done > "$file"
-    read -r b_secs b_rss < <(best_of "${BLACKOUT[@]}" "$file")
     read -r d_secs d_rss < <(best_of bgpdump -m "$file")
-    awk -v f="routeviews6 RIB x$times" -v size="$(stat -c %s "$file")" \
-        -v b="$b_secs" -v d="$d_secs" -v br="$b_rss" -v dr="$d_rss" 'BEGIN {
-        printf "%-34s %9.2f %10.3f %11.3f %7.1f %12.1f %12.1f\n",
-            f, size / 1e6, d, b, (b > 0 ? d / b : 0), br / 1024, dr / 1024
-    }'
+    for watched in "${V6_RUNS[@]}"; do
+        if [ "$watched" = kp ]; then
+            run=("${BLACKOUT[@]}" "$file")
+        else
+            run=("$TARGET/release/blackout" replay --config "$TMP/v6-profile.toml" --format json "$file")
+        fi
+        read -r b_secs b_rss < <(best_of "${run[@]}")
+        awk -v f="routeviews6 RIB x$times, $watched" -v size="$(stat -c %s "$file")" \
+            -v b="$b_secs" -v d="$d_secs" -v br="$b_rss" -v dr="$d_rss" 'BEGIN {
+            printf "%-34s %9.2f %10.3f %11.3f %7.1f %12.1f %12.1f\n",
+                f, size / 1e6, d, b, (b > 0 ? d / b : 0), br / 1024, dr / 1024
+        }'
+    done
     rm -f "$file"
 done
 echo "(ratio: bgpdump seconds / blackout seconds; above 1, blackout is faster)"

@@ -551,6 +551,32 @@ mod tests {
     }
 
     #[test]
+    fn scope_families_are_named_when_known_and_left_out_otherwise() {
+        let ipv6_only = Scope {
+            prefixes: vec!["2001:db8:100::/48".parse().unwrap()],
+            families: vec![Family::Ipv6],
+            ..Scope::default()
+        };
+        let json = serde_json::to_value(&ipv6_only).unwrap();
+        assert_eq!(json["families"], serde_json::json!(["ipv6"]));
+        assert_eq!(serde_json::from_value::<Scope>(json).unwrap(), ipv6_only);
+        // A scope that does not tell, and one written before families existed.
+        let untold = serde_json::to_value(Scope::default()).unwrap();
+        assert!(untold.get("families").is_none());
+        let older: Scope = serde_json::from_str(
+            r#"{"prefixes": [], "upstreams": [4837], "hosts": [], "services": []}"#,
+        )
+        .unwrap();
+        assert!(older.families.is_empty());
+        assert_eq!(
+            Family::of_prefix(&"203.0.113.0/24".parse().unwrap()),
+            Family::Ipv4
+        );
+        assert_eq!(Family::Ipv4.other(), Family::Ipv6);
+        assert_eq!(Family::Ipv6.label(), "IPv6");
+    }
+
+    #[test]
     fn event_ids_are_stable_and_distinct() {
         let start = Timestamp::from_secs(1);
         let a = EventId::derive(&Entity::Upstream(Asn(4837)), start, Cause::UpstreamCut);
