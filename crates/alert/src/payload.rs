@@ -388,6 +388,7 @@ mod tests {
                 upstreams: vec![Asn(4837)],
                 hosts: vec![],
                 services: vec![],
+                families: vec![],
             },
             summary: "<!channel> all <b>routes</b> & paths gone\nsecond line".into(),
             evidence: vec![Evidence {

@@ -139,6 +139,7 @@ fn event(cause: Cause) -> Event {
             upstreams: vec![Asn(4837)],
             hosts: vec![],
             services: vec![],
+            families: vec![],
         },
         summary: "North Korea is under network stress <@U123>".into(),
         evidence: vec![Evidence {

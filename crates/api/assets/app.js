@@ -155,7 +155,9 @@
       el('td', null, p.prefix), el('td', null, visibilityBar(p.visibility, feedUp && p.full_feed_peers > 0)),
       el('td', { class: 'num' }, p.seen_by + ' / ' + p.full_feed_peers),
       el('td', null, Object.entries(p.upstreams).map(([asn, n]) => upstreamName(asn) + ': ' + n).join(', ') || '—'),
-      el('td', null, p.origins.map((o) => 'AS' + o).join(', ') || '—'))), 'no prefix watched');
+      el('td', null, p.origins.map((o) => 'AS' + o).join(', ') || '—'),
+      el('td', { class: 'detail', title: p.rpki_invalid || '' },
+        p.rpki_invalid ? badge('invalid', 'degraded') : '—', p.rpki_invalid ? ' ' + shorten(p.rpki_invalid, 200) : null))), 'no prefix watched');
 
     fillTable('probes', s.probes.map((p) => el('tr', null,
       el('td', null, fmtTime(p.at)), probeTarget(p), el('td', null, p.check), el('td', null, p.kind),

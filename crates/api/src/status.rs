@@ -142,6 +142,9 @@ pub struct PrefixStatus {
     pub upstreams: BTreeMap<String, u32>,
     /// The origin ASes seen.
     pub origins: Vec<u32>,
+    /// Why a route to it is RPKI-invalid, while one is: a warning state, not an
+    /// event (the network's event tells when it loses visibility while invalid).
+    pub rpki_invalid: Option<String>,
 }
 
 impl From<&PrefixView> for PrefixStatus {
@@ -157,6 +160,7 @@ impl From<&PrefixView> for PrefixStatus {
                 .map(|(asn, count)| (asn.0.to_string(), *count))
                 .collect(),
             origins: view.origins.keys().map(|asn| asn.0).collect(),
+            rpki_invalid: None,
         }
     }
 }

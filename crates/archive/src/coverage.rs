@@ -98,7 +98,7 @@ impl fmt::Display for CoverageWarning {
                 f,
                 "collector {collector}: updates only ({update_inputs} {}), no table dump \
                  (RIB) among the inputs: its peers' tables were never seen, so which of \
-                 them are full-feed is unknown",
+                 them are full-feed is unknown and no outage verdict rests on them",
                 if *update_inputs == 1 { "file" } else { "files" }
             ),
             CoverageWarning::UnmatchedPeers {

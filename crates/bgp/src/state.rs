@@ -146,6 +146,10 @@ pub enum ChangeKind {
         of: u32,
         /// Counted peers that saw it before.
         previous: u32,
+        /// The upstreams whose paths to it changed in number (gained or lost a
+        /// counted peer's path): only their shares of the prefix's entities moved.
+        #[serde(skip)]
+        upstreams: SmallVec<[Asn; 4]>,
     },
     /// The number of counted peers of a family changed: every prefix of the
     /// family has a new visibility.
@@ -329,6 +333,10 @@ pub struct BgpState {
     entity_prefixes: Vec<Vec<PrefixId>>,
     /// Counted peers per family: the denominators.
     counted: [u32; 2],
+    /// The profile's expected origins, kept here because every route to a
+    /// profile's prefix asks (a profile of thousands of networks would otherwise
+    /// build the set once per route).
+    profile_origins: BTreeSet<Asn>,
     /// Routes per (prefix, origin), any peer (a profile's).
     origin_routes: FxHashMap<(u32, Asn), u32>,
     /// Routes to watched prefixes and aggregates per upstream, any peer (a profile's).
@@ -368,6 +376,7 @@ impl BgpState {
             aggregates: Vec::new(),
             entity_prefixes: Vec::new(),
             counted: [0, 0],
+            profile_origins: BTreeSet::new(),
             origin_routes: FxHashMap::default(),
             upstream_routes: BTreeMap::new(),
             rpki_seen: FxHashMap::default(),
@@ -378,6 +387,7 @@ impl BgpState {
             next_seq: 0,
         };
         if let Tracking::Networks(watch) = state.tracking.clone() {
+            state.profile_origins = watch.origins();
             state.register_networks(&watch);
         }
         state
@@ -941,7 +951,7 @@ impl BgpState {
             take(route);
         }
         if !direct && !entry.related.is_empty() {
-            let origins = self.watch().map(WatchSet::origins).unwrap_or_default();
+            let origins = &self.profile_origins;
             for aggregate in &entry.related {
                 for route in self.prefixes[*aggregate as usize]
                     .routes
@@ -1001,6 +1011,7 @@ impl BgpState {
                 seen_by,
                 of: self.counted[fam],
                 previous,
+                upstreams: moved_upstreams(&before.upstreams, &after.upstreams),
             },
         });
     }
@@ -1172,7 +1183,7 @@ impl BgpState {
             return;
         };
         let net = self.prefixes[id as usize].net;
-        let origins = watch.origins();
+        let origins = &self.profile_origins;
         let known_upstreams = &watch.known_upstreams;
         let mut new_changes: Vec<ChangeKind> = Vec::new();
         // A path ending in an AS_SET names no one origin: it is counted for none
@@ -1435,6 +1446,13 @@ impl BgpState {
         let all: Vec<u32> = (0..self.peers.len() as u32).collect();
         self.restand(at, &all, changes);
     }
+}
+
+/// The upstreams in one sorted list and not the other.
+fn moved_upstreams(before: &[u32], after: &[u32]) -> SmallVec<[Asn; 4]> {
+    let gone = before.iter().filter(|u| after.binary_search(u).is_err());
+    let come = after.iter().filter(|u| before.binary_search(u).is_err());
+    gone.chain(come).map(|u| Asn(*u)).collect()
 }
 
 impl BgpChange {

@@ -211,7 +211,8 @@ fn a_roa_makes_the_routes_invalid() {
             e["cause"] == "rpki-invalid" && e["entity"].as_str().unwrap().starts_with("prefix:")
         })
         .count();
-    assert_eq!(per_prefix, 4);
+    // The invalid prefixes are warning states, not events of their own.
+    assert_eq!(per_prefix, 0, "{events:#?}");
     let rpki_evidence = network[0]["evidence"].as_array().unwrap();
     assert!(!rpki_evidence.is_empty());
 }

@@ -224,5 +224,40 @@ fn a_roa_with_max_length_22_dropped_by_validating_peers_is_rpki_invalid() {
                     .starts_with("prefix:175.45.17")
         })
         .count();
-    assert_eq!(per_prefix, 4, "{events:#?}");
+    // The invalid prefixes are warning states, not events of their own.
+    assert_eq!(per_prefix, 0, "{events:#?}");
+}
+
+#[test]
+fn a_flapping_morning_then_a_long_outage_is_one_flap_event_then_the_outage() {
+    let test = "a_flapping_morning_then_a_long_outage_is_one_flap_event_then_the_outage";
+    let scratch = Scratch::new();
+    let mut elems = announce(T0 + 300.0, [4837, 4837]);
+    // Six times gone for ten minutes, every half hour from 09:00.
+    for cycle in 0..6 {
+        let t = T0 + 3600.0 + f64::from(cycle) * 1800.0;
+        elems.extend(withdraw(t, &[FULL[0], FULL[1], PARTIAL]));
+        elems.extend(announce(t + 600.0, [4837, 4837]));
+    }
+    // The next morning, dark for nine and a half hours.
+    let dark = T0 + 24.0 * 3600.0;
+    elems.extend(withdraw(dark, &[FULL[0], FULL[1], PARTIAL]));
+    elems.extend(announce(dark + 9.5 * 3600.0, [4837, 4837]));
+    scratch.write_gz("rrc06/updates.20100701.0805.gz", &updates(&elems));
+    let Some(events) = replay(test, &scratch, &["--profile", "kp"], &[]) else {
+        return;
+    };
+    // An analyst's reading: unstable for a morning, then dark; no outage per cycle.
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[0]["entity"], "country:KP");
+    assert_eq!(events[0]["cause"], "flap");
+    assert_eq!(events[0]["start"], "2010-07-01T09:00:00Z");
+    assert_eq!(events[0]["end"], "2010-07-01T11:40:00Z");
+    let summary = events[0]["summary"].as_str().unwrap();
+    assert!(summary.contains("lost and back 6 times"), "{summary}");
+    assert!(summary.contains("the longest down for 10 m"), "{summary}");
+    assert_eq!(events[1]["entity"], "country:KP");
+    assert_eq!(events[1]["cause"], "internal");
+    assert_eq!(events[1]["start"], "2010-07-02T08:00:00Z");
+    assert_eq!(events[1]["end"], "2010-07-02T17:30:00Z");
 }

@@ -301,6 +301,7 @@ fn north_korea_2014(path: &std::path::Path) -> String {
             upstreams: vec![Asn(4837)],
             hosts: vec![],
             services: vec![],
+            families: vec![],
         },
         summary: "All four of North Korea's prefixes were withdrawn at once by its only upstream, China Unicom".into(),
         evidence: vec![

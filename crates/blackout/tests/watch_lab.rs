@@ -642,6 +642,20 @@ const CASES: &[Case] = &[
         cause: "vantage",
         bgp: false,
     },
+    // One family only: the network still reaches the world over IPv4, so neither
+    // is a whole-network outage.
+    Case {
+        spec: "v6-border-filter",
+        entity: "as:64500",
+        cause: "data-plane",
+        bgp: false,
+    },
+    Case {
+        spec: "v6-withdraw",
+        entity: "as:64500",
+        cause: "partial",
+        bgp: true,
+    },
 ];
 
 /// The faults to run: every case, or those `BLACKOUT_WATCH_LAB_FAULTS` names.
@@ -681,8 +695,8 @@ impl Case {
     /// Events that come with the fault besides its own: the same cause on a
     /// sibling entity (both web servers fail); the withdrawals of a flap are an
     /// outage while they last; a stopped web server also refuses its TCP check; a
-    /// ROA that turns the routes invalid opens an event per prefix; a vantage point
-    /// cut off loses its feeds.
+    /// vantage point cut off loses its feeds. (A ROA that turns the routes invalid
+    /// makes each prefix a warning state of the status, not an event.)
     fn goes_with(&self, update: &Update) -> bool {
         if self.is_mine(update) {
             return true;
@@ -696,9 +710,6 @@ impl Case {
                     "service:tcp:2001:db8:100::11",
                 ];
                 tcp.contains(&update.entity()) && update.cause() == "service"
-            }
-            "rpki-invalid" => {
-                update.entity().starts_with("prefix:") && update.cause() == "rpki-invalid"
             }
             "vantage-cut" => update.cause() == "feed",
             _ => false,
@@ -814,6 +825,37 @@ fn check_event(case: &Case, event: &Value) -> Vec<String> {
         }
         "web-5xx" | "web-hang" | "web-down" => wrong.extend(needs("probe.http")),
         "smtp-4xx" => wrong.extend(needs("probe.smtp")),
+        "v6-withdraw" => {
+            wrong.extend(needs("bgp.visibility"));
+            wrong.extend(ipv6_only(
+                event,
+                "IPv6 routes withdrawn; IPv4 still announced",
+            ));
+            let prefixes = &event["scope"]["prefixes"];
+            let v6 = BTreeSet::from([
+                "2001:db8:100::/48",
+                "2001:db8:101::/48",
+                "2001:db8:102::/48",
+                "2001:db8:103::/48",
+            ]);
+            if texts(prefixes) != v6 {
+                wrong.push(format!("scope prefixes {prefixes}, want the four /48s"));
+            }
+        }
+        "v6-border-filter" => {
+            wrong.extend(needs("probe.icmp"));
+            wrong.extend(ipv6_only(event, "IPv6 dark, IPv4 up"));
+            let hosts = &event["scope"]["hosts"];
+            let v6 = BTreeSet::from([
+                "2001:db8:100::11",
+                "2001:db8:101::75",
+                "2001:db8:102::130",
+                "2001:db8:103::194",
+            ]);
+            if texts(hosts) != v6 {
+                wrong.push(format!("scope hosts {hosts}, want the four IPv6 hosts"));
+            }
+        }
         "vantage-cut"
             if !evidence.iter().any(|e| {
                 e["text"]
@@ -824,6 +866,28 @@ fn check_event(case: &Case, event: &Value) -> Vec<String> {
             wrong.push("the evidence does not name the control host".into());
         }
         _ => {}
+    }
+    wrong
+}
+
+/// What is wrong with an event that must tell an IPv6-only failure: its scope
+/// names IPv6 alone, its summary says so in words (`words`), and it is a warning,
+/// not the critical of a whole-network outage.
+fn ipv6_only(event: &Value, words: &str) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let families = &event["scope"]["families"];
+    if texts(families) != BTreeSet::from(["ipv6"]) {
+        wrong.push(format!("scope families {families}, want [\"ipv6\"]"));
+    }
+    let summary = event["summary"].as_str().unwrap_or("");
+    if !summary.contains(words) {
+        wrong.push(format!("summary {summary:?} does not say {words:?}"));
+    }
+    if event["severity"] != "warning" {
+        wrong.push(format!(
+            "severity {}: one family down is not the whole network down",
+            event["severity"]
+        ));
     }
     wrong
 }
@@ -914,10 +978,20 @@ fn watch_in_the_lab_names_each_fault_and_its_recovery() {
             // The ROA changes in the validators' data first: watch, re-reading its
             // VRPs, sees the routes turn invalid while they are still announced.
             write_vrps(&vrps, rogue_asn);
-            let invalid = watch.wait_for(from, Duration::from_secs(20), |u| {
-                u.entity().starts_with("prefix:") && u.cause() == "rpki-invalid"
-            });
-            if invalid.is_none() {
+            // Each invalid prefix is a warning state of the status, not an event.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let invalid = loop {
+                let warned = status().is_ok_and(|s| {
+                    s["prefixes"]
+                        .as_array()
+                        .is_some_and(|ps| ps.iter().any(|p| !p["rpki_invalid"].is_null()))
+                });
+                if warned || Instant::now() >= deadline {
+                    break warned;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            };
+            if !invalid {
                 problems.push(
                     "rpki-invalid: watch did not re-read --vrps (no prefix turned RPKI-invalid within 20 s)"
                         .into(),

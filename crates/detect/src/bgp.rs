@@ -16,8 +16,10 @@
 //! whose state waits on time) are looked at when the instant is weighed.
 //!
 //! The events this part opens itself are those about upstreams and single
-//! prefixes: `upstream-cut`, `new-upstream`, `hijack`, `rpki-invalid` per
-//! prefix, and `flap`.
+//! prefixes: `upstream-cut`, `new-upstream`, `hijack`, and `flap`. A route that
+//! is RPKI-invalid but still visible is a warning state ([`RpkiWarning`]) for the
+//! status, not an event; the network's event names `rpki-invalid` when its
+//! prefixes lose visibility while invalid.
 
 use crate::DetectorConfig;
 use crate::book::{EventBook, Opening, Slot, human_duration};
@@ -59,6 +61,10 @@ struct PrefixTrack {
     seen: u32,
     /// When the prefix went down and came back, for each return within the flap window.
     returns: VecDeque<(Timestamp, Timestamp)>,
+    /// Is it counted in its entities' `returned` (a return within the window)?
+    returned: bool,
+    /// Is it counted in its entities' `flapping` (`flap_count` returns within the window)?
+    flapping: bool,
 }
 
 impl Default for PrefixTrack {
@@ -67,6 +73,8 @@ impl Default for PrefixTrack {
             health: Health::Unknown,
             seen: 0,
             returns: VecDeque::new(),
+            returned: false,
+            flapping: false,
         }
     }
 }
@@ -98,6 +106,11 @@ struct EntityTrack {
     known: u32,
     /// Prefixes up but below `visibility_up` or in a decline: (below, decline start).
     unsteady: BTreeMap<PrefixId, (bool, Option<Timestamp>)>,
+    /// Of those, how many are below `visibility_up`.
+    unsteady_below: u32,
+    /// Of those, the starts of their declines, counted: the latest says whether
+    /// the view has settled, without a walk over a country's prefixes.
+    declines: BTreeMap<Timestamp, u32>,
     /// Watched prefixes whose routes are RPKI-invalid now.
     rpki_invalid: BTreeSet<IpNet>,
     /// Each upstream's carriage.
@@ -112,14 +125,50 @@ struct EntityTrack {
     /// Upstreams already reported as new, or known from before a restart to have
     /// carried the routes (a resumed cut): not news when they carry again.
     reported_new: BTreeSet<Asn>,
-    /// Upstreams seen carrying any share since the start, for summaries.
-    carriers: BTreeSet<Asn>,
+    /// Upstreams seen carrying any share since the start, for summaries, in AS
+    /// order with their names (written once, when first seen).
+    carriers: Vec<(Asn, String)>,
+    /// Upstreams whose paths to the entity changed in number since it was last
+    /// looked at: only their shares moved, so only they are looked at.
+    moved: BTreeSet<Asn>,
+    /// Every share moved (the denominators changed): look at every upstream.
+    rescan: bool,
     /// Evidence for the network event, gathered as it comes.
     evidence: VecDeque<Evidence>,
     /// When the last of its prefixes came back, if one did.
     last_return: Option<Timestamp>,
     /// The losses and returns of the flapping under way, if the entity flaps.
     flap: FlapTally,
+    /// Its prefixes that came back from a loss within the flap window.
+    returned: BTreeSet<PrefixId>,
+    /// Of those, the ones that did so `flap_count` times: flapping prefixes.
+    flapping: BTreeSet<PrefixId>,
+}
+
+impl EntityTrack {
+    /// Sets a prefix's entry among the unsteady (None: it is steady), keeping the
+    /// counts `all_up` reads.
+    fn set_unsteady(&mut self, id: PrefixId, entry: Option<(bool, Option<Timestamp>)>) {
+        let before = match entry {
+            Some(entry) => self.unsteady.insert(id, entry),
+            None => self.unsteady.remove(&id),
+        };
+        for (entry, sign) in [(before, -1i64), (entry, 1)] {
+            let Some((below, since)) = entry else {
+                continue;
+            };
+            if below {
+                self.unsteady_below = self.unsteady_below.saturating_add_signed(sign as i32);
+            }
+            if let Some(since) = since {
+                let count = self.declines.entry(since).or_default();
+                *count = count.saturating_add_signed(sign as i32);
+                if *count == 0 {
+                    self.declines.remove(&since);
+                }
+            }
+        }
+    }
 }
 
 /// What an analyst says of a flapping: how many times the routes went and came
@@ -168,6 +217,9 @@ pub struct DarkPrefix {
     pub since: Timestamp,
     /// Is it RPKI-invalid?
     pub rpki_invalid: bool,
+    /// The AS it is originated by (its network's, or in the global view the
+    /// origin it was first seen with), to name who lost it.
+    pub origin: Option<Asn>,
 }
 
 /// The BGP part of the detector.
@@ -183,7 +235,44 @@ pub struct BgpDetector {
     waiting: BTreeSet<EntityIdx>,
     /// Prefixes back but not yet for long enough.
     recovering: BTreeSet<PrefixId>,
+    /// When a prefix's return leaves the flap window, for each return: the
+    /// entities' `returned` and `flapping` are kept as time passes, each return
+    /// looked at once more when it ages out.
+    return_expiries: BTreeSet<(Timestamp, PrefixId)>,
+    /// Routes to watched prefixes that are RPKI-invalid now, by route prefix.
+    rpki_warnings: BTreeMap<IpNet, RpkiWarning>,
     last_at: Timestamp,
+}
+
+/// A route to a watched prefix that is RPKI-invalid now: a warning state of the
+/// prefix (networks that validate routes drop it), shown in the status. It opens
+/// no event while the prefix stays visible.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpkiWarning {
+    /// The route's prefix.
+    pub prefix: IpNet,
+    /// The watched prefix it concerns (itself, or the one it lies in).
+    pub watched: IpNet,
+    /// Its origin (None: an AS_SET).
+    pub origin: Option<Asn>,
+    /// The VRPs it is invalid against ("no VRP" when none covers the origin).
+    pub against: String,
+    /// Invalid since when.
+    pub since: Timestamp,
+}
+
+impl RpkiWarning {
+    /// One sentence for the status.
+    pub fn text(&self) -> String {
+        let origin = self
+            .origin
+            .map(|o| o.to_string())
+            .unwrap_or_else(|| "an AS_SET".into());
+        format!(
+            "{} from {origin} is RPKI-invalid (against {}) since {}: networks that validate routes drop it",
+            self.prefix, self.against, self.since
+        )
+    }
 }
 
 impl BgpDetector {
@@ -197,6 +286,8 @@ impl BgpDetector {
             dirty: BTreeSet::new(),
             waiting: BTreeSet::new(),
             recovering: BTreeSet::new(),
+            return_expiries: BTreeSet::new(),
+            rpki_warnings: BTreeMap::new(),
             last_at: Timestamp::EPOCH,
         }
     }
@@ -232,13 +323,25 @@ impl BgpDetector {
                 seen_by,
                 of,
                 previous,
+                upstreams,
                 ..
-            } => self.on_view(at, *id, *seen_by, *of, *previous, bgp, &mut updates),
+            } => {
+                for member in bgp.members(*id) {
+                    self.entity(*member).moved.extend(upstreams.iter().copied());
+                }
+                self.on_view(at, *id, *seen_by, *of, *previous, bgp, &mut updates)
+            }
             ChangeKind::Denominator {
                 family: fam,
                 of,
                 previous,
             } => {
+                // Every share of every entity moved with the denominator.
+                for index in 0..bgp.entities().len() {
+                    let entity = EntityIdx(index as u32);
+                    self.entity(entity).rescan = true;
+                    self.dirty.insert(entity);
+                }
                 let ids: Vec<(PrefixId, u32)> = bgp
                     .tracked()
                     .filter(|(_, net)| family(net) == *fam)
@@ -338,17 +441,24 @@ impl BgpDetector {
         self.last_at = at;
         let mut updates = Vec::new();
         self.declare_recoveries(at, bgp);
+        self.expire_returns(at, bgp);
         let mut look: BTreeSet<EntityIdx> = std::mem::take(&mut self.dirty);
         look.extend(std::mem::take(&mut self.waiting));
+        let settle = self.config.thresholds.cut_settle_secs;
         for entity in look {
             self.on_upstream_shares(at, entity, bgp, &mut updates);
             self.end_quiet_flap(at, entity, bgp, &mut updates);
             let track = self.entity(entity);
+            // Prefixes that stay below `visibility_up` wait on no time (a country
+            // always has some): only a decline that has yet to settle does.
             let waiting = track
                 .upstreams
                 .values()
                 .any(|c| matches!(c, Carriage::Pending { .. } | Carriage::Returning { .. }))
-                || !track.unsteady.is_empty()
+                || track
+                    .declines
+                    .last_key_value()
+                    .is_some_and(|(since, _)| at.secs_since(*since) < settle)
                 || self
                     .book
                     .is_open(&flap_slot(&bgp.entities()[entity.0 as usize].entity));
@@ -393,6 +503,69 @@ impl BgpDetector {
             }
         }
         updates
+    }
+
+    /// Is a flapping of the entity open?
+    pub fn flap_open(&self, entity: EntityIdx, bgp: &BgpState) -> bool {
+        self.book
+            .is_open(&flap_slot(&bgp.entities()[entity.0 as usize].entity))
+    }
+
+    /// Ends the entity's flapping because a loss that began at `loss` has lasted
+    /// longer than a flap window: that is an outage of its own, and the flapping
+    /// ended with the last return before it.
+    pub(crate) fn end_flap(
+        &mut self,
+        entity: EntityIdx,
+        loss: Timestamp,
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let info = &bgp.entities()[entity.0 as usize];
+        let slot = flap_slot(&info.entity);
+        let end = self
+            .entity_ref(entity)
+            .and_then(|t| t.flap.last_return)
+            .filter(|back| *back <= loss)
+            .unwrap_or(loss);
+        let item = evidence(
+            loss,
+            SignalKind::BgpVisibility,
+            format!(
+                "the routes of {} went away at {loss} and stayed away longer than the flap window: an outage of its own, not a cycle of the flapping",
+                info.name
+            ),
+            Some(0.0),
+        );
+        self.book.end(&slot, end, Some(item), updates);
+    }
+
+    /// Takes `first`, the network's event of the loss that turned out to be the
+    /// first cycle of the flapping just opened, into the flapping: the flapping
+    /// keeps its id and start (one event from the first loss on, as an analyst
+    /// tells it) and its evidence. Returns the flapping as it now stands.
+    pub(crate) fn adopt_into_flap(&mut self, entity: &Entity, first: Event) -> Option<Event> {
+        let event = self.book.open.get_mut(&flap_slot(entity))?;
+        let own = std::mem::take(&mut event.evidence);
+        let note = evidence(
+            first.start,
+            SignalKind::BgpVisibility,
+            format!(
+                "the loss at {} first read as a {} outage; it was the first cycle of this flapping",
+                first.start, first.cause
+            ),
+            None,
+        );
+        let mut items: Vec<Evidence> = first.evidence;
+        items.push(note);
+        items.extend(own);
+        items.sort_by_key(|e| e.at);
+        for item in items {
+            crate::book::push_evidence(event, item);
+        }
+        event.id = first.id;
+        event.start = event.start.min(first.start);
+        Some(event.clone())
     }
 
     /// The events open now.
@@ -483,6 +656,9 @@ impl BgpDetector {
                 for prefix in &event.scope.prefixes {
                     if let Some(id) = bgp.prefix_id(prefix) {
                         self.track(id).returns.push_back((latest, latest));
+                        let window = self.config.thresholds.flap_window_secs as i64;
+                        self.return_expiries.insert((latest.add_secs(window), id));
+                        self.prune_returns(latest, id, bgp);
                     }
                 }
             }
@@ -534,6 +710,7 @@ impl BgpDetector {
                     prefix,
                     since: *since,
                     rpki_invalid: track.rpki_invalid.contains(&prefix),
+                    origin: origin_of(*id, bgp),
                 }
             })
             .collect();
@@ -552,6 +729,7 @@ impl BgpDetector {
                 prefix: *prefix,
                 since,
                 rpki_invalid: true,
+                origin: origin_of(id, bgp),
             });
         }
         dark.sort_by_key(|d| d.prefix);
@@ -561,6 +739,11 @@ impl BgpDetector {
     /// How many of the entity's prefixes are dark now (down or not yet back).
     pub fn dark_count(&self, entity: EntityIdx) -> usize {
         self.entity_ref(entity).map_or(0, |t| t.dark.len())
+    }
+
+    /// The routes to watched prefixes that are RPKI-invalid now, in prefix order.
+    pub fn rpki_warnings(&self) -> impl Iterator<Item = &RpkiWarning> {
+        self.rpki_warnings.values()
     }
 
     /// The entity's watched prefixes whose routes are RPKI-invalid now.
@@ -575,12 +758,10 @@ impl BgpDetector {
         self.entity_ref(entity).is_some_and(|t| t.known > 0)
     }
 
-    /// The upstreams seen carrying the entity's routes, for summaries: the paths
-    /// showed them, whatever the profile expects.
-    pub fn carriers(&self, entity: EntityIdx) -> Vec<Asn> {
-        self.entity_ref(entity)
-            .map(|t| t.carriers.iter().copied().collect())
-            .unwrap_or_default()
+    /// The upstreams seen carrying the entity's routes, with their names, for
+    /// summaries: the paths showed them, whatever the profile expects.
+    pub fn carriers(&self, entity: EntityIdx) -> &[(Asn, String)] {
+        self.entity_ref(entity).map_or(&[], |t| &t.carriers)
     }
 
     /// When the last of the entity's prefixes came back, if one did.
@@ -705,21 +886,21 @@ impl BgpDetector {
                 Health::Down { start } => {
                     track.dark.insert(id, start);
                     track.down.insert(id);
-                    track.unsteady.remove(&id);
+                    track.set_unsteady(id, None);
                 }
                 Health::Recovering { start, .. } => {
                     track.dark.insert(id, start);
                     track.down.remove(&id);
-                    track.unsteady.remove(&id);
+                    track.set_unsteady(id, None);
                 }
                 Health::Up { falling_since } => {
                     track.dark.remove(&id);
                     track.down.remove(&id);
                     let below = visibility < up;
                     if below || falling_since.is_some() {
-                        track.unsteady.insert(id, (below, falling_since));
+                        track.set_unsteady(id, Some((below, falling_since)));
                     } else {
-                        track.unsteady.remove(&id);
+                        track.set_unsteady(id, None);
                     }
                 }
                 Health::Unknown => {}
@@ -783,6 +964,8 @@ impl BgpDetector {
                 }
                 Health::Down { start } if visibility >= up => {
                     self.track(id).returns.push_back((start, at));
+                    self.return_expiries
+                        .insert((at.add_secs(window as i64), id));
                     self.tally_return(id, start, at, bgp);
                     Health::Recovering { start, since: at }
                 }
@@ -793,14 +976,7 @@ impl BgpDetector {
             }
         };
         self.set_health(id, health, bgp);
-        let track = self.track(id);
-        while track
-            .returns
-            .front()
-            .is_some_and(|(_, back)| at.secs_since(*back) > window)
-        {
-            track.returns.pop_front();
-        }
+        self.prune_returns(at, id, bgp);
         let changed_state = std::mem::discriminant(&before) != std::mem::discriminant(&health);
         let down_now = matches!(health, Health::Down { .. });
         let first_sight = before == Health::Unknown;
@@ -811,17 +987,18 @@ impl BgpDetector {
         for member in bgp.members(id).to_vec() {
             // Large entities get their evidence in counts when their event opens:
             // a text per prefix and change would be most of the work of a full table.
-            if bgp.aggregates(member).prefix_count() > PER_PREFIX_EVIDENCE {
-                continue;
+            let item = (bgp.aggregates(member).prefix_count() <= PER_PREFIX_EVIDENCE).then(|| {
+                evidence(
+                    at,
+                    SignalKind::BgpVisibility,
+                    self.describe_view(&prefix, bgp),
+                    Some(visibility),
+                )
+            });
+            if let Some(item) = &item {
+                self.add_network_evidence(member, item.clone());
             }
-            let item = evidence(
-                at,
-                SignalKind::BgpVisibility,
-                self.describe_view(&prefix, bgp),
-                Some(visibility),
-            );
-            self.add_network_evidence(member, item.clone());
-            self.check_flap(at, member, id, item, bgp, updates);
+            self.check_flap(at, member, item, bgp, updates);
         }
     }
 
@@ -868,9 +1045,11 @@ impl BgpDetector {
         let settle = self.config.thresholds.cut_settle_secs;
         self.entity_ref(entity).is_none_or(|track| {
             track.dark.is_empty()
-                && track.unsteady.values().all(|(below, since)| {
-                    !below && since.is_none_or(|since| at.secs_since(since) >= settle)
-                })
+                && track.unsteady_below == 0
+                && track
+                    .declines
+                    .last_key_value()
+                    .is_none_or(|(since, _)| at.secs_since(*since) >= settle)
         })
     }
 
@@ -880,6 +1059,12 @@ impl BgpDetector {
             .is_some_and(|t| prefixes > 0 && t.down.len() >= prefixes)
     }
 
+    /// Looks at the upstreams of one entity whose shares may have moved: those
+    /// whose paths changed in number since the last look (every one, after the
+    /// denominators changed), and those followed (any that carried a real share,
+    /// and the profile's). A country has thousands of upstreams and is looked at
+    /// every instant one of its routes changes, so the cost of a look is that of
+    /// what moved, never of all its upstreams.
     fn on_upstream_shares(
         &mut self,
         at: Timestamp,
@@ -890,38 +1075,36 @@ impl BgpDetector {
         let t = self.config.thresholds.clone();
         let denominators = bgp.denominators();
         let aggregates = bgp.aggregates(entity);
-        // In AS order, looked up by binary search: a country has thousands of
-        // upstreams and is looked at every instant one of its routes changes, so
-        // this runs without a map built or a label written per upstream.
-        let shares: Vec<(Asn, f64)> = aggregates.upstream_shares(denominators);
-        let share_of = |asn: Asn| {
-            shares
-                .binary_search_by_key(&asn, |(a, _)| *a)
-                .map_or(0.0, |i| shares[i].1)
-        };
+        let share_of = |asn: Asn| aggregates.upstream_share(asn, denominators).unwrap_or(0.0);
         let network_name = bgp.entities()[entity.0 as usize].name.clone();
-        {
-            let expected: Vec<Asn> = self.expected_upstreams(entity, bgp);
-            let track = self.entity(entity);
-            // The carriers not yet known, found by walking both sorted lists.
-            let mut known = track.carriers.iter().peekable();
-            let unknown: Vec<Asn> = shares
-                .iter()
-                .map(|(asn, _)| *asn)
-                .filter(|asn| {
-                    while known.next_if(|k| *k < asn).is_some() {}
-                    known.peek() != Some(&asn)
-                })
-                .collect();
-            track.carriers.extend(unknown);
-            for asn in expected {
-                track.upstreams.entry(asn).or_insert(Carriage::Unknown);
+        let expected: Vec<Asn> = self.expected_upstreams(entity, bgp);
+        self.entity(entity);
+        let track = &mut self.entities[entity.0 as usize];
+        let rescan = std::mem::take(&mut track.rescan);
+        let moved: Vec<Asn> = if rescan {
+            track.moved.clear();
+            aggregates.upstreams.iter().map(|(a, _)| *a).collect()
+        } else {
+            std::mem::take(&mut track.moved).into_iter().collect()
+        };
+        let shares: Vec<(Asn, f64)> = moved.iter().map(|a| (*a, share_of(*a))).collect();
+        for (asn, share) in &shares {
+            if *share > 0.0
+                && let Err(i) = track.carriers.binary_search_by_key(asn, |(a, _)| *a)
+            {
+                track
+                    .carriers
+                    .insert(i, (*asn, self.config.upstream_label(*asn)));
             }
-            // Any upstream with a real share is followed from now on.
-            for (asn, share) in &shares {
-                if *share >= t.upstream_up {
-                    track.upstreams.entry(*asn).or_insert(Carriage::Unknown);
-                }
+        }
+        let track = self.entity(entity);
+        for asn in expected {
+            track.upstreams.entry(asn).or_insert(Carriage::Unknown);
+        }
+        // Any upstream with a real share is followed from now on.
+        for (asn, share) in &shares {
+            if *share >= t.upstream_up {
+                track.upstreams.entry(*asn).or_insert(Carriage::Unknown);
             }
         }
         let machines: Vec<(Asn, Carriage)> = self
@@ -937,6 +1120,11 @@ impl BgpDetector {
                 Carriage::Unknown | Carriage::Folded if share >= t.upstream_up => {
                     Carriage::Carrying
                 }
+                // The counted peers changed: a peer whose session went down took
+                // its paths along, one that came back has yet to send them. The
+                // share moved with the feed, not with the routes: nothing to judge
+                // until the upstream is seen carrying again.
+                Carriage::Carrying if share < t.upstream_down && rescan => Carriage::Unknown,
                 Carriage::Carrying if share < t.upstream_down => {
                     let text = format!(
                         "{} carries {:.0}% of paths, down from its baseline",
@@ -1002,12 +1190,19 @@ impl BgpDetector {
                 self.entity(entity).upstreams.insert(asn, Carriage::Folded);
                 continue;
             }
-            let carriers: Vec<(Asn, f64)> = shares
-                .iter()
-                .filter(|(other, share)| *other != asn && *share >= t.upstream_up)
-                .map(|(a, s)| (*a, *s))
+            if !self.all_up(entity, at) {
+                continue;
+            }
+            // Every upstream with a real share is followed: the carriers are among them.
+            let carriers: Vec<(Asn, f64)> = self
+                .entity(entity)
+                .upstreams
+                .keys()
+                .filter(|other| **other != asn)
+                .map(|other| (*other, share_of(*other)))
+                .filter(|(_, share)| *share >= t.upstream_up)
                 .collect();
-            if self.all_up(entity, at) && !carriers.is_empty() {
+            if !carriers.is_empty() {
                 let label = self.config.upstream_label(asn);
                 let others: Vec<String> = carriers
                     .iter()
@@ -1084,7 +1279,8 @@ impl BgpDetector {
 
     /// An upstream that carried nothing when the entity was first seen up and now
     /// carries a real share of the paths is news, named by the profile or not:
-    /// the first time it carries the routes in the data.
+    /// the first time it carries the routes in the data. `shares` are those of the
+    /// upstreams that moved since the last look: only they can have come to carry.
     fn check_new_upstreams(
         &mut self,
         at: Timestamp,
@@ -1100,7 +1296,8 @@ impl BgpDetector {
         let track = self.entity(entity);
         let Some(baseline) = &mut track.baseline_upstreams else {
             if seen_up {
-                track.baseline_upstreams = Some(shares.iter().map(|(a, _)| *a).collect());
+                let all = &bgp.aggregates(entity).upstreams;
+                track.baseline_upstreams = Some(all.iter().map(|(a, _)| *a).collect());
             }
             return;
         };
@@ -1200,32 +1397,37 @@ impl BgpDetector {
                 } else {
                     vrps.join(", ")
                 };
-                let opening = Opening {
-                    severity: Severity::Warning,
-                    confidence: 0.8,
-                    scope: Scope {
-                        prefixes: vec![prefix],
-                        ..Scope::default()
-                    },
-                    summary: format!(
-                        "{prefix} from {origin_text} is RPKI-invalid: networks that validate routes will drop it"
-                    ),
-                    evidence: vec![evidence(
-                        at,
-                        SignalKind::BgpRpki,
-                        format!("{prefix} origin {origin_text}: invalid against {against}"),
-                        Some(0.0),
-                    )],
-                };
+                let item = evidence(
+                    at,
+                    SignalKind::BgpRpki,
+                    format!("{prefix} origin {origin_text}: invalid against {against}"),
+                    Some(0.0),
+                );
                 for member in &members {
-                    self.add_network_evidence(*member, opening.evidence[0].clone());
+                    self.add_network_evidence(*member, item.clone());
                 }
-                self.book.start(at, slot, opening, updates);
+                // A warning state, not an event: while the route stays visible
+                // nothing is out; the network's event says so if it loses
+                // visibility while invalid.
+                let since = self.rpki_warnings.get(&prefix).map_or(at, |w| w.since);
+                self.rpki_warnings.insert(
+                    prefix,
+                    RpkiWarning {
+                        prefix,
+                        watched,
+                        origin,
+                        against,
+                        since,
+                    },
+                );
             }
             RpkiState::Valid | RpkiState::NotFound => {
                 for member in &members {
                     self.entity(*member).rpki_invalid.remove(&watched);
                 }
+                self.rpki_warnings.remove(&prefix);
+                // An event of a prefix's own is only one resumed from an older
+                // blackout, which opened them; it ends here.
                 let text = format!("{prefix} origin {origin_text}: {state}");
                 self.book.end(
                     &slot,
@@ -1237,61 +1439,141 @@ impl BgpDetector {
         }
     }
 
+    /// How many of the entity's prefixes must flap (or have come back within the
+    /// window) for the entity itself to flap: one of a small network, the
+    /// `partial_share` of a large one (a country's one flapping prefix in
+    /// thousands is that prefix's trouble, not the country's).
+    fn flap_quorum(&self, entity: EntityIdx, bgp: &BgpState) -> usize {
+        let prefixes = bgp.aggregates(entity).prefix_count() as f64;
+        ((self.config.thresholds.partial_share * prefixes).ceil() as usize).max(1)
+    }
+
+    /// Are enough of the entity's prefixes coming back from losses within the
+    /// flap window that a loss now may be one cycle of a flapping?
+    pub fn flap_forming(&self, entity: EntityIdx, bgp: &BgpState) -> bool {
+        self.entity_ref(entity)
+            .is_some_and(|t| t.returned.len() >= self.flap_quorum(entity, bgp))
+    }
+
+    /// Drops a prefix's returns that have left the flap window, and keeps its
+    /// entities' counts of returned and flapping prefixes.
+    fn prune_returns(&mut self, at: Timestamp, id: PrefixId, bgp: &BgpState) {
+        let window = self.config.thresholds.flap_window_secs as f64;
+        let count = self.config.thresholds.flap_count as usize;
+        let track = self.track(id);
+        while track
+            .returns
+            .front()
+            .is_some_and(|(_, back)| at.secs_since(*back) > window)
+        {
+            track.returns.pop_front();
+        }
+        let returned = !track.returns.is_empty();
+        let flapping = track.returns.len() >= count.max(1);
+        if (returned, flapping) == (track.returned, track.flapping) {
+            return;
+        }
+        track.returned = returned;
+        track.flapping = flapping;
+        for member in bgp.members(id).to_vec() {
+            let entity = self.entity(member);
+            if returned {
+                entity.returned.insert(id);
+            } else {
+                entity.returned.remove(&id);
+            }
+            if flapping {
+                entity.flapping.insert(id);
+            } else {
+                entity.flapping.remove(&id);
+            }
+            self.dirty.insert(member);
+        }
+    }
+
+    /// Ages out the returns that left the flap window by `at`.
+    fn expire_returns(&mut self, at: Timestamp, bgp: &BgpState) {
+        while let Some(&(expiry, id)) = self.return_expiries.first() {
+            if expiry >= at {
+                break;
+            }
+            self.return_expiries.pop_first();
+            self.prune_returns(at, id, bgp);
+        }
+    }
+
     fn check_flap(
         &mut self,
         at: Timestamp,
         entity: EntityIdx,
-        prefix: PrefixId,
-        item: Evidence,
+        item: Option<Evidence>,
         bgp: &BgpState,
         updates: &mut Vec<EventUpdate>,
     ) {
-        let t = &self.config.thresholds;
-        let count = t.flap_count as usize;
         let info = &bgp.entities()[entity.0 as usize];
         let slot = flap_slot(&info.entity);
         if self.book.is_open(&slot) {
-            self.book.note(&slot, item);
+            if let Some(item) = item {
+                self.book.note(&slot, item);
+            }
             return;
         }
-        let returns = self.prefixes[prefix.0 as usize].returns.len();
-        if returns >= count {
-            // Flapping began with the first withdrawal of the cycles in the window.
-            let first = self.prefixes[prefix.0 as usize]
-                .returns
-                .front()
-                .map(|(down, _)| *down)
-                .unwrap_or(at);
-            let net = bgp.prefix(prefix);
-            // Every prefix of the entity that is down or back within the window
-            // flapped with it (the entity is small: flapping is judged only on
-            // entities of up to PER_PREFIX_EVIDENCE prefixes).
-            let mut tally = FlapTally::default();
-            let mut flapped: BTreeSet<PrefixId> = self
-                .entity_ref(entity)
-                .map(|track| track.dark.keys().copied().collect())
-                .unwrap_or_default();
-            flapped.insert(prefix);
-            for id in flapped {
-                for (down, back) in &self.prefixes[id.0 as usize].returns {
-                    tally.add(id, *down, *back);
-                }
-            }
-            let summary = tally.summary(&info.name);
-            self.entity(entity).flap = tally;
-            let opening = Opening {
-                severity: Severity::Warning,
-                confidence: 0.8,
-                scope: Scope {
-                    prefixes: vec![net],
-                    ..Scope::default()
-                },
-                summary,
-                evidence: vec![item],
-            };
-            self.book.start(first, slot, opening, updates);
-            self.waiting.insert(entity);
+        let Some(track) = self.entity_ref(entity) else {
+            return;
+        };
+        if track.flapping.is_empty() || track.flapping.len() < self.flap_quorum(entity, bgp) {
+            return;
         }
+        let small = bgp.aggregates(entity).prefix_count() <= PER_PREFIX_EVIDENCE;
+        // Every flapping prefix is counted, and with them, in a small entity,
+        // every prefix down or back within the window (it flapped with them).
+        let mut flapped: BTreeSet<PrefixId> = track.flapping.clone();
+        if small {
+            flapped.extend(track.dark.keys().copied());
+        }
+        let mut tally = FlapTally::default();
+        for id in &flapped {
+            for (down, back) in &self.prefixes[id.0 as usize].returns {
+                tally.add(*id, *down, *back);
+            }
+        }
+        // Flapping began with the first withdrawal of the cycles in the window.
+        let first = tally.first_loss.unwrap_or(at);
+        let summary = tally.summary(&info.name);
+        let item = item.unwrap_or_else(|| {
+            evidence(
+                at,
+                SignalKind::BgpVisibility,
+                format!(
+                    "{} of {} prefixes of {} lost and came back {} times or more within {}",
+                    track.flapping.len(),
+                    bgp.aggregates(entity).prefix_count(),
+                    info.name,
+                    self.config.thresholds.flap_count,
+                    human_duration(self.config.thresholds.flap_window_secs as f64)
+                ),
+                None,
+            )
+        });
+        let prefixes: Vec<IpNet> = tally
+            .returns
+            .keys()
+            .take(PER_PREFIX_EVIDENCE as usize)
+            .map(|id| bgp.prefix(*id))
+            .collect();
+        self.entity(entity).flap = tally;
+        let opening = Opening {
+            severity: Severity::Warning,
+            confidence: 0.8,
+            scope: Scope {
+                prefixes,
+                ..Scope::default()
+            },
+            summary,
+            evidence: vec![item],
+        };
+        self.book.start(first, slot, opening, updates);
+        self.waiting.insert(entity);
     }
 
     /// Counts a prefix's return in the flapping open on each entity it belongs to,
@@ -1333,12 +1615,37 @@ impl BgpDetector {
             return;
         }
         let window = self.config.thresholds.flap_window_secs as f64;
-        let last = self.last_return(entity);
+        let Some(track) = self.entity_ref(entity) else {
+            return;
+        };
+        // The prefixes that flapped, and when the last of them came back: other
+        // prefixes of a large entity come and go on their own.
+        let last = track.flap.last_return.or(track.last_return);
         let quiet = last.is_none_or(|last| at.secs_since(last) > window);
-        if quiet && self.all_up(entity, at) {
+        if quiet
+            && track
+                .flap
+                .returns
+                .keys()
+                .all(|id| !track.dark.contains_key(id))
+        {
             self.book.end(&slot, last.unwrap_or(at), None, updates);
         }
     }
+}
+
+/// The origin AS of a tracked prefix: that of the network or origin AS entity
+/// it counts for.
+fn origin_of(id: PrefixId, bgp: &BgpState) -> Option<Asn> {
+    bgp.members(id).iter().find_map(|member| {
+        let info = &bgp.entities()[member.0 as usize];
+        match info.role {
+            blackout_bgp::EntityRole::Network | blackout_bgp::EntityRole::Origin => {
+                info.origins.first().copied()
+            }
+            _ => None,
+        }
+    })
 }
 
 fn flap_slot(entity: &Entity) -> Slot {

@@ -287,6 +287,26 @@ impl EventBook {
         self.closed.push(event);
     }
 
+    /// Takes the slot's event out of the book, the open one or the last closed,
+    /// if `pick` accepts it, without an update: it becomes part of another event
+    /// (a loss that turns out to be the first cycle of a flapping), and that
+    /// event's update tells of it under the same id.
+    pub(crate) fn take(&mut self, slot: &Slot, pick: impl Fn(&Event) -> bool) -> Option<Event> {
+        if self.held.contains_key(slot) {
+            return None;
+        }
+        if self.open.get(slot).is_some_and(&pick) {
+            return self.open.remove(slot);
+        }
+        let (id, _) = self.last_closed.get(slot)?;
+        let index = self.closed.iter().rposition(|e| e.id == *id)?;
+        if !pick(&self.closed[index]) {
+            return None;
+        }
+        self.last_closed.remove(slot);
+        Some(self.closed.remove(index))
+    }
+
     /// Every event, closed and open, in order of start.
     pub(crate) fn into_events(self) -> Vec<Event> {
         let mut events = self.closed;

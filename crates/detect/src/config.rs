@@ -1,6 +1,6 @@
 //! What the detector watches, and its thresholds, taken from a profile.
 
-use blackout_model::Asn;
+use blackout_model::{Asn, Family};
 use blackout_profile::{ProbeSettings, Profile, Thresholds};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +25,9 @@ pub struct DetectorConfig {
     /// The network (by its entity's text) each probed target belongs to, when the
     /// profile has several; a target not listed belongs to the first network.
     pub target_networks: BTreeMap<String, String>,
+    /// The family each named host is probed over (its address in the profile);
+    /// a target that is an address is its own.
+    pub host_families: BTreeMap<String, Family>,
 }
 
 impl DetectorConfig {
@@ -69,6 +72,23 @@ impl DetectorConfig {
             thresholds: profile.thresholds.clone(),
             probes: profile.probes.clone(),
             target_networks,
+            host_families: profile
+                .hosts
+                .iter()
+                .filter_map(|h| Some((h.name.clone(), Family::of_addr(&h.address?))))
+                .collect(),
+        }
+    }
+
+    /// The family a check goes over: its target's own address, or the address the
+    /// profile gives the host; None for a name the profile gives no address.
+    pub fn target_family(&self, target: &str) -> Option<Family> {
+        // DNS targets are `zone@server`; addresses may be bracketed.
+        let host = target.rsplit('@').next().unwrap_or(target);
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse::<std::net::IpAddr>() {
+            Ok(address) => Some(Family::of_addr(&address)),
+            Err(_) => self.host_families.get(bare).copied(),
         }
     }
 

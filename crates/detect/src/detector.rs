@@ -11,11 +11,11 @@ use crate::DetectorConfig;
 use crate::bgp::{BgpDetector, peer_weight, peers_evidence};
 use crate::book::{EventBook, Opening, Slot};
 use crate::probes::{CheckState, ProbeSignal, ProbeTracker};
-use crate::rules::{CheckView, Situation, attribute};
+use crate::rules::{CheckView, Situation, Verdict, attribute};
 use blackout_bgp::{BgpChange, BgpState, EntityIdx, EntityRole};
 use blackout_model::{
-    Asn, Cause, Entity, Event, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity,
-    SignalKind, Timestamp,
+    Cause, Entity, Event, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity, SignalKind,
+    Timestamp, UpdateKind,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -81,11 +81,32 @@ pub struct Detector {
     /// Per network entity: when its event last ended. Checks that began failing
     /// before it are the outage's tail (they need a round or two to see the return).
     network_back: BTreeMap<EntityIdx, Timestamp>,
+    /// Per network entity with an event open: the most prefixes dark at once so
+    /// far. A country's scope lists only the first of its dark prefixes, so the
+    /// count is what says the outage grew.
+    peak_dark: BTreeMap<EntityIdx, usize>,
     /// When each vantage point last came back online, for the same reason.
     vantage_back: BTreeMap<String, Timestamp>,
     /// Each feed blackout has heard of, and whether it is up: words about routes
     /// need a feed that is up.
     feeds: BTreeMap<String, bool>,
+    /// Per network entity: losses of its routes held back as possible cycles of
+    /// a flapping (see [`HeldLoss`]).
+    held_losses: BTreeMap<EntityIdx, Vec<HeldLoss>>,
+}
+
+/// A loss of a network's routes that began within a flap window of its last
+/// return (or while it flaps): it may be one cycle of a flapping, which is one
+/// `flap` event, not an outage per cycle. It opens no event of its own until it
+/// has lasted a whole window (then it is a long outage, and its event starts
+/// when the loss began); if it comes back and no flapping forms within a window
+/// after, it is told after the fact as the outage it was.
+#[derive(Clone, Debug)]
+struct HeldLoss {
+    /// The verdict on the loss, the latest one.
+    verdict: Verdict,
+    /// When the routes came back, once they did.
+    back: Option<Timestamp>,
 }
 
 /// Evidence kept from before the network event opens.
@@ -118,8 +139,10 @@ impl Detector {
             last_at: Timestamp::EPOCH,
             first_look: None,
             network_back: BTreeMap::new(),
+            peak_dark: BTreeMap::new(),
             vantage_back: BTreeMap::new(),
             feeds: BTreeMap::new(),
+            held_losses: BTreeMap::new(),
         }
     }
 
@@ -257,6 +280,12 @@ impl Detector {
             .collect()
     }
 
+    /// The routes to watched prefixes that are RPKI-invalid now: warning states
+    /// of their prefixes for the status, not events.
+    pub fn rpki_warnings(&self) -> impl Iterator<Item = &crate::RpkiWarning> {
+        self.bgp.rpki_warnings()
+    }
+
     /// How many of an entity's prefixes are dark now.
     pub fn dark_count(&self, entity: EntityIdx) -> usize {
         self.bgp.dark_count(entity)
@@ -288,6 +317,16 @@ impl Detector {
         updates.extend(self.bgp.finish(bgp));
         self.pending = Some(self.last_at);
         self.weigh(bgp, &mut updates);
+        // The input ends: a held loss is told as it stands, unless it is a cycle
+        // of a flapping still open.
+        for (entity, held) in std::mem::take(&mut self.held_losses) {
+            if self.bgp.flap_open(entity, bgp) {
+                continue;
+            }
+            for loss in held {
+                self.tell_held_loss(entity, loss, bgp, &mut updates);
+            }
+        }
         let mut events = self.book.into_events();
         events.extend(self.bgp.into_events());
         events.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
@@ -451,6 +490,7 @@ impl Detector {
                 let last = latest.map(|t| &t.last);
                 CheckView {
                     role,
+                    family: self.config.target_family(&target),
                     entity: last
                         .map(|l| l.entity())
                         .unwrap_or(Entity::Host(target.clone())),
@@ -471,9 +511,11 @@ impl Detector {
         let Some(at) = self.pending.take() else {
             return;
         };
+        let before = updates.len();
         self.take_in(at, bgp, updates);
         let changed: BTreeSet<EntityIdx> = self.bgp.changed_entities().clone();
         updates.extend(self.bgp.settle(at, bgp));
+        self.adopt_first_cycles(before, bgp, updates);
         let offline = self.offline_vantages();
         self.weigh_vantages(at, &offline, updates);
         let checks = self.check_views(&offline);
@@ -489,6 +531,7 @@ impl Detector {
             checks.iter().map(|c| self.owner(&c.target, bgp)).collect();
         entities.extend(owners.iter().flatten());
         entities.extend(self.stress_since.keys());
+        entities.extend(self.held_losses.keys());
         entities.extend(
             self.book
                 .open
@@ -508,6 +551,7 @@ impl Detector {
                 network_causes.insert(entity, cause);
             }
         }
+        self.settle_held_losses(at, bgp, updates);
         if all_offline {
             self.hold_services();
         } else {
@@ -571,16 +615,11 @@ impl Detector {
             && !self.stress_since.contains_key(&entity)
             && !self.book.is_open(&slot)
         {
+            self.held_loss_back(at, entity);
             self.keep_early_evidence(entity);
             return None;
         }
         let dark = self.bgp.dark_prefixes(entity, bgp);
-        let carriers: Vec<(Asn, String)> = self
-            .bgp
-            .carriers(entity)
-            .into_iter()
-            .map(|asn| (asn, self.config.upstream_label(asn)))
-            .collect();
         let situation = Situation {
             at,
             name: &info.name,
@@ -588,15 +627,18 @@ impl Detector {
             dark,
             rpki_invalid: self.bgp.rpki_invalid_prefixes(entity),
             prefixes: bgp.aggregates(entity).prefix_count() as usize,
+            family_prefixes: bgp.aggregates(entity).prefixes.map(|n| n as usize),
+            family_visible: bgp.aggregates(entity).seen.map(|n| n > 0),
             bgp_baseline: self.bgp.has_baseline(entity),
             bgp_view: self.bgp_view(entity),
             visibility: self.bgp.visibility_text(entity, bgp),
-            carriers: &carriers,
+            carriers: self.bgp.carriers(entity),
             known_upstreams: &self.config.known_upstreams,
             peers: bgp.denominators(),
             checks,
             stress_before: self.stress_since.get(&entity).copied(),
         };
+        let from_routes = !situation.dark.is_empty();
         let verdict = attribute(&situation).map(|mut verdict| {
             // A verdict from routes rests on the full-feed peers that see them.
             if !situation.dark.is_empty() {
@@ -614,6 +656,7 @@ impl Detector {
             }
             verdict
         });
+        let dark_now = situation.dark.len();
         let checks = situation.checks;
         // A resumed outage that began with stress stays stress while the first
         // look has yet to see the checks again.
@@ -627,7 +670,23 @@ impl Detector {
         let network_cause = verdict.as_ref().map(|v| v.cause);
         let bgp_evidence = self.bgp.take_network_evidence(entity);
         match (verdict, self.book.is_open(&slot)) {
+            (Some(verdict), false)
+                if from_routes && self.may_be_flap_cycle(at, entity, verdict.start, bgp) =>
+            {
+                self.hold_loss(entity, verdict);
+                self.keep(entity, bgp_evidence);
+            }
             (Some(verdict), false) => {
+                if from_routes {
+                    // A loss held as a possible cycle has lasted a whole window:
+                    // an outage of its own, and the flapping ended before it.
+                    if let Some(held) = self.held_losses.get_mut(&entity) {
+                        held.retain(|loss| loss.back.is_some());
+                    }
+                    if self.bgp.flap_open(entity, bgp) {
+                        self.bgp.end_flap(entity, verdict.start, bgp, updates);
+                    }
+                }
                 // Only this incident's own signals, from its start on.
                 let early = self.early_evidence.remove(&entity).unwrap_or_default();
                 let evidence: Vec<Evidence> = early
@@ -645,8 +704,12 @@ impl Detector {
                 };
                 self.book
                     .start_as(verdict.start, slot, verdict.cause, opening, updates);
+                self.peak_dark.insert(entity, dark_now);
             }
             (Some(verdict), true) => {
+                let peak = self.peak_dark.entry(entity).or_default();
+                let grown = dark_now > *peak;
+                *peak = (*peak).max(dark_now);
                 self.book.confirm(&slot);
                 for item in bgp_evidence {
                     self.book.note(&slot, item);
@@ -666,7 +729,7 @@ impl Detector {
                             value: None,
                         },
                     );
-                } else if event.cause != verdict.cause || event.scope != verdict.scope {
+                } else if event.cause != verdict.cause || event.scope != verdict.scope || grown {
                     let text = if event.cause != verdict.cause {
                         format!("cause revised: {} -> {}", event.cause, verdict.cause)
                     } else {
@@ -685,8 +748,9 @@ impl Detector {
                         // The summary and scope keep the worst of the incident: a
                         // scope that only shrinks (hosts or prefixes coming back) is
                         // recorded in the evidence, not by forgetting the peak.
-                        let past_peak =
-                            event.cause == verdict.cause && within(&verdict.scope, &event.scope);
+                        let past_peak = event.cause == verdict.cause
+                            && within(&verdict.scope, &event.scope)
+                            && !grown;
                         event.cause = verdict.cause;
                         event.severity = verdict.severity.max(event.severity);
                         event.confidence = verdict.confidence;
@@ -737,10 +801,156 @@ impl Detector {
                 };
                 self.book.end(&slot, back, Some(item), updates);
                 self.network_back.insert(entity, at);
+                self.peak_dark.remove(&entity);
             }
-            (None, false) => self.keep(entity, bgp_evidence),
+            (None, false) => {
+                self.held_loss_back(at, entity);
+                self.keep(entity, bgp_evidence);
+            }
         }
         network_cause
+    }
+
+    /// Could a loss of the entity's routes that began at `start` be a cycle of a
+    /// flapping: it has lasted less than a flap window, and the entity flaps or
+    /// enough of its prefixes came back from losses within the window?
+    fn may_be_flap_cycle(
+        &self,
+        at: Timestamp,
+        entity: EntityIdx,
+        start: Timestamp,
+        bgp: &BgpState,
+    ) -> bool {
+        let window = self.config.thresholds.flap_window_secs as f64;
+        at.secs_since(start) < window
+            && (self.bgp.flap_open(entity, bgp) || self.bgp.flap_forming(entity, bgp))
+    }
+
+    /// The routes of a held loss are back (at their last return).
+    fn held_loss_back(&mut self, at: Timestamp, entity: EntityIdx) {
+        if let Some(loss) = self
+            .held_losses
+            .get_mut(&entity)
+            .and_then(|held| held.iter_mut().find(|loss| loss.back.is_none()))
+        {
+            loss.back = Some(self.bgp.last_return(entity).unwrap_or(at));
+        }
+    }
+
+    /// Holds a loss back as a possible cycle of a flapping (the one under way,
+    /// with the latest verdict on it).
+    fn hold_loss(&mut self, entity: EntityIdx, verdict: Verdict) {
+        let held = self.held_losses.entry(entity).or_default();
+        match held.iter_mut().find(|loss| loss.back.is_none()) {
+            Some(loss) => {
+                let start = loss.verdict.start.min(verdict.start);
+                loss.verdict = verdict;
+                loss.verdict.start = start;
+            }
+            None => held.push(HeldLoss {
+                verdict,
+                back: None,
+            }),
+        }
+    }
+
+    /// Settles the held losses: those of an entity that flaps are cycles of its
+    /// flapping; one that came back a whole window ago with no flapping formed
+    /// around it was an outage of its own, told now, after the fact.
+    fn settle_held_losses(
+        &mut self,
+        at: Timestamp,
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let window = self.config.thresholds.flap_window_secs as f64;
+        let entities: Vec<EntityIdx> = self.held_losses.keys().copied().collect();
+        for entity in entities {
+            let flapping = self.bgp.flap_open(entity, bgp);
+            let Some(held) = self.held_losses.get_mut(&entity) else {
+                continue;
+            };
+            let mut told = Vec::new();
+            held.retain(|loss| match loss.back {
+                Some(_) if flapping => false,
+                Some(back) if at.secs_since(back) > window => {
+                    told.push(loss.clone());
+                    false
+                }
+                _ => true,
+            });
+            if held.is_empty() {
+                self.held_losses.remove(&entity);
+            }
+            for loss in told {
+                self.tell_held_loss(entity, loss, bgp, updates);
+            }
+        }
+    }
+
+    /// Opens the event of a held loss, and ends it if the routes came back.
+    fn tell_held_loss(
+        &mut self,
+        entity: EntityIdx,
+        loss: HeldLoss,
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let info = &bgp.entities()[entity.0 as usize];
+        let slot = network_slot(&info.entity);
+        if self.book.is_open(&slot) {
+            return;
+        }
+        let verdict = loss.verdict;
+        let opening = Opening {
+            severity: verdict.severity,
+            confidence: verdict.confidence,
+            scope: verdict.scope,
+            summary: verdict.summary,
+            evidence: verdict.evidence,
+        };
+        self.book
+            .start_as(verdict.start, slot.clone(), verdict.cause, opening, updates);
+        if let Some(back) = loss.back {
+            let item = Evidence {
+                at: back,
+                signal: SignalKind::BgpVisibility,
+                text: format!(
+                    "{} is reachable again; no flapping formed around this loss within the flap window, so it is told as an outage of its own",
+                    info.name
+                ),
+                value: Some(1.0),
+            };
+            self.book.end(&slot, back, Some(item), updates);
+        }
+    }
+
+    /// A flapping that opened in this instant takes in the network's event of
+    /// its first loss (the losses after it were held as possible cycles): one
+    /// event, under that event's id, now with the cause `flap`.
+    fn adopt_first_cycles(&mut self, from: usize, bgp: &BgpState, updates: &mut [EventUpdate]) {
+        let window = self.config.thresholds.flap_window_secs as f64;
+        for update in updates.iter_mut().skip(from) {
+            if update.kind != UpdateKind::Started || update.event.cause != Cause::Flap {
+                continue;
+            }
+            let entity = update.event.entity.clone();
+            if bgp.entity_index(&entity).is_none() {
+                continue;
+            }
+            let flap_start = update.event.start;
+            let first = self.book.take(&network_slot(&entity), |event| {
+                matches!(event.cause, Cause::Internal | Cause::Partial)
+                    && event
+                        .end
+                        .is_none_or(|end| flap_start.secs_since(end) <= window)
+            });
+            if let Some(first) = first
+                && let Some(flap) = self.bgp.adopt_into_flap(&entity, first)
+            {
+                *update = EventUpdate::revised(flap);
+            }
+        }
     }
 
     /// Keeps the BGP evidence of an entity with no event yet: the decline before
@@ -1082,4 +1292,5 @@ fn within(scope: &Scope, peak: &Scope) -> bool {
     scope.prefixes.iter().all(|p| peak.prefixes.contains(p))
         && scope.hosts.iter().all(|h| peak.hosts.contains(h))
         && scope.services.iter().all(|s| peak.services.contains(s))
+        && scope.families.iter().all(|f| peak.families.contains(f))
 }

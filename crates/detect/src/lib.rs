@@ -31,7 +31,7 @@ mod detector;
 mod probes;
 pub mod rules;
 
-pub use bgp::{BgpDetector, DarkPrefix};
+pub use bgp::{BgpDetector, DarkPrefix, RpkiWarning};
 pub use config::DetectorConfig;
 pub use detector::{Detector, FeedSignal, Signal};
 pub use probes::{CheckState, FAIL_AFTER, OK_AFTER, ProbeSignal, ProbeTracker};

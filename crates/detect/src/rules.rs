@@ -8,7 +8,8 @@
 use crate::bgp::DarkPrefix;
 use crate::probes::CheckState;
 use blackout_model::{
-    Asn, Cause, Entity, Evidence, ProbeKind, ProbeRole, Scope, Severity, SignalKind, Timestamp,
+    Asn, Cause, Entity, Evidence, Family, ProbeKind, ProbeRole, Scope, Severity, SignalKind,
+    Timestamp,
 };
 use blackout_profile::Thresholds;
 use std::collections::BTreeSet;
@@ -21,6 +22,8 @@ pub const STRESS_LEAD_SECS: f64 = 30.0;
 pub struct CheckView {
     /// What the target is.
     pub role: ProbeRole,
+    /// The address family it is probed over, when the target or the profile tells.
+    pub family: Option<Family>,
     /// The target.
     pub target: String,
     /// The kind of check.
@@ -75,6 +78,10 @@ pub struct Situation<'a> {
     pub rpki_invalid: Vec<ipnet::IpNet>,
     /// Its prefixes in all.
     pub prefixes: usize,
+    /// Its prefixes per family (IPv4, IPv6).
+    pub family_prefixes: [usize; 2],
+    /// Does any full-feed peer see any of its prefixes of each family (IPv4, IPv6)?
+    pub family_visible: [bool; 2],
     /// Has BGP seen its prefixes up at least once?
     pub bgp_baseline: bool,
     /// Can words about its routes be backed now: a feed is up and has seen them?
@@ -138,8 +145,10 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(RpkiInvalid),
         Box::new(NetworkStress),
         Box::new(AllRoutesGone),
+        Box::new(FamilyRoutesGone),
         Box::new(SomeRoutesGone),
         Box::new(DataPlaneDead),
+        Box::new(FamilyDataPlaneDead),
         Box::new(SomeHostsDark),
         Box::new(Unsettled),
     ]
@@ -202,7 +211,54 @@ fn dark_scope(situation: &Situation<'_>) -> Scope {
             .map(|d| d.prefix)
             .collect(),
         upstreams: situation.carriers.iter().map(|(a, _)| *a).collect(),
+        families: families(situation.dark.iter().map(|d| Family::of_prefix(&d.prefix))),
         ..Scope::default()
+    }
+}
+
+/// The families among `of`, each once, IPv4 first.
+fn families(of: impl Iterator<Item = Family>) -> Vec<Family> {
+    of.collect::<BTreeSet<Family>>().into_iter().collect()
+}
+
+/// The families of these hosts' checks, where known.
+fn host_families(hosts: &[&CheckView]) -> Vec<Family> {
+    families(hosts.iter().filter_map(|h| h.family))
+}
+
+/// The dark prefixes per family (IPv4, IPv6).
+fn dark_per_family(s: &Situation<'_>) -> [usize; 2] {
+    let mut dark = [0; 2];
+    for d in &s.dark {
+        dark[Family::of_prefix(&d.prefix).index()] += 1;
+    }
+    dark
+}
+
+/// Is the family part of the network now: it has prefixes, and they are seen
+/// or have gone dark? (A family the profile lists but no feed ever showed has
+/// nothing to lose.)
+fn in_play(s: &Situation<'_>, dark: [usize; 2], family: Family) -> bool {
+    let i = family.index();
+    s.family_prefixes[i] > 0 && (dark[i] > 0 || s.family_visible[i])
+}
+
+/// Is the family dark as a whole: at least the internal share of its prefixes?
+fn family_dark(s: &Situation<'_>, dark: [usize; 2], family: Family) -> bool {
+    let i = family.index();
+    let needed = (s.thresholds.internal_share * s.family_prefixes[i] as f64).ceil() as usize;
+    s.family_prefixes[i] > 0 && dark[i] >= needed.max(1)
+}
+
+/// How much of one family is dark, in words: `all 4 IPv6 prefixes`, `3 of 4 IPv6
+/// prefixes`.
+fn family_count(s: &Situation<'_>, dark: [usize; 2], family: Family) -> String {
+    let (gone, all) = (dark[family.index()], s.family_prefixes[family.index()]);
+    let label = family.label();
+    if gone == all {
+        format!("all {all} {label} prefixes")
+    } else {
+        format!("{gone} of {all} {label} prefixes")
     }
 }
 
@@ -217,6 +273,41 @@ fn upstream_names(situation: &Situation<'_>) -> String {
         .map(|(_, label)| label.clone())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The ASes that lost the dark prefixes, most first, with how many each lost:
+/// ", lost by AS8452 (1010), AS24863 (512) and 3 more ASes"; nothing when they
+/// are all the network's own (its name says who it is).
+fn dark_origins(situation: &Situation<'_>) -> String {
+    const NAMED: usize = 8;
+    let mut lost: std::collections::BTreeMap<Asn, usize> = std::collections::BTreeMap::new();
+    for origin in situation.dark.iter().filter_map(|d| d.origin) {
+        *lost.entry(origin).or_default() += 1;
+    }
+    if lost.is_empty()
+        || (lost.len() == 1
+            && lost
+                .keys()
+                .all(|asn| situation.name.contains(&asn.to_string())))
+    {
+        return String::new();
+    }
+    let mut most: Vec<(Asn, usize)> = lost.into_iter().collect();
+    most.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut names: Vec<String> = most
+        .iter()
+        .take(NAMED)
+        .map(|(asn, count)| format!("{asn} ({count})"))
+        .collect();
+    if most.len() > NAMED {
+        names.push(format!("{} more ASes", most.len() - NAMED));
+    }
+    let last = names.pop().unwrap_or_default();
+    if names.is_empty() {
+        format!(", lost by {last}")
+    } else {
+        format!(", lost by {} and {last}", names.join(", "))
+    }
 }
 
 /// The dark prefixes by name, the first few of a long list and a count.
@@ -468,8 +559,17 @@ impl Rule for AllRoutesGone {
     }
 
     fn assess(&self, s: &Situation<'_>) -> Assessment {
-        let needed = (s.thresholds.internal_share * s.prefixes as f64).ceil() as usize;
-        if s.prefixes == 0 || s.dark.len() < needed.max(1) {
+        // A whole-network outage only when every family it uses fails: IPv4 dark
+        // with IPv6 up is the next rule's.
+        let dark = dark_per_family(s);
+        let playing: Vec<Family> = Family::ALL
+            .into_iter()
+            .filter(|f| in_play(s, dark, *f))
+            .collect();
+        if s.prefixes == 0
+            || playing.is_empty()
+            || !playing.iter().all(|f| family_dark(s, dark, *f))
+        {
             return Assessment::NotThis;
         }
         let start = s.dark.iter().map(|d| d.since).min().unwrap_or(s.at);
@@ -502,6 +602,58 @@ impl Rule for AllRoutesGone {
     }
 }
 
+/// One family's routes gone from every upstream while the other family's stay
+/// announced: IPv6 withdrawn with IPv4 up, or the reverse. Not a whole-network
+/// outage: the network still reaches the world over the other family.
+pub struct FamilyRoutesGone;
+
+impl Rule for FamilyRoutesGone {
+    fn name(&self) -> &'static str {
+        "family-routes"
+    }
+
+    fn assess(&self, s: &Situation<'_>) -> Assessment {
+        let dark = dark_per_family(s);
+        let Some(lost) = Family::ALL.into_iter().find(|f| {
+            family_dark(s, dark, *f)
+                && dark[f.other().index()] == 0
+                && s.family_visible[f.other().index()]
+        }) else {
+            return Assessment::NotThis;
+        };
+        let kept = lost.other();
+        let start = s.dark.iter().map(|d| d.since).min().unwrap_or(s.at);
+        Assessment::Verdict(Verdict {
+            cause: Cause::Partial,
+            severity: Severity::Warning,
+            confidence: 0.85,
+            start,
+            summary: format!(
+                "{} routes withdrawn; {} still announced: {} lost {} from every upstream ({}), its {} {} prefixes stay visible",
+                lost.label(),
+                kept.label(),
+                s.name,
+                family_count(s, dark, lost),
+                upstream_names(s),
+                s.family_prefixes[kept.index()],
+                kept.label(),
+            ),
+            scope: dark_scope(s),
+            evidence: vec![item(
+                s.at,
+                SignalKind::BgpVisibility,
+                format!(
+                    "every {} prefix gone from every upstream at once, the {} ones still seen: {}",
+                    lost.label(),
+                    kept.label(),
+                    s.visibility
+                ),
+                Some(0.0),
+            )],
+        })
+    }
+}
+
 /// Some prefixes gone, the rest fine: one building's power, one router.
 pub struct SomeRoutesGone;
 
@@ -523,10 +675,11 @@ impl Rule for SomeRoutesGone {
             confidence: 0.8,
             start,
             summary: format!(
-                "{} of {} prefixes of {} are dark ({names}); the rest are visible",
+                "{} of {} prefixes of {} are dark{} ({names}); the rest are visible",
                 s.dark.len(),
                 s.prefixes,
                 s.name,
+                dark_origins(s),
             ),
             scope: dark_scope(s),
             evidence: vec![item(
@@ -621,6 +774,87 @@ impl Rule for DataPlaneDead {
             ),
             scope: Scope {
                 hosts: hosts.iter().map(|h| h.target.clone()).collect(),
+                families: host_families(&hosts),
+                ..Scope::default()
+            },
+            evidence,
+        })
+    }
+}
+
+/// Routes fine, every host of one family silent while the other family's
+/// answer: a filter at the border, or one family's forwarding broken. The
+/// network still reaches the world over the other family.
+pub struct FamilyDataPlaneDead;
+
+impl Rule for FamilyDataPlaneDead {
+    fn name(&self) -> &'static str {
+        "family-data-plane"
+    }
+
+    fn assess(&self, s: &Situation<'_>) -> Assessment {
+        if !s.bgp_baseline || !s.dark.is_empty() {
+            return Assessment::NotThis;
+        }
+        let hosts: Vec<&CheckView> = hosts_icmp(s).collect();
+        let of = |family: Family| -> Vec<&CheckView> {
+            hosts
+                .iter()
+                .copied()
+                .filter(|h| h.family == Some(family))
+                .collect()
+        };
+        let silent_family = Family::ALL.into_iter().find_map(|family| {
+            let lost = of(family);
+            let kept = of(family.other());
+            let others_answer = hosts
+                .iter()
+                .filter(|h| h.family != Some(family))
+                .all(|h| h.failing_since().is_none());
+            let start =
+                every_host_silent_since(&lost).filter(|_| !kept.is_empty() && others_answer)?;
+            Some((family, lost, kept.len(), start))
+        });
+        let Some((family, lost, answering, start)) = silent_family else {
+            return Assessment::NotThis;
+        };
+        let mut evidence: Vec<Evidence> = lost
+            .iter()
+            .map(|h| {
+                item(
+                    h.failing_since().unwrap_or(s.at),
+                    SignalKind::ProbeIcmp,
+                    format!("{}: {}", h.target, h.text),
+                    Some(1.0),
+                )
+            })
+            .collect();
+        if s.bgp_view {
+            evidence.push(item(
+                s.at,
+                SignalKind::BgpVisibility,
+                format!("routes still visible: {}", s.visibility),
+                None,
+            ));
+        }
+        Assessment::Verdict(Verdict {
+            cause: Cause::DataPlane,
+            severity: Severity::Warning,
+            confidence: 0.75,
+            start,
+            summary: format!(
+                "{} dark, {} up: every {} host of {} ({}) stopped answering {}; its {answering} {} hosts answer",
+                family.label(),
+                family.other().label(),
+                family.label(),
+                s.name,
+                lost.len(),
+                routes_words(s, "while its routes stay announced"),
+                family.other().label(),
+            ),
+            scope: Scope {
+                hosts: lost.iter().map(|h| h.target.clone()).collect(),
+                families: vec![family],
                 ..Scope::default()
             },
             evidence,
@@ -664,6 +898,7 @@ impl Rule for SomeHostsDark {
             ),
             scope: Scope {
                 hosts: names,
+                families: host_families(&dark),
                 ..Scope::default()
             },
             evidence: dark
@@ -706,6 +941,7 @@ impl Rule for Unsettled {
             ),
             scope: Scope {
                 hosts: hosts.iter().map(|h| h.target.clone()).collect(),
+                families: host_families(&hosts),
                 ..Scope::default()
             },
             evidence: hosts

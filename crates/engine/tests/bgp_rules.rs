@@ -279,12 +279,15 @@ fn invalid_routes_losing_visibility_are_rpki_invalid() {
         .collect();
     assert_eq!(network.len(), 1, "{events:#?}");
     assert_eq!(network[0].cause, Cause::RpkiInvalid);
+    // The invalid prefixes are warning states of the status, not events: the
+    // network's event tells of the loss.
     assert_eq!(
         events
             .iter()
             .filter(|e| matches!(e.entity, Entity::Prefix(_)) && e.cause == Cause::RpkiInvalid)
             .count(),
-        4
+        0,
+        "{events:#?}"
     );
 }
 
@@ -337,4 +340,63 @@ fn one_peer_reset_raises_nothing() {
     });
     world.route(130, 2, "203.0.113.0/26", None);
     assert!(world.finish().is_empty());
+}
+
+/// A full-feed peer's session reset takes its paths along and brings them back:
+/// an upstream that only its paths showed is not cut, neither when the peer
+/// goes nor when it comes back and its routes are not all in yet (the reset is
+/// feed evidence, not an outage of anything).
+#[test]
+fn a_reset_of_the_only_peer_through_an_upstream_is_no_cut() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    // Peers 1-4 via the primary; peer 5 alone via the backup (20% of the paths).
+    for prefix in PREFIXES {
+        world.route(1000, 4, prefix, Some(&[64510, PRIMARY, ORIGIN]));
+    }
+    world.engine.settle(Timestamp::from_secs(1100));
+    world.feed(BgpInput::PeerDown {
+        at: Timestamp::from_secs(2000),
+        peer: PeerKey {
+            collector: "rrc00".into(),
+            ip: IpAddr::from([198, 51, 100, 5]),
+            asn: Asn(64515),
+        },
+    });
+    world.engine.settle(Timestamp::from_secs(2100));
+    // It learns its table again, one prefix a minute.
+    for (i, prefix) in PREFIXES.iter().enumerate() {
+        world.route(
+            2400 + 60 * i as i64,
+            5,
+            prefix,
+            Some(&[64510, BACKUP, ORIGIN]),
+        );
+        world
+            .engine
+            .settle(Timestamp::from_secs(2430 + 60 * i as i64));
+    }
+    world.engine.settle(Timestamp::from_secs(4000));
+    let events = world.finish();
+    assert!(events.is_empty(), "{events:#?}");
+}
+
+/// Control: the same upstream losing the same peer's paths while the session
+/// stays up (the peer moves to the primary) is a cut: what excuses the reset is
+/// the session, not the one peer.
+#[test]
+fn the_only_peer_through_an_upstream_moving_away_is_a_cut() {
+    let mut world = World::new(Vrps::default());
+    world.baseline();
+    for prefix in PREFIXES {
+        world.route(1000, 4, prefix, Some(&[64510, PRIMARY, ORIGIN]));
+    }
+    world.engine.settle(Timestamp::from_secs(1100));
+    for prefix in PREFIXES {
+        world.route(2000, 5, prefix, Some(&[64510, PRIMARY, ORIGIN, ORIGIN]));
+    }
+    let events = world.finish();
+    let event = only(&events, Cause::UpstreamCut);
+    assert_eq!(event.entity, Entity::Upstream(Asn(BACKUP)));
+    assert_eq!(event.start, Timestamp::from_secs(2000));
 }

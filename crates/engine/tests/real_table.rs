@@ -7,8 +7,7 @@
 //! The cases: a staggered national shutdown (Egypt's ISPs one after another, a few
 //! networks left up), a whole country dark at once (Syria, two hours), one mid-size
 //! AS dark in a large country (an `as:` event, no `country:` one), a steady day of
-//! path churn (no events; with one peer's session reset too: a known issue,
-//! ignored), and a profile of three networks whose events each name their own
+//! path churn (no events, with one peer's session reset too), and a profile of three networks whose events each name their own
 //! network.
 
 use blackout_bgp::{GlobalSet, Tracking, Vrps, WatchSet};
@@ -398,13 +397,10 @@ fn staggered_national_shutdown() {
 }
 
 /// Egypt's event counts every prefix lost by the end of the shutdown and names the
-/// ASes involved. Known issue: the detector revises an event only when its cause or
-/// scope changes, and the scope lists at most `SCOPE_PREFIXES` prefixes, so once
-/// more than that are dark the count in the summary stays where it was (2,659 of
-/// 3,182: the fifth ISP's 112 prefixes are missing); and a partial country's
-/// summary names prefixes, not the ASes they belong to.
+/// ASes involved: the scope lists only the first dark prefixes, so the event is
+/// revised when the count of dark prefixes passes its peak, and a partial
+/// country's summary names the ASes that lost them.
 #[test]
-#[ignore = "known issue in blackout-detect: a partial event's count is not revised past SCOPE_PREFIXES dark prefixes, and it names no ASes"]
 fn staggered_national_shutdown_counts_every_isp() {
     let Some((events, _, lost, total)) = staggered_shutdown() else {
         return;
@@ -629,13 +625,11 @@ fn steady_day_with_path_churn() {
     );
 }
 
-/// Nor is one peer's session reset. Known issue: with the table's two full-feed
-/// peers, the reset peer's paths leave the upstream shares for ten minutes, and the
-/// detector calls each upstream that only its paths showed cut (1,340
-/// `upstream:` events of `upstream-cut`, each resting on the one peer left); no
-/// `country:` or `as:` event comes of it.
+/// Nor is one peer's session reset: with the table's two full-feed peers, the reset
+/// peer's paths leave the upstream shares for ten minutes, and an upstream that only
+/// its paths showed must not be called cut (this once gave 1,340 `upstream-cut`
+/// events); the shares moved with the feed, not with the routes.
 #[test]
-#[ignore = "known issue in blackout-detect: a full-feed peer's session reset is taken for upstream cuts"]
 fn steady_day_with_a_session_reset() {
     let Some(events) = steady_day(true) else {
         return;

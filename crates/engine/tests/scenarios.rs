@@ -10,13 +10,16 @@
 //! detector BGP changes and probe results interleaved as a live run would.
 //!
 //! Step actions (`do`):
-//! - `withdraw all|PREFIX [peers A-B]`
-//! - `announce all|PREFIX [peers A-B] [via ASN] [origin ASN] [prepend N]`
+//! - `withdraw all|ipv4|ipv6|PREFIX [peers A-B]` (`ipv4`, `ipv6`: every prefix of
+//!   that family)
+//! - `announce all|ipv4|ipv6|PREFIX [peers A-B] [via ASN] [origin ASN] [prepend N]`
 //! - `peer-down N`
 //! - `vrps none | PREFIX-MAXLEN ASN[, ...]`
 //! - `set SELECTOR ok|fail|lossy|slow [TEXT]` with SELECTOR `all` (every watched
 //!   check), `hosts`, `controls`, `host:NAME`, `host:NAME:KIND`, `dns:ZONE`,
-//!   `dns:ZONE@SERVER`, `mail`, `vantage:NAME` (everything from there) or
+//!   `dns:ZONE@SERVER`, `mail`, `family:ipv4|ipv6` (the checks of hosts, zone
+//!   servers and mail servers the profile gives an address of that family),
+//!   `vantage:NAME` (everything from there) or
 //!   `vantage:NAME/SELECTOR`; `fail` may end with `last-hop ASN` for traces;
 //!   `set vantage:NAME ok` gives its checks back to their own conditions
 //! - `feed NAME down|up`
@@ -133,6 +136,9 @@ struct Expect {
     /// Texts that must each appear in some evidence item.
     #[serde(default)]
     evidence_has: Vec<String>,
+    /// The address families the scope must name, exactly (`["ipv6"]`).
+    #[serde(default)]
+    families: Option<Vec<String>>,
     /// The only signal names the evidence may carry (`probe.http`, ...).
     #[serde(default)]
     evidence_signals: Vec<String>,
@@ -157,6 +163,10 @@ impl Expect {
                 .scope_has
                 .as_deref()
                 .is_none_or(|name| scope_names.iter().any(|n| n.contains(name)))
+            && self.families.as_ref().is_none_or(|want| {
+                let got: Vec<String> = scope.families.iter().map(ToString::to_string).collect();
+                got == *want
+            })
             && self.evidence_has.iter().all(|text| {
                 event
                     .evidence
@@ -168,6 +178,16 @@ impl Expect {
                     .evidence
                     .iter()
                     .all(|e| self.evidence_signals.iter().any(|s| s == e.signal.as_str())))
+    }
+}
+
+/// The selector of a check by the family of its target's address
+/// (`family:ipv6`); `family:unknown` without an address.
+fn family_selector(address: Option<IpAddr>) -> String {
+    match address {
+        Some(IpAddr::V4(_)) => "family:ipv4".into(),
+        Some(IpAddr::V6(_)) => "family:ipv6".into(),
+        None => "family:unknown".into(),
     }
 }
 
@@ -248,6 +268,7 @@ impl World {
                     kind,
                     selectors: vec![
                         "all".into(),
+                        family_selector(host.address),
                         "hosts".into(),
                         format!("host:{}", host.name),
                         format!("host:{}:{}", host.name, kind),
@@ -263,6 +284,7 @@ impl World {
                     kind: ProbeKind::Dns,
                     selectors: vec![
                         "all".into(),
+                        family_selector(server.address),
                         format!("dns:{}", zone.name),
                         format!("dns:{}@{}", zone.name, server.name),
                     ],
@@ -279,7 +301,7 @@ impl World {
                 role: ProbeRole::Mail,
                 target: name,
                 kind: ProbeKind::Smtp,
-                selectors: vec!["all".into(), "mail".into()],
+                selectors: vec!["all".into(), family_selector(mail.address), "mail".into()],
             });
         }
         for control in &profile.controls {
@@ -314,10 +336,18 @@ impl World {
     }
 
     fn prefixes(&self, what: &str) -> Vec<IpNet> {
-        if what == "all" {
-            self.profile.announced_prefixes()
-        } else {
-            vec![what.parse().unwrap_or_else(|_| panic!("bad prefix {what}"))]
+        let family = |v6: bool| -> Vec<IpNet> {
+            self.profile
+                .announced_prefixes()
+                .into_iter()
+                .filter(|p| matches!(p, IpNet::V6(_)) == v6)
+                .collect()
+        };
+        match what {
+            "all" => self.profile.announced_prefixes(),
+            "ipv4" => family(false),
+            "ipv6" => family(true),
+            _ => vec![what.parse().unwrap_or_else(|_| panic!("bad prefix {what}"))],
         }
     }
 

@@ -369,6 +369,23 @@ impl Bmp<'_> {
         }
     }
 
+    /// The origin's prefixes seen through any upstream, per family (IPv4, IPv6),
+    /// are `want`: what a verdict per family rests on (IPv6 gone with IPv4 up is
+    /// `[4, 0]`).
+    fn per_family(&self, post: bool, want: [usize; 2]) -> Result<(), String> {
+        let view = BmpView::read(&self.capture, self.watch)?;
+        let state = if post { &view.post } else { &view.pre };
+        let mut seen = [0; 2];
+        for v in state.views() {
+            if v.upstreams.values().any(|n| *n > 0) {
+                seen[usize::from(v.prefix.addr().is_ipv6())] += 1;
+            }
+        }
+        (seen == want).then_some(()).ok_or(format!(
+            "BMP: post={post}: IPv4 and IPv6 prefixes seen {seen:?}, want {want:?}"
+        ))
+    }
+
     /// No prefix of `gone` is seen via `upstream` (pre- or post-policy).
     fn lacks(&self, upstream: u32, post: bool, gone: &[String]) -> Result<(), String> {
         let view = BmpView::read(&self.capture, self.watch)?;
@@ -1173,7 +1190,10 @@ fn lab_end_to_end() {
             bmp.lacks(PRIMARY_ASN, false, &v6_prefixes)?;
             bmp.lacks(BACKUP_ASN, false, &v6_prefixes)?;
             bmp.has(PRIMARY_ASN, false, &v4_prefixes)?;
-            bmp.has(BACKUP_ASN, false, &v4_prefixes)
+            bmp.has(BACKUP_ASN, false, &v4_prefixes)?;
+            // One family dark, the other whole: not the whole network down.
+            bmp.per_family(false, [4, 0])?;
+            bmp.per_family(true, [4, 0])
         },
         &|_| View::split(&everything, |a| is_v6(a) && addrs.is_host(a)),
     );
@@ -1183,6 +1203,7 @@ fn lab_end_to_end() {
             // The routes of both families stay; IPv4's services too.
             expect.all_via(&[PRIMARY_ASN, ORIGIN_ASN])?;
             bmp.has(PRIMARY_ASN, false, &prefixes)?;
+            bmp.per_family(true, [4, 4])?;
             probe_each(
                 bin,
                 main,
@@ -1210,6 +1231,8 @@ fn lab_end_to_end() {
     assert_eq!(impact("rpki-invalid").vantages, ["vp-transit"]);
     assert_eq!(impact("vantage-path-cut vp-backup").vantages, ["vp-backup"]);
     assert_eq!(impact("v6-border-filter").families, [Family::V6]);
+    assert_eq!(impact("v6-withdraw").families, [Family::V6]);
+    assert_eq!(impact("origin-withdraw").families, Family::BOTH);
     assert!(impact("primary-cut").vantages.is_empty());
 
     // ---- stacked faults, one heal ----

@@ -344,6 +344,74 @@ pub struct Scope {
     pub hosts: Vec<String>,
     /// Services involved.
     pub services: Vec<String>,
+    /// The address families that fail, for a network's outage (`["ipv6"]` when
+    /// IPv6 fails while IPv4 works); left out when the event does not tell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<Family>,
+}
+
+/// An address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+impl Family {
+    /// Both families, IPv4 first (the order of per-family arrays).
+    pub const ALL: [Family; 2] = [Family::Ipv4, Family::Ipv6];
+
+    /// The family of a prefix.
+    pub fn of_prefix(prefix: &IpNet) -> Self {
+        match prefix {
+            IpNet::V4(_) => Family::Ipv4,
+            IpNet::V6(_) => Family::Ipv6,
+        }
+    }
+
+    /// The family of an address.
+    pub fn of_addr(address: &std::net::IpAddr) -> Self {
+        match address {
+            std::net::IpAddr::V4(_) => Family::Ipv4,
+            std::net::IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+
+    /// Its place in per-family arrays (IPv4, IPv6).
+    pub fn index(self) -> usize {
+        match self {
+            Family::Ipv4 => 0,
+            Family::Ipv6 => 1,
+        }
+    }
+
+    /// The other family.
+    pub fn other(self) -> Self {
+        match self {
+            Family::Ipv4 => Family::Ipv6,
+            Family::Ipv6 => Family::Ipv4,
+        }
+    }
+
+    /// Its name in a sentence: `IPv4`, `IPv6`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        })
+    }
 }
 
 /// A stable identifier, unique in a database: derived from the entity, the

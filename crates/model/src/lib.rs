@@ -37,7 +37,7 @@ pub use as_path::{AsPath, PathSegment};
 pub use asn::Asn;
 pub use country::{CountryCode, CountryLookup};
 pub use event::{
-    Cause, Entity, EntityState, Event, EventId, Evidence, Scope, Severity, SignalKind,
+    Cause, Entity, EntityState, Event, EventId, Evidence, Family, Scope, Severity, SignalKind,
 };
 pub use filter::PrefixFilter;
 pub use probe::{ProbeKind, ProbeRole};

@@ -41,6 +41,7 @@ fn outage(summary: &str) -> Event {
             upstreams: vec![Asn(4837)],
             hosts: vec![],
             services: vec![],
+            families: vec![],
         },
         summary: summary.into(),
         evidence: vec![

@@ -49,6 +49,22 @@ impl Core {
         let config = self.detector().config();
         let views = self.bgp().views();
         let seen = views.iter().any(|v| v.full_feed_peers > 0);
+        // Routes that are RPKI-invalid but still visible: warning states of their
+        // watched prefixes, not events.
+        let mut rpki: std::collections::BTreeMap<ipnet::IpNet, Vec<&blackout_detect::RpkiWarning>> =
+            Default::default();
+        for warning in self.detector().rpki_warnings() {
+            rpki.entry(warning.watched).or_default().push(warning);
+        }
+        let rpki_text = |prefix: &ipnet::IpNet| {
+            rpki.get(prefix).map(|warnings| {
+                warnings
+                    .iter()
+                    .map(|w| w.text())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        };
         let up = profile.thresholds.visibility_up;
         // The headline is the whole watched network: the country over a profile's
         // networks, or its one network.
@@ -67,23 +83,39 @@ impl Core {
             });
         let network = match worst(&open, &headline) {
             Some(event) => from_event(&headline, &headline_name, event),
-            None => EntityStatus {
-                entity: headline.to_string(),
-                name: headline_name.clone(),
-                state: if !seen {
-                    EntityState::Unknown
-                } else if views.iter().all(|v| v.visibility() >= up) {
-                    EntityState::Up
-                } else {
-                    EntityState::Degraded
-                },
-                detail: views
+            None => {
+                let invalid = views
+                    .iter()
+                    .filter(|v| rpki.contains_key(&v.prefix))
+                    .count();
+                let visibility = views
                     .iter()
                     .map(|v| format!("{} {:.0}%", v.prefix, v.visibility() * 100.0))
                     .collect::<Vec<_>>()
-                    .join(", "),
-                ..EntityStatus::default()
-            },
+                    .join(", ");
+                EntityStatus {
+                    entity: headline.to_string(),
+                    name: headline_name.clone(),
+                    state: if !seen {
+                        EntityState::Unknown
+                    } else if views.iter().all(|v| v.visibility() >= up) && invalid == 0 {
+                        EntityState::Up
+                    } else {
+                        EntityState::Degraded
+                    },
+                    since: rpki.values().flatten().map(|w| w.since).min(),
+                    cause: (invalid > 0).then_some(blackout_model::Cause::RpkiInvalid),
+                    detail: if invalid > 0 {
+                        format!(
+                            "{invalid} of {} prefixes RPKI-invalid but still visible (networks that validate routes drop them); {visibility}",
+                            views.len()
+                        )
+                    } else {
+                        visibility
+                    },
+                    ..EntityStatus::default()
+                }
+            }
         };
         let vantage_entity = Entity::Vantage(self.vantage().to_string());
         let controls: Vec<_> = self
@@ -120,20 +152,31 @@ impl Core {
         for view in &views {
             let entity = Entity::Prefix(view.prefix);
             if !entities.iter().any(|e| e.entity == entity.to_string()) {
+                let seen_by = format!(
+                    "seen by {} of {} full-feed peers",
+                    view.seen_by, view.full_feed_peers
+                );
+                let invalid = rpki_text(&view.prefix);
                 entities.push(EntityStatus {
                     entity: entity.to_string(),
                     name: view.prefix.to_string(),
                     state: if view.full_feed_peers == 0 {
                         EntityState::Unknown
-                    } else if view.visibility() >= up {
+                    } else if view.visibility() >= up && invalid.is_none() {
                         EntityState::Up
                     } else {
                         EntityState::Degraded
                     },
-                    detail: format!(
-                        "seen by {} of {} full-feed peers",
-                        view.seen_by, view.full_feed_peers
-                    ),
+                    since: rpki
+                        .get(&view.prefix)
+                        .and_then(|ws| ws.iter().map(|w| w.since).min()),
+                    cause: invalid
+                        .is_some()
+                        .then_some(blackout_model::Cause::RpkiInvalid),
+                    detail: match &invalid {
+                        Some(text) => format!("{text}; {seen_by}"),
+                        None => seen_by,
+                    },
                     ..EntityStatus::default()
                 });
             }
@@ -175,7 +218,13 @@ impl Core {
             network,
             entities,
             upstreams,
-            prefixes: views.iter().map(PrefixStatus::from).collect(),
+            prefixes: views
+                .iter()
+                .map(|view| PrefixStatus {
+                    rpki_invalid: rpki_text(&view.prefix),
+                    ..PrefixStatus::from(view)
+                })
+                .collect(),
             probes,
             feeds,
             vantage,

@@ -54,6 +54,7 @@ pub fn dark_event(start: Timestamp) -> Event {
             upstreams: vec![Asn(4837), Asn(20485)],
             hosts: vec!["kcna.kp".into()],
             services: vec![],
+            families: vec![],
         },
         summary: "Every upstream withdrew the routes of North Korea together".into(),
         evidence: vec![
@@ -143,6 +144,7 @@ pub fn dark_status(now: Timestamp, event: &Event) -> Status {
             full_feed_peers: 20,
             upstreams: Default::default(),
             origins: vec![],
+            rpki_invalid: None,
         }],
         probes: vec![ProbeStatus {
             at: now,

@@ -158,7 +158,8 @@ fn updates_only_are_known_before_anything_is_read() {
             .as_deref(),
         Some(
             "collector rrc06: updates only (1 file), no table dump (RIB) among the inputs: its \
-             peers' tables were never seen, so which of them are full-feed is unknown"
+             peers' tables were never seen, so which of them are full-feed is unknown and no \
+             outage verdict rests on them"
         )
     );
 }
