@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 
 # Debian packages the tests use: real BGP daemons, DNS, web and mail servers,
 # probing and packet tools; PostgreSQL 15 (the store suite runs on a scratch cluster too); MaxMind's MMDB writer (blackout-geo regenerates its fixtures).
-packages=(postgresql bgpdump libmaxmind-db-writer-perl nginx nsd fping bird2 frr frr-rpki-rtrlib python3-aiosmtpd nftables iproute2 traceroute iputils-ping openssl util-linux procps chromium prometheus fonts-dejavu-core)
+packages=(postgresql bgpdump libmaxmind-db-writer-perl nginx nsd fping bird2 frr frr-rpki-rtrlib python3-aiosmtpd nftables iproute2 traceroute iputils-ping openssl util-linux procps chromium prometheus fonts-dejavu-core nats-server)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -25,7 +25,7 @@ if ((${#missing[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The packages start their own system-wide daemons; the tests run their own.
-    for service in nginx nsd bird frr prometheus postgresql; do
+    for service in nginx nsd bird frr prometheus postgresql nats-server; do
       systemctl disable --now "$service" >/dev/null 2>&1 || service "$service" stop >/dev/null 2>&1 || true
     done
   else

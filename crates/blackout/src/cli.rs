@@ -37,6 +37,10 @@ pub enum Command {
     /// Write an incident report of one event: a self-contained HTML page with
     /// charts, or the chart alone as SVG or PNG when FILE ends in .svg or .png.
     Report(ReportArgs),
+    /// Run at a vantage point: the profile's probe rounds and the vantage
+    /// self-check (control targets), every result published to NATS JetStream,
+    /// buffered on disk while the broker is away. Stops on Ctrl-C or SIGTERM.
+    Agent(AgentArgs),
     /// List the built-in profiles.
     Profiles,
     /// The lab: an emulated national network in network namespaces, with real
@@ -260,6 +264,40 @@ pub struct WatchArgs {
     /// Print every event update as JSON Lines instead of a line of text.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Be the central of many vantage points: read the agents' results of this
+    /// profile from the NATS JetStream broker at URL (a durable consumer: a
+    /// restart resumes where it stopped), beside this watch's own probes and feeds.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+    /// The durable consumer's name (one per central); default
+    /// `blackout-central-PROFILE`.
+    #[arg(long, value_name = "NAME", requires = "nats")]
+    pub durable: Option<String>,
+}
+
+/// `blackout agent`.
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// The profile.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// The name of this vantage point: letters, digits, `-` and `_`.
+    #[arg(long, value_name = "NAME")]
+    pub vantage: String,
+    /// Where this vantage point is, in words (`Frankfurt, AS64496`).
+    #[arg(long, value_name = "TEXT")]
+    pub location: Option<String>,
+    /// The NATS broker (`nats://127.0.0.1:4222`).
+    #[arg(long, value_name = "URL")]
+    pub nats: String,
+    /// The directory of the disk buffer; default `blackout-agent-VANTAGE` in the
+    /// working directory.
+    #[arg(long, value_name = "DIR")]
+    pub buffer: Option<PathBuf>,
+    /// The disk buffer's bound in bytes; results that do not fit are dropped
+    /// and counted.
+    #[arg(long, value_name = "N", default_value_t = blackout_relay::DEFAULT_BUFFER_BYTES)]
+    pub buffer_max_bytes: u64,
 }
 
 /// `blackout events`.

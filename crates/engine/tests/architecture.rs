@@ -50,6 +50,10 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("blackout-probe", vec!["blackout-model", "blackout-profile"]),
         ("blackout-store", vec!["blackout-model"]),
         (
+            "blackout-relay",
+            vec!["blackout-model", "blackout-profile", "blackout-probe"],
+        ),
+        (
             "blackout-api",
             vec!["blackout-model", "blackout-store", "blackout-bgp"],
         ),
@@ -68,6 +72,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "blackout-feeds",
                 "blackout-api",
                 "blackout-alert",
+                "blackout-relay",
             ],
         ),
         ("blackout-lab", vec![]),

@@ -10,7 +10,7 @@
 
 use blackout_model::{Asn, Timestamp};
 use blackout_model::{ProbeKind, ProbeRole};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// How a probe went.
@@ -19,7 +19,7 @@ use std::net::IpAddr;
 /// ([`Outcome::Timeout`]), an active refusal ([`Outcome::Refused`]), no path
 /// ([`Outcome::Unreachable`]), a peer that answered wrongly ([`Outcome::Failed`]) and
 /// a problem on our side that says nothing about the target ([`Outcome::Error`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     /// The target answered as a working service does.
@@ -76,7 +76,7 @@ impl Outcome {
 }
 
 /// One probe of one target.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbeResult {
     /// When the probe started.
     pub at: Timestamp,
@@ -115,7 +115,7 @@ pub struct ProbeResult {
 /// Why a result's address was not resolved for it: the name failed to resolve (its
 /// name servers may be as dark as the host), so the last address it resolved to was
 /// probed instead.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LastKnownAddress {
     /// When the name last resolved to the address.
     pub resolved_at: Timestamp,
@@ -126,7 +126,7 @@ pub struct LastKnownAddress {
 }
 
 /// Per-kind details.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Detail {
     /// HTTP(S).
@@ -140,7 +140,7 @@ pub enum Detail {
 }
 
 /// What an HTTP(S) probe saw.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HttpDetail {
     /// The HTTP status code, once headers arrived.
     pub status: Option<u16>,
@@ -167,7 +167,7 @@ pub struct HttpDetail {
 }
 
 /// How a DNS server's answer was judged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DnsVerdict {
     /// NOERROR with the AA flag, for the question asked.
@@ -191,7 +191,7 @@ pub enum DnsVerdict {
 }
 
 /// What a DNS probe of one authoritative server saw.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DnsDetail {
     /// The zone asked about.
     pub zone: String,
@@ -216,7 +216,7 @@ pub struct DnsDetail {
 }
 
 /// What an SMTP probe saw.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SmtpDetail {
     /// The greeting's reply code (220 when all is well).
     pub banner_code: Option<u16>,
@@ -231,7 +231,7 @@ pub struct SmtpDetail {
 }
 
 /// One hop of a traceroute.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hop {
     /// The TTL of the probe.
     pub ttl: u8,
@@ -247,7 +247,7 @@ pub struct Hop {
 }
 
 /// What a traceroute saw.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraceDetail {
     /// `icmp` or `udp`.
     pub mode: String,

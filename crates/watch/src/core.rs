@@ -180,6 +180,20 @@ impl Core {
         output
     }
 
+    /// A probe result from another vantage point (an agent's, read from the
+    /// broker): judged as seen from `vantage`, stored under its name. Only this
+    /// vantage point's own results are the status' latest of each check.
+    pub fn on_agent_probe(&mut self, vantage: &str, result: &ProbeResult) -> Output {
+        let mut output = Output::default();
+        if let Some(signal) = probe_signal(result, vantage) {
+            output.engine(self.engine.step(signal.at, Input::Probe(signal)));
+        }
+        output
+            .probes
+            .push(crate::status::probe_row(result, vantage));
+        output
+    }
+
     /// A feed's health.
     pub fn on_feed_health(&mut self, health: FeedHealth) {
         let name = health.feed.to_string();

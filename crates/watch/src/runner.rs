@@ -17,6 +17,7 @@ use blackout_feeds::{Feed, FeedEvent};
 use blackout_model::{EventUpdate, Timestamp, UpdateKind, clock};
 use blackout_probe::{EngineConfig, ProbeResult, Prober, targets_from_profile};
 use blackout_profile::Profile;
+use blackout_relay::{CentralConfig, CentralCounters, Delivery};
 use blackout_store::{Store, StoreError};
 use std::future::Future;
 use std::path::PathBuf;
@@ -45,6 +46,9 @@ pub struct WatchConfig {
     pub vrps_file: Option<PathBuf>,
     /// Where to serve the API and the dashboard (None: nowhere).
     pub listen: Option<std::net::SocketAddr>,
+    /// The broker whose stream holds the agents' results, when this watch is
+    /// the central of many vantage points (`--nats`).
+    pub nats: Option<CentralConfig>,
 }
 
 /// Why `watch` stopped with an error.
@@ -75,6 +79,8 @@ pub struct WatchReport {
     pub routes: u64,
     /// Probe results taken in.
     pub probes: u64,
+    /// Probe results of agents taken in (from the broker).
+    pub agent_results: u64,
     /// Event updates written.
     pub updates: u64,
 }
@@ -123,6 +129,21 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
                 }
                 watch.drain(clock::now())?;
             }
+            Some(delivery) = inputs.agents.recv() => {
+                let mut batch = vec![delivery];
+                while batch.len() < BURST {
+                    match inputs.agents.try_recv() {
+                        Ok(delivery) => batch.push(delivery),
+                        Err(_) => break,
+                    }
+                }
+                for delivery in &batch {
+                    watch.take_agent(&delivery.result);
+                }
+                // Taken by the engine and written: only now may the broker forget them.
+                watch.drain(clock::now())?;
+                inputs.ack(batch);
+            }
             Some(result) = inputs.probes.recv() => {
                 watch.take_probe(result);
                 while let Ok(result) = inputs.probes.try_recv() {
@@ -153,6 +174,7 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
     }
     inputs.tasks.abort_all();
     watch.drain(clock::now())?;
+    inputs.finish_acks().await;
     watch.stop().await
 }
 
@@ -167,6 +189,12 @@ struct Inputs {
     vrps_tx: mpsc::Sender<Result<Vrps, String>>,
     vrps_loading: bool,
     tasks: JoinSet<()>,
+    agents: mpsc::Receiver<Delivery>,
+    agents_tx: Option<mpsc::Sender<Delivery>>,
+    /// Batches of agents' results to acknowledge, to the task that does it (so
+    /// that a broker gone away never holds up the loop).
+    acks: Option<mpsc::UnboundedSender<Vec<Delivery>>>,
+    acker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Inputs {
@@ -174,7 +202,12 @@ impl Inputs {
         let (feeds_tx, feeds) = mpsc::channel::<FeedEvent>(65_536);
         let (probes_tx, probes) = mpsc::channel::<ProbeResult>(4096);
         let (vrps_tx, vrps_loaded) = mpsc::channel(1);
+        let (agents_tx, agents) = mpsc::channel::<Delivery>(BURST);
         Inputs {
+            agents,
+            agents_tx: Some(agents_tx),
+            acks: None,
+            acker: None,
             feeds,
             feeds_tx: Some(feeds_tx),
             probes,
@@ -201,6 +234,30 @@ impl Inputs {
                 });
             }
         }
+        if let (Some(central), Some(sender)) = (&config.nats, self.agents_tx.take()) {
+            let central = central.clone();
+            let counters = Arc::new(CentralCounters::default());
+            tracing::info!(
+                "reading the agents' results of {} from {} (durable consumer {})",
+                central.profile,
+                central.nats,
+                central.durable
+            );
+            self.tasks.spawn(async move {
+                if let Err(error) = blackout_relay::consume(central, sender, counters).await {
+                    tracing::error!("the agents' results cannot be read: {error}");
+                }
+            });
+            let (acks, mut batches) = mpsc::unbounded_channel::<Vec<Delivery>>();
+            self.acks = Some(acks);
+            self.acker = Some(tokio::spawn(async move {
+                while let Some(batch) = batches.recv().await {
+                    if let Err(error) = blackout_relay::ack_all(batch).await {
+                        tracing::warn!("{error}; the broker will deliver those results again");
+                    }
+                }
+            }));
+        }
         let targets = targets_from_profile(&config.profile);
         if let Some(sink) = self.probes_tx.take()
             && !targets.is_empty()
@@ -212,6 +269,21 @@ impl Inputs {
             let sink = Arc::new(sink);
             self.tasks
                 .spawn(async move { prober.run(targets, sink).await });
+        }
+    }
+
+    /// Hands a batch of agents' results, taken and stored, to be acknowledged.
+    fn ack(&self, batch: Vec<Delivery>) {
+        if let Some(acks) = &self.acks {
+            let _ = acks.send(batch);
+        }
+    }
+
+    /// Waits (a few seconds at most) for the acknowledgements under way.
+    async fn finish_acks(&mut self) {
+        self.acks = None;
+        if let Some(acker) = self.acker.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), acker).await;
         }
     }
 
@@ -345,6 +417,12 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
     fn take_probe(&mut self, result: ProbeResult) {
         self.report.probes += 1;
         let output = self.core.on_probe(result);
+        self.pending.extend(output);
+    }
+
+    fn take_agent(&mut self, message: &blackout_relay::AgentResult) {
+        self.report.agent_results += 1;
+        let output = self.core.on_agent_probe(&message.vantage, &message.result);
         self.pending.extend(output);
     }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each takes its parsed arguments, builds the parts
 //! from the library crates, and returns a [`Failure`] that says which exit code fits.
 
+mod agent;
 mod census;
 mod events;
 mod lab;
@@ -8,7 +9,7 @@ mod probe;
 mod profiles;
 mod replay;
 mod report;
-mod watch;
+pub(crate) mod watch;
 
 use crate::Failure;
 use crate::cli::{Cli, Command, ProfileArgs};
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Census(args) => census::run(args),
         Command::Events(args) => events::run(args),
         Command::Report(args) => report::run(args),
+        Command::Agent(args) => agent::run(args),
         Command::Profiles => profiles::run(),
         Command::Lab(args) => lab::run(args),
     }

@@ -23,6 +23,14 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         profile.alerts = blackout_profile::load_alerts_file(path)
             .map_err(|error| Failure::Usage(error.into()))?;
     }
+    if args.nats.is_some() {
+        blackout_model::subject::subject_token("profile", &profile.name)
+            .map_err(|error| Failure::Usage(anyhow!(error)))?;
+        if let Some(durable) = &args.durable {
+            blackout_model::subject::subject_token("durable consumer", durable)
+                .map_err(|error| Failure::Usage(anyhow!(error)))?;
+        }
+    }
     let vrps = match &args.vrps {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -46,6 +54,13 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         vrps,
         vrps_file: args.vrps.clone(),
         listen: Some(args.listen),
+        nats: args.nats.as_deref().map(|url| {
+            let mut central = blackout_relay::CentralConfig::new(url, &profile.name);
+            if let Some(durable) = &args.durable {
+                central.durable = durable.clone();
+            }
+            central
+        }),
     };
     let banner = format!(
         "blackout: watching {} ({} prefixes, {} feeds, {} hosts) from {}; events go to {}; dashboard on http://{}/",
@@ -80,8 +95,8 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
             _ => Failure::Work(anyhow!(error)),
         })?;
     eprintln!(
-        "blackout: stopped after {} route updates, {} probe results and {} event updates",
-        report.routes, report.probes, report.updates
+        "blackout: stopped after {} route updates, {} probe results, {} agents' results and {} event updates",
+        report.routes, report.probes, report.agent_results, report.updates
     );
     Ok(())
 }
@@ -107,7 +122,7 @@ fn print_update(update: &EventUpdate, format: Format) {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown() {
+pub(crate) async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -1,0 +1,348 @@
+//! `blackout agent`: a vantage point's probe rounds and self-check, published.
+//!
+//! [`run_agent`] runs the profile's probes (its hosts, zones, mail servers and
+//! control targets) with the probe engine and hands every result to the
+//! [`Publisher`]: straight to JetStream while the broker answers, to the
+//! [`DiskBuffer`] while it does not, and, as long as anything waits there, to the
+//! buffer first, so that results reach the stream in the order they were made.
+//! Every message carries a `Nats-Msg-Id`; a result sent twice (its first ack lost
+//! with the broker) is stored once.
+
+use crate::RelayError;
+use crate::buffer::DiskBuffer;
+use crate::stream::{connect, ensure_stream};
+use crate::wire::{AgentResult, Encoded};
+use async_nats::jetstream::{self, message::PublishMessage as Publish};
+use blackout_model::subject::{SCHEMA_VERSION, subject_token};
+use blackout_model::{Timestamp, clock};
+use blackout_probe::{EngineConfig, ProbeResult, Prober, targets_from_profile};
+use blackout_profile::Profile;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long a publish waits for the broker's ack before the broker counts as gone.
+const ACK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the buffer is offered to the broker while results wait in it.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// Records sent from the buffer before their acks are awaited.
+const FLUSH_BATCH: usize = 512;
+/// The default bound of the disk buffer: 64 MiB, a day of the kp profile's results.
+pub const DEFAULT_BUFFER_BYTES: u64 = 64 << 20;
+
+/// What an agent needs.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// The profile whose targets it probes.
+    pub profile: Profile,
+    /// The vantage point's name (one subject token).
+    pub vantage: String,
+    /// Where it is, in words.
+    pub location: Option<String>,
+    /// The broker (`nats://127.0.0.1:4222`).
+    pub nats: String,
+    /// The directory of the disk buffer.
+    pub buffer_dir: PathBuf,
+    /// The disk buffer's bound.
+    pub buffer_max_bytes: u64,
+}
+
+/// What an agent did, counted as it goes.
+#[derive(Debug, Default)]
+pub struct AgentCounters {
+    /// Results the probes produced.
+    pub results: AtomicU64,
+    /// Results published as they came.
+    pub published: AtomicU64,
+    /// Results written to the disk buffer.
+    pub buffered: AtomicU64,
+    /// Results dropped because the buffer was full.
+    pub dropped: AtomicU64,
+    /// Buffered results published since.
+    pub resent: AtomicU64,
+    /// Resent results the broker already had (their first ack was lost).
+    pub duplicates: AtomicU64,
+}
+
+/// A snapshot of the counters, and the buffer's size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AgentReport {
+    /// Results the probes produced.
+    pub results: u64,
+    /// Results published as they came.
+    pub published: u64,
+    /// Results written to the disk buffer.
+    pub buffered: u64,
+    /// Results dropped because the buffer was full.
+    pub dropped: u64,
+    /// Buffered results published since.
+    pub resent: u64,
+    /// Resent results the broker already had.
+    pub duplicates: u64,
+    /// Bytes still in the buffer.
+    pub waiting_bytes: u64,
+}
+
+impl AgentCounters {
+    /// The counters now.
+    pub fn report(&self, waiting_bytes: u64) -> AgentReport {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        AgentReport {
+            results: get(&self.results),
+            published: get(&self.published),
+            buffered: get(&self.buffered),
+            dropped: get(&self.dropped),
+            resent: get(&self.resent),
+            duplicates: get(&self.duplicates),
+            waiting_bytes,
+        }
+    }
+}
+
+/// Runs the agent until `shutdown` resolves: probes, publishes, buffers.
+pub async fn run_agent(
+    config: AgentConfig,
+    counters: Arc<AgentCounters>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<AgentReport, RelayError> {
+    subject_token("profile", &config.profile.name)?;
+    subject_token("vantage", &config.vantage)?;
+    let buffer = DiskBuffer::open(&config.buffer_dir, config.buffer_max_bytes)?;
+    let client = connect(&config.nats).await?;
+    let mut publisher = Publisher::new(client, buffer, Arc::clone(&counters));
+    let targets = targets_from_profile(&config.profile);
+    let (sink, mut results) = mpsc::channel::<ProbeResult>(4096);
+    let prober = Arc::new(Prober::new(EngineConfig::from(&config.profile.probes)));
+    if let Some(why) = prober.icmp_unavailable() {
+        tracing::warn!("{why}");
+    }
+    let probes = tokio::spawn(prober.run(targets, Arc::new(sink)));
+    let mut stamp = Stamp {
+        profile: config.profile.name.clone(),
+        vantage: config.vantage.clone(),
+        location: config.location.clone(),
+        // Above every sequence an earlier run of this agent used, unless it
+        // published more than a million results a second.
+        next: clock::now().as_micros().max(0) as u64,
+    };
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(result) = results.recv() => {
+                counters.results.fetch_add(1, Ordering::Relaxed);
+                publisher.take(stamp.seal(result, clock::now())).await?;
+            }
+            _ = flush.tick() => publisher.flush().await?,
+        }
+    }
+    probes.abort();
+    // What is still buffered waits on disk for the next run.
+    publisher.flush().await?;
+    let waiting = publisher.waiting_bytes();
+    publisher.close().await;
+    Ok(counters.report(waiting))
+}
+
+/// Names and numbers the agent's results.
+struct Stamp {
+    profile: String,
+    vantage: String,
+    location: Option<String>,
+    next: u64,
+}
+
+impl Stamp {
+    fn seal(&mut self, result: ProbeResult, now: Timestamp) -> Encoded {
+        let sequence = self.next;
+        self.next += 1;
+        let message = AgentResult {
+            schema: SCHEMA_VERSION,
+            profile: self.profile.clone(),
+            vantage: self.vantage.clone(),
+            location: self.location.clone(),
+            sequence,
+            sent_at: now,
+            result,
+        };
+        // The names were checked when the agent started.
+        message.encode().unwrap_or_else(|_| Encoded {
+            subject: String::new(),
+            id: String::new(),
+            payload: Vec::new(),
+        })
+    }
+}
+
+/// Publishes to JetStream, or buffers on disk while it cannot.
+pub struct Publisher {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    buffer: DiskBuffer,
+    counters: Arc<AgentCounters>,
+    stream_ready: bool,
+    /// Was the broker reachable at the last try? (To log changes only.)
+    up: bool,
+}
+
+impl Publisher {
+    /// A publisher over a connected (or connecting) client.
+    pub fn new(
+        client: async_nats::Client,
+        buffer: DiskBuffer,
+        counters: Arc<AgentCounters>,
+    ) -> Self {
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(ACK_TIMEOUT);
+        Publisher {
+            client,
+            js,
+            buffer,
+            counters,
+            stream_ready: false,
+            up: true,
+        }
+    }
+
+    /// Takes one result: published now if nothing waits and the broker answers,
+    /// else buffered (or dropped and counted, when the buffer is full).
+    pub async fn take(&mut self, record: Encoded) -> Result<(), RelayError> {
+        if record.subject.is_empty() {
+            return Ok(());
+        }
+        if self.buffer.is_empty() && self.ready().await {
+            match self.publish(&record).await {
+                Ok(_) => {
+                    self.counters.published.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(error) => self.went_down(&error),
+            }
+        }
+        if self.buffer.push(&record)? {
+            self.counters.buffered.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let dropped = self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            if dropped == 0 || (dropped + 1).is_power_of_two() {
+                tracing::warn!(
+                    "the disk buffer is full ({} bytes): {} results dropped so far",
+                    self.buffer.bytes(),
+                    dropped + 1
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what waits in the buffer, in order, while the broker takes it.
+    pub async fn flush(&mut self) -> Result<(), RelayError> {
+        let mut sent_now = 0u64;
+        while !self.buffer.is_empty() && self.ready().await {
+            let batch = self.buffer.peek(FLUSH_BATCH)?;
+            let Some(last) = batch.last().map(|(_, end)| *end) else {
+                break;
+            };
+            let mut acks = Vec::with_capacity(batch.len());
+            for (record, end) in &batch {
+                let publish = Publish::build()
+                    .payload(bytes::Bytes::copy_from_slice(&record.payload))
+                    .message_id(&record.id);
+                match self.js.send_publish(record.subject.clone(), publish).await {
+                    Ok(ack) => acks.push((ack, *end)),
+                    Err(error) => {
+                        self.went_down(&error.to_string());
+                        break;
+                    }
+                }
+            }
+            let mut acked = None;
+            for (ack, end) in acks {
+                match ack.await {
+                    Ok(ack) => {
+                        self.counters.resent.fetch_add(1, Ordering::Relaxed);
+                        if ack.duplicate {
+                            self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                        }
+                        sent_now += 1;
+                        acked = Some(end);
+                    }
+                    Err(error) => {
+                        self.went_down(&error.to_string());
+                        break;
+                    }
+                }
+            }
+            if let Some(end) = acked {
+                self.buffer.mark_sent(end)?;
+            }
+            if acked != Some(last) {
+                break;
+            }
+        }
+        if sent_now > 0 {
+            tracing::info!(
+                "sent {sent_now} buffered results; {} bytes still wait",
+                self.buffer.bytes()
+            );
+        }
+        Ok(())
+    }
+
+    /// Bytes waiting in the buffer.
+    pub fn waiting_bytes(&self) -> u64 {
+        self.buffer.bytes()
+    }
+
+    /// Lets the client write what it holds.
+    pub async fn close(self) {
+        let _ = tokio::time::timeout(ACK_TIMEOUT, self.client.flush()).await;
+    }
+
+    /// Is the broker connected, with the stream in place?
+    async fn ready(&mut self) -> bool {
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            if self.up {
+                self.went_down("not connected");
+            }
+            return false;
+        }
+        if !self.stream_ready {
+            match ensure_stream(&self.js).await {
+                Ok(()) => self.stream_ready = true,
+                Err(error) => {
+                    self.went_down(&error.to_string());
+                    return false;
+                }
+            }
+        }
+        if !self.up {
+            self.up = true;
+            tracing::info!("the broker is back: sending what waits in the disk buffer");
+        }
+        true
+    }
+
+    async fn publish(&self, record: &Encoded) -> Result<(), String> {
+        let publish = Publish::build()
+            .payload(bytes::Bytes::copy_from_slice(&record.payload))
+            .message_id(&record.id);
+        let ack = self
+            .js
+            .send_publish(record.subject.clone(), publish)
+            .await
+            .map_err(|error| error.to_string())?;
+        ack.await.map(|_| ()).map_err(|error| error.to_string())
+    }
+
+    fn went_down(&mut self, why: &str) {
+        if self.up {
+            tracing::warn!("the broker does not take results ({why}): buffering them on disk");
+        }
+        self.up = false;
+    }
+}

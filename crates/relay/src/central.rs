@@ -1,0 +1,185 @@
+//! `blackout watch --nats`: the central's side. A durable JetStream pull
+//! consumer reads every agent's results for one profile; each decoded result goes
+//! to the watch as a [`Delivery`], which the watch acknowledges once the engine
+//! has taken it and the store has written what came of it. A restarted central
+//! (same durable name) resumes after the last acknowledged result; results it
+//! took but did not acknowledge come again.
+
+use crate::RelayError;
+use crate::stream::{connect, ensure_stream};
+use crate::wire::{AgentResult, decode};
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use blackout_model::subject::{profile_filter, subject_token};
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Results the broker may have out unacknowledged to the central.
+const MAX_ACK_PENDING: i64 = 20_000;
+/// How long the broker waits for an ack before it delivers a result again.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// What the central needs.
+#[derive(Clone, Debug)]
+pub struct CentralConfig {
+    /// The broker.
+    pub nats: String,
+    /// The profile whose results it reads.
+    pub profile: String,
+    /// The durable consumer's name: one per central.
+    pub durable: String,
+}
+
+impl CentralConfig {
+    /// The central of `profile` at `nats`, with the durable consumer
+    /// `blackout-central-PROFILE`.
+    pub fn new(nats: &str, profile: &str) -> Self {
+        CentralConfig {
+            nats: nats.to_string(),
+            profile: profile.to_string(),
+            durable: format!("blackout-central-{profile}"),
+        }
+    }
+}
+
+/// What the central counted.
+#[derive(Debug, Default)]
+pub struct CentralCounters {
+    /// Results decoded and handed on.
+    pub received: AtomicU64,
+    /// Messages that were not results (acknowledged as done with, not handed on).
+    pub rejected: AtomicU64,
+}
+
+/// One result from an agent, to be acknowledged once it has been taken.
+pub struct Delivery {
+    /// The result.
+    pub result: AgentResult,
+    message: jetstream::Message,
+}
+
+impl Delivery {
+    /// Acknowledges it: the broker will not deliver it again.
+    pub async fn ack(&self) -> Result<(), RelayError> {
+        self.message
+            .ack()
+            .await
+            .map_err(|error| RelayError::Ack(error.to_string()))
+    }
+
+    /// Acknowledges it and waits for the broker to confirm: every ack sent
+    /// before it on the connection has been taken too.
+    pub async fn ack_confirmed(&self) -> Result<(), RelayError> {
+        self.message
+            .double_ack()
+            .await
+            .map_err(|error| RelayError::Ack(error.to_string()))
+    }
+}
+
+/// Acknowledges a batch the watch has taken and stored: all but the last one
+/// plainly, the last one confirmed.
+pub async fn ack_all(deliveries: Vec<Delivery>) -> Result<(), RelayError> {
+    let Some((last, rest)) = deliveries.split_last() else {
+        return Ok(());
+    };
+    for delivery in rest {
+        delivery.ack().await?;
+    }
+    last.ack_confirmed().await
+}
+
+/// Reads the results of `config.profile` into `deliveries` until the receiver
+/// is gone, going on across the broker's absences.
+pub async fn consume(
+    config: CentralConfig,
+    deliveries: mpsc::Sender<Delivery>,
+    counters: Arc<CentralCounters>,
+) -> Result<(), RelayError> {
+    let filter = profile_filter(&config.profile)?;
+    subject_token("durable consumer", &config.durable)?;
+    let client = connect(&config.nats).await?;
+    let js = jetstream::new(client);
+    let mut said_down = false;
+    loop {
+        if deliveries.is_closed() {
+            return Ok(());
+        }
+        let consumer = async {
+            ensure_stream(&js).await?;
+            let stream = js
+                .get_stream(blackout_model::subject::STREAM)
+                .await
+                .map_err(|error| RelayError::Stream(error.to_string()))?;
+            stream
+                .get_or_create_consumer(
+                    &config.durable,
+                    pull::Config {
+                        durable_name: Some(config.durable.clone()),
+                        filter_subject: filter.clone(),
+                        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                        deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                        ack_wait: ACK_WAIT,
+                        max_ack_pending: MAX_ACK_PENDING,
+                        description: Some("blackout watch: the central".to_string()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|error| RelayError::Stream(error.to_string()))
+        };
+        let consumer: jetstream::consumer::Consumer<pull::Config> = match consumer.await {
+            Ok(consumer) => consumer,
+            Err(error) => {
+                if !said_down {
+                    tracing::warn!("cannot read the agents' results yet: {error}; trying again");
+                    said_down = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut messages = match consumer.messages().await {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::warn!("cannot read the agents' results: {error}; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if said_down {
+            tracing::info!("reading the agents' results again");
+            said_down = false;
+        }
+        while let Some(message) = messages.next().await {
+            let message = match message {
+                Ok(message) => message,
+                Err(error) => {
+                    // A missed heartbeat or a broker gone: the stream goes on
+                    // once the connection is back.
+                    tracing::debug!("the agents' results: {error}");
+                    continue;
+                }
+            };
+            match decode(message.subject.as_str(), &message.payload) {
+                Ok(result) => {
+                    counters.received.fetch_add(1, Ordering::Relaxed);
+                    if deliveries.send(Delivery { result, message }).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Err(error) => {
+                    counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        subject = %blackout_model::text::inert(message.subject.as_str(), 256),
+                        "a message that is not a result is set aside: {error}"
+                    );
+                    // Never to come again: it will not decode next time either.
+                    let _ = message.ack_with(AckKind::Term).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Many vantage points: agents publish their probe results to NATS JetStream and
+//! a central reads them all.
+//!
+//! - [`wire`]: the message ([`AgentResult`], schema-versioned JSON) and the
+//!   central's [`decode`], which takes any bytes without panicking and makes the
+//!   text in them inert.
+//! - `stream`: the connection that keeps trying, and the one stream of results
+//!   (`blackout_model::subject` names its subjects and message ids).
+//! - [`buffer`]: the agent's bounded disk buffer for the broker's absences.
+//! - `agent`: [`run_agent`], `blackout agent`: the profile's probes and
+//!   self-check, published, or buffered and resent in order.
+//! - `central`: [`consume`], the durable pull consumer of `blackout watch --nats`,
+//!   handing each result on as a [`Delivery`] to acknowledge once it is stored.
+
+mod agent;
+pub mod buffer;
+mod central;
+mod stream;
+pub mod wire;
+
+pub use agent::{
+    AgentConfig, AgentCounters, AgentReport, DEFAULT_BUFFER_BYTES, Publisher, run_agent,
+};
+pub use buffer::{BufferError, DiskBuffer};
+pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, consume};
+pub use stream::{DUPLICATE_WINDOW, connect, ensure_stream, stream_config};
+pub use wire::{AgentResult, DecodeError, Encoded, decode};
+
+use blackout_model::subject::SubjectError;
+
+/// Why an agent or the central stopped, or could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// A name that cannot be part of a subject (a usage error).
+    #[error(transparent)]
+    Name(#[from] SubjectError),
+    /// The disk buffer cannot be used.
+    #[error(transparent)]
+    Buffer(#[from] BufferError),
+    /// The broker's address is not usable.
+    #[error("cannot connect to the broker at {url}: {reason}")]
+    Connect {
+        /// The URL, as given.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The stream or the consumer cannot be made or read.
+    #[error("JetStream stream BLACKOUT_RESULTS: {0}")]
+    Stream(String),
+    /// An acknowledgement did not reach the broker.
+    #[error("cannot acknowledge a result: {0}")]
+    Ack(String),
+}

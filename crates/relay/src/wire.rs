@@ -1,0 +1,270 @@
+//! What travels between an agent and the central: one [`AgentResult`] per NATS
+//! message, as JSON, with the schema version in the message and in its subject.
+//!
+//! [`AgentResult::encode`] gives the subject, the `Nats-Msg-Id` and the bytes;
+//! [`decode`] is the central's side: it takes any bytes from the network and
+//! returns a result or a [`DecodeError`], never a panic. What it returns is
+//! checked (schema, names that are subject tokens, a subject that matches what the
+//! message says it is) and every text in it is made inert
+//! ([`blackout_model::text::inert`]).
+
+use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
+use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
+use blackout_model::{ProbeRole, Timestamp};
+use blackout_probe::{Detail, Outcome, ProbeResult};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The largest message the central decodes; an agent's result is a few hundred
+/// bytes, a traceroute's a few kilobytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// One probe result of one vantage point, as published.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentResult {
+    /// The schema version ([`SCHEMA_VERSION`]).
+    pub schema: u32,
+    /// The profile the agent probes for.
+    pub profile: String,
+    /// The vantage point's name.
+    pub vantage: String,
+    /// Where the vantage point is, in words (`Frankfurt, AS64496`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// The agent's sequence number of this result; with the profile and the
+    /// vantage point it is the message id.
+    pub sequence: u64,
+    /// When the agent published it first (it may have waited in the buffer since).
+    pub sent_at: Timestamp,
+    /// The probe result.
+    pub result: ProbeResult,
+}
+
+/// A result ready to publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    /// The subject.
+    pub subject: String,
+    /// The `Nats-Msg-Id`.
+    pub id: String,
+    /// The JSON.
+    pub payload: Vec<u8>,
+}
+
+/// Why bytes from the network are not a result.
+#[derive(Debug, Error)]
+pub enum DecodeError {
+    /// Longer than [`MAX_MESSAGE_BYTES`].
+    #[error("a message of {0} bytes is longer than the {MAX_MESSAGE_BYTES} a result may have")]
+    TooLong(usize),
+    /// Not JSON of the shape of a result.
+    #[error("not a result: {0}")]
+    Json(String),
+    /// Another schema version.
+    #[error(
+        "schema version {0} is not understood here (this blackout reads version {SCHEMA_VERSION}): upgrade the older side"
+    )]
+    Schema(u32),
+    /// A profile or vantage name that cannot be a subject token.
+    #[error(transparent)]
+    Name(#[from] SubjectError),
+    /// The subject it came on is not the one its content names.
+    #[error("came on `{subject}` but says it is for `{expected}`")]
+    Subject {
+        /// The subject, made inert.
+        subject: String,
+        /// The subject its content names.
+        expected: String,
+    },
+}
+
+impl AgentResult {
+    /// What a result is about: a control target's or another.
+    pub fn kind(&self) -> ResultKind {
+        match self.result.role {
+            ProbeRole::Control => ResultKind::Control,
+            _ => ResultKind::Probe,
+        }
+    }
+
+    /// The subject, message id and bytes to publish.
+    pub fn encode(&self) -> Result<Encoded, SubjectError> {
+        let subject = subject::result_subject(&self.profile, &self.vantage, self.kind())?;
+        let id = subject::message_id(&self.profile, &self.vantage, self.sequence);
+        // A result of model values always serializes.
+        let payload = serde_json::to_vec(self).unwrap_or_default();
+        Ok(Encoded {
+            subject,
+            id,
+            payload,
+        })
+    }
+}
+
+/// The central's decoder: the bytes of a message that came on `subject`.
+pub fn decode(subject: &str, bytes: &[u8]) -> Result<AgentResult, DecodeError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLong(bytes.len()));
+    }
+    let mut result: AgentResult =
+        serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
+    if result.schema != SCHEMA_VERSION {
+        return Err(DecodeError::Schema(result.schema));
+    }
+    let expected = subject::result_subject(&result.profile, &result.vantage, result.kind())?;
+    if expected != subject {
+        return Err(DecodeError::Subject {
+            subject: inert(subject, MAX_OUTSIDE_CHARS),
+            expected,
+        });
+    }
+    make_inert(&mut result);
+    Ok(result)
+}
+
+fn clean(text: &mut String) {
+    *text = inert(text, MAX_OUTSIDE_CHARS);
+}
+
+fn clean_opt(text: &mut Option<String>) {
+    if let Some(text) = text {
+        clean(text);
+    }
+}
+
+/// Every text of a result from the network, made inert.
+fn make_inert(message: &mut AgentResult) {
+    clean_opt(&mut message.location);
+    let result = &mut message.result;
+    clean(&mut result.target);
+    clean(&mut result.check);
+    match &mut result.outcome {
+        Outcome::Unreachable { reason } | Outcome::Failed { reason } => clean(reason),
+        Outcome::Error { message } => clean(message),
+        Outcome::Ok | Outcome::Timeout | Outcome::Refused => {}
+    }
+    if let Some(last) = &mut result.last_known_address {
+        clean(&mut last.resolve_error);
+    }
+    match &mut result.detail {
+        Some(Detail::Http(http)) => {
+            clean_opt(&mut http.title);
+            clean_opt(&mut http.sha256);
+            clean_opt(&mut http.server);
+            clean_opt(&mut http.location);
+        }
+        Some(Detail::Dns(dns)) => {
+            clean(&mut dns.zone);
+            clean(&mut dns.server);
+            clean_opt(&mut dns.rcode);
+            clean_opt(&mut dns.query);
+            dns.ns.truncate(64);
+            dns.ns.iter_mut().for_each(clean);
+            dns.a.truncate(64);
+        }
+        Some(Detail::Smtp(smtp)) => {
+            clean_opt(&mut smtp.banner);
+            smtp.extensions.truncate(64);
+            smtp.extensions.iter_mut().for_each(clean);
+        }
+        Some(Detail::Trace(trace)) => {
+            clean(&mut trace.mode);
+            trace.hops.truncate(255);
+            for hop in trace.hops.iter_mut().chain(trace.last_responding.as_mut()) {
+                clean_opt(&mut hop.reply);
+            }
+        }
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blackout_model::ProbeKind;
+
+    fn sample(role: ProbeRole) -> AgentResult {
+        AgentResult {
+            schema: SCHEMA_VERSION,
+            profile: "lab".into(),
+            vantage: "vp-primary".into(),
+            location: Some("behind the primary".into()),
+            sequence: 7,
+            sent_at: Timestamp::from_secs(1_700_000_001),
+            result: ProbeResult {
+                at: Timestamp::from_secs(1_700_000_000),
+                target: "www".into(),
+                address: Some("203.0.113.11".parse().unwrap()),
+                kind: ProbeKind::Tcp,
+                check: "tcp:80".into(),
+                role,
+                outcome: Outcome::Failed {
+                    reason: "bad\x1b[2Jbanner".into(),
+                },
+                rtt_ms: Some(1.5),
+                attempts: 2,
+                lost: 1,
+                detail: None,
+                last_known_address: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_result_goes_through_on_its_subject_and_its_text_is_made_inert() {
+        let sent = sample(ProbeRole::Host);
+        let encoded = sent.encode().unwrap();
+        assert_eq!(encoded.subject, "blackout.v1.lab.vp-primary.probe");
+        assert_eq!(encoded.id, "lab.vp-primary.7");
+        let got = decode(&encoded.subject, &encoded.payload).unwrap();
+        assert_eq!(
+            got.result.outcome,
+            Outcome::Failed {
+                reason: "bad\\x1b[2Jbanner".into()
+            }
+        );
+        assert_eq!(got.result.target, sent.result.target);
+        assert_eq!(got.sequence, 7);
+    }
+
+    #[test]
+    fn controls_go_on_the_control_subject() {
+        let encoded = sample(ProbeRole::Control).encode().unwrap();
+        assert_eq!(encoded.subject, "blackout.v1.lab.vp-primary.control");
+    }
+
+    #[test]
+    fn wrong_subjects_schemas_and_names_are_refused() {
+        let encoded = sample(ProbeRole::Host).encode().unwrap();
+        assert!(matches!(
+            decode("blackout.v1.lab.other.probe", &encoded.payload),
+            Err(DecodeError::Subject { .. })
+        ));
+        let mut future = sample(ProbeRole::Host);
+        future.schema = 2;
+        let bytes = serde_json::to_vec(&future).unwrap();
+        assert!(matches!(
+            decode(&encoded.subject, &bytes),
+            Err(DecodeError::Schema(2))
+        ));
+        let mut dotted = sample(ProbeRole::Host);
+        dotted.vantage = "a.b".into();
+        let bytes = serde_json::to_vec(&dotted).unwrap();
+        assert!(matches!(
+            decode(&encoded.subject, &bytes),
+            Err(DecodeError::Name(_))
+        ));
+        for junk in [&b""[..], b"{", b"null", b"[1,2]", &[0xff; 10]] {
+            assert!(matches!(
+                decode(&encoded.subject, junk),
+                Err(DecodeError::Json(_))
+            ));
+        }
+        let long = vec![b' '; MAX_MESSAGE_BYTES + 1];
+        assert!(matches!(
+            decode(&encoded.subject, &long),
+            Err(DecodeError::TooLong(_))
+        ));
+    }
+}

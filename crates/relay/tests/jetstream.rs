@@ -1,0 +1,437 @@
+//! Agents and the central against a real nats-server (Debian's `nats-server`,
+//! started on a loopback port with its store in a temporary directory). Probes go
+//! to loopback only: a TCP listener of the test, a closed port, and a "control"
+//! listener. Without nats-server the tests say so and pass.
+
+use blackout_model::subject::STREAM;
+use blackout_model::{ProbeRole, subject::ResultKind};
+use blackout_profile::Profile;
+use blackout_relay::{
+    AgentConfig, AgentCounters, AgentReport, AgentResult, CentralConfig, CentralCounters, Delivery,
+    ack_all, consume, run_agent,
+};
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// A nats-server of the test's own, with JetStream, on a loopback port.
+struct NatsServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl NatsServer {
+    /// Starts one, or None (with the reason printed) when nats-server is missing.
+    fn start(dir: &Path) -> Option<NatsServer> {
+        if Command::new("nats-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!(
+                "skipped: nats-server is not installed (Debian package nats-server; test.sh installs it as root)"
+            );
+            return None;
+        }
+        let mut server = NatsServer {
+            child: None,
+            port: free_port(),
+            dir: dir.to_path_buf(),
+        };
+        server.restart();
+        Some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again) on the same port and store, and waits until it listens.
+    fn restart(&mut self) {
+        let child = Command::new("nats-server")
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.dir.join("store"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills it outright (SIGKILL), as a crash would.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Messages in the results stream.
+    async fn stream_messages(&self) -> u64 {
+        let client = async_nats::connect(self.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js.get_stream(STREAM).await.unwrap();
+        stream.info().await.unwrap().state.messages
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Loopback targets: a listening port (a host that answers), a closed port (one
+/// that refuses) and a control that answers, each probed every 0.1 s.
+struct Targets {
+    _open: TcpListener,
+    _control: TcpListener,
+    profile: Profile,
+}
+
+fn targets() -> Targets {
+    let open = TcpListener::bind("127.0.0.1:0").unwrap();
+    let control = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = free_port();
+    let text = format!(
+        r#"
+name = "relaytest"
+description = "loopback targets for the relay's tests"
+
+[[network]]
+name = "Loopback Net"
+asn = 64500
+prefixes = ["192.0.2.0/24"]
+
+[[host]]
+name = "open.loopback.test"
+address = "127.0.0.1"
+checks = ["tcp:{open}"]
+
+[[host]]
+name = "closed.loopback.test"
+address = "127.0.0.1"
+checks = ["tcp:{closed}"]
+
+[[control]]
+name = "control.loopback.test"
+address = "127.0.0.1"
+checks = ["tcp:{control}"]
+
+[probes]
+interval_secs = 0.1
+jitter = 0.0
+timeout_secs = 0.5
+retries = 0
+"#,
+        open = open.local_addr().unwrap().port(),
+        control = control.local_addr().unwrap().port(),
+    );
+    Targets {
+        _open: open,
+        _control: control,
+        profile: blackout_profile::load_str(&text, "relaytest.toml").unwrap(),
+    }
+}
+
+/// An agent running in a task until stopped.
+struct Agent {
+    counters: Arc<AgentCounters>,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<AgentReport, blackout_relay::RelayError>>,
+}
+
+impl Agent {
+    fn start(profile: &Profile, vantage: &str, url: &str, buffer: &Path, max: u64) -> Agent {
+        let counters = Arc::new(AgentCounters::default());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = AgentConfig {
+            profile: profile.clone(),
+            vantage: vantage.into(),
+            location: Some("the test's loopback".into()),
+            nats: url.into(),
+            buffer_dir: buffer.into(),
+            buffer_max_bytes: max,
+        };
+        let task = tokio::spawn(run_agent(config, Arc::clone(&counters), async move {
+            let _ = stopped.await;
+        }));
+        Agent {
+            counters,
+            stop,
+            task,
+        }
+    }
+
+    async fn stop(self) -> AgentReport {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap()
+    }
+
+    async fn wait_for(&self, what: &str, secs: u64, done: impl Fn(&AgentCounters) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !done(&self.counters) {
+            assert!(
+                Instant::now() < deadline,
+                "{what} not within {secs} s: {:?}",
+                self.counters.report(0)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Reads results as the central until `count` have come (or `secs` passed),
+/// acknowledges them all, and stops.
+async fn central_reads(url: &str, profile: &str, count: u64, secs: u64) -> Vec<AgentResult> {
+    let (tx, mut rx) = mpsc::channel(1024);
+    let counters = Arc::new(CentralCounters::default());
+    let task = tokio::spawn(consume(
+        CentralConfig::new(url, profile),
+        tx,
+        Arc::clone(&counters),
+    ));
+    let mut got: Vec<Delivery> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while (got.len() as u64) < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(delivery)) => got.push(delivery),
+            _ => break,
+        }
+    }
+    // Nothing more than asked for comes within a moment.
+    if let Ok(Some(extra)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+        got.push(extra);
+    }
+    assert_eq!(counters.rejected.load(Ordering::Relaxed), 0);
+    let results: Vec<AgentResult> = got.iter().map(|d| d.result.clone()).collect();
+    ack_all(got).await.unwrap();
+    task.abort();
+    results
+}
+
+fn sequences(results: &[AgentResult]) -> BTreeSet<(String, u64)> {
+    results
+        .iter()
+        .map(|d| (d.vantage.clone(), d.sequence))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_publishes_and_the_central_receives_every_result_with_its_vantage() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nats) = NatsServer::start(dir.path()) else {
+        return;
+    };
+    let targets = targets();
+    let agent = Agent::start(
+        &targets.profile,
+        "vp-one",
+        &nats.url(),
+        &dir.path().join("buffer"),
+        1 << 20,
+    );
+    agent
+        .wait_for("30 results published", 20, |c| {
+            c.published.load(Ordering::Relaxed) >= 30
+        })
+        .await;
+    let report = agent.stop().await;
+    // Results made before the client's first connection wait in the buffer.
+    assert_eq!(report.resent, report.buffered, "{report:?}");
+    let sent = report.published + report.resent;
+    assert_eq!(sent, report.results, "{report:?}");
+    assert_eq!(nats.stream_messages().await, sent);
+
+    let got = central_reads(&nats.url(), "relaytest", sent, 20).await;
+    assert_eq!(got.len() as u64, sent);
+    assert_eq!(sequences(&got).len(), got.len(), "no result twice");
+    assert!(got.iter().all(|d| d.vantage == "vp-one"));
+    assert!(
+        got.iter()
+            .all(|d| d.location.as_deref() == Some("the test's loopback"))
+    );
+    let controls = got
+        .iter()
+        .filter(|d| d.kind() == ResultKind::Control)
+        .count();
+    assert!(controls > 0, "the self-check is published too");
+    assert!(
+        got.iter()
+            .any(|d| d.result.role == ProbeRole::Host && d.result.outcome.is_ok())
+    );
+    assert!(
+        got.iter()
+            .any(|d| d.result.outcome == blackout_probe::Outcome::Refused)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_killed_mid_run_loses_nothing_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut nats) = NatsServer::start(dir.path()) else {
+        return;
+    };
+    let targets = targets();
+    let agent = Agent::start(
+        &targets.profile,
+        "vp-two",
+        &nats.url(),
+        &dir.path().join("buffer"),
+        1 << 20,
+    );
+    agent
+        .wait_for("results published", 20, |c| {
+            c.published.load(Ordering::Relaxed) >= 10
+        })
+        .await;
+    nats.kill();
+    agent
+        .wait_for("results buffered while the broker is away", 20, |c| {
+            c.buffered.load(Ordering::Relaxed) >= 20
+        })
+        .await;
+    nats.restart();
+    agent
+        .wait_for("the buffer resent", 30, |c| {
+            let buffered = c.buffered.load(Ordering::Relaxed);
+            c.resent.load(Ordering::Relaxed) == buffered
+                && c.published.load(Ordering::Relaxed) + buffered
+                    == c.results.load(Ordering::Relaxed)
+        })
+        .await;
+    // A few more results after the broker came back, straight through.
+    let published = agent.counters.published.load(Ordering::Relaxed);
+    agent
+        .wait_for("results published again", 20, |c| {
+            c.published.load(Ordering::Relaxed) >= published + 5
+        })
+        .await;
+    let report = agent.stop().await;
+    assert_eq!(report.dropped, 0, "{report:?}");
+    assert_eq!(report.waiting_bytes, 0, "{report:?}");
+    assert_eq!(
+        report.published + report.resent,
+        report.results,
+        "{report:?}"
+    );
+    // Each result in the stream once, none missing.
+    assert_eq!(nats.stream_messages().await, report.results, "{report:?}");
+    let got = central_reads(&nats.url(), "relaytest", report.results, 30).await;
+    assert_eq!(got.len() as u64, report.results, "{report:?}");
+    assert_eq!(
+        sequences(&got).len() as u64,
+        report.results,
+        "no result twice"
+    );
+    // In the order they were made.
+    let order: Vec<u64> = got.iter().map(|d| d.sequence).collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(order, sorted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_central_resumes_after_what_it_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nats) = NatsServer::start(dir.path()) else {
+        return;
+    };
+    let targets = targets();
+    let buffer = dir.path().join("buffer");
+    let agent = Agent::start(&targets.profile, "vp-three", &nats.url(), &buffer, 1 << 20);
+    agent
+        .wait_for("results published", 20, |c| {
+            c.published.load(Ordering::Relaxed) >= 15
+        })
+        .await;
+    let first = agent.stop().await;
+    let first_sent = first.published + first.resent;
+    let before = central_reads(&nats.url(), "relaytest", first_sent, 20).await;
+    assert_eq!(before.len() as u64, first_sent);
+
+    // The agent runs again while the central is away.
+    let agent = Agent::start(&targets.profile, "vp-three", &nats.url(), &buffer, 1 << 20);
+    agent
+        .wait_for("more results published", 20, |c| {
+            c.published.load(Ordering::Relaxed) >= 15
+        })
+        .await;
+    let second = agent.stop().await;
+    let second_sent = second.published + second.resent;
+    let after = central_reads(&nats.url(), "relaytest", second_sent, 20).await;
+    assert_eq!(after.len() as u64, second_sent, "only the new results");
+    let old = sequences(&before);
+    assert!(sequences(&after).iter().all(|s| !old.contains(s)));
+    // The second run numbers its results after the first's.
+    let last_before = before.iter().map(|d| d.sequence).max().unwrap();
+    assert!(after.iter().all(|d| d.sequence > last_before));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_buffer_keeps_its_bound_counts_what_it_drops_and_sends_the_rest_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut nats) = NatsServer::start(dir.path()) else {
+        return;
+    };
+    // The broker is away from the start.
+    nats.kill();
+    let targets = targets();
+    let buffer = dir.path().join("buffer");
+    let bound = 4096;
+    let agent = Agent::start(&targets.profile, "vp-four", &nats.url(), &buffer, bound);
+    agent
+        .wait_for("results dropped", 30, |c| {
+            c.dropped.load(Ordering::Relaxed) >= 5
+        })
+        .await;
+    let on_disk = std::fs::metadata(buffer.join("results.log")).unwrap().len();
+    assert!(on_disk <= bound, "{on_disk} bytes on disk");
+    assert!(on_disk > bound / 2, "{on_disk} bytes on disk");
+    nats.restart();
+    agent
+        .wait_for("the buffer resent", 30, |c| {
+            let buffered = c.buffered.load(Ordering::Relaxed);
+            buffered > 0 && c.resent.load(Ordering::Relaxed) == buffered
+        })
+        .await;
+    let report = agent.stop().await;
+    assert!(report.dropped >= 5, "{report:?}");
+    assert_eq!(
+        report.published + report.buffered + report.dropped,
+        report.results,
+        "{report:?}"
+    );
+    assert_eq!(
+        nats.stream_messages().await,
+        report.published + report.resent,
+        "{report:?}"
+    );
+}
