@@ -45,6 +45,9 @@ pub struct WatchConfig {
     pub vrps_file: Option<PathBuf>,
     /// Where to serve the API and the dashboard (None: nowhere).
     pub listen: Option<std::net::SocketAddr>,
+    /// Host names the API answers for besides IP addresses and `localhost` (a
+    /// reverse proxy's name; `*`: any), see `blackout_api::AllowedHosts`.
+    pub api_hosts: Vec<String>,
 }
 
 /// Why `watch` stopped with an error.
@@ -303,7 +306,9 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
         }
         let publisher = Publisher::new(core.status(clock::now()), metrics);
         let api = listener.map(|(addr, listener)| {
-            let state = publisher.api_state(config.db.clone());
+            let state = publisher
+                .api_state(config.db.clone())
+                .with_allowed_hosts(blackout_api::AllowedHosts::with_names(&config.api_hosts));
             let (stop, mut stopped) = tokio::sync::watch::channel(false);
             tracing::info!("serving the API and the dashboard on http://{addr}/");
             let task = tokio::spawn(async move {

@@ -46,6 +46,7 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         vrps,
         vrps_file: args.vrps.clone(),
         listen: Some(args.listen),
+        api_hosts: args.api_hosts.clone(),
     };
     let banner = format!(
         "blackout: watching {} ({} prefixes, {} feeds, {} hosts) from {}; events go to {}; dashboard on http://{}/",

@@ -185,6 +185,7 @@ impl Watch {
             vrps,
             vrps_file: vrps_file.map(Path::to_path_buf),
             listen: Some(listen),
+            api_hosts: Vec::new(),
         };
         let updates = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&updates);
