@@ -3,11 +3,11 @@
 //! all carrying terminal escapes (ESC, BEL, CR, BS, NUL, the 8-bit CSI), a bidi
 //! override and HTML/JSON metacharacters, are read by a real `blackout watch`, and
 //! must come out inert in its stdout, the `events` and `probe` tables, the event JSON
-//! (API and stream), the dashboard (rendered by real Chromium), the report, a Slack
-//! and a JSON webhook, and an email (a real SMTP sink, aiosmtpd).
+//! (API and stream) the dashboard reads, the report, a Slack and a JSON webhook, and
+//! an email (a real SMTP sink, aiosmtpd).
 //!
 //! Every peer is on loopback. The DNS part needs a port 53 on a loopback address (root);
-//! without it, and without Chromium or aiosmtpd, those parts say they were skipped.
+//! without it, and without aiosmtpd, those parts say they were skipped.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -31,8 +31,13 @@ fn unsafe_char(c: char) -> bool {
 }
 
 fn assert_inert(place: &str, text: &str) {
-    if let Some(c) = text.chars().find(|&c| unsafe_char(c)) {
-        panic!("{place}: a raw {c:?} reached the output:\n{text:?}");
+    let chars: Vec<char> = text.chars().collect();
+    if let Some(at) = chars.iter().position(|&c| unsafe_char(c)) {
+        let c = chars[at];
+        let around: String = chars[at.saturating_sub(200)..(at + 200).min(chars.len())]
+            .iter()
+            .collect();
+        panic!("{place}: a raw {c:?} reached the output, here:\n{around:?}");
     }
 }
 
@@ -346,40 +351,6 @@ fn blackout(args: &[&str]) -> Output {
         .expect("run blackout")
 }
 
-/// The dashboard as real Chromium renders it (its scripts run, the API read), or why
-/// it cannot.
-fn rendered_dashboard(listen: SocketAddr) -> Result<String, String> {
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|name| {
-            Command::new(name)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .ok_or("Chromium is not installed")?;
-    let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let output = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--virtual-time-budget=8000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("http://{listen}/"))
-        .output()
-        .map_err(|e| format!("cannot run {chromium}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{chromium} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).to_string())
-}
-
 #[test]
 fn hostile_text_from_every_service_is_inert_in_every_output() {
     let dir = tempfile::tempdir().unwrap();
@@ -527,21 +498,21 @@ kind = "json"
             "the NS name is in the status: {status}"
         );
     }
+    // HTTP's own line ends (the head, the chunks) are CRLF; a CR anywhere else is raw.
     let streamed = stream_for(listen, 3);
-    assert_inert("GET /api/v1/stream", &streamed);
+    assert_inert("GET /api/v1/stream", &streamed.replace("\r\n", "\n"));
+    assert!(streamed.contains("event: status"), "{streamed}");
     for data in streamed.lines().filter_map(|l| l.strip_prefix("data:")) {
         let value: serde_json::Value = serde_json::from_str(data.trim()).expect("stream JSON");
         assert_json_inert("GET /api/v1/stream", &value);
     }
-    match rendered_dashboard(listen) {
-        Ok(dom) => {
-            assert_html_inert("the dashboard", &dom);
-            assert!(
-                dom.contains("&lt;b id=hostile&gt;"),
-                "the hostile text is on the dashboard, escaped:\n{dom}"
-            );
-        }
-        Err(why) => eprintln!("SKIPPED the dashboard part: {why}"),
+    // The dashboard is a static page whose script shows the status and the events
+    // read above as text (the API's own Chromium test, dashboard.rs, renders hostile
+    // markup in a real browser); here its HTML and the overview must carry none.
+    for page in ["/", "/overview"] {
+        let (code, html) = get(listen, page);
+        assert_eq!(code, 200, "{page}");
+        assert_html_inert(page, &html);
     }
 
     // Slack and JSON webhooks, and the email.

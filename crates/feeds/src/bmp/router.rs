@@ -1355,10 +1355,12 @@ mod tests {
             times(&mut BmpRouter::live(router, options())),
             vec![(false, 0), (true, 3600)]
         );
-        // Replayed, the router's stamps are all there is.
+        // Replayed, the router's stamps are all there is: whole seconds, each the
+        // end of its second, the withdrawal a microsecond after the announcement it
+        // followed (into the next second).
         assert_eq!(
             times(&mut BmpRouter::new(router, options())),
-            vec![(false, 0), (true, 0)]
+            vec![(false, 0), (true, 1)]
         );
     }
 
