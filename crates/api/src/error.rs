@@ -41,6 +41,11 @@ pub enum ErrorCode {
     UriTooLong,
     /// The headers are larger than the API accepts.
     HeadersTooLarge,
+    /// The request could not be read as HTTP.
+    BadRequest,
+    /// The `Host` header names a host this server does not answer for (a page on
+    /// another site that reached it through DNS rebinding, say).
+    MisdirectedRequest,
     /// No such path.
     NotFound,
     /// No such event.
@@ -75,6 +80,8 @@ impl ErrorCode {
             ErrorCode::BodyNotAllowed => "body_not_allowed",
             ErrorCode::UriTooLong => "uri_too_long",
             ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::MisdirectedRequest => "misdirected_request",
             ErrorCode::NotFound => "not_found",
             ErrorCode::EventNotFound => "event_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -99,7 +106,9 @@ impl ErrorCode {
             | ErrorCode::BadId
             | ErrorCode::BadQuery
             | ErrorCode::MissingParameter
-            | ErrorCode::BodyNotAllowed => StatusCode::BAD_REQUEST,
+            | ErrorCode::BodyNotAllowed
+            | ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             ErrorCode::UriTooLong => StatusCode::URI_TOO_LONG,
             ErrorCode::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorCode::NotFound | ErrorCode::EventNotFound => StatusCode::NOT_FOUND,

@@ -10,11 +10,14 @@
 //! - `handlers`: one thin function per route: check the parameters, read the snapshot
 //!   or the database, answer JSON;
 //! - `params`: strict parsing of query parameters, one error code per mistake;
-//! - `guard`: refuses oversized or malformed requests before routing, and puts the
+//! - `guard`: refuses requests for other hosts ([`AllowedHosts`]) and oversized or
+//!   malformed requests before routing, and puts the
 //!   security headers (a strict Content-Security-Policy) on every answer;
 //! - `entities`: [`WatchedEntities`], the sorted entity list that
 //!   `/api/v1/entities` pages through (the global view has tens of thousands);
 //! - `dashboard`: the page and its assets (uPlot included), embedded in the binary;
+//! - `head_errors`: the API's JSON errors in place of the empty ones hyper answers by
+//!   itself (a request line or head too long for its buffer, or unreadable);
 //! - `server`: the connection loop behind [`serve`]: a deadline for every request head
 //!   (a slow or silent client is disconnected) and a cap on open connections, both in
 //!   [`ConnectionLimits`];
@@ -36,12 +39,14 @@ mod entities;
 mod error;
 mod guard;
 mod handlers;
+mod head_errors;
 mod metrics;
 mod params;
 mod server;
 mod stream;
 
 pub use error::{ApiError, ErrorCode};
+pub use guard::AllowedHosts;
 pub use metrics::Metrics;
 pub use params::{
     ENTITIES_LIMIT_DEFAULT, ENTITIES_LIMIT_MAX, ENTITY_KINDS, EVENTS_LIMIT_DEFAULT,
@@ -89,6 +94,7 @@ pub const MAX_DB_QUERIES: usize = 4;
 pub struct ApiState {
     inner: Arc<Inner>,
     limits: ConnectionLimits,
+    allowed_hosts: Arc<AllowedHosts>,
 }
 
 pub(crate) struct Inner {
@@ -124,7 +130,19 @@ impl ApiState {
                 stream_clients: Arc::new(Semaphore::new(MAX_STREAM_CLIENTS)),
             }),
             limits: ConnectionLimits::default(),
+            allowed_hosts: Arc::new(AllowedHosts::local()),
         }
+    }
+
+    /// The same state, answering for `hosts` too (see [`AllowedHosts`]).
+    pub fn with_allowed_hosts(mut self, hosts: AllowedHosts) -> Self {
+        self.allowed_hosts = Arc::new(hosts);
+        self
+    }
+
+    /// The hosts the API answers for.
+    pub fn allowed_hosts(&self) -> &AllowedHosts {
+        &self.allowed_hosts
     }
 
     /// The same state, served within `limits` instead of the defaults.

@@ -18,6 +18,10 @@
 //! oldest idle one is closed. So clients that open hundreds of connections and send
 //! nothing cannot make real requests wait; only when every connection is busy do new
 //! clients wait in the kernel's backlog until one closes.
+//!
+//! A request head is read into at most [`MAX_HEAD_BYTES`]; what hyper refuses by
+//! itself (a head past that, or one it cannot parse) is answered with the API's JSON
+//! error all the same ([`JsonErrors`]).
 
 use axum::Router;
 use axum::body::Body;
@@ -34,6 +38,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tower_service::Service;
+
+use crate::head_errors::{JsonErrors, MAX_HEAD_BYTES};
 
 /// Limits on the connections the server holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,7 +165,8 @@ pub(crate) async fn run(
 ) -> std::io::Result<()> {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES);
     let max_connections = limits.max_connections.max(1);
     let max_idle = limits.max_idle_per_client.max(1);
     let connections = Arc::new(Mutex::new(Connections::default()));
@@ -222,6 +229,7 @@ pub(crate) async fn run(
             id
         };
         let app = app.clone();
+        let socket = JsonErrors::new(stream, Arc::clone(&busy));
         let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
             let guard = BusyGuard::new(&busy);
             // A Router is always ready, so `call` needs no `poll_ready` first.
@@ -237,7 +245,7 @@ pub(crate) async fn run(
                 }))
             }
         });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = http.serve_connection(TokioIo::new(socket), service);
         let connections = Arc::clone(&connections);
         let ended = Arc::clone(&ended);
         tasks.spawn(async move {

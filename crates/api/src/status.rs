@@ -379,6 +379,37 @@ pub struct Headline {
 }
 
 impl Status {
+    /// Whether `other` says the same as this snapshot in its JSON, whatever the moment
+    /// each was taken: the stream sends a status only when something in it changed.
+    pub fn same_as(&self, other: &Status) -> bool {
+        // Destructured so that a new field cannot be forgotten here.
+        let Status {
+            generated_at: _,
+            profile,
+            network,
+            entities,
+            upstreams,
+            prefixes,
+            probes,
+            feeds,
+            vantage,
+            vantages,
+            labels,
+            // Not in the stream's JSON: the entity list is paged through the API.
+            watched: _,
+        } = self;
+        *profile == other.profile
+            && *network == other.network
+            && *vantage == other.vantage
+            && *vantages == other.vantages
+            && *entities == other.entities
+            && *upstreams == other.upstreams
+            && *prefixes == other.prefixes
+            && *probes == other.probes
+            && *feeds == other.feeds
+            && *labels == other.labels
+    }
+
     /// The sentence that answers "is it online?" at a glance.
     ///
     /// The vantage point comes first: when it is offline nothing blackout sees of the

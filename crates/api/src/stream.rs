@@ -3,7 +3,9 @@
 //! Status changes come from the `watch` channel (it always holds the latest snapshot
 //! and cannot lag); events, and statuses the writer chooses to broadcast, come from
 //! the `broadcast` channel. The same snapshot arriving both ways is sent once (they are
-//! compared by pointer: the writer hands out one `Arc` per snapshot). A client that
+//! compared by pointer: the writer hands out one `Arc` per snapshot), and so is a new
+//! snapshot that says what the last one sent said ([`Status::same_as`]: the watch loop
+//! publishes one every second, and then only its time differs). A client that
 //! falls too far behind the broadcast gets a `lagged` message and the latest status,
 //! then goes on: it may have missed events, and can fetch them from
 //! `/api/v1/events`.
@@ -137,7 +139,7 @@ impl Client {
         if self
             .last_status
             .as_ref()
-            .is_some_and(|last| Arc::ptr_eq(last, &status))
+            .is_some_and(|last| Arc::ptr_eq(last, &status) || last.same_as(&status))
         {
             return None;
         }

@@ -250,6 +250,11 @@ pub struct WatchArgs {
     /// Where to serve the API, the dashboard and /metrics.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8470")]
     pub listen: std::net::SocketAddr,
+    /// A host name the API answers for (repeat for more; `*`: any). Without it, only
+    /// requests for an IP address or localhost are answered, and others get `421`:
+    /// name here the host of a reverse proxy in front of blackout.
+    #[arg(long = "api-host", value_name = "NAME")]
+    pub api_hosts: Vec<String>,
     /// The name of this vantage point, in events and probe results.
     #[arg(long, value_name = "NAME", default_value = "local")]
     pub vantage: String,

@@ -627,6 +627,9 @@ impl Detector {
                 recovered_at: tracks.iter().filter_map(|t| t.recovered_at).max(),
                 last_at: last.map_or(self.last_at, |l| l.at),
                 last_clean: latest.is_some_and(|t| t.last_clean),
+                trouble: crate::probes::TroubleStats::merged(
+                    tracks.iter().filter_map(|t| t.trouble.as_ref()),
+                ),
             });
         }
         judged

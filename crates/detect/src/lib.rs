@@ -34,4 +34,4 @@ pub mod rules;
 pub use bgp::{BgpDetector, DarkPrefix, RpkiWarning};
 pub use config::DetectorConfig;
 pub use detector::{Detector, FeedSignal, Signal};
-pub use probes::{CheckState, FAIL_AFTER, OK_AFTER, ProbeSignal, ProbeTracker};
+pub use probes::{CheckState, FAIL_AFTER, OK_AFTER, ProbeSignal, ProbeTracker, TroubleStats};

@@ -18,6 +18,87 @@ pub const FAIL_AFTER: u32 = 2;
 pub const OK_AFTER: u32 = 2;
 /// Results remembered per check for degradation and the RTT baseline.
 const WINDOW: usize = 5;
+/// Round-trip times remembered per check while it is in trouble (the latest), for
+/// the median its evidence gives.
+const TROUBLE_RTTS: usize = 512;
+
+/// What a check saw while in trouble (degraded or failing), from the first troubled
+/// result on: the numbers its evidence gives.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TroubleStats {
+    /// Results since the trouble began.
+    pub results: u32,
+    /// Their loss, summed: a result lost outright counts 1, an answer the share of
+    /// its attempts that were lost.
+    pub loss_sum: f64,
+    /// Round-trip times of the answers since (the latest [`TROUBLE_RTTS`]), in ms.
+    pub rtts: VecDeque<f64>,
+    /// The longest round trip since, in ms.
+    pub rtt_peak: Option<f64>,
+    /// The median round trip of the clean answers just before the trouble (else the
+    /// check's baseline), in ms.
+    pub rtt_before: Option<f64>,
+}
+
+impl TroubleStats {
+    /// The share of attempts lost since the trouble began.
+    pub fn loss_share(&self) -> Option<f64> {
+        (self.results > 0).then(|| self.loss_sum / f64::from(self.results))
+    }
+
+    /// The median round trip since the trouble began.
+    pub fn rtt_median(&self) -> Option<f64> {
+        median(self.rtts.iter().copied())
+    }
+
+    fn add(&mut self, ok: bool, rtt: Option<f64>, loss: Option<f64>) {
+        self.results += 1;
+        self.loss_sum += if ok { loss.unwrap_or(0.0) } else { 1.0 };
+        if let Some(rtt) = rtt.filter(|r| r.is_finite()) {
+            self.rtts.push_back(rtt);
+            if self.rtts.len() > TROUBLE_RTTS {
+                self.rtts.pop_front();
+            }
+            self.rtt_peak = Some(self.rtt_peak.map_or(rtt, |p| p.max(rtt)));
+        }
+    }
+
+    /// The numbers of one check seen from several vantage points, together.
+    pub fn merged<'a>(all: impl IntoIterator<Item = &'a TroubleStats>) -> Option<TroubleStats> {
+        let mut merged: Option<TroubleStats> = None;
+        let mut befores = Vec::new();
+        for stats in all {
+            let into = merged.get_or_insert_with(TroubleStats::default);
+            into.results += stats.results;
+            into.loss_sum += stats.loss_sum;
+            into.rtts.extend(stats.rtts.iter().copied());
+            into.rtt_peak = match (into.rtt_peak, stats.rtt_peak) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            befores.extend(stats.rtt_before);
+        }
+        if let Some(merged) = &mut merged {
+            merged.rtt_before = median(befores);
+        }
+        merged
+    }
+}
+
+/// The median of some numbers, if there are any.
+pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let mut values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    })
+}
 
 /// One probe result, as the detector sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,11 +177,14 @@ pub struct CheckTrack {
     /// Was the latest result a clean answer: no loss, no latency far above the
     /// baseline?
     pub last_clean: bool,
+    /// What it saw since its trouble began, while it is in trouble.
+    pub trouble: Option<TroubleStats>,
     fails: u32,
     oks: u32,
     first_fail: Option<Timestamp>,
     first_ok: Option<Timestamp>,
-    recent: VecDeque<(bool, Option<f64>, Option<f64>)>,
+    /// The latest results: when, answered, round trip, loss.
+    recent: VecDeque<(Timestamp, bool, Option<f64>, Option<f64>)>,
     baseline_rtt: Option<f64>,
     degraded_since: Option<Timestamp>,
 }
@@ -132,6 +216,7 @@ impl ProbeTracker {
             state: CheckState::Unknown,
             recovered_at: None,
             last_clean: false,
+            trouble: None,
             fails: 0,
             oks: 0,
             first_fail: None,
@@ -145,7 +230,7 @@ impl ProbeTracker {
         let at = signal.at;
         track
             .recent
-            .push_back((signal.ok, signal.rtt_ms, signal.loss));
+            .push_back((signal.at, signal.ok, signal.rtt_ms, signal.loss));
         while track.recent.len() > WINDOW {
             track.recent.pop_front();
         }
@@ -204,6 +289,7 @@ impl ProbeTracker {
             _ if signal.ok => CheckState::Ok,
             previous => previous,
         };
+        track.count_trouble(signal, loss_degraded);
         (before, track.state)
     }
 
@@ -214,6 +300,50 @@ impl ProbeTracker {
 }
 
 impl CheckTrack {
+    /// Keeps the numbers of the trouble under way: begun with the results already
+    /// in the window that belong to it, and the clean answers before them as the
+    /// round trip before; forgotten when the check is well again.
+    fn count_trouble(&mut self, signal: &ProbeSignal, loss_degraded: f64) {
+        let since = match self.state {
+            CheckState::Degraded { since } | CheckState::Failing { since, .. } => since,
+            CheckState::Ok | CheckState::Unknown => {
+                self.trouble = None;
+                return;
+            }
+        };
+        if let Some(stats) = &mut self.trouble {
+            stats.add(signal.ok, signal.rtt_ms, signal.loss);
+            return;
+        }
+        // The trouble's results: from its start, and the bad results right before
+        // it that led to it (one bad result is chance until a second follows).
+        let bad = |(_, ok, _, loss): &(Timestamp, bool, Option<f64>, Option<f64>)| {
+            !*ok || loss.is_some_and(|l| l >= loss_degraded)
+        };
+        let mut first = self
+            .recent
+            .iter()
+            .position(|(at, ..)| *at >= since)
+            .unwrap_or(self.recent.len());
+        while first > 0 && self.recent.get(first - 1).is_some_and(bad) {
+            first -= 1;
+        }
+        let clean_before = self
+            .recent
+            .iter()
+            .take(first)
+            .filter(|r| r.1 && !bad(r))
+            .filter_map(|(_, _, rtt, _)| *rtt);
+        let mut stats = TroubleStats {
+            rtt_before: median(clean_before).or(self.baseline_rtt),
+            ..TroubleStats::default()
+        };
+        for (_, ok, rtt, loss) in self.recent.iter().skip(first) {
+            stats.add(*ok, *rtt, *loss);
+        }
+        self.trouble = Some(stats);
+    }
+
     /// Is an answer with this round-trip time and loss lossy, or slow against
     /// the baseline?
     fn is_troubled(&self, rtt: Option<f64>, loss: Option<f64>, loss_degraded: f64) -> bool {
@@ -232,7 +362,7 @@ impl CheckTrack {
             .iter()
             .rev()
             .take(3)
-            .filter(|(ok, rtt, loss)| !*ok || self.is_troubled(*rtt, *loss, loss_degraded))
+            .filter(|(_, ok, rtt, loss)| !*ok || self.is_troubled(*rtt, *loss, loss_degraded))
             .count()
     }
 }
@@ -283,6 +413,50 @@ mod tests {
     fn a_lost_round_then_a_clean_answer_is_not_degradation() {
         let seen = states(&[(true, 0.0), (false, 1.0), (true, 0.0), (true, 0.0)]);
         assert!(seen.iter().all(|s| *s == CheckState::Ok), "{seen:?}");
+    }
+
+    #[test]
+    fn a_troubled_check_counts_its_loss_and_round_trips_from_the_start_of_the_trouble() {
+        let mut tracker = ProbeTracker::default();
+        let mut observe = |second: i64, ok: bool, rtt: Option<f64>, loss: f64| {
+            let mut signal = result(second, ok, loss);
+            signal.rtt_ms = rtt;
+            tracker.observe(&signal, 0.2);
+            tracker
+                .checks()
+                .next()
+                .map(|(_, t)| t.trouble.clone())
+                .unwrap()
+        };
+        // Clean: 10, 12 and 14 ms. No trouble, no numbers.
+        assert_eq!(observe(0, true, Some(10.0), 0.0), None);
+        assert_eq!(observe(5, true, Some(12.0), 0.0), None);
+        assert_eq!(observe(10, true, Some(14.0), 0.0), None);
+        // A flood: 60 % lost at 300 ms, then 40 % at 500 ms: degraded from the first.
+        assert_eq!(observe(15, true, Some(300.0), 0.6), None, "one is chance");
+        let stats = observe(20, true, Some(500.0), 0.4).expect("in trouble");
+        assert_eq!(stats.results, 2, "counted from the first bad result");
+        assert_eq!(stats.rtt_before, Some(12.0), "the clean answers' median");
+        assert_eq!(stats.rtt_peak, Some(500.0));
+        assert_eq!(stats.rtt_median(), Some(400.0));
+        assert!((stats.loss_share().unwrap() - 0.5).abs() < 1e-9);
+        // A round lost outright counts as all lost; no round trip.
+        let stats = observe(25, false, None, 1.0).expect("in trouble");
+        assert_eq!(stats.results, 3);
+        assert!((stats.loss_share().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(stats.rtt_median(), Some(400.0));
+        // Well again: forgotten.
+        observe(30, true, Some(11.0), 0.0);
+        observe(35, true, Some(11.0), 0.0);
+        assert_eq!(observe(40, true, Some(11.0), 0.0), None);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median([]), None);
+        assert_eq!(median([3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median([f64::NAN, 1.0]), Some(1.0));
     }
 
     #[test]

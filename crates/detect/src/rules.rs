@@ -43,6 +43,8 @@ pub struct CheckView {
     /// Was the latest result a clean answer (no loss, no latency far above the
     /// baseline)?
     pub last_clean: bool,
+    /// Its loss and round trips since its trouble began, while in trouble.
+    pub trouble: Option<crate::probes::TroubleStats>,
 }
 
 impl CheckView {
@@ -488,14 +490,7 @@ impl Rule for NetworkStress {
             .collect();
         let mut evidence: Vec<Evidence> = troubled
             .iter()
-            .map(|c| {
-                item(
-                    c.trouble_since().unwrap_or(s.at),
-                    c.kind.signal(),
-                    format!("{}: {}", c.entity, c.text),
-                    None,
-                )
-            })
+            .flat_map(|c| stress_evidence(c, s.at))
             .collect();
         if !s.dark.is_empty() {
             evidence.push(item(
@@ -547,6 +542,64 @@ impl Rule for NetworkStress {
             evidence,
         })
     }
+}
+
+/// What one troubled check says of the stress, with its numbers: the share of its
+/// attempts lost since its trouble began, and its round trip then (median and peak)
+/// against before. Items are stamped with the start of the trouble when they say
+/// only what was seen then, and with `now` when they count everything since.
+fn stress_evidence(check: &CheckView, now: Timestamp) -> Vec<Evidence> {
+    let since = check.trouble_since().unwrap_or(now);
+    let signal = check.kind.signal();
+    let Some(stats) = &check.trouble else {
+        return vec![item(
+            since,
+            signal,
+            format!("{}: {}", check.entity, check.text),
+            None,
+        )];
+    };
+    let mut items = Vec::new();
+    if let Some(loss) = stats.loss_share() {
+        items.push(item(
+            now,
+            signal,
+            format!(
+                "{}: {:.0} % of attempts lost over {} result{} since {} ({})",
+                check.entity,
+                loss * 100.0,
+                stats.results,
+                if stats.results == 1 { "" } else { "s" },
+                since,
+                check.text
+            ),
+            Some(loss),
+        ));
+    }
+    if let (Some(median), Some(peak)) = (stats.rtt_median(), stats.rtt_peak) {
+        let before = stats.rtt_before.map_or_else(
+            || "no round trip known from before".to_string(),
+            |b| format!("{b:.0} ms before"),
+        );
+        items.push(item(
+            now,
+            signal,
+            format!(
+                "{}: round trip {median:.0} ms (median), {peak:.0} ms at the peak, since {since}; {before}",
+                check.entity
+            ),
+            Some(median),
+        ));
+    }
+    if items.is_empty() {
+        items.push(item(
+            since,
+            signal,
+            format!("{}: {}", check.entity, check.text),
+            None,
+        ));
+    }
+    items
 }
 
 /// Every prefix gone at once, every upstream together, with no stress before:

@@ -49,6 +49,9 @@ pub struct WatchConfig {
     /// The broker whose stream holds the agents' results, when this watch is
     /// the central of many vantage points (`--nats`).
     pub nats: Option<CentralConfig>,
+    /// Host names the API answers for besides IP addresses and `localhost` (a
+    /// reverse proxy's name; `*`: any), see `blackout_api::AllowedHosts`.
+    pub api_hosts: Vec<String>,
 }
 
 /// Why `watch` stopped with an error.
@@ -375,7 +378,9 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
         }
         let publisher = Publisher::new(core.status(clock::now()), metrics);
         let api = listener.map(|(addr, listener)| {
-            let state = publisher.api_state(config.db.clone());
+            let state = publisher
+                .api_state(config.db.clone())
+                .with_allowed_hosts(blackout_api::AllowedHosts::with_names(&config.api_hosts));
             let (stop, mut stopped) = tokio::sync::watch::channel(false);
             tracing::info!("serving the API and the dashboard on http://{addr}/");
             let task = tokio::spawn(async move {

@@ -412,6 +412,23 @@ impl Server {
         Self::start_with(dir, db, now, dark, cut, ConnectionLimits::default()).await
     }
 
+    /// A server over a filled store that answers for `hosts` too.
+    pub async fn start_with_hosts(hosts: blackout_api::AllowedHosts) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("blackout.db");
+        let now = now();
+        let (dark, cut) = fill_store(&db, now);
+        Self::start_full(
+            dir,
+            db,
+            now,
+            (dark, cut),
+            ConnectionLimits::default(),
+            hosts,
+        )
+        .await
+    }
+
     /// A server over a filled store, holding connections to `limits`.
     pub async fn start_limited(limits: ConnectionLimits) -> Server {
         let dir = tempfile::tempdir().unwrap();
@@ -439,9 +456,24 @@ impl Server {
         cut: Event,
         limits: ConnectionLimits,
     ) -> Server {
+        let hosts = blackout_api::AllowedHosts::local();
+        Self::start_full(dir, db, now, (dark, cut), limits, hosts).await
+    }
+
+    async fn start_full(
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        now: Timestamp,
+        (dark, cut): (Event, Event),
+        limits: ConnectionLimits,
+        hosts: blackout_api::AllowedHosts,
+    ) -> Server {
         let metrics = Arc::new(Metrics::new());
         let publisher = Publisher::new(dark_status(now, &dark), Arc::clone(&metrics));
-        let state: ApiState = publisher.api_state(db.clone().into()).with_limits(limits);
+        let state: ApiState = publisher
+            .api_state(db.clone().into())
+            .with_limits(limits)
+            .with_allowed_hosts(hosts);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -121,8 +121,72 @@ async fn oversized_requests_are_refused() {
         .await
         .assert_error(431, "headers_too_large");
 
+    // Past what the server reads of a head at all: the same JSON errors, not hyper's
+    // empty ones. A megabyte of URL is a URL too long; a head of 200 kB, or of more
+    // headers than hyper parses, headers too large.
+    let huge_url = format!(
+        "GET /api/v1/events?entity=host:{} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "a".repeat(1024 * 1024)
+    );
+    let message = request(server.addr, huge_url.as_bytes())
+        .await
+        .assert_error(414, "uri_too_long");
+    assert!(message.contains("4096"), "{message}");
+    let huge_header = format!(
+        "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: {}\r\n\r\n",
+        "b".repeat(200_000)
+    );
+    request(server.addr, huge_header.as_bytes())
+        .await
+        .assert_error(431, "headers_too_large");
+    let mut too_many = String::from("GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for i in 0..120 {
+        too_many.push_str(&format!("X-H{i}: {i}\r\n"));
+    }
+    too_many.push_str("\r\n");
+    request(server.addr, too_many.as_bytes())
+        .await
+        .assert_error(431, "headers_too_large");
+
     // Still serving.
     assert_eq!(server.get("/api/v1/status").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_that_is_not_this_server_is_misdirected() {
+    let server = Server::start().await;
+    let ask = |host: &str| {
+        format!("GET /api/v1/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+    };
+    // A page elsewhere whose name now resolves to 127.0.0.1 (DNS rebinding).
+    let message = request(server.addr, ask("rebind.example:8470").as_bytes())
+        .await
+        .assert_error(421, "misdirected_request");
+    assert!(message.contains("--api-host"), "{message}");
+    for host in [
+        server.addr.to_string(),
+        format!("localhost:{}", server.addr.port()),
+        "[::1]:8470".to_string(),
+    ] {
+        let answer = request(server.addr, ask(&host).as_bytes()).await;
+        assert_eq!(answer.status, 200, "{host}: {}", answer.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reverse_proxy_s_name_is_answered_once_allowed() {
+    let server = Server::start_with_hosts(blackout_api::AllowedHosts::with_names([
+        "blackout.example.org",
+    ]))
+    .await;
+    let ask = |host: &str| {
+        format!("GET /api/v1/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+    };
+    let answer = request(server.addr, ask("blackout.example.org").as_bytes()).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    request(server.addr, ask("other.example.org").as_bytes())
+        .await
+        .assert_error(421, "misdirected_request");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,6 +239,12 @@ async fn garbage_gets_a_400_and_the_server_goes_on() {
             text.is_empty() || text.starts_with("HTTP/1.1 4"),
             "{garbage:?} -> {text}"
         );
+        // What hyper refuses before the router answers is the API's JSON error too.
+        if let Some((_, body)) = text.split_once("\r\n\r\n") {
+            let json: serde_json::Value = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("{garbage:?} -> not JSON ({e}): {text}"));
+            assert!(json["error"]["code"].is_string(), "{text}");
+        }
     }
     assert_eq!(server.get("/api/v1/status").await.status, 200);
 }

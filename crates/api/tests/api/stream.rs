@@ -115,6 +115,42 @@ async fn status_changes_and_events_arrive_as_they_happen() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_status_that_did_not_change_is_not_sent_again() {
+    let server = Server::start().await;
+    let mut client = SseClient::connect(&server).await;
+    assert_eq!(client.next().await.event, "status");
+
+    // The watch loop publishes a snapshot every second: the same one, taken later,
+    // is not news.
+    let online = online_status(server.now);
+    server.publisher.publish_status(online.clone());
+    let first = client.next().await;
+    assert_eq!(first.event, "status");
+    for later in 1..=3 {
+        let mut again = online.clone();
+        again.generated_at = server.now.add_secs(later);
+        server.publisher.publish_status(again);
+    }
+    // What comes next is the event published after them, not a status.
+    server
+        .publisher
+        .publish_event(UpdateKind::Revised, &server.dark);
+    let next = client.next().await;
+    assert_eq!(
+        next.event, "event",
+        "an unchanged status was sent: {next:?}"
+    );
+    // A status that says something new is sent.
+    let mut changed = online.clone();
+    changed.upstreams[0].visibility = 0.5;
+    server.publisher.publish_status(changed);
+    let next = client.next().await;
+    assert_eq!(next.event, "status", "{next:?}");
+    let status: serde_json::Value = serde_json::from_str(&next.data).unwrap();
+    assert_eq!(status["upstreams"][0]["visibility"], 0.5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_falls_behind_is_told_and_gets_the_latest_status() {
     let server = Server::start().await;
     let mut client = SseClient::connect(&server).await;

@@ -61,6 +61,7 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
             }
             central
         }),
+        api_hosts: args.api_hosts.clone(),
     };
     let banner = format!(
         "blackout: watching {} ({} prefixes, {} feeds, {} hosts) from {}; events go to {}; dashboard on http://{}/",

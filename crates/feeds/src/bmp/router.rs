@@ -243,6 +243,8 @@ struct MonitoredPeer {
     views_sent: BTreeSet<BmpView>,
     fed: Option<FedView>,
     table: TableCounts,
+    /// The latest time given to anything this peer's messages reported.
+    last_at: Timestamp,
 }
 
 impl MonitoredPeer {
@@ -258,7 +260,35 @@ impl MonitoredPeer {
             views_sent: BTreeSet::new(),
             fed: None,
             table: TableCounts::default(),
+            last_at: Timestamp::EPOCH,
         }
+    }
+
+    /// Keeps the times of a peer's messages in the order the messages came, each its
+    /// own: a time at or before the last one given becomes the next microsecond after
+    /// it. A router's stamps of whole seconds would otherwise tie (or, capped by one
+    /// arrival time for a burst of messages, collide), or go back when a finer stamp
+    /// came first.
+    fn in_order(&mut self, at: Timestamp) -> Timestamp {
+        let at = if at <= self.last_at {
+            Timestamp::from_micros(self.last_at.as_micros() + 1)
+        } else {
+            at
+        };
+        self.last_at = at;
+        at
+    }
+
+    /// [`Self::in_order`] for a message's two times: its routes' and its withdrawals'
+    /// (which is never earlier).
+    fn both_in_order(
+        &mut self,
+        (at, withdrawn_at): (Timestamp, Timestamp),
+    ) -> (Timestamp, Timestamp) {
+        let at = self.in_order(at);
+        let withdrawn_at = withdrawn_at.max(at);
+        self.last_at = self.last_at.max(withdrawn_at);
+        (at, withdrawn_at)
     }
 
     fn route_count(&self) -> u32 {
@@ -304,11 +334,17 @@ pub struct BmpRouter {
     stats: RouterStats,
     /// Does `now` come from the clock as the messages arrive?
     live: bool,
+    /// Has this router sent a stamp with microseconds? Until it does, its stamps are
+    /// taken to be of whole seconds.
+    fine_stamps: bool,
 }
 
 /// How much older than its arrival a live withdrawal's timestamp may be and still
 /// be its own: routers export within a second, on another machine's clock a few.
 pub const LIVE_WITHDRAWAL_SKEW_SECS: f64 = 5.0;
+
+/// Microseconds in a second: the resolution of a router's whole-second stamps.
+const WHOLE_SECOND_MICROS: i64 = 1_000_000;
 
 impl BmpRouter {
     /// A session with the router at `router`, replayed: the routers' timestamps
@@ -327,6 +363,7 @@ impl BmpRouter {
             peer_events: 0,
             stats: RouterStats::default(),
             live: false,
+            fine_stamps: false,
         }
     }
 
@@ -335,7 +372,8 @@ impl BmpRouter {
     /// received; some routers (FRR) stamp a withdrawal with when the withdrawn
     /// route was, which can be long before. A live withdrawal stamped more than
     /// [`LIVE_WITHDRAWAL_SKEW_SECS`] before its arrival takes the arrival time, and
-    /// no timestamp may lie after its arrival.
+    /// no stamp is taken to lie after its arrival (but for the microseconds that keep
+    /// one peer's messages of one burst in order).
     pub fn live(router: IpAddr, options: Arc<BmpOptions>) -> Self {
         BmpRouter {
             live: true,
@@ -719,10 +757,11 @@ impl BmpRouter {
     fn peer_up(&mut self, now: Timestamp, up: &PeerUp, out: &mut Vec<BgpInput>) {
         self.stats.peer_ups += 1;
         self.peer_events += 1;
-        let at = up.peer.at.unwrap_or(now);
+        let (at, _) = self.times(now, up.peer.at);
         let Some(peer) = self.peer_entry(&up.peer, at) else {
             return;
         };
+        let at = peer.in_order(at);
         // A Peer Up for a peer that is up means the session restarted unseen.
         peer.flush(at, out);
         peer.header = up.peer;
@@ -740,10 +779,12 @@ impl BmpRouter {
     fn peer_down(&mut self, now: Timestamp, down: &PeerDown, out: &mut Vec<BgpInput>) {
         self.stats.peer_downs += 1;
         self.peer_events += 1;
-        let at = down.peer.at.unwrap_or(now);
+        // A Peer Down withdraws the peer's routes: its time is a withdrawal's.
+        let (_, at) = self.times(now, down.peer.at);
         let Some(peer) = self.peer_entry(&down.peer, at) else {
             return;
         };
+        let at = peer.in_order(at);
         let reason = PeerDownReason {
             code: Some(down.reason),
             text: down.reason_text(),
@@ -854,8 +895,27 @@ impl BmpRouter {
         }))
     }
 
+    /// A router's stamp as the latest moment it may mean. Some routers send whole
+    /// seconds (0 microseconds): such a stamp says only that the thing happened within
+    /// that second, so it is read as the second's last microsecond (and, live, no later
+    /// than the arrival). Read as its first, it would place a withdrawal, and the event
+    /// it opens, up to a second before the fault that caused it. One stamp with
+    /// microseconds shows that the router's stamps are finer, and from then on they
+    /// are taken as they are.
+    fn resolved(&mut self, stamp: Timestamp) -> Timestamp {
+        if stamp.as_micros().rem_euclid(1_000_000) != 0 {
+            self.fine_stamps = true;
+        }
+        if self.fine_stamps {
+            stamp
+        } else {
+            Timestamp::from_micros(stamp.as_micros() + (WHOLE_SECOND_MICROS - 1))
+        }
+    }
+
     /// When the routes of a message count from, and when its withdrawals do.
-    fn times(&self, now: Timestamp, stamp: Option<Timestamp>) -> (Timestamp, Timestamp) {
+    fn times(&mut self, now: Timestamp, stamp: Option<Timestamp>) -> (Timestamp, Timestamp) {
+        let stamp = stamp.map(|stamp| self.resolved(stamp));
         match (stamp, self.live) {
             (None, _) => (now, now),
             (Some(stamp), false) => (stamp, stamp),
@@ -912,10 +972,11 @@ impl BmpRouter {
         let Source::View(view) = source else {
             return;
         };
-        let (at, withdrawn_at) = self.times(now, rm.peer.at);
-        let Some(peer) = self.peer_entry(&rm.peer, at) else {
+        let times = self.times(now, rm.peer.at);
+        let Some(peer) = self.peer_entry(&rm.peer, times.0) else {
             return;
         };
+        let (at, withdrawn_at) = peer.both_in_order(times);
         // Routes of a peer without a Peer Up (or after its Peer Down) mean it is up.
         if !peer.up {
             peer.up = true;
@@ -1294,10 +1355,12 @@ mod tests {
             times(&mut BmpRouter::live(router, options())),
             vec![(false, 0), (true, 3600)]
         );
-        // Replayed, the router's stamps are all there is.
+        // Replayed, the router's stamps are all there is: whole seconds, each the
+        // end of its second, the withdrawal a microsecond after the announcement it
+        // followed (into the next second).
         assert_eq!(
             times(&mut BmpRouter::new(router, options())),
-            vec![(false, 0), (true, 0)]
+            vec![(false, 0), (true, 1)]
         );
     }
 
@@ -1315,6 +1378,99 @@ mod tests {
             panic!("one route: {out:?}");
         };
         assert_eq!(update.at, arrived);
+    }
+
+    /// [`route_monitoring_message`] with `micros` in its stamp.
+    fn stamped_message(stamp: u32, micros: u32, announce: bool) -> Vec<u8> {
+        let mut message = route_monitoring_message(stamp, announce);
+        // Common header (6), peer type, flags, RD, address, AS, BGP ID, seconds.
+        message[44..48].copy_from_slice(&micros.to_be_bytes());
+        message
+    }
+
+    /// The routes' times of each message, handed in as (arrival, message).
+    fn route_times(router: &mut BmpRouter, messages: &[(Timestamp, Vec<u8>)]) -> Vec<Timestamp> {
+        let mut out = Vec::new();
+        for (arrival, message) in messages {
+            router.handle_bytes(*arrival, message, &mut out);
+        }
+        out.iter()
+            .filter_map(|input| match input {
+                BgpInput::Route(update) => Some(update.at),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn whole_second_stamps_never_come_before_what_they_report_and_keep_their_order() {
+        const T: u32 = 1_700_000_000;
+        let second = Timestamp::from_secs(i64::from(T));
+        let micros = |m: i64| Timestamp::from_micros(second.as_micros() + m);
+        let router: IpAddr = "198.51.100.1".parse().unwrap();
+
+        // Live: a router that stamps whole seconds. A withdrawal at T.700 is stamped T
+        // and arrives at T.750: it happened no earlier than T, no later than its
+        // arrival, so it counts from its arrival, never from T. The announcement
+        // that follows in the same burst (one arrival time), stamped T as well, comes
+        // a microsecond after it.
+        let mut live = BmpRouter::live(router, options());
+        let times = route_times(
+            &mut live,
+            &[
+                (micros(100_000), route_monitoring_message(T, true)),
+                (micros(750_000), route_monitoring_message(T, false)),
+                (micros(750_000), route_monitoring_message(T, true)),
+            ],
+        );
+        assert_eq!(
+            times,
+            vec![micros(100_000), micros(750_000), micros(750_001)]
+        );
+        // Arriving two seconds late, a whole-second stamp is its second's last
+        // microsecond, and two in one second keep their order, each its own.
+        let mut late = BmpRouter::live(router, options());
+        let times = route_times(
+            &mut late,
+            &[
+                (micros(2_000_000), route_monitoring_message(T, true)),
+                (micros(2_000_000), route_monitoring_message(T, false)),
+            ],
+        );
+        assert_eq!(times, vec![micros(999_999), micros(1_000_000)]);
+
+        // Replayed: the stamps are all there is; each is its second's end, in order.
+        let mut replayed = BmpRouter::new(router, options());
+        let times = route_times(
+            &mut replayed,
+            &[
+                (second, route_monitoring_message(T, true)),
+                (second, route_monitoring_message(T, false)),
+                (second, route_monitoring_message(T + 1, true)),
+            ],
+        );
+        assert_eq!(
+            times,
+            vec![micros(999_999), micros(1_000_000), micros(1_999_999)]
+        );
+
+        // A router whose stamps carry microseconds: once one has come, a stamp that
+        // happens to fall on a whole second is taken as it is, and a stamp before the
+        // last one (a reordering) is moved after it.
+        let mut fine = BmpRouter::new(router, options());
+        let times = route_times(
+            &mut fine,
+            &[
+                (second, stamped_message(T - 1, 300_000, true)),
+                (second, stamped_message(T, 0, false)),
+                (second, stamped_message(T - 1, 500_000, true)),
+            ],
+        );
+        assert_eq!(
+            times,
+            vec![micros(-700_000), second, micros(1)],
+            "fine stamps kept, a reordered one moved after the last"
+        );
     }
 
     /// What one message gave: `A key` / `W key` / `D key` (PeerDown), in order.
