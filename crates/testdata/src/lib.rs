@@ -45,24 +45,6 @@ pub fn find(test: &str, relative: &str) -> Option<PathBuf> {
     }
 }
 
-/// The data's directory when `marker` (a file or a folder) is in it, or `None`
-/// after saying on stderr why `test` is skipped.
-pub fn root_with(test: &str, marker: &str) -> Option<PathBuf> {
-    find(test, marker).map(|_| root())
-}
-
-/// `relative` under the data's directory, for a test that checked with
-/// [`require!`] or [`find`] first; panics, naming the path, when it is absent.
-pub fn path(relative: &str) -> PathBuf {
-    let path = root().join(relative);
-    assert!(
-        path.exists(),
-        "the real test data {} is missing: check it with blackout_testdata::require! first",
-        path.display()
-    );
-    path
-}
-
 /// Returns from the calling test, saying on stderr that it was skipped and why, when
 /// `relative` is not under the data's directory.
 #[macro_export]
@@ -84,9 +66,7 @@ mod tests {
         // crate's own manifest stands in for a file of the data wherever the data is.
         let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
         assert_eq!(find("this test", manifest), Some(PathBuf::from(manifest)));
-        assert_eq!(path(manifest), PathBuf::from(manifest));
         assert_eq!(find("this test", "no/such/file-in-the-data.bin"), None);
-        assert_eq!(root_with("this test", "no/such/folder"), None);
     }
 
     #[test]

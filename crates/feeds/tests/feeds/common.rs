@@ -6,10 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The data directory, for tests that checked it with [`require_data!`] first.
-pub fn data_dir() -> PathBuf {
-    blackout_testdata::path("bmp");
-    blackout_testdata::root()
-}
+pub use blackout_testdata::root as data_dir;
 
 /// Returns from the calling test, saying it was skipped, when the real data is missing.
 macro_rules! require_data {
