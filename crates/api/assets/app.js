@@ -8,53 +8,12 @@
 'use strict';
 
 (function () {
-  const $ = (id) => document.getElementById(id);
-  const STATES = ['up', 'degraded', 'down', 'unknown', 'ok', 'fail', 'stale', 'warning', 'critical',
-    'online', 'dark', 'no-verdict'];
+  const { $, el, known, badge, fmtTime, pct, shorten, toSecs, getJSON } = window.blackout;
   const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2',
     '#17becf', '#bcbd22', '#7f7f7f'];
   const MAX_SERIES_PER_CHART = 16;
 
   const model = { status: null, events: new Map(), range: 86400, charts: [] };
-
-  // el('td', {class: 'num'}, 'text', childNode): children become text nodes or are appended as nodes.
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    if (attrs) {
-      for (const [key, value] of Object.entries(attrs)) {
-        if (key === 'class') node.className = value;
-        else node.setAttribute(key, String(value));
-      }
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  // A class name only from a known list: values from the network never become classes.
-  function known(value) {
-    return STATES.includes(value) ? value : 'other';
-  }
-
-  function badge(text, kind) {
-    return el('span', { class: 'badge ' + known(kind === undefined ? text : kind) }, text);
-  }
-
-  function fmtTime(t) {
-    if (!t) return '—';
-    return String(t).replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace('Z', ' UTC');
-  }
-
-  function pct(v) {
-    return (typeof v === 'number' && isFinite(v)) ? (v * 100).toFixed(1) + ' %' : '—';
-  }
-
-  function shorten(text, max) {
-    const s = String(text === undefined || text === null ? '' : text);
-    return s.length > max ? s.slice(0, max) + '…' : s;
-  }
 
   // The target, the address probed, and, when the name did not resolve, that the
   // address is the last one it resolved to: a dark country's names go dark with it.
@@ -104,16 +63,6 @@
     } else {
       p.hidden = true;
     }
-  }
-
-  async function getJSON(path) {
-    const response = await fetch(path, { headers: { Accept: 'application/json' } });
-    const body = await response.json().catch(() => null);
-    if (!response.ok) {
-      const message = body && body.error ? body.error.code + ': ' + body.error.message : response.statusText;
-      throw new Error(path.split('?')[0] + ': ' + message);
-    }
-    return body;
   }
 
   function upstreamName(asn) {
@@ -294,10 +243,6 @@
   }
 
   // ---- timelines ----
-
-  function toSecs(t) {
-    return Date.parse(t) / 1000;
-  }
 
   async function fetchSeries(entity, signal, from, until) {
     const q = new URLSearchParams({ entity: entity, signal: signal, from: String(Math.floor(from)), until: String(Math.ceil(until)) });

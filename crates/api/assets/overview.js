@@ -9,55 +9,11 @@
 'use strict';
 
 (function () {
-  const $ = (id) => document.getElementById(id);
+  const { $, el, badge, fmtTime, pct, toSecs, getJSON } = window.blackout;
   const PAGE = 25;
   const SPARK_WIDTH = 120;
   const SPARK_HEIGHT = 24;
-  const STATES = ['up', 'degraded', 'down', 'unknown', 'warning', 'critical'];
   const SVG = 'http://www.w3.org/2000/svg';
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    if (attrs) {
-      for (const [key, value] of Object.entries(attrs)) {
-        if (key === 'class') node.className = value;
-        else node.setAttribute(key, String(value));
-      }
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  // A class name only from a known list: values from the network never become classes.
-  function badge(text) {
-    return el('span', { class: 'badge ' + (STATES.includes(text) ? text : 'other') }, text);
-  }
-
-  function fmtTime(t) {
-    if (!t) return '—';
-    return String(t).replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace('Z', ' UTC');
-  }
-
-  function pct(v) {
-    return (typeof v === 'number' && isFinite(v)) ? (v * 100).toFixed(1) + ' %' : '—';
-  }
-
-  function toSecs(t) {
-    return Date.parse(t) / 1000;
-  }
-
-  async function getJSON(path) {
-    const response = await fetch(path, { headers: { Accept: 'application/json' } });
-    const body = await response.json().catch(() => null);
-    if (!response.ok) {
-      const message = body && body.error ? body.error.code + ': ' + body.error.message : response.statusText;
-      throw new Error(path.split('?')[0] + ': ' + message);
-    }
-    return body;
-  }
 
   // The entity's own page.
   function entityLink(entity) {

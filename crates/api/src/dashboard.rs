@@ -1,7 +1,8 @@
 //! The dashboard: one page and its assets, embedded in the binary so that it works
 //! with no network beyond the server itself.
 //!
-//! `assets/index.html` loads `app.js` and `app.css` and uPlot 1.6 (MIT, see
+//! `assets/index.html` loads `common.js` (the helpers it shares with the overview),
+//! `app.js` and `app.css` and uPlot 1.6 (MIT, see
 //! `assets/uPlot.LICENSE`), all from `/assets/`. The page builds its DOM with
 //! `textContent` only: banners, names, AS paths and summaries come from the network
 //! and are never parsed as HTML.
@@ -24,6 +25,12 @@ const INDEX: &str = include_str!("../assets/index.html");
 const OVERVIEW: &str = include_str!("../assets/overview.html");
 
 const ASSETS: &[Asset] = &[
+    // What both pages' scripts share; each page loads it before its own.
+    Asset {
+        name: "common.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/common.js"),
+    },
     Asset {
         name: "app.js",
         content_type: "text/javascript; charset=utf-8",

@@ -41,33 +41,6 @@ const FULL: [(&str, u32); 2] = [("202.249.2.169", 2497), ("202.249.2.20", 4777)]
 /// 2010-07-01T09:00:00Z, an hour after the RIB.
 const T_WITHDRAW: f64 = 1_277_974_800.0;
 
-/// A file of the real test data (`$BLACKOUT_TEST_DATA`, which `./test.sh` exports, else
-/// ../shared/data), or `None` after saying why the test is skipped.
-fn shared(test: &str, relative: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("BLACKOUT_TEST_DATA")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join(relative);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "skipped: {test}: the real test data {} is missing (set BLACKOUT_TEST_DATA, put \
-             shared/data beside the repository, or run scripts/fetch-test-data.sh)",
-            path.display()
-        );
-        None
-    }
-}
-
-fn real_rib(test: &str) -> Option<PathBuf> {
-    shared(
-        test,
-        "derived/ris-rrc06_bview.20100701.0759.tdv2-reencoded.gz",
-    )
-}
-
 /// A withdrawal of `prefix` by a real RIB peer.
 fn withdrawal(t: f64, peer: (&str, u32), prefix: &str) -> bgpkit_parser::BgpElem {
     let mut elem = elem(t, 1, prefix, None);
@@ -286,7 +259,9 @@ fn updates_whose_peers_match_no_rib_peer_are_warned_of() {
 #[test]
 fn updates_without_a_rib_are_flagged() {
     let test = "updates_without_a_rib_are_flagged";
-    let Some(updates_file) = shared(test, "mrt/ris-rrc06_updates.20150401.0000.gz") else {
+    let Some(updates_file) =
+        blackout_testdata::find(test, "mrt/ris-rrc06_updates.20150401.0000.gz")
+    else {
         return;
     };
     let scratch = Scratch::new();
@@ -358,7 +333,9 @@ fn with_bad_length(source: &Path, target: &Path, from_end: usize, length: u32) -
 #[test]
 fn damage_is_summarised_on_stderr_in_every_format() {
     let test = "damage_is_summarised_on_stderr_in_every_format";
-    let Some(source) = shared(test, "mrt/ris-rrcXX_latest-update.20181218.1140.gz") else {
+    let Some(source) =
+        blackout_testdata::find(test, "mrt/ris-rrcXX_latest-update.20181218.1140.gz")
+    else {
         return;
     };
     let scratch = Scratch::new();

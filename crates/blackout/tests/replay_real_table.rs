@@ -19,28 +19,6 @@ const KP: [&str; 4] = [
 /// The RIB was dumped at 2010-07-01T08:00:00Z.
 const T0: f64 = 1_277_971_200.0;
 
-/// The real RIB (`$BLACKOUT_TEST_DATA`, which `./test.sh` exports, else ../shared/data),
-/// or `None` after saying why `test` is skipped.
-fn real_rib(test: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("BLACKOUT_TEST_DATA")
-        .filter(|dir| !dir.is_empty())
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
-        })
-        .join("derived/ris-rrc06_bview.20100701.0759.tdv2-reencoded.gz");
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "skipped: {test}: the real RIB {} is missing (set BLACKOUT_TEST_DATA, put \
-             shared/data beside the repository, or run scripts/fetch-test-data.sh)",
-            path.display()
-        );
-        None
-    }
-}
-
 fn route(t: f64, peer: (&str, u32), prefix: &str, upstream: Option<u32>) -> bgpkit_parser::BgpElem {
     let mut elem = elem(
         t,

@@ -25,6 +25,12 @@
 //! `BLACKOUT_LAB_EVENTS_OUT=FILE` writes every update watch printed there, one JSON
 //! object per line, with when the test read it.
 //!
+//! Random loss (issue 14): a second test holds the lab's border at 2 % loss each
+//! way for 3 minutes and expects no event at all, while the loss shows in the status
+//! and the stored series; a 10-minute variant is ignored by default (see
+//! [`watch_under_2_percent_loss_for_10_minutes_opens_no_event`]). Nextest runs the
+//! lab tests one at a time (`.config/nextest.toml`): they share the namespaces.
+//!
 //! Needs root (network namespaces, routing daemons) and the Debian packages the lab
 //! installs on first use. Without root it says so on stderr (past the harness's
 //! capture) and does not run; with `BLACKOUT_LAB_REQUIRED=1` it fails instead.
@@ -892,26 +898,73 @@ fn ipv6_only(event: &Value, words: &str) -> Vec<String> {
     wrong
 }
 
-/// Takes the lab down however the test ends.
-struct DownOnDrop<'a>(&'a Lab);
+/// The lab, taken down however the test ends.
+struct LabUp(Lab);
 
-impl Drop for DownOnDrop<'_> {
+impl LabUp {
+    /// Takes down what an earlier run left, brings the lab up afresh, and writes
+    /// VRPs to `vrps` that make the origin's routes valid.
+    fn start(vrps: &Path) -> LabUp {
+        let lab = Lab::new(STATE_DIR).with_progress(Box::new(|line| say(&format!("lab: {line}"))));
+        lab.down().expect("clean slate");
+        let up = LabUp(lab);
+        up.0.up().expect("lab up");
+        write_vrps(vrps, blackout_lab::topology::ORIGIN_ASN);
+        up
+    }
+}
+
+impl std::ops::Deref for LabUp {
+    type Target = Lab;
+
+    fn deref(&self) -> &Lab {
+        &self.0
+    }
+}
+
+impl Drop for LabUp {
     fn drop(&mut self) {
         let _ = self.0.down();
     }
 }
 
+/// Can `test` bring the lab up here? Without root it says so on stderr and the test
+/// passes, unless `BLACKOUT_LAB_REQUIRED=1`.
+fn lab_allowed(test: &str) -> bool {
+    if blackout_lab::is_root() {
+        return true;
+    }
+    let message = format!(
+        "{test}: NOT RUN: needs root (network namespaces, routing daemons); run `cargo test \
+         -p blackout --test watch_lab` as root"
+    );
+    say(&message);
+    assert!(
+        std::env::var("BLACKOUT_LAB_REQUIRED").as_deref() != Ok("1"),
+        "{message}"
+    );
+    false
+}
+
+/// Waits up to 60 s until watch has the lab's baseline (see [`at_baseline`]).
+fn wait_for_baseline(watch: &mut Watch) {
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        watch.pump(Duration::from_millis(500));
+        match status().and_then(|s| at_baseline(&s)) {
+            Ok(()) => return,
+            Err(why) => assert!(
+                Instant::now() < until,
+                "watch did not reach the lab's baseline within 60 s: {why}\n{}",
+                watch.log()
+            ),
+        }
+    }
+}
+
 #[test]
 fn watch_in_the_lab_names_each_fault_and_its_recovery() {
-    if !blackout_lab::is_root() {
-        let message = "watch_in_the_lab_names_each_fault_and_its_recovery: NOT RUN: needs root \
-                       (network namespaces, routing daemons); run `cargo test -p blackout --test \
-                       watch_lab` as root";
-        say(message);
-        assert!(
-            std::env::var("BLACKOUT_LAB_REQUIRED").as_deref() != Ok("1"),
-            "{message}"
-        );
+    if !lab_allowed("watch_in_the_lab_names_each_fault_and_its_recovery") {
         return;
     }
     let timing = Timing::from_env();
@@ -927,13 +980,9 @@ fn watch_in_the_lab_names_each_fault_and_its_recovery() {
     let vrps = dir.path().join("vrps.json");
     let db = dir.path().join("blackout.db");
 
-    let lab = Lab::new(STATE_DIR).with_progress(Box::new(|line| say(&format!("lab: {line}"))));
-    lab.down().expect("clean slate");
-    let _down = DownOnDrop(&lab);
-    lab.up().expect("lab up");
+    let lab = LabUp::start(&vrps);
     let origin_asn = blackout_lab::topology::ORIGIN_ASN;
     let rogue_asn = lab.topology().rogue_roa_asn;
-    write_vrps(&vrps, origin_asn);
 
     let mut problems: Vec<String> = Vec::new();
     let _webhook = Receiver::start(&script, "webhook", WEBHOOK_PORT, &hooks);
@@ -941,18 +990,7 @@ fn watch_in_the_lab_names_each_fault_and_its_recovery() {
     let mut watch = Watch::start(&profile, &db, &vrps, &dir.path().join("watch.log"));
 
     // ---- baseline: everything seen, then a quiet spell ----
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        watch.pump(Duration::from_millis(500));
-        match status().and_then(|s| at_baseline(&s)) {
-            Ok(()) => break,
-            Err(why) => assert!(
-                Instant::now() < until,
-                "watch did not reach the lab's baseline within 60 s: {why}\n{}",
-                watch.log()
-            ),
-        }
-    }
+    wait_for_baseline(&mut watch);
     watch.idle(Duration::from_secs_f64(3.0 * interval));
     for update in &watch.updates {
         problems.push(format!("baseline: {}", update.brief()));
@@ -1329,4 +1367,161 @@ fn watch_in_the_lab_names_each_fault_and_its_recovery() {
 /// `1.23 s`, or `-` when there is no figure.
 fn seconds(value: Option<f64>) -> String {
     value.map_or("-".to_string(), |v| format!("{v:.2} s"))
+}
+
+// ---- random loss (issue 14) -------------------------------------------------------
+
+/// The share of packets the lab's border drops, each way, in the loss runs.
+const LOSS_PERCENT: u8 = 2;
+
+/// `blackout watch` under random loss (issue 14): the origin's border drops 2 % of
+/// the packets it forwards over its uplinks, each way, for three minutes, while watch
+/// probes every check kind of the lab profile (every 2 s). That is no outage: watch
+/// must open no event at all, while the loss shows in the status (some check's
+/// loss above 0) and in the stored `probe.*.loss` series. Needs root, as the other
+/// lab test; its 10-minute variant below is opt-in.
+#[test]
+fn watch_under_2_percent_loss_for_3_minutes_opens_no_event() {
+    watch_under_loss(
+        "watch_under_2_percent_loss_for_3_minutes_opens_no_event",
+        Duration::from_secs(180),
+    );
+}
+
+/// The same for 10 minutes, as the issue's test plan has it. Ignored by default (it
+/// holds the lab for 11 minutes); run it as root with
+/// `flock /tmp/blackout-lab.lock cargo nextest run -p blackout --test watch_lab
+/// --run-ignored ignored-only` (or `cargo test -p blackout --test watch_lab --
+/// --ignored`).
+#[test]
+#[ignore = "10 minutes in the lab: run with --run-ignored ignored-only, as root"]
+fn watch_under_2_percent_loss_for_10_minutes_opens_no_event() {
+    watch_under_loss(
+        "watch_under_2_percent_loss_for_10_minutes_opens_no_event",
+        Duration::from_secs(600),
+    );
+}
+
+/// Brings the lab up, starts watch, waits for its baseline, then injects
+/// `loss 2` for `span` and fails on any event watch opens meanwhile (or within
+/// two probe rounds of the heal), or when the loss shows neither in the status nor
+/// in the stored series.
+fn watch_under_loss(test: &str, span: Duration) {
+    if !lab_allowed(test) {
+        return;
+    }
+    let timing = Timing::from_env();
+    let interval = timing.probe_interval();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let profile = dir.path().join("lab-watch.toml");
+    std::fs::write(&profile, timing.profile()).expect("write the profile");
+    let vrps = dir.path().join("vrps.json");
+    let db = dir.path().join("blackout.db");
+
+    let lab = LabUp::start(&vrps);
+    let mut watch = Watch::start(&profile, &db, &vrps, &dir.path().join("watch.log"));
+    wait_for_baseline(&mut watch);
+    watch.idle(Duration::from_secs_f64(3.0 * interval));
+    let mut problems: Vec<String> = watch
+        .updates
+        .iter()
+        .map(|u| format!("baseline: {}", u.brief()))
+        .collect();
+
+    let from = watch.updates.len();
+    let fault = Fault::Loss {
+        percent: LOSS_PERCENT,
+    };
+    let fault_at = lab.inject(&fault).expect("inject the loss");
+    let fault_at = secs(&fault_at).expect("the fault log's time");
+    // The status, every few seconds: the worst loss any check showed.
+    let until = Instant::now() + span;
+    let mut status_reads = 0;
+    let mut worst_loss: f64 = 0.0;
+    while Instant::now() < until {
+        watch.idle(Duration::from_secs(5).min(until.saturating_duration_since(Instant::now())));
+        if let Ok(status) = status() {
+            status_reads += 1;
+            for probe in status["probes"].as_array().into_iter().flatten() {
+                let loss = probe["loss"].as_f64().unwrap_or(0.0);
+                worst_loss = worst_loss.max(loss);
+            }
+        }
+    }
+    let heal_at = lab.heal(Duration::from_secs(90)).expect("heal");
+    let heal_at = secs(&heal_at).expect("the fault log's time");
+    watch.idle(Duration::from_secs_f64(2.0 * interval + 1.0));
+    for update in &watch.updates[from..] {
+        problems.push(format!(
+            "{}% loss: {} (printed {:+.1} s after the fault; heal at {:+.1} s)",
+            LOSS_PERCENT,
+            update.brief(),
+            update.seen - fault_at,
+            heal_at - fault_at
+        ));
+    }
+    if worst_loss <= 0.0 {
+        problems.push(format!(
+            "the status showed no check with loss in {status_reads} reads over {} s",
+            span.as_secs()
+        ));
+    }
+    if let Err(why) = watch.stop() {
+        problems.push(why);
+    }
+
+    // The stored loss series over the fault: some loss, and not an outage's worth.
+    let store = blackout_store::Store::open_read_only(db.as_path()).expect("open the database");
+    let (from_ts, until_ts) = (
+        blackout_model::Timestamp::from_secs(fault_at as i64),
+        blackout_model::Timestamp::from_secs(heal_at as i64),
+    );
+    let mut points = 0usize;
+    let mut lossy = 0usize;
+    let mut total = 0.0;
+    for key in store.series().expect("the series") {
+        if !matches!(key.measure, blackout_model::Measure::ProbeLoss(_)) {
+            continue;
+        }
+        for point in store
+            .signals(&key, from_ts, until_ts)
+            .expect("a loss series")
+        {
+            points += 1;
+            total += point.value;
+            if point.value > 0.0 {
+                lossy += 1;
+            }
+        }
+    }
+    let mean = if points == 0 {
+        0.0
+    } else {
+        total / points as f64
+    };
+    if lossy == 0 {
+        problems.push(format!(
+            "no stored loss point above 0 among {points} over the fault"
+        ));
+    }
+    if mean > 0.2 {
+        problems.push(format!(
+            "the stored loss averages {:.1} % over the fault, far above {LOSS_PERCENT} % each way",
+            mean * 100.0
+        ));
+    }
+    say(&format!(
+        "{LOSS_PERCENT} % loss for {} s: {} events; worst loss in the status {:.0} %; \
+         stored loss points {points}, {lossy} above 0, mean {:.2} %",
+        span.as_secs(),
+        watch.updates.len() - from,
+        worst_loss * 100.0,
+        mean * 100.0
+    ));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    );
 }

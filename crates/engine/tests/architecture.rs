@@ -1,6 +1,7 @@
 //! The dependency rule of ARCHITECTURE.md, checked: each workspace crate depends
 //! (for building, not for its tests) only on the workspace crates its row allows,
-//! and the pure crates never read the clock.
+//! blackout-testdata is a dev-dependency only, and the pure crates never read the
+//! clock.
 
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +27,9 @@ struct Dependency {
     name: String,
     kind: Option<String>,
 }
+
+/// The crate only tests and examples may depend on.
+const TEST_ONLY: &str = "blackout-testdata";
 
 /// The workspace crates each crate may depend on, as ARCHITECTURE.md's table says.
 fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
@@ -76,6 +80,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
             ],
         ),
         ("blackout-lab", vec![]),
+        ("blackout-testdata", vec![]),
     ])
 }
 
@@ -123,6 +128,15 @@ fn every_crate_depends_only_on_what_its_layer_allows() {
         .iter()
         .filter(|p| members.contains(p.id.as_str()))
     {
+        // Where the test data is: for tests and examples, never for building.
+        for dependency in &package.dependencies {
+            if dependency.name == TEST_ONLY && dependency.kind.as_deref() != Some("dev") {
+                broken.push(format!(
+                    "{} depends on {TEST_ONLY} (a dev-dependency only)",
+                    package.name
+                ));
+            }
+        }
         if package.name == "blackout" {
             continue;
         }

@@ -21,15 +21,10 @@ use flate2::read::GzDecoder;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The RIB was dumped at 2010-07-01T07:59:59Z.
 const T0: i64 = 1_277_971_199;
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
-}
 
 /// One route of the table.
 struct Entry {
@@ -46,14 +41,12 @@ struct Table {
 
 impl Table {
     fn load() -> Option<Table> {
-        let path = data().join("text/ris-rrc06_bview.20100701.0759.bgpdump-m.txt.gz");
-        let Ok(file) = std::fs::File::open(&path) else {
-            eprintln!(
-                "skipped: the real RIB {} is absent (../shared/data must sit beside the repository)",
-                path.display()
-            );
-            return None;
-        };
+        let path = blackout_testdata::find(
+            "real_table",
+            "text/ris-rrc06_bview.20100701.0759.bgpdump-m.txt.gz",
+        )?;
+        let file = std::fs::File::open(&path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
         let mut peers: Vec<PeerKey> = Vec::new();
         let mut entries = Vec::new();
         for line in BufReader::new(GzDecoder::new(file)).lines() {
@@ -107,13 +100,15 @@ impl Table {
 
 fn geo() -> Option<Arc<blackout_geo::GeoMap>> {
     let files = [
-        data().join("geo/geo-whois-asn-country-ipv4.20260617.csv.gz"),
-        data().join("geo/geo-whois-asn-country-ipv6.20260617.csv.gz"),
+        blackout_testdata::find(
+            "real_table",
+            "geo/geo-whois-asn-country-ipv4.20260617.csv.gz",
+        )?,
+        blackout_testdata::find(
+            "real_table",
+            "geo/geo-whois-asn-country-ipv6.20260617.csv.gz",
+        )?,
     ];
-    if let Some(missing) = files.iter().find(|f| !f.exists()) {
-        eprintln!("skipped: the country map {} is absent", missing.display());
-        return None;
-    }
     Some(Arc::new(
         blackout_geo::load_files(&files)
             .expect("the range CSVs load")

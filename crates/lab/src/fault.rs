@@ -6,7 +6,7 @@
 //!
 //! A fault acts on both address families where a real one would (a withdrawal,
 //! a crash, a cut link, a dead building, a broken server); `v6-withdraw` and
-//! `v6-border-filter` touch IPv6 only.
+//! `v6-border-filter` touch IPv6 only; `loss` drops a share of both.
 
 use crate::config::{self, DnsMode, WebMode};
 use crate::error::{LabError, Result};
@@ -74,6 +74,12 @@ pub enum Fault {
     /// The origin's border drops IPv6 packets toward the network: the routes
     /// stay, IPv6 to the hosts dies, IPv4 is untouched.
     V6BorderFilter,
+    /// The origin's border drops this share of the packets it forwards over its
+    /// uplinks, at random, in each direction: the routes and sessions stay.
+    Loss {
+        /// The share dropped, in percent (1 to 100).
+        percent: u8,
+    },
 }
 
 /// Which vantage points see a fault, over which families: what the lab's own
@@ -121,6 +127,7 @@ impl Fault {
         "vantage-path-cut",
         "v6-withdraw",
         "v6-border-filter",
+        "loss",
     ];
 
     /// Parses a fault from its name and arguments.
@@ -223,6 +230,18 @@ impl Fault {
             }
             "v6-withdraw" => no_args(Fault::V6Withdraw),
             "v6-border-filter" => no_args(Fault::V6BorderFilter),
+            "loss" => {
+                let percent = match args {
+                    [] => 2,
+                    [p] => p
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|p| (1..=100).contains(p))
+                        .ok_or_else(|| bad("PERCENT is a whole number from 1 to 100"))?,
+                    _ => return Err(bad("takes at most one argument, PERCENT")),
+                };
+                Ok(Fault::Loss { percent })
+            }
             other => Err(LabError::UnknownFault(other.to_string())),
         }
     }
@@ -251,6 +270,7 @@ impl Fault {
             Fault::VantagePathCut(_) => "vantage-path-cut",
             Fault::V6Withdraw => "v6-withdraw",
             Fault::V6BorderFilter => "v6-border-filter",
+            Fault::Loss { .. } => "loss",
         }
     }
 
@@ -258,6 +278,7 @@ impl Fault {
     pub fn args(&self) -> Vec<String> {
         match self {
             Fault::Ddos { secs } => vec![secs.to_string()],
+            Fault::Loss { percent } => vec![percent.to_string()],
             Fault::PowerCut(n) | Fault::HostsDark(n) => vec![n.to_string()],
             Fault::VantageCut(v) | Fault::VantagePathCut(v) => vec![v.clone()],
             Fault::Flap {
@@ -315,6 +336,9 @@ impl Fault {
             }
             Fault::V6BorderFilter => {
                 "the origin's border drops IPv6 toward the network: the IPv6 routes stay, IPv6 packets die, IPv4 stays"
+            }
+            Fault::Loss { .. } => {
+                "the origin's border drops PERCENT % of the packets it forwards over its uplinks, at random, each way: a little loss on both families, the routes and sessions stay"
             }
         }
     }
@@ -609,22 +633,37 @@ impl Fault {
             Fault::VantagePathCut(name) => Self::cut_vantage(lab, name, true, false),
             Fault::V6Withdraw => Self::birdc_origin(lab, "disable", &Self::statics(None, true)),
             Fault::V6BorderFilter => {
-                let uplinks: Vec<String> = topo
-                    .links_of(ns::ORIGIN)
-                    .iter()
-                    .filter(|(_, far)| topo.router(&far.ns).is_some())
-                    .map(|(here, _)| format!("\"{}\"", here.ifname))
-                    .collect();
                 // Forwarded packets only: the sessions with the upstreams are the
                 // router's own, and so are its answers to traceroutes.
                 let rule = format!(
                     "iifname {{ {} }} ip6 daddr {} counter drop",
-                    uplinks.join(", "),
+                    Self::origin_uplinks(&topo),
                     topo.origin_aggregate6()
                 );
                 Self::nft_add(lab, ns::ORIGIN, self.name(), "forward", "forward", &[&rule])
             }
+            Fault::Loss { percent } => {
+                // Forwarded packets only, as above: BGP keeps its sessions, as a
+                // real lossy link's TCP would by resending.
+                let uplinks = Self::origin_uplinks(&topo);
+                let rules = ["iifname", "oifname"].map(|dir| {
+                    format!("{dir} {{ {uplinks} }} numgen random mod 100 < {percent} counter drop")
+                });
+                let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+                Self::nft_add(lab, ns::ORIGIN, self.name(), "forward", "forward", &rules)
+            }
         }
+    }
+
+    /// The origin's interfaces toward the upstreams, as an nftables set's elements.
+    fn origin_uplinks(topo: &Topology) -> String {
+        let uplinks: Vec<String> = topo
+            .links_of(ns::ORIGIN)
+            .iter()
+            .filter(|(_, far)| topo.router(&far.ns).is_some())
+            .map(|(here, _)| format!("\"{}\"", here.ifname))
+            .collect();
+        uplinks.join(", ")
     }
 
     /// Takes a vantage point's links down (`restore`: back up): every link of
@@ -761,7 +800,7 @@ impl Fault {
             Fault::VantageCut(name) => Self::cut_vantage(lab, name, false, true),
             Fault::VantagePathCut(name) => Self::cut_vantage(lab, name, true, true),
             Fault::V6Withdraw => Self::birdc_origin(lab, "enable", &Self::statics(None, true)),
-            Fault::V6BorderFilter => {
+            Fault::V6BorderFilter | Fault::Loss { .. } => {
                 Self::nft_del(ns::ORIGIN, self.name());
                 Ok(())
             }
@@ -843,6 +882,7 @@ mod tests {
                 "flap" => args(&["3", "2"]),
                 "ddos" => args(&["20"]),
                 "vantage-path-cut" => args(&["vp-backup"]),
+                "loss" => args(&["2"]),
                 _ => vec![],
             };
             let fault = Fault::parse(name, &a).unwrap();
@@ -873,6 +913,13 @@ mod tests {
             matches!(shared, Err(LabError::FaultArgs { message, .. }) if message.contains("vantage-cut vp-transit"))
         );
         assert!(Fault::parse("v6-withdraw", &args(&["1"])).is_err());
+        assert!(Fault::parse("loss", &args(&["0"])).is_err());
+        assert!(Fault::parse("loss", &args(&["101"])).is_err());
+        assert!(Fault::parse("loss", &args(&["2", "3"])).is_err());
+        assert_eq!(
+            Fault::parse("loss", &[]).unwrap(),
+            Fault::Loss { percent: 2 }
+        );
     }
 
     #[test]
@@ -921,6 +968,15 @@ mod tests {
         assert_eq!(
             (path.vantages.as_slice(), path.controls_fail),
             (&["vp-backup".to_string()][..], false)
+        );
+        let loss = impact("loss", &["2"]);
+        assert_eq!(
+            (
+                loss.vantages.as_slice(),
+                loss.families.as_slice(),
+                loss.controls_fail
+            ),
+            (&all.map(String::from)[..], &Family::BOTH[..], false)
         );
         for v6 in ["v6-withdraw", "v6-border-filter"] {
             assert_eq!(impact(v6, &[]).families, [Family::V6]);

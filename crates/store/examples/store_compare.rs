@@ -5,10 +5,9 @@
 //! process loses nothing committed; a power cut may lose the last commits).
 //! Run by bench/store.sh, which also runs pgbench on the same kind of cluster.
 
-use blackout_model::{
-    Asn, Cause, Entity, Event, EventId, Evidence, Measure, Scope, SeriesKey, SeriesPoint, Severity,
-    SignalKind, Timestamp, UpdateKind,
-};
+mod common;
+
+use blackout_model::{Entity, Event, Measure, SeriesKey, SeriesPoint, Timestamp, UpdateKind};
 use blackout_store::scratch::ScratchCluster;
 use blackout_store::{Db, EventQuery, Store};
 use std::time::Instant;
@@ -21,28 +20,9 @@ struct Figures {
     range_ms: f64,
 }
 
+/// The `n`th event, spread over 16 upstreams.
 fn event(n: usize) -> Event {
-    let entity = Entity::Upstream(Asn(64496 + (n % 16) as u32));
-    let start = Timestamp::from_secs(1_700_000_000 + n as i64);
-    Event {
-        id: EventId::derive(&entity, start, Cause::UpstreamCut),
-        entity,
-        cause: Cause::UpstreamCut,
-        severity: Severity::Warning,
-        confidence: 0.85,
-        start,
-        end: Some(start.add_secs(60)),
-        scope: Scope::default(),
-        summary: "an upstream was cut".into(),
-        evidence: (0..8)
-            .map(|k| Evidence {
-                at: start.add_secs(k),
-                signal: SignalKind::BgpUpstream,
-                text: "paths gone".into(),
-                value: Some(0.0),
-            })
-            .collect(),
-    }
+    common::upstream_cut(n, 64496 + (n % 16) as u32)
 }
 
 fn key(i: usize) -> SeriesKey {

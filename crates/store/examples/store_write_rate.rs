@@ -1,10 +1,9 @@
 //! The store's write rate on a real SQLite file: signal points in batches, and
 //! events with evidence. Prints rows per second. Run by bench/detector.sh.
 
-use blackout_model::{
-    Asn, Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
-};
-use blackout_model::{Measure, SeriesPoint, UpdateKind};
+mod common;
+
+use blackout_model::{Entity, Event, Measure, SeriesPoint, Timestamp, UpdateKind};
 use blackout_store::Store;
 use std::time::Instant;
 
@@ -37,27 +36,7 @@ fn main() {
         let owned: Vec<Event> = (0..100)
             .map(|i| {
                 let n = chunk * 100 + i;
-                let entity = Entity::Upstream(Asn(n as u32));
-                let start = Timestamp::from_secs(1_700_000_000 + n as i64);
-                Event {
-                    id: EventId::derive(&entity, start, Cause::UpstreamCut),
-                    entity,
-                    cause: Cause::UpstreamCut,
-                    severity: Severity::Warning,
-                    confidence: 0.85,
-                    start,
-                    end: Some(start.add_secs(60)),
-                    scope: Scope::default(),
-                    summary: "an upstream was cut".into(),
-                    evidence: (0..8)
-                        .map(|k| Evidence {
-                            at: start.add_secs(k),
-                            signal: SignalKind::BgpUpstream,
-                            text: "paths gone".into(),
-                            value: Some(0.0),
-                        })
-                        .collect(),
-                }
+                common::upstream_cut(n, n as u32)
             })
             .collect();
         let changes: Vec<(UpdateKind, &Event)> =

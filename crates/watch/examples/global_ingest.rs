@@ -23,9 +23,9 @@ use blackout_feeds::{
     BmpOptions, BmpStation, BmpStationConfig, BmpViews, FeedEvent, RisLiveConfig, run_ris_live,
 };
 use blackout_model::{BgpInput, PrefixFilter};
-use flate2::read::GzDecoder;
+use blackout_testdata::rib::{self, Route};
 use futures_util::{SinkExt, StreamExt};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,43 +33,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-struct Route {
-    peer: IpAddr,
-    peer_as: u32,
-    prefix: ipnet::IpNet,
-    path: Vec<u32>,
-}
-
 fn fail(what: impl std::fmt::Display) -> ! {
     eprintln!("global_ingest: {what}");
     std::process::exit(1)
 }
 
 fn load(data: &Path) -> Vec<Route> {
-    let path = data.join("text/ris-rrc06_bview.20100701.0759.bgpdump-m.txt.gz");
-    let file =
-        std::fs::File::open(&path).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
-    let mut routes = Vec::new();
-    for line in BufReader::new(GzDecoder::new(file)).lines() {
-        let Ok(line) = line else { break };
-        let fields: Vec<&str> = line.split('|').collect();
-        let (Some(peer), Some(peer_as), Some(prefix), Some(path)) =
-            (fields.get(3), fields.get(4), fields.get(5), fields.get(6))
-        else {
-            continue;
-        };
-        let (Ok(peer), Ok(peer_as), Ok(prefix)) = (peer.parse(), peer_as.parse(), prefix.parse())
-        else {
-            continue;
-        };
-        let path: Vec<u32> = path.split(' ').filter_map(|a| a.parse().ok()).collect();
-        routes.push(Route {
-            peer,
-            peer_as,
-            prefix,
-            path,
-        });
-    }
+    let mut routes = rib::routes(data).unwrap_or_else(|e| fail(e));
     // The churn: each route again, its path moved to the other full-feed peer's
     // (their first hops swapped), as paths change through a day.
     let churn: Vec<Route> = routes
@@ -89,65 +59,6 @@ fn load(data: &Path) -> Vec<Route> {
         .collect();
     routes.extend(churn);
     routes
-}
-
-/// One Route Monitoring message (BMP v3, global pre-policy peer, 4-byte AS).
-fn route_monitoring(route: &Route, secs: u32, out: &mut Vec<u8>) {
-    let mut update = Vec::new();
-    let (prefix_len, octets) = match route.prefix {
-        ipnet::IpNet::V4(net) => (net.prefix_len(), net.addr().octets().to_vec()),
-        ipnet::IpNet::V6(net) => (net.prefix_len(), net.addr().octets().to_vec()),
-    };
-    let nlri: Vec<u8> = std::iter::once(prefix_len)
-        .chain(octets.into_iter().take(usize::from(prefix_len).div_ceil(8)))
-        .collect();
-    let mut attrs = vec![0x40, 1, 1, 0];
-    let segment_len = 2 + 4 * route.path.len();
-    attrs.extend_from_slice(&[0x50, 2]);
-    attrs.extend_from_slice(&(segment_len as u16).to_be_bytes());
-    attrs.extend_from_slice(&[2, route.path.len() as u8]);
-    for asn in &route.path {
-        attrs.extend_from_slice(&asn.to_be_bytes());
-    }
-    attrs.extend_from_slice(&[0x40, 3, 4, 192, 0, 2, 1]);
-    update.extend_from_slice(&[0, 0]);
-    update.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
-    update.extend_from_slice(&attrs);
-    update.extend_from_slice(&nlri);
-    let bgp_len = 19 + update.len();
-    let total = 6 + 42 + bgp_len;
-    out.push(3);
-    out.extend_from_slice(&(total as u32).to_be_bytes());
-    out.push(0);
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(&[0; 8]);
-    match route.peer {
-        IpAddr::V4(v4) => {
-            out.extend_from_slice(&[0; 12]);
-            out.extend_from_slice(&v4.octets());
-        }
-        IpAddr::V6(v6) => out.extend_from_slice(&v6.octets()),
-    }
-    out.extend_from_slice(&route.peer_as.to_be_bytes());
-    out.extend_from_slice(&[192, 0, 2, 9]);
-    out.extend_from_slice(&secs.to_be_bytes());
-    out.extend_from_slice(&0u32.to_be_bytes());
-    out.extend_from_slice(&[0xff; 16]);
-    out.extend_from_slice(&(bgp_len as u16).to_be_bytes());
-    out.push(2);
-    out.extend_from_slice(&update);
-}
-
-fn ris_json(route: &Route, time: f64) -> String {
-    let path: Vec<String> = route.path.iter().map(u32::to_string).collect();
-    format!(
-        r#"{{"type":"ris_message","data":{{"timestamp":{time},"peer":"{}","peer_asn":"{}","id":"x","host":"rrc06","type":"UPDATE","path":[{}],"community":[[2497,100]],"origin":"igp","announcements":[{{"next_hop":"{}","prefixes":["{}"]}}]}}}}"#,
-        route.peer,
-        route.peer_as,
-        path.join(","),
-        route.peer,
-        route.prefix
-    )
 }
 
 fn engine(geo: &Arc<blackout_geo::GeoMap>) -> Engine {
@@ -199,7 +110,7 @@ async fn drain(engine: &mut Engine, events: &mut mpsc::Receiver<FeedEvent>) -> (
 async fn bmp_round(routes: &[Route], geo: &Arc<blackout_geo::GeoMap>) -> (usize, f64, usize) {
     let mut stream = Vec::new();
     for (i, route) in routes.iter().enumerate() {
-        route_monitoring(route, 1_277_971_199 + (i / 1000) as u32, &mut stream);
+        rib::route_monitoring(route, 1_277_971_199 + (i / 1000) as u32, &mut stream);
     }
     let station = BmpStation::bind(BmpStationConfig {
         listen: "127.0.0.1:0".parse().unwrap_or_else(|e| fail(e)),
@@ -233,7 +144,7 @@ async fn ris_live_round(routes: &[Route], geo: &Arc<blackout_geo::GeoMap>) -> (u
     let texts: Vec<String> = routes
         .iter()
         .enumerate()
-        .map(|(i, r)| ris_json(r, 1_277_971_199.0 + i as f64 / 1000.0))
+        .map(|(i, r)| rib::ris_live_update(r, 1_277_971_199.0 + i as f64 / 1000.0))
         .collect();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -273,7 +184,7 @@ fn main() {
     let data = args
         .next()
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+        .unwrap_or_else(blackout_testdata::root);
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(3);
     let geo = Arc::new(
         blackout_geo::load_files(&[

@@ -274,6 +274,7 @@ async fn the_page_and_its_assets_are_served_from_the_binary_with_a_strict_policy
         "{html}"
     );
     for asset in [
+        "common.js",
         "app.js",
         "app.css",
         "uPlot.iife.min.js",
@@ -284,15 +285,17 @@ async fn the_page_and_its_assets_are_served_from_the_binary_with_a_strict_policy
         assert_eq!(response.status, 200, "{asset}");
         assert!(html.contains(asset) || asset == "uPlot.LICENSE", "{asset}");
     }
-    let app = server.get("/assets/app.js").await.text();
-    for sink in [
-        "innerHTML",
-        "outerHTML",
-        "insertAdjacentHTML",
-        "document.write",
-        "eval(",
-    ] {
-        assert!(!app.contains(sink), "app.js uses {sink}");
+    for script in ["common.js", "app.js", "overview.js"] {
+        let code = server.get(&format!("/assets/{script}")).await.text();
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
+            assert!(!code.contains(sink), "{script} uses {sink}");
+        }
     }
     assert!(
         server

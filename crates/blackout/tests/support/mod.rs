@@ -10,6 +10,15 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The real RIS rrc06 RIB of 2010-07-01 (641,957 entries, 5 peers, 2 of them
+/// full-feed), re-encoded as TABLE_DUMP_V2, or `None` after saying why `test` is skipped.
+pub fn real_rib(test: &str) -> Option<PathBuf> {
+    blackout_testdata::find(
+        test,
+        "derived/ris-rrc06_bview.20100701.0759.tdv2-reencoded.gz",
+    )
+}
+
 /// The lab-like profile the replay tests watch.
 pub const PROFILE: &str = r#"
 name = "test"

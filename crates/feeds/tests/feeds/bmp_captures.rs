@@ -524,7 +524,7 @@ proptest! {
         file in 0usize..15,
         mut cuts in proptest::collection::vec(0usize..70_000, 0..400),
     ) {
-        if crate::common::data_dir_or_skip("random_fragments_give_identical_results").is_none() {
+        if blackout_testdata::find("random_fragments_give_identical_results", "bmp").is_none() {
             return Ok(());
         }
         let name = &bmp_captures()[file];

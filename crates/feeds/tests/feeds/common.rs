@@ -1,52 +1,17 @@
-//! Shared helpers: where the real data is, BMP captures as framed messages, and
+//! Shared helpers: the real data (found by blackout-testdata), BMP captures as framed messages, and
 //! daemons on loopback.
 
 use flate2::read::GzDecoder;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Where the real test data is: `$BLACKOUT_TEST_DATA` (which `./test.sh` exports), else
-/// `../shared/data` beside the repository. `shared/data/README.md` and
-/// `scripts/test-data/SOURCES.tsv` say where each file comes from.
-pub fn data_root() -> PathBuf {
-    std::env::var_os("BLACKOUT_TEST_DATA")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-}
-
-/// The data directory, or `None` after saying why `test` is skipped.
-pub fn data_dir_or_skip(test: &str) -> Option<PathBuf> {
-    let dir = data_root();
-    if dir.join("bmp").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: {test}: the real test data is missing at {} (set BLACKOUT_TEST_DATA, put \
-             shared/data beside the repository, or run scripts/fetch-test-data.sh)",
-            dir.display()
-        );
-        None
-    }
-}
-
 /// The data directory, for tests that checked it with [`require_data!`] first.
-pub fn data_dir() -> PathBuf {
-    let dir = data_root();
-    assert!(
-        dir.join("bmp").is_dir(),
-        "the real test data is missing at {}: start the test with require_data!",
-        dir.display()
-    );
-    dir
-}
+pub use blackout_testdata::root as data_dir;
 
 /// Returns from the calling test, saying it was skipped, when the real data is missing.
 macro_rules! require_data {
     ($test:expr) => {
-        if $crate::common::data_dir_or_skip($test).is_none() {
-            return;
-        }
+        blackout_testdata::require!($test, "bmp")
     };
 }
 

@@ -10,25 +10,10 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The `geo` folder of the real test data (`$BLACKOUT_TEST_DATA`, which `./test.sh`
-/// exports, else `../shared/data` beside the repository), or None after saying why the
-/// caller is skipped.
+/// The `geo` folder of the real test data (found by blackout-testdata), or None after
+/// saying why the caller is skipped.
 pub fn shared_geo(test: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("BLACKOUT_TEST_DATA")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join("geo");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: {test}: {} is missing (set BLACKOUT_TEST_DATA, put shared/data beside the \
-             repository, or run scripts/fetch-test-data.sh)",
-            dir.display()
-        );
-        None
-    }
+    blackout_testdata::find(test, "geo")
 }
 
 pub fn cc(code: &str) -> CountryCode {
