@@ -244,7 +244,7 @@ impl Watch {
         };
         socket
             .write_all(
-                format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+                format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes(),
             )
             .await
             .unwrap();
@@ -291,7 +291,7 @@ impl Watch {
     pub async fn metrics(&self) -> String {
         let mut socket = tokio::net::TcpStream::connect(self.listen).await.unwrap();
         socket
-            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
             .await
             .unwrap();
         let mut text = String::new();
