@@ -244,7 +244,8 @@ impl Watch {
         };
         socket
             .write_all(
-                format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes(),
+                format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
             )
             .await
             .unwrap();
