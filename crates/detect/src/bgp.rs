@@ -590,7 +590,7 @@ impl BgpDetector {
     pub(crate) fn slot_of(&self, event: &Event, bgp: &BgpState) -> Option<Slot> {
         let keyed = |key: String| {
             let slot = (event.entity.clone(), event.cause, key);
-            (crate::book::slot_event_id(&slot, event.start) == event.id).then_some(slot)
+            crate::book::is_slot_event_id(&slot, event.start, &event.id).then_some(slot)
         };
         let watched = |prefix: &IpNet| bgp.prefix_id(prefix).is_some();
         match (&event.entity, event.cause) {
@@ -599,7 +599,7 @@ impl BgpDetector {
                 // A cut keyed by no network is of the profile's single network, and
                 // then of an upstream the profile names.
                 let plain = (event.entity.clone(), Cause::UpstreamCut, String::new());
-                if crate::book::slot_event_id(&plain, event.start) == event.id {
+                if crate::book::is_slot_event_id(&plain, event.start, &event.id) {
                     return self.config.known_upstreams.contains(asn).then_some(plain);
                 }
                 bgp.entities()

@@ -13,7 +13,7 @@ pub(crate) use blackout_model::human_duration;
 use blackout_model::{
     Cause, Entity, Event, EventId, EventUpdate, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Evidence kept per event; past this, the middle is dropped.
 pub(crate) const MAX_EVIDENCE: usize = 64;
@@ -35,6 +35,19 @@ pub(crate) fn slot_event_id(slot: &Slot, start: Timestamp) -> EventId {
         name: format!("{entity}/{key}"),
     };
     EventId::derive(&id_entity, start, *cause)
+}
+
+/// Whether `id` is the id of the event of `slot` that started at `start`: the
+/// derived one, or one that [`EventBook`] set apart from an earlier twin (`-2`…).
+pub(crate) fn is_slot_event_id(slot: &Slot, start: Timestamp, id: &EventId) -> bool {
+    let derived = slot_event_id(slot, start);
+    match id.0.strip_prefix(derived.0.as_str()) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('-')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    }
 }
 
 /// What an event opens with.
@@ -66,6 +79,10 @@ pub(crate) struct EventBook {
     /// The last event each slot closed, and when it ended: an event of the slot
     /// that starts no later than that continues it.
     last_closed: BTreeMap<Slot, (EventId, Timestamp)>,
+    /// Every id this book has given out or taken up: an event that absorbed
+    /// another keeps its id under another slot, and a later event of the first
+    /// slot, dated back to the same start, must not get it again.
+    issued: BTreeSet<EventId>,
 }
 
 /// What [`EventBook::end`] appends to a summary, taken off again when the event reopens.
@@ -83,6 +100,7 @@ impl EventBook {
             return Some(event);
         }
         self.held.insert(slot.clone(), Held::Untouched);
+        self.issued.insert(event.id.clone());
         self.open.insert(slot, event);
         None
     }
@@ -208,6 +226,7 @@ impl EventBook {
             self.open.insert(slot, event);
             return;
         }
+        let id = self.unused(id);
         let mut event = Event {
             id,
             entity: slot.0.clone(),
@@ -225,6 +244,19 @@ impl EventBook {
         }
         updates.push(EventUpdate::started(event.clone()));
         self.open.insert(slot, event);
+    }
+
+    /// `id`, or if this book gave it out already, the first of `id-2`, `id-3`…
+    /// that it did not: still the same for the same input.
+    fn unused(&mut self, id: EventId) -> EventId {
+        let mut candidate = id.clone();
+        let mut n = 2u32;
+        while self.issued.contains(&candidate) {
+            candidate = EventId(format!("{}-{n}", id.0));
+            n += 1;
+        }
+        self.issued.insert(candidate.clone());
+        candidate
     }
 
     /// Adds evidence to an open event, quietly (no update).
@@ -394,5 +426,35 @@ mod tests {
         let events = book.into_events();
         assert_eq!(events.len(), 2, "{events:?}");
         assert_eq!(events[1].start, at(2001.0));
+    }
+
+    #[test]
+    fn an_event_dated_back_to_the_start_of_one_another_slot_absorbed_gets_its_own_id() {
+        let partial: Slot = (Entity::Country("KP".into()), Cause::Partial, String::new());
+        let flap: Slot = (Entity::Country("KP".into()), Cause::Flap, String::new());
+        let mut book = EventBook::default();
+        let mut updates = Vec::new();
+        book.start(
+            at(1000.0),
+            partial.clone(),
+            opening("KP partly dark"),
+            &mut updates,
+        );
+        // Flapping takes the loss in, under its id, and stays open.
+        let absorbed = book.take(&partial, |_| true).expect("the loss");
+        book.open.insert(flap.clone(), absorbed);
+        book.start(
+            at(1000.0),
+            partial.clone(),
+            opening("KP partly dark"),
+            &mut updates,
+        );
+        let ids: Vec<EventId> = book.open.values().map(|e| e.id.clone()).collect();
+        assert_eq!(ids.len(), 2);
+        assert_ne!(ids[0], ids[1]);
+        let second = &book.open[&partial].id;
+        assert!(second.0.ends_with("-2"), "{second}");
+        assert!(is_slot_event_id(&partial, at(1000.0), second));
+        assert!(!is_slot_event_id(&flap, at(1000.0), second));
     }
 }

@@ -7,7 +7,7 @@ use blackout_engine::{Engine, EngineConfig, Input};
 use blackout_model::{AsPath, Asn, BgpInput, Event, PeerKey, RouteChange, RouteUpdate, Timestamp};
 use blackout_model::{ProbeKind, ProbeRole};
 use proptest::prelude::*;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 #[derive(Clone, Debug)]
@@ -164,14 +164,16 @@ proptest! {
     #[test]
     fn every_event_has_evidence_a_sane_span_and_a_unique_id(steps in prop::collection::vec((step(), prop_oneof![Just(0u16), 1u16..900]), 0..120)) {
         let events = run(&steps);
-        let mut ids = BTreeSet::new();
+        let mut ids = BTreeMap::new();
         for event in &events {
             prop_assert!(!event.evidence.is_empty(), "no evidence: {:?}", event);
             prop_assert!((0.0..=1.0).contains(&event.confidence));
             if let Some(end) = event.end {
                 prop_assert!(end >= event.start, "ends before it starts: {:?}", event);
             }
-            prop_assert!(ids.insert(event.id.clone()), "two events share the id {}", event.id);
+            if let Some(earlier) = ids.insert(event.id.clone(), event) {
+                prop_assert!(false, "two events share the id {}: {:?} and {:?}", event.id, earlier, event);
+            }
         }
     }
 
