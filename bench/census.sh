@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Census benchmark: `blackout census` against fping on loopback, in the same run.
 #
-#   bench/census.sh [path/to/blackout]
+#   [FAMILY=ipv4|ipv6|both] [RUNS=5] bench/census.sh [path/to/blackout]
 #
+# FAMILY (default both) picks the sweeps: ipv4 the loopback ones, ipv6 the
+# namespace ones.
 # Sweeps 127.0.0.0/16 (65,536 addresses) with blackout (raw socket, then ping
 # socket) and with `fping -g 127.0.0.0/16 -r 0 -i 0 -q -a`, each RUNS times,
 # alternating, and prints the best and median wall times, the rates, the ratio to
@@ -22,6 +24,11 @@ if [[ -z "$BIN" ]]; then
   BIN=${CARGO_TARGET_DIR:-target}/release/blackout
 fi
 RUNS=${RUNS:-5}
+FAMILY=${FAMILY:-both}
+case "$FAMILY" in
+  ipv4|ipv6|both) ;;
+  *) echo "FAMILY is ipv4, ipv6 or both, not $FAMILY" >&2; exit 2 ;;
+esac
 command -v fping >/dev/null || { echo "needs fping: apt-get install fping" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "needs root" >&2; exit 2; }
 RANGE_FILE=/proc/sys/net/ipv4/ping_group_range
@@ -46,6 +53,12 @@ run() {
 census_raw()  { echo "1 0" > "$RANGE_FILE"; "$BIN" census "$1" --format json; }
 census_ping() { echo "0 2147483647" > "$RANGE_FILE"; "$BIN" census "$1" --format json; }
 
+stats() { # NAME ADDRESSES -> "best median rate alive"
+  sort -n "$TMP/$1" | awk -v n="$2" '{ t[NR]=$1; a[NR]=$2 } END {
+    m = t[int((NR+1)/2)]; printf "%.3f %.3f %.0f %d", t[1], m, n/m, a[1] }'
+}
+
+if [[ "$FAMILY" != ipv6 ]]; then
 for _ in $(seq "$RUNS"); do
   run fping fping -g 127.0.0.0/16 -r 0 -i 0 -q -a
   run raw census_raw 127.0.0.0/16
@@ -54,10 +67,6 @@ for _ in $(seq "$RUNS"); do
   run ping22 census_ping 127.1.0.0/22
 done
 
-stats() { # NAME ADDRESSES -> "best median rate alive"
-  sort -n "$TMP/$1" | awk -v n="$2" '{ t[NR]=$1; a[NR]=$2 } END {
-    m = t[int((NR+1)/2)]; printf "%.3f %.3f %.0f %d", t[1], m, n/m, a[1] }'
-}
 read -r FB FM FR FA <<<"$(stats fping 65536)"
 printf "%-34s %8s %8s %12s %8s %s\n" "sweep of 127.0.0.0/16" "best s" "median s" "addresses/s" "alive" "vs fping (median)"
 printf "%-34s %8s %8s %12s %8s\n" "fping -r 0 -i 0 (raw socket)" "$FB" "$FM" "$FR" "$FA"
@@ -72,6 +81,8 @@ for mode in raw ping; do
 done
 echo "(fping reports 65,534: it skips the network and broadcast addresses of the prefix; blackout sweeps all 65,536)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+[[ "$FAMILY" == ipv4 ]] && exit 0
 
 # ---- IPv6: a namespace with a dummy interface, 2001:db8:1::/112 local to it ----
 NS=bo-census6-$$
@@ -106,3 +117,4 @@ for len in 120 116 113; do
   printf "%-40s %8s %8s %12s %8s %.2fx\n" "blackout census /$len ($n, ${V6SCALE[$len]})" "$B" "$M" "$R" "$A" "$(awk -v f="$FM" -v m="$M" 'BEGIN { print f / m }')"
 done
 echo "(ratio > 1: blackout is faster; the census is told --max-addresses past its /116 default for the /113)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

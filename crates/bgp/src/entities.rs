@@ -61,6 +61,11 @@ pub struct Aggregates {
     /// summed over its prefixes (a peer counts once per prefix and upstream);
     /// sorted by AS.
     pub upstreams: Vec<(Asn, u64)>,
+    /// The same per family (IPv4, IPv6): the paths to that family's prefixes
+    /// through each upstream, for an upstream that drops one family and keeps
+    /// the other.
+    #[serde(skip)]
+    pub family_upstreams: [Vec<(Asn, u64)>; 2],
     /// Per origin: the full-feed paths that end in it, summed over its prefixes;
     /// sorted by AS.
     pub origins: Vec<(Asn, u64)>,
@@ -94,6 +99,20 @@ impl Aggregates {
         (capacity > 0).then(|| count_of(&self.upstreams, upstream) as f64 / capacity as f64)
     }
 
+    /// The share of one family's full-feed paths (0 IPv4, 1 IPv6) that run
+    /// through `upstream`; None when the entity has no prefix of that family or
+    /// no full-feed peer of it counts.
+    pub fn family_upstream_share(
+        &self,
+        upstream: Asn,
+        family: usize,
+        denominators: [u32; 2],
+    ) -> Option<f64> {
+        let capacity = u64::from(self.prefixes[family]) * u64::from(denominators[family]);
+        (capacity > 0)
+            .then(|| count_of(&self.family_upstreams[family], upstream) as f64 / capacity as f64)
+    }
+
     /// Every upstream that carries any full-feed path now, with its share, in
     /// AS order.
     pub fn upstream_shares(&self, denominators: [u32; 2]) -> Vec<(Asn, f64)> {
@@ -104,8 +123,9 @@ impl Aggregates {
             .collect()
     }
 
-    pub(crate) fn add_upstream(&mut self, upstream: Asn, delta: i64) {
+    pub(crate) fn add_upstream(&mut self, upstream: Asn, family: usize, delta: i64) {
         add(&mut self.upstreams, upstream, delta);
+        add(&mut self.family_upstreams[family], upstream, delta);
     }
 
     pub(crate) fn add_origin(&mut self, origin: Asn, delta: i64) {
@@ -146,15 +166,20 @@ mod tests {
             seen: [8, 0],
             ..Aggregates::default()
         };
-        aggregates.add_upstream(Asn(64501), 6);
-        aggregates.add_upstream(Asn(64502), 2);
+        aggregates.add_upstream(Asn(64501), 0, 6);
+        aggregates.add_upstream(Asn(64502), 0, 2);
         assert_eq!(aggregates.visibility([4, 0]), Some(0.5));
         assert_eq!(
             aggregates.upstream_share(Asn(64501), [4, 0]),
             Some(6.0 / 16.0)
         );
-        aggregates.add_upstream(Asn(64502), -2);
+        aggregates.add_upstream(Asn(64502), 0, -2);
         assert_eq!(aggregates.upstreams, vec![(Asn(64501), 6)]);
+        assert_eq!(aggregates.family_upstreams[0], vec![(Asn(64501), 6)]);
+        assert_eq!(
+            aggregates.family_upstream_share(Asn(64501), 1, [4, 4]),
+            None
+        );
         assert_eq!(aggregates.visibility([0, 0]), None);
     }
 }

@@ -990,10 +990,10 @@ impl BgpState {
             let aggregates = &mut self.aggregates[member.index()];
             aggregates.seen[fam] = aggregates.seen[fam].saturating_add_signed(seen_delta);
             for upstream in &before.upstreams {
-                aggregates.add_upstream(Asn(*upstream), -1);
+                aggregates.add_upstream(Asn(*upstream), fam, -1);
             }
             for upstream in &after.upstreams {
-                aggregates.add_upstream(Asn(*upstream), 1);
+                aggregates.add_upstream(Asn(*upstream), fam, 1);
             }
             for origin in &before.origins {
                 aggregates.add_origin(Asn(*origin), -1);

@@ -362,11 +362,16 @@ mod entities {
         )
     }
 
+    /// An entity's prefixes, the peers that see them, and the paths per
+    /// upstream, in all and per family.
+    type Counts = (u32, u64, BTreeMap<Asn, u64>, [BTreeMap<Asn, u64>; 2]);
+
     /// What an entity's aggregates must be, counted from scratch over its prefixes.
-    fn recount(state: &BgpState) -> BTreeMap<String, (u32, u64, BTreeMap<Asn, u64>)> {
-        let mut expected: BTreeMap<String, (u32, u64, BTreeMap<Asn, u64>)> = BTreeMap::new();
+    fn recount(state: &BgpState) -> BTreeMap<String, Counts> {
+        let mut expected: BTreeMap<String, Counts> = BTreeMap::new();
         for (id, prefix) in state.tracked() {
             let view = state.view(&prefix).unwrap();
+            let fam = blackout_bgp::family(&prefix);
             for member in state.members(id) {
                 let name = state.entities()[member.0 as usize].entity.to_string();
                 let entry = expected.entry(name).or_default();
@@ -374,13 +379,14 @@ mod entities {
                 entry.1 += u64::from(view.seen_by);
                 for (upstream, n) in &view.upstreams {
                     *entry.2.entry(*upstream).or_insert(0) += u64::from(*n);
+                    *entry.3[fam].entry(*upstream).or_insert(0) += u64::from(*n);
                 }
             }
         }
         expected
     }
 
-    fn kept(state: &BgpState) -> BTreeMap<String, (u32, u64, BTreeMap<Asn, u64>)> {
+    fn kept(state: &BgpState) -> BTreeMap<String, Counts> {
         state
             .entities()
             .iter()
@@ -393,10 +399,11 @@ mod entities {
                         a.prefix_count(),
                         a.seen[0] + a.seen[1],
                         a.upstreams.iter().copied().collect(),
+                        [0, 1].map(|fam| a.family_upstreams[fam].iter().copied().collect()),
                     ),
                 )
             })
-            .filter(|(_, (n, _, _))| *n > 0)
+            .filter(|(_, (n, _, _, _))| *n > 0)
             .collect()
     }
 

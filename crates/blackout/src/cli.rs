@@ -76,7 +76,8 @@ pub enum LabCommand {
     /// ddos [SECONDS], dns-timeout, dns-servfail, dns-refused, dns-down, web-5xx,
     /// web-hang, web-down, smtp-4xx, power-cut N, hosts-dark N,
     /// flap COUNT INTERVAL_SECS, rpki-invalid, vantage-cut [VANTAGE],
-    /// vantage-path-cut VANTAGE, v6-withdraw, v6-border-filter, loss [PERCENT].
+    /// vantage-path-cut VANTAGE, v6-withdraw, v6-border-filter, v6-primary-cut,
+    /// loss [PERCENT].
     Fault {
         /// The fault.
         #[arg(value_name = "NAME")]

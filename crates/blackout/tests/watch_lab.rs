@@ -665,6 +665,14 @@ const CASES: &[Case] = &[
         cause: "partial",
         bgp: true,
     },
+    // The primary drops the IPv6 routes and keeps the IPv4 ones: an upstream-cut
+    // of IPv6 alone.
+    Case {
+        spec: "v6-primary-cut",
+        entity: "upstream:64501",
+        cause: "upstream-cut",
+        bgp: true,
+    },
 ];
 
 /// The faults to run: every case, or those `BLACKOUT_WATCH_LAB_FAULTS` names.
@@ -849,6 +857,18 @@ fn check_event(case: &Case, event: &Value) -> Vec<String> {
             ]);
             if texts(prefixes) != v6 {
                 wrong.push(format!("scope prefixes {prefixes}, want the four /48s"));
+            }
+        }
+        "v6-primary-cut" => {
+            wrong.extend(needs("bgp.upstream"));
+            wrong.extend(ipv6_only(
+                event,
+                "no longer carries the IPv6 routes of Lab origin (AS64500); it still carries the IPv4 routes",
+            ));
+            if upstreams.first() != Some(&64501) || !upstreams.contains(&64502) {
+                wrong.push(format!(
+                    "scope upstreams {upstreams:?}: want AS64501 cut, AS64502 carrying"
+                ));
             }
         }
         "v6-border-filter" => {

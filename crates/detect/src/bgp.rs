@@ -27,7 +27,8 @@ use blackout_bgp::{
     BgpChange, BgpState, ChangeKind, EntityIdx, PrefixId, Relation, RpkiState, family,
 };
 use blackout_model::{
-    Asn, Cause, Entity, Event, EventUpdate, Evidence, Scope, Severity, SignalKind, Timestamp,
+    Asn, Cause, Entity, Event, EventUpdate, Evidence, Family, Scope, Severity, SignalKind,
+    Timestamp,
 };
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -95,6 +96,23 @@ enum Carriage {
     Returning { cut: Timestamp, since: Timestamp },
 }
 
+impl Carriage {
+    /// Is an `upstream-cut` open for it (cut, or back but not for long enough)?
+    fn is_cut(self) -> bool {
+        matches!(self, Carriage::Cut { .. } | Carriage::Returning { .. })
+    }
+}
+
+/// `IPv6 ` for a family's paths or routes of a network that has both families;
+/// nothing when the network has one family only (its routes are all of it).
+fn family_words(fam: usize, dual: bool) -> String {
+    if dual {
+        format!("{} ", Family::ALL[fam].label())
+    } else {
+        String::new()
+    }
+}
+
 /// What the detector keeps of one entity.
 #[derive(Clone, Debug, Default)]
 struct EntityTrack {
@@ -102,6 +120,8 @@ struct EntityTrack {
     dark: BTreeMap<PrefixId, Timestamp>,
     /// Of those, the ones down now.
     down: BTreeSet<PrefixId>,
+    /// How many of those are of each family (IPv4, IPv6).
+    down_per_family: [u32; 2],
     /// Prefixes seen up at least once.
     known: u32,
     /// Prefixes up but below `visibility_up` or in a decline: (below, decline start).
@@ -113,8 +133,9 @@ struct EntityTrack {
     declines: BTreeMap<Timestamp, u32>,
     /// Watched prefixes whose routes are RPKI-invalid now.
     rpki_invalid: BTreeSet<IpNet>,
-    /// Each upstream's carriage.
-    upstreams: BTreeMap<Asn, Carriage>,
+    /// Each upstream's carriage, per family (IPv4, IPv6): an upstream may drop
+    /// one family's routes and keep the other's.
+    upstreams: BTreeMap<Asn, [Carriage; 2]>,
     /// The upstreams that carried paths from when the entity was first seen up
     /// until its view first settled (the tables of every feed take a few seconds
     /// to come in); None before that. Any other that comes to carry a real share
@@ -146,6 +167,23 @@ struct EntityTrack {
 }
 
 impl EntityTrack {
+    /// Marks a prefix of family `fam` down or not, keeping the count per family.
+    fn set_down(&mut self, id: PrefixId, fam: usize, down: bool) {
+        let changed = if down {
+            self.down.insert(id)
+        } else {
+            self.down.remove(&id)
+        };
+        if changed {
+            let count = &mut self.down_per_family[fam];
+            *count = if down {
+                *count + 1
+            } else {
+                count.saturating_sub(1)
+            };
+        }
+    }
+
     /// Sets a prefix's entry among the unsteady (None: it is steady), keeping the
     /// counts `all_up` reads.
     fn set_unsteady(&mut self, id: PrefixId, entry: Option<(bool, Option<Timestamp>)>) {
@@ -180,17 +218,30 @@ struct FlapTally {
     first_loss: Option<Timestamp>,
     last_return: Option<Timestamp>,
     longest_down_secs: f64,
+    /// Which families (IPv4, IPv6) the prefixes that flapped are of.
+    families: [bool; 2],
 }
 
 impl FlapTally {
-    fn add(&mut self, prefix: PrefixId, down: Timestamp, back: Timestamp) {
+    fn add(&mut self, prefix: PrefixId, fam: usize, down: Timestamp, back: Timestamp) {
         *self.returns.entry(prefix).or_default() += 1;
+        self.families[fam] = true;
         self.first_loss = Some(self.first_loss.map_or(down, |first| first.min(down)));
         self.last_return = Some(self.last_return.map_or(back, |last| last.max(back)));
         self.longest_down_secs = self.longest_down_secs.max(back.secs_since(down));
     }
 
-    fn summary(&self, name: &str) -> String {
+    /// The families that flapped, for the event's scope.
+    fn scope_families(&self) -> Vec<Family> {
+        Family::ALL
+            .into_iter()
+            .filter(|f| self.families[f.index()])
+            .collect()
+    }
+
+    /// `dual`: the entity has prefixes of both families, so that one family
+    /// flapping alone is said in words.
+    fn summary(&self, name: &str, dual: bool) -> String {
         let span = match (self.first_loss, self.last_return) {
             (Some(first), Some(last)) => format!(" between {first} and {last}"),
             _ => String::new(),
@@ -199,8 +250,13 @@ impl FlapTally {
         // prefix that flapped most, and every prefix that flapped is counted.
         let times = self.returns.values().max().copied().unwrap_or(0);
         let prefixes = self.returns.len();
+        let (which, kept) = match self.families {
+            [true, false] if dual => ("IPv4 ", "; its IPv6 routes stay put"),
+            [false, true] if dual => ("IPv6 ", "; its IPv4 routes stay put"),
+            _ => ("", ""),
+        };
         format!(
-            "the routes of {name} flap: lost and back {times} time{}{span}, {prefixes} prefix{} flapping, the longest down for {}",
+            "the {which}routes of {name} flap: lost and back {times} time{}{span}, {prefixes} prefix{} flapping, the longest down for {}{kept}",
             if times == 1 { "" } else { "s" },
             if prefixes == 1 { "" } else { "es" },
             human_duration(self.longest_down_secs),
@@ -454,6 +510,7 @@ impl BgpDetector {
             let waiting = track
                 .upstreams
                 .values()
+                .flatten()
                 .any(|c| matches!(c, Carriage::Pending { .. } | Carriage::Returning { .. }))
                 || track
                     .declines
@@ -477,18 +534,33 @@ impl BgpDetector {
             self.recovered(id, bgp);
         }
         for index in 0..self.entities.len() {
+            // An upstream back for every family it was cut for: its cut ended
+            // when the last of them came back.
             let returning: Vec<(Asn, Timestamp)> = self.entities[index]
                 .upstreams
                 .iter()
-                .filter_map(|(asn, c)| match c {
-                    Carriage::Returning { since, .. } => Some((*asn, *since)),
-                    _ => None,
+                .filter(|(_, c)| !c.iter().any(|c| matches!(c, Carriage::Cut { .. })))
+                .filter_map(|(asn, c)| {
+                    c.iter()
+                        .filter_map(|c| match c {
+                            Carriage::Returning { since, .. } => Some(*since),
+                            _ => None,
+                        })
+                        .max()
+                        .map(|since| (*asn, since))
                 })
                 .collect();
             for (asn, since) in returning {
-                self.entities[index]
+                for carriage in self.entities[index]
                     .upstreams
-                    .insert(asn, Carriage::Carrying);
+                    .get_mut(&asn)
+                    .into_iter()
+                    .flatten()
+                {
+                    if matches!(carriage, Carriage::Returning { .. }) {
+                        *carriage = Carriage::Carrying;
+                    }
+                }
                 let back = evidence(
                     since,
                     SignalKind::BgpUpstream,
@@ -649,10 +721,22 @@ impl BgpDetector {
                         .and_then(|e: Entity| bgp.entity_index(&e))
                 };
                 if let Some(owner) = owner {
+                    // The families the event names; one written before events
+                    // named them is of every family the network has.
+                    let prefixes = bgp.aggregates(owner).prefixes;
+                    let families: Vec<usize> = if event.scope.families.is_empty() {
+                        (0..2).filter(|fam| prefixes[*fam] > 0).collect()
+                    } else {
+                        event.scope.families.iter().map(|f| f.index()).collect()
+                    };
                     let track = self.entity(owner);
-                    track
+                    let carriages = track
                         .upstreams
-                        .insert(*asn, Carriage::Cut { since: event.start });
+                        .entry(*asn)
+                        .or_insert([Carriage::Unknown; 2]);
+                    for fam in families {
+                        carriages[fam] = Carriage::Cut { since: event.start };
+                    }
                     // It carried the routes before the cut: its return is no news.
                     track.reported_new.insert(*asn);
                 }
@@ -889,6 +973,7 @@ impl BgpDetector {
         }
         let visibility = bgp.visibility(id);
         let up = self.config.thresholds.visibility_up;
+        let fam = family(&bgp.prefix(id));
         for member in bgp.members(id).to_vec() {
             let track = self.entity(member);
             if before == Health::Unknown && health != Health::Unknown {
@@ -897,17 +982,17 @@ impl BgpDetector {
             match health {
                 Health::Down { start } => {
                     track.dark.insert(id, start);
-                    track.down.insert(id);
+                    track.set_down(id, fam, true);
                     track.set_unsteady(id, None);
                 }
                 Health::Recovering { start, .. } => {
                     track.dark.insert(id, start);
-                    track.down.remove(&id);
+                    track.set_down(id, fam, false);
                     track.set_unsteady(id, None);
                 }
                 Health::Up { falling_since } => {
                     track.dark.remove(&id);
-                    track.down.remove(&id);
+                    track.set_down(id, fam, false);
                     let below = visibility < up;
                     if below || falling_since.is_some() {
                         track.set_unsteady(id, Some((below, falling_since)));
@@ -1065,18 +1150,18 @@ impl BgpDetector {
         })
     }
 
-    fn all_dark(&self, entity: EntityIdx, bgp: &BgpState) -> bool {
-        let prefixes = bgp.aggregates(entity).prefix_count() as usize;
-        self.entity_ref(entity)
-            .is_some_and(|t| prefixes > 0 && t.down.len() >= prefixes)
-    }
-
     /// Looks at the upstreams of one entity whose shares may have moved: those
     /// whose paths changed in number since the last look (every one, after the
     /// denominators changed), and those followed (any that carried a real share,
     /// and the profile's). A country has thousands of upstreams and is looked at
     /// every instant one of its routes changes, so the cost of a look is that of
     /// what moved, never of all its upstreams.
+    ///
+    /// Each upstream is followed per family, on its share of that family's paths
+    /// (kept by the BGP state route by route): an upstream that drops the IPv6
+    /// routes and keeps the IPv4 ones is cut for IPv6 only. One event tells of an
+    /// upstream's cut, whatever the families: a second family lost later revises
+    /// it, and it ends once every family it names is carried again.
     fn on_upstream_shares(
         &mut self,
         at: Timestamp,
@@ -1088,6 +1173,12 @@ impl BgpDetector {
         let denominators = bgp.denominators();
         let aggregates = bgp.aggregates(entity);
         let share_of = |asn: Asn| aggregates.upstream_share(asn, denominators).unwrap_or(0.0);
+        let family_share = |asn: Asn, fam: usize| {
+            aggregates
+                .family_upstream_share(asn, fam, denominators)
+                .unwrap_or(0.0)
+        };
+        let dual = aggregates.prefixes.iter().all(|n| *n > 0);
         let network_name = bgp.entities()[entity.0 as usize].name.clone();
         let expected: Vec<Asn> = self.expected_upstreams(entity, bgp);
         self.entity(entity);
@@ -1111,160 +1202,311 @@ impl BgpDetector {
         }
         let track = self.entity(entity);
         for asn in expected {
-            track.upstreams.entry(asn).or_insert(Carriage::Unknown);
+            track.upstreams.entry(asn).or_insert([Carriage::Unknown; 2]);
         }
-        // Any upstream with a real share is followed from now on.
-        for (asn, share) in &shares {
-            if *share >= t.upstream_up {
-                track.upstreams.entry(*asn).or_insert(Carriage::Unknown);
+        // Any upstream with a real share of either family is followed from now on.
+        for (asn, _) in &shares {
+            if (0..2).any(|fam| family_share(*asn, fam) >= t.upstream_up) {
+                track
+                    .upstreams
+                    .entry(*asn)
+                    .or_insert([Carriage::Unknown; 2]);
             }
         }
-        let machines: Vec<(Asn, Carriage)> = self
+        let machines: Vec<(Asn, [Carriage; 2])> = self
             .entity(entity)
             .upstreams
             .iter()
             .map(|(a, c)| (*a, *c))
             .collect();
-        for (asn, carriage) in machines {
-            let share = share_of(asn);
-            let label = || self.config.upstream_label(asn);
-            let next = match carriage {
-                Carriage::Unknown | Carriage::Folded if share >= t.upstream_up => {
-                    Carriage::Carrying
-                }
-                // The counted peers changed: a peer whose session went down took
-                // its paths along, one that came back has yet to send them. The
-                // share moved with the feed, not with the routes: nothing to judge
-                // until the upstream is seen carrying again.
-                Carriage::Carrying if share < t.upstream_down && rescan => Carriage::Unknown,
-                Carriage::Carrying if share < t.upstream_down => {
-                    let text = format!(
-                        "{} carries {:.0}% of paths, down from its baseline",
-                        label(),
-                        share * 100.0
-                    );
-                    self.add_network_evidence(
-                        entity,
-                        evidence(at, SignalKind::BgpUpstream, text, Some(share)),
-                    );
-                    Carriage::Pending { since: at }
-                }
-                Carriage::Cut { since } if share >= t.upstream_up => Carriage::Returning {
-                    cut: since,
-                    since: at,
-                },
-                Carriage::Returning { cut, .. } if share < t.upstream_down => {
-                    Carriage::Cut { since: cut }
-                }
-                Carriage::Returning { since, .. }
-                    if at.secs_since(since) >= t.recovery_hold_secs as f64 =>
-                {
-                    let text = format!(
-                        "{} carries the routes again ({:.0}% of paths)",
-                        label(),
-                        share * 100.0
-                    );
-                    let slot = self.cut_slot(entity, asn, bgp);
-                    self.book.end(
-                        &slot,
-                        since,
-                        Some(evidence(since, SignalKind::BgpUpstream, text, Some(share))),
-                        updates,
-                    );
-                    Carriage::Carrying
-                }
-                other => other,
-            };
-            if next != carriage {
+        for (asn, carriages) in machines {
+            let label = self.config.upstream_label(asn);
+            let mut next = carriages;
+            // The families whose return held in this look, with when they came back.
+            let mut back: Vec<(usize, Timestamp, f64)> = Vec::new();
+            for fam in 0..2 {
+                let share = family_share(asn, fam);
+                next[fam] = match carriages[fam] {
+                    Carriage::Unknown | Carriage::Folded if share >= t.upstream_up => {
+                        Carriage::Carrying
+                    }
+                    // The counted peers changed: a peer whose session went down took
+                    // its paths along, one that came back has yet to send them. The
+                    // share moved with the feed, not with the routes: nothing to judge
+                    // until the upstream is seen carrying again.
+                    Carriage::Carrying if share < t.upstream_down && rescan => Carriage::Unknown,
+                    Carriage::Carrying if share < t.upstream_down => {
+                        let text = format!(
+                            "{label} carries {:.0}% of {}paths, down from its baseline",
+                            share * 100.0,
+                            family_words(fam, dual)
+                        );
+                        self.add_network_evidence(
+                            entity,
+                            evidence(at, SignalKind::BgpUpstream, text, Some(share)),
+                        );
+                        Carriage::Pending { since: at }
+                    }
+                    Carriage::Cut { since } if share >= t.upstream_up => Carriage::Returning {
+                        cut: since,
+                        since: at,
+                    },
+                    Carriage::Returning { cut, .. } if share < t.upstream_down => {
+                        Carriage::Cut { since: cut }
+                    }
+                    Carriage::Returning { since, .. }
+                        if at.secs_since(since) >= t.recovery_hold_secs as f64 =>
+                    {
+                        back.push((fam, since, share));
+                        Carriage::Carrying
+                    }
+                    other => other,
+                };
+            }
+            if next != carriages {
                 self.entity(entity).upstreams.insert(asn, next);
             }
+            if back.is_empty() {
+                continue;
+            }
+            let slot = self.cut_slot(entity, asn, bgp);
+            let items: Vec<Evidence> = back
+                .iter()
+                .map(|(fam, since, share)| {
+                    let text = format!(
+                        "{label} carries the {}routes again ({:.0}% of {}paths)",
+                        family_words(*fam, dual),
+                        share * 100.0,
+                        family_words(*fam, dual),
+                    );
+                    evidence(*since, SignalKind::BgpUpstream, text, Some(*share))
+                })
+                .collect();
+            if next.iter().any(|c| c.is_cut()) {
+                // Another family is still cut: the event goes on, and says which
+                // family came back.
+                for item in items {
+                    self.book.note(&slot, item);
+                }
+            } else {
+                let end = back.iter().map(|(_, since, _)| *since).max().unwrap_or(at);
+                self.book.end(&slot, end, items, updates);
+            }
         }
-        // Decide pending losses: a cut if another upstream carries the routes over a
-        // steady view; folded into the outage if the network is dark.
-        let pending: Vec<(Asn, Timestamp)> = self
+        // Decide pending losses: a cut if another upstream carries that family's
+        // routes over a steady view; folded into the outage if the family is dark.
+        let pending: Vec<(Asn, usize, Timestamp)> = self
             .entity(entity)
             .upstreams
             .iter()
-            .filter_map(|(asn, c)| match c {
-                Carriage::Pending { since } => Some((*asn, *since)),
-                _ => None,
+            .flat_map(|(asn, carriages)| {
+                carriages
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(fam, c)| match c {
+                        Carriage::Pending { since } => Some((*asn, fam, *since)),
+                        _ => None,
+                    })
             })
             .collect();
-        for (asn, since) in pending {
-            let share = share_of(asn);
-            if share >= t.upstream_up {
-                self.entity(entity)
-                    .upstreams
-                    .insert(asn, Carriage::Carrying);
+        let mut cuts: BTreeMap<Asn, Vec<(usize, Timestamp)>> = BTreeMap::new();
+        for (asn, fam, since) in pending {
+            if family_share(asn, fam) >= t.upstream_up {
+                self.set_carriage(entity, asn, fam, Carriage::Carrying);
                 continue;
             }
-            if self.all_dark(entity, bgp) {
-                self.entity(entity).upstreams.insert(asn, Carriage::Folded);
+            if self.family_dark(entity, fam, bgp) {
+                self.set_carriage(entity, asn, fam, Carriage::Folded);
                 continue;
             }
             if !self.all_up(entity, at) {
                 continue;
             }
             // Every upstream with a real share is followed: the carriers are among them.
-            let carriers: Vec<(Asn, f64)> = self
+            let carried = self
                 .entity(entity)
                 .upstreams
                 .keys()
-                .filter(|other| **other != asn)
-                .map(|other| (*other, share_of(*other)))
-                .filter(|(_, share)| *share >= t.upstream_up)
-                .collect();
-            if !carriers.is_empty() {
-                let label = self.config.upstream_label(asn);
-                let others: Vec<String> = carriers
-                    .iter()
-                    .map(|(a, s)| {
-                        format!(
-                            "{} ({:.0}% of paths)",
-                            self.config.upstream_label(*a),
-                            s * 100.0
-                        )
-                    })
-                    .collect();
-                let prefixes = self.scope_prefixes(entity, bgp);
-                let opening = Opening {
-                    severity: Severity::Warning,
-                    confidence: 0.85 * peer_weight(denominators),
-                    scope: Scope {
-                        prefixes,
-                        upstreams: std::iter::once(asn)
-                            .chain(carriers.iter().map(|(a, _)| *a))
-                            .collect(),
-                        ..Scope::default()
-                    },
-                    summary: format!(
-                        "{label} no longer carries the routes of {network_name}; {} still does",
-                        others.join(", ")
-                    ),
-                    evidence: vec![
-                        evidence(
-                            since,
-                            SignalKind::BgpUpstream,
-                            format!("{label} paths gone"),
-                            Some(share),
-                        ),
-                        evidence(
-                            at,
-                            SignalKind::BgpUpstream,
-                            format!("routes carried by {}", others.join(", ")),
-                            None,
-                        ),
-                        peers_evidence(at, denominators),
-                    ],
-                };
-                let slot = self.cut_slot(entity, asn, bgp);
-                self.book.start(since, slot, opening, updates);
-                self.entity(entity)
-                    .upstreams
-                    .insert(asn, Carriage::Cut { since });
+                .any(|other| *other != asn && family_share(*other, fam) >= t.upstream_up);
+            if carried {
+                cuts.entry(asn).or_default().push((fam, since));
             }
         }
+        for (asn, families) in cuts {
+            self.open_cut(at, entity, asn, &families, bgp, updates);
+        }
         self.check_new_upstreams(at, entity, &shares, &network_name, bgp, updates);
+    }
+
+    fn set_carriage(&mut self, entity: EntityIdx, asn: Asn, fam: usize, carriage: Carriage) {
+        self.entity(entity)
+            .upstreams
+            .entry(asn)
+            .or_insert([Carriage::Unknown; 2])[fam] = carriage;
+    }
+
+    /// Is every prefix of family `fam` of the entity down (the family's routes
+    /// are gone from every upstream, not from one)?
+    fn family_dark(&self, entity: EntityIdx, fam: usize, bgp: &BgpState) -> bool {
+        let prefixes = bgp.aggregates(entity).prefixes[fam];
+        self.entity_ref(entity)
+            .is_some_and(|t| prefixes > 0 && t.down_per_family[fam] >= prefixes)
+    }
+
+    /// `asn` no longer carries the routes of family `families` (each with the
+    /// start of its loss) while other upstreams do: opens the upstream's cut,
+    /// or, if it is cut for the other family already, revises that event to
+    /// name both.
+    fn open_cut(
+        &mut self,
+        at: Timestamp,
+        entity: EntityIdx,
+        asn: Asn,
+        families: &[(usize, Timestamp)],
+        bgp: &BgpState,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        let up = self.config.thresholds.upstream_up;
+        let denominators = bgp.denominators();
+        let aggregates = bgp.aggregates(entity);
+        let dual = aggregates.prefixes.iter().all(|n| *n > 0);
+        let network_name = &bgp.entities()[entity.0 as usize].name;
+        for (fam, since) in families {
+            self.set_carriage(entity, asn, *fam, Carriage::Cut { since: *since });
+        }
+        let carriages = self.entity(entity).upstreams[&asn];
+        let cut: Vec<usize> = (0..2).filter(|fam| carriages[*fam].is_cut()).collect();
+        let whole = !dual || cut.len() == 2;
+        // The others that carry the routes it lost: of the families cut, each
+        // with its share of those families' paths.
+        let share_of = |other: Asn| -> f64 {
+            if whole {
+                aggregates
+                    .upstream_share(other, denominators)
+                    .unwrap_or(0.0)
+            } else {
+                aggregates
+                    .family_upstream_share(other, cut[0], denominators)
+                    .unwrap_or(0.0)
+            }
+        };
+        let carriers: Vec<(Asn, f64)> = self.entities[entity.0 as usize]
+            .upstreams
+            .keys()
+            .filter(|other| **other != asn)
+            .filter(|other| {
+                cut.iter().any(|fam| {
+                    aggregates
+                        .family_upstream_share(**other, *fam, denominators)
+                        .unwrap_or(0.0)
+                        >= up
+                })
+            })
+            .map(|other| (*other, share_of(*other)))
+            .collect();
+        let paths = if whole {
+            String::new()
+        } else {
+            family_words(cut[0], true)
+        };
+        let others: Vec<String> = carriers
+            .iter()
+            .map(|(a, s)| {
+                format!(
+                    "{} ({:.0}% of {paths}paths)",
+                    self.config.upstream_label(*a),
+                    s * 100.0
+                )
+            })
+            .collect();
+        let others = others.join(", ");
+        let label = self.config.upstream_label(asn);
+        let summary = if !dual {
+            format!("{label} no longer carries the routes of {network_name}; {others} still does")
+        } else if whole {
+            format!(
+                "{label} no longer carries the routes of {network_name}, IPv4 or IPv6; {others} still does"
+            )
+        } else {
+            let (lost, kept) = (Family::ALL[cut[0]], Family::ALL[1 - cut[0]]);
+            let still = if carriages[kept.index()] == Carriage::Carrying {
+                format!("; it still carries the {} routes", kept.label())
+            } else {
+                String::new()
+            };
+            format!(
+                "{label} no longer carries the {} routes of {network_name}{still}, and {others} carries the {} ones",
+                lost.label(),
+                lost.label()
+            )
+        };
+        let scope_families: Vec<Family> = cut.iter().map(|fam| Family::ALL[*fam]).collect();
+        let prefixes: Vec<IpNet> = self
+            .scope_prefixes(entity, bgp)
+            .into_iter()
+            .filter(|p| cut.contains(&family(p)))
+            .collect();
+        let upstreams: Vec<Asn> = std::iter::once(asn)
+            .chain(carriers.iter().map(|(a, _)| *a))
+            .collect();
+        let mut items: Vec<Evidence> = families
+            .iter()
+            .map(|(fam, since)| {
+                evidence(
+                    *since,
+                    SignalKind::BgpUpstream,
+                    format!("{label} {}paths gone", family_words(*fam, dual)),
+                    Some(
+                        aggregates
+                            .family_upstream_share(asn, *fam, denominators)
+                            .unwrap_or(0.0),
+                    ),
+                )
+            })
+            .collect();
+        items.push(evidence(
+            at,
+            SignalKind::BgpUpstream,
+            format!("routes carried by {others}"),
+            None,
+        ));
+        items.push(peers_evidence(at, denominators));
+        let slot = self.cut_slot(entity, asn, bgp);
+        if self.book.is_open(&slot) {
+            self.book.revise(&slot, updates, |event| {
+                event.summary = summary;
+                event.scope.families = scope_families;
+                for prefix in prefixes {
+                    if !event.scope.prefixes.contains(&prefix) {
+                        event.scope.prefixes.push(prefix);
+                    }
+                }
+                event.scope.prefixes.sort();
+                for upstream in upstreams {
+                    if !event.scope.upstreams.contains(&upstream) {
+                        event.scope.upstreams.push(upstream);
+                    }
+                }
+                for item in items {
+                    crate::book::push_evidence(event, item);
+                }
+            });
+            return;
+        }
+        let start = families.iter().map(|(_, since)| *since).min().unwrap_or(at);
+        let opening = Opening {
+            severity: Severity::Warning,
+            confidence: 0.85 * peer_weight(denominators),
+            scope: Scope {
+                prefixes,
+                upstreams,
+                families: scope_families,
+                ..Scope::default()
+            },
+            summary,
+            evidence: items,
+        };
+        self.book.start(start, slot, opening, updates);
     }
 
     /// The profile's expected upstreams, followed for every network of a profile.
@@ -1545,13 +1787,16 @@ impl BgpDetector {
         }
         let mut tally = FlapTally::default();
         for id in &flapped {
+            let fam = family(&bgp.prefix(*id));
             for (down, back) in &self.prefixes[id.0 as usize].returns {
-                tally.add(*id, *down, *back);
+                tally.add(*id, fam, *down, *back);
             }
         }
         // Flapping began with the first withdrawal of the cycles in the window.
         let first = tally.first_loss.unwrap_or(at);
-        let summary = tally.summary(&info.name);
+        let dual = bgp.aggregates(entity).prefixes.iter().all(|n| *n > 0);
+        let summary = tally.summary(&info.name, dual);
+        let families = tally.scope_families();
         let item = item.unwrap_or_else(|| {
             evidence(
                 at,
@@ -1579,6 +1824,7 @@ impl BgpDetector {
             confidence: 0.8,
             scope: Scope {
                 prefixes,
+                families,
                 ..Scope::default()
             },
             summary,
@@ -1593,19 +1839,22 @@ impl BgpDetector {
     /// when the flapping ends).
     fn tally_return(&mut self, id: PrefixId, down: Timestamp, back: Timestamp, bgp: &BgpState) {
         let net = bgp.prefix(id);
+        let fam = family(&net);
         for member in bgp.members(id).to_vec() {
             let info = &bgp.entities()[member.0 as usize];
             let slot = flap_slot(&info.entity);
             if !self.book.is_open(&slot) {
                 continue;
             }
+            let dual = bgp.aggregates(member).prefixes.iter().all(|n| *n > 0);
             let track = self.entity(member);
-            track.flap.add(id, down, back);
+            track.flap.add(id, fam, down, back);
             let Some(event) = self.book.open.get_mut(&slot) else {
                 continue;
             };
             let track = &self.entities[member.0 as usize];
-            event.summary = track.flap.summary(&info.name);
+            event.summary = track.flap.summary(&info.name, dual);
+            event.scope.families = track.flap.scope_families();
             if track.flap.returns.len() <= PER_PREFIX_EVIDENCE as usize
                 && !event.scope.prefixes.contains(&net)
             {

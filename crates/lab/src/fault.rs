@@ -5,8 +5,9 @@
 //! heal goes to the fault log with a timestamp.
 //!
 //! A fault acts on both address families where a real one would (a withdrawal,
-//! a crash, a cut link, a dead building, a broken server); `v6-withdraw` and
-//! `v6-border-filter` touch IPv6 only; `loss` drops a share of both.
+//! a crash, a cut link, a dead building, a broken server); `v6-withdraw`,
+//! `v6-border-filter` and `v6-primary-cut` touch IPv6 only; `loss` drops a share
+//! of both.
 
 use crate::config::{self, DnsMode, WebMode};
 use crate::error::{LabError, Result};
@@ -14,6 +15,10 @@ use crate::exec;
 use crate::lab::{ActiveFault, Lab, now_rfc3339};
 use crate::topology::{Family, LabHost, Service, Topology, Vantage, ns};
 use std::time::Duration;
+
+/// The origin's BIRD protocol for its IPv6 session with the primary upstream
+/// (each session exists once per family; see `config::bird_conf`).
+const PRIMARY_V6_SESSION: &str = "up1_v6";
 
 /// One fault.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,6 +76,9 @@ pub enum Fault {
     VantagePathCut(String),
     /// The origin withdraws its IPv6 prefixes only.
     V6Withdraw,
+    /// The origin's IPv6 session with the primary upstream goes down: the
+    /// primary stops carrying the IPv6 routes and keeps the IPv4 ones.
+    V6PrimaryCut,
     /// The origin's border drops IPv6 packets toward the network: the routes
     /// stay, IPv6 to the hosts dies, IPv4 is untouched.
     V6BorderFilter,
@@ -127,6 +135,7 @@ impl Fault {
         "vantage-path-cut",
         "v6-withdraw",
         "v6-border-filter",
+        "v6-primary-cut",
         "loss",
     ];
 
@@ -230,6 +239,7 @@ impl Fault {
             }
             "v6-withdraw" => no_args(Fault::V6Withdraw),
             "v6-border-filter" => no_args(Fault::V6BorderFilter),
+            "v6-primary-cut" => no_args(Fault::V6PrimaryCut),
             "loss" => {
                 let percent = match args {
                     [] => 2,
@@ -270,6 +280,7 @@ impl Fault {
             Fault::VantagePathCut(_) => "vantage-path-cut",
             Fault::V6Withdraw => "v6-withdraw",
             Fault::V6BorderFilter => "v6-border-filter",
+            Fault::V6PrimaryCut => "v6-primary-cut",
             Fault::Loss { .. } => "loss",
         }
     }
@@ -337,6 +348,9 @@ impl Fault {
             Fault::V6BorderFilter => {
                 "the origin's border drops IPv6 toward the network: the IPv6 routes stay, IPv6 packets die, IPv4 stays"
             }
+            Fault::V6PrimaryCut => {
+                "the origin's IPv6 session with the primary goes down: the IPv6 routes move to the backup (prepended path), the IPv4 ones stay on the primary"
+            }
             Fault::Loss { .. } => {
                 "the origin's border drops PERCENT % of the packets it forwards over its uplinks, at random, each way: a little loss on both families, the routes and sessions stay"
             }
@@ -348,6 +362,7 @@ impl Fault {
         let every = || topo.vantages().map(|v| v.name.clone()).collect::<Vec<_>>();
         let (vantages, families, controls_fail) = match self {
             Fault::PrimaryCut | Fault::BackupCut => (Vec::new(), Family::BOTH.to_vec(), false),
+            Fault::V6PrimaryCut => (Vec::new(), vec![Family::V6], false),
             // Only paths through the transit, which validates, lose the routes; the
             // upstreams keep their own customer's routes and still forward to it.
             Fault::RpkiInvalid => (
@@ -632,6 +647,9 @@ impl Fault {
             Fault::VantageCut(name) => Self::cut_vantage(lab, name, false, false),
             Fault::VantagePathCut(name) => Self::cut_vantage(lab, name, true, false),
             Fault::V6Withdraw => Self::birdc_origin(lab, "disable", &Self::statics(None, true)),
+            Fault::V6PrimaryCut => lab
+                .birdc(ns::ORIGIN, &["disable", PRIMARY_V6_SESSION])
+                .map(|_| ()),
             Fault::V6BorderFilter => {
                 // Forwarded packets only: the sessions with the upstreams are the
                 // router's own, and so are its answers to traceroutes.
@@ -800,6 +818,9 @@ impl Fault {
             Fault::VantageCut(name) => Self::cut_vantage(lab, name, false, true),
             Fault::VantagePathCut(name) => Self::cut_vantage(lab, name, true, true),
             Fault::V6Withdraw => Self::birdc_origin(lab, "enable", &Self::statics(None, true)),
+            Fault::V6PrimaryCut => lab
+                .birdc(ns::ORIGIN, &["enable", PRIMARY_V6_SESSION])
+                .map(|_| ()),
             Fault::V6BorderFilter | Fault::Loss { .. } => {
                 Self::nft_del(ns::ORIGIN, self.name());
                 Ok(())
@@ -982,5 +1003,9 @@ mod tests {
             assert_eq!(impact(v6, &[]).families, [Family::V6]);
             assert_eq!(impact(v6, &[]).vantages, all);
         }
+        // The IPv6 routes move to the backup: only BGP sees it.
+        let v6_cut = impact("v6-primary-cut", &[]);
+        assert_eq!(v6_cut.families, [Family::V6]);
+        assert!(v6_cut.vantages.is_empty());
     }
 }

@@ -479,6 +479,18 @@ impl Expect<'_> {
             .collect()
     }
 
+    /// Every prefix of `these` has `path` as its best path.
+    fn these_via(&self, these: &[String], path: &[u32]) -> Result<(), String> {
+        let best = self.best();
+        for p in these {
+            match best.get(p) {
+                Some(got) if got == path => {}
+                other => return Err(format!("{p}: best path {other:?}")),
+            }
+        }
+        Ok(())
+    }
+
     /// Every prefix's best path is `path`.
     fn all_via(&self, path: &[u32]) -> Result<(), String> {
         let best = self.best();
@@ -1227,6 +1239,22 @@ fn lab_end_to_end() {
         &|_| View::split(&everything, |a| is_v6(a) && addrs.is_host(a)),
     );
     run(
+        "v6-primary-cut",
+        &mut || {
+            // The primary loses the IPv6 routes only; the backup carries them,
+            // and every host answers on both families.
+            expect.these_via(
+                &v6_prefixes,
+                &[BACKUP_ASN, ORIGIN_ASN, ORIGIN_ASN, ORIGIN_ASN],
+            )?;
+            expect.these_via(&v4_prefixes, &[PRIMARY_ASN, ORIGIN_ASN])?;
+            bmp.lacks(PRIMARY_ASN, false, &v6_prefixes)?;
+            bmp.has(PRIMARY_ASN, false, &v4_prefixes)?;
+            bmp.per_family(true, [4, 4])
+        },
+        &baseline_view,
+    );
+    run(
         "v6-border-filter",
         &mut || {
             // The routes of both families stay; IPv4's services too.
@@ -1261,6 +1289,7 @@ fn lab_end_to_end() {
     assert_eq!(impact("vantage-path-cut vp-backup").vantages, ["vp-backup"]);
     assert_eq!(impact("v6-border-filter").families, [Family::V6]);
     assert_eq!(impact("v6-withdraw").families, [Family::V6]);
+    assert_eq!(impact("v6-primary-cut").families, [Family::V6]);
     assert_eq!(impact("origin-withdraw").families, Family::BOTH);
     assert!(impact("primary-cut").vantages.is_empty());
 

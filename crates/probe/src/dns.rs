@@ -1,5 +1,5 @@
 //! DNS, asked of one authoritative server directly: the zone's SOA (serial), NS and
-//! apex A records, with the AA flag.
+//! apex A records, and where asked its apex AAAA records too, with the AA flag.
 //!
 //! [`build_query`] and [`judge`] are the sans-IO part: a query's bytes, and the
 //! verdict on an answer's bytes ([`DnsVerdict`]: authoritative, SERVFAIL, REFUSED,
@@ -259,12 +259,13 @@ async fn ask(
     Ok(judged)
 }
 
-/// Asks `server` (named `server_name`) for `zone`'s SOA, NS and apex A records.
-/// `timeout` bounds each query.
+/// Asks `server` (named `server_name`) for `zone`'s SOA, NS and apex A records,
+/// and with `aaaa` its apex AAAA records. `timeout` bounds each query.
 pub async fn probe(
     server: SocketAddr,
     server_name: &str,
     zone: &str,
+    aaaa: bool,
     timeout: Duration,
 ) -> (Outcome, Option<Duration>, DnsDetail) {
     let mut detail = DnsDetail {
@@ -289,7 +290,17 @@ pub async fn probe(
     };
     let started = Instant::now();
     let mut rtt = None;
-    for qtype in [RecordType::SOA, RecordType::NS, RecordType::A] {
+    let asked: &[RecordType] = if aaaa {
+        &[
+            RecordType::SOA,
+            RecordType::NS,
+            RecordType::A,
+            RecordType::AAAA,
+        ]
+    } else {
+        &[RecordType::SOA, RecordType::NS, RecordType::A]
+    };
+    for &qtype in asked {
         detail.query = Some(qtype.to_string());
         let judged = match ask(server, &name, qtype, false, timeout, &mut detail).await {
             Ok(judged) => judged,
@@ -329,6 +340,9 @@ pub async fn probe(
                     detail.ns.push(inert(&ns.0.to_ascii(), MAX_OUTSIDE_CHARS))
                 }
                 RData::A(a) if qtype == RecordType::A => detail.a.push(IpAddr::V4(a.0)),
+                RData::AAAA(aaaa) if qtype == RecordType::AAAA => {
+                    detail.aaaa.push(IpAddr::V6(aaaa.0))
+                }
                 _ => {}
             }
         }

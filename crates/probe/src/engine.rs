@@ -380,9 +380,15 @@ impl Prober {
                     smtp::probe(SocketAddr::new(address, *port), timeout).await;
                 (outcome, rtt, Some(Detail::Smtp(detail)))
             }
-            CheckSpec::Dns { zone, port } => {
-                let (outcome, rtt, detail) =
-                    dns::probe(SocketAddr::new(address, *port), &target.name, zone, timeout).await;
+            CheckSpec::Dns { zone, port, aaaa } => {
+                let (outcome, rtt, detail) = dns::probe(
+                    SocketAddr::new(address, *port),
+                    &target.name,
+                    zone,
+                    *aaaa,
+                    timeout,
+                )
+                .await;
                 (outcome, rtt, Some(Detail::Dns(detail)))
             }
             CheckSpec::Trace(mode) => {

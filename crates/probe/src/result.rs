@@ -211,6 +211,10 @@ pub struct DnsDetail {
     pub ns: Vec<String>,
     /// The A records of the zone's apex.
     pub a: Vec<IpAddr>,
+    /// The AAAA records of the zone's apex, where the check asks for them (a
+    /// server reached over IPv6, or a profile with IPv6 prefixes).
+    #[serde(default)]
+    pub aaaa: Vec<IpAddr>,
     /// The answer was truncated over UDP and fetched again over TCP.
     pub tcp_fallback: bool,
 }

@@ -50,6 +50,9 @@ pub enum CheckSpec {
         zone: String,
         /// The server's port.
         port: u16,
+        /// Ask the apex's AAAA records too (a server reached over IPv6, or a
+        /// dual-stack profile, whose IPv6 users need them).
+        aaaa: bool,
     },
     /// Paris traceroute.
     Trace(TraceMode),
@@ -96,7 +99,7 @@ impl fmt::Display for CheckSpec {
                 Ok(())
             }
             CheckSpec::Smtp(port) => write!(f, "smtp:{port}"),
-            CheckSpec::Dns { zone, port } => {
+            CheckSpec::Dns { zone, port, .. } => {
                 write!(f, "dns:{zone}")?;
                 if *port != 53 {
                     write!(f, ":{port}")?;
@@ -211,6 +214,7 @@ impl Target {
                 CheckSpec::Dns {
                     zone: zone.trim_end_matches('.').to_string(),
                     port: port.unwrap_or(53),
+                    aaaa: host.parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv6()),
                 },
                 ProbeRole::Cli,
             ));
@@ -300,6 +304,15 @@ pub fn targets_from_profile(profile: &Profile) -> Vec<Target> {
             }
         }
     }
+    // A dual-stack profile asks every zone server for the apex's AAAA records too.
+    let dual_stack = profile
+        .watched_prefixes()
+        .iter()
+        .any(|p| matches!(p, ipnet::IpNet::V6(_)))
+        || profile
+            .hosts
+            .iter()
+            .any(|h| h.address.is_some_and(|a| a.is_ipv6()));
     for zone in &profile.zones {
         for server in &zone.servers {
             let mut target = Target::new(
@@ -307,6 +320,7 @@ pub fn targets_from_profile(profile: &Profile) -> Vec<Target> {
                 CheckSpec::Dns {
                     zone: zone.name.clone(),
                     port: 53,
+                    aaaa: dual_stack || server.address.is_some_and(|a| a.is_ipv6()),
                 },
                 ProbeRole::Zone,
             );
@@ -377,7 +391,8 @@ mod tests {
             dns.check,
             CheckSpec::Dns {
                 zone: "lab.example".into(),
-                port: 5353
+                port: 5353,
+                aaaa: false,
             }
         );
         assert_eq!(parse("kcna.kp").address, Address::Resolve);
@@ -424,5 +439,21 @@ mod tests {
             kp.iter()
                 .all(|t| t.role != ProbeRole::Host || t.address == Address::Resolve)
         );
+        // The dual-stack lab asks every zone server for the apex's AAAA records
+        // too; the IPv4-only kp profile asks only those of its servers it
+        // reaches over IPv6 (none).
+        let aaaa = |targets: &[Target]| -> Vec<bool> {
+            targets
+                .iter()
+                .filter_map(|t| match t.check {
+                    CheckSpec::Dns { aaaa, .. } => Some(aaaa),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(aaaa(&targets), vec![true; 4]);
+        assert!(!aaaa(&kp).is_empty() && aaaa(&kp).iter().all(|asked| !asked));
+        let over_v6 = Target::parse("dns:lab.example@[::1]:5353").unwrap();
+        assert!(matches!(over_v6.check, CheckSpec::Dns { aaaa: true, .. }));
     }
 }

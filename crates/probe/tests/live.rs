@@ -878,6 +878,66 @@ fn ip_addr(text: &str) -> IpAddr {
     ip(text)
 }
 
+/// An authoritative server for lab.example on [::1] that answers SOA, NS, A and
+/// AAAA at the apex, each with its one record, and counts the AAAA queries.
+fn dual_stack_dns(aaaa_asked: Arc<Mutex<u32>>) -> SocketAddr {
+    use hickory_proto::op::{Message, MessageType};
+    use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
+    let socket = UdpSocket::bind("[::1]:0").expect("bind [::1]");
+    let address = socket.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((len, from)) = socket.recv_from(&mut buf) {
+            let Ok(mut message) = Message::from_vec(&buf[..len]) else {
+                continue;
+            };
+            let Some(query) = message.queries.first().cloned() else {
+                continue;
+            };
+            let zone = Name::from_ascii("lab.example.").unwrap();
+            let data = match query.query_type() {
+                RecordType::SOA => RData::SOA(SOA::new(
+                    zone.clone(),
+                    zone.clone(),
+                    2024061501,
+                    3600,
+                    600,
+                    86400,
+                    300,
+                )),
+                RecordType::NS => RData::NS(NS(Name::from_ascii("ns1.lab.example.").unwrap())),
+                RecordType::A => RData::A(A("203.0.113.11".parse().unwrap())),
+                RecordType::AAAA => {
+                    *aaaa_asked.lock().unwrap() += 1;
+                    RData::AAAA(AAAA("2001:db8:100::11".parse().unwrap()))
+                }
+                _ => continue,
+            };
+            message.metadata.message_type = MessageType::Response;
+            message.metadata.authoritative = true;
+            message.add_answer(Record::from_rdata(zone, 300, data));
+            let _ = socket.send_to(&message.to_vec().unwrap(), from);
+        }
+    });
+    address
+}
+
+#[test]
+fn dns_over_ipv6_asks_aaaa_too() {
+    let asked = Arc::new(Mutex::new(0));
+    let server = dual_stack_dns(asked.clone());
+    let result = probe_one(config(2000, 0), &format!("dns:lab.example@{server}"));
+    assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+    let detail = dns_detail(&result);
+    assert_eq!(detail.soa_serial, Some(2024061501));
+    assert_eq!(detail.a, vec![ip_addr("203.0.113.11")]);
+    assert_eq!(detail.aaaa, vec![ip_addr("2001:db8:100::11")]);
+    assert_eq!(*asked.lock().unwrap(), 1);
+    let json = serde_json::to_value(detail).expect("json");
+    assert_eq!(json["aaaa"], serde_json::json!(["2001:db8:100::11"]));
+}
+
 #[test]
 fn dns_against_hostile_peers() {
     let ip = loopback();

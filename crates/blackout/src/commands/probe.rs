@@ -138,6 +138,10 @@ fn detail(result: &ProbeResult) -> String {
                 let a: Vec<String> = dns.a.iter().map(|a| a.to_string()).collect();
                 parts.push(format!("A {}", a.join(",")));
             }
+            if !dns.aaaa.is_empty() {
+                let aaaa: Vec<String> = dns.aaaa.iter().map(|a| a.to_string()).collect();
+                parts.push(format!("AAAA {}", aaaa.join(",")));
+            }
             if let Some(rcode) = &dns.rcode {
                 parts.push(format!(
                     "{rcode}{}",
