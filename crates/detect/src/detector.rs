@@ -278,6 +278,21 @@ impl Detector {
         updates
     }
 
+    /// The BGP state is about to change at `at`: an earlier instant still
+    /// pending is weighed now, on the state as it stood then. Weighed later, it
+    /// would read the routes of `at` with its own time (a replay's table dump
+    /// would see the withdrawals of the hour after it, and date them to itself).
+    pub fn weigh_before(&mut self, at: Timestamp, bgp: &BgpState) -> Vec<EventUpdate> {
+        let mut updates = Vec::new();
+        if self
+            .pending
+            .is_some_and(|pending| pending < at.max(self.last_at))
+        {
+            self.weigh(bgp, &mut updates);
+        }
+        updates
+    }
+
     /// Takes in the signals of the pending instant in a canonical order: BGP
     /// changes in the order the BGP state made them (a later view supersedes an
     /// earlier one), then feeds, then probes, then the passing of time.
