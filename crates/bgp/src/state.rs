@@ -719,6 +719,18 @@ impl BgpState {
         self.numbered(changes)
     }
 
+    /// Takes in the table sizes received at an instant before `at`, if any: an
+    /// input at `at` is about to come, and what the earlier instant left must be
+    /// weighed with it, not with the later one. Sizes of `at` itself stay pending
+    /// for the rest of their table.
+    pub fn flush_before(&mut self, at: Timestamp) -> Vec<BgpChange> {
+        if self.sizes_pending.is_some_and(|pending| pending < at) {
+            self.flush()
+        } else {
+            Vec::new()
+        }
+    }
+
     fn apply_sizes(&mut self, changes: &mut Vec<BgpChange>) {
         if let Some(at) = self.sizes_pending.take() {
             self.reclassify_full_feed(at, changes);

@@ -197,6 +197,8 @@ fn a_one_peer_archive_says_the_outage_with_low_confidence_and_the_upstreams_the_
     let outage = &events[0];
     assert_eq!(outage["entity"], "country:KP");
     assert_eq!(outage["cause"], "internal");
+    // Dated by the archive: the withdrawals at 09:00, the return at 11:00.
+    assert_eq!(outage["start"], "2010-07-01T09:00:00Z", "{outage:#}");
     assert_eq!(outage["end"], "2010-07-01T11:00:00Z");
     // One peer's word: said, and weighed.
     assert!(outage["confidence"].as_f64().unwrap() <= 0.5, "{outage:#}");

@@ -1,7 +1,8 @@
 //! `blackout watch` refuses what cannot work before it starts anything: a bad
 //! profile, bad alert settings (in the profile or in an `--alerts` file) stop it
 //! with exit 2 and a message that names the file, the line and the key; a
-//! `--listen` address already taken stops it with exit 1 and says what to do.
+//! `--listen` address already taken stops it with exit 1 and says what to do; an
+//! error says each reason once.
 //! Nothing here sends a packet beyond loopback: the profiles have no feed and no
 //! host.
 
@@ -165,4 +166,32 @@ fn a_listen_address_in_use_is_a_clear_error() {
         "no banner for a watch that never started: {text}"
     );
     drop(taken);
+}
+
+#[test]
+fn a_database_in_a_missing_directory_says_the_reason_once() {
+    let scratch = Scratch::new();
+    let profile = scratch.write("quiet.toml", QUIET);
+    let db = scratch.0.path().join("no-such-dir").join("blackout.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_blackout"))
+        .args([
+            "watch",
+            "--config",
+            &config(&profile),
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("no-such-dir"), "{text}");
+    let reason = std::io::Error::from_raw_os_error(2).to_string();
+    assert_eq!(
+        text.matches(reason.as_str()).count(),
+        1,
+        "the operating system's reason said more than once: {text}"
+    );
 }

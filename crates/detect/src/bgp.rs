@@ -612,11 +612,13 @@ impl BgpDetector {
             .and_then(|t| t.flap.last_return)
             .filter(|back| *back <= loss)
             .unwrap_or(loss);
+        // Dated at the flapping's end, which it explains: the loss itself is the
+        // outage's evidence, not the flapping's.
         let item = evidence(
-            loss,
+            end,
             SignalKind::BgpVisibility,
             format!(
-                "the routes of {} went away at {loss} and stayed away longer than the flap window: an outage of its own, not a cycle of the flapping",
+                "the routes of {} came back for the last time at {end}; they went away again at {loss} and stayed away longer than the flap window: an outage of its own, not a cycle of the flapping",
                 info.name
             ),
             Some(0.0),
@@ -644,11 +646,12 @@ impl BgpDetector {
         items.push(note);
         items.extend(own);
         items.sort_by_key(|e| e.at);
+        // The flapping starts with the first loss, so that loss's evidence is its own.
+        event.id = first.id;
+        event.start = event.start.min(first.start);
         for item in items {
             crate::book::push_evidence(event, item);
         }
-        event.id = first.id;
-        event.start = event.start.min(first.start);
         Some(event.clone())
     }
 

@@ -8,6 +8,14 @@
 //! rule that finds the trouble again confirms the event (it goes on, with its id),
 //! an end called for is kept and carried out at the release, with a note that
 //! the event ended while blackout was not watching.
+//!
+//! An event's evidence is the record of its own incident: every item lies within
+//! the event's start and end. What was seen before the start (a cut healed
+//! minutes earlier) is not let in, and neither is what was weighed after the end
+//! it was given: an end is often dated back (to the first answer of the return,
+//! to the moment the routes began to come back), and what was noted while the
+//! return was held for confirmation is dropped when the event ends. What
+//! explains a start is dated at the start.
 
 pub(crate) use blackout_model::human_duration;
 use blackout_model::{
@@ -144,8 +152,9 @@ impl EventBook {
                         "{} (it ended while blackout was not watching: the first look after the restart at {at} found it over)",
                         event.summary
                     );
+                    // The note explains the end, so it is dated no later than it.
                     let note = Evidence {
-                        at: resumed_at,
+                        at: resumed_at.min(end),
                         signal,
                         text: format!(
                             "blackout stopped while this went on; the first look after it restarted at {at} found it over, so it ended while blackout was not watching or as it came back"
@@ -287,7 +296,9 @@ impl EventBook {
         }
     }
 
-    /// Ends an open event at `end`, adding the evidence of its end.
+    /// Ends an open event at `end`, adding the evidence of its end. What was
+    /// noted after `end` (while a return was held for confirmation) is dropped:
+    /// it was weighed after the event was over.
     pub(crate) fn end(
         &mut self,
         slot: &Slot,
@@ -304,11 +315,12 @@ impl EventBook {
         let Some(mut event) = self.open.remove(slot) else {
             return;
         };
+        let end = end.max(event.start);
+        event.end = Some(end);
+        event.evidence.retain(|item| item.at <= end);
         for item in evidence {
             push_evidence(&mut event, item);
         }
-        let end = end.max(event.start);
-        event.end = Some(end);
         let duration = end.secs_since(event.start);
         if duration > 0.0 {
             event.summary = format!("{}{BACK_AFTER}{}", event.summary, human_duration(duration));
@@ -358,8 +370,12 @@ impl EventBook {
 
 /// Appends evidence, each item once (the same thing seen at the same time by the
 /// same signal is one fact), keeping the opening half and the latest when there
-/// is too much.
+/// is too much. An item from outside the event's span (before its start, after
+/// its end) is not this incident's and is left out.
 pub(crate) fn push_evidence(event: &mut Event, evidence: Evidence) {
+    if evidence.at < event.start || event.end.is_some_and(|end| evidence.at > end) {
+        return;
+    }
     if event
         .evidence
         .iter()
@@ -426,6 +442,52 @@ mod tests {
         let events = book.into_events();
         assert_eq!(events.len(), 2, "{events:?}");
         assert_eq!(events[1].start, at(2001.0));
+    }
+
+    fn seen(secs: f64, text: &str) -> Evidence {
+        Evidence {
+            at: at(secs),
+            signal: SignalKind::ProbeIcmp,
+            text: text.to_string(),
+            value: Some(1.0),
+        }
+    }
+
+    #[test]
+    fn evidence_from_before_the_start_is_not_let_in() {
+        let slot: Slot = (Entity::Country("KP".into()), Cause::Partial, String::new());
+        let mut book = EventBook::default();
+        let mut updates = Vec::new();
+        let mut opening = opening("a host dark");
+        opening.evidence = vec![
+            seen(900.0, "a cut healed before"),
+            seen(1000.0, "the host stops answering"),
+        ];
+        book.start(at(1000.0), slot.clone(), opening, &mut updates);
+        book.note(&slot, seen(950.0, "late word of the cut"));
+        let texts: Vec<&str> = book.open[&slot]
+            .evidence
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
+        assert_eq!(texts, ["the host stops answering"]);
+    }
+
+    #[test]
+    fn an_end_dated_back_drops_what_was_noted_after_it() {
+        let slot: Slot = (Entity::Country("KP".into()), Cause::Internal, String::new());
+        let mut book = EventBook::default();
+        let mut updates = Vec::new();
+        let mut opening = opening("KP dark");
+        opening.evidence = vec![seen(1000.0, "every prefix gone")];
+        book.start(at(1000.0), slot.clone(), opening, &mut updates);
+        // Noted while the return was held for confirmation.
+        book.note(&slot, seen(2010.0, "still dark by the count"));
+        book.end(&slot, at(2000.0), Some(seen(2000.0, "back")), &mut updates);
+        let event = book.latest(&slot).expect("the event");
+        let texts: Vec<&str> = event.evidence.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["every prefix gone", "back"]);
+        assert_eq!(event.end, Some(at(2000.0)));
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub struct Detector {
     /// far. A country's scope lists only the first of its dark prefixes, so the
     /// count is what says the outage grew.
     peak_dark: BTreeMap<EntityIdx, usize>,
+    /// The scope of the latest verdict on each entity's open event: the event
+    /// keeps its peak, so a change is news only against what was last said.
+    verdict_scope: BTreeMap<EntityIdx, Scope>,
     /// When each vantage point last came back online, for the same reason.
     vantage_back: BTreeMap<String, Timestamp>,
     /// Each feed blackout has heard of, and whether it is up: words about routes
@@ -111,7 +114,10 @@ pub struct Detector {
 /// after, it is told after the fact as the outage it was.
 #[derive(Clone, Debug)]
 struct HeldLoss {
-    /// The verdict on the loss, the latest one.
+    /// The verdict on the loss, the latest one, with the evidence of every
+    /// verdict on it since its onset (each thing as first seen): the latest may
+    /// come from after the routes came back, and the event keeps only its own
+    /// span's.
     verdict: Verdict,
     /// When the routes came back, once they did.
     back: Option<Timestamp>,
@@ -152,6 +158,7 @@ impl Detector {
             first_look: None,
             network_back: BTreeMap::new(),
             peak_dark: BTreeMap::new(),
+            verdict_scope: BTreeMap::new(),
             vantage_back: BTreeMap::new(),
             feeds: BTreeMap::new(),
             held_losses: BTreeMap::new(),
@@ -268,6 +275,21 @@ impl Detector {
             probe.at = at;
         }
         self.batch.push(signal);
+        updates
+    }
+
+    /// The BGP state is about to change at `at`: an earlier instant still
+    /// pending is weighed now, on the state as it stood then. Weighed later, it
+    /// would read the routes of `at` with its own time (a replay's table dump
+    /// would see the withdrawals of the hour after it, and date them to itself).
+    pub fn weigh_before(&mut self, at: Timestamp, bgp: &BgpState) -> Vec<EventUpdate> {
+        let mut updates = Vec::new();
+        if self
+            .pending
+            .is_some_and(|pending| pending < at.max(self.last_at))
+        {
+            self.weigh(bgp, &mut updates);
+        }
         updates
     }
 
@@ -626,6 +648,7 @@ impl Detector {
                 last_hop_asn: last.and_then(|l| l.last_hop_asn),
                 recovered_at: tracks.iter().filter_map(|t| t.recovered_at).max(),
                 last_at: last.map_or(self.last_at, |l| l.at),
+                last_ok: last.is_some_and(|l| l.ok),
                 last_clean: latest.is_some_and(|t| t.last_clean),
                 trouble: crate::probes::TroubleStats::merged(
                     tracks.iter().filter_map(|t| t.trouble.as_ref()),
@@ -845,6 +868,7 @@ impl Detector {
                     .filter(|e| e.at >= verdict.start)
                     .chain(verdict.evidence)
                     .collect();
+                self.verdict_scope.insert(entity, verdict.scope.clone());
                 let opening = Opening {
                     severity: verdict.severity,
                     confidence: verdict.confidence,
@@ -865,6 +889,18 @@ impl Detector {
                     self.book.note(&slot, item);
                 }
                 let event = self.book.open.get(&slot)?;
+                // A note on the verdict is the routes' word only when routes are in
+                // it; a probe-only verdict (hosts dark, stress) speaks for its probes.
+                let signal = if from_routes {
+                    SignalKind::BgpVisibility
+                } else {
+                    verdict
+                        .evidence
+                        .iter()
+                        .map(|e| e.signal)
+                        .find(|s| s.is_probe())
+                        .unwrap_or(SignalKind::ProbeIcmp)
+                };
                 if cause_rank(verdict.cause) < cause_rank(event.cause) {
                     // The outage recedes (routes return before the probes see it,
                     // a ROA is fixed before the routes come back): a weaker
@@ -874,27 +910,37 @@ impl Detector {
                         &slot,
                         Evidence {
                             at,
-                            signal: SignalKind::BgpVisibility,
+                            signal,
                             text,
                             value: None,
                         },
                     );
-                } else if event.cause != verdict.cause || event.scope != verdict.scope || grown {
+                } else if event.cause != verdict.cause
+                    || self.verdict_scope.get(&entity).unwrap_or(&event.scope) != &verdict.scope
+                    || grown
+                {
+                    self.verdict_scope.insert(entity, verdict.scope.clone());
                     let text = if event.cause != verdict.cause {
                         format!("cause revised: {} -> {}", event.cause, verdict.cause)
                     } else {
-                        "what is dark changed".to_string()
+                        format!("what is in trouble changed: {}", verdict.summary)
                     };
                     self.book.revise(&slot, updates, |event| {
+                        // A verdict that dates the onset earlier moves the start
+                        // first, so that its evidence from then is let in.
+                        event.start = event.start.min(verdict.start);
                         for item in verdict.evidence {
                             crate::book::push_evidence(event, item);
                         }
-                        event.evidence.push(Evidence {
-                            at,
-                            signal: SignalKind::BgpVisibility,
-                            text,
-                            value: None,
-                        });
+                        crate::book::push_evidence(
+                            event,
+                            Evidence {
+                                at,
+                                signal,
+                                text,
+                                value: None,
+                            },
+                        );
                         // The summary and scope keep the worst of the incident: a
                         // scope that only shrinks (hosts or prefixes coming back) is
                         // recorded in the evidence, not by forgetting the peak.
@@ -908,7 +954,6 @@ impl Detector {
                             event.summary = verdict.summary;
                             event.scope = verdict.scope;
                         }
-                        event.start = event.start.min(verdict.start);
                     });
                 }
             }
@@ -952,6 +997,7 @@ impl Detector {
                 self.book.end(&slot, back, Some(item), updates);
                 self.network_back.insert(entity, at);
                 self.peak_dark.remove(&entity);
+                self.verdict_scope.remove(&entity);
             }
             (None, false) => {
                 self.held_loss_back(at, entity);
@@ -997,8 +1043,18 @@ impl Detector {
         match held.iter_mut().find(|loss| loss.back.is_none()) {
             Some(loss) => {
                 let start = loss.verdict.start.min(verdict.start);
+                let mut evidence = std::mem::take(&mut loss.verdict.evidence);
+                for item in &verdict.evidence {
+                    let seen = evidence
+                        .iter()
+                        .any(|e| e.signal == item.signal && e.text == item.text);
+                    if !seen && evidence.len() < crate::book::MAX_EVIDENCE {
+                        evidence.push(item.clone());
+                    }
+                }
                 loss.verdict = verdict;
                 loss.verdict.start = start;
+                loss.verdict.evidence = evidence;
             }
             None => held.push(HeldLoss {
                 verdict,
@@ -1134,8 +1190,11 @@ impl Detector {
                 if one.down {
                     down_from.insert(one.vantage.clone());
                 }
+                // Dated when this vantage point saw it: an answer is not the
+                // failure's. One seen just before the failure began (the checks
+                // of a round run at their own times) is what it saw at the start.
                 items.push(Evidence {
-                    at: since,
+                    at: one.at.max(since),
                     signal: check.kind.signal(),
                     text: format!("{} ({}) {}", check.target, check.kind, one.describe()),
                     value: Some(if one.ok { 1.0 } else { 0.0 }),
@@ -1421,11 +1480,16 @@ impl Detector {
                 continue;
             }
             let own: Vec<&CheckView> = checks.iter().filter(|c| c.entity == slot.0).collect();
+            // Back when its checks first answered again: a recovery from before
+            // this event began is an earlier incident's.
+            let start = self.book.open.get(&slot).map_or(at, |e| e.start);
             let back = own
                 .iter()
                 .filter_map(|c| c.recovered_at)
+                .filter(|t| *t >= start)
                 .max()
-                .unwrap_or(at);
+                .unwrap_or(at)
+                .min(at);
             // The service's own kind of check (HTTP, DNS, SMTP), as its event named it.
             let named = self
                 .book

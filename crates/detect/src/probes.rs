@@ -172,7 +172,8 @@ pub struct CheckTrack {
     pub last: ProbeSignal,
     /// The state.
     pub state: CheckState,
-    /// When it last came back from failing.
+    /// When it last came back from trouble: its first answer of the streak that
+    /// ended a failure, or the clean answer that ended a degradation.
     pub recovered_at: Option<Timestamp>,
     /// Was the latest result a clean answer: no loss, no latency far above the
     /// baseline?
@@ -289,6 +290,9 @@ impl ProbeTracker {
             _ if signal.ok => CheckState::Ok,
             previous => previous,
         };
+        if matches!(before, CheckState::Degraded { .. }) && track.state == CheckState::Ok {
+            track.recovered_at = Some(at);
+        }
         track.count_trouble(signal, loss_degraded);
         (before, track.state)
     }

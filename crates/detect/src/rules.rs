@@ -36,10 +36,12 @@ pub struct CheckView {
     pub text: String,
     /// For a traceroute: the AS of the last hop that answered.
     pub last_hop_asn: Option<Asn>,
-    /// When it last came back from failing.
+    /// When it last came back from trouble.
     pub recovered_at: Option<Timestamp>,
     /// When the latest result was taken.
     pub last_at: Timestamp,
+    /// Did the latest result answer (cleanly or not)?
+    pub last_ok: bool,
     /// Was the latest result a clean answer (no loss, no latency far above the
     /// baseline)?
     pub last_clean: bool,
@@ -167,6 +169,29 @@ pub fn attribute(situation: &Situation<'_>) -> Option<Verdict> {
         }
     }
     None
+}
+
+/// A dark host as evidence: its failure, dated when it began (value 1: every
+/// attempt lost); or, when its latest ping answered (it is coming back, not yet
+/// steadily), that answer, dated when it came (value 0).
+fn dark_host_item(h: &CheckView, now: Timestamp) -> Evidence {
+    match h.failing_since() {
+        Some(since) if h.last_ok => item(
+            h.last_at,
+            SignalKind::ProbeIcmp,
+            format!(
+                "{}: answers again ({}), not yet steadily; dark since {since}",
+                h.target, h.text
+            ),
+            Some(0.0),
+        ),
+        since => item(
+            since.unwrap_or(now),
+            SignalKind::ProbeIcmp,
+            format!("{}: {}", h.target, h.text),
+            Some(1.0),
+        ),
+    }
 }
 
 fn item(at: Timestamp, signal: SignalKind, text: String, value: Option<f64>) -> Evidence {
@@ -770,17 +795,7 @@ impl Rule for DataPlaneDead {
         else {
             return Assessment::NotThis;
         };
-        let mut evidence: Vec<Evidence> = hosts
-            .iter()
-            .map(|h| {
-                item(
-                    h.failing_since().unwrap_or(s.at),
-                    SignalKind::ProbeIcmp,
-                    format!("{}: {}", h.target, h.text),
-                    Some(1.0),
-                )
-            })
-            .collect();
+        let mut evidence: Vec<Evidence> = hosts.iter().map(|h| dark_host_item(h, s.at)).collect();
         let traces: Vec<&CheckView> = s
             .checks
             .iter()
@@ -871,17 +886,7 @@ impl Rule for FamilyDataPlaneDead {
         let Some((family, lost, answering, start)) = silent_family else {
             return Assessment::NotThis;
         };
-        let mut evidence: Vec<Evidence> = lost
-            .iter()
-            .map(|h| {
-                item(
-                    h.failing_since().unwrap_or(s.at),
-                    SignalKind::ProbeIcmp,
-                    format!("{}: {}", h.target, h.text),
-                    Some(1.0),
-                )
-            })
-            .collect();
+        let mut evidence: Vec<Evidence> = lost.iter().map(|h| dark_host_item(h, s.at)).collect();
         if s.bgp_view {
             evidence.push(item(
                 s.at,
@@ -954,17 +959,7 @@ impl Rule for SomeHostsDark {
                 families: host_families(&dark),
                 ..Scope::default()
             },
-            evidence: dark
-                .iter()
-                .map(|h| {
-                    item(
-                        h.failing_since().unwrap_or(s.at),
-                        SignalKind::ProbeIcmp,
-                        format!("{}: {}", h.target, h.text),
-                        Some(1.0),
-                    )
-                })
-                .collect(),
+            evidence: dark.iter().map(|h| dark_host_item(h, s.at)).collect(),
         })
     }
 }
@@ -999,14 +994,7 @@ impl Rule for Unsettled {
             },
             evidence: hosts
                 .iter()
-                .map(|h| {
-                    item(
-                        h.failing_since().unwrap_or(s.at),
-                        SignalKind::ProbeIcmp,
-                        format!("{}: {}", h.target, h.text),
-                        Some(1.0),
-                    )
-                })
+                .map(|h| dark_host_item(h, s.at))
                 .chain(std::iter::once(item(
                     s.at,
                     SignalKind::BgpVisibility,

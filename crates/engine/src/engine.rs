@@ -191,10 +191,12 @@ impl Engine {
         let mut output = Output::default();
         match input {
             Input::Bgp(input) => {
+                self.before_bgp(input.at(), &mut output);
                 let changes = self.state.apply(&input);
                 self.take_changes(changes, &mut output);
             }
             Input::Vrps(vrps) => {
+                self.before_bgp(now, &mut output);
                 let changes = self.state.set_vrps(now, vrps);
                 self.take_changes(changes, &mut output);
             }
@@ -217,6 +219,19 @@ impl Engine {
             }
         }
         output
+    }
+
+    /// The BGP state is about to change at `at`: what an earlier instant left
+    /// pending (a table dump's peer sizes) is taken in, and that instant is
+    /// weighed on the routes as they stood then. In an archive the next record
+    /// may come an hour later; weighed after it, the earlier instant would see
+    /// that hour's withdrawals and date them to itself.
+    fn before_bgp(&mut self, at: Timestamp, output: &mut Output) {
+        let changes = self.state.flush_before(at);
+        self.take_changes(changes, output);
+        output
+            .updates
+            .extend(self.detector.weigh_before(at, &self.state));
     }
 
     fn take_changes(&mut self, changes: Vec<BgpChange>, output: &mut Output) {

@@ -29,7 +29,17 @@
 //!   feed's table), and a fresh detector that resumes the events open at `stop`;
 //!   its first look ends two probe rounds (at least a minute) later
 //!
-//! Whatever the scenario, no event id may start twice, across restarts too.
+//! Whatever the scenario, no event id may start twice, across restarts too, and
+//! every event's evidence is its own incident's: each item once, and dated
+//! within the event's start and end.
+//!
+//! Besides its entity, cause and times, an expected event may say what its
+//! summary holds (`summary_has`, `summary_lacks`), its scope (`scope_has`,
+//! `families`) and its evidence: texts some item holds (`evidence_has`) or no
+//! item holds (`evidence_lacks`), texts whose items carry a number
+//! (`evidence_valued`), the only signal names allowed (`evidence_signals`) and
+//! items dated when their thing was seen (`[[expect.evidence_at]]`: `has`,
+//! `at`, `within`).
 
 use blackout_bgp::{Vrp, Vrps};
 use blackout_detect::{FeedSignal, ProbeSignal};
@@ -142,11 +152,35 @@ struct Expect {
     /// The only signal names the evidence may carry (`probe.http`, ...).
     #[serde(default)]
     evidence_signals: Vec<String>,
+    /// Texts no evidence item may hold (a stale fact, a claim from another signal).
+    #[serde(default)]
+    evidence_lacks: Vec<String>,
+    /// Texts of items that must carry a number: some item holds each, and every
+    /// item that holds it has a value.
+    #[serde(default)]
+    evidence_valued: Vec<String>,
+    /// Items that must be dated when their thing was seen.
+    #[serde(default)]
+    evidence_at: Vec<EvidenceAt>,
+}
+
+/// An evidence item's text and the time it must carry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvidenceAt {
+    /// Text the item holds.
+    has: String,
+    /// The time it must carry...
+    at: String,
+    /// ... give or take this much.
+    #[serde(default)]
+    within: Option<String>,
 }
 
 impl Expect {
     /// Does the event, read in full (summary, scope, evidence), say what it must?
-    fn reads_right(&self, event: &Event) -> bool {
+    /// `start` is the scenario's start, for the times of `evidence_at`.
+    fn reads_right(&self, event: &Event, start: Timestamp) -> bool {
         let scope = &event.scope;
         let scope_names = scope
             .hosts
@@ -178,6 +212,27 @@ impl Expect {
                     .evidence
                     .iter()
                     .all(|e| self.evidence_signals.iter().any(|s| s == e.signal.as_str())))
+            && self.evidence_lacks.iter().all(|text| {
+                event
+                    .evidence
+                    .iter()
+                    .all(|e| !e.text.contains(text.as_str()))
+            })
+            && self.evidence_valued.iter().all(|text| {
+                let holding: Vec<_> = event
+                    .evidence
+                    .iter()
+                    .filter(|e| e.text.contains(text.as_str()))
+                    .collect();
+                !holding.is_empty() && holding.iter().all(|e| e.value.is_some())
+            })
+            && self.evidence_at.iter().all(|want| {
+                let at = time(&want.at, start);
+                let within = want.within.as_deref().map(secs).unwrap_or(0) as f64;
+                event.evidence.iter().any(|e| {
+                    e.text.contains(want.has.as_str()) && e.at.secs_since(at).abs() <= within
+                })
+            })
     }
 }
 
@@ -292,10 +347,13 @@ impl World {
             }
         }
         for mail in &profile.mail {
+            // Named as the prober names it: a server given only by its address
+            // is called by its address.
             let name = mail
                 .host
                 .clone()
                 .or(mail.domain.clone())
+                .or(mail.address.map(|a| a.to_string()))
                 .unwrap_or_default();
             checks.push(CheckSpec {
                 role: ProbeRole::Mail,
@@ -910,12 +968,18 @@ fn scenario_files() -> Vec<PathBuf> {
 fn check(path: &Path) -> Result<(), String> {
     let (scenario, events) = run(path);
     let start = time(&scenario.setup.start, Timestamp::EPOCH);
+    // Each event with its evidence: what a failing scenario needs to be read.
     let describe = |events: &[Event]| {
         events
             .iter()
             .map(|e| {
+                let items: String = e
+                    .evidence
+                    .iter()
+                    .map(|i| format!("\n      {} {} {:?} {:?}", i.at, i.signal, i.value, i.text))
+                    .collect();
                 format!(
-                    "  {} {} {} -> {} ({:.2}) {}",
+                    "  {} {} {} -> {} ({:.2}) {}{items}",
                     e.entity,
                     e.cause,
                     e.start,
@@ -951,7 +1015,7 @@ fn check(path: &Path) -> Result<(), String> {
                     .summary_has
                     .as_deref()
                     .is_none_or(|text| e.summary.contains(text))
-                && expect.reads_right(e)
+                && expect.reads_right(e, start)
         });
         match position {
             Some(i) => {
@@ -994,6 +1058,25 @@ fn check(path: &Path) -> Result<(), String> {
                     scenario.description, event.entity
                 ));
             }
+        }
+        // The evidence is the record of this incident: what was seen from its
+        // start to its end, nothing from before or after.
+        let outside: Vec<String> = event
+            .evidence
+            .iter()
+            .filter(|item| item.at < event.start || event.end.is_some_and(|end| item.at > end))
+            .map(|item| format!("  {} {} {:?}", item.at, item.signal, item.text))
+            .collect();
+        if !outside.is_empty() {
+            return Err(format!(
+                "{}: evidence from outside {} {} ({} -> {}):\n{}",
+                scenario.description,
+                event.entity,
+                event.cause,
+                event.start,
+                event.end.map(|t| t.to_string()).unwrap_or("ongoing".into()),
+                outside.join("\n")
+            ));
         }
         if let Some(end) = event.end
             && end < event.start

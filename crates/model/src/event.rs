@@ -250,6 +250,19 @@ impl SignalKind {
             SignalKind::Vantage => "vantage",
         }
     }
+
+    /// Is it what an active probe saw (as against BGP, a feed or the vantage point)?
+    pub fn is_probe(self) -> bool {
+        matches!(
+            self,
+            SignalKind::ProbeIcmp
+                | SignalKind::ProbeTcp
+                | SignalKind::ProbeHttp
+                | SignalKind::ProbeDns
+                | SignalKind::ProbeSmtp
+                | SignalKind::ProbeTrace
+        )
+    }
 }
 
 impl fmt::Display for SignalKind {
