@@ -337,6 +337,10 @@ pub struct BgpState {
     /// profile's prefix asks (a profile of thousands of networks would otherwise
     /// build the set once per route).
     profile_origins: BTreeSet<Asn>,
+    /// The lengths of a profile's watched prefixes and aggregates, per family, so
+    /// that whether a new route lies inside one takes a lookup per length rather
+    /// than a scan of all of them.
+    watched_lengths: [BTreeSet<u8>; 2],
     /// Routes per (prefix, origin), any peer (a profile's).
     origin_routes: FxHashMap<(u32, Asn), u32>,
     /// Routes to watched prefixes and aggregates per upstream, any peer (a profile's).
@@ -377,6 +381,7 @@ impl BgpState {
             entity_prefixes: Vec::new(),
             counted: [0, 0],
             profile_origins: BTreeSet::new(),
+            watched_lengths: [BTreeSet::new(), BTreeSet::new()],
             origin_routes: FxHashMap::default(),
             upstream_routes: BTreeMap::new(),
             rpki_seen: FxHashMap::default(),
@@ -400,6 +405,9 @@ impl BgpState {
     }
 
     fn register_networks(&mut self, watch: &WatchSet) {
+        for prefix in watch.all_prefixes() {
+            self.watched_lengths[family(prefix)].insert(prefix.prefix_len());
+        }
         let whole = watch.whole.as_ref().map(|(entity, name)| {
             self.entity(
                 entity.clone(),
@@ -765,9 +773,8 @@ impl BgpState {
             return None;
         };
         match &self.tracking {
-            Tracking::Networks(watch) => {
-                let inside = watch.all_prefixes().any(|w| w.contains(&prefix));
-                let relation = if inside {
+            Tracking::Networks(_) => {
+                let relation = if self.inside_watched(&prefix) {
                     Relation::MoreSpecific
                 } else {
                     Relation::Covering
@@ -784,6 +791,24 @@ impl BgpState {
                 Some(id)
             }
         }
+    }
+
+    /// Does `prefix` lie inside (or equal) a profile's watched prefix or aggregate?
+    /// Looks up its supernet at each length the profile uses.
+    fn inside_watched(&self, prefix: &IpNet) -> bool {
+        self.watched_lengths[family(prefix)]
+            .range(..=prefix.prefix_len())
+            .any(|len| {
+                let supernet = IpNet::new(prefix.addr(), *len)
+                    .map(|net| net.trunc())
+                    .expect("a length no longer than the prefix's own is valid");
+                self.prefix_index.get(&supernet).is_some_and(|id| {
+                    matches!(
+                        self.prefixes[*id as usize].relation,
+                        Relation::Watched | Relation::Aggregate
+                    )
+                })
+            })
     }
 
     /// A new prefix of the global view joins its country and its origin AS.
