@@ -186,6 +186,7 @@ impl Watch {
             vrps_file: vrps_file.map(Path::to_path_buf),
             listen: Some(listen),
             nats: None,
+            own_probes: true,
             api_hosts: Vec::new(),
         };
         let updates = Arc::new(Mutex::new(Vec::new()));
