@@ -13,9 +13,12 @@
 //!   acknowledging every message: the broker's and the client's own pace.
 //! - `central`: `blackout_watch::run` with `--nats` and `--no-probes` (no probe of
 //!   its own, no feed): it decodes each result, hands it to the engine, writes
-//!   what came of it to a SQLite file and acknowledges once it is written. The
-//!   time runs from the watch being ready until the consumer's acknowledgement
-//!   floor reaches the last result.
+//!   what came of it to a SQLite file and acknowledges once it is written: one ack
+//!   per stored batch (its consumer's `AckPolicy::All`). The time runs from the
+//!   watch being ready until the consumer's acknowledgement floor reaches the last
+//!   result.
+//! - `central_explicit`: the same with a durable consumer made beforehand with
+//!   explicit acks (as older versions made it), so every result gets its own ack.
 //!
 //! Prints `key=value` lines. Usage: `agents_ingest NATS_URL RESULTS DIR`.
 
@@ -169,16 +172,31 @@ async fn plain(js: &jetstream::Context, count: u64) -> f64 {
 async fn central(
     url: &str,
     js: &jetstream::Context,
-    dir: &std::path::Path,
+    db: PathBuf,
     last: u64,
+    explicit_acks: bool,
 ) -> (f64, u64) {
     let profile = profile();
-    let central = CentralConfig::new(url, &profile.name);
+    let mut central = CentralConfig::new(url, &profile.name);
+    if explicit_acks {
+        central.durable = "bench-explicit".to_string();
+        let stream = js.get_stream(STREAM).await.unwrap_or_else(|e| fail(e));
+        stream
+            .create_consumer(pull::Config {
+                durable_name: Some(central.durable.clone()),
+                filter_subject: format!("blackout.v{SCHEMA_VERSION}.{}.>", profile.name),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                max_ack_pending: 20_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| fail(e));
+    }
     let durable = central.durable.clone();
     let config = WatchConfig {
         tracking: Tracking::Networks(WatchSet::from_profile(&profile)),
         profile,
-        db: blackout_store::Db::Sqlite(dir.join("central.db")),
+        db: blackout_store::Db::Sqlite(db),
         vantage: "central".to_string(),
         vrps: Vrps::default(),
         vrps_file: None,
@@ -243,13 +261,16 @@ fn main() {
         println!("plain_secs={plain_secs:.3}");
         println!("plain_per_sec={:.0}", count as f64 / plain_secs);
 
-        let (central_secs, taken) = central(&url, &js, &dir, last).await;
-        if taken < count {
-            fail(format!("the central took {taken} of {count} results"));
+        for (name, explicit_acks) in [("central_explicit", true), ("central", false)] {
+            let db = dir.join(format!("{name}.db"));
+            let (secs, taken) = central(&url, &js, db, last, explicit_acks).await;
+            if taken < count {
+                fail(format!("{name} took {taken} of {count} results"));
+            }
+            println!("{name}_secs={secs:.3}");
+            println!("{name}_per_sec={:.0}", count as f64 / secs);
+            println!("{name}_taken={taken}");
+            println!("{name}_to_plain={:.2}", plain_secs / secs);
         }
-        println!("central_secs={central_secs:.3}");
-        println!("central_per_sec={:.0}", count as f64 / central_secs);
-        println!("central_taken={taken}");
-        println!("ratio_central_to_plain={:.2}", plain_secs / central_secs);
     });
 }
