@@ -274,7 +274,12 @@ pub struct WatchArgs {
     /// restart resumes where it stopped), beside this watch's own probes and feeds.
     /// A login goes in the URL (`nats://USER:PASSWORD@HOST:4222`); give it in the
     /// environment (`BLACKOUT_NATS`) to keep the password off the command line.
-    #[arg(long, value_name = "URL", env = "BLACKOUT_NATS", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BLACKOUT_NATS",
+        hide_env_values = true
+    )]
     pub nats: Option<String>,
     /// The durable consumer's name (one per central); default
     /// `blackout-central-PROFILE`.
@@ -301,7 +306,12 @@ pub struct AgentArgs {
     /// The NATS broker (`nats://127.0.0.1:4222`; with a login,
     /// `nats://USER:PASSWORD@HOST:4222`, best given in the environment as
     /// `BLACKOUT_NATS` to keep the password off the command line).
-    #[arg(long, value_name = "URL", env = "BLACKOUT_NATS", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BLACKOUT_NATS",
+        hide_env_values = true
+    )]
     pub nats: String,
     /// The directory of the disk buffer; default `blackout-agent-VANTAGE` in the
     /// working directory.

@@ -191,7 +191,13 @@ async fn an_agent_and_the_central_log_in_with_the_users_in_their_urls() {
 
     let open = TcpListener::bind("127.0.0.1:0").unwrap();
     let profile = profile(&open);
-    agent_publishes(&profile, &broker.agent_url(), &dir.path().join("buffer"), 10).await;
+    agent_publishes(
+        &profile,
+        &broker.agent_url(),
+        &dir.path().join("buffer"),
+        10,
+    )
+    .await;
 
     let (tx, mut rx) = mpsc::channel(64);
     let counters = Arc::new(CentralCounters::default());
@@ -289,7 +295,10 @@ async fn an_agent_may_publish_only_its_own_results_and_read_or_delete_nothing() 
             .map_err(|error| error.to_string())
     }
     .await;
-    assert!(forged.is_err(), "the central published a result: {forged:?}");
+    assert!(
+        forged.is_err(),
+        "the central published a result: {forged:?}"
+    );
     assert!(
         central.delete_stream(STREAM).await.is_err(),
         "the central deleted the stream"

@@ -85,11 +85,7 @@ fn results(profile: &blackout_profile::Profile, count: u64) -> Vec<(String, Stri
                         kind: target.check.kind(),
                         check: target.check_label(),
                         role: target.role,
-                        outcome: if dark {
-                            Outcome::Timeout
-                        } else {
-                            Outcome::Ok
-                        },
+                        outcome: if dark { Outcome::Timeout } else { Outcome::Ok },
                         rtt_ms: (!dark).then_some(180.0 + ((round * 7 + t as u64) % 40) as f64),
                         attempts: 1,
                         lost: 0,
@@ -232,7 +228,10 @@ async fn central(
     )
     .await
     .unwrap_or_else(|e| fail(e));
-    let began = started.lock().unwrap().unwrap_or_else(|| fail("never ready"));
+    let began = started
+        .lock()
+        .unwrap()
+        .unwrap_or_else(|| fail("never ready"));
     (began.elapsed().as_secs_f64(), report.agent_results)
 }
 
