@@ -273,12 +273,23 @@ pub struct WatchArgs {
     /// Be the central of many vantage points: read the agents' results of this
     /// profile from the NATS JetStream broker at URL (a durable consumer: a
     /// restart resumes where it stopped), beside this watch's own probes and feeds.
-    #[arg(long, value_name = "URL")]
+    /// A login goes in the URL (`nats://USER:PASSWORD@HOST:4222`); give it in the
+    /// environment (`BLACKOUT_NATS`) to keep the password off the command line.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BLACKOUT_NATS",
+        hide_env_values = true
+    )]
     pub nats: Option<String>,
     /// The durable consumer's name (one per central); default
     /// `blackout-central-PROFILE`.
     #[arg(long, value_name = "NAME", requires = "nats")]
     pub durable: Option<String>,
+    /// As the central, judge only the agents' results: do not probe the
+    /// profile's targets and controls from here too (the BGP feeds still run).
+    #[arg(long, requires = "nats")]
+    pub no_probes: bool,
 }
 
 /// `blackout agent`.
@@ -293,8 +304,15 @@ pub struct AgentArgs {
     /// Where this vantage point is, in words (`Frankfurt, AS64496`).
     #[arg(long, value_name = "TEXT")]
     pub location: Option<String>,
-    /// The NATS broker (`nats://127.0.0.1:4222`).
-    #[arg(long, value_name = "URL")]
+    /// The NATS broker (`nats://127.0.0.1:4222`; with a login,
+    /// `nats://USER:PASSWORD@HOST:4222`, best given in the environment as
+    /// `BLACKOUT_NATS` to keep the password off the command line).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BLACKOUT_NATS",
+        hide_env_values = true
+    )]
     pub nats: String,
     /// The directory of the disk buffer; default `blackout-agent-VANTAGE` in the
     /// working directory.

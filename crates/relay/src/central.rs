@@ -18,6 +18,11 @@ use tokio::sync::mpsc;
 
 /// Results the broker may have out unacknowledged to the central.
 const MAX_ACK_PENDING: i64 = 20_000;
+/// Results asked for in one pull request: large enough that the broker streams
+/// them without waiting for the next request (async-nats asks for 200 by default).
+const PULL_BATCH: usize = 2_000;
+/// How often an idle broker says it is still there.
+const IDLE_HEARTBEAT: Duration = Duration::from_secs(15);
 /// How long the broker waits for an ack before it delivers a result again.
 const ACK_WAIT: Duration = Duration::from_secs(30);
 
@@ -58,6 +63,9 @@ pub struct Delivery {
     /// The result.
     pub result: AgentResult,
     message: jetstream::Message,
+    /// Does acknowledging it acknowledge every result delivered before it too
+    /// (a consumer with `AckPolicy::All`)?
+    acks_earlier: bool,
 }
 
 impl Delivery {
@@ -79,14 +87,18 @@ impl Delivery {
     }
 }
 
-/// Acknowledges a batch the watch has taken and stored: all but the last one
-/// plainly, the last one confirmed.
+/// Acknowledges a batch the watch has taken and stored, in the order they were
+/// delivered, the last one confirmed. On the central's consumer
+/// (`AckPolicy::All`) the last one's ack covers the batch and is the only one
+/// sent; a durable made with explicit acks by an older version gets one each.
 pub async fn ack_all(deliveries: Vec<Delivery>) -> Result<(), RelayError> {
     let Some((last, rest)) = deliveries.split_last() else {
         return Ok(());
     };
-    for delivery in rest {
-        delivery.ack().await?;
+    if !last.acks_earlier {
+        for delivery in rest {
+            delivery.ack().await?;
+        }
     }
     last.ack_confirmed().await
 }
@@ -119,7 +131,10 @@ pub async fn consume(
                     pull::Config {
                         durable_name: Some(config.durable.clone()),
                         filter_subject: filter.clone(),
-                        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                        // One ack for a whole stored batch: the watch takes the
+                        // results in the order they come and stores them before
+                        // it acknowledges the last.
+                        ack_policy: jetstream::consumer::AckPolicy::All,
                         deliver_policy: jetstream::consumer::DeliverPolicy::All,
                         ack_wait: ACK_WAIT,
                         max_ack_pending: MAX_ACK_PENDING,
@@ -141,7 +156,15 @@ pub async fn consume(
                 continue;
             }
         };
-        let mut messages = match consumer.messages().await {
+        let acks_earlier =
+            consumer.cached_info().config.ack_policy == jetstream::consumer::AckPolicy::All;
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(PULL_BATCH)
+            .heartbeat(IDLE_HEARTBEAT)
+            .messages()
+            .await;
+        let mut messages = match messages {
             Ok(messages) => messages,
             Err(error) => {
                 tracing::warn!("cannot read the agents' results: {error}; trying again");
@@ -166,7 +189,12 @@ pub async fn consume(
             match decode(message.subject.as_str(), &message.payload) {
                 Ok(result) => {
                     counters.received.fetch_add(1, Ordering::Relaxed);
-                    if deliveries.send(Delivery { result, message }).await.is_err() {
+                    let delivery = Delivery {
+                        result,
+                        message,
+                        acks_earlier,
+                    };
+                    if deliveries.send(delivery).await.is_err() {
                         return Ok(());
                     }
                 }

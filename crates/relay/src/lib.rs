@@ -23,7 +23,7 @@ pub use agent::{
 };
 pub use buffer::{BufferError, DiskBuffer};
 pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, consume};
-pub use stream::{DUPLICATE_WINDOW, connect, ensure_stream, stream_config};
+pub use stream::{DUPLICATE_WINDOW, connect, ensure_stream, redact, stream_config};
 pub use wire::{AgentResult, DecodeError, Encoded, decode};
 
 use blackout_model::subject::SubjectError;

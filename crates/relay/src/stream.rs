@@ -13,22 +13,109 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(3600);
 pub const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A client of the broker at `url` that connects in the background and
-/// reconnects forever (every 100 ms at first, at most every 2 s).
+/// reconnects forever (every 100 ms at first, at most every 2 s). A user and
+/// password in the URL (`nats://USER:PASSWORD@HOST:PORT`, percent-encoded) are
+/// what it logs in with; the client itself is given the URL without them, and
+/// errors name the URL with the password hidden ([`redact`]).
 pub async fn connect(url: &str) -> Result<async_nats::Client, RelayError> {
-    async_nats::ConnectOptions::new()
+    let broker = BrokerUrl::parse(url)?;
+    let mut options = async_nats::ConnectOptions::new()
         .name("blackout")
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(2))
         .reconnect_delay_callback(|attempts| {
             Duration::from_millis((attempts as u64).saturating_mul(100).min(2000))
-        })
-        .connect(url)
+        });
+    if let Some((user, password)) = broker.credentials {
+        options = options.user_and_password(user, password);
+    }
+    options
+        .connect(broker.address.as_str())
         .await
         .map_err(|error| RelayError::Connect {
-            url: url.to_string(),
+            url: redact(url),
             reason: error.to_string(),
         })
+}
+
+/// A broker's URL taken apart: the address to dial and the login in it.
+#[derive(Debug, PartialEq, Eq)]
+struct BrokerUrl {
+    /// The URL without its user and password.
+    address: String,
+    /// The user and the password, decoded, when the URL has a user.
+    credentials: Option<(String, String)>,
+}
+
+impl BrokerUrl {
+    fn parse(url: &str) -> Result<BrokerUrl, RelayError> {
+        let bad = |reason: &str| RelayError::Connect {
+            url: redact(url),
+            reason: reason.to_string(),
+        };
+        let Some((scheme, rest, userinfo)) = split_userinfo(url) else {
+            return Ok(BrokerUrl {
+                address: url.to_string(),
+                credentials: None,
+            });
+        };
+        let address = format!("{scheme}://{rest}");
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        let user = percent_decode(user)
+            .ok_or_else(|| bad("the user in it is not valid UTF-8 percent-encoding"))?;
+        let password = percent_decode(password)
+            .ok_or_else(|| bad("the password in it is not valid UTF-8 percent-encoding"))?;
+        if user.is_empty() {
+            return Ok(BrokerUrl {
+                address,
+                credentials: None,
+            });
+        }
+        Ok(BrokerUrl {
+            address,
+            credentials: Some((user, password)),
+        })
+    }
+}
+
+/// `url` split into its scheme, what follows the `@` and the user information
+/// before it, when it has a user information.
+fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, after) = url.split_once("://")?;
+    let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let at = after[..authority_end].rfind('@')?;
+    Some((scheme, &after[at + 1..], &after[..at]))
+}
+
+/// `url` with the password in it, if any, replaced by `***`: the form to log
+/// or show.
+pub fn redact(url: &str) -> String {
+    match split_userinfo(url) {
+        Some((scheme, rest, userinfo)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{rest}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// `%XX` sequences decoded; None when one is broken or the bytes are not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' {
+            let hex = text.get(at + 1..at + 3)?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            at += 3;
+        } else {
+            decoded.push(bytes[at]);
+            at += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
 }
 
 /// The stream's settings: every subject under `blackout.`, on disk, ids
@@ -54,4 +141,45 @@ pub async fn ensure_stream(js: &jetstream::Context) -> Result<(), RelayError> {
         .await
         .map(|_| ())
         .map_err(|error| RelayError::Stream(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_without_a_user_is_dialled_as_it_is() {
+        let broker = BrokerUrl::parse("nats://127.0.0.1:4222").unwrap();
+        assert_eq!(broker.address, "nats://127.0.0.1:4222");
+        assert_eq!(broker.credentials, None);
+        assert_eq!(redact("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+    }
+
+    #[test]
+    fn the_user_and_password_are_taken_out_decoded_and_hidden_when_shown() {
+        let url = "nats://agent-kp:s%40cret%3Ax@[::1]:4222";
+        let broker = BrokerUrl::parse(url).unwrap();
+        assert_eq!(broker.address, "nats://[::1]:4222");
+        assert_eq!(
+            broker.credentials,
+            Some(("agent-kp".to_string(), "s@cret:x".to_string()))
+        );
+        assert_eq!(redact(url), "nats://agent-kp:***@[::1]:4222");
+        assert!(!redact(url).contains("cret"));
+    }
+
+    #[test]
+    fn an_at_sign_after_the_host_is_no_user() {
+        let url = "nats://127.0.0.1:4222/path@x";
+        assert_eq!(BrokerUrl::parse(url).unwrap().credentials, None);
+        assert_eq!(redact(url), url);
+    }
+
+    #[test]
+    fn a_broken_percent_encoding_is_refused_without_showing_the_password() {
+        let error = BrokerUrl::parse("nats://u:pa%zzss@127.0.0.1:4222").unwrap_err();
+        let shown = error.to_string();
+        assert!(shown.contains("nats://u:***@127.0.0.1:4222"), "{shown}");
+        assert!(!shown.contains("pa%zz"), "{shown}");
+    }
 }

@@ -49,6 +49,11 @@ pub struct WatchConfig {
     /// The broker whose stream holds the agents' results, when this watch is
     /// the central of many vantage points (`--nats`).
     pub nats: Option<CentralConfig>,
+    /// Does this watch probe the profile's targets and controls itself? A central
+    /// that only judges its agents' results (`--no-probes`) does not: its own
+    /// place is no vantage point then, and its failing controls open no
+    /// `vantage:local` event.
+    pub own_probes: bool,
     /// Host names the API answers for besides IP addresses and `localhost` (a
     /// reverse proxy's name; `*`: any), see `blackout_api::AllowedHosts`.
     pub api_hosts: Vec<String>,
@@ -243,7 +248,7 @@ impl Inputs {
             tracing::info!(
                 "reading the agents' results of {} from {} (durable consumer {})",
                 central.profile,
-                central.nats,
+                blackout_relay::redact(&central.nats),
                 central.durable
             );
             self.tasks.spawn(async move {
@@ -261,7 +266,11 @@ impl Inputs {
                 }
             }));
         }
-        let targets = targets_from_profile(&config.profile);
+        let targets = if config.own_probes {
+            targets_from_profile(&config.profile)
+        } else {
+            Vec::new()
+        };
         if let Some(sink) = self.probes_tx.take()
             && !targets.is_empty()
         {

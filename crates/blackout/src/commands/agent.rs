@@ -39,7 +39,7 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
         "blackout: agent {} probing for {} and publishing to {}; buffer in {}",
         config.vantage,
         config.profile.name,
-        config.nats,
+        blackout_relay::redact(&config.nats),
         config.buffer_dir.display()
     );
     let counters = Arc::new(AgentCounters::default());

@@ -61,6 +61,7 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
             }
             central
         }),
+        own_probes: !args.no_probes,
         api_hosts: args.api_hosts.clone(),
     };
     let banner = format!(

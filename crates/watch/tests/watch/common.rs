@@ -169,6 +169,16 @@ impl Watch {
 
     /// With a VRP file, read at the start and again whenever it changes.
     pub fn start_with(profile: Profile, db: &Path, vrps_file: Option<&Path>) -> Watch {
+        Watch::start_configured(profile, db, vrps_file, true)
+    }
+
+    /// With a VRP file or none, probing the profile's targets itself or not.
+    pub fn start_configured(
+        profile: Profile,
+        db: &Path,
+        vrps_file: Option<&Path>,
+        own_probes: bool,
+    ) -> Watch {
         let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let vrps = vrps_file
             .map(|path| {
@@ -186,6 +196,7 @@ impl Watch {
             vrps_file: vrps_file.map(Path::to_path_buf),
             listen: Some(listen),
             nats: None,
+            own_probes,
             api_hosts: Vec::new(),
         };
         let updates = Arc::new(Mutex::new(Vec::new()));

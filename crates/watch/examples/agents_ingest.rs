@@ -1,0 +1,275 @@
+//! Central ingest through NATS JetStream: how fast `blackout watch --nats` takes
+//! its agents' probe results, beside a plain async-nats pull consumer reading the
+//! same stream.
+//!
+//! Against a nats-server on loopback (`bench/agents.sh` starts one, in a network
+//! namespace that has nothing but loopback), it fills the stream
+//! `BLACKOUT_RESULTS` with RESULTS probe results of the kp profile, as three
+//! agents (`vp-1`, `vp-2`, `vp-3`) would publish them round after round: every
+//! target and control of the profile, each with a documentation address, mostly
+//! answering, some rounds not. Then, each on the whole stream from its start:
+//!
+//! - `plain`: a durable pull consumer of async-nats with its default settings,
+//!   acknowledging every message: the broker's and the client's own pace.
+//! - `central`: `blackout_watch::run` with `--nats` and `--no-probes` (no probe of
+//!   its own, no feed): it decodes each result, hands it to the engine, writes
+//!   what came of it to a SQLite file and acknowledges once it is written: one ack
+//!   per stored batch (its consumer's `AckPolicy::All`). The time runs from the
+//!   watch being ready until the consumer's acknowledgement floor reaches the last
+//!   result.
+//! - `central_explicit`: the same with a durable consumer made beforehand with
+//!   explicit acks (as older versions made it), so every result gets its own ack.
+//!
+//! Prints `key=value` lines. Usage: `agents_ingest NATS_URL RESULTS DIR`.
+
+use async_nats::jetstream::{self, consumer::pull, message::PublishMessage};
+use blackout_bgp::{Tracking, Vrps, WatchSet};
+use blackout_model::subject::{SCHEMA_VERSION, STREAM};
+use blackout_model::{Timestamp, clock};
+use blackout_probe::{Outcome, ProbeResult, targets_from_profile};
+use blackout_relay::{AgentResult, CentralConfig};
+use blackout_watch::{WatchConfig, run_with_ready};
+use futures_util::StreamExt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The agents.
+const VANTAGES: [&str; 3] = ["vp-1", "vp-2", "vp-3"];
+/// Publishes waiting for their acks at once while the stream is filled.
+const PUBLISH_WINDOW: usize = 8192;
+
+fn fail(what: impl std::fmt::Display) -> ! {
+    eprintln!("agents_ingest: {what}");
+    std::process::exit(1)
+}
+
+/// The kp profile without its feeds: nothing here may reach the real Internet.
+fn profile() -> blackout_profile::Profile {
+    let mut profile = blackout_profile::builtin("kp").unwrap_or_else(|e| fail(e));
+    profile.feeds.clear();
+    profile
+}
+
+/// The `count` results the three agents publish, oldest first, ending now.
+fn results(profile: &blackout_profile::Profile, count: u64) -> Vec<(String, String, Vec<u8>)> {
+    let targets = targets_from_profile(profile);
+    let per_round = (targets.len() * VANTAGES.len()) as u64;
+    let rounds = count.div_ceil(per_round);
+    let interval = profile.probes.interval_secs.max(1.0);
+    let end = clock::now().as_secs_f64();
+    let start = end - rounds as f64 * interval;
+    let mut sequences = [0u64; VANTAGES.len()];
+    let mut out = Vec::with_capacity(count as usize);
+    'rounds: for round in 0..rounds {
+        let at = Timestamp::from_secs_f64(start + round as f64 * interval);
+        for (v, vantage) in VANTAGES.iter().enumerate() {
+            for (t, target) in targets.iter().enumerate() {
+                if out.len() as u64 == count {
+                    break 'rounds;
+                }
+                // One round in 50 a target does not answer one vantage point.
+                let dark = (round + t as u64 + v as u64) % 50 == 0;
+                let result = AgentResult {
+                    schema: SCHEMA_VERSION,
+                    profile: profile.name.clone(),
+                    vantage: (*vantage).to_string(),
+                    location: Some(format!("bench agent {}", v + 1)),
+                    sequence: sequences[v],
+                    sent_at: at,
+                    result: ProbeResult {
+                        at,
+                        target: target.name.clone(),
+                        address: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, (t % 250) as u8))),
+                        kind: target.check.kind(),
+                        check: target.check_label(),
+                        role: target.role,
+                        outcome: if dark { Outcome::Timeout } else { Outcome::Ok },
+                        rtt_ms: (!dark).then_some(180.0 + ((round * 7 + t as u64) % 40) as f64),
+                        attempts: 1,
+                        lost: 0,
+                        detail: None,
+                        last_known_address: None,
+                    },
+                };
+                sequences[v] += 1;
+                let encoded = result.encode().unwrap_or_else(|e| fail(e));
+                out.push((encoded.subject, encoded.id, encoded.payload));
+            }
+        }
+    }
+    out
+}
+
+/// A fresh stream holding `records`; returns its last sequence number.
+async fn fill(js: &jetstream::Context, records: Vec<(String, String, Vec<u8>)>) -> u64 {
+    let _ = js.delete_stream(STREAM).await;
+    blackout_relay::ensure_stream(js)
+        .await
+        .unwrap_or_else(|e| fail(e));
+    let started = Instant::now();
+    let count = records.len();
+    let mut acks = Vec::with_capacity(PUBLISH_WINDOW);
+    let mut last = 0;
+    for (subject, id, payload) in records {
+        let publish = PublishMessage::build()
+            .payload(payload.into())
+            .message_id(id);
+        acks.push(
+            js.send_publish(subject, publish)
+                .await
+                .unwrap_or_else(|e| fail(e)),
+        );
+        if acks.len() == PUBLISH_WINDOW {
+            for ack in acks.drain(..) {
+                last = ack.await.unwrap_or_else(|e| fail(e)).sequence;
+            }
+        }
+    }
+    for ack in acks.drain(..) {
+        last = ack.await.unwrap_or_else(|e| fail(e)).sequence;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("publish_secs={secs:.3}");
+    println!("publish_per_sec={:.0}", count as f64 / secs);
+    last
+}
+
+/// The plain consumer: every message read and acknowledged, the last one
+/// confirmed. Returns the seconds it took.
+async fn plain(js: &jetstream::Context, count: u64) -> f64 {
+    let stream = js.get_stream(STREAM).await.unwrap_or_else(|e| fail(e));
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("bench-plain".to_string()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| fail(e));
+    let started = Instant::now();
+    let mut messages = consumer.messages().await.unwrap_or_else(|e| fail(e));
+    let mut read = 0u64;
+    while let Some(message) = messages.next().await {
+        let message = message.unwrap_or_else(|e| fail(e));
+        read += 1;
+        if read == count {
+            message.double_ack().await.unwrap_or_else(|e| fail(e));
+            break;
+        }
+        message.ack().await.unwrap_or_else(|e| fail(e));
+    }
+    started.elapsed().as_secs_f64()
+}
+
+/// The central: the watch until its consumer has acknowledged the stream's
+/// last result. Returns the seconds from its start and the results it took.
+async fn central(
+    url: &str,
+    js: &jetstream::Context,
+    db: PathBuf,
+    last: u64,
+    explicit_acks: bool,
+) -> (f64, u64) {
+    let profile = profile();
+    let mut central = CentralConfig::new(url, &profile.name);
+    if explicit_acks {
+        central.durable = "bench-explicit".to_string();
+        let stream = js.get_stream(STREAM).await.unwrap_or_else(|e| fail(e));
+        stream
+            .create_consumer(pull::Config {
+                durable_name: Some(central.durable.clone()),
+                filter_subject: format!("blackout.v{SCHEMA_VERSION}.{}.>", profile.name),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                max_ack_pending: 20_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| fail(e));
+    }
+    let durable = central.durable.clone();
+    let config = WatchConfig {
+        tracking: Tracking::Networks(WatchSet::from_profile(&profile)),
+        profile,
+        db: blackout_store::Db::Sqlite(db),
+        vantage: "central".to_string(),
+        vrps: Vrps::default(),
+        vrps_file: None,
+        listen: None,
+        nats: Some(central),
+        own_probes: false,
+        api_hosts: Vec::new(),
+    };
+    let started: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
+    let ready = Arc::clone(&started);
+    let js = js.clone();
+    let done = async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let Ok(mut consumer) = js
+                .get_consumer_from_stream::<pull::Config, _, _>(&durable, STREAM)
+                .await
+            else {
+                continue;
+            };
+            if let Ok(info) = consumer.info().await
+                && info.ack_floor.stream_sequence >= last
+            {
+                return;
+            }
+        }
+    };
+    let report = run_with_ready(
+        config,
+        done,
+        move || *ready.lock().unwrap() = Some(Instant::now()),
+        |_, _| {},
+    )
+    .await
+    .unwrap_or_else(|e| fail(e));
+    let began = started
+        .lock()
+        .unwrap()
+        .unwrap_or_else(|| fail("never ready"));
+    (began.elapsed().as_secs_f64(), report.agent_results)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(url), Some(count), Some(dir)) = (args.next(), args.next(), args.next()) else {
+        fail("usage: agents_ingest NATS_URL RESULTS DIR")
+    };
+    let count: u64 = count.parse().unwrap_or_else(|e| fail(e));
+    let dir = PathBuf::from(dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail(e));
+    runtime.block_on(async {
+        let client = async_nats::connect(&url).await.unwrap_or_else(|e| fail(e));
+        let js = jetstream::new(client);
+        let records = results(&profile(), count);
+        let bytes: usize = records.iter().map(|(_, _, payload)| payload.len()).sum();
+        println!("results={count}");
+        println!("mean_result_bytes={}", bytes as u64 / count.max(1));
+        let last = fill(&js, records).await;
+
+        let plain_secs = plain(&js, count).await;
+        println!("plain_secs={plain_secs:.3}");
+        println!("plain_per_sec={:.0}", count as f64 / plain_secs);
+
+        for (name, explicit_acks) in [("central_explicit", true), ("central", false)] {
+            let db = dir.join(format!("{name}.db"));
+            let (secs, taken) = central(&url, &js, db, last, explicit_acks).await;
+            if taken < count {
+                fail(format!("{name} took {taken} of {count} results"));
+            }
+            println!("{name}_secs={secs:.3}");
+            println!("{name}_per_sec={:.0}", count as f64 / secs);
+            println!("{name}_taken={taken}");
+            println!("{name}_to_plain={:.2}", plain_secs / secs);
+        }
+    });
+}
