@@ -27,7 +27,7 @@ use blackout_bgp::{
     BgpChange, BgpState, ChangeKind, EntityIdx, PrefixId, Relation, RpkiState, family,
 };
 use blackout_model::{
-    Asn, Cause, Entity, Event, EventUpdate, Evidence, Scope, Severity, SignalKind, Timestamp,
+    Asn, Cause, Entity, Event, EventId, EventUpdate, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -578,6 +578,17 @@ impl BgpDetector {
         event.id = first.id;
         event.start = event.start.min(first.start);
         Some(event.clone())
+    }
+
+    /// Adds evidence to the open event `id`, if it is one of these (see
+    /// [`EventBook::add_evidence`]).
+    pub(crate) fn add_evidence(
+        &mut self,
+        id: &EventId,
+        evidence: Evidence,
+        updates: &mut Vec<EventUpdate>,
+    ) -> bool {
+        self.book.add_evidence(id, evidence, updates)
     }
 
     /// The events open now.
