@@ -196,10 +196,8 @@ impl Timing {
             !tables.contains("\n[[") && !tables.contains("\n[alerts"),
             "the lab profile ends with its [probes] and [thresholds] tables"
         );
-        let mut tables = tables.replace(
-            "\n[probes]\n",
-            "\n[probes]\nreactive_trace_events = 1000\n",
-        );
+        let mut tables =
+            tables.replace("\n[probes]\n", "\n[probes]\nreactive_trace_events = 1000\n");
         tables = tables.replace(
             "\n[thresholds]\n",
             &format!(

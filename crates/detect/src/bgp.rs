@@ -27,7 +27,8 @@ use blackout_bgp::{
     BgpChange, BgpState, ChangeKind, EntityIdx, PrefixId, Relation, RpkiState, family,
 };
 use blackout_model::{
-    Asn, Cause, Entity, Event, EventId, EventUpdate, Evidence, Scope, Severity, SignalKind, Timestamp,
+    Asn, Cause, Entity, Event, EventId, EventUpdate, Evidence, Scope, Severity, SignalKind,
+    Timestamp,
 };
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

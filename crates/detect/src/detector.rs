@@ -17,8 +17,8 @@ use crate::probes::{CheckState, ProbeSignal, ProbeTracker};
 use crate::rules::{CheckView, Situation, Verdict, attribute};
 use blackout_bgp::{BgpChange, BgpState, EntityIdx, EntityRole};
 use blackout_model::{
-    Cause, Entity, Event, EventId, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity, SignalKind,
-    Timestamp, UpdateKind,
+    Cause, Entity, Event, EventId, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity,
+    SignalKind, Timestamp, UpdateKind,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;

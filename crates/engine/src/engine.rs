@@ -243,9 +243,7 @@ impl Engine {
 
     /// Asks for the traceroutes the updates of `output` call for.
     fn plan_traces(&mut self, output: &mut Output) {
-        let requests = self
-            .traces
-            .plan(self.now, &output.updates, &self.profile);
+        let requests = self.traces.plan(self.now, &output.updates, &self.profile);
         output.traces.extend(requests);
     }
 

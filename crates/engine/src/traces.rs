@@ -54,7 +54,10 @@ impl TracePlanner {
                 self.traced.remove(&event.id);
                 continue;
             }
-            if matches!(event.cause, Cause::Feed | Cause::Vantage | Cause::NewUpstream) {
+            if matches!(
+                event.cause,
+                Cause::Feed | Cause::Vantage | Cause::NewUpstream
+            ) {
                 continue;
             }
             if !self.traced.contains_key(&event.id) {
@@ -267,7 +270,11 @@ mod tests {
         let asked = planner.plan(at(5.0), &[EventUpdate::revised(wider.clone())], &profile);
         assert_eq!(
             targets(&asked),
-            ["2001:db8:102::130", "ping4.lab.example", "2001:db8:103::194"]
+            [
+                "2001:db8:102::130",
+                "ping4.lab.example",
+                "2001:db8:103::194"
+            ]
         );
         assert_eq!(asked[0].address, Some("2001:db8:102::130".parse().unwrap()));
         assert!(
@@ -312,8 +319,17 @@ mod tests {
                 .is_empty()
         );
         // Ten minutes after the first, one is free again.
-        assert_eq!(planner.plan(at(TRACE_WINDOW_SECS), &[dark(7)], &profile).len(), 1);
-        assert!(planner.plan(at(TRACE_WINDOW_SECS), &[dark(8)], &profile).is_empty());
+        assert_eq!(
+            planner
+                .plan(at(TRACE_WINDOW_SECS), &[dark(7)], &profile)
+                .len(),
+            1
+        );
+        assert!(
+            planner
+                .plan(at(TRACE_WINDOW_SECS), &[dark(8)], &profile)
+                .is_empty()
+        );
     }
 
     #[test]
@@ -336,8 +352,18 @@ mod tests {
         let mut planner = TracePlanner::default();
         let updates = [
             started(event("ev-f", Entity::Feed("bmp".into()), Cause::Feed, &[])),
-            started(event("ev-v", Entity::Vantage("local".into()), Cause::Vantage, &[])),
-            started(event("ev-n", Entity::As(Asn(64500)), Cause::NewUpstream, &[])),
+            started(event(
+                "ev-v",
+                Entity::Vantage("local".into()),
+                Cause::Vantage,
+                &[],
+            )),
+            started(event(
+                "ev-n",
+                Entity::As(Asn(64500)),
+                Cause::NewUpstream,
+                &[],
+            )),
         ];
         assert!(planner.plan(at(0.0), &updates, &profile).is_empty());
         assert!(planner.recent.is_empty(), "no budget spent");

@@ -177,7 +177,10 @@ fn an_event_that_starts_asks_for_a_trace_of_each_affected_host_once() {
         asked,
         [
             ("www.example", Some("203.0.113.11".parse().unwrap())),
-            ("2001:db8:100::11", Some("2001:db8:100::11".parse().unwrap())),
+            (
+                "2001:db8:100::11",
+                Some("2001:db8:100::11".parse().unwrap())
+            ),
             ("mail.example", Some("203.0.113.76".parse().unwrap())),
             ("ping3.example", Some("203.0.113.130".parse().unwrap())),
         ]
@@ -194,9 +197,10 @@ fn a_report_is_trace_evidence_naming_the_last_hop_and_its_as() {
     let mut world = World::at_baseline();
     let output = world.go_dark(1000);
     let request = output.traces[1].clone();
-    let revised = world
-        .engine
-        .step(Timestamp::from_secs(1008), Input::Trace(report(&request, 1008)));
+    let revised = world.engine.step(
+        Timestamp::from_secs(1008),
+        Input::Trace(report(&request, 1008)),
+    );
     assert_eq!(revised.updates.len(), 1, "{:#?}", revised.updates);
     let update = &revised.updates[0];
     assert_eq!(update.kind, UpdateKind::Revised);
@@ -208,14 +212,21 @@ fn a_report_is_trace_evidence_naming_the_last_hop_and_its_as() {
         .find(|e| e.signal == SignalKind::ProbeTrace)
         .expect("probe.trace evidence");
     assert_eq!(trace.at, Timestamp::from_secs(1008));
-    assert_eq!(trace.value, Some(2.0), "the last hop that answered is hop 2");
+    assert_eq!(
+        trace.value,
+        Some(2.0),
+        "the last hop that answered is hop 2"
+    );
     // The border hop's AS comes from the profile's network where the trace did
     // not know it.
     assert_eq!(
         trace.text,
         "traceroute to 2001:db8:100::11 from local over icmp: the destination did not answer; the last hop that did is 2001:db8:100::1 at hop 2 (AS64500); hops: 1 2001:db8::1 AS64503, 2 2001:db8:100::1 AS64500, 3 *"
     );
-    assert!(revised.traces.is_empty(), "a revision asks for no new trace");
+    assert!(
+        revised.traces.is_empty(),
+        "a revision asks for no new trace"
+    );
 }
 
 #[test]
@@ -229,17 +240,19 @@ fn a_report_for_an_event_that_ended_or_never_was_changes_nothing() {
         "{:#?}",
         back.updates
     );
-    let late = world
-        .engine
-        .step(Timestamp::from_secs(6000), Input::Trace(report(&request, 6000)));
+    let late = world.engine.step(
+        Timestamp::from_secs(6000),
+        Input::Trace(report(&request, 6000)),
+    );
     assert!(late.updates.is_empty(), "{:#?}", late.updates);
     let stray = TraceRequest {
         event: EventId("ev-0-0000000000000000".into()),
         ..request
     };
-    let none = world
-        .engine
-        .step(Timestamp::from_secs(6001), Input::Trace(report(&stray, 6001)));
+    let none = world.engine.step(
+        Timestamp::from_secs(6001),
+        Input::Trace(report(&stray, 6001)),
+    );
     assert!(none.updates.is_empty());
 }
 

@@ -8,7 +8,9 @@ use blackout_bgp::{BgpState, Tracking, Vrps};
 use blackout_detect::Detector;
 use blackout_engine::{Engine, EngineConfig, Input};
 use blackout_feeds::{FeedHealth, FeedId, FeedKind, FeedState};
-use blackout_model::{BgpInput, Event, EventUpdate, SeriesPoint, Timestamp, TraceReport, TraceRequest};
+use blackout_model::{
+    BgpInput, Event, EventUpdate, SeriesPoint, Timestamp, TraceReport, TraceRequest,
+};
 use blackout_probe::{ProbeResult, targets_from_profile};
 use blackout_profile::{FeedConfig, Profile};
 use blackout_store::{FeedHealthRow, ProbeRow};

@@ -301,8 +301,7 @@ impl Inputs {
         }
         let (requests_tx, requests) = mpsc::channel::<TraceRequest>(TRACE_QUEUE);
         let tracer = TracerConfig::from_profile(&config.profile, &config.vantage);
-        self.tasks
-            .spawn(tracer::run(tracer, requests, reports));
+        self.tasks.spawn(tracer::run(tracer, requests, reports));
         Some(requests_tx)
     }
 
