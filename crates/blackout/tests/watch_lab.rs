@@ -183,8 +183,10 @@ impl Timing {
         }
     }
 
-    /// The lab profile with this timing's probe interval and recovery hold, and
-    /// the shorter flap window; every other setting is the lab profile's own.
+    /// The lab profile with this timing's probe interval and recovery hold, the
+    /// shorter flap window, and every event's targets traced (a run opens about
+    /// twenty events within minutes, past the default budget of 6 per 10
+    /// minutes); every other setting is the lab profile's own.
     fn profile(self) -> String {
         let cut = LAB_PROFILE
             .find("\n[probes]")
@@ -194,7 +196,9 @@ impl Timing {
             !tables.contains("\n[[") && !tables.contains("\n[alerts"),
             "the lab profile ends with its [probes] and [thresholds] tables"
         );
-        let mut tables = tables.replace(
+        let mut tables =
+            tables.replace("\n[probes]\n", "\n[probes]\nreactive_trace_events = 1000\n");
+        tables = tables.replace(
             "\n[thresholds]\n",
             &format!(
                 "\n[thresholds]\nflap_window_secs = {}\n",
@@ -460,7 +464,7 @@ fn at_baseline(status: &Value) -> Result<(), String> {
     }
     let probes = status["probes"].as_array().cloned().unwrap_or_default();
     // On each family: 4 hosts' ICMP, 2 HTTP, 1 TCP, 2 name servers, 1 mail server, 2
-    // control; and 1 trace (IPv4 only).
+    // control; and 1 scheduled trace (www, over IPv4).
     if probes.len() < 25 {
         return Err(format!("{} checks have a result", probes.len()));
     }
@@ -873,6 +877,7 @@ fn check_event(case: &Case, event: &Value) -> Vec<String> {
         }
         "v6-border-filter" => {
             wrong.extend(needs("probe.icmp"));
+            wrong.extend(traces_stop_at_the_border(&evidence));
             wrong.extend(ipv6_only(event, "IPv6 dark, IPv4 up"));
             let hosts = &event["scope"]["hosts"];
             let v6 = BTreeSet::from([
@@ -897,6 +902,43 @@ fn check_event(case: &Case, event: &Value) -> Vec<String> {
         _ => {}
     }
     wrong
+}
+
+/// What is wrong with the reactive traceroutes of an event whose packets die at
+/// the origin's border: some `probe.trace` evidence must name one of the origin
+/// router's uplink addresses as the last hop that answered (it still answers a
+/// probe whose hop limit runs out there: the filter drops forwarded packets only).
+fn traces_stop_at_the_border(evidence: &[Value]) -> Vec<String> {
+    let topology = blackout_lab::Topology::standard();
+    let border: Vec<String> = topology
+        .links_of(blackout_lab::topology::ns::ORIGIN)
+        .iter()
+        .filter(|(_, far)| {
+            [
+                blackout_lab::topology::ns::UP1,
+                blackout_lab::topology::ns::UP2,
+            ]
+            .contains(&far.ns.as_str())
+        })
+        .flat_map(|(here, _)| here.addrs.iter().map(|a| a.addr().to_string()))
+        .collect();
+    let traces: Vec<&str> = evidence
+        .iter()
+        .filter(|e| e["signal"] == "probe.trace")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    let named = traces.iter().any(|text| {
+        border
+            .iter()
+            .any(|address| text.contains(&format!("the last hop that did is {address} at hop")))
+    });
+    if named {
+        Vec::new()
+    } else {
+        vec![format!(
+            "no reactive traceroute stops at the origin's border ({border:?}): {traces:?}"
+        )]
+    }
 }
 
 /// What is wrong with an event that must tell an IPv6-only failure: its scope

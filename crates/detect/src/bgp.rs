@@ -27,7 +27,7 @@ use blackout_bgp::{
     BgpChange, BgpState, ChangeKind, EntityIdx, PrefixId, Relation, RpkiState, family,
 };
 use blackout_model::{
-    Asn, Cause, Entity, Event, EventUpdate, Evidence, Family, Scope, Severity, SignalKind,
+    Asn, Cause, Entity, Event, EventId, EventUpdate, Evidence, Family, Scope, Severity, SignalKind,
     Timestamp,
 };
 use ipnet::IpNet;
@@ -653,6 +653,17 @@ impl BgpDetector {
             crate::book::push_evidence(event, item);
         }
         Some(event.clone())
+    }
+
+    /// Adds evidence to the open event `id`, if it is one of these (see
+    /// [`EventBook::add_evidence`]).
+    pub(crate) fn add_evidence(
+        &mut self,
+        id: &EventId,
+        evidence: Evidence,
+        updates: &mut Vec<EventUpdate>,
+    ) -> bool {
+        self.book.add_evidence(id, evidence, updates)
     }
 
     /// The events open now.

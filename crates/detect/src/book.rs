@@ -279,6 +279,31 @@ impl EventBook {
         }
     }
 
+    /// Adds evidence from outside the rules (a traceroute the engine asked for) to
+    /// the open event `id`: reported as a revision, or kept quietly while the event
+    /// is held through the first look. False when no event `id` is open.
+    pub(crate) fn add_evidence(
+        &mut self,
+        id: &EventId,
+        evidence: Evidence,
+        updates: &mut Vec<EventUpdate>,
+    ) -> bool {
+        let Some(slot) = self
+            .open
+            .iter()
+            .find(|(_, event)| event.id == *id)
+            .map(|(slot, _)| slot.clone())
+        else {
+            return false;
+        };
+        if self.held.contains_key(&slot) {
+            self.note(&slot, evidence);
+        } else {
+            self.revise(&slot, updates, |event| push_evidence(event, evidence));
+        }
+        true
+    }
+
     /// Changes an open event and reports the change.
     pub(crate) fn revise(
         &mut self,

@@ -17,8 +17,8 @@ use crate::probes::{CheckState, ProbeSignal, ProbeTracker};
 use crate::rules::{CheckView, Situation, Verdict, attribute};
 use blackout_bgp::{BgpChange, BgpState, EntityIdx, EntityRole};
 use blackout_model::{
-    Cause, Entity, Event, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity, SignalKind,
-    Timestamp, UpdateKind,
+    Cause, Entity, Event, EventId, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity,
+    SignalKind, Timestamp, UpdateKind,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -310,6 +310,18 @@ impl Detector {
                 Signal::Tick(_) => {}
             }
         }
+    }
+
+    /// Adds evidence that the rules do not gather (a traceroute toward the
+    /// event's targets, run when it started) to the open event `id`: a revision
+    /// of it, or nothing when no event `id` is open (it ended meanwhile) or it is
+    /// held through the first look after a restart (kept, and shown then).
+    pub fn add_evidence(&mut self, id: &EventId, evidence: Evidence) -> Option<EventUpdate> {
+        let mut updates = Vec::new();
+        if !self.book.add_evidence(id, evidence.clone(), &mut updates) {
+            self.bgp.add_evidence(id, evidence, &mut updates);
+        }
+        updates.pop()
     }
 
     /// The events open now, of every part.

@@ -1,11 +1,15 @@
 //! The engine itself: one write path from inputs to event updates and series.
 
 use crate::series::SeriesMaker;
+use crate::traces::{self, TracePlanner};
 use blackout_bgp::{BgpChange, BgpState, ChangeKind, EntityIdx, Tracking, Vrps, WatchSet};
 use blackout_detect::{
     Detector, DetectorConfig, FAIL_AFTER, FeedSignal, OK_AFTER, ProbeSignal, Signal,
 };
-use blackout_model::{BgpInput, Event, EventUpdate, Evidence, SeriesPoint, SignalKind, Timestamp};
+use blackout_model::{
+    BgpInput, Event, EventUpdate, Evidence, SeriesPoint, SignalKind, Timestamp, TraceReport,
+    TraceRequest,
+};
 use blackout_profile::Profile;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,6 +68,9 @@ pub enum Input {
     Feed(FeedSignal),
     /// New validated ROA payloads: every route is validated again.
     Vrps(Vrps),
+    /// A traceroute the engine asked for came back: `probe.trace` evidence on
+    /// its event (a revision), unless the event ended meanwhile.
+    Trace(TraceReport),
 }
 
 /// What the engine said.
@@ -75,6 +82,9 @@ pub struct Output {
     pub series: Vec<SeriesPoint>,
     /// Every change of the BGP view, when the engine was asked to record them.
     pub changes: Vec<BgpChange>,
+    /// Traceroutes to run toward the targets of events that started (the edge
+    /// runs them and hands back an [`Input::Trace`]).
+    pub traces: Vec<TraceRequest>,
 }
 
 impl Output {
@@ -83,11 +93,12 @@ impl Output {
         self.updates.extend(other.updates);
         self.series.extend(other.series);
         self.changes.extend(other.changes);
+        self.traces.extend(other.traces);
     }
 
     /// Nothing said.
     pub fn is_empty(&self) -> bool {
-        self.updates.is_empty() && self.series.is_empty()
+        self.updates.is_empty() && self.series.is_empty() && self.traces.is_empty()
     }
 }
 
@@ -116,6 +127,8 @@ pub struct Engine {
     /// The latest time seen.
     now: Timestamp,
     record_changes: bool,
+    /// Which events' targets were traced, within which limits.
+    traces: TracePlanner,
 }
 
 impl Engine {
@@ -133,6 +146,7 @@ impl Engine {
             first_look: None,
             now: Timestamp::EPOCH,
             record_changes: config.record_changes,
+            traces: TracePlanner::default(),
         }
     }
 
@@ -217,7 +231,15 @@ impl Engine {
                     .updates
                     .extend(self.detector.process(&Signal::Feed(signal), &self.state));
             }
+            Input::Trace(report) => {
+                let id = report.event.clone();
+                let evidence = traces::evidence(report, &self.profile);
+                output
+                    .updates
+                    .extend(self.detector.add_evidence(&id, evidence));
+            }
         }
+        self.plan_traces(&mut output);
         output
     }
 
@@ -232,6 +254,12 @@ impl Engine {
         output
             .updates
             .extend(self.detector.weigh_before(at, &self.state));
+    }
+
+    /// Asks for the traceroutes the updates of `output` call for.
+    fn plan_traces(&mut self, output: &mut Output) {
+        let requests = self.traces.plan(self.now, &output.updates, &self.profile);
+        output.traces.extend(requests);
     }
 
     fn take_changes(&mut self, changes: Vec<BgpChange>, output: &mut Output) {
@@ -280,6 +308,7 @@ impl Engine {
                 .extend(self.detector.end_first_look(self.now, &self.state));
             self.first_look = None;
         }
+        self.plan_traces(&mut output);
         output
     }
 

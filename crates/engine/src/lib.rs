@@ -16,12 +16,19 @@
 //! the series ([`series`]). The first look after a restart ([`Engine::resume`])
 //! is timed here, from the profile's probe settings and the feeds' health.
 //!
+//! Reactive traceroute (`traces`): an event that starts asks, in
+//! [`Output::traces`], for traceroutes toward its affected targets (within
+//! limits); the edge runs them and hands back [`Input::Trace`], which becomes
+//! `probe.trace` evidence on the event.
+//!
 //! [`BgpState`]: blackout_bgp::BgpState
 //! [`Detector`]: blackout_detect::Detector
 
 mod engine;
 mod entities;
 pub mod series;
+mod traces;
 
 pub use engine::{Engine, EngineConfig, FEED_SETTLE_SECS, Finished, Input, Output};
 pub use entities::EntityView;
+pub use traces::{TRACE_TARGETS_PER_EVENT, TRACE_WINDOW_SECS};

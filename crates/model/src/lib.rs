@@ -16,6 +16,8 @@
 //!   and a [`Measure`]);
 //! - [`PrefixFilter`]: which routes concern what is watched;
 //! - [`ProbeKind`] and [`ProbeRole`]: what a probe is;
+//! - [`TraceRequest`] and [`TraceReport`]: the reactive traceroute the engine asks
+//!   for when an event starts, and what the edge brings back;
 //! - [`subject`]: NATS subjects and message ids of the results many agents publish;
 //! - [`clock`]: the wall clock, read by the edges only; [`text`]: escaping.
 
@@ -31,6 +33,7 @@ mod series;
 pub mod subject;
 pub mod text;
 mod time;
+mod trace;
 mod update;
 
 pub use as_path::{AsPath, PathSegment};
@@ -44,4 +47,5 @@ pub use probe::{ProbeKind, ProbeRole};
 pub use route::{BgpInput, PeerKey, RouteChange, RouteUpdate};
 pub use series::{Measure, SeriesKey, SeriesPoint};
 pub use time::{Timestamp, TimestampError, human_duration};
+pub use trace::{TraceHop, TraceReport, TraceRequest};
 pub use update::{EventUpdate, UpdateKind};

@@ -14,7 +14,7 @@
 //!   [`LastKnownAddress`].
 //! - one module per kind of probe: [`icmp`] (echo over ping or raw sockets, and the
 //!   packet codec), [`tcp`], [`http`], [`dns`], [`smtp`], [`trace`] (Paris
-//!   traceroute, with [`AsLookup`] for each hop's AS).
+//!   traceroute over ICMP or UDP, IPv4 and IPv6, with [`AsLookup`] for each hop's AS).
 //! - [`census`]: the sweep of a whole prefix.
 //! - [`schedule`]: the pure round scheduler and rate limiter.
 //!
@@ -23,7 +23,8 @@
 //! handshake) end as a typed failure, never as a hang.
 //!
 //! # Known Issues
-//! - Traceroute is IPv4 only and needs a raw socket (root or `CAP_NET_RAW`).
+//! - Traceroute needs a raw socket (root or `CAP_NET_RAW`); over IPv6 the flow
+//!   label is the kernel's, not set per trace.
 //! - With a ping socket, ICMP errors (unreachable) are not read, so an unreachable
 //!   host shows as a timeout unless the kernel itself has no route.
 

@@ -1,12 +1,18 @@
-//! Paris traceroute over ICMP or UDP (IPv4).
+//! Paris traceroute over ICMP or UDP, IPv4 and IPv6.
 //!
 //! Every probe of one trace belongs to one flow: ICMP echo requests keep their
 //! identifier and checksum (the sequence number changes, two payload bytes
 //! compensate), UDP datagrams keep their ports and their checksum (two payload
 //! bytes compensate) and carry their identity in their length, so per-flow load
-//! balancers send them all down one path. Probes for every TTL go out
-//! at once; each round resends only the TTLs that got no answer. Answers are read
-//! from a raw ICMP socket (root or `CAP_NET_RAW`), matched by the probe they quote.
+//! balancers send them all down one path. Probes for every TTL (the hop limit, in
+//! IPv6) go out at once; each round resends only the TTLs that got no answer.
+//! Answers are read from a raw ICMP or ICMPv6 socket (root or `CAP_NET_RAW`) and
+//! matched by the probe they quote: an ICMPv6 time exceeded or destination
+//! unreachable quotes the IPv6 header and the start of the probe as ICMP's do.
+//!
+//! Over IPv6 the kernel fills in every checksum itself; the compensating bytes
+//! make the sum it computes the same for every probe of a flow. The flow label
+//! is the kernel's (Linux derives it from the flow, so it stays the same too).
 //!
 //! Each hop's AS comes from an [`AsLookup`] (the BGP state, or a [`PrefixTable`]).
 
@@ -16,7 +22,7 @@ use crate::result::{Hop, Outcome, TraceDetail};
 use crate::target::TraceMode;
 use blackout_model::Asn;
 use ipnet::IpNet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -138,16 +144,8 @@ pub async fn trace(
         .to_string(),
         ..TraceDetail::default()
     };
-    let IpAddr::V4(dest4) = destination else {
-        return (
-            Outcome::Error {
-                message: "traceroute is IPv4 only for now".to_string(),
-            },
-            None,
-            detail,
-        );
-    };
-    let receiver = match open_socket(false, IcmpMode::Raw)
+    let v6 = destination.is_ipv6();
+    let receiver = match open_socket(v6, IcmpMode::Raw)
         .and_then(|s| UdpSocket::from_std(std::net::UdpSocket::from(s)))
     {
         Ok(socket) => Arc::new(socket),
@@ -155,7 +153,8 @@ pub async fn trace(
             return (
                 Outcome::Error {
                     message: format!(
-                        "traceroute needs a raw ICMP socket (root or CAP_NET_RAW; `setcap cap_net_raw+ep <path to blackout>`): {error}"
+                        "traceroute needs a raw {} socket (root or CAP_NET_RAW; `setcap cap_net_raw+ep <path to blackout>`): {error}",
+                        if v6 { "ICMPv6" } else { "ICMP" }
                     ),
                 },
                 None,
@@ -163,7 +162,7 @@ pub async fn trace(
             );
         }
     };
-    let sender = match Sender::open(options.mode, dest4, &receiver).await {
+    let sender = match Sender::open(options.mode, destination, &receiver).await {
         Ok(sender) => sender,
         Err(outcome) => return (outcome, None, detail),
     };
@@ -218,8 +217,8 @@ pub async fn trace(
                 break;
             };
             let now = Instant::now();
-            let Some((_, message)) = packet::decode(false, true, buf.get(..len).unwrap_or(&[]))
-            else {
+            // A raw IPv4 socket hands over the IP header too; an ICMPv6 one does not.
+            let Some((_, message)) = packet::decode(v6, !v6, buf.get(..len).unwrap_or(&[])) else {
                 continue;
             };
             let Some((id, reply, at_destination)) =
@@ -236,7 +235,7 @@ pub async fn trace(
             {
                 router_unreachable = Some(format!(
                     "{} from {} at hop {ttl}",
-                    packet::unreachable_reason(false, code),
+                    packet::unreachable_reason(v6, code),
                     from.ip()
                 ));
             }
@@ -316,26 +315,35 @@ pub async fn trace(
     }
 }
 
+/// Sets the TTL (IPv4) or the unicast hop limit (IPv6) of what `socket` sends next.
+fn set_hop_limit(socket: &UdpSocket, destination: IpAddr, ttl: u8) -> std::io::Result<()> {
+    let socket = socket2::SockRef::from(socket);
+    match destination {
+        IpAddr::V4(_) => socket.set_ttl_v4(u32::from(ttl)),
+        IpAddr::V6(_) => socket.set_unicast_hops_v6(u32::from(ttl)),
+    }
+}
+
 /// Sends the probes of one trace.
 enum Sender {
     Icmp {
         socket: Arc<UdpSocket>,
-        destination: Ipv4Addr,
+        destination: IpAddr,
         ident: u16,
         checksum: u16,
     },
     Udp {
         socket: UdpSocket,
-        source: Ipv4Addr,
+        source: IpAddr,
         source_port: u16,
-        destination: Ipv4Addr,
+        destination: IpAddr,
     },
 }
 
 impl Sender {
     async fn open(
         mode: TraceMode,
-        destination: Ipv4Addr,
+        destination: IpAddr,
         raw: &Arc<UdpSocket>,
     ) -> Result<Sender, Outcome> {
         let salt = (blackout_model::clock::now().as_micros() & 0xffff) as u16;
@@ -347,22 +355,25 @@ impl Sender {
                 checksum: 0x4242 ^ salt | 1,
             }),
             TraceMode::Udp => {
-                let socket = UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))
-                    .await
-                    .map_err(|e| Outcome::Error {
-                        message: format!("binding the traceroute UDP socket: {e}"),
-                    })?;
+                let any = SocketAddr::new(
+                    match destination {
+                        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                    },
+                    0,
+                );
+                let socket = UdpSocket::bind(any).await.map_err(|e| Outcome::Error {
+                    message: format!("binding the traceroute UDP socket: {e}"),
+                })?;
                 // Learn the source address the kernel will use, for the checksum.
-                let probe = UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))
-                    .await
-                    .map_err(|e| Outcome::Error {
-                        message: format!("binding a UDP socket: {e}"),
-                    })?;
-                let routed = probe
-                    .connect(SocketAddr::from((destination, UDP_PORT)))
-                    .await;
+                let probe = UdpSocket::bind(any).await.map_err(|e| Outcome::Error {
+                    message: format!("binding a UDP socket: {e}"),
+                })?;
+                let routed = probe.connect(SocketAddr::new(destination, UDP_PORT)).await;
                 let source = match (routed, probe.local_addr()) {
-                    (Ok(()), Ok(SocketAddr::V4(local))) => *local.ip(),
+                    (Ok(()), Ok(local)) if local.ip().is_ipv4() == destination.is_ipv4() => {
+                        local.ip()
+                    }
                     (Err(error), _) => {
                         return Err(Outcome::Unreachable {
                             reason: format!("no route to {destination}: {error}"),
@@ -370,7 +381,7 @@ impl Sender {
                     }
                     _ => {
                         return Err(Outcome::Error {
-                            message: "no IPv4 source address".to_string(),
+                            message: format!("no source address toward {destination}"),
                         });
                     }
                 };
@@ -393,10 +404,13 @@ impl Sender {
                 ident,
                 checksum,
             } => {
-                socket.set_ttl(u32::from(ttl))?;
-                let packet = packet::paris_echo_request(*ident, id, *checksum, 16);
+                set_hop_limit(socket, *destination, ttl)?;
+                let packet = match destination {
+                    IpAddr::V4(_) => packet::paris_echo_request(*ident, id, *checksum, 16),
+                    IpAddr::V6(_) => packet::paris_echo6_request(*ident, id, 16),
+                };
                 socket
-                    .send_to(&packet, SocketAddr::from((*destination, 0)))
+                    .send_to(&packet, SocketAddr::new(*destination, 0))
                     .await
                     .map(|_| ())
             }
@@ -406,7 +420,7 @@ impl Sender {
                 source_port,
                 destination,
             } => {
-                socket.set_ttl(u32::from(ttl))?;
+                set_hop_limit(socket, *destination, ttl)?;
                 let payload = packet::paris_udp_payload(
                     *source,
                     *destination,
@@ -416,7 +430,7 @@ impl Sender {
                     udp_payload_len(id),
                 );
                 socket
-                    .send_to(&payload, SocketAddr::from((*destination, UDP_PORT)))
+                    .send_to(&payload, SocketAddr::new(*destination, UDP_PORT))
                     .await
                     .map(|_| ())
             }

@@ -1164,14 +1164,17 @@ fn census_of_a_loopback_prefix() {
 
 // ------------------------------------------------------------ the namespaces
 
-/// source — r1 — r2 — dest, with real hops:
+/// source — r1 — r2 — dest, dual-stack, with real hops:
 /// source 198.51.100.2/30 — r1 198.51.100.1/30, 198.51.100.5/30 — r2 198.51.100.6/30,
 /// 203.0.113.1/24 — dest 203.0.113.9/24. The source routes only 203.0.113.0/24 and
 /// 192.0.2.0/24 (which r1 cannot route: it answers "network unreachable").
+/// Over IPv6 the same: source 2001:db8:1::2 — r1 2001:db8:1::1, 2001:db8:2::1 — r2
+/// 2001:db8:2::2, 2001:db8:9::1 — dest 2001:db8:9::9 (each a /64); the source routes
+/// 2001:db8:9::/64 and 2001:db8:7::/64 (which r1 cannot route).
 fn chain() -> Namespaces {
     let ns = Namespaces::create(&["s", "a", "b", "d"]);
     let pid = std::process::id();
-    let link = |a: usize, b: usize, tag: &str, addr_a: &str, addr_b: &str| {
+    let link = |a: usize, b: usize, tag: &str, addrs_a: [&str; 2], addrs_b: [&str; 2]| {
         let (ia, ib) = (format!("v{pid}{tag}a"), format!("v{pid}{tag}b"));
         sh(&[
             "ip",
@@ -1188,14 +1191,49 @@ fn chain() -> Namespaces {
             "netns",
             ns.name(b),
         ]);
-        ns.exec(a, &["ip", "addr", "add", addr_a, "dev", &ia]);
-        ns.exec(b, &["ip", "addr", "add", addr_b, "dev", &ib]);
+        for (index, interface, addrs) in [(a, &ia, addrs_a), (b, &ib, addrs_b)] {
+            ns.exec(index, &["ip", "addr", "add", addrs[0], "dev", interface]);
+            // No duplicate address detection: the address is usable at once.
+            ns.exec(
+                index,
+                &[
+                    "ip", "-6", "addr", "add", addrs[1], "dev", interface, "nodad",
+                ],
+            );
+        }
         ns.exec(a, &["ip", "link", "set", &ia, "up"]);
         ns.exec(b, &["ip", "link", "set", &ib, "up"]);
     };
-    link(0, 1, "x", "198.51.100.2/30", "198.51.100.1/30");
-    link(1, 2, "y", "198.51.100.5/30", "198.51.100.6/30");
-    link(2, 3, "z", "203.0.113.1/24", "203.0.113.9/24");
+    link(
+        0,
+        1,
+        "x",
+        ["198.51.100.2/30", "2001:db8:1::2/64"],
+        ["198.51.100.1/30", "2001:db8:1::1/64"],
+    );
+    link(
+        1,
+        2,
+        "y",
+        ["198.51.100.5/30", "2001:db8:2::1/64"],
+        ["198.51.100.6/30", "2001:db8:2::2/64"],
+    );
+    link(
+        2,
+        3,
+        "z",
+        ["203.0.113.1/24", "2001:db8:9::1/64"],
+        ["203.0.113.9/24", "2001:db8:9::9/64"],
+    );
+    for (index, to, via) in [
+        (0, "2001:db8:9::/64", "2001:db8:1::1"),
+        (0, "2001:db8:7::/64", "2001:db8:1::1"),
+        (1, "2001:db8:9::/64", "2001:db8:2::2"),
+        (2, "2001:db8:1::/64", "2001:db8:2::1"),
+        (3, "2001:db8::/32", "2001:db8:9::1"),
+    ] {
+        ns.exec(index, &["ip", "-6", "route", "add", to, "via", via]);
+    }
     ns.exec(
         0,
         &[
@@ -1248,8 +1286,11 @@ fn chain() -> Namespaces {
         ns.exec(router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
         // Answer every probe: no ICMP rate limit in the lab.
         ns.exec(router, &["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"]);
+        ns.exec(router, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+        ns.exec(router, &["sysctl", "-qw", "net.ipv6.icmp.ratelimit=0"]);
     }
     ns.exec(3, &["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"]);
+    ns.exec(3, &["sysctl", "-qw", "net.ipv6.icmp.ratelimit=0"]);
     ns
 }
 
@@ -1267,8 +1308,11 @@ fn probes_through_namespaces() {
         &[],
     );
     assert!(ok, "{output}");
+    let (ok, output) = rerun(Some(ns.name(0)), &[], "inner_traces_over_ipv6", &[]);
+    assert!(ok, "{output}");
     // Now the destination goes dark to ICMP: the path dies after r2.
     ns.exec(3, &["sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"]);
+    ns.exec(3, &["sysctl", "-qw", "net.ipv6.icmp.echo_ignore_all=1"]);
     let (ok, output) = rerun(Some(ns.name(0)), &[], "inner_dark_destination", &[]);
     assert!(ok, "{output}");
 }
@@ -1278,6 +1322,9 @@ fn lab_lookup() -> Arc<PrefixTable> {
         ("198.51.100.0/30".parse().unwrap(), Asn(64496)),
         ("198.51.100.4/30".parse().unwrap(), Asn(64497)),
         ("203.0.113.0/24".parse().unwrap(), Asn(64498)),
+        ("2001:db8:1::/64".parse().unwrap(), Asn(64496)),
+        ("2001:db8:2::/64".parse().unwrap(), Asn(64497)),
+        ("2001:db8:9::/64".parse().unwrap(), Asn(64498)),
     ]))
 }
 
@@ -1374,6 +1421,8 @@ fn inner_dark_destination() {
     let targets = [
         Target::parse("trace:203.0.113.9").unwrap(),
         Target::parse("203.0.113.9").unwrap(),
+        Target::parse("trace:[2001:db8:9::9]").unwrap(),
+        Target::parse("[2001:db8:9::9]").unwrap(),
     ];
     let results = runtime().block_on(async {
         let prober = Arc::new(Prober::with_lookup(config(500, 1), lab_lookup()));
@@ -1394,6 +1443,91 @@ fn inner_dark_destination() {
     );
     assert_eq!(results[1].outcome, Outcome::Timeout);
     assert_eq!(results[1].attempts, 2);
+    // Over IPv6 too: the path dies after r2.
+    let trace = trace_detail(&results[2]);
+    assert!(!trace.reached, "{trace:?}");
+    let last = trace.last_responding.as_ref().expect("r2 answers");
+    assert_eq!(
+        (last.ttl, last.address, last.asn),
+        (2, Some(ip("2001:db8:2::2")), Some(Asn(64497)))
+    );
+    assert!(
+        matches!(&results[2].outcome, Outcome::Unreachable { reason } if reason.contains("2001:db8:2::2")),
+        "{:?}",
+        results[2]
+    );
+    assert_eq!(results[3].outcome, Outcome::Timeout);
+}
+
+#[test]
+#[ignore = "run by probes_through_namespaces inside its namespace"]
+fn inner_traces_over_ipv6() {
+    if !inner("inner_traces_over_ipv6") {
+        return;
+    }
+    let targets: Vec<Target> = [
+        "trace:[2001:db8:9::9]",
+        "trace-udp:[2001:db8:9::9]",
+        "[2001:db8:9::9]",
+        "trace:[2001:db8:7::1]",
+        "trace-udp:[2001:db8:7::1]",
+    ]
+    .iter()
+    .map(|t| Target::parse(t).unwrap_or_else(|e| panic!("{e}")))
+    .collect();
+    let results = runtime().block_on(async {
+        let prober = Arc::new(Prober::with_lookup(config(1000, 1), lab_lookup()));
+        prober.round(&targets).await
+    });
+    for result in &results {
+        println!("{}", serde_json::to_string(result).unwrap());
+    }
+    let path = vec![
+        (Some(ip("2001:db8:1::1")), Some(Asn(64496))),
+        (Some(ip("2001:db8:2::2")), Some(Asn(64497))),
+        (Some(ip("2001:db8:9::9")), Some(Asn(64498))),
+    ];
+    for (index, mode, last_reply) in [(0, "icmp", "echo-reply"), (1, "udp", "port-unreachable")] {
+        let trace = &results[index];
+        assert_eq!(trace.outcome, Outcome::Ok, "{trace:?}");
+        let detail = trace_detail(trace);
+        assert_eq!(detail.mode, mode);
+        assert!(detail.reached);
+        let hops: Vec<_> = detail.hops.iter().map(|h| (h.address, h.asn)).collect();
+        assert_eq!(hops, path, "{mode}");
+        assert_eq!(
+            detail
+                .hops
+                .iter()
+                .map(|h| h.reply.as_deref())
+                .collect::<Vec<_>>(),
+            [
+                Some("time-exceeded"),
+                Some("time-exceeded"),
+                Some(last_reply)
+            ],
+            "{mode}"
+        );
+        assert_eq!(detail.last_responding.as_ref().map(|h| h.ttl), Some(3));
+    }
+    assert_eq!(
+        results[2].outcome,
+        Outcome::Ok,
+        "ping over IPv6 through two routers"
+    );
+    // r1 has no route to 2001:db8:7::/64 and says so, in ICMPv6, quoting each probe.
+    for index in [3, 4] {
+        let trace = &results[index];
+        assert!(
+            matches!(&trace.outcome, Outcome::Unreachable { reason } if reason.contains("2001:db8:1::1")),
+            "{trace:?}"
+        );
+        let detail = trace_detail(trace);
+        assert!(!detail.reached);
+        let last = detail.last_responding.as_ref().expect("r1 answers");
+        assert_eq!((last.ttl, last.address), (1, Some(ip("2001:db8:1::1"))));
+        assert_eq!(last.reply.as_deref(), Some("unreachable"));
+    }
 }
 
 // ------------------------------------------------- names that stop resolving

@@ -379,6 +379,9 @@ pub struct ProbeSettings {
     pub retries: u32,
     /// Probes per second, across all targets.
     pub rate_per_sec: u32,
+    /// At most this many events have their targets traced (reactive traceroute)
+    /// within 10 minutes; 0 traces none.
+    pub reactive_trace_events: u32,
 }
 
 impl ProbeSettings {
@@ -404,6 +407,7 @@ impl Default for ProbeSettings {
             timeout_secs: 5.0,
             retries: 2,
             rate_per_sec: 100,
+            reactive_trace_events: 6,
         }
     }
 }

@@ -186,6 +186,7 @@ struct RawProbes {
     timeout_secs: Option<f64>,
     retries: Option<u32>,
     rate_per_sec: Option<u32>,
+    reactive_trace_events: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -204,6 +205,10 @@ enum RawQuorum {
 
 /// The most vantage points a quorum may ask for.
 pub const MAX_QUORUM: i64 = 1_000;
+
+/// The most events whose targets are traced within 10 minutes: each costs up to
+/// four traceroutes of up to 30 hops.
+pub const MAX_REACTIVE_TRACE_EVENTS: u32 = 1_000;
 
 /// The longest timeout of any probe: a silent host costs at most this per try.
 pub const MAX_TIMEOUT_SECS: f64 = 60.0;
@@ -572,6 +577,9 @@ impl RawProfile {
             timeout_secs: p.timeout_secs.unwrap_or(defaults.timeout_secs),
             retries: p.retries.unwrap_or(defaults.retries),
             rate_per_sec: p.rate_per_sec.unwrap_or(defaults.rate_per_sec),
+            reactive_trace_events: p
+                .reactive_trace_events
+                .unwrap_or(defaults.reactive_trace_events),
         };
         check.seconds(
             "probes.interval_secs",
@@ -588,6 +596,12 @@ impl RawProfile {
         }
         if probes.rate_per_sec == 0 {
             return Err(check.fail("probes.rate_per_sec".into(), "must be at least 1"));
+        }
+        if probes.reactive_trace_events > MAX_REACTIVE_TRACE_EVENTS {
+            return Err(check.fail(
+                "probes.reactive_trace_events".into(),
+                format!("must be at most {MAX_REACTIVE_TRACE_EVENTS} (events traced per 10 minutes; 0: none)"),
+            ));
         }
         let consensus = ConsensusSettings {
             quorum: match self.consensus.quorum {

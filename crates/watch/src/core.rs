@@ -8,7 +8,9 @@ use blackout_bgp::{BgpState, Tracking, Vrps};
 use blackout_detect::Detector;
 use blackout_engine::{Engine, EngineConfig, Input};
 use blackout_feeds::{FeedHealth, FeedId, FeedKind, FeedState};
-use blackout_model::{BgpInput, Event, EventUpdate, SeriesPoint, Timestamp};
+use blackout_model::{
+    BgpInput, Event, EventUpdate, SeriesPoint, Timestamp, TraceReport, TraceRequest,
+};
 use blackout_probe::{ProbeResult, targets_from_profile};
 use blackout_profile::{FeedConfig, Profile};
 use blackout_store::{FeedHealthRow, ProbeRow};
@@ -27,6 +29,8 @@ pub struct Output {
     pub probes: Vec<ProbeRow>,
     /// Feed health for the store: on every change of state, and once a minute.
     pub feeds: Vec<FeedHealthRow>,
+    /// Traceroutes the engine asks for, toward the targets of events that started.
+    pub traces: Vec<TraceRequest>,
 }
 
 impl Output {
@@ -36,11 +40,13 @@ impl Output {
         self.series.extend(other.series);
         self.probes.extend(other.probes);
         self.feeds.extend(other.feeds);
+        self.traces.extend(other.traces);
     }
 
     fn engine(&mut self, output: blackout_engine::Output) {
         self.updates.extend(output.updates);
         self.series.extend(output.series);
+        self.traces.extend(output.traces);
     }
 }
 
@@ -191,6 +197,13 @@ impl Core {
         output
             .probes
             .push(crate::status::probe_row(result, vantage));
+        output
+    }
+
+    /// A traceroute the engine asked for came back: evidence on its event.
+    pub fn on_trace(&mut self, report: TraceReport) -> Output {
+        let mut output = Output::default();
+        output.engine(self.engine.step(report.at, Input::Trace(report)));
         output
     }
 

@@ -7,14 +7,17 @@
 //! caller). The loop in [`run_with_ready`] drains as soon as a burst of inputs
 //! has been taken (so an event is stored, streamed and alerted within
 //! milliseconds of the input that revealed it), and once a second besides.
+//! The traceroutes the engine asks for when an event starts go, as each drain
+//! writes, to the [`tracer`](crate::tracer) task; its reports come back as inputs.
 
 use crate::alerts::Alerting;
 use crate::core::{Core, Output};
+use crate::tracer::{self, TRACE_QUEUE, TracerConfig};
 use crate::vrps::{VRPS_CHECK_SECS, VrpsFile, read_vrps};
 use blackout_api::{Metrics, Publisher};
 use blackout_bgp::{Tracking, Vrps};
 use blackout_feeds::{Feed, FeedEvent};
-use blackout_model::{EventUpdate, Timestamp, UpdateKind, clock};
+use blackout_model::{EventUpdate, Timestamp, TraceReport, TraceRequest, UpdateKind, clock};
 use blackout_probe::{EngineConfig, ProbeResult, Prober, targets_from_profile};
 use blackout_profile::Profile;
 use blackout_relay::{CentralConfig, CentralCounters, Delivery};
@@ -91,6 +94,8 @@ pub struct WatchReport {
     pub agent_results: u64,
     /// Event updates written.
     pub updates: u64,
+    /// Reactive traceroutes that came back.
+    pub traces: u64,
 }
 
 /// Runs the observatory until `shutdown` resolves; every event update is also
@@ -115,6 +120,7 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
 ) -> Result<WatchReport, WatchError> {
     let (mut watch, mut inputs) = Watch::start(config, on_update).await?;
     on_ready();
+    watch.tracer = inputs.start_tracer(&watch.config);
     inputs.start_sources(&watch.config);
     let mut clock_tick = tokio::time::interval(Duration::from_secs(1));
     clock_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -151,6 +157,10 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
                 // Taken by the engine and written: only now may the broker forget them.
                 watch.drain(clock::now())?;
                 inputs.ack(batch);
+            }
+            Some(report) = inputs.traces.recv() => {
+                watch.take_trace(report);
+                watch.drain(clock::now())?;
             }
             Some(result) = inputs.probes.recv() => {
                 watch.take_probe(result);
@@ -192,6 +202,9 @@ struct Inputs {
     feeds_tx: Option<mpsc::Sender<FeedEvent>>,
     probes: mpsc::Receiver<ProbeResult>,
     probes_tx: Option<mpsc::Sender<ProbeResult>>,
+    /// The tracer's reports, and where it sends them.
+    traces: mpsc::Receiver<TraceReport>,
+    traces_tx: Option<mpsc::Sender<TraceReport>>,
     vrps_file: Option<VrpsFile>,
     vrps_loaded: mpsc::Receiver<Result<Vrps, String>>,
     vrps_tx: mpsc::Sender<Result<Vrps, String>>,
@@ -211,7 +224,10 @@ impl Inputs {
         let (probes_tx, probes) = mpsc::channel::<ProbeResult>(4096);
         let (vrps_tx, vrps_loaded) = mpsc::channel(1);
         let (agents_tx, agents) = mpsc::channel::<Delivery>(BURST);
+        let (traces_tx, traces) = mpsc::channel::<TraceReport>(TRACE_QUEUE);
         Inputs {
+            traces,
+            traces_tx: Some(traces_tx),
             agents,
             agents_tx: Some(agents_tx),
             acks: None,
@@ -284,6 +300,20 @@ impl Inputs {
         }
     }
 
+    /// Starts the tracer, and returns where to send it the engine's requests;
+    /// None (said once in the log) where this process may not open a raw socket.
+    fn start_tracer(&mut self, config: &WatchConfig) -> Option<mpsc::Sender<TraceRequest>> {
+        let reports = self.traces_tx.take()?;
+        if let Some(why) = tracer::unavailable() {
+            tracing::warn!("{why}");
+            return None;
+        }
+        let (requests_tx, requests) = mpsc::channel::<TraceRequest>(TRACE_QUEUE);
+        let tracer = TracerConfig::from_profile(&config.profile, &config.vantage);
+        self.tasks.spawn(tracer::run(tracer, requests, reports));
+        Some(requests_tx)
+    }
+
     /// Hands a batch of agents' results, taken and stored, to be acknowledged.
     fn ack(&self, batch: Vec<Delivery>) {
         if let Some(acks) = &self.acks {
@@ -327,6 +357,8 @@ struct Watch<F> {
     on_update: F,
     pending: Output,
     report: WatchReport,
+    /// Where the engine's traceroute requests go (None: no tracer).
+    tracer: Option<mpsc::Sender<TraceRequest>>,
     api: Option<(
         tokio::task::JoinHandle<()>,
         tokio::sync::watch::Sender<bool>,
@@ -412,6 +444,7 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             on_update,
             pending,
             report: WatchReport::default(),
+            tracer: None,
             api,
         };
         Ok((watch, inputs))
@@ -440,6 +473,12 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
         self.pending.extend(output);
     }
 
+    fn take_trace(&mut self, report: TraceReport) {
+        self.report.traces += 1;
+        let output = self.core.on_trace(report);
+        self.pending.extend(output);
+    }
+
     fn take_vrps(&mut self, now: Timestamp, vrps: Vrps) {
         let output = self.core.set_vrps(now, vrps);
         self.pending.extend(output);
@@ -458,6 +497,16 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
     /// Writes what is pending, then hands the updates on.
     fn write(&mut self) -> Result<u64, WatchError> {
         let pending = std::mem::take(&mut self.pending);
+        for request in pending.traces {
+            let Some(tracer) = &self.tracer else {
+                break;
+            };
+            if let Err(error) = tracer.try_send(request) {
+                tracing::warn!(
+                    "a traceroute toward an event's target is dropped: the tracer's queue is full or gone ({error})"
+                );
+            }
+        }
         if !pending.series.is_empty() {
             self.store.record_signals(&pending.series)?;
         }

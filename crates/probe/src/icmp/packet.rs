@@ -17,6 +17,8 @@ const V6_ECHO_REPLY: u8 = 129;
 
 /// IP protocol numbers.
 pub const PROTO_ICMP: u8 = 1;
+/// ICMPv6's next-header number.
+pub const PROTO_ICMPV6: u8 = 58;
 /// UDP's protocol number.
 pub const PROTO_UDP: u8 = 17;
 
@@ -88,12 +90,30 @@ pub fn paris_echo_request(ident: u16, seq: u16, wanted: u16, payload_len: usize)
     packet
 }
 
+/// An ICMPv6 echo request whose checksum stays the same whatever `seq` is: the
+/// first two payload bytes are the one's complement of `seq`, so the sum the
+/// kernel computes (it fills in an ICMPv6 checksum itself, over a pseudo-header
+/// that is the same for every probe of one flow) never changes (Paris traceroute).
+/// `payload_len` is at least 2.
+pub fn paris_echo6_request(ident: u16, seq: u16, payload_len: usize) -> Vec<u8> {
+    let mut packet = vec![0u8; 8 + payload_len.max(2)];
+    packet[0] = V6_ECHO_REQUEST;
+    packet[4..6].copy_from_slice(&ident.to_be_bytes());
+    packet[6..8].copy_from_slice(&seq.to_be_bytes());
+    packet[8..10].copy_from_slice(&(!seq).to_be_bytes());
+    packet
+}
+
 /// The payload of a UDP datagram whose checksum is `wanted`, given the addresses
-/// and ports (Paris traceroute over UDP). The payload is `len` bytes (at least 2),
-/// the first two of which compensate.
+/// (both of one family) and ports (Paris traceroute over UDP). The payload is
+/// `len` bytes (at least 2), the first two of which compensate.
+///
+/// The pseudo-headers of both families sum to the same words (the addresses, the
+/// protocol and the length; IPv6 only widens the length and pads with zeros), so
+/// one sum serves both.
 pub fn paris_udp_payload(
-    source: Ipv4Addr,
-    destination: Ipv4Addr,
+    source: IpAddr,
+    destination: IpAddr,
     source_port: u16,
     destination_port: u16,
     wanted: u16,
@@ -101,9 +121,13 @@ pub fn paris_udp_payload(
 ) -> Vec<u8> {
     let len = len.max(2);
     let udp_len = (8 + len) as u16;
-    let mut pseudo = Vec::with_capacity(20 + len);
-    pseudo.extend_from_slice(&source.octets());
-    pseudo.extend_from_slice(&destination.octets());
+    let octets = |address: IpAddr| match address {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    let mut pseudo = Vec::with_capacity(48);
+    pseudo.extend_from_slice(&octets(source));
+    pseudo.extend_from_slice(&octets(destination));
     pseudo.extend_from_slice(&[0, PROTO_UDP]);
     pseudo.extend_from_slice(&udp_len.to_be_bytes());
     pseudo.extend_from_slice(&source_port.to_be_bytes());
@@ -211,7 +235,7 @@ fn quoted(v6: bool, bytes: &[u8]) -> Option<(IpAddr, Quoted)> {
         (protocol, IpAddr::V4(destination), rest)
     };
     let quoted = match protocol {
-        PROTO_ICMP | 58 => Quoted::Echo {
+        PROTO_ICMP | PROTO_ICMPV6 => Quoted::Echo {
             ident: be16(rest, 4)?,
             seq: be16(rest, 6)?,
             checksum: be16(rest, 2)?,
@@ -290,6 +314,7 @@ pub fn unreachable_reason(v6: bool, code: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn echo_request_checksum_verifies() {
@@ -316,7 +341,7 @@ mod tests {
             Ipv4Addr::new(203, 0, 113, 9),
         );
         for wanted in [1u16, 2, 0x8000, 0xfffe] {
-            let payload = paris_udp_payload(s, d, 40000, 33434, wanted, 4);
+            let payload = paris_udp_payload(s.into(), d.into(), 40000, 33434, wanted, 4);
             let udp_len = 8 + payload.len() as u16;
             let mut all = Vec::new();
             all.extend_from_slice(&s.octets());
@@ -330,6 +355,147 @@ mod tests {
             all.extend_from_slice(&payload);
             assert_eq!(checksum(&all), 0, "wanted {wanted:#x}");
         }
+    }
+
+    /// The IPv6 pseudo-header's words for `length` bytes of `next` (RFC 8200 8.1).
+    fn pseudo6(source: Ipv6Addr, destination: Ipv6Addr, next: u8, length: u32) -> Vec<u8> {
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&source.octets());
+        pseudo.extend_from_slice(&destination.octets());
+        pseudo.extend_from_slice(&length.to_be_bytes());
+        pseudo.extend_from_slice(&[0, 0, 0, next]);
+        pseudo
+    }
+
+    #[test]
+    fn paris_echo6_keeps_the_checksum_the_kernel_computes() {
+        let (s, d): (Ipv6Addr, Ipv6Addr) = (
+            "2001:db8::2".parse().unwrap(),
+            "2001:db8:100::11".parse().unwrap(),
+        );
+        let mut sums = BTreeSet::new();
+        for seq in [0u16, 1, 2, 0x0102, 0x3f3f, 0xffff] {
+            let packet = paris_echo6_request(0x4242, seq, 16);
+            assert_eq!(packet[0], V6_ECHO_REQUEST);
+            assert_eq!(be16(&packet, 6), Some(seq));
+            let mut all = pseudo6(s, d, PROTO_ICMPV6, packet.len() as u32);
+            all.extend_from_slice(&packet);
+            sums.insert(checksum(&all));
+        }
+        assert_eq!(
+            sums.len(),
+            1,
+            "one checksum for every sequence number: {sums:?}"
+        );
+    }
+
+    #[test]
+    fn paris_udp6_checksum_is_the_wanted_one() {
+        let (s, d): (Ipv6Addr, Ipv6Addr) = (
+            "2001:db8::2".parse().unwrap(),
+            "2001:db8:100::11".parse().unwrap(),
+        );
+        for (wanted, len) in [(1u16, 2usize), (0x4242, 13), (0xfffe, 130)] {
+            let payload = paris_udp_payload(s.into(), d.into(), 40000, 33434, wanted, len);
+            let udp_len = 8 + payload.len() as u16;
+            let mut all = pseudo6(s, d, PROTO_UDP, u32::from(udp_len));
+            all.extend_from_slice(&40000u16.to_be_bytes());
+            all.extend_from_slice(&33434u16.to_be_bytes());
+            all.extend_from_slice(&udp_len.to_be_bytes());
+            all.extend_from_slice(&wanted.to_be_bytes());
+            all.extend_from_slice(&payload);
+            assert_eq!(checksum(&all), 0, "wanted {wanted:#x}");
+        }
+    }
+
+    fn ipv6(next: u8, source: &str, destination: &str, body: &[u8]) -> Vec<u8> {
+        let mut header = vec![0x60, 0, 0, 0];
+        header.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        header.extend_from_slice(&[next, 1]);
+        header.extend_from_slice(&source.parse::<Ipv6Addr>().unwrap().octets());
+        header.extend_from_slice(&destination.parse::<Ipv6Addr>().unwrap().octets());
+        header.extend_from_slice(body);
+        header
+    }
+
+    #[test]
+    fn decodes_icmpv6_replies_and_errors_with_the_quoted_probe() {
+        let mut reply = paris_echo6_request(7, 0x0105, 8);
+        reply[0] = V6_ECHO_REPLY;
+        assert_eq!(
+            decode(true, false, &reply),
+            Some((
+                None,
+                IcmpMessage::EchoReply {
+                    ident: 7,
+                    seq: 0x0105
+                }
+            ))
+        );
+        // A router's time exceeded, quoting the echo request it dropped.
+        let probe = paris_echo6_request(7, 3, 8);
+        let mut error = vec![V6_TIME_EXCEEDED, 0, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&ipv6(
+            PROTO_ICMPV6,
+            "2001:db8::2",
+            "2001:db8:100::11",
+            &probe,
+        ));
+        let (_, message) = decode(true, false, &error).unwrap();
+        assert_eq!(
+            message,
+            IcmpMessage::TimeExceeded {
+                destination: "2001:db8:100::11".parse().unwrap(),
+                quoted: Quoted::Echo {
+                    ident: 7,
+                    seq: 3,
+                    checksum: 0
+                }
+            }
+        );
+        // The destination's port unreachable (code 4), quoting a UDP probe.
+        let udp = [0x9c, 0x40, 0x82, 0x9a, 0, 13, 0x42, 0x42, 0, 0];
+        let mut error = vec![V6_UNREACHABLE, 4, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&ipv6(PROTO_UDP, "2001:db8::2", "2001:db8:100::11", &udp));
+        let (_, message) = decode(true, false, &error).unwrap();
+        assert_eq!(
+            message,
+            IcmpMessage::Unreachable {
+                code: 4,
+                port: true,
+                destination: "2001:db8:100::11".parse().unwrap(),
+                quoted: Quoted::Udp {
+                    source_port: 40000,
+                    destination_port: 33434,
+                    length: 13,
+                    checksum: 0x4242
+                }
+            }
+        );
+        // Administratively prohibited (a filter that says so), and a quote cut short.
+        let mut error = vec![V6_UNREACHABLE, 1, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&ipv6(PROTO_UDP, "2001:db8::2", "2001:db8:100::11", &udp));
+        assert!(matches!(
+            decode(true, false, &error),
+            Some((
+                None,
+                IcmpMessage::Unreachable {
+                    code: 1,
+                    port: false,
+                    ..
+                }
+            ))
+        ));
+        assert_eq!(
+            unreachable_reason(true, 1),
+            "administratively prohibited (ICMP)"
+        );
+        assert_eq!(decode(true, false, &error[..8 + 40 + 4]), None);
+        // An IPv4 packet quoted in an ICMPv6 error is not ours.
+        let inner = ipv4(17, [198, 51, 100, 1], [203, 0, 113, 9], &udp);
+        let mut error = vec![V6_TIME_EXCEEDED, 0, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&inner);
+        assert_eq!(decode(true, false, &error), None);
     }
 
     fn ipv4(protocol: u8, source: [u8; 4], destination: [u8; 4], body: &[u8]) -> Vec<u8> {
