@@ -70,7 +70,7 @@ fn results(profile: &blackout_profile::Profile, count: u64) -> Vec<(String, Stri
                     break 'rounds;
                 }
                 // One round in 50 a target does not answer one vantage point.
-                let dark = (round + t as u64 + v as u64) % 50 == 0;
+                let dark = (round + t as u64 + v as u64).is_multiple_of(50);
                 let result = AgentResult {
                     schema: SCHEMA_VERSION,
                     profile: profile.name.clone(),
