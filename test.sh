@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests use: real BGP daemons, DNS, web and mail servers,
-# probing and packet tools; PostgreSQL 15 (the store suite runs on a scratch cluster too); MaxMind's MMDB writer (blackout-geo regenerates its fixtures).
-packages=(postgresql bgpdump libmaxmind-db-writer-perl nginx nsd fping bird2 frr frr-rpki-rtrlib python3-aiosmtpd nftables iproute2 traceroute iputils-ping openssl util-linux procps chromium prometheus fonts-dejavu-core nats-server)
+# probing and packet tools (dig for the lab's A and AAAA checks); PostgreSQL 15 (the store suite runs on a scratch cluster too); MaxMind's MMDB writer (blackout-geo regenerates its fixtures).
+packages=(postgresql bgpdump libmaxmind-db-writer-perl nginx nsd fping bird2 frr frr-rpki-rtrlib python3-aiosmtpd nftables iproute2 traceroute iputils-ping openssl util-linux procps chromium prometheus fonts-dejavu-core nats-server bind9-dnsutils)
 
 missing=()
 for package in "${packages[@]}"; do
