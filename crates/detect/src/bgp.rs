@@ -1478,11 +1478,13 @@ impl BgpDetector {
                 )
             })
             .collect();
+        // The value: the share of paths the other upstreams carry between them.
+        let carried: f64 = carriers.iter().map(|(_, share)| share).sum();
         items.push(evidence(
             at,
             SignalKind::BgpUpstream,
             format!("routes carried by {others}"),
-            None,
+            Some(carried.min(1.0)),
         ));
         items.push(peers_evidence(at, denominators));
         let slot = self.cut_slot(entity, asn, bgp);
@@ -1823,7 +1825,7 @@ impl BgpDetector {
                     self.config.thresholds.flap_count,
                     human_duration(self.config.thresholds.flap_window_secs as f64)
                 ),
-                None,
+                Some(track.flapping.len() as f64),
             )
         });
         let prefixes: Vec<IpNet> = tally

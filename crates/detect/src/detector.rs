@@ -802,6 +802,10 @@ impl Detector {
             bgp_baseline: self.bgp.has_baseline(entity),
             bgp_view: self.bgp_view(entity),
             visibility: self.bgp.visibility_text(entity, bgp),
+            visible_share: bgp
+                .aggregates(entity)
+                .visibility(bgp.denominators())
+                .unwrap_or(0.0),
             carriers: self.bgp.carriers(entity),
             known_upstreams: &self.config.known_upstreams,
             peers: bgp.denominators(),
@@ -899,6 +903,33 @@ impl Detector {
                 self.book.confirm(&slot);
                 for item in bgp_evidence {
                     self.book.note(&slot, item);
+                }
+                let event = self.book.open.get(&slot)?;
+                // An outage of the whole network gathers its hosts' silence as the
+                // probes see it (a host falls silent a round after the routes go),
+                // even while the verdict itself stays the same. Its host items are
+                // dated when each host fell silent, so each is told once; other
+                // verdicts date their probe items at the weighing, and revise on
+                // their own when what they see changes.
+                let seen_since: Vec<Evidence> = verdict
+                    .evidence
+                    .iter()
+                    .filter(|item| {
+                        verdict.cause == Cause::Internal
+                            && item.signal.is_probe()
+                            && item.at >= event.start
+                            && !event.evidence.iter().any(|e| {
+                                e.at == item.at && e.signal == item.signal && e.text == item.text
+                            })
+                    })
+                    .cloned()
+                    .collect();
+                if !seen_since.is_empty() && event.cause == verdict.cause {
+                    self.book.revise(&slot, updates, |event| {
+                        for item in seen_since {
+                            crate::book::push_evidence(event, item);
+                        }
+                    });
                 }
                 let event = self.book.open.get(&slot)?;
                 // A note on the verdict is the routes' word only when routes are in

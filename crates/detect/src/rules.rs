@@ -92,6 +92,9 @@ pub struct Situation<'a> {
     pub bgp_view: bool,
     /// Its visibility, for evidence.
     pub visibility: String,
+    /// Its visibility as one number: the mean share of full-feed peers that see
+    /// each of its prefixes (0 to 1), the value of the items that quote it.
+    pub visible_share: f64,
     /// The upstreams the paths showed carrying its routes, with their names.
     pub carriers: &'a [(Asn, String)],
     /// The upstreams the profile names.
@@ -386,7 +389,7 @@ impl Rule for RpkiInvalid {
                     "every dark prefix is RPKI-invalid; visibility now {}",
                     s.visibility
                 ),
-                None,
+                Some(s.visible_share),
             )],
         })
     }
@@ -424,7 +427,7 @@ fn invalid_routes_dead_hosts(s: &Situation<'_>) -> Assessment {
                 prefixes.join(", "),
                 s.visibility
             ),
-            None,
+            Some(s.visible_share),
         )],
     })
 }
@@ -471,7 +474,7 @@ impl Rule for NetworkStress {
                         s.at,
                         SignalKind::BgpVisibility,
                         format!("routes withdrawn after the stress: {}", s.visibility),
-                        None,
+                        Some(s.visible_share),
                     )]
                 },
             });
@@ -522,7 +525,7 @@ impl Rule for NetworkStress {
                 s.at,
                 SignalKind::BgpVisibility,
                 format!("routes withdrawn after the stress: {}", s.visibility),
-                None,
+                Some(s.visible_share),
             ));
         }
         Assessment::Verdict(Verdict {
@@ -659,7 +662,9 @@ impl Rule for AllRoutesGone {
             summary: format!(
                 "{} is dark: {} withdrawn, and every upstream ({}) lost the routes together",
                 s.name,
-                if s.dark.len() == s.prefixes {
+                if s.dark.len() == s.prefixes && s.prefixes == 1 {
+                    "its one prefix".to_string()
+                } else if s.dark.len() == s.prefixes {
                     format!("all {} prefixes", s.prefixes)
                 } else {
                     format!("{} of {} prefixes", s.dark.len(), s.prefixes)
@@ -667,7 +672,10 @@ impl Rule for AllRoutesGone {
                 upstream_names(s)
             ),
             scope: dark_scope(s),
-            evidence: vec![item(
+            // The hosts' silence backs the routes' word, as the analysts' probes of
+            // the country's servers did; each item is dated when its host fell
+            // silent, so the same silence is told once however often it is weighed.
+            evidence: std::iter::once(item(
                 s.at,
                 SignalKind::BgpVisibility,
                 format!(
@@ -675,7 +683,13 @@ impl Rule for AllRoutesGone {
                     s.visibility
                 ),
                 Some(0.0),
-            )],
+            ))
+            .chain(
+                hosts_icmp(s)
+                    .filter(|h| h.failing_since().is_some())
+                    .map(|h| dark_host_item(h, s.at)),
+            )
+            .collect(),
         })
     }
 }
@@ -764,7 +778,7 @@ impl Rule for SomeRoutesGone {
                 s.at,
                 SignalKind::BgpVisibility,
                 format!("withdrawn: {names}; visibility now {}", s.visibility),
-                None,
+                Some(s.visible_share),
             )],
         })
     }
@@ -822,7 +836,7 @@ impl Rule for DataPlaneDead {
                 s.at,
                 SignalKind::BgpVisibility,
                 format!("routes still visible: {}", s.visibility),
-                None,
+                Some(s.visible_share),
             ));
         }
         Assessment::Verdict(Verdict {
@@ -892,7 +906,7 @@ impl Rule for FamilyDataPlaneDead {
                 s.at,
                 SignalKind::BgpVisibility,
                 format!("routes still visible: {}", s.visibility),
-                None,
+                Some(s.visible_share),
             ));
         }
         Assessment::Verdict(Verdict {

@@ -30,8 +30,10 @@
 //!   its first look ends two probe rounds (at least a minute) later
 //!
 //! Whatever the scenario, no event id may start twice, across restarts too, and
-//! every event's evidence is its own incident's: each item once, and dated
-//! within the event's start and end.
+//! every event's evidence is its own incident's: each item once, dated within
+//! the event's start and end, and, for one of several networks, naming none of
+//! the other networks' prefixes or targets; a route item that quotes a share
+//! carries its number.
 //!
 //! Besides its entity, cause and times, an expected event may say what its
 //! summary holds (`summary_has`, `summary_lacks`), its scope (`scope_has`,
@@ -689,13 +691,96 @@ fn run(path: &Path) -> (Scenario, Vec<Event>) {
     let text = std::fs::read_to_string(path).unwrap();
     let scenario: Scenario =
         toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let profile = match (&scenario.profile, &scenario.profile_file) {
+    let profile = scenario_profile(&scenario, path);
+    let events = simulate(&scenario, profile, None);
+    (scenario, events)
+}
+
+/// The profile a scenario watches with: its own file, a built-in, or `kp`.
+fn scenario_profile(scenario: &Scenario, path: &Path) -> Profile {
+    match (&scenario.profile, &scenario.profile_file) {
         (_, Some(file)) => blackout_profile::load_file(&path.parent().unwrap().join(file)).unwrap(),
         (Some(name), None) => blackout_profile::builtin(name).unwrap(),
         (None, None) => blackout_profile::builtin("kp").unwrap(),
+    }
+}
+
+/// The names (prefixes, hosts, name servers, mail servers) that belong to
+/// another of the profile's networks than `asn`'s and not to its own: an event
+/// about one network must not name them. Empty when the profile has one network.
+fn foreign_names(profile: &Profile, asn: u32) -> Vec<String> {
+    let Some(own) = profile.networks.iter().find(|n| n.asn.0 == asn) else {
+        return Vec::new();
     };
-    let events = simulate(&scenario, profile, None);
-    (scenario, events)
+    let others: Vec<&IpNet> = profile
+        .networks
+        .iter()
+        .filter(|n| n.asn.0 != asn)
+        .flat_map(|n| &n.prefixes)
+        .collect();
+    let inside = |net: &[&IpNet], addr: IpAddr| net.iter().any(|p| p.contains(&addr));
+    let own_prefixes: Vec<&IpNet> = own.prefixes.iter().collect();
+    let foreign = |addr: Option<IpAddr>| {
+        addr.is_some_and(|a| inside(&others, a) && !inside(&own_prefixes, a))
+    };
+    let mut names: Vec<String> = others
+        .iter()
+        .filter(|p| !own.prefixes.contains(p))
+        .map(|p| p.to_string())
+        .collect();
+    names.extend(
+        profile
+            .hosts
+            .iter()
+            .filter(|h| foreign(h.address))
+            .map(|h| h.name.clone()),
+    );
+    names.extend(
+        profile
+            .zones
+            .iter()
+            .flat_map(|z| &z.servers)
+            .filter(|s| foreign(s.address))
+            .map(|s| s.name.clone()),
+    );
+    names.extend(
+        profile
+            .mail
+            .iter()
+            .filter(|m| foreign(m.address))
+            .filter_map(|m| m.host.clone()),
+    );
+    names
+}
+
+/// Is an evidence item one of the event book's notes: a revision of the cause
+/// or scope, an outage receding, blackout restarting?
+fn is_note(text: &str) -> bool {
+    [
+        "what is in trouble changed:",
+        "cause revised:",
+        "blackout restarted",
+        "blackout stopped",
+    ]
+    .iter()
+    .any(|start| text.starts_with(start))
+        || text.contains(" recedes: ")
+}
+
+/// Does `text` name `name` as a whole word (not `web.a.example` inside
+/// `web.a.example.org`, nor `198.51.100.1` inside `198.51.100.10`)?
+fn names_whole(text: &str, name: &str) -> bool {
+    let part =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':');
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let rest = &text[at + name.len()..];
+        let mut after = rest.chars();
+        let next = after.next();
+        // A trailing dot ends a sentence; a dot followed by more of a name does not.
+        let continues = next == Some('.') && part(after.next());
+        !part(before) && !part(next) && !continues
+    })
 }
 
 /// Runs the world through the engine on a simulated clock; `shuffle` permutes
@@ -967,6 +1052,7 @@ fn scenario_files() -> Vec<PathBuf> {
 
 fn check(path: &Path) -> Result<(), String> {
     let (scenario, events) = run(path);
+    let profile = scenario_profile(&scenario, path);
     let start = time(&scenario.setup.start, Timestamp::EPOCH);
     // Each event with its evidence: what a failing scenario needs to be read.
     let describe = |events: &[Event]| {
@@ -1044,6 +1130,29 @@ fn check(path: &Path) -> Result<(), String> {
         ));
     }
     for event in &events {
+        // A route measurement (a share, a visibility) carries its number, so that
+        // a reader of the JSON need not parse it out of the words; the book's
+        // notes (revisions, restarts) tell, and measure nothing.
+        let unvalued: Vec<String> = event
+            .evidence
+            .iter()
+            .filter(|item| {
+                item.signal.as_str().starts_with("bgp.")
+                    && item.text.contains('%')
+                    && item.value.is_none()
+                    && !is_note(&item.text)
+            })
+            .map(|item| format!("  {} {:?}", item.signal, item.text))
+            .collect();
+        if !unvalued.is_empty() {
+            return Err(format!(
+                "{}: route measurements without a value in {} {}:\n{}",
+                scenario.description,
+                event.entity,
+                event.cause,
+                unvalued.join("\n")
+            ));
+        }
         if event.evidence.is_empty() {
             return Err(format!(
                 "{}: an event without evidence: {event:?}",
@@ -1077,6 +1186,30 @@ fn check(path: &Path) -> Result<(), String> {
                 event.end.map(|t| t.to_string()).unwrap_or("ongoing".into()),
                 outside.join("\n")
             ));
+        }
+        // A network's event is about that network: with several networks in the
+        // profile, its items name none of the others' prefixes or targets.
+        if let blackout_model::Entity::As(asn) = &event.entity {
+            let foreign = foreign_names(&profile, asn.0);
+            let named: Vec<String> = event
+                .evidence
+                .iter()
+                .flat_map(|item| {
+                    foreign
+                        .iter()
+                        .filter(|name| names_whole(&item.text, name))
+                        .map(move |name| format!("  {name}: {} {:?}", item.signal, item.text))
+                })
+                .collect();
+            if !named.is_empty() {
+                return Err(format!(
+                    "{}: {} {} names another network's prefixes or targets:\n{}",
+                    scenario.description,
+                    event.entity,
+                    event.cause,
+                    named.join("\n")
+                ));
+            }
         }
         if let Some(end) = event.end
             && end < event.start
@@ -1151,13 +1284,7 @@ fn the_same_input_gives_the_same_events() {
 fn shuffling_simultaneous_signals_keeps_the_verdict() {
     for path in scenario_files() {
         let (scenario, events) = run(&path);
-        let profile = match (&scenario.profile, &scenario.profile_file) {
-            (_, Some(file)) => {
-                blackout_profile::load_file(&path.parent().unwrap().join(file)).unwrap()
-            }
-            (Some(name), None) => blackout_profile::builtin(name).unwrap(),
-            (None, None) => blackout_profile::builtin("kp").unwrap(),
-        };
+        let profile = scenario_profile(&scenario, &path);
         let verdict =
             |events: &[Event]| -> BTreeSet<(String, String, Timestamp, Option<Timestamp>)> {
                 events
