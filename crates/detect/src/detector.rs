@@ -88,6 +88,10 @@ pub struct Detector {
     /// far. A country's scope lists only the first of its dark prefixes, so the
     /// count is what says the outage grew.
     peak_dark: BTreeMap<EntityIdx, usize>,
+    /// Per network entity with an event open: since when its summary's peak has
+    /// stood, and when it first receded from it, so that a summary kept at the
+    /// peak says when that worst was ("at the worst, from 10:02 to 10:09").
+    peak_span: BTreeMap<EntityIdx, (Timestamp, Option<Timestamp>)>,
     /// The scope of the latest verdict on each entity's open event: the event
     /// keeps its peak, so a change is news only against what was last said.
     verdict_scope: BTreeMap<EntityIdx, Scope>,
@@ -158,6 +162,7 @@ impl Detector {
             first_look: None,
             network_back: BTreeMap::new(),
             peak_dark: BTreeMap::new(),
+            peak_span: BTreeMap::new(),
             verdict_scope: BTreeMap::new(),
             vantage_back: BTreeMap::new(),
             feeds: BTreeMap::new(),
@@ -895,6 +900,7 @@ impl Detector {
                 self.book
                     .start_as(verdict.start, slot.clone(), verdict.cause, opening, updates);
                 self.peak_dark.insert(entity, dark_now);
+                self.peak_span.insert(entity, (verdict.start, None));
             }
             (Some(verdict), true) => {
                 let peak = self.peak_dark.entry(entity).or_default();
@@ -963,6 +969,22 @@ impl Detector {
                     || grown
                 {
                     self.verdict_scope.insert(entity, verdict.scope.clone());
+                    let past_peak = event.cause == verdict.cause
+                        && within(&verdict.scope, &event.scope)
+                        && !grown;
+                    let span = self.peak_span.entry(entity).or_insert((event.start, None));
+                    if !past_peak {
+                        *span = (at, None);
+                    } else if verdict.scope == event.scope {
+                        // Back at the peak: the worst is now again.
+                        span.1 = None;
+                    } else if span.1.is_none() {
+                        span.1 = Some(at);
+                    }
+                    let worst = match *span {
+                        (from, Some(until)) if past_peak => Some(worst_span(from, until)),
+                        _ => None,
+                    };
                     let text = if event.cause != verdict.cause {
                         format!("cause revised: {} -> {}", event.cause, verdict.cause)
                     } else {
@@ -986,16 +1008,23 @@ impl Detector {
                         );
                         // The summary and scope keep the worst of the incident: a
                         // scope that only shrinks (hosts or prefixes coming back) is
-                        // recorded in the evidence, not by forgetting the peak.
-                        let past_peak = event.cause == verdict.cause
-                            && within(&verdict.scope, &event.scope)
-                            && !grown;
+                        // recorded in the evidence, not by forgetting the peak, and
+                        // the summary says when the worst was.
                         event.cause = verdict.cause;
                         event.severity = verdict.severity.max(event.severity);
                         event.confidence = verdict.confidence;
                         if !past_peak {
                             event.summary = verdict.summary;
                             event.scope = verdict.scope;
+                        } else {
+                            let peak = event
+                                .summary
+                                .split_once(WORST_MARK)
+                                .map_or(event.summary.as_str(), |(peak, _)| peak);
+                            event.summary = match worst {
+                                Some(worst) => format!("{peak}{WORST_MARK}{worst}"),
+                                None => peak.to_string(),
+                            };
                         }
                     });
                 }
@@ -1040,6 +1069,7 @@ impl Detector {
                 self.book.end(&slot, back, Some(item), updates);
                 self.network_back.insert(entity, at);
                 self.peak_dark.remove(&entity);
+                self.peak_span.remove(&entity);
                 self.verdict_scope.remove(&entity);
             }
             (None, false) => {
@@ -1754,6 +1784,27 @@ fn order(signal: &Signal) -> (u8, u64, String) {
 
 /// Whether every prefix, host and service of `scope` is already in `peak`: the
 /// incident is smaller than it was, not different.
+/// What joins a summary kept at its peak to the words on when that peak was.
+const WORST_MARK: &str = "; at the worst, ";
+
+/// `from 10:02 to 10:09 UTC`, with the dates when the span crosses midnight.
+fn worst_span(from: Timestamp, until: Timestamp) -> String {
+    let day = |t: Timestamp| t.format_utc("%Y-%m-%d");
+    if day(from) == day(until) {
+        format!(
+            "from {} to {} UTC",
+            from.format_utc("%H:%M"),
+            until.format_utc("%H:%M")
+        )
+    } else {
+        format!(
+            "from {} to {} UTC",
+            from.format_utc("%Y-%m-%d %H:%M"),
+            until.format_utc("%Y-%m-%d %H:%M")
+        )
+    }
+}
+
 fn within(scope: &Scope, peak: &Scope) -> bool {
     scope.prefixes.iter().all(|p| peak.prefixes.contains(p))
         && scope.hosts.iter().all(|h| peak.hosts.contains(h))
