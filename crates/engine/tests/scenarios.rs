@@ -728,27 +728,19 @@ fn foreign_names(profile: &Profile, asn: u32) -> Vec<String> {
         .filter(|p| !own.prefixes.contains(p))
         .map(|p| p.to_string())
         .collect();
+    let hosts = profile.hosts.iter().map(|h| (&h.name, h.address));
+    let servers = profile.zones.iter().flat_map(|z| &z.servers);
+    let mail = profile
+        .mail
+        .iter()
+        .filter_map(|m| Some((m.host.as_ref()?, m.address)));
+    let targets = hosts
+        .chain(servers.map(|s| (&s.name, s.address)))
+        .chain(mail);
     names.extend(
-        profile
-            .hosts
-            .iter()
-            .filter(|h| foreign(h.address))
-            .map(|h| h.name.clone()),
-    );
-    names.extend(
-        profile
-            .zones
-            .iter()
-            .flat_map(|z| &z.servers)
-            .filter(|s| foreign(s.address))
-            .map(|s| s.name.clone()),
-    );
-    names.extend(
-        profile
-            .mail
-            .iter()
-            .filter(|m| foreign(m.address))
-            .filter_map(|m| m.host.clone()),
+        targets
+            .filter(|(_, address)| foreign(*address))
+            .map(|(name, _)| name.clone()),
     );
     names
 }
