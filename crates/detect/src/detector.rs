@@ -624,7 +624,25 @@ impl Detector {
                         } => (down_from.clone(), up_from.clone(), false),
                         _ => unreachable!("matched above"),
                     };
-                    if down_from.len() + up_from.len() >= consensus::SPLIT_MIN_VOTERS {
+                    // The vantage points that reach it must have looked since the
+                    // others' failure began, and answered: each probes on its own
+                    // schedule, so at a real outage's start one sees it fail while
+                    // the others' latest look is from before (or is a first miss
+                    // not yet past the hysteresis). Until they look again, that is
+                    // no split, only a failure not yet confirmed.
+                    let failing_since = tracks
+                        .iter()
+                        .filter_map(|t| match t.state {
+                            CheckState::Failing { since, .. } => Some(since),
+                            _ => None,
+                        })
+                        .max()
+                        .unwrap_or(self.last_at);
+                    let confirmed = tracks
+                        .iter()
+                        .filter(|t| !failing(t))
+                        .all(|t| t.last.ok && t.last.at >= failing_since);
+                    if confirmed && down_from.len() + up_from.len() >= consensus::SPLIT_MIN_VOTERS {
                         judged.splits.push(Split {
                             role,
                             target: target.clone(),
