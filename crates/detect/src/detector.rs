@@ -624,12 +624,15 @@ impl Detector {
                         } => (down_from.clone(), up_from.clone(), false),
                         _ => unreachable!("matched above"),
                     };
-                    // The vantage points that reach it must have looked since the
-                    // others' failure began, and answered: each probes on its own
-                    // schedule, so at a real outage's start one sees it fail while
-                    // the others' latest look is from before (or is a first miss
-                    // not yet past the hysteresis). Until they look again, that is
-                    // no split, only a failure not yet confirmed.
+                    // Each vantage point probes on its own schedule, so at a real
+                    // outage's start one sees the check fail while the others'
+                    // latest look is from before (or is a first miss not yet past
+                    // the hysteresis), and at its end one has yet to look again
+                    // (or to answer often enough) while the others see it back.
+                    // A split holds only when both sides looked since the other
+                    // side's latest change: those that reach it answered after
+                    // the others' failure began, and those that see it down failed
+                    // in their latest look, after the others saw it come back.
                     let failing_since = tracks
                         .iter()
                         .filter_map(|t| match t.state {
@@ -638,10 +641,21 @@ impl Detector {
                         })
                         .max()
                         .unwrap_or(self.last_at);
-                    let confirmed = tracks
+                    let down_looked = tracks
                         .iter()
-                        .filter(|t| !failing(t))
-                        .all(|t| t.last.ok && t.last.at >= failing_since);
+                        .filter(|t| failing(t))
+                        .map(|t| t.last.at)
+                        .min()
+                        .unwrap_or(self.last_at);
+                    let confirmed = tracks.iter().all(|t| {
+                        if failing(t) {
+                            !t.last.ok
+                        } else {
+                            t.last.ok
+                                && t.last.at >= failing_since
+                                && t.recovered_at.is_none_or(|back| back <= down_looked)
+                        }
+                    });
                     if confirmed && down_from.len() + up_from.len() >= consensus::SPLIT_MIN_VOTERS {
                         judged.splits.push(Split {
                             role,

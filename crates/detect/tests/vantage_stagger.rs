@@ -50,17 +50,17 @@ fn started(updates: &[EventUpdate]) -> Vec<String> {
 
 /// The lab profile's detector with three vantage points, each probing the
 /// control and the hosts every 2 s at its own offset (a failure is looked at
-/// again 500 ms later). From round 5 on, the hosts fail from the vantage points
-/// `failing` sees fail; the others keep reaching them. Returns every update.
-fn run(failing: &dyn Fn(&str) -> bool) -> Vec<EventUpdate> {
+/// again 500 ms later). In each round, the hosts fail from the vantage points
+/// for which `failing(vantage, round)` says so. Returns every update.
+fn run(failing: &dyn Fn(&str, i64) -> bool) -> Vec<EventUpdate> {
     let profile = blackout_profile::builtin("lab").unwrap();
     let bgp = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
     let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
     let mut said = Vec::new();
-    for round in 0..12 {
+    for round in 0..20 {
         for (vantage, offset) in VANTAGES {
             let at = t(round * 2000 + offset);
-            let down = round >= 5 && failing(vantage);
+            let down = failing(vantage, round);
             said.extend(detector.process(
                 &ping(at, vantage, ProbeRole::Control, "control.example", true),
                 &bgp,
@@ -86,7 +86,7 @@ fn run(failing: &dyn Fn(&str) -> bool) -> Vec<EventUpdate> {
 
 #[test]
 fn the_first_vantage_point_to_see_an_outage_is_not_a_lone_dissenter() {
-    let said = started(&run(&|_| true));
+    let said = started(&run(&|_, round| round >= 5));
     assert!(
         said.iter().all(|e| !e.starts_with("vantage:")),
         "no vantage point is at fault: {said:?}"
@@ -99,6 +99,21 @@ fn the_first_vantage_point_to_see_an_outage_is_not_a_lone_dissenter() {
 
 #[test]
 fn a_vantage_point_the_others_contradict_after_its_failure_began_is_at_fault() {
-    let said = started(&run(&|v| v == "vp-b"));
+    let said = started(&run(&|v, round| v == "vp-b" && round >= 5));
     assert_eq!(said, vec!["vantage:vp-b vantage".to_string()], "{said:?}");
+}
+
+#[test]
+fn the_last_vantage_point_to_see_an_outage_end_is_not_a_lone_dissenter() {
+    let updates = run(&|_, round| (5..10).contains(&round));
+    let said = started(&updates);
+    assert!(
+        said.iter().all(|e| !e.starts_with("vantage:")),
+        "no vantage point is at fault: {said:?}"
+    );
+    let ended = updates
+        .iter()
+        .filter(|u| u.kind == UpdateKind::Ended)
+        .any(|u| u.event.entity.to_string().starts_with("as:64500"));
+    assert!(ended, "the network's event ends: {said:?}");
 }
