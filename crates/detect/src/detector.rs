@@ -630,9 +630,10 @@ impl Detector {
                     // the hysteresis), and at its end one has yet to look again
                     // (or to answer often enough) while the others see it back.
                     // A split holds only when both sides looked since the other
-                    // side's latest change: those that reach it answered after
-                    // the others' failure began, and those that see it down failed
-                    // in their latest look, after the others saw it come back.
+                    // side's latest change: those that reach it answered every
+                    // time they looked since the others' failure began, and those
+                    // that see it down failed in their latest look, after the
+                    // others saw it come back.
                     let failing_since = tracks
                         .iter()
                         .filter_map(|t| match t.state {
@@ -651,8 +652,7 @@ impl Detector {
                         if failing(t) {
                             !t.last.ok
                         } else {
-                            t.last.ok
-                                && t.last.at >= failing_since
+                            t.answered_all_since(failing_since)
                                 && t.recovered_at.is_none_or(|back| back <= down_looked)
                         }
                     });
@@ -1259,16 +1259,27 @@ impl Detector {
         let Some(event) = self.book.open.get(slot) else {
             return;
         };
-        // `CHECK from VANTAGE:` identifies an item; its outcome text varies.
-        let head = |text: &str| text.split_once(": ").map(|(h, _)| h.to_string());
-        let known: BTreeSet<String> = event
+        // `CHECK from VANTAGE:` identifies an item (its outcome text varies). A
+        // vantage point that answered at first and failed later has something new
+        // to say: its failure.
+        let head = |text: &str| {
+            text.split_once(": ")
+                .map(|(h, outcome)| (h.to_string(), outcome.starts_with("fail")))
+        };
+        let said: Vec<(String, bool)> = event
             .evidence
             .iter()
             .filter_map(|e| head(&e.text))
             .collect();
         let new: Vec<Evidence> = items
             .into_iter()
-            .filter(|item| head(&item.text).is_some_and(|h| !known.contains(&h)))
+            .filter(|item| {
+                head(&item.text).is_some_and(|(h, failed)| {
+                    !said
+                        .iter()
+                        .any(|(known, known_failed)| *known == h && (*known_failed || !failed))
+                })
+            })
             .collect();
         if new.is_empty() {
             return;
@@ -1563,9 +1574,22 @@ impl Detector {
                 .find(|(c, _)| c.entity == entity)
                 .and_then(|(_, owner)| *owner)
                 .is_some_and(|owner| self.bgp_view(owner));
-            let opening = service_opening(&entity, &views, total, at, view);
+            let mut opening = service_opening(&entity, &views, total, at, view);
+            // With several vantage points, what each of them saw of the failing
+            // checks, as for a network's event.
+            let failing: Vec<CheckView> = views.iter().map(|v| (*v).clone()).collect();
+            let (vantage_items, seen_from) = self.vantage_evidence(&failing);
+            if !seen_from.is_empty() {
+                opening.summary = format!(
+                    "{}; seen down from the vantage points {}",
+                    opening.summary,
+                    name_list(&seen_from)
+                );
+                opening.evidence.extend(vantage_items.iter().cloned());
+            }
             if let Some(known) = self.book.open.get(&slot).map(|e| e.scope.hosts.clone()) {
                 self.book.confirm(&slot);
+                self.note_new_vantages(&slot, vantage_items, updates);
                 // More of its checks fail now (the second name server): the event
                 // widens to say so. A check that comes back does not narrow it: the
                 // event tells what failed.
