@@ -633,7 +633,10 @@ impl Detector {
                     // side's latest change: those that reach it answered every
                     // time they looked since the others' failure began, and those
                     // that see it down failed in their latest look, after the
-                    // others saw it come back.
+                    // others saw it come back. And those that reach it must answer
+                    // cleanly: under stress (loss and latency on every path) one
+                    // vantage point's two misses in a row are the stress's, not
+                    // its own path's.
                     let failing_since = tracks
                         .iter()
                         .filter_map(|t| match t.state {
@@ -653,6 +656,7 @@ impl Detector {
                             !t.last.ok
                         } else {
                             t.answered_all_since(failing_since)
+                                && t.last_clean
                                 && t.recovered_at.is_none_or(|back| back <= down_looked)
                         }
                     });
