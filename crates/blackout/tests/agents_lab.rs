@@ -363,19 +363,11 @@ fn cases() -> Vec<&'static Case> {
 
 /// Besides a fault's own event, what may come with it here: the vantage point
 /// behind the validating transit loses the RPKI-invalid routes alone, a path
-/// problem of its own; and a flap's withdrawals (1 s each) fall on the vantage
-/// points' probes at different phases, so that one may see a host miss twice
-/// while the others' looks fell between the withdrawals (a known misreading:
-/// README, Known gaps).
+/// problem of its own.
 fn also_here(case: &Case, update: &Update) -> bool {
-    match case.name() {
-        "rpki-invalid" => {
-            update.entity() == format!("vantage:{}", vantage::TRANSIT)
-                && update.cause() == "vantage"
-        }
-        "flap" => update.entity().starts_with("vantage:") && update.cause() == "vantage",
-        _ => false,
-    }
+    case.name() == "rpki-invalid"
+        && update.entity() == format!("vantage:{}", vantage::TRANSIT)
+        && update.cause() == "vantage"
 }
 
 /// The path cut's case: the vantage point's own event, nothing else.

@@ -99,6 +99,10 @@ pub struct Detector {
     /// Per network entity: losses of its routes held back as possible cycles of
     /// a flapping (see [`HeldLoss`]).
     held_losses: BTreeMap<EntityIdx, Vec<HeldLoss>>,
+    /// Per network entity: when its routes last moved (a withdrawal, a return,
+    /// another path). Vantage points that probe it at different moments of a
+    /// routing change see different things; that is no path of theirs at fault.
+    routes_moved: BTreeMap<EntityIdx, Timestamp>,
     /// The vantage points that see checks down while others see them up.
     paths: PathWatch,
     /// What each vantage point saw of the checks a quorum of several sees down,
@@ -162,6 +166,7 @@ impl Detector {
             vantage_back: BTreeMap::new(),
             feeds: BTreeMap::new(),
             held_losses: BTreeMap::new(),
+            routes_moved: BTreeMap::new(),
             paths: PathWatch::default(),
             seen_down: BTreeMap::new(),
         }
@@ -713,6 +718,9 @@ impl Detector {
         let before = updates.len();
         self.take_in(at, bgp, updates);
         let changed: BTreeSet<EntityIdx> = self.bgp.changed_entities().clone();
+        for entity in &changed {
+            self.routes_moved.insert(*entity, at);
+        }
         updates.extend(self.bgp.settle(at, bgp));
         self.adopt_first_cycles(before, bgp, updates);
         let offline = self.offline_vantages();
@@ -728,6 +736,20 @@ impl Detector {
         // no network verdict from them, and a service event open is held as it
         // stands (it ends only when its own checks are seen to pass).
         let checks = if all_offline { Vec::new() } else { checks };
+        // A split over a target whose routes moved about when it began (within a
+        // probe round either way) is the routing change seen at different
+        // moments, not a vantage point's path (a flap's withdrawals of a second
+        // fall between some probes and on others).
+        let interval = self.config.probes.results_within_secs(1);
+        let splits: Vec<Split> = splits
+            .into_iter()
+            .filter(|split| {
+                let moved = self
+                    .owner(&split.target, bgp)
+                    .and_then(|owner| self.routes_moved.get(&owner));
+                !moved.is_some_and(|moved| moved.secs_since(split.since).abs() <= interval)
+            })
+            .collect();
         let path_changes = self.paths.update(splits);
         self.weigh_paths(at, path_changes, updates);
         // The entities to weigh: those whose routes changed, those with checks of
