@@ -455,7 +455,6 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
     for case in cases() {
         run(case, &mut central, &mut problems);
     }
-    drop(run);
 
     // ---- d. the broker killed and restarted while an event is open ----
     let mut broker_killed_at = None;
