@@ -740,14 +740,17 @@ impl Detector {
         // probe round either way) is the routing change seen at different
         // moments, not a vantage point's path (a flap's withdrawals of a second
         // fall between some probes and on others).
+        // Nor is one over a network under stress (its misses are the stress's).
         let interval = self.config.probes.results_within_secs(1);
         let splits: Vec<Split> = splits
             .into_iter()
             .filter(|split| {
-                let moved = self
-                    .owner(&split.target, bgp)
-                    .and_then(|owner| self.routes_moved.get(&owner));
-                !moved.is_some_and(|moved| moved.secs_since(split.since).abs() <= interval)
+                let Some(owner) = self.owner(&split.target, bgp) else {
+                    return true;
+                };
+                let moved = self.routes_moved.get(&owner);
+                !self.stress_since.contains_key(&owner)
+                    && !moved.is_some_and(|moved| moved.secs_since(split.since).abs() <= interval)
             })
             .collect();
         let path_changes = self.paths.update(splits);
