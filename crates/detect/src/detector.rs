@@ -103,6 +103,10 @@ pub struct Detector {
     /// Per network entity: losses of its routes held back as possible cycles of
     /// a flapping (see [`HeldLoss`]).
     held_losses: BTreeMap<EntityIdx, Vec<HeldLoss>>,
+    /// Per network entity: when its routes last moved (a withdrawal, a return,
+    /// another path). Vantage points that probe it at different moments of a
+    /// routing change see different things; that is no path of theirs at fault.
+    routes_moved: BTreeMap<EntityIdx, Timestamp>,
     /// The vantage points that see checks down while others see them up.
     paths: PathWatch,
     /// What each vantage point saw of the checks a quorum of several sees down,
@@ -167,6 +171,7 @@ impl Detector {
             vantage_back: BTreeMap::new(),
             feeds: BTreeMap::new(),
             held_losses: BTreeMap::new(),
+            routes_moved: BTreeMap::new(),
             paths: PathWatch::default(),
             seen_down: BTreeMap::new(),
         }
@@ -629,7 +634,43 @@ impl Detector {
                         } => (down_from.clone(), up_from.clone(), false),
                         _ => unreachable!("matched above"),
                     };
-                    if down_from.len() + up_from.len() >= consensus::SPLIT_MIN_VOTERS {
+                    // Each vantage point probes on its own schedule, so at a real
+                    // outage's start one sees the check fail while the others'
+                    // latest look is from before (or is a first miss not yet past
+                    // the hysteresis), and at its end one has yet to look again
+                    // (or to answer often enough) while the others see it back.
+                    // A split holds only when both sides looked since the other
+                    // side's latest change: those that reach it answered every
+                    // time they looked since the others' failure began, and those
+                    // that see it down failed in their latest look, after the
+                    // others saw it come back. And those that reach it must answer
+                    // cleanly: under stress (loss and latency on every path) one
+                    // vantage point's two misses in a row are the stress's, not
+                    // its own path's.
+                    let failing_since = tracks
+                        .iter()
+                        .filter_map(|t| match t.state {
+                            CheckState::Failing { since, .. } => Some(since),
+                            _ => None,
+                        })
+                        .max()
+                        .unwrap_or(self.last_at);
+                    let down_looked = tracks
+                        .iter()
+                        .filter(|t| failing(t))
+                        .map(|t| t.last.at)
+                        .min()
+                        .unwrap_or(self.last_at);
+                    let confirmed = tracks.iter().all(|t| {
+                        if failing(t) {
+                            !t.last.ok
+                        } else {
+                            t.answered_all_since(failing_since)
+                                && t.last_clean
+                                && t.recovered_at.is_none_or(|back| back <= down_looked)
+                        }
+                    });
+                    if confirmed && down_from.len() + up_from.len() >= consensus::SPLIT_MIN_VOTERS {
                         judged.splits.push(Split {
                             role,
                             target: target.clone(),
@@ -682,6 +723,9 @@ impl Detector {
         let before = updates.len();
         self.take_in(at, bgp, updates);
         let changed: BTreeSet<EntityIdx> = self.bgp.changed_entities().clone();
+        for entity in &changed {
+            self.routes_moved.insert(*entity, at);
+        }
         updates.extend(self.bgp.settle(at, bgp));
         self.adopt_first_cycles(before, bgp, updates);
         let offline = self.offline_vantages();
@@ -697,6 +741,23 @@ impl Detector {
         // no network verdict from them, and a service event open is held as it
         // stands (it ends only when its own checks are seen to pass).
         let checks = if all_offline { Vec::new() } else { checks };
+        // A split over a target whose routes moved about when it began (within a
+        // probe round either way) is the routing change seen at different
+        // moments, not a vantage point's path (a flap's withdrawals of a second
+        // fall between some probes and on others).
+        // Nor is one over a network under stress (its misses are the stress's).
+        let interval = self.config.probes.results_within_secs(1);
+        let splits: Vec<Split> = splits
+            .into_iter()
+            .filter(|split| {
+                let Some(owner) = self.owner(&split.target, bgp) else {
+                    return true;
+                };
+                let moved = self.routes_moved.get(&owner);
+                !self.stress_since.contains_key(&owner)
+                    && !moved.is_some_and(|moved| moved.secs_since(split.since).abs() <= interval)
+            })
+            .collect();
         let path_changes = self.paths.update(splits);
         self.weigh_paths(at, path_changes, updates);
         // The entities to weigh: those whose routes changed, those with checks of
@@ -1288,16 +1349,27 @@ impl Detector {
         let Some(event) = self.book.open.get(slot) else {
             return;
         };
-        // `CHECK from VANTAGE:` identifies an item; its outcome text varies.
-        let head = |text: &str| text.split_once(": ").map(|(h, _)| h.to_string());
-        let known: BTreeSet<String> = event
+        // `CHECK from VANTAGE:` identifies an item (its outcome text varies). A
+        // vantage point that answered at first and failed later has something new
+        // to say: its failure.
+        let head = |text: &str| {
+            text.split_once(": ")
+                .map(|(h, outcome)| (h.to_string(), outcome.starts_with("fail")))
+        };
+        let said: Vec<(String, bool)> = event
             .evidence
             .iter()
             .filter_map(|e| head(&e.text))
             .collect();
         let new: Vec<Evidence> = items
             .into_iter()
-            .filter(|item| head(&item.text).is_some_and(|h| !known.contains(&h)))
+            .filter(|item| {
+                head(&item.text).is_some_and(|(h, failed)| {
+                    !said
+                        .iter()
+                        .any(|(known, known_failed)| *known == h && (*known_failed || !failed))
+                })
+            })
             .collect();
         if new.is_empty() {
             return;
@@ -1592,9 +1664,22 @@ impl Detector {
                 .find(|(c, _)| c.entity == entity)
                 .and_then(|(_, owner)| *owner)
                 .is_some_and(|owner| self.bgp_view(owner));
-            let opening = service_opening(&entity, &views, total, at, view);
+            let mut opening = service_opening(&entity, &views, total, at, view);
+            // With several vantage points, what each of them saw of the failing
+            // checks, as for a network's event.
+            let failing: Vec<CheckView> = views.iter().map(|v| (*v).clone()).collect();
+            let (vantage_items, seen_from) = self.vantage_evidence(&failing);
+            if !seen_from.is_empty() {
+                opening.summary = format!(
+                    "{}; seen down from the vantage points {}",
+                    opening.summary,
+                    name_list(&seen_from)
+                );
+                opening.evidence.extend(vantage_items.iter().cloned());
+            }
             if let Some(known) = self.book.open.get(&slot).map(|e| e.scope.hosts.clone()) {
                 self.book.confirm(&slot);
+                self.note_new_vantages(&slot, vantage_items, updates);
                 // More of its checks fail now (the second name server): the event
                 // widens to say so. A check that comes back does not narrow it: the
                 // event tells what failed.

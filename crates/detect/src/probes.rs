@@ -304,6 +304,17 @@ impl ProbeTracker {
 }
 
 impl CheckTrack {
+    /// Did it answer every time it was looked at since `at`, and was it looked
+    /// at since (within the results it keeps)?
+    pub fn answered_all_since(&self, at: Timestamp) -> bool {
+        let mut since = self
+            .recent
+            .iter()
+            .filter(|(when, ..)| *when >= at)
+            .peekable();
+        since.peek().is_some() && since.all(|(_, ok, ..)| *ok)
+    }
+
     /// Keeps the numbers of the trouble under way: begun with the results already
     /// in the window that belong to it, and the clean answers before them as the
     /// round trip before; forgotten when the check is well again.

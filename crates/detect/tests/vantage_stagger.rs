@@ -1,0 +1,119 @@
+//! Three vantage points probe on schedules of their own, so at the start of a real
+//! outage one of them sees the hosts fail while the others' latest answers are
+//! from before it. That is no lone dissent: the vantage point gets no event of
+//! its own, and once the others look too the outage is the target's. A vantage
+//! point whose failures the others contradict after they began still gets its
+//! own event. (Seen in the lab with three agents: every fault opened a
+//! `vantage:NAME` event for whichever agent probed first.)
+
+use blackout_bgp::{BgpState, Vrps, WatchSet};
+use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
+use blackout_model::{EventUpdate, ProbeKind, ProbeRole, Timestamp, UpdateKind};
+
+fn t(millis: i64) -> Timestamp {
+    Timestamp::from_micros(1_735_689_600_000_000 + millis * 1000)
+}
+
+const HOSTS: [&str; 4] = [
+    "www.lab.example",
+    "www2.lab.example",
+    "ping3.lab.example",
+    "ping4.lab.example",
+];
+
+/// The vantage points and how far into each 2 s round each probes.
+const VANTAGES: [(&str, i64); 3] = [("vp-a", 0), ("vp-b", 700), ("vp-c", 1400)];
+
+fn ping(at: Timestamp, vantage: &str, role: ProbeRole, target: &str, ok: bool) -> Signal {
+    Signal::Probe(ProbeSignal {
+        at,
+        vantage: vantage.into(),
+        role,
+        target: target.into(),
+        kind: ProbeKind::Icmp,
+        ok,
+        rtt_ms: ok.then_some(1.0),
+        loss: Some(if ok { 0.0 } else { 1.0 }),
+        text: if ok { "answered" } else { "timeout" }.into(),
+        last_hop_asn: None,
+    })
+}
+
+/// The events that started.
+fn started(updates: &[EventUpdate]) -> Vec<String> {
+    updates
+        .iter()
+        .filter(|u| u.kind == UpdateKind::Started)
+        .map(|u| format!("{} {}", u.event.entity, u.event.cause))
+        .collect()
+}
+
+/// The lab profile's detector with three vantage points, each probing the
+/// control and the hosts every 2 s at its own offset (a failure is looked at
+/// again 500 ms later). In each round, the hosts fail from the vantage points
+/// for which `failing(vantage, round)` says so. Returns every update.
+fn run(failing: &dyn Fn(&str, i64) -> bool) -> Vec<EventUpdate> {
+    let profile = blackout_profile::builtin("lab").unwrap();
+    let bgp = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
+    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let mut said = Vec::new();
+    for round in 0..20 {
+        for (vantage, offset) in VANTAGES {
+            let at = t(round * 2000 + offset);
+            let down = failing(vantage, round);
+            said.extend(detector.process(
+                &ping(at, vantage, ProbeRole::Control, "control.example", true),
+                &bgp,
+            ));
+            for host in HOSTS {
+                said.extend(
+                    detector.process(&ping(at, vantage, ProbeRole::Host, host, !down), &bgp),
+                );
+            }
+            if down {
+                let again = t(round * 2000 + offset + 500);
+                for host in HOSTS {
+                    said.extend(
+                        detector.process(&ping(again, vantage, ProbeRole::Host, host, false), &bgp),
+                    );
+                }
+            }
+        }
+    }
+    said.extend(detector.flush(&bgp));
+    said
+}
+
+#[test]
+fn the_first_vantage_point_to_see_an_outage_is_not_a_lone_dissenter() {
+    let said = started(&run(&|_, round| round >= 5));
+    assert!(
+        said.iter().all(|e| !e.starts_with("vantage:")),
+        "no vantage point is at fault: {said:?}"
+    );
+    assert!(
+        said.iter().any(|e| e.starts_with("as:64500")),
+        "every vantage point sees the hosts down: the network's event: {said:?}"
+    );
+}
+
+#[test]
+fn a_vantage_point_the_others_contradict_after_its_failure_began_is_at_fault() {
+    let said = started(&run(&|v, round| v == "vp-b" && round >= 5));
+    assert_eq!(said, vec!["vantage:vp-b vantage".to_string()], "{said:?}");
+}
+
+#[test]
+fn the_last_vantage_point_to_see_an_outage_end_is_not_a_lone_dissenter() {
+    let updates = run(&|_, round| (5..10).contains(&round));
+    let said = started(&updates);
+    assert!(
+        said.iter().all(|e| !e.starts_with("vantage:")),
+        "no vantage point is at fault: {said:?}"
+    );
+    let ended = updates
+        .iter()
+        .filter(|u| u.kind == UpdateKind::Ended)
+        .any(|u| u.event.entity.to_string().starts_with("as:64500"));
+    assert!(ended, "the network's event ends: {said:?}");
+}
