@@ -1015,29 +1015,56 @@ impl BgpState {
         after: &Part,
         changes: &mut Vec<BgpChange>,
     ) {
-        if before == after {
+        self.apply_parts(at, id, &[(before, after)], changes);
+    }
+
+    /// Moves the counts of watched prefix `id` and of its entities from several
+    /// peers' parts before to after, and reports the change of view once: a
+    /// full-feed set settling at the end of a table dump moves every peer's part
+    /// in every prefix, and one change per prefix (not per prefix and peer) keeps
+    /// that to the size of the table.
+    fn apply_parts(
+        &mut self,
+        at: Timestamp,
+        id: u32,
+        moves: &[(&Part, &Part)],
+        changes: &mut Vec<BgpChange>,
+    ) {
+        if moves.iter().all(|(before, after)| before == after) {
             return;
         }
         let fam = family(&self.prefixes[id as usize].net);
-        let seen_delta = i64::from(after.seen) - i64::from(before.seen);
+        let seen_delta: i64 = moves
+            .iter()
+            .map(|(before, after)| i64::from(after.seen) - i64::from(before.seen))
+            .sum();
         let previous = self.prefixes[id as usize].seen_by;
         let seen_by = previous.saturating_add_signed(seen_delta as i32);
         self.prefixes[id as usize].seen_by = seen_by;
-        let members = self.prefixes[id as usize].members.clone();
-        for member in members {
+        let mut upstreams: SmallVec<[Asn; 4]> = SmallVec::new();
+        for member in self.prefixes[id as usize].members.clone() {
             let aggregates = &mut self.aggregates[member.index()];
             aggregates.seen[fam] = aggregates.seen[fam].saturating_add_signed(seen_delta);
-            for upstream in &before.upstreams {
-                aggregates.add_upstream(Asn(*upstream), fam, -1);
+            for (before, after) in moves {
+                for upstream in &before.upstreams {
+                    aggregates.add_upstream(Asn(*upstream), fam, -1);
+                }
+                for upstream in &after.upstreams {
+                    aggregates.add_upstream(Asn(*upstream), fam, 1);
+                }
+                for origin in &before.origins {
+                    aggregates.add_origin(Asn(*origin), -1);
+                }
+                for origin in &after.origins {
+                    aggregates.add_origin(Asn(*origin), 1);
+                }
             }
-            for upstream in &after.upstreams {
-                aggregates.add_upstream(Asn(*upstream), fam, 1);
-            }
-            for origin in &before.origins {
-                aggregates.add_origin(Asn(*origin), -1);
-            }
-            for origin in &after.origins {
-                aggregates.add_origin(Asn(*origin), 1);
+        }
+        for (before, after) in moves {
+            for upstream in moved_upstreams(&before.upstreams, &after.upstreams) {
+                if !upstreams.contains(&upstream) {
+                    upstreams.push(upstream);
+                }
             }
         }
         changes.push(BgpChange {
@@ -1049,7 +1076,7 @@ impl BgpState {
                 seen_by,
                 of: self.counted[fam],
                 previous,
-                upstreams: moved_upstreams(&before.upstreams, &after.upstreams),
+                upstreams,
             },
         });
     }
@@ -1119,34 +1146,33 @@ impl BgpState {
         if flipped.is_empty() {
             return;
         }
-        // The parts of the flipped peers, in every watched prefix they have routes
-        // for (directly or through an aggregate).
+        // The parts of the flipped peers in every watched prefix they have routes
+        // for (directly or through an aggregate), moved one prefix at a time.
         let flipped_peers: BTreeMap<u32, [bool; 2]> = flipped.into_iter().collect();
-        let mut pairs: BTreeSet<(u32, u32)> = BTreeSet::new();
-        for (id, entry) in self.prefixes.iter().enumerate() {
-            for route in entry
-                .routes
-                .iter()
-                .filter(|r| flipped_peers.contains_key(&r.peer))
-            {
-                match entry.relation {
-                    Relation::Watched => {
-                        pairs.insert((id as u32, route.peer));
-                    }
-                    Relation::Aggregate => {
-                        for target in &entry.related {
-                            pairs.insert((*target, route.peer));
-                        }
-                    }
-                    _ => {}
-                }
+        for id in 0..self.prefixes.len() as u32 {
+            if self.prefixes[id as usize].relation != Relation::Watched {
+                continue;
             }
-        }
-        for (id, peer) in pairs {
+            let peers: BTreeSet<u32> = self
+                .peers_with_part(id)
+                .into_iter()
+                .filter(|peer| flipped_peers.contains_key(peer))
+                .collect();
+            if peers.is_empty() {
+                continue;
+            }
             let fam = family(&self.prefixes[id as usize].net);
-            let before = self.part(id, peer, flipped_peers[&peer][fam]);
-            let after = self.part(id, peer, self.peers[peer as usize].counted[fam]);
-            self.apply_part(at, id, &before, &after, changes);
+            let moves: Vec<(Part, Part)> = peers
+                .iter()
+                .map(|peer| {
+                    (
+                        self.part(id, *peer, flipped_peers[peer][fam]),
+                        self.part(id, *peer, self.peers[*peer as usize].counted[fam]),
+                    )
+                })
+                .collect();
+            let moves: Vec<(&Part, &Part)> = moves.iter().map(|(b, a)| (b, a)).collect();
+            self.apply_parts(at, id, &moves, changes);
         }
         self.report_denominators(at, previous, changes);
     }

@@ -268,9 +268,8 @@ fn summaries_record_history() {
 fn a_large_profile_registers_each_aggregate_over_its_own_prefixes() {
     use blackout_bgp::WatchedNetwork;
     use blackout_model::Entity;
-    let net = |block: u32, sub: u32| -> IpNet {
-        p(&format!("2001:db8:{block:x}:{:x}::/52", sub << 12))
-    };
+    let net =
+        |block: u32, sub: u32| -> IpNet { p(&format!("2001:db8:{block:x}:{:x}::/52", sub << 12)) };
     let aggregate = |block: u32| -> IpNet { p(&format!("2001:db8:{block:x}::/48")) };
     let mut networks: Vec<WatchedNetwork> = (0..2_000u32)
         .map(|block| WatchedNetwork {
