@@ -431,11 +431,12 @@ impl BgpState {
                 }
             }
         }
+        let by_address = AddressOrder::of(watch.prefixes());
         for aggregate in watch.aggregates() {
             let id = self.entry(*aggregate, Relation::Aggregate);
-            let under: Vec<u32> = watch
-                .prefixes()
-                .filter(|p| aggregate.contains(*p))
+            let under: Vec<u32> = by_address
+                .inside(aggregate)
+                .into_iter()
                 .filter_map(|p| self.prefix_index.get(p).copied())
                 .collect();
             for watched in &under {
@@ -1014,29 +1015,56 @@ impl BgpState {
         after: &Part,
         changes: &mut Vec<BgpChange>,
     ) {
-        if before == after {
+        self.apply_parts(at, id, &[(before, after)], changes);
+    }
+
+    /// Moves the counts of watched prefix `id` and of its entities from several
+    /// peers' parts before to after, and reports the change of view once: a
+    /// full-feed set settling at the end of a table dump moves every peer's part
+    /// in every prefix, and one change per prefix (not per prefix and peer) keeps
+    /// that to the size of the table.
+    fn apply_parts(
+        &mut self,
+        at: Timestamp,
+        id: u32,
+        moves: &[(&Part, &Part)],
+        changes: &mut Vec<BgpChange>,
+    ) {
+        if moves.iter().all(|(before, after)| before == after) {
             return;
         }
         let fam = family(&self.prefixes[id as usize].net);
-        let seen_delta = i64::from(after.seen) - i64::from(before.seen);
+        let seen_delta: i64 = moves
+            .iter()
+            .map(|(before, after)| i64::from(after.seen) - i64::from(before.seen))
+            .sum();
         let previous = self.prefixes[id as usize].seen_by;
         let seen_by = previous.saturating_add_signed(seen_delta as i32);
         self.prefixes[id as usize].seen_by = seen_by;
-        let members = self.prefixes[id as usize].members.clone();
-        for member in members {
+        let mut upstreams: SmallVec<[Asn; 4]> = SmallVec::new();
+        for member in self.prefixes[id as usize].members.clone() {
             let aggregates = &mut self.aggregates[member.index()];
             aggregates.seen[fam] = aggregates.seen[fam].saturating_add_signed(seen_delta);
-            for upstream in &before.upstreams {
-                aggregates.add_upstream(Asn(*upstream), fam, -1);
+            for (before, after) in moves {
+                for upstream in &before.upstreams {
+                    aggregates.add_upstream(Asn(*upstream), fam, -1);
+                }
+                for upstream in &after.upstreams {
+                    aggregates.add_upstream(Asn(*upstream), fam, 1);
+                }
+                for origin in &before.origins {
+                    aggregates.add_origin(Asn(*origin), -1);
+                }
+                for origin in &after.origins {
+                    aggregates.add_origin(Asn(*origin), 1);
+                }
             }
-            for upstream in &after.upstreams {
-                aggregates.add_upstream(Asn(*upstream), fam, 1);
-            }
-            for origin in &before.origins {
-                aggregates.add_origin(Asn(*origin), -1);
-            }
-            for origin in &after.origins {
-                aggregates.add_origin(Asn(*origin), 1);
+        }
+        for (before, after) in moves {
+            for upstream in moved_upstreams(&before.upstreams, &after.upstreams) {
+                if !upstreams.contains(&upstream) {
+                    upstreams.push(upstream);
+                }
             }
         }
         changes.push(BgpChange {
@@ -1048,7 +1076,7 @@ impl BgpState {
                 seen_by,
                 of: self.counted[fam],
                 previous,
-                upstreams: moved_upstreams(&before.upstreams, &after.upstreams),
+                upstreams,
             },
         });
     }
@@ -1118,34 +1146,33 @@ impl BgpState {
         if flipped.is_empty() {
             return;
         }
-        // The parts of the flipped peers, in every watched prefix they have routes
-        // for (directly or through an aggregate).
+        // The parts of the flipped peers in every watched prefix they have routes
+        // for (directly or through an aggregate), moved one prefix at a time.
         let flipped_peers: BTreeMap<u32, [bool; 2]> = flipped.into_iter().collect();
-        let mut pairs: BTreeSet<(u32, u32)> = BTreeSet::new();
-        for (id, entry) in self.prefixes.iter().enumerate() {
-            for route in entry
-                .routes
-                .iter()
-                .filter(|r| flipped_peers.contains_key(&r.peer))
-            {
-                match entry.relation {
-                    Relation::Watched => {
-                        pairs.insert((id as u32, route.peer));
-                    }
-                    Relation::Aggregate => {
-                        for target in &entry.related {
-                            pairs.insert((*target, route.peer));
-                        }
-                    }
-                    _ => {}
-                }
+        for id in 0..self.prefixes.len() as u32 {
+            if self.prefixes[id as usize].relation != Relation::Watched {
+                continue;
             }
-        }
-        for (id, peer) in pairs {
+            let peers: BTreeSet<u32> = self
+                .peers_with_part(id)
+                .into_iter()
+                .filter(|peer| flipped_peers.contains_key(peer))
+                .collect();
+            if peers.is_empty() {
+                continue;
+            }
             let fam = family(&self.prefixes[id as usize].net);
-            let before = self.part(id, peer, flipped_peers[&peer][fam]);
-            let after = self.part(id, peer, self.peers[peer as usize].counted[fam]);
-            self.apply_part(at, id, &before, &after, changes);
+            let moves: Vec<(Part, Part)> = peers
+                .iter()
+                .map(|peer| {
+                    (
+                        self.part(id, *peer, flipped_peers[peer][fam]),
+                        self.part(id, *peer, self.peers[*peer as usize].counted[fam]),
+                    )
+                })
+                .collect();
+            let moves: Vec<(&Part, &Part)> = moves.iter().map(|(b, a)| (b, a)).collect();
+            self.apply_parts(at, id, &moves, changes);
         }
         self.report_denominators(at, previous, changes);
     }
@@ -1482,6 +1509,57 @@ impl BgpState {
         }
         let all: Vec<u32> = (0..self.peers.len() as u32).collect();
         self.restand(at, &all, changes);
+    }
+}
+
+/// A profile's watched prefixes sorted by family and first address, so that those
+/// inside an aggregate are one range of the list: registering A aggregates over W
+/// prefixes costs O((A + W) log W) rather than A × W comparisons.
+struct AddressOrder<'a> {
+    /// (family, first address, place in the profile's order, the prefix).
+    sorted: Vec<(usize, u128, usize, &'a IpNet)>,
+}
+
+impl<'a> AddressOrder<'a> {
+    fn of(prefixes: impl Iterator<Item = &'a IpNet>) -> Self {
+        let mut sorted: Vec<_> = prefixes
+            .enumerate()
+            .map(|(place, prefix)| (family(prefix), first_address(prefix), place, prefix))
+            .collect();
+        sorted.sort_unstable_by_key(|(fam, first, place, _)| (*fam, *first, *place));
+        AddressOrder { sorted }
+    }
+
+    /// The prefixes inside (or equal to) `aggregate`, in the profile's order.
+    fn inside(&self, aggregate: &IpNet) -> Vec<&'a IpNet> {
+        let fam = family(aggregate);
+        let (low, high) = (first_address(aggregate), last_address(aggregate));
+        let start = self
+            .sorted
+            .partition_point(|(f, first, _, _)| (*f, *first) < (fam, low));
+        let mut found: Vec<(usize, &'a IpNet)> = self.sorted[start..]
+            .iter()
+            .take_while(|(f, first, _, _)| *f == fam && *first <= high)
+            // A shorter prefix starting at the aggregate's first address covers it.
+            .filter(|(_, _, _, prefix)| aggregate.contains(*prefix))
+            .map(|(_, _, place, prefix)| (*place, *prefix))
+            .collect();
+        found.sort_unstable_by_key(|(place, _)| *place);
+        found.into_iter().map(|(_, prefix)| prefix).collect()
+    }
+}
+
+fn first_address(prefix: &IpNet) -> u128 {
+    match prefix.trunc() {
+        IpNet::V4(net) => u128::from(u32::from(net.network())),
+        IpNet::V6(net) => u128::from(net.network()),
+    }
+}
+
+fn last_address(prefix: &IpNet) -> u128 {
+    match prefix.trunc() {
+        IpNet::V4(net) => u128::from(u32::from(net.broadcast())),
+        IpNet::V6(net) => u128::from(net.broadcast()),
     }
 }
 

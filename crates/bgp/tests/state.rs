@@ -260,6 +260,67 @@ fn summaries_record_history() {
     assert!(summary.upstreams.contains(&Asn(PRIMARY)));
 }
 
+/// A profile of 2,000 networks, each with a /48 aggregate over eight /52s, where
+/// one more network's /47 covers two of those aggregates' first addresses without
+/// lying inside either: every watched prefix sees the aggregates over it, and only
+/// those.
+#[test]
+fn a_large_profile_registers_each_aggregate_over_its_own_prefixes() {
+    use blackout_bgp::WatchedNetwork;
+    use blackout_model::Entity;
+    let net =
+        |block: u32, sub: u32| -> IpNet { p(&format!("2001:db8:{block:x}:{:x}::/52", sub << 12)) };
+    let aggregate = |block: u32| -> IpNet { p(&format!("2001:db8:{block:x}::/48")) };
+    let mut networks: Vec<WatchedNetwork> = (0..2_000u32)
+        .map(|block| WatchedNetwork {
+            entity: Entity::As(Asn(64496 + block % 16)),
+            name: format!("network {block}"),
+            origin: Asn(64496 + block % 16),
+            prefixes: (0..8).map(|sub| net(block, sub)).collect(),
+            aggregates: vec![aggregate(block)],
+        })
+        .collect();
+    networks.push(WatchedNetwork {
+        entity: Entity::As(Asn(64511)),
+        name: "covering".into(),
+        origin: Asn(64511),
+        prefixes: vec![p("2001:db8:10::/47")],
+        aggregates: Vec::new(),
+    });
+    let mut state = BgpState::new(
+        WatchSet {
+            networks,
+            ..WatchSet::default()
+        },
+        Vrps::default(),
+    );
+    // Four full-feed peers carry the aggregate of every even block, nothing else.
+    for n in 1..=4 {
+        for block in (0..2_000u32).step_by(2) {
+            let origin = 64496 + block % 16;
+            let prefix = aggregate(block).to_string();
+            state.apply(&announce(0, n, &prefix, &[64510, PRIMARY, origin]));
+        }
+        state.apply(&BgpInput::TableSize {
+            at: Timestamp::from_secs(0),
+            peer: peer(n),
+            ipv4: 0,
+            ipv6: 200_000,
+        });
+    }
+    state.flush();
+    for block in 0..2_000u32 {
+        for sub in 0..8 {
+            let view = state.view(&net(block, sub)).unwrap();
+            let expected = if block % 2 == 0 { 4 } else { 0 };
+            assert_eq!(view.seen_by, expected, "{}", net(block, sub));
+            assert_eq!(view.full_feed_peers, 4);
+        }
+    }
+    // The /47 is no aggregate's: a route to 2001:db8:10::/48 does not cover it.
+    assert_eq!(state.view(&p("2001:db8:10::/47")).unwrap().seen_by, 0);
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -101,6 +101,11 @@ impl Carriage {
     fn is_cut(self) -> bool {
         matches!(self, Carriage::Cut { .. } | Carriage::Returning { .. })
     }
+
+    /// Does it wait on time (a loss not yet judged, a return not yet held)?
+    fn waits(self) -> bool {
+        matches!(self, Carriage::Pending { .. } | Carriage::Returning { .. })
+    }
 }
 
 /// `IPv6 ` for a family's paths or routes of a network that has both families;
@@ -136,6 +141,13 @@ struct EntityTrack {
     /// Each upstream's carriage, per family (IPv4, IPv6): an upstream may drop
     /// one family's routes and keep the other's.
     upstreams: BTreeMap<Asn, [Carriage; 2]>,
+    /// Of those, the ones whose carriage of either family waits on time: with
+    /// the upstreams whose paths moved, the only ones a look needs to judge.
+    timed: BTreeSet<Asn>,
+    /// When time alone may next change what a look says of the entity (a decline
+    /// settling, a return held, a loss to judge, a flapping gone quiet), if it
+    /// waits on time at all.
+    wake: Option<Timestamp>,
     /// The upstreams that carried paths from when the entity was first seen up
     /// until its view first settled (the tables of every feed take a few seconds
     /// to come in); None before that. Any other that comes to carry a real share
@@ -167,6 +179,16 @@ struct EntityTrack {
 }
 
 impl EntityTrack {
+    /// Sets an upstream's carriages, keeping the set of those that wait on time.
+    fn set_carriages(&mut self, asn: Asn, carriages: [Carriage; 2]) {
+        if carriages.iter().any(|c| c.waits()) {
+            self.timed.insert(asn);
+        } else {
+            self.timed.remove(&asn);
+        }
+        self.upstreams.insert(asn, carriages);
+    }
+
     /// Marks a prefix of family `fam` down or not, keeping the count per family.
     fn set_down(&mut self, id: PrefixId, fam: usize, down: bool) {
         let changed = if down {
@@ -287,8 +309,10 @@ pub struct BgpDetector {
     /// Entities whose prefixes or paths changed since they were last looked at.
     dirty: BTreeSet<EntityIdx>,
     /// Entities whose state waits on time (a pending or returning upstream, a
-    /// decline settling, flapping): looked at on every weigh until it settles.
-    waiting: BTreeSet<EntityIdx>,
+    /// decline settling, flapping), by when they are next due a look: each is
+    /// looked at once that time comes, not on every weigh until it settles (a
+    /// full feed's churn keeps thousands of entities waiting at once).
+    wakes: BTreeSet<(Timestamp, EntityIdx)>,
     /// Prefixes back but not yet for long enough.
     recovering: BTreeSet<PrefixId>,
     /// When a prefix's return leaves the flap window, for each return: the
@@ -340,7 +364,7 @@ impl BgpDetector {
             entities: Vec::new(),
             book: EventBook::default(),
             dirty: BTreeSet::new(),
-            waiting: BTreeSet::new(),
+            wakes: BTreeSet::new(),
             recovering: BTreeSet::new(),
             return_expiries: BTreeSet::new(),
             rpki_warnings: BTreeMap::new(),
@@ -499,31 +523,75 @@ impl BgpDetector {
         self.declare_recoveries(at, bgp);
         self.expire_returns(at, bgp);
         let mut look: BTreeSet<EntityIdx> = std::mem::take(&mut self.dirty);
-        look.extend(std::mem::take(&mut self.waiting));
-        let settle = self.config.thresholds.cut_settle_secs;
+        while let Some((due, entity)) = self.wakes.first().copied() {
+            if due > at {
+                break;
+            }
+            self.wakes.pop_first();
+            self.entity(entity).wake = None;
+            look.insert(entity);
+        }
         for entity in look {
             self.on_upstream_shares(at, entity, bgp, &mut updates);
             self.end_quiet_flap(at, entity, bgp, &mut updates);
-            let track = self.entity(entity);
-            // Prefixes that stay below `visibility_up` wait on no time (a country
-            // always has some): only a decline that has yet to settle does.
-            let waiting = track
-                .upstreams
-                .values()
-                .flatten()
-                .any(|c| matches!(c, Carriage::Pending { .. } | Carriage::Returning { .. }))
-                || track
-                    .declines
-                    .last_key_value()
-                    .is_some_and(|(since, _)| at.secs_since(*since) < settle)
-                || self
-                    .book
-                    .is_open(&flap_slot(&bgp.entities()[entity.0 as usize].entity));
-            if waiting {
-                self.waiting.insert(entity);
-            }
+            self.schedule_wake(at, entity, bgp);
         }
         updates
+    }
+
+    /// Works out when time alone may next change what a look at the entity says,
+    /// and keeps it among the wakes (changes of its routes make it dirty anyway).
+    /// Prefixes that stay below `visibility_up` wait on no time (a country always
+    /// has some): only a decline that has yet to settle does. A wake that comes a
+    /// little early only costs a look that finds nothing, and sets the next.
+    fn schedule_wake(&mut self, at: Timestamp, entity: EntityIdx, bgp: &BgpState) {
+        let t = &self.config.thresholds;
+        let after = |since: Timestamp, secs: f64| {
+            Timestamp::from_micros(since.as_micros() + (secs * 1e6) as i64)
+        };
+        let (settle, hold, window) = (
+            t.cut_settle_secs,
+            t.recovery_hold_secs as f64,
+            t.flap_window_secs as f64,
+        );
+        let flap_open = self
+            .book
+            .is_open(&flap_slot(&bgp.entities()[entity.0 as usize].entity));
+        let track = self.entity(entity);
+        let mut due: Vec<Timestamp> = Vec::new();
+        for asn in &track.timed {
+            for carriage in &track.upstreams[asn] {
+                if let Carriage::Returning { since, .. } = carriage {
+                    due.push(after(*since, hold));
+                }
+            }
+        }
+        // A decline settling: the view is steady then (a loss waiting to be
+        // judged waits on that, or on changes of the routes, which make the
+        // entity dirty).
+        if let Some((since, _)) = track.declines.last_key_value()
+            && at.secs_since(*since) < settle
+        {
+            due.push(after(*since, settle));
+        }
+        if flap_open {
+            // Quiet once more than a window has passed since the last return.
+            let last = track.flap.last_return.or(track.last_return);
+            due.push(last.map_or(at, |last| {
+                Timestamp::from_micros(after(last, window).as_micros() + 1)
+            }));
+        }
+        let wake = due.into_iter().min();
+        if track.wake == wake {
+            return;
+        }
+        if let Some(old) = track.wake.take() {
+            self.wakes.remove(&(old, entity));
+        }
+        if let Some(wake) = wake {
+            self.entity(entity).wake = Some(wake);
+            self.wakes.insert((wake, entity));
+        }
     }
 
     /// Ends the input: recoveries under way are declared at the moment the routes
@@ -551,16 +619,14 @@ impl BgpDetector {
                 })
                 .collect();
             for (asn, since) in returning {
-                for carriage in self.entities[index]
-                    .upstreams
-                    .get_mut(&asn)
-                    .into_iter()
-                    .flatten()
-                {
+                let track = &mut self.entities[index];
+                let mut carriages = track.upstreams[&asn];
+                for carriage in &mut carriages {
                     if matches!(carriage, Carriage::Returning { .. }) {
                         *carriage = Carriage::Carrying;
                     }
                 }
+                track.set_carriages(asn, carriages);
                 let back = evidence(
                     since,
                     SignalKind::BgpUpstream,
@@ -744,13 +810,15 @@ impl BgpDetector {
                         event.scope.families.iter().map(|f| f.index()).collect()
                     };
                     let track = self.entity(owner);
-                    let carriages = track
+                    let mut carriages = track
                         .upstreams
-                        .entry(*asn)
-                        .or_insert([Carriage::Unknown; 2]);
+                        .get(asn)
+                        .copied()
+                        .unwrap_or([Carriage::Unknown; 2]);
                     for fam in families {
                         carriages[fam] = Carriage::Cut { since: event.start };
                     }
+                    track.set_carriages(*asn, carriages);
                     // It carried the routes before the cut: its return is no news.
                     track.reported_new.insert(*asn);
                 }
@@ -1215,8 +1283,11 @@ impl BgpDetector {
             }
         }
         let track = self.entity(entity);
-        for asn in expected {
-            track.upstreams.entry(asn).or_insert([Carriage::Unknown; 2]);
+        for asn in &expected {
+            track
+                .upstreams
+                .entry(*asn)
+                .or_insert([Carriage::Unknown; 2]);
         }
         // Any upstream with a real share of either family is followed from now on.
         for (asn, _) in &shares {
@@ -1227,14 +1298,28 @@ impl BgpDetector {
                     .or_insert([Carriage::Unknown; 2]);
             }
         }
-        let machines: Vec<(Asn, [Carriage; 2])> = self
-            .entity(entity)
-            .upstreams
-            .iter()
-            .map(|(a, c)| (*a, *c))
+        // Only a share that moved, or time, can change a machine: those of the
+        // upstreams whose paths moved (every one after the denominators
+        // changed), those waiting on time, and the profile's own. (A new prefix
+        // of a global entity thins every share without a path moving: that is
+        // no loss of any upstream, and is judged when the upstream's paths move.)
+        let track = &self.entities[entity.0 as usize];
+        let look: BTreeSet<Asn> = if rescan {
+            track.upstreams.keys().copied().collect()
+        } else {
+            moved
+                .iter()
+                .chain(&track.timed)
+                .chain(&expected)
+                .copied()
+                .filter(|asn| track.upstreams.contains_key(asn))
+                .collect()
+        };
+        let machines: Vec<(Asn, [Carriage; 2])> = look
+            .into_iter()
+            .map(|asn| (asn, track.upstreams[&asn]))
             .collect();
         for (asn, carriages) in machines {
-            let label = self.config.upstream_label(asn);
             let mut next = carriages;
             // The families whose return held in this look, with when they came back.
             let mut back: Vec<(usize, Timestamp, f64)> = Vec::new();
@@ -1251,7 +1336,8 @@ impl BgpDetector {
                     Carriage::Carrying if share < t.upstream_down && rescan => Carriage::Unknown,
                     Carriage::Carrying if share < t.upstream_down => {
                         let text = format!(
-                            "{label} carries {:.0}% of {}paths, down from its baseline",
+                            "{} carries {:.0}% of {}paths, down from its baseline",
+                            self.config.upstream_label(asn),
                             share * 100.0,
                             family_words(fam, dual)
                         );
@@ -1278,11 +1364,12 @@ impl BgpDetector {
                 };
             }
             if next != carriages {
-                self.entity(entity).upstreams.insert(asn, next);
+                self.entity(entity).set_carriages(asn, next);
             }
             if back.is_empty() {
                 continue;
             }
+            let label = self.config.upstream_label(asn);
             let slot = self.cut_slot(entity, asn, bgp);
             let items: Vec<Evidence> = back
                 .iter()
@@ -1309,10 +1396,11 @@ impl BgpDetector {
         }
         // Decide pending losses: a cut if another upstream carries that family's
         // routes over a steady view; folded into the outage if the family is dark.
-        let pending: Vec<(Asn, usize, Timestamp)> = self
-            .entity(entity)
-            .upstreams
+        let track = self.entity(entity);
+        let pending: Vec<(Asn, usize, Timestamp)> = track
+            .timed
             .iter()
+            .map(|asn| (asn, &track.upstreams[asn]))
             .flat_map(|(asn, carriages)| {
                 carriages
                     .iter()
@@ -1353,10 +1441,14 @@ impl BgpDetector {
     }
 
     fn set_carriage(&mut self, entity: EntityIdx, asn: Asn, fam: usize, carriage: Carriage) {
-        self.entity(entity)
+        let track = self.entity(entity);
+        let mut carriages = track
             .upstreams
-            .entry(asn)
-            .or_insert([Carriage::Unknown; 2])[fam] = carriage;
+            .get(&asn)
+            .copied()
+            .unwrap_or([Carriage::Unknown; 2]);
+        carriages[fam] = carriage;
+        track.set_carriages(asn, carriages);
     }
 
     /// Is every prefix of family `fam` of the entity down (the family's routes
@@ -1847,7 +1939,7 @@ impl BgpDetector {
             evidence: vec![item],
         };
         self.book.start(first, slot, opening, updates);
-        self.waiting.insert(entity);
+        self.dirty.insert(entity);
     }
 
     /// Counts a prefix's return in the flapping open on each entity it belongs to,

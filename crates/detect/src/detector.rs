@@ -272,7 +272,7 @@ impl Detector {
     /// Takes one signal. Signals of one instant are weighed together, when the
     /// first signal of a later instant (or [`Detector::flush`]) arrives, so their
     /// order does not matter.
-    pub fn process(&mut self, signal: &Signal, bgp: &BgpState) -> Vec<EventUpdate> {
+    pub fn process(&mut self, signal: Signal, bgp: &BgpState) -> Vec<EventUpdate> {
         let at = signal.at().max(self.last_at);
         let mut updates = Vec::new();
         if self.pending.is_some_and(|pending| pending < at) {
@@ -280,7 +280,7 @@ impl Detector {
         }
         self.last_at = at;
         self.pending = Some(at);
-        let mut signal = signal.clone();
+        let mut signal = signal;
         if let Signal::Probe(probe) = &mut signal {
             probe.at = at;
         }

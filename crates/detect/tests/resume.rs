@@ -68,7 +68,7 @@ fn feed(at: Timestamp, up: bool) -> Signal {
 fn run(detector: &mut Detector, signals: &[Signal]) -> Vec<EventUpdate> {
     let mut updates = Vec::new();
     for signal in signals {
-        updates.extend(detector.process(signal, &bgp()));
+        updates.extend(detector.process(signal.clone(), &bgp()));
     }
     updates.extend(detector.flush(&bgp()));
     updates

@@ -50,23 +50,23 @@ fn cut(control_ok: bool) -> (Vec<EventUpdate>, Vec<EventUpdate>) {
     let mut said = Vec::new();
     for round in 0..2 {
         let at = t(round * 5000);
-        said.extend(detector.process(&ping(at, ProbeRole::Control, "control.example", true), &bgp));
+        said.extend(detector.process(ping(at, ProbeRole::Control, "control.example", true), &bgp));
         for host in HOSTS {
-            said.extend(detector.process(&ping(at, ProbeRole::Host, host, true), &bgp));
+            said.extend(detector.process(ping(at, ProbeRole::Host, host, true), &bgp));
         }
     }
     for at in [t(10_000), t(10_500)] {
         for host in HOSTS {
-            said.extend(detector.process(&ping(at, ProbeRole::Host, host, false), &bgp));
+            said.extend(detector.process(ping(at, ProbeRole::Host, host, false), &bgp));
         }
     }
-    said.extend(detector.process(&Signal::Tick(t(10_900)), &bgp));
+    said.extend(detector.process(Signal::Tick(t(10_900)), &bgp));
     let before = said;
     let mut after = detector.process(
-        &ping(t(11_000), ProbeRole::Control, "control.example", control_ok),
+        ping(t(11_000), ProbeRole::Control, "control.example", control_ok),
         &bgp,
     );
-    after.extend(detector.process(&Signal::Tick(t(11_100)), &bgp));
+    after.extend(detector.process(Signal::Tick(t(11_100)), &bgp));
     after.extend(detector.flush(&bgp));
     (before, after)
 }

@@ -218,7 +218,7 @@ impl Engine {
                 self.series.probe_points(&signal, &mut output.series);
                 output
                     .updates
-                    .extend(self.detector.process(&Signal::Probe(signal), &self.state));
+                    .extend(self.detector.process(Signal::Probe(signal), &self.state));
             }
             Input::Feed(signal) => {
                 let standing = self.feeds.entry(signal.feed.clone()).or_insert(None);
@@ -229,7 +229,7 @@ impl Engine {
                 }
                 output
                     .updates
-                    .extend(self.detector.process(&Signal::Feed(signal), &self.state));
+                    .extend(self.detector.process(Signal::Feed(signal), &self.state));
             }
             Input::Trace(report) => {
                 let id = report.event.clone();
@@ -276,13 +276,12 @@ impl Engine {
                 }
                 _ => {}
             }
-            output.updates.extend(
-                self.detector
-                    .process(&Signal::Bgp(change.clone()), &self.state),
-            );
             if self.record_changes {
-                output.changes.push(change);
+                output.changes.push(change.clone());
             }
+            output
+                .updates
+                .extend(self.detector.process(Signal::Bgp(change), &self.state));
         }
     }
 
@@ -297,7 +296,7 @@ impl Engine {
         self.take_changes(changes, &mut output);
         output
             .updates
-            .extend(self.detector.process(&Signal::Tick(self.now), &self.state));
+            .extend(self.detector.process(Signal::Tick(self.now), &self.state));
         output.updates.extend(self.detector.flush(&self.state));
         let touched = std::mem::take(&mut self.touched);
         self.series
