@@ -707,8 +707,8 @@ impl Backend for PgStore {
                     Box::new(cause.as_str().to_string()),
                 );
             }
-            if let Some(entity) = query.entity {
-                next(&mut sql, " AND entity = ?", Box::new(entity));
+            if let Some(entity) = &query.entity {
+                next(&mut sql, " AND entity = ?", Box::new(entity.clone()));
             }
             sql.push_str(" ORDER BY start_us DESC, id DESC");
             if let Some(limit) = query.limit {
