@@ -36,7 +36,9 @@ if [[ -z "${BLACKOUT_BENCH_NETNS:-}" ]]; then
         systemctl disable --now nats-server >/dev/null 2>&1 || true
     }
     [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
-    cargo build --release -q -p blackout -p blackout-watch --example agents_ingest
+    # Two commands: with --example given, cargo would build no binary.
+    cargo build --release -q -p blackout --bin blackout
+    cargo build --release -q -p blackout-watch --example agents_ingest
     exec unshare -n env BLACKOUT_BENCH_NETNS=1 "$0" "$@"
 fi
 
