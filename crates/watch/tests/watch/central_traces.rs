@@ -78,16 +78,20 @@ async fn the_agents_trace_when_an_event_starts_and_the_evidence_names_each() {
     let traced = central
         .wait_for(40, 1, "the host's event with the agent's traceroute", |u| {
             u.event.entity.to_string().contains("svc.loopback.test")
-                && u.event.evidence.iter().any(|e| {
-                    e.signal == SignalKind::ProbeTrace && e.text.contains("from vp-a")
-                })
+                && u.event
+                    .evidence
+                    .iter()
+                    .any(|e| e.signal == SignalKind::ProbeTrace && e.text.contains("from vp-a"))
         })
         .await;
     let event = &traced[0].event;
     assert!(
-        central.updates.lock().unwrap().iter().any(|u| {
-            u.kind == UpdateKind::Started && u.event.id == event.id
-        }),
+        central
+            .updates
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|u| { u.kind == UpdateKind::Started && u.event.id == event.id }),
         "the event started first"
     );
     let trace = event
@@ -96,7 +100,9 @@ async fn the_agents_trace_when_an_event_starts_and_the_evidence_names_each() {
         .find(|e| e.signal == SignalKind::ProbeTrace)
         .unwrap();
     assert!(
-        trace.text.starts_with("traceroute to svc.loopback.test (127.0.0.1) from vp-a"),
+        trace
+            .text
+            .starts_with("traceroute to svc.loopback.test (127.0.0.1) from vp-a"),
         "{}",
         trace.text
     );
