@@ -36,7 +36,9 @@ if [[ -z "${BLACKOUT_BENCH_NETNS:-}" ]]; then
         systemctl disable --now nats-server >/dev/null 2>&1 || true
     }
     [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
-    cargo build --release -q -p blackout -p blackout-watch --example agents_ingest
+    # Two commands: with --example given, cargo would build no binary.
+    cargo build --release -q -p blackout --bin blackout
+    cargo build --release -q -p blackout-watch --example agents_ingest
     exec unshare -n env BLACKOUT_BENCH_NETNS=1 "$0" "$@"
 fi
 
@@ -79,7 +81,8 @@ value() { sed -n "s/^$1=//p" "$2"; }
 
 if [[ " $PARTS " == *" ingest "* ]]; then
     echo "Central ingest through JetStream ($(nats-server --version), loopback)"
-    printf '%-6s %9s %7s %10s %9s %17s %9s %14s\n' scale results bytes publish/s plain/s "central(1 ack)/s" "÷plain" "(ack each)/s"
+    echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+    printf '%-6s %9s %7s %10s %9s %17s %9s %14s %14s\n' scale results bytes publish/s plain/s "central(1 ack)/s" "÷plain" "(ack each)/s" "central/CPU-s"
     scale=1
     for n in $SIZES; do
         start_nats
@@ -89,14 +92,17 @@ if [[ " $PARTS " == *" ingest "* ]]; then
             cat "$out.err" >&2
             exit 1
         }
-        printf '%-6s %9s %7s %10s %9s %17s %9s %14s\n' "${scale}x" "$n" \
+        printf '%-6s %9s %7s %10s %9s %17s %9s %14s %14s\n' "${scale}x" "$n" \
             "$(value mean_result_bytes "$out")" "$(value publish_per_sec "$out")" \
             "$(value plain_per_sec "$out")" "$(value central_per_sec "$out")" \
-            "$(value central_to_plain "$out")" "$(value central_explicit_per_sec "$out")"
+            "$(value central_to_plain "$out")" "$(value central_explicit_per_sec "$out")" \
+            "$(value central_per_cpu_sec "$out")"
         stop_nats
         rm -rf "$WORK/db-$n"
         scale=$((scale * 10))
     done
+    echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "central/CPU-s: results per CPU second of the central's process (the broker's CPU not counted)"
     echo "target: central 100,000 results/s or more"
 fi
 

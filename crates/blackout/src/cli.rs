@@ -281,7 +281,7 @@ pub struct WatchArgs {
         env = "BLACKOUT_NATS",
         hide_env_values = true
     )]
-    pub nats: Option<String>,
+    pub nats: Option<blackout_relay::NatsUrl>,
     /// The durable consumer's name (one per central); default
     /// `blackout-central-PROFILE`.
     #[arg(long, value_name = "NAME", requires = "nats")]
@@ -313,7 +313,7 @@ pub struct AgentArgs {
         env = "BLACKOUT_NATS",
         hide_env_values = true
     )]
-    pub nats: String,
+    pub nats: blackout_relay::NatsUrl,
     /// The directory of the disk buffer; default `blackout-agent-VANTAGE` in the
     /// working directory.
     #[arg(long, value_name = "DIR")]
@@ -416,5 +416,31 @@ mod tests {
         assert_eq!(ns, "vp-primary");
         assert_eq!(command, ["ping", "-c", "1", "192.0.2.10"]);
         assert!(Cli::try_parse_from(["blackout", "lab", "exec", "vp-primary"]).is_err());
+    }
+
+    #[test]
+    fn the_parsed_arguments_show_no_brokers_password() {
+        let url = "nats://agent-vp-1:hunter2@127.0.0.1:4222";
+        let agent = Cli::try_parse_from([
+            "blackout",
+            "agent",
+            "--profile",
+            "lab",
+            "--vantage",
+            "vp-1",
+            "--nats",
+            url,
+        ])
+        .unwrap();
+        let watch =
+            Cli::try_parse_from(["blackout", "watch", "--profile", "lab", "--nats", url]).unwrap();
+        for cli in [agent, watch] {
+            let shown = format!("{cli:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(
+                shown.contains("nats://agent-vp-1:***@127.0.0.1:4222"),
+                "{shown}"
+            );
+        }
     }
 }

@@ -2,9 +2,12 @@
 //!
 //! Every result an agent publishes goes to
 //! `blackout.v<SCHEMA_VERSION>.<profile>.<vantage>.<kind>` (kind: `probe`,
-//! `control`, `feed`), all in one stream, [`STREAM`], that captures `blackout.>`.
-//! A central subscribes to `blackout.v1.<profile>.>` for one profile, or narrows
-//! to one vantage point. Profile and vantage names must be single subject tokens,
+//! `control`, `feed`, `trace`), all in one stream, [`STREAM`], that captures
+//! `blackout.>`. A central reads `blackout.v1.<profile>.*.*` for one profile
+//! ([`profile_filter`]), or narrows to one vantage point. The other way, a
+//! central asks every agent of a profile for a reactive traceroute on
+//! `blackout.v1.<profile>.trace-request` ([`trace_request_subject`]): one token
+//! shorter than any result's subject, so never one of them. Profile and vantage names must be single subject tokens,
 //! so [`subject_token`] rejects dots, wildcards, whitespace and control bytes.
 //! The message id (`Nats-Msg-Id`) is the profile, the vantage point and its
 //! sequence, nothing else, so a result sent twice (from the agent's disk buffer after the broker
@@ -38,6 +41,8 @@ pub enum ResultKind {
     Control,
     /// A feed's input or health.
     Feed,
+    /// A reactive traceroute's report, run because the central asked.
+    Trace,
 }
 
 impl ResultKind {
@@ -47,6 +52,7 @@ impl ResultKind {
             ResultKind::Probe => "probe",
             ResultKind::Control => "control",
             ResultKind::Feed => "feed",
+            ResultKind::Trace => "trace",
         }
     }
 }
@@ -88,10 +94,30 @@ pub fn result_subject(
     ))
 }
 
-/// The subjects a central reads for one profile.
+/// The subjects a central reads for one profile: every vantage point's results
+/// of every kind, and not the trace requests of the central itself.
 pub fn profile_filter(profile: &str) -> Result<String, SubjectError> {
     let profile = subject_token("profile", profile)?;
-    Ok(format!("blackout.v{SCHEMA_VERSION}.{profile}.>"))
+    Ok(format!("blackout.v{SCHEMA_VERSION}.{profile}.*.*"))
+}
+
+/// The subject on which a central asks every agent of a profile for a reactive
+/// traceroute.
+pub fn trace_request_subject(profile: &str) -> Result<String, SubjectError> {
+    let profile = subject_token("profile", profile)?;
+    Ok(format!(
+        "blackout.v{SCHEMA_VERSION}.{profile}.trace-request"
+    ))
+}
+
+/// Is `subject` a central's trace request (of any profile)?
+pub fn is_trace_request(subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    tokens.next() == Some("blackout")
+        && tokens.next() == Some(&format!("v{SCHEMA_VERSION}"))
+        && tokens.next().is_some()
+        && tokens.next() == Some("trace-request")
+        && tokens.next().is_none()
 }
 
 /// The message id of a vantage point's `sequence`-th result for a profile: the
@@ -111,8 +137,25 @@ mod tests {
             result_subject("kp", "fra-1", ResultKind::Probe).unwrap(),
             "blackout.v1.kp.fra-1.probe"
         );
-        assert_eq!(profile_filter("kp").unwrap(), "blackout.v1.kp.>");
+        assert_eq!(profile_filter("kp").unwrap(), "blackout.v1.kp.*.*");
+        assert_eq!(
+            result_subject("kp", "fra-1", ResultKind::Trace).unwrap(),
+            "blackout.v1.kp.fra-1.trace"
+        );
         assert_eq!(message_id("kp", "fra-1", 42), "kp.fra-1.42");
+    }
+
+    #[test]
+    fn trace_requests_have_a_subject_no_result_has() {
+        let request = trace_request_subject("kp").unwrap();
+        assert_eq!(request, "blackout.v1.kp.trace-request");
+        assert!(is_trace_request(&request));
+        // A vantage point named `trace-request` still publishes one token deeper.
+        let result = result_subject("kp", "trace-request", ResultKind::Probe).unwrap();
+        assert!(!is_trace_request(&result));
+        assert!(!is_trace_request("blackout.v1.kp"));
+        assert!(!is_trace_request("blackout.v2.kp.trace-request"));
+        assert!(trace_request_subject("k.p").is_err());
     }
 
     #[test]

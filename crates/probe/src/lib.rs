@@ -15,6 +15,9 @@
 //! - one module per kind of probe: [`icmp`] (echo over ping or raw sockets, and the
 //!   packet codec), [`tcp`], [`http`], [`dns`], [`smtp`], [`trace`] (Paris
 //!   traceroute over ICMP or UDP, IPv4 and IPv6, with [`AsLookup`] for each hop's AS).
+//! - [`tracer`]: reactive traceroute, the task that runs the engine's
+//!   `TraceRequest`s at a vantage point (the watch's, an agent's) and hands back
+//!   `TraceReport`s.
 //! - [`census`]: the sweep of a whole prefix.
 //! - [`schedule`]: the pure round scheduler and rate limiter.
 //!
@@ -41,6 +44,7 @@ pub mod smtp;
 pub mod target;
 pub mod tcp;
 pub mod trace;
+pub mod tracer;
 
 pub use census::{CensusError, CensusHost, CensusOptions, CensusReport, census, check_size};
 pub use engine::{EngineConfig, ProbeSink, Prober};

@@ -7,16 +7,24 @@
 //! buffer first, so that results reach the stream in the order they were made.
 //! Every message carries a `Nats-Msg-Id`; a result sent twice (its first ack lost
 //! with the broker) is stored once.
+//!
+//! It also listens for the central's trace requests
+//! (`blackout.v1.PROFILE.trace-request`): each goes to the probe crate's tracer,
+//! and the report, named after this vantage point, is published like a result
+//! (on `blackout.v1.PROFILE.VANTAGE.trace`), buffered while the broker is away.
 
 use crate::RelayError;
 use crate::buffer::DiskBuffer;
-use crate::stream::{connect, ensure_stream};
-use crate::wire::{AgentResult, Encoded};
+use crate::stream::{connect, ensure_stream, redact};
+use crate::wire::{AgentResult, AgentTrace, Encoded, decode_trace_request};
 use async_nats::jetstream::{self, message::PublishMessage as Publish};
-use blackout_model::subject::{SCHEMA_VERSION, subject_token};
-use blackout_model::{Timestamp, clock};
+use blackout_model::subject::{SCHEMA_VERSION, subject_token, trace_request_subject};
+use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
+use blackout_model::{Timestamp, TraceReport, TraceRequest, clock};
+use blackout_probe::tracer::{self, TRACE_QUEUE, TracerConfig};
 use blackout_probe::{EngineConfig, ProbeResult, Prober, targets_from_profile};
 use blackout_profile::Profile;
+use futures_util::StreamExt;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,8 +41,8 @@ const FLUSH_BATCH: usize = 512;
 /// The default bound of the disk buffer: 64 MiB, a day of the kp profile's results.
 pub const DEFAULT_BUFFER_BYTES: u64 = 64 << 20;
 
-/// What an agent needs.
-#[derive(Clone, Debug)]
+/// What an agent needs. Its `Debug` shows the broker's URL without the password.
+#[derive(Clone)]
 pub struct AgentConfig {
     /// The profile whose targets it probes.
     pub profile: Profile,
@@ -48,6 +56,19 @@ pub struct AgentConfig {
     pub buffer_dir: PathBuf,
     /// The disk buffer's bound.
     pub buffer_max_bytes: u64,
+}
+
+impl std::fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentConfig")
+            .field("profile", &self.profile.name)
+            .field("vantage", &self.vantage)
+            .field("location", &self.location)
+            .field("nats", &redact(&self.nats))
+            .field("buffer_dir", &self.buffer_dir)
+            .field("buffer_max_bytes", &self.buffer_max_bytes)
+            .finish()
+    }
 }
 
 /// What an agent did, counted as it goes.
@@ -65,6 +86,10 @@ pub struct AgentCounters {
     pub resent: AtomicU64,
     /// Resent results the broker already had (their first ack was lost).
     pub duplicates: AtomicU64,
+    /// Trace requests of the central taken.
+    pub trace_requests: AtomicU64,
+    /// Traceroute reports handed to the publisher.
+    pub traces: AtomicU64,
 }
 
 /// A snapshot of the counters, and the buffer's size.
@@ -82,6 +107,10 @@ pub struct AgentReport {
     pub resent: u64,
     /// Resent results the broker already had.
     pub duplicates: u64,
+    /// Trace requests of the central taken.
+    pub trace_requests: u64,
+    /// Traceroute reports handed to the publisher.
+    pub traces: u64,
     /// Bytes still in the buffer.
     pub waiting_bytes: u64,
 }
@@ -97,6 +126,8 @@ impl AgentCounters {
             dropped: get(&self.dropped),
             resent: get(&self.resent),
             duplicates: get(&self.duplicates),
+            trace_requests: get(&self.trace_requests),
+            traces: get(&self.traces),
             waiting_bytes,
         }
     }
@@ -112,7 +143,21 @@ pub async fn run_agent(
     subject_token("vantage", &config.vantage)?;
     let buffer = DiskBuffer::open(&config.buffer_dir, config.buffer_max_bytes)?;
     let client = connect(&config.nats).await?;
+    let mut asks = client
+        .subscribe(trace_request_subject(&config.profile.name)?)
+        .await
+        .map_err(|error| RelayError::Subscribe(error.to_string()))?;
     let mut publisher = Publisher::new(client, buffer, Arc::clone(&counters));
+    if let Some(why) = tracer::unavailable() {
+        tracing::warn!("{why}; each trace the central asks for is answered with that reason");
+    }
+    let (trace_requests, requests) = mpsc::channel::<TraceRequest>(TRACE_QUEUE);
+    let (reports_tx, mut reports) = mpsc::channel::<TraceReport>(TRACE_QUEUE);
+    let tracing_task = tokio::spawn(tracer::run(
+        TracerConfig::from_profile(&config.profile, &config.vantage),
+        requests,
+        reports_tx,
+    ));
     let targets = targets_from_profile(&config.profile);
     let (sink, mut results) = mpsc::channel::<ProbeResult>(4096);
     let prober = Arc::new(Prober::new(EngineConfig::from(&config.profile.probes)));
@@ -138,10 +183,29 @@ pub async fn run_agent(
                 counters.results.fetch_add(1, Ordering::Relaxed);
                 publisher.take(stamp.seal(result, clock::now())).await?;
             }
+            Some(ask) = asks.next() => {
+                match decode_trace_request(ask.subject.as_str(), &ask.payload) {
+                    Ok(ask) => {
+                        counters.trace_requests.fetch_add(1, Ordering::Relaxed);
+                        if trace_requests.try_send(ask.request).is_err() {
+                            tracing::warn!("a trace request of the central is dropped: the tracer's queue is full");
+                        }
+                    }
+                    Err(error) => tracing::warn!(
+                        subject = %inert(ask.subject.as_str(), MAX_OUTSIDE_CHARS),
+                        "a message that is not a trace request is set aside: {error}"
+                    ),
+                }
+            }
+            Some(report) = reports.recv() => {
+                counters.traces.fetch_add(1, Ordering::Relaxed);
+                publisher.take(stamp.seal_trace(report, clock::now())).await?;
+            }
             _ = flush.tick() => publisher.flush().await?,
         }
     }
     probes.abort();
+    tracing_task.abort();
     // What is still buffered waits on disk for the next run.
     publisher.flush().await?;
     let waiting = publisher.waiting_bytes();
@@ -169,6 +233,29 @@ impl Stamp {
             sequence,
             sent_at: now,
             result,
+        };
+        // The names were checked when the agent started.
+        message.encode().unwrap_or_else(|_| Encoded {
+            subject: String::new(),
+            id: String::new(),
+            payload: Vec::new(),
+        })
+    }
+}
+
+impl Stamp {
+    fn seal_trace(&mut self, mut report: TraceReport, now: Timestamp) -> Encoded {
+        let sequence = self.next;
+        self.next += 1;
+        report.vantage = self.vantage.clone();
+        let message = AgentTrace {
+            schema: SCHEMA_VERSION,
+            profile: self.profile.clone(),
+            vantage: self.vantage.clone(),
+            location: self.location.clone(),
+            sequence,
+            sent_at: now,
+            report,
         };
         // The names were checked when the agent started.
         message.encode().unwrap_or_else(|_| Encoded {
@@ -344,5 +431,30 @@ impl Publisher {
             tracing::warn!("the broker does not take results ({why}): buffering them on disk");
         }
         self.up = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configs_debug_hides_the_brokers_password() {
+        let config = AgentConfig {
+            profile: blackout_profile::builtin("lab").expect("the lab profile"),
+            vantage: "vp-1".into(),
+            location: None,
+            nats: "nats://agent-vp-1:s%40cret@127.0.0.1:4222".into(),
+            buffer_dir: PathBuf::from("buffer"),
+            buffer_max_bytes: DEFAULT_BUFFER_BYTES,
+        };
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(!shown.contains("s%40cret"), "{shown}");
+            assert!(
+                shown.contains("nats://agent-vp-1:***@127.0.0.1:4222"),
+                "{shown}"
+            );
+            assert!(shown.contains("vp-1"), "{shown}");
+        }
     }
 }

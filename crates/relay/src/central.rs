@@ -6,10 +6,11 @@
 //! took but did not acknowledge come again.
 
 use crate::RelayError;
-use crate::stream::{connect, ensure_stream};
-use crate::wire::{AgentResult, decode};
+use crate::stream::{connect, ensure_stream, redact};
+use crate::wire::{AgentMessage, AgentTraceRequest, decode_message};
 use async_nats::jetstream::{self, AckKind, consumer::pull};
-use blackout_model::subject::{profile_filter, subject_token};
+use blackout_model::TraceRequest;
+use blackout_model::subject::{SCHEMA_VERSION, is_trace_request, profile_filter, subject_token};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +27,9 @@ const IDLE_HEARTBEAT: Duration = Duration::from_secs(15);
 /// How long the broker waits for an ack before it delivers a result again.
 const ACK_WAIT: Duration = Duration::from_secs(30);
 
-/// What the central needs.
-#[derive(Clone, Debug)]
+/// What the central needs. Its `Debug` shows the broker's URL without the
+/// password.
+#[derive(Clone)]
 pub struct CentralConfig {
     /// The broker.
     pub nats: String,
@@ -49,6 +51,16 @@ impl CentralConfig {
     }
 }
 
+impl std::fmt::Debug for CentralConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CentralConfig")
+            .field("nats", &redact(&self.nats))
+            .field("profile", &self.profile)
+            .field("durable", &self.durable)
+            .finish()
+    }
+}
+
 /// What the central counted.
 #[derive(Debug, Default)]
 pub struct CentralCounters {
@@ -58,11 +70,12 @@ pub struct CentralCounters {
     pub rejected: AtomicU64,
 }
 
-/// One result from an agent, to be acknowledged once it has been taken.
+/// One result (or traceroute report) from an agent, to be acknowledged once it
+/// has been taken.
 pub struct Delivery {
-    /// The result.
-    pub result: AgentResult,
-    message: jetstream::Message,
+    /// What the agent sent.
+    pub message: AgentMessage,
+    raw: jetstream::Message,
     /// Does acknowledging it acknowledge every result delivered before it too
     /// (a consumer with `AckPolicy::All`)?
     acks_earlier: bool,
@@ -71,7 +84,7 @@ pub struct Delivery {
 impl Delivery {
     /// Acknowledges it: the broker will not deliver it again.
     pub async fn ack(&self) -> Result<(), RelayError> {
-        self.message
+        self.raw
             .ack()
             .await
             .map_err(|error| RelayError::Ack(error.to_string()))
@@ -80,7 +93,7 @@ impl Delivery {
     /// Acknowledges it and waits for the broker to confirm: every ack sent
     /// before it on the connection has been taken too.
     pub async fn ack_confirmed(&self) -> Result<(), RelayError> {
-        self.message
+        self.raw
             .double_ack()
             .await
             .map_err(|error| RelayError::Ack(error.to_string()))
@@ -186,12 +199,18 @@ pub async fn consume(
                     continue;
                 }
             };
-            match decode(message.subject.as_str(), &message.payload) {
-                Ok(result) => {
+            if is_trace_request(message.subject.as_str()) {
+                // The central's own request, delivered to a durable that an
+                // older version made with the filter `blackout.v1.PROFILE.>`.
+                let _ = message.ack_with(AckKind::Term).await;
+                continue;
+            }
+            match decode_message(message.subject.as_str(), &message.payload) {
+                Ok(decoded) => {
                     counters.received.fetch_add(1, Ordering::Relaxed);
                     let delivery = Delivery {
-                        result,
-                        message,
+                        message: decoded,
+                        raw: message,
                         acks_earlier,
                     };
                     if deliveries.send(delivery).await.is_err() {
@@ -208,6 +227,49 @@ pub async fn consume(
                     let _ = message.ack_with(AckKind::Term).await;
                 }
             }
+        }
+    }
+}
+
+/// Asks every agent of `config.profile` to run each traceroute that comes in,
+/// until the channel closes.
+pub async fn ask_traces(
+    config: CentralConfig,
+    mut requests: mpsc::Receiver<TraceRequest>,
+) -> Result<(), RelayError> {
+    let client = connect(&config.nats).await?;
+    while let Some(request) = requests.recv().await {
+        let ask = AgentTraceRequest {
+            schema: SCHEMA_VERSION,
+            profile: config.profile.clone(),
+            request,
+        };
+        let (subject, payload) = ask.encode()?;
+        // While the broker is away the client holds what is published (and this
+        // task waits once its queue is full, so the watch drops new requests and
+        // says so): a short absence delays the request, a long one loses it.
+        if let Err(error) = client.publish(subject, payload.into()).await {
+            tracing::warn!(
+                "the agents are not asked to trace toward {}: {error}",
+                ask.request.target
+            );
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configs_debug_hides_the_brokers_password() {
+        let config = CentralConfig::new("nats://central:hunter2@[::1]:4222", "kp");
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("nats://central:***@[::1]:4222"), "{shown}");
+            assert!(shown.contains("blackout-central-kp"), "{shown}");
         }
     }
 }

@@ -8,9 +8,12 @@
 //!   (`blackout_model::subject` names its subjects and message ids).
 //! - [`buffer`]: the agent's bounded disk buffer for the broker's absences.
 //! - `agent`: [`run_agent`], `blackout agent`: the profile's probes and
-//!   self-check, published, or buffered and resent in order.
+//!   self-check, published, or buffered and resent in order; and the
+//!   traceroutes the central asks for, run and published the same way.
 //! - `central`: [`consume`], the durable pull consumer of `blackout watch --nats`,
-//!   handing each result on as a [`Delivery`] to acknowledge once it is stored.
+//!   handing each result (or traceroute report) on as a [`Delivery`] to
+//!   acknowledge once it is stored; [`ask_traces`], which asks every agent for the
+//!   traceroutes the engine wants when an event starts.
 
 mod agent;
 pub mod buffer;
@@ -22,9 +25,12 @@ pub use agent::{
     AgentConfig, AgentCounters, AgentReport, DEFAULT_BUFFER_BYTES, Publisher, run_agent,
 };
 pub use buffer::{BufferError, DiskBuffer};
-pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, consume};
-pub use stream::{DUPLICATE_WINDOW, connect, ensure_stream, redact, stream_config};
-pub use wire::{AgentResult, DecodeError, Encoded, decode};
+pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, ask_traces, consume};
+pub use stream::{DUPLICATE_WINDOW, NatsUrl, connect, ensure_stream, redact, stream_config};
+pub use wire::{
+    AgentMessage, AgentResult, AgentTrace, AgentTraceRequest, DecodeError, Encoded, decode,
+    decode_message, decode_trace_request,
+};
 
 use blackout_model::subject::SubjectError;
 
@@ -48,6 +54,9 @@ pub enum RelayError {
     /// The stream or the consumer cannot be made or read.
     #[error("JetStream stream BLACKOUT_RESULTS: {0}")]
     Stream(String),
+    /// The central's trace requests cannot be subscribed to.
+    #[error("cannot subscribe to the central's trace requests: {0}")]
+    Subscribe(String),
     /// An acknowledgement did not reach the broker.
     #[error("cannot acknowledge a result: {0}")]
     Ack(String),

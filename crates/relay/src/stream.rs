@@ -100,6 +100,45 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A broker's URL that may hold a password: shown (`Debug`, `Display`) with the
+/// password hidden ([`redact`]), handed whole only by [`NatsUrl::as_str`], to
+/// [`connect`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct NatsUrl(String);
+
+impl NatsUrl {
+    /// The URL as given, password included: for [`connect`], never for showing.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for NatsUrl {
+    fn from(url: String) -> Self {
+        NatsUrl(url)
+    }
+}
+
+impl std::str::FromStr for NatsUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(NatsUrl(url.to_string()))
+    }
+}
+
+impl std::fmt::Debug for NatsUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact(&self.0))
+    }
+}
+
+impl std::fmt::Display for NatsUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
+}
+
 /// `%XX` sequences decoded; None when one is broken or the bytes are not UTF-8.
 fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
@@ -166,6 +205,15 @@ mod tests {
         );
         assert_eq!(redact(url), "nats://agent-kp:***@[::1]:4222");
         assert!(!redact(url).contains("cret"));
+    }
+
+    #[test]
+    fn a_nats_url_shows_no_password_in_debug_or_display() {
+        let url: NatsUrl = "nats://central:hunter2@127.0.0.1:4222".parse().unwrap();
+        assert_eq!(url.to_string(), "nats://central:***@127.0.0.1:4222");
+        assert_eq!(format!("{url:?}"), "\"nats://central:***@127.0.0.1:4222\"");
+        assert!(!format!("{url:#?}").contains("hunter2"));
+        assert_eq!(url.as_str(), "nats://central:hunter2@127.0.0.1:4222");
     }
 
     #[test]

@@ -7,10 +7,16 @@
 //! checked (schema, names that are subject tokens, a subject that matches what the
 //! message says it is) and every text in it is made inert
 //! ([`blackout_model::text::inert`]).
+//!
+//! Reactive traceroute travels the same way: the central asks every agent of a
+//! profile with an [`AgentTraceRequest`] (which agents read with
+//! [`decode_trace_request`]), and each agent answers with an [`AgentTrace`] on its
+//! own `trace` subject, which the central reads with [`decode_message`] beside
+//! the results.
 
 use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
 use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
-use blackout_model::{ProbeRole, Timestamp};
+use blackout_model::{EventId, ProbeRole, Timestamp, TraceReport, TraceRequest};
 use blackout_probe::{Detail, Outcome, ProbeResult};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -39,6 +45,99 @@ pub struct AgentResult {
     pub sent_at: Timestamp,
     /// The probe result.
     pub result: ProbeResult,
+}
+
+/// A reactive traceroute's report of one vantage point, as published.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentTrace {
+    /// The schema version ([`SCHEMA_VERSION`]).
+    pub schema: u32,
+    /// The profile the agent probes for.
+    pub profile: String,
+    /// The vantage point's name.
+    pub vantage: String,
+    /// Where the vantage point is, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// The agent's sequence number (shared with its results).
+    pub sequence: u64,
+    /// When the agent published it first.
+    pub sent_at: Timestamp,
+    /// The report; its `vantage` is the message's.
+    pub report: TraceReport,
+}
+
+impl AgentTrace {
+    /// The subject, message id and bytes to publish.
+    pub fn encode(&self) -> Result<Encoded, SubjectError> {
+        let subject = subject::result_subject(&self.profile, &self.vantage, ResultKind::Trace)?;
+        let id = subject::message_id(&self.profile, &self.vantage, self.sequence);
+        // A report of model values always serializes.
+        let payload = serde_json::to_vec(self).unwrap_or_default();
+        Ok(Encoded {
+            subject,
+            id,
+            payload,
+        })
+    }
+}
+
+/// A central's request to every agent of a profile: trace toward an event's
+/// target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentTraceRequest {
+    /// The schema version ([`SCHEMA_VERSION`]).
+    pub schema: u32,
+    /// The profile.
+    pub profile: String,
+    /// What to trace, for which event.
+    pub request: TraceRequest,
+}
+
+impl AgentTraceRequest {
+    /// The subject and the bytes to publish.
+    pub fn encode(&self) -> Result<(String, Vec<u8>), SubjectError> {
+        let subject = subject::trace_request_subject(&self.profile)?;
+        // A request of model values always serializes.
+        Ok((subject, serde_json::to_vec(self).unwrap_or_default()))
+    }
+}
+
+/// What a central reads from its agents.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AgentMessage {
+    /// A probe or control result.
+    Result(AgentResult),
+    /// A reactive traceroute's report.
+    Trace(AgentTrace),
+}
+
+impl AgentMessage {
+    /// The probe or control result, if it is one.
+    pub fn as_result(&self) -> Option<&AgentResult> {
+        match self {
+            AgentMessage::Result(result) => Some(result),
+            AgentMessage::Trace(_) => None,
+        }
+    }
+
+    /// The traceroute report, if it is one.
+    pub fn as_trace(&self) -> Option<&AgentTrace> {
+        match self {
+            AgentMessage::Trace(trace) => Some(trace),
+            AgentMessage::Result(_) => None,
+        }
+    }
+
+    /// The vantage point that sent it.
+    pub fn vantage(&self) -> &str {
+        match self {
+            AgentMessage::Result(result) => &result.vantage,
+            AgentMessage::Trace(trace) => &trace.vantage,
+        }
+    }
 }
 
 /// A result ready to publish.
@@ -121,6 +220,61 @@ pub fn decode(subject: &str, bytes: &[u8]) -> Result<AgentResult, DecodeError> {
     }
     make_inert(&mut result);
     Ok(result)
+}
+
+/// The central's decoder of anything its agents publish: a result, or a
+/// traceroute's report on a `trace` subject.
+pub fn decode_message(subject: &str, bytes: &[u8]) -> Result<AgentMessage, DecodeError> {
+    if !subject.ends_with(".trace") {
+        return decode(subject, bytes).map(AgentMessage::Result);
+    }
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLong(bytes.len()));
+    }
+    let mut trace: AgentTrace =
+        serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
+    if trace.schema != SCHEMA_VERSION {
+        return Err(DecodeError::Schema(trace.schema));
+    }
+    let expected = subject::result_subject(&trace.profile, &trace.vantage, ResultKind::Trace)?;
+    if expected != subject {
+        return Err(DecodeError::Subject {
+            subject: inert(subject, MAX_OUTSIDE_CHARS),
+            expected,
+        });
+    }
+    clean_opt(&mut trace.location);
+    let report = &mut trace.report;
+    report.vantage = trace.vantage.clone();
+    report.event = EventId(inert(&report.event.0, MAX_OUTSIDE_CHARS));
+    clean(&mut report.target);
+    clean(&mut report.mode);
+    clean_opt(&mut report.failure);
+    report.hops.truncate(255);
+    Ok(AgentMessage::Trace(trace))
+}
+
+/// An agent's decoder of a central's trace request that came on `subject`.
+pub fn decode_trace_request(subject: &str, bytes: &[u8]) -> Result<AgentTraceRequest, DecodeError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLong(bytes.len()));
+    }
+    let mut ask: AgentTraceRequest =
+        serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
+    if ask.schema != SCHEMA_VERSION {
+        return Err(DecodeError::Schema(ask.schema));
+    }
+    let expected = subject::trace_request_subject(&ask.profile)?;
+    if expected != subject {
+        return Err(DecodeError::Subject {
+            subject: inert(subject, MAX_OUTSIDE_CHARS),
+            expected,
+        });
+    }
+    let request = &mut ask.request;
+    request.event = EventId(inert(&request.event.0, MAX_OUTSIDE_CHARS));
+    clean(&mut request.target);
+    Ok(ask)
 }
 
 fn clean(text: &mut String) {
@@ -226,6 +380,82 @@ mod tests {
         );
         assert_eq!(got.result.target, sent.result.target);
         assert_eq!(got.sequence, 7);
+    }
+
+    fn trace(vantage: &str) -> AgentTrace {
+        AgentTrace {
+            schema: SCHEMA_VERSION,
+            profile: "lab".into(),
+            vantage: vantage.into(),
+            location: None,
+            sequence: 8,
+            sent_at: Timestamp::from_secs(1_700_000_002),
+            report: TraceReport {
+                event: EventId("ev-1".into()),
+                target: "www\x07".into(),
+                at: Timestamp::from_secs(1_700_000_002),
+                vantage: "someone else".into(),
+                address: "127.0.0.1".parse().ok(),
+                mode: "icmp".into(),
+                hops: vec![blackout_model::TraceHop {
+                    ttl: 1,
+                    address: "127.0.0.1".parse().ok(),
+                    asn: None,
+                }],
+                reached: true,
+                failure: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_trace_report_comes_on_its_vantage_points_subject_named_after_it() {
+        let encoded = trace("vp-transit").encode().unwrap();
+        assert_eq!(encoded.subject, "blackout.v1.lab.vp-transit.trace");
+        assert_eq!(encoded.id, "lab.vp-transit.8");
+        let AgentMessage::Trace(got) = decode_message(&encoded.subject, &encoded.payload).unwrap()
+        else {
+            panic!("not a trace");
+        };
+        assert_eq!(got.report.vantage, "vp-transit");
+        assert_eq!(got.report.target, "www\\x07");
+        assert_eq!(got.report.hops.len(), 1);
+        // A report on another vantage point's subject is refused.
+        assert!(matches!(
+            decode_message("blackout.v1.lab.vp-other.trace", &encoded.payload),
+            Err(DecodeError::Subject { .. })
+        ));
+        // A result on a trace subject is not a report.
+        let result = sample(ProbeRole::Host).encode().unwrap();
+        assert!(decode_message("blackout.v1.lab.vp-primary.trace", &result.payload).is_err());
+        // And results still decode as results.
+        assert!(matches!(
+            decode_message(&result.subject, &result.payload),
+            Ok(AgentMessage::Result(_))
+        ));
+    }
+
+    #[test]
+    fn a_trace_request_goes_to_every_agent_of_its_profile() {
+        let ask = AgentTraceRequest {
+            schema: SCHEMA_VERSION,
+            profile: "lab".into(),
+            request: TraceRequest {
+                event: EventId("ev-2".into()),
+                target: "www\u{1b}[2J".into(),
+                address: "::1".parse().ok(),
+            },
+        };
+        let (subject, bytes) = ask.encode().unwrap();
+        assert_eq!(subject, "blackout.v1.lab.trace-request");
+        let got = decode_trace_request(&subject, &bytes).unwrap();
+        assert_eq!(got.request.target, "www\\x1b[2J");
+        assert_eq!(got.request.address, ask.request.address);
+        assert!(matches!(
+            decode_trace_request("blackout.v1.kp.trace-request", &bytes),
+            Err(DecodeError::Subject { .. })
+        ));
+        assert!(decode_trace_request(&subject, b"{}").is_err());
     }
 
     #[test]

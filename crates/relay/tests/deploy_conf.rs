@@ -10,9 +10,9 @@ use blackout_profile::Profile;
 use blackout_relay::{
     AgentConfig, AgentCounters, AgentResult, CentralConfig, CentralCounters, consume, run_agent,
 };
+use blackout_testdata::nats::{NatsServer, free_port};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -26,28 +26,16 @@ const CENTRAL_PASSWORD: &str = "CHANGE-ME-central";
 
 /// A nats-server running the shipped configuration, on a loopback port.
 struct Broker {
-    child: Child,
-    port: u16,
+    server: NatsServer,
 }
 
 impl Broker {
     /// Starts one, or None (with the reason printed) when nats-server is missing.
     fn start(dir: &Path) -> Option<Broker> {
-        if Command::new("nats-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            eprintln!(
-                "skipped: nats-server is not installed (Debian package nats-server; test.sh installs it as root)"
-            );
+        if !NatsServer::installed() {
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let shipped = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/nats-server.conf"),
         )
@@ -64,23 +52,12 @@ impl Broker {
         assert!(conf.contains(&format!("127.0.0.1:{port}")));
         let path = dir.join("nats-server.conf");
         std::fs::write(&path, conf).unwrap();
-        let child = Command::new("nats-server")
-            .arg("-c")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Broker { child, port })
+        let server = NatsServer::with_config(port, &path);
+        Some(Broker { server })
     }
 
     fn url(&self, user: &str, password: &str) -> String {
-        format!("nats://{user}:{password}@127.0.0.1:{}", self.port)
+        format!("nats://{user}:{password}@127.0.0.1:{}", self.server.port())
     }
 
     fn agent_url(&self) -> String {
@@ -98,19 +75,12 @@ impl Broker {
             user.to_string(),
             password.to_string(),
         )
-        .connect(format!("127.0.0.1:{}", self.port))
+        .connect(format!("127.0.0.1:{}", self.server.port()))
         .await
         .unwrap();
         let mut js = jetstream::new(client);
         js.set_timeout(Duration::from_secs(1));
         js
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -185,7 +155,7 @@ async fn an_agent_and_the_central_log_in_with_the_users_in_their_urls() {
     };
     // Without a login the broker refuses the connection.
     let anonymous = async_nats::ConnectOptions::new()
-        .connect(format!("127.0.0.1:{}", broker.port))
+        .connect(format!("127.0.0.1:{}", broker.server.port()))
         .await;
     assert!(anonymous.is_err(), "an anonymous client was let in");
 
@@ -213,7 +183,7 @@ async fn an_agent_and_the_central_log_in_with_the_users_in_their_urls() {
             .expect("the central reads the agent's results")
             .unwrap();
         delivery.ack_confirmed().await.unwrap();
-        got.push(delivery.result);
+        got.extend(delivery.message.as_result().cloned());
     }
     central.abort();
     assert!(got.iter().all(|result| result.vantage == "vp-1"));

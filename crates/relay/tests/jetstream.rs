@@ -4,107 +4,27 @@
 //! listener. Without nats-server the tests say so and pass.
 
 use blackout_model::subject::STREAM;
-use blackout_model::{ProbeRole, subject::ResultKind};
+use blackout_model::{EventId, ProbeRole, TraceRequest, subject::ResultKind};
 use blackout_profile::Profile;
 use blackout_relay::{
-    AgentConfig, AgentCounters, AgentReport, AgentResult, CentralConfig, CentralCounters, Delivery,
-    ack_all, consume, run_agent,
+    AgentConfig, AgentCounters, AgentMessage, AgentReport, AgentResult, AgentTrace, CentralConfig,
+    CentralCounters, Delivery, ack_all, ask_traces, consume, run_agent,
 };
+use blackout_testdata::nats::{NatsServer, free_port};
 use std::collections::BTreeSet;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-/// A nats-server of the test's own, with JetStream, on a loopback port.
-struct NatsServer {
-    child: Option<Child>,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl NatsServer {
-    /// Starts one, or None (with the reason printed) when nats-server is missing.
-    fn start(dir: &Path) -> Option<NatsServer> {
-        if Command::new("nats-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            eprintln!(
-                "skipped: nats-server is not installed (Debian package nats-server; test.sh installs it as root)"
-            );
-            return None;
-        }
-        let mut server = NatsServer {
-            child: None,
-            port: free_port(),
-            dir: dir.to_path_buf(),
-        };
-        server.restart();
-        Some(server)
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts it (again) on the same port and store, and waits until it listens.
-    fn restart(&mut self) {
-        let child = Command::new("nats-server")
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.dir.join("store"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Kills it outright (SIGKILL), as a crash would.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Messages in the results stream.
-    async fn stream_messages(&self) -> u64 {
-        let client = async_nats::connect(self.url()).await.unwrap();
-        let js = async_nats::jetstream::new(client);
-        let mut stream = js.get_stream(STREAM).await.unwrap();
-        stream.info().await.unwrap().state.messages
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Messages in the results stream.
+async fn stream_messages(nats: &NatsServer) -> u64 {
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream(STREAM).await.unwrap();
+    stream.info().await.unwrap().state.messages
 }
 
 /// Loopback targets: a listening port (a host that answers), a closed port (one
@@ -231,7 +151,10 @@ async fn central_reads(url: &str, profile: &str, count: u64, secs: u64) -> Vec<A
         got.push(extra);
     }
     assert_eq!(counters.rejected.load(Ordering::Relaxed), 0);
-    let results: Vec<AgentResult> = got.iter().map(|d| d.result.clone()).collect();
+    let results: Vec<AgentResult> = got
+        .iter()
+        .filter_map(|d| d.message.as_result().cloned())
+        .collect();
     ack_all(got).await.unwrap();
     task.abort();
     results
@@ -268,7 +191,7 @@ async fn an_agent_publishes_and_the_central_receives_every_result_with_its_vanta
     assert_eq!(report.resent, report.buffered, "{report:?}");
     let sent = report.published + report.resent;
     assert_eq!(sent, report.results, "{report:?}");
-    assert_eq!(nats.stream_messages().await, sent);
+    assert_eq!(stream_messages(&nats).await, sent);
 
     let got = central_reads(&nats.url(), "relaytest", sent, 20).await;
     assert_eq!(got.len() as u64, sent);
@@ -343,7 +266,7 @@ async fn a_broker_killed_mid_run_loses_nothing_and_duplicates_nothing() {
         "{report:?}"
     );
     // Each result in the stream once, none missing.
-    assert_eq!(nats.stream_messages().await, report.results, "{report:?}");
+    assert_eq!(stream_messages(&nats).await, report.results, "{report:?}");
     let got = central_reads(&nats.url(), "relaytest", report.results, 30).await;
     assert_eq!(got.len() as u64, report.results, "{report:?}");
     assert_eq!(
@@ -430,8 +353,113 @@ async fn the_buffer_keeps_its_bound_counts_what_it_drops_and_sends_the_rest_late
         "{report:?}"
     );
     assert_eq!(
-        nats.stream_messages().await,
+        stream_messages(&nats).await,
         report.published + report.resent,
         "{report:?}"
     );
+}
+
+/// The central asks for a traceroute when an event starts; every agent runs it
+/// from where it is (here toward 127.0.0.1 and ::1) and publishes the report
+/// named after its vantage point, which the central reads beside the results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_agent_traces_what_the_central_asks_and_reports_under_its_own_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nats) = NatsServer::start(dir.path()) else {
+        return;
+    };
+    let targets = targets();
+    let agents: Vec<Agent> = ["vp-east", "vp-west"]
+        .into_iter()
+        .map(|vantage| {
+            let buffer = dir.path().join(vantage);
+            Agent::start(&targets.profile, vantage, &nats.url(), &buffer, 1 << 20)
+        })
+        .collect();
+    // Connected, so subscribed to the requests (the subscription goes out first).
+    for agent in &agents {
+        agent
+            .wait_for("a result published", 20, |c| {
+                c.published.load(Ordering::Relaxed) >= 1
+            })
+            .await;
+    }
+    let (asks, requests) = mpsc::channel(8);
+    let asker = tokio::spawn(ask_traces(
+        CentralConfig::new(&nats.url(), "relaytest"),
+        requests,
+    ));
+    for (event, address) in [("ev-v4", "127.0.0.1"), ("ev-v6", "::1")] {
+        asks.send(TraceRequest {
+            event: EventId(event.into()),
+            target: address.into(),
+            address: address.parse().ok(),
+        })
+        .await
+        .unwrap();
+    }
+
+    let (tx, mut rx) = mpsc::channel(1024);
+    let counters = Arc::new(CentralCounters::default());
+    let central = tokio::spawn(consume(
+        CentralConfig::new(&nats.url(), "relaytest"),
+        tx,
+        Arc::clone(&counters),
+    ));
+    let mut traces: Vec<AgentTrace> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while traces.len() < 4 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let delivery = tokio::time::timeout(left, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("4 trace reports not within 30 s: {traces:?}"))
+            .unwrap();
+        if let AgentMessage::Trace(trace) = &delivery.message {
+            traces.push(trace.clone());
+        }
+        delivery.ack().await.unwrap();
+    }
+    central.abort();
+    drop(asks);
+    asker.await.unwrap().unwrap();
+    assert_eq!(counters.rejected.load(Ordering::Relaxed), 0);
+
+    let seen: BTreeSet<(String, String)> = traces
+        .iter()
+        .map(|t| (t.vantage.clone(), t.report.event.0.clone()))
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("vp-east", "ev-v4"),
+        ("vp-east", "ev-v6"),
+        ("vp-west", "ev-v4"),
+        ("vp-west", "ev-v6"),
+    ]
+    .into_iter()
+    .map(|(v, e)| (v.to_string(), e.to_string()))
+    .collect();
+    assert_eq!(seen, expected, "one report per vantage point and request");
+    for trace in &traces {
+        assert_eq!(trace.report.vantage, trace.vantage);
+        assert_eq!(trace.location.as_deref(), Some("the test's loopback"));
+        let text = trace.report.describe();
+        assert!(text.contains(&format!("from {}", trace.vantage)), "{text}");
+        match &trace.report.failure {
+            // With a raw socket (root, as the tests run in CI): loopback answers
+            // at the first hop.
+            None => {
+                assert!(trace.report.reached, "{text}");
+                assert_eq!(
+                    trace.report.last_answering().and_then(|hop| hop.address),
+                    trace.report.address,
+                    "{text}"
+                );
+            }
+            Some(why) => eprintln!("no trace could be made here: {why}"),
+        }
+    }
+    for agent in agents {
+        let report = agent.stop().await;
+        assert_eq!(report.trace_requests, 2, "{report:?}");
+        assert_eq!(report.traces, 2, "{report:?}");
+    }
 }

@@ -17,6 +17,13 @@
 //!
 //! Text columns are `COLLATE "C"`, so that ordering by text is by bytes, as in
 //! SQLite.
+//!
+//! A server that goes away (a restart, a failover) is connected to again: a call
+//! that finds its connection closed, or fails because it closed, reconnects
+//! (trying for [`RECONNECT_FOR`]), sets the session up as before, takes the
+//! writer's lock again if it held it, and runs once more. A batch is one
+//! transaction, so one cut off by the server's end was not written and is
+//! written whole by the second try.
 
 use crate::backend::{Backend, Batch, LATEST_SEEN};
 use crate::db::{PgTarget, redact};
@@ -28,6 +35,10 @@ use std::collections::HashMap;
 use std::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
+
+/// How long a call tries to reach a server that went away before it fails: a
+/// restart takes a few seconds.
+pub const RECONNECT_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The schema version this code writes.
 const VERSION: i64 = 1;
@@ -153,8 +164,13 @@ struct Session {
     runtime: tokio::runtime::Runtime,
     client: Client,
     schema: String,
-    /// The write statements, prepared once (a writer only).
+    /// The write statements, prepared once per connection (a writer only).
     writes: Option<Writes>,
+    /// How to connect again.
+    config: tokio_postgres::Config,
+    read_only: bool,
+    /// Does this session hold the one-writer lock (to take again on reconnecting)?
+    writer: bool,
 }
 
 struct Writes {
@@ -231,18 +247,40 @@ impl PgStore {
     /// Runs `work` on the connection's thread and waits for its answer.
     fn call<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut Session) -> Result<T, StoreError> + Send + 'static,
+        work: impl Fn(&mut Session) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let gone = || StoreError::Connect {
             db: self.shown.clone(),
             reason: "the connection's thread stopped".into(),
         };
         let (answer, answered) = mpsc::sync_channel(1);
+        let shown = self.shown.clone();
         self.jobs
             .as_ref()
             .ok_or_else(gone)?
             .send(Box::new(move |session| {
-                let _ = answer.send(work(session));
+                let lost = |reason: String| StoreError::Connect {
+                    db: shown.clone(),
+                    reason: format!(
+                        "the server went away and could not be reached again: {reason}"
+                    ),
+                };
+                if session.client.is_closed()
+                    && let Err(reason) = session.reconnect()
+                {
+                    let _ = answer.send(Err(lost(reason)));
+                    return;
+                }
+                let mut result = work(session);
+                // Failed because the connection closed under it: once more, on a
+                // new one (a transaction cut off was not committed).
+                if result.is_err() && session.client.is_closed() {
+                    result = match session.reconnect() {
+                        Ok(()) => work(session),
+                        Err(reason) => Err(lost(reason)),
+                    };
+                }
+                let _ = answer.send(result);
             }))
             .map_err(|_| gone())?;
         answered.recv().map_err(|_| gone())?
@@ -286,20 +324,60 @@ impl Session {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start a runtime: {e}"))?;
-        let client = runtime.block_on(async {
-            let (client, connection) = config.connect(NoTls).await.map_err(|e| reason(&e))?;
-            // Driven whenever the thread waits on the client (block_on).
-            tokio::spawn(connection);
-            Ok::<_, String>(client)
-        })?;
+        let client = runtime.block_on(open_client(&config))?;
         let mut session = Session {
             runtime,
             client,
             schema,
             writes: None,
+            config,
+            read_only,
+            writer: false,
         };
         session.set_up(read_only)?;
         Ok(session)
+    }
+
+    /// Connects again after the server went away, trying for [`RECONNECT_FOR`]
+    /// (every 100 ms at first, at most every 2 s): set up as before, with the
+    /// writer's lock taken again if this session held it.
+    fn reconnect(&mut self) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + RECONNECT_FOR;
+        let mut pause = std::time::Duration::from_millis(100);
+        loop {
+            let attempt = self.runtime.block_on(open_client(&self.config));
+            let attempt = attempt.and_then(|client| {
+                self.client = client;
+                self.set_up(self.read_only)?;
+                if self.writer && !self.take_writer_lock().map_err(|e| e.to_string())? {
+                    return Err("another writer took the database while the server was away".into());
+                }
+                Ok(())
+            });
+            match attempt {
+                Ok(()) => return Ok(()),
+                Err(reason) if std::time::Instant::now() + pause >= deadline => return Err(reason),
+                Err(_) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Tries to take the one-writer lock: taken, or held by another session.
+    fn take_writer_lock(&mut self) -> Result<bool, StoreError> {
+        let key = format!("blackout.writer.{}", self.schema);
+        let taken: bool = self
+            .runtime
+            .block_on(self.client.query_one(
+                "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                &[&key],
+            ))
+            .during("take the writer lock")?
+            .get(0);
+        self.writer |= taken;
+        Ok(taken)
     }
 
     fn set_up(&mut self, read_only: bool) -> Result<(), String> {
@@ -365,6 +443,14 @@ impl Session {
         })
         .map(|writes| self.writes = writes)
     }
+}
+
+/// A new connection, driven by the session's runtime whenever its thread waits
+/// on the client (`block_on`).
+async fn open_client(config: &tokio_postgres::Config) -> Result<Client, String> {
+    let (client, connection) = config.connect(NoTls).await.map_err(|e| reason(&e))?;
+    tokio::spawn(connection);
+    Ok(client)
 }
 
 /// Refuses a schema written by a newer blackout.
@@ -557,6 +643,9 @@ impl Backend for PgStore {
     fn lock_writer(&mut self) -> Result<(), StoreError> {
         let shown = self.shown.clone();
         self.call(move |session| {
+            if session.take_writer_lock()? {
+                return Ok(());
+            }
             let Session {
                 runtime,
                 client,
@@ -565,17 +654,6 @@ impl Backend for PgStore {
             } = session;
             let key = format!("blackout.writer.{schema}");
             runtime.block_on(async {
-                let taken: bool = client
-                    .query_one(
-                        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-                        &[&key],
-                    )
-                    .await
-                    .during("take the writer lock")?
-                    .get(0);
-                if taken {
-                    return Ok(());
-                }
                 let holder: Option<String> = client
                     .query_opt(
                         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -590,7 +668,7 @@ impl Backend for PgStore {
                     .map(|row| row.get(0));
                 Err(StoreError::Locked {
                     db: if *schema == crate::DEFAULT_SCHEMA {
-                        shown
+                        shown.clone()
                     } else {
                         format!("{shown} (schema {schema})")
                     },
@@ -629,8 +707,8 @@ impl Backend for PgStore {
                     Box::new(cause.as_str().to_string()),
                 );
             }
-            if let Some(entity) = query.entity {
-                next(&mut sql, " AND entity = ?", Box::new(entity));
+            if let Some(entity) = &query.entity {
+                next(&mut sql, " AND entity = ?", Box::new(entity.clone()));
             }
             sql.push_str(" ORDER BY start_us DESC, id DESC");
             if let Some(limit) = query.limit {

@@ -109,6 +109,26 @@ impl ScratchCluster {
         &self.dir
     }
 
+    /// Stops the server (fast: sessions are cut off) and starts it again with
+    /// the same settings, as a restart by its administrator would.
+    pub fn restart(&self) -> Result<(), String> {
+        let data = self.dir.join("data");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                path_str(&data)?,
+                "-l",
+                path_str(&self.dir.join("log"))?,
+                "-m",
+                "fast",
+                "-w",
+                "restart",
+            ],
+        )
+        .map(|_| ())
+    }
+
     /// Where its programs are.
     pub fn binaries(&self) -> &Path {
         &self.bin

@@ -109,10 +109,13 @@ impl Store {
     }
 
     /// Keeps the latest result of each check (one row per vantage, target and
-    /// check, replaced by each newer one), in one transaction.
+    /// check, replaced by each newer one), in one transaction. Of the rows of one
+    /// check in `rows`, only the newest is written (the older would be replaced
+    /// within the same transaction): a central's batch holds many rounds.
     pub fn record_probe_results(&mut self, rows: &[ProbeRow]) -> Result<(), StoreError> {
+        let newest = newest_of_each_check(rows);
         self.write(&Batch {
-            probes: rows,
+            probes: &newest,
             ..Batch::default()
         })
     }
@@ -212,4 +215,69 @@ fn postgres(target: &crate::PgTarget, _read_only: bool) -> Result<Box<dyn Backen
     Err(StoreError::NoPostgres {
         db: crate::db::redact(&target.url),
     })
+}
+
+/// The newest row of each (vantage, target, check) in `rows`, in the order they
+/// first came; of two equally new, the later (as the store's upsert keeps it).
+fn newest_of_each_check(rows: &[ProbeRow]) -> Vec<ProbeRow> {
+    let mut at: std::collections::HashMap<(&str, &str, &str), usize> =
+        std::collections::HashMap::with_capacity(rows.len());
+    let mut newest: Vec<ProbeRow> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key = (
+            row.vantage.as_str(),
+            row.target.as_str(),
+            row.check.as_str(),
+        );
+        match at.get(&key) {
+            Some(&slot) if newest[slot].at > row.at => {}
+            Some(&slot) => newest[slot] = row.clone(),
+            None => {
+                at.insert(key, newest.len());
+                newest.push(row.clone());
+            }
+        }
+    }
+    newest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(vantage: &str, check: &str, at: i64, outcome: &str) -> ProbeRow {
+        ProbeRow {
+            vantage: vantage.into(),
+            target: "www".into(),
+            check: check.into(),
+            at: Timestamp::from_secs(at),
+            outcome: outcome.into(),
+            ..ProbeRow::default()
+        }
+    }
+
+    #[test]
+    fn only_the_newest_row_of_each_check_is_written() {
+        let rows = [
+            row("vp-1", "icmp", 10, "old"),
+            row("vp-2", "icmp", 10, "other vantage"),
+            row("vp-1", "tcp:80", 11, "tcp"),
+            row("vp-1", "icmp", 20, "new"),
+            row("vp-1", "icmp", 15, "late but older"),
+            row("vp-2", "icmp", 10, "same time, later"),
+        ];
+        let newest = newest_of_each_check(&rows);
+        let shown: Vec<(&str, &str, &str)> = newest
+            .iter()
+            .map(|r| (r.vantage.as_str(), r.check.as_str(), r.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("vp-1", "icmp", "new"),
+                ("vp-2", "icmp", "same time, later"),
+                ("vp-1", "tcp:80", "tcp"),
+            ]
+        );
+    }
 }

@@ -601,3 +601,50 @@ fn one_writer_at_a_time_and_readers_still_read(t: &TestDb) {
         .unwrap();
     assert_eq!(t.read().event_count().unwrap(), 2);
 }
+
+/// Issue 15: the PostgreSQL server restarts under a running writer (and a
+/// reader): the writes go on, each batch written once, none lost, and the writer
+/// still holds the one-writer lock afterwards.
+#[test]
+fn postgres_writes_go_on_across_a_server_restart() {
+    let Some(t) = TestDb::postgres() else {
+        return;
+    };
+    let cluster = t.cluster.as_ref().unwrap();
+    let mut writer = Store::open_writer(&t.db).unwrap();
+    let reader = t.read();
+    let events: Vec<Event> = (0..40).map(|n| event(n, Cause::Internal, None)).collect();
+    let restarted = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            cluster.restart().unwrap();
+            restarted.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        // Batches before, during and after the restart.
+        for event in &events {
+            writer
+                .record_events(&[(UpdateKind::Started, event)])
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        while !restarted.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    });
+    // One more after it for sure, then everything is there once.
+    let last = event(40, Cause::Internal, None);
+    writer
+        .record_events(&[(UpdateKind::Started, &last)])
+        .unwrap();
+    assert_eq!(reader.event_count().unwrap(), 41);
+    for event in events.iter().chain([&last]) {
+        let log = reader.event_log(&event.id.0).unwrap();
+        assert_eq!(log.len(), 1, "{}: {log:?}", event.id);
+    }
+    // The lock was taken again with the new connection.
+    match Store::open_writer(&t.db).err() {
+        Some(StoreError::Locked { .. }) => {}
+        other => panic!("a second writer was not refused: {other:?}"),
+    }
+}

@@ -11,8 +11,10 @@
 //! on a fresh clone.
 //!
 //! [`rib`] reads the real RIB's text into routes and encodes them as the live feeds'
-//! messages, for the feed benchmarks.
+//! messages, for the feed benchmarks. [`nats`] starts a nats-server of a test's
+//! own on loopback, for the tests of many vantage points.
 
+pub mod nats;
 pub mod rib;
 
 use std::path::{Path, PathBuf};

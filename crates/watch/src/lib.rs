@@ -14,13 +14,13 @@
 //! - `alerts`: the [`AlertPolicy`](blackout_alert::AlertPolicy) fed with every event
 //!   update, restored from the store at startup, and a task that delivers (bounded
 //!   queue: a full one drops and counts, never blocks the loop).
-//! - [`tracer`]: reactive traceroute at the edge: runs the traceroutes the engine
-//!   asks for when an event starts ([`TraceRequest`](blackout_model::TraceRequest))
-//!   and hands back [`TraceReport`](blackout_model::TraceReport)s, which the core
-//!   feeds to the engine as evidence on the event.
 //! - [`run`] (module `runner`) is the edge: it starts the feeds and the prober,
 //!   ticks the clock once a second, feeds the core, writes what comes out to the
-//!   store, and stops cleanly on SIGINT or SIGTERM.
+//!   store, hands the traceroutes the engine asks for when an event starts
+//!   ([`TraceRequest`](blackout_model::TraceRequest)) to the probe crate's tracer
+//!   (and, with `--nats`, to every agent), feeds their
+//!   [`TraceReport`](blackout_model::TraceReport)s back to the core as evidence on
+//!   the event, and stops cleanly on SIGINT or SIGTERM.
 //!
 //! [`Engine`]: blackout_engine::Engine
 //! [`BgpState`]: blackout_bgp::BgpState
@@ -32,7 +32,6 @@ pub mod convert;
 mod core;
 mod runner;
 mod status;
-pub mod tracer;
 mod vrps;
 
 pub use alerts::ALERT_QUEUE;

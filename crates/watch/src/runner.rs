@@ -8,19 +8,20 @@
 //! has been taken (so an event is stored, streamed and alerted within
 //! milliseconds of the input that revealed it), and once a second besides.
 //! The traceroutes the engine asks for when an event starts go, as each drain
-//! writes, to the [`tracer`](crate::tracer) task; its reports come back as inputs.
+//! writes, to the tracer task (`blackout_probe::tracer`) and, with `--nats`, to
+//! every agent of the profile; their reports come back as inputs.
 
 use crate::alerts::Alerting;
 use crate::core::{Core, Output};
-use crate::tracer::{self, TRACE_QUEUE, TracerConfig};
 use crate::vrps::{VRPS_CHECK_SECS, VrpsFile, read_vrps};
 use blackout_api::{Metrics, Publisher};
 use blackout_bgp::{Tracking, Vrps};
 use blackout_feeds::{Feed, FeedEvent};
 use blackout_model::{EventUpdate, Timestamp, TraceReport, TraceRequest, UpdateKind, clock};
+use blackout_probe::tracer::{self, TRACE_QUEUE, TracerConfig};
 use blackout_probe::{EngineConfig, ProbeResult, Prober, targets_from_profile};
 use blackout_profile::Profile;
-use blackout_relay::{CentralConfig, CentralCounters, Delivery};
+use blackout_relay::{AgentMessage, CentralConfig, CentralCounters, Delivery};
 use blackout_store::{Store, StoreError};
 use std::future::Future;
 use std::path::PathBuf;
@@ -32,6 +33,12 @@ use tokio::task::JoinSet;
 /// How many inputs a burst may hold before the core is settled and the result
 /// written anyway: a full table arriving must not hold back an event for long.
 const BURST: usize = 4096;
+/// How long a burst of agents' results waits for more before it is judged and
+/// written: at full pace the results come a few microseconds apart.
+const AGENTS_GATHER: Duration = Duration::from_millis(5);
+/// How often the status snapshot is rebuilt while nothing but results comes in
+/// (at once when events change).
+const STATUS_EVERY: Duration = Duration::from_millis(250);
 
 /// What `watch` needs.
 pub struct WatchConfig {
@@ -94,7 +101,7 @@ pub struct WatchReport {
     pub agent_results: u64,
     /// Event updates written.
     pub updates: u64,
-    /// Reactive traceroutes that came back.
+    /// Reactive traceroutes that came back (this watch's and its agents').
     pub traces: u64,
 }
 
@@ -121,6 +128,7 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
     let (mut watch, mut inputs) = Watch::start(config, on_update).await?;
     on_ready();
     watch.tracer = inputs.start_tracer(&watch.config);
+    watch.agent_tracers = inputs.start_asking_agents(&watch.config);
     inputs.start_sources(&watch.config);
     let mut clock_tick = tokio::time::interval(Duration::from_secs(1));
     clock_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -144,15 +152,25 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
                 watch.drain(clock::now())?;
             }
             Some(delivery) = inputs.agents.recv() => {
+                // What is queued, and what follows within a moment: one drain
+                // (a store transaction, a status) per thousands of results at
+                // full pace, rather than per handful.
                 let mut batch = vec![delivery];
+                let gather_until = tokio::time::Instant::now() + AGENTS_GATHER;
                 while batch.len() < BURST {
                     match inputs.agents.try_recv() {
                         Ok(delivery) => batch.push(delivery),
-                        Err(_) => break,
+                        Err(mpsc::error::TryRecvError::Empty) => {
+                            match tokio::time::timeout_at(gather_until, inputs.agents.recv()).await {
+                                Ok(Some(delivery)) => batch.push(delivery),
+                                _ => break,
+                            }
+                        }
+                        Err(mpsc::error::TryRecvError::Disconnected) => break,
                     }
                 }
                 for delivery in &batch {
-                    watch.take_agent(&delivery.result);
+                    watch.take_agent(&delivery.message);
                 }
                 // Taken by the engine and written: only now may the broker forget them.
                 watch.drain(clock::now())?;
@@ -301,8 +319,12 @@ impl Inputs {
     }
 
     /// Starts the tracer, and returns where to send it the engine's requests;
-    /// None (said once in the log) where this process may not open a raw socket.
+    /// None (said once in the log) where this process may not open a raw socket,
+    /// and for a central that does not probe (its place is no vantage point).
     fn start_tracer(&mut self, config: &WatchConfig) -> Option<mpsc::Sender<TraceRequest>> {
+        if !config.own_probes {
+            return None;
+        }
         let reports = self.traces_tx.take()?;
         if let Some(why) = tracer::unavailable() {
             tracing::warn!("{why}");
@@ -311,6 +333,19 @@ impl Inputs {
         let (requests_tx, requests) = mpsc::channel::<TraceRequest>(TRACE_QUEUE);
         let tracer = TracerConfig::from_profile(&config.profile, &config.vantage);
         self.tasks.spawn(tracer::run(tracer, requests, reports));
+        Some(requests_tx)
+    }
+
+    /// As the central, starts the task that asks every agent for the engine's
+    /// traceroutes, and returns where to send them.
+    fn start_asking_agents(&mut self, config: &WatchConfig) -> Option<mpsc::Sender<TraceRequest>> {
+        let central = config.nats.clone()?;
+        let (requests_tx, requests) = mpsc::channel::<TraceRequest>(TRACE_QUEUE);
+        self.tasks.spawn(async move {
+            if let Err(error) = blackout_relay::ask_traces(central, requests).await {
+                tracing::warn!("the agents cannot be asked for traceroutes: {error}");
+            }
+        });
         Some(requests_tx)
     }
 
@@ -359,6 +394,10 @@ struct Watch<F> {
     report: WatchReport,
     /// Where the engine's traceroute requests go (None: no tracer).
     tracer: Option<mpsc::Sender<TraceRequest>>,
+    /// Where they go to be asked of every agent (None: not a central).
+    agent_tracers: Option<mpsc::Sender<TraceRequest>>,
+    /// When the status snapshot was last rebuilt.
+    status_at: Option<std::time::Instant>,
     api: Option<(
         tokio::task::JoinHandle<()>,
         tokio::sync::watch::Sender<bool>,
@@ -445,6 +484,8 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             pending,
             report: WatchReport::default(),
             tracer: None,
+            agent_tracers: None,
+            status_at: None,
             api,
         };
         Ok((watch, inputs))
@@ -467,10 +508,16 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
         self.pending.extend(output);
     }
 
-    fn take_agent(&mut self, message: &blackout_relay::AgentResult) {
-        self.report.agent_results += 1;
-        let output = self.core.on_agent_probe(&message.vantage, &message.result);
-        self.pending.extend(output);
+    fn take_agent(&mut self, message: &AgentMessage) {
+        match message {
+            AgentMessage::Result(message) => {
+                self.report.agent_results += 1;
+                let output = self.core.on_agent_probe(&message.vantage, &message.result);
+                self.pending.extend(output);
+            }
+            // Named after its vantage point by the decoder.
+            AgentMessage::Trace(trace) => self.take_trace(trace.report.clone()),
+        }
     }
 
     fn take_trace(&mut self, report: TraceReport) {
@@ -489,8 +536,13 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
     fn drain(&mut self, now: Timestamp) -> Result<(), WatchError> {
         let output = self.core.tick(now);
         self.pending.extend(output);
-        self.report.updates += self.write()?;
-        self.publisher.publish_status(self.core.status(now));
+        let updates = self.write()?;
+        self.report.updates += updates;
+        let due = self.status_at.is_none_or(|at| at.elapsed() >= STATUS_EVERY);
+        if updates > 0 || due {
+            self.publisher.publish_status(self.core.status(now));
+            self.status_at = Some(std::time::Instant::now());
+        }
         Ok(())
     }
 
@@ -498,13 +550,18 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
     fn write(&mut self) -> Result<u64, WatchError> {
         let pending = std::mem::take(&mut self.pending);
         for request in pending.traces {
-            let Some(tracer) = &self.tracer else {
-                break;
-            };
-            if let Err(error) = tracer.try_send(request) {
-                tracing::warn!(
-                    "a traceroute toward an event's target is dropped: the tracer's queue is full or gone ({error})"
-                );
+            for (tracer, whose) in [
+                (&self.tracer, "the tracer's"),
+                (&self.agent_tracers, "the agents'"),
+            ] {
+                let Some(tracer) = tracer else {
+                    continue;
+                };
+                if let Err(error) = tracer.try_send(request.clone()) {
+                    tracing::warn!(
+                        "a traceroute toward an event's target is dropped: {whose} queue is full or gone ({error})"
+                    );
+                }
             }
         }
         if !pending.series.is_empty() {

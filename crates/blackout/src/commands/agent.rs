@@ -26,7 +26,7 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
         profile,
         vantage: args.vantage.clone(),
         location: args.location.clone(),
-        nats: args.nats.clone(),
+        nats: args.nats.as_str().to_string(),
     };
     // HTTPS checks speak TLS: ring is the one provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -54,8 +54,10 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
             _ => Failure::Work(anyhow!(error)),
         })?;
     eprintln!(
-        "blackout: agent stopped after {} results: {} published, {} buffered, {} resent ({} the broker had already), {} dropped; {} bytes wait in the buffer",
+        "blackout: agent stopped after {} results and {} traceroutes (of {} asked for): {} published, {} buffered, {} resent ({} the broker had already), {} dropped; {} bytes wait in the buffer",
         report.results,
+        report.traces,
+        report.trace_requests,
         report.published,
         report.buffered,
         report.resent,

@@ -54,8 +54,8 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         vrps,
         vrps_file: args.vrps.clone(),
         listen: Some(args.listen),
-        nats: args.nats.as_deref().map(|url| {
-            let mut central = blackout_relay::CentralConfig::new(url, &profile.name);
+        nats: args.nats.as_ref().map(|url| {
+            let mut central = blackout_relay::CentralConfig::new(url.as_str(), &profile.name);
             if let Some(durable) = &args.durable {
                 central.durable = durable.clone();
             }

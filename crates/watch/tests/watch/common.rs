@@ -179,13 +179,34 @@ impl Watch {
         vrps_file: Option<&Path>,
         own_probes: bool,
     ) -> Watch {
+        Self::spawn(Self::config(profile, db, vrps_file, own_probes))
+    }
+
+    /// The central of the agents on the broker `central` names, probing nothing
+    /// itself.
+    pub fn start_central(
+        profile: Profile,
+        db: &Path,
+        central: blackout_relay::CentralConfig,
+    ) -> Watch {
+        let mut config = Self::config(profile, db, None, false);
+        config.nats = Some(central);
+        Self::spawn(config)
+    }
+
+    fn config(
+        profile: Profile,
+        db: &Path,
+        vrps_file: Option<&Path>,
+        own_probes: bool,
+    ) -> WatchConfig {
         let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let vrps = vrps_file
             .map(|path| {
                 blackout_bgp::Vrps::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
             })
             .unwrap_or_default();
-        let config = WatchConfig {
+        WatchConfig {
             tracking: blackout_bgp::Tracking::Networks(blackout_bgp::WatchSet::from_profile(
                 &profile,
             )),
@@ -198,7 +219,11 @@ impl Watch {
             nats: None,
             own_probes,
             api_hosts: Vec::new(),
-        };
+        }
+    }
+
+    fn spawn(config: WatchConfig) -> Watch {
+        let listen = config.listen.expect("an API address");
         let updates = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&updates);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,8 +1,10 @@
 //! `blackout-watch` end to end on loopback: alerts from the watch loop, a
 //! restart that resumes the open events from the database, and the VRP file
-//! read again over a live BGP session; a central that does not probe itself.
+//! read again over a live BGP session; a central that does not probe itself,
+//! and whose agents trace toward an event's targets when it asks.
 
 mod alerts;
+mod central_traces;
 mod common;
 mod last_seen;
 mod no_probes;

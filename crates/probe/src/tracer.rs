@@ -1,19 +1,21 @@
 //! The tracer: reactive traceroute at the edge. The engine asks, in its output,
 //! for traceroutes toward the targets of an event that started
-//! ([`TraceRequest`]); the watch hands them to this task, which runs each (a
-//! Paris traceroute over ICMP, IPv4 or IPv6, from this vantage point), and sends
-//! back a [`TraceReport`] that the watch feeds to the engine as an input. The
-//! engine turns it into `probe.trace` evidence on the event.
+//! ([`TraceRequest`]); the watch hands them to this task (and, as the central of
+//! many vantage points, to every agent, whose own tracer runs them too), which
+//! runs each (a Paris traceroute over ICMP, IPv4 or IPv6, from this vantage
+//! point), and sends back a [`TraceReport`] named after the vantage point, which
+//! the watch feeds to the engine as an input. The engine turns it into
+//! `probe.trace` evidence on the event.
 //!
 //! Requests wait in a bounded queue: a full one drops the request and says so,
 //! never holding up the watch loop. A few traces run at once. Without a raw
 //! socket (root or `CAP_NET_RAW`) the tracer says so once and runs none.
 
+use crate::icmp::{IcmpMode, open_socket};
+use crate::trace::{TraceOptions, trace};
+use crate::{NoAsLookup, Outcome, TraceDetail, TraceMode};
 use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
 use blackout_model::{TraceHop, TraceReport, TraceRequest, clock};
-use blackout_probe::icmp::{IcmpMode, open_socket};
-use blackout_probe::trace::{TraceOptions, trace};
-use blackout_probe::{NoAsLookup, Outcome, TraceDetail, TraceMode};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +43,7 @@ pub struct TracerConfig {
 impl TracerConfig {
     /// The profile's probe timing, from `vantage`.
     pub fn from_profile(profile: &blackout_profile::Profile, vantage: &str) -> Self {
-        let probes = blackout_probe::EngineConfig::from(&profile.probes);
+        let probes = crate::EngineConfig::from(&profile.probes);
         TracerConfig {
             vantage: vantage.to_string(),
             timeout: probes.timeout,
@@ -166,8 +168,8 @@ fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Hop;
     use blackout_model::EventId;
-    use blackout_probe::Hop;
 
     fn config() -> TracerConfig {
         TracerConfig {
