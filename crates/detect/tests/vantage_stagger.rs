@@ -62,19 +62,19 @@ fn run(failing: &dyn Fn(&str, i64) -> bool) -> Vec<EventUpdate> {
             let at = t(round * 2000 + offset);
             let down = failing(vantage, round);
             said.extend(detector.process(
-                &ping(at, vantage, ProbeRole::Control, "control.example", true),
+                ping(at, vantage, ProbeRole::Control, "control.example", true),
                 &bgp,
             ));
             for host in HOSTS {
                 said.extend(
-                    detector.process(&ping(at, vantage, ProbeRole::Host, host, !down), &bgp),
+                    detector.process(ping(at, vantage, ProbeRole::Host, host, !down), &bgp),
                 );
             }
             if down {
                 let again = t(round * 2000 + offset + 500);
                 for host in HOSTS {
                     said.extend(
-                        detector.process(&ping(again, vantage, ProbeRole::Host, host, false), &bgp),
+                        detector.process(ping(again, vantage, ProbeRole::Host, host, false), &bgp),
                     );
                 }
             }
