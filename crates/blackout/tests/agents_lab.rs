@@ -214,6 +214,8 @@ fn stream_state() -> Result<(u64, u64, u64, u64), String> {
 #[derive(Debug, Default)]
 struct AgentReport {
     results: u64,
+    traces: u64,
+    asked: u64,
     published: u64,
     buffered: u64,
     resent: u64,
@@ -223,7 +225,7 @@ struct AgentReport {
 }
 
 impl AgentReport {
-    /// From `agent stopped after N results: P published, B buffered, R resent
+    /// From `agent stopped after N results and T traceroutes (of A asked for): P published, B buffered, R resent
     /// (D the broker had already), X dropped; W bytes wait in the buffer`.
     fn parse(log: &str) -> Option<AgentReport> {
         let line = log
@@ -238,6 +240,8 @@ impl AgentReport {
         match numbers[..] {
             [
                 results,
+                traces,
+                asked,
                 published,
                 buffered,
                 resent,
@@ -246,6 +250,8 @@ impl AgentReport {
                 waiting_bytes,
             ] => Some(AgentReport {
                 results,
+                traces,
+                asked,
                 published,
                 buffered,
                 resent,
@@ -587,7 +593,10 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
             Err(why) => problems.push(format!("agent {name}: {why}")),
         }
     }
-    let results: u64 = reports.values().map(|r| r.results).sum();
+    // The stream holds each agent's results and trace reports, and the central's
+    // trace requests once (every agent heard the same ones).
+    let results: u64 = reports.values().map(|r| r.results + r.traces).sum::<u64>()
+        + reports.values().map(|r| r.asked).max().unwrap_or(0);
     // The central reads what is left.
     let until = Instant::now() + Duration::from_secs(30);
     let state = loop {

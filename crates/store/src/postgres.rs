@@ -272,9 +272,12 @@ impl PgStore {
                     return;
                 }
                 let mut result = work(session);
-                // Failed because the connection closed under it: once more, on a
-                // new one (a transaction cut off was not committed).
-                if result.is_err() && session.client.is_closed() {
+                // Failed because the connection closed under it, or the server said
+                // it is shutting the session down before the socket closed: once
+                // more, on a new one (a transaction cut off was not committed).
+                if result.as_ref().is_err_and(server_went_away)
+                    || (result.is_err() && session.client.is_closed())
+                {
                     result = match session.reconnect() {
                         Ok(()) => work(session),
                         Err(reason) => Err(lost(reason)),
@@ -891,4 +894,16 @@ fn parse_event(body: &str) -> Result<Event, StoreError> {
         what: "event",
         message: e.to_string(),
     })
+}
+
+/// Did the server end the session (SQLSTATE 57P01 admin shutdown, 57P02 crash
+/// shutdown, 57P03 cannot connect now, or class 08, connection exception)? Such
+/// an error can come before the client sees its socket closed.
+fn server_went_away(error: &StoreError) -> bool {
+    let StoreError::Sql { reason, .. } = error else {
+        return false;
+    };
+    ["(57P01)", "(57P02)", "(57P03)", "(08"]
+        .iter()
+        .any(|code| reason.contains(code))
 }
