@@ -4,7 +4,7 @@
 //! evidence, named after the agent. Against a real nats-server on loopback; the
 //! host and the control are loopback ports.
 
-use crate::common::{Watch, free_port};
+use crate::common::{Watch, free_port, host_and_control_profile};
 use blackout_model::{SignalKind, UpdateKind};
 use blackout_relay::{AgentConfig, AgentCounters, CentralConfig, run_agent};
 use blackout_testdata::nats::NatsServer;
@@ -15,35 +15,7 @@ use std::sync::atomic::Ordering;
 /// A host on a closed loopback port (down) and a control that answers (so the
 /// agent is a healthy vantage point), probed every 0.1 s.
 fn profile(control: &TcpListener) -> blackout_profile::Profile {
-    let text = format!(
-        r#"
-name = "traced"
-
-[[network]]
-name = "Loopback Net"
-asn = 64500
-prefixes = ["192.0.2.0/24"]
-
-[[host]]
-name = "svc.loopback.test"
-address = "127.0.0.1"
-checks = ["tcp:{host}"]
-
-[[control]]
-name = "control.loopback.test"
-address = "127.0.0.1"
-checks = ["tcp:{control}"]
-
-[probes]
-interval_secs = 0.1
-jitter = 0.0
-timeout_secs = 0.5
-retries = 0
-"#,
-        host = free_port(),
-        control = control.local_addr().unwrap().port(),
-    );
-    blackout_profile::load_str(&text, "traced.toml").unwrap()
+    host_and_control_profile("traced", free_port(), control.local_addr().unwrap().port())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -525,3 +525,36 @@ pub const PREFIXES: [&str; 4] = [
     "203.0.113.128/26",
     "203.0.113.192/26",
 ];
+
+/// A profile of one host and one control on loopback TCP ports (`host`,
+/// `control`), probed every 0.1 s with one try of 0.5 s: a closed port is down
+/// at once, an open one answers.
+pub fn host_and_control_profile(name: &str, host: u16, control: u16) -> Profile {
+    let text = format!(
+        r#"
+name = "{name}"
+
+[[network]]
+name = "Loopback Net"
+asn = 64500
+prefixes = ["192.0.2.0/24"]
+
+[[host]]
+name = "svc.loopback.test"
+address = "127.0.0.1"
+checks = ["tcp:{host}"]
+
+[[control]]
+name = "control.loopback.test"
+address = "127.0.0.1"
+checks = ["tcp:{control}"]
+
+[probes]
+interval_secs = 0.1
+jitter = 0.0
+timeout_secs = 0.5
+retries = 0
+"#
+    );
+    blackout_profile::load_str(&text, &format!("{name}.toml")).unwrap()
+}

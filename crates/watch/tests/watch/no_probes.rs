@@ -1,42 +1,13 @@
 //! A central that judges only its agents' results (`--no-probes`) probes nothing
 //! itself: its own failing controls open no `vantage:local` event.
 
-use crate::common::{Watch, free_port};
+use crate::common::{Watch, free_port, host_and_control_profile};
 use std::time::Duration;
 
 /// A host and a control on closed loopback ports, probed every 0.1 s: a watch
 /// that probes them sees both fail.
 fn profile() -> blackout_profile::Profile {
-    let text = format!(
-        r#"
-name = "central"
-description = "a host and a control, both on closed loopback ports"
-
-[[network]]
-name = "Loopback Net"
-asn = 64500
-prefixes = ["192.0.2.0/24"]
-
-[[host]]
-name = "svc.loopback.test"
-address = "127.0.0.1"
-checks = ["tcp:{host}"]
-
-[[control]]
-name = "control.loopback.test"
-address = "127.0.0.1"
-checks = ["tcp:{control}"]
-
-[probes]
-interval_secs = 0.1
-jitter = 0.0
-timeout_secs = 0.5
-retries = 0
-"#,
-        host = free_port(),
-        control = free_port(),
-    );
-    blackout_profile::load_str(&text, "central.toml").unwrap()
+    host_and_control_profile("central", free_port(), free_port())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
