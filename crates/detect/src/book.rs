@@ -397,15 +397,20 @@ impl EventBook {
 /// same signal is one fact), keeping the opening half and the latest when there
 /// is too much. An item from outside the event's span (before its start, after
 /// its end) is not this incident's and is left out.
+/// Does the event's evidence already hold this item (the same time, signal and
+/// text)?
+pub(crate) fn holds(event: &Event, item: &Evidence) -> bool {
+    event
+        .evidence
+        .iter()
+        .any(|e| e.at == item.at && e.signal == item.signal && e.text == item.text)
+}
+
 pub(crate) fn push_evidence(event: &mut Event, evidence: Evidence) {
     if evidence.at < event.start || event.end.is_some_and(|end| evidence.at > end) {
         return;
     }
-    if event
-        .evidence
-        .iter()
-        .any(|e| e.at == evidence.at && e.signal == evidence.signal && e.text == evidence.text)
-    {
+    if holds(event, &evidence) {
         return;
     }
     if event.evidence.len() >= MAX_EVIDENCE {

@@ -978,25 +978,24 @@ impl Detector {
                 // dated when each host fell silent, so each is told once; other
                 // verdicts date their probe items at the weighing, and revise on
                 // their own when what they see changes.
-                let seen_since: Vec<Evidence> = verdict
-                    .evidence
-                    .iter()
-                    .filter(|item| {
-                        verdict.cause == Cause::Internal
-                            && item.signal.is_probe()
-                            && item.at >= event.start
-                            && !event.evidence.iter().any(|e| {
-                                e.at == item.at && e.signal == item.signal && e.text == item.text
-                            })
-                    })
-                    .cloned()
-                    .collect();
-                if !seen_since.is_empty() && event.cause == verdict.cause {
-                    self.book.revise(&slot, updates, |event| {
-                        for item in seen_since {
-                            crate::book::push_evidence(event, item);
-                        }
-                    });
+                if verdict.cause == Cause::Internal && event.cause == Cause::Internal {
+                    let seen_since: Vec<Evidence> = verdict
+                        .evidence
+                        .iter()
+                        .filter(|item| {
+                            item.signal.is_probe()
+                                && item.at >= event.start
+                                && !crate::book::holds(event, item)
+                        })
+                        .cloned()
+                        .collect();
+                    if !seen_since.is_empty() {
+                        self.book.revise(&slot, updates, |event| {
+                            for item in seen_since {
+                                crate::book::push_evidence(event, item);
+                            }
+                        });
+                    }
                 }
                 let event = self.book.open.get(&slot)?;
                 // A note on the verdict is the routes' word only when routes are in
