@@ -4,6 +4,17 @@
 //! has taken it and the store has written what came of it. A restarted central
 //! (same durable name) resumes after the last acknowledged result; results it
 //! took but did not acknowledge come again.
+//!
+//! Each delivery is acknowledged on its own (`AckPolicy::Explicit`; the acks of a
+//! batch go out back to back and only the last waits for the broker). One ack for
+//! a whole batch (`AckPolicy::All`) left deliveries stuck in nats-server 2.9: after
+//! the broker was killed and restarted, some stayed pending below the ack floor,
+//! where no ack reaches them, and came again every ack wait for ever. A durable
+//! made that way by an earlier version is made again, from its ack floor on.
+//!
+//! A delivery that comes again after this process took it (its ack was lost
+//! with the broker) is handed on marked as a repeat: the watch acknowledges it
+//! with its batch and does not feed it to the engine twice.
 
 use crate::RelayError;
 use crate::stream::{connect, ensure_stream, redact};
@@ -26,6 +37,9 @@ const PULL_BATCH: usize = 2_000;
 const IDLE_HEARTBEAT: Duration = Duration::from_secs(15);
 /// How long the broker waits for an ack before it delivers a result again.
 const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How often the central reads its consumer's ack floor, below which nothing
+/// comes again, to forget what it took there.
+const FLOOR_EVERY: Duration = Duration::from_secs(5);
 
 /// What the central needs. Its `Debug` shows the broker's URL without the
 /// password.
@@ -37,6 +51,8 @@ pub struct CentralConfig {
     pub profile: String,
     /// The durable consumer's name: one per central.
     pub durable: String,
+    /// How long the broker waits for an ack before it delivers again.
+    pub ack_wait: Duration,
 }
 
 impl CentralConfig {
@@ -47,6 +63,7 @@ impl CentralConfig {
             nats: nats.to_string(),
             profile: profile.to_string(),
             durable: format!("blackout-central-{profile}"),
+            ack_wait: ACK_WAIT,
         }
     }
 }
@@ -68,6 +85,8 @@ pub struct CentralCounters {
     pub received: AtomicU64,
     /// Messages that were not results (acknowledged as done with, not handed on).
     pub rejected: AtomicU64,
+    /// Deliveries that came again after this process took them.
+    pub repeats: AtomicU64,
 }
 
 /// One result (or traceroute report) from an agent, to be acknowledged once it
@@ -76,9 +95,9 @@ pub struct Delivery {
     /// What the agent sent.
     pub message: AgentMessage,
     raw: jetstream::Message,
-    /// Does acknowledging it acknowledge every result delivered before it too
-    /// (a consumer with `AckPolicy::All`)?
-    acks_earlier: bool,
+    /// Did this process take it before (its ack was lost)? Then it is only to
+    /// be acknowledged.
+    pub repeat: bool,
 }
 
 impl Delivery {
@@ -100,20 +119,88 @@ impl Delivery {
     }
 }
 
-/// Acknowledges a batch the watch has taken and stored, in the order they were
-/// delivered, the last one confirmed. On the central's consumer
-/// (`AckPolicy::All`) the last one's ack covers the batch and is the only one
-/// sent; a durable made with explicit acks by an older version gets one each.
+/// Acknowledges a batch the watch has taken and stored: each delivery's ack goes
+/// out at once, and the last one waits for the broker's confirmation (the acks
+/// before it on the connection have been taken by then too).
 pub async fn ack_all(deliveries: Vec<Delivery>) -> Result<(), RelayError> {
     let Some((last, rest)) = deliveries.split_last() else {
         return Ok(());
     };
-    if !last.acks_earlier {
-        for delivery in rest {
-            delivery.ack().await?;
-        }
+    for delivery in rest {
+        delivery.ack().await?;
     }
     last.ack_confirmed().await
+}
+
+/// The stream sequences this process has handed on and the broker may still
+/// deliver again: those above the consumer's ack floor.
+#[derive(Debug, Default)]
+struct Taken {
+    above_floor: std::collections::BTreeSet<u64>,
+}
+
+impl Taken {
+    /// Notes `sequence` as taken; false when it was taken before.
+    fn take(&mut self, sequence: u64) -> bool {
+        self.above_floor.insert(sequence)
+    }
+
+    /// Everything up to `floor` is acknowledged and never comes again.
+    fn acknowledged_up_to(&mut self, floor: u64) {
+        self.above_floor = self.above_floor.split_off(&(floor + 1));
+    }
+}
+
+/// The central's durable consumer, made (or made again, from the ack floor of
+/// one an earlier version made with one ack per batch) with explicit acks.
+async fn explicit_consumer(
+    js: &jetstream::Context,
+    config: &CentralConfig,
+    filter: &str,
+) -> Result<jetstream::consumer::Consumer<pull::Config>, RelayError> {
+    let failed = |error: &dyn std::fmt::Display| RelayError::Stream(error.to_string());
+    ensure_stream(js).await?;
+    let stream = js
+        .get_stream(blackout_model::subject::STREAM)
+        .await
+        .map_err(|e| failed(&e))?;
+    let mut deliver_policy = jetstream::consumer::DeliverPolicy::All;
+    if let Ok(mut old) = stream.get_consumer::<pull::Config>(&config.durable).await {
+        let info = old.info().await.map_err(|e| failed(&e))?;
+        if info.config.ack_policy == jetstream::consumer::AckPolicy::Explicit {
+            return Ok(old);
+        }
+        let floor = info.ack_floor.stream_sequence;
+        tracing::info!(
+            "the durable consumer {} acknowledges batches (an earlier version's); made again \
+             with explicit acks, from stream sequence {}",
+            config.durable,
+            floor + 1
+        );
+        stream
+            .delete_consumer(&config.durable)
+            .await
+            .map_err(|e| failed(&e))?;
+        deliver_policy = jetstream::consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: floor + 1,
+        };
+    }
+    stream
+        .get_or_create_consumer(
+            &config.durable,
+            pull::Config {
+                durable_name: Some(config.durable.clone()),
+                filter_subject: filter.to_string(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                deliver_policy,
+                ack_wait: config.ack_wait,
+                max_ack_pending: MAX_ACK_PENDING,
+                description: Some("blackout watch: the central".to_string()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| failed(&e))
 }
 
 /// Reads the results of `config.profile` into `deliveries` until the receiver
@@ -128,37 +215,12 @@ pub async fn consume(
     let client = connect(&config.nats).await?;
     let js = jetstream::new(client);
     let mut said_down = false;
+    let mut taken = Taken::default();
     loop {
         if deliveries.is_closed() {
             return Ok(());
         }
-        let consumer = async {
-            ensure_stream(&js).await?;
-            let stream = js
-                .get_stream(blackout_model::subject::STREAM)
-                .await
-                .map_err(|error| RelayError::Stream(error.to_string()))?;
-            stream
-                .get_or_create_consumer(
-                    &config.durable,
-                    pull::Config {
-                        durable_name: Some(config.durable.clone()),
-                        filter_subject: filter.clone(),
-                        // One ack for a whole stored batch: the watch takes the
-                        // results in the order they come and stores them before
-                        // it acknowledges the last.
-                        ack_policy: jetstream::consumer::AckPolicy::All,
-                        deliver_policy: jetstream::consumer::DeliverPolicy::All,
-                        ack_wait: ACK_WAIT,
-                        max_ack_pending: MAX_ACK_PENDING,
-                        description: Some("blackout watch: the central".to_string()),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|error| RelayError::Stream(error.to_string()))
-        };
-        let consumer: jetstream::consumer::Consumer<pull::Config> = match consumer.await {
+        let mut consumer = match explicit_consumer(&js, &config, &filter).await {
             Ok(consumer) => consumer,
             Err(error) => {
                 if !said_down {
@@ -169,8 +231,6 @@ pub async fn consume(
                 continue;
             }
         };
-        let acks_earlier =
-            consumer.cached_info().config.ack_policy == jetstream::consumer::AckPolicy::All;
         let messages = consumer
             .stream()
             .max_messages_per_batch(PULL_BATCH)
@@ -189,7 +249,14 @@ pub async fn consume(
             tracing::info!("reading the agents' results again");
             said_down = false;
         }
+        let mut floor_read = tokio::time::Instant::now();
         while let Some(message) = messages.next().await {
+            if floor_read.elapsed() >= FLOOR_EVERY {
+                floor_read = tokio::time::Instant::now();
+                if let Ok(info) = consumer.info().await {
+                    taken.acknowledged_up_to(info.ack_floor.stream_sequence);
+                }
+            }
             let message = match message {
                 Ok(message) => message,
                 Err(error) => {
@@ -207,11 +274,19 @@ pub async fn consume(
             }
             match decode_message(message.subject.as_str(), &message.payload) {
                 Ok(decoded) => {
-                    counters.received.fetch_add(1, Ordering::Relaxed);
+                    let repeat = match message.info() {
+                        Ok(info) => !taken.take(info.stream_sequence),
+                        Err(_) => false,
+                    };
+                    if repeat {
+                        counters.repeats.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        counters.received.fetch_add(1, Ordering::Relaxed);
+                    }
                     let delivery = Delivery {
                         message: decoded,
                         raw: message,
-                        acks_earlier,
+                        repeat,
                     };
                     if deliveries.send(delivery).await.is_err() {
                         return Ok(());

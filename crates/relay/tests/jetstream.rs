@@ -463,3 +463,216 @@ async fn every_agent_traces_what_the_central_asks_and_reports_under_its_own_name
         assert_eq!(report.traces, 2, "{report:?}");
     }
 }
+
+/// The central's consumer: (pending, unacknowledged).
+async fn consumer_backlog(url: &str, durable: &str) -> Option<(u64, u64)> {
+    let client = async_nats::connect(url).await.ok()?;
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream(STREAM).await.ok()?;
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer(durable).await.ok()?;
+    let info = consumer.info().await.ok()?;
+    Some((info.num_pending, info.num_ack_pending as u64))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_central_leaves_nothing_unacknowledged_across_trace_requests_and_a_broker_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut nats) = NatsServer::start(dir.path()) else {
+        return;
+    };
+    let targets = targets();
+    let agent = Agent::start(
+        &targets.profile,
+        "vp-ack",
+        &nats.url(),
+        &dir.path().join("buffer"),
+        1 << 20,
+    );
+    // The central reads and acknowledges batch by batch, as watch does.
+    let config = CentralConfig::new(&nats.url(), "relaytest");
+    let durable = config.durable.clone();
+    let (tx, mut rx) = mpsc::channel::<Delivery>(1024);
+    let counters = Arc::new(CentralCounters::default());
+    let consumer = tokio::spawn(consume(config.clone(), tx, Arc::clone(&counters)));
+    let central = tokio::spawn(async move {
+        let mut taken = 0u64;
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while let Ok(next) = rx.try_recv() {
+                batch.push(next);
+            }
+            taken += batch.len() as u64;
+            if let Err(error) = ack_all(batch).await {
+                eprintln!("ack: {error}");
+            }
+        }
+        taken
+    });
+    let (asks, requests) = mpsc::channel(64);
+    let asker = tokio::spawn(ask_traces(config, requests));
+    for round in 0..40u32 {
+        if round % 4 == 0 {
+            let _ = asks
+                .send(TraceRequest {
+                    event: EventId(format!("ev-{round}")),
+                    target: "127.0.0.1".into(),
+                    address: "127.0.0.1".parse().ok(),
+                })
+                .await;
+        }
+        if round == 20 {
+            nats.kill();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            nats.restart();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let report = agent.stop().await;
+    drop(asks);
+    let _ = asker.await;
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let mut backlog = None;
+    while Instant::now() < deadline {
+        backlog = consumer_backlog(&nats.url(), &durable).await;
+        if backlog == Some((0, 0)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    consumer.abort();
+    eprintln!(
+        "agent: {report:?}; stream {}; central received {}; backlog {backlog:?}",
+        stream_messages(&nats).await,
+        counters.received.load(Ordering::Relaxed)
+    );
+    drop(central);
+    assert_eq!(backlog, Some((0, 0)), "(pending, unacknowledged)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_that_comes_again_after_it_was_taken_is_marked_a_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nats) = NatsServer::start(dir.path()) else {
+        return;
+    };
+    let targets = targets();
+    let agent = Agent::start(
+        &targets.profile,
+        "vp-again",
+        &nats.url(),
+        &dir.path().join("buffer"),
+        1 << 20,
+    );
+    agent
+        .wait_for("results published", 20, |c| {
+            c.published.load(Ordering::Relaxed) >= 10
+        })
+        .await;
+    let report = agent.stop().await;
+    let sent = report.published + report.resent;
+    let mut config = CentralConfig::new(&nats.url(), "relaytest");
+    config.ack_wait = Duration::from_secs(1);
+    let durable = config.durable.clone();
+    let (tx, mut rx) = mpsc::channel::<Delivery>(1024);
+    let counters = Arc::new(CentralCounters::default());
+    let consumer = tokio::spawn(consume(config, tx, Arc::clone(&counters)));
+    // Taken, and not acknowledged within the ack wait (as when the acks went
+    // out to a broker that then died): they come again, marked.
+    let mut first: Vec<Delivery> = Vec::new();
+    let mut again: Vec<Delivery> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while again.len() < first.len() || (first.len() as u64) < sent {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let delivery = tokio::time::timeout(left, rx.recv())
+            .await
+            .expect("every result, then each again")
+            .unwrap();
+        if delivery.repeat {
+            again.push(delivery);
+        } else {
+            first.push(delivery);
+        }
+    }
+    let key = |d: &Delivery| {
+        d.message
+            .as_result()
+            .map(|r| (r.vantage.clone(), r.sequence))
+    };
+    let firsts: BTreeSet<_> = first.iter().filter_map(key).collect();
+    let repeats: BTreeSet<_> = again.iter().filter_map(key).collect();
+    assert_eq!(firsts.len() as u64, sent, "each result once, not marked");
+    assert_eq!(repeats, firsts, "each again, marked a repeat");
+    assert_eq!(counters.received.load(Ordering::Relaxed), sent);
+    assert!(counters.repeats.load(Ordering::Relaxed) >= sent);
+    ack_all(first).await.unwrap();
+    ack_all(again).await.unwrap();
+    // Acknowledged, nothing is left waiting (nor comes again).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut backlog = None;
+    while Instant::now() < deadline {
+        backlog = consumer_backlog(&nats.url(), &durable).await;
+        if backlog == Some((0, 0)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    consumer.abort();
+    assert_eq!(backlog, Some((0, 0)), "(pending, unacknowledged)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_that_acknowledged_batches_is_made_again_from_its_ack_floor() {
+    use async_nats::jetstream::consumer::{AckPolicy, pull};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nats) = NatsServer::start(dir.path()) else {
+        return;
+    };
+    let targets = targets();
+    let agent = Agent::start(
+        &targets.profile,
+        "vp-old",
+        &nats.url(),
+        &dir.path().join("buffer"),
+        1 << 20,
+    );
+    agent
+        .wait_for("results published", 20, |c| {
+            c.published.load(Ordering::Relaxed) >= 20
+        })
+        .await;
+    let report = agent.stop().await;
+    let sent = report.published + report.resent;
+    // An earlier version's durable: one ack for a batch; it took the first 8.
+    let config = CentralConfig::new(&nats.url(), "relaytest");
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream(STREAM).await.unwrap();
+    let old: async_nats::jetstream::consumer::PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some(config.durable.clone()),
+            filter_subject: "blackout.v1.relaytest.*.*".into(),
+            ack_policy: AckPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = old.fetch().max_messages(8).messages().await.unwrap();
+    let mut last = None;
+    while let Some(message) = futures_util::StreamExt::next(&mut batch).await {
+        last = Some(message.unwrap());
+    }
+    last.unwrap().double_ack().await.unwrap();
+
+    let got = central_reads(&nats.url(), "relaytest", sent - 8, 20).await;
+    assert_eq!(
+        got.len() as u64,
+        sent - 8,
+        "only what the old one had not taken"
+    );
+    assert_eq!(sequences(&got).len() as u64, sent - 8, "none twice");
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer(&config.durable).await.unwrap();
+    let info = consumer.info().await.unwrap();
+    assert_eq!(info.config.ack_policy, AckPolicy::Explicit);
+}

@@ -169,7 +169,8 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
                         Err(mpsc::error::TryRecvError::Disconnected) => break,
                     }
                 }
-                for delivery in &batch {
+                // A repeat (its ack was lost with the broker) was taken before.
+                for delivery in batch.iter().filter(|d| !d.repeat) {
                     watch.take_agent(&delivery.message);
                 }
                 // Taken by the engine and written: only now may the broker forget them.
