@@ -23,7 +23,8 @@ use blackout_model::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Evidence kept per event; past this, the middle is dropped.
+/// Evidence kept per event; past this, the kind of signal with the most items
+/// gives up the middle one (see [`make_room`]).
 pub(crate) const MAX_EVIDENCE: usize = 64;
 
 /// Which event: the entity, the cause it opened with, and a key that tells apart
@@ -414,9 +415,41 @@ pub(crate) fn push_evidence(event: &mut Event, evidence: Evidence) {
         return;
     }
     if event.evidence.len() >= MAX_EVIDENCE {
-        event.evidence.remove(MAX_EVIDENCE / 2);
+        make_room(&mut event.evidence);
     }
     event.evidence.push(evidence);
+}
+
+/// Drops one item of a full evidence list: the middle one of the signal kind
+/// with the most items. The first and the latest of each kind stay, and a kind
+/// with few items (the traceroutes asked for when the event started, a route
+/// change) is not crowded out by a long event's stream of probe results from
+/// several vantage points.
+fn make_room(evidence: &mut Vec<Evidence>) {
+    let mut counts: Vec<(SignalKind, usize)> = Vec::new();
+    for item in evidence.iter() {
+        match counts.iter_mut().find(|(kind, _)| *kind == item.signal) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((item.signal, 1)),
+        }
+    }
+    // The first kind to reach the highest count, for a stable choice.
+    let Some((kind, count)) = counts
+        .iter()
+        .copied()
+        .reduce(|best, next| if next.1 > best.1 { next } else { best })
+    else {
+        return;
+    };
+    let middle = evidence
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| item.signal == kind)
+        .nth(count / 2)
+        .map(|(index, _)| index);
+    if let Some(index) = middle {
+        evidence.remove(index);
+    }
 }
 
 #[cfg(test)]
@@ -481,6 +514,45 @@ mod tests {
             text: text.to_string(),
             value: Some(1.0),
         }
+    }
+
+    #[test]
+    fn a_long_stream_of_probe_results_does_not_crowd_out_the_traceroutes() {
+        let slot: Slot = (Entity::Country("KP".into()), Cause::Partial, String::new());
+        let mut book = EventBook::default();
+        let mut updates = Vec::new();
+        let mut opening = opening("hosts dark");
+        opening.evidence = vec![seen(1000.0, "ping 0")];
+        book.start(at(1000.0), slot.clone(), opening, &mut updates);
+        for n in 1..5 {
+            book.note(&slot, seen(1000.0 + f64::from(n), &format!("ping {n}")));
+        }
+        for vantage in ["vp-a", "vp-b", "vp-c"] {
+            let trace = Evidence {
+                at: at(1005.0),
+                signal: SignalKind::ProbeTrace,
+                text: format!("traceroute from {vantage}"),
+                value: None,
+            };
+            book.add_evidence(&book.open[&slot].id.clone(), trace, &mut updates);
+        }
+        for n in 5..200 {
+            book.note(&slot, seen(1005.0 + f64::from(n), &format!("ping {n}")));
+        }
+        let evidence = &book.open[&slot].evidence;
+        assert_eq!(evidence.len(), MAX_EVIDENCE);
+        let traces = evidence
+            .iter()
+            .filter(|e| e.signal == SignalKind::ProbeTrace)
+            .count();
+        assert_eq!(traces, 3, "every traceroute stays");
+        let pings: Vec<&str> = evidence
+            .iter()
+            .filter(|e| e.signal == SignalKind::ProbeIcmp)
+            .map(|e| e.text.as_str())
+            .collect();
+        assert_eq!(pings.first(), Some(&"ping 0"), "the first stays");
+        assert_eq!(pings.last(), Some(&"ping 199"), "the latest stays");
     }
 
     #[test]

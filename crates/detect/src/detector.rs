@@ -112,6 +112,10 @@ pub struct Detector {
     /// What each vantage point saw of the checks a quorum of several sees down,
     /// as of the last instant weighed: the evidence of the targets' events.
     seen_down: BTreeMap<(ProbeRole, String, ProbeKind), Vec<Seen>>,
+    /// Every vantage point a probe result has come from.
+    vantages: BTreeSet<String>,
+    /// Results that came too late to be judged (see [`Detector::is_late`]).
+    late_results: u64,
 }
 
 /// A loss of a network's routes that began within a flap window of its last
@@ -174,7 +178,42 @@ impl Detector {
             routes_moved: BTreeMap::new(),
             paths: PathWatch::default(),
             seen_down: BTreeMap::new(),
+            vantages: BTreeSet::new(),
+            late_results: 0,
         }
+    }
+
+    /// Results of several vantage points that came later than a vantage point's
+    /// view stays current, and were kept out of the verdicts.
+    pub fn late_results(&self) -> u64 {
+        self.late_results
+    }
+
+    /// How long a vantage point's latest result stands as its view when there
+    /// are `many` vantage points: with one, it is the clock and its view never
+    /// goes stale; with several, a silent one stops voting after a few rounds.
+    fn view_max_age(&self, many: bool) -> f64 {
+        if many {
+            self.config
+                .probes
+                .results_within_secs(crate::FAIL_AFTER + 1)
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    /// Is this result, from one of several vantage points, older than a view
+    /// stays current when it comes in? Results come late when an agent sends
+    /// what it kept on disk while the broker was away, or when the broker
+    /// delivers again what a central that died had taken. Judged now, their
+    /// failures would be dated now; they are history (the series and the
+    /// store keep them), not news.
+    fn is_late(&mut self, probe: &ProbeSignal) -> bool {
+        if !self.vantages.contains(&probe.vantage) {
+            self.vantages.insert(probe.vantage.clone());
+        }
+        let many = self.vantages.len() > 1;
+        self.last_at.secs_since(probe.at) > self.view_max_age(many)
     }
 
     /// Takes up the events that were still open when blackout last stopped, at
@@ -273,6 +312,12 @@ impl Detector {
     /// first signal of a later instant (or [`Detector::flush`]) arrives, so their
     /// order does not matter.
     pub fn process(&mut self, signal: Signal, bgp: &BgpState) -> Vec<EventUpdate> {
+        if let Signal::Probe(probe) = &signal
+            && self.is_late(probe)
+        {
+            self.late_results += 1;
+            return Vec::new();
+        }
         let at = signal.at().max(self.last_at);
         let mut updates = Vec::new();
         if self.pending.is_some_and(|pending| pending < at) {
@@ -552,16 +597,7 @@ impl Detector {
                 .or_default()
                 .push(track);
         }
-        // With one vantage point its views never go stale (it is the clock); with
-        // several, a silent one stops voting after a few rounds.
-        let many = self.vantage_count() > 1;
-        let max_age = if many {
-            self.config
-                .probes
-                .results_within_secs(crate::FAIL_AFTER + 1)
-        } else {
-            f64::INFINITY
-        };
+        let max_age = self.view_max_age(self.vantage_count() > 1);
         let mut judged = Judged::default();
         for ((role, target, kind), tracks) in grouped {
             let failing =

@@ -4,7 +4,9 @@
 //! its own, and once the others look too the outage is the target's. A vantage
 //! point whose failures the others contradict after they began still gets its
 //! own event. (Seen in the lab with three agents: every fault opened a
-//! `vantage:NAME` event for whichever agent probed first.)
+//! `vantage:NAME` event for whichever agent probed first.) Results that come in
+//! long after they were measured (an agent's disk buffer, sent once the broker
+//! is back) are kept out of the verdicts.
 
 use blackout_bgp::{BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
@@ -116,4 +118,64 @@ fn the_last_vantage_point_to_see_an_outage_end_is_not_a_lone_dissenter() {
         .filter(|u| u.kind == UpdateKind::Ended)
         .any(|u| u.event.entity.to_string().starts_with("as:64500"));
     assert!(ended, "the network's event ends: {said:?}");
+}
+
+/// Three vantage points see the hosts answer for 40 s; then two of them send
+/// what they kept while the broker was away: the hosts failing, a minute ago.
+/// `late_by` is how long after its measurement each such result comes in.
+fn late_failures(late_by: i64) -> (Vec<EventUpdate>, u64) {
+    let profile = blackout_profile::builtin("lab").unwrap();
+    let bgp = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
+    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let mut said = Vec::new();
+    for round in 0..20 {
+        let now = round * 2000;
+        for (vantage, offset) in VANTAGES {
+            let at = t(now + offset);
+            said.extend(detector.process(
+                ping(at, vantage, ProbeRole::Control, "control.example", true),
+                &bgp,
+            ));
+            for host in HOSTS {
+                said.extend(detector.process(ping(at, vantage, ProbeRole::Host, host, true), &bgp));
+            }
+        }
+        if round >= 15 {
+            // Results of the rounds `late_by` earlier, failing, from two of them.
+            for vantage in ["vp-a", "vp-b"] {
+                for step in 0..4 {
+                    let measured = t(now - late_by + step * 500);
+                    for host in HOSTS {
+                        said.extend(
+                            detector.process(
+                                ping(measured, vantage, ProbeRole::Host, host, false),
+                                &bgp,
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    said.extend(detector.flush(&bgp));
+    (said, detector.late_results())
+}
+
+#[test]
+fn results_that_come_long_after_they_were_measured_are_history_not_news() {
+    let (updates, late) = late_failures(60_000);
+    assert_eq!(
+        started(&updates),
+        Vec::<String>::new(),
+        "no event from old news"
+    );
+    assert_eq!(late, 5 * 2 * 4 * 4, "every late result counted");
+    // The same failures in time are an outage of the network.
+    let (updates, late) = late_failures(0);
+    assert_eq!(late, 0);
+    assert!(
+        started(&updates).iter().any(|e| e.starts_with("as:64500")),
+        "{:?}",
+        started(&updates)
+    );
 }

@@ -34,7 +34,12 @@ const MAX_ACK_PENDING: i64 = 20_000;
 /// them without waiting for the next request (async-nats asks for 200 by default).
 const PULL_BATCH: usize = 2_000;
 /// How often an idle broker says it is still there.
-const IDLE_HEARTBEAT: Duration = Duration::from_secs(15);
+const IDLE_HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long one pull request stays open at the broker. Short: a request left
+/// behind by a central that died (or by a connection that broke) is still
+/// served until it expires, and what the broker hands it is lost until the ack
+/// wait brings it back.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
 /// How long the broker waits for an ack before it delivers a result again.
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// How often the central reads its consumer's ack floor, below which nothing
@@ -234,6 +239,7 @@ pub async fn consume(
         let messages = consumer
             .stream()
             .max_messages_per_batch(PULL_BATCH)
+            .expires(PULL_EXPIRES)
             .heartbeat(IDLE_HEARTBEAT)
             .messages()
             .await;

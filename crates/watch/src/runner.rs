@@ -295,9 +295,11 @@ impl Inputs {
             self.acks = Some(acks);
             self.acker = Some(tokio::spawn(async move {
                 while let Some(batch) = batches.recv().await {
+                    let (count, started) = (batch.len(), std::time::Instant::now());
                     if let Err(error) = blackout_relay::ack_all(batch).await {
                         tracing::warn!("{error}; the broker will deliver those results again");
                     }
+                    tracing::debug!("{count} results acknowledged in {:?}", started.elapsed());
                 }
             }));
         }
@@ -517,7 +519,15 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
                 self.pending.extend(output);
             }
             // Named after its vantage point by the decoder.
-            AgentMessage::Trace(trace) => self.take_trace(trace.report.clone()),
+            AgentMessage::Trace(trace) => {
+                tracing::debug!(
+                    "a traceroute from {} for {} toward {}",
+                    trace.vantage,
+                    trace.report.event,
+                    trace.report.target
+                );
+                self.take_trace(trace.report.clone())
+            }
         }
     }
 
