@@ -112,7 +112,7 @@ pub struct Detector {
     /// What each vantage point saw of the checks a quorum of several sees down,
     /// as of the last instant weighed: the evidence of the targets' events.
     seen_down: BTreeMap<(ProbeRole, String, ProbeKind), Vec<Seen>>,
-    /// Every vantage point a probe result has come from.
+    /// Every vantage point whose probe results have been judged.
     vantages: BTreeSet<String>,
     /// Results that came too late to be judged (see [`Detector::is_late`]).
     late_results: u64,
@@ -209,11 +209,13 @@ impl Detector {
     /// failures would be dated now; they are history (the series and the
     /// store keep them), not news.
     fn is_late(&mut self, probe: &ProbeSignal) -> bool {
-        if !self.vantages.contains(&probe.vantage) {
+        let known = self.vantages.contains(&probe.vantage);
+        let many = self.vantages.len() + usize::from(!known) > 1;
+        let late = self.last_at.secs_since(probe.at) > self.view_max_age(many);
+        if !late && !known {
             self.vantages.insert(probe.vantage.clone());
         }
-        let many = self.vantages.len() > 1;
-        self.last_at.secs_since(probe.at) > self.view_max_age(many)
+        late
     }
 
     /// Takes up the events that were still open when blackout last stopped, at
@@ -1450,11 +1452,7 @@ impl Detector {
     }
 
     fn vantage_count(&self) -> usize {
-        self.probes
-            .checks()
-            .map(|((vantage, ..), _)| vantage.as_str())
-            .collect::<BTreeSet<_>>()
-            .len()
+        self.vantages.len()
     }
 
     fn weigh_vantages(
