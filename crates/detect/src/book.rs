@@ -82,7 +82,9 @@ enum Held {
 #[derive(Default)]
 pub(crate) struct EventBook {
     pub(crate) open: BTreeMap<Slot, Event>,
-    pub(crate) closed: Vec<Event>,
+    /// Closed events by id (ids are unique in a book), so that one that reopens
+    /// or is taken into another is found by a lookup, not a search of them all.
+    pub(crate) closed: BTreeMap<EventId, Event>,
     /// Resumed events, during the first look after a restart.
     held: BTreeMap<Slot, Held>,
     /// The last event each slot closed, and when it ended: an event of the slot
@@ -220,9 +222,8 @@ impl EventBook {
         let reopen = [Some(id.clone()), touching]
             .into_iter()
             .flatten()
-            .find_map(|id| self.closed.iter().rposition(|e| e.id == id));
-        if let Some(index) = reopen {
-            let mut event = self.closed.remove(index);
+            .find_map(|id| self.closed.remove(&id));
+        if let Some(mut event) = reopen {
             self.last_closed.remove(&slot);
             event.end = None;
             if let Some(cut) = event.summary.rfind(BACK_AFTER) {
@@ -354,14 +355,14 @@ impl EventBook {
         updates.push(EventUpdate::ended(event.clone()));
         self.last_closed
             .insert(slot.clone(), (event.id.clone(), end));
-        self.closed.push(event);
+        self.closed.insert(event.id.clone(), event);
     }
 
     /// The slot's event open now, or else the last one it closed.
     pub(crate) fn latest(&self, slot: &Slot) -> Option<&Event> {
         self.open.get(slot).or_else(|| {
             let (id, _) = self.last_closed.get(slot)?;
-            self.closed.iter().rev().find(|e| e.id == *id)
+            self.closed.get(id)
         })
     }
 
@@ -377,17 +378,17 @@ impl EventBook {
             return self.open.remove(slot);
         }
         let (id, _) = self.last_closed.get(slot)?;
-        let index = self.closed.iter().rposition(|e| e.id == *id)?;
-        if !pick(&self.closed[index]) {
+        if !pick(self.closed.get(id)?) {
             return None;
         }
+        let id = id.clone();
         self.last_closed.remove(slot);
-        Some(self.closed.remove(index))
+        self.closed.remove(&id)
     }
 
     /// Every event, closed and open, in order of start.
     pub(crate) fn into_events(self) -> Vec<Event> {
-        let mut events = self.closed;
+        let mut events: Vec<Event> = self.closed.into_values().collect();
         events.extend(self.open.into_values());
         events.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
         events

@@ -15,6 +15,7 @@ use blackout_model::{
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -78,21 +79,55 @@ impl Number {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// One element of a path: an AS, or an AS_SET as a nested list.
 enum PathElement {
     Asn(u32),
     Set(Vec<u32>),
 }
 
-#[derive(Deserialize)]
-struct Announcement {
-    #[serde(default)]
-    prefixes: Vec<String>,
+/// Read by a visitor of its own rather than `#[serde(untagged)]`, which buffers
+/// every element into an intermediate value before trying each shape: the path
+/// is read for every UPDATE of a full feed.
+impl<'de> Deserialize<'de> for PathElement {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ElementVisitor;
+        impl<'de> serde::de::Visitor<'de> for ElementVisitor {
+            type Value = PathElement;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an AS number or a list of AS numbers")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<PathElement, E> {
+                u32::try_from(n)
+                    .map(PathElement::Asn)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<PathElement, A::Error> {
+                let mut set = Vec::new();
+                while let Some(asn) = seq.next_element::<u32>()? {
+                    set.push(asn);
+                }
+                Ok(PathElement::Set(set))
+            }
+        }
+        deserializer.deserialize_any(ElementVisitor)
+    }
 }
 
 #[derive(Deserialize)]
-struct RisData {
+struct Announcement<'a> {
+    /// Borrowed from the message where it has no escapes (as prefixes never do).
+    #[serde(borrow, default)]
+    prefixes: Vec<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RisData<'a> {
     timestamp: Option<f64>,
     peer: Option<String>,
     peer_asn: Option<Number>,
@@ -100,8 +135,10 @@ struct RisData {
     #[serde(rename = "type")]
     kind: Option<String>,
     path: Option<Vec<PathElement>>,
-    announcements: Option<Vec<Announcement>>,
-    withdrawals: Option<Vec<String>>,
+    #[serde(borrow)]
+    announcements: Option<Vec<Announcement<'a>>>,
+    #[serde(borrow)]
+    withdrawals: Option<Vec<Cow<'a, str>>>,
     state: Option<String>,
 }
 
@@ -169,7 +206,7 @@ impl RisLiveSession {
         }
     }
 
-    fn key(&mut self, data: &RisData) -> Option<PeerKey> {
+    fn key(&mut self, data: &RisData<'_>) -> Option<PeerKey> {
         let host = data.host.as_deref()?;
         let ip: IpAddr = data.peer.as_deref()?.parse().ok()?;
         let asn = data.peer_asn.as_ref()?.get()?;
@@ -188,7 +225,7 @@ impl RisLiveSession {
     fn ris_message(
         &mut self,
         now: Timestamp,
-        data: RisData,
+        data: RisData<'_>,
         out: &mut Vec<BgpInput>,
     ) -> RisMessage {
         let at = data
@@ -338,6 +375,33 @@ mod tests {
             PathElement::Set(vec![3, 4]),
         ]);
         assert_eq!(path.to_string(), "1 2 {3,4}");
+    }
+
+    #[test]
+    fn a_path_with_a_set_is_read_from_json_and_an_oversized_asn_is_malformed() {
+        let mut session = RisLiveSession::new(PrefixFilter::everything());
+        let mut out = Vec::new();
+        let update = r#"{"type":"ris_message","data":{"type":"UPDATE","host":"rrc00","peer":"192.0.2.1","peer_asn":64496,"path":[64496,64500,[64501,64502]],"announcements":[{"prefixes":["203.0.113.0/24"]}],"withdrawals":["198.51.100.0/24"]}}"#;
+        assert_eq!(
+            session.handle(Timestamp::EPOCH, update, &mut out),
+            RisMessage::Update {
+                announced: 1,
+                withdrawn: 1
+            }
+        );
+        let Some(BgpInput::Route(RouteUpdate {
+            change: RouteChange::Announce { as_path },
+            ..
+        })) = out.last()
+        else {
+            panic!("no announcement: {out:?}");
+        };
+        assert_eq!(as_path.to_string(), "64496 64500 {64501,64502}");
+        let oversized = r#"{"type":"ris_message","data":{"type":"UPDATE","host":"rrc00","peer":"192.0.2.1","peer_asn":64496,"path":[64496,4294967296],"announcements":[{"prefixes":["203.0.113.0/24"]}]}}"#;
+        assert!(matches!(
+            session.handle(Timestamp::EPOCH, oversized, &mut out),
+            RisMessage::Malformed(_)
+        ));
     }
 
     #[test]
