@@ -452,14 +452,16 @@ fn write_signals(tx: &Transaction<'_>, points: &[SeriesPoint]) -> Result<(), Sto
         let mut insert = tx
             .prepare_cached("INSERT OR REPLACE INTO signals (entity, signal, at_us, value) VALUES (?1, ?2, ?3, ?4)")
             .during("prepare signal write")?;
+        // A batch holds many points of few series: each series' names are
+        // written out once, not once a point.
+        let mut names: std::collections::HashMap<&SeriesKey, (String, String)> =
+            std::collections::HashMap::new();
         for point in points {
+            let (entity, measure) = &*names
+                .entry(&point.key)
+                .or_insert_with(|| (point.key.entity.to_string(), point.key.measure.to_string()));
             insert
-                .execute(params![
-                    point.key.entity.to_string(),
-                    point.key.measure.to_string(),
-                    point.at.as_micros(),
-                    point.value
-                ])
+                .execute(params![entity, measure, point.at.as_micros(), point.value])
                 .during("write signal")?;
         }
     }

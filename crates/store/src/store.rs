@@ -220,25 +220,31 @@ fn postgres(target: &crate::PgTarget, _read_only: bool) -> Result<Box<dyn Backen
 /// The newest row of each (vantage, target, check) in `rows`, in the order they
 /// first came; of two equally new, the later (as the store's upsert keeps it).
 fn newest_of_each_check(rows: &[ProbeRow]) -> Vec<ProbeRow> {
+    // Indices first, rows cloned once at the end: a batch holds many results of
+    // few checks, and cloning each newer row as it came cost an allocation per
+    // result.
     let mut at: std::collections::HashMap<(&str, &str, &str), usize> =
-        std::collections::HashMap::with_capacity(rows.len());
-    let mut newest: Vec<ProbeRow> = Vec::with_capacity(rows.len());
-    for row in rows {
+        std::collections::HashMap::new();
+    let mut newest: Vec<usize> = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
         let key = (
             row.vantage.as_str(),
             row.target.as_str(),
             row.check.as_str(),
         );
         match at.get(&key) {
-            Some(&slot) if newest[slot].at > row.at => {}
-            Some(&slot) => newest[slot] = row.clone(),
+            Some(&slot) if rows[newest[slot]].at > row.at => {}
+            Some(&slot) => newest[slot] = index,
             None => {
                 at.insert(key, newest.len());
-                newest.push(row.clone());
+                newest.push(index);
             }
         }
     }
     newest
+        .into_iter()
+        .map(|index| rows[index].clone())
+        .collect()
 }
 
 #[cfg(test)]
