@@ -98,7 +98,7 @@ impl Serialize for FeedId {
 }
 
 /// The state of a feed's session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeedState {
     /// Waiting for the router to connect, or connecting; never up yet.

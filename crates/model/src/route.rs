@@ -54,8 +54,10 @@ pub struct RouteUpdate {
     pub change: RouteChange,
 }
 
-/// Everything a BGP source feeds into the BGP state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Everything a BGP source feeds into the BGP state. It serializes (tagged by
+/// `kind`) so an agent can relay its feeds' inputs to a central.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BgpInput {
     /// A route changed.
     Route(RouteUpdate),

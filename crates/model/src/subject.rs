@@ -2,7 +2,7 @@
 //!
 //! Every result an agent publishes goes to
 //! `blackout.v<SCHEMA_VERSION>.<profile>.<vantage>.<kind>` (kind: `probe`,
-//! `control`, `feed`, `trace`), all in one stream, [`STREAM`], that captures
+//! `control`, `feed`, `trace`, `routes`), all in one stream, [`STREAM`], that captures
 //! `blackout.>`. A central reads `blackout.v1.<profile>.*.*` for one profile
 //! ([`profile_filter`]), or narrows to one vantage point. The other way, a
 //! central asks every agent of a profile for a reactive traceroute on
@@ -43,6 +43,8 @@ pub enum ResultKind {
     Feed,
     /// A reactive traceroute's report, run because the central asked.
     Trace,
+    /// A batch of route inputs of one of the vantage point's BGP/BMP feeds.
+    Routes,
 }
 
 impl ResultKind {
@@ -53,6 +55,7 @@ impl ResultKind {
             ResultKind::Control => "control",
             ResultKind::Feed => "feed",
             ResultKind::Trace => "trace",
+            ResultKind::Routes => "routes",
         }
     }
 }

@@ -18,6 +18,7 @@
 mod agent;
 pub mod buffer;
 mod central;
+pub mod routes;
 mod stream;
 pub mod wire;
 
@@ -26,6 +27,7 @@ pub use agent::{
 };
 pub use buffer::{BufferError, DiskBuffer};
 pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, ask_traces, consume};
+pub use routes::{AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH, decode_routes};
 pub use stream::{DUPLICATE_WINDOW, NatsUrl, connect, ensure_stream, redact, stream_config};
 pub use wire::{
     AgentMessage, AgentResult, AgentTrace, AgentTraceRequest, DecodeError, Encoded, decode,

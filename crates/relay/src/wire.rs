@@ -14,6 +14,7 @@
 //! own `trace` subject, which the central reads with [`decode_message`] beside
 //! the results.
 
+use crate::routes::{AgentRoutes, decode_routes};
 use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
 use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
 use blackout_model::{EventId, ProbeRole, Timestamp, TraceReport, TraceRequest};
@@ -112,6 +113,8 @@ pub enum AgentMessage {
     Result(AgentResult),
     /// A reactive traceroute's report.
     Trace(AgentTrace),
+    /// A batch of route inputs of one of the vantage point's feeds.
+    Routes(AgentRoutes),
 }
 
 impl AgentMessage {
@@ -119,7 +122,7 @@ impl AgentMessage {
     pub fn as_result(&self) -> Option<&AgentResult> {
         match self {
             AgentMessage::Result(result) => Some(result),
-            AgentMessage::Trace(_) => None,
+            AgentMessage::Trace(_) | AgentMessage::Routes(_) => None,
         }
     }
 
@@ -127,7 +130,7 @@ impl AgentMessage {
     pub fn as_trace(&self) -> Option<&AgentTrace> {
         match self {
             AgentMessage::Trace(trace) => Some(trace),
-            AgentMessage::Result(_) => None,
+            AgentMessage::Result(_) | AgentMessage::Routes(_) => None,
         }
     }
 
@@ -136,6 +139,7 @@ impl AgentMessage {
         match self {
             AgentMessage::Result(result) => &result.vantage,
             AgentMessage::Trace(trace) => &trace.vantage,
+            AgentMessage::Routes(routes) => &routes.vantage,
         }
     }
 }
@@ -222,9 +226,13 @@ pub fn decode(subject: &str, bytes: &[u8]) -> Result<AgentResult, DecodeError> {
     Ok(result)
 }
 
-/// The central's decoder of anything its agents publish: a result, or a
-/// traceroute's report on a `trace` subject.
+/// The central's decoder of anything its agents publish: a result, a
+/// traceroute's report on a `trace` subject, or a batch of feed routes on a
+/// `routes` subject ([`decode_routes`]).
 pub fn decode_message(subject: &str, bytes: &[u8]) -> Result<AgentMessage, DecodeError> {
+    if subject.ends_with(".routes") {
+        return decode_routes(subject, bytes).map(AgentMessage::Routes);
+    }
     if !subject.ends_with(".trace") {
         return decode(subject, bytes).map(AgentMessage::Result);
     }

@@ -528,6 +528,14 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
                 );
                 self.take_trace(trace.report.clone())
             }
+            // Route inputs of the vantage's feed, its peers named `VANTAGE/COLLECTOR`.
+            AgentMessage::Routes(routes) => {
+                for input in routes.clone().into_inputs() {
+                    self.report.routes += 1;
+                    let output = self.core.on_bgp(&input);
+                    self.pending.extend(output);
+                }
+            }
         }
     }
 

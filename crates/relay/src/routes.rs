@@ -1,0 +1,249 @@
+//! Route inputs an agent relays from its vantage point's BGP/BMP feeds: one
+//! [`AgentRoutes`] batch per NATS message on
+//! `blackout.v1.<profile>.<vantage>.routes`, as JSON with the schema version.
+//!
+//! A full table is hundreds of thousands of routes, so an agent sends them in
+//! batches of at most [`MAX_ROUTES_PER_BATCH`] inputs, and a batch stays below
+//! [`MAX_ROUTES_BYTES`] (under nats-server's default 1 MiB payload limit).
+//! A batch carries the agent's feed `session`, the time its feed session began:
+//! a central that has to rebuild a vantage's route state replays that
+//! vantage's routes subject from the start of its newest session.
+//!
+//! [`decode_routes`] is the central's side: it takes any bytes and returns a
+//! batch or a [`DecodeError`], never a panic. The batch is checked (schema,
+//! names that are subject tokens, the subject its content names, the batch
+//! size) and its texts are made inert. [`AgentRoutes::into_inputs`] hands the
+//! inputs on with every peer's collector prefixed by the vantage point's name
+//! (`fra-1/bmp-edge`), so the evidence says which vantage's feed saw a route.
+
+use crate::wire::{DecodeError, Encoded};
+use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
+use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
+use blackout_model::{BgpInput, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The most inputs one batch carries.
+pub const MAX_ROUTES_PER_BATCH: usize = 2000;
+/// The largest routes message the central decodes (and an agent sends).
+pub const MAX_ROUTES_BYTES: usize = 960 * 1024;
+
+/// A batch of route inputs of one feed of one vantage point, as published.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRoutes {
+    /// The schema version ([`SCHEMA_VERSION`]).
+    pub schema: u32,
+    /// The profile the agent runs for.
+    pub profile: String,
+    /// The vantage point's name.
+    pub vantage: String,
+    /// The profile's name of the feed the inputs came from.
+    pub feed: String,
+    /// When the agent's feed session began: inputs of one session rebuild the
+    /// vantage's routes from nothing.
+    pub session: Timestamp,
+    /// The agent's sequence number (shared with its results); with the profile
+    /// and the vantage point it is the message id.
+    pub sequence: u64,
+    /// When the agent published it first.
+    pub sent_at: Timestamp,
+    /// The inputs, in the order the feed reported them.
+    pub inputs: Vec<BgpInput>,
+}
+
+impl AgentRoutes {
+    /// The subject, message id and bytes to publish.
+    pub fn encode(&self) -> Result<Encoded, SubjectError> {
+        let subject = subject::result_subject(&self.profile, &self.vantage, ResultKind::Routes)?;
+        let id = subject::message_id(&self.profile, &self.vantage, self.sequence);
+        // A batch of model values always serializes.
+        let payload = serde_json::to_vec(self).unwrap_or_default();
+        Ok(Encoded {
+            subject,
+            id,
+            payload,
+        })
+    }
+
+    /// The inputs for the central's engine, each peer's collector named
+    /// `VANTAGE/COLLECTOR` so the evidence says which vantage's feed saw it.
+    pub fn into_inputs(self) -> Vec<BgpInput> {
+        let vantage = self.vantage;
+        self.inputs
+            .into_iter()
+            .map(|mut input| {
+                let peer = match &mut input {
+                    BgpInput::Route(update) => &mut update.peer,
+                    BgpInput::PeerDown { peer, .. } | BgpInput::TableSize { peer, .. } => peer,
+                };
+                peer.collector = Arc::from(format!("{vantage}/{}", peer.collector));
+                input
+            })
+            .collect()
+    }
+}
+
+/// The central's decoder of a routes message that came on `subject`.
+pub fn decode_routes(subject: &str, bytes: &[u8]) -> Result<AgentRoutes, DecodeError> {
+    if bytes.len() > MAX_ROUTES_BYTES {
+        return Err(DecodeError::TooLong(bytes.len()));
+    }
+    let mut batch: AgentRoutes =
+        serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
+    if batch.schema != SCHEMA_VERSION {
+        return Err(DecodeError::Schema(batch.schema));
+    }
+    let expected = subject::result_subject(&batch.profile, &batch.vantage, ResultKind::Routes)?;
+    if expected != subject {
+        return Err(DecodeError::Subject {
+            subject: inert(subject, MAX_OUTSIDE_CHARS),
+            expected,
+        });
+    }
+    if batch.inputs.len() > MAX_ROUTES_PER_BATCH {
+        return Err(DecodeError::Json(format!(
+            "a batch of {} route inputs is more than the {MAX_ROUTES_PER_BATCH} a batch may have",
+            batch.inputs.len()
+        )));
+    }
+    batch.feed = inert(&batch.feed, MAX_OUTSIDE_CHARS);
+    for input in &mut batch.inputs {
+        let peer = match input {
+            BgpInput::Route(update) => &mut update.peer,
+            BgpInput::PeerDown { peer, .. } | BgpInput::TableSize { peer, .. } => peer,
+        };
+        peer.collector = Arc::from(inert(&peer.collector, MAX_OUTSIDE_CHARS));
+    }
+    Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blackout_model::{AsPath, Asn, PeerKey, RouteChange, RouteUpdate};
+
+    fn peer(collector: &str) -> PeerKey {
+        PeerKey {
+            collector: Arc::from(collector),
+            ip: "192.0.2.1".parse().unwrap(),
+            asn: Asn(64496),
+        }
+    }
+
+    fn batch() -> AgentRoutes {
+        let at = Timestamp::from_secs_f64(1_700_000_000.0);
+        AgentRoutes {
+            schema: SCHEMA_VERSION,
+            profile: "kp".into(),
+            vantage: "fra-1".into(),
+            feed: "edge".into(),
+            session: at,
+            sequence: 7,
+            sent_at: at,
+            inputs: vec![
+                BgpInput::Route(RouteUpdate {
+                    at,
+                    peer: peer("bmp-edge"),
+                    prefix: "203.0.113.0/24".parse().unwrap(),
+                    path_id: None,
+                    change: RouteChange::Announce {
+                        as_path: AsPath::from_sequence([64496, 64511]),
+                    },
+                }),
+                BgpInput::Route(RouteUpdate {
+                    at,
+                    peer: peer("bmp-edge"),
+                    prefix: "2001:db8::/32".parse().unwrap(),
+                    path_id: Some(3),
+                    change: RouteChange::Withdraw,
+                }),
+                BgpInput::TableSize {
+                    at,
+                    peer: peer("bmp-edge"),
+                    ipv4: 1,
+                    ipv6: 0,
+                },
+                BgpInput::PeerDown {
+                    at,
+                    peer: peer("bmp-edge"),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_batch_round_trips_on_its_routes_subject() {
+        let sent = batch();
+        let encoded = sent.encode().unwrap();
+        assert_eq!(encoded.subject, "blackout.v1.kp.fra-1.routes");
+        assert_eq!(encoded.id, "kp.fra-1.7");
+        assert_eq!(
+            decode_routes(&encoded.subject, &encoded.payload).unwrap(),
+            sent
+        );
+    }
+
+    #[test]
+    fn peers_are_named_by_the_vantage_that_saw_them() {
+        let inputs = batch().into_inputs();
+        assert_eq!(inputs.len(), 4);
+        for input in inputs {
+            let peer = match input {
+                BgpInput::Route(update) => update.peer,
+                BgpInput::PeerDown { peer, .. } | BgpInput::TableSize { peer, .. } => peer,
+            };
+            assert_eq!(&*peer.collector, "fra-1/bmp-edge");
+        }
+    }
+
+    #[test]
+    fn a_batch_on_another_subject_or_schema_or_too_big_is_refused() {
+        let encoded = batch().encode().unwrap();
+        assert!(matches!(
+            decode_routes("blackout.v1.kp.ams-1.routes", &encoded.payload),
+            Err(DecodeError::Subject { .. })
+        ));
+        let mut other = batch();
+        other.schema = 2;
+        assert!(matches!(
+            decode_routes(&encoded.subject, &serde_json::to_vec(&other).unwrap()),
+            Err(DecodeError::Schema(2))
+        ));
+        let mut big = batch();
+        let route = big.inputs[0].clone();
+        big.inputs = vec![route; MAX_ROUTES_PER_BATCH + 1];
+        assert!(decode_routes(&encoded.subject, &serde_json::to_vec(&big).unwrap()).is_err());
+        assert!(matches!(
+            decode_routes(&encoded.subject, &vec![b' '; MAX_ROUTES_BYTES + 1]),
+            Err(DecodeError::TooLong(_))
+        ));
+    }
+
+    #[test]
+    fn collector_and_feed_names_are_made_inert() {
+        let mut sent = batch();
+        sent.feed = "edge\u{1b}[2J".into();
+        if let BgpInput::Route(update) = &mut sent.inputs[0] {
+            update.peer.collector = Arc::from("bmp\u{7}\nedge");
+        }
+        let encoded = sent.encode().unwrap();
+        let got = decode_routes(&encoded.subject, &encoded.payload).unwrap();
+        assert!(!got.feed.chars().any(char::is_control));
+        for input in got.into_inputs() {
+            if let BgpInput::Route(update) = input {
+                assert!(!update.peer.collector.chars().any(char::is_control));
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_batch_fits_in_a_message() {
+        let mut full = batch();
+        let route = full.inputs[0].clone();
+        full.inputs = vec![route; MAX_ROUTES_PER_BATCH];
+        let encoded = full.encode().unwrap();
+        assert!(encoded.payload.len() <= MAX_ROUTES_BYTES);
+        assert!(decode_routes(&encoded.subject, &encoded.payload).is_ok());
+    }
+}
