@@ -322,6 +322,11 @@ pub struct AgentArgs {
     /// and counted.
     #[arg(long, value_name = "N", default_value_t = blackout_relay::DEFAULT_BUFFER_BYTES)]
     pub buffer_max_bytes: u64,
+    /// Also run the profile's feeds (BMP, BGP, RIS Live) here and relay their
+    /// routes of the watched prefixes to the central, in batches on
+    /// `blackout.v1.PROFILE.VANTAGE.routes`.
+    #[arg(long)]
+    pub feeds: bool,
 }
 
 /// `blackout events`.

@@ -238,6 +238,7 @@ struct AgentReport {
     results: u64,
     traces: u64,
     asked: u64,
+    route_batches: u64,
     published: u64,
     buffered: u64,
     resent: u64,
@@ -247,8 +248,9 @@ struct AgentReport {
 }
 
 impl AgentReport {
-    /// From `agent stopped after N results and T traceroutes (of A asked for): P published, B buffered, R resent
-    /// (D the broker had already), X dropped; W bytes wait in the buffer`.
+    /// From `agent stopped after N results, T traceroutes (of A asked for) and I route inputs in
+    /// Q batches: P published, B buffered, R resent (D the broker had already), X dropped; W bytes
+    /// wait in the buffer`.
     fn parse(log: &str) -> Option<AgentReport> {
         let line = log
             .lines()
@@ -264,6 +266,8 @@ impl AgentReport {
                 results,
                 traces,
                 asked,
+                _route_inputs,
+                route_batches,
                 published,
                 buffered,
                 resent,
@@ -274,6 +278,7 @@ impl AgentReport {
                 results,
                 traces,
                 asked,
+                route_batches,
                 published,
                 buffered,
                 resent,
@@ -615,9 +620,13 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
             Err(why) => problems.push(format!("agent {name}: {why}")),
         }
     }
-    // The stream holds each agent's results and trace reports, and the central's
-    // trace requests once (every agent heard the same ones).
-    let results: u64 = reports.values().map(|r| r.results + r.traces).sum::<u64>()
+    // The stream holds each agent's results, trace reports and route batches
+    // (none: the lab's agents relay no feeds), and the central's trace
+    // requests once (every agent heard the same ones).
+    let results: u64 = reports
+        .values()
+        .map(|r| r.results + r.traces + r.route_batches)
+        .sum::<u64>()
         + reports.values().map(|r| r.asked).max().unwrap_or(0);
     // The central reads what is left.
     let drain_from = Instant::now();

@@ -55,7 +55,12 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("blackout-store", vec!["blackout-model"]),
         (
             "blackout-relay",
-            vec!["blackout-model", "blackout-profile", "blackout-probe"],
+            vec![
+                "blackout-model",
+                "blackout-profile",
+                "blackout-probe",
+                "blackout-feeds",
+            ],
         ),
         (
             "blackout-api",

@@ -12,12 +12,19 @@
 //! (`blackout.v1.PROFILE.trace-request`): each goes to the probe crate's tracer,
 //! and the report, named after this vantage point, is published like a result
 //! (on `blackout.v1.PROFILE.VANTAGE.trace`), buffered while the broker is away.
+//!
+//! With feeds to relay (`blackout agent --feeds`), it runs the profile's
+//! BGP/BMP/RIS Live feeds too, and publishes their route inputs in batches on
+//! `blackout.v1.PROFILE.VANTAGE.routes` through the same publisher (see
+//! [`crate::relayed`]).
 
 use crate::RelayError;
 use crate::buffer::DiskBuffer;
+use crate::relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
 use crate::stream::{connect, ensure_stream, redact};
 use crate::wire::{AgentResult, AgentTrace, Encoded, decode_trace_request};
 use async_nats::jetstream::{self, message::PublishMessage as Publish};
+use blackout_feeds::{FeedEvent, FeedState};
 use blackout_model::subject::{SCHEMA_VERSION, subject_token, trace_request_subject};
 use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
 use blackout_model::{Timestamp, TraceReport, TraceRequest, clock};
@@ -56,6 +63,8 @@ pub struct AgentConfig {
     pub buffer_dir: PathBuf,
     /// The disk buffer's bound.
     pub buffer_max_bytes: u64,
+    /// The feeds it runs and relays (none unless asked).
+    pub feeds: Vec<RelayedFeed>,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -67,6 +76,10 @@ impl std::fmt::Debug for AgentConfig {
             .field("nats", &redact(&self.nats))
             .field("buffer_dir", &self.buffer_dir)
             .field("buffer_max_bytes", &self.buffer_max_bytes)
+            .field(
+                "feeds",
+                &self.feeds.iter().map(|feed| &feed.name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -90,6 +103,10 @@ pub struct AgentCounters {
     pub trace_requests: AtomicU64,
     /// Traceroute reports handed to the publisher.
     pub traces: AtomicU64,
+    /// Route inputs of the relayed feeds.
+    pub routes: AtomicU64,
+    /// Batches of route inputs handed to the publisher.
+    pub route_batches: AtomicU64,
 }
 
 /// A snapshot of the counters, and the buffer's size.
@@ -111,6 +128,10 @@ pub struct AgentReport {
     pub trace_requests: u64,
     /// Traceroute reports handed to the publisher.
     pub traces: u64,
+    /// Route inputs of the relayed feeds.
+    pub routes: u64,
+    /// Batches of route inputs handed to the publisher.
+    pub route_batches: u64,
     /// Bytes still in the buffer.
     pub waiting_bytes: u64,
 }
@@ -128,6 +149,8 @@ impl AgentCounters {
             duplicates: get(&self.duplicates),
             trace_requests: get(&self.trace_requests),
             traces: get(&self.traces),
+            routes: get(&self.routes),
+            route_batches: get(&self.route_batches),
             waiting_bytes,
         }
     }
@@ -173,8 +196,18 @@ pub async fn run_agent(
         // published more than a million results a second.
         next: clock::now().as_micros().max(0) as u64,
     };
+    let session = clock::now();
+    let mut batchers: Vec<RouteBatcher> = config
+        .feeds
+        .iter()
+        .map(|feed| RouteBatcher::new(&stamp.profile, &stamp.vantage, &feed.name, session))
+        .collect();
+    let mut feed_states: Vec<Option<FeedState>> = vec![None; config.feeds.len()];
+    let (mut feed_events, mut feed_tasks) = start_feeds(config.feeds);
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut routes_tick = tokio::time::interval(ROUTES_EVERY);
+    routes_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -201,16 +234,81 @@ pub async fn run_agent(
                 counters.traces.fetch_add(1, Ordering::Relaxed);
                 publisher.take(stamp.seal_trace(report, clock::now())).await?;
             }
+            Some((feed, event)) = feed_events.recv() => match event {
+                FeedEvent::Input(input) => {
+                    counters.routes.fetch_add(1, Ordering::Relaxed);
+                    for batch in batchers[feed].push(input, clock::now(), &mut stamp.next) {
+                        counters.route_batches.fetch_add(1, Ordering::Relaxed);
+                        publisher.take(batch).await?;
+                    }
+                }
+                FeedEvent::Health(health) => {
+                    if feed_states[feed] != Some(health.state) {
+                        feed_states[feed] = Some(health.state);
+                        tracing::info!(
+                            "feed {}: {:?}{}",
+                            batchers[feed].feed(),
+                            health.state,
+                            health
+                                .last_error
+                                .map(|error| format!(" ({error})"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            },
+            _ = routes_tick.tick(), if !batchers.is_empty() => {
+                for batcher in &mut batchers {
+                    for batch in batcher.seal(clock::now(), &mut stamp.next) {
+                        counters.route_batches.fetch_add(1, Ordering::Relaxed);
+                        publisher.take(batch).await?;
+                    }
+                }
+            }
             _ = flush.tick() => publisher.flush().await?,
         }
     }
     probes.abort();
     tracing_task.abort();
+    feed_tasks.abort_all();
+    // Routes taken but not yet sent go to the broker, or to the buffer.
+    for batcher in &mut batchers {
+        for batch in batcher.seal(clock::now(), &mut stamp.next) {
+            counters.route_batches.fetch_add(1, Ordering::Relaxed);
+            publisher.take(batch).await?;
+        }
+    }
     // What is still buffered waits on disk for the next run.
     publisher.flush().await?;
     let waiting = publisher.waiting_bytes();
     publisher.close().await;
     Ok(counters.report(waiting))
+}
+
+/// Starts each feed, its events tagged with the feed's index.
+fn start_feeds(
+    feeds: Vec<RelayedFeed>,
+) -> (mpsc::Receiver<(usize, FeedEvent)>, tokio::task::JoinSet<()>) {
+    let (tagged_tx, tagged) = mpsc::channel::<(usize, FeedEvent)>(65_536);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, relayed) in feeds.into_iter().enumerate() {
+        let (events_tx, mut events) = mpsc::channel::<FeedEvent>(4096);
+        let name = relayed.name;
+        tasks.spawn(async move {
+            if let Err(error) = relayed.feed.run(events_tx).await {
+                tracing::warn!("feed {name} stopped: {error}");
+            }
+        });
+        let tagged_tx = tagged_tx.clone();
+        tasks.spawn(async move {
+            while let Some(event) = events.recv().await {
+                if tagged_tx.send((index, event)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    (tagged, tasks)
 }
 
 /// Names and numbers the agent's results.
@@ -447,6 +545,7 @@ mod tests {
             nats: "nats://agent-vp-1:s%40cret@127.0.0.1:4222".into(),
             buffer_dir: PathBuf::from("buffer"),
             buffer_max_bytes: DEFAULT_BUFFER_BYTES,
+            feeds: Vec::new(),
         };
         for shown in [format!("{config:?}"), format!("{config:#?}")] {
             assert!(!shown.contains("s%40cret"), "{shown}");

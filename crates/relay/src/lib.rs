@@ -10,6 +10,8 @@
 //! - `agent`: [`run_agent`], `blackout agent`: the profile's probes and
 //!   self-check, published, or buffered and resent in order; and the
 //!   traceroutes the central asks for, run and published the same way.
+//! - [`routes`] and [`relayed`]: the route inputs of an agent's own BGP/BMP
+//!   feeds, cut into batches at the agent and decoded at the central.
 //! - `central`: [`consume`], the durable pull consumer of `blackout watch --nats`,
 //!   handing each result (or traceroute report) on as a [`Delivery`] to
 //!   acknowledge once it is stored; [`ask_traces`], which asks every agent for the
@@ -18,6 +20,7 @@
 mod agent;
 pub mod buffer;
 mod central;
+pub mod relayed;
 pub mod routes;
 mod stream;
 pub mod wire;
@@ -27,6 +30,7 @@ pub use agent::{
 };
 pub use buffer::{BufferError, DiskBuffer};
 pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, ask_traces, consume};
+pub use relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
 pub use routes::{AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH, decode_routes};
 pub use stream::{DUPLICATE_WINDOW, NatsUrl, connect, ensure_stream, redact, stream_config};
 pub use wire::{

@@ -128,6 +128,7 @@ async fn agent_publishes(profile: &Profile, url: &str, buffer: &Path, count: u64
         nats: url.into(),
         buffer_dir: buffer.into(),
         buffer_max_bytes: 1 << 20,
+        feeds: Vec::new(),
     };
     let task = tokio::spawn(run_agent(config, Arc::clone(&counters), async move {
         let _ = stopped.await;

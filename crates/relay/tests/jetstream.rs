@@ -98,6 +98,7 @@ impl Agent {
             nats: url.into(),
             buffer_dir: buffer.into(),
             buffer_max_bytes: max,
+            feeds: Vec::new(),
         };
         let task = tokio::spawn(run_agent(config, Arc::clone(&counters), async move {
             let _ = stopped.await;

@@ -134,3 +134,137 @@ async fn a_table_in_batches_reaches_the_central_once_named_by_its_vantage() {
     let resumed = central_reads(&nats.url(), 5).await;
     assert_eq!(resumed.len(), 5);
 }
+
+/// BIRD 2 on loopback announces 1,533 routes (every prefix from /24 to /32
+/// of the three IPv4 documentation /24s) to an agent's passive BGP feed: every
+/// route reaches the central once, named after the agent's vantage point, and
+/// when BIRD dies the peer's loss reaches it too. Needs root and BIRD.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_bgp_feed_reaches_the_central_as_routes_named_by_its_vantage() {
+    use blackout_model::PrefixFilter;
+    use blackout_profile::{FeedConfig, SessionMode};
+    use blackout_relay::{AgentConfig, AgentCounters, RelayedFeed, run_agent};
+    use blackout_testdata::daemons::{bird_missing, start_bird};
+    use blackout_testdata::nats::free_port;
+
+    if let Some(why) = bird_missing() {
+        eprintln!("SKIPPED: an_agents_bgp_feed_reaches_the_central: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nats) = NatsServer::start(dir.path()) else {
+        return;
+    };
+    let mut announced = std::collections::BTreeSet::new();
+    for base in ["192.0.2", "198.51.100", "203.0.113"] {
+        for length in 24..=32u32 {
+            let step = 1u32 << (32 - length);
+            for start in (0..256).step_by(step as usize) {
+                announced.insert(format!("{base}.{start}/{length}"));
+            }
+        }
+    }
+    assert_eq!(announced.len(), 1533);
+    let (ours, birds) = (free_port(), free_port());
+    let feed = FeedConfig::Bgp {
+        peer: "127.0.0.2".parse().unwrap(),
+        peer_as: Asn(64497),
+        local_as: Asn(64496),
+        router_id: "192.0.2.1".parse().unwrap(),
+        mode: SessionMode::Passive,
+        port: ours,
+    };
+    let profile = blackout_profile::load_str(
+        r#"
+name = "relaytest"
+[[network]]
+name = "Documentation"
+asn = 64497
+prefixes = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"]
+[[upstream]]
+asn = 64496
+name = "Loopback transit"
+role = "primary"
+[[host]]
+name = "loopback.test"
+address = "127.0.0.1"
+checks = ["tcp:9"]
+[probes]
+interval_secs = 5
+"#,
+        "relaytest.toml",
+    )
+    .unwrap();
+    let counters = Arc::new(AgentCounters::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let agent = tokio::spawn(run_agent(
+        AgentConfig {
+            profile,
+            vantage: "vp-east".into(),
+            location: None,
+            nats: nats.url(),
+            buffer_dir: dir.path().join("buffer"),
+            buffer_max_bytes: 4 << 20,
+            feeds: vec![RelayedFeed::from_config(&feed, &PrefixFilter::everything())],
+        },
+        Arc::clone(&counters),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let statics: String = announced
+        .iter()
+        .map(|prefix| format!("route {prefix} blackhole; "))
+        .collect();
+    let bird = start_bird(
+        dir.path(),
+        &format!(
+            r#"
+router id 192.0.2.2;
+protocol device {{}}
+protocol static s4 {{ ipv4; {statics}}}
+protocol bgp blackout {{
+  local 127.0.0.2 port {birds} as 64497;
+  neighbor 127.0.0.1 port {ours} as 64496;
+  multihop;
+  connect retry time 1;
+  ipv4 {{ import none; export all; }};
+}}
+"#
+        ),
+    );
+
+    let inputs = central_reads(&nats.url(), announced.len()).await;
+    let mut got = std::collections::BTreeSet::new();
+    for input in &inputs {
+        let BgpInput::Route(update) = input else {
+            panic!("not a route: {input:?}");
+        };
+        assert_eq!(&*update.peer.collector, "vp-east/bgp:127.0.0.2");
+        assert_eq!(update.peer.asn, Asn(64497));
+        let RouteChange::Announce { as_path } = &update.change else {
+            panic!("not an announcement: {update:?}");
+        };
+        assert_eq!(as_path, &AsPath::from_sequence([64497]));
+        assert!(got.insert(update.prefix.to_string()), "twice: {update:?}");
+    }
+    assert_eq!(got, announced, "every route once: {}", bird.log_text());
+    assert_eq!(
+        counters.routes.load(Ordering::Relaxed) as usize,
+        inputs.len()
+    );
+
+    // BIRD gone: the session's loss reaches the central as the peer's down.
+    drop(bird);
+    let down = central_reads(&nats.url(), 1).await;
+    assert!(
+        down.iter()
+            .any(|input| matches!(input, BgpInput::PeerDown { peer, .. }
+            if &*peer.collector == "vp-east/bgp:127.0.0.2")),
+        "{down:?}"
+    );
+    let _ = stop.send(());
+    let report = agent.await.unwrap().unwrap();
+    assert_eq!((report.dropped, report.waiting_bytes), (0, 0));
+    assert!(report.route_batches >= 2, "{report:?}");
+}

@@ -12,8 +12,10 @@
 //!
 //! [`rib`] reads the real RIB's text into routes and encodes them as the live feeds'
 //! messages, for the feed benchmarks. [`nats`] starts a nats-server of a test's
-//! own on loopback, for the tests of many vantage points.
+//! own on loopback, for the tests of many vantage points; [`daemons`] starts
+//! BIRD there.
 
+pub mod daemons;
 pub mod nats;
 pub mod rib;
 

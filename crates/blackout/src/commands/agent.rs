@@ -4,7 +4,7 @@ use crate::Failure;
 use crate::cli::AgentArgs;
 use crate::commands::load_profile;
 use anyhow::{Context, anyhow};
-use blackout_relay::{AgentConfig, AgentCounters, RelayError, run_agent};
+use blackout_relay::{AgentConfig, AgentCounters, RelayError, RelayedFeed, run_agent};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,7 +17,25 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
         blackout_model::subject::subject_token(what, name)
             .map_err(|error| Failure::Usage(anyhow!(error)))?;
     }
+    let feeds = if args.feeds {
+        let filter = blackout_bgp::WatchSet::from_profile(&profile).filter();
+        let feeds: Vec<RelayedFeed> = profile
+            .feeds
+            .iter()
+            .map(|feed| RelayedFeed::from_config(feed, &filter))
+            .collect();
+        if feeds.is_empty() {
+            return Err(Failure::Usage(anyhow!(
+                "--feeds: the profile {} has no [[feed]] to relay",
+                profile.name
+            )));
+        }
+        feeds
+    } else {
+        Vec::new()
+    };
     let config = AgentConfig {
+        feeds,
         buffer_dir: args
             .buffer
             .clone()
@@ -35,8 +53,14 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let relaying = if config.feeds.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = config.feeds.iter().map(|feed| feed.name.as_str()).collect();
+        format!("; relaying feeds {}", names.join(", "))
+    };
     eprintln!(
-        "blackout: agent {} probing for {} and publishing to {}; buffer in {}",
+        "blackout: agent {} probing for {} and publishing to {}; buffer in {}{relaying}",
         config.vantage,
         config.profile.name,
         blackout_relay::redact(&config.nats),
@@ -54,10 +78,12 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
             _ => Failure::Work(anyhow!(error)),
         })?;
     eprintln!(
-        "blackout: agent stopped after {} results and {} traceroutes (of {} asked for): {} published, {} buffered, {} resent ({} the broker had already), {} dropped; {} bytes wait in the buffer",
+        "blackout: agent stopped after {} results, {} traceroutes (of {} asked for) and {} route inputs in {} batches: {} published, {} buffered, {} resent ({} the broker had already), {} dropped; {} bytes wait in the buffer",
         report.results,
         report.traces,
         report.trace_requests,
+        report.routes,
+        report.route_batches,
         report.published,
         report.buffered,
         report.resent,

@@ -5,6 +5,7 @@ use flate2::read::GzDecoder;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use blackout_testdata::daemons::{Daemon, is_root, start_bird};
 /// The data directory, for tests that checked it with [`require_data!`] first.
 pub use blackout_testdata::root as data_dir;
 
@@ -59,18 +60,6 @@ pub fn bmp_captures() -> Vec<String> {
     names
 }
 
-/// Is this process root? Daemon tests need it (FRR drops to its own user, BIRD binds).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 /// The first of `paths` that exists.
 pub fn find_binary(paths: &[&str]) -> Option<PathBuf> {
     paths.iter().map(PathBuf::from).find(|p| p.exists())
@@ -79,64 +68,6 @@ pub fn find_binary(paths: &[&str]) -> Option<PathBuf> {
 /// Says plainly that a test did not run.
 pub fn skipped(test: &str, why: &str) {
     eprintln!("SKIPPED: {test}: {why}");
-}
-
-/// A daemon started by a test, killed when dropped.
-pub struct Daemon {
-    pub name: &'static str,
-    pub child: std::process::Child,
-    pub log: PathBuf,
-}
-
-impl Daemon {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Sends a signal (STOP, CONT, KILL...) to the daemon.
-    pub fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill")
-            .args([format!("-{signal}"), self.pid().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill -{signal} {}", self.name);
-    }
-
-    /// The daemon's log so far.
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts BIRD 2 in the foreground with `config` (its log goes to `dir/bird.log`).
-pub fn start_bird(dir: &Path, config: &str) -> Daemon {
-    let conf = dir.join("bird.conf");
-    let log = dir.join("bird.log");
-    std::fs::write(&conf, format!("log \"{}\" all;\n{config}", log.display())).expect("bird.conf");
-    let child = std::process::Command::new("bird")
-        .arg("-f")
-        .arg("-c")
-        .arg(&conf)
-        .arg("-s")
-        .arg(dir.join("bird.ctl"))
-        .arg("-P")
-        .arg(dir.join("bird.pid"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start bird");
-    Daemon {
-        name: "bird",
-        child,
-        log,
-    }
 }
 
 /// Starts FRR's bgpd in the foreground without zebra, listening for BGP on

@@ -36,6 +36,7 @@ async fn the_agents_trace_when_an_event_starts_and_the_evidence_names_each() {
             nats: nats.url(),
             buffer_dir: dir.path().join("buffer"),
             buffer_max_bytes: 1 << 20,
+            feeds: Vec::new(),
         },
         Arc::clone(&counters),
         async move {
