@@ -31,7 +31,9 @@ pub use agent::{
 pub use buffer::{BufferError, DiskBuffer};
 pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, ask_traces, consume};
 pub use relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
-pub use routes::{AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH, decode_routes};
+pub use routes::{
+    AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH, RelayedSessions, decode_routes,
+};
 pub use stream::{DUPLICATE_WINDOW, NatsUrl, connect, ensure_stream, redact, stream_config};
 pub use wire::{
     AgentMessage, AgentResult, AgentTrace, AgentTraceRequest, DecodeError, Encoded, decode,

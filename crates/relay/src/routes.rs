@@ -15,6 +15,12 @@
 //! size) and its texts are made inert. [`AgentRoutes::into_inputs`] hands the
 //! inputs on with every peer's collector prefixed by the vantage point's name
 //! (`fra-1/bmp-edge`), so the evidence says which vantage's feed saw a route.
+//!
+//! [`RelayedSessions`] is the central's memory of each vantage point's feed
+//! sessions: an agent killed (or cut off for good) sends no loss of its peers,
+//! so when a batch of a newer session of the same vantage and feed comes, the
+//! peers the older session reported are flushed first, as a feed flushes the
+//! peers of a session it lost.
 
 use crate::wire::{DecodeError, Encoded};
 use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
@@ -81,6 +87,73 @@ impl AgentRoutes {
                 input
             })
             .collect()
+    }
+}
+
+/// The peers each vantage point's feed session has reported routes of, at the
+/// central.
+#[derive(Debug, Default)]
+pub struct RelayedSessions {
+    sessions: std::collections::HashMap<(String, String), RelayedSession>,
+}
+
+#[derive(Debug)]
+struct RelayedSession {
+    started: Timestamp,
+    peers: std::collections::BTreeSet<blackout_model::PeerKey>,
+}
+
+impl RelayedSessions {
+    /// The inputs for the engine of a decoded batch (peers named
+    /// `VANTAGE/COLLECTOR`), after the losses of the peers of an older session
+    /// of its vantage and feed. A batch of a session older than one already seen
+    /// (it cannot come in order; its routes are stale) gives nothing.
+    pub fn inputs(&mut self, batch: AgentRoutes) -> Vec<BgpInput> {
+        let key = (batch.vantage.clone(), batch.feed.clone());
+        let mut flushed = Vec::new();
+        let session = match self.sessions.entry(key) {
+            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(RelayedSession {
+                started: batch.session,
+                peers: Default::default(),
+            }),
+            std::collections::hash_map::Entry::Occupied(entry) => {
+                let session = entry.into_mut();
+                if batch.session < session.started {
+                    tracing::warn!(
+                        "a routes batch of {}'s feed {} from a session older than the one it runs now is set aside",
+                        batch.vantage,
+                        batch.feed
+                    );
+                    return Vec::new();
+                }
+                if batch.session > session.started {
+                    flushed.extend(std::mem::take(&mut session.peers).into_iter().map(|peer| {
+                        BgpInput::PeerDown {
+                            at: batch.session,
+                            peer,
+                        }
+                    }));
+                    session.started = batch.session;
+                }
+                session
+            }
+        };
+        let mut inputs = flushed;
+        for input in batch.into_inputs() {
+            match &input {
+                BgpInput::Route(update) => {
+                    if !session.peers.contains(&update.peer) {
+                        session.peers.insert(update.peer.clone());
+                    }
+                }
+                BgpInput::PeerDown { peer, .. } => {
+                    session.peers.remove(peer);
+                }
+                BgpInput::TableSize { .. } => {}
+            }
+            inputs.push(input);
+        }
+        inputs
     }
 }
 
@@ -235,6 +308,48 @@ mod tests {
                 assert!(!update.peer.collector.chars().any(char::is_control));
             }
         }
+    }
+
+    #[test]
+    fn a_newer_session_of_a_vantages_feed_flushes_the_peers_of_the_older_one() {
+        let mut sessions = RelayedSessions::default();
+        let first = batch();
+        let inputs = sessions.inputs(first.clone());
+        assert_eq!(inputs.len(), 4, "the first session's inputs as they came");
+
+        // The same session again: a route, no flush.
+        let mut more = batch();
+        more.inputs.truncate(1);
+        assert_eq!(sessions.inputs(more.clone()), more.clone().into_inputs());
+
+        // Another feed of the same vantage is a session of its own.
+        let mut other_feed = more.clone();
+        other_feed.feed = "bgp-192.0.2.9".into();
+        assert_eq!(sessions.inputs(other_feed.clone()).len(), 1);
+
+        // The agent restarted: its feed's peer is lost first, once.
+        let mut restarted = more.clone();
+        restarted.session = Timestamp::from_secs_f64(1_700_000_100.0);
+        let inputs = sessions.inputs(restarted.clone());
+        assert_eq!(inputs.len(), 2, "{inputs:?}");
+        assert!(matches!(&inputs[0], BgpInput::PeerDown { at, peer }
+            if *at == restarted.session && &*peer.collector == "fra-1/bmp-edge"));
+        assert_eq!(inputs[1], restarted.clone().into_inputs()[0]);
+        assert_eq!(sessions.inputs(restarted.clone()).len(), 1);
+
+        // A late batch of the older session is stale.
+        assert!(sessions.inputs(more).is_empty());
+
+        // A session whose peer was lost already has nothing to flush.
+        let mut lost = restarted.clone();
+        lost.inputs = vec![BgpInput::PeerDown {
+            at: restarted.session,
+            peer: peer("bmp-edge"),
+        }];
+        sessions.inputs(lost);
+        let mut third = restarted;
+        third.session = Timestamp::from_secs_f64(1_700_000_200.0);
+        assert_eq!(sessions.inputs(third).len(), 1);
     }
 
     #[test]

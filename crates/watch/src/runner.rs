@@ -401,6 +401,8 @@ struct Watch<F> {
     agent_tracers: Option<mpsc::Sender<TraceRequest>>,
     /// When the status snapshot was last rebuilt.
     status_at: Option<std::time::Instant>,
+    /// The agents' relayed feed sessions and the peers each reported.
+    relayed: blackout_relay::RelayedSessions,
     api: Option<(
         tokio::task::JoinHandle<()>,
         tokio::sync::watch::Sender<bool>,
@@ -489,6 +491,7 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             tracer: None,
             agent_tracers: None,
             status_at: None,
+            relayed: blackout_relay::RelayedSessions::default(),
             api,
         };
         Ok((watch, inputs))
@@ -528,9 +531,10 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
                 );
                 self.take_trace(trace.report.clone())
             }
-            // Route inputs of the vantage's feed, its peers named `VANTAGE/COLLECTOR`.
+            // Route inputs of the vantage's feed, its peers named `VANTAGE/COLLECTOR`,
+            // after the losses of an older session's peers.
             AgentMessage::Routes(routes) => {
-                for input in routes.clone().into_inputs() {
+                for input in self.relayed.inputs(routes.clone()) {
                     self.report.routes += 1;
                     let output = self.core.on_bgp(&input);
                     self.pending.extend(output);
