@@ -123,6 +123,14 @@ pub fn is_trace_request(subject: &str) -> bool {
         && tokens.next().is_none()
 }
 
+/// The subject on which a central, when it starts, asks every agent of a
+/// profile that relays feeds to send its routes again, as a new session. It is
+/// outside the stream's `blackout.>` on purpose: a request is no result to keep.
+pub fn routes_request_subject(profile: &str) -> Result<String, SubjectError> {
+    let profile = subject_token("profile", profile)?;
+    Ok(format!("blackout-ask.v{SCHEMA_VERSION}.{profile}.routes"))
+}
+
 /// The message id of a vantage point's `sequence`-th result for a profile: the
 /// same result resent is the same id, which JetStream stores once. The sequence
 /// must outlive the agent's restarts (it is kept with the disk buffer).
@@ -133,6 +141,14 @@ pub fn message_id(profile: &str, vantage: &str, sequence: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_routes_request_is_outside_the_stream_of_results() {
+        let subject = routes_request_subject("kp").unwrap();
+        assert_eq!(subject, "blackout-ask.v1.kp.routes");
+        assert!(!subject.starts_with("blackout."));
+        assert!(routes_request_subject("k.p").is_err());
+    }
 
     #[test]
     fn subjects_name_version_profile_vantage_and_kind() {

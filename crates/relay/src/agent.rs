@@ -25,7 +25,9 @@ use crate::stream::{connect, ensure_stream, redact};
 use crate::wire::{AgentResult, AgentTrace, Encoded, decode_trace_request};
 use async_nats::jetstream::{self, message::PublishMessage as Publish};
 use blackout_feeds::{FeedEvent, FeedState};
-use blackout_model::subject::{SCHEMA_VERSION, subject_token, trace_request_subject};
+use blackout_model::subject::{
+    SCHEMA_VERSION, routes_request_subject, subject_token, trace_request_subject,
+};
 use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
 use blackout_model::{Timestamp, TraceReport, TraceRequest, clock};
 use blackout_probe::tracer::{self, TRACE_QUEUE, TracerConfig};
@@ -107,6 +109,8 @@ pub struct AgentCounters {
     pub routes: AtomicU64,
     /// Batches of route inputs handed to the publisher.
     pub route_batches: AtomicU64,
+    /// Times a central asked for the relayed routes again.
+    pub route_requests: AtomicU64,
 }
 
 /// A snapshot of the counters, and the buffer's size.
@@ -170,6 +174,17 @@ pub async fn run_agent(
         .subscribe(trace_request_subject(&config.profile.name)?)
         .await
         .map_err(|error| RelayError::Subscribe(error.to_string()))?;
+    // A central that starts again asks for the relayed routes again.
+    let mut route_asks = if config.feeds.is_empty() {
+        None
+    } else {
+        Some(
+            client
+                .subscribe(routes_request_subject(&config.profile.name)?)
+                .await
+                .map_err(|error| RelayError::Subscribe(error.to_string()))?,
+        )
+    };
     let mut publisher = Publisher::new(client, buffer, Arc::clone(&counters));
     if let Some(why) = tracer::unavailable() {
         tracing::warn!("{why}; each trace the central asks for is answered with that reason");
@@ -257,6 +272,21 @@ pub async fn run_agent(
                     }
                 }
             },
+            Some(_) = next_ask(&mut route_asks) => {
+                counters.route_requests.fetch_add(1, Ordering::Relaxed);
+                let now = clock::now();
+                for batcher in &mut batchers {
+                    tracing::info!(
+                        "a central asks for the routes again: feed {} sends its {} routes as a new session",
+                        batcher.feed(),
+                        batcher.routes()
+                    );
+                    for batch in batcher.resend(now, &mut stamp.next) {
+                        counters.route_batches.fetch_add(1, Ordering::Relaxed);
+                        publisher.take(batch).await?;
+                    }
+                }
+            }
             _ = routes_tick.tick(), if !batchers.is_empty() => {
                 for batcher in &mut batchers {
                     for batch in batcher.seal(clock::now(), &mut stamp.next) {
@@ -283,6 +313,16 @@ pub async fn run_agent(
     let waiting = publisher.waiting_bytes();
     publisher.close().await;
     Ok(counters.report(waiting))
+}
+
+/// The next message of a subscription there may not be.
+async fn next_ask(
+    subscription: &mut Option<async_nats::Subscriber>,
+) -> Option<async_nats::Message> {
+    match subscription {
+        Some(subscription) => subscription.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Starts each feed, its events tagged with the feed's index.

@@ -21,7 +21,9 @@ use crate::stream::{connect, ensure_stream, redact};
 use crate::wire::{AgentMessage, AgentTraceRequest, decode_message};
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use blackout_model::TraceRequest;
-use blackout_model::subject::{SCHEMA_VERSION, is_trace_request, profile_filter, subject_token};
+use blackout_model::subject::{
+    SCHEMA_VERSION, is_trace_request, profile_filter, routes_request_subject, subject_token,
+};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -218,9 +220,10 @@ pub async fn consume(
     let filter = profile_filter(&config.profile)?;
     subject_token("durable consumer", &config.durable)?;
     let client = connect(&config.nats).await?;
-    let js = jetstream::new(client);
+    let js = jetstream::new(client.clone());
     let mut said_down = false;
     let mut taken = Taken::default();
+    let mut asked_for_routes = false;
     loop {
         if deliveries.is_closed() {
             return Ok(());
@@ -254,6 +257,16 @@ pub async fn consume(
         if said_down {
             tracing::info!("reading the agents' results again");
             said_down = false;
+        }
+        if !asked_for_routes {
+            // This process knows none of the routes agents relayed to an earlier
+            // one: each sends its table again, after what the durable holds.
+            let subject = routes_request_subject(&config.profile)?;
+            let payload = format!("{{\"schema\":{SCHEMA_VERSION}}}");
+            match client.publish(subject, payload.into()).await {
+                Ok(()) => asked_for_routes = true,
+                Err(error) => tracing::warn!("the agents are not asked for their routes: {error}"),
+            }
         }
         let mut floor_read = tokio::time::Instant::now();
         while let Some(message) = messages.next().await {

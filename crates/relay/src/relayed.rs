@@ -9,13 +9,22 @@
 //! [`MAX_ROUTES_BYTES`] (long AS paths) is split in halves until each fits.
 //! Feed health stays at the agent (logged); the central learns of a lost
 //! session from the `PeerDown` inputs the feed ends it with.
+//!
+//! The batcher also keeps the feed's routes as they stand (its Adj-RIB-In of
+//! each peer, only the watched prefixes unless the filter passes everything).
+//! A central that starts again has lost what it learnt; it asks
+//! (`blackout-ask.v1.PROFILE.routes`), and [`RouteBatcher::resend`] sends the
+//! table again as a new session, which the central takes as a feed that came
+//! back.
 
 use crate::routes::{AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH};
 use crate::wire::Encoded;
 use blackout_feeds::Feed;
 use blackout_model::subject::SCHEMA_VERSION;
-use blackout_model::{BgpInput, Timestamp};
+use blackout_model::{AsPath, BgpInput, PeerKey, RouteChange, RouteUpdate, Timestamp};
 use blackout_profile::FeedConfig;
+use ipnet::IpNet;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// How long a route input waits at the agent, at most, before it is sent.
@@ -55,6 +64,8 @@ pub struct RouteBatcher {
     feed: String,
     session: Timestamp,
     waiting: Vec<BgpInput>,
+    /// Each peer's routes now: (prefix, path id) to the path.
+    table: HashMap<PeerKey, HashMap<(IpNet, Option<u32>), AsPath>>,
 }
 
 impl RouteBatcher {
@@ -67,11 +78,13 @@ impl RouteBatcher {
             feed: feed.to_string(),
             session,
             waiting: Vec::new(),
+            table: HashMap::new(),
         }
     }
 
     /// Takes one input; a full batch comes back sealed, numbered from `sequence`.
     pub fn push(&mut self, input: BgpInput, now: Timestamp, sequence: &mut u64) -> Vec<Encoded> {
+        self.remember(&input);
         self.waiting.push(input);
         if self.waiting.len() >= MAX_ROUTES_PER_BATCH {
             self.seal(now, sequence)
@@ -83,6 +96,73 @@ impl RouteBatcher {
     /// The feed's name.
     pub fn feed(&self) -> &str {
         &self.feed
+    }
+
+    /// Routes held, over all peers.
+    pub fn routes(&self) -> usize {
+        self.table.values().map(HashMap::len).sum()
+    }
+
+    /// Sends the table again as a new session beginning at `now` (a central
+    /// that started again asked): what waits is sealed in the old session, then
+    /// every route held is announced again, at `now`.
+    pub fn resend(&mut self, now: Timestamp, sequence: &mut u64) -> Vec<Encoded> {
+        let mut sealed = self.seal(now, sequence);
+        self.session = now;
+        let mut routes: Vec<BgpInput> = self
+            .table
+            .iter()
+            .flat_map(|(peer, routes)| {
+                routes.iter().map(|(&(prefix, path_id), as_path)| {
+                    BgpInput::Route(RouteUpdate {
+                        at: now,
+                        peer: peer.clone(),
+                        prefix,
+                        path_id,
+                        change: RouteChange::Announce {
+                            as_path: as_path.clone(),
+                        },
+                    })
+                })
+            })
+            .collect();
+        // In one order, whatever the map's: by peer, then prefix.
+        routes.sort_by(|a, b| match (a, b) {
+            (BgpInput::Route(a), BgpInput::Route(b)) => {
+                (&a.peer, a.prefix, a.path_id).cmp(&(&b.peer, b.prefix, b.path_id))
+            }
+            _ => std::cmp::Ordering::Equal,
+        });
+        for chunk in routes.chunks(MAX_ROUTES_PER_BATCH) {
+            self.seal_into(chunk.to_vec(), now, sequence, &mut sealed);
+        }
+        sealed
+    }
+
+    /// Keeps the table as the input leaves it.
+    fn remember(&mut self, input: &BgpInput) {
+        match input {
+            BgpInput::Route(update) => {
+                let key = (update.prefix, update.path_id);
+                match &update.change {
+                    RouteChange::Announce { as_path } => {
+                        self.table
+                            .entry(update.peer.clone())
+                            .or_default()
+                            .insert(key, as_path.clone());
+                    }
+                    RouteChange::Withdraw => {
+                        if let Some(routes) = self.table.get_mut(&update.peer) {
+                            routes.remove(&key);
+                        }
+                    }
+                }
+            }
+            BgpInput::PeerDown { peer, .. } => {
+                self.table.remove(peer);
+            }
+            BgpInput::TableSize { .. } => {}
+        }
     }
 
     /// Inputs waiting.
@@ -220,6 +300,63 @@ mod tests {
             .collect();
         assert_eq!(inputs, sent, "every input once, in order");
         assert_eq!(sequence as usize, sealed.len());
+    }
+
+    #[test]
+    fn the_table_as_it_stands_is_sent_again_as_a_new_session() {
+        let start = Timestamp::from_secs_f64(1_700_000_001.0);
+        let mut batcher = RouteBatcher::new("kp", "vp-1", "bgp-192.0.2.1", start);
+        let mut sequence = 0;
+        let mut sealed = Vec::new();
+        for n in 0..(MAX_ROUTES_PER_BATCH as u32 + 10) {
+            sealed.extend(batcher.push(route(n, 3), start, &mut sequence));
+        }
+        // Two withdrawn; one withdrawal of a route never held changes nothing.
+        for n in [0, 1, 0xffff] {
+            let BgpInput::Route(mut update) = route(n, 3) else {
+                unreachable!()
+            };
+            update.change = RouteChange::Withdraw;
+            sealed.extend(batcher.push(BgpInput::Route(update), start, &mut sequence));
+        }
+        assert_eq!(batcher.routes(), MAX_ROUTES_PER_BATCH + 8);
+        let later = Timestamp::from_secs_f64(1_700_000_060.0);
+        let resent = decoded(&batcher.resend(later, &mut sequence));
+        // What waited, in the old session; then the table, in the new one.
+        assert_eq!(resent[0].session, start);
+        assert_eq!(resent[0].inputs.len(), 13);
+        let again: Vec<&BgpInput> = resent[1..]
+            .iter()
+            .inspect(|batch| assert_eq!(batch.session, later))
+            .flat_map(|batch| &batch.inputs)
+            .collect();
+        assert_eq!(again.len(), MAX_ROUTES_PER_BATCH + 8);
+        let mut prefixes = std::collections::BTreeSet::new();
+        for input in again {
+            let BgpInput::Route(update) = input else {
+                panic!("{input:?}")
+            };
+            assert_eq!(update.at, later);
+            assert!(matches!(update.change, RouteChange::Announce { .. }));
+            prefixes.insert(update.prefix);
+        }
+        assert_eq!(prefixes.len(), MAX_ROUTES_PER_BATCH + 8);
+        assert!(!prefixes.contains(&"2001:db8::/128".parse().unwrap()));
+
+        // The peer lost: nothing held, nothing to send again.
+        let BgpInput::Route(update) = route(5, 3) else {
+            unreachable!()
+        };
+        batcher.push(
+            BgpInput::PeerDown {
+                at: later,
+                peer: update.peer,
+            },
+            later,
+            &mut sequence,
+        );
+        assert_eq!(batcher.routes(), 0);
+        assert_eq!(decoded(&batcher.resend(later, &mut sequence)).len(), 1);
     }
 
     #[test]

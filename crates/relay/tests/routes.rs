@@ -74,9 +74,10 @@ async fn publish(url: &str, batches: &[AgentRoutes]) {
     }
 }
 
-/// Reads as the central until `routes` route inputs came (or 30 s passed),
-/// acknowledging each delivery; returns the inputs.
-async fn central_reads(url: &str, routes: usize) -> Vec<BgpInput> {
+/// Reads as the central (a new process each time: it asks agents for their
+/// routes again) until `done` says so of the route inputs that came (or 30 s
+/// passed), acknowledging each delivery; returns the inputs.
+async fn central_reads(url: &str, done: impl Fn(&[BgpInput]) -> bool) -> Vec<BgpInput> {
     let (tx, mut rx) = mpsc::channel(64);
     let counters = Arc::new(CentralCounters::default());
     let task = tokio::spawn(consume(
@@ -86,7 +87,7 @@ async fn central_reads(url: &str, routes: usize) -> Vec<BgpInput> {
     ));
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while got.len() < routes {
+    while !done(&got) {
         let Ok(Some(delivery)) = tokio::time::timeout_at(deadline, rx.recv()).await else {
             break;
         };
@@ -119,7 +120,7 @@ async fn a_table_in_batches_reaches_the_central_once_named_by_its_vantage() {
     // Resent (as from the agent's buffer after a lost ack): stored once.
     publish(&nats.url(), &batches[2..]).await;
 
-    let inputs = central_reads(&nats.url(), count).await;
+    let inputs = central_reads(&nats.url(), |got| got.len() >= count).await;
     assert_eq!(inputs.len(), count);
     for input in &inputs {
         let BgpInput::Route(update) = input else {
@@ -131,14 +132,16 @@ async fn a_table_in_batches_reaches_the_central_once_named_by_its_vantage() {
     // A restarted central (same durable) gets only what came after.
     let later = table("vp-east", 5, 100);
     publish(&nats.url(), &later).await;
-    let resumed = central_reads(&nats.url(), 5).await;
+    let resumed = central_reads(&nats.url(), |got| got.len() >= 5).await;
     assert_eq!(resumed.len(), 5);
 }
 
 /// BIRD 2 on loopback announces 1,533 routes (every prefix from /24 to /32
 /// of the three IPv4 documentation /24s) to an agent's passive BGP feed: every
-/// route reaches the central once, named after the agent's vantage point, and
-/// when BIRD dies the peer's loss reaches it too. Needs root and BIRD.
+/// route reaches the central once, named after the agent's vantage point; the
+/// central, which asks for the routes as it starts, gets the table again as a
+/// new session; and when BIRD dies the peer's loss reaches it too. Needs root
+/// and BIRD.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agents_bgp_feed_reaches_the_central_as_routes_named_by_its_vantage() {
     use blackout_model::PrefixFilter;
@@ -234,34 +237,60 @@ protocol bgp blackout {{
         ),
     );
 
-    let inputs = central_reads(&nats.url(), announced.len()).await;
-    let mut got = std::collections::BTreeSet::new();
-    for input in &inputs {
-        let BgpInput::Route(update) = input else {
-            panic!("not a route: {input:?}");
-        };
-        assert_eq!(&*update.peer.collector, "vp-east/bgp:127.0.0.2");
-        assert_eq!(update.peer.asn, Asn(64497));
-        let RouteChange::Announce { as_path } = &update.change else {
-            panic!("not an announcement: {update:?}");
-        };
-        assert_eq!(as_path, &AsPath::from_sequence([64497]));
-        assert!(got.insert(update.prefix.to_string()), "twice: {update:?}");
+    // The agent holds BIRD's table before any central reads.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while (counters.routes.load(Ordering::Relaxed) as usize) < announced.len() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "BIRD's routes did not reach the agent: {}",
+            bird.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(got, announced, "every route once: {}", bird.log_text());
+    let routes = |inputs: &[BgpInput]| {
+        let mut got = std::collections::BTreeSet::new();
+        for input in inputs {
+            let BgpInput::Route(update) = input else {
+                panic!("not a route: {input:?}");
+            };
+            assert_eq!(&*update.peer.collector, "vp-east/bgp:127.0.0.2");
+            assert_eq!(update.peer.asn, Asn(64497));
+            let RouteChange::Announce { as_path } = &update.change else {
+                panic!("not an announcement: {update:?}");
+            };
+            assert_eq!(as_path, &AsPath::from_sequence([64497]));
+            assert!(got.insert(update.prefix.to_string()), "twice: {update:?}");
+        }
+        got
+    };
+    // The central, as it starts, asks for the routes again: it gets the table
+    // as the agent relayed it, then once more as a new session.
+    let read = central_reads(&nats.url(), |got| got.len() >= 2 * announced.len()).await;
+    assert_eq!(read.len(), 2 * announced.len());
+    let (relayed, resent) = read.split_at(announced.len());
+    assert_eq!(routes(relayed), announced, "every route once");
+    assert_eq!(routes(resent), announced, "the table once more");
     assert_eq!(
         counters.routes.load(Ordering::Relaxed) as usize,
-        inputs.len()
+        announced.len()
     );
+    assert_eq!(counters.route_requests.load(Ordering::Relaxed), 1);
 
-    // BIRD gone: the session's loss reaches the central as the peer's down.
+    // BIRD gone: the session's loss reaches the central as the peer's down
+    // (after the table sent again for this central, when it asked first).
     drop(bird);
-    let down = central_reads(&nats.url(), 1).await;
+    let down = central_reads(&nats.url(), |got| {
+        got.iter().any(|input| {
+            matches!(input, BgpInput::PeerDown { peer, .. }
+                if &*peer.collector == "vp-east/bgp:127.0.0.2")
+        })
+    })
+    .await;
     assert!(
         down.iter()
-            .any(|input| matches!(input, BgpInput::PeerDown { peer, .. }
-            if &*peer.collector == "vp-east/bgp:127.0.0.2")),
-        "{down:?}"
+            .any(|input| matches!(input, BgpInput::PeerDown { .. })),
+        "no peer loss in {} inputs",
+        down.len()
     );
     let _ = stop.send(());
     let report = agent.await.unwrap().unwrap();
