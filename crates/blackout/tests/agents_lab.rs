@@ -239,6 +239,7 @@ struct AgentReport {
     traces: u64,
     asked: u64,
     route_batches: u64,
+    feed_reports: u64,
     published: u64,
     buffered: u64,
     resent: u64,
@@ -249,7 +250,7 @@ struct AgentReport {
 
 impl AgentReport {
     /// From `agent stopped after N results, T traceroutes (of A asked for) and I route inputs in
-    /// Q batches: P published, B buffered, R resent (D the broker had already), X dropped; W bytes
+    /// Q batches (and H feed health reports): P published, B buffered, R resent (D the broker had already), X dropped; W bytes
     /// wait in the buffer`.
     fn parse(log: &str) -> Option<AgentReport> {
         let line = log
@@ -268,6 +269,7 @@ impl AgentReport {
                 asked,
                 _route_inputs,
                 route_batches,
+                feed_reports,
                 published,
                 buffered,
                 resent,
@@ -279,6 +281,7 @@ impl AgentReport {
                 traces,
                 asked,
                 route_batches,
+                feed_reports,
                 published,
                 buffered,
                 resent,
@@ -620,12 +623,12 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
             Err(why) => problems.push(format!("agent {name}: {why}")),
         }
     }
-    // The stream holds each agent's results, trace reports and route batches
-    // (none: the lab's agents relay no feeds), and the central's trace
+    // The stream holds each agent's results, trace reports, route batches and
+    // feed health reports (none: the lab's agents relay no feeds), and the central's trace
     // requests once (every agent heard the same ones).
     let results: u64 = reports
         .values()
-        .map(|r| r.results + r.traces + r.route_batches)
+        .map(|r| r.results + r.traces + r.route_batches + r.feed_reports)
         .sum::<u64>()
         + reports.values().map(|r| r.asked).max().unwrap_or(0);
     // The central reads what is left.

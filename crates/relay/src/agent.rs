@@ -20,6 +20,7 @@
 
 use crate::RelayError;
 use crate::buffer::DiskBuffer;
+use crate::feed_health::{AgentFeedHealth, FEED_HEALTH_EVERY};
 use crate::relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
 use crate::stream::{connect, ensure_stream, redact};
 use crate::wire::{AgentResult, AgentTrace, Encoded, decode_trace_request};
@@ -111,6 +112,8 @@ pub struct AgentCounters {
     pub route_batches: AtomicU64,
     /// Times a central asked for the relayed routes again.
     pub route_requests: AtomicU64,
+    /// Reports of the relayed feeds' health handed to the publisher.
+    pub feed_reports: AtomicU64,
 }
 
 /// A snapshot of the counters, and the buffer's size.
@@ -136,6 +139,8 @@ pub struct AgentReport {
     pub routes: u64,
     /// Batches of route inputs handed to the publisher.
     pub route_batches: u64,
+    /// Reports of the relayed feeds' health handed to the publisher.
+    pub feed_reports: u64,
     /// Bytes still in the buffer.
     pub waiting_bytes: u64,
 }
@@ -155,6 +160,7 @@ impl AgentCounters {
             traces: get(&self.traces),
             routes: get(&self.routes),
             route_batches: get(&self.route_batches),
+            feed_reports: get(&self.feed_reports),
             waiting_bytes,
         }
     }
@@ -217,7 +223,8 @@ pub async fn run_agent(
         .iter()
         .map(|feed| RouteBatcher::new(&stamp.profile, &stamp.vantage, &feed.name, session))
         .collect();
-    let mut feed_states: Vec<Option<FeedState>> = vec![None; config.feeds.len()];
+    // Each feed's state and when its health was last sent.
+    let mut feed_states: Vec<Option<(FeedState, Timestamp)>> = vec![None; config.feeds.len()];
     let (mut feed_events, mut feed_tasks) = start_feeds(config.feeds);
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -258,17 +265,35 @@ pub async fn run_agent(
                     }
                 }
                 FeedEvent::Health(health) => {
-                    if feed_states[feed] != Some(health.state) {
-                        feed_states[feed] = Some(health.state);
+                    let now = clock::now();
+                    let changed = feed_states[feed].is_none_or(|(state, _)| state != health.state);
+                    let due = feed_states[feed].is_none_or(|(_, sent)| {
+                        now.secs_since(sent) >= FEED_HEALTH_EVERY.as_secs_f64()
+                    });
+                    if changed {
                         tracing::info!(
                             "feed {}: {:?}{}",
                             batchers[feed].feed(),
                             health.state,
                             health
                                 .last_error
+                                .as_ref()
                                 .map(|error| format!(" ({error})"))
                                 .unwrap_or_default()
                         );
+                    }
+                    if changed || due {
+                        feed_states[feed] = Some((health.state, now));
+                        let sequence = stamp.next;
+                        stamp.next += 1;
+                        let report = AgentFeedHealth::new(
+                            &stamp.profile, &stamp.vantage, sequence, now, &health,
+                        );
+                        // The names were checked when the agent started.
+                        if let Ok(encoded) = report.encode() {
+                            counters.feed_reports.fetch_add(1, Ordering::Relaxed);
+                            publisher.take(encoded).await?;
+                        }
                     }
                 }
             },

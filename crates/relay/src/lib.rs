@@ -11,7 +11,8 @@
 //!   self-check, published, or buffered and resent in order; and the
 //!   traceroutes the central asks for, run and published the same way.
 //! - [`routes`] and [`relayed`]: the route inputs of an agent's own BGP/BMP
-//!   feeds, cut into batches at the agent and decoded at the central.
+//!   feeds, cut into batches at the agent and decoded at the central;
+//!   [`feed_health`]: those feeds' health, reported to the central.
 //! - `central`: [`consume`], the durable pull consumer of `blackout watch --nats`,
 //!   handing each result (or traceroute report) on as a [`Delivery`] to
 //!   acknowledge once it is stored; [`ask_traces`], which asks every agent for the
@@ -20,6 +21,7 @@
 mod agent;
 pub mod buffer;
 mod central;
+pub mod feed_health;
 pub mod relayed;
 pub mod routes;
 mod stream;
@@ -30,6 +32,7 @@ pub use agent::{
 };
 pub use buffer::{BufferError, DiskBuffer};
 pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, ask_traces, consume};
+pub use feed_health::{AgentFeedHealth, FEED_HEALTH_EVERY, decode_feed_health};
 pub use relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
 pub use routes::{
     AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH, RelayedSessions, decode_routes,

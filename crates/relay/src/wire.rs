@@ -14,6 +14,7 @@
 //! own `trace` subject, which the central reads with [`decode_message`] beside
 //! the results.
 
+use crate::feed_health::{AgentFeedHealth, decode_feed_health};
 use crate::routes::{AgentRoutes, decode_routes};
 use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
 use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
@@ -115,6 +116,8 @@ pub enum AgentMessage {
     Trace(AgentTrace),
     /// A batch of route inputs of one of the vantage point's feeds.
     Routes(AgentRoutes),
+    /// The health of one of the vantage point's relayed feeds.
+    Feed(AgentFeedHealth),
 }
 
 impl AgentMessage {
@@ -122,7 +125,7 @@ impl AgentMessage {
     pub fn as_result(&self) -> Option<&AgentResult> {
         match self {
             AgentMessage::Result(result) => Some(result),
-            AgentMessage::Trace(_) | AgentMessage::Routes(_) => None,
+            AgentMessage::Trace(_) | AgentMessage::Routes(_) | AgentMessage::Feed(_) => None,
         }
     }
 
@@ -130,7 +133,7 @@ impl AgentMessage {
     pub fn as_trace(&self) -> Option<&AgentTrace> {
         match self {
             AgentMessage::Trace(trace) => Some(trace),
-            AgentMessage::Result(_) | AgentMessage::Routes(_) => None,
+            AgentMessage::Result(_) | AgentMessage::Routes(_) | AgentMessage::Feed(_) => None,
         }
     }
 
@@ -140,6 +143,7 @@ impl AgentMessage {
             AgentMessage::Result(result) => &result.vantage,
             AgentMessage::Trace(trace) => &trace.vantage,
             AgentMessage::Routes(routes) => &routes.vantage,
+            AgentMessage::Feed(report) => &report.vantage,
         }
     }
 }
@@ -232,6 +236,9 @@ pub fn decode(subject: &str, bytes: &[u8]) -> Result<AgentResult, DecodeError> {
 pub fn decode_message(subject: &str, bytes: &[u8]) -> Result<AgentMessage, DecodeError> {
     if subject.ends_with(".routes") {
         return decode_routes(subject, bytes).map(AgentMessage::Routes);
+    }
+    if subject.ends_with(".feed") {
+        return decode_feed_health(subject, bytes).map(AgentMessage::Feed);
     }
     if !subject.ends_with(".trace") {
         return decode(subject, bytes).map(AgentMessage::Result);

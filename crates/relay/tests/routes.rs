@@ -77,7 +77,7 @@ async fn publish(url: &str, batches: &[AgentRoutes]) {
 /// Reads as the central (a new process each time: it asks agents for their
 /// routes again) until `done` says so of the route inputs that came (or 30 s
 /// passed), acknowledging each delivery; returns the inputs.
-async fn central_reads(url: &str, done: impl Fn(&[BgpInput]) -> bool) -> Vec<BgpInput> {
+async fn central_reads(url: &str, done: impl Fn(&[BgpInput]) -> bool) -> Read {
     let (tx, mut rx) = mpsc::channel(64);
     let counters = Arc::new(CentralCounters::default());
     let task = tokio::spawn(consume(
@@ -85,26 +85,39 @@ async fn central_reads(url: &str, done: impl Fn(&[BgpInput]) -> bool) -> Vec<Bgp
         tx,
         Arc::clone(&counters),
     ));
-    let mut got = Vec::new();
+    let mut got = Read::default();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !done(&got) {
+    while !done(&got.inputs) {
         let Ok(Some(delivery)) = tokio::time::timeout_at(deadline, rx.recv()).await else {
             break;
         };
-        if let AgentMessage::Routes(batch) = &delivery.message {
-            got.extend(batch.clone().into_inputs());
-        }
+        got.take(&delivery.message);
         delivery.ack().await.unwrap();
     }
     // Nothing more comes within a moment.
-    if let Ok(Some(extra)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await
-        && let AgentMessage::Routes(batch) = &extra.message
-    {
-        got.extend(batch.clone().into_inputs());
+    if let Ok(Some(extra)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+        got.take(&extra.message);
     }
     assert_eq!(counters.rejected.load(Ordering::Relaxed), 0);
     task.abort();
     got
+}
+
+/// What a central read: route inputs, and feed health reports.
+#[derive(Default)]
+struct Read {
+    inputs: Vec<BgpInput>,
+    feeds: Vec<blackout_relay::AgentFeedHealth>,
+}
+
+impl Read {
+    fn take(&mut self, message: &AgentMessage) {
+        match message {
+            AgentMessage::Routes(batch) => self.inputs.extend(batch.clone().into_inputs()),
+            AgentMessage::Feed(report) => self.feeds.push(report.clone()),
+            AgentMessage::Result(_) | AgentMessage::Trace(_) => {}
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +133,9 @@ async fn a_table_in_batches_reaches_the_central_once_named_by_its_vantage() {
     // Resent (as from the agent's buffer after a lost ack): stored once.
     publish(&nats.url(), &batches[2..]).await;
 
-    let inputs = central_reads(&nats.url(), |got| got.len() >= count).await;
+    let inputs = central_reads(&nats.url(), |got| got.len() >= count)
+        .await
+        .inputs;
     assert_eq!(inputs.len(), count);
     for input in &inputs {
         let BgpInput::Route(update) = input else {
@@ -132,7 +147,9 @@ async fn a_table_in_batches_reaches_the_central_once_named_by_its_vantage() {
     // A restarted central (same durable) gets only what came after.
     let later = table("vp-east", 5, 100);
     publish(&nats.url(), &later).await;
-    let resumed = central_reads(&nats.url(), |got| got.len() >= 5).await;
+    let resumed = central_reads(&nats.url(), |got| got.len() >= 5)
+        .await
+        .inputs;
     assert_eq!(resumed.len(), 5);
 }
 
@@ -266,6 +283,17 @@ protocol bgp blackout {{
     // The central, as it starts, asks for the routes again: it gets the table
     // as the agent relayed it, then once more as a new session.
     let read = central_reads(&nats.url(), |got| got.len() >= 2 * announced.len()).await;
+    // The feed's health came too, named after the vantage point at the central.
+    let up = read
+        .feeds
+        .iter()
+        .find(|report| report.state == blackout_feeds::FeedState::Up)
+        .expect("the feed's health, up");
+    assert_eq!(
+        up.clone().into_health().feed.to_string(),
+        "bgp:vp-east/127.0.0.2"
+    );
+    let read = read.inputs;
     assert_eq!(read.len(), 2 * announced.len());
     let (relayed, resent) = read.split_at(announced.len());
     assert_eq!(routes(relayed), announced, "every route once");
@@ -285,7 +313,8 @@ protocol bgp blackout {{
                 if &*peer.collector == "vp-east/bgp:127.0.0.2")
         })
     })
-    .await;
+    .await
+    .inputs;
     assert!(
         down.iter()
             .any(|input| matches!(input, BgpInput::PeerDown { .. })),

@@ -540,6 +540,8 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
                     self.pending.extend(output);
                 }
             }
+            // The health of a vantage's relayed feed, named `KIND:VANTAGE/NAME`.
+            AgentMessage::Feed(report) => self.core.on_feed_health(report.clone().into_health()),
         }
     }
 

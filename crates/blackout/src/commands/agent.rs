@@ -78,12 +78,13 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
             _ => Failure::Work(anyhow!(error)),
         })?;
     eprintln!(
-        "blackout: agent stopped after {} results, {} traceroutes (of {} asked for) and {} route inputs in {} batches: {} published, {} buffered, {} resent ({} the broker had already), {} dropped; {} bytes wait in the buffer",
+        "blackout: agent stopped after {} results, {} traceroutes (of {} asked for) and {} route inputs in {} batches (and {} feed health reports): {} published, {} buffered, {} resent ({} the broker had already), {} dropped; {} bytes wait in the buffer",
         report.results,
         report.traces,
         report.trace_requests,
         report.routes,
         report.route_batches,
+        report.feed_reports,
         report.published,
         report.buffered,
         report.resent,
