@@ -11,7 +11,7 @@
 //! feed it is; a feed whose reports stop (its agent died) goes stale there like
 //! a feed of the central's own.
 
-use crate::wire::{DecodeError, Encoded, MAX_MESSAGE_BYTES};
+use crate::wire::{Addressed, DecodeError, Encoded, MAX_MESSAGE_BYTES, parse_addressed};
 use blackout_feeds::{FeedHealth, FeedId, FeedKind, FeedState};
 use blackout_model::Timestamp;
 use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
@@ -130,23 +130,18 @@ impl AgentFeedHealth {
     }
 }
 
+impl Addressed for AgentFeedHealth {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+    fn expected_subject(&self) -> Result<String, SubjectError> {
+        subject::result_subject(&self.profile, &self.vantage, ResultKind::Feed)
+    }
+}
+
 /// The central's decoder of a feed health report that came on `subject`.
 pub fn decode_feed_health(subject: &str, bytes: &[u8]) -> Result<AgentFeedHealth, DecodeError> {
-    if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(DecodeError::TooLong(bytes.len()));
-    }
-    let mut report: AgentFeedHealth =
-        serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
-    if report.schema != SCHEMA_VERSION {
-        return Err(DecodeError::Schema(report.schema));
-    }
-    let expected = subject::result_subject(&report.profile, &report.vantage, ResultKind::Feed)?;
-    if expected != subject {
-        return Err(DecodeError::Subject {
-            subject: inert(subject, MAX_OUTSIDE_CHARS),
-            expected,
-        });
-    }
+    let mut report: AgentFeedHealth = parse_addressed(subject, bytes, MAX_MESSAGE_BYTES)?;
     report.feed = inert(&report.feed, MAX_OUTSIDE_CHARS);
     if FeedKind::of_name(&report.feed).is_none() {
         return Err(DecodeError::Json(format!(

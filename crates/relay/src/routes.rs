@@ -22,8 +22,8 @@
 //! peers the older session reported are flushed first, as a feed flushes the
 //! peers of a session it lost.
 
-use crate::wire::{DecodeError, Encoded};
-use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
+use crate::wire::{Addressed, DecodeError, Encoded, parse_addressed};
+use blackout_model::subject::{self, ResultKind, SubjectError};
 use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
 use blackout_model::{BgpInput, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,7 @@ pub const MAX_ROUTES_BYTES: usize = 960 * 1024;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentRoutes {
-    /// The schema version ([`SCHEMA_VERSION`]).
+    /// The schema version ([`SCHEMA_VERSION`](blackout_model::subject::SCHEMA_VERSION)).
     pub schema: u32,
     /// The profile the agent runs for.
     pub profile: String,
@@ -87,6 +87,15 @@ impl AgentRoutes {
                 input
             })
             .collect()
+    }
+}
+
+impl Addressed for AgentRoutes {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+    fn expected_subject(&self) -> Result<String, SubjectError> {
+        subject::result_subject(&self.profile, &self.vantage, ResultKind::Routes)
     }
 }
 
@@ -159,21 +168,7 @@ impl RelayedSessions {
 
 /// The central's decoder of a routes message that came on `subject`.
 pub fn decode_routes(subject: &str, bytes: &[u8]) -> Result<AgentRoutes, DecodeError> {
-    if bytes.len() > MAX_ROUTES_BYTES {
-        return Err(DecodeError::TooLong(bytes.len()));
-    }
-    let mut batch: AgentRoutes =
-        serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
-    if batch.schema != SCHEMA_VERSION {
-        return Err(DecodeError::Schema(batch.schema));
-    }
-    let expected = subject::result_subject(&batch.profile, &batch.vantage, ResultKind::Routes)?;
-    if expected != subject {
-        return Err(DecodeError::Subject {
-            subject: inert(subject, MAX_OUTSIDE_CHARS),
-            expected,
-        });
-    }
+    let mut batch: AgentRoutes = parse_addressed(subject, bytes, MAX_ROUTES_BYTES)?;
     if batch.inputs.len() > MAX_ROUTES_PER_BATCH {
         return Err(DecodeError::Json(format!(
             "a batch of {} route inputs is more than the {MAX_ROUTES_PER_BATCH} a batch may have",
@@ -194,6 +189,7 @@ pub fn decode_routes(subject: &str, bytes: &[u8]) -> Result<AgentRoutes, DecodeE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blackout_model::subject::SCHEMA_VERSION;
     use blackout_model::{AsPath, Asn, PeerKey, RouteChange, RouteUpdate};
 
     fn peer(collector: &str) -> PeerKey {

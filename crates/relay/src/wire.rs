@@ -211,21 +211,7 @@ impl AgentResult {
 
 /// The central's decoder: the bytes of a message that came on `subject`.
 pub fn decode(subject: &str, bytes: &[u8]) -> Result<AgentResult, DecodeError> {
-    if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(DecodeError::TooLong(bytes.len()));
-    }
-    let mut result: AgentResult =
-        serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
-    if result.schema != SCHEMA_VERSION {
-        return Err(DecodeError::Schema(result.schema));
-    }
-    let expected = subject::result_subject(&result.profile, &result.vantage, result.kind())?;
-    if expected != subject {
-        return Err(DecodeError::Subject {
-            subject: inert(subject, MAX_OUTSIDE_CHARS),
-            expected,
-        });
-    }
+    let mut result: AgentResult = parse_addressed(subject, bytes, MAX_MESSAGE_BYTES)?;
     make_inert(&mut result);
     Ok(result)
 }
@@ -243,21 +229,7 @@ pub fn decode_message(subject: &str, bytes: &[u8]) -> Result<AgentMessage, Decod
     if !subject.ends_with(".trace") {
         return decode(subject, bytes).map(AgentMessage::Result);
     }
-    if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(DecodeError::TooLong(bytes.len()));
-    }
-    let mut trace: AgentTrace =
-        serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
-    if trace.schema != SCHEMA_VERSION {
-        return Err(DecodeError::Schema(trace.schema));
-    }
-    let expected = subject::result_subject(&trace.profile, &trace.vantage, ResultKind::Trace)?;
-    if expected != subject {
-        return Err(DecodeError::Subject {
-            subject: inert(subject, MAX_OUTSIDE_CHARS),
-            expected,
-        });
-    }
+    let mut trace: AgentTrace = parse_addressed(subject, bytes, MAX_MESSAGE_BYTES)?;
     clean_opt(&mut trace.location);
     let report = &mut trace.report;
     report.vantage = trace.vantage.clone();
@@ -271,25 +243,71 @@ pub fn decode_message(subject: &str, bytes: &[u8]) -> Result<AgentMessage, Decod
 
 /// An agent's decoder of a central's trace request that came on `subject`.
 pub fn decode_trace_request(subject: &str, bytes: &[u8]) -> Result<AgentTraceRequest, DecodeError> {
-    if bytes.len() > MAX_MESSAGE_BYTES {
+    let mut ask: AgentTraceRequest = parse_addressed(subject, bytes, MAX_MESSAGE_BYTES)?;
+    let request = &mut ask.request;
+    request.event = EventId(inert(&request.event.0, MAX_OUTSIDE_CHARS));
+    clean(&mut request.target);
+    Ok(ask)
+}
+
+/// A message that says its schema version and the subject it must come on.
+pub(crate) trait Addressed: serde::de::DeserializeOwned {
+    /// Its schema version.
+    fn schema(&self) -> u32;
+    /// The subject its content names.
+    fn expected_subject(&self) -> Result<String, SubjectError>;
+}
+
+/// `bytes` (at most `max` of them) as a `T` of this blackout's schema that
+/// came on the subject its content names; its texts are still to be made inert.
+pub(crate) fn parse_addressed<T: Addressed>(
+    subject: &str,
+    bytes: &[u8],
+    max: usize,
+) -> Result<T, DecodeError> {
+    if bytes.len() > max {
         return Err(DecodeError::TooLong(bytes.len()));
     }
-    let mut ask: AgentTraceRequest =
+    let message: T =
         serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
-    if ask.schema != SCHEMA_VERSION {
-        return Err(DecodeError::Schema(ask.schema));
+    if message.schema() != SCHEMA_VERSION {
+        return Err(DecodeError::Schema(message.schema()));
     }
-    let expected = subject::trace_request_subject(&ask.profile)?;
+    let expected = message.expected_subject()?;
     if expected != subject {
         return Err(DecodeError::Subject {
             subject: inert(subject, MAX_OUTSIDE_CHARS),
             expected,
         });
     }
-    let request = &mut ask.request;
-    request.event = EventId(inert(&request.event.0, MAX_OUTSIDE_CHARS));
-    clean(&mut request.target);
-    Ok(ask)
+    Ok(message)
+}
+
+impl Addressed for AgentResult {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+    fn expected_subject(&self) -> Result<String, SubjectError> {
+        subject::result_subject(&self.profile, &self.vantage, self.kind())
+    }
+}
+
+impl Addressed for AgentTrace {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+    fn expected_subject(&self) -> Result<String, SubjectError> {
+        subject::result_subject(&self.profile, &self.vantage, ResultKind::Trace)
+    }
+}
+
+impl Addressed for AgentTraceRequest {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+    fn expected_subject(&self) -> Result<String, SubjectError> {
+        subject::trace_request_subject(&self.profile)
+    }
 }
 
 fn clean(text: &mut String) {
