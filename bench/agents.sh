@@ -7,8 +7,8 @@
 #    plain async-nats pull consumer (default settings, every message acknowledged:
 #    the broker's and the client's own pace), then by `blackout watch --nats
 #    --no-probes` (decode, engine, SQLite, acknowledged once written: one ack per
-#    stored batch), and by the same central on a durable made with explicit acks
-#    (one ack per result, as before). Prints the rates and central/plain; the
+#    result, the last of a stored batch confirmed). Prints the rates and
+#    central/plain; the
 #    target is 100,000 results/s for the central.
 #    Debian's nats-server ships no `nats` CLI, so there is no `nats bench` figure:
 #    the plain consumer is the broker's side of the comparison.
@@ -82,7 +82,7 @@ value() { sed -n "s/^$1=//p" "$2"; }
 if [[ " $PARTS " == *" ingest "* ]]; then
     echo "Central ingest through JetStream ($(nats-server --version), loopback)"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
-    printf '%-6s %9s %7s %10s %9s %17s %9s %14s %14s\n' scale results bytes publish/s plain/s "central(1 ack)/s" "÷plain" "(ack each)/s" "central/CPU-s"
+    printf '%-6s %9s %7s %10s %9s %10s %9s %14s\n' scale results bytes publish/s plain/s central/s "÷plain" "central/CPU-s"
     scale=1
     for n in $SIZES; do
         start_nats
@@ -92,11 +92,10 @@ if [[ " $PARTS " == *" ingest "* ]]; then
             cat "$out.err" >&2
             exit 1
         }
-        printf '%-6s %9s %7s %10s %9s %17s %9s %14s %14s\n' "${scale}x" "$n" \
+        printf '%-6s %9s %7s %10s %9s %10s %9s %14s\n' "${scale}x" "$n" \
             "$(value mean_result_bytes "$out")" "$(value publish_per_sec "$out")" \
             "$(value plain_per_sec "$out")" "$(value central_per_sec "$out")" \
-            "$(value central_to_plain "$out")" "$(value central_explicit_per_sec "$out")" \
-            "$(value central_per_cpu_sec "$out")"
+            "$(value central_to_plain "$out")" "$(value central_per_cpu_sec "$out")"
         stop_nats
         rm -rf "$WORK/db-$n"
         scale=$((scale * 10))

@@ -13,12 +13,10 @@
 //!   acknowledging every message: the broker's and the client's own pace.
 //! - `central`: `blackout_watch::run` with `--nats` and `--no-probes` (no probe of
 //!   its own, no feed): it decodes each result, hands it to the engine, writes
-//!   what came of it to a SQLite file and acknowledges once it is written: one ack
-//!   per stored batch (its consumer's `AckPolicy::All`). The time runs from the
-//!   watch being ready until the consumer's acknowledgement floor reaches the last
-//!   result.
-//! - `central_explicit`: the same with a durable consumer made beforehand with
-//!   explicit acks (as older versions made it), so every result gets its own ack.
+//!   what came of it to a SQLite file and acknowledges once it is written: each
+//!   result its own ack (`AckPolicy::Explicit`), sent back to back, the last of a
+//!   stored batch confirmed. The time runs from the watch being ready until the
+//!   consumer's acknowledgement floor reaches the last result.
 //!
 //! Each also gets the CPU time this process spent meanwhile (`*_cpu_secs`, from
 //! `/proc/self/stat`; the broker's is not in it) and the results per CPU second,
@@ -171,29 +169,9 @@ async fn plain(js: &jetstream::Context, count: u64) -> f64 {
 
 /// The central: the watch until its consumer has acknowledged the stream's
 /// last result. Returns the seconds from its start and the results it took.
-async fn central(
-    url: &str,
-    js: &jetstream::Context,
-    db: PathBuf,
-    last: u64,
-    explicit_acks: bool,
-) -> (f64, u64) {
+async fn central(url: &str, js: &jetstream::Context, db: PathBuf, last: u64) -> (f64, u64) {
     let profile = profile();
-    let mut central = CentralConfig::new(url, &profile.name);
-    if explicit_acks {
-        central.durable = "bench-explicit".to_string();
-        let stream = js.get_stream(STREAM).await.unwrap_or_else(|e| fail(e));
-        stream
-            .create_consumer(pull::Config {
-                durable_name: Some(central.durable.clone()),
-                filter_subject: format!("blackout.v{SCHEMA_VERSION}.{}.>", profile.name),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                max_ack_pending: 20_000,
-                ..Default::default()
-            })
-            .await
-            .unwrap_or_else(|e| fail(e));
-    }
+    let central = CentralConfig::new(url, &profile.name);
     let durable = central.durable.clone();
     let config = WatchConfig {
         tracking: Tracking::Networks(WatchSet::from_profile(&profile)),
@@ -286,10 +264,11 @@ fn main() {
         println!("plain_cpu_secs={plain_cpu:.2}");
         println!("plain_per_sec={:.0}", count as f64 / plain_secs);
 
-        for (name, explicit_acks) in [("central_explicit", true), ("central", false)] {
+        {
+            let name = "central";
             let db = dir.join(format!("{name}.db"));
             let cpu = cpu_secs();
-            let (secs, taken) = central(&url, &js, db, last, explicit_acks).await;
+            let (secs, taken) = central(&url, &js, db, last).await;
             let cpu = cpu_secs() - cpu;
             println!("{name}_cpu_secs={cpu:.2}");
             println!("{name}_per_cpu_sec={:.0}", count as f64 / cpu.max(0.01));
