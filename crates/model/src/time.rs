@@ -156,7 +156,14 @@ impl FromStr for Timestamp {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         if let Ok(secs) = s.parse::<i64>() {
-            return Ok(Timestamp::from_secs(secs));
+            // Within the years RFC 3339 can write (±9999), as every other form
+            // is: Unix seconds from outside may be any i64, whose microseconds
+            // overflow.
+            return secs
+                .checked_mul(1_000_000)
+                .filter(|micros| jiff::Timestamp::from_microsecond(*micros).is_ok())
+                .map(Timestamp)
+                .ok_or_else(|| TimestampError(s.to_string()));
         }
         if let Ok(ts) = s.parse::<jiff::Timestamp>() {
             return Ok(Timestamp(ts.as_microsecond()));
@@ -198,6 +205,11 @@ mod tests {
         assert_eq!(fine.to_rfc3339(), "2014-12-19T00:00:00.250000Z");
         assert_eq!(fine.to_rfc3339().parse::<Timestamp>(), Ok(fine));
         assert!("yesterday".parse::<Timestamp>().is_err());
+        // Seconds whose microseconds overflow, or past year 9999, are no time.
+        for huge in ["177777777777777777", "-9223372036854775808", "253402300800"] {
+            assert!(huge.parse::<Timestamp>().is_err(), "{huge}");
+        }
+        assert!("4102444800".parse::<Timestamp>().is_ok());
     }
 
     #[test]
