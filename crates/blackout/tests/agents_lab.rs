@@ -39,12 +39,13 @@ mod lab_harness;
 
 use blackout_lab::Topology;
 use blackout_lab::topology::{ns, vantage};
+use lab_harness::processes::{Broker, Started, jsz, nats_allowed};
 use lab_harness::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const STATE_DIR: &str = "/run/blackout-lab-agents-test";
@@ -52,10 +53,6 @@ const STATE_DIR: &str = "/run/blackout-lab-agents-test";
 const CENTRAL_NS: &str = ns::VANTAGE;
 /// The central's API, on that namespace's loopback.
 const API: &str = "127.0.0.1:8470";
-/// The broker's client port, on the central's management address.
-const NATS_PORT: u16 = 4222;
-/// The broker's monitoring port, on `bo-central`'s loopback.
-const NATS_MONITOR: &str = "127.0.0.1:8222";
 /// The central's durable consumer.
 const DURABLE: &str = "lab-central";
 /// The vantage points, as the lab names them.
@@ -64,125 +61,6 @@ const VANTAGES: [&str; 3] = [vantage::TRANSIT, vantage::PRIMARY, vantage::BACKUP
 /// The faults not run by default: a vantage point's own cut is the path cut's
 /// part, with the agents.
 const LEFT_OUT: &[&str] = &["vantage-cut"];
-
-/// A process this test started (the broker, an agent), ended when dropped.
-struct Started {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Started {
-    fn spawn(ns: &str, program: &str, args: &[OsString], log: &Path) -> Started {
-        let file = std::fs::File::create(log).expect("a log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, program])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log"))
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {program} in {ns}: {e}"));
-        Started {
-            child,
-            log: log.to_path_buf(),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Sends `signal` and waits up to 20 s for the process to end; its log.
-    fn end(&mut self, signal: &str) -> Result<String, String> {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args([signal, &pid]).status();
-        let until = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return Ok(self.log());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        Err(format!(
-            "did not end within 20 s of {signal}:\n{}",
-            self.log()
-        ))
-    }
-}
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// nats-server with JetStream in `bo-central`, on the management address.
-struct Broker {
-    process: Started,
-    dir: PathBuf,
-    addr: String,
-}
-
-impl Broker {
-    fn start(dir: &Path, addr: &str) -> Broker {
-        let process = Broker::spawn(dir, addr);
-        Broker {
-            process,
-            dir: dir.to_path_buf(),
-            addr: addr.to_string(),
-        }
-    }
-
-    fn spawn(dir: &Path, addr: &str) -> Started {
-        // A file, as the monitoring port's own address has no flag.
-        let conf = dir.join("nats-server.conf");
-        let text = format!(
-            "listen: \"{addr}:{NATS_PORT}\"\nhttp: \"{NATS_MONITOR}\"\n\
-             jetstream {{ store_dir: \"{}\" }}\n",
-            dir.join("store").display()
-        );
-        std::fs::write(&conf, text).expect("write the broker's configuration");
-        let args: Vec<OsString> = vec!["-c".into(), conf.into()];
-        let log = dir.join(format!("nats-{}.log", now_secs() as u64));
-        let started = Started::spawn(ns::CENTRAL, "nats-server", &args, &log);
-        let until = Instant::now() + Duration::from_secs(20);
-        while jsz().is_err() {
-            assert!(
-                Instant::now() < until,
-                "nats-server did not start:\n{}",
-                started.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        started
-    }
-
-    fn url(&self) -> String {
-        format!("nats://{}:{NATS_PORT}", self.addr)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.process.end("-KILL");
-    }
-
-    fn restart(&mut self) {
-        self.process = Broker::spawn(&self.dir, &self.addr);
-    }
-}
-
-/// The broker's JetStream report, with the streams and consumers.
-fn jsz() -> Result<Value, String> {
-    api_get(
-        ns::CENTRAL,
-        NATS_MONITOR,
-        "/jsz?accounts=true&streams=true&consumers=true",
-    )
-}
 
 /// The stream's message count and the central's consumer's pending counts:
 /// (messages, last sequence, pending, waiting for an ack).
@@ -428,18 +306,7 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
     if !lab_allowed("agents_in_the_lab_agree_on_each_fault_and_survive_restarts") {
         return;
     }
-    if Command::new("nats-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        say(
-            "agents_in_the_lab: NOT RUN: nats-server is not installed (Debian package nats-server)",
-        );
-        assert!(
-            std::env::var("BLACKOUT_LAB_REQUIRED").as_deref() != Ok("1"),
-            "nats-server is missing"
-        );
+    if !nats_allowed("agents_in_the_lab") {
         return;
     }
     let timing = Timing::from_env();

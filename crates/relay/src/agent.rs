@@ -20,7 +20,7 @@
 
 use crate::RelayError;
 use crate::buffer::DiskBuffer;
-use crate::feed_health::{AgentFeedHealth, FEED_HEALTH_EVERY};
+use crate::feed_health::{AgentFeedHealth, health_every};
 use crate::relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
 use crate::stream::{connect, ensure_stream, redact};
 use crate::wire::{AgentResult, AgentTrace, Encoded, decode_trace_request};
@@ -223,6 +223,7 @@ pub async fn run_agent(
         .iter()
         .map(|feed| RouteBatcher::new(&stamp.profile, &stamp.vantage, &feed.name, session))
         .collect();
+    let health_period = health_every(config.profile.thresholds.feed_stale_secs);
     // Each feed's state and when its health was last sent.
     let mut feed_states: Vec<Option<(FeedState, Timestamp)>> = vec![None; config.feeds.len()];
     let (mut feed_events, mut feed_tasks) = start_feeds(config.feeds);
@@ -268,7 +269,7 @@ pub async fn run_agent(
                     let now = clock::now();
                     let changed = feed_states[feed].is_none_or(|(state, _)| state != health.state);
                     let due = feed_states[feed].is_none_or(|(_, sent)| {
-                        now.secs_since(sent) >= FEED_HEALTH_EVERY.as_secs_f64()
+                        now.secs_since(sent) >= health_period.as_secs_f64()
                     });
                     if changed {
                         tracing::info!(

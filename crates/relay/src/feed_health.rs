@@ -1,7 +1,9 @@
 //! The health of an agent's relayed feeds, as the central sees it: one
 //! [`AgentFeedHealth`] per report on `blackout.v1.PROFILE.VANTAGE.feed`, sent
-//! when the feed's state changes and every [`FEED_HEALTH_EVERY`] while it does
-//! not.
+//! when the feed's state changes and, while it does not, every
+//! [`health_every`] (at most [`FEED_HEALTH_EVERY`], and a third of the
+//! profile's `feed_stale_secs`: the central judges a feed stale by the last
+//! message its last report names, so reports must come well within that).
 //!
 //! It carries the parts of a [`FeedHealth`] that say whether routes flow (state,
 //! messages, reconnects, gaps, peers, the last problem), not a BMP router's
@@ -19,8 +21,16 @@ use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// How often a feed's health is sent while its state stays the same.
+/// How often a feed's health is sent at most, while its state stays the same.
 pub const FEED_HEALTH_EVERY: Duration = Duration::from_secs(30);
+
+/// How often a feed's health is sent while its state stays the same, for a
+/// profile whose feeds count as stale after `feed_stale_secs` of silence.
+pub fn health_every(feed_stale_secs: u64) -> Duration {
+    FEED_HEALTH_EVERY
+        .min(Duration::from_secs_f64(feed_stale_secs as f64 / 3.0))
+        .max(Duration::from_secs(1))
+}
 
 /// One report of the health of a vantage point's feed, as published.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -184,6 +194,13 @@ mod tests {
             router: None,
             session: None,
         }
+    }
+
+    #[test]
+    fn reports_come_well_within_the_time_a_feed_goes_stale() {
+        assert_eq!(health_every(300), FEED_HEALTH_EVERY);
+        assert_eq!(health_every(30), Duration::from_secs(10));
+        assert_eq!(health_every(0), Duration::from_secs(1));
     }
 
     #[test]

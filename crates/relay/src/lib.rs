@@ -32,7 +32,7 @@ pub use agent::{
 };
 pub use buffer::{BufferError, DiskBuffer};
 pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, ask_traces, consume};
-pub use feed_health::{AgentFeedHealth, FEED_HEALTH_EVERY, decode_feed_health};
+pub use feed_health::{AgentFeedHealth, FEED_HEALTH_EVERY, decode_feed_health, health_every};
 pub use relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
 pub use routes::{
     AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH, RelayedSessions, decode_routes,

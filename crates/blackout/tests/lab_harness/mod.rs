@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod processes;
+
 use blackout_lab::{Fault, Lab};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
