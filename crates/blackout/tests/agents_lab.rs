@@ -39,7 +39,7 @@ mod lab_harness;
 
 use blackout_lab::Topology;
 use blackout_lab::topology::{ns, vantage};
-use lab_harness::processes::{Broker, Started, jsz, nats_allowed};
+use lab_harness::processes::{Broker, CENTRAL_API, Started, jsz, nats_allowed, start_central};
 use lab_harness::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -51,8 +51,6 @@ use std::time::{Duration, Instant};
 const STATE_DIR: &str = "/run/blackout-lab-agents-test";
 /// Where the central `watch` runs: where the feeds arrive.
 const CENTRAL_NS: &str = ns::VANTAGE;
-/// The central's API, on that namespace's loopback.
-const API: &str = "127.0.0.1:8470";
 /// The central's durable consumer.
 const DURABLE: &str = "lab-central";
 /// The vantage points, as the lab names them.
@@ -197,18 +195,9 @@ fn start_agents(topo: &Topology, profile: &Path, url: &str, dir: &Path) -> Vec<S
         .collect()
 }
 
-/// The central `watch`: the broker's results, the feeds, no probes of its own.
-fn start_central(profile: &Path, db: &Path, vrps: &Path, url: &str, log: &Path) -> Watch {
-    let mut args: Vec<OsString> = vec!["watch".into(), "--config".into(), profile.into()];
-    args.extend(["--db".into(), db.into(), "--vrps".into(), vrps.into()]);
-    args.extend(["--listen", API, "--format", "json"].map(OsString::from));
-    args.extend(["--nats", url, "--durable", DURABLE, "--no-probes"].map(OsString::from));
-    Watch::spawn(CENTRAL_NS, &args, log)
-}
-
 /// The central's status.
 fn status() -> Result<Value, String> {
-    api_get(CENTRAL_NS, API, "/api/v1/status")
+    api_get(CENTRAL_NS, CENTRAL_API, "/api/v1/status")
 }
 
 /// How many checks each vantage point runs: on each family 4 hosts' ICMP, 2
@@ -323,15 +312,19 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
     let mut broker = Broker::start(dir.path(), &topo.central.addr.to_string());
     let url = broker.url();
     let mut agents = start_agents(&topo, &profile, &url, dir.path());
-    let mut central = start_central(&profile, &db, &vrps, &url, &dir.path().join("central.log"));
-    let mut problems: Vec<String> = Vec::new();
+    let central_log = dir.path().join("central.log");
+    let mut central = start_central(
+        CENTRAL_NS,
+        DURABLE,
+        &profile,
+        &db,
+        &vrps,
+        &url,
+        &central_log,
+    );
 
     // ---- a. baseline ----
-    wait_for_baseline(&mut central, &status, &agents_at_baseline);
-    central.idle(Duration::from_secs_f64(3.0 * interval));
-    for update in &central.updates {
-        problems.push(format!("baseline: {}", update.brief()));
-    }
+    let mut problems = baseline_then_quiet(&mut central, &status, &agents_at_baseline, interval);
     say(&format!(
         "central at its baseline with 3 vantage points {:.1} s after the start",
         run_started.elapsed().as_secs_f64()
@@ -424,6 +417,8 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
     let before = std::mem::replace(
         &mut central,
         start_central(
+            CENTRAL_NS,
+            DURABLE,
             &profile,
             &db,
             &vrps,
@@ -434,7 +429,7 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
     // Its first look: the open event taken up, the agents' results read on.
     central.idle(Duration::from_secs_f64(4.0 * interval));
     // The events the restarted central's API lists as open (no end).
-    let api_open: Vec<String> = api_get(CENTRAL_NS, API, "/api/v1/events")
+    let api_open: Vec<String> = api_get(CENTRAL_NS, CENTRAL_API, "/api/v1/events")
         .map(|v| {
             v["events"]
                 .as_array()

@@ -25,7 +25,7 @@
 mod lab_harness;
 
 use blackout_lab::topology::ns;
-use lab_harness::processes::{Broker, Started, nats_allowed};
+use lab_harness::processes::{Broker, CENTRAL_API, Started, nats_allowed, start_central};
 use lab_harness::*;
 use serde_json::Value;
 use std::ffi::OsString;
@@ -38,8 +38,6 @@ const FEEDS_NS: &str = ns::VANTAGE;
 const FEEDS_VANTAGE: &str = "vp-feeds";
 /// The central runs beside the broker, where no feed arrives.
 const CENTRAL_NS: &str = ns::CENTRAL;
-/// The central's API, on that namespace's loopback.
-const API: &str = "127.0.0.1:8470";
 const DURABLE: &str = "lab-relay";
 /// The faults run by default, in the lab's order: one of each cause the routes
 /// show, kept apart by faults the probes alone see (as in `watch_lab`: two
@@ -66,16 +64,8 @@ fn without_feeds(profile: &str) -> String {
     format!("{}{}", &profile[..first], &profile[rest..])
 }
 
-fn start_central(profile: &Path, db: &Path, vrps: &Path, url: &str, log: &Path) -> Watch {
-    let mut args: Vec<OsString> = vec!["watch".into(), "--config".into(), profile.into()];
-    args.extend(["--db".into(), db.into(), "--vrps".into(), vrps.into()]);
-    args.extend(["--listen", API, "--format", "json"].map(OsString::from));
-    args.extend(["--nats", url, "--durable", DURABLE, "--no-probes"].map(OsString::from));
-    Watch::spawn(CENTRAL_NS, &args, log)
-}
-
 fn status() -> Result<Value, String> {
-    api_get(CENTRAL_NS, API, "/api/v1/status")
+    api_get(CENTRAL_NS, CENTRAL_API, "/api/v1/status")
 }
 
 /// The relayed routes at their baseline, the agent's feeds as the central's,
@@ -135,20 +125,17 @@ fn relayed_feeds_in_the_lab_give_each_cause_and_come_back_after_a_central_restar
     args.extend(["--buffer".into(), dir.path().join("buffer").into()]);
     let mut agent = Started::spawn(FEEDS_NS, BIN, &args, &dir.path().join("agent.log"));
     let mut central = start_central(
+        CENTRAL_NS,
+        DURABLE,
         &central_profile,
         &db,
         &vrps,
         &url,
         &dir.path().join("central.log"),
     );
-    let mut problems: Vec<String> = Vec::new();
 
     // ---- baseline ----
-    wait_for_baseline(&mut central, &status, &relayed_at_baseline);
-    central.idle(Duration::from_secs_f64(3.0 * interval));
-    for update in &central.updates {
-        problems.push(format!("baseline: {}", update.brief()));
-    }
+    let mut problems = baseline_then_quiet(&mut central, &status, &relayed_at_baseline, interval);
     say(&format!(
         "the central at its baseline through the relayed feeds {:.1} s after the start ({timing:?} timing)",
         run_started.elapsed().as_secs_f64()
@@ -179,6 +166,8 @@ fn relayed_feeds_in_the_lab_give_each_cause_and_come_back_after_a_central_restar
     central.kill();
     let restarted_at = Instant::now();
     central = start_central(
+        CENTRAL_NS,
+        DURABLE,
         &central_profile,
         &db,
         &vrps,

@@ -208,17 +208,12 @@ fn watch_in_the_lab_names_each_fault_and_its_recovery() {
 
     let lab = LabUp::start(STATE_DIR, &vrps);
 
-    let mut problems: Vec<String> = Vec::new();
     let _webhook = Receiver::start(&script, "webhook", WEBHOOK_PORT, &hooks);
     let _smtp = Receiver::start(&script, "smtp", SMTP_PORT, &mails);
     let mut watch = start_watch(&profile, &db, &vrps, &dir.path().join("watch.log"));
 
     // ---- baseline: everything seen, then a quiet spell ----
-    wait_for_baseline(&mut watch, &status, &at_baseline);
-    watch.idle(Duration::from_secs_f64(3.0 * interval));
-    for update in &watch.updates {
-        problems.push(format!("baseline: {}", update.brief()));
-    }
+    let mut problems = baseline_then_quiet(&mut watch, &status, &at_baseline, interval);
     say(&format!(
         "watch at its baseline {:.1} s after the start ({timing:?} timing)",
         run_started.elapsed().as_secs_f64()

@@ -894,6 +894,23 @@ pub fn wait_for_baseline(
     }
 }
 
+/// Waits for the baseline (see [`wait_for_baseline`]), then lets three probe
+/// intervals pass: nothing may be said meanwhile. Returns what was, as problems.
+pub fn baseline_then_quiet(
+    watch: &mut Watch,
+    status: &dyn Fn() -> Result<Value, String>,
+    ready: &dyn Fn(&Value) -> Result<(), String>,
+    interval: f64,
+) -> Vec<String> {
+    wait_for_baseline(watch, status, ready);
+    watch.idle(Duration::from_secs_f64(3.0 * interval));
+    watch
+        .updates
+        .iter()
+        .map(|update| format!("baseline: {}", update.brief()))
+        .collect()
+}
+
 /// `1.23 s`, or `-` when there is no figure.
 pub fn seconds(value: Option<f64>) -> String {
     value.map_or("-".to_string(), |v| format!("{v:.2} s"))

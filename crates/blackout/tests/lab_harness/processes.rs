@@ -2,7 +2,7 @@
 //! (`agents_lab`, `relayed_feeds_lab`): any program, ended when dropped, and a
 //! nats-server with JetStream in `bo-central`.
 
-use super::{api_get, now_secs, say};
+use super::{Watch, api_get, now_secs, say};
 use blackout_lab::topology::ns;
 use serde_json::Value;
 use std::ffi::OsString;
@@ -14,6 +14,26 @@ use std::time::{Duration, Instant};
 pub const NATS_PORT: u16 = 4222;
 /// The broker's monitoring port, on `bo-central`'s loopback.
 pub const NATS_MONITOR: &str = "127.0.0.1:8222";
+/// The central's API, on its namespace's loopback.
+pub const CENTRAL_API: &str = "127.0.0.1:8470";
+
+/// The central `watch` in `ns`: the broker's results read with the durable
+/// consumer `durable`, no probes of its own, its API on [`CENTRAL_API`].
+pub fn start_central(
+    ns: &str,
+    durable: &str,
+    profile: &Path,
+    db: &Path,
+    vrps: &Path,
+    url: &str,
+    log: &Path,
+) -> Watch {
+    let mut args: Vec<OsString> = vec!["watch".into(), "--config".into(), profile.into()];
+    args.extend(["--db".into(), db.into(), "--vrps".into(), vrps.into()]);
+    args.extend(["--listen", CENTRAL_API, "--format", "json"].map(OsString::from));
+    args.extend(["--nats", url, "--durable", durable, "--no-probes"].map(OsString::from));
+    Watch::spawn(ns, &args, log)
+}
 
 /// A process this test started (the broker, an agent), ended when dropped.
 pub struct Started {
