@@ -5,8 +5,8 @@
 //! and the central `blackout watch --nats ... --no-probes` judging their results.
 //!
 //! The central runs in the namespace where the lab's BGP feeds arrive
-//! (`bo-vantage`: the transit's BMP station and BGP session point there, and
-//! agents do not relay feeds yet), with probes off: every probe result it judges
+//! (`bo-vantage`: the transit's BMP station and BGP session point there; feeds
+//! relayed by an agent have their own test, `relayed_feeds_lab`), with probes off: every probe result it judges
 //! comes through the broker. It reaches the broker over the management network,
 //! as the agents do.
 //!
