@@ -101,15 +101,13 @@ impl AgentFeedHealth {
 
     /// The subject, message id and bytes to publish.
     pub fn encode(&self) -> Result<Encoded, SubjectError> {
-        let subject = subject::result_subject(&self.profile, &self.vantage, ResultKind::Feed)?;
-        let id = subject::message_id(&self.profile, &self.vantage, self.sequence);
-        // A report of plain values always serializes.
-        let payload = serde_json::to_vec(self).unwrap_or_default();
-        Ok(Encoded {
-            subject,
-            id,
-            payload,
-        })
+        Encoded::of_vantage(
+            self,
+            &self.profile,
+            &self.vantage,
+            ResultKind::Feed,
+            self.sequence,
+        )
     }
 
     /// The feed's health at the central, the feed named `KIND:VANTAGE/NAME`.

@@ -61,15 +61,13 @@ pub struct AgentRoutes {
 impl AgentRoutes {
     /// The subject, message id and bytes to publish.
     pub fn encode(&self) -> Result<Encoded, SubjectError> {
-        let subject = subject::result_subject(&self.profile, &self.vantage, ResultKind::Routes)?;
-        let id = subject::message_id(&self.profile, &self.vantage, self.sequence);
-        // A batch of model values always serializes.
-        let payload = serde_json::to_vec(self).unwrap_or_default();
-        Ok(Encoded {
-            subject,
-            id,
-            payload,
-        })
+        Encoded::of_vantage(
+            self,
+            &self.profile,
+            &self.vantage,
+            ResultKind::Routes,
+            self.sequence,
+        )
     }
 
     /// The inputs for the central's engine, each peer's collector named

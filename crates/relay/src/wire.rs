@@ -73,15 +73,13 @@ pub struct AgentTrace {
 impl AgentTrace {
     /// The subject, message id and bytes to publish.
     pub fn encode(&self) -> Result<Encoded, SubjectError> {
-        let subject = subject::result_subject(&self.profile, &self.vantage, ResultKind::Trace)?;
-        let id = subject::message_id(&self.profile, &self.vantage, self.sequence);
-        // A report of model values always serializes.
-        let payload = serde_json::to_vec(self).unwrap_or_default();
-        Ok(Encoded {
-            subject,
-            id,
-            payload,
-        })
+        Encoded::of_vantage(
+            self,
+            &self.profile,
+            &self.vantage,
+            ResultKind::Trace,
+            self.sequence,
+        )
     }
 }
 
@@ -159,6 +157,25 @@ pub struct Encoded {
     pub payload: Vec<u8>,
 }
 
+impl Encoded {
+    /// A vantage point's `sequence`-th message of `kind` for `profile`: its
+    /// subject, its message id and `message` as JSON.
+    pub(crate) fn of_vantage(
+        message: &impl Serialize,
+        profile: &str,
+        vantage: &str,
+        kind: ResultKind,
+        sequence: u64,
+    ) -> Result<Encoded, SubjectError> {
+        Ok(Encoded {
+            subject: subject::result_subject(profile, vantage, kind)?,
+            id: subject::message_id(profile, vantage, sequence),
+            // Messages of model values and plain values always serialize.
+            payload: serde_json::to_vec(message).unwrap_or_default(),
+        })
+    }
+}
+
 /// Why bytes from the network are not a result.
 #[derive(Debug, Error)]
 pub enum DecodeError {
@@ -197,15 +214,13 @@ impl AgentResult {
 
     /// The subject, message id and bytes to publish.
     pub fn encode(&self) -> Result<Encoded, SubjectError> {
-        let subject = subject::result_subject(&self.profile, &self.vantage, self.kind())?;
-        let id = subject::message_id(&self.profile, &self.vantage, self.sequence);
-        // A result of model values always serializes.
-        let payload = serde_json::to_vec(self).unwrap_or_default();
-        Ok(Encoded {
-            subject,
-            id,
-            payload,
-        })
+        Encoded::of_vantage(
+            self,
+            &self.profile,
+            &self.vantage,
+            self.kind(),
+            self.sequence,
+        )
     }
 }
 
