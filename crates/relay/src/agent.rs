@@ -260,10 +260,8 @@ pub async fn run_agent(
             Some((feed, event)) = feed_events.recv() => match event {
                 FeedEvent::Input(input) => {
                     counters.routes.fetch_add(1, Ordering::Relaxed);
-                    for batch in batchers[feed].push(input, clock::now(), &mut stamp.next) {
-                        counters.route_batches.fetch_add(1, Ordering::Relaxed);
-                        publisher.take(batch).await?;
-                    }
+                    let full = batchers[feed].push(input, clock::now(), &mut stamp.next);
+                    publish_batches(&mut publisher, &counters, full).await?;
                 }
                 FeedEvent::Health(health) => {
                     let now = clock::now();
@@ -285,8 +283,7 @@ pub async fn run_agent(
                     }
                     if changed || due {
                         feed_states[feed] = Some((health.state, now));
-                        let sequence = stamp.next;
-                        stamp.next += 1;
+                        let sequence = stamp.take_sequence();
                         let report = AgentFeedHealth::new(
                             &stamp.profile, &stamp.vantage, sequence, now, &health,
                         );
@@ -307,18 +304,14 @@ pub async fn run_agent(
                         batcher.feed(),
                         batcher.routes()
                     );
-                    for batch in batcher.resend(now, &mut stamp.next) {
-                        counters.route_batches.fetch_add(1, Ordering::Relaxed);
-                        publisher.take(batch).await?;
-                    }
+                    let table = batcher.resend(now, &mut stamp.next);
+                    publish_batches(&mut publisher, &counters, table).await?;
                 }
             }
             _ = routes_tick.tick(), if !batchers.is_empty() => {
                 for batcher in &mut batchers {
-                    for batch in batcher.seal(clock::now(), &mut stamp.next) {
-                        counters.route_batches.fetch_add(1, Ordering::Relaxed);
-                        publisher.take(batch).await?;
-                    }
+                    let waiting = batcher.seal(clock::now(), &mut stamp.next);
+                    publish_batches(&mut publisher, &counters, waiting).await?;
                 }
             }
             _ = flush.tick() => publisher.flush().await?,
@@ -329,16 +322,27 @@ pub async fn run_agent(
     feed_tasks.abort_all();
     // Routes taken but not yet sent go to the broker, or to the buffer.
     for batcher in &mut batchers {
-        for batch in batcher.seal(clock::now(), &mut stamp.next) {
-            counters.route_batches.fetch_add(1, Ordering::Relaxed);
-            publisher.take(batch).await?;
-        }
+        let waiting = batcher.seal(clock::now(), &mut stamp.next);
+        publish_batches(&mut publisher, &counters, waiting).await?;
     }
     // What is still buffered waits on disk for the next run.
     publisher.flush().await?;
     let waiting = publisher.waiting_bytes();
     publisher.close().await;
     Ok(counters.report(waiting))
+}
+
+/// Hands sealed route batches to the publisher, counted.
+async fn publish_batches(
+    publisher: &mut Publisher,
+    counters: &AgentCounters,
+    batches: Vec<Encoded>,
+) -> Result<(), RelayError> {
+    for batch in batches {
+        counters.route_batches.fetch_add(1, Ordering::Relaxed);
+        publisher.take(batch).await?;
+    }
+    Ok(())
 }
 
 /// The next message of a subscription there may not be.
@@ -386,9 +390,15 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn seal(&mut self, result: ProbeResult, now: Timestamp) -> Encoded {
+    /// The next sequence number, taken.
+    fn take_sequence(&mut self) -> u64 {
         let sequence = self.next;
         self.next += 1;
+        sequence
+    }
+
+    fn seal(&mut self, result: ProbeResult, now: Timestamp) -> Encoded {
+        let sequence = self.take_sequence();
         let message = AgentResult {
             schema: SCHEMA_VERSION,
             profile: self.profile.clone(),
@@ -409,8 +419,7 @@ impl Stamp {
 
 impl Stamp {
     fn seal_trace(&mut self, mut report: TraceReport, now: Timestamp) -> Encoded {
-        let sequence = self.next;
-        self.next += 1;
+        let sequence = self.take_sequence();
         report.vantage = self.vantage.clone();
         let message = AgentTrace {
             schema: SCHEMA_VERSION,

@@ -7,8 +7,8 @@
 //! agent's route tick comes ([`ROUTES_EVERY`]), so that a withdrawal waits at
 //! most that long at the agent. A batch whose JSON would pass
 //! [`MAX_ROUTES_BYTES`] (long AS paths) is split in halves until each fits.
-//! Feed health stays at the agent (logged); the central learns of a lost
-//! session from the `PeerDown` inputs the feed ends it with.
+//! The central learns of a lost session from the `PeerDown` inputs the feed
+//! ends it with; the feed's health goes on its own ([`crate::feed_health`]).
 //!
 //! The batcher also keeps the feed's routes as they stand (its Adj-RIB-In of
 //! each peer, only the watched prefixes unless the filter passes everything).
@@ -109,30 +109,31 @@ impl RouteBatcher {
     pub fn resend(&mut self, now: Timestamp, sequence: &mut u64) -> Vec<Encoded> {
         let mut sealed = self.seal(now, sequence);
         self.session = now;
-        let mut routes: Vec<BgpInput> = self
+        // In one order, whatever the map's: by peer, then prefix and path id.
+        let mut held: Vec<(&PeerKey, IpNet, Option<u32>, &AsPath)> = self
             .table
             .iter()
             .flat_map(|(peer, routes)| {
-                routes.iter().map(|(&(prefix, path_id), as_path)| {
-                    BgpInput::Route(RouteUpdate {
-                        at: now,
-                        peer: peer.clone(),
-                        prefix,
-                        path_id,
-                        change: RouteChange::Announce {
-                            as_path: as_path.clone(),
-                        },
-                    })
+                routes
+                    .iter()
+                    .map(move |(&(prefix, path_id), as_path)| (peer, prefix, path_id, as_path))
+            })
+            .collect();
+        held.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        let routes: Vec<BgpInput> = held
+            .into_iter()
+            .map(|(peer, prefix, path_id, as_path)| {
+                BgpInput::Route(RouteUpdate {
+                    at: now,
+                    peer: peer.clone(),
+                    prefix,
+                    path_id,
+                    change: RouteChange::Announce {
+                        as_path: as_path.clone(),
+                    },
                 })
             })
             .collect();
-        // In one order, whatever the map's: by peer, then prefix.
-        routes.sort_by(|a, b| match (a, b) {
-            (BgpInput::Route(a), BgpInput::Route(b)) => {
-                (&a.peer, a.prefix, a.path_id).cmp(&(&b.peer, b.prefix, b.path_id))
-            }
-            _ => std::cmp::Ordering::Equal,
-        });
         for chunk in routes.chunks(MAX_ROUTES_PER_BATCH) {
             self.seal_into(chunk.to_vec(), now, sequence, &mut sealed);
         }
@@ -145,12 +146,16 @@ impl RouteBatcher {
             BgpInput::Route(update) => {
                 let key = (update.prefix, update.path_id);
                 match &update.change {
-                    RouteChange::Announce { as_path } => {
-                        self.table
-                            .entry(update.peer.clone())
-                            .or_default()
-                            .insert(key, as_path.clone());
-                    }
+                    // The peer's key is cloned only for its first route.
+                    RouteChange::Announce { as_path } => match self.table.get_mut(&update.peer) {
+                        Some(routes) => {
+                            routes.insert(key, as_path.clone());
+                        }
+                        None => {
+                            let routes = HashMap::from([(key, as_path.clone())]);
+                            self.table.insert(update.peer.clone(), routes);
+                        }
+                    },
                     RouteChange::Withdraw => {
                         if let Some(routes) = self.table.get_mut(&update.peer) {
                             routes.remove(&key);

@@ -117,35 +117,27 @@ impl RelayedSessions {
     /// (it cannot come in order; its routes are stale) gives nothing.
     pub fn inputs(&mut self, batch: AgentRoutes) -> Vec<BgpInput> {
         let key = (batch.vantage.clone(), batch.feed.clone());
-        let mut flushed = Vec::new();
-        let session = match self.sessions.entry(key) {
-            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(RelayedSession {
-                started: batch.session,
-                peers: Default::default(),
-            }),
-            std::collections::hash_map::Entry::Occupied(entry) => {
-                let session = entry.into_mut();
-                if batch.session < session.started {
-                    tracing::warn!(
-                        "a routes batch of {}'s feed {} from a session older than the one it runs now is set aside",
-                        batch.vantage,
-                        batch.feed
-                    );
-                    return Vec::new();
-                }
-                if batch.session > session.started {
-                    flushed.extend(std::mem::take(&mut session.peers).into_iter().map(|peer| {
-                        BgpInput::PeerDown {
-                            at: batch.session,
-                            peer,
-                        }
-                    }));
-                    session.started = batch.session;
-                }
-                session
-            }
-        };
-        let mut inputs = flushed;
+        let session = self.sessions.entry(key).or_insert_with(|| RelayedSession {
+            started: batch.session,
+            peers: Default::default(),
+        });
+        if batch.session < session.started {
+            tracing::warn!(
+                "a routes batch of {}'s feed {} from a session older than the one it runs now is set aside",
+                batch.vantage,
+                batch.feed
+            );
+            return Vec::new();
+        }
+        let mut inputs = Vec::new();
+        if batch.session > session.started {
+            let older = std::mem::take(&mut session.peers);
+            inputs.extend(older.into_iter().map(|peer| BgpInput::PeerDown {
+                at: batch.session,
+                peer,
+            }));
+            session.started = batch.session;
+        }
         for input in batch.into_inputs() {
             match &input {
                 BgpInput::Route(update) => {
