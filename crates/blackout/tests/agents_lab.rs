@@ -91,8 +91,8 @@ fn stream_state() -> Result<(u64, u64, u64, u64), String> {
         .into_iter()
         .flatten()
         .flat_map(|a| a["stream_detail"].as_array().into_iter().flatten())
-        .find(|s| s["name"] == "BLACKOUT_RESULTS")
-        .ok_or_else(|| format!("no stream BLACKOUT_RESULTS in {jsz}"))?;
+        .find(|s| s["name"] == "BLACKOUT_RESULTS_lab")
+        .ok_or_else(|| format!("no stream BLACKOUT_RESULTS_lab in {jsz}"))?;
     let consumer = stream["consumer_detail"]
         .as_array()
         .into_iter()

@@ -2,23 +2,26 @@
 //!
 //! Every result an agent publishes goes to
 //! `blackout.v<SCHEMA_VERSION>.<profile>.<vantage>.<kind>` (kind: `probe`,
-//! `control`, `feed`, `trace`, `routes`), all in one stream, [`STREAM`], that captures
-//! `blackout.>`. A central reads `blackout.v1.<profile>.*.*` for one profile
-//! ([`profile_filter`]), or narrows to one vantage point. The other way, a
-//! central asks every agent of a profile for a reactive traceroute on
+//! `control`, `feed`, `trace`, `routes`), into the profile's own stream
+//! ([`results_stream`]), which captures `blackout.v1.<profile>.*.*`
+//! ([`profile_filter`]) and nothing else. The other way, a central asks every
+//! agent of a profile for a reactive traceroute on
 //! `blackout.v1.<profile>.trace-request` ([`trace_request_subject`]): one token
-//! shorter than any result's subject, so never one of them. Profile and vantage names must be single subject tokens,
-//! so [`subject_token`] rejects dots, wildcards, whitespace and control bytes.
+//! shorter than any result's subject, so never one of them, and never stored.
+//! Profile and vantage names must be single subject tokens, so
+//! [`subject_token`] rejects dots, wildcards, whitespace and control bytes.
 //! The message id (`Nats-Msg-Id`) is the profile, the vantage point and its
-//! sequence, nothing else, so a result sent twice (from the agent's disk buffer after the broker
-//! came back) is stored once.
+//! sequence, nothing else, so a result sent twice (from the agent's disk
+//! buffer after the broker came back) is stored once.
 
 use thiserror::Error;
 
 /// The version of the result schema; part of every subject.
 pub const SCHEMA_VERSION: u32 = 1;
-/// The JetStream stream that holds every agent's results.
-pub const STREAM: &str = "BLACKOUT_RESULTS";
+/// The one stream of every profile's results that earlier versions made,
+/// capturing `blackout.>`. A broker that still has it keeps using it (see
+/// [`results_stream`]).
+pub const SHARED_STREAM: &str = "BLACKOUT_RESULTS";
 
 /// A name that cannot be a subject token.
 #[derive(Debug, Error, PartialEq)]
@@ -104,6 +107,15 @@ pub fn profile_filter(profile: &str) -> Result<String, SubjectError> {
     Ok(format!("blackout.v{SCHEMA_VERSION}.{profile}.*.*"))
 }
 
+/// The JetStream stream that holds one profile's results: `BLACKOUT_RESULTS_`
+/// and the profile. Its subjects are [`profile_filter`]'s and nothing else, so
+/// the central's consumer needs no filter of its own: nats-server 2.9 hands a
+/// filtered consumer its messages several times as slowly.
+pub fn results_stream(profile: &str) -> Result<String, SubjectError> {
+    let profile = subject_token("profile", profile)?;
+    Ok(format!("{SHARED_STREAM}_{profile}"))
+}
+
 /// The subject on which a central asks every agent of a profile for a reactive
 /// traceroute.
 pub fn trace_request_subject(profile: &str) -> Result<String, SubjectError> {
@@ -157,6 +169,8 @@ mod tests {
             "blackout.v1.kp.fra-1.probe"
         );
         assert_eq!(profile_filter("kp").unwrap(), "blackout.v1.kp.*.*");
+        assert_eq!(results_stream("kp").unwrap(), "BLACKOUT_RESULTS_kp");
+        assert!(results_stream("k.p").is_err());
         assert_eq!(
             result_subject("kp", "fra-1", ResultKind::Trace).unwrap(),
             "blackout.v1.kp.fra-1.trace"

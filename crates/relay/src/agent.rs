@@ -22,7 +22,7 @@ use crate::RelayError;
 use crate::buffer::DiskBuffer;
 use crate::feed_health::{AgentFeedHealth, health_every};
 use crate::relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
-use crate::stream::{connect, ensure_stream, redact};
+use crate::stream::{ResultsStream, SHARED_IN_USE, connect, ensure_stream, redact};
 use crate::wire::{AgentResult, AgentTrace, Encoded, decode_trace_request};
 use async_nats::jetstream::{self, message::PublishMessage as Publish};
 use blackout_feeds::{FeedEvent, FeedState};
@@ -191,7 +191,7 @@ pub async fn run_agent(
                 .map_err(|error| RelayError::Subscribe(error.to_string()))?,
         )
     };
-    let mut publisher = Publisher::new(client, buffer, Arc::clone(&counters));
+    let mut publisher = Publisher::new(client, &config.profile.name, buffer, Arc::clone(&counters));
     if let Some(why) = tracer::unavailable() {
         tracing::warn!("{why}; each trace the central asks for is answered with that reason");
     }
@@ -445,15 +445,20 @@ pub struct Publisher {
     js: jetstream::Context,
     buffer: DiskBuffer,
     counters: Arc<AgentCounters>,
-    stream_ready: bool,
+    /// The profile whose stream it makes sure of.
+    profile: String,
+    /// Where the broker keeps the profile's results, once looked up (or made).
+    stream: Option<ResultsStream>,
     /// Was the broker reachable at the last try? (To log changes only.)
     up: bool,
 }
 
 impl Publisher {
-    /// A publisher over a connected (or connecting) client.
+    /// A publisher of `profile`'s results over a connected (or connecting)
+    /// client.
     pub fn new(
         client: async_nats::Client,
+        profile: &str,
         buffer: DiskBuffer,
         counters: Arc<AgentCounters>,
     ) -> Self {
@@ -464,7 +469,8 @@ impl Publisher {
             js,
             buffer,
             counters,
-            stream_ready: false,
+            profile: profile.to_string(),
+            stream: None,
             up: true,
         }
     }
@@ -571,9 +577,14 @@ impl Publisher {
             }
             return false;
         }
-        if !self.stream_ready {
-            match ensure_stream(&self.js).await {
-                Ok(()) => self.stream_ready = true,
+        if self.stream.is_none() {
+            match ensure_stream(&self.js, &self.profile).await {
+                Ok(stream) => {
+                    if stream == ResultsStream::Shared {
+                        tracing::warn!("{SHARED_IN_USE}");
+                    }
+                    self.stream = Some(stream);
+                }
                 Err(error) => {
                     self.went_down(&error.to_string());
                     return false;
@@ -604,6 +615,9 @@ impl Publisher {
             tracing::warn!("the broker does not take results ({why}): buffering them on disk");
         }
         self.up = false;
+        // Looked up again once the broker answers: the stream may be gone (the
+        // shared stream of an earlier version, deleted), or be another one.
+        self.stream = None;
     }
 }
 

@@ -17,7 +17,7 @@
 //! with its batch and does not feed it to the engine twice.
 
 use crate::RelayError;
-use crate::stream::{connect, ensure_stream, redact};
+use crate::stream::{ResultsStream, SHARED_IN_USE, connect, ensure_stream, redact};
 use crate::wire::{AgentMessage, AgentTraceRequest, decode_message};
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use blackout_model::TraceRequest;
@@ -159,23 +159,29 @@ impl Taken {
 }
 
 /// The central's durable consumer, made (or made again, from the ack floor of
-/// one an earlier version made with one ack per batch) with explicit acks.
+/// one an earlier version made with one ack per batch) with explicit acks, and
+/// the stream it reads. On the profile's own stream it has no subject filter
+/// (every message there is the profile's); on the shared stream of an earlier
+/// version it filters the profile's results out of every profile's.
 async fn explicit_consumer(
     js: &jetstream::Context,
     config: &CentralConfig,
-    filter: &str,
-) -> Result<jetstream::consumer::Consumer<pull::Config>, RelayError> {
-    let failed = |error: &dyn std::fmt::Display| RelayError::Stream(error.to_string());
-    ensure_stream(js).await?;
-    let stream = js
-        .get_stream(blackout_model::subject::STREAM)
-        .await
-        .map_err(|e| failed(&e))?;
+) -> Result<(jetstream::consumer::Consumer<pull::Config>, ResultsStream), RelayError> {
+    let place = ensure_stream(js, &config.profile).await?;
+    let failed = |error: &dyn std::fmt::Display| RelayError::Stream {
+        name: place.name().to_string(),
+        reason: error.to_string(),
+    };
+    let filter = match place {
+        ResultsStream::Profile(_) => String::new(),
+        ResultsStream::Shared => profile_filter(&config.profile)?,
+    };
+    let stream = js.get_stream(place.name()).await.map_err(|e| failed(&e))?;
     let mut deliver_policy = jetstream::consumer::DeliverPolicy::All;
     if let Ok(mut old) = stream.get_consumer::<pull::Config>(&config.durable).await {
         let info = old.info().await.map_err(|e| failed(&e))?;
         if info.config.ack_policy == jetstream::consumer::AckPolicy::Explicit {
-            return Ok(old);
+            return Ok((old, place));
         }
         let floor = info.ack_floor.stream_sequence;
         tracing::info!(
@@ -192,12 +198,12 @@ async fn explicit_consumer(
             start_sequence: floor + 1,
         };
     }
-    stream
+    let consumer = stream
         .get_or_create_consumer(
             &config.durable,
             pull::Config {
                 durable_name: Some(config.durable.clone()),
-                filter_subject: filter.to_string(),
+                filter_subject: filter,
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 deliver_policy,
                 ack_wait: config.ack_wait,
@@ -207,7 +213,8 @@ async fn explicit_consumer(
             },
         )
         .await
-        .map_err(|e| failed(&e))
+        .map_err(|e| failed(&e))?;
+    Ok((consumer, place))
 }
 
 /// Reads the results of `config.profile` into `deliveries` until the receiver
@@ -217,19 +224,30 @@ pub async fn consume(
     deliveries: mpsc::Sender<Delivery>,
     counters: Arc<CentralCounters>,
 ) -> Result<(), RelayError> {
-    let filter = profile_filter(&config.profile)?;
+    subject_token("profile", &config.profile)?;
     subject_token("durable consumer", &config.durable)?;
     let client = connect(&config.nats).await?;
     let js = jetstream::new(client.clone());
     let mut said_down = false;
     let mut taken = Taken::default();
     let mut asked_for_routes = false;
+    let mut reading: Option<ResultsStream> = None;
     loop {
         if deliveries.is_closed() {
             return Ok(());
         }
-        let mut consumer = match explicit_consumer(&js, &config, &filter).await {
-            Ok(consumer) => consumer,
+        let mut consumer = match explicit_consumer(&js, &config).await {
+            Ok((consumer, place)) => {
+                if reading.as_ref() != Some(&place) {
+                    if place == ResultsStream::Shared {
+                        tracing::warn!("{SHARED_IN_USE}");
+                    }
+                    // Sequences are the stream's own: another stream's mean nothing here.
+                    taken = Taken::default();
+                    reading = Some(place);
+                }
+                consumer
+            }
             Err(error) => {
                 if !said_down {
                     tracing::warn!("cannot read the agents' results yet: {error}; trying again");

@@ -37,7 +37,9 @@ pub use relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
 pub use routes::{
     AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH, RelayedSessions, decode_routes,
 };
-pub use stream::{DUPLICATE_WINDOW, NatsUrl, connect, ensure_stream, redact, stream_config};
+pub use stream::{
+    DUPLICATE_WINDOW, NatsUrl, ResultsStream, connect, ensure_stream, redact, stream_config,
+};
 pub use wire::{
     AgentMessage, AgentResult, AgentTrace, AgentTraceRequest, DecodeError, Encoded, decode,
     decode_message, decode_trace_request,
@@ -63,8 +65,13 @@ pub enum RelayError {
         reason: String,
     },
     /// The stream or the consumer cannot be made or read.
-    #[error("JetStream stream BLACKOUT_RESULTS: {0}")]
-    Stream(String),
+    #[error("JetStream stream {name}: {reason}")]
+    Stream {
+        /// The stream's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// The central's trace requests cannot be subscribed to.
     #[error("cannot subscribe to the central's trace requests: {0}")]
     Subscribe(String),

@@ -1,9 +1,9 @@
 //! The broker's side shared by agents and the central: the connection (which
-//! keeps trying while the broker is away) and the one stream of results.
+//! keeps trying while the broker is away) and each profile's stream of results.
 
 use crate::RelayError;
-use async_nats::jetstream::{self, stream};
-use blackout_model::subject::STREAM;
+use async_nats::jetstream::{self, ErrorCode, context::CreateStreamErrorKind, stream};
+use blackout_model::subject::{SHARED_STREAM, profile_filter, results_stream};
 use std::time::Duration;
 
 /// How long JetStream remembers a message id: a result resent from an agent's
@@ -157,29 +157,82 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(decoded).ok()
 }
 
-/// The stream's settings: every subject under `blackout.`, on disk, ids
-/// remembered for [`DUPLICATE_WINDOW`].
-pub fn stream_config() -> stream::Config {
-    stream::Config {
-        name: STREAM.to_string(),
-        subjects: vec!["blackout.>".to_string()],
+/// What an agent and a central say once when the broker still has the shared
+/// stream of an earlier version.
+pub const SHARED_IN_USE: &str = "the broker still has BLACKOUT_RESULTS, the one stream of every \
+    profile that earlier versions made: results go there, and the central reads them through a \
+    subject filter, several times as slowly as from a profile's own stream. Once every central \
+    has read it (no results pending), delete it with any NATS client \
+    (`nats stream rm BLACKOUT_RESULTS`); each profile's stream is then made as it is needed";
+
+/// Where a profile's results are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultsStream {
+    /// The profile's own stream ([`results_stream`]): it holds that profile's
+    /// results and nothing else, so a central reads it with no subject filter.
+    Profile(String),
+    /// The one stream of every profile that earlier versions made
+    /// ([`SHARED_STREAM`], capturing `blackout.>`). While it is there it takes
+    /// every profile's results (a profile's own stream would overlap it), and a
+    /// central reads it through a subject filter, which nats-server 2.9 serves
+    /// several times as slowly.
+    Shared,
+}
+
+impl ResultsStream {
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        match self {
+            ResultsStream::Profile(name) => name,
+            ResultsStream::Shared => SHARED_STREAM,
+        }
+    }
+}
+
+/// The settings of `profile`'s stream: that profile's results of every vantage
+/// point and kind, on disk, ids remembered for [`DUPLICATE_WINDOW`].
+pub fn stream_config(profile: &str) -> Result<stream::Config, RelayError> {
+    Ok(stream::Config {
+        name: results_stream(profile)?,
+        subjects: vec![profile_filter(profile)?],
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::Limits,
         discard: stream::DiscardPolicy::Old,
         duplicate_window: DUPLICATE_WINDOW,
         max_age: MAX_AGE,
-        description: Some("blackout: probe results of every agent".to_string()),
+        description: Some(format!(
+            "blackout: the results of every agent of profile {profile}"
+        )),
         ..Default::default()
-    }
+    })
 }
 
-/// Creates the stream if it is not there (one made by hand with other limits
-/// is left as it is).
-pub async fn ensure_stream(js: &jetstream::Context) -> Result<(), RelayError> {
-    js.get_or_create_stream(stream_config())
-        .await
-        .map(|_| ())
-        .map_err(|error| RelayError::Stream(error.to_string()))
+/// Creates `profile`'s stream if it is not there (one made by hand with other
+/// limits is left as it is), and says where the profile's results are kept:
+/// in the shared stream of an earlier version while that one is there.
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    profile: &str,
+) -> Result<ResultsStream, RelayError> {
+    let config = stream_config(profile)?;
+    let name = config.name.clone();
+    let error = match js.get_or_create_stream(config).await {
+        Ok(_) => return Ok(ResultsStream::Profile(name)),
+        Err(error) => error,
+    };
+    let overlaps = matches!(
+        error.kind(),
+        CreateStreamErrorKind::JetStream(ref e) if e.error_code() == ErrorCode::STREAM_SUBJECT_OVERLAP
+    );
+    // Only an overlap sends it looking for the shared stream: a broker set up
+    // for this version does not let an agent look that name up at all.
+    if overlaps && js.get_stream(SHARED_STREAM).await.is_ok() {
+        return Ok(ResultsStream::Shared);
+    }
+    Err(RelayError::Stream {
+        name,
+        reason: error.to_string(),
+    })
 }
 
 #[cfg(test)]

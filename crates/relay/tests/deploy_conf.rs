@@ -5,7 +5,6 @@
 //! loopback only. Without nats-server the tests say so and pass.
 
 use async_nats::jetstream::{self, consumer::pull, message::PublishMessage};
-use blackout_model::subject::STREAM;
 use blackout_profile::Profile;
 use blackout_relay::{
     AgentConfig, AgentCounters, AgentResult, CentralConfig, CentralCounters, consume, run_agent,
@@ -17,6 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
+
+/// The stream of the test's profile, `deploytest`, in place of the file's `kp`.
+const STREAM: &str = "BLACKOUT_RESULTS_deploytest";
 
 /// The agent vp-1's password in the test's copy of the file: every character a
 /// URL must percent-encode.
@@ -40,14 +42,15 @@ impl Broker {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/nats-server.conf"),
         )
         .unwrap();
-        // Only the address, the store and one password change.
+        // Only the address, the store, one password and the profile change.
         let conf = shipped
             .replace("listen: 0.0.0.0:4222", &format!("listen: 127.0.0.1:{port}"))
             .replace(
                 "store_dir: \"/var/lib/nats-blackout\"",
                 &format!("store_dir: \"{}\"", dir.join("store").display()),
             )
-            .replace("CHANGE-ME-agent-vp-1", AGENT_PASSWORD);
+            .replace("CHANGE-ME-agent-vp-1", AGENT_PASSWORD)
+            .replace("BLACKOUT_RESULTS_kp", STREAM);
         assert_ne!(conf, shipped);
         assert!(conf.contains(&format!("127.0.0.1:{port}")));
         let path = dir.join("nats-server.conf");

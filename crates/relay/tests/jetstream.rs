@@ -3,7 +3,7 @@
 //! to loopback only: a TCP listener of the test, a closed port, and a "control"
 //! listener. Without nats-server the tests say so and pass.
 
-use blackout_model::subject::STREAM;
+use blackout_model::subject::SHARED_STREAM;
 use blackout_model::{EventId, ProbeRole, TraceRequest, subject::ResultKind};
 use blackout_profile::Profile;
 use blackout_relay::{
@@ -18,6 +18,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
+
+/// The test profile's stream of results.
+const STREAM: &str = "BLACKOUT_RESULTS_relaytest";
 
 /// Messages in the results stream.
 async fn stream_messages(nats: &NatsServer) -> u64 {
@@ -622,34 +625,55 @@ async fn a_delivery_that_comes_again_after_it_was_taken_is_marked_a_repeat() {
     assert_eq!(backlog, Some((0, 0)), "(pending, unacknowledged)");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_durable_that_acknowledged_batches_is_made_again_from_its_ack_floor() {
-    use async_nats::jetstream::consumer::{AckPolicy, pull};
-    let dir = tempfile::tempdir().unwrap();
-    let Some(nats) = NatsServer::start(dir.path()) else {
-        return;
-    };
+/// The one stream of every profile that earlier versions made.
+async fn make_shared_stream(url: &str) {
+    let client = async_nats::connect(url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: SHARED_STREAM.to_string(),
+        subjects: vec!["blackout.>".to_string()],
+        storage: async_nats::jetstream::stream::StorageType::File,
+        duplicate_window: blackout_relay::DUPLICATE_WINDOW,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+}
+
+/// Runs an agent of the test profile until it has published 20 results;
+/// returns how many it sent.
+async fn agent_sends_20(url: &str, vantage: &str, buffer: &Path) -> u64 {
     let targets = targets();
-    let agent = Agent::start(
-        &targets.profile,
-        "vp-old",
-        &nats.url(),
-        &dir.path().join("buffer"),
-        1 << 20,
-    );
+    let agent = Agent::start(&targets.profile, vantage, url, buffer, 1 << 20);
     agent
         .wait_for("results published", 20, |c| {
             c.published.load(Ordering::Relaxed) >= 20
         })
         .await;
     let report = agent.stop().await;
-    let sent = report.published + report.resent;
-    // An earlier version's durable: one ack for a batch; it took the first 8.
-    let config = CentralConfig::new(&nats.url(), "relaytest");
+    report.published + report.resent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_earlier_versions_shared_stream_and_batch_acking_durable_are_read_then_left() {
+    use async_nats::jetstream::consumer::{AckPolicy, pull};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nats) = NatsServer::start(dir.path()) else {
+        return;
+    };
+    // An earlier version's broker: one stream for every profile. The agent's
+    // results go there, since the profile's own stream would overlap it.
+    make_shared_stream(&nats.url()).await;
+    let sent = agent_sends_20(&nats.url(), "vp-old", &dir.path().join("buffer")).await;
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client);
-    let stream = js.get_stream(STREAM).await.unwrap();
-    let old: async_nats::jetstream::consumer::PullConsumer = stream
+    assert!(js.get_stream(STREAM).await.is_err(), "no stream of its own");
+    let shared = js.get_stream(SHARED_STREAM).await.unwrap();
+    assert_eq!(shared.cached_info().state.messages, sent);
+
+    // An earlier version's durable: one ack for a batch; it took the first 8.
+    let config = CentralConfig::new(&nats.url(), "relaytest");
+    let old: async_nats::jetstream::consumer::PullConsumer = shared
         .create_consumer(pull::Config {
             durable_name: Some(config.durable.clone()),
             filter_subject: "blackout.v1.relaytest.*.*".into(),
@@ -673,7 +697,26 @@ async fn a_durable_that_acknowledged_batches_is_made_again_from_its_ack_floor() 
     );
     assert_eq!(sequences(&got).len() as u64, sent - 8, "none twice");
     let mut consumer: async_nats::jetstream::consumer::PullConsumer =
-        stream.get_consumer(&config.durable).await.unwrap();
+        shared.get_consumer(&config.durable).await.unwrap();
     let info = consumer.info().await.unwrap();
+    assert_eq!(info.config.ack_policy, AckPolicy::Explicit);
+    assert_eq!(info.config.filter_subject, "blackout.v1.relaytest.*.*");
+
+    // Read to its end, the shared stream is deleted: the next results go to the
+    // profile's own stream, and a central reads them there, with no filter.
+    js.delete_stream(SHARED_STREAM).await.unwrap();
+    let again = agent_sends_20(&nats.url(), "vp-new", &dir.path().join("buffer-new")).await;
+    let got = central_reads(&nats.url(), "relaytest", again, 20).await;
+    assert_eq!(got.len() as u64, again);
+    assert!(got.iter().all(|r| r.vantage == "vp-new"));
+    let own = js.get_stream(STREAM).await.unwrap();
+    assert_eq!(
+        own.cached_info().config.subjects,
+        ["blackout.v1.relaytest.*.*"]
+    );
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        own.get_consumer(&config.durable).await.unwrap();
+    let info = consumer.info().await.unwrap();
+    assert_eq!(info.config.filter_subject, "");
     assert_eq!(info.config.ack_policy, AckPolicy::Explicit);
 }

@@ -60,7 +60,7 @@ fn table(vantage: &str, count: usize, first_sequence: u64) -> Vec<AgentRoutes> {
 async fn publish(url: &str, batches: &[AgentRoutes]) {
     let client = async_nats::connect(url).await.unwrap();
     let js = jetstream::new(client);
-    ensure_stream(&js).await.unwrap();
+    ensure_stream(&js, "relaytest").await.unwrap();
     for batch in batches {
         let encoded = batch.encode().unwrap();
         let publish = Publish::build()

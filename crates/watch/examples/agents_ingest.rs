@@ -4,7 +4,7 @@
 //!
 //! Against a nats-server on loopback (`bench/agents.sh` starts one, in a network
 //! namespace that has nothing but loopback), it fills the stream
-//! `BLACKOUT_RESULTS` with RESULTS probe results of the kp profile, as three
+//! `BLACKOUT_RESULTS_kp` with RESULTS probe results of the kp profile, as three
 //! agents (`vp-1`, `vp-2`, `vp-3`) would publish them round after round: every
 //! target and control of the profile, each with a documentation address, mostly
 //! answering, some rounds not. Then, each on the whole stream from its start:
@@ -26,7 +26,7 @@
 
 use async_nats::jetstream::{self, consumer::pull, message::PublishMessage};
 use blackout_bgp::{Tracking, Vrps, WatchSet};
-use blackout_model::subject::{SCHEMA_VERSION, STREAM};
+use blackout_model::subject::{SCHEMA_VERSION, results_stream};
 use blackout_model::{Timestamp, clock};
 use blackout_probe::{Outcome, ProbeResult, targets_from_profile};
 use blackout_relay::{AgentResult, CentralConfig};
@@ -54,6 +54,11 @@ fn profile() -> blackout_profile::Profile {
     let mut profile = blackout_profile::builtin("kp").unwrap_or_else(|e| fail(e));
     profile.feeds.clear();
     profile
+}
+
+/// The profile's stream of results.
+fn stream_name() -> String {
+    results_stream(&profile().name).unwrap_or_else(|e| fail(e))
 }
 
 /// The `count` results the three agents publish, oldest first, ending now.
@@ -108,8 +113,8 @@ fn results(profile: &blackout_profile::Profile, count: u64) -> Vec<(String, Stri
 
 /// A fresh stream holding `records`; returns its last sequence number.
 async fn fill(js: &jetstream::Context, records: Vec<(String, String, Vec<u8>)>) -> u64 {
-    let _ = js.delete_stream(STREAM).await;
-    blackout_relay::ensure_stream(js)
+    let _ = js.delete_stream(stream_name()).await;
+    blackout_relay::ensure_stream(js, &profile().name)
         .await
         .unwrap_or_else(|e| fail(e));
     let started = Instant::now();
@@ -143,7 +148,10 @@ async fn fill(js: &jetstream::Context, records: Vec<(String, String, Vec<u8>)>) 
 /// The plain consumer: every message read and acknowledged, the last one
 /// confirmed. Returns the seconds it took.
 async fn plain(js: &jetstream::Context, count: u64) -> f64 {
-    let stream = js.get_stream(STREAM).await.unwrap_or_else(|e| fail(e));
+    let stream = js
+        .get_stream(stream_name())
+        .await
+        .unwrap_or_else(|e| fail(e));
     let consumer = stream
         .create_consumer(pull::Config {
             durable_name: Some("bench-plain".to_string()),
@@ -192,7 +200,7 @@ async fn central(url: &str, js: &jetstream::Context, db: PathBuf, last: u64) -> 
         loop {
             tokio::time::sleep(Duration::from_millis(20)).await;
             let Ok(mut consumer) = js
-                .get_consumer_from_stream::<pull::Config, _, _>(&durable, STREAM)
+                .get_consumer_from_stream::<pull::Config, _, _>(&durable, stream_name())
                 .await
             else {
                 continue;
