@@ -22,6 +22,7 @@ use crate::RelayError;
 use crate::buffer::DiskBuffer;
 use crate::feed_health::{AgentFeedHealth, health_every};
 use crate::relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
+use crate::routes::decode_routes_request;
 use crate::stream::{ResultsStream, SHARED_IN_USE, connect, ensure_stream, redact};
 use crate::wire::{AgentResult, AgentTrace, Encoded, decode_trace_request};
 use async_nats::jetstream::{self, message::PublishMessage as Publish};
@@ -295,7 +296,15 @@ pub async fn run_agent(
                     }
                 }
             },
-            Some(_) = next_ask(&mut route_asks) => {
+            Some(ask) = next_ask(&mut route_asks) => {
+                match decode_routes_request(&ask.payload) {
+                    Ok(request) if request.asks(&stamp.vantage) => {}
+                    Ok(_) => continue,
+                    Err(error) => {
+                        tracing::warn!("a request for the routes is not understood: {error}");
+                        continue;
+                    }
+                }
                 counters.route_requests.fetch_add(1, Ordering::Relaxed);
                 let now = clock::now();
                 for batcher in &mut batchers {

@@ -17,6 +17,7 @@
 //! with its batch and does not feed it to the engine twice.
 
 use crate::RelayError;
+use crate::routes::RoutesRequest;
 use crate::stream::{ResultsStream, SHARED_IN_USE, connect, ensure_stream, redact};
 use crate::wire::{AgentMessage, AgentTraceRequest, decode_message};
 use async_nats::jetstream::{self, AckKind, consumer::pull};
@@ -280,7 +281,7 @@ pub async fn consume(
             // This process knows none of the routes agents relayed to an earlier
             // one: each sends its table again, after what the durable holds.
             let subject = routes_request_subject(&config.profile)?;
-            let payload = format!("{{\"schema\":{SCHEMA_VERSION}}}");
+            let payload = routes_request_payload(None);
             match client.publish(subject, payload.into()).await {
                 Ok(()) => asked_for_routes = true,
                 Err(error) => tracing::warn!("the agents are not asked for their routes: {error}"),
@@ -341,6 +342,38 @@ pub async fn consume(
             }
         }
     }
+}
+
+/// The bytes of a request for relayed routes: of every agent, or of one.
+fn routes_request_payload(vantage: Option<String>) -> Vec<u8> {
+    let request = RoutesRequest {
+        schema: SCHEMA_VERSION,
+        vantage,
+    };
+    serde_json::to_vec(&request).unwrap_or_default()
+}
+
+/// Asks each vantage point that comes in for its relayed routes (the watch
+/// sends those it holds no table of, though their feeds have peers), until the
+/// channel closes.
+pub async fn ask_for_routes(
+    config: CentralConfig,
+    mut vantages: mpsc::Receiver<String>,
+) -> Result<(), RelayError> {
+    let subject = routes_request_subject(&config.profile)?;
+    let client = connect(&config.nats).await?;
+    while let Some(vantage) = vantages.recv().await {
+        tracing::info!(
+            "{vantage} relays feeds with peers but its routes are not here (it was away when \
+             this central started): it is asked for them"
+        );
+        let payload = routes_request_payload(Some(vantage));
+        if let Err(error) = client.publish(subject.clone(), payload.into()).await {
+            tracing::warn!("an agent is not asked for its routes: {error}");
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+    Ok(())
 }
 
 /// Asks every agent of `config.profile` to run each traceroute that comes in,

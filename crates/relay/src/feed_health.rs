@@ -169,29 +169,35 @@ pub fn decode_feed_health(subject: &str, bytes: &[u8]) -> Result<AgentFeedHealth
     Ok(report)
 }
 
+/// A BGP feed's health, up with one peer, for the tests.
+#[cfg(test)]
+pub(crate) fn sample_health() -> FeedHealth {
+    let at = Timestamp::from_secs(1_700_000_000);
+    FeedHealth {
+        feed: FeedId::bgp("192.0.2.1".parse().unwrap()),
+        state: FeedState::Up,
+        since: at,
+        last_message: Some(at),
+        messages: 12,
+        messages_per_sec: 0.5,
+        reconnects: 1,
+        gaps: 1,
+        last_gap: None,
+        peers: 1,
+        last_error: None,
+        why_no_routes: None,
+        stalled: 0,
+        router: None,
+        session: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn health() -> FeedHealth {
-        let at = Timestamp::from_secs(1_700_000_000);
-        FeedHealth {
-            feed: FeedId::bgp("192.0.2.1".parse().unwrap()),
-            state: FeedState::Up,
-            since: at,
-            last_message: Some(at),
-            messages: 12,
-            messages_per_sec: 0.5,
-            reconnects: 1,
-            gaps: 1,
-            last_gap: None,
-            peers: 1,
-            last_error: None,
-            why_no_routes: None,
-            stalled: 0,
-            router: None,
-            session: None,
-        }
+        sample_health()
     }
 
     #[test]

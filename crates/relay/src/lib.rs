@@ -31,11 +31,14 @@ pub use agent::{
     AgentConfig, AgentCounters, AgentReport, DEFAULT_BUFFER_BYTES, Publisher, run_agent,
 };
 pub use buffer::{BufferError, DiskBuffer};
-pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, ask_traces, consume};
+pub use central::{
+    CentralConfig, CentralCounters, Delivery, ack_all, ask_for_routes, ask_traces, consume,
+};
 pub use feed_health::{AgentFeedHealth, FEED_HEALTH_EVERY, decode_feed_health, health_every};
 pub use relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
 pub use routes::{
-    AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH, RelayedSessions, decode_routes,
+    ASK_AGAIN_AFTER_SECS, AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH, RelayedSessions,
+    RoutesRequest, decode_routes, decode_routes_request,
 };
 pub use stream::{
     DUPLICATE_WINDOW, NatsUrl, ResultsStream, connect, ensure_stream, redact, stream_config,

@@ -22,7 +22,8 @@
 //! peers the older session reported are flushed first, as a feed flushes the
 //! peers of a session it lost.
 
-use crate::wire::{Addressed, DecodeError, Encoded, parse_addressed};
+use crate::feed_health::AgentFeedHealth;
+use crate::wire::{Addressed, DecodeError, Encoded, MAX_MESSAGE_BYTES, parse_addressed};
 use blackout_model::subject::{self, ResultKind, SubjectError};
 use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
 use blackout_model::{BgpInput, Timestamp};
@@ -102,6 +103,10 @@ impl Addressed for AgentRoutes {
 #[derive(Debug, Default)]
 pub struct RelayedSessions {
     sessions: std::collections::HashMap<(String, String), RelayedSession>,
+    /// When every agent was last asked for its routes (as the central started).
+    asked_everyone: Option<Timestamp>,
+    /// When each vantage point was last asked on its own.
+    asked: std::collections::HashMap<String, Timestamp>,
 }
 
 #[derive(Debug)]
@@ -154,6 +159,79 @@ impl RelayedSessions {
         }
         inputs
     }
+}
+
+impl RelayedSessions {
+    /// Notes that every agent was asked for its routes at `at` (the central
+    /// does that as it starts).
+    pub fn asked_everyone(&mut self, at: Timestamp) {
+        self.asked_everyone = Some(at);
+    }
+
+    /// Should the vantage point whose feed reported `health` at `now` be asked
+    /// for its routes? Yes when that feed has peers but the central holds no
+    /// session of the vantage point: it was away when the central started, so
+    /// it missed the request and its table is not here. Not again within
+    /// [`ASK_AGAIN_AFTER_SECS`] of the last request it was sent (nor of the one
+    /// to every agent), so that a table under way is not asked for twice.
+    /// Notes the request when it says yes.
+    pub fn table_wanted(&mut self, health: &AgentFeedHealth, now: Timestamp) -> bool {
+        if health.peers == 0
+            || self
+                .sessions
+                .keys()
+                .any(|(vantage, _)| *vantage == health.vantage)
+        {
+            return false;
+        }
+        let recent = |at: Option<&Timestamp>| {
+            at.is_some_and(|at| now.as_secs_f64() - at.as_secs_f64() < ASK_AGAIN_AFTER_SECS)
+        };
+        if recent(self.asked_everyone.as_ref()) || recent(self.asked.get(&health.vantage)) {
+            return false;
+        }
+        self.asked.insert(health.vantage.clone(), now);
+        true
+    }
+}
+
+/// How long the central waits for a table it asked a vantage point for before
+/// it asks again: its feed health comes at least every 30 s, and a full table
+/// takes a few seconds to come.
+pub const ASK_AGAIN_AFTER_SECS: f64 = 60.0;
+
+/// A central's request for relayed routes, on
+/// [`routes_request_subject`](blackout_model::subject::routes_request_subject):
+/// of every agent of the profile, or of one vantage point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutesRequest {
+    /// The schema version ([`SCHEMA_VERSION`](blackout_model::subject::SCHEMA_VERSION)).
+    pub schema: u32,
+    /// The one vantage point asked; none: every agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<String>,
+}
+
+impl RoutesRequest {
+    /// Is this request for the agent of `vantage`?
+    pub fn asks(&self, vantage: &str) -> bool {
+        self.vantage.as_deref().is_none_or(|asked| asked == vantage)
+    }
+}
+
+/// An agent's decoder of a routes request: any bytes give a request or an
+/// error, never a panic.
+pub fn decode_routes_request(bytes: &[u8]) -> Result<RoutesRequest, DecodeError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLong(bytes.len()));
+    }
+    let request: RoutesRequest =
+        serde_json::from_slice(bytes).map_err(|error| DecodeError::Json(error.to_string()))?;
+    if request.schema != subject::SCHEMA_VERSION {
+        return Err(DecodeError::Schema(request.schema));
+    }
+    Ok(request)
 }
 
 /// The central's decoder of a routes message that came on `subject`.
@@ -346,5 +424,49 @@ mod tests {
         let encoded = full.encode().unwrap();
         assert!(encoded.payload.len() <= MAX_ROUTES_BYTES);
         assert!(decode_routes(&encoded.subject, &encoded.payload).is_ok());
+    }
+
+    fn health_of(vantage: &str, peers: u32) -> AgentFeedHealth {
+        let mut health = crate::feed_health::sample_health();
+        health.peers = peers;
+        AgentFeedHealth::new("kp", vantage, 1, health.since, &health)
+    }
+
+    #[test]
+    fn a_vantage_whose_feed_has_peers_but_whose_table_is_missing_is_asked_once_a_while() {
+        let start = Timestamp::from_secs(1_700_000_000);
+        let at = |secs: i64| Timestamp::from_secs(1_700_000_000 + secs);
+        let mut sessions = RelayedSessions::default();
+        sessions.asked_everyone(start);
+        // Within a minute of the request to every agent, its answer may be under way.
+        assert!(!sessions.table_wanted(&health_of("fra-1", 1), at(30)));
+        // After that a vantage point that did not answer is asked on its own,
+        // and not again for a minute.
+        assert!(sessions.table_wanted(&health_of("fra-1", 1), at(61)));
+        assert!(!sessions.table_wanted(&health_of("fra-1", 1), at(90)));
+        assert!(sessions.table_wanted(&health_of("fra-1", 1), at(122)));
+        // A feed with no peers has no table to send.
+        assert!(!sessions.table_wanted(&health_of("ams-2", 0), at(200)));
+        // Once routes of the vantage point came, it is not asked.
+        let mut routes = batch();
+        routes.vantage = "ams-2".into();
+        assert!(!sessions.inputs(routes).is_empty());
+        assert!(!sessions.table_wanted(&health_of("ams-2", 3), at(300)));
+        assert!(sessions.table_wanted(&health_of("fra-1", 1), at(300)));
+    }
+
+    #[test]
+    fn a_routes_request_asks_every_agent_or_one() {
+        let every = decode_routes_request(br#"{"schema":1}"#).unwrap();
+        assert!(every.asks("fra-1") && every.asks("ams-2"));
+        let one = decode_routes_request(br#"{"schema":1,"vantage":"fra-1"}"#).unwrap();
+        assert!(one.asks("fra-1") && !one.asks("ams-2"));
+        assert!(matches!(
+            decode_routes_request(br#"{"schema":2}"#),
+            Err(DecodeError::Schema(2))
+        ));
+        assert!(decode_routes_request(br#"{"schema":1,"x":1}"#).is_err());
+        assert!(decode_routes_request(b"\xff{").is_err());
+        assert!(decode_routes_request(&vec![b' '; MAX_MESSAGE_BYTES + 1]).is_err());
     }
 }

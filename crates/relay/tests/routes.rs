@@ -304,6 +304,28 @@ protocol bgp blackout {{
     );
     assert_eq!(counters.route_requests.load(Ordering::Relaxed), 1);
 
+    // A central that misses this agent's table asks it by name (the watch does
+    // when the feed's health shows peers but no routes came): a request for
+    // another vantage point is not this agent's; its own sends the table again.
+    let (vantages, asked) = mpsc::channel(4);
+    let asker = tokio::spawn(blackout_relay::ask_for_routes(
+        CentralConfig::new(&nats.url(), "relaytest"),
+        asked,
+    ));
+    let batches = counters.route_batches.load(Ordering::Relaxed);
+    vantages.send("vp-west".to_string()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(counters.route_requests.load(Ordering::Relaxed), 1);
+    assert_eq!(counters.route_batches.load(Ordering::Relaxed), batches);
+    vantages.send("vp-east".to_string()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while counters.route_requests.load(Ordering::Relaxed) < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "not asked by name");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(vantages);
+    asker.await.unwrap().unwrap();
+
     // BIRD gone: the session's loss reaches the central as the peer's down
     // (after the table sent again for this central, when it asked first).
     drop(bird);

@@ -128,7 +128,7 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
     let (mut watch, mut inputs) = Watch::start(config, on_update).await?;
     on_ready();
     watch.tracer = inputs.start_tracer(&watch.config);
-    watch.agent_tracers = inputs.start_asking_agents(&watch.config);
+    (watch.agent_tracers, watch.routes_asks) = inputs.start_asking_agents(&watch.config);
     inputs.start_sources(&watch.config);
     let mut clock_tick = tokio::time::interval(Duration::from_secs(1));
     clock_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -339,17 +339,33 @@ impl Inputs {
         Some(requests_tx)
     }
 
-    /// As the central, starts the task that asks every agent for the engine's
-    /// traceroutes, and returns where to send them.
-    fn start_asking_agents(&mut self, config: &WatchConfig) -> Option<mpsc::Sender<TraceRequest>> {
-        let central = config.nats.clone()?;
+    /// As the central, starts the tasks that ask every agent for the engine's
+    /// traceroutes and a vantage point for its relayed routes, and returns
+    /// where to send each.
+    fn start_asking_agents(
+        &mut self,
+        config: &WatchConfig,
+    ) -> (
+        Option<mpsc::Sender<TraceRequest>>,
+        Option<mpsc::Sender<String>>,
+    ) {
+        let Some(central) = config.nats.clone() else {
+            return (None, None);
+        };
         let (requests_tx, requests) = mpsc::channel::<TraceRequest>(TRACE_QUEUE);
+        let traces = central.clone();
         self.tasks.spawn(async move {
-            if let Err(error) = blackout_relay::ask_traces(central, requests).await {
+            if let Err(error) = blackout_relay::ask_traces(traces, requests).await {
                 tracing::warn!("the agents cannot be asked for traceroutes: {error}");
             }
         });
-        Some(requests_tx)
+        let (vantages_tx, vantages) = mpsc::channel::<String>(TRACE_QUEUE);
+        self.tasks.spawn(async move {
+            if let Err(error) = blackout_relay::ask_for_routes(central, vantages).await {
+                tracing::warn!("the agents cannot be asked for their routes: {error}");
+            }
+        });
+        (Some(requests_tx), Some(vantages_tx))
     }
 
     /// Hands a batch of agents' results, taken and stored, to be acknowledged.
@@ -399,6 +415,9 @@ struct Watch<F> {
     tracer: Option<mpsc::Sender<TraceRequest>>,
     /// Where they go to be asked of every agent (None: not a central).
     agent_tracers: Option<mpsc::Sender<TraceRequest>>,
+    /// Where a vantage point whose relayed routes are missing goes to be asked
+    /// for them (None: not a central).
+    routes_asks: Option<mpsc::Sender<String>>,
     /// When the status snapshot was last rebuilt.
     status_at: Option<std::time::Instant>,
     /// The agents' relayed feed sessions and the peers each reported.
@@ -479,6 +498,11 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             (task, stop)
         });
         let inputs = Inputs::new(config.vrps_file.clone());
+        let mut relayed = blackout_relay::RelayedSessions::default();
+        if config.nats.is_some() {
+            // The consumer asks every agent for its routes as it starts.
+            relayed.asked_everyone(clock::now());
+        }
         let watch = Watch {
             config,
             core,
@@ -490,8 +514,9 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             report: WatchReport::default(),
             tracer: None,
             agent_tracers: None,
+            routes_asks: None,
             status_at: None,
-            relayed: blackout_relay::RelayedSessions::default(),
+            relayed,
             api,
         };
         Ok((watch, inputs))
@@ -541,7 +566,14 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
                 }
             }
             // The health of a vantage's relayed feed, named `KIND:VANTAGE/NAME`.
-            AgentMessage::Feed(report) => self.core.on_feed_health(report.clone().into_health()),
+            AgentMessage::Feed(report) => {
+                if self.relayed.table_wanted(report, clock::now())
+                    && let Some(asks) = &self.routes_asks
+                {
+                    let _ = asks.try_send(report.vantage.clone());
+                }
+                self.core.on_feed_health(report.clone().into_health());
+            }
         }
     }
 
