@@ -1,14 +1,17 @@
 //! Rough throughput of the API on loopback: a store with 1,000 events and 100,000
 //! signal points, and 4 keep-alive clients per route for 3 seconds each.
 //!
-//! `cargo run --release -p blackout-api --example api_load`
+//! `cargo run --release -p blackout-api --example api_load [sqlite|postgres]`: the
+//! store in a SQLite file (the default), or in a scratch PostgreSQL cluster of its
+//! own (Debian's `postgresql`; as root it runs as the user `postgres`).
 
 use blackout_api::{Metrics, Publisher, Status};
 use blackout_model::{
     Cause, Entity, Event, EventId, Evidence, Scope, Severity, SignalKind, Timestamp,
 };
 use blackout_model::{Measure, SeriesPoint, UpdateKind};
-use blackout_store::Store;
+use blackout_store::scratch::ScratchCluster;
+use blackout_store::{Db, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,10 +74,22 @@ async fn client(addr: SocketAddr, path: String, deadline: Instant, count: Arc<At
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("load.db");
+    let backend = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "sqlite".to_string());
+    let (db, _cluster) = match backend.as_str() {
+        "sqlite" => (Db::Sqlite(dir.path().join("load.db")), None),
+        "postgres" => {
+            let cluster = ScratchCluster::start(&[]).expect("a scratch PostgreSQL cluster");
+            let db = Db::parse(&cluster.url("api_load")).expect("its URL");
+            (db, Some(cluster))
+        }
+        other => panic!("usage: api_load [sqlite|postgres], not {other}"),
+    };
+    println!("store: {db}");
     let now = Timestamp::from_secs(1_700_000_000);
     {
-        let mut store = Store::open(&db).expect("store");
+        let mut store = Store::open_writer(db.clone()).expect("store");
         let events: Vec<Event> = (0..1000)
             .map(|i| event(i, now.add_secs(-i * 600)))
             .collect();
@@ -101,7 +116,7 @@ async fn main() {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(blackout_api::serve(
         listener,
-        publisher.api_state(db.into()),
+        publisher.api_state(db),
         std::future::pending(),
     ));
     let until = now.add_secs(1);

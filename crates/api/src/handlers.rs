@@ -46,8 +46,9 @@ pub(crate) async fn entities(
     Ok(no_store(Json(status.watched.page(&q))))
 }
 
-/// Runs `work` on a read-only connection to the database, on the blocking pool, with
-/// at most [`crate::MAX_DB_QUERIES`] at once.
+/// Runs `work` on a read-only connection to the database (one kept from an earlier
+/// query, see [`crate::store_pool`]), on the blocking pool, with at most
+/// [`crate::MAX_DB_QUERIES`] at once.
 async fn with_store<T, F>(state: &ApiState, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
@@ -57,18 +58,19 @@ where
         .await
         .map_err(|_| ApiError::new(ErrorCode::Busy, "too many database queries at once: retry"))?
         .map_err(|_| ApiError::new(ErrorCode::Internal, "the database queue is closed"))?;
-    let db = state.inner.db.clone();
+    let pool = std::sync::Arc::clone(&state.inner.db);
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let db = pool.db();
         if db.is_missing_file() {
             return Err(ApiError::new(
                 ErrorCode::StoreUnavailable,
                 format!("the database {db} does not exist yet: blackout watch creates it"),
             ));
         }
-        let store = Store::open_read_only(&db)
-            .map_err(|e| ApiError::new(ErrorCode::StoreUnavailable, e.to_string()))?;
-        work(&store)
+        pool.with(work, |e| {
+            ApiError::new(ErrorCode::StoreUnavailable, e.to_string())
+        })
     })
     .await
     .map_err(|e| ApiError::new(ErrorCode::Internal, format!("a database query failed: {e}")))?

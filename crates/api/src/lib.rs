@@ -21,12 +21,14 @@
 //! - `server`: the connection loop behind [`serve`]: a deadline for every request head
 //!   (a slow or silent client is disconnected) and a cap on open connections, both in
 //!   [`ConnectionLimits`];
+//! - `store_pool`: the read-only database connections kept between requests;
 //! - `error`: [`ApiError`] with its stable [`ErrorCode`]s.
 //!
 //! Readers never block the writer: the status is an immutable `Arc` taken from a
-//! `watch` channel, and the database is read through read-only connections opened per
-//! request on the blocking pool (SQLite in WAL mode lets them read while the watch
-//! loop writes).
+//! `watch` channel, and the database is read through read-only connections on the
+//! blocking pool (SQLite in WAL mode lets them read while the watch loop writes),
+//! kept between requests by `store_pool` (at most one per query that may run at
+//! once, none unused for more than a minute).
 //!
 //! Nothing in the API changes state, so no route needs a token; every method other
 //! than GET (and HEAD) is refused with `405 method_not_allowed`. A route that changes
@@ -43,6 +45,7 @@ mod head_errors;
 mod metrics;
 mod params;
 mod server;
+mod store_pool;
 mod stream;
 
 pub use error::{ApiError, ErrorCode};
@@ -65,6 +68,7 @@ use axum::routing::get;
 use blackout_store::Db;
 use std::future::Future;
 use std::sync::Arc;
+use store_pool::StorePool;
 use tokio::sync::{Semaphore, broadcast, watch};
 
 /// Every route the API serves, in axum's path syntax (which is OpenAPI's too); the
@@ -100,7 +104,8 @@ pub struct ApiState {
 pub(crate) struct Inner {
     pub(crate) status: watch::Receiver<Arc<Status>>,
     pub(crate) stream: broadcast::Sender<StreamMessage>,
-    pub(crate) db: Db,
+    /// Read-only connections to the database, kept between queries.
+    pub(crate) db: Arc<StorePool>,
     pub(crate) metrics: Arc<Metrics>,
     /// Set to true when the server stops, so that live streams end and graceful
     /// shutdown does not wait for them forever.
@@ -123,7 +128,7 @@ impl ApiState {
             inner: Arc::new(Inner {
                 status,
                 stream,
-                db,
+                db: Arc::new(StorePool::new(db, MAX_DB_QUERIES)),
                 metrics,
                 stop,
                 db_queries: Arc::new(Semaphore::new(MAX_DB_QUERIES)),
