@@ -122,6 +122,50 @@ fn queries_filter_and_order_newest_first(t: &TestDb) {
     );
 }
 
+/// A batch of many series, each point written once and some twice in the same
+/// batch (the later value kept), in more points than one statement writes.
+fn a_large_batch_of_signals_is_written_whole_the_later_twin_kept(t: &TestDb) {
+    let mut store = t.open();
+    let key = |n: i64| {
+        SeriesKey::new(
+            format!("host:h{}.example", n % 7).parse().unwrap(),
+            "probe.icmp.rtt_ms".parse().unwrap(),
+        )
+    };
+    let mut points: Vec<SeriesPoint> = (0..1001)
+        .map(|i| SeriesPoint {
+            key: key(i),
+            at: Timestamp::from_secs(1_700_000_000 + i),
+            value: i as f64,
+        })
+        .collect();
+    // The same points again at the end, with new values: these are kept.
+    points.extend((0..50).map(|i| SeriesPoint {
+        key: key(i),
+        at: Timestamp::from_secs(1_700_000_000 + i),
+        value: -1.0,
+    }));
+    store.record_signals(&points).unwrap();
+    let mut got = Vec::new();
+    for n in 0..7 {
+        got.extend(
+            store
+                .signals(
+                    &key(n),
+                    Timestamp::EPOCH,
+                    Timestamp::from_secs(1_800_000_000),
+                )
+                .unwrap(),
+        );
+    }
+    assert_eq!(got.len(), 1001);
+    for point in &got {
+        let i = point.at.as_secs() - 1_700_000_000;
+        let want = if i < 50 { -1.0 } else { i as f64 };
+        assert_eq!(point.value, want, "{point:?}");
+    }
+}
+
 fn signals_downsample_into_rollups(t: &TestDb) {
     let mut store = t.open();
     let points: Vec<SeriesPoint> = (0..120)
@@ -558,6 +602,7 @@ suite!(
     events_round_trip_and_are_never_duplicated,
     queries_filter_and_order_newest_first,
     signals_downsample_into_rollups,
+    a_large_batch_of_signals_is_written_whole_the_later_twin_kept,
     feed_health_keeps_the_latest_per_feed,
     a_watch_finds_its_own_open_events_again,
     the_latest_probe_result_of_each_check_is_kept,
