@@ -209,13 +209,24 @@ impl Detector {
     /// failures would be dated now; they are history (the series and the
     /// store keep them), not news.
     fn is_late(&mut self, probe: &ProbeSignal) -> bool {
-        let known = self.vantages.contains(&probe.vantage);
-        let many = self.vantages.len() + usize::from(!known) > 1;
-        let late = self.last_at.secs_since(probe.at) > self.view_max_age(many);
-        if !late && !known {
+        let late = self.would_be_late(probe);
+        if !late && !self.vantages.contains(&probe.vantage) {
             self.vantages.insert(probe.vantage.clone());
         }
         late
+    }
+
+    /// Would this result come too late to be judged, were it taken now (see
+    /// [`Detector::process`])?
+    pub fn would_be_late(&self, probe: &ProbeSignal) -> bool {
+        self.last_at.secs_since(probe.at) > self.view_max_age_with(&probe.vantage)
+    }
+
+    /// How long the view of `vantage` stays current, counting it among the
+    /// vantage points.
+    pub fn view_max_age_with(&self, vantage: &str) -> f64 {
+        let known = self.vantages.contains(vantage);
+        self.view_max_age(self.vantages.len() + usize::from(!known) > 1)
     }
 
     /// Takes up the events that were still open when blackout last stopped, at

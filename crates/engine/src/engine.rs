@@ -129,6 +129,18 @@ pub struct Engine {
     record_changes: bool,
     /// Which events' targets were traced, within which limits.
     traces: TracePlanner,
+    /// Each vantage point's standing, to tell when one comes back.
+    vantages: BTreeMap<String, VantageSeen>,
+}
+
+/// What the engine saw of a vantage point's results lately.
+#[derive(Debug, Default)]
+struct VantageSeen {
+    /// When its latest current (not late) result was taken.
+    current_at: Option<Timestamp>,
+    /// Did its latest result come too late to be judged (sent from a disk
+    /// buffer, after the broker was away)?
+    behind: bool,
 }
 
 impl Engine {
@@ -147,6 +159,7 @@ impl Engine {
             now: Timestamp::EPOCH,
             record_changes: config.record_changes,
             traces: TracePlanner::default(),
+            vantages: BTreeMap::new(),
         }
     }
 
@@ -216,9 +229,15 @@ impl Engine {
             }
             Input::Probe(signal) => {
                 self.series.probe_points(&signal, &mut output.series);
+                let back = self.vantage_back(&signal);
                 output
                     .updates
                     .extend(self.detector.process(Signal::Probe(signal), &self.state));
+                if let Some(vantage) = back {
+                    output
+                        .traces
+                        .extend(self.traces.for_vantage(&vantage, &self.profile));
+                }
             }
             Input::Feed(signal) => {
                 let standing = self.feeds.entry(signal.feed.clone()).or_insert(None);
@@ -254,6 +273,27 @@ impl Engine {
         output
             .updates
             .extend(self.detector.weigh_before(at, &self.state));
+    }
+
+    /// The vantage point of `signal` if this result shows it back: current again
+    /// after results that came late, or after none for longer than a view stays
+    /// current, or its first. It missed the trace requests of events that
+    /// started meanwhile.
+    fn vantage_back(&mut self, signal: &ProbeSignal) -> Option<String> {
+        let late = self.detector.would_be_late(signal);
+        let max_age = self.detector.view_max_age_with(&signal.vantage);
+        let seen = self.vantages.entry(signal.vantage.clone()).or_default();
+        if late {
+            seen.behind = true;
+            return None;
+        }
+        let back = seen.behind
+            || seen
+                .current_at
+                .is_none_or(|at| signal.at.secs_since(at) > max_age);
+        seen.behind = false;
+        seen.current_at = Some(seen.current_at.map_or(signal.at, |at| at.max(signal.at)));
+        back.then(|| signal.vantage.clone())
     }
 
     /// Asks for the traceroutes the updates of `output` call for.

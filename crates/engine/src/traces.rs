@@ -14,6 +14,11 @@
 //!   traced per [`TRACE_WINDOW_SECS`]; an event that starts past that budget is
 //!   not traced (0: none is).
 //!
+//! A vantage point that was away when an event started (its results came late,
+//! from its disk buffer, or stopped for a while), or that joins later, is asked
+//! alone for the traceroutes of the events still open once its results are
+//! current again ([`TracePlanner::for_vantage`]): it missed the request.
+//!
 //! Feed, vantage and new-upstream events ask for none: they say nothing of a
 //! path toward the target (or, for a vantage point cut off, nothing can cross).
 
@@ -37,6 +42,8 @@ pub(crate) struct TracePlanner {
     traced: BTreeMap<EventId, BTreeSet<String>>,
     /// When each event of the window was first traced, oldest first.
     recent: VecDeque<Timestamp>,
+    /// The open events a vantage point that came back has been asked to trace.
+    owed: BTreeSet<(EventId, String)>,
 }
 
 impl TracePlanner {
@@ -52,6 +59,7 @@ impl TracePlanner {
             let event = &update.event;
             if update.kind == UpdateKind::Ended {
                 self.traced.remove(&event.id);
+                self.owed.retain(|(id, _)| *id != event.id);
                 continue;
             }
             if matches!(
@@ -81,8 +89,30 @@ impl TracePlanner {
                         event: event.id.clone(),
                         address: address_of(&target, profile),
                         target,
+                        vantage: None,
                     });
                 }
+            }
+        }
+        requests
+    }
+
+    /// The traceroutes a vantage point that was away (or new) owes the events
+    /// still open: every target traced for them so far, asked of it alone, once
+    /// per event.
+    pub(crate) fn for_vantage(&mut self, vantage: &str, profile: &Profile) -> Vec<TraceRequest> {
+        let mut requests = Vec::new();
+        for (event, targets) in &self.traced {
+            if !self.owed.insert((event.clone(), vantage.to_string())) {
+                continue;
+            }
+            for target in targets {
+                requests.push(TraceRequest {
+                    event: event.clone(),
+                    target: target.clone(),
+                    address: address_of(target, profile),
+                    vantage: Some(vantage.to_string()),
+                });
             }
         }
         requests

@@ -5,10 +5,11 @@
 //! and its AS. The limits (per event, per window) are unit-tested in the crate.
 
 use blackout_bgp::Vrps;
+use blackout_detect::ProbeSignal;
 use blackout_engine::{Engine, EngineConfig, Input, Output, TRACE_TARGETS_PER_EVENT};
 use blackout_model::{
-    AsPath, Asn, BgpInput, Cause, EventId, PeerKey, RouteChange, RouteUpdate, SignalKind,
-    Timestamp, TraceHop, TraceReport, TraceRequest, UpdateKind,
+    AsPath, Asn, BgpInput, Cause, EventId, PeerKey, ProbeKind, ProbeRole, RouteChange, RouteUpdate,
+    SignalKind, Timestamp, TraceHop, TraceReport, TraceRequest, UpdateKind,
 };
 use blackout_profile::Profile;
 use std::net::IpAddr;
@@ -264,4 +265,89 @@ fn the_same_outage_again_after_it_ended_is_traced_again() {
     let second = world.go_dark(9000);
     assert_eq!(second.traces.len(), TRACE_TARGETS_PER_EVENT);
     assert_ne!(first.traces[0].event, second.traces[0].event);
+}
+
+/// An answer of the host outside the network (`elsewhere.example`) to `vantage`.
+fn answer(engine: &mut Engine, vantage: &str, t: i64) -> Output {
+    let at = Timestamp::from_secs(t);
+    let signal = ProbeSignal {
+        at,
+        vantage: vantage.into(),
+        role: ProbeRole::Host,
+        target: "elsewhere.example".into(),
+        kind: ProbeKind::Icmp,
+        ok: true,
+        rtt_ms: Some(20.0),
+        loss: Some(0.0),
+        text: "ok".into(),
+        last_hop_asn: None,
+    };
+    engine.step(at, Input::Probe(signal))
+}
+
+#[test]
+fn a_vantage_point_away_when_an_event_started_traces_it_once_it_is_back() {
+    let mut world = World::at_baseline();
+    // Two vantage points answer every minute.
+    for t in (0..=990).step_by(60) {
+        answer(&mut world.engine, "vp-a", t);
+        answer(&mut world.engine, "vp-b", t);
+    }
+    let dark = world.go_dark(1000);
+    let asked: Vec<&TraceRequest> = dark.traces.iter().collect();
+    assert_eq!(asked.len(), TRACE_TARGETS_PER_EVENT);
+    assert!(
+        asked.iter().all(|r| r.vantage.is_none()),
+        "every vantage point"
+    );
+    let event = asked[0].event.clone();
+    // vp-a goes on answering: it heard the request, and is asked nothing more.
+    for t in (1050..=1650).step_by(60) {
+        let output = answer(&mut world.engine, "vp-a", t);
+        assert!(output.traces.is_empty(), "{:?}", output.traces);
+    }
+    // vp-b was cut off from the broker for ten minutes: its results of the
+    // while come now, from its disk buffer, the older ones too late to be
+    // judged. With its first result that is current again it is asked alone
+    // for the event's traces; once.
+    let mut back = Output::default();
+    for t in (1050..=1650).step_by(60) {
+        let output = answer(&mut world.engine, "vp-b", t);
+        if t < 1300 {
+            assert!(output.traces.is_empty(), "late at {t}: {:?}", output.traces);
+        }
+        back.extend(output);
+    }
+    let owed: Vec<(&str, Option<&str>)> = back
+        .traces
+        .iter()
+        .map(|r| (r.target.as_str(), r.vantage.as_deref()))
+        .collect();
+    assert_eq!(owed.len(), TRACE_TARGETS_PER_EVENT, "{owed:?}");
+    assert!(owed.iter().all(|(_, vantage)| *vantage == Some("vp-b")));
+    assert!(back.traces.iter().all(|r| r.event == event));
+    assert!(
+        back.traces
+            .iter()
+            .all(|r| r.is_for("vp-b") && !r.is_for("vp-a"))
+    );
+    let again = answer(&mut world.engine, "vp-b", 1710);
+    assert!(again.traces.is_empty(), "{:?}", again.traces);
+    // A vantage point that joins while the event is open traces it too.
+    let joined = answer(&mut world.engine, "vp-c", 1716);
+    assert_eq!(joined.traces.len(), TRACE_TARGETS_PER_EVENT);
+    assert!(
+        joined
+            .traces
+            .iter()
+            .all(|r| r.vantage.as_deref() == Some("vp-c"))
+    );
+    // Once the event is over, one that comes back owes nothing.
+    world.come_back(1800);
+    let silent_then_back = answer(&mut world.engine, "vp-a", 9000);
+    assert!(
+        silent_then_back.traces.is_empty(),
+        "{:?}",
+        silent_then_back.traces
+    );
 }

@@ -19,6 +19,17 @@ pub struct TraceRequest {
     pub target: String,
     /// Its address, where the profile fixes one; else the edge resolves the name.
     pub address: Option<IpAddr>,
+    /// The one vantage point that is to run it (one that was away when the event
+    /// started); none: every vantage point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<String>,
+}
+
+impl TraceRequest {
+    /// Is this request for the vantage point `vantage`?
+    pub fn is_for(&self, vantage: &str) -> bool {
+        self.vantage.as_deref().is_none_or(|asked| asked == vantage)
+    }
 }
 
 /// One hop of a reported traceroute.

@@ -185,6 +185,7 @@ mod tests {
             event: EventId("ev-1".into()),
             target: "www.lab.example".into(),
             address: address.map(|a| a.parse().unwrap()),
+            vantage: None,
         }
     }
 

@@ -242,6 +242,8 @@ pub async fn run_agent(
             }
             Some(ask) = asks.next() => {
                 match decode_trace_request(ask.subject.as_str(), &ask.payload) {
+                    // Asked of another vantage point alone (one that was away).
+                    Ok(ask) if !ask.request.is_for(&stamp.vantage) => {}
                     Ok(ask) => {
                         counters.trace_requests.fetch_add(1, Ordering::Relaxed);
                         if trace_requests.try_send(ask.request).is_err() {

@@ -262,6 +262,7 @@ pub fn decode_trace_request(subject: &str, bytes: &[u8]) -> Result<AgentTraceReq
     let request = &mut ask.request;
     request.event = EventId(inert(&request.event.0, MAX_OUTSIDE_CHARS));
     clean(&mut request.target);
+    clean_opt(&mut request.vantage);
     Ok(ask)
 }
 
@@ -492,6 +493,7 @@ mod tests {
                 event: EventId("ev-2".into()),
                 target: "www\u{1b}[2J".into(),
                 address: "::1".parse().ok(),
+                vantage: None,
             },
         };
         let (subject, bytes) = ask.encode().unwrap();

@@ -393,11 +393,18 @@ async fn every_agent_traces_what_the_central_asks_and_reports_under_its_own_name
         CentralConfig::new(&nats.url(), "relaytest"),
         requests,
     ));
-    for (event, address) in [("ev-v4", "127.0.0.1"), ("ev-v6", "::1")] {
+    // Two for every vantage point, and one for vp-west alone (it was away when
+    // its event started).
+    for (event, address, vantage) in [
+        ("ev-v4", "127.0.0.1", None),
+        ("ev-v6", "::1", None),
+        ("ev-owed", "127.0.0.1", Some("vp-west")),
+    ] {
         asks.send(TraceRequest {
             event: EventId(event.into()),
             target: address.into(),
             address: address.parse().ok(),
+            vantage: vantage.map(str::to_string),
         })
         .await
         .unwrap();
@@ -412,11 +419,11 @@ async fn every_agent_traces_what_the_central_asks_and_reports_under_its_own_name
     ));
     let mut traces: Vec<AgentTrace> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while traces.len() < 4 {
+    while traces.len() < 5 {
         let left = deadline.saturating_duration_since(Instant::now());
         let delivery = tokio::time::timeout(left, rx.recv())
             .await
-            .unwrap_or_else(|_| panic!("4 trace reports not within 30 s: {traces:?}"))
+            .unwrap_or_else(|_| panic!("5 trace reports not within 30 s: {traces:?}"))
             .unwrap();
         if let AgentMessage::Trace(trace) = &delivery.message {
             traces.push(trace.clone());
@@ -437,6 +444,7 @@ async fn every_agent_traces_what_the_central_asks_and_reports_under_its_own_name
         ("vp-east", "ev-v6"),
         ("vp-west", "ev-v4"),
         ("vp-west", "ev-v6"),
+        ("vp-west", "ev-owed"),
     ]
     .into_iter()
     .map(|(v, e)| (v.to_string(), e.to_string()))
@@ -461,10 +469,10 @@ async fn every_agent_traces_what_the_central_asks_and_reports_under_its_own_name
             Some(why) => eprintln!("no trace could be made here: {why}"),
         }
     }
-    for agent in agents {
+    for (agent, asked) in agents.into_iter().zip([2, 3]) {
         let report = agent.stop().await;
-        assert_eq!(report.trace_requests, 2, "{report:?}");
-        assert_eq!(report.traces, 2, "{report:?}");
+        assert_eq!(report.trace_requests, asked, "{report:?}");
+        assert_eq!(report.traces, asked, "{report:?}");
     }
 }
 
@@ -522,6 +530,7 @@ async fn the_central_leaves_nothing_unacknowledged_across_trace_requests_and_a_b
                     event: EventId(format!("ev-{round}")),
                     target: "127.0.0.1".into(),
                     address: "127.0.0.1".parse().ok(),
+                    vantage: None,
                 })
                 .await;
         }

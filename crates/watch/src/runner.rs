@@ -607,11 +607,13 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
     fn write(&mut self) -> Result<u64, WatchError> {
         let pending = std::mem::take(&mut self.pending);
         for request in pending.traces {
-            for (tracer, whose) in [
-                (&self.tracer, "the tracer's"),
-                (&self.agent_tracers, "the agents'"),
+            // One asked of an agent alone is not this watch's own to run.
+            let own = request.is_for(&self.config.vantage);
+            for (tracer, whose, asked) in [
+                (&self.tracer, "the tracer's", own),
+                (&self.agent_tracers, "the agents'", true),
             ] {
-                let Some(tracer) = tracer else {
+                let Some(tracer) = tracer.as_ref().filter(|_| asked) else {
                     continue;
                 };
                 if let Err(error) = tracer.try_send(request.clone()) {
