@@ -196,10 +196,6 @@ pub(crate) fn sample_health() -> FeedHealth {
 mod tests {
     use super::*;
 
-    fn health() -> FeedHealth {
-        sample_health()
-    }
-
     #[test]
     fn reports_come_well_within_the_time_a_feed_goes_stale() {
         assert_eq!(health_every(300), FEED_HEALTH_EVERY);
@@ -210,7 +206,7 @@ mod tests {
     #[test]
     fn a_report_round_trips_and_names_the_feed_after_its_vantage() {
         let at = Timestamp::from_secs(1_700_000_001);
-        let report = AgentFeedHealth::new("kp", "fra-1", 9, at, &health());
+        let report = AgentFeedHealth::new("kp", "fra-1", 9, at, &sample_health());
         let encoded = report.encode().unwrap();
         assert_eq!(encoded.subject, "blackout.v1.kp.fra-1.feed");
         assert_eq!(encoded.id, "kp.fra-1.9");
@@ -225,7 +221,7 @@ mod tests {
     #[test]
     fn a_report_on_another_subject_of_no_kind_or_with_control_text_is_refused_or_made_inert() {
         let at = Timestamp::from_secs(1_700_000_001);
-        let mut report = AgentFeedHealth::new("kp", "fra-1", 9, at, &health());
+        let mut report = AgentFeedHealth::new("kp", "fra-1", 9, at, &sample_health());
         let encoded = report.encode().unwrap();
         assert!(matches!(
             decode_feed_health("blackout.v1.kp.ams-1.feed", &encoded.payload),
