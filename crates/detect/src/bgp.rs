@@ -35,9 +35,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How long a decline may take and still count as the start of the fall that follows.
 const DECLINE_WINDOW_SECS: f64 = 300.0;
-/// How long after an entity is first seen up its upstreams still count as its
-/// baseline (while the feeds' tables come in), rather than as new ones.
-const BASELINE_SETTLE_SECS: f64 = 30.0;
 
 /// Visibility evidence kept per entity for its network event before it opens.
 const PENDING_EVIDENCE: usize = 32;
@@ -156,8 +153,6 @@ struct EntityTrack {
     /// to come in); None before that. Any other that comes to carry a real share
     /// afterwards is news.
     baseline_upstreams: Option<BTreeSet<Asn>>,
-    /// When the baseline began (the entity first seen up).
-    baseline_since: Option<Timestamp>,
     /// Has the baseline settled?
     baseline_settled: bool,
     /// Upstreams already reported as new, or known from before a restart to have
@@ -1665,18 +1660,11 @@ impl BgpDetector {
             if seen_up {
                 let all = &bgp.aggregates(entity).upstreams;
                 track.baseline_upstreams = Some(all.iter().map(|(a, _)| *a).collect());
-                track.baseline_since = Some(at);
             }
             return;
         };
         if !track.baseline_settled {
-            // Steady, and for long enough that every feed's table is in: one
-            // feed's session may come up seconds after another's (on a loaded
-            // machine, more), and the upstream only its routes show is no news.
-            let long_enough = track
-                .baseline_since
-                .is_some_and(|since| at.secs_since(since) >= BASELINE_SETTLE_SECS);
-            if !steady || !long_enough {
+            if !steady {
                 baseline.extend(shares.iter().map(|(a, _)| *a));
                 return;
             }
