@@ -281,12 +281,19 @@ impl Engine {
     /// started meanwhile.
     fn vantage_back(&mut self, signal: &ProbeSignal) -> Option<String> {
         let late = self.detector.would_be_late(signal);
-        let max_age = self.detector.view_max_age_with(&signal.vantage);
-        let seen = self.vantages.entry(signal.vantage.clone()).or_default();
+        // The vantage point's name is copied once, not once a result.
+        if !self.vantages.contains_key(&signal.vantage) {
+            self.vantages
+                .insert(signal.vantage.clone(), VantageSeen::default());
+        }
+        let Some(seen) = self.vantages.get_mut(&signal.vantage) else {
+            return None;
+        };
         if late {
             seen.behind = true;
             return None;
         }
+        let max_age = self.detector.view_max_age_with(&signal.vantage);
         let back = seen.behind
             || seen
                 .current_at
