@@ -286,9 +286,7 @@ impl Engine {
             self.vantages
                 .insert(signal.vantage.clone(), VantageSeen::default());
         }
-        let Some(seen) = self.vantages.get_mut(&signal.vantage) else {
-            return None;
-        };
+        let seen = self.vantages.get_mut(&signal.vantage)?;
         if late {
             seen.behind = true;
             return None;
