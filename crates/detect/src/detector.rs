@@ -1015,6 +1015,7 @@ impl Detector {
             (Some(verdict), true) => {
                 let peak = self.peak_dark.entry(entity).or_default();
                 let grown = dark_now > *peak;
+                let receding = dark_now < *peak;
                 *peak = (*peak).max(dark_now);
                 self.book.confirm(&slot);
                 for item in bgp_evidence {
@@ -1078,9 +1079,14 @@ impl Detector {
                     || grown
                 {
                     self.verdict_scope.insert(entity, verdict.scope.clone());
-                    let past_peak = event.cause == verdict.cause
-                        && within(&verdict.scope, &event.scope)
-                        && !grown;
+                    // Past the peak: the same explanation of less. Once the routes
+                    // have come back (fewer dark than at the worst), what the tail
+                    // names that the peak did not (a host silent a round longer, one
+                    // more seen failing then) widens the scope; it does not replace
+                    // the prefixes of the worst.
+                    let widened = !within(&verdict.scope, &event.scope);
+                    let past_peak =
+                        event.cause == verdict.cause && !grown && (!widened || receding);
                     let span = self.peak_span.entry(entity).or_insert((event.start, None));
                     if !past_peak {
                         *span = (at, None);
@@ -1126,6 +1132,9 @@ impl Detector {
                             event.summary = verdict.summary;
                             event.scope = verdict.scope;
                         } else {
+                            if widened {
+                                widen(&mut event.scope, &verdict.scope);
+                            }
                             let peak = event
                                 .summary
                                 .split_once(WORST_MARK)
@@ -1932,6 +1941,27 @@ fn worst_span(from: Timestamp, until: Timestamp) -> String {
             until.format_utc("%Y-%m-%d %H:%M")
         )
     }
+}
+
+/// Adds to `scope` what `more` names that it does not. The upstreams keep their
+/// order (the cut one first); the other lists stay sorted.
+fn widen(scope: &mut Scope, more: &Scope) {
+    fn add<T: Clone + PartialEq>(list: &mut Vec<T>, more: &[T]) {
+        for item in more {
+            if !list.contains(item) {
+                list.push(item.clone());
+            }
+        }
+    }
+    add(&mut scope.prefixes, &more.prefixes);
+    add(&mut scope.upstreams, &more.upstreams);
+    add(&mut scope.hosts, &more.hosts);
+    add(&mut scope.services, &more.services);
+    add(&mut scope.families, &more.families);
+    scope.prefixes.sort();
+    scope.hosts.sort();
+    scope.services.sort();
+    scope.families.sort();
 }
 
 fn within(scope: &Scope, peak: &Scope) -> bool {
