@@ -42,8 +42,9 @@
 //! - The routers' own table sizes (BMP Statistics Reports) are in the feed's health,
 //!   not fed to the BGP state as [`BgpInput::TableSize`]: that would change which
 //!   peers count as full-feed, the BGP state's decision.
-//! - The BGP session does not offer ADD-PATH or graceful restart; a restart of the
-//!   router is a session loss (routes flushed, then learnt again).
+//! - The BGP session does not offer ADD-PATH. It offers graceful restart with no
+//!   family, only so that routers end their table with an End-of-RIB: a restart of
+//!   the router is a session loss (routes flushed, then learnt again).
 //! - BMP Route Mirroring is ignored. FRR 8.4 has no Loc-RIB monitoring, so Loc-RIB is
 //!   tested on captures of real routers only.
 //! - Text from routers (sysName, sysDescr, VRF names) and from RIS Live is made

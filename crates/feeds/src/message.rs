@@ -224,9 +224,15 @@ fn with_header(kind: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// An OPEN announcing IPv4 and IPv6 unicast, route refresh and the 4-octet AS
-/// capability: what a listener that announces nothing needs (BIRD refuses a session
-/// without multiprotocol IPv4 unicast and 4-byte AS).
+/// An OPEN announcing IPv4 and IPv6 unicast, route refresh, graceful restart with
+/// no family and the 4-octet AS capability: what a listener that announces nothing
+/// needs (BIRD refuses a session without multiprotocol IPv4 unicast and 4-byte AS).
+///
+/// The graceful restart capability names no family and no restart time: blackout
+/// keeps no router's forwarding state across a restart (a restart stays a session
+/// loss), but the capability is what makes a router end its table with an
+/// End-of-RIB (RFC 4724 §2; FRR sends none without it), which tells when the
+/// table is complete.
 pub fn encode_open(asn: u32, hold_time: u16, router_id: Ipv4Addr) -> Vec<u8> {
     let mut caps = Vec::new();
     for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
@@ -235,6 +241,7 @@ pub fn encode_open(asn: u32, hold_time: u16, router_id: Ipv4Addr) -> Vec<u8> {
         caps.extend_from_slice(&[0, family.safi]);
     }
     caps.extend_from_slice(&[2, 0]);
+    caps.extend_from_slice(&[64, 2, 0, 0]);
     caps.extend_from_slice(&[65, 4]);
     caps.extend_from_slice(&asn.to_be_bytes());
     let header_as = u16::try_from(asn).unwrap_or(23456);

@@ -236,6 +236,15 @@ exit
     })
     .await;
     assert_eq!(last_health(&seen).state, FeedState::Up);
+    // FRR ends its table with an End-of-RIB, as blackout offers graceful restart
+    // (with no family): the detector waits for it before its baseline of the
+    // upstreams settles.
+    events_until(&mut rx, &mut seen, 20, "FRR's End-of-RIB", |s| {
+        last_health(s)
+            .session
+            .is_some_and(|session| session.end_of_rib == session.families)
+    })
+    .await;
     // FRR's hold time (9) is lower than ours: keepalives every 3 s keep it up.
     tokio::time::sleep(Duration::from_secs(12)).await;
     while let Ok(event) = rx.try_recv() {
