@@ -321,6 +321,10 @@ pub struct BgpDetector {
     return_expiries: BTreeSet<(Timestamp, PrefixId)>,
     /// Routes to watched prefixes that are RPKI-invalid now, by route prefix.
     rpki_warnings: BTreeMap<IpNet, RpkiWarning>,
+    /// The feeds whose table is still coming in: until none is, an entity's
+    /// upstream baseline takes in every upstream it sees (a second feed's table
+    /// may come seconds after the first's).
+    tables_loading: BTreeSet<String>,
     last_at: Timestamp,
 }
 
@@ -368,6 +372,7 @@ impl BgpDetector {
             recovering: BTreeSet::new(),
             return_expiries: BTreeSet::new(),
             rpki_warnings: BTreeMap::new(),
+            tables_loading: BTreeSet::new(),
             last_at: Timestamp::EPOCH,
         }
     }
@@ -929,6 +934,15 @@ impl BgpDetector {
         self.entity_ref(entity)
             .map(|t| t.rpki_invalid.iter().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// A feed's table is still coming in, or no longer is. Did that change?
+    pub fn set_table_loading(&mut self, feed: &str, loading: bool) -> bool {
+        if loading {
+            self.tables_loading.insert(feed.to_string())
+        } else {
+            self.tables_loading.remove(feed)
+        }
     }
 
     /// Has any prefix of the entity been seen up yet? Before that, BGP has no opinion.
@@ -1654,7 +1668,7 @@ impl BgpDetector {
     ) {
         let threshold = self.config.thresholds.upstream_up;
         let seen_up = self.has_baseline(entity);
-        let steady = seen_up && self.all_up(entity, at);
+        let steady = seen_up && self.tables_loading.is_empty() && self.all_up(entity, at);
         let track = self.entity(entity);
         let Some(baseline) = &mut track.baseline_upstreams else {
             if seen_up {

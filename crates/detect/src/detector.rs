@@ -33,6 +33,11 @@ pub struct FeedSignal {
     pub feed: String,
     /// Is it delivering?
     pub up: bool,
+    /// Is its table still coming in (a session connecting for the first time, or
+    /// up without its End-of-RIB yet)? While any feed's is, the routes seen are
+    /// not yet the whole view, and no upstream is news.
+    #[serde(default)]
+    pub loading: bool,
     /// What was seen.
     pub text: String,
 }
@@ -499,6 +504,13 @@ impl Detector {
     }
 
     fn on_feed(&mut self, at: Timestamp, feed: &FeedSignal, updates: &mut Vec<EventUpdate>) {
+        let progressed = self
+            .bgp
+            .set_table_loading(&feed.feed, feed.up && feed.loading);
+        if progressed && self.feeds.get(&feed.feed) == Some(&feed.up) {
+            // Only its table's progress changed: nothing to tell of the feed.
+            return;
+        }
         self.feeds.insert(feed.feed.clone(), feed.up);
         let slot: Slot = (Entity::Feed(feed.feed.clone()), Cause::Feed, String::new());
         let item = Evidence {
@@ -1907,7 +1919,11 @@ fn cause_rank(cause: Cause) -> u8 {
 fn order(signal: &Signal) -> (u8, u64, String) {
     match signal {
         Signal::Bgp(change) => (0, change.seq(), String::new()),
-        Signal::Feed(feed) => (1, u64::from(feed.up), feed.feed.clone()),
+        Signal::Feed(feed) => (
+            1,
+            u64::from(feed.up) * 2 + u64::from(feed.loading),
+            feed.feed.clone(),
+        ),
         Signal::Probe(probe) => (
             2,
             u64::from(probe.ok),

@@ -61,6 +61,7 @@ fn feed(at: Timestamp, up: bool) -> Signal {
         at,
         feed: "bgp:192.0.2.1".into(),
         up,
+        loading: false,
         text: format!("bgp:192.0.2.1 {}", if up { "up" } else { "down" }),
     })
 }

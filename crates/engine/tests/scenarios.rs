@@ -22,7 +22,7 @@
 //!   `vantage:NAME` (everything from there) or
 //!   `vantage:NAME/SELECTOR`; `fail` may end with `last-hop ASN` for traces;
 //!   `set vantage:NAME ok` gives its checks back to their own conditions
-//! - `feed NAME down|up`
+//! - `feed NAME down|up|loading` (`loading`: up, its table still coming in)
 //! - `vantage NAME` adds a vantage point (all checks start ok from it)
 //! - `stop` and `start`: blackout stops watching (nothing is seen until `start`),
 //!   then starts again with a fresh BGP state, fed the routes as they are then (a
@@ -887,7 +887,8 @@ fn simulate(scenario: &Scenario, mut profile: Profile, shuffle: Option<u64>) -> 
                     let signal = FeedSignal {
                         at,
                         feed: words[1].into(),
-                        up: words[2] == "up",
+                        up: words[2] != "down",
+                        loading: words[2] == "loading",
                         text: format!("feed {} {}", words[1], words[2]),
                     };
                     now.entry(at)

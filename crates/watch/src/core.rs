@@ -58,7 +58,8 @@ pub struct Core {
     engine: Engine,
     vantage: String,
     feeds: BTreeMap<String, FeedHealth>,
-    feed_up: BTreeMap<String, bool>,
+    /// What the engine was last told of each feed: up, and its table loading.
+    feed_said: BTreeMap<String, (bool, bool)>,
     probes: BTreeMap<(String, String), ProbeResult>,
     /// What the last run saw of each check (target, check) and feed, shown until
     /// they report again.
@@ -85,7 +86,7 @@ impl Core {
             }),
             vantage: vantage.to_string(),
             feeds: BTreeMap::new(),
-            feed_up: BTreeMap::new(),
+            feed_said: BTreeMap::new(),
             probes: BTreeMap::new(),
             last_seen_probes: BTreeMap::new(),
             last_seen_feeds: BTreeMap::new(),
@@ -234,7 +235,8 @@ impl Core {
         let health: Vec<FeedHealth> = self.feeds.values().cloned().collect();
         let stale = self.engine.profile().thresholds.feed_stale_secs;
         for signal in feed_signals(&health, now, stale) {
-            if self.feed_up.insert(signal.feed.clone(), signal.up) != Some(signal.up) {
+            let said = (signal.up, signal.loading);
+            if self.feed_said.insert(signal.feed.clone(), said) != Some(said) {
                 output.engine(self.engine.step(now, Input::Feed(signal)));
             }
         }
