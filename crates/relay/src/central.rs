@@ -353,55 +353,66 @@ fn routes_request_payload(vantage: Option<String>) -> Vec<u8> {
     serde_json::to_vec(&request).unwrap_or_default()
 }
 
-/// Asks each vantage point that comes in for its relayed routes (the watch
-/// sends those it holds no table of, though their feeds have peers), until the
-/// channel closes.
-pub async fn ask_for_routes(
+/// Asks the agents of `config.profile`, on one connection, until both channels
+/// close: every agent to run each traceroute that comes in `traces`, and each
+/// vantage point that comes in `vantages` for its relayed routes (the watch sends
+/// those it holds no table of, though their feeds have peers).
+pub async fn ask_agents(
     config: CentralConfig,
+    mut traces: mpsc::Receiver<TraceRequest>,
     mut vantages: mpsc::Receiver<String>,
 ) -> Result<(), RelayError> {
-    let subject = routes_request_subject(&config.profile)?;
+    let routes_subject = routes_request_subject(&config.profile)?;
     let client = connect(&config.nats).await?;
-    while let Some(vantage) = vantages.recv().await {
-        tracing::info!(
-            "{vantage} relays feeds with peers but its routes are not here (it was away when \
-             this central started): it is asked for them"
-        );
-        let payload = routes_request_payload(Some(vantage));
-        if let Err(error) = client.publish(subject.clone(), payload.into()).await {
-            tracing::warn!("an agent is not asked for its routes: {error}");
+    let (mut traces_open, mut vantages_open) = (true, true);
+    while traces_open || vantages_open {
+        tokio::select! {
+            request = traces.recv(), if traces_open => match request {
+                Some(request) => ask_trace(&client, &config.profile, request).await,
+                None => traces_open = false,
+            },
+            vantage = vantages.recv(), if vantages_open => match vantage {
+                Some(vantage) => {
+                    tracing::info!(
+                        "{vantage} relays feeds with peers but its routes are not here (it \
+                         was away when this central started): it is asked for them"
+                    );
+                    let payload = routes_request_payload(Some(vantage));
+                    if let Err(error) = client.publish(routes_subject.clone(), payload.into()).await {
+                        tracing::warn!("an agent is not asked for its routes: {error}");
+                    }
+                }
+                None => vantages_open = false,
+            },
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
     Ok(())
 }
 
-/// Asks every agent of `config.profile` to run each traceroute that comes in,
-/// until the channel closes.
-pub async fn ask_traces(
-    config: CentralConfig,
-    mut requests: mpsc::Receiver<TraceRequest>,
-) -> Result<(), RelayError> {
-    let client = connect(&config.nats).await?;
-    while let Some(request) = requests.recv().await {
-        let ask = AgentTraceRequest {
-            schema: SCHEMA_VERSION,
-            profile: config.profile.clone(),
-            request,
-        };
-        let (subject, payload) = ask.encode()?;
-        // While the broker is away the client holds what is published (and this
-        // task waits once its queue is full, so the watch drops new requests and
-        // says so): a short absence delays the request, a long one loses it.
-        if let Err(error) = client.publish(subject, payload.into()).await {
-            tracing::warn!(
-                "the agents are not asked to trace toward {}: {error}",
-                ask.request.target
-            );
+/// Asks every agent of `profile` to run one traceroute.
+async fn ask_trace(client: &async_nats::Client, profile: &str, request: TraceRequest) {
+    let ask = AgentTraceRequest {
+        schema: SCHEMA_VERSION,
+        profile: profile.to_string(),
+        request,
+    };
+    let (subject, payload) = match ask.encode() {
+        Ok(encoded) => encoded,
+        Err(error) => {
+            tracing::warn!("a trace request cannot be sent: {error}");
+            return;
         }
+    };
+    // While the broker is away the client holds what is published (and this task
+    // waits once its queue is full, so the watch drops new requests and says so):
+    // a short absence delays the request, a long one loses it.
+    if let Err(error) = client.publish(subject, payload.into()).await {
+        tracing::warn!(
+            "the agents are not asked to trace toward {}: {error}",
+            ask.request.target
+        );
     }
-    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
-    Ok(())
 }
 
 #[cfg(test)]

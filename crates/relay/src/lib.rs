@@ -15,8 +15,9 @@
 //!   [`feed_health`]: those feeds' health, reported to the central.
 //! - `central`: [`consume`], the durable pull consumer of `blackout watch --nats`,
 //!   handing each result (or traceroute report) on as a [`Delivery`] to
-//!   acknowledge once it is stored; [`ask_traces`], which asks every agent for the
-//!   traceroutes the engine wants when an event starts.
+//!   acknowledge once it is stored; [`ask_agents`], which asks every agent for the
+//!   traceroutes the engine wants when an event starts, and a vantage point for its
+//!   relayed routes.
 
 mod agent;
 pub mod buffer;
@@ -31,9 +32,7 @@ pub use agent::{
     AgentConfig, AgentCounters, AgentReport, DEFAULT_BUFFER_BYTES, Publisher, run_agent,
 };
 pub use buffer::{BufferError, DiskBuffer};
-pub use central::{
-    CentralConfig, CentralCounters, Delivery, ack_all, ask_for_routes, ask_traces, consume,
-};
+pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, ask_agents, consume};
 pub use feed_health::{AgentFeedHealth, FEED_HEALTH_EVERY, decode_feed_health, health_every};
 pub use relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
 pub use routes::{

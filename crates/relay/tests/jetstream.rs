@@ -8,7 +8,7 @@ use blackout_model::{EventId, ProbeRole, TraceRequest, subject::ResultKind};
 use blackout_profile::Profile;
 use blackout_relay::{
     AgentConfig, AgentCounters, AgentMessage, AgentReport, AgentResult, AgentTrace, CentralConfig,
-    CentralCounters, Delivery, ack_all, ask_traces, consume, run_agent,
+    CentralCounters, Delivery, ack_all, ask_agents, consume, run_agent,
 };
 use blackout_testdata::nats::{NatsServer, free_port};
 use std::collections::BTreeSet;
@@ -389,7 +389,7 @@ async fn every_agent_traces_what_the_central_asks_and_reports_under_its_own_name
             .await;
     }
     let (asks, requests) = mpsc::channel(8);
-    let asker = tokio::spawn(ask_traces(
+    let asker = tokio::spawn(ask_agents_for_traces(
         CentralConfig::new(&nats.url(), "relaytest"),
         requests,
     ));
@@ -522,7 +522,7 @@ async fn the_central_leaves_nothing_unacknowledged_across_trace_requests_and_a_b
         taken
     });
     let (asks, requests) = mpsc::channel(64);
-    let asker = tokio::spawn(ask_traces(config, requests));
+    let asker = tokio::spawn(ask_agents_for_traces(config, requests));
     for round in 0..40u32 {
         if round % 4 == 0 {
             let _ = asks
@@ -728,4 +728,15 @@ async fn an_earlier_versions_shared_stream_and_batch_acking_durable_are_read_the
     let info = consumer.info().await.unwrap();
     assert_eq!(info.config.filter_subject, "");
     assert_eq!(info.config.ack_policy, AckPolicy::Explicit);
+}
+
+/// The central's asker with trace requests only.
+async fn ask_agents_for_traces(
+    config: CentralConfig,
+    requests: mpsc::Receiver<TraceRequest>,
+) -> Result<(), blackout_relay::RelayError> {
+    // No routes request: that channel is closed from the start.
+    let (closed, vantages) = mpsc::channel(1);
+    drop(closed);
+    ask_agents(config, requests, vantages).await
 }

@@ -308,8 +308,12 @@ protocol bgp blackout {{
     // when the feed's health shows peers but no routes came): a request for
     // another vantage point is not this agent's; its own sends the table again.
     let (vantages, asked) = mpsc::channel(4);
-    let asker = tokio::spawn(blackout_relay::ask_for_routes(
+    // No trace request: that channel is closed from the start.
+    let (closed, traces) = mpsc::channel(1);
+    drop(closed);
+    let asker = tokio::spawn(blackout_relay::ask_agents(
         CentralConfig::new(&nats.url(), "relaytest"),
+        traces,
         asked,
     ));
     let batches = counters.route_batches.load(Ordering::Relaxed);

@@ -339,7 +339,7 @@ impl Inputs {
         Some(requests_tx)
     }
 
-    /// As the central, starts the tasks that ask every agent for the engine's
+    /// As the central, starts the task that asks every agent for the engine's
     /// traceroutes and a vantage point for its relayed routes, and returns
     /// where to send each.
     fn start_asking_agents(
@@ -353,16 +353,10 @@ impl Inputs {
             return (None, None);
         };
         let (requests_tx, requests) = mpsc::channel::<TraceRequest>(TRACE_QUEUE);
-        let traces = central.clone();
-        self.tasks.spawn(async move {
-            if let Err(error) = blackout_relay::ask_traces(traces, requests).await {
-                tracing::warn!("the agents cannot be asked for traceroutes: {error}");
-            }
-        });
         let (vantages_tx, vantages) = mpsc::channel::<String>(TRACE_QUEUE);
         self.tasks.spawn(async move {
-            if let Err(error) = blackout_relay::ask_for_routes(central, vantages).await {
-                tracing::warn!("the agents cannot be asked for their routes: {error}");
+            if let Err(error) = blackout_relay::ask_agents(central, requests, vantages).await {
+                tracing::warn!("the agents cannot be asked for traceroutes or routes: {error}");
             }
         });
         (Some(requests_tx), Some(vantages_tx))
