@@ -11,15 +11,12 @@ use blackout_model::subject::SCHEMA_VERSION;
 use blackout_relay::decode;
 use libfuzzer_sys::fuzz_target;
 
-fn inert(text: &str) -> bool {
-    !text.chars().any(|c| c.is_control())
-}
+#[path = "shared/broker_message.rs"]
+mod broker_message;
+use broker_message::{inert, on_subject};
 
 fuzz_target!(|data: &[u8]| {
-    let (subject, payload) = match data.iter().position(|&b| b == b'\n') {
-        Some(cut) => (String::from_utf8_lossy(&data[..cut]).into_owned(), &data[cut + 1..]),
-        None => ("blackout.v1.kp.fra-1.probe".to_string(), data),
-    };
+    let (subject, payload) = on_subject(data, "blackout.v1.kp.fra-1.probe");
     if let Ok(message) = decode(&subject, payload) {
         assert_eq!(message.schema, SCHEMA_VERSION);
         assert_eq!(message.encode().unwrap().subject, subject);

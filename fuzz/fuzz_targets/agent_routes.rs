@@ -13,16 +13,17 @@ use blackout_model::subject::SCHEMA_VERSION;
 use blackout_relay::{MAX_ROUTES_PER_BATCH, decode_routes};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "shared/broker_message.rs"]
+mod broker_message;
+use broker_message::{inert, on_subject};
+
 fuzz_target!(|data: &[u8]| {
-    let (subject, payload) = match data.iter().position(|&b| b == b'\n') {
-        Some(cut) => (String::from_utf8_lossy(&data[..cut]).into_owned(), &data[cut + 1..]),
-        None => ("blackout.v1.kp.fra-1.routes".to_string(), data),
-    };
+    let (subject, payload) = on_subject(data, "blackout.v1.kp.fra-1.routes");
     if let Ok(batch) = decode_routes(&subject, payload) {
         assert_eq!(batch.schema, SCHEMA_VERSION);
         assert_eq!(batch.encode().unwrap().subject, subject);
         assert!(batch.inputs.len() <= MAX_ROUTES_PER_BATCH);
-        assert!(!batch.feed.chars().any(char::is_control));
+        assert!(inert(&batch.feed));
         let prefix = format!("{}/", batch.vantage);
         for input in batch.into_inputs() {
             let peer = match input {
@@ -30,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
                 BgpInput::PeerDown { peer, .. } | BgpInput::TableSize { peer, .. } => peer,
             };
             assert!(peer.collector.starts_with(&prefix));
-            assert!(!peer.collector.chars().any(char::is_control));
+            assert!(inert(&peer.collector));
         }
     }
 });

@@ -13,15 +13,12 @@ use blackout_model::subject::SCHEMA_VERSION;
 use blackout_relay::decode_trace_request;
 use libfuzzer_sys::fuzz_target;
 
-fn inert(text: &str) -> bool {
-    !text.chars().any(|c| c.is_control())
-}
+#[path = "shared/broker_message.rs"]
+mod broker_message;
+use broker_message::{inert, on_subject};
 
 fuzz_target!(|data: &[u8]| {
-    let (subject, payload) = match data.iter().position(|&b| b == b'\n') {
-        Some(cut) => (String::from_utf8_lossy(&data[..cut]).into_owned(), &data[cut + 1..]),
-        None => ("blackout.v1.kp.trace-request".to_string(), data),
-    };
+    let (subject, payload) = on_subject(data, "blackout.v1.kp.trace-request");
     if let Ok(ask) = decode_trace_request(&subject, payload) {
         assert_eq!(ask.schema, SCHEMA_VERSION);
         assert_eq!(ask.encode().unwrap().0, subject);
