@@ -387,11 +387,10 @@ const CHILD: &str = "BLACKOUT_STORE_CRASH_CHILD";
 fn crash_child(path: &str) -> ! {
     let mut store = Store::open(Db::parse(path).unwrap()).unwrap();
     // Go on from where the last killed writer stopped. Events and signals are two
-    // transactions, so a kill between them leaves the events one batch ahead: each
-    // goes on from its own count.
+    // transactions, events first, so a kill between them leaves the events one
+    // batch ahead: that batch gets its signals only.
     let first_events = store.event_count().unwrap() as i64 / 20;
-    let first_signals = crash_signals(&store).len() as i64 / 50;
-    for batch in first_events.min(first_signals).. {
+    for batch in crash_signals(&store).len() as i64 / 50.. {
         if batch >= first_events {
             let events: Vec<Event> = (0..20)
                 .map(|i| event(batch * 20 + i, Cause::Internal, Some(60)))
@@ -399,9 +398,6 @@ fn crash_child(path: &str) -> ! {
             let changes: Vec<(UpdateKind, &Event)> =
                 events.iter().map(|e| (UpdateKind::Ended, e)).collect();
             store.record_events(&changes).unwrap();
-        }
-        if batch < first_signals {
-            continue;
         }
         let points: Vec<SeriesPoint> = (0..50)
             .map(|i| {
