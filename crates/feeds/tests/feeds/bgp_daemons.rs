@@ -65,15 +65,18 @@ fn last_health(seen: &[FeedEvent]) -> blackout_feeds::FeedHealth {
         .expect("a health event")
 }
 
-async fn wait_log(daemon: &Daemon, needle: &str, secs: u64) {
-    for _ in 0..secs * 10 {
-        if daemon.log_text().contains(needle) {
+/// Waits until the daemon has logged any of `needles`.
+async fn wait_log(daemon: &Daemon, needles: &[&str], secs: u64) {
+    let until = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < until {
+        let log = daemon.log_text();
+        if needles.iter().any(|needle| log.contains(needle)) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!(
-        "{} never logged {needle:?}:\n{}",
+        "{} never logged any of {needles:?} in {secs} s:\n{}",
         daemon.name,
         daemon.log_text()
     );
@@ -110,6 +113,7 @@ protocol bgp blackout {{
   hold time 9;
   connect retry time 1;
   error wait time 1, 2;
+  debug {{ events, states }};
   ipv4 {{ import none; export all; }};
 }}
 "#
@@ -178,9 +182,19 @@ protocol bgp blackout {{
         "{health:?}"
     );
 
-    // Thaw BIRD: it reads the NOTIFICATION, and the session comes back.
+    // Thaw BIRD: it finds its session gone, and the session comes back. How it
+    // finds out depends on what it does first once thawed: it reads our
+    // NOTIFICATION ("Received: Hold timer expired"), or its own hold timer fires,
+    // or it writes a KEEPALIVE into our closed socket, takes the reset and drops
+    // the connection before it reads what is queued behind it ("Connection lost",
+    // logged by `debug { events }`). Under load, any of them.
     bird.signal("CONT");
-    wait_log(&bird, "Hold timer expired", 10).await;
+    wait_log(
+        &bird,
+        &["Hold timer expired", "Connection lost", "Connection closed"],
+        20,
+    )
+    .await;
     events_until(&mut rx, &mut seen, 30, "routes again", |s| {
         announced(s, "203.0.113.0/24", "64497") == 2
     })
