@@ -60,12 +60,29 @@ impl Store {
         &self.db
     }
 
-    /// Writes a batch of any kinds of rows in one transaction.
+    /// Writes a batch of any kinds of rows in one transaction. Of the probe
+    /// rows of one check, only the newest is written, and of the points of one
+    /// series at one time, only the last: the others would be replaced within
+    /// the same transaction. A central's batch holds many rounds, each seen
+    /// from every vantage point at once.
     pub fn write(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.backend.write(batch)
+        let newest;
+        let probes = if batch.probes.len() < 2 {
+            batch.probes
+        } else {
+            newest = newest_of_each_check(batch.probes);
+            &newest
+        };
+        let last = last_of_each_point(batch.signals);
+        let signals = last.as_deref().unwrap_or(batch.signals);
+        self.backend.write(&Batch {
+            probes,
+            signals,
+            ..*batch
+        })
     }
 
     /// Writes events as they now stand, and logs what happened to each, in one
@@ -109,13 +126,10 @@ impl Store {
     }
 
     /// Keeps the latest result of each check (one row per vantage, target and
-    /// check, replaced by each newer one), in one transaction. Of the rows of one
-    /// check in `rows`, only the newest is written (the older would be replaced
-    /// within the same transaction): a central's batch holds many rounds.
+    /// check, replaced by each newer one), in one transaction.
     pub fn record_probe_results(&mut self, rows: &[ProbeRow]) -> Result<(), StoreError> {
-        let newest = newest_of_each_check(rows);
         self.write(&Batch {
-            probes: &newest,
+            probes: rows,
             ..Batch::default()
         })
     }
@@ -217,6 +231,32 @@ fn postgres(target: &crate::PgTarget, _read_only: bool) -> Result<Box<dyn Backen
     })
 }
 
+/// The last point of each series at each time in `points` (as the store's
+/// replace keeps it), in the order they first came; None when no two are of
+/// the same series and time.
+fn last_of_each_point(points: &[SeriesPoint]) -> Option<Vec<SeriesPoint>> {
+    if points.len() < 2 {
+        return None;
+    }
+    let mut at: std::collections::HashMap<(&SeriesKey, Timestamp), usize> =
+        std::collections::HashMap::with_capacity(points.len());
+    let mut last: Vec<usize> = Vec::with_capacity(points.len());
+    for (index, point) in points.iter().enumerate() {
+        match at.entry((&point.key, point.at)) {
+            std::collections::hash_map::Entry::Occupied(slot) => last[*slot.get()] = index,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(last.len());
+                last.push(index);
+            }
+        }
+    }
+    (last.len() < points.len()).then(|| {
+        last.into_iter()
+            .map(|index| points[index].clone())
+            .collect()
+    })
+}
+
 /// The newest row of each (vantage, target, check) in `rows`, in the order they
 /// first came; of two equally new, the later (as the store's upsert keeps it).
 fn newest_of_each_check(rows: &[ProbeRow]) -> Vec<ProbeRow> {
@@ -284,6 +324,38 @@ mod tests {
                 ("vp-2", "icmp", "same time, later"),
                 ("vp-1", "tcp:80", "tcp"),
             ]
+        );
+    }
+
+    #[test]
+    fn only_the_last_point_of_a_series_at_a_time_is_written() {
+        let key = |host: &str| {
+            SeriesKey::new(
+                format!("host:{host}").parse().unwrap(),
+                "probe.icmp.ok".parse().unwrap(),
+            )
+        };
+        let point = |host: &str, at: i64, value: f64| SeriesPoint {
+            key: key(host),
+            at: Timestamp::from_secs(at),
+            value,
+        };
+        let distinct = [point("a.example", 10, 1.0), point("a.example", 11, 0.0)];
+        assert_eq!(last_of_each_point(&distinct), None, "nothing to drop");
+        let points = [
+            point("a.example", 10, 1.0),
+            point("b.example", 10, 1.0),
+            point("a.example", 10, 0.0),
+            point("a.example", 11, 1.0),
+            point("a.example", 10, 0.5),
+        ];
+        assert_eq!(
+            last_of_each_point(&points),
+            Some(vec![
+                point("a.example", 10, 0.5),
+                point("b.example", 10, 1.0),
+                point("a.example", 11, 1.0),
+            ])
         );
     }
 }

@@ -22,7 +22,7 @@ use blackout_probe::tracer::{self, TRACE_QUEUE, TracerConfig};
 use blackout_probe::{EngineConfig, ProbeResult, Prober, targets_from_profile};
 use blackout_profile::Profile;
 use blackout_relay::{AgentMessage, CentralConfig, CentralCounters, Delivery};
-use blackout_store::{Store, StoreError};
+use blackout_store::{Batch, Store, StoreError};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -583,7 +583,7 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
     }
 
     /// Time passes to `now`: the core settles, and what is pending is written in
-    /// one transaction per kind, then handed on.
+    /// one transaction, then handed on.
     fn drain(&mut self, now: Timestamp) -> Result<(), WatchError> {
         let output = self.core.tick(now);
         self.pending.extend(output);
@@ -617,23 +617,20 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
                 }
             }
         }
-        if !pending.series.is_empty() {
-            self.store.record_signals(&pending.series)?;
-        }
-        if !pending.probes.is_empty() {
-            self.store.record_probe_results(&pending.probes)?;
-        }
-        if !pending.feeds.is_empty() {
-            self.store.record_feed_health(&pending.feeds)?;
-        }
+        // One transaction for all of it: a kill leaves the drain whole or absent.
         let updates = pending.updates;
+        let changes: Vec<(UpdateKind, &blackout_model::Event)> =
+            updates.iter().map(|u| (u.kind, &u.event)).collect();
+        self.store.write(&Batch {
+            owner: Some(&self.core.profile().name),
+            events: &changes,
+            signals: &pending.series,
+            feeds: &pending.feeds,
+            probes: &pending.probes,
+        })?;
         if updates.is_empty() {
             return Ok(0);
         }
-        let changes: Vec<(UpdateKind, &blackout_model::Event)> =
-            updates.iter().map(|u| (u.kind, &u.event)).collect();
-        self.store
-            .record_events_of(&self.core.profile().name, &changes)?;
         for (change, event) in &changes {
             self.publisher.publish_event(*change, event);
         }
