@@ -107,6 +107,8 @@ pub struct RelayedSessions {
     asked_everyone: Option<Timestamp>,
     /// When each vantage point was last asked on its own.
     asked: std::collections::HashMap<String, Timestamp>,
+    /// When this central first took routes of each vantage point.
+    heard: std::collections::HashMap<String, Timestamp>,
 }
 
 #[derive(Debug)]
@@ -168,6 +170,37 @@ impl RelayedSessions {
         self.asked_everyone = Some(at);
     }
 
+    /// Notes that routes of `vantage` came at `now` (only the first time counts).
+    pub fn heard_from(&mut self, vantage: &str, now: Timestamp) {
+        if !self.heard.contains_key(vantage) {
+            self.heard.insert(vantage.to_string(), now);
+        }
+    }
+
+    /// Until when the table of the vantage point whose feed reported `health`
+    /// may still be on its way to this central; None when none is. The feed's
+    /// health is the agent's: up for hours there, while the central that just
+    /// started has asked for the table and not all of it has come. Until
+    /// [`RELAYED_TABLE_SECS`] after its first routes came; before any came, until
+    /// [`ASK_AGAIN_AFTER_SECS`] after it was last asked (a vantage point whose
+    /// feed passes none of the watched prefixes sends nothing).
+    pub fn table_arriving_until(&self, health: &AgentFeedHealth) -> Option<Timestamp> {
+        if health.peers == 0 || health.state != blackout_feeds::FeedState::Up {
+            return None;
+        }
+        if let Some(first) = self.heard.get(&health.vantage) {
+            return Some(first.add_secs(RELAYED_TABLE_SECS));
+        }
+        let asked = [
+            self.asked_everyone,
+            self.asked.get(&health.vantage).copied(),
+        ]
+        .into_iter()
+        .flatten()
+        .max()?;
+        Some(asked.add_secs(ASK_AGAIN_AFTER_SECS as i64))
+    }
+
     /// Should the vantage point whose feed reported `health` at `now` be asked
     /// for its routes? Yes when that feed has peers but the central holds no
     /// session of the vantage point: it was away when the central started, so
@@ -194,6 +227,11 @@ impl RelayedSessions {
         true
     }
 }
+
+/// How long after the first routes of a vantage point came to the central the
+/// rest of its table is taken to be still coming (a full table takes a few
+/// seconds).
+pub const RELAYED_TABLE_SECS: i64 = 10;
 
 /// How long the central waits for a table it asked a vantage point for before
 /// it asks again: its feed health comes at least every 30 s, and a full table
@@ -453,6 +491,37 @@ mod tests {
         assert!(!sessions.inputs(routes).is_empty());
         assert!(!sessions.table_wanted(&health_of("ams-2", 3), at(300)));
         assert!(sessions.table_wanted(&health_of("fra-1", 1), at(300)));
+    }
+
+    #[test]
+    fn a_vantages_table_is_arriving_after_the_central_asked_until_it_came() {
+        let at = |secs: i64| Timestamp::from_secs(1_700_000_000 + secs);
+        let mut sessions = RelayedSessions::default();
+        // Nothing asked: nothing awaited, even of a feed with peers.
+        assert_eq!(sessions.table_arriving_until(&health_of("fra-1", 1)), None);
+        sessions.asked_everyone(at(0));
+        assert_eq!(
+            sessions.table_arriving_until(&health_of("fra-1", 1)),
+            Some(at(60))
+        );
+        // A feed with no peers, or down, has no table to send.
+        assert_eq!(sessions.table_arriving_until(&health_of("ams-2", 0)), None);
+        let mut down = health_of("ams-2", 2);
+        down.state = blackout_feeds::FeedState::Down;
+        assert_eq!(sessions.table_arriving_until(&down), None);
+        // Asked again on its own: awaited from then.
+        assert!(sessions.table_wanted(&health_of("fra-1", 1), at(70)));
+        assert_eq!(
+            sessions.table_arriving_until(&health_of("fra-1", 1)),
+            Some(at(130))
+        );
+        // Its first routes came: the rest within seconds, whatever comes later.
+        sessions.heard_from("fra-1", at(75));
+        sessions.heard_from("fra-1", at(200));
+        assert_eq!(
+            sessions.table_arriving_until(&health_of("fra-1", 1)),
+            Some(at(85))
+        );
     }
 
     #[test]

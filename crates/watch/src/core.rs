@@ -67,6 +67,9 @@ pub struct Core {
     last_seen_feeds: BTreeMap<String, FeedStatus>,
     /// Each feed's state when its health was last stored, and when.
     feeds_recorded: BTreeMap<String, (FeedState, Timestamp)>,
+    /// Relayed feeds whose tables may still be on their way to this central,
+    /// until when (their health is the agent's, and cannot tell).
+    tables_arriving: BTreeMap<String, Timestamp>,
 }
 
 impl Core {
@@ -91,6 +94,7 @@ impl Core {
             last_seen_probes: BTreeMap::new(),
             last_seen_feeds: BTreeMap::new(),
             feeds_recorded: BTreeMap::new(),
+            tables_arriving: BTreeMap::new(),
         }
     }
 
@@ -208,6 +212,21 @@ impl Core {
         output
     }
 
+    /// A relayed feed's health, its table on its way to this central until
+    /// `table_arriving_until` (if it is): taken as loading until then.
+    pub fn on_relayed_feed_health(
+        &mut self,
+        health: FeedHealth,
+        table_arriving_until: Option<Timestamp>,
+    ) {
+        let name = health.feed.to_string();
+        match table_arriving_until {
+            Some(until) => self.tables_arriving.insert(name, until),
+            None => self.tables_arriving.remove(&name),
+        };
+        self.on_feed_health(health);
+    }
+
     /// A feed's health.
     pub fn on_feed_health(&mut self, health: FeedHealth) {
         let name = health.feed.to_string();
@@ -234,7 +253,14 @@ impl Core {
         }
         let health: Vec<FeedHealth> = self.feeds.values().cloned().collect();
         let stale = self.engine.profile().thresholds.feed_stale_secs;
-        for signal in feed_signals(&health, now, stale) {
+        for mut signal in feed_signals(&health, now, stale) {
+            if self
+                .tables_arriving
+                .get(&signal.feed)
+                .is_some_and(|until| now < *until)
+            {
+                signal.loading = true;
+            }
             let said = (signal.up, signal.loading);
             if self.feed_said.insert(signal.feed.clone(), said) != Some(said) {
                 output.engine(self.engine.step(now, Input::Feed(signal)));

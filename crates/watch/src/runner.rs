@@ -553,20 +553,25 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             // Route inputs of the vantage's feed, its peers named `VANTAGE/COLLECTOR`,
             // after the losses of an older session's peers.
             AgentMessage::Routes(routes) => {
+                self.relayed.heard_from(&routes.vantage, clock::now());
                 for input in self.relayed.inputs(routes.clone()) {
                     self.report.routes += 1;
                     let output = self.core.on_bgp(&input);
                     self.pending.extend(output);
                 }
             }
-            // The health of a vantage's relayed feed, named `KIND:VANTAGE/NAME`.
+            // The health of a vantage's relayed feed, named `KIND:VANTAGE/NAME`;
+            // its table loading while it is on its way here after a request.
             AgentMessage::Feed(report) => {
                 if self.relayed.table_wanted(report, clock::now())
                     && let Some(asks) = &self.routes_asks
                 {
                     let _ = asks.try_send(report.vantage.clone());
                 }
-                self.core.on_feed_health(report.clone().into_health());
+                self.core.on_relayed_feed_health(
+                    report.clone().into_health(),
+                    self.relayed.table_arriving_until(report),
+                );
             }
         }
     }
