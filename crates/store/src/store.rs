@@ -69,14 +69,9 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let newest;
-        let probes = if batch.probes.len() < 2 {
-            batch.probes
-        } else {
-            newest = newest_of_each_check(batch.probes);
-            &newest
-        };
+        let newest = newest_of_each_check(batch.probes);
         let last = last_of_each_point(batch.signals);
+        let probes = newest.as_deref().unwrap_or(batch.probes);
         let signals = last.as_deref().unwrap_or(batch.signals);
         self.backend.write(&Batch {
             probes,
@@ -232,59 +227,59 @@ fn postgres(target: &crate::PgTarget, _read_only: bool) -> Result<Box<dyn Backen
 }
 
 /// The last point of each series at each time in `points` (as the store's
-/// replace keeps it), in the order they first came; None when no two are of
-/// the same series and time.
+/// replace keeps it); None when no two are of the same series and time.
 fn last_of_each_point(points: &[SeriesPoint]) -> Option<Vec<SeriesPoint>> {
-    if points.len() < 2 {
-        return None;
-    }
-    let mut at: std::collections::HashMap<(&SeriesKey, Timestamp), usize> =
-        std::collections::HashMap::with_capacity(points.len());
-    let mut last: Vec<usize> = Vec::with_capacity(points.len());
-    for (index, point) in points.iter().enumerate() {
-        match at.entry((&point.key, point.at)) {
-            std::collections::hash_map::Entry::Occupied(slot) => last[*slot.get()] = index,
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(last.len());
-                last.push(index);
-            }
-        }
-    }
-    (last.len() < points.len()).then(|| {
-        last.into_iter()
-            .map(|index| points[index].clone())
-            .collect()
-    })
+    kept_of_each_key(points, |point| (&point.key, point.at), |_, _| true)
 }
 
-/// The newest row of each (vantage, target, check) in `rows`, in the order they
-/// first came; of two equally new, the later (as the store's upsert keeps it).
-fn newest_of_each_check(rows: &[ProbeRow]) -> Vec<ProbeRow> {
-    // Indices first, rows cloned once at the end: a batch holds many results of
-    // few checks, and cloning each newer row as it came cost an allocation per
-    // result.
-    let mut at: std::collections::HashMap<(&str, &str, &str), usize> =
-        std::collections::HashMap::new();
-    let mut newest: Vec<usize> = Vec::new();
-    for (index, row) in rows.iter().enumerate() {
-        let key = (
-            row.vantage.as_str(),
-            row.target.as_str(),
-            row.check.as_str(),
-        );
-        match at.get(&key) {
-            Some(&slot) if rows[newest[slot]].at > row.at => {}
-            Some(&slot) => newest[slot] = index,
-            None => {
-                at.insert(key, newest.len());
-                newest.push(index);
+/// The newest row of each (vantage, target, check) in `rows`; of two equally
+/// new, the later (as the store's upsert keeps it). None when no two are of the
+/// same check.
+fn newest_of_each_check(rows: &[ProbeRow]) -> Option<Vec<ProbeRow>> {
+    kept_of_each_key(
+        rows,
+        |row| {
+            (
+                row.vantage.as_str(),
+                row.target.as_str(),
+                row.check.as_str(),
+            )
+        },
+        |kept, later| later.at >= kept.at,
+    )
+}
+
+/// Of the items that share a key, the one the store keeps once all are
+/// written in order (`replaces(kept, later)`: does the later one replace the
+/// one kept?), in the order the keys first came; None when no two share a key
+/// (nothing to drop, nothing cloned). Indices first, items cloned once at the
+/// end: a batch holds many items of few keys.
+fn kept_of_each_key<'a, T: Clone, K: Eq + std::hash::Hash>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+    replaces: impl Fn(&T, &T) -> bool,
+) -> Option<Vec<T>> {
+    if items.len() < 2 {
+        return None;
+    }
+    let mut slots: std::collections::HashMap<K, usize> =
+        std::collections::HashMap::with_capacity(items.len());
+    let mut kept: Vec<usize> = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        match slots.entry(key(item)) {
+            std::collections::hash_map::Entry::Occupied(slot) => {
+                let kept = &mut kept[*slot.get()];
+                if replaces(&items[*kept], item) {
+                    *kept = index;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(kept.len());
+                kept.push(index);
             }
         }
     }
-    newest
-        .into_iter()
-        .map(|index| rows[index].clone())
-        .collect()
+    (kept.len() < items.len()).then(|| kept.into_iter().map(|index| items[index].clone()).collect())
 }
 
 #[cfg(test)]
@@ -312,7 +307,7 @@ mod tests {
             row("vp-1", "icmp", 15, "late but older"),
             row("vp-2", "icmp", 10, "same time, later"),
         ];
-        let newest = newest_of_each_check(&rows);
+        let newest = newest_of_each_check(&rows).expect("rows of the same check");
         let shown: Vec<(&str, &str, &str)> = newest
             .iter()
             .map(|r| (r.vantage.as_str(), r.check.as_str(), r.outcome.as_str()))
