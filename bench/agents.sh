@@ -3,12 +3,14 @@
 #
 # 1. Central ingest (crates/watch/examples/agents_ingest.rs): a nats-server on
 #    loopback holds RESULTS probe results of the kp profile from three agents, at 1x,
-#    10x and 100x (10,000, 100,000 and 1,000,000 results). Read from the start by a
-#    plain async-nats pull consumer (default settings, every message acknowledged:
-#    the broker's and the client's own pace), then by `blackout watch --nats
-#    --no-probes` (decode, engine, SQLite, acknowledged once written: one ack per
-#    result, the last of a stored batch confirmed). Prints the rates and
-#    central/plain; the
+#    10x and 100x (10,000, 100,000 and 1,000,000 results), in the messages the
+#    agents' ResultBatcher makes (the results of one 100 ms tick together: most of
+#    a round's answers, its timeouts apart). Read from the start by a plain
+#    async-nats pull consumer (default settings, every message acknowledged, none
+#    decoded: the broker's and the client's own pace), then by `blackout watch
+#    --nats --no-probes` (decode, engine, SQLite, acknowledged once written: one ack
+#    per message, the last of a stored batch confirmed). Prints the rates in
+#    results/s, the plain consumer's in messages/s too, and central/plain; the
 #    target is 100,000 results/s for the central.
 #    Debian's nats-server ships no `nats` CLI, so there is no `nats bench` figure:
 #    the plain consumer is the broker's side of the comparison.
@@ -82,7 +84,7 @@ value() { sed -n "s/^$1=//p" "$2"; }
 if [[ " $PARTS " == *" ingest "* ]]; then
     echo "Central ingest through JetStream ($(nats-server --version), loopback)"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
-    printf '%-6s %9s %7s %10s %9s %10s %9s %14s\n' scale results bytes publish/s plain/s central/s "÷plain" "central/CPU-s"
+    printf '%-6s %9s %8s %7s %7s %10s %9s %10s %10s %9s %14s\n' scale results messages res/msg bytes publish/s plain/s plain-msg/s central/s "÷plain" "central/CPU-s"
     scale=1
     for n in $SIZES; do
         start_nats
@@ -92,9 +94,11 @@ if [[ " $PARTS " == *" ingest "* ]]; then
             cat "$out.err" >&2
             exit 1
         }
-        printf '%-6s %9s %7s %10s %9s %10s %9s %14s\n' "${scale}x" "$n" \
+        printf '%-6s %9s %8s %7s %7s %10s %9s %10s %10s %9s %14s\n' "${scale}x" "$n" \
+            "$(value messages "$out")" "$(value results_per_message "$out")" \
             "$(value mean_result_bytes "$out")" "$(value publish_per_sec "$out")" \
-            "$(value plain_per_sec "$out")" "$(value central_per_sec "$out")" \
+            "$(value plain_per_sec "$out")" "$(value plain_messages_per_sec "$out")" \
+            "$(value central_per_sec "$out")" \
             "$(value central_to_plain "$out")" "$(value central_per_cpu_sec "$out")"
         stop_nats
         rm -rf "$WORK/db-$n"

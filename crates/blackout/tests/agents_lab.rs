@@ -121,13 +121,14 @@ struct AgentReport {
     resent: u64,
     duplicates: u64,
     dropped: u64,
+    messages: u64,
     waiting_bytes: u64,
 }
 
 impl AgentReport {
     /// From `agent stopped after N results, T traceroutes (of A asked for) and I route inputs in
-    /// Q batches (and H feed health reports): P published, B buffered, R resent (D the broker had already), X dropped; W bytes
-    /// wait in the buffer`.
+    /// Q batches (and H feed health reports): P published, B buffered, R resent (D the broker had already), X dropped; M
+    /// messages; W bytes wait in the buffer` (results counted as results, M the messages they went in).
     fn parse(log: &str) -> Option<AgentReport> {
         let line = log
             .lines()
@@ -151,6 +152,7 @@ impl AgentReport {
                 resent,
                 duplicates,
                 dropped,
+                messages,
                 waiting_bytes,
             ] => Some(AgentReport {
                 results,
@@ -163,6 +165,7 @@ impl AgentReport {
                 resent,
                 duplicates,
                 dropped,
+                messages,
                 waiting_bytes,
             }),
             _ => None,
@@ -485,13 +488,11 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
             Err(why) => problems.push(format!("agent {name}: {why}")),
         }
     }
-    // The profile's stream holds each agent's results, trace reports, route
-    // batches and feed health reports (none: the lab's agents relay no feeds), and
-    // nothing else: the central's trace requests are outside its subjects.
-    let results: u64 = reports
-        .values()
-        .map(|r| r.results + r.traces + r.route_batches + r.feed_reports)
-        .sum::<u64>();
+    // The profile's stream holds each agent's messages (of results, trace
+    // reports, route batches and feed health reports: none of the last two, the
+    // lab's agents relay no feeds), and nothing else: the central's trace requests
+    // are outside its subjects.
+    let sent: u64 = reports.values().map(|r| r.messages).sum::<u64>();
     // The central reads what is left.
     let drain_from = Instant::now();
     let until = drain_from + Duration::from_secs(30);
@@ -518,12 +519,12 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
     match state {
         Ok((messages, last_seq, pending, ack_pending)) => {
             say(&format!(
-                "stream: {messages} messages (last sequence {last_seq}); agents produced {results}; \
+                "stream: {messages} messages (last sequence {last_seq}); agents sent {sent}; \
                  the central's consumer has {pending} pending, {ack_pending} unacknowledged"
             ));
-            if messages != results || last_seq != results {
+            if messages != sent || last_seq != sent {
                 problems.push(format!(
-                    "the stream holds {messages} results (last sequence {last_seq}), the agents produced {results}"
+                    "the stream holds {messages} messages (last sequence {last_seq}), the agents sent {sent}"
                 ));
             }
             if pending != 0 || ack_pending != 0 {
@@ -548,7 +549,11 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
             report.traces,
             report.asked
         ));
-        if report.dropped != 0 || report.waiting_bytes != 0 {
+        let made = report.results + report.traces + report.route_batches + report.feed_reports;
+        if report.dropped != 0
+            || report.waiting_bytes != 0
+            || report.published + report.resent != made
+        {
             problems.push(format!("agent {name}: lost results: {report:?}"));
         }
     }

@@ -1,8 +1,9 @@
 //! Where many agents publish their results: NATS subject names and message ids.
 //!
 //! Every result an agent publishes goes to
-//! `blackout.v<SCHEMA_VERSION>.<profile>.<vantage>.<kind>` (kind: `probe`,
-//! `control`, `feed`, `trace`, `routes`), into the profile's own stream
+//! `blackout.v<SCHEMA_VERSION>.<profile>.<vantage>.<kind>` (kind: `results`,
+//! `feed`, `trace`, `routes`; `probe` and `control` carried one result each in
+//! earlier versions), into the profile's own stream
 //! ([`results_stream`]), which captures `blackout.v1.<profile>.*.*`
 //! ([`profile_filter`]) and nothing else. The other way, a central asks every
 //! agent of a profile for a reactive traceroute on
@@ -11,8 +12,9 @@
 //! Profile and vantage names must be single subject tokens, so
 //! [`subject_token`] rejects dots, wildcards, whitespace and control bytes.
 //! The message id (`Nats-Msg-Id`) is the profile, the vantage point and its
-//! sequence, nothing else, so a result sent twice (from the agent's disk
-//! buffer after the broker came back) is stored once.
+//! sequence (for results published together, the span of their sequences),
+//! nothing else, so a message sent twice (from the agent's disk buffer after
+//! the broker came back) is stored once.
 
 use thiserror::Error;
 
@@ -38,9 +40,13 @@ pub struct SubjectError {
 /// What a published result is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResultKind {
-    /// A probe of a watched target.
+    /// The probe results (of watched and control targets) a vantage point
+    /// published together.
+    Results,
+    /// One probe of a watched target (as earlier versions published it).
     Probe,
-    /// A probe of a control target (the vantage point's self-check).
+    /// One probe of a control target, the vantage point's self-check (as
+    /// earlier versions published it).
     Control,
     /// A feed's input or health.
     Feed,
@@ -54,6 +60,7 @@ impl ResultKind {
     /// The subject's last token.
     pub fn as_str(self) -> &'static str {
         match self {
+            ResultKind::Results => "results",
             ResultKind::Probe => "probe",
             ResultKind::Control => "control",
             ResultKind::Feed => "feed",
@@ -150,6 +157,29 @@ pub fn message_id(profile: &str, vantage: &str, sequence: u64) -> String {
     format!("{profile}.{vantage}.{sequence}")
 }
 
+/// The message id of a vantage point's results `first..=last`, published
+/// together: `PROFILE.VANTAGE.FIRST-LAST` ([`message_id`] for one). The spans
+/// of one agent never overlap, so the id is that message's alone.
+pub fn span_message_id(profile: &str, vantage: &str, first: u64, last: u64) -> String {
+    if last <= first {
+        return message_id(profile, vantage, first);
+    }
+    format!("{profile}.{vantage}.{first}-{last}")
+}
+
+/// How many results a message of id `id` carries: the length of its span
+/// ([`span_message_id`]), or one.
+pub fn results_in_message_id(id: &str) -> u64 {
+    let span = id.rsplit('.').next().unwrap_or_default();
+    match span.split_once('-') {
+        Some((first, last)) => match (first.parse::<u64>(), last.parse::<u64>()) {
+            (Ok(first), Ok(last)) if last >= first => last - first + 1,
+            _ => 1,
+        },
+        None => 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +206,23 @@ mod tests {
             "blackout.v1.kp.fra-1.trace"
         );
         assert_eq!(message_id("kp", "fra-1", 42), "kp.fra-1.42");
+        assert_eq!(
+            result_subject("kp", "fra-1", ResultKind::Results).unwrap(),
+            "blackout.v1.kp.fra-1.results"
+        );
+    }
+
+    #[test]
+    fn a_span_of_results_is_one_id_that_says_how_many() {
+        assert_eq!(span_message_id("kp", "fra-1", 40, 44), "kp.fra-1.40-44");
+        assert_eq!(span_message_id("kp", "fra-1", 40, 40), "kp.fra-1.40");
+        assert_eq!(results_in_message_id("kp.fra-1.40-44"), 5);
+        assert_eq!(results_in_message_id("kp.fra-1.40"), 1);
+        // Names may hold `-`; only the last token is the span.
+        assert_eq!(results_in_message_id("k-p.fra-1.7"), 1);
+        for odd in ["", "kp.a.9-3", "kp.a.x-y", "kp.a.-"] {
+            assert_eq!(results_in_message_id(odd), 1, "{odd}");
+        }
     }
 
     #[test]

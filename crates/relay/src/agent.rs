@@ -1,12 +1,13 @@
 //! `blackout agent`: a vantage point's probe rounds and self-check, published.
 //!
 //! [`run_agent`] runs the profile's probes (its hosts, zones, mail servers and
-//! control targets) with the probe engine and hands every result to the
-//! [`Publisher`]: straight to JetStream while the broker answers, to the
-//! [`DiskBuffer`] while it does not, and, as long as anything waits there, to the
-//! buffer first, so that results reach the stream in the order they were made.
-//! Every message carries a `Nats-Msg-Id`; a result sent twice (its first ack lost
-//! with the broker) is stored once.
+//! control targets) with the probe engine. Their results wait in a
+//! [`ResultBatcher`] for the next tick ([`RESULTS_EVERY`]) and go together, one
+//! message, to the [`Publisher`]: straight to JetStream while the broker
+//! answers, to the [`DiskBuffer`] while it does not, and, as long as anything
+//! waits there, to the buffer first, so that results reach the stream in the
+//! order they were made. Every message carries a `Nats-Msg-Id`; a message sent
+//! twice (its first ack lost with the broker) is stored once.
 //!
 //! It also listens for the central's trace requests
 //! (`blackout.v1.PROFILE.trace-request`): each goes to the probe crate's tracer,
@@ -22,9 +23,10 @@ use crate::RelayError;
 use crate::buffer::DiskBuffer;
 use crate::feed_health::{AgentFeedHealth, health_every};
 use crate::relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
+use crate::results::{RESULTS_EVERY, ResultBatcher};
 use crate::routes::decode_routes_request;
 use crate::stream::{ResultsStream, SHARED_IN_USE, connect, ensure_stream, redact};
-use crate::wire::{AgentResult, AgentTrace, Encoded, decode_trace_request};
+use crate::wire::{AgentTrace, Encoded, decode_trace_request};
 use async_nats::jetstream::{self, message::PublishMessage as Publish};
 use blackout_feeds::{FeedEvent, FeedState};
 use blackout_model::subject::{
@@ -88,7 +90,9 @@ impl std::fmt::Debug for AgentConfig {
     }
 }
 
-/// What an agent did, counted as it goes.
+/// What an agent did, counted as it goes. What is published, buffered, dropped
+/// and resent is counted in results (a message of results, each; any other
+/// message, one).
 #[derive(Debug, Default)]
 pub struct AgentCounters {
     /// Results the probes produced.
@@ -103,6 +107,9 @@ pub struct AgentCounters {
     pub resent: AtomicU64,
     /// Resent results the broker already had (their first ack was lost).
     pub duplicates: AtomicU64,
+    /// Messages published or buffered (not dropped): each one message in the
+    /// stream, once sent.
+    pub messages: AtomicU64,
     /// Trace requests of the central taken.
     pub trace_requests: AtomicU64,
     /// Traceroute reports handed to the publisher.
@@ -132,6 +139,8 @@ pub struct AgentReport {
     pub resent: u64,
     /// Resent results the broker already had.
     pub duplicates: u64,
+    /// Messages published or buffered.
+    pub messages: u64,
     /// Trace requests of the central taken.
     pub trace_requests: u64,
     /// Traceroute reports handed to the publisher.
@@ -157,6 +166,7 @@ impl AgentCounters {
             dropped: get(&self.dropped),
             resent: get(&self.resent),
             duplicates: get(&self.duplicates),
+            messages: get(&self.messages),
             trace_requests: get(&self.trace_requests),
             traces: get(&self.traces),
             routes: get(&self.routes),
@@ -219,6 +229,8 @@ pub async fn run_agent(
         next: clock::now().as_micros().max(0) as u64,
     };
     let session = clock::now();
+    let mut waiting_results =
+        ResultBatcher::new(&stamp.profile, &stamp.vantage, stamp.location.clone());
     let mut batchers: Vec<RouteBatcher> = config
         .feeds
         .iter()
@@ -230,15 +242,18 @@ pub async fn run_agent(
     let (mut feed_events, mut feed_tasks) = start_feeds(config.feeds);
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut routes_tick = tokio::time::interval(ROUTES_EVERY);
-    routes_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Results and route inputs wait at most this long at the agent.
+    let mut seal_tick = tokio::time::interval(RESULTS_EVERY.min(ROUTES_EVERY));
+    seal_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             Some(result) = results.recv() => {
                 counters.results.fetch_add(1, Ordering::Relaxed);
-                publisher.take(stamp.seal(result, clock::now())).await?;
+                for full in waiting_results.push(result, clock::now(), &mut stamp.next) {
+                    publisher.take(full).await?;
+                }
             }
             Some(ask) = asks.next() => {
                 match decode_trace_request(ask.subject.as_str(), &ask.payload) {
@@ -319,7 +334,10 @@ pub async fn run_agent(
                     publish_batches(&mut publisher, &counters, table).await?;
                 }
             }
-            _ = routes_tick.tick(), if !batchers.is_empty() => {
+            _ = seal_tick.tick() => {
+                for sealed in waiting_results.seal(clock::now(), &mut stamp.next) {
+                    publisher.take(sealed).await?;
+                }
                 for batcher in &mut batchers {
                     let waiting = batcher.seal(clock::now(), &mut stamp.next);
                     publish_batches(&mut publisher, &counters, waiting).await?;
@@ -331,7 +349,10 @@ pub async fn run_agent(
     probes.abort();
     tracing_task.abort();
     feed_tasks.abort_all();
-    // Routes taken but not yet sent go to the broker, or to the buffer.
+    // Results and routes taken but not yet sent go to the broker, or to the buffer.
+    for sealed in waiting_results.seal(clock::now(), &mut stamp.next) {
+        publisher.take(sealed).await?;
+    }
     for batcher in &mut batchers {
         let waiting = batcher.seal(clock::now(), &mut stamp.next);
         publish_batches(&mut publisher, &counters, waiting).await?;
@@ -408,27 +429,6 @@ impl Stamp {
         sequence
     }
 
-    fn seal(&mut self, result: ProbeResult, now: Timestamp) -> Encoded {
-        let sequence = self.take_sequence();
-        let message = AgentResult {
-            schema: SCHEMA_VERSION,
-            profile: self.profile.clone(),
-            vantage: self.vantage.clone(),
-            location: self.location.clone(),
-            sequence,
-            sent_at: now,
-            result,
-        };
-        // The names were checked when the agent started.
-        message.encode().unwrap_or_else(|_| Encoded {
-            subject: String::new(),
-            id: String::new(),
-            payload: Vec::new(),
-        })
-    }
-}
-
-impl Stamp {
     fn seal_trace(&mut self, mut report: TraceReport, now: Timestamp) -> Encoded {
         let sequence = self.take_sequence();
         report.vantage = self.vantage.clone();
@@ -486,30 +486,35 @@ impl Publisher {
         }
     }
 
-    /// Takes one result: published now if nothing waits and the broker answers,
-    /// else buffered (or dropped and counted, when the buffer is full).
+    /// Takes one message: published now if nothing waits and the broker
+    /// answers, else buffered (or dropped and counted, when the buffer is full).
+    /// The counters count results (a message of results counts each).
     pub async fn take(&mut self, record: Encoded) -> Result<(), RelayError> {
         if record.subject.is_empty() {
             return Ok(());
         }
+        let results = record.results();
         if self.buffer.is_empty() && self.ready().await {
             match self.publish(&record).await {
                 Ok(_) => {
-                    self.counters.published.fetch_add(1, Ordering::Relaxed);
+                    self.counters.published.fetch_add(results, Ordering::Relaxed);
+                    self.counters.messages.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
                 Err(error) => self.went_down(&error),
             }
         }
         if self.buffer.push(&record)? {
-            self.counters.buffered.fetch_add(1, Ordering::Relaxed);
+            self.counters.buffered.fetch_add(results, Ordering::Relaxed);
+            self.counters.messages.fetch_add(1, Ordering::Relaxed);
         } else {
-            let dropped = self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            if dropped == 0 || (dropped + 1).is_power_of_two() {
+            let before = self.counters.dropped.fetch_add(results, Ordering::Relaxed);
+            let dropped = before + results;
+            // Said at the first drop, then each time the count passes a power of two.
+            if before == 0 || (before + 1).next_power_of_two() <= dropped {
                 tracing::warn!(
-                    "the disk buffer is full ({} bytes): {} results dropped so far",
+                    "the disk buffer is full ({} bytes): {dropped} results dropped so far",
                     self.buffer.bytes(),
-                    dropped + 1
                 );
             }
         }
@@ -530,7 +535,7 @@ impl Publisher {
                     .payload(bytes::Bytes::copy_from_slice(&record.payload))
                     .message_id(&record.id);
                 match self.js.send_publish(record.subject.clone(), publish).await {
-                    Ok(ack) => acks.push((ack, *end)),
+                    Ok(ack) => acks.push((ack, *end, record.results())),
                     Err(error) => {
                         self.went_down(&error.to_string());
                         break;
@@ -538,14 +543,14 @@ impl Publisher {
                 }
             }
             let mut acked = None;
-            for (ack, end) in acks {
+            for (ack, end, results) in acks {
                 match ack.await {
                     Ok(ack) => {
-                        self.counters.resent.fetch_add(1, Ordering::Relaxed);
+                        self.counters.resent.fetch_add(results, Ordering::Relaxed);
                         if ack.duplicate {
-                            self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                            self.counters.duplicates.fetch_add(results, Ordering::Relaxed);
                         }
-                        sent_now += 1;
+                        sent_now += results;
                         acked = Some(end);
                     }
                     Err(error) => {

@@ -89,16 +89,17 @@ impl std::fmt::Debug for CentralConfig {
 /// What the central counted.
 #[derive(Debug, Default)]
 pub struct CentralCounters {
-    /// Results decoded and handed on.
+    /// Results decoded and handed on (any other message counts one).
     pub received: AtomicU64,
     /// Messages that were not results (acknowledged as done with, not handed on).
     pub rejected: AtomicU64,
-    /// Deliveries that came again after this process took them.
+    /// Results (as `received` counts them) that came again after this process
+    /// took them.
     pub repeats: AtomicU64,
 }
 
-/// One result (or traceroute report) from an agent, to be acknowledged once it
-/// has been taken.
+/// One message from an agent (its results, a traceroute report, relayed routes
+/// or a feed's health), to be acknowledged once it has been taken.
 pub struct Delivery {
     /// What the agent sent.
     pub message: AgentMessage,
@@ -316,10 +317,11 @@ pub async fn consume(
                         Ok(info) => !taken.take(info.stream_sequence),
                         Err(_) => false,
                     };
+                    let count = decoded.count();
                     if repeat {
-                        counters.repeats.fetch_add(1, Ordering::Relaxed);
+                        counters.repeats.fetch_add(count, Ordering::Relaxed);
                     } else {
-                        counters.received.fetch_add(1, Ordering::Relaxed);
+                        counters.received.fetch_add(count, Ordering::Relaxed);
                     }
                     let delivery = Delivery {
                         message: decoded,

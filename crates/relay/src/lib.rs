@@ -1,9 +1,11 @@
 //! Many vantage points: agents publish their probe results to NATS JetStream and
 //! a central reads them all.
 //!
-//! - [`wire`]: the message ([`AgentResult`], schema-versioned JSON) and the
-//!   central's [`decode`], which takes any bytes without panicking and makes the
-//!   text in them inert.
+//! - [`wire`]: the messages (schema-versioned JSON) and the central's
+//!   [`decode_message`], which takes any bytes without panicking and makes the
+//!   text in them inert; [`results`]: the probe results a vantage point makes
+//!   within a tenth of a second, one message ([`AgentResults`], cut by the
+//!   [`ResultBatcher`]).
 //! - `stream`: the connection that keeps trying, and the one stream of results
 //!   (`blackout_model::subject` names its subjects and message ids).
 //! - [`buffer`]: the agent's bounded disk buffer for the broker's absences.
@@ -24,6 +26,7 @@ pub mod buffer;
 mod central;
 pub mod feed_health;
 pub mod relayed;
+pub mod results;
 pub mod routes;
 mod stream;
 pub mod wire;
@@ -35,6 +38,10 @@ pub use buffer::{BufferError, DiskBuffer};
 pub use central::{CentralConfig, CentralCounters, Delivery, ack_all, ask_agents, consume};
 pub use feed_health::{AgentFeedHealth, FEED_HEALTH_EVERY, decode_feed_health, health_every};
 pub use relayed::{ROUTES_EVERY, RelayedFeed, RouteBatcher};
+pub use results::{
+    AgentResults, MAX_RESULTS_BYTES, MAX_RESULTS_PER_MESSAGE, RESULTS_EVERY, ResultBatcher,
+    decode_results,
+};
 pub use routes::{
     ASK_AGAIN_AFTER_SECS, AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH, RelayedSessions,
     RoutesRequest, decode_routes, decode_routes_request,

@@ -1,9 +1,11 @@
-//! What travels between an agent and the central: one [`AgentResult`] per NATS
-//! message, as JSON, with the schema version in the message and in its subject.
+//! What travels between an agent and the central: JSON, with the schema version
+//! in the message and in its subject. Probe results go several to a message
+//! ([`crate::results::AgentResults`]); [`AgentResult`] is one of them, as the
+//! central hands it on and as earlier versions published it, one a message.
 //!
-//! [`AgentResult::encode`] gives the subject, the `Nats-Msg-Id` and the bytes;
-//! [`decode`] is the central's side: it takes any bytes from the network and
-//! returns a result or a [`DecodeError`], never a panic. What it returns is
+//! Each message's `encode` gives the subject, the `Nats-Msg-Id` and the bytes;
+//! [`decode_message`] is the central's side: it takes any bytes from the network
+//! and returns a message or a [`DecodeError`], never a panic. What it returns is
 //! checked (schema, names that are subject tokens, a subject that matches what the
 //! message says it is) and every text in it is made inert
 //! ([`blackout_model::text::inert`]).
@@ -15,6 +17,7 @@
 //! the results.
 
 use crate::feed_health::{AgentFeedHealth, decode_feed_health};
+use crate::results::{AgentResults, decode_results};
 use crate::routes::{AgentRoutes, decode_routes};
 use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
 use blackout_model::text::{MAX_OUTSIDE_CHARS, inert};
@@ -27,7 +30,9 @@ use thiserror::Error;
 /// bytes, a traceroute's a few kilobytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
-/// One probe result of one vantage point, as published.
+/// One probe result of one vantage point: as the central hands it on, and as
+/// earlier versions published it (one a message, on a `probe` or `control`
+/// subject).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentResult {
@@ -108,8 +113,8 @@ impl AgentTraceRequest {
 /// What a central reads from its agents.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AgentMessage {
-    /// A probe or control result.
-    Result(AgentResult),
+    /// Probe and control results published together.
+    Results(AgentResults),
     /// A reactive traceroute's report.
     Trace(AgentTrace),
     /// A batch of route inputs of one of the vantage point's feeds.
@@ -119,11 +124,20 @@ pub enum AgentMessage {
 }
 
 impl AgentMessage {
-    /// The probe or control result, if it is one.
-    pub fn as_result(&self) -> Option<&AgentResult> {
+    /// The probe and control results, if it is some.
+    pub fn as_results(&self) -> Option<&AgentResults> {
         match self {
-            AgentMessage::Result(result) => Some(result),
+            AgentMessage::Results(results) => Some(results),
             AgentMessage::Trace(_) | AgentMessage::Routes(_) | AgentMessage::Feed(_) => None,
+        }
+    }
+
+    /// How many results it carries, for the counts: a message of results its
+    /// results, any other one.
+    pub fn count(&self) -> u64 {
+        match self {
+            AgentMessage::Results(results) => results.results.len() as u64,
+            AgentMessage::Trace(_) | AgentMessage::Routes(_) | AgentMessage::Feed(_) => 1,
         }
     }
 
@@ -131,14 +145,14 @@ impl AgentMessage {
     pub fn as_trace(&self) -> Option<&AgentTrace> {
         match self {
             AgentMessage::Trace(trace) => Some(trace),
-            AgentMessage::Result(_) | AgentMessage::Routes(_) | AgentMessage::Feed(_) => None,
+            AgentMessage::Results(_) | AgentMessage::Routes(_) | AgentMessage::Feed(_) => None,
         }
     }
 
     /// The vantage point that sent it.
     pub fn vantage(&self) -> &str {
         match self {
-            AgentMessage::Result(result) => &result.vantage,
+            AgentMessage::Results(results) => &results.vantage,
             AgentMessage::Trace(trace) => &trace.vantage,
             AgentMessage::Routes(routes) => &routes.vantage,
             AgentMessage::Feed(report) => &report.vantage,
@@ -158,6 +172,12 @@ pub struct Encoded {
 }
 
 impl Encoded {
+    /// How many results it carries: those of its id's span
+    /// ([`subject::results_in_message_id`]), or one.
+    pub fn results(&self) -> u64 {
+        subject::results_in_message_id(&self.id)
+    }
+
     /// A vantage point's `sequence`-th message of `kind` for `profile`: its
     /// subject, its message id and `message` as JSON.
     pub(crate) fn of_vantage(
@@ -231,10 +251,15 @@ pub fn decode(subject: &str, bytes: &[u8]) -> Result<AgentResult, DecodeError> {
     Ok(result)
 }
 
-/// The central's decoder of anything its agents publish: a result, a
-/// traceroute's report on a `trace` subject, or a batch of feed routes on a
-/// `routes` subject ([`decode_routes`]).
+/// The central's decoder of anything its agents publish: results on a
+/// `results` subject ([`decode_results`]), a traceroute's report on a `trace`
+/// subject, a batch of feed routes on a `routes` subject ([`decode_routes`]), a
+/// feed's health on a `feed` subject, or one result as earlier versions
+/// published it.
 pub fn decode_message(subject: &str, bytes: &[u8]) -> Result<AgentMessage, DecodeError> {
+    if subject.ends_with(".results") {
+        return decode_results(subject, bytes).map(AgentMessage::Results);
+    }
     if subject.ends_with(".routes") {
         return decode_routes(subject, bytes).map(AgentMessage::Routes);
     }
@@ -242,7 +267,7 @@ pub fn decode_message(subject: &str, bytes: &[u8]) -> Result<AgentMessage, Decod
         return decode_feed_health(subject, bytes).map(AgentMessage::Feed);
     }
     if !subject.ends_with(".trace") {
-        return decode(subject, bytes).map(AgentMessage::Result);
+        return decode(subject, bytes).map(|one| AgentMessage::Results(one.into()));
     }
     let mut trace: AgentTrace = parse_addressed(subject, bytes, MAX_MESSAGE_BYTES)?;
     clean_opt(&mut trace.location);
@@ -330,7 +355,7 @@ fn clean(text: &mut String) {
     *text = inert(text, MAX_OUTSIDE_CHARS);
 }
 
-fn clean_opt(text: &mut Option<String>) {
+pub(crate) fn clean_opt(text: &mut Option<String>) {
     if let Some(text) = text {
         clean(text);
     }
@@ -339,7 +364,11 @@ fn clean_opt(text: &mut Option<String>) {
 /// Every text of a result from the network, made inert.
 fn make_inert(message: &mut AgentResult) {
     clean_opt(&mut message.location);
-    let result = &mut message.result;
+    make_result_inert(&mut message.result);
+}
+
+/// Every text of a probe result from the network, made inert.
+pub(crate) fn make_result_inert(result: &mut ProbeResult) {
     clean(&mut result.target);
     clean(&mut result.check);
     match &mut result.outcome {
@@ -480,7 +509,7 @@ mod tests {
         // And results still decode as results.
         assert!(matches!(
             decode_message(&result.subject, &result.payload),
-            Ok(AgentMessage::Result(_))
+            Ok(AgentMessage::Results(_))
         ));
     }
 

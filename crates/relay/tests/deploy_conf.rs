@@ -187,7 +187,14 @@ async fn an_agent_and_the_central_log_in_with_the_users_in_their_urls() {
             .expect("the central reads the agent's results")
             .unwrap();
         delivery.ack_confirmed().await.unwrap();
-        got.extend(delivery.message.as_result().cloned());
+        got.extend(
+            delivery
+                .message
+                .as_results()
+                .cloned()
+                .into_iter()
+                .flat_map(|results| results.into_each()),
+        );
     }
     central.abort();
     assert!(got.iter().all(|result| result.vantage == "vp-1"));
@@ -217,7 +224,7 @@ async fn an_agent_may_publish_only_its_own_results_and_read_or_delete_nothing() 
     // Its own subject, yes; another vantage point's, no.
     let own = agent
         .send_publish(
-            "blackout.v1.deploytest.vp-1.probe",
+            "blackout.v1.deploytest.vp-1.results",
             PublishMessage::build().payload("own".into()),
         )
         .await
@@ -227,7 +234,7 @@ async fn an_agent_may_publish_only_its_own_results_and_read_or_delete_nothing() 
     let other = async {
         agent
             .send_publish(
-                "blackout.v1.deploytest.vp-2.probe",
+                "blackout.v1.deploytest.vp-2.results",
                 PublishMessage::build().payload("forged".into()),
             )
             .await
@@ -260,7 +267,7 @@ async fn an_agent_may_publish_only_its_own_results_and_read_or_delete_nothing() 
     let forged = async {
         central
             .send_publish(
-                "blackout.v1.deploytest.vp-1.probe",
+                "blackout.v1.deploytest.vp-1.results",
                 PublishMessage::build().payload("forged".into()),
             )
             .await

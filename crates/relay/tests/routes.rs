@@ -115,7 +115,7 @@ impl Read {
         match message {
             AgentMessage::Routes(batch) => self.inputs.extend(batch.clone().into_inputs()),
             AgentMessage::Feed(report) => self.feeds.push(report.clone()),
-            AgentMessage::Result(_) | AgentMessage::Trace(_) => {}
+            AgentMessage::Results(_) | AgentMessage::Trace(_) => {}
         }
     }
 }

@@ -7,7 +7,10 @@
 //! `BLACKOUT_RESULTS_kp` with RESULTS probe results of the kp profile, as three
 //! agents (`vp-1`, `vp-2`, `vp-3`) would publish them round after round: every
 //! target and control of the profile, each with a documentation address, mostly
-//! answering, some rounds not. Then, each on the whole stream from its start:
+//! answering, some rounds not. Each agent's results go as its `ResultBatcher`
+//! seals them: those that came within one tick of 100 ms, one message (the
+//! answers within 180-220 ms of the round's start, the timeouts 3 s after it).
+//! Then, each on the whole stream from its start:
 //!
 //! - `plain`: a durable pull consumer of async-nats with its default settings,
 //!   acknowledging every message: the broker's and the client's own pace.
@@ -26,10 +29,10 @@
 
 use async_nats::jetstream::{self, consumer::pull, message::PublishMessage};
 use blackout_bgp::{Tracking, Vrps, WatchSet};
-use blackout_model::subject::{SCHEMA_VERSION, results_stream};
+use blackout_model::subject::results_stream;
 use blackout_model::{Timestamp, clock};
 use blackout_probe::{Outcome, ProbeResult, targets_from_profile};
-use blackout_relay::{AgentResult, CentralConfig};
+use blackout_relay::{CentralConfig, Encoded, RESULTS_EVERY, ResultBatcher};
 use blackout_watch::{WatchConfig, run_with_ready};
 use futures_util::StreamExt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -61,50 +64,71 @@ fn stream_name() -> String {
     results_stream(&profile().name).unwrap_or_else(|e| fail(e))
 }
 
-/// The `count` results the three agents publish, oldest first, ending now.
-fn results(profile: &blackout_profile::Profile, count: u64) -> Vec<(String, String, Vec<u8>)> {
+/// How long after a round's start a probe that is not answered is given up.
+const TIMEOUT_MS: u64 = 3_000;
+
+/// The messages holding the `count` results the three agents publish, oldest
+/// first, ending now.
+fn results(profile: &blackout_profile::Profile, count: u64) -> Vec<Encoded> {
     let targets = targets_from_profile(profile);
     let per_round = (targets.len() * VANTAGES.len()) as u64;
     let rounds = count.div_ceil(per_round);
     let interval = profile.probes.interval_secs.max(1.0);
     let end = clock::now().as_secs_f64();
     let start = end - rounds as f64 * interval;
+    let tick_ms = RESULTS_EVERY.as_millis().max(1) as u64;
+    let mut batchers: Vec<ResultBatcher> = VANTAGES
+        .iter()
+        .enumerate()
+        .map(|(v, vantage)| {
+            ResultBatcher::new(&profile.name, vantage, Some(format!("bench agent {}", v + 1)))
+        })
+        .collect();
     let mut sequences = [0u64; VANTAGES.len()];
-    let mut out = Vec::with_capacity(count as usize);
+    let mut out = Vec::new();
+    let mut made = 0u64;
     'rounds: for round in 0..rounds {
         let at = Timestamp::from_secs_f64(start + round as f64 * interval);
-        for (v, vantage) in VANTAGES.iter().enumerate() {
+        for (v, batcher) in batchers.iter_mut().enumerate() {
+            // This vantage point's results of the round, with when each comes.
+            let mut round_results: Vec<(u64, ProbeResult)> = Vec::new();
             for (t, target) in targets.iter().enumerate() {
-                if out.len() as u64 == count {
-                    break 'rounds;
+                if made == count {
+                    break;
                 }
+                made += 1;
                 // One round in 50 a target does not answer one vantage point.
                 let dark = (round + t as u64 + v as u64).is_multiple_of(50);
-                let result = AgentResult {
-                    schema: SCHEMA_VERSION,
-                    profile: profile.name.clone(),
-                    vantage: (*vantage).to_string(),
-                    location: Some(format!("bench agent {}", v + 1)),
-                    sequence: sequences[v],
-                    sent_at: at,
-                    result: ProbeResult {
-                        at,
-                        target: target.name.clone(),
-                        address: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, (t % 250) as u8))),
-                        kind: target.check.kind(),
-                        check: target.check_label(),
-                        role: target.role,
-                        outcome: if dark { Outcome::Timeout } else { Outcome::Ok },
-                        rtt_ms: (!dark).then_some(180.0 + ((round * 7 + t as u64) % 40) as f64),
-                        attempts: 1,
-                        lost: 0,
-                        detail: None,
-                        last_known_address: None,
-                    },
+                let rtt_ms = 180 + (round * 7 + t as u64) % 40;
+                let result = ProbeResult {
+                    at,
+                    target: target.name.clone(),
+                    address: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, (t % 250) as u8))),
+                    kind: target.check.kind(),
+                    check: target.check_label(),
+                    role: target.role,
+                    outcome: if dark { Outcome::Timeout } else { Outcome::Ok },
+                    rtt_ms: (!dark).then_some(rtt_ms as f64),
+                    attempts: 1,
+                    lost: 0,
+                    detail: None,
+                    last_known_address: None,
                 };
-                sequences[v] += 1;
-                let encoded = result.encode().unwrap_or_else(|e| fail(e));
-                out.push((encoded.subject, encoded.id, encoded.payload));
+                round_results.push((if dark { TIMEOUT_MS } else { rtt_ms }, result));
+            }
+            // Sealed at each tick, as the agent does: those of one tick together.
+            round_results.sort_by_key(|(came_ms, _)| *came_ms);
+            let mut tick = None;
+            for (came_ms, result) in round_results {
+                if tick.is_some_and(|tick| tick != came_ms / tick_ms) {
+                    out.extend(batcher.seal(at, &mut sequences[v]));
+                }
+                tick = Some(came_ms / tick_ms);
+                out.extend(batcher.push(result, at, &mut sequences[v]));
+            }
+            out.extend(batcher.seal(at, &mut sequences[v]));
+            if made == count {
+                break 'rounds;
             }
         }
     }
@@ -112,16 +136,21 @@ fn results(profile: &blackout_profile::Profile, count: u64) -> Vec<(String, Stri
 }
 
 /// A fresh stream holding `records`; returns its last sequence number.
-async fn fill(js: &jetstream::Context, records: Vec<(String, String, Vec<u8>)>) -> u64 {
+async fn fill(js: &jetstream::Context, records: Vec<Encoded>) -> u64 {
     let _ = js.delete_stream(stream_name()).await;
     blackout_relay::ensure_stream(js, &profile().name)
         .await
         .unwrap_or_else(|e| fail(e));
     let started = Instant::now();
-    let count = records.len();
+    let count: u64 = records.iter().map(Encoded::results).sum();
     let mut acks = Vec::with_capacity(PUBLISH_WINDOW);
     let mut last = 0;
-    for (subject, id, payload) in records {
+    for Encoded {
+        subject,
+        id,
+        payload,
+    } in records
+    {
         let publish = PublishMessage::build()
             .payload(payload.into())
             .message_id(id);
@@ -146,7 +175,7 @@ async fn fill(js: &jetstream::Context, records: Vec<(String, String, Vec<u8>)>) 
 }
 
 /// The plain consumer: every message read and acknowledged, the last one
-/// confirmed. Returns the seconds it took.
+/// confirmed (it decodes nothing). Returns the seconds it took.
 async fn plain(js: &jetstream::Context, count: u64) -> f64 {
     let stream = js
         .get_stream(stream_name())
@@ -260,17 +289,21 @@ fn main() {
         let client = async_nats::connect(&url).await.unwrap_or_else(|e| fail(e));
         let js = jetstream::new(client);
         let records = results(&profile(), count);
-        let bytes: usize = records.iter().map(|(_, _, payload)| payload.len()).sum();
+        let messages = records.len() as u64;
+        let bytes: usize = records.iter().map(|record| record.payload.len()).sum();
         println!("results={count}");
+        println!("messages={messages}");
+        println!("results_per_message={:.1}", count as f64 / messages.max(1) as f64);
         println!("mean_result_bytes={}", bytes as u64 / count.max(1));
         let last = fill(&js, records).await;
 
         let cpu = cpu_secs();
-        let plain_secs = plain(&js, count).await;
+        let plain_secs = plain(&js, messages).await;
         let plain_cpu = cpu_secs() - cpu;
         println!("plain_secs={plain_secs:.3}");
         println!("plain_cpu_secs={plain_cpu:.2}");
         println!("plain_per_sec={:.0}", count as f64 / plain_secs);
+        println!("plain_messages_per_sec={:.0}", messages as f64 / plain_secs);
 
         {
             let name = "central";

@@ -535,10 +535,12 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
 
     fn take_agent(&mut self, message: &AgentMessage) {
         match message {
-            AgentMessage::Result(message) => {
-                self.report.agent_results += 1;
-                let output = self.core.on_agent_probe(&message.vantage, &message.result);
-                self.pending.extend(output);
+            AgentMessage::Results(message) => {
+                for result in &message.results {
+                    self.report.agent_results += 1;
+                    let output = self.core.on_agent_probe(&message.vantage, result);
+                    self.pending.extend(output);
+                }
             }
             // Named after its vantage point by the decoder.
             AgentMessage::Trace(trace) => {

@@ -78,7 +78,7 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
             _ => Failure::Work(anyhow!(error)),
         })?;
     eprintln!(
-        "blackout: agent stopped after {} results, {} traceroutes (of {} asked for) and {} route inputs in {} batches (and {} feed health reports): {} published, {} buffered, {} resent ({} the broker had already), {} dropped; {} bytes wait in the buffer",
+        "blackout: agent stopped after {} results, {} traceroutes (of {} asked for) and {} route inputs in {} batches (and {} feed health reports): {} published, {} buffered, {} resent ({} the broker had already), {} dropped; {} messages; {} bytes wait in the buffer",
         report.results,
         report.traces,
         report.trace_requests,
@@ -90,6 +90,7 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
         report.resent,
         report.duplicates,
         report.dropped,
+        report.messages,
         report.waiting_bytes
     );
     Ok(())
