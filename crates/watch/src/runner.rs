@@ -155,19 +155,23 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
                 // What is queued, and what follows within a moment: one drain
                 // (a store transaction, a status) per thousands of results at
                 // full pace, rather than per handful.
+                // A message may carry hundreds of results: the burst counts results.
+                let mut held = delivery.message.count();
                 let mut batch = vec![delivery];
                 let gather_until = tokio::time::Instant::now() + AGENTS_GATHER;
-                while batch.len() < BURST {
-                    match inputs.agents.try_recv() {
-                        Ok(delivery) => batch.push(delivery),
+                while held < BURST as u64 {
+                    let delivery = match inputs.agents.try_recv() {
+                        Ok(delivery) => delivery,
                         Err(mpsc::error::TryRecvError::Empty) => {
                             match tokio::time::timeout_at(gather_until, inputs.agents.recv()).await {
-                                Ok(Some(delivery)) => batch.push(delivery),
+                                Ok(Some(delivery)) => delivery,
                                 _ => break,
                             }
                         }
                         Err(mpsc::error::TryRecvError::Disconnected) => break,
-                    }
+                    };
+                    held += delivery.message.count();
+                    batch.push(delivery);
                 }
                 // A repeat (its ack was lost with the broker) was taken before.
                 for delivery in batch.iter().filter(|d| !d.repeat) {
