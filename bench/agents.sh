@@ -2,10 +2,11 @@
 # Many vantage points: central ingest through NATS JetStream, and one agent's footprint.
 #
 # 1. Central ingest (crates/watch/examples/agents_ingest.rs): a nats-server on
-#    loopback holds RESULTS probe results of the kp profile from three agents, at 1x,
-#    10x and 100x (10,000, 100,000 and 1,000,000 results), in the messages the
-#    agents' ResultBatcher makes (the results of one 100 ms tick together: most of
-#    a round's answers, its timeouts apart). Read from the start by a plain
+#    loopback holds RESULTS probe results from three agents, at 1x, 10x and 100x
+#    (10,000, 100,000 and 1,000,000 results), each probe at its own time as the
+#    probe engine spreads a round over the interval, in the messages the agents'
+#    ResultBatcher makes (what came back within one 100 ms tick, together); for
+#    agents of the kp profile's size and for agents 300 times as large. Read from the start by a plain
 #    async-nats pull consumer (default settings, every message acknowledged, none
 #    decoded: the broker's and the client's own pace), then by `blackout watch
 #    --nats --no-probes` (decode, engine, SQLite, acknowledged once written: one ack
@@ -22,12 +23,16 @@
 # loopback (`unshare -n`): the kp profile names real hosts, and there they are
 # unreachable, so nothing is probed beyond this machine. Needs root.
 #
-# Environment: SIZES (default "10000 100000 1000000"), AGENT_SECS (default 150),
-# PARTS (default "ingest agent").
+# Environment: SIZES (default "10000 100000 1000000"), COPIES (default "1 300": the
+# agents' size, in copies of the kp profile's targets: 1 is the kp profile, a result
+# every few seconds an agent, one result a message; 300 is 6,600 targets, about 110
+# results/s an agent, about 11 a message), AGENT_SECS (default 150), PARTS (default
+# "ingest agent").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "needs root (a network namespace of its own)" >&2; exit 2; }
 SIZES=${SIZES:-10000 100000 1000000}
+COPIES=${COPIES:-1 300}
 AGENT_SECS=${AGENT_SECS:-150}
 PARTS=${PARTS:-ingest agent}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -84,27 +89,34 @@ value() { sed -n "s/^$1=//p" "$2"; }
 if [[ " $PARTS " == *" ingest "* ]]; then
     echo "Central ingest through JetStream ($(nats-server --version), loopback)"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
-    printf '%-6s %9s %8s %7s %7s %10s %9s %10s %10s %9s %14s\n' scale results messages res/msg bytes publish/s plain/s plain-msg/s central/s "÷plain" "central/CPU-s"
-    scale=1
-    for n in $SIZES; do
-        start_nats
-        out="$WORK/ingest-$n"
-        mkdir -p "$WORK/db-$n"
-        "$TARGET/release/examples/agents_ingest" "$URL" "$n" "$WORK/db-$n" >"$out" 2>"$out.err" || {
-            cat "$out.err" >&2
-            exit 1
-        }
-        printf '%-6s %9s %8s %7s %7s %10s %9s %10s %10s %9s %14s\n' "${scale}x" "$n" \
-            "$(value messages "$out")" "$(value results_per_message "$out")" \
-            "$(value mean_result_bytes "$out")" "$(value publish_per_sec "$out")" \
-            "$(value plain_per_sec "$out")" "$(value plain_messages_per_sec "$out")" \
-            "$(value central_per_sec "$out")" \
-            "$(value central_to_plain "$out")" "$(value central_per_cpu_sec "$out")"
-        stop_nats
-        rm -rf "$WORK/db-$n"
-        scale=$((scale * 10))
+    row='%-6s %8s %9s %8s %7s %6s %10s %9s %11s %10s %7s %14s\n'
+    for copies in $COPIES; do
+        echo
+        echo "three agents, each probing $copies x the kp profile's targets"
+        printf "$row" scale targets results messages res/msg bytes publish/s plain/s plain-msg/s central/s ÷plain central/CPU-s
+        scale=1
+        for n in $SIZES; do
+            start_nats
+            out="$WORK/ingest-$copies-$n"
+            mkdir -p "$WORK/db"
+            "$TARGET/release/examples/agents_ingest" "$URL" "$n" "$WORK/db" "$copies" >"$out" 2>"$out.err" || {
+                cat "$out.err" >&2
+                exit 1
+            }
+            printf "$row" "${scale}x" "$(value targets_per_agent "$out")" "$n" \
+                "$(value messages "$out")" "$(value results_per_message "$out")" \
+                "$(value mean_result_bytes "$out")" "$(value publish_per_sec "$out")" \
+                "$(value plain_per_sec "$out")" "$(value plain_messages_per_sec "$out")" \
+                "$(value central_per_sec "$out")" \
+                "$(value central_to_plain "$out")" "$(value central_per_cpu_sec "$out")"
+            stop_nats
+            rm -rf "$WORK/db"
+            scale=$((scale * 10))
+        done
     done
+    echo
     echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "targets: per agent; plain/s: results/s of the plain consumer (it decodes nothing), plain-msg/s its messages/s"
     echo "central/CPU-s: results per CPU second of the central's process (the broker's CPU not counted)"
     echo "target: central 100,000 results/s or more"
 fi

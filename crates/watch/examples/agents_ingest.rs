@@ -4,12 +4,16 @@
 //!
 //! Against a nats-server on loopback (`bench/agents.sh` starts one, in a network
 //! namespace that has nothing but loopback), it fills the stream
-//! `BLACKOUT_RESULTS_kp` with RESULTS probe results of the kp profile, as three
-//! agents (`vp-1`, `vp-2`, `vp-3`) would publish them round after round: every
-//! target and control of the profile, each with a documentation address, mostly
-//! answering, some rounds not. Each agent's results go as its `ResultBatcher`
-//! seals them: those that came within one tick of 100 ms, one message (the
-//! answers within 180-220 ms of the round's start, the timeouts 3 s after it).
+//! `BLACKOUT_RESULTS_kp` with RESULTS probe results, as three agents (`vp-1`,
+//! `vp-2`, `vp-3`) would publish them round after round: each probes COPIES
+//! times the kp profile's targets and controls (default 1: the kp profile
+//! itself), each with a documentation address, mostly answering, some rounds
+//! not. As the probe engine's schedule does, each agent spreads a round's probes
+//! over the profile's interval, so each result has a time of its own. Each
+//! agent's results go as its `ResultBatcher` seals them: those that came back
+//! within one tick of 100 ms, one message. With the kp profile alone (a result
+//! every few seconds) that is one result a message; an agent with 300 times its
+//! targets (about 100 results/s) sends about ten a message.
 //! Then, each on the whole stream from its start:
 //!
 //! - `plain`: a durable pull consumer of async-nats with its default settings,
@@ -17,7 +21,7 @@
 //! - `central`: `blackout_watch::run` with `--nats` and `--no-probes` (no probe of
 //!   its own, no feed): it decodes each result, hands it to the engine, writes
 //!   what came of it to a SQLite file and acknowledges once it is written: each
-//!   result its own ack (`AckPolicy::Explicit`), sent back to back, the last of a
+//!   message its own ack (`AckPolicy::Explicit`), sent back to back, the last of a
 //!   stored batch confirmed. The time runs from the watch being ready until the
 //!   consumer's acknowledgement floor reaches the last result.
 //!
@@ -25,7 +29,7 @@
 //! `/proc/self/stat`; the broker's is not in it) and the results per CPU second,
 //! a figure that a machine busy with other work disturbs less than the rate.
 //!
-//! Prints `key=value` lines. Usage: `agents_ingest NATS_URL RESULTS DIR`.
+//! Prints `key=value` lines. Usage: `agents_ingest NATS_URL RESULTS DIR [COPIES]`.
 
 use async_nats::jetstream::{self, consumer::pull, message::PublishMessage};
 use blackout_bgp::{Tracking, Vrps, WatchSet};
@@ -35,7 +39,7 @@ use blackout_probe::{Outcome, ProbeResult, targets_from_profile};
 use blackout_relay::{CentralConfig, Encoded, RESULTS_EVERY, ResultBatcher};
 use blackout_watch::{WatchConfig, run_with_ready};
 use futures_util::StreamExt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,46 +68,62 @@ fn stream_name() -> String {
     results_stream(&profile().name).unwrap_or_else(|e| fail(e))
 }
 
-/// How long after a round's start a probe that is not answered is given up.
-const TIMEOUT_MS: u64 = 3_000;
+/// How long after it starts a probe that is not answered is given up.
+const TIMEOUT_MS: i64 = 3_000;
 
 /// The messages holding the `count` results the three agents publish, oldest
-/// first, ending now.
-fn results(profile: &blackout_profile::Profile, count: u64) -> Vec<Encoded> {
-    let targets = targets_from_profile(profile);
-    let per_round = (targets.len() * VANTAGES.len()) as u64;
-    let rounds = count.div_ceil(per_round);
-    let interval = profile.probes.interval_secs.max(1.0);
-    let end = clock::now().as_secs_f64();
-    let start = end - rounds as f64 * interval;
-    let tick_ms = RESULTS_EVERY.as_millis().max(1) as u64;
-    let mut batchers: Vec<ResultBatcher> = VANTAGES
-        .iter()
-        .enumerate()
-        .map(|(v, vantage)| {
-            ResultBatcher::new(&profile.name, vantage, Some(format!("bench agent {}", v + 1)))
+/// first, ending now. Each agent probes `copies` times the kp profile's targets
+/// (the copies named `NAME~K`), spread over the profile's interval as the probe
+/// engine's schedule spreads them: each result has its own time, and comes back
+/// its round-trip time later (a timeout, 3 s later). Each agent's batcher seals
+/// what came within one tick of `RESULTS_EVERY`, as the agent does: with the kp
+/// profile alone (a result every few seconds) that is one result a message.
+fn results(profile: &blackout_profile::Profile, count: u64, copies: u64) -> Vec<Encoded> {
+    let kp_targets = targets_from_profile(profile);
+    let targets: Vec<(String, &blackout_probe::Target)> = (0..copies.max(1))
+        .flat_map(|copy| {
+            kp_targets.iter().map(move |target| {
+                let name = if copy == 0 {
+                    target.name.clone()
+                } else {
+                    format!("{}~{copy}", target.name)
+                };
+                (name, target)
+            })
         })
         .collect();
-    let mut sequences = [0u64; VANTAGES.len()];
-    let mut out = Vec::new();
+    let per_round = (targets.len() * VANTAGES.len()) as u64;
+    let rounds = count.div_ceil(per_round);
+    let interval_us = (profile.probes.interval_secs.max(1.0) * 1e6) as i64;
+    let end = clock::now().as_micros();
+    let start = end - rounds as i64 * interval_us;
+    let tick_us = RESULTS_EVERY.as_micros().max(1) as i64;
+    // Each agent's results as they come back: (when, the result).
+    let mut came: Vec<Vec<(i64, ProbeResult)>> = vec![Vec::new(); VANTAGES.len()];
     let mut made = 0u64;
-    'rounds: for round in 0..rounds {
-        let at = Timestamp::from_secs_f64(start + round as f64 * interval);
-        for (v, batcher) in batchers.iter_mut().enumerate() {
-            // This vantage point's results of the round, with when each comes.
-            let mut round_results: Vec<(u64, ProbeResult)> = Vec::new();
-            for (t, target) in targets.iter().enumerate() {
+    'rounds: for round in 0..rounds as i64 {
+        for (v, came) in came.iter_mut().enumerate() {
+            // The agents started at different moments within the first spacing.
+            let offset = interval_us * v as i64 / (targets.len() * VANTAGES.len()) as i64;
+            for (t, (name, target)) in targets.iter().enumerate() {
                 if made == count {
-                    break;
+                    break 'rounds;
                 }
                 made += 1;
+                let at_us = start
+                    + round * interval_us
+                    + interval_us * t as i64 / targets.len() as i64
+                    + offset;
+                let at = Timestamp::from_micros(at_us);
                 // One round in 50 a target does not answer one vantage point.
-                let dark = (round + t as u64 + v as u64).is_multiple_of(50);
-                let rtt_ms = 180 + (round * 7 + t as u64) % 40;
+                let dark = (round as u64 + t as u64 + v as u64).is_multiple_of(50);
+                let rtt_ms = 180 + (round as u64 * 7 + t as u64) % 40;
                 let result = ProbeResult {
                     at,
-                    target: target.name.clone(),
-                    address: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, (t % 250) as u8))),
+                    target: name.clone(),
+                    address: Some(IpAddr::V6(Ipv6Addr::new(
+                        0x2001, 0xdb8, 0, 0, 0, 0, (t >> 16) as u16, t as u16,
+                    ))),
                     kind: target.check.kind(),
                     check: target.check_label(),
                     role: target.role,
@@ -114,25 +134,43 @@ fn results(profile: &blackout_profile::Profile, count: u64) -> Vec<Encoded> {
                     detail: None,
                     last_known_address: None,
                 };
-                round_results.push((if dark { TIMEOUT_MS } else { rtt_ms }, result));
-            }
-            // Sealed at each tick, as the agent does: those of one tick together.
-            round_results.sort_by_key(|(came_ms, _)| *came_ms);
-            let mut tick = None;
-            for (came_ms, result) in round_results {
-                if tick.is_some_and(|tick| tick != came_ms / tick_ms) {
-                    out.extend(batcher.seal(at, &mut sequences[v]));
-                }
-                tick = Some(came_ms / tick_ms);
-                out.extend(batcher.push(result, at, &mut sequences[v]));
-            }
-            out.extend(batcher.seal(at, &mut sequences[v]));
-            if made == count {
-                break 'rounds;
+                let back_us = if dark { TIMEOUT_MS * 1000 } else { rtt_ms as i64 * 1000 };
+                came.push((at_us + back_us, result));
             }
         }
     }
-    out
+    // Sealed at each tick, as the agents do; the agents' messages in the order
+    // they were sent.
+    let mut sent: Vec<(i64, usize, Encoded)> = Vec::new();
+    for (v, mut came) in came.into_iter().enumerate() {
+        came.sort_by_key(|(back, _)| *back);
+        let mut batcher =
+            ResultBatcher::new(&profile.name, VANTAGES[v], Some(format!("bench agent {}", v + 1)));
+        let mut sequence = 0u64;
+        let mut tick = None;
+        for (back, result) in came {
+            let this_tick = back.div_euclid(tick_us);
+            if let Some(open) = tick.filter(|open| *open != this_tick) {
+                let at = Timestamp::from_micros((open + 1) * tick_us);
+                for message in batcher.seal(at, &mut sequence) {
+                    sent.push(((open + 1) * tick_us, v, message));
+                }
+            }
+            tick = Some(this_tick);
+            let at = Timestamp::from_micros(back);
+            for message in batcher.push(result, at, &mut sequence) {
+                sent.push((back, v, message));
+            }
+        }
+        if let Some(open) = tick {
+            let at = Timestamp::from_micros((open + 1) * tick_us);
+            for message in batcher.seal(at, &mut sequence) {
+                sent.push(((open + 1) * tick_us, v, message));
+            }
+        }
+    }
+    sent.sort_by_key(|(when, v, _)| (*when, *v));
+    sent.into_iter().map(|(_, _, message)| message).collect()
 }
 
 /// A fresh stream holding `records`; returns its last sequence number.
@@ -276,9 +314,13 @@ fn cpu_secs() -> f64 {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(url), Some(count), Some(dir)) = (args.next(), args.next(), args.next()) else {
-        fail("usage: agents_ingest NATS_URL RESULTS DIR")
+        fail("usage: agents_ingest NATS_URL RESULTS DIR [COPIES]")
     };
     let count: u64 = count.parse().unwrap_or_else(|e| fail(e));
+    let copies: u64 = args
+        .next()
+        .map_or(Ok(1), |copies| copies.parse())
+        .unwrap_or_else(|e| fail(e));
     let dir = PathBuf::from(dir);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -288,7 +330,8 @@ fn main() {
     runtime.block_on(async {
         let client = async_nats::connect(&url).await.unwrap_or_else(|e| fail(e));
         let js = jetstream::new(client);
-        let records = results(&profile(), count);
+        let records = results(&profile(), count, copies);
+        println!("targets_per_agent={}", targets_from_profile(&profile()).len() as u64 * copies.max(1));
         let messages = records.len() as u64;
         let bytes: usize = records.iter().map(|record| record.payload.len()).sum();
         println!("results={count}");
