@@ -26,13 +26,15 @@
 # Environment: SIZES (default "10000 100000 1000000"), COPIES (default "1 300": the
 # agents' size, in copies of the kp profile's targets: 1 is the kp profile, a result
 # every few seconds an agent, one result a message; 300 is 6,600 targets, about 110
-# results/s an agent, about 11 a message), AGENT_SECS (default 150), PARTS (default
-# "ingest agent").
+# results/s an agent, about 11 a message), STORES (default "sqlite postgres": the
+# central's store, a SQLite file or a scratch PostgreSQL cluster with
+# synchronous_commit=off), AGENT_SECS (default 150), PARTS (default "ingest agent").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "needs root (a network namespace of its own)" >&2; exit 2; }
 SIZES=${SIZES:-10000 100000 1000000}
 COPIES=${COPIES:-1 300}
+STORES=${STORES:-sqlite postgres}
 AGENT_SECS=${AGENT_SECS:-150}
 PARTS=${PARTS:-ingest agent}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -90,16 +92,17 @@ if [[ " $PARTS " == *" ingest "* ]]; then
     echo "Central ingest through JetStream ($(nats-server --version), loopback)"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
     row='%-6s %8s %9s %8s %7s %6s %10s %9s %11s %10s %7s %14s\n'
+    for store in $STORES; do
     for copies in $COPIES; do
         echo
-        echo "three agents, each probing $copies x the kp profile's targets"
+        echo "three agents, each probing $copies x the kp profile's targets; the central's store: $store"
         printf "$row" scale targets results messages res/msg bytes publish/s plain/s plain-msg/s central/s ÷plain central/CPU-s
         scale=1
         for n in $SIZES; do
             start_nats
             out="$WORK/ingest-$copies-$n"
             mkdir -p "$WORK/db"
-            "$TARGET/release/examples/agents_ingest" "$URL" "$n" "$WORK/db" "$copies" >"$out" 2>"$out.err" || {
+            "$TARGET/release/examples/agents_ingest" "$URL" "$n" "$WORK/db" "$copies" "$store" >"$out" 2>"$out.err" || {
                 cat "$out.err" >&2
                 exit 1
             }
@@ -114,10 +117,11 @@ if [[ " $PARTS " == *" ingest "* ]]; then
             scale=$((scale * 10))
         done
     done
+    done
     echo
     echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "targets: per agent; plain/s: results/s of the plain consumer (it decodes nothing), plain-msg/s its messages/s"
-    echo "central/CPU-s: results per CPU second of the central's process (the broker's CPU not counted)"
+    echo "central/CPU-s: results per CPU second of the central's process (the broker's and PostgreSQL's CPU not counted)"
     echo "target: central 100,000 results/s or more"
 fi
 

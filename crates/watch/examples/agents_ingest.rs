@@ -20,13 +20,15 @@
 //!   acknowledging every message: the broker's and the client's own pace.
 //! - `central`: `blackout_watch::run` with `--nats` and `--no-probes` (no probe of
 //!   its own, no feed): it decodes each result, hands it to the engine, writes
-//!   what came of it to a SQLite file and acknowledges once it is written: each
+//!   what came of it to its store (a SQLite file, or with `postgres` a scratch
+//!   PostgreSQL cluster whose commits do not wait for the disk, as SQLite's WAL
+//!   with `synchronous=NORMAL` does not) and acknowledges once it is written: each
 //!   message its own ack (`AckPolicy::Explicit`), sent back to back, the last of a
 //!   stored batch confirmed. The time runs from the watch being ready until the
 //!   consumer's acknowledgement floor reaches the last result.
 //!
 //! Each also gets the CPU time this process spent meanwhile (`*_cpu_secs`, from
-//! `/proc/self/stat`; the broker's is not in it) and the results per CPU second,
+//! `/proc/self/stat`; the broker's and PostgreSQL's are not in it) and the results per CPU second,
 //! a figure that a machine busy with other work disturbs less than the rate.
 //!
 //! Prints `key=value` lines. Usage: `agents_ingest NATS_URL RESULTS DIR [COPIES]`.
@@ -37,6 +39,7 @@ use blackout_model::subject::results_stream;
 use blackout_model::{Timestamp, clock};
 use blackout_probe::{Outcome, ProbeResult, targets_from_profile};
 use blackout_relay::{CentralConfig, Encoded, RESULTS_EVERY, ResultBatcher};
+use blackout_store::scratch::ScratchCluster;
 use blackout_watch::{WatchConfig, run_with_ready};
 use futures_util::StreamExt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -244,14 +247,19 @@ async fn plain(js: &jetstream::Context, count: u64) -> f64 {
 
 /// The central: the watch until its consumer has acknowledged the stream's
 /// last result. Returns the seconds from its start and the results it took.
-async fn central(url: &str, js: &jetstream::Context, db: PathBuf, last: u64) -> (f64, u64) {
+async fn central(
+    url: &str,
+    js: &jetstream::Context,
+    db: blackout_store::Db,
+    last: u64,
+) -> (f64, u64) {
     let profile = profile();
     let central = CentralConfig::new(url, &profile.name);
     let durable = central.durable.clone();
     let config = WatchConfig {
         tracking: Tracking::Networks(WatchSet::from_profile(&profile)),
         profile,
-        db: blackout_store::Db::Sqlite(db),
+        db,
         vantage: "central".to_string(),
         vrps: Vrps::default(),
         vrps_file: None,
@@ -314,7 +322,7 @@ fn cpu_secs() -> f64 {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(url), Some(count), Some(dir)) = (args.next(), args.next(), args.next()) else {
-        fail("usage: agents_ingest NATS_URL RESULTS DIR [COPIES]")
+        fail("usage: agents_ingest NATS_URL RESULTS DIR [COPIES [sqlite|postgres]]")
     };
     let count: u64 = count.parse().unwrap_or_else(|e| fail(e));
     let copies: u64 = args
@@ -322,6 +330,23 @@ fn main() {
         .map_or(Ok(1), |copies| copies.parse())
         .unwrap_or_else(|e| fail(e));
     let dir = PathBuf::from(dir);
+    // The central's store: a SQLite file in DIR, or a scratch PostgreSQL cluster
+    // (as a central deployment's would be: commits not waiting for the disk).
+    let cluster = match args.next().as_deref() {
+        None | Some("sqlite") => None,
+        Some("postgres") => Some(
+            ScratchCluster::start(&["synchronous_commit=off", "shared_buffers=128MB"])
+                .unwrap_or_else(|why| fail(format!("no PostgreSQL: {why}"))),
+        ),
+        Some(other) => fail(format!("`{other}` is no store: sqlite or postgres")),
+    };
+    let db = match &cluster {
+        Some(cluster) => {
+            blackout_store::Db::parse(&cluster.url("bench")).unwrap_or_else(|e| fail(e))
+        }
+        None => blackout_store::Db::Sqlite(dir.join("central.db")),
+    };
+    println!("store={}", if cluster.is_some() { "postgres" } else { "sqlite" });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -350,7 +375,6 @@ fn main() {
 
         {
             let name = "central";
-            let db = dir.join(format!("{name}.db"));
             let cpu = cpu_secs();
             let (secs, taken) = central(&url, &js, db, last).await;
             let cpu = cpu_secs() - cpu;
