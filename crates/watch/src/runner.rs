@@ -36,6 +36,16 @@ const BURST: usize = 4096;
 /// How long a burst of agents' results waits for more before it is judged and
 /// written: at full pace the results come a few microseconds apart.
 const AGENTS_GATHER: Duration = Duration::from_millis(5);
+/// How long what the agents' results changed (series points, probe rows) may
+/// wait in memory before it is written, while more keep coming and no event
+/// changed: one transaction a second rather than one a burst. With thousands of targets
+/// each series' point lands in a page of its own, and a commit writes every
+/// page it touched: bursts of a second touch the same pages again and again.
+const AGENTS_WRITE_EVERY: Duration = Duration::from_secs(1);
+/// Deliveries held for the next write, at most: well below what the broker lets
+/// the central have unacknowledged (`MAX_ACK_PENDING` of the relay's consumer,
+/// 20,000), past which it would stop delivering until the write.
+const AGENTS_HELD_MAX: usize = 8_000;
 /// How often the status snapshot is rebuilt while nothing but results comes in
 /// (at once when events change).
 const STATUS_EVERY: Duration = Duration::from_millis(250);
@@ -130,6 +140,7 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
     watch.tracer = inputs.start_tracer(&watch.config);
     (watch.agent_tracers, watch.routes_asks) = inputs.start_asking_agents(&watch.config);
     inputs.start_sources(&watch.config);
+    watch.acks = inputs.acks.clone();
     let mut clock_tick = tokio::time::interval(Duration::from_secs(1));
     clock_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut vrps_check = tokio::time::interval(Duration::from_secs(VRPS_CHECK_SECS));
@@ -177,9 +188,12 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
                 for delivery in batch.iter().filter(|d| !d.repeat) {
                     watch.take_agent(&delivery.message);
                 }
-                // Taken by the engine and written: only now may the broker forget them.
-                watch.drain(clock::now())?;
-                inputs.ack(batch);
+                // Taken by the engine; acknowledged once written (by this drain,
+                // or by the next one that writes). A burst cut short by its size
+                // has more behind it: its writing may wait for theirs.
+                let more_behind = held >= BURST as u64;
+                watch.held.extend(batch);
+                watch.drain_agents(clock::now(), more_behind)?;
             }
             Some(report) = inputs.traces.recv() => {
                 watch.take_trace(report);
@@ -215,6 +229,7 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
     }
     inputs.tasks.abort_all();
     watch.drain(clock::now())?;
+    watch.acks = None;
     inputs.finish_acks().await;
     watch.stop().await
 }
@@ -366,13 +381,6 @@ impl Inputs {
         (Some(requests_tx), Some(vantages_tx))
     }
 
-    /// Hands a batch of agents' results, taken and stored, to be acknowledged.
-    fn ack(&self, batch: Vec<Delivery>) {
-        if let Some(acks) = &self.acks {
-            let _ = acks.send(batch);
-        }
-    }
-
     /// Waits (a few seconds at most) for the acknowledgements under way.
     async fn finish_acks(&mut self) {
         self.acks = None;
@@ -420,6 +428,13 @@ struct Watch<F> {
     status_at: Option<std::time::Instant>,
     /// The agents' relayed feed sessions and the peers each reported.
     relayed: blackout_relay::RelayedSessions,
+    /// Deliveries of the agents taken by the engine and not yet written; the
+    /// next write hands them to `acks`, and only then may the broker forget them.
+    held: Vec<Delivery>,
+    /// Where written deliveries go to be acknowledged (None: not a central).
+    acks: Option<mpsc::UnboundedSender<Vec<Delivery>>>,
+    /// When the store was last written.
+    written_at: Option<std::time::Instant>,
     api: Option<(
         tokio::task::JoinHandle<()>,
         tokio::sync::watch::Sender<bool>,
@@ -515,6 +530,9 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             routes_asks: None,
             status_at: None,
             relayed,
+            held: Vec::new(),
+            acks: None,
+            written_at: None,
             api,
         };
         Ok((watch, inputs))
@@ -596,9 +614,28 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
     /// Time passes to `now`: the core settles, and what is pending is written in
     /// one transaction, then handed on.
     fn drain(&mut self, now: Timestamp) -> Result<(), WatchError> {
+        self.settle(now, false)
+    }
+
+    /// Like [`Watch::drain`] after a burst of the agents' results, but while
+    /// `more_behind` (results keep coming) what they changed may wait for the next
+    /// write (see [`AGENTS_WRITE_EVERY`]) unless an event changed, a traceroute
+    /// is asked for, or too many deliveries wait.
+    fn drain_agents(&mut self, now: Timestamp, more_behind: bool) -> Result<(), WatchError> {
+        self.settle(now, more_behind)
+    }
+
+    fn settle(&mut self, now: Timestamp, may_wait: bool) -> Result<(), WatchError> {
         let output = self.core.tick(now);
         self.pending.extend(output);
-        let updates = self.write()?;
+        let wait = may_wait
+            && self.pending.updates.is_empty()
+            && self.pending.traces.is_empty()
+            && self.held.len() < AGENTS_HELD_MAX
+            && self
+                .written_at
+                .is_some_and(|at| at.elapsed() < AGENTS_WRITE_EVERY);
+        let updates = if wait { 0 } else { self.write()? };
         self.report.updates += updates;
         let due = self.status_at.is_none_or(|at| at.elapsed() >= STATUS_EVERY);
         if updates > 0 || due {
@@ -639,6 +676,13 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             feeds: &pending.feeds,
             probes: &pending.probes,
         })?;
+        self.written_at = Some(std::time::Instant::now());
+        // Taken by the engine and written: only now may the broker forget them.
+        if !self.held.is_empty()
+            && let Some(acks) = &self.acks
+        {
+            let _ = acks.send(std::mem::take(&mut self.held));
+        }
         if updates.is_empty() {
             return Ok(0);
         }
