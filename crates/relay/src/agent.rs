@@ -334,7 +334,8 @@ pub async fn run_agent(
                     publish_batches(&mut publisher, &counters, table).await?;
                 }
             }
-            _ = seal_tick.tick() => {
+            // Idle (nothing waits, no feed relayed), the agent does not wake.
+            _ = seal_tick.tick(), if waiting_results.waiting() > 0 || !batchers.is_empty() => {
                 for sealed in waiting_results.seal(clock::now(), &mut stamp.next) {
                     publisher.take(sealed).await?;
                 }
