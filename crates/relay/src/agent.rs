@@ -498,7 +498,9 @@ impl Publisher {
         if self.buffer.is_empty() && self.ready().await {
             match self.publish(&record).await {
                 Ok(_) => {
-                    self.counters.published.fetch_add(results, Ordering::Relaxed);
+                    self.counters
+                        .published
+                        .fetch_add(results, Ordering::Relaxed);
                     self.counters.messages.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
@@ -549,7 +551,9 @@ impl Publisher {
                     Ok(ack) => {
                         self.counters.resent.fetch_add(results, Ordering::Relaxed);
                         if ack.duplicate {
-                            self.counters.duplicates.fetch_add(results, Ordering::Relaxed);
+                            self.counters
+                                .duplicates
+                                .fetch_add(results, Ordering::Relaxed);
                         }
                         sent_now += results;
                         acked = Some(end);

@@ -18,7 +18,7 @@
 //! back.
 
 use crate::routes::{AgentRoutes, MAX_ROUTES_BYTES, MAX_ROUTES_PER_BATCH};
-use crate::wire::Encoded;
+use crate::wire::{Encoded, seal_in_halves};
 use blackout_feeds::Feed;
 use blackout_model::subject::SCHEMA_VERSION;
 use blackout_model::{AsPath, BgpInput, PeerKey, RouteChange, RouteUpdate, Timestamp};
@@ -185,37 +185,26 @@ impl RouteBatcher {
 
     fn seal_into(
         &self,
-        mut inputs: Vec<BgpInput>,
+        inputs: Vec<BgpInput>,
         now: Timestamp,
         sequence: &mut u64,
         sealed: &mut Vec<Encoded>,
     ) {
-        if inputs.is_empty() {
-            return;
-        }
-        let batch = AgentRoutes {
-            schema: SCHEMA_VERSION,
-            profile: self.profile.clone(),
-            vantage: self.vantage.clone(),
-            feed: self.feed.clone(),
-            session: self.session,
-            sequence: *sequence,
-            sent_at: now,
-            inputs,
+        let encode = |inputs: Vec<BgpInput>, sequence: u64| {
+            let batch = AgentRoutes {
+                schema: SCHEMA_VERSION,
+                profile: self.profile.clone(),
+                vantage: self.vantage.clone(),
+                feed: self.feed.clone(),
+                session: self.session,
+                sequence,
+                sent_at: now,
+                inputs,
+            };
+            (batch.encode().ok(), batch.inputs)
         };
-        // The names were checked when the agent started.
-        let Ok(encoded) = batch.encode() else {
-            return;
-        };
-        if encoded.payload.len() <= MAX_ROUTES_BYTES || batch.inputs.len() == 1 {
-            *sequence += 1;
-            sealed.push(encoded);
-            return;
-        }
-        inputs = batch.inputs;
-        let second = inputs.split_off(inputs.len() / 2);
-        self.seal_into(inputs, now, sequence, sealed);
-        self.seal_into(second, now, sequence, sealed);
+        // A batch has one number.
+        seal_in_halves(inputs, MAX_ROUTES_BYTES, sequence, |_| 1, &encode, sealed);
     }
 }
 

@@ -16,9 +16,11 @@
 //! message id is their span ([`span_message_id`]), so a message sent twice from
 //! the disk buffer is stored once, and the results in it keep their numbers.
 
-use crate::wire::{AgentResult, DecodeError, Encoded, clean_opt, make_result_inert};
-use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
+use crate::wire::{
+    AgentResult, DecodeError, Encoded, clean_opt, make_result_inert, seal_in_halves,
+};
 use blackout_model::Timestamp;
+use blackout_model::subject::{self, ResultKind, SCHEMA_VERSION, SubjectError};
 use blackout_probe::ProbeResult;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -68,7 +70,8 @@ impl AgentResults {
             ResultKind::Results,
             self.first,
         )?;
-        encoded.id = subject::span_message_id(&self.profile, &self.vantage, self.first, self.last());
+        encoded.id =
+            subject::span_message_id(&self.profile, &self.vantage, self.first, self.last());
         Ok(encoded)
     }
 
@@ -133,7 +136,11 @@ pub fn decode_results(subject: &str, bytes: &[u8]) -> Result<AgentResults, Decod
             message.results.len()
         )));
     }
-    if message.first.checked_add(message.results.len() as u64).is_none() {
+    if message
+        .first
+        .checked_add(message.results.len() as u64)
+        .is_none()
+    {
         return Err(DecodeError::Json(
             "its results' sequence numbers run past the largest there is".to_string(),
         ));
@@ -185,46 +192,28 @@ impl ResultBatcher {
     pub fn seal(&mut self, now: Timestamp, next: &mut u64) -> Vec<Encoded> {
         let mut sealed = Vec::new();
         let waiting = std::mem::take(&mut self.waiting);
-        self.seal_fitting(waiting, now, next, &mut sealed);
+        let encode = |results: Vec<ProbeResult>, first: u64| {
+            let message = AgentResults {
+                schema: SCHEMA_VERSION,
+                profile: self.profile.clone(),
+                vantage: self.vantage.clone(),
+                location: self.location.clone(),
+                first,
+                sent_at: now,
+                results,
+            };
+            (message.encode().ok(), message.results)
+        };
+        // Each result has a number of its own.
+        seal_in_halves(
+            waiting,
+            MAX_RESULTS_BYTES,
+            next,
+            |len| len as u64,
+            &encode,
+            &mut sealed,
+        );
         sealed
-    }
-
-    fn seal_fitting(
-        &self,
-        mut results: Vec<ProbeResult>,
-        now: Timestamp,
-        next: &mut u64,
-        sealed: &mut Vec<Encoded>,
-    ) {
-        if results.is_empty() {
-            return;
-        }
-        let message = AgentResults {
-            schema: SCHEMA_VERSION,
-            profile: self.profile.clone(),
-            vantage: self.vantage.clone(),
-            location: self.location.clone(),
-            first: *next,
-            sent_at: now,
-            results,
-        };
-        // The names were checked when the agent started.
-        let Ok(encoded) = message.encode() else {
-            return;
-        };
-        if encoded.payload.len() <= MAX_RESULTS_BYTES {
-            *next += message.results.len() as u64;
-            sealed.push(encoded);
-            return;
-        }
-        results = message.results;
-        if results.len() == 1 {
-            // One result's texts are bounded far below this: never here.
-            return;
-        }
-        let second = results.split_off(results.len() / 2);
-        self.seal_fitting(results, now, next, sealed);
-        self.seal_fitting(second, now, next, sealed);
     }
 }
 
@@ -258,8 +247,16 @@ mod tests {
         let mut batcher = ResultBatcher::new("lab", "vp-1", Some("the lab".into()));
         let now = Timestamp::from_secs(1_700_000_100);
         let mut next = 40;
-        assert!(batcher.push(result(1, ProbeRole::Host), now, &mut next).is_empty());
-        assert!(batcher.push(result(2, ProbeRole::Control), now, &mut next).is_empty());
+        assert!(
+            batcher
+                .push(result(1, ProbeRole::Host), now, &mut next)
+                .is_empty()
+        );
+        assert!(
+            batcher
+                .push(result(2, ProbeRole::Control), now, &mut next)
+                .is_empty()
+        );
         assert_eq!(batcher.waiting(), 2);
         let sealed = batcher.seal(now, &mut next);
         assert_eq!(sealed.len(), 1);
@@ -270,7 +267,8 @@ mod tests {
         assert_eq!(message.subject, "blackout.v1.lab.vp-1.results");
         assert_eq!(message.id, "lab.vp-1.40-41");
         assert_eq!(message.results(), 2);
-        let AgentMessage::Results(got) = decode_message(&message.subject, &message.payload).unwrap()
+        let AgentMessage::Results(got) =
+            decode_message(&message.subject, &message.payload).unwrap()
         else {
             panic!("not results");
         };
@@ -311,7 +309,10 @@ mod tests {
         }
         assert_eq!(expected_first, next);
         assert_eq!(
-            split.iter().map(|m| results_in_message_id(&m.id)).sum::<u64>(),
+            split
+                .iter()
+                .map(|m| results_in_message_id(&m.id))
+                .sum::<u64>(),
             300
         );
     }

@@ -196,6 +196,36 @@ impl Encoded {
     }
 }
 
+/// Seals `items` as one message whose first number is `*next`, or, when its
+/// JSON would pass `max_bytes`, as halves (in order) until each fits or holds a
+/// single item. `encode(items, first)` makes the message and gives the items
+/// back beside it (None: a name that cannot be a subject, checked before);
+/// `numbers(len)` is how far a sealed message of `len` items moves `next`.
+pub(crate) fn seal_in_halves<T>(
+    items: Vec<T>,
+    max_bytes: usize,
+    next: &mut u64,
+    numbers: fn(usize) -> u64,
+    encode: &dyn Fn(Vec<T>, u64) -> (Option<Encoded>, Vec<T>),
+    sealed: &mut Vec<Encoded>,
+) {
+    if items.is_empty() {
+        return;
+    }
+    let (encoded, mut items) = encode(items, *next);
+    let Some(encoded) = encoded else {
+        return;
+    };
+    if encoded.payload.len() <= max_bytes || items.len() == 1 {
+        *next += numbers(items.len());
+        sealed.push(encoded);
+        return;
+    }
+    let second = items.split_off(items.len() / 2);
+    seal_in_halves(items, max_bytes, next, numbers, encode, sealed);
+    seal_in_halves(second, max_bytes, next, numbers, encode, sealed);
+}
+
 /// Why bytes from the network are not a result.
 #[derive(Debug, Error)]
 pub enum DecodeError {

@@ -620,7 +620,8 @@ async fn a_delivery_that_comes_again_after_it_was_taken_is_marked_a_repeat() {
     let mut first: Vec<Delivery> = Vec::new();
     let mut again: Vec<Delivery> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let results = |deliveries: &[Delivery]| deliveries.iter().map(|d| d.message.count()).sum::<u64>();
+    let results =
+        |deliveries: &[Delivery]| deliveries.iter().map(|d| d.message.count()).sum::<u64>();
     while results(&again) < results(&first) || results(&first) < sent {
         let left = deadline.saturating_duration_since(Instant::now());
         let delivery = tokio::time::timeout(left, rx.recv())

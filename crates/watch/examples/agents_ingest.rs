@@ -125,7 +125,14 @@ fn results(profile: &blackout_profile::Profile, count: u64, copies: u64) -> Vec<
                     at,
                     target: name.clone(),
                     address: Some(IpAddr::V6(Ipv6Addr::new(
-                        0x2001, 0xdb8, 0, 0, 0, 0, (t >> 16) as u16, t as u16,
+                        0x2001,
+                        0xdb8,
+                        0,
+                        0,
+                        0,
+                        0,
+                        (t >> 16) as u16,
+                        t as u16,
                     ))),
                     kind: target.check.kind(),
                     check: target.check_label(),
@@ -137,7 +144,11 @@ fn results(profile: &blackout_profile::Profile, count: u64, copies: u64) -> Vec<
                     detail: None,
                     last_known_address: None,
                 };
-                let back_us = if dark { TIMEOUT_MS * 1000 } else { rtt_ms as i64 * 1000 };
+                let back_us = if dark {
+                    TIMEOUT_MS * 1000
+                } else {
+                    rtt_ms as i64 * 1000
+                };
                 came.push((at_us + back_us, result));
             }
         }
@@ -147,8 +158,11 @@ fn results(profile: &blackout_profile::Profile, count: u64, copies: u64) -> Vec<
     let mut sent: Vec<(i64, usize, Encoded)> = Vec::new();
     for (v, mut came) in came.into_iter().enumerate() {
         came.sort_by_key(|(back, _)| *back);
-        let mut batcher =
-            ResultBatcher::new(&profile.name, VANTAGES[v], Some(format!("bench agent {}", v + 1)));
+        let mut batcher = ResultBatcher::new(
+            &profile.name,
+            VANTAGES[v],
+            Some(format!("bench agent {}", v + 1)),
+        );
         let mut sequence = 0u64;
         let mut tick = None;
         for (back, result) in came {
@@ -346,7 +360,14 @@ fn main() {
         }
         None => blackout_store::Db::Sqlite(dir.join("central.db")),
     };
-    println!("store={}", if cluster.is_some() { "postgres" } else { "sqlite" });
+    println!(
+        "store={}",
+        if cluster.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -356,12 +377,18 @@ fn main() {
         let client = async_nats::connect(&url).await.unwrap_or_else(|e| fail(e));
         let js = jetstream::new(client);
         let records = results(&profile(), count, copies);
-        println!("targets_per_agent={}", targets_from_profile(&profile()).len() as u64 * copies.max(1));
+        println!(
+            "targets_per_agent={}",
+            targets_from_profile(&profile()).len() as u64 * copies.max(1)
+        );
         let messages = records.len() as u64;
         let bytes: usize = records.iter().map(|record| record.payload.len()).sum();
         println!("results={count}");
         println!("messages={messages}");
-        println!("results_per_message={:.1}", count as f64 / messages.max(1) as f64);
+        println!(
+            "results_per_message={:.1}",
+            count as f64 / messages.max(1) as f64
+        );
         println!("mean_result_bytes={}", bytes as u64 / count.max(1));
         let last = fill(&js, records).await;
 
