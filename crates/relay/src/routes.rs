@@ -109,6 +109,8 @@ pub struct RelayedSessions {
     asked: std::collections::HashMap<String, Timestamp>,
     /// When this central first took routes of each vantage point.
     heard: std::collections::HashMap<String, Timestamp>,
+    /// The last health report of each vantage point's relayed feed.
+    reports: std::collections::BTreeMap<(String, String), AgentFeedHealth>,
 }
 
 #[derive(Debug)]
@@ -171,10 +173,34 @@ impl RelayedSessions {
     }
 
     /// Notes that routes of `vantage` came at `now` (only the first time counts).
-    pub fn heard_from(&mut self, vantage: &str, now: Timestamp) {
-        if !self.heard.contains_key(vantage) {
-            self.heard.insert(vantage.to_string(), now);
+    /// The first time, its feeds' tables are awaited only a few seconds more:
+    /// returns each of its feeds' last health report with the new deadline
+    /// ([`RelayedSessions::table_arriving_until`]), so that the central need
+    /// not wait for the next report to know.
+    pub fn heard_from(
+        &mut self,
+        vantage: &str,
+        now: Timestamp,
+    ) -> Vec<(AgentFeedHealth, Option<Timestamp>)> {
+        if self.heard.contains_key(vantage) {
+            return Vec::new();
         }
+        self.heard.insert(vantage.to_string(), now);
+        self.reports
+            .range((vantage.to_string(), String::new())..)
+            .take_while(|((of, _), _)| of == vantage)
+            .map(|(_, report)| (report.clone(), self.table_arriving_until(report)))
+            .collect()
+    }
+
+    /// Notes a relayed feed's health report, and says until when its table may
+    /// still be on its way ([`RelayedSessions::table_arriving_until`]).
+    pub fn feed_reported(&mut self, report: &AgentFeedHealth) -> Option<Timestamp> {
+        self.reports.insert(
+            (report.vantage.clone(), report.feed.clone()),
+            report.clone(),
+        );
+        self.table_arriving_until(report)
     }
 
     /// Until when the table of the vantage point whose feed reported `health`
@@ -516,12 +542,22 @@ mod tests {
             Some(at(130))
         );
         // Its first routes came: the rest within seconds, whatever comes later.
-        sessions.heard_from("fra-1", at(75));
-        sessions.heard_from("fra-1", at(200));
+        // The feed reported before them is handed back with that deadline.
+        assert_eq!(
+            sessions.feed_reported(&health_of("fra-1", 1)),
+            Some(at(130))
+        );
+        let sooner = sessions.heard_from("fra-1", at(75));
+        assert_eq!(sooner.len(), 1);
+        assert_eq!(sooner[0].0.vantage, "fra-1");
+        assert_eq!(sooner[0].1, Some(at(85)));
+        assert!(sessions.heard_from("fra-1", at(200)).is_empty());
         assert_eq!(
             sessions.table_arriving_until(&health_of("fra-1", 1)),
             Some(at(85))
         );
+        // Another vantage's feeds are not handed back with it.
+        assert!(sessions.heard_from("ams-2", at(80)).is_empty());
     }
 
     #[test]

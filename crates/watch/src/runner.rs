@@ -577,7 +577,11 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             // Route inputs of the vantage's feed, its peers named `VANTAGE/COLLECTOR`,
             // after the losses of an older session's peers.
             AgentMessage::Routes(routes) => {
-                self.relayed.heard_from(&routes.vantage, clock::now());
+                // Its first routes: its feeds' tables are awaited only seconds more.
+                for (report, until) in self.relayed.heard_from(&routes.vantage, clock::now()) {
+                    self.core
+                        .on_relayed_feed_health(report.into_health(), until);
+                }
                 for input in self.relayed.inputs(routes.clone()) {
                     self.report.routes += 1;
                     let output = self.core.on_bgp(&input);
@@ -592,10 +596,9 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
                 {
                     let _ = asks.try_send(report.vantage.clone());
                 }
-                self.core.on_relayed_feed_health(
-                    report.clone().into_health(),
-                    self.relayed.table_arriving_until(report),
-                );
+                let until = self.relayed.feed_reported(report);
+                self.core
+                    .on_relayed_feed_health(report.clone().into_health(), until);
             }
         }
     }

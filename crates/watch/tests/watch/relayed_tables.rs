@@ -99,15 +99,18 @@ fn central_starts(waits: bool) -> Vec<EventUpdate> {
             let arrives = if vantage == "fra-1" { 2 } else { 30 };
             if s == arrives {
                 let batch = table(vantage, upstream, now);
-                relayed.heard_from(vantage, now);
+                for (report, until) in relayed.heard_from(vantage, now) {
+                    let until = until.filter(|_| waits);
+                    core.on_relayed_feed_health(report.into_health(), until);
+                }
                 for input in relayed.inputs(batch) {
                     updates.extend(core.on_bgp(&input).updates);
                 }
             }
             // Each agent reports its feed's health every few seconds.
-            if s % 5 == 0 || s == arrives {
+            if s % 5 == 0 {
                 let report = report(vantage, now);
-                let until = relayed.table_arriving_until(&report).filter(|_| waits);
+                let until = relayed.feed_reported(&report).filter(|_| waits);
                 core.on_relayed_feed_health(report.into_health(), until);
             }
         }
