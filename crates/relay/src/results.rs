@@ -31,7 +31,7 @@ pub const RESULTS_EVERY: Duration = Duration::from_millis(100);
 pub const MAX_RESULTS_PER_MESSAGE: usize = 512;
 /// The most bytes of one message of results: below nats-server's default
 /// 1 MiB payload limit.
-pub const MAX_RESULTS_BYTES: usize = 960 * 1024;
+pub const MAX_RESULTS_BYTES: usize = crate::wire::MAX_BATCH_BYTES;
 
 /// Probe results of one vantage point, published together.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,16 +63,14 @@ impl AgentResults {
 
     /// The subject, message id and bytes to publish.
     pub fn encode(&self) -> Result<Encoded, SubjectError> {
-        let mut encoded = Encoded::of_vantage(
+        Encoded::of_vantage_span(
             self,
             &self.profile,
             &self.vantage,
             ResultKind::Results,
             self.first,
-        )?;
-        encoded.id =
-            subject::span_message_id(&self.profile, &self.vantage, self.first, self.last());
-        Ok(encoded)
+            self.last(),
+        )
     }
 
     /// Each result on its own, with its own sequence number.

@@ -33,7 +33,7 @@ use std::sync::Arc;
 /// The most inputs one batch carries.
 pub const MAX_ROUTES_PER_BATCH: usize = 2000;
 /// The largest routes message the central decodes (and an agent sends).
-pub const MAX_ROUTES_BYTES: usize = 960 * 1024;
+pub const MAX_ROUTES_BYTES: usize = crate::wire::MAX_BATCH_BYTES;
 
 /// A batch of route inputs of one feed of one vantage point, as published.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

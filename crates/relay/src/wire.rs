@@ -29,6 +29,9 @@ use thiserror::Error;
 /// The largest message the central decodes; an agent's result is a few hundred
 /// bytes, a traceroute's a few kilobytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// The most bytes of a message of many items (results, route inputs): below
+/// nats-server's default 1 MiB payload limit.
+pub(crate) const MAX_BATCH_BYTES: usize = 960 * 1024;
 
 /// One probe result of one vantage point: as the central hands it on, and as
 /// earlier versions published it (one a message, on a `probe` or `control`
@@ -187,9 +190,23 @@ impl Encoded {
         kind: ResultKind,
         sequence: u64,
     ) -> Result<Encoded, SubjectError> {
+        Encoded::of_vantage_span(message, profile, vantage, kind, sequence, sequence)
+    }
+
+    /// Like [`Encoded::of_vantage`] for a message numbered `first..=last`
+    /// (results published together), its id their span
+    /// ([`subject::span_message_id`]).
+    pub(crate) fn of_vantage_span(
+        message: &impl Serialize,
+        profile: &str,
+        vantage: &str,
+        kind: ResultKind,
+        first: u64,
+        last: u64,
+    ) -> Result<Encoded, SubjectError> {
         Ok(Encoded {
             subject: subject::result_subject(profile, vantage, kind)?,
-            id: subject::message_id(profile, vantage, sequence),
+            id: subject::span_message_id(profile, vantage, first, last),
             // Messages of model values and plain values always serialize.
             payload: serde_json::to_vec(message).unwrap_or_default(),
         })

@@ -165,13 +165,18 @@ fn results(profile: &blackout_profile::Profile, count: u64, copies: u64) -> Vec<
         );
         let mut sequence = 0u64;
         let mut tick = None;
+        // What waits is sealed at the end of its tick.
+        let seal = |batcher: &mut ResultBatcher, sequence: &mut u64, open: i64| {
+            let end = (open + 1) * tick_us;
+            batcher
+                .seal(Timestamp::from_micros(end), sequence)
+                .into_iter()
+                .map(move |message| (end, v, message))
+        };
         for (back, result) in came {
             let this_tick = back.div_euclid(tick_us);
             if let Some(open) = tick.filter(|open| *open != this_tick) {
-                let at = Timestamp::from_micros((open + 1) * tick_us);
-                for message in batcher.seal(at, &mut sequence) {
-                    sent.push(((open + 1) * tick_us, v, message));
-                }
+                sent.extend(seal(&mut batcher, &mut sequence, open));
             }
             tick = Some(this_tick);
             let at = Timestamp::from_micros(back);
@@ -180,10 +185,7 @@ fn results(profile: &blackout_profile::Profile, count: u64, copies: u64) -> Vec<
             }
         }
         if let Some(open) = tick {
-            let at = Timestamp::from_micros((open + 1) * tick_us);
-            for message in batcher.seal(at, &mut sequence) {
-                sent.push(((open + 1) * tick_us, v, message));
-            }
+            sent.extend(seal(&mut batcher, &mut sequence, open));
         }
     }
     sent.sort_by_key(|(when, v, _)| (*when, *v));

@@ -193,7 +193,7 @@ pub async fn run_with_ready<F: FnMut(&EventUpdate, &Core)>(
                 // has more behind it: its writing may wait for theirs.
                 let more_behind = held >= BURST as u64;
                 watch.held.extend(batch);
-                watch.drain_agents(clock::now(), more_behind)?;
+                watch.settle(clock::now(), more_behind)?;
             }
             Some(report) = inputs.traces.recv() => {
                 watch.take_trace(report);
@@ -620,14 +620,10 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
         self.settle(now, false)
     }
 
-    /// Like [`Watch::drain`] after a burst of the agents' results, but while
-    /// `more_behind` (results keep coming) what they changed may wait for the next
+    /// Like [`Watch::drain`], but when `may_wait` (after a burst of the agents'
+    /// results with more behind it) what they changed may wait for the next
     /// write (see [`AGENTS_WRITE_EVERY`]) unless an event changed, a traceroute
     /// is asked for, or too many deliveries wait.
-    fn drain_agents(&mut self, now: Timestamp, more_behind: bool) -> Result<(), WatchError> {
-        self.settle(now, more_behind)
-    }
-
     fn settle(&mut self, now: Timestamp, may_wait: bool) -> Result<(), WatchError> {
         let output = self.core.tick(now);
         self.pending.extend(output);
