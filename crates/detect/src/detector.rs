@@ -121,6 +121,9 @@ pub struct Detector {
     vantages: BTreeSet<String>,
     /// Results that came too late to be judged (see [`Detector::is_late`]).
     late_results: u64,
+    /// The network each target host belongs to, where the profile names one
+    /// ([`DetectorConfig::target_networks`], read once).
+    target_networks: BTreeMap<String, Entity>,
 }
 
 /// A loss of a network's routes that began within a flap window of its last
@@ -152,6 +155,17 @@ fn network_slot(entity: &Entity) -> Slot {
     (entity.clone(), Cause::Internal, String::new())
 }
 
+/// The network a check belongs to when its target names none: the profile's
+/// whole, else its first network.
+fn default_owner(bgp: &BgpState) -> Option<EntityIdx> {
+    let entities = bgp.entities();
+    entities
+        .iter()
+        .position(|e| e.role == EntityRole::Whole)
+        .or_else(|| entities.iter().position(|e| e.role == EntityRole::Network))
+        .map(|i| EntityIdx(i as u32))
+}
+
 /// Is this entity one whose network events this detector opens (every entity
 /// of the BGP state: a profile's networks and country, or the global view's
 /// countries and origin ASes)?
@@ -162,7 +176,13 @@ fn is_network(bgp: &BgpState, entity: &Entity) -> Option<EntityIdx> {
 impl Detector {
     /// A detector with nothing seen yet.
     pub fn new(config: DetectorConfig) -> Self {
+        let target_networks = config
+            .target_networks
+            .iter()
+            .filter_map(|(host, entity)| Some((host.clone(), entity.parse::<Entity>().ok()?)))
+            .collect();
         Detector {
+            target_networks,
             bgp: BgpDetector::new(config.clone()),
             config,
             probes: ProbeTracker::default(),
@@ -573,7 +593,7 @@ impl Detector {
     /// check that a quorum of several sees down, what each of them saw.
     fn check_views(&self, offline: &BTreeMap<String, Timestamp>) -> Judged {
         let mut grouped: BTreeMap<
-            (ProbeRole, String, ProbeKind),
+            (ProbeRole, &str, ProbeKind),
             Vec<Cow<'_, crate::probes::CheckTrack>>,
         > = BTreeMap::new();
         // When every control of each vantage point was last asked: a target's
@@ -618,7 +638,7 @@ impl Detector {
                 _ => Cow::Borrowed(track),
             };
             grouped
-                .entry((*role, target.clone(), *kind))
+                .entry((*role, target.as_str(), *kind))
                 .or_default()
                 .push(track);
         }
@@ -640,6 +660,7 @@ impl Detector {
             if matches!(verdict, Consensus::NoVerdict { .. }) {
                 continue;
             }
+            let target = target.to_string();
             let tracks: Vec<_> = tracks
                 .into_iter()
                 .filter(|t| self.last_at.secs_since(t.last.at) <= max_age)
@@ -824,9 +845,14 @@ impl Detector {
         // The entities to weigh: those whose routes changed, those with checks of
         // their own, and those with an event or stress under way.
         let mut entities: BTreeSet<EntityIdx> = changed;
-        let owners: Vec<Option<EntityIdx>> =
-            checks.iter().map(|c| self.owner(&c.target, bgp)).collect();
-        entities.extend(owners.iter().flatten());
+        let owners = self.owners(&checks, bgp);
+        let mut own_checks: BTreeMap<EntityIdx, Vec<CheckView>> = BTreeMap::new();
+        for (check, owner) in checks.iter().zip(&owners) {
+            if let Some(owner) = owner {
+                own_checks.entry(*owner).or_default().push(check.clone());
+            }
+        }
+        entities.extend(own_checks.keys());
         entities.extend(self.stress_since.keys());
         entities.extend(self.held_losses.keys());
         entities.extend(
@@ -838,12 +864,7 @@ impl Detector {
         );
         let mut network_causes: BTreeMap<EntityIdx, Cause> = BTreeMap::new();
         for entity in entities {
-            let own: Vec<CheckView> = checks
-                .iter()
-                .zip(&owners)
-                .filter(|(_, owner)| **owner == Some(entity))
-                .map(|(check, _)| check.clone())
-                .collect();
+            let own = own_checks.remove(&entity).unwrap_or_default();
             if let Some(cause) = self.weigh_network(at, entity, own, bgp, updates) {
                 network_causes.insert(entity, cause);
             }
@@ -875,21 +896,31 @@ impl Detector {
     /// The network a probed target belongs to: the one the profile places it in,
     /// or the profile's first (its country, when it has several networks).
     fn owner(&self, target: &str, bgp: &BgpState) -> Option<EntityIdx> {
+        self.owner_or(target, bgp, default_owner(bgp))
+    }
+
+    /// The owner of each check, in order: the network each names, or the
+    /// profile's (found once for all of them).
+    fn owners(&self, checks: &[CheckView], bgp: &BgpState) -> Vec<Option<EntityIdx>> {
+        let fallback = default_owner(bgp);
+        checks
+            .iter()
+            .map(|c| self.owner_or(&c.target, bgp, fallback))
+            .collect()
+    }
+
+    /// The network `target` names as its own, else `fallback`.
+    fn owner_or(
+        &self,
+        target: &str,
+        bgp: &BgpState,
+        fallback: Option<EntityIdx>,
+    ) -> Option<EntityIdx> {
         let host = target.split('@').next_back().unwrap_or(target);
-        let named = self
-            .config
-            .target_networks
+        self.target_networks
             .get(host)
-            .and_then(|entity| entity.parse::<Entity>().ok())
-            .and_then(|entity| bgp.entity_index(&entity));
-        named.or_else(|| {
-            let entities = bgp.entities();
-            entities
-                .iter()
-                .position(|e| e.role == EntityRole::Whole)
-                .or_else(|| entities.iter().position(|e| e.role == EntityRole::Network))
-                .map(|i| EntityIdx(i as u32))
-        })
+            .and_then(|entity| bgp.entity_index(entity))
+            .or(fallback)
     }
 
     /// Weighs one entity's situation and opens, revises or ends its network
@@ -1648,6 +1679,15 @@ impl Detector {
                 .count();
             hosts.is_empty() || clean * 2 > hosts.len()
         };
+        // The checks are indexed in one pass each (the hosts gone dark, the
+        // checks of each service at issue): a scan of all of them for each
+        // failing service would cost the square of a large profile's checks,
+        // just when it goes dark.
+        let dark_hosts: BTreeSet<&str> = checks
+            .iter()
+            .filter(|h| h.kind == ProbeKind::Icmp && h.failing_since().is_some())
+            .map(|h| h.target.as_str())
+            .collect();
         let mut still_failing: BTreeMap<Entity, Vec<&CheckView>> = BTreeMap::new();
         let mut may_open: BTreeSet<Entity> = BTreeSet::new();
         for (check, owner) in checks.iter().zip(owners) {
@@ -1665,9 +1705,7 @@ impl Detector {
             // on the dark side than broken on its own.
             let network_down = stressed || owner.is_some_and(|o| network_causes.contains_key(&o));
             let network_back = owner.and_then(|o| self.network_back.get(&o).copied());
-            let host_dark = checks.iter().any(|h| {
-                h.kind == ProbeKind::Icmp && h.target == check.target && h.failing_since().is_some()
-            });
+            let host_dark = dark_hosts.contains(check.target.as_str());
             if !host_dark
                 && !network_down
                 && !self.in_tail(network_back, &check.state)
@@ -1685,11 +1723,31 @@ impl Detector {
             })
             .cloned()
             .collect();
+        let at_issue: BTreeSet<&Entity> = still_failing
+            .keys()
+            .chain(open.iter().map(|(entity, ..)| entity))
+            .collect();
+        let mut by_entity: BTreeMap<&Entity, Vec<(&CheckView, Option<EntityIdx>)>> =
+            BTreeMap::new();
+        if !at_issue.is_empty() {
+            for (check, owner) in checks.iter().zip(owners) {
+                if at_issue.contains(&check.entity) {
+                    by_entity
+                        .entry(&check.entity)
+                        .or_default()
+                        .push((check, *owner));
+                }
+            }
+        }
+        drop(at_issue);
         for slot in open {
             if still_failing.contains_key(&slot.0) {
                 continue;
             }
-            let own: Vec<&CheckView> = checks.iter().filter(|c| c.entity == slot.0).collect();
+            let own: Vec<&CheckView> = by_entity
+                .get(&slot.0)
+                .map(|own| own.iter().map(|(check, _)| *check).collect())
+                .unwrap_or_default();
             // Back when its checks first answered again: a recovery from before
             // this event began is an earlier incident's.
             let start = self.book.open.get(&slot).map_or(at, |e| e.start);
@@ -1722,11 +1780,10 @@ impl Detector {
         }
         for (entity, views) in still_failing {
             let slot: Slot = (entity.clone(), Cause::Service, String::new());
-            let total = checks.iter().filter(|c| c.entity == entity).count();
-            let view = checks
-                .iter()
-                .zip(owners)
-                .find(|(c, _)| c.entity == entity)
+            let own = by_entity.get(&entity).map(Vec::as_slice).unwrap_or_default();
+            let total = own.len();
+            let view = own
+                .first()
                 .and_then(|(_, owner)| *owner)
                 .is_some_and(|owner| self.bgp_view(owner));
             let mut opening = service_opening(&entity, &views, total, at, view);
