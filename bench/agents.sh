@@ -28,13 +28,18 @@
 # every few seconds an agent, one result a message; 300 is 6,600 targets, about 110
 # results/s an agent, about 11 a message), STORES (default "sqlite postgres": the
 # central's store, a SQLite file or a scratch PostgreSQL cluster with
-# synchronous_commit=off), AGENT_SECS (default 150), PARTS (default "ingest agent").
+# synchronous_commit=off), SCENARIOS (default "steady outage": every target
+# answering but one round in 50 from one vantage point, or, in the run's second
+# half, an outage: no target answering any vantage point, the controls answering,
+# so the central keeps weighing every check failing), AGENT_SECS (default 150),
+# PARTS (default "ingest agent").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "needs root (a network namespace of its own)" >&2; exit 2; }
 SIZES=${SIZES:-10000 100000 1000000}
 COPIES=${COPIES:-1 300}
 STORES=${STORES:-sqlite postgres}
+SCENARIOS=${SCENARIOS:-steady outage}
 AGENT_SECS=${AGENT_SECS:-150}
 PARTS=${PARTS:-ingest agent}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -94,15 +99,17 @@ if [[ " $PARTS " == *" ingest "* ]]; then
     row='%-6s %8s %9s %8s %7s %6s %10s %9s %11s %10s %7s %14s\n'
     for store in $STORES; do
     for copies in $COPIES; do
+    for scenario in $SCENARIOS; do
         echo
-        echo "three agents, each probing $copies x the kp profile's targets; the central's store: $store"
+        echo "three agents, each probing $copies x the kp profile's targets; the central's store: $store; $scenario"
         printf "$row" scale targets results messages res/msg bytes publish/s plain/s plain-msg/s central/s ÷plain central/CPU-s
         scale=1
         for n in $SIZES; do
             start_nats
             out="$WORK/ingest-$copies-$n"
             mkdir -p "$WORK/db"
-            "$TARGET/release/examples/agents_ingest" "$URL" "$n" "$WORK/db" "$copies" "$store" >"$out" 2>"$out.err" || {
+            arg=; [[ $scenario == outage ]] && arg=outage
+            "$TARGET/release/examples/agents_ingest" "$URL" "$n" "$WORK/db" "$copies" "$store" $arg >"$out" 2>"$out.err" || {
                 cat "$out.err" >&2
                 exit 1
             }
@@ -116,6 +123,7 @@ if [[ " $PARTS " == *" ingest "* ]]; then
             rm -rf "$WORK/db"
             scale=$((scale * 10))
         done
+    done
     done
     done
     echo

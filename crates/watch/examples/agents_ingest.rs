@@ -31,7 +31,13 @@
 //! `/proc/self/stat`; the broker's and PostgreSQL's are not in it) and the results per CPU second,
 //! a figure that a machine busy with other work disturbs less than the rate.
 //!
-//! Prints `key=value` lines. Usage: `agents_ingest NATS_URL RESULTS DIR [COPIES]`.
+//! With `outage`, the second half of the run is an outage: from its middle
+//! round on, no target answers any vantage point (their controls do), so the
+//! central judges every check failing, opens the network's event and the
+//! services' events, and keeps weighing them.
+//!
+//! Prints `key=value` lines. Usage: `agents_ingest NATS_URL RESULTS DIR [COPIES
+//! [sqlite|postgres [outage]]]`.
 
 use async_nats::jetstream::{self, consumer::pull, message::PublishMessage};
 use blackout_bgp::{Tracking, Vrps, WatchSet};
@@ -81,7 +87,12 @@ const TIMEOUT_MS: i64 = 3_000;
 /// its round-trip time later (a timeout, 3 s later). Each agent's batcher seals
 /// what came within one tick of `RESULTS_EVERY`, as the agent does: with the kp
 /// profile alone (a result every few seconds) that is one result a message.
-fn results(profile: &blackout_profile::Profile, count: u64, copies: u64) -> Vec<Encoded> {
+fn results(
+    profile: &blackout_profile::Profile,
+    count: u64,
+    copies: u64,
+    outage: bool,
+) -> Vec<Encoded> {
     let kp_targets = targets_from_profile(profile);
     let targets: Vec<(String, &blackout_probe::Target)> = (0..copies.max(1))
         .flat_map(|copy| {
@@ -118,8 +129,12 @@ fn results(profile: &blackout_profile::Profile, count: u64, copies: u64) -> Vec<
                     + interval_us * t as i64 / targets.len() as i64
                     + offset;
                 let at = Timestamp::from_micros(at_us);
-                // One round in 50 a target does not answer one vantage point.
-                let dark = (round as u64 + t as u64 + v as u64).is_multiple_of(50);
+                // One round in 50 a target does not answer one vantage point;
+                // in an outage's second half, no target answers (the controls do).
+                let dark = (round as u64 + t as u64 + v as u64).is_multiple_of(50)
+                    || (outage
+                        && round as u64 >= rounds / 2
+                        && target.role != blackout_model::ProbeRole::Control);
                 let rtt_ms = 180 + (round as u64 * 7 + t as u64) % 40;
                 let result = ProbeResult {
                     at,
@@ -338,7 +353,7 @@ fn cpu_secs() -> f64 {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(url), Some(count), Some(dir)) = (args.next(), args.next(), args.next()) else {
-        fail("usage: agents_ingest NATS_URL RESULTS DIR [COPIES [sqlite|postgres]]")
+        fail("usage: agents_ingest NATS_URL RESULTS DIR [COPIES [sqlite|postgres [outage]]]")
     };
     let count: u64 = count.parse().unwrap_or_else(|e| fail(e));
     let copies: u64 = args
@@ -355,6 +370,11 @@ fn main() {
                 .unwrap_or_else(|why| fail(format!("no PostgreSQL: {why}"))),
         ),
         Some(other) => fail(format!("`{other}` is no store: sqlite or postgres")),
+    };
+    let outage = match args.next().as_deref() {
+        None => false,
+        Some("outage") => true,
+        Some(other) => fail(format!("`{other}` is no scenario: outage or nothing")),
     };
     let db = match &cluster {
         Some(cluster) => {
@@ -378,7 +398,7 @@ fn main() {
     runtime.block_on(async {
         let client = async_nats::connect(&url).await.unwrap_or_else(|e| fail(e));
         let js = jetstream::new(client);
-        let records = results(&profile(), count, copies);
+        let records = results(&profile(), count, copies, outage);
         println!(
             "targets_per_agent={}",
             targets_from_profile(&profile()).len() as u64 * copies.max(1)
