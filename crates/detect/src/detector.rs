@@ -1780,7 +1780,10 @@ impl Detector {
         }
         for (entity, views) in still_failing {
             let slot: Slot = (entity.clone(), Cause::Service, String::new());
-            let own = by_entity.get(&entity).map(Vec::as_slice).unwrap_or_default();
+            let own = by_entity
+                .get(&entity)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             let total = own.len();
             let view = own
                 .first()
