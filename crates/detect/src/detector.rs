@@ -13,7 +13,7 @@ use crate::book::{EventBook, Opening, Slot};
 use crate::consensus::{
     self, PathChange, PathWatch, Seen, Sight, Split, VantageView, Verdict as Consensus, name_list,
 };
-use crate::probes::{CheckState, ProbeSignal, ProbeTracker};
+use crate::probes::{CheckKey, CheckState, CheckTrack, ProbeSignal, ProbeTracker};
 use crate::rules::{CheckView, Situation, Verdict, attribute};
 use blackout_bgp::{BgpChange, BgpState, EntityIdx, EntityRole};
 use blackout_model::{
@@ -21,7 +21,6 @@ use blackout_model::{
     SignalKind, Timestamp, UpdateKind,
 };
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The health of one of blackout's own feeds, as a signal.
@@ -592,10 +591,6 @@ impl Detector {
     /// checks split between vantage points that see them down and up, and, for a
     /// check that a quorum of several sees down, what each of them saw.
     fn check_views(&self, offline: &BTreeMap<String, Timestamp>) -> Judged {
-        let mut grouped: BTreeMap<
-            (ProbeRole, &str, ProbeKind),
-            Vec<Cow<'_, crate::probes::CheckTrack>>,
-        > = BTreeMap::new();
         // When every control of each vantage point was last asked: a target's
         // failure is a fact about the target only once the vantage point has been
         // looked at again (online or not) after it began. A changed result is
@@ -610,43 +605,59 @@ impl Detector {
                 *seen = (*seen).min(track.last.at);
             }
         }
-        for ((vantage, role, target, kind), track) in self.probes.checks() {
-            if *role == ProbeRole::Control
-                || offline.contains_key(vantage)
-                || track.state == CheckState::Unknown
-                || self.in_tail(self.vantage_back.get(vantage).copied(), &track.state)
-            {
-                continue;
-            }
-            let track = match track.state {
-                CheckState::Failing {
+        let judged = |(vantage, role, ..): &CheckKey, track: &CheckTrack| {
+            *role != ProbeRole::Control
+                && !offline.contains_key(vantage)
+                && track.state != CheckState::Unknown
+                && !self.in_tail(self.vantage_back.get(vantage).copied(), &track.state)
+        };
+        // A failing check is shown as it was before it failed, until its vantage
+        // point's controls tell: a copy of the few such tracks, made first, so
+        // that the groups below hold references only.
+        let shown_before: BTreeMap<&CheckKey, CheckTrack> = self
+            .probes
+            .checks()
+            .filter(|(key, track)| judged(key, track))
+            .filter_map(|(key, track)| {
+                let CheckState::Failing {
                     since,
                     after_degradation,
-                } if controls_seen
-                    .get(vantage.as_str())
-                    .is_some_and(|seen| *seen < since) =>
+                } = track.state
+                else {
+                    return None;
+                };
+                if !controls_seen
+                    .get(key.0.as_str())
+                    .is_some_and(|seen| *seen < since)
                 {
-                    // Shown as it was before it failed, until the controls tell.
-                    let mut before = track.clone();
-                    before.state = if after_degradation {
-                        CheckState::Degraded { since }
-                    } else {
-                        CheckState::Ok
-                    };
-                    Cow::Owned(before)
+                    return None;
                 }
-                _ => Cow::Borrowed(track),
-            };
+                let mut before = track.clone();
+                before.state = if after_degradation {
+                    CheckState::Degraded { since }
+                } else {
+                    CheckState::Ok
+                };
+                Some((key, before))
+            })
+            .collect();
+        let mut grouped: BTreeMap<(ProbeRole, &str, ProbeKind), Vec<&CheckTrack>> =
+            BTreeMap::new();
+        for (key, track) in self.probes.checks() {
+            if !judged(key, track) {
+                continue;
+            }
+            let (_, role, target, kind) = key;
             grouped
                 .entry((*role, target.as_str(), *kind))
                 .or_default()
-                .push(track);
+                .push(shown_before.get(key).unwrap_or(track));
         }
         let max_age = self.view_max_age(self.vantage_count() > 1);
         let mut judged = Judged::default();
         for ((role, target, kind), tracks) in grouped {
             let failing =
-                |t: &crate::probes::CheckTrack| matches!(t.state, CheckState::Failing { .. });
+                |t: &CheckTrack| matches!(t.state, CheckState::Failing { .. });
             let views: Vec<VantageView> = tracks
                 .iter()
                 .map(|t| VantageView {
@@ -1904,7 +1915,7 @@ struct Judged {
 
 /// A check that is not down: degraded since the earliest degradation any
 /// vantage point sees, else well.
-fn degraded_or_ok(tracks: &[Cow<'_, crate::probes::CheckTrack>]) -> CheckState {
+fn degraded_or_ok(tracks: &[&CheckTrack]) -> CheckState {
     tracks
         .iter()
         .filter_map(|t| match t.state {
