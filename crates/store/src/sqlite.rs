@@ -457,11 +457,24 @@ fn write_signals(tx: &Transaction<'_>, points: &[SeriesPoint]) -> Result<(), Sto
         let mut names: std::collections::HashMap<&SeriesKey, (String, String)> =
             std::collections::HashMap::new();
         for point in points {
-            let (entity, measure) = &*names
+            names
                 .entry(&point.key)
                 .or_insert_with(|| (point.key.entity.to_string(), point.key.measure.to_string()));
+        }
+        // Written in the table's key order: each series' points go into its
+        // pages one after another, rather than each point seeking its page anew
+        // among those of thousands of series.
+        let mut rows: Vec<(&str, &str, i64, f64)> = points
+            .iter()
+            .filter_map(|point| {
+                let (entity, measure) = names.get(&point.key)?;
+                Some((entity.as_str(), measure.as_str(), point.at.as_micros(), point.value))
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        for (entity, measure, at, value) in rows {
             insert
-                .execute(params![entity, measure, point.at.as_micros(), point.value])
+                .execute(params![entity, measure, at, value])
                 .during("write signal")?;
         }
     }
