@@ -641,8 +641,7 @@ impl Detector {
                 Some((key, before))
             })
             .collect();
-        let mut grouped: BTreeMap<(ProbeRole, &str, ProbeKind), Vec<&CheckTrack>> =
-            BTreeMap::new();
+        let mut grouped: BTreeMap<(ProbeRole, &str, ProbeKind), Vec<&CheckTrack>> = BTreeMap::new();
         for (key, track) in self.probes.checks() {
             if !judged(key, track) {
                 continue;
@@ -656,8 +655,7 @@ impl Detector {
         let max_age = self.view_max_age(self.vantage_count() > 1);
         let mut judged = Judged::default();
         for ((role, target, kind), tracks) in grouped {
-            let failing =
-                |t: &CheckTrack| matches!(t.state, CheckState::Failing { .. });
+            let failing = |t: &CheckTrack| matches!(t.state, CheckState::Failing { .. });
             let views: Vec<VantageView> = tracks
                 .iter()
                 .map(|t| VantageView {

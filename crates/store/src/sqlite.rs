@@ -468,7 +468,12 @@ fn write_signals(tx: &Transaction<'_>, points: &[SeriesPoint]) -> Result<(), Sto
             .iter()
             .filter_map(|point| {
                 let (entity, measure) = names.get(&point.key)?;
-                Some((entity.as_str(), measure.as_str(), point.at.as_micros(), point.value))
+                Some((
+                    entity.as_str(),
+                    measure.as_str(),
+                    point.at.as_micros(),
+                    point.value,
+                ))
             })
             .collect();
         rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
