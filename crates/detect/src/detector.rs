@@ -626,12 +626,9 @@ impl Detector {
                 else {
                     return None;
                 };
-                if !controls_seen
+                controls_seen
                     .get(key.0.as_str())
-                    .is_some_and(|seen| *seen < since)
-                {
-                    return None;
-                }
+                    .filter(|seen| **seen < since)?;
                 let mut before = track.clone();
                 before.state = if after_degradation {
                     CheckState::Degraded { since }
