@@ -605,7 +605,7 @@ impl Detector {
                 *seen = (*seen).min(track.last.at);
             }
         }
-        let judged = |(vantage, role, ..): &CheckKey, track: &CheckTrack| {
+        let is_judged = |(vantage, role, ..): &CheckKey, track: &CheckTrack| {
             *role != ProbeRole::Control
                 && !offline.contains_key(vantage)
                 && track.state != CheckState::Unknown
@@ -617,7 +617,7 @@ impl Detector {
         let shown_before: BTreeMap<&CheckKey, CheckTrack> = self
             .probes
             .checks()
-            .filter(|(key, track)| judged(key, track))
+            .filter(|(key, track)| is_judged(key, track))
             .filter_map(|(key, track)| {
                 let CheckState::Failing {
                     since,
@@ -640,7 +640,7 @@ impl Detector {
             .collect();
         let mut grouped: BTreeMap<(ProbeRole, &str, ProbeKind), Vec<&CheckTrack>> = BTreeMap::new();
         for (key, track) in self.probes.checks() {
-            if !judged(key, track) {
+            if !is_judged(key, track) {
                 continue;
             }
             let (_, role, target, kind) = key;
