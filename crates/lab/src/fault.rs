@@ -703,40 +703,41 @@ impl Fault {
         Ok(())
     }
 
-    /// Switches the ROAs, waits until the transit's RPKI table has them, and
-    /// re-runs its import policy: FRR drops routes that turn invalid by itself,
-    /// but takes back the ones that turn valid only on a soft clear.
+    /// Switches the ROAs, waits until the transit's RPKI table has them and no
+    /// longer the others, and re-runs its import policy: FRR drops routes that
+    /// turn invalid by itself, but takes back the ones that turn valid only on a
+    /// soft clear. A table caught halfway (the new ROA in, the old one not yet
+    /// out) still finds the routes valid, so the wait is for the whole switch;
+    /// turning them invalid then waits until the transit has dropped them, so
+    /// that the fault is in force when it is logged.
     fn set_roas(lab: &Lab, invalid: bool) -> Result<()> {
         lab.write_roas(invalid)?;
         let topo = lab.topology();
-        let want = if invalid {
-            topo.rogue_roa_asn
+        let (want, old) = if invalid {
+            (topo.rogue_roa_asn, crate::topology::ORIGIN_ASN)
         } else {
-            crate::topology::ORIGIN_ASN
+            (crate::topology::ORIGIN_ASN, topo.rogue_roa_asn)
         };
-        let until = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
+        let (want, old) = (want.to_string(), old.to_string());
+        wait_until(&format!("the transit's RPKI table to name AS{want} alone"), || {
             let table = lab.vtysh("show rpki prefix-table").unwrap_or_default();
-            let loaded = Family::BOTH.iter().all(|family| {
+            Family::BOTH.iter().all(|family| {
                 let aggregate = topo.origin_aggregate_of(*family).addr().to_string();
-                table.lines().any(|l| {
-                    l.split_whitespace().next() == Some(aggregate.as_str())
-                        && l.split_whitespace().last() == Some(want.to_string().as_str())
-                })
-            });
-            if loaded {
-                break;
-            }
-            if std::time::Instant::now() > until {
-                return Err(LabError::Timeout {
-                    what: format!("the transit's RPKI table to name AS{want}"),
-                    secs: 15,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+                let origins: Vec<&str> = table
+                    .lines()
+                    .filter(|l| l.split_whitespace().next() == Some(aggregate.as_str()))
+                    .filter_map(|l| l.split_whitespace().last())
+                    .collect();
+                origins.contains(&want.as_str()) && !origins.contains(&old.as_str())
+            })
+        })?;
         for family in Family::BOTH {
             lab.vtysh(&format!("clear bgp {} unicast * soft in", family.keyword()))?;
+        }
+        if invalid {
+            wait_until("the transit to drop the origin's invalid routes", || {
+                lab.transit_routes().is_empty()
+            })?;
         }
         Ok(())
     }
@@ -827,6 +828,25 @@ impl Fault {
             }
         }
     }
+}
+
+/// How long a fault waits for a router to take a change in.
+const FAULT_SETTLE: Duration = Duration::from_secs(15);
+
+/// Polls `done` every 100 ms until it holds, or fails naming `what` after
+/// [`FAULT_SETTLE`].
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) -> Result<()> {
+    let until = std::time::Instant::now() + FAULT_SETTLE;
+    while !done() {
+        if std::time::Instant::now() > until {
+            return Err(LabError::Timeout {
+                what: what.to_string(),
+                secs: FAULT_SETTLE.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
 }
 
 impl Lab {
