@@ -719,18 +719,21 @@ impl Fault {
             (crate::topology::ORIGIN_ASN, topo.rogue_roa_asn)
         };
         let (want, old) = (want.to_string(), old.to_string());
-        wait_until(&format!("the transit's RPKI table to name AS{want} alone"), || {
-            let table = lab.vtysh("show rpki prefix-table").unwrap_or_default();
-            Family::BOTH.iter().all(|family| {
-                let aggregate = topo.origin_aggregate_of(*family).addr().to_string();
-                let origins: Vec<&str> = table
-                    .lines()
-                    .filter(|l| l.split_whitespace().next() == Some(aggregate.as_str()))
-                    .filter_map(|l| l.split_whitespace().last())
-                    .collect();
-                origins.contains(&want.as_str()) && !origins.contains(&old.as_str())
-            })
-        })?;
+        wait_until(
+            &format!("the transit's RPKI table to name AS{want} alone"),
+            || {
+                let table = lab.vtysh("show rpki prefix-table").unwrap_or_default();
+                Family::BOTH.iter().all(|family| {
+                    let aggregate = topo.origin_aggregate_of(*family).addr().to_string();
+                    let origins: Vec<&str> = table
+                        .lines()
+                        .filter(|l| l.split_whitespace().next() == Some(aggregate.as_str()))
+                        .filter_map(|l| l.split_whitespace().last())
+                        .collect();
+                    origins.contains(&want.as_str()) && !origins.contains(&old.as_str())
+                })
+            },
+        )?;
         for family in Family::BOTH {
             lab.vtysh(&format!("clear bgp {} unicast * soft in", family.keyword()))?;
         }
