@@ -1021,13 +1021,20 @@ pub fn run_case(
     };
     match &mine {
         None => {
+            // What watch said instead goes out now, beside the fault's line: the
+            // list at the end stays short enough to be read whole in a CI log.
             let seen: Vec<String> = watch.updates[from..].iter().map(Update::brief).collect();
+            say(&format!(
+                "{}: no {} event; watch said instead: {seen:#?}",
+                case.spec, case.cause
+            ));
             problems.push(format!(
-                "{}: no {} event on {} within {:.0} s; watch said: {seen:#?}",
+                "{}: no {} event on {} within {:.0} s ({} other updates, listed with the fault)",
                 case.spec,
                 case.cause,
                 case.entity,
-                detect_limit.as_secs_f64()
+                detect_limit.as_secs_f64(),
+                seen.len()
             ));
         }
         Some(update) => {
