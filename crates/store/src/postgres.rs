@@ -25,7 +25,7 @@
 //! transaction, so one cut off by the server's end was not written and is
 //! written whole by the second try.
 
-use crate::backend::{Backend, Batch, LATEST_SEEN};
+use crate::backend::{Backend, Batch, latest_seen};
 use crate::db::{PgTarget, redact};
 use crate::error::{SqlContext, StoreError};
 use crate::rows::{EventQuery, EventRow, FeedHealthRow, LogEntry, ProbeRow, SignalRollup};
@@ -827,7 +827,9 @@ impl Backend for PgStore {
     }
 
     fn latest_seen_us(&self) -> Result<Option<i64>, StoreError> {
-        let rows = self.query("find the latest record", LATEST_SEEN, Vec::new())?;
+        static QUERY: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| latest_seen("signals"));
+        let rows = self.query("find the latest record", QUERY.as_str(), Vec::new())?;
         Ok(rows.first().and_then(|row| row.get(0)))
     }
 

@@ -5,13 +5,14 @@
 //! open their own ([`SqliteStore::open_read_only`]). The one-writer lock is a
 //! `flock` on a file beside the database ([`crate::lock`]).
 
-use crate::backend::{Backend, Batch, LATEST_SEEN};
+use crate::backend::{Backend, Batch, latest_seen};
 use crate::error::{SqlContext, StoreError};
 use crate::lock::FileLock;
 use crate::rows::{EventQuery, FeedHealthRow, LogEntry, ProbeRow, SignalRollup};
 use crate::sqlite_schema as schema;
 use blackout_model::{Event, SeriesKey, SeriesPoint, Timestamp, UpdateKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// How often the checkpointer copies what the WAL holds into the database file.
@@ -67,6 +68,10 @@ pub struct SqliteStore {
     /// Copies the WAL into the file beside the writer (none for readers); held
     /// for its drop, which stops it.
     _checkpointer: Option<Checkpointer>,
+    /// Each series' number in `series`, as this writer found or made them. A
+    /// number never changes, so a look-up holds for good; those a transaction
+    /// made join only once it commits.
+    series_ids: HashMap<SeriesKey, i64>,
     path: PathBuf,
     lock: Option<FileLock>,
 }
@@ -109,6 +114,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             _checkpointer: checkpointer,
+            series_ids: HashMap::new(),
             path: path.to_path_buf(),
             lock: None,
         })
@@ -139,6 +145,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             _checkpointer: None,
+            series_ids: HashMap::new(),
             path: path.to_path_buf(),
             lock: None,
         })
@@ -155,8 +162,9 @@ impl Backend for SqliteStore {
         if !batch.events.is_empty() {
             write_events(&tx, batch.owner, batch.events)?;
         }
+        let mut new_series = Vec::new();
         if !batch.signals.is_empty() {
-            write_signals(&tx, batch.signals)?;
+            write_signals(&tx, batch.signals, &self.series_ids, &mut new_series)?;
         }
         if !batch.feeds.is_empty() {
             write_feed_health(&tx, batch.feeds)?;
@@ -164,7 +172,9 @@ impl Backend for SqliteStore {
         if !batch.probes.is_empty() {
             write_probe_results(&tx, batch.probes)?;
         }
-        tx.commit().during("commit")
+        tx.commit().during("commit")?;
+        self.series_ids.extend(new_series);
+        Ok(())
     }
 
     /// Folds raw points older than `before` into buckets of `width_secs` (min, max,
@@ -175,8 +185,9 @@ impl Backend for SqliteStore {
         let tx = self.conn.transaction().during("begin")?;
         tx.execute(
             "INSERT INTO signal_rollups (entity, signal, bucket_us, width_s, min, max, mean, count)
-             SELECT entity, signal, (at_us / ?2) * ?2, ?3, min(value), max(value), avg(value), count(*)
-             FROM signals WHERE at_us < ?1 GROUP BY entity, signal, (at_us / ?2)
+             SELECT series.entity, series.signal, (at_us / ?2) * ?2, ?3, min(value), max(value), avg(value), count(*)
+             FROM points JOIN series ON series.id = points.series
+             WHERE at_us < ?1 GROUP BY points.series, (at_us / ?2)
              ON CONFLICT (entity, signal, bucket_us) DO UPDATE SET
                min = min(min, excluded.min),
                max = max(max, excluded.max),
@@ -186,7 +197,7 @@ impl Backend for SqliteStore {
         )
         .during("fold signals")?;
         let folded = tx
-            .execute("DELETE FROM signals WHERE at_us < ?1", [before.as_micros()])
+            .execute("DELETE FROM points WHERE at_us < ?1", [before.as_micros()])
             .during("delete folded signals")?;
         tx.commit().during("commit downsample")?;
         Ok(folded)
@@ -307,7 +318,8 @@ impl Backend for SqliteStore {
         let mut statement = self
             .conn
             .prepare_cached(
-                "SELECT at_us, value FROM signals WHERE entity = ?1 AND signal = ?2 AND at_us >= ?3 AND at_us < ?4 ORDER BY at_us",
+                "SELECT at_us, value FROM points JOIN series ON series.id = points.series
+                 WHERE entity = ?1 AND signal = ?2 AND at_us >= ?3 AND at_us < ?4 ORDER BY at_us",
             )
             .during("prepare signal query")?;
         let rows = statement
@@ -359,7 +371,7 @@ impl Backend for SqliteStore {
     }
     fn latest_seen_us(&self) -> Result<Option<i64>, StoreError> {
         self.conn
-            .query_row(LATEST_SEEN, [], |row| row.get(0))
+            .query_row(&latest_seen("points"), [], |row| row.get(0))
             .during("find the latest record")
     }
 
@@ -368,7 +380,7 @@ impl Backend for SqliteStore {
     fn series(&self) -> Result<Vec<SeriesKey>, StoreError> {
         let mut statement = self
             .conn
-            .prepare("SELECT DISTINCT entity, signal FROM signals UNION SELECT DISTINCT entity, signal FROM signal_rollups ORDER BY 1, 2")
+            .prepare("SELECT entity, signal FROM series UNION SELECT DISTINCT entity, signal FROM signal_rollups ORDER BY 1, 2")
             .during("prepare series query")?;
         let rows = statement
             .query_map([], |row| {
@@ -504,41 +516,64 @@ fn write_events(
     Ok(())
 }
 /// Writes signal points in one transaction; a point already stored is kept once.
-fn write_signals(tx: &Transaction<'_>, points: &[SeriesPoint]) -> Result<(), StoreError> {
+/// A series not in `known` is looked up, or made, and goes into `made`.
+fn write_signals(
+    tx: &Transaction<'_>,
+    points: &[SeriesPoint],
+    known: &HashMap<SeriesKey, i64>,
+    made: &mut Vec<(SeriesKey, i64)>,
+) -> Result<(), StoreError> {
+    let mut ids: HashMap<&SeriesKey, i64> = HashMap::new();
     {
-        let mut insert = tx
-            .prepare_cached("INSERT OR REPLACE INTO signals (entity, signal, at_us, value) VALUES (?1, ?2, ?3, ?4)")
-            .during("prepare signal write")?;
-        // A batch holds many points of few series: each series' names are
-        // written out once, not once a point.
-        let mut names: std::collections::HashMap<&SeriesKey, (String, String)> =
-            std::collections::HashMap::new();
+        let mut find = tx
+            .prepare_cached("SELECT id FROM series WHERE entity = ?1 AND signal = ?2")
+            .during("prepare series look-up")?;
+        let mut make = tx
+            .prepare_cached("INSERT INTO series (entity, signal) VALUES (?1, ?2)")
+            .during("prepare series write")?;
         for point in points {
-            names
-                .entry(&point.key)
-                .or_insert_with(|| (point.key.entity.to_string(), point.key.measure.to_string()));
+            if ids.contains_key(&point.key) {
+                continue;
+            }
+            let id = match known.get(&point.key) {
+                Some(id) => *id,
+                None => {
+                    let (entity, signal) =
+                        (point.key.entity.to_string(), point.key.measure.to_string());
+                    let found: Option<i64> = find
+                        .query_row(params![entity, signal], |row| row.get(0))
+                        .optional()
+                        .during("look up a series")?;
+                    let id = match found {
+                        Some(id) => id,
+                        None => {
+                            make.execute(params![entity, signal])
+                                .during("write a series")?;
+                            tx.last_insert_rowid()
+                        }
+                    };
+                    made.push((point.key.clone(), id));
+                    id
+                }
+            };
+            ids.insert(&point.key, id);
         }
-        // Written in the table's key order: each series' points go into its
-        // pages one after another, rather than each point seeking its page anew
-        // among those of thousands of series.
-        let mut rows: Vec<(&str, &str, i64, f64)> = points
-            .iter()
-            .filter_map(|point| {
-                let (entity, measure) = names.get(&point.key)?;
-                Some((
-                    entity.as_str(),
-                    measure.as_str(),
-                    point.at.as_micros(),
-                    point.value,
-                ))
-            })
-            .collect();
-        rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-        for (entity, measure, at, value) in rows {
-            insert
-                .execute(params![entity, measure, at, value])
-                .during("write signal")?;
-        }
+    }
+    // Written in the table's key order: each series' points go into its pages
+    // one after another, rather than each point seeking its page anew among
+    // those of thousands of series.
+    let mut rows: Vec<(i64, i64, f64)> = points
+        .iter()
+        .filter_map(|point| Some((*ids.get(&point.key)?, point.at.as_micros(), point.value)))
+        .collect();
+    rows.sort_by_key(|&(series, at, _)| (series, at));
+    let mut insert = tx
+        .prepare_cached("INSERT OR REPLACE INTO points (series, at_us, value) VALUES (?1, ?2, ?3)")
+        .during("prepare signal write")?;
+    for (series, at, value) in rows {
+        insert
+            .execute(params![series, at, value])
+            .during("write signal")?;
     }
     Ok(())
 }
@@ -630,6 +665,11 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(schema::V1)?;
     if found < 2 {
         conn.execute_batch(schema::V2)?;
+    }
+    if found < 3 {
+        // A new file gets version 1's table only to move its nothing over.
+        conn.execute_batch(schema::V1_SIGNALS)?;
+        conn.execute_batch(schema::V3)?;
     }
     conn.execute_batch(&format!(
         "PRAGMA user_version = {}; COMMIT;",

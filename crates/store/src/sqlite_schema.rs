@@ -1,10 +1,11 @@
 //! The schema, created or upgraded when a store opens.
 
 /// The version this code writes.
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 
-/// Version 1. Tables added since (`event_owner`, `probe_latest`) are created
-/// with IF NOT EXISTS, so a file written before them gains them when it opens.
+/// Version 1, but for its `signals` table ([`V1_SIGNALS`], gone since version
+/// 3). Tables added since (`event_owner`, `probe_latest`) are created with IF
+/// NOT EXISTS, so a file written before them gains them when it opens.
 pub(crate) const V1: &str = "
 CREATE TABLE IF NOT EXISTS events (
     id         TEXT PRIMARY KEY,
@@ -28,14 +29,6 @@ CREATE TABLE IF NOT EXISTS event_log (
     cause    TEXT NOT NULL,
     UNIQUE (id, at_us, change, cause)
 ) STRICT;
-
-CREATE TABLE IF NOT EXISTS signals (
-    entity TEXT NOT NULL,
-    signal TEXT NOT NULL,
-    at_us  INTEGER NOT NULL,
-    value  REAL NOT NULL,
-    PRIMARY KEY (entity, signal, at_us)
-) STRICT, WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS signal_rollups (
     entity   TEXT NOT NULL,
@@ -91,4 +84,42 @@ pub(crate) const V2: &str = "
 ALTER TABLE probe_latest ADD COLUMN address TEXT;
 ALTER TABLE probe_latest ADD COLUMN resolved_at_us INTEGER;
 ALTER TABLE probe_latest ADD COLUMN resolve_error TEXT;
+";
+
+/// Version 1's series points: each row named its series in full.
+pub(crate) const V1_SIGNALS: &str = "
+CREATE TABLE IF NOT EXISTS signals (
+    entity TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    at_us  INTEGER NOT NULL,
+    value  REAL NOT NULL,
+    PRIMARY KEY (entity, signal, at_us)
+) STRICT, WITHOUT ROWID;
+";
+
+/// Version 3: a series is named once, in `series`, and its points carry its
+/// number. A point was some 60 bytes, most of them the series' two names, and
+/// each insert compared text down the B-tree; it is now some 20, so a large
+/// profile's stream of results writes a third of the pages. `signals` is moved
+/// over and dropped.
+pub(crate) const V3: &str = "
+CREATE TABLE IF NOT EXISTS series (
+    id     INTEGER PRIMARY KEY,
+    entity TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    UNIQUE (entity, signal)
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS points (
+    series INTEGER NOT NULL,
+    at_us  INTEGER NOT NULL,
+    value  REAL NOT NULL,
+    PRIMARY KEY (series, at_us)
+) STRICT, WITHOUT ROWID;
+
+INSERT OR IGNORE INTO series (entity, signal) SELECT DISTINCT entity, signal FROM signals;
+INSERT OR REPLACE INTO points (series, at_us, value)
+    SELECT series.id, signals.at_us, signals.value
+    FROM signals JOIN series ON series.entity = signals.entity AND series.signal = signals.signal;
+DROP TABLE signals;
 ";

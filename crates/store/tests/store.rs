@@ -362,6 +362,79 @@ fn a_version_1_file_is_upgraded_and_keeps_its_rows() {
 }
 
 #[test]
+fn a_version_2_file_has_its_points_moved_to_numbered_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    {
+        // Version 2's points named their series in full on every row.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE signals (
+                entity TEXT NOT NULL, signal TEXT NOT NULL, at_us INTEGER NOT NULL,
+                value REAL NOT NULL, PRIMARY KEY (entity, signal, at_us)
+            ) STRICT, WITHOUT ROWID;
+            INSERT INTO signals VALUES
+                ('prefix:203.0.113.0/26', 'bgp.visibility', 30000000, 1.0),
+                ('prefix:203.0.113.0/26', 'bgp.visibility', 60000000, 0.5),
+                ('host:www.lab.example', 'probe.icmp.rtt_ms', 45000000, 12.5);
+            PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let visibility = SeriesKey::new(
+        "prefix:203.0.113.0/26".parse().unwrap(),
+        Measure::Visibility,
+    );
+    let rtt = SeriesKey::new(
+        "host:www.lab.example".parse().unwrap(),
+        "probe.icmp.rtt_ms".parse().unwrap(),
+    );
+    let all = |store: &Store, key: &SeriesKey| -> Vec<(i64, f64)> {
+        store
+            .signals(key, Timestamp::EPOCH, Timestamp::from_secs(1_000))
+            .unwrap()
+            .iter()
+            .map(|p| (p.at.as_secs(), p.value))
+            .collect()
+    };
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(all(&store, &visibility), [(30, 1.0), (60, 0.5)]);
+    assert_eq!(all(&store, &rtt), [(45, 12.5)]);
+    assert_eq!(store.series().unwrap(), [rtt.clone(), visibility.clone()]);
+    assert_eq!(store.latest_seen().unwrap(), Some(Timestamp::from_secs(60)));
+    // A point of a moved series joins it; a new series gets its own number.
+    store
+        .record_signals(&[
+            SeriesPoint {
+                key: visibility.clone(),
+                at: Timestamp::from_secs(90),
+                value: 0.0,
+            },
+            SeriesPoint::new(
+                "prefix:203.0.113.64/26".parse::<Entity>().unwrap(),
+                Measure::Visibility,
+                Timestamp::from_secs(90),
+                1.0,
+            ),
+        ])
+        .unwrap();
+    drop(store);
+    // Opening again moves nothing twice.
+    let store = Store::open(&path).unwrap();
+    assert_eq!(all(&store, &visibility), [(30, 1.0), (60, 0.5), (90, 0.0)]);
+    assert_eq!(store.series().unwrap().len(), 3);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'signals'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0, "version 2's table is gone");
+}
+
+#[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.db");
