@@ -41,7 +41,21 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 pub const RECONNECT_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The schema version this code writes.
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
+
+/// Version 1 named each point's series in full, in `signals`; version 2 names a
+/// series once, in `series`, and its points carry its number (as SQLite's
+/// schema 3 does, for the same reason: rows a third the size). A version-1
+/// schema's points are moved over.
+const MOVE_V1_SIGNALS: &str = r#"
+INSERT INTO series (entity, signal) SELECT DISTINCT entity, signal FROM signals
+    ON CONFLICT DO NOTHING;
+INSERT INTO points (series, at_us, value)
+    SELECT series.id, signals.at_us, signals.value
+    FROM signals JOIN series USING (entity, signal)
+    ON CONFLICT (series, at_us) DO UPDATE SET value = excluded.value;
+DROP TABLE signals;
+"#;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS events (
@@ -67,12 +81,18 @@ CREATE TABLE IF NOT EXISTS event_log (
     UNIQUE (id, at_us, change, cause)
 );
 
-CREATE TABLE IF NOT EXISTS signals (
+CREATE TABLE IF NOT EXISTS series (
+    id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     entity TEXT COLLATE "C" NOT NULL,
     signal TEXT COLLATE "C" NOT NULL,
+    UNIQUE (entity, signal)
+);
+
+CREATE TABLE IF NOT EXISTS points (
+    series BIGINT NOT NULL,
     at_us  BIGINT NOT NULL,
     value  DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (entity, signal, at_us)
+    PRIMARY KEY (series, at_us)
 );
 
 CREATE TABLE IF NOT EXISTS signal_rollups (
@@ -131,9 +151,24 @@ const EVENT: &str =
       end_us = excluded.end_us, summary = excluded.summary, body = excluded.body";
 const LOG: &str = "INSERT INTO event_log (id, at_us, change, cause) VALUES ($1, $2, $3, $4)
     ON CONFLICT DO NOTHING";
-const SIGNALS: &str = "INSERT INTO signals (entity, signal, at_us, value)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[])
-    ON CONFLICT (entity, signal, at_us) DO UPDATE SET value = excluded.value";
+/// A batch's points: each series named once ($1, $2), made if new, and each
+/// point ($4, $5) by the place of its series among them ($3, from 1). The
+/// series this statement makes are not yet in `series` as the statement sees
+/// it, so their numbers come from what it returns.
+const SIGNALS: &str = r#"
+WITH names AS (
+    SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(entity, signal, n)
+), made AS (
+    INSERT INTO series (entity, signal) SELECT entity, signal FROM names
+    ON CONFLICT DO NOTHING RETURNING id, entity, signal
+), ids AS (
+    SELECT names.n, coalesce(made.id, series.id) AS id
+    FROM names LEFT JOIN made USING (entity, signal) LEFT JOIN series USING (entity, signal)
+)
+INSERT INTO points (series, at_us, value)
+    SELECT ids.id, p.at_us, p.value
+    FROM unnest($3::bigint[], $4::bigint[], $5::float8[]) AS p(n, at_us, value) JOIN ids USING (n)
+ON CONFLICT (series, at_us) DO UPDATE SET value = excluded.value"#;
 const FEED: &str = "INSERT INTO feed_health (feed, at_us, state, last_message_us, rate, detail)
     VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (feed, at_us) DO UPDATE SET state = excluded.state,
@@ -408,7 +443,7 @@ impl Session {
                         "no blackout tables in the schema `{schema}` yet: `blackout watch --db` with this URL creates them"
                     ));
                 }
-                return check_version(client).await;
+                return check_version(client).await.map(|_| None);
             }
             let tx = client.transaction().await.map_err(|e| reason(&e))?;
             tx.execute(
@@ -423,8 +458,18 @@ impl Session {
             ))
             .await
             .map_err(|e| reason(&e))?;
-            check_version(&tx).await?;
+            let found = check_version(&tx).await?;
             tx.batch_execute(SCHEMA).await.map_err(|e| reason(&e))?;
+            let v1_signals = tx
+                .query_one("SELECT to_regclass('signals') IS NOT NULL", &[])
+                .await
+                .map_err(|e| reason(&e))?
+                .get::<_, bool>(0);
+            if found.is_some_and(|v| v < 2) && v1_signals {
+                tx.batch_execute(MOVE_V1_SIGNALS)
+                    .await
+                    .map_err(|e| reason(&e))?;
+            }
             tx.execute(
                 "INSERT INTO meta (name, value) VALUES ('schema_version', $1)
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -456,10 +501,9 @@ async fn open_client(config: &tokio_postgres::Config) -> Result<Client, String> 
     Ok(client)
 }
 
-/// Refuses a schema written by a newer blackout.
-async fn check_version(
-    client: &impl tokio_postgres::GenericClient,
-) -> Result<Option<Writes>, String> {
+/// The schema's version (none in a new one); refuses one written by a newer
+/// blackout.
+async fn check_version(client: &impl tokio_postgres::GenericClient) -> Result<Option<i64>, String> {
     let found: Option<i64> = client
         .query_opt("SELECT value FROM meta WHERE name = 'schema_version'", &[])
         .await
@@ -469,15 +513,26 @@ async fn check_version(
         Some(found) if found > VERSION => Err(format!(
             "schema version {found}; this blackout knows up to {VERSION}: use a newer blackout or another --db"
         )),
-        _ => Ok(None),
+        _ => Ok(found),
     }
+}
+
+/// A batch's points as the arrays of [`SIGNALS`]: each series once, and each
+/// point with the place of its series among them (from 1).
+#[derive(Default)]
+struct BatchPoints {
+    entities: Vec<String>,
+    measures: Vec<String>,
+    places: Vec<i64>,
+    ats: Vec<i64>,
+    values: Vec<f64>,
 }
 
 /// A batch, owned, to be sent to the connection's thread.
 struct OwnedBatch {
     owner: Option<String>,
     events: Vec<EventRow>,
-    signals: (Vec<String>, Vec<String>, Vec<i64>, Vec<f64>),
+    signals: BatchPoints,
     feeds: Vec<FeedHealthRow>,
     probes: Vec<ProbeRow>,
 }
@@ -491,22 +546,23 @@ impl OwnedBatch {
             .collect::<Result<_, _>>()?;
         // One statement cannot update a row twice: the last point for a key wins,
         // as it does when SQLite replaces row by row.
-        let mut last: HashMap<(String, String, i64), usize> = HashMap::new();
-        let mut signals = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut places: HashMap<&SeriesKey, i64> = HashMap::new();
+        let mut last: HashMap<(i64, i64), usize> = HashMap::new();
+        let mut signals = BatchPoints::default();
         for point in batch.signals {
-            let key = (
-                point.key.entity.to_string(),
-                point.key.measure.to_string(),
-                point.at.as_micros(),
-            );
-            match last.get(&key) {
-                Some(&i) => signals.3[i] = point.value,
+            let place = *places.entry(&point.key).or_insert_with(|| {
+                signals.entities.push(point.key.entity.to_string());
+                signals.measures.push(point.key.measure.to_string());
+                signals.entities.len() as i64
+            });
+            let at = point.at.as_micros();
+            match last.get(&(place, at)) {
+                Some(&i) => signals.values[i] = point.value,
                 None => {
-                    last.insert(key.clone(), signals.0.len());
-                    signals.0.push(key.0);
-                    signals.1.push(key.1);
-                    signals.2.push(key.2);
-                    signals.3.push(point.value);
+                    last.insert((place, at), signals.places.len());
+                    signals.places.push(place);
+                    signals.ats.push(at);
+                    signals.values.push(point.value);
                 }
             }
         }
@@ -561,9 +617,12 @@ impl Backend for PgStore {
                     ));
                     rows.push((&st.log, vec![&e.id, &e.change_at_us, &e.change, &e.cause]));
                 }
-                if !batch.signals.0.is_empty() {
+                if !batch.signals.places.is_empty() {
                     let s = &batch.signals;
-                    rows.push((&st.signals, vec![&s.0, &s.1, &s.2, &s.3]));
+                    rows.push((
+                        &st.signals,
+                        vec![&s.entities, &s.measures, &s.places, &s.ats, &s.values],
+                    ));
                 }
                 let feeds: Vec<(i64, Option<i64>)> = batch
                     .feeds
@@ -622,7 +681,8 @@ impl Backend for PgStore {
                 tx.execute(
                     "INSERT INTO signal_rollups (entity, signal, bucket_us, width_s, min, max, mean, count)
                      SELECT entity, signal, (at_us / $2) * $2, $3, min(value), max(value), avg(value), count(*)
-                     FROM signals WHERE at_us < $1 GROUP BY entity, signal, (at_us / $2)
+                     FROM points JOIN series ON series.id = points.series
+                     WHERE at_us < $1 GROUP BY entity, signal, (at_us / $2)
                      ON CONFLICT (entity, signal, bucket_us) DO UPDATE SET
                        min = least(signal_rollups.min, excluded.min),
                        max = greatest(signal_rollups.max, excluded.max),
@@ -634,7 +694,7 @@ impl Backend for PgStore {
                 .await
                 .during("fold signals")?;
                 let folded = tx
-                    .execute("DELETE FROM signals WHERE at_us < $1", &[&before])
+                    .execute("DELETE FROM points WHERE at_us < $1", &[&before])
                     .await
                     .during("delete folded signals")?;
                 tx.commit().await.during("commit downsample")?;
@@ -772,7 +832,8 @@ impl Backend for PgStore {
     ) -> Result<Vec<SeriesPoint>, StoreError> {
         let rows = self.query(
             "query signals",
-            "SELECT at_us, value FROM signals WHERE entity = $1 AND signal = $2 AND at_us >= $3 AND at_us < $4 ORDER BY at_us",
+            "SELECT at_us, value FROM points JOIN series ON series.id = points.series
+             WHERE entity = $1 AND signal = $2 AND at_us >= $3 AND at_us < $4 ORDER BY at_us",
             series_params(key, from, until),
         )?;
         Ok(rows
@@ -814,7 +875,7 @@ impl Backend for PgStore {
     fn series(&self) -> Result<Vec<SeriesKey>, StoreError> {
         let rows = self.query(
             "query series",
-            "SELECT DISTINCT entity, signal FROM signals UNION SELECT DISTINCT entity, signal FROM signal_rollups ORDER BY 1, 2",
+            "SELECT entity, signal FROM series UNION SELECT DISTINCT entity, signal FROM signal_rollups ORDER BY 1, 2",
             Vec::new(),
         )?;
         Ok(rows
@@ -828,7 +889,7 @@ impl Backend for PgStore {
 
     fn latest_seen_us(&self) -> Result<Option<i64>, StoreError> {
         static QUERY: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| latest_seen("signals"));
+            std::sync::LazyLock::new(|| latest_seen("points"));
         let rows = self.query("find the latest record", QUERY.as_str(), Vec::new())?;
         Ok(rows.first().and_then(|row| row.get(0)))
     }

@@ -737,6 +737,65 @@ fn one_writer_at_a_time_and_readers_still_read(t: &TestDb) {
 /// reader): the writes go on, each batch written once, none lost, and the writer
 /// still holds the one-writer lock afterwards.
 #[test]
+fn a_postgres_version_1_schema_has_its_points_moved_to_numbered_series() {
+    let Some(t) = TestDb::postgres() else {
+        return;
+    };
+    let cluster = t.cluster.as_ref().unwrap();
+    let socket = cluster.socket_dir().to_str().unwrap().to_string();
+    // What blackout's version 1 left: points named in full, in `signals`.
+    cluster
+        .run(
+            "psql",
+            &[
+                "-h",
+                &socket,
+                "-U",
+                "blackout",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                "CREATE SCHEMA v1;
+                 CREATE TABLE v1.meta (name TEXT COLLATE \"C\" PRIMARY KEY, value BIGINT NOT NULL);
+                 INSERT INTO v1.meta VALUES ('schema_version', 1);
+                 CREATE TABLE v1.signals (entity TEXT COLLATE \"C\" NOT NULL,
+                     signal TEXT COLLATE \"C\" NOT NULL, at_us BIGINT NOT NULL,
+                     value DOUBLE PRECISION NOT NULL, PRIMARY KEY (entity, signal, at_us));
+                 INSERT INTO v1.signals VALUES
+                     ('prefix:203.0.113.0/26', 'bgp.visibility', 30000000, 1.0),
+                     ('prefix:203.0.113.0/26', 'bgp.visibility', 60000000, 0.5);",
+            ],
+        )
+        .unwrap();
+    let db = Db::parse(&cluster.url("v1")).unwrap();
+    let key = SeriesKey::new(
+        "prefix:203.0.113.0/26".parse().unwrap(),
+        Measure::Visibility,
+    );
+    let mut store = Store::open(db.clone()).unwrap();
+    store
+        .record_signals(&[SeriesPoint {
+            key: key.clone(),
+            at: Timestamp::from_secs(90),
+            value: 0.0,
+        }])
+        .unwrap();
+    drop(store);
+    let store = Store::open(db).unwrap();
+    let points: Vec<(i64, f64)> = store
+        .signals(&key, Timestamp::EPOCH, Timestamp::from_secs(1_000))
+        .unwrap()
+        .iter()
+        .map(|p| (p.at.as_secs(), p.value))
+        .collect();
+    assert_eq!(points, [(30, 1.0), (60, 0.5), (90, 0.0)]);
+    assert_eq!(store.series().unwrap(), [key]);
+    assert_eq!(store.latest_seen().unwrap(), Some(Timestamp::from_secs(90)));
+}
+
+#[test]
 fn postgres_writes_go_on_across_a_server_restart() {
     let Some(t) = TestDb::postgres() else {
         return;
