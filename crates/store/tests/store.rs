@@ -435,6 +435,42 @@ fn a_version_2_file_has_its_points_moved_to_numbered_series() {
 }
 
 #[test]
+fn a_series_made_by_a_write_that_failed_is_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("failed.db");
+    let mut store = Store::open(&path).unwrap();
+    // Another connection makes the next write fail after its series is made.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON points WHEN NEW.value = -1.0
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let key = SeriesKey::new(
+        "prefix:203.0.113.0/26".parse().unwrap(),
+        Measure::Visibility,
+    );
+    let point = |at: i64, value: f64| SeriesPoint {
+        key: key.clone(),
+        at: Timestamp::from_secs(at),
+        value,
+    };
+    assert!(store.record_signals(&[point(30, -1.0)]).is_err());
+    other.execute_batch("DROP TRIGGER refuse").unwrap();
+    // The series' number from the failed write was rolled back with it: the
+    // writer must not reuse it.
+    store.record_signals(&[point(60, 0.5)]).unwrap();
+    let points: Vec<(i64, f64)> = store
+        .signals(&key, Timestamp::EPOCH, Timestamp::from_secs(1_000))
+        .unwrap()
+        .iter()
+        .map(|p| (p.at.as_secs(), p.value))
+        .collect();
+    assert_eq!(points, [(60, 0.5)]);
+}
+
+#[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.db");
