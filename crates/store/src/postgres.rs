@@ -173,15 +173,19 @@ const FEED: &str = "INSERT INTO feed_health (feed, at_us, state, last_message_us
     VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (feed, at_us) DO UPDATE SET state = excluded.state,
       last_message_us = excluded.last_message_us, rate = excluded.rate, detail = excluded.detail";
-const PROBE: &str =
-    "INSERT INTO probe_latest (vantage, target, check_name, at_us, kind, ok, outcome,
+/// A batch's latest probe results, one statement: one array a column, one
+/// element a check (each check once: one statement cannot update a row twice).
+const PROBES: &str = r#"
+INSERT INTO probe_latest (vantage, target, check_name, at_us, kind, ok, outcome,
       rtt_ms, loss, detail, address, resolved_at_us, resolve_error)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+      $6::bool[], $7::text[], $8::float8[], $9::float8[], $10::text[], $11::text[],
+      $12::bigint[], $13::text[])
     ON CONFLICT (vantage, target, check_name) DO UPDATE SET at_us = excluded.at_us,
       kind = excluded.kind, ok = excluded.ok, outcome = excluded.outcome, rtt_ms = excluded.rtt_ms,
       loss = excluded.loss, detail = excluded.detail, address = excluded.address,
       resolved_at_us = excluded.resolved_at_us, resolve_error = excluded.resolve_error
-    WHERE excluded.at_us >= probe_latest.at_us";
+    WHERE excluded.at_us >= probe_latest.at_us"#;
 
 /// PostgreSQL's own words for a failure, not only "db error".
 pub(crate) fn reason(error: &tokio_postgres::Error) -> String {
@@ -214,7 +218,7 @@ struct Writes {
     log: Statement,
     signals: Statement,
     feed: Statement,
-    probe: Statement,
+    probes: Statement,
 }
 
 type Job = Box<dyn FnOnce(&mut Session) + Send>;
@@ -485,7 +489,7 @@ impl Session {
                 log: prepare(LOG).await.map_err(|e| reason(&e))?,
                 signals: prepare(SIGNALS).await.map_err(|e| reason(&e))?,
                 feed: prepare(FEED).await.map_err(|e| reason(&e))?,
-                probe: prepare(PROBE).await.map_err(|e| reason(&e))?,
+                probes: prepare(PROBES).await.map_err(|e| reason(&e))?,
             };
             Ok(Some(writes))
         })
@@ -534,7 +538,74 @@ struct OwnedBatch {
     events: Vec<EventRow>,
     signals: BatchPoints,
     feeds: Vec<FeedHealthRow>,
-    probes: Vec<ProbeRow>,
+    probes: BatchProbes,
+}
+
+/// A batch's probe results as the arrays of [`PROBES`], each check once (its
+/// newest result; of two at one time, the later in the batch).
+#[derive(Default)]
+struct BatchProbes {
+    vantages: Vec<String>,
+    targets: Vec<String>,
+    checks: Vec<String>,
+    ats: Vec<i64>,
+    kinds: Vec<String>,
+    oks: Vec<bool>,
+    outcomes: Vec<String>,
+    rtts_ms: Vec<Option<f64>>,
+    losses: Vec<Option<f64>>,
+    details: Vec<String>,
+    addresses: Vec<Option<String>>,
+    resolved_ats: Vec<Option<i64>>,
+    resolve_errors: Vec<Option<String>>,
+}
+
+impl BatchProbes {
+    fn new(rows: &[ProbeRow]) -> BatchProbes {
+        let mut newest: HashMap<(&str, &str, &str), &ProbeRow> = HashMap::new();
+        for row in rows {
+            let key = (
+                row.vantage.as_str(),
+                row.target.as_str(),
+                row.check.as_str(),
+            );
+            match newest.get(&key) {
+                Some(kept) if kept.at > row.at => {}
+                _ => {
+                    newest.insert(key, row);
+                }
+            }
+        }
+        let mut out = BatchProbes::default();
+        for row in rows {
+            let key = (
+                row.vantage.as_str(),
+                row.target.as_str(),
+                row.check.as_str(),
+            );
+            if !newest
+                .get(&key)
+                .is_some_and(|kept| std::ptr::eq(*kept, row))
+            {
+                continue;
+            }
+            out.vantages.push(row.vantage.clone());
+            out.targets.push(row.target.clone());
+            out.checks.push(row.check.clone());
+            out.ats.push(row.at.as_micros());
+            out.kinds.push(row.kind.clone());
+            out.oks.push(row.ok);
+            out.outcomes.push(row.outcome.clone());
+            out.rtts_ms.push(row.rtt_ms);
+            out.losses.push(row.loss);
+            out.details.push(row.detail.clone());
+            out.addresses.push(row.address.clone());
+            out.resolved_ats
+                .push(row.resolved_at.map(Timestamp::as_micros));
+            out.resolve_errors.push(row.resolve_error.clone());
+        }
+        out
+    }
 }
 
 impl OwnedBatch {
@@ -571,7 +642,7 @@ impl OwnedBatch {
             events,
             signals,
             feeds: batch.feeds.to_vec(),
-            probes: batch.probes.to_vec(),
+            probes: BatchProbes::new(batch.probes),
         })
     }
 }
@@ -635,28 +706,24 @@ impl Backend for PgStore {
                         vec![&f.feed, at, &f.state, last, &f.rate, &f.detail],
                     ));
                 }
-                let probes: Vec<(i64, Option<i64>)> = batch
-                    .probes
-                    .iter()
-                    .map(|p| (p.at.as_micros(), p.resolved_at.map(Timestamp::as_micros)))
-                    .collect();
-                for (p, (at, resolved)) in batch.probes.iter().zip(&probes) {
+                let p = &batch.probes;
+                if !p.vantages.is_empty() {
                     rows.push((
-                        &st.probe,
+                        &st.probes,
                         vec![
-                            &p.vantage,
-                            &p.target,
-                            &p.check,
-                            at,
-                            &p.kind,
-                            &p.ok,
-                            &p.outcome,
-                            &p.rtt_ms,
-                            &p.loss,
-                            &p.detail,
-                            &p.address,
-                            resolved,
-                            &p.resolve_error,
+                            &p.vantages,
+                            &p.targets,
+                            &p.checks,
+                            &p.ats,
+                            &p.kinds,
+                            &p.oks,
+                            &p.outcomes,
+                            &p.rtts_ms,
+                            &p.losses,
+                            &p.details,
+                            &p.addresses,
+                            &p.resolved_ats,
+                            &p.resolve_errors,
                         ],
                     ));
                 }
