@@ -31,7 +31,7 @@ use crate::error::{SqlContext, StoreError};
 use crate::rows::{EventQuery, EventRow, FeedHealthRow, LogEntry, ProbeRow, SignalRollup};
 use blackout_model::{Event, SeriesKey, SeriesPoint, Timestamp};
 use futures_util::future::try_join_all;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
@@ -562,7 +562,7 @@ struct BatchProbes {
 
 impl BatchProbes {
     fn new(rows: &[ProbeRow]) -> BatchProbes {
-        let mut newest: HashMap<(&str, &str, &str), &ProbeRow> = HashMap::new();
+        let mut newest: HashMap<(&str, &str, &str), &ProbeRow> = HashMap::default();
         for row in rows {
             let key = (
                 row.vantage.as_str(),
@@ -617,8 +617,8 @@ impl OwnedBatch {
             .collect::<Result<_, _>>()?;
         // One statement cannot update a row twice: the last point for a key wins,
         // as it does when SQLite replaces row by row.
-        let mut places: HashMap<&SeriesKey, i64> = HashMap::new();
-        let mut last: HashMap<(i64, i64), usize> = HashMap::new();
+        let mut places: HashMap<&SeriesKey, i64> = HashMap::default();
+        let mut last: HashMap<(i64, i64), usize> = HashMap::default();
         let mut signals = BatchPoints::default();
         for point in batch.signals {
             let place = *places.entry(&point.key).or_insert_with(|| {

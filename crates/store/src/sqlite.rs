@@ -12,7 +12,7 @@ use crate::rows::{EventQuery, FeedHealthRow, LogEntry, ProbeRow, SignalRollup};
 use crate::sqlite_schema as schema;
 use blackout_model::{Event, SeriesKey, SeriesPoint, Timestamp, UpdateKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
 /// How often the checkpointer copies what the WAL holds into the database file.
@@ -114,7 +114,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             _checkpointer: checkpointer,
-            series_ids: HashMap::new(),
+            series_ids: HashMap::default(),
             path: path.to_path_buf(),
             lock: None,
         })
@@ -145,7 +145,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             _checkpointer: None,
-            series_ids: HashMap::new(),
+            series_ids: HashMap::default(),
             path: path.to_path_buf(),
             lock: None,
         })
@@ -523,7 +523,7 @@ fn write_signals(
     known: &HashMap<SeriesKey, i64>,
     made: &mut Vec<(SeriesKey, i64)>,
 ) -> Result<(), StoreError> {
-    let mut ids: HashMap<&SeriesKey, i64> = HashMap::new();
+    let mut ids: HashMap<&SeriesKey, i64> = HashMap::default();
     {
         let mut find = tx
             .prepare_cached("SELECT id FROM series WHERE entity = ?1 AND signal = ?2")

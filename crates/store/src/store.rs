@@ -262,8 +262,8 @@ fn kept_of_each_key<'a, T: Clone, K: Eq + std::hash::Hash>(
     if items.len() < 2 {
         return None;
     }
-    let mut slots: std::collections::HashMap<K, usize> =
-        std::collections::HashMap::with_capacity(items.len());
+    let mut slots: rustc_hash::FxHashMap<K, usize> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(items.len(), Default::default());
     let mut kept: Vec<usize> = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         match slots.entry(key(item)) {
