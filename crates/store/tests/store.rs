@@ -321,16 +321,33 @@ fn the_latest_probe_result_of_each_check_is_kept(t: &TestDb) {
     );
 }
 
+/// A SQLite file as an older blackout left it: `sql` run on a new file.
+fn file_left_by_an_older_version(sql: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+    (dir, path)
+}
+
+/// A series' points in its first 1,000 s, as (seconds, value).
+fn first_points(store: &Store, key: &SeriesKey) -> Vec<(i64, f64)> {
+    store
+        .signals(key, Timestamp::EPOCH, Timestamp::from_secs(1_000))
+        .unwrap()
+        .iter()
+        .map(|p| (p.at.as_secs(), p.value))
+        .collect()
+}
+
 #[test]
 fn a_version_1_file_is_upgraded_and_keeps_its_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v1.db");
-    {
-        // What blackout's version-1 schema left: probe_latest without the address
-        // columns, and an event.
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE probe_latest (
+    // What blackout's version-1 schema left: probe_latest without the address
+    // columns.
+    let (_dir, path) = file_left_by_an_older_version(
+        "CREATE TABLE probe_latest (
                 vantage TEXT NOT NULL, target TEXT NOT NULL, check_name TEXT NOT NULL,
                 at_us INTEGER NOT NULL, kind TEXT NOT NULL, ok INTEGER NOT NULL,
                 outcome TEXT NOT NULL, rtt_ms REAL, loss REAL, detail TEXT NOT NULL,
@@ -339,9 +356,7 @@ fn a_version_1_file_is_upgraded_and_keeps_its_rows() {
             INSERT INTO probe_latest VALUES
                 ('local', 'kcna.kp', 'icmp', 10000000, 'icmp', 1, 'ok', 12.5, 0.0, '');
             PRAGMA user_version = 1;",
-        )
-        .unwrap();
-    }
+    );
     let mut store = Store::open(&path).unwrap();
     let open = event(1, Cause::Internal, None);
     store
@@ -363,13 +378,9 @@ fn a_version_1_file_is_upgraded_and_keeps_its_rows() {
 
 #[test]
 fn a_version_2_file_has_its_points_moved_to_numbered_series() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v2.db");
-    {
-        // Version 2's points named their series in full on every row.
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE signals (
+    // Version 2's points named their series in full on every row.
+    let (_dir, path) = file_left_by_an_older_version(
+        "CREATE TABLE signals (
                 entity TEXT NOT NULL, signal TEXT NOT NULL, at_us INTEGER NOT NULL,
                 value REAL NOT NULL, PRIMARY KEY (entity, signal, at_us)
             ) STRICT, WITHOUT ROWID;
@@ -378,9 +389,7 @@ fn a_version_2_file_has_its_points_moved_to_numbered_series() {
                 ('prefix:203.0.113.0/26', 'bgp.visibility', 60000000, 0.5),
                 ('host:www.lab.example', 'probe.icmp.rtt_ms', 45000000, 12.5);
             PRAGMA user_version = 2;",
-        )
-        .unwrap();
-    }
+    );
     let visibility = SeriesKey::new(
         "prefix:203.0.113.0/26".parse().unwrap(),
         Measure::Visibility,
@@ -389,17 +398,9 @@ fn a_version_2_file_has_its_points_moved_to_numbered_series() {
         "host:www.lab.example".parse().unwrap(),
         "probe.icmp.rtt_ms".parse().unwrap(),
     );
-    let all = |store: &Store, key: &SeriesKey| -> Vec<(i64, f64)> {
-        store
-            .signals(key, Timestamp::EPOCH, Timestamp::from_secs(1_000))
-            .unwrap()
-            .iter()
-            .map(|p| (p.at.as_secs(), p.value))
-            .collect()
-    };
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(all(&store, &visibility), [(30, 1.0), (60, 0.5)]);
-    assert_eq!(all(&store, &rtt), [(45, 12.5)]);
+    assert_eq!(first_points(&store, &visibility), [(30, 1.0), (60, 0.5)]);
+    assert_eq!(first_points(&store, &rtt), [(45, 12.5)]);
     assert_eq!(store.series().unwrap(), [rtt.clone(), visibility.clone()]);
     assert_eq!(store.latest_seen().unwrap(), Some(Timestamp::from_secs(60)));
     // A point of a moved series joins it; a new series gets its own number.
@@ -421,7 +422,10 @@ fn a_version_2_file_has_its_points_moved_to_numbered_series() {
     drop(store);
     // Opening again moves nothing twice.
     let store = Store::open(&path).unwrap();
-    assert_eq!(all(&store, &visibility), [(30, 1.0), (60, 0.5), (90, 0.0)]);
+    assert_eq!(
+        first_points(&store, &visibility),
+        [(30, 1.0), (60, 0.5), (90, 0.0)]
+    );
     assert_eq!(store.series().unwrap().len(), 3);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let tables: i64 = conn
@@ -461,13 +465,7 @@ fn a_series_made_by_a_write_that_failed_is_made_again() {
     // The series' number from the failed write was rolled back with it: the
     // writer must not reuse it.
     store.record_signals(&[point(60, 0.5)]).unwrap();
-    let points: Vec<(i64, f64)> = store
-        .signals(&key, Timestamp::EPOCH, Timestamp::from_secs(1_000))
-        .unwrap()
-        .iter()
-        .map(|p| (p.at.as_secs(), p.value))
-        .collect();
-    assert_eq!(points, [(60, 0.5)]);
+    assert_eq!(first_points(&store, &key), [(60, 0.5)]);
 }
 
 #[test]
@@ -820,13 +818,10 @@ fn a_postgres_version_1_schema_has_its_points_moved_to_numbered_series() {
         .unwrap();
     drop(store);
     let store = Store::open(db).unwrap();
-    let points: Vec<(i64, f64)> = store
-        .signals(&key, Timestamp::EPOCH, Timestamp::from_secs(1_000))
-        .unwrap()
-        .iter()
-        .map(|p| (p.at.as_secs(), p.value))
-        .collect();
-    assert_eq!(points, [(30, 1.0), (60, 0.5), (90, 0.0)]);
+    assert_eq!(
+        first_points(&store, &key),
+        [(30, 1.0), (60, 0.5), (90, 0.0)]
+    );
     assert_eq!(store.series().unwrap(), [key]);
     assert_eq!(store.latest_seen().unwrap(), Some(Timestamp::from_secs(90)));
 }
