@@ -121,11 +121,22 @@ impl Timing {
     }
 }
 
-/// Validated ROA payloads in rpki-client's JSON: the lab's ROA for its /24 up to
-/// /26, naming `asn` (the origin, or the rogue AS of the `rpki-invalid` fault).
+/// Validated ROA payloads in rpki-client's JSON: the lab's ROAs, as its RTR cache
+/// serves them to the transit, for its /24 up to /26 and its IPv6 /46 up to /48,
+/// naming `asn` (the origin, or the rogue AS of the `rpki-invalid` fault). Both
+/// families: the transit drops both, in either order, and watch must see every
+/// prefix that goes dark as invalid (with the IPv4 ROA alone, an IPv6 loss seen
+/// first read as an IPv6 outage, `partial`).
 pub fn write_vrps(path: &Path, asn: u32) {
+    let roa = |prefix: &str, max_length: u8| {
+        format!(
+            "{{\"prefix\": \"{prefix}\", \"maxLength\": {max_length}, \"asn\": \"AS{asn}\", \"ta\": \"lab\"}}"
+        )
+    };
     let text = format!(
-        "{{\"roas\": [{{\"prefix\": \"203.0.113.0/24\", \"maxLength\": 26, \"asn\": \"AS{asn}\", \"ta\": \"lab\"}}]}}\n"
+        "{{\"roas\": [{}, {}]}}\n",
+        roa("203.0.113.0/24", 26),
+        roa("2001:db8:100::/46", 48)
     );
     // Write and rename: watch never reads half a file.
     let tmp = path.with_extension("tmp");
