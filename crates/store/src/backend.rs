@@ -83,14 +83,9 @@ pub trait Backend: Send {
     }
 }
 
-/// The latest moment recorded in any table, the same query for every backend
-/// but for the table of series points, named by `points`.
-pub(crate) fn latest_seen(points: &str) -> String {
-    format!(
-        "SELECT MAX(m) FROM (SELECT MAX(at_us) AS m FROM {points} \
-         UNION ALL SELECT MAX(bucket_us) FROM signal_rollups \
-         UNION ALL SELECT MAX(at_us) FROM event_log \
-         UNION ALL SELECT MAX(at_us) FROM feed_health \
-         UNION ALL SELECT MAX(at_us) FROM probe_latest) AS latest"
-    )
-}
+/// The latest moment recorded in any table, the same query for every backend.
+pub(crate) const LATEST_SEEN: &str = "SELECT MAX(m) FROM (SELECT MAX(at_us) AS m FROM points \
+                 UNION ALL SELECT MAX(bucket_us) FROM signal_rollups \
+                 UNION ALL SELECT MAX(at_us) FROM event_log \
+                 UNION ALL SELECT MAX(at_us) FROM feed_health \
+                 UNION ALL SELECT MAX(at_us) FROM probe_latest) AS latest";

@@ -25,7 +25,7 @@
 //! transaction, so one cut off by the server's end was not written and is
 //! written whole by the second try.
 
-use crate::backend::{Backend, Batch, latest_seen};
+use crate::backend::{Backend, Batch, LATEST_SEEN};
 use crate::db::{PgTarget, redact};
 use crate::error::{SqlContext, StoreError};
 use crate::rows::{EventQuery, EventRow, FeedHealthRow, LogEntry, ProbeRow, SignalRollup};
@@ -48,6 +48,13 @@ const VERSION: i64 = 2;
 /// schema 3 does, for the same reason: rows a third the size). A version-1
 /// schema's points are moved over.
 const MOVE_V1_SIGNALS: &str = r#"
+CREATE TABLE IF NOT EXISTS signals (
+    entity TEXT COLLATE "C" NOT NULL,
+    signal TEXT COLLATE "C" NOT NULL,
+    at_us  BIGINT NOT NULL,
+    value  DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (entity, signal, at_us)
+);
 INSERT INTO series (entity, signal) SELECT DISTINCT entity, signal FROM signals
     ON CONFLICT DO NOTHING;
 INSERT INTO points (series, at_us, value)
@@ -174,7 +181,7 @@ const FEED: &str = "INSERT INTO feed_health (feed, at_us, state, last_message_us
     ON CONFLICT (feed, at_us) DO UPDATE SET state = excluded.state,
       last_message_us = excluded.last_message_us, rate = excluded.rate, detail = excluded.detail";
 /// A batch's latest probe results, one statement: one array a column, one
-/// element a check (each check once: one statement cannot update a row twice).
+/// element a check.
 const PROBES: &str = r#"
 INSERT INTO probe_latest (vantage, target, check_name, at_us, kind, ok, outcome,
       rtt_ms, loss, detail, address, resolved_at_us, resolve_error)
@@ -464,12 +471,7 @@ impl Session {
             .map_err(|e| reason(&e))?;
             let found = check_version(&tx).await?;
             tx.batch_execute(SCHEMA).await.map_err(|e| reason(&e))?;
-            let v1_signals = tx
-                .query_one("SELECT to_regclass('signals') IS NOT NULL", &[])
-                .await
-                .map_err(|e| reason(&e))?
-                .get::<_, bool>(0);
-            if found.is_some_and(|v| v < 2) && v1_signals {
+            if found.is_some_and(|v| v < 2) {
                 tx.batch_execute(MOVE_V1_SIGNALS)
                     .await
                     .map_err(|e| reason(&e))?;
@@ -532,7 +534,9 @@ struct BatchPoints {
     values: Vec<f64>,
 }
 
-/// A batch, owned, to be sent to the connection's thread.
+/// A batch, owned, to be sent to the connection's thread. `Store::write`, the
+/// only way here, hands each check and each series' point at one time once, as
+/// one statement needs (it cannot update a row twice).
 struct OwnedBatch {
     owner: Option<String>,
     events: Vec<EventRow>,
@@ -541,8 +545,7 @@ struct OwnedBatch {
     probes: BatchProbes,
 }
 
-/// A batch's probe results as the arrays of [`PROBES`], each check once (its
-/// newest result; of two at one time, the later in the batch).
+/// A batch's probe results as the arrays of [`PROBES`].
 #[derive(Default)]
 struct BatchProbes {
     vantages: Vec<String>,
@@ -562,33 +565,8 @@ struct BatchProbes {
 
 impl BatchProbes {
     fn new(rows: &[ProbeRow]) -> BatchProbes {
-        let mut newest: HashMap<(&str, &str, &str), &ProbeRow> = HashMap::default();
-        for row in rows {
-            let key = (
-                row.vantage.as_str(),
-                row.target.as_str(),
-                row.check.as_str(),
-            );
-            match newest.get(&key) {
-                Some(kept) if kept.at > row.at => {}
-                _ => {
-                    newest.insert(key, row);
-                }
-            }
-        }
         let mut out = BatchProbes::default();
         for row in rows {
-            let key = (
-                row.vantage.as_str(),
-                row.target.as_str(),
-                row.check.as_str(),
-            );
-            if !newest
-                .get(&key)
-                .is_some_and(|kept| std::ptr::eq(*kept, row))
-            {
-                continue;
-            }
             out.vantages.push(row.vantage.clone());
             out.targets.push(row.target.clone());
             out.checks.push(row.check.clone());
@@ -615,10 +593,7 @@ impl OwnedBatch {
             .iter()
             .map(|(change, event)| EventRow::new(*change, event))
             .collect::<Result<_, _>>()?;
-        // One statement cannot update a row twice: the last point for a key wins,
-        // as it does when SQLite replaces row by row.
         let mut places: HashMap<&SeriesKey, i64> = HashMap::default();
-        let mut last: HashMap<(i64, i64), usize> = HashMap::default();
         let mut signals = BatchPoints::default();
         for point in batch.signals {
             let place = *places.entry(&point.key).or_insert_with(|| {
@@ -626,16 +601,9 @@ impl OwnedBatch {
                 signals.measures.push(point.key.measure.to_string());
                 signals.entities.len() as i64
             });
-            let at = point.at.as_micros();
-            match last.get(&(place, at)) {
-                Some(&i) => signals.values[i] = point.value,
-                None => {
-                    last.insert((place, at), signals.places.len());
-                    signals.places.push(place);
-                    signals.ats.push(at);
-                    signals.values.push(point.value);
-                }
-            }
+            signals.places.push(place);
+            signals.ats.push(point.at.as_micros());
+            signals.values.push(point.value);
         }
         Ok(OwnedBatch {
             owner: batch.owner.map(String::from),
@@ -955,9 +923,7 @@ impl Backend for PgStore {
     }
 
     fn latest_seen_us(&self) -> Result<Option<i64>, StoreError> {
-        static QUERY: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| latest_seen("points"));
-        let rows = self.query("find the latest record", QUERY.as_str(), Vec::new())?;
+        let rows = self.query("find the latest record", LATEST_SEEN, Vec::new())?;
         Ok(rows.first().and_then(|row| row.get(0)))
     }
 

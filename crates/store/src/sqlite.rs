@@ -5,7 +5,7 @@
 //! open their own ([`SqliteStore::open_read_only`]). The one-writer lock is a
 //! `flock` on a file beside the database ([`crate::lock`]).
 
-use crate::backend::{Backend, Batch, latest_seen};
+use crate::backend::{Backend, Batch, LATEST_SEEN};
 use crate::error::{SqlContext, StoreError};
 use crate::lock::FileLock;
 use crate::rows::{EventQuery, FeedHealthRow, LogEntry, ProbeRow, SignalRollup};
@@ -371,7 +371,7 @@ impl Backend for SqliteStore {
     }
     fn latest_seen_us(&self) -> Result<Option<i64>, StoreError> {
         self.conn
-            .query_row(&latest_seen("points"), [], |row| row.get(0))
+            .query_row(LATEST_SEEN, [], |row| row.get(0))
             .during("find the latest record")
     }
 
@@ -666,10 +666,14 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     if found < 2 {
         conn.execute_batch(schema::V2)?;
     }
-    if found < 3 {
-        // A new file gets version 1's table only to move its nothing over.
-        conn.execute_batch(schema::V1_SIGNALS)?;
-        conn.execute_batch(schema::V3)?;
+    conn.execute_batch(schema::V3)?;
+    let has_signals: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'signals')",
+        [],
+        |row| row.get(0),
+    )?;
+    if found < 3 && has_signals {
+        conn.execute_batch(schema::MOVE_SIGNALS)?;
     }
     conn.execute_batch(&format!(
         "PRAGMA user_version = {}; COMMIT;",

@@ -3,8 +3,8 @@
 /// The version this code writes.
 pub(crate) const VERSION: i64 = 3;
 
-/// Version 1, but for its `signals` table ([`V1_SIGNALS`], gone since version
-/// 3). Tables added since (`event_owner`, `probe_latest`) are created with IF
+/// Version 1, but for its `signals` table (gone since version 3: see
+/// [`MOVE_SIGNALS`]). Tables added since (`event_owner`, `probe_latest`) are created with IF
 /// NOT EXISTS, so a file written before them gains them when it opens.
 pub(crate) const V1: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -86,22 +86,11 @@ ALTER TABLE probe_latest ADD COLUMN resolved_at_us INTEGER;
 ALTER TABLE probe_latest ADD COLUMN resolve_error TEXT;
 ";
 
-/// Version 1's series points: each row named its series in full.
-pub(crate) const V1_SIGNALS: &str = "
-CREATE TABLE IF NOT EXISTS signals (
-    entity TEXT NOT NULL,
-    signal TEXT NOT NULL,
-    at_us  INTEGER NOT NULL,
-    value  REAL NOT NULL,
-    PRIMARY KEY (entity, signal, at_us)
-) STRICT, WITHOUT ROWID;
-";
-
 /// Version 3: a series is named once, in `series`, and its points carry its
 /// number. A point was some 60 bytes, most of them the series' two names, and
 /// each insert compared text down the B-tree; it is now some 20, so a large
-/// profile's stream of results writes a third of the pages. `signals` is moved
-/// over and dropped.
+/// profile's stream of results writes a third of the pages. Created like
+/// version 1, IF NOT EXISTS, on every open.
 pub(crate) const V3: &str = "
 CREATE TABLE IF NOT EXISTS series (
     id     INTEGER PRIMARY KEY,
@@ -116,7 +105,11 @@ CREATE TABLE IF NOT EXISTS points (
     value  REAL NOT NULL,
     PRIMARY KEY (series, at_us)
 ) STRICT, WITHOUT ROWID;
+";
 
+/// An older file's points (`signals`, each row naming its series in full)
+/// moved into version 3's tables, once.
+pub(crate) const MOVE_SIGNALS: &str = "
 INSERT OR IGNORE INTO series (entity, signal) SELECT DISTINCT entity, signal FROM signals;
 INSERT OR REPLACE INTO points (series, at_us, value)
     SELECT series.id, signals.at_us, signals.value
