@@ -1,6 +1,7 @@
 //! Running the tools the lab drives (`ip`, `tc`, `nft`, the daemons, `birdc`,
 //! `vtysh`) with std::process::Command, inside a namespace where needed, and
-//! finding and ending the lab's processes by pid. [`netns_command`] is public:
+//! finding and ending the lab's processes by pid, and waiting for what they
+//! do ([`wait_for`]). [`netns_command`] is public:
 //! tests and `blackout lab exec` run their own commands in the lab's namespaces
 //! with it.
 
@@ -256,4 +257,27 @@ pub fn is_root() -> bool {
                 .map(|euid| euid == "0")
         })
         .unwrap_or(false)
+}
+
+/// Asks `check` every `every` until it gives a value, for at most `limit`;
+/// then fails with what its last refusal says is still awaited.
+pub(crate) fn wait_for<T>(
+    limit: std::time::Duration,
+    every: std::time::Duration,
+    mut check: impl FnMut() -> std::result::Result<T, String>,
+) -> Result<T> {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        let awaited = match check() {
+            Ok(value) => return Ok(value),
+            Err(awaited) => awaited,
+        };
+        if std::time::Instant::now() > until {
+            return Err(LabError::Timeout {
+                what: awaited,
+                secs: limit.as_secs(),
+            });
+        }
+        std::thread::sleep(every);
+    }
 }

@@ -839,17 +839,9 @@ const FAULT_SETTLE: Duration = Duration::from_secs(15);
 /// Polls `done` every 100 ms until it holds, or fails naming `what` after
 /// [`FAULT_SETTLE`].
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) -> Result<()> {
-    let until = std::time::Instant::now() + FAULT_SETTLE;
-    while !done() {
-        if std::time::Instant::now() > until {
-            return Err(LabError::Timeout {
-                what: what.to_string(),
-                secs: FAULT_SETTLE.as_secs(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
+    exec::wait_for(FAULT_SETTLE, Duration::from_millis(100), || {
+        done().then_some(()).ok_or_else(|| what.to_string())
+    })
 }
 
 impl Lab {

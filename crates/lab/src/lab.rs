@@ -335,19 +335,10 @@ impl Lab {
     /// Waits for a pid file naming a live process.
     fn wait_pid(&self, ns: &str, name: &str) -> Result<u32> {
         let path = self.pid_file(ns, name);
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(pid) = exec::pid_alive(&path) {
-                return Ok(pid);
-            }
-            if Instant::now() > until {
-                return Err(LabError::Timeout {
-                    what: format!("{name} in {ns} to start (pid file {})", path.display()),
-                    secs: 10,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        exec::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+            exec::pid_alive(&path)
+                .ok_or_else(|| format!("{name} in {ns} to start (pid file {})", path.display()))
+        })
     }
 
     pub(crate) fn start_bird(&self, ns: &str) -> Result<()> {

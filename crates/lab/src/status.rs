@@ -4,13 +4,13 @@
 //! the baseline check ([`Lab::baseline_problems`]) that `up` and `heal` wait
 //! for.
 
-use crate::error::{LabError, Result};
+use crate::error::Result;
 use crate::exec;
 use crate::lab::{ActiveFault, Lab};
 use crate::topology::{BACKUP_ASN, Daemon, Family, ORIGIN_ASN, PRIMARY_ASN, ns};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One process the lab runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -426,20 +426,14 @@ impl Lab {
 
     /// Waits until [`Lab::baseline_problems`] is empty.
     pub fn wait_baseline(&self, limit: Duration) -> Result<()> {
-        let until = Instant::now() + limit;
-        loop {
+        exec::wait_for(limit, Duration::from_millis(250), || {
             let problems = self.baseline_problems();
             if problems.is_empty() {
-                return Ok(());
+                Ok(())
+            } else {
+                Err(format!("the baseline ({})", problems.join("; ")))
             }
-            if Instant::now() > until {
-                return Err(LabError::Timeout {
-                    what: format!("the baseline ({})", problems.join("; ")),
-                    secs: limit.as_secs(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        })
     }
 }
 
