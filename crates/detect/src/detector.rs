@@ -11,10 +11,11 @@ use crate::DetectorConfig;
 use crate::bgp::{BgpDetector, peer_weight, peers_evidence};
 use crate::book::{EventBook, Opening, Slot};
 use crate::consensus::{
-    self, PathChange, PathWatch, Seen, Sight, Split, VantageView, Verdict as Consensus, name_list,
+    self, PathChange, PathWatch, Split, name_list,
 };
-use crate::probes::{CheckKey, CheckState, CheckTrack, ProbeSignal, ProbeTracker};
+use crate::probes::{CheckState, ProbeSignal, ProbeTracker};
 use crate::rules::{CheckView, Situation, Verdict, attribute};
+use crate::views::{CheckViews, Vantages};
 use blackout_bgp::{BgpChange, BgpState, EntityIdx, EntityRole};
 use blackout_model::{
     Cause, Entity, Event, EventId, EventUpdate, Evidence, ProbeKind, ProbeRole, Scope, Severity,
@@ -113,9 +114,9 @@ pub struct Detector {
     routes_moved: BTreeMap<EntityIdx, Timestamp>,
     /// The vantage points that see checks down while others see them up.
     paths: PathWatch,
-    /// What each vantage point saw of the checks a quorum of several sees down,
-    /// as of the last instant weighed: the evidence of the targets' events.
-    seen_down: BTreeMap<(ProbeRole, String, ProbeKind), Vec<Seen>>,
+    /// Every target's checks as the vantage points together judge them, as of
+    /// the last instant weighed.
+    views: CheckViews,
     /// Every vantage point whose probe results have been judged.
     vantages: BTreeSet<String>,
     /// Results that came too late to be judged (see [`Detector::is_late`]).
@@ -201,7 +202,7 @@ impl Detector {
             held_losses: BTreeMap::new(),
             routes_moved: BTreeMap::new(),
             paths: PathWatch::default(),
-            seen_down: BTreeMap::new(),
+            views: CheckViews::default(),
             vantages: BTreeSet::new(),
             late_results: 0,
         }
@@ -483,12 +484,11 @@ impl Detector {
     pub fn vantage_health(&self) -> Vec<consensus::VantageHealth> {
         let offline = self.offline_vantages();
         let mut health: BTreeMap<&str, consensus::VantageHealth> = BTreeMap::new();
-        for ((vantage, role, ..), track) in self.probes.checks() {
-            let entry =
-                health
-                    .entry(vantage.as_str())
-                    .or_insert_with(|| consensus::VantageHealth {
-                        vantage: vantage.clone(),
+        for (vantage, (role, ..), track) in self.probes.checks() {
+            let entry = health
+                .entry(vantage)
+                .or_insert_with(|| consensus::VantageHealth {
+                        vantage: vantage.to_string(),
                         offline_since: offline.get(vantage).copied(),
                         controls: 0,
                         checks: 0,
@@ -560,10 +560,7 @@ impl Detector {
     /// The vantage points whose control targets all fail, with since when.
     fn offline_vantages(&self) -> BTreeMap<String, Timestamp> {
         let mut controls: BTreeMap<&str, (usize, usize, Option<Timestamp>)> = BTreeMap::new();
-        for ((vantage, role, _, _), track) in self.probes.checks() {
-            if *role != ProbeRole::Control {
-                continue;
-            }
+        for (vantage, _, track) in self.probes.controls() {
             let entry = controls.entry(vantage).or_insert((0, 0, None));
             entry.0 += 1;
             // One failed round of every control is enough: the targets' own checks
@@ -585,223 +582,36 @@ impl Detector {
             .collect()
     }
 
-    /// The watched network's checks, each judged over the vantage points that are
-    /// online ([`consensus::judge`]): failing when a quorum of them sees it fail
-    /// (with one or two vantage points, every one of them). Also returns the
-    /// checks split between vantage points that see them down and up, and, for a
-    /// check that a quorum of several sees down, what each of them saw.
-    fn check_views(&self, offline: &BTreeMap<String, Timestamp>) -> Judged {
+    /// What the judgements of the checks need to know of the vantage points
+    /// now ([`Vantages`]).
+    fn vantage_scene(&self, offline: &BTreeMap<String, Timestamp>) -> Vantages {
         // When every control of each vantage point was last asked: a target's
         // failure is a fact about the target only once the vantage point has been
         // looked at again (online or not) after it began. A changed result is
         // probed again quickly, so a target can be failing before the controls
         // have all been asked again.
-        let mut controls_seen: BTreeMap<&str, Timestamp> = BTreeMap::new();
-        for ((vantage, role, ..), track) in self.probes.checks() {
-            if *role == ProbeRole::Control {
-                let seen = controls_seen
-                    .entry(vantage.as_str())
-                    .or_insert(track.last.at);
-                *seen = (*seen).min(track.last.at);
-            }
-        }
-        let is_judged = |(vantage, role, ..): &CheckKey, track: &CheckTrack| {
-            *role != ProbeRole::Control
-                && !offline.contains_key(vantage)
-                && track.state != CheckState::Unknown
-                && !self.in_tail(self.vantage_back.get(vantage).copied(), &track.state)
-        };
-        // A failing check is shown as it was before it failed, until its vantage
-        // point's controls tell: a copy of the few such tracks, made first, so
-        // that the groups below hold references only.
-        let shown_before: BTreeMap<&CheckKey, CheckTrack> = self
-            .probes
-            .checks()
-            .filter(|(key, track)| is_judged(key, track))
-            .filter_map(|(key, track)| {
-                let CheckState::Failing {
-                    since,
-                    after_degradation,
-                } = track.state
-                else {
-                    return None;
-                };
-                controls_seen
-                    .get(key.0.as_str())
-                    .filter(|seen| **seen < since)?;
-                let mut before = track.clone();
-                before.state = if after_degradation {
-                    CheckState::Degraded { since }
-                } else {
-                    CheckState::Ok
-                };
-                Some((key, before))
-            })
-            .collect();
-        let mut grouped: BTreeMap<(ProbeRole, &str, ProbeKind), Vec<&CheckTrack>> = BTreeMap::new();
-        for (key, track) in self.probes.checks() {
-            if !is_judged(key, track) {
-                continue;
-            }
-            let (_, role, target, kind) = key;
-            grouped
-                .entry((*role, target.as_str(), *kind))
-                .or_default()
-                .push(shown_before.get(key).unwrap_or(track));
-        }
-        let max_age = self.view_max_age(self.vantage_count() > 1);
-        let mut judged = Judged::default();
-        for ((role, target, kind), tracks) in grouped {
-            let failing = |t: &CheckTrack| matches!(t.state, CheckState::Failing { .. });
-            let views: Vec<VantageView> = tracks
-                .iter()
-                .map(|t| VantageView {
-                    vantage: t.last.vantage.clone(),
-                    controls_ok: true,
-                    sight: Some(if failing(t) { Sight::Down } else { Sight::Up }),
-                    at: t.last.at,
-                })
-                .collect();
-            let verdict = consensus::judge(&views, self.config.quorum, self.last_at, max_age);
-            if matches!(verdict, Consensus::NoVerdict { .. }) {
-                continue;
-            }
-            let target = target.to_string();
-            let tracks: Vec<_> = tracks
-                .into_iter()
-                .filter(|t| self.last_at.secs_since(t.last.at) <= max_age)
-                .collect();
-            let down_since = tracks
-                .iter()
-                .filter_map(|t| match t.state {
-                    CheckState::Failing { since, .. } => Some(since),
-                    _ => None,
-                })
-                .min()
-                .unwrap_or(self.last_at);
-            let seen = || -> Vec<Seen> {
-                tracks
-                    .iter()
-                    .map(|t| Seen {
-                        vantage: t.last.vantage.clone(),
-                        ok: t.last.ok,
-                        down: failing(t),
-                        rtt_ms: t.last.rtt_ms,
-                        text: t.last.text.clone(),
-                        at: t.last.at,
-                    })
-                    .collect()
-            };
-            let state = match &verdict {
-                Consensus::Down { .. } => {
-                    if tracks.len() > 1 {
-                        judged
-                            .seen_down
-                            .insert((role, target.clone(), kind), seen());
-                    }
-                    CheckState::Failing {
-                        since: down_since,
-                        after_degradation: tracks.iter().any(|t| {
-                            matches!(
-                                t.state,
-                                CheckState::Failing {
-                                    after_degradation: true,
-                                    ..
-                                }
-                            )
-                        }),
-                    }
+        let mut controls_seen: BTreeMap<String, Timestamp> = BTreeMap::new();
+        for (vantage, _, track) in self.probes.controls() {
+            match controls_seen.get_mut(vantage) {
+                Some(seen) => *seen = (*seen).min(track.last.at),
+                None => {
+                    controls_seen.insert(vantage.to_string(), track.last.at);
                 }
-                Consensus::LoneDissent { .. } | Consensus::PathProblem { .. } => {
-                    let (down_from, up_from, lone) = match &verdict {
-                        Consensus::LoneDissent {
-                            vantage, up_from, ..
-                        } => (vec![vantage.clone()], up_from.clone(), true),
-                        Consensus::PathProblem {
-                            down_from, up_from, ..
-                        } => (down_from.clone(), up_from.clone(), false),
-                        _ => unreachable!("matched above"),
-                    };
-                    // Each vantage point probes on its own schedule, so at a real
-                    // outage's start one sees the check fail while the others'
-                    // latest look is from before (or is a first miss not yet past
-                    // the hysteresis), and at its end one has yet to look again
-                    // (or to answer often enough) while the others see it back.
-                    // A split holds only when both sides looked since the other
-                    // side's latest change: those that reach it answered every
-                    // time they looked since the others' failure began, and those
-                    // that see it down failed in their latest look, after the
-                    // others saw it come back. And those that reach it must answer
-                    // cleanly: under stress (loss and latency on every path) one
-                    // vantage point's two misses in a row are the stress's, not
-                    // its own path's.
-                    let failing_since = tracks
-                        .iter()
-                        .filter_map(|t| match t.state {
-                            CheckState::Failing { since, .. } => Some(since),
-                            _ => None,
-                        })
-                        .max()
-                        .unwrap_or(self.last_at);
-                    let down_looked = tracks
-                        .iter()
-                        .filter(|t| failing(t))
-                        .map(|t| t.last.at)
-                        .min()
-                        .unwrap_or(self.last_at);
-                    let confirmed = tracks.iter().all(|t| {
-                        if failing(t) {
-                            !t.last.ok
-                        } else {
-                            t.answered_all_since(failing_since)
-                                && t.last_clean
-                                && t.recovered_at.is_none_or(|back| back <= down_looked)
-                        }
-                    });
-                    if confirmed && down_from.len() + up_from.len() >= consensus::SPLIT_MIN_VOTERS {
-                        judged.splits.push(Split {
-                            role,
-                            target: target.clone(),
-                            kind,
-                            lone,
-                            down_from,
-                            up_from,
-                            since: down_since,
-                            seen: seen(),
-                        });
-                    }
-                    degraded_or_ok(&tracks)
-                }
-                Consensus::Up { .. } | Consensus::NoVerdict { .. } => degraded_or_ok(&tracks),
-            };
-            // What the vantage points that see it as the verdict says saw last.
-            let latest = tracks
-                .iter()
-                .filter(|t| failing(t) == matches!(state, CheckState::Failing { .. }))
-                .max_by_key(|t| t.last.at)
-                .or_else(|| tracks.iter().max_by_key(|t| t.last.at));
-            let last = latest.map(|t| &t.last);
-            judged.checks.push(CheckView {
-                role,
-                family: self.config.target_family(&target),
-                entity: last
-                    .map(|l| l.entity())
-                    .unwrap_or(Entity::Host(target.clone())),
-                target,
-                kind,
-                state,
-                text: last.map(|l| l.text.clone()).unwrap_or_default(),
-                last_hop_asn: last.and_then(|l| l.last_hop_asn),
-                recovered_at: tracks.iter().filter_map(|t| t.recovered_at).max(),
-                last_at: last.map_or(self.last_at, |l| l.at),
-                last_ok: last.is_some_and(|l| l.ok),
-                last_clean: latest.is_some_and(|t| t.last_clean),
-                trouble: crate::probes::TroubleStats::merged(
-                    tracks.iter().filter_map(|t| t.trouble.as_ref()),
-                ),
-            });
+            }
         }
-        judged
+        let grace = self.tail_grace();
+        Vantages {
+            now: self.last_at,
+            max_age: self.view_max_age(self.vantage_count() > 1),
+            offline: offline.keys().cloned().collect(),
+            controls_seen,
+            tails: self
+                .vantage_back
+                .iter()
+                .filter(|(_, back)| self.last_at.secs_since(**back) < grace)
+                .map(|(vantage, back)| (vantage.clone(), *back))
+                .collect(),
+        }
     }
 
     fn weigh(&mut self, bgp: &BgpState, updates: &mut Vec<EventUpdate>) {
@@ -818,25 +628,27 @@ impl Detector {
         self.adopt_first_cycles(before, bgp, updates);
         let offline = self.offline_vantages();
         self.weigh_vantages(at, &offline, updates);
-        let Judged {
-            checks,
-            splits,
-            seen_down,
-        } = self.check_views(&offline);
-        self.seen_down = seen_down;
+        // The kept judgements are taken out while the network is weighed on them.
+        let mut views = std::mem::take(&mut self.views);
+        let scene = self.vantage_scene(&offline);
+        views.refresh(&mut self.probes, scene, &self.config);
         let all_offline = !offline.is_empty() && self.vantage_count() == offline.len();
         // With every vantage point offline, the probes say nothing about the target:
         // no network verdict from them, and a service event open is held as it
         // stands (it ends only when its own checks are seen to pass).
-        let checks = if all_offline { Vec::new() } else { checks };
+        let checks: Vec<&CheckView> = if all_offline {
+            Vec::new()
+        } else {
+            views.checks().collect()
+        };
         // A split over a target whose routes moved about when it began (within a
         // probe round either way) is the routing change seen at different
         // moments, not a vantage point's path (a flap's withdrawals of a second
         // fall between some probes and on others).
         // Nor is one over a network under stress (its misses are the stress's).
         let interval = self.config.probes.results_within_secs(1);
-        let splits: Vec<Split> = splits
-            .into_iter()
+        let splits: Vec<Split> = views
+            .splits()
             .filter(|split| {
                 let Some(owner) = self.owner(&split.target, bgp) else {
                     return true;
@@ -845,6 +657,7 @@ impl Detector {
                 !self.stress_since.contains_key(&owner)
                     && !moved.is_some_and(|moved| moved.secs_since(split.since).abs() <= interval)
             })
+            .cloned()
             .collect();
         let path_changes = self.paths.update(splits);
         self.weigh_paths(at, path_changes, updates);
@@ -852,10 +665,10 @@ impl Detector {
         // their own, and those with an event or stress under way.
         let mut entities: BTreeSet<EntityIdx> = changed;
         let owners = self.owners(&checks, bgp);
-        let mut own_checks: BTreeMap<EntityIdx, Vec<CheckView>> = BTreeMap::new();
+        let mut own_checks: BTreeMap<EntityIdx, Vec<&CheckView>> = BTreeMap::new();
         for (check, owner) in checks.iter().zip(&owners) {
             if let Some(owner) = owner {
-                own_checks.entry(*owner).or_default().push(check.clone());
+                own_checks.entry(*owner).or_default().push(*check);
             }
         }
         entities.extend(own_checks.keys());
@@ -871,7 +684,7 @@ impl Detector {
         let mut network_causes: BTreeMap<EntityIdx, Cause> = BTreeMap::new();
         for entity in entities {
             let own = own_checks.remove(&entity).unwrap_or_default();
-            if let Some(cause) = self.weigh_network(at, entity, own, bgp, updates) {
+            if let Some(cause) = self.weigh_network(at, entity, own, &views, bgp, updates) {
                 network_causes.insert(entity, cause);
             }
         }
@@ -879,8 +692,10 @@ impl Detector {
         if all_offline {
             self.hold_services();
         } else {
-            self.weigh_services(at, &checks, &owners, &network_causes, updates);
+            self.weigh_services(at, &checks, &views, &owners, &network_causes, updates);
         }
+        drop(checks);
+        self.views = views;
     }
 
     /// Keeps every open service event as it stands, while nothing can be seen.
@@ -907,7 +722,7 @@ impl Detector {
 
     /// The owner of each check, in order: the network each names, or the
     /// profile's (found once for all of them).
-    fn owners(&self, checks: &[CheckView], bgp: &BgpState) -> Vec<Option<EntityIdx>> {
+    fn owners(&self, checks: &[&CheckView], bgp: &BgpState) -> Vec<Option<EntityIdx>> {
         let fallback = default_owner(bgp);
         checks
             .iter()
@@ -935,7 +750,8 @@ impl Detector {
         &mut self,
         at: Timestamp,
         entity: EntityIdx,
-        checks: Vec<CheckView>,
+        checks: Vec<&CheckView>,
+        views: &CheckViews,
         bgp: &BgpState,
         updates: &mut Vec<EventUpdate>,
     ) -> Option<Cause> {
@@ -973,7 +789,7 @@ impl Detector {
             carriers: self.bgp.carriers(entity),
             known_upstreams: &self.config.known_upstreams,
             peers: bgp.denominators(),
-            checks,
+            checks: &checks,
             stress_before: self.stress_since.get(&entity).copied(),
         };
         let from_routes = !situation.dark.is_empty();
@@ -995,10 +811,9 @@ impl Detector {
             verdict
         });
         let dark_now = situation.dark.len();
-        let checks = situation.checks;
         // With several vantage points, the evidence says what each of them saw of
         // the checks a quorum sees down, and the summary names those that see it.
-        let (vantage_items, seen_from) = self.vantage_evidence(&checks);
+        let (vantage_items, seen_from) = vantage_evidence(views, &checks);
         let verdict = verdict.map(|mut verdict| {
             if !seen_from.is_empty() {
                 verdict.summary = format!(
@@ -1410,40 +1225,6 @@ impl Detector {
         }
     }
 
-    /// What each vantage point saw of the entity's checks that a quorum of
-    /// several sees down (one item per check and vantage point), and the names
-    /// of those that see them down.
-    fn vantage_evidence(&self, checks: &[CheckView]) -> (Vec<Evidence>, Vec<String>) {
-        let mut items = Vec::new();
-        let mut down_from: BTreeSet<String> = BTreeSet::new();
-        for check in checks {
-            let Some(since) = check.failing_since() else {
-                continue;
-            };
-            let Some(seen) = self
-                .seen_down
-                .get(&(check.role, check.target.clone(), check.kind))
-            else {
-                continue;
-            };
-            for one in seen {
-                if one.down {
-                    down_from.insert(one.vantage.clone());
-                }
-                // Dated when this vantage point saw it: an answer is not the
-                // failure's. One seen just before the failure began (the checks
-                // of a round run at their own times) is what it saw at the start.
-                items.push(Evidence {
-                    at: one.at.max(since),
-                    signal: check.kind.signal(),
-                    text: format!("{} ({}) {}", check.target, check.kind, one.describe()),
-                    value: Some(if one.ok { 1.0 } else { 0.0 }),
-                });
-            }
-        }
-        (items, down_from.into_iter().collect())
-    }
-
     /// Adds to an open event what a vantage point saw of a check it had not yet
     /// said anything about (one that joined, or a check that failed later).
     fn note_new_vantages(
@@ -1512,12 +1293,16 @@ impl Detector {
         let (Some(back), CheckState::Failing { since, .. }) = (back, state) else {
             return false;
         };
-        let grace = self.config.thresholds.recovery_hold_secs as f64
+        *since < back && self.last_at.secs_since(back) < self.tail_grace()
+    }
+
+    /// How long after a return failures that began before it are its tail.
+    fn tail_grace(&self) -> f64 {
+        self.config.thresholds.recovery_hold_secs as f64
             + self
                 .config
                 .probes
-                .results_within_secs(crate::FAIL_AFTER.max(crate::OK_AFTER));
-        *since < back && self.last_at.secs_since(back) < grace
+                .results_within_secs(crate::FAIL_AFTER.max(crate::OK_AFTER))
     }
 
     fn vantage_count(&self) -> usize {
@@ -1545,9 +1330,9 @@ impl Detector {
             {
                 let back = self
                     .probes
-                    .checks()
-                    .filter(|((v, role, ..), _)| v == name && *role == ProbeRole::Control)
-                    .filter_map(|(_, t)| t.recovered_at)
+                    .controls()
+                    .filter(|(v, ..)| v == name)
+                    .filter_map(|(.., t)| t.recovered_at)
                     .max()
                     .unwrap_or(at);
                 let item = Evidence {
@@ -1568,9 +1353,9 @@ impl Detector {
             }
             let failing: Vec<Evidence> = self
                 .probes
-                .checks()
-                .filter(|((v, role, ..), _)| v == name && *role == ProbeRole::Control)
-                .map(|((_, _, target, kind), t)| Evidence {
+                .controls()
+                .filter(|(v, ..)| v == name)
+                .map(|(_, (_, target, kind), t)| Evidence {
                     at: *since,
                     signal: kind.signal(),
                     text: format!("control {target}: {}", t.last.text),
@@ -1612,10 +1397,8 @@ impl Detector {
                 let back = self
                     .probes
                     .checks()
-                    .filter(|((v, role, ..), _)| {
-                        *v == change.vantage && *role != ProbeRole::Control
-                    })
-                    .filter_map(|(_, t)| t.recovered_at)
+                    .filter(|(v, (role, ..), _)| *v == change.vantage && *role != ProbeRole::Control)
+                    .filter_map(|(.., t)| t.recovered_at)
                     .filter(|t| *t >= start)
                     .max()
                     .unwrap_or(at)
@@ -1664,7 +1447,8 @@ impl Detector {
     fn weigh_services(
         &mut self,
         at: Timestamp,
-        checks: &[CheckView],
+        checks: &[&CheckView],
+        judged: &CheckViews,
         owners: &[Option<EntityIdx>],
         network_causes: &BTreeMap<EntityIdx, Cause>,
         updates: &mut Vec<EventUpdate>,
@@ -1798,8 +1582,7 @@ impl Detector {
             let mut opening = service_opening(&entity, &views, total, at, view);
             // With several vantage points, what each of them saw of the failing
             // checks, as for a network's event.
-            let failing: Vec<CheckView> = views.iter().map(|v| (*v).clone()).collect();
-            let (vantage_items, seen_from) = self.vantage_evidence(&failing);
+            let (vantage_items, seen_from) = vantage_evidence(judged, &views);
             if !seen_from.is_empty() {
                 opening.summary = format!(
                     "{}; seen down from the vantage points {}",
@@ -1897,28 +1680,36 @@ fn path_opening(vantage: &str, splits: &[Split], network: &str) -> Opening {
     }
 }
 
-/// The checks as the vantage points together judge them.
-#[derive(Default)]
-struct Judged {
-    /// Each check, over the vantage points online.
-    checks: Vec<CheckView>,
-    /// The checks some vantage points see down and others up, no quorum down.
-    splits: Vec<Split>,
-    /// For each check a quorum of several vantage points sees down: what each saw.
-    seen_down: BTreeMap<(ProbeRole, String, ProbeKind), Vec<Seen>>,
-}
-
-/// A check that is not down: degraded since the earliest degradation any
-/// vantage point sees, else well.
-fn degraded_or_ok(tracks: &[&CheckTrack]) -> CheckState {
-    tracks
-        .iter()
-        .filter_map(|t| match t.state {
-            CheckState::Degraded { since } => Some(since),
-            _ => None,
-        })
-        .min()
-        .map_or(CheckState::Ok, |since| CheckState::Degraded { since })
+/// What each vantage point saw of the entity's checks that a quorum of
+/// several sees down (one item per check and vantage point), and the names
+/// of those that see them down.
+fn vantage_evidence(views: &CheckViews, checks: &[&CheckView]) -> (Vec<Evidence>, Vec<String>) {
+    let mut items = Vec::new();
+    let mut down_from: BTreeSet<String> = BTreeSet::new();
+    for check in checks {
+        let Some(since) = check.failing_since() else {
+            continue;
+        };
+        let Some(seen) = views.seen_down(&(check.role, check.target.clone(), check.kind))
+        else {
+            continue;
+        };
+        for one in seen {
+            if one.down {
+                down_from.insert(one.vantage.clone());
+            }
+            // Dated when this vantage point saw it: an answer is not the
+            // failure's. One seen just before the failure began (the checks
+            // of a round run at their own times) is what it saw at the start.
+            items.push(Evidence {
+                at: one.at.max(since),
+                signal: check.kind.signal(),
+                text: format!("{} ({}) {}", check.target, check.kind, one.describe()),
+                value: Some(if one.ok { 1.0 } else { 0.0 }),
+            });
+        }
+    }
+    (items, down_from.into_iter().collect())
 }
 
 /// What a service event says: which of its checks fail and how; critical when

@@ -30,6 +30,7 @@ pub mod consensus;
 mod detector;
 mod probes;
 pub mod rules;
+mod views;
 
 pub use bgp::{BgpDetector, DarkPrefix, RpkiWarning};
 pub use config::DetectorConfig;

@@ -10,7 +10,7 @@
 
 use blackout_model::{Asn, Entity, ProbeKind, ProbeRole, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Failed results in a row before a check counts as failing.
 pub const FAIL_AFTER: u32 = 2;
@@ -190,13 +190,18 @@ pub struct CheckTrack {
     degraded_since: Option<Timestamp>,
 }
 
-/// The key of a check: vantage, role, target, kind.
-pub type CheckKey = (String, ProbeRole, String, ProbeKind);
+/// What a check looks at, whatever the vantage point: role, target, kind. The
+/// vantage points that look at one target are judged together.
+pub type TargetKey = (ProbeRole, String, ProbeKind);
 
 /// All checks.
 #[derive(Default)]
 pub struct ProbeTracker {
-    checks: BTreeMap<CheckKey, CheckTrack>,
+    /// Each target's checks, by vantage point.
+    checks: BTreeMap<TargetKey, BTreeMap<String, CheckTrack>>,
+    /// The targets with results since [`ProbeTracker::take_touched`]: only
+    /// their judgement can have changed with the results.
+    touched: BTreeSet<TargetKey>,
 }
 
 impl ProbeTracker {
@@ -206,26 +211,18 @@ impl ProbeTracker {
         signal: &ProbeSignal,
         loss_degraded: f64,
     ) -> (CheckState, CheckState) {
-        let key = (
-            signal.vantage.clone(),
-            signal.role,
-            signal.target.clone(),
-            signal.kind,
-        );
-        let track = self.checks.entry(key).or_insert_with(|| CheckTrack {
-            last: signal.clone(),
-            state: CheckState::Unknown,
-            recovered_at: None,
-            last_clean: false,
-            trouble: None,
-            fails: 0,
-            oks: 0,
-            first_fail: None,
-            first_ok: None,
-            recent: VecDeque::new(),
-            baseline_rtt: None,
-            degraded_since: None,
-        });
+        let key = (signal.role, signal.target.clone(), signal.kind);
+        if !self.touched.contains(&key) {
+            self.touched.insert(key.clone());
+        }
+        let by_vantage = self.checks.entry(key).or_default();
+        // The vantage point's name is copied once, for its first result.
+        if !by_vantage.contains_key(&signal.vantage) {
+            by_vantage.insert(signal.vantage.clone(), CheckTrack::new(signal));
+        }
+        let Some(track) = by_vantage.get_mut(&signal.vantage) else {
+            unreachable!("inserted above");
+        };
         let before = track.state;
         track.last = signal.clone();
         let at = signal.at;
@@ -297,13 +294,64 @@ impl ProbeTracker {
         (before, track.state)
     }
 
-    /// Every check.
-    pub fn checks(&self) -> impl Iterator<Item = (&CheckKey, &CheckTrack)> {
+    /// Every check: its vantage point, its target and its track, target by target.
+    pub fn checks(&self) -> impl Iterator<Item = (&str, &TargetKey, &CheckTrack)> {
+        self.checks.iter().flat_map(|(key, by_vantage)| {
+            by_vantage
+                .iter()
+                .map(move |(vantage, track)| (vantage.as_str(), key, track))
+        })
+    }
+
+    /// The checks of the control targets, which tell whether each vantage
+    /// point is online: a few, found without going over the others.
+    pub fn controls(&self) -> impl Iterator<Item = (&str, &TargetKey, &CheckTrack)> {
+        let first = (ProbeRole::Control, String::new(), ProbeKind::ALL[0]);
+        self.checks
+            .range(first..)
+            .take_while(|((role, ..), _)| *role == ProbeRole::Control)
+            .flat_map(|(key, by_vantage)| {
+                by_vantage
+                    .iter()
+                    .map(move |(vantage, track)| (vantage.as_str(), key, track))
+            })
+    }
+
+    /// Every target, with its checks by vantage point.
+    pub fn targets(&self) -> impl Iterator<Item = (&TargetKey, &BTreeMap<String, CheckTrack>)> {
         self.checks.iter()
+    }
+
+    /// One target's checks, by vantage point.
+    pub fn target(&self, key: &TargetKey) -> Option<&BTreeMap<String, CheckTrack>> {
+        self.checks.get(key)
+    }
+
+    /// The targets with results since the last call, each once.
+    pub fn take_touched(&mut self) -> BTreeSet<TargetKey> {
+        std::mem::take(&mut self.touched)
     }
 }
 
 impl CheckTrack {
+    /// A check with no result judged yet; `first` is its first result.
+    fn new(first: &ProbeSignal) -> Self {
+        CheckTrack {
+            last: first.clone(),
+            state: CheckState::Unknown,
+            recovered_at: None,
+            last_clean: false,
+            trouble: None,
+            fails: 0,
+            oks: 0,
+            first_fail: None,
+            first_ok: None,
+            recent: VecDeque::new(),
+            baseline_rtt: None,
+            degraded_since: None,
+        }
+    }
+
     /// Did it answer every time it was looked at since `at`, and was it looked
     /// at since (within the results it keeps)?
     pub fn answered_all_since(&self, at: Timestamp) -> bool {
@@ -440,7 +488,7 @@ mod tests {
             tracker
                 .checks()
                 .next()
-                .map(|(_, t)| t.trouble.clone())
+                .map(|(.., t)| t.trouble.clone())
                 .unwrap()
         };
         // Clean: 10, 12 and 14 ms. No trouble, no numbers.

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 pub const STRESS_LEAD_SECS: f64 = 30.0;
 
 /// One check as all usable vantage points together see it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CheckView {
     /// What the target is.
     pub role: ProbeRole,
@@ -102,7 +102,7 @@ pub struct Situation<'a> {
     /// The full-feed peers the routes are counted over (IPv4, IPv6).
     pub peers: [u32; 2],
     /// The watched network's checks (hosts, zones, mail), over usable vantage points.
-    pub checks: Vec<CheckView>,
+    pub checks: &'a [&'a CheckView],
     /// When stress began, if the outage under way began with stress: the cause
     /// stays `ddos` while the outage goes on, whatever follows.
     pub stress_before: Option<Timestamp>,
@@ -207,13 +207,14 @@ fn item(at: Timestamp, signal: SignalKind, text: String, value: Option<f64>) -> 
 }
 
 fn hosts_icmp<'a>(situation: &'a Situation<'_>) -> impl Iterator<Item = &'a CheckView> {
-    host_pings(&situation.checks)
+    host_pings(situation.checks)
 }
 
 /// The ICMP checks of the watched network's hosts.
-pub(crate) fn host_pings(checks: &[CheckView]) -> impl Iterator<Item = &CheckView> {
+pub(crate) fn host_pings<'a>(checks: &[&'a CheckView]) -> impl Iterator<Item = &'a CheckView> {
     checks
         .iter()
+        .copied()
         .filter(|c| c.kind == ProbeKind::Icmp && c.role == ProbeRole::Host)
 }
 
@@ -479,7 +480,7 @@ impl Rule for NetworkStress {
                 },
             });
         }
-        let watched: Vec<&CheckView> = s.checks.iter().collect();
+        let watched: Vec<&CheckView> = s.checks.to_vec();
         let troubled: Vec<&CheckView> = watched
             .iter()
             .copied()
@@ -813,6 +814,7 @@ impl Rule for DataPlaneDead {
         let traces: Vec<&CheckView> = s
             .checks
             .iter()
+            .copied()
             .filter(|c| c.kind == ProbeKind::Trace && c.failing_since().is_some())
             .collect();
         let past_border = traces

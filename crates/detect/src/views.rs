@@ -1,0 +1,412 @@
+//! The checks as the vantage points together judge them, kept from one
+//! weighing to the next.
+//!
+//! Each target (role, name and kind of check) is judged over the vantage points
+//! that look at it ([`consensus::judge`]): failing when a quorum of those online
+//! sees it fail, split when some see it down and others up. A target's
+//! judgement depends on its own checks and on a few facts about the vantage
+//! points, so a weighing judges again only what may have changed:
+//! - the targets with new results;
+//! - those whose oldest view went stale (a silent vantage point stops voting);
+//! - the failing ones, when a vantage point's controls are asked again (a
+//!   failure is the target's only once its vantage point has been looked at
+//!   since) or a vantage point's return opens or closes its tail;
+//! - all of them, when a vantage point goes offline or comes back, or a second
+//!   one appears (a view then stops standing for ever).
+//!
+//! A large profile's weighing then costs the results that came in, not its
+//! thousands of checks. Debug builds judge every target again after each
+//! weighing and check that the kept judgements match.
+
+use crate::DetectorConfig;
+use crate::consensus::{self, Seen, Sight, Split, VantageView, Verdict as Consensus};
+use crate::probes::{CheckState, CheckTrack, ProbeTracker, TargetKey};
+use crate::rules::CheckView;
+use blackout_model::{ProbeRole, Timestamp};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the judgements need to know of the vantage points at a weighing.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Vantages {
+    /// The instant weighed.
+    pub now: Timestamp,
+    /// How long a view stays current (infinite with one vantage point).
+    pub max_age: f64,
+    /// The vantage points whose controls all fail: they do not vote.
+    pub offline: BTreeSet<String>,
+    /// Per vantage point, when each of its controls was last asked, the
+    /// earliest of them: a target's failure that began after it is shown as
+    /// the check was before, until the controls tell.
+    pub controls_seen: BTreeMap<String, Timestamp>,
+    /// The vantage points back online recently enough that their checks
+    /// failing since before the return are the outage's tail, with when they
+    /// came back: those do not vote.
+    pub tails: BTreeMap<String, Timestamp>,
+}
+
+/// One target's judgement.
+#[derive(Clone, Debug, PartialEq)]
+struct Judgement {
+    /// The check as the vantage points together see it; none when no vantage
+    /// point online has a current view.
+    view: Option<CheckView>,
+    /// What each vantage point saw, when a quorum of several sees it down.
+    seen_down: Option<Vec<Seen>>,
+    /// The vantage points split over it, when they are.
+    split: Option<Split>,
+    /// The time of its oldest current view, from which it goes stale.
+    oldest: Option<Timestamp>,
+    /// Does any vantage point's check of it fail?
+    failing: bool,
+}
+
+/// Every target's judgement, kept between weighings.
+#[derive(Default)]
+pub(crate) struct CheckViews {
+    judged: BTreeMap<TargetKey, Judgement>,
+    /// The targets with a failing check from some vantage point.
+    failing: BTreeSet<TargetKey>,
+    /// Each judged target by the time of its oldest current view.
+    stale_from: BTreeSet<(Timestamp, TargetKey)>,
+    /// What was known of the vantage points at the last weighing.
+    last: Option<Vantages>,
+}
+
+impl CheckViews {
+    /// Judges again what the results since the last weighing, the passing of
+    /// time and the vantage points' changes may have changed.
+    pub fn refresh(
+        &mut self,
+        probes: &mut ProbeTracker,
+        vantages: Vantages,
+        config: &DetectorConfig,
+    ) {
+        let mut due = probes.take_touched();
+        match &self.last {
+            Some(last)
+                if last.max_age == vantages.max_age && last.offline == vantages.offline =>
+            {
+                if last.controls_seen != vantages.controls_seen || last.tails != vantages.tails {
+                    due.extend(self.failing.iter().cloned());
+                }
+            }
+            _ => due.extend(self.judged.keys().cloned()),
+        }
+        while let Some((oldest, _)) = self.stale_from.first() {
+            if vantages.now.secs_since(*oldest) <= vantages.max_age {
+                break;
+            }
+            if let Some((_, key)) = self.stale_from.pop_first() {
+                due.insert(key);
+            }
+        }
+        for key in due {
+            if key.0 == ProbeRole::Control {
+                continue;
+            }
+            let judgement = probes
+                .target(&key)
+                .map(|tracks| judge_target(&key, tracks, &vantages, config));
+            self.keep(key, judgement);
+        }
+        self.last = Some(vantages);
+        #[cfg(debug_assertions)]
+        self.check_against_all(probes, config);
+    }
+
+    /// Keeps a target's new judgement in place of its old one, and its place
+    /// in the indexes.
+    fn keep(&mut self, key: TargetKey, judgement: Option<Judgement>) {
+        let was_oldest = self.judged.get(&key).and_then(|j| j.oldest);
+        let oldest = judgement.as_ref().and_then(|j| j.oldest);
+        if was_oldest != oldest {
+            if let Some(was) = was_oldest {
+                self.stale_from.remove(&(was, key.clone()));
+            }
+            if let Some(oldest) = oldest {
+                self.stale_from.insert((oldest, key.clone()));
+            }
+        }
+        if judgement.as_ref().is_some_and(|j| j.failing) {
+            if !self.failing.contains(&key) {
+                self.failing.insert(key.clone());
+            }
+        } else {
+            self.failing.remove(&key);
+        }
+        match judgement {
+            Some(judgement) => self.judged.insert(key, judgement),
+            None => self.judged.remove(&key),
+        };
+    }
+
+    /// Each check with a verdict, in the order of the targets.
+    pub fn checks(&self) -> impl Iterator<Item = &CheckView> {
+        self.judged.values().filter_map(|j| j.view.as_ref())
+    }
+
+    /// The checks split between vantage points that see them down and up.
+    pub fn splits(&self) -> impl Iterator<Item = &Split> {
+        self.judged.values().filter_map(|j| j.split.as_ref())
+    }
+
+    /// What each vantage point saw of a check that a quorum of several sees
+    /// down.
+    pub fn seen_down(&self, key: &TargetKey) -> Option<&[Seen]> {
+        self.judged.get(key)?.seen_down.as_deref()
+    }
+
+    /// Every target judged afresh must match its kept judgement: a missed
+    /// change would leave a verdict behind the checks it rests on.
+    #[cfg(debug_assertions)]
+    fn check_against_all(&self, probes: &ProbeTracker, config: &DetectorConfig) {
+        let Some(vantages) = &self.last else {
+            return;
+        };
+        let mut targets = 0;
+        for (key, tracks) in probes.targets() {
+            if key.0 == ProbeRole::Control {
+                continue;
+            }
+            targets += 1;
+            let fresh = judge_target(key, tracks, vantages, config);
+            assert_eq!(
+                self.judged.get(key),
+                Some(&fresh),
+                "the kept judgement of {key:?} is behind its checks"
+            );
+        }
+        assert_eq!(targets, self.judged.len(), "a target judged is gone");
+    }
+}
+
+/// One target judged over the vantage points that look at it.
+fn judge_target(
+    (role, target, kind): &TargetKey,
+    by_vantage: &BTreeMap<String, CheckTrack>,
+    vantages: &Vantages,
+    config: &DetectorConfig,
+) -> Judgement {
+    let now = vantages.now;
+    let max_age = vantages.max_age;
+    let (role, kind) = (*role, *kind);
+    let mut failing_any = false;
+    // A check votes when its vantage point is online, it has a state, and it
+    // is not the tail of an outage its vantage point was back from.
+    let judged: Vec<(&String, &CheckTrack)> = by_vantage
+        .iter()
+        .filter(|(vantage, track)| {
+            let failing_since = match track.state {
+                CheckState::Failing { since, .. } => Some(since),
+                _ => None,
+            };
+            failing_any |= failing_since.is_some();
+            !vantages.offline.contains(*vantage)
+                && track.state != CheckState::Unknown
+                && !failing_since.is_some_and(|since| {
+                    vantages.tails.get(*vantage).is_some_and(|back| since < *back)
+                })
+        })
+        .collect();
+    // A failing check is shown as it was before it failed, until its vantage
+    // point's controls tell.
+    let shown: Vec<std::borrow::Cow<'_, CheckTrack>> = judged
+        .iter()
+        .map(|(vantage, track)| {
+            let CheckState::Failing {
+                since,
+                after_degradation,
+            } = track.state
+            else {
+                return std::borrow::Cow::Borrowed(*track);
+            };
+            if !vantages
+                .controls_seen
+                .get(*vantage)
+                .is_some_and(|seen| *seen < since)
+            {
+                return std::borrow::Cow::Borrowed(*track);
+            }
+            let mut before = (*track).clone();
+            before.state = if after_degradation {
+                CheckState::Degraded { since }
+            } else {
+                CheckState::Ok
+            };
+            std::borrow::Cow::Owned(before)
+        })
+        .collect();
+    let tracks: Vec<&CheckTrack> = shown.iter().map(|t| t.as_ref()).collect();
+    // With one vantage point, views never go stale.
+    let oldest = tracks
+        .iter()
+        .map(|t| t.last.at)
+        .filter(|at| max_age.is_finite() && now.secs_since(*at) <= max_age)
+        .min();
+    let mut judgement = Judgement {
+        view: None,
+        seen_down: None,
+        split: None,
+        oldest,
+        failing: failing_any,
+    };
+    let failing = |t: &CheckTrack| matches!(t.state, CheckState::Failing { .. });
+    let views: Vec<VantageView> = tracks
+        .iter()
+        .map(|t| VantageView {
+            vantage: t.last.vantage.clone(),
+            controls_ok: true,
+            sight: Some(if failing(t) { Sight::Down } else { Sight::Up }),
+            at: t.last.at,
+        })
+        .collect();
+    let verdict = consensus::judge(&views, config.quorum, now, max_age);
+    if matches!(verdict, Consensus::NoVerdict { .. }) {
+        return judgement;
+    }
+    let target = target.to_string();
+    let tracks: Vec<&CheckTrack> = tracks
+        .into_iter()
+        .filter(|t| now.secs_since(t.last.at) <= max_age)
+        .collect();
+    let down_since = tracks
+        .iter()
+        .filter_map(|t| match t.state {
+            CheckState::Failing { since, .. } => Some(since),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(now);
+    let seen = || -> Vec<Seen> {
+        tracks
+            .iter()
+            .map(|t| Seen {
+                vantage: t.last.vantage.clone(),
+                ok: t.last.ok,
+                down: failing(t),
+                rtt_ms: t.last.rtt_ms,
+                text: t.last.text.clone(),
+                at: t.last.at,
+            })
+            .collect()
+    };
+    let state = match &verdict {
+        Consensus::Down { .. } => {
+            if tracks.len() > 1 {
+                judgement.seen_down = Some(seen());
+            }
+            CheckState::Failing {
+                since: down_since,
+                after_degradation: tracks.iter().any(|t| {
+                    matches!(
+                        t.state,
+                        CheckState::Failing {
+                            after_degradation: true,
+                            ..
+                        }
+                    )
+                }),
+            }
+        }
+        Consensus::LoneDissent { .. } | Consensus::PathProblem { .. } => {
+            let (down_from, up_from, lone) = match &verdict {
+                Consensus::LoneDissent {
+                    vantage, up_from, ..
+                } => (vec![vantage.clone()], up_from.clone(), true),
+                Consensus::PathProblem {
+                    down_from, up_from, ..
+                } => (down_from.clone(), up_from.clone(), false),
+                _ => unreachable!("matched above"),
+            };
+            // Each vantage point probes on its own schedule, so at a real
+            // outage's start one sees the check fail while the others' latest
+            // look is from before (or is a first miss not yet past the
+            // hysteresis), and at its end one has yet to look again (or to
+            // answer often enough) while the others see it back. A split holds
+            // only when both sides looked since the other side's latest change:
+            // those that reach it answered every time they looked since the
+            // others' failure began, and those that see it down failed in their
+            // latest look, after the others saw it come back. And those that
+            // reach it must answer cleanly: under stress (loss and latency on
+            // every path) one vantage point's two misses in a row are the
+            // stress's, not its own path's.
+            let failing_since = tracks
+                .iter()
+                .filter_map(|t| match t.state {
+                    CheckState::Failing { since, .. } => Some(since),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(now);
+            let down_looked = tracks
+                .iter()
+                .filter(|t| failing(t))
+                .map(|t| t.last.at)
+                .min()
+                .unwrap_or(now);
+            let confirmed = tracks.iter().all(|t| {
+                if failing(t) {
+                    !t.last.ok
+                } else {
+                    t.answered_all_since(failing_since)
+                        && t.last_clean
+                        && t.recovered_at.is_none_or(|back| back <= down_looked)
+                }
+            });
+            if confirmed && down_from.len() + up_from.len() >= consensus::SPLIT_MIN_VOTERS {
+                judgement.split = Some(Split {
+                    role,
+                    target: target.clone(),
+                    kind,
+                    lone,
+                    down_from,
+                    up_from,
+                    since: down_since,
+                    seen: seen(),
+                });
+            }
+            degraded_or_ok(&tracks)
+        }
+        Consensus::Up { .. } | Consensus::NoVerdict { .. } => degraded_or_ok(&tracks),
+    };
+    // What the vantage points that see it as the verdict says saw last.
+    let latest = tracks
+        .iter()
+        .filter(|t| failing(t) == matches!(state, CheckState::Failing { .. }))
+        .max_by_key(|t| t.last.at)
+        .or_else(|| tracks.iter().max_by_key(|t| t.last.at));
+    let last = latest.map(|t| &t.last);
+    judgement.view = Some(CheckView {
+        role,
+        family: config.target_family(&target),
+        entity: last
+            .map(|l| l.entity())
+            .unwrap_or(blackout_model::Entity::Host(target.clone())),
+        target,
+        kind,
+        state,
+        text: last.map(|l| l.text.clone()).unwrap_or_default(),
+        last_hop_asn: last.and_then(|l| l.last_hop_asn),
+        recovered_at: tracks.iter().filter_map(|t| t.recovered_at).max(),
+        last_at: last.map_or(now, |l| l.at),
+        last_ok: last.is_some_and(|l| l.ok),
+        last_clean: latest.is_some_and(|t| t.last_clean),
+        trouble: crate::probes::TroubleStats::merged(
+            tracks.iter().filter_map(|t| t.trouble.as_ref()),
+        ),
+    });
+    judgement
+}
+
+/// A check that is not down: degraded since the earliest degradation any
+/// vantage point sees, else well.
+fn degraded_or_ok(tracks: &[&CheckTrack]) -> CheckState {
+    tracks
+        .iter()
+        .filter_map(|t| match t.state {
+            CheckState::Degraded { since } => Some(since),
+            _ => None,
+        })
+        .min()
+        .map_or(CheckState::Ok, |since| CheckState::Degraded { since })
+}
