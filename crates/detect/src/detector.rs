@@ -10,9 +10,7 @@
 use crate::DetectorConfig;
 use crate::bgp::{BgpDetector, peer_weight, peers_evidence};
 use crate::book::{EventBook, Opening, Slot};
-use crate::consensus::{
-    self, PathChange, PathWatch, Split, name_list,
-};
+use crate::consensus::{self, PathChange, PathWatch, Split, name_list};
 use crate::probes::{CheckState, ProbeSignal, ProbeTracker};
 use crate::rules::{CheckView, Situation, Verdict, attribute};
 use crate::views::{CheckViews, Vantages};
@@ -488,18 +486,18 @@ impl Detector {
             let entry = health
                 .entry(vantage)
                 .or_insert_with(|| consensus::VantageHealth {
-                        vantage: vantage.to_string(),
-                        offline_since: offline.get(vantage).copied(),
-                        controls: 0,
-                        checks: 0,
-                        failing: 0,
-                        last: None,
-                        split_targets: self
-                            .paths
-                            .splits_of(vantage)
-                            .map(|s| s.check_name())
-                            .collect(),
-                    });
+                    vantage: vantage.to_string(),
+                    offline_since: offline.get(vantage).copied(),
+                    controls: 0,
+                    checks: 0,
+                    failing: 0,
+                    last: None,
+                    split_targets: self
+                        .paths
+                        .splits_of(vantage)
+                        .map(|s| s.check_name())
+                        .collect(),
+                });
             if *role == ProbeRole::Control {
                 entry.controls += 1;
             } else {
@@ -1397,7 +1395,9 @@ impl Detector {
                 let back = self
                     .probes
                     .checks()
-                    .filter(|(v, (role, ..), _)| *v == change.vantage && *role != ProbeRole::Control)
+                    .filter(|(v, (role, ..), _)| {
+                        *v == change.vantage && *role != ProbeRole::Control
+                    })
                     .filter_map(|(.., t)| t.recovered_at)
                     .filter(|t| *t >= start)
                     .max()
@@ -1690,8 +1690,7 @@ fn vantage_evidence(views: &CheckViews, checks: &[&CheckView]) -> (Vec<Evidence>
         let Some(since) = check.failing_since() else {
             continue;
         };
-        let Some(seen) = views.seen_down(&(check.role, check.target.clone(), check.kind))
-        else {
+        let Some(seen) = views.seen_down(&(check.role, check.target.clone(), check.kind)) else {
             continue;
         };
         for one in seen {

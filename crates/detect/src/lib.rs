@@ -13,6 +13,8 @@
 //!   degraded or well, with hysteresis.
 //! - [`consensus`]: the judgement of many vantage points on one target
 //!   (quorum of the healthy ones, lone dissent, path problems).
+//! - module `views`: each target's judgement over the vantage points, kept
+//!   between weighings and judged again only when what it rests on changed.
 //! - [`rules`]: the attribution rules that name the cause of the network's outage
 //!   (`internal`, `ddos`, `partial`, `data-plane`, `rpki-invalid`).
 //! - [`Detector`] (module `detector`): all of the above together, with the

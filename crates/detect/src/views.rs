@@ -83,9 +83,7 @@ impl CheckViews {
     ) {
         let mut due = probes.take_touched();
         match &self.last {
-            Some(last)
-                if last.max_age == vantages.max_age && last.offline == vantages.offline =>
-            {
+            Some(last) if last.max_age == vantages.max_age && last.offline == vantages.offline => {
                 if last.controls_seen != vantages.controls_seen || last.tails != vantages.tails {
                     due.extend(self.failing.iter().cloned());
                 }
@@ -204,7 +202,10 @@ fn judge_target(
             !vantages.offline.contains(*vantage)
                 && track.state != CheckState::Unknown
                 && !failing_since.is_some_and(|since| {
-                    vantages.tails.get(*vantage).is_some_and(|back| since < *back)
+                    vantages
+                        .tails
+                        .get(*vantage)
+                        .is_some_and(|back| since < *back)
                 })
         })
         .collect();
@@ -220,10 +221,10 @@ fn judge_target(
             else {
                 return std::borrow::Cow::Borrowed(*track);
             };
-            if !vantages
+            if vantages
                 .controls_seen
                 .get(*vantage)
-                .is_some_and(|seen| *seen < since)
+                .is_none_or(|seen| *seen >= since)
             {
                 return std::borrow::Cow::Borrowed(*track);
             }
@@ -409,4 +410,113 @@ fn degraded_or_ok(tracks: &[&CheckTrack]) -> CheckState {
         })
         .min()
         .map_or(CheckState::Ok, |since| CheckState::Degraded { since })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probes::ProbeSignal;
+    use blackout_model::ProbeKind;
+
+    const START: i64 = 1_700_000_000;
+
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_secs(START + second)
+    }
+
+    fn config() -> DetectorConfig {
+        DetectorConfig::from_profile(&blackout_profile::builtin("kp").expect("kp profile"))
+    }
+
+    fn result(second: i64, vantage: &str, role: ProbeRole, target: &str, ok: bool) -> ProbeSignal {
+        ProbeSignal {
+            at: at(second),
+            vantage: vantage.into(),
+            role,
+            target: target.into(),
+            kind: ProbeKind::Icmp,
+            ok,
+            rtt_ms: ok.then_some(1.0),
+            loss: Some(if ok { 0.0 } else { 1.0 }),
+            text: if ok { "answered" } else { "timeout" }.into(),
+            last_hop_asn: None,
+        }
+    }
+
+    fn vantages(now: i64, controls_seen: &[(&str, i64)]) -> Vantages {
+        Vantages {
+            now: at(now),
+            max_age: 30.0,
+            offline: BTreeSet::new(),
+            controls_seen: controls_seen
+                .iter()
+                .map(|(vantage, second)| (vantage.to_string(), at(*second)))
+                .collect(),
+            tails: BTreeMap::new(),
+        }
+    }
+
+    fn state_of(views: &CheckViews, target: &str) -> Option<CheckState> {
+        views.checks().find(|c| c.target == target).map(|c| c.state)
+    }
+
+    #[test]
+    fn a_view_going_stale_is_judged_again_without_a_result_of_its_own() {
+        let config = config();
+        let mut probes = ProbeTracker::default();
+        let mut views = CheckViews::default();
+        // Two of three vantage points see the host down: a quorum.
+        for second in [0, 5] {
+            for (vantage, ok) in [("a", false), ("b", false), ("c", true)] {
+                probes.observe(&result(second, vantage, ProbeRole::Host, "www", ok), 0.2);
+            }
+        }
+        views.refresh(&mut probes, vantages(5, &[]), &config);
+        assert!(matches!(
+            state_of(&views, "www"),
+            Some(CheckState::Failing { .. })
+        ));
+        // Only b and c go on probing it; a's view goes stale. With one of two
+        // seeing it down there is no quorum: it is not called down any more,
+        // though no result of a came in.
+        for second in [20, 30] {
+            for (vantage, ok) in [("b", false), ("c", true)] {
+                probes.observe(&result(second, vantage, ProbeRole::Host, "www", ok), 0.2);
+            }
+        }
+        views.refresh(&mut probes, vantages(30, &[]), &config);
+        assert!(matches!(
+            state_of(&views, "www"),
+            Some(CheckState::Failing { .. })
+        ));
+        probes.observe(&result(40, "b", ProbeRole::Host, "other", true), 0.2);
+        views.refresh(&mut probes, vantages(40, &[]), &config);
+        assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
+    }
+
+    #[test]
+    fn a_failure_is_shown_once_the_controls_were_asked_after_it_began() {
+        let config = config();
+        let mut probes = ProbeTracker::default();
+        let mut views = CheckViews::default();
+        probes.observe(&result(0, "a", ProbeRole::Host, "www", true), 0.2);
+        probes.observe(&result(10, "a", ProbeRole::Host, "www", false), 0.2);
+        probes.observe(&result(12, "a", ProbeRole::Host, "www", false), 0.2);
+        views.refresh(&mut probes, vantages(12, &[("a", 5)]), &config);
+        assert_eq!(
+            state_of(&views, "www"),
+            Some(CheckState::Ok),
+            "the controls were last asked before the failure began"
+        );
+        // The controls answer at 14: the failure is the target's, though the
+        // target gave no new result.
+        views.refresh(&mut probes, vantages(14, &[("a", 14)]), &config);
+        assert_eq!(
+            state_of(&views, "www"),
+            Some(CheckState::Failing {
+                since: at(10),
+                after_degradation: false
+            })
+        );
+    }
 }

@@ -283,7 +283,7 @@ async fn central(
     js: &jetstream::Context,
     db: blackout_store::Db,
     last: u64,
-) -> (f64, u64) {
+) -> (f64, u64, u64) {
     let profile = profile();
     let central = CentralConfig::new(url, &profile.name);
     let durable = central.durable.clone();
@@ -330,7 +330,11 @@ async fn central(
         .lock()
         .unwrap()
         .unwrap_or_else(|| fail("never ready"));
-    (began.elapsed().as_secs_f64(), report.agent_results)
+    (
+        began.elapsed().as_secs_f64(),
+        report.agent_results,
+        report.updates,
+    )
 }
 
 /// The CPU time of this process so far (user and system, every thread), from
@@ -425,7 +429,7 @@ fn main() {
         {
             let name = "central";
             let cpu = cpu_secs();
-            let (secs, taken) = central(&url, &js, db, last).await;
+            let (secs, taken, updates) = central(&url, &js, db, last).await;
             let cpu = cpu_secs() - cpu;
             println!("{name}_cpu_secs={cpu:.2}");
             println!("{name}_per_cpu_sec={:.0}", count as f64 / cpu.max(0.01));
@@ -435,6 +439,7 @@ fn main() {
             println!("{name}_secs={secs:.3}");
             println!("{name}_per_sec={:.0}", count as f64 / secs);
             println!("{name}_taken={taken}");
+            println!("{name}_event_updates={updates}");
             println!("{name}_to_plain={:.2}", plain_secs / secs);
         }
     });
