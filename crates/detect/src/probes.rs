@@ -126,6 +126,23 @@ pub struct ProbeSignal {
 }
 
 impl ProbeSignal {
+    /// An ICMP echo result as scenarios write it: answered in 1 ms with no
+    /// loss, or lost outright (`timeout`).
+    pub fn ping(at: Timestamp, vantage: &str, role: ProbeRole, target: &str, ok: bool) -> Self {
+        ProbeSignal {
+            at,
+            vantage: vantage.into(),
+            role,
+            target: target.into(),
+            kind: ProbeKind::Icmp,
+            ok,
+            rtt_ms: ok.then_some(1.0),
+            loss: Some(if ok { 0.0 } else { 1.0 }),
+            text: if ok { "answered" } else { "timeout" }.into(),
+            last_hop_asn: None,
+        }
+    }
+
     /// The entity the check tells about: the host for ICMP and traceroute, else
     /// the service (`service:dns:ZONE`, `service:http:HOST`, ...).
     pub fn entity(&self) -> Entity {
@@ -163,6 +180,16 @@ pub enum CheckState {
         /// Was it degraded just before? (stress first, failure after)
         after_degradation: bool,
     },
+}
+
+impl CheckState {
+    /// Failing since when, if failing.
+    pub fn failing_since(&self) -> Option<Timestamp> {
+        match self {
+            CheckState::Failing { since, .. } => Some(*since),
+            _ => None,
+        }
+    }
 }
 
 /// One check from one vantage point.

@@ -194,10 +194,7 @@ fn judge_target(
     let judged: Vec<(&String, &CheckTrack)> = by_vantage
         .iter()
         .filter(|(vantage, track)| {
-            let failing_since = match track.state {
-                CheckState::Failing { since, .. } => Some(since),
-                _ => None,
-            };
+            let failing_since = track.state.failing_since();
             failing_any |= failing_since.is_some();
             !vantages.offline.contains(*vantage)
                 && track.state != CheckState::Unknown
@@ -272,10 +269,7 @@ fn judge_target(
         .collect();
     let down_since = tracks
         .iter()
-        .filter_map(|t| match t.state {
-            CheckState::Failing { since, .. } => Some(since),
-            _ => None,
-        })
+        .filter_map(|t| t.state.failing_since())
         .min()
         .unwrap_or(now);
     let seen = || -> Vec<Seen> {
@@ -333,10 +327,7 @@ fn judge_target(
             // stress's, not its own path's.
             let failing_since = tracks
                 .iter()
-                .filter_map(|t| match t.state {
-                    CheckState::Failing { since, .. } => Some(since),
-                    _ => None,
-                })
+                .filter_map(|t| t.state.failing_since())
                 .max()
                 .unwrap_or(now);
             let down_looked = tracks
@@ -416,7 +407,6 @@ fn degraded_or_ok(tracks: &[&CheckTrack]) -> CheckState {
 mod tests {
     use super::*;
     use crate::probes::ProbeSignal;
-    use blackout_model::ProbeKind;
 
     const START: i64 = 1_700_000_000;
 
@@ -429,18 +419,7 @@ mod tests {
     }
 
     fn result(second: i64, vantage: &str, role: ProbeRole, target: &str, ok: bool) -> ProbeSignal {
-        ProbeSignal {
-            at: at(second),
-            vantage: vantage.into(),
-            role,
-            target: target.into(),
-            kind: ProbeKind::Icmp,
-            ok,
-            rtt_ms: ok.then_some(1.0),
-            loss: Some(if ok { 0.0 } else { 1.0 }),
-            text: if ok { "answered" } else { "timeout" }.into(),
-            last_hop_asn: None,
-        }
+        ProbeSignal::ping(at(second), vantage, role, target, ok)
     }
 
     fn vantages(now: i64, controls_seen: &[(&str, i64)]) -> Vantages {

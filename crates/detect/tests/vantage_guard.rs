@@ -6,7 +6,7 @@
 use blackout_bgp::{BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
 use blackout_model::{Entity, Timestamp};
-use blackout_model::{EventUpdate, ProbeKind, ProbeRole, UpdateKind};
+use blackout_model::{EventUpdate, ProbeRole, UpdateKind};
 
 fn t(millis: i64) -> Timestamp {
     Timestamp::from_micros(1_735_689_600_000_000 + millis * 1000)
@@ -20,23 +20,11 @@ const HOSTS: [&str; 4] = [
 ];
 
 fn ping(at: Timestamp, role: ProbeRole, target: &str, ok: bool) -> Signal {
-    Signal::Probe(ProbeSignal {
-        at,
-        vantage: "local".into(),
-        role,
-        target: target.into(),
-        kind: ProbeKind::Icmp,
-        ok,
-        rtt_ms: ok.then_some(1.0),
-        loss: Some(if ok { 0.0 } else { 1.0 }),
-        text: if ok {
-            "answered"
-        } else {
-            "network unreachable"
-        }
-        .into(),
-        last_hop_asn: None,
-    })
+    let mut ping = ProbeSignal::ping(at, "local", role, target, ok);
+    if !ok {
+        ping.text = "network unreachable".into();
+    }
+    Signal::Probe(ping)
 }
 
 /// The lab profile's detector, fed two rounds of every host and the control

@@ -10,7 +10,7 @@
 
 use blackout_bgp::{BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
-use blackout_model::{EventUpdate, ProbeKind, ProbeRole, Timestamp, UpdateKind};
+use blackout_model::{EventUpdate, ProbeRole, Timestamp, UpdateKind};
 
 fn t(millis: i64) -> Timestamp {
     Timestamp::from_micros(1_735_689_600_000_000 + millis * 1000)
@@ -27,18 +27,7 @@ const HOSTS: [&str; 4] = [
 const VANTAGES: [(&str, i64); 3] = [("vp-a", 0), ("vp-b", 700), ("vp-c", 1400)];
 
 fn ping(at: Timestamp, vantage: &str, role: ProbeRole, target: &str, ok: bool) -> Signal {
-    Signal::Probe(ProbeSignal {
-        at,
-        vantage: vantage.into(),
-        role,
-        target: target.into(),
-        kind: ProbeKind::Icmp,
-        ok,
-        rtt_ms: ok.then_some(1.0),
-        loss: Some(if ok { 0.0 } else { 1.0 }),
-        text: if ok { "answered" } else { "timeout" }.into(),
-        last_hop_asn: None,
-    })
+    Signal::Probe(ProbeSignal::ping(at, vantage, role, target, ok))
 }
 
 /// The events that started.
