@@ -1570,6 +1570,13 @@ impl Detector {
         }
         for (entity, views) in still_failing {
             let slot: Slot = (entity.clone(), Cause::Service, String::new());
+            let known = self.book.open.get(&slot).map(|e| e.scope.hosts.clone());
+            // Nothing to say of a failing service whose event neither is open nor
+            // may open (the network around it is down, or its hosts are silent):
+            // in a large outage, most of them.
+            if known.is_none() && !may_open.contains(&entity) {
+                continue;
+            }
             let own = by_entity
                 .get(&entity)
                 .map(Vec::as_slice)
@@ -1591,7 +1598,7 @@ impl Detector {
                 );
                 opening.evidence.extend(vantage_items.iter().cloned());
             }
-            if let Some(known) = self.book.open.get(&slot).map(|e| e.scope.hosts.clone()) {
+            if let Some(known) = known {
                 self.book.confirm(&slot);
                 self.note_new_vantages(&slot, vantage_items, updates);
                 // More of its checks fail now (the second name server): the event
@@ -1617,9 +1624,6 @@ impl Detector {
                     event.severity = event.severity.max(opening.severity);
                     event.summary = opening.summary;
                 });
-                continue;
-            }
-            if !may_open.contains(&entity) {
                 continue;
             }
             let start = views

@@ -208,33 +208,29 @@ fn judge_target(
         .collect();
     // A failing check is shown as it was before it failed, until its vantage
     // point's controls tell.
-    let shown: Vec<std::borrow::Cow<'_, CheckTrack>> = judged
+    let tracks: Vec<Shown> = judged
         .iter()
         .map(|(vantage, track)| {
-            let CheckState::Failing {
-                since,
-                after_degradation,
-            } = track.state
-            else {
-                return std::borrow::Cow::Borrowed(*track);
+            let state = match track.state {
+                CheckState::Failing {
+                    since,
+                    after_degradation,
+                } if vantages
+                    .controls_seen
+                    .get(*vantage)
+                    .is_some_and(|seen| *seen < since) =>
+                {
+                    if after_degradation {
+                        CheckState::Degraded { since }
+                    } else {
+                        CheckState::Ok
+                    }
+                }
+                state => state,
             };
-            if vantages
-                .controls_seen
-                .get(*vantage)
-                .is_none_or(|seen| *seen >= since)
-            {
-                return std::borrow::Cow::Borrowed(*track);
-            }
-            let mut before = (*track).clone();
-            before.state = if after_degradation {
-                CheckState::Degraded { since }
-            } else {
-                CheckState::Ok
-            };
-            std::borrow::Cow::Owned(before)
+            Shown { state, track }
         })
         .collect();
-    let tracks: Vec<&CheckTrack> = shown.iter().map(|t| t.as_ref()).collect();
     // With one vantage point, views never go stale.
     let oldest = tracks
         .iter()
@@ -248,7 +244,7 @@ fn judge_target(
         oldest,
         failing: failing_any,
     };
-    let failing = |t: &CheckTrack| matches!(t.state, CheckState::Failing { .. });
+    let failing = |t: &Shown| matches!(t.state, CheckState::Failing { .. });
     let views: Vec<VantageView> = tracks
         .iter()
         .map(|t| VantageView {
@@ -263,7 +259,7 @@ fn judge_target(
         return judgement;
     }
     let target = target.to_string();
-    let tracks: Vec<&CheckTrack> = tracks
+    let tracks: Vec<Shown> = tracks
         .into_iter()
         .filter(|t| now.secs_since(t.last.at) <= max_age)
         .collect();
@@ -390,9 +386,26 @@ fn judge_target(
     judgement
 }
 
+/// A vantage point's check as the judgement sees it: its own state, or the
+/// state before a failure its vantage point's controls have yet to confirm.
+/// Everything else is the check's own, reached through it.
+#[derive(Clone, Copy)]
+struct Shown<'a> {
+    state: CheckState,
+    track: &'a CheckTrack,
+}
+
+impl std::ops::Deref for Shown<'_> {
+    type Target = CheckTrack;
+
+    fn deref(&self) -> &CheckTrack {
+        self.track
+    }
+}
+
 /// A check that is not down: degraded since the earliest degradation any
 /// vantage point sees, else well.
-fn degraded_or_ok(tracks: &[&CheckTrack]) -> CheckState {
+fn degraded_or_ok(tracks: &[Shown]) -> CheckState {
     tracks
         .iter()
         .filter_map(|t| match t.state {
