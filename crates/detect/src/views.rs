@@ -8,9 +8,10 @@
 //! points, so a weighing judges again only what may have changed:
 //! - the targets with new results;
 //! - those whose oldest view went stale (a silent vantage point stops voting);
-//! - the failing ones, when a vantage point's controls are asked again (a
-//!   failure is the target's only once its vantage point has been looked at
-//!   since) or a vantage point's return opens or closes its tail;
+//! - the failing ones whose failure began before a vantage point's controls
+//!   were asked again (a failure is the target's only once its vantage point
+//!   has been looked at since), and all failing ones when a vantage point's
+//!   return opens or closes its tail;
 //! - all of them, when a vantage point goes offline or comes back, or a second
 //!   one appears (a view then stops standing for ever).
 //!
@@ -22,8 +23,11 @@ use crate::DetectorConfig;
 use crate::consensus::{self, Seen, Sight, Split, VantageView, Verdict as Consensus};
 use crate::probes::{CheckState, CheckTrack, ProbeTracker, TargetKey};
 use crate::rules::CheckView;
-use blackout_model::{ProbeRole, Timestamp};
+use blackout_model::{ProbeKind, ProbeRole, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The first of all targets in their order.
+const FIRST_TARGET: TargetKey = (ProbeRole::Host, String::new(), ProbeKind::Icmp);
 
 /// What the judgements need to know of the vantage points at a weighing.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,8 +60,8 @@ struct Judgement {
     split: Option<Split>,
     /// The time of its oldest current view, from which it goes stale.
     oldest: Option<Timestamp>,
-    /// Does any vantage point's check of it fail?
-    failing: bool,
+    /// The vantage points whose check of it fails, with since when.
+    failing: Vec<(String, Timestamp)>,
 }
 
 /// Every target's judgement, kept between weighings.
@@ -66,6 +70,8 @@ pub(crate) struct CheckViews {
     judged: BTreeMap<TargetKey, Judgement>,
     /// The targets with a failing check from some vantage point.
     failing: BTreeSet<TargetKey>,
+    /// The same, per vantage point, by when its check began to fail.
+    failing_since: BTreeMap<String, BTreeSet<(Timestamp, TargetKey)>>,
     /// Each judged target by the time of its oldest current view.
     stale_from: BTreeSet<(Timestamp, TargetKey)>,
     /// What was known of the vantage points at the last weighing.
@@ -84,8 +90,10 @@ impl CheckViews {
         let mut due = probes.take_touched();
         match &self.last {
             Some(last) if last.max_age == vantages.max_age && last.offline == vantages.offline => {
-                if last.controls_seen != vantages.controls_seen || last.tails != vantages.tails {
+                if last.tails != vantages.tails {
                     due.extend(self.failing.iter().cloned());
+                } else if last.controls_seen != vantages.controls_seen {
+                    self.shown_anew(&last.controls_seen, &vantages.controls_seen, &mut due);
                 }
             }
             _ => due.extend(self.judged.keys().cloned()),
@@ -112,6 +120,41 @@ impl CheckViews {
         self.check_against_all(probes, config);
     }
 
+    /// Adds to `due` the failing targets whose showing changes as the times
+    /// their vantage points' controls were asked go from `before` to `now`: a
+    /// failure is shown once the controls were asked after it began, so those
+    /// that began between the two times (after every time, for a vantage point
+    /// with no time on one side).
+    fn shown_anew(
+        &self,
+        before: &BTreeMap<String, Timestamp>,
+        now: &BTreeMap<String, Timestamp>,
+        due: &mut BTreeSet<TargetKey>,
+    ) {
+        let vantages: BTreeSet<&String> = before.keys().chain(now.keys()).collect();
+        for vantage in vantages {
+            let (was, is) = (before.get(vantage), now.get(vantage));
+            let Some(failing) = self.failing_since.get(vantage).filter(|_| was != is) else {
+                continue;
+            };
+            let (after, until) = match (was, is) {
+                (Some(a), Some(b)) => (*a.min(b), Some(*a.max(b))),
+                (Some(a), None) | (None, Some(a)) => (*a, None),
+                (None, None) => continue,
+            };
+            let first = (after, FIRST_TARGET.clone());
+            for (since, key) in failing.range(first..) {
+                if *since <= after {
+                    continue;
+                }
+                if until.is_some_and(|until| *since > until) {
+                    break;
+                }
+                due.insert(key.clone());
+            }
+        }
+    }
+
     /// Keeps a target's new judgement in place of its old one, and its place
     /// in the indexes.
     fn keep(&mut self, key: TargetKey, judgement: Option<Judgement>) {
@@ -125,12 +168,27 @@ impl CheckViews {
                 self.stale_from.insert((oldest, key.clone()));
             }
         }
-        if judgement.as_ref().is_some_and(|j| j.failing) {
-            if !self.failing.contains(&key) {
+        let was_failing = self.judged.get(&key).map(|j| j.failing.as_slice());
+        let failing = judgement.as_ref().map(|j| j.failing.as_slice());
+        if was_failing.unwrap_or_default() != failing.unwrap_or_default() {
+            for (vantage, since) in was_failing.unwrap_or_default() {
+                if let Some(by_since) = self.failing_since.get_mut(vantage) {
+                    by_since.remove(&(*since, key.clone()));
+                }
+            }
+            for (vantage, since) in failing.unwrap_or_default() {
+                if !self.failing_since.contains_key(vantage) {
+                    self.failing_since.insert(vantage.clone(), BTreeSet::new());
+                }
+                if let Some(by_since) = self.failing_since.get_mut(vantage) {
+                    by_since.insert((*since, key.clone()));
+                }
+            }
+            if failing.unwrap_or_default().is_empty() {
+                self.failing.remove(&key);
+            } else {
                 self.failing.insert(key.clone());
             }
-        } else {
-            self.failing.remove(&key);
         }
         match judgement {
             Some(judgement) => self.judged.insert(key, judgement),
@@ -188,14 +246,16 @@ fn judge_target(
     let now = vantages.now;
     let max_age = vantages.max_age;
     let (role, kind) = (*role, *kind);
-    let mut failing_any = false;
+    let mut failing_from = Vec::new();
     // A check votes when its vantage point is online, it has a state, and it
     // is not the tail of an outage its vantage point was back from.
     let judged: Vec<(&String, &CheckTrack)> = by_vantage
         .iter()
         .filter(|(vantage, track)| {
             let failing_since = track.state.failing_since();
-            failing_any |= failing_since.is_some();
+            if let Some(since) = failing_since {
+                failing_from.push(((*vantage).clone(), since));
+            }
             !vantages.offline.contains(*vantage)
                 && track.state != CheckState::Unknown
                 && !failing_since.is_some_and(|since| {
@@ -242,7 +302,7 @@ fn judge_target(
         seen_down: None,
         split: None,
         oldest,
-        failing: failing_any,
+        failing: failing_from,
     };
     let failing = |t: &Shown| matches!(t.state, CheckState::Failing { .. });
     let views: Vec<VantageView> = tracks
