@@ -880,7 +880,8 @@ fn ip_addr(text: &str) -> IpAddr {
 
 /// An authoritative server for lab.example on [::1] that answers SOA, NS, A and
 /// AAAA at the apex, each with its one record, and counts the AAAA queries.
-fn dual_stack_dns(aaaa_asked: Arc<Mutex<u32>>) -> SocketAddr {
+/// With `lose_first`, the first copy of each query is lost (never answered).
+fn dual_stack_dns(aaaa_asked: Arc<Mutex<u32>>, lose_first: bool) -> SocketAddr {
     use hickory_proto::op::{Message, MessageType};
     use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
     use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -888,10 +889,14 @@ fn dual_stack_dns(aaaa_asked: Arc<Mutex<u32>>) -> SocketAddr {
     let address = socket.local_addr().expect("address");
     std::thread::spawn(move || {
         let mut buf = [0u8; 1500];
+        let mut seen = std::collections::BTreeSet::new();
         while let Ok((len, from)) = socket.recv_from(&mut buf) {
             let Ok(mut message) = Message::from_vec(&buf[..len]) else {
                 continue;
             };
+            if lose_first && seen.insert(message.metadata.id) {
+                continue;
+            }
             let Some(query) = message.queries.first().cloned() else {
                 continue;
             };
@@ -926,7 +931,7 @@ fn dual_stack_dns(aaaa_asked: Arc<Mutex<u32>>) -> SocketAddr {
 #[test]
 fn dns_over_ipv6_asks_aaaa_too() {
     let asked = Arc::new(Mutex::new(0));
-    let server = dual_stack_dns(asked.clone());
+    let server = dual_stack_dns(asked.clone(), false);
     let result = probe_one(config(2000, 0), &format!("dns:lab.example@{server}"));
     assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
     let detail = dns_detail(&result);
@@ -936,6 +941,23 @@ fn dns_over_ipv6_asks_aaaa_too() {
     assert_eq!(*asked.lock().unwrap(), 1);
     let json = serde_json::to_value(detail).expect("json");
     assert_eq!(json["aaaa"], serde_json::json!(["2001:db8:100::11"]));
+}
+
+#[test]
+fn a_lost_dns_query_is_sent_again_within_the_attempt() {
+    // Each of the four questions loses its first datagram: one attempt, no
+    // retries, still answered (each query sent again at half its timeout).
+    let server = dual_stack_dns(Arc::new(Mutex::new(0)), true);
+    let started = Instant::now();
+    let result = probe_one(config(600, 0), &format!("dns:lab.example@{server}"));
+    assert_eq!(result.outcome, Outcome::Ok, "{result:?}");
+    assert_eq!(result.attempts, 1);
+    assert_eq!(dns_detail(&result).soa_serial, Some(2024061501));
+    assert!(
+        started.elapsed() < Duration::from_millis(4 * 600),
+        "each query within its own timeout: {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -986,7 +1008,8 @@ fn dns_against_hostile_peers() {
         );
         assert!(started.elapsed() < Duration::from_secs(2));
     }
-    // The first query lost: the retry is answered, and the answer is what is judged.
+    // The first query lost: sent again within the attempt (no retry needed), and
+    // the answer is what is judged.
     let lossy = UdpSocket::bind((ip, 0)).expect("bind");
     let lossy_address = lossy.local_addr().expect("address");
     std::thread::spawn(move || {
@@ -1005,7 +1028,7 @@ fn dns_against_hostile_peers() {
         Some(DnsVerdict::Servfail),
         "{result:?}"
     );
-    assert_eq!(result.attempts, 2, "{result:?}");
+    assert_eq!(result.attempts, 1, "{result:?}");
 
     // An answer with another ID is not taken (a spoofing guard): wrong, not silent.
     let wrong_id = hostile_dns(|q| {
