@@ -922,7 +922,17 @@ impl Detector {
                         .find(|s| s.is_probe())
                         .unwrap_or(SignalKind::ProbeIcmp)
                 };
-                if cause_rank(verdict.cause) < cause_rank(event.cause) {
+                // Hosts that fell silent with their routes, still silent once the
+                // routes are back (a round or two before the probes see them answer),
+                // are the tail of the routes' outage, not a data plane dying.
+                let tail_of_routes = verdict.cause == Cause::DataPlane
+                    && !from_routes
+                    && matches!(event.cause, Cause::Partial | Cause::Internal)
+                    && self
+                        .routes_moved
+                        .get(&entity)
+                        .is_some_and(|moved| verdict.start <= *moved);
+                if cause_rank(verdict.cause) < cause_rank(event.cause) || tail_of_routes {
                     // The outage recedes (routes return before the probes see it,
                     // a ROA is fixed before the routes come back): a weaker
                     // explanation of the tail does not replace the cause of the onset.
