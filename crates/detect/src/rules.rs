@@ -52,10 +52,7 @@ pub struct CheckView {
 impl CheckView {
     /// Failing since when, if failing.
     pub fn failing_since(&self) -> Option<Timestamp> {
-        match self.state {
-            CheckState::Failing { since, .. } => Some(since),
-            _ => None,
-        }
+        self.state.failing_since()
     }
 
     /// In trouble (degraded or failing) since when.

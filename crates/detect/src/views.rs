@@ -68,9 +68,8 @@ struct Judgement {
 #[derive(Default)]
 pub(crate) struct CheckViews {
     judged: BTreeMap<TargetKey, Judgement>,
-    /// The targets with a failing check from some vantage point.
-    failing: BTreeSet<TargetKey>,
-    /// The same, per vantage point, by when its check began to fail.
+    /// The targets with a failing check, per vantage point, by when its check
+    /// began to fail.
     failing_since: BTreeMap<String, BTreeSet<(Timestamp, TargetKey)>>,
     /// Each judged target by the time of its oldest current view.
     stale_from: BTreeSet<(Timestamp, TargetKey)>,
@@ -91,7 +90,12 @@ impl CheckViews {
         match &self.last {
             Some(last) if last.max_age == vantages.max_age && last.offline == vantages.offline => {
                 if last.tails != vantages.tails {
-                    due.extend(self.failing.iter().cloned());
+                    due.extend(
+                        self.failing_since
+                            .values()
+                            .flatten()
+                            .map(|(_, key)| key.clone()),
+                    );
                 } else if last.controls_seen != vantages.controls_seen {
                     self.shown_anew(&last.controls_seen, &vantages.controls_seen, &mut due);
                 }
@@ -183,11 +187,6 @@ impl CheckViews {
                 if let Some(by_since) = self.failing_since.get_mut(vantage) {
                     by_since.insert((*since, key.clone()));
                 }
-            }
-            if failing.unwrap_or_default().is_empty() {
-                self.failing.remove(&key);
-            } else {
-                self.failing.insert(key.clone());
             }
         }
         match judgement {
