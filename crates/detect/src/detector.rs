@@ -589,6 +589,9 @@ impl Detector {
         // probed again quickly, so a target can be failing before the controls
         // have all been asked again.
         let mut controls_seen: BTreeMap<String, Timestamp> = BTreeMap::new();
+        // And whether any of them answered its latest look: a vantage point whose
+        // controls all just missed may be going offline.
+        let mut answering: BTreeMap<&str, bool> = BTreeMap::new();
         for (vantage, _, track) in self.probes.controls() {
             match controls_seen.get_mut(vantage) {
                 Some(seen) => *seen = (*seen).min(track.last.at),
@@ -596,7 +599,13 @@ impl Detector {
                     controls_seen.insert(vantage.to_string(), track.last.at);
                 }
             }
+            *answering.entry(vantage).or_default() |= track.last.ok;
         }
+        let doubtful = answering
+            .into_iter()
+            .filter(|(vantage, answers)| !answers && !offline.contains_key(*vantage))
+            .map(|(vantage, _)| vantage.to_string())
+            .collect();
         let grace = self.tail_grace();
         Vantages {
             now: self.last_at,
@@ -609,6 +618,7 @@ impl Detector {
                 .filter(|(_, back)| self.last_at.secs_since(**back) < grace)
                 .map(|(vantage, back)| (vantage.clone(), *back))
                 .collect(),
+            doubtful,
         }
     }
 

@@ -379,6 +379,16 @@ impl CheckTrack {
         }
     }
 
+    /// Since when its latest results have failed, while they are still too few
+    /// to fail the check: a miss, which other vantage points' misses of the same
+    /// target may corroborate.
+    pub fn missing_since(&self) -> Option<Timestamp> {
+        match self.state {
+            CheckState::Failing { .. } => None,
+            _ => self.first_fail.filter(|_| self.fails > 0),
+        }
+    }
+
     /// Did it answer every time it was looked at since `at`, and was it looked
     /// at since (within the results it keeps)?
     pub fn answered_all_since(&self, at: Timestamp) -> bool {

@@ -21,7 +21,7 @@
 
 use crate::DetectorConfig;
 use crate::consensus::{self, Seen, Sight, Split, VantageView, Verdict as Consensus};
-use crate::probes::{CheckState, CheckTrack, ProbeTracker, TargetKey};
+use crate::probes::{CheckState, CheckTrack, FAIL_AFTER, ProbeTracker, TargetKey};
 use crate::rules::CheckView;
 use blackout_model::{ProbeKind, ProbeRole, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,6 +46,9 @@ pub(crate) struct Vantages {
     /// failing since before the return are the outage's tail, with when they
     /// came back: those do not vote.
     pub tails: BTreeMap<String, Timestamp>,
+    /// The vantage points online whose controls all failed their latest look:
+    /// perhaps going offline, so their misses corroborate nothing.
+    pub doubtful: BTreeSet<String>,
 }
 
 /// One target's judgement.
@@ -60,7 +63,7 @@ struct Judgement {
     split: Option<Split>,
     /// The time of its oldest current view, from which it goes stale.
     oldest: Option<Timestamp>,
-    /// The vantage points whose check of it fails, with since when.
+    /// The vantage points whose check of it fails or misses, with since when.
     failing: Vec<(String, Timestamp)>,
 }
 
@@ -68,8 +71,8 @@ struct Judgement {
 #[derive(Default)]
 pub(crate) struct CheckViews {
     judged: BTreeMap<TargetKey, Judgement>,
-    /// The targets with a failing check, per vantage point, by when its check
-    /// began to fail.
+    /// The targets with a failing (or missing) check, per vantage point, by
+    /// when its check began to fail.
     failing_since: BTreeMap<String, BTreeSet<(Timestamp, TargetKey)>>,
     /// Each judged target by the time of its oldest current view.
     stale_from: BTreeSet<(Timestamp, TargetKey)>,
@@ -96,8 +99,15 @@ impl CheckViews {
                             .flatten()
                             .map(|(_, key)| key.clone()),
                     );
-                } else if last.controls_seen != vantages.controls_seen {
-                    self.shown_anew(&last.controls_seen, &vantages.controls_seen, &mut due);
+                } else {
+                    if last.controls_seen != vantages.controls_seen {
+                        self.shown_anew(&last.controls_seen, &vantages.controls_seen, &mut due);
+                    }
+                    for vantage in last.doubtful.symmetric_difference(&vantages.doubtful) {
+                        if let Some(failing) = self.failing_since.get(vantage) {
+                            due.extend(failing.iter().map(|(_, key)| key.clone()));
+                        }
+                    }
                 }
             }
             _ => due.extend(self.judged.keys().cloned()),
@@ -246,39 +256,44 @@ fn judge_target(
     let max_age = vantages.max_age;
     let (role, kind) = (*role, *kind);
     let mut failing_from = Vec::new();
+    let in_tail = |vantage: &String, since: Timestamp| {
+        vantages
+            .tails
+            .get(vantage)
+            .is_some_and(|back| since < *back)
+    };
+    // A failure (or a miss) is the target's only once its vantage point's
+    // controls were asked after it began.
+    let controls_tell = |vantage: &String, since: Timestamp| {
+        !vantages
+            .controls_seen
+            .get(vantage)
+            .is_some_and(|seen| *seen < since)
+    };
     // A check votes when its vantage point is online, it has a state, and it
     // is not the tail of an outage its vantage point was back from.
     let judged: Vec<(&String, &CheckTrack)> = by_vantage
         .iter()
         .filter(|(vantage, track)| {
             let failing_since = track.state.failing_since();
-            if let Some(since) = failing_since {
+            if let Some(since) = failing_since.or_else(|| track.missing_since()) {
                 failing_from.push(((*vantage).clone(), since));
             }
             !vantages.offline.contains(*vantage)
                 && track.state != CheckState::Unknown
-                && !failing_since.is_some_and(|since| {
-                    vantages
-                        .tails
-                        .get(*vantage)
-                        .is_some_and(|back| since < *back)
-                })
+                && !failing_since.is_some_and(|since| in_tail(vantage, since))
         })
         .collect();
     // A failing check is shown as it was before it failed, until its vantage
     // point's controls tell.
-    let tracks: Vec<Shown> = judged
+    let mut tracks: Vec<Shown> = judged
         .iter()
         .map(|(vantage, track)| {
             let state = match track.state {
                 CheckState::Failing {
                     since,
                     after_degradation,
-                } if vantages
-                    .controls_seen
-                    .get(*vantage)
-                    .is_some_and(|seen| *seen < since) =>
-                {
+                } if !controls_tell(vantage, since) => {
                     if after_degradation {
                         CheckState::Degraded { since }
                     } else {
@@ -287,9 +302,19 @@ fn judge_target(
                 }
                 state => state,
             };
-            Shown { state, track }
+            let missing_since = track.missing_since().filter(|since| {
+                controls_tell(vantage, *since)
+                    && !in_tail(vantage, *since)
+                    && !vantages.doubtful.contains(*vantage)
+            });
+            Shown {
+                state,
+                missing_since,
+                track,
+            }
         })
         .collect();
+    corroborate_misses(&mut tracks, vantages, config);
     // With one vantage point, views never go stale.
     let oldest = tracks
         .iter()
@@ -451,6 +476,9 @@ fn judge_target(
 #[derive(Clone, Copy)]
 struct Shown<'a> {
     state: CheckState,
+    /// Since when its latest results failed, too few yet to fail it, when its
+    /// vantage point's controls tell and it may corroborate other misses.
+    missing_since: Option<Timestamp>,
     track: &'a CheckTrack,
 }
 
@@ -459,6 +487,39 @@ impl std::ops::Deref for Shown<'_> {
 
     fn deref(&self) -> &CheckTrack {
         self.track
+    }
+}
+
+/// Counts the misses of several vantage points as failures when together they
+/// make a quorum of [`FAIL_AFTER`] or more vantage points that see the target
+/// down. One vantage point's check fails after `FAIL_AFTER` failed results in a
+/// row, each of them with the probe's retries lost; as many vantage points each
+/// with one failed result at the same time are as many lost results, and
+/// independent ones, on paths of their own. So a quorum tells an outage one
+/// probe timeout sooner, where waiting for each vantage point's second result
+/// would take an interval more. A lone miss, or misses too few for a quorum,
+/// stay what they were: a lost packet, not a dissent.
+fn corroborate_misses(tracks: &mut [Shown], vantages: &Vantages, config: &DetectorConfig) {
+    let current = |t: &Shown| vantages.now.secs_since(t.last.at) <= vantages.max_age;
+    let voters = tracks.iter().filter(|t| current(t)).count();
+    let required = config.quorum.required(voters);
+    if required < FAIL_AFTER as usize {
+        return;
+    }
+    let seen_down = tracks
+        .iter()
+        .filter(|t| current(t) && (t.missing_since.is_some() || t.state.failing_since().is_some()))
+        .count();
+    if seen_down < required {
+        return;
+    }
+    for track in tracks.iter_mut().filter(|t| current(t)) {
+        if let Some(since) = track.missing_since {
+            track.state = CheckState::Failing {
+                since,
+                after_degradation: matches!(track.state, CheckState::Degraded { .. }),
+            };
+        }
     }
 }
 
@@ -504,6 +565,7 @@ mod tests {
                 .map(|(vantage, second)| (vantage.to_string(), at(*second)))
                 .collect(),
             tails: BTreeMap::new(),
+            doubtful: BTreeSet::new(),
         }
     }
 
@@ -569,5 +631,80 @@ mod tests {
                 after_degradation: false
             })
         );
+    }
+    #[test]
+    fn misses_at_a_quorum_of_vantage_points_fail_the_target_at_once() {
+        let config = config();
+        let mut probes = ProbeTracker::default();
+        let mut views = CheckViews::default();
+        for (vantage, ok) in [("a", true), ("b", true), ("c", true)] {
+            probes.observe(&result(0, vantage, ProbeRole::Host, "www", ok), 0.2);
+        }
+        views.refresh(&mut probes, vantages(0, &[]), &config);
+        // One vantage point's first miss is a lost packet: neither down nor a
+        // dissent.
+        probes.observe(&result(5, "a", ProbeRole::Host, "www", false), 0.2);
+        views.refresh(&mut probes, vantages(5, &[]), &config);
+        assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
+        assert_eq!(views.splits().count(), 0);
+        // A second vantage point misses it too: two of three, each with one
+        // failed result, are a quorum, and the target fails since the first miss.
+        probes.observe(&result(6, "b", ProbeRole::Host, "www", false), 0.2);
+        views.refresh(&mut probes, vantages(6, &[]), &config);
+        assert_eq!(
+            state_of(&views, "www"),
+            Some(CheckState::Failing {
+                since: at(5),
+                after_degradation: false
+            })
+        );
+        // b answers again: one miss is left, and the target is up.
+        probes.observe(&result(7, "b", ProbeRole::Host, "www", true), 0.2);
+        views.refresh(&mut probes, vantages(7, &[]), &config);
+        assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
+    }
+
+    #[test]
+    fn a_lone_vantage_points_miss_fails_nothing() {
+        let config = config();
+        let mut probes = ProbeTracker::default();
+        let mut views = CheckViews::default();
+        probes.observe(&result(0, "a", ProbeRole::Host, "www", true), 0.2);
+        probes.observe(&result(5, "a", ProbeRole::Host, "www", false), 0.2);
+        views.refresh(&mut probes, vantages(5, &[]), &config);
+        assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
+        probes.observe(&result(6, "a", ProbeRole::Host, "www", false), 0.2);
+        views.refresh(&mut probes, vantages(6, &[]), &config);
+        assert!(matches!(
+            state_of(&views, "www"),
+            Some(CheckState::Failing { .. })
+        ));
+    }
+
+    #[test]
+    fn misses_count_once_their_vantage_points_controls_answer() {
+        let config = config();
+        let mut probes = ProbeTracker::default();
+        let mut views = CheckViews::default();
+        for (vantage, ok) in [("a", true), ("b", true), ("c", true)] {
+            probes.observe(&result(0, vantage, ProbeRole::Host, "www", ok), 0.2);
+        }
+        views.refresh(&mut probes, vantages(0, &[]), &config);
+        for vantage in ["a", "b"] {
+            probes.observe(&result(5, vantage, ProbeRole::Host, "www", false), 0.2);
+        }
+        // b's controls all missed their latest look, after the miss: b may be
+        // going offline, and its miss corroborates nothing.
+        let mut scene = vantages(6, &[("a", 6), ("b", 6)]);
+        scene.doubtful.insert("b".to_string());
+        views.refresh(&mut probes, scene, &config);
+        assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
+        // Its controls answer again: its miss counts, with no result of the
+        // target's own.
+        views.refresh(&mut probes, vantages(7, &[("a", 6), ("b", 7)]), &config);
+        assert!(matches!(
+            state_of(&views, "www"),
+            Some(CheckState::Failing { .. })
+        ));
     }
 }

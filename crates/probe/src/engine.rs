@@ -17,7 +17,7 @@ use crate::last_known::{LastKnown, NameKey};
 use crate::result::{Detail, LastKnownAddress, Outcome, ProbeResult};
 use crate::route::{self, KernelRoutes, RouteLookup};
 
-use crate::schedule::{Changes, Jitter, RateLimiter, Schedule};
+use crate::schedule::{Changes, Jitter, RateLimiter, Schedule, Witnesses};
 use crate::smtp;
 use crate::target::{Address, CheckSpec, Target};
 use crate::tcp;
@@ -473,10 +473,14 @@ impl Prober {
         let (done_tx, mut done_rx) = mpsc::channel::<Finished>(256);
         let mut changes = Changes::new(targets.len());
         let recheck = self.config.recheck.as_micros() as i64;
+        let mut witnesses_due = Witnesses::new(recheck);
         // What a target's first failure is weighed against: the controls (is this
         // vantage point online?) and the hosts' pings (do the hosts answer while a
-        // service fails?). They are asked again with the failure's recheck, so the
-        // detector has them fresh when the failure is confirmed.
+        // service fails?). They are asked again at once, so the detector has them
+        // fresh when the failure is confirmed, by its recheck here or by other
+        // vantage points' misses at the same time; and at most once per recheck
+        // period, so a network going dark, whose checks fail by the hundred
+        // within a round, has them asked no more often than before.
         let witnesses: Vec<usize> = (0..targets.len())
             .filter(|&i| {
                 targets[i].role == ProbeRole::Control
@@ -496,9 +500,10 @@ impl Prober {
                             return;
                         }
                         if changes.changed(finished.index, finished.ok) {
-                            let at = self.micros() + recheck;
-                            schedule.recheck(finished.index, at);
+                            let now = self.micros();
+                            schedule.recheck(finished.index, now + recheck);
                             if !finished.ok && targets[finished.index].role != ProbeRole::Control {
+                                let at = witnesses_due.ask(now);
                                 for &witness in &witnesses {
                                     schedule.recheck(witness, at);
                                 }

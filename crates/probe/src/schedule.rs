@@ -90,6 +90,37 @@ impl Changes {
     }
 }
 
+/// When the witnesses of a failure (the controls, the hosts' pings) are asked
+/// again: at once for a failure, then no sooner than a gap after the last
+/// asking, however many failures come in between; failures while an asking is
+/// due join it.
+#[derive(Clone, Debug)]
+pub struct Witnesses {
+    gap: i64,
+    last: Option<i64>,
+}
+
+impl Witnesses {
+    /// Askings at least `gap` apart.
+    pub fn new(gap: i64) -> Witnesses {
+        Witnesses {
+            gap: gap.max(0),
+            last: None,
+        }
+    }
+
+    /// A failure came in at `now`: when the witnesses are to be asked.
+    pub fn ask(&mut self, now: i64) -> i64 {
+        let at = match self.last {
+            Some(due) if due >= now => due,
+            Some(last) => now.max(last + self.gap),
+            None => now,
+        };
+        self.last = Some(at);
+        at
+    }
+}
+
 /// A token bucket: at most `rate` probes a second, in bursts of at most `burst`.
 #[derive(Clone, Debug)]
 pub struct RateLimiter {
@@ -170,6 +201,16 @@ mod tests {
             *slot = schedule.due[i];
         }
         assert_eq!(due, vec![60_001_000, 81_001_000, 84_001_000, 108_001_000]);
+    }
+
+    #[test]
+    fn witnesses_are_asked_at_once_then_no_more_than_once_a_gap() {
+        let mut witnesses = Witnesses::new(500);
+        assert_eq!(witnesses.ask(1_000), 1_000, "the first failure: at once");
+        assert_eq!(witnesses.ask(1_010), 1_500, "a burst waits for the gap");
+        assert_eq!(witnesses.ask(1_200), 1_500, "and joins the asking due");
+        assert_eq!(witnesses.ask(1_600), 2_000);
+        assert_eq!(witnesses.ask(9_000), 9_000, "a quiet gap later: at once");
     }
 
     #[test]
