@@ -265,10 +265,10 @@ fn judge_target(
     // A failure (or a miss) is the target's only once its vantage point's
     // controls were asked after it began.
     let controls_tell = |vantage: &String, since: Timestamp| {
-        !vantages
+        vantages
             .controls_seen
             .get(vantage)
-            .is_some_and(|seen| *seen < since)
+            .is_none_or(|seen| *seen >= since)
     };
     // A check votes when its vantage point is online, it has a state, and it
     // is not the tail of an outage its vantage point was back from.
