@@ -14,7 +14,9 @@
 # log to the moment the central printed the event. This script prints them as a
 # table, in seconds and in probe intervals, against the target: within 2 probe
 # intervals (faults that only BGP sees reach the central through its feeds, not the
-# agents, and are listed too). Needs root. Exits non-zero if the test found a
+# agents, and are listed too). "first said" is the time to the event's first update,
+# whatever its cause then: a flap is told as the outage of its first withdrawal at
+# once, and as a flap only once its cycles reach the profile's flap count. Needs root. Exits non-zero if the test found a
 # problem (the table still prints).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,13 +55,13 @@ for timing in "${TIMINGS[@]}"; do
       intervals = ($4 == "-") ? "-" : sprintf("%.2f", $4 / interval)
       verdict = ($4 == "-") ? "NOT SEEN" : ($4 / interval <= 2 ? "met" : "MISSED")
       if ($4 != "-") { total++; if ($4 / interval <= 2) met++ }
-      printf "| %-27s | %-12s | %9s | %9s | %-8s |\n", $1, $2, fmt($4), intervals, verdict
+      printf "| %-27s | %-12s | %9s | %9s | %-8s | %10s |\n", $1, $2, fmt($4), intervals, verdict, fmt($7 == "" ? "-" : $7)
     }
     END { printf "%d of %d faults within 2 probe intervals\n", met, total }
     function fmt(v) { return v == "-" ? "-" : sprintf("%.2f s", v) }
     BEGIN {
-      printf "| %-27s | %-12s | %9s | %9s | %-8s |\n", "fault", "cause", "detected", "intervals", "verdict"
-      printf "|%s|%s|%s|%s|%s|\n", "-----------------------------", "--------------", "-----------", "-----------", "----------"
+      printf "| %-27s | %-12s | %9s | %9s | %-8s | %10s |\n", "fault", "cause", "detected", "intervals", "verdict", "first said"
+      printf "|%s|%s|%s|%s|%s|%s|\n", "-----------------------------", "--------------", "-----------", "-----------", "----------", "------------"
     }
   ' "$figures"
 done

@@ -602,16 +602,17 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
         "agents in the lab: fault to event at the central, 3 vantage points, probes every {interval} s"
     ));
     say(
-        "  fault                       cause         detected  in intervals  event start  ended after heal",
+        "  fault                       cause         detected  in intervals  first said  event start  ended after heal",
     );
     for f in &figures {
         say(&format!(
-            "  {:<27} {:<13} {:>8}  {:>12}  {:>11}  {:>16}",
+            "  {:<27} {:<13} {:>8}  {:>12}  {:>10}  {:>11}  {:>16}",
             f.spec,
             f.cause,
             seconds(f.detected),
             f.detected
                 .map_or("-".to_string(), |d| format!("{:.2}", d / interval)),
+            seconds(f.first_said),
             seconds(f.start),
             seconds(f.ended)
         ));
@@ -623,16 +624,18 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
     if let Ok(path) = std::env::var("BLACKOUT_AGENTS_LAB_OUT") {
         // Tab-separated, `-` for a figure that is missing: bench/agents-lab.sh reads it.
         let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
-        let mut out =
-            String::from("fault\tcause\tprobe_interval\tdetected\tstart\tended_after_heal\n");
+        let mut out = String::from(
+            "fault\tcause\tprobe_interval\tdetected\tstart\tended_after_heal\tfirst_said\n",
+        );
         for f in &figures {
             out.push_str(&format!(
-                "{}\t{}\t{interval}\t{}\t{}\t{}\n",
+                "{}\t{}\t{interval}\t{}\t{}\t{}\t{}\n",
                 f.spec,
                 f.cause,
                 cell(f.detected),
                 cell(f.start),
-                cell(f.ended)
+                cell(f.ended),
+                cell(f.first_said)
             ));
         }
         std::fs::write(&path, out).expect("write the figures");

@@ -354,6 +354,21 @@ impl ProbeTracker {
         self.checks.get(key)
     }
 
+    /// Fails `vantage`'s check of a target on its miss, as a second failed
+    /// result would: other vantage points' misses of the target at the same
+    /// time corroborate it (see the views' judgement).
+    pub(crate) fn fail_on_miss(&mut self, key: &TargetKey, vantage: &str) {
+        let Some(track) = self.checks.get_mut(key).and_then(|t| t.get_mut(vantage)) else {
+            return;
+        };
+        if let Some(since) = track.missing_since() {
+            track.state = CheckState::Failing {
+                since,
+                after_degradation: matches!(track.state, CheckState::Degraded { .. }),
+            };
+        }
+    }
+
     /// The targets with results since the last call, each once.
     pub fn take_touched(&mut self) -> BTreeSet<TargetKey> {
         std::mem::take(&mut self.touched)

@@ -124,6 +124,13 @@ impl CheckViews {
             if key.0 == ProbeRole::Control {
                 continue;
             }
+            let promoted = probes
+                .target(&key)
+                .map(|tracks| corroborated(tracks, &vantages, config))
+                .unwrap_or_default();
+            for vantage in promoted {
+                probes.fail_on_miss(&key, &vantage);
+            }
             let judgement = probes
                 .target(&key)
                 .map(|tracks| judge_target(&key, tracks, &vantages, config));
@@ -234,6 +241,11 @@ impl CheckViews {
                 continue;
             }
             targets += 1;
+            assert_eq!(
+                corroborated(tracks, vantages, config),
+                Vec::<String>::new(),
+                "misses of {key:?} that a quorum corroborates are left unfailed"
+            );
             let fresh = judge_target(key, tracks, vantages, config);
             assert_eq!(
                 self.judged.get(key),
@@ -255,66 +267,17 @@ fn judge_target(
     let now = vantages.now;
     let max_age = vantages.max_age;
     let (role, kind) = (*role, *kind);
-    let mut failing_from = Vec::new();
-    let in_tail = |vantage: &String, since: Timestamp| {
-        vantages
-            .tails
-            .get(vantage)
-            .is_some_and(|back| since < *back)
-    };
-    // A failure (or a miss) is the target's only once its vantage point's
-    // controls were asked after it began.
-    let controls_tell = |vantage: &String, since: Timestamp| {
-        vantages
-            .controls_seen
-            .get(vantage)
-            .is_none_or(|seen| *seen >= since)
-    };
-    // A check votes when its vantage point is online, it has a state, and it
-    // is not the tail of an outage its vantage point was back from.
-    let judged: Vec<(&String, &CheckTrack)> = by_vantage
+    let failing_from: Vec<(String, Timestamp)> = by_vantage
         .iter()
-        .filter(|(vantage, track)| {
-            let failing_since = track.state.failing_since();
-            if let Some(since) = failing_since.or_else(|| track.missing_since()) {
-                failing_from.push(((*vantage).clone(), since));
-            }
-            !vantages.offline.contains(*vantage)
-                && track.state != CheckState::Unknown
-                && !failing_since.is_some_and(|since| in_tail(vantage, since))
+        .filter_map(|(vantage, track)| {
+            let since = track
+                .state
+                .failing_since()
+                .or_else(|| track.missing_since())?;
+            Some((vantage.clone(), since))
         })
         .collect();
-    // A failing check is shown as it was before it failed, until its vantage
-    // point's controls tell.
-    let mut tracks: Vec<Shown> = judged
-        .iter()
-        .map(|(vantage, track)| {
-            let state = match track.state {
-                CheckState::Failing {
-                    since,
-                    after_degradation,
-                } if !controls_tell(vantage, since) => {
-                    if after_degradation {
-                        CheckState::Degraded { since }
-                    } else {
-                        CheckState::Ok
-                    }
-                }
-                state => state,
-            };
-            let missing_since = track.missing_since().filter(|since| {
-                controls_tell(vantage, *since)
-                    && !in_tail(vantage, *since)
-                    && !vantages.doubtful.contains(*vantage)
-            });
-            Shown {
-                state,
-                missing_since,
-                track,
-            }
-        })
-        .collect();
-    corroborate_misses(&mut tracks, vantages, config);
+    let tracks = voting(by_vantage, vantages);
     // With one vantage point, views never go stale.
     let oldest = tracks
         .iter()
@@ -490,37 +453,101 @@ impl std::ops::Deref for Shown<'_> {
     }
 }
 
-/// Counts the misses of several vantage points as failures when together they
-/// make a quorum of [`FAIL_AFTER`] or more vantage points that see the target
-/// down. One vantage point's check fails after `FAIL_AFTER` failed results in a
-/// row, each of them with the probe's retries lost; as many vantage points each
-/// with one failed result at the same time are as many lost results, and
-/// independent ones, on paths of their own. So a quorum tells an outage one
-/// probe timeout sooner, where waiting for each vantage point's second result
-/// would take an interval more. A lone miss, or misses too few for a quorum,
-/// stay what they were: a lost packet, not a dissent.
-fn corroborate_misses(tracks: &mut [Shown], vantages: &Vantages, config: &DetectorConfig) {
-    let current = |t: &Shown| vantages.now.secs_since(t.last.at) <= vantages.max_age;
-    let voters = tracks.iter().filter(|t| current(t)).count();
-    let required = config.quorum.required(voters);
-    if required < FAIL_AFTER as usize {
-        return;
-    }
-    let seen_down = tracks
+/// The checks of a target that vote, as the judgement sees them: those of
+/// vantage points online, with a state, that are not the tail of an outage
+/// their vantage point was back from. A failing check is shown as it was before
+/// it failed until its vantage point's controls tell (a failure is the
+/// target's only once the controls were asked after it began).
+fn voting<'a>(by_vantage: &'a BTreeMap<String, CheckTrack>, vantages: &Vantages) -> Vec<Shown<'a>> {
+    let in_tail = |vantage: &String, since: Timestamp| {
+        vantages
+            .tails
+            .get(vantage)
+            .is_some_and(|back| since < *back)
+    };
+    let controls_tell = |vantage: &String, since: Timestamp| {
+        vantages
+            .controls_seen
+            .get(vantage)
+            .is_none_or(|seen| *seen >= since)
+    };
+    by_vantage
         .iter()
-        .filter(|t| current(t) && (t.missing_since.is_some() || t.state.failing_since().is_some()))
-        .count();
-    if seen_down < required {
-        return;
-    }
-    for track in tracks.iter_mut().filter(|t| current(t)) {
-        if let Some(since) = track.missing_since {
-            track.state = CheckState::Failing {
-                since,
-                after_degradation: matches!(track.state, CheckState::Degraded { .. }),
+        .filter(|(vantage, track)| {
+            !vantages.offline.contains(*vantage)
+                && track.state != CheckState::Unknown
+                && !track
+                    .state
+                    .failing_since()
+                    .is_some_and(|since| in_tail(vantage, since))
+        })
+        .map(|(vantage, track)| {
+            let state = match track.state {
+                CheckState::Failing {
+                    since,
+                    after_degradation,
+                } if !controls_tell(vantage, since) => {
+                    if after_degradation {
+                        CheckState::Degraded { since }
+                    } else {
+                        CheckState::Ok
+                    }
+                }
+                state => state,
             };
-        }
+            let missing_since = track.missing_since().filter(|since| {
+                controls_tell(vantage, *since)
+                    && !in_tail(vantage, *since)
+                    && !vantages.doubtful.contains(vantage)
+            });
+            Shown {
+                state,
+                missing_since,
+                track,
+            }
+        })
+        .collect()
+}
+
+/// The vantage points whose misses of a target fail their checks now: misses
+/// that, with the checks already failing, make a quorum of [`FAIL_AFTER`] or
+/// more vantage points that see the target down.
+///
+/// One vantage point's check fails after `FAIL_AFTER` failed results in a row,
+/// each with the probe's retries lost. As many vantage points each with one
+/// failed result at the same time are as many lost results, independent ones,
+/// on paths of their own: their checks fail as a second miss would fail them
+/// (and come back as after any failure, after `OK_AFTER` answers). So a quorum
+/// tells an outage one result sooner, where each vantage point's second result
+/// would take a recheck and a timeout more. A lone miss, or misses too few for
+/// a quorum, stay what they are: a lost packet, not a dissent.
+fn corroborated(
+    by_vantage: &BTreeMap<String, CheckTrack>,
+    vantages: &Vantages,
+    config: &DetectorConfig,
+) -> Vec<String> {
+    let tracks = voting(by_vantage, vantages);
+    let current: Vec<&Shown> = tracks
+        .iter()
+        .filter(|t| vantages.now.secs_since(t.last.at) <= vantages.max_age)
+        .collect();
+    let required = config.quorum.required(current.len());
+    let missing: Vec<String> = current
+        .iter()
+        .filter(|t| t.missing_since.is_some())
+        .map(|t| t.last.vantage.clone())
+        .collect();
+    if missing.is_empty() || required < FAIL_AFTER as usize {
+        return Vec::new();
     }
+    let failing = current
+        .iter()
+        .filter(|t| t.state.failing_since().is_some())
+        .count();
+    if failing + missing.len() < required {
+        return Vec::new();
+    }
+    missing
 }
 
 /// A check that is not down: degraded since the earliest degradation any
@@ -658,9 +685,20 @@ mod tests {
                 after_degradation: false
             })
         );
-        // b answers again: one miss is left, and the target is up.
+        // Their checks failed as after a second miss, and come back as after
+        // any failure: one answer is not enough.
         probes.observe(&result(7, "b", ProbeRole::Host, "www", true), 0.2);
         views.refresh(&mut probes, vantages(7, &[]), &config);
+        assert!(matches!(
+            state_of(&views, "www"),
+            Some(CheckState::Failing { .. })
+        ));
+        for second in [8, 9] {
+            for vantage in ["a", "b"] {
+                probes.observe(&result(second, vantage, ProbeRole::Host, "www", true), 0.2);
+            }
+        }
+        views.refresh(&mut probes, vantages(9, &[]), &config);
         assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
     }
 

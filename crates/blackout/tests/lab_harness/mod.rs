@@ -615,8 +615,11 @@ impl Case {
 pub struct Figure {
     pub spec: String,
     pub cause: String,
-    /// Fault log time to the event printed, in seconds.
+    /// Fault log time to the event printed with the fault's cause, in seconds.
     pub detected: Option<f64>,
+    /// Fault log time to the first update of that event, whatever its cause then
+    /// (a flap is an outage until its cycles add up), in seconds.
+    pub first_said: Option<f64>,
     /// The first BGP evidence of the event (the first withdrawal the feeds saw) to
     /// the event printed.
     pub after_withdrawal: Option<f64>,
@@ -1014,6 +1017,7 @@ pub fn run_case(
         // feed event belongs to this fault, not to the next one.
         watch.idle(Duration::from_secs(LAB_BGP_HOLD_SECS + 3));
     }
+    let problems_before = problems.len();
     let still_open = watch.wait_quiet(quiet_limit);
     if !still_open.is_empty() {
         problems.push(format!(
@@ -1026,6 +1030,7 @@ pub fn run_case(
         spec: case.spec.to_string(),
         cause: case.cause.to_string(),
         detected: None,
+        first_said: None,
         after_withdrawal: None,
         start: None,
         ended: None,
@@ -1056,6 +1061,7 @@ pub fn run_case(
                 .map_or(update.seen, |u| u.seen);
             alerted = Some((update.id().to_string(), first_seen));
             figure.detected = Some(update.seen - fault_at);
+            figure.first_said = Some(first_seen - fault_at);
             figure.start = update.event["start"]
                 .as_str()
                 .and_then(secs)
@@ -1119,6 +1125,15 @@ pub fn run_case(
                 heal_at - fault_at
             ));
         }
+    }
+    // BLACKOUT_LAB_VERBOSE=1: for every fault.
+    if problems.len() > problems_before || std::env::var_os("BLACKOUT_LAB_VERBOSE").is_some() {
+        // What watch said through the fault, in order, beside the fault's line.
+        let said: Vec<String> = watch.updates[from..]
+            .iter()
+            .map(|u| format!("{:+.2} s {}", u.seen - fault_at, u.brief()))
+            .collect();
+        say(&format!("{}: watch said {said:#?}", case.spec));
     }
     say(&format!(
         "fault {:<16} {:<13} on {:<30} detected {} after the fault{}; ended {} after heal",
