@@ -8,12 +8,17 @@
 //! points, so a weighing judges again only what may have changed:
 //! - the targets with new results;
 //! - those whose oldest view went stale (a silent vantage point stops voting);
-//! - the failing ones whose failure began before a vantage point's controls
-//!   were asked again (a failure is the target's only once its vantage point
-//!   has been looked at since), and all failing ones when a vantage point's
-//!   return opens or closes its tail;
+//! - the failing (or missing) ones whose failure began before a vantage
+//!   point's controls were asked again (a failure is the target's only once its
+//!   vantage point has been looked at since), all of a vantage point's when its
+//!   controls all miss or answer again, and all failing ones when a vantage
+//!   point's return opens or closes its tail;
 //! - all of them, when a vantage point goes offline or comes back, or a second
 //!   one appears (a view then stops standing for ever).
+//!
+//! Before a target is judged, the misses of its vantage points that make a
+//! quorum of two or more fail their checks, in the tracker, as a second miss
+//! would ([`corroborated`]).
 //!
 //! A large profile's weighing then costs the results that came in, not its
 //! thousands of checks. Debug builds judge every target again after each
