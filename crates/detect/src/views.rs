@@ -579,14 +579,6 @@ mod tests {
         Timestamp::from_secs(START + second)
     }
 
-    fn config() -> DetectorConfig {
-        DetectorConfig::from_profile(&blackout_profile::builtin("kp").expect("kp profile"))
-    }
-
-    fn result(second: i64, vantage: &str, role: ProbeRole, target: &str, ok: bool) -> ProbeSignal {
-        ProbeSignal::ping(at(second), vantage, role, target, ok)
-    }
-
     fn vantages(now: i64, controls_seen: &[(&str, i64)]) -> Vantages {
         Vantages {
             now: at(now),
@@ -601,153 +593,141 @@ mod tests {
         }
     }
 
-    fn state_of(views: &CheckViews, target: &str) -> Option<CheckState> {
-        views.checks().find(|c| c.target == target).map(|c| c.state)
+    fn failing_since(second: i64) -> Option<CheckState> {
+        Some(CheckState::Failing {
+            since: at(second),
+            after_degradation: false,
+        })
+    }
+
+    /// The kp profile's detector settings, its checks and their kept
+    /// judgements: pings of hosts seen from vantage points and judged.
+    struct Judged {
+        config: DetectorConfig,
+        probes: ProbeTracker,
+        views: CheckViews,
+    }
+
+    impl Judged {
+        fn new() -> Judged {
+            Judged {
+                config: DetectorConfig::from_profile(
+                    &blackout_profile::builtin("kp").expect("kp profile"),
+                ),
+                probes: ProbeTracker::default(),
+                views: CheckViews::default(),
+            }
+        }
+
+        /// `vantage` pings `host` at `second`.
+        fn ping(&mut self, second: i64, vantage: &str, host: &str, ok: bool) {
+            let signal = ProbeSignal::ping(at(second), vantage, ProbeRole::Host, host, ok);
+            self.probes.observe(&signal, 0.2);
+        }
+
+        /// Every vantage point of `seen` pings `www` at `second`.
+        fn round(&mut self, second: i64, seen: &[(&str, bool)]) {
+            for (vantage, ok) in seen {
+                self.ping(second, vantage, "www", *ok);
+            }
+        }
+
+        /// Weighs the checks as `scene` says, and tells what `www` is now.
+        fn weigh(&mut self, scene: Vantages) -> Option<CheckState> {
+            self.views.refresh(&mut self.probes, scene, &self.config);
+            self.views
+                .checks()
+                .find(|c| c.target == "www")
+                .map(|c| c.state)
+        }
+    }
+
+    fn is_failing(state: Option<CheckState>) -> bool {
+        matches!(state, Some(CheckState::Failing { .. }))
     }
 
     #[test]
     fn a_view_going_stale_is_judged_again_without_a_result_of_its_own() {
-        let config = config();
-        let mut probes = ProbeTracker::default();
-        let mut views = CheckViews::default();
+        let mut judged = Judged::new();
         // Two of three vantage points see the host down: a quorum.
         for second in [0, 5] {
-            for (vantage, ok) in [("a", false), ("b", false), ("c", true)] {
-                probes.observe(&result(second, vantage, ProbeRole::Host, "www", ok), 0.2);
-            }
+            judged.round(second, &[("a", false), ("b", false), ("c", true)]);
         }
-        views.refresh(&mut probes, vantages(5, &[]), &config);
-        assert!(matches!(
-            state_of(&views, "www"),
-            Some(CheckState::Failing { .. })
-        ));
+        assert!(is_failing(judged.weigh(vantages(5, &[]))));
         // Only b and c go on probing it; a's view goes stale. With one of two
         // seeing it down there is no quorum: it is not called down any more,
         // though no result of a came in.
         for second in [20, 30] {
-            for (vantage, ok) in [("b", false), ("c", true)] {
-                probes.observe(&result(second, vantage, ProbeRole::Host, "www", ok), 0.2);
-            }
+            judged.round(second, &[("b", false), ("c", true)]);
         }
-        views.refresh(&mut probes, vantages(30, &[]), &config);
-        assert!(matches!(
-            state_of(&views, "www"),
-            Some(CheckState::Failing { .. })
-        ));
-        probes.observe(&result(40, "b", ProbeRole::Host, "other", true), 0.2);
-        views.refresh(&mut probes, vantages(40, &[]), &config);
-        assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
+        assert!(is_failing(judged.weigh(vantages(30, &[]))));
+        judged.ping(40, "b", "other", true);
+        assert_eq!(judged.weigh(vantages(40, &[])), Some(CheckState::Ok));
     }
 
     #[test]
     fn a_failure_is_shown_once_the_controls_were_asked_after_it_began() {
-        let config = config();
-        let mut probes = ProbeTracker::default();
-        let mut views = CheckViews::default();
-        probes.observe(&result(0, "a", ProbeRole::Host, "www", true), 0.2);
-        probes.observe(&result(10, "a", ProbeRole::Host, "www", false), 0.2);
-        probes.observe(&result(12, "a", ProbeRole::Host, "www", false), 0.2);
-        views.refresh(&mut probes, vantages(12, &[("a", 5)]), &config);
+        let mut judged = Judged::new();
+        judged.round(0, &[("a", true)]);
+        judged.round(10, &[("a", false)]);
+        judged.round(12, &[("a", false)]);
         assert_eq!(
-            state_of(&views, "www"),
+            judged.weigh(vantages(12, &[("a", 5)])),
             Some(CheckState::Ok),
             "the controls were last asked before the failure began"
         );
         // The controls answer at 14: the failure is the target's, though the
         // target gave no new result.
-        views.refresh(&mut probes, vantages(14, &[("a", 14)]), &config);
-        assert_eq!(
-            state_of(&views, "www"),
-            Some(CheckState::Failing {
-                since: at(10),
-                after_degradation: false
-            })
-        );
+        assert_eq!(judged.weigh(vantages(14, &[("a", 14)])), failing_since(10));
     }
+
     #[test]
     fn misses_at_a_quorum_of_vantage_points_fail_the_target_at_once() {
-        let config = config();
-        let mut probes = ProbeTracker::default();
-        let mut views = CheckViews::default();
-        for (vantage, ok) in [("a", true), ("b", true), ("c", true)] {
-            probes.observe(&result(0, vantage, ProbeRole::Host, "www", ok), 0.2);
-        }
-        views.refresh(&mut probes, vantages(0, &[]), &config);
+        let mut judged = Judged::new();
+        judged.round(0, &[("a", true), ("b", true), ("c", true)]);
+        judged.weigh(vantages(0, &[]));
         // One vantage point's first miss is a lost packet: neither down nor a
         // dissent.
-        probes.observe(&result(5, "a", ProbeRole::Host, "www", false), 0.2);
-        views.refresh(&mut probes, vantages(5, &[]), &config);
-        assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
-        assert_eq!(views.splits().count(), 0);
+        judged.round(5, &[("a", false)]);
+        assert_eq!(judged.weigh(vantages(5, &[])), Some(CheckState::Ok));
+        assert_eq!(judged.views.splits().count(), 0);
         // A second vantage point misses it too: two of three, each with one
         // failed result, are a quorum, and the target fails since the first miss.
-        probes.observe(&result(6, "b", ProbeRole::Host, "www", false), 0.2);
-        views.refresh(&mut probes, vantages(6, &[]), &config);
-        assert_eq!(
-            state_of(&views, "www"),
-            Some(CheckState::Failing {
-                since: at(5),
-                after_degradation: false
-            })
-        );
+        judged.round(6, &[("b", false)]);
+        assert_eq!(judged.weigh(vantages(6, &[])), failing_since(5));
         // Their checks failed as after a second miss, and come back as after
         // any failure: one answer is not enough.
-        probes.observe(&result(7, "b", ProbeRole::Host, "www", true), 0.2);
-        views.refresh(&mut probes, vantages(7, &[]), &config);
-        assert!(matches!(
-            state_of(&views, "www"),
-            Some(CheckState::Failing { .. })
-        ));
+        judged.round(7, &[("b", true)]);
+        assert!(is_failing(judged.weigh(vantages(7, &[]))));
         for second in [8, 9] {
-            for vantage in ["a", "b"] {
-                probes.observe(&result(second, vantage, ProbeRole::Host, "www", true), 0.2);
-            }
+            judged.round(second, &[("a", true), ("b", true)]);
         }
-        views.refresh(&mut probes, vantages(9, &[]), &config);
-        assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
+        assert_eq!(judged.weigh(vantages(9, &[])), Some(CheckState::Ok));
     }
 
     #[test]
     fn a_lone_vantage_points_miss_fails_nothing() {
-        let config = config();
-        let mut probes = ProbeTracker::default();
-        let mut views = CheckViews::default();
-        probes.observe(&result(0, "a", ProbeRole::Host, "www", true), 0.2);
-        probes.observe(&result(5, "a", ProbeRole::Host, "www", false), 0.2);
-        views.refresh(&mut probes, vantages(5, &[]), &config);
-        assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
-        probes.observe(&result(6, "a", ProbeRole::Host, "www", false), 0.2);
-        views.refresh(&mut probes, vantages(6, &[]), &config);
-        assert!(matches!(
-            state_of(&views, "www"),
-            Some(CheckState::Failing { .. })
-        ));
+        let mut judged = Judged::new();
+        judged.round(0, &[("a", true)]);
+        judged.round(5, &[("a", false)]);
+        assert_eq!(judged.weigh(vantages(5, &[])), Some(CheckState::Ok));
+        judged.round(6, &[("a", false)]);
+        assert!(is_failing(judged.weigh(vantages(6, &[]))));
     }
 
     #[test]
     fn misses_count_once_their_vantage_points_controls_answer() {
-        let config = config();
-        let mut probes = ProbeTracker::default();
-        let mut views = CheckViews::default();
-        for (vantage, ok) in [("a", true), ("b", true), ("c", true)] {
-            probes.observe(&result(0, vantage, ProbeRole::Host, "www", ok), 0.2);
-        }
-        views.refresh(&mut probes, vantages(0, &[]), &config);
-        for vantage in ["a", "b"] {
-            probes.observe(&result(5, vantage, ProbeRole::Host, "www", false), 0.2);
-        }
+        let mut judged = Judged::new();
+        judged.round(0, &[("a", true), ("b", true), ("c", true)]);
+        judged.weigh(vantages(0, &[]));
+        judged.round(5, &[("a", false), ("b", false)]);
         // b's controls all missed their latest look, after the miss: b may be
         // going offline, and its miss corroborates nothing.
         let mut scene = vantages(6, &[("a", 6), ("b", 6)]);
         scene.doubtful.insert("b".to_string());
-        views.refresh(&mut probes, scene, &config);
-        assert_eq!(state_of(&views, "www"), Some(CheckState::Ok));
+        assert_eq!(judged.weigh(scene), Some(CheckState::Ok));
         // Its controls answer again: its miss counts, with no result of the
         // target's own.
-        views.refresh(&mut probes, vantages(7, &[("a", 6), ("b", 7)]), &config);
-        assert!(matches!(
-            state_of(&views, "www"),
-            Some(CheckState::Failing { .. })
-        ));
+        assert!(is_failing(judged.weigh(vantages(7, &[("a", 6), ("b", 7)]))));
     }
 }
