@@ -473,19 +473,22 @@ impl Prober {
         let (done_tx, mut done_rx) = mpsc::channel::<Finished>(256);
         let mut changes = Changes::new(targets.len());
         let recheck = self.config.recheck.as_micros() as i64;
-        let mut witnesses_due = Witnesses::new(recheck);
-        // What a target's first failure is weighed against: the controls (is this
-        // vantage point online?) and the hosts' pings (do the hosts answer while a
-        // service fails?). They are asked again at once, so the detector has them
-        // fresh when the failure is confirmed, by its recheck here or by other
-        // vantage points' misses at the same time; and at most once per recheck
+        let mut controls_due = Witnesses::new(recheck);
+        // What a target's first failure is weighed against. The controls (is
+        // this vantage point online?) are asked again at once, so the detector
+        // has them when the failure is confirmed, by the recheck here or by other
+        // vantage points' misses at the same time; at most once per recheck
         // period, so a network going dark, whose checks fail by the hundred
-        // within a round, has them asked no more often than before.
-        let witnesses: Vec<usize> = (0..targets.len())
-            .filter(|&i| {
-                targets[i].role == ProbeRole::Control
-                    || (targets[i].role == ProbeRole::Host && targets[i].check == CheckSpec::Icmp)
-            })
+        // within a round, has them asked no more often than before. The hosts'
+        // pings (do the hosts answer while a service fails?) are asked with the
+        // recheck: a flood that times a service out first shows in them a
+        // moment later, and a service must not be judged broken on pings sent
+        // as the flood began.
+        let controls: Vec<usize> = (0..targets.len())
+            .filter(|&i| targets[i].role == ProbeRole::Control)
+            .collect();
+        let host_pings: Vec<usize> = (0..targets.len())
+            .filter(|&i| targets[i].role == ProbeRole::Host && targets[i].check == CheckSpec::Icmp)
             .collect();
         loop {
             let Some((_, due)) = schedule.next_due() else {
@@ -503,9 +506,12 @@ impl Prober {
                             let now = self.micros();
                             schedule.recheck(finished.index, now + recheck);
                             if !finished.ok && targets[finished.index].role != ProbeRole::Control {
-                                let at = witnesses_due.ask(now);
-                                for &witness in &witnesses {
-                                    schedule.recheck(witness, at);
+                                let at = controls_due.ask(now);
+                                for &control in &controls {
+                                    schedule.recheck(control, at);
+                                }
+                                for &ping in &host_pings {
+                                    schedule.recheck(ping, now + recheck);
                                 }
                             }
                         }

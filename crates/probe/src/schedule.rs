@@ -90,7 +90,7 @@ impl Changes {
     }
 }
 
-/// When the witnesses of a failure (the controls, the hosts' pings) are asked
+/// When the witnesses of a failure (a vantage point's controls) are asked
 /// again: at once for a failure, then no sooner than a gap after the last
 /// asking, however many failures come in between; failures while an asking is
 /// due join it.
