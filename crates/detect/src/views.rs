@@ -16,9 +16,9 @@
 //! - all of them, when a vantage point goes offline or comes back, or a second
 //!   one appears (a view then stops standing for ever).
 //!
-//! Before a target is judged, the misses of its vantage points that make a
-//! quorum of two or more fail their checks, in the tracker, as a second miss
-//! would ([`corroborated`]).
+//! Before a host is judged, the misses of its pings (or traceroutes) from
+//! vantage points that make a quorum of two or more fail those checks, in the
+//! tracker, as a second miss would ([`corroborated`]).
 //!
 //! A large profile's weighing then costs the results that came in, not its
 //! thousands of checks. Debug builds judge every target again after each
@@ -131,7 +131,7 @@ impl CheckViews {
             }
             let promoted = probes
                 .target(&key)
-                .map(|tracks| corroborated(tracks, &vantages, config))
+                .map(|tracks| corroborated(&key, tracks, &vantages, config))
                 .unwrap_or_default();
             for vantage in promoted {
                 probes.fail_on_miss(&key, &vantage);
@@ -247,7 +247,7 @@ impl CheckViews {
             }
             targets += 1;
             assert_eq!(
-                corroborated(tracks, vantages, config),
+                corroborated(key, tracks, vantages, config),
                 Vec::<String>::new(),
                 "misses of {key:?} that a quorum corroborates are left unfailed"
             );
@@ -526,11 +526,20 @@ fn voting<'a>(by_vantage: &'a BTreeMap<String, CheckTrack>, vantages: &Vantages)
 /// tells an outage one result sooner, where each vantage point's second result
 /// would take a recheck and a timeout more. A lone miss, or misses too few for
 /// a quorum, stay what they are: a lost packet, not a dissent.
+///
+/// Only a host's pings and traceroutes: a service's misses wait for their
+/// second result. At the onset of a flood a service times out before the
+/// hosts' pings show the stress (in the lab, by a second or two); that wait is
+/// what lets the stress show, so a DDoS's victim is not called broken.
 fn corroborated(
+    key: &TargetKey,
     by_vantage: &BTreeMap<String, CheckTrack>,
     vantages: &Vantages,
     config: &DetectorConfig,
 ) -> Vec<String> {
+    if !matches!(key.2, ProbeKind::Icmp | ProbeKind::Trace) {
+        return Vec::new();
+    }
     let tracks = voting(by_vantage, vantages);
     let current: Vec<&Shown> = tracks
         .iter()
@@ -703,6 +712,22 @@ mod tests {
             judged.round(second, &[("a", true), ("b", true)]);
         }
         assert_eq!(judged.weigh(vantages(9, &[])), Some(CheckState::Ok));
+    }
+
+    #[test]
+    fn a_services_misses_wait_for_their_second_result() {
+        let mut judged = Judged::new();
+        let mut http = |second: i64, vantage: &str, ok: bool| {
+            let mut signal = ProbeSignal::ping(at(second), vantage, ProbeRole::Host, "www", ok);
+            signal.kind = ProbeKind::Http;
+            judged.probes.observe(&signal, 0.2);
+        };
+        for vantage in ["a", "b", "c"] {
+            http(0, vantage, true);
+        }
+        http(5, "a", false);
+        http(5, "b", false);
+        assert_eq!(judged.weigh(vantages(5, &[])), Some(CheckState::Ok));
     }
 
     #[test]
