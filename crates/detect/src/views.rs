@@ -129,16 +129,29 @@ impl CheckViews {
             if key.0 == ProbeRole::Control {
                 continue;
             }
-            let promoted = probes
-                .target(&key)
-                .map(|tracks| corroborated(&key, tracks, &vantages, config))
-                .unwrap_or_default();
-            for vantage in promoted {
-                probes.fail_on_miss(&key, &vantage);
-            }
-            let judgement = probes
-                .target(&key)
-                .map(|tracks| judge_target(&key, tracks, &vantages, config));
+            // The checks that vote are worked out once, for the corroboration
+            // and the judgement; again only when misses were failed.
+            let (judgement, promoted) = match probes.target(&key) {
+                None => (None, Vec::new()),
+                Some(tracks) => {
+                    let shown = voting(tracks, &vantages);
+                    let promoted = corroborated(&key, &shown, &vantages, config);
+                    let judgement = promoted
+                        .is_empty()
+                        .then(|| judge_target(&key, tracks, shown, &vantages, config));
+                    (judgement, promoted)
+                }
+            };
+            let judgement = if promoted.is_empty() {
+                judgement
+            } else {
+                for vantage in &promoted {
+                    probes.fail_on_miss(&key, vantage);
+                }
+                probes.target(&key).map(|tracks| {
+                    judge_target(&key, tracks, voting(tracks, &vantages), &vantages, config)
+                })
+            };
             self.keep(key, judgement);
         }
         self.last = Some(vantages);
@@ -246,12 +259,13 @@ impl CheckViews {
                 continue;
             }
             targets += 1;
+            let shown = voting(tracks, vantages);
             assert_eq!(
-                corroborated(key, tracks, vantages, config),
+                corroborated(key, &shown, vantages, config),
                 Vec::<String>::new(),
                 "misses of {key:?} that a quorum corroborates are left unfailed"
             );
-            let fresh = judge_target(key, tracks, vantages, config);
+            let fresh = judge_target(key, tracks, shown, vantages, config);
             assert_eq!(
                 self.judged.get(key),
                 Some(&fresh),
@@ -262,10 +276,12 @@ impl CheckViews {
     }
 }
 
-/// One target judged over the vantage points that look at it.
+/// One target judged over the vantage points that look at it; `tracks` are
+/// those that vote ([`voting`]).
 fn judge_target(
     (role, target, kind): &TargetKey,
     by_vantage: &BTreeMap<String, CheckTrack>,
+    tracks: Vec<Shown>,
     vantages: &Vantages,
     config: &DetectorConfig,
 ) -> Judgement {
@@ -282,7 +298,6 @@ fn judge_target(
             Some((vantage.clone(), since))
         })
         .collect();
-    let tracks = voting(by_vantage, vantages);
     // With one vantage point, views never go stale.
     let oldest = tracks
         .iter()
@@ -533,14 +548,13 @@ fn voting<'a>(by_vantage: &'a BTreeMap<String, CheckTrack>, vantages: &Vantages)
 /// what lets the stress show, so a DDoS's victim is not called broken.
 fn corroborated(
     key: &TargetKey,
-    by_vantage: &BTreeMap<String, CheckTrack>,
+    tracks: &[Shown],
     vantages: &Vantages,
     config: &DetectorConfig,
 ) -> Vec<String> {
     if !matches!(key.2, ProbeKind::Icmp | ProbeKind::Trace) {
         return Vec::new();
     }
-    let tracks = voting(by_vantage, vantages);
     let current: Vec<&Shown> = tracks
         .iter()
         .filter(|t| vantages.now.secs_since(t.last.at) <= vantages.max_age)
