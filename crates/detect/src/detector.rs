@@ -1489,6 +1489,28 @@ impl Detector {
                 .count();
             hosts.is_empty() || clean * 2 > hosts.len()
         };
+        // And seen from where the service fails: with several vantage points,
+        // most hosts answered cleanly from each vantage point that sees it fail,
+        // after its failure there began. A service that fails on the misses of
+        // two vantage points at once (see the views' corroboration) fails before
+        // the flood that timed it out shows in the pings; the pings those
+        // vantage points send after their misses (the probe engine asks them
+        // with the recheck) are what tell a flood from a broken service.
+        let probes = &self.probes;
+        let hosts_answer_from = |vantage: &str, since: Timestamp| {
+            let mut seen = 0;
+            let mut clean = 0;
+            for host in &hosts {
+                let key = (host.role, host.target.clone(), host.kind);
+                if let Some(track) = probes.target(&key).and_then(|t| t.get(vantage)) {
+                    seen += 1;
+                    if track.last_clean && track.last.at >= since {
+                        clean += 1;
+                    }
+                }
+            }
+            seen == 0 || clean * 2 > seen
+        };
         // The checks are indexed in one pass each (the hosts gone dark, the
         // checks of each service at issue): a scan of all of them for each
         // failing service would cost the square of a large profile's checks,
@@ -1520,6 +1542,10 @@ impl Detector {
                 && !network_down
                 && !self.in_tail(network_back, &check.state)
                 && hosts_answer_since(since)
+                && judged
+                    .failing_from(probes, &(check.role, check.target.clone(), check.kind))
+                    .iter()
+                    .all(|(vantage, since)| hosts_answer_from(vantage, *since))
             {
                 may_open.insert(check.entity.clone());
             }

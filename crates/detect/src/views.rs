@@ -16,9 +16,9 @@
 //! - all of them, when a vantage point goes offline or comes back, or a second
 //!   one appears (a view then stops standing for ever).
 //!
-//! Before a host is judged, the misses of its pings (or traceroutes) from
-//! vantage points that make a quorum of two or more fail those checks, in the
-//! tracker, as a second miss would ([`corroborated`]).
+//! Before a target is judged, the misses of its checks from vantage points
+//! that make a quorum of two or more fail those checks, in the tracker, as a
+//! second miss would ([`corroborated`]).
 //!
 //! A large profile's weighing then costs the results that came in, not its
 //! thousands of checks. Debug builds judge every target again after each
@@ -135,7 +135,7 @@ impl CheckViews {
                 None => (None, Vec::new()),
                 Some(tracks) => {
                     let shown = voting(tracks, &vantages);
-                    let promoted = corroborated(&key, &shown, &vantages, config);
+                    let promoted = corroborated(&shown, &vantages, config);
                     let judgement = promoted
                         .is_empty()
                         .then(|| judge_target(&key, tracks, shown, &vantages, config));
@@ -246,6 +246,18 @@ impl CheckViews {
         self.judged.get(key)?.seen_down.as_deref()
     }
 
+    /// The vantage points that vote a target failing at the last weighing, each
+    /// with since when it fails there: the failures its judgement rests on.
+    pub fn failing_from(&self, probes: &ProbeTracker, key: &TargetKey) -> Vec<(String, Timestamp)> {
+        let (Some(vantages), Some(tracks)) = (&self.last, probes.target(key)) else {
+            return Vec::new();
+        };
+        voting(tracks, vantages)
+            .iter()
+            .filter_map(|t| Some((t.last.vantage.clone(), t.state.failing_since()?)))
+            .collect()
+    }
+
     /// Every target judged afresh must match its kept judgement: a missed
     /// change would leave a verdict behind the checks it rests on.
     #[cfg(debug_assertions)]
@@ -261,7 +273,7 @@ impl CheckViews {
             targets += 1;
             let shown = voting(tracks, vantages);
             assert_eq!(
-                corroborated(key, &shown, vantages, config),
+                corroborated(&shown, vantages, config),
                 Vec::<String>::new(),
                 "misses of {key:?} that a quorum corroborates are left unfailed"
             );
@@ -542,19 +554,11 @@ fn voting<'a>(by_vantage: &'a BTreeMap<String, CheckTrack>, vantages: &Vantages)
 /// would take a recheck and a timeout more. A lone miss, or misses too few for
 /// a quorum, stay what they are: a lost packet, not a dissent.
 ///
-/// Only a host's pings and traceroutes: a service's misses wait for their
-/// second result. At the onset of a flood a service times out before the
-/// hosts' pings show the stress (in the lab, by a second or two); that wait is
-/// what lets the stress show, so a DDoS's victim is not called broken.
-fn corroborated(
-    key: &TargetKey,
-    tracks: &[Shown],
-    vantages: &Vantages,
-    config: &DetectorConfig,
-) -> Vec<String> {
-    if !matches!(key.2, ProbeKind::Icmp | ProbeKind::Trace) {
-        return Vec::new();
-    }
+/// A service's misses too: what keeps a flood's first victim from being called
+/// broken on them is the service rule, which opens a service event only once
+/// the hosts answered cleanly from each vantage point that sees the service
+/// fail, after its failure began (the detector's `weigh_services`).
+fn corroborated(tracks: &[Shown], vantages: &Vantages, config: &DetectorConfig) -> Vec<String> {
     let current: Vec<&Shown> = tracks
         .iter()
         .filter(|t| vantages.now.secs_since(t.last.at) <= vantages.max_age)
@@ -729,7 +733,7 @@ mod tests {
     }
 
     #[test]
-    fn a_services_misses_wait_for_their_second_result() {
+    fn a_services_misses_at_a_quorum_fail_it_from_where_they_were_seen() {
         let mut judged = Judged::new();
         let mut http = |second: i64, vantage: &str, ok: bool| {
             let mut signal = ProbeSignal::ping(at(second), vantage, ProbeRole::Host, "www", ok);
@@ -740,8 +744,14 @@ mod tests {
             http(0, vantage, true);
         }
         http(5, "a", false);
-        http(5, "b", false);
-        assert_eq!(judged.weigh(vantages(5, &[])), Some(CheckState::Ok));
+        http(6, "b", false);
+        assert!(is_failing(judged.weigh(vantages(6, &[]))));
+        let key = (ProbeRole::Host, "www".to_string(), ProbeKind::Http);
+        assert_eq!(
+            judged.views.failing_from(&judged.probes, &key),
+            vec![("a".to_string(), at(5)), ("b".to_string(), at(6))],
+            "each vantage point's failure dates from its own miss"
+        );
     }
 
     #[test]
