@@ -306,7 +306,9 @@ impl EventBook {
         true
     }
 
-    /// Changes an open event and reports the change.
+    /// Changes an open event and reports the change: a change that leaves it as
+    /// it was (evidence it already holds, the same verdict again) reports
+    /// nothing.
     pub(crate) fn revise(
         &mut self,
         slot: &Slot,
@@ -318,8 +320,11 @@ impl EventBook {
             return;
         }
         if let Some(event) = self.open.get_mut(slot) {
+            let before = event.clone();
             change(event);
-            updates.push(EventUpdate::revised(event.clone()));
+            if *event != before {
+                updates.push(EventUpdate::revised(event.clone()));
+            }
         }
     }
 
