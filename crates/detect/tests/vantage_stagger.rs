@@ -40,8 +40,9 @@ fn started(updates: &[EventUpdate]) -> Vec<String> {
 }
 
 /// The lab profile's detector with three vantage points, each probing the
-/// control and the hosts every 2 s at its own offset (a failure is looked at
-/// again 500 ms later). In each round, the hosts fail from the vantage points
+/// control and the hosts every 2 s at its own offset (a first failure is looked
+/// at again 500 ms later, as is a first answer after failures). In each round,
+/// the hosts fail from the vantage points
 /// for which `failing(vantage, round)` says so. Returns every update.
 fn run(failing: &dyn Fn(&str, i64) -> bool) -> Vec<EventUpdate> {
     let profile = blackout_profile::builtin("lab").unwrap();
@@ -61,11 +62,11 @@ fn run(failing: &dyn Fn(&str, i64) -> bool) -> Vec<EventUpdate> {
                     detector.process(ping(at, vantage, ProbeRole::Host, host, !down), &bgp),
                 );
             }
-            if down {
+            if down != failing(vantage, round - 1) {
                 let again = t(round * 2000 + offset + 500);
                 for host in HOSTS {
                     said.extend(
-                        detector.process(ping(again, vantage, ProbeRole::Host, host, false), &bgp),
+                        detector.process(ping(again, vantage, ProbeRole::Host, host, !down), &bgp),
                     );
                 }
             }
@@ -107,6 +108,27 @@ fn the_last_vantage_point_to_see_an_outage_end_is_not_a_lone_dissenter() {
         .filter(|u| u.kind == UpdateKind::Ended)
         .any(|u| u.event.entity.to_string().starts_with("as:64500"));
     assert!(ended, "the network's event ends: {said:?}");
+}
+
+#[test]
+fn one_failed_look_after_the_others_saw_the_end_is_a_tail_not_a_dissent() {
+    // vp-c's path comes back a round after the others': its one failed look
+    // after they saw the hosts answer again is the outage's tail there.
+    let said = started(&run(&|v, round| {
+        (5..10).contains(&round) || (v == "vp-c" && round == 10)
+    }));
+    assert!(
+        said.iter().all(|e| !e.starts_with("vantage:")),
+        "no vantage point is at fault: {said:?}"
+    );
+    // Two rounds later still failing there: its own path.
+    let said = started(&run(&|v, round| {
+        (5..10).contains(&round) || (v == "vp-c" && round >= 10)
+    }));
+    assert!(
+        said.contains(&"vantage:vp-c vantage".to_string()),
+        "{said:?}"
+    );
 }
 
 /// Three vantage points see the hosts answer for 40 s; then two of them send

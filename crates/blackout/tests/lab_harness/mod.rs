@@ -179,6 +179,45 @@ impl Update {
     }
 }
 
+/// What an update of an event says that its previous one did not: the fields
+/// that changed, and the evidence items it did not hold.
+fn what_changed(old: &Value, new: &Value) -> String {
+    let fields: Vec<&str> = [
+        "start",
+        "end",
+        "cause",
+        "severity",
+        "confidence",
+        "summary",
+        "scope",
+    ]
+    .into_iter()
+    .filter(|field| old[*field] != new[*field])
+    .collect();
+    let held: Vec<&Value> = old["evidence"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let items: Vec<String> = new["evidence"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|item| !held.contains(item))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| {
+            format!(
+                "{} {}",
+                item["at"].as_str().unwrap_or(""),
+                item["text"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    format!("; changed {fields:?}, new evidence {items:?}")
+}
+
 /// `blackout watch` running in a lab namespace, and what it printed.
 pub struct Watch {
     child: Child,
@@ -1129,9 +1168,16 @@ pub fn run_case(
     // BLACKOUT_LAB_VERBOSE=1: for every fault.
     if problems.len() > problems_before || std::env::var_os("BLACKOUT_LAB_VERBOSE").is_some() {
         // What watch said through the fault, in order, beside the fault's line.
+        let mut before: BTreeMap<&str, &Value> = BTreeMap::new();
         let said: Vec<String> = watch.updates[from..]
             .iter()
-            .map(|u| format!("{:+.2} s {}", u.seen - fault_at, u.brief()))
+            .map(|u| {
+                let news = before
+                    .insert(u.id(), &u.event)
+                    .map(|old| what_changed(old, &u.event))
+                    .unwrap_or_default();
+                format!("{:+.2} s {}{news}", u.seen - fault_at, u.brief())
+            })
             .collect();
         say(&format!("{}: watch said {said:#?}", case.spec));
     }
