@@ -357,6 +357,8 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
 
     // ---- d. the broker killed and restarted while an event is open ----
     let mut broker_killed_at = None;
+    let mut broker_back_at = None;
+    let problems_before = problems.len();
     let from = central.updates.len();
     let fault_at = secs(&lab.inject(&HOSTS_DARK.fault()).expect("inject")).expect("time");
     let detect_limit = Duration::from_secs_f64((6.0 * interval).max(20.0));
@@ -373,6 +375,7 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
             broker.kill();
             central.idle(Duration::from_secs_f64(3.0 * interval));
             broker.restart();
+            broker_back_at = Some(now_secs());
             central.idle(Duration::from_secs_f64(3.0 * interval));
             if !central.open.contains_key(open.id()) {
                 problems.push(format!(
@@ -397,6 +400,16 @@ fn agents_in_the_lab_agree_on_each_fault_and_survive_restarts() {
                 problems.push(format!("broker restart: event {} did not end", open.id()));
             }
         }
+    }
+    if problems.len() > problems_before || std::env::var_os("BLACKOUT_LAB_VERBOSE").is_some() {
+        if let (Some(killed), Some(back)) = (broker_killed_at, broker_back_at) {
+            say(&format!(
+                "broker restart: killed {:+.2} s after the fault, back {:+.2} s after it",
+                killed - fault_at,
+                back - fault_at
+            ));
+        }
+        say_what_watch_said("broker restart", &central.updates[from..], fault_at);
     }
 
     // ---- e. the central killed with SIGKILL and started again ----

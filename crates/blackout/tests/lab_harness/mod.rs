@@ -179,6 +179,24 @@ impl Update {
     }
 }
 
+/// Prints `updates` in order, each with its time from `fault_at` and what it
+/// says that the event's previous update did not: what a phase of a lab run
+/// said, to read when it went wrong.
+pub fn say_what_watch_said(label: &str, updates: &[Update], fault_at: f64) {
+    let mut before: BTreeMap<&str, &Value> = BTreeMap::new();
+    let said: Vec<String> = updates
+        .iter()
+        .map(|u| {
+            let news = before
+                .insert(u.id(), &u.event)
+                .map(|old| what_changed(old, &u.event))
+                .unwrap_or_default();
+            format!("{:+.2} s {}{news}", u.seen - fault_at, u.brief())
+        })
+        .collect();
+    say(&format!("{label}: watch said {said:#?}"));
+}
+
 /// What an update of an event says that its previous one did not: the fields
 /// that changed, and the evidence items it did not hold.
 fn what_changed(old: &Value, new: &Value) -> String {
@@ -1168,18 +1186,7 @@ pub fn run_case(
     // BLACKOUT_LAB_VERBOSE=1: for every fault.
     if problems.len() > problems_before || std::env::var_os("BLACKOUT_LAB_VERBOSE").is_some() {
         // What watch said through the fault, in order, beside the fault's line.
-        let mut before: BTreeMap<&str, &Value> = BTreeMap::new();
-        let said: Vec<String> = watch.updates[from..]
-            .iter()
-            .map(|u| {
-                let news = before
-                    .insert(u.id(), &u.event)
-                    .map(|old| what_changed(old, &u.event))
-                    .unwrap_or_default();
-                format!("{:+.2} s {}{news}", u.seen - fault_at, u.brief())
-            })
-            .collect();
-        say(&format!("{}: watch said {said:#?}", case.spec));
+        say_what_watch_said(&case.spec, &watch.updates[from..], fault_at);
     }
     say(&format!(
         "fault {:<16} {:<13} on {:<30} detected {} after the fault{}; ended {} after heal",
