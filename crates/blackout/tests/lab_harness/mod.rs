@@ -1186,7 +1186,7 @@ pub fn run_case(
     // BLACKOUT_LAB_VERBOSE=1: for every fault.
     if problems.len() > problems_before || std::env::var_os("BLACKOUT_LAB_VERBOSE").is_some() {
         // What watch said through the fault, in order, beside the fault's line.
-        say_what_watch_said(&case.spec, &watch.updates[from..], fault_at);
+        say_what_watch_said(case.spec, &watch.updates[from..], fault_at);
     }
     say(&format!(
         "fault {:<16} {:<13} on {:<30} detected {} after the fault{}; ended {} after heal",
