@@ -48,4 +48,4 @@ pub use route::{BgpInput, PeerKey, RouteChange, RouteUpdate};
 pub use series::{Measure, SeriesKey, SeriesPoint};
 pub use time::{Timestamp, TimestampError, human_duration};
 pub use trace::{TraceHop, TraceReport, TraceRequest};
-pub use update::{EventUpdate, UpdateKind};
+pub use update::{EventUpdate, UpdateKind, fold_revisions};

@@ -81,3 +81,80 @@ impl EventUpdate {
         }
     }
 }
+
+/// The updates of one delivery (one write of the store, one batch on the
+/// stream and to the alerts), each event's revisions folded into its latest
+/// update: each update carries the whole event, so a revision followed by
+/// another update of the same event in the same delivery says nothing the
+/// later one does not. A start and an end are kept. Under a flood, the
+/// traceroutes of three vantage points and what each saw come in within a
+/// few milliseconds, a revision each; delivered, they are one.
+pub fn fold_revisions(updates: Vec<EventUpdate>) -> Vec<EventUpdate> {
+    if updates.len() < 2 {
+        return updates;
+    }
+    let mut last_of: std::collections::HashMap<&crate::EventId, usize> =
+        std::collections::HashMap::new();
+    for (index, update) in updates.iter().enumerate() {
+        last_of.insert(&update.event.id, index);
+    }
+    let keep: Vec<bool> = updates
+        .iter()
+        .enumerate()
+        .map(|(index, update)| {
+            update.kind != UpdateKind::Revised || last_of[&update.event.id] == index
+        })
+        .collect();
+    updates
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(update, keep)| keep.then_some(update))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Cause, Entity, EventId, Scope, Severity, Timestamp};
+
+    fn event(id: &str, summary: &str) -> Event {
+        Event {
+            id: EventId(id.to_string()),
+            entity: Entity::Host("www.example".into()),
+            cause: Cause::Service,
+            severity: Severity::Warning,
+            confidence: 0.8,
+            start: Timestamp::from_secs(1_700_000_000),
+            end: None,
+            scope: Scope::default(),
+            summary: summary.to_string(),
+            evidence: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn revisions_fold_into_the_latest_update_of_their_event() {
+        let updates = vec![
+            EventUpdate::started(event("a", "a begins")),
+            EventUpdate::revised(event("a", "a, a trace")),
+            EventUpdate::revised(event("b", "b, a trace")),
+            EventUpdate::revised(event("a", "a, another trace")),
+            EventUpdate::revised(event("b", "b, what vp-2 saw")),
+            EventUpdate::ended(event("b", "b ends")),
+            EventUpdate::revised(event("c", "c alone")),
+        ];
+        let folded: Vec<(UpdateKind, String)> = fold_revisions(updates)
+            .into_iter()
+            .map(|u| (u.kind, u.event.summary))
+            .collect();
+        assert_eq!(
+            folded,
+            vec![
+                (UpdateKind::Started, "a begins".to_string()),
+                (UpdateKind::Revised, "a, another trace".to_string()),
+                (UpdateKind::Ended, "b ends".to_string()),
+                (UpdateKind::Revised, "c alone".to_string()),
+            ]
+        );
+    }
+}

@@ -665,7 +665,9 @@ impl<F: FnMut(&EventUpdate, &Core)> Watch<F> {
             }
         }
         // One transaction for all of it: a kill leaves the drain whole or absent.
-        let updates = pending.updates;
+        // An event revised several times in one drain is written, streamed and
+        // offered to the alerts once, as it last stands.
+        let updates = blackout_model::fold_revisions(pending.updates);
         let changes: Vec<(UpdateKind, &blackout_model::Event)> =
             updates.iter().map(|u| (u.kind, &u.event)).collect();
         self.store.write(&Batch {
