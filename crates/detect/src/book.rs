@@ -94,6 +94,9 @@ pub(crate) struct EventBook {
     /// another keeps its id under another slot, and a later event of the first
     /// slot, dated back to the same start, must not get it again.
     issued: BTreeSet<EventId>,
+    /// Open events changed without a word yet ([`EventBook::revise_later`]), by
+    /// slot: the event's id, and since when its change waits.
+    unsaid: BTreeMap<Slot, (EventId, Timestamp)>,
 }
 
 /// What [`EventBook::end`] appends to a summary, taken off again when the event reopens.
@@ -324,6 +327,59 @@ impl EventBook {
             change(event);
             if *event != before {
                 updates.push(EventUpdate::revised(event.clone()));
+                self.unsaid.remove(slot);
+            }
+        }
+    }
+
+    /// Changes an open event at `at` without reporting it at once: the change is
+    /// told with the event's next update, or by [`EventBook::tell_unsaid`] once
+    /// it has waited long enough. For detail that comes in a stream, each item
+    /// no news on its own (what each vantage point saw of each check, while the
+    /// views flip under a flood's loss).
+    pub(crate) fn revise_later(
+        &mut self,
+        slot: &Slot,
+        at: Timestamp,
+        change: impl FnOnce(&mut Event),
+    ) {
+        if self.held.contains_key(slot) {
+            return;
+        }
+        if let Some(event) = self.open.get_mut(slot) {
+            let before = event.clone();
+            change(event);
+            if *event != before {
+                self.unsaid
+                    .entry(slot.clone())
+                    .or_insert_with(|| (event.id.clone(), at));
+            }
+        }
+    }
+
+    /// Reports, at `now`, the open events whose unsaid change has waited `after`
+    /// seconds or more.
+    pub(crate) fn tell_unsaid(
+        &mut self,
+        now: Timestamp,
+        after: f64,
+        updates: &mut Vec<EventUpdate>,
+    ) {
+        if self.unsaid.is_empty() {
+            return;
+        }
+        let due: Vec<Slot> = self
+            .unsaid
+            .iter()
+            .filter(|(_, (_, since))| now.secs_since(*since) >= after)
+            .map(|(slot, _)| slot.clone())
+            .collect();
+        for slot in due {
+            let Some((id, _)) = self.unsaid.remove(&slot) else {
+                continue;
+            };
+            if let Some(event) = self.open.get(&slot).filter(|e| e.id == id) {
+                updates.push(EventUpdate::revised(event.clone()));
             }
         }
     }
@@ -347,6 +403,7 @@ impl EventBook {
         let Some(mut event) = self.open.remove(slot) else {
             return;
         };
+        self.unsaid.remove(slot);
         let end = end.max(event.start);
         event.end = Some(end);
         event.evidence.retain(|item| item.at <= end);

@@ -704,6 +704,8 @@ impl Detector {
         }
         drop(checks);
         self.views = views;
+        self.book
+            .tell_unsaid(at, self.config.probes.interval_secs, updates);
     }
 
     /// Keeps every open service event as it stands, while nothing can be seen.
@@ -1078,7 +1080,7 @@ impl Detector {
             }
         }
         if judged {
-            self.note_new_vantages(&slot, vantage_items, updates);
+            self.note_new_vantages(&slot, at, vantage_items);
         }
         network_cause
     }
@@ -1244,13 +1246,12 @@ impl Detector {
     }
 
     /// Adds to an open event what a vantage point saw of a check it had not yet
-    /// said anything about (one that joined, or a check that failed later).
-    fn note_new_vantages(
-        &mut self,
-        slot: &Slot,
-        items: Vec<Evidence>,
-        updates: &mut Vec<EventUpdate>,
-    ) {
+    /// said anything about (one that joined, or a check that failed later). Told
+    /// with the event's next update, or within a probe interval: under a flood
+    /// the vantage points' views of the checks flip with each result, and a
+    /// revision for each (dozens in ten seconds with three vantage points) would
+    /// drown the stream's news.
+    fn note_new_vantages(&mut self, slot: &Slot, at: Timestamp, items: Vec<Evidence>) {
         let Some(event) = self.book.open.get(slot) else {
             return;
         };
@@ -1279,7 +1280,7 @@ impl Detector {
         if new.is_empty() {
             return;
         }
-        self.book.revise(slot, updates, |event| {
+        self.book.revise_later(slot, at, |event| {
             for item in new {
                 crate::book::push_evidence(event, item);
             }
@@ -1646,7 +1647,7 @@ impl Detector {
             }
             if let Some(known) = known {
                 self.book.confirm(&slot);
-                self.note_new_vantages(&slot, vantage_items, updates);
+                self.note_new_vantages(&slot, at, vantage_items);
                 // More of its checks fail now (the second name server): the event
                 // widens to say so. A check that comes back does not narrow it: the
                 // event tells what failed.

@@ -6,29 +6,20 @@
 //! being called broken. (Seen in the lab with three agents at a 2 s interval:
 //! with the service's misses corroborated and the hosts' answers taken from any
 //! vantage point, 2 of 7 `ddos` runs opened a service event beside the DDoS.)
+//! What each vantage point saw of a flood's checks, which flips with each
+//! result, is told once a probe interval, not a revision each time.
 //! And a flood's event is revised only when it says something new: the same
 //! verdict weighed again, with evidence the event already held, was a revision
 //! each time (in the lab, 18 to 110 of them in a flood of about 10 s).
 
+mod support;
+
 use blackout_bgp::{BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
 use blackout_model::{EventUpdate, ProbeKind, ProbeRole, Timestamp, UpdateKind};
-
-fn t(millis: i64) -> Timestamp {
-    Timestamp::from_micros(1_735_689_600_000_000 + millis * 1000)
-}
-
-const HOSTS: [&str; 4] = [
-    "www.lab.example",
-    "www2.lab.example",
-    "ping3.lab.example",
-    "ping4.lab.example",
-];
+use support::{HOSTS, VANTAGES, t};
 
 const NAME_SERVER: &str = "lab.example@ns1.lab.example";
-
-/// The vantage points and how far into each 2 s round each probes.
-const VANTAGES: [(&str, i64); 3] = [("vp-a", 0), ("vp-b", 700), ("vp-c", 1400)];
 
 /// How a host's ping comes back.
 #[derive(Clone, Copy, PartialEq)]
@@ -36,6 +27,8 @@ enum Ping {
     Clean,
     /// Answered, half the packets lost: a flood's queue.
     Lossy,
+    /// Every packet lost.
+    Lost,
 }
 
 fn probe(at: i64, vantage: &str, role: ProbeRole, target: &str, kind: ProbeKind) -> ProbeSignal {
@@ -46,8 +39,15 @@ fn probe(at: i64, vantage: &str, role: ProbeRole, target: &str, kind: ProbeKind)
 
 fn host_ping(at: i64, vantage: &str, host: &str, ping: Ping) -> ProbeSignal {
     let mut signal = probe(at, vantage, ProbeRole::Host, host, ProbeKind::Icmp);
-    if ping == Ping::Lossy {
-        signal.loss = Some(0.5);
+    match ping {
+        Ping::Clean => {}
+        Ping::Lossy => signal.loss = Some(0.5),
+        Ping::Lost => {
+            signal.ok = false;
+            signal.rtt_ms = None;
+            signal.loss = Some(1.0);
+            signal.text = "timeout".into();
+        }
     }
     signal
 }
@@ -56,10 +56,10 @@ fn host_ping(at: i64, vantage: &str, host: &str, ping: Ping) -> ProbeSignal {
 /// control, the hosts and one name server every 2 s at its own offset. From
 /// round 5 the name server times out from every vantage point; a miss has
 /// the vantage point's controls asked at once and its hosts' pings 500 ms
-/// later, as the probe engine does. `pings(round, host, recheck)` says how each
-/// host answers in a round, and in the pings after a miss. Returns every update
-/// with the time of the result that brought it.
-fn run(pings: &dyn Fn(i64, usize, bool) -> Ping) -> Vec<(Timestamp, EventUpdate)> {
+/// later, as the probe engine does. `pings(round, vantage, host, recheck)` says
+/// how each host answers a vantage point in a round, and in the pings after a
+/// miss. Returns every update with the time of the result that brought it.
+fn run(pings: &dyn Fn(i64, &str, usize, bool) -> Ping) -> Vec<(Timestamp, EventUpdate)> {
     let profile = blackout_profile::builtin("lab").unwrap();
     let bgp = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
     let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
@@ -76,7 +76,12 @@ fn run(pings: &dyn Fn(i64, usize, bool) -> Ping) -> Vec<(Timestamp, EventUpdate)
             );
             results.push(control);
             for (index, host) in HOSTS.iter().enumerate() {
-                results.push(host_ping(at, vantage, host, pings(round, index, false)));
+                results.push(host_ping(
+                    at,
+                    vantage,
+                    host,
+                    pings(round, vantage, index, false),
+                ));
             }
             let mut dns = probe(at, vantage, ProbeRole::Zone, NAME_SERVER, ProbeKind::Dns);
             if round >= 5 {
@@ -85,7 +90,7 @@ fn run(pings: &dyn Fn(i64, usize, bool) -> Ping) -> Vec<(Timestamp, EventUpdate)
                 dns.text = "timeout".into();
                 if round == 5 {
                     for (index, host) in HOSTS.iter().enumerate() {
-                        let ping = pings(round, index, true);
+                        let ping = pings(round, vantage, index, true);
                         results.push(host_ping(at + 500, vantage, host, ping));
                     }
                 }
@@ -116,7 +121,7 @@ fn started(updates: &[(Timestamp, EventUpdate)]) -> Vec<(Timestamp, String)> {
 
 #[test]
 fn a_service_missed_from_a_quorum_fails_before_its_second_result() {
-    let said = started(&run(&|_, _, _| Ping::Clean));
+    let said = started(&run(&|_, _, _, _| Ping::Clean));
     let service: Vec<&(Timestamp, String)> = said
         .iter()
         .filter(|(_, e)| e == "service:dns:lab.example service")
@@ -138,7 +143,7 @@ fn a_floods_first_victim_is_not_called_broken() {
     // The flood shows in the pings only after the service's first misses: the
     // round's own pings are clean, those after the misses lossy, and every
     // round's after that.
-    let said = started(&run(&|round, _, recheck| {
+    let said = started(&run(&|round, _, _, recheck| {
         if round > 5 || (round == 5 && recheck) {
             Ping::Lossy
         } else {
@@ -154,7 +159,7 @@ fn a_floods_first_victim_is_not_called_broken() {
 #[test]
 fn every_revision_of_a_floods_event_says_something_new() {
     // Every host lossy from round 5, two of them clean again from round 8.
-    let updates = run(&|round, host, _| {
+    let updates = run(&|round, _, host, _| {
         if round >= 5 && !(round >= 8 && host < 2) {
             Ping::Lossy
         } else {
@@ -193,4 +198,56 @@ fn every_revision_of_a_floods_event_says_something_new() {
         ["vp-a", "vp-b", "vp-c"],
         "what each vantage point saw"
     );
+}
+
+#[test]
+fn what_each_vantage_point_saw_of_a_flood_is_told_once_an_interval() {
+    // From round 5 each vantage point loses some pings outright and gets the
+    // others back with loss, a different share each round: its views of the
+    // hosts flip from one round to the next, as the lab's flood makes them.
+    let updates = run(&|round, vantage, host, recheck| {
+        let turn = round as usize + host + vantage.len() * 7 + usize::from(recheck);
+        if round < 5 {
+            Ping::Clean
+        } else if turn % 3 == 0 {
+            Ping::Lost
+        } else {
+            Ping::Lossy
+        }
+    });
+    let ddos: Vec<&(Timestamp, EventUpdate)> = updates
+        .iter()
+        .filter(|(_, u)| u.event.entity.to_string() == "as:64500")
+        .collect();
+    let revised: Vec<Timestamp> = ddos
+        .iter()
+        .filter(|(_, u)| u.kind == UpdateKind::Revised)
+        .map(|(at, _)| *at)
+        .collect();
+    assert!(
+        ddos.first().is_some_and(
+            |(_, u)| u.kind == UpdateKind::Started && u.event.cause.to_string() == "ddos"
+        ),
+        "{:?}",
+        ddos.iter()
+            .map(|(at, u)| format!("{at} {} {}", u.kind, u.event.cause))
+            .collect::<Vec<_>>()
+    );
+    // The lab profile probes every 5 s: what the vantage points saw is told at
+    // most once in 5 s, with the verdict's own changes (told at once, each
+    // view is a revision of its own: 8 of them).
+    assert!(
+        revised.len() <= 4,
+        "{} revisions: {revised:?}",
+        revised.len()
+    );
+    let last = &ddos.last().unwrap().1.event;
+    for vantage in ["vp-a", "vp-b", "vp-c"] {
+        let from = format!("(icmp) from {vantage}: fail");
+        assert!(
+            last.evidence.iter().any(|e| e.text.contains(&from)),
+            "what {vantage} saw is told: {:#?}",
+            last.evidence
+        );
+    }
 }

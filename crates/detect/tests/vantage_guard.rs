@@ -3,21 +3,13 @@
 //! count as failing) before the controls have been asked again; only once they
 //! have is the failure the target's, or the vantage point's own.
 
+mod support;
+
 use blackout_bgp::{BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
 use blackout_model::{Entity, Timestamp};
 use blackout_model::{EventUpdate, ProbeRole, UpdateKind};
-
-fn t(millis: i64) -> Timestamp {
-    Timestamp::from_micros(1_735_689_600_000_000 + millis * 1000)
-}
-
-const HOSTS: [&str; 4] = [
-    "www.lab.example",
-    "www2.lab.example",
-    "ping3.lab.example",
-    "ping4.lab.example",
-];
+use support::{HOSTS, t};
 
 fn ping(at: Timestamp, role: ProbeRole, target: &str, ok: bool) -> Signal {
     let mut ping = ProbeSignal::ping(at, "local", role, target, ok);

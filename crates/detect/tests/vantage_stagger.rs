@@ -8,35 +8,15 @@
 //! long after they were measured (an agent's disk buffer, sent once the broker
 //! is back) are kept out of the verdicts.
 
+mod support;
+
 use blackout_bgp::{BgpState, Vrps, WatchSet};
 use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
 use blackout_model::{EventUpdate, ProbeRole, Timestamp, UpdateKind};
-
-fn t(millis: i64) -> Timestamp {
-    Timestamp::from_micros(1_735_689_600_000_000 + millis * 1000)
-}
-
-const HOSTS: [&str; 4] = [
-    "www.lab.example",
-    "www2.lab.example",
-    "ping3.lab.example",
-    "ping4.lab.example",
-];
-
-/// The vantage points and how far into each 2 s round each probes.
-const VANTAGES: [(&str, i64); 3] = [("vp-a", 0), ("vp-b", 700), ("vp-c", 1400)];
+use support::{HOSTS, VANTAGES, started, t};
 
 fn ping(at: Timestamp, vantage: &str, role: ProbeRole, target: &str, ok: bool) -> Signal {
     Signal::Probe(ProbeSignal::ping(at, vantage, role, target, ok))
-}
-
-/// The events that started.
-fn started(updates: &[EventUpdate]) -> Vec<String> {
-    updates
-        .iter()
-        .filter(|u| u.kind == UpdateKind::Started)
-        .map(|u| format!("{} {}", u.event.entity, u.event.cause))
-        .collect()
 }
 
 /// The lab profile's detector with three vantage points, each probing the
