@@ -209,7 +209,7 @@ fn what_each_vantage_point_saw_of_a_flood_is_told_once_an_interval() {
         let turn = round as usize + host + vantage.len() * 7 + usize::from(recheck);
         if round < 5 {
             Ping::Clean
-        } else if turn % 3 == 0 {
+        } else if turn.is_multiple_of(3) {
             Ping::Lost
         } else {
             Ping::Lossy
