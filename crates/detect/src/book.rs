@@ -318,17 +318,11 @@ impl EventBook {
         updates: &mut Vec<EventUpdate>,
         change: impl FnOnce(&mut Event),
     ) {
-        // A held event keeps what it said until the first look is over.
-        if self.held.contains_key(slot) {
-            return;
-        }
-        if let Some(event) = self.open.get_mut(slot) {
-            let before = event.clone();
-            change(event);
-            if *event != before {
-                updates.push(EventUpdate::revised(event.clone()));
-                self.unsaid.remove(slot);
-            }
+        if self.apply(slot, change)
+            && let Some(event) = self.open.get(slot)
+        {
+            updates.push(EventUpdate::revised(event.clone()));
+            self.unsaid.remove(slot);
         }
     }
 
@@ -343,18 +337,27 @@ impl EventBook {
         at: Timestamp,
         change: impl FnOnce(&mut Event),
     ) {
+        if self.apply(slot, change)
+            && let Some(event) = self.open.get(slot)
+        {
+            self.unsaid
+                .entry(slot.clone())
+                .or_insert_with(|| (event.id.clone(), at));
+        }
+    }
+
+    /// Changes an open event; whether that changed it. A held event keeps what
+    /// it said until the first look is over.
+    fn apply(&mut self, slot: &Slot, change: impl FnOnce(&mut Event)) -> bool {
         if self.held.contains_key(slot) {
-            return;
+            return false;
         }
-        if let Some(event) = self.open.get_mut(slot) {
-            let before = event.clone();
-            change(event);
-            if *event != before {
-                self.unsaid
-                    .entry(slot.clone())
-                    .or_insert_with(|| (event.id.clone(), at));
-            }
-        }
+        let Some(event) = self.open.get_mut(slot) else {
+            return false;
+        };
+        let before = event.clone();
+        change(event);
+        *event != before
     }
 
     /// Reports, at `now`, the open events whose unsaid change has waited `after`
