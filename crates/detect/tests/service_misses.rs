@@ -14,10 +14,9 @@
 
 mod support;
 
-use blackout_bgp::{BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
+use blackout_detect::{ProbeSignal, Signal};
 use blackout_model::{EventUpdate, ProbeKind, ProbeRole, Timestamp, UpdateKind};
-use support::{HOSTS, VANTAGES, t};
+use support::{HOSTS, VANTAGES, lab_detector, t};
 
 const NAME_SERVER: &str = "lab.example@ns1.lab.example";
 
@@ -60,9 +59,7 @@ fn host_ping(at: i64, vantage: &str, host: &str, ping: Ping) -> ProbeSignal {
 /// how each host answers a vantage point in a round, and in the pings after a
 /// miss. Returns every update with the time of the result that brought it.
 fn run(pings: &dyn Fn(i64, &str, usize, bool) -> Ping) -> Vec<(Timestamp, EventUpdate)> {
-    let profile = blackout_profile::builtin("lab").unwrap();
-    let bgp = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
-    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let (bgp, mut detector) = lab_detector();
     let mut results = Vec::new();
     for round in 0..20 {
         for (vantage, offset) in VANTAGES {

@@ -5,11 +5,10 @@
 
 mod support;
 
-use blackout_bgp::{BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
+use blackout_detect::{ProbeSignal, Signal};
 use blackout_model::{Entity, Timestamp};
 use blackout_model::{EventUpdate, ProbeRole, UpdateKind};
-use support::{HOSTS, t};
+use support::{HOSTS, lab_detector, t};
 
 fn ping(at: Timestamp, role: ProbeRole, target: &str, ok: bool) -> Signal {
     let mut ping = ProbeSignal::ping(at, "local", role, target, ok);
@@ -24,9 +23,7 @@ fn ping(at: Timestamp, role: ProbeRole, target: &str, ok: bool) -> Signal {
 /// its recheck); returns what it said then, and after the control's answer at
 /// `control_at`.
 fn cut(control_ok: bool) -> (Vec<EventUpdate>, Vec<EventUpdate>) {
-    let profile = blackout_profile::builtin("lab").unwrap();
-    let bgp = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
-    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let (bgp, mut detector) = lab_detector();
     let mut said = Vec::new();
     for round in 0..2 {
         let at = t(round * 5000);

@@ -10,10 +10,9 @@
 
 mod support;
 
-use blackout_bgp::{BgpState, Vrps, WatchSet};
-use blackout_detect::{Detector, DetectorConfig, ProbeSignal, Signal};
+use blackout_detect::{ProbeSignal, Signal};
 use blackout_model::{EventUpdate, ProbeRole, Timestamp, UpdateKind};
-use support::{HOSTS, VANTAGES, started, t};
+use support::{HOSTS, VANTAGES, lab_detector, started, t};
 
 fn ping(at: Timestamp, vantage: &str, role: ProbeRole, target: &str, ok: bool) -> Signal {
     Signal::Probe(ProbeSignal::ping(at, vantage, role, target, ok))
@@ -25,9 +24,7 @@ fn ping(at: Timestamp, vantage: &str, role: ProbeRole, target: &str, ok: bool) -
 /// the hosts fail from the vantage points
 /// for which `failing(vantage, round)` says so. Returns every update.
 fn run(failing: &dyn Fn(&str, i64) -> bool) -> Vec<EventUpdate> {
-    let profile = blackout_profile::builtin("lab").unwrap();
-    let bgp = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
-    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let (bgp, mut detector) = lab_detector();
     let mut said = Vec::new();
     for round in 0..20 {
         for (vantage, offset) in VANTAGES {
@@ -115,9 +112,7 @@ fn one_failed_look_after_the_others_saw_the_end_is_a_tail_not_a_dissent() {
 /// what they kept while the broker was away: the hosts failing, a minute ago.
 /// `late_by` is how long after its measurement each such result comes in.
 fn late_failures(late_by: i64) -> (Vec<EventUpdate>, u64) {
-    let profile = blackout_profile::builtin("lab").unwrap();
-    let bgp = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
-    let mut detector = Detector::new(DetectorConfig::from_profile(&profile));
+    let (bgp, mut detector) = lab_detector();
     let mut said = Vec::new();
     for round in 0..20 {
         let now = round * 2000;

@@ -3,7 +3,17 @@
 //! own. Each test file uses what it needs of it.
 #![allow(dead_code)]
 
+use blackout_bgp::{BgpState, Vrps, WatchSet};
+use blackout_detect::{Detector, DetectorConfig};
 use blackout_model::{EventUpdate, Timestamp, UpdateKind};
+
+/// The lab profile's detector, over a BGP state of its watched prefixes with no
+/// route yet.
+pub fn lab_detector() -> (BgpState, Detector) {
+    let profile = blackout_profile::builtin("lab").unwrap();
+    let bgp = BgpState::new(WatchSet::from_profile(&profile), Vrps::default());
+    (bgp, Detector::new(DetectorConfig::from_profile(&profile)))
+}
 
 /// `millis` after the tests' epoch.
 pub fn t(millis: i64) -> Timestamp {
